@@ -1,0 +1,91 @@
+import type {
+  AttemptRecord,
+  AttemptStatus,
+  EventRange,
+  NewEvent,
+  NewRun,
+  NewSession,
+  RunChanges,
+  RunRecord,
+  RunStatus,
+  SessionFilter,
+  SessionRecord,
+  StoredEvent,
+} from './records.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * Operation-level storage port. Every method that changes state also appends that change's
+ * events, in the same transaction: no state without its event, no event without its state.
+ * Implementations: SQLite (better-sqlite3, WAL) and PostgreSQL (pg), both via Kysely, both
+ * proven by one conformance suite.
+ */
+export interface Store {
+  readonly dialect: Dialect;
+
+  /** Creates a session with its first run (status `queued`) and appends `events` (seq 1…). */
+  createSession(input: {
+    session: NewSession;
+    run: NewRun;
+    events: readonly NewEvent[];
+  }): Promise<StoredEvent[]>;
+
+  /**
+   * Appends events to a session's hash chain. Seq is gap-free per session; concurrent appenders
+   * to one session are serialised by the database (row lock on the session), never interleaved.
+   * Throws NOT_FOUND for an unknown session.
+   */
+  appendEvents(sessionId: string, events: readonly NewEvent[]): Promise<StoredEvent[]>;
+
+  /**
+   * Changes a run and appends events atomically. When `expect` is given and the run's current
+   * status or version does not match, nothing is written and CONFLICT is thrown. A status
+   * change is mirrored to the session row.
+   */
+  updateRun(input: {
+    runId: string;
+    expect?: { status?: readonly RunStatus[]; version?: number };
+    changes: RunChanges;
+    events: readonly NewEvent[];
+  }): Promise<{ run: RunRecord; events: StoredEvent[] }>;
+
+  createAttempt(input: {
+    attempt: { id: string; runId: string; number: number; agentId: string; startedAt: string };
+    events: readonly NewEvent[];
+  }): Promise<StoredEvent[]>;
+
+  finishAttempt(input: {
+    attemptId: string;
+    status: AttemptStatus;
+    reasonCode: string | null;
+    finishedAt: string;
+    detail: unknown;
+    events: readonly NewEvent[];
+  }): Promise<StoredEvent[]>;
+
+  /** Extends the lease only if `owner` still holds it. Returns false when it does not. */
+  renewRunLease(runId: string, owner: string, leaseExpiresAt: string): Promise<boolean>;
+
+  /** Runs in `running` whose lease expired before `nowIso`, oldest first. */
+  listRunsWithExpiredLease(nowIso: string, limit?: number): Promise<RunRecord[]>;
+
+  getSession(id: string): Promise<SessionRecord | null>;
+  /** Newest first. */
+  listSessions(filter?: SessionFilter): Promise<SessionRecord[]>;
+  getRun(id: string): Promise<RunRecord | null>;
+  listRunsForSession(sessionId: string): Promise<RunRecord[]>;
+  listAttempts(runId: string): Promise<AttemptRecord[]>;
+  /** Ascending seq. */
+  readEvents(sessionId: string, range?: EventRange): Promise<StoredEvent[]>;
+  /** Every session id, oldest first (used by `aas audit verify` without an id). */
+  listSessionIds(): Promise<string[]>;
+
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  /** `postgres://…` selects PostgreSQL; otherwise SQLite at `sqlitePath`. */
+  readonly databaseUrl?: string;
+  readonly sqlitePath: string;
+}
