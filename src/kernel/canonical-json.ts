@@ -20,7 +20,8 @@ function serialise(value: unknown): string {
     case 'bigint':
       throw new TypeError('canonicalJson: bigint is not representable');
     case 'object': {
-      if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : serialise(item))).join(',')}]`;
+      if (Array.isArray(value))
+        return `[${value.map((item) => (item === undefined ? 'null' : serialise(item))).join(',')}]`;
       if (value instanceof Date) return JSON.stringify(value.toISOString());
       const entries = Object.entries(value as Record<string, unknown>)
         .filter(([, v]) => v !== undefined)

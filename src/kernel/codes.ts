@@ -22,45 +22,129 @@ interface CodeInfo {
 
 export const CODES = {
   // Outcomes that are not errors.
-  GATES_PASSED: { exit: ExitCode.ok, http: 200, summary: 'every gate passed; the patch is ready for promotion' },
-  HUMAN_REVIEW_REQUESTED: { exit: ExitCode.humanReview, http: 200, summary: 'the run needs a human decision before promotion' },
+  GATES_PASSED: {
+    exit: ExitCode.ok,
+    http: 200,
+    summary: 'every gate passed; the patch is ready for promotion',
+  },
+  HUMAN_REVIEW_REQUESTED: {
+    exit: ExitCode.humanReview,
+    http: 200,
+    summary: 'the run needs a human decision before promotion',
+  },
 
   // Bad input: the caller can fix it.
-  INVALID_ARGUMENT: { exit: ExitCode.badInput, http: 400, summary: 'an argument or flag is missing or malformed' },
+  INVALID_ARGUMENT: {
+    exit: ExitCode.badInput,
+    http: 400,
+    summary: 'an argument or flag is missing or malformed',
+  },
   CONFIG_INVALID: { exit: ExitCode.badInput, http: 400, summary: 'the configuration is invalid' },
   JOB_INVALID: { exit: ExitCode.badInput, http: 400, summary: 'the job specification is invalid' },
-  POLICY_INVALID: { exit: ExitCode.badInput, http: 400, summary: 'a policy layer is missing, unreadable or invalid' },
+  POLICY_INVALID: {
+    exit: ExitCode.badInput,
+    http: 400,
+    summary: 'a policy layer is missing, unreadable or invalid',
+  },
   MANIFEST_INVALID: { exit: ExitCode.badInput, http: 400, summary: 'an agent manifest is invalid' },
-  AGENT_UNKNOWN: { exit: ExitCode.badInput, http: 400, summary: 'no agent with that id is registered' },
-  REPO_NOT_FOUND: { exit: ExitCode.badInput, http: 400, summary: 'the repository path does not exist' },
+  AGENT_UNKNOWN: {
+    exit: ExitCode.badInput,
+    http: 400,
+    summary: 'no agent with that id is registered',
+  },
+  REPO_NOT_FOUND: {
+    exit: ExitCode.badInput,
+    http: 400,
+    summary: 'the repository path does not exist',
+  },
   REPO_NOT_GIT: { exit: ExitCode.badInput, http: 400, summary: 'the path is not a git repository' },
-  BASE_REF_UNKNOWN: { exit: ExitCode.badInput, http: 400, summary: 'the base ref does not resolve to a commit' },
-  BASE_DIRTY: { exit: ExitCode.badInput, http: 409, summary: 'the repository has uncommitted changes' },
+  BASE_REF_UNKNOWN: {
+    exit: ExitCode.badInput,
+    http: 400,
+    summary: 'the base ref does not resolve to a commit',
+  },
+  BASE_DIRTY: {
+    exit: ExitCode.badInput,
+    http: 409,
+    summary: 'the repository has uncommitted changes',
+  },
   NOT_FOUND: { exit: ExitCode.badInput, http: 404, summary: 'no such session, run or event' },
 
   // Blocked by policy or gates.
-  POLICY_DENIED: { exit: ExitCode.blocked, http: 403, summary: 'the patch touches something the policy forbids' },
-  GATE_FAILED: { exit: ExitCode.blocked, http: 422, summary: 'a gate or validator rejected the patch' },
-  GATE_ERROR: { exit: ExitCode.blocked, http: 422, summary: 'a gate crashed or timed out, which counts as a denial' },
+  POLICY_DENIED: {
+    exit: ExitCode.blocked,
+    http: 403,
+    summary: 'the patch touches something the policy forbids',
+  },
+  GATE_FAILED: {
+    exit: ExitCode.blocked,
+    http: 422,
+    summary: 'a gate or validator rejected the patch',
+  },
+  GATE_ERROR: {
+    exit: ExitCode.blocked,
+    http: 422,
+    summary: 'a gate crashed or timed out, which counts as a denial',
+  },
   EMPTY_PATCH: { exit: ExitCode.blocked, http: 422, summary: 'the agent produced no change' },
-  SANDBOX_UNAVAILABLE: { exit: ExitCode.blocked, http: 409, summary: 'the policy requires a sandbox this host cannot provide' },
-  APPROVAL_SELF: { exit: ExitCode.blocked, http: 403, summary: 'the requester or producer of a run cannot approve it' },
+  SANDBOX_UNAVAILABLE: {
+    exit: ExitCode.blocked,
+    http: 409,
+    summary: 'the policy requires a sandbox this host cannot provide',
+  },
+  APPROVAL_SELF: {
+    exit: ExitCode.blocked,
+    http: 403,
+    summary: 'the requester or producer of a run cannot approve it',
+  },
 
   // The agent failed.
-  AGENT_FAILED: { exit: ExitCode.agentFailed, http: 422, summary: 'the agent exited non-zero or reported failure' },
-  AGENT_TIMEOUT: { exit: ExitCode.agentFailed, http: 422, summary: 'the agent exceeded its time limit and was killed' },
-  AGENT_OUTPUT_LIMIT: { exit: ExitCode.agentFailed, http: 422, summary: 'the agent exceeded its output limit and was killed' },
-  DRIVER_RESULT_INVALID: { exit: ExitCode.agentFailed, http: 422, summary: 'the driver result file is missing or invalid' },
+  AGENT_FAILED: {
+    exit: ExitCode.agentFailed,
+    http: 422,
+    summary: 'the agent exited non-zero or reported failure',
+  },
+  AGENT_TIMEOUT: {
+    exit: ExitCode.agentFailed,
+    http: 422,
+    summary: 'the agent exceeded its time limit and was killed',
+  },
+  AGENT_OUTPUT_LIMIT: {
+    exit: ExitCode.agentFailed,
+    http: 422,
+    summary: 'the agent exceeded its output limit and was killed',
+  },
+  DRIVER_RESULT_INVALID: {
+    exit: ExitCode.agentFailed,
+    http: 422,
+    summary: 'the driver result file is missing or invalid',
+  },
 
   // Integrity and concurrency.
-  AUDIT_CHAIN_BROKEN: { exit: ExitCode.integrity, http: 409, summary: 'the event hash chain does not verify' },
-  LEASE_FENCED: { exit: ExitCode.internal, http: 409, summary: 'a newer lease holder fenced this writer off' },
+  AUDIT_CHAIN_BROKEN: {
+    exit: ExitCode.integrity,
+    http: 409,
+    summary: 'the event hash chain does not verify',
+  },
+  LEASE_FENCED: {
+    exit: ExitCode.internal,
+    http: 409,
+    summary: 'a newer lease holder fenced this writer off',
+  },
   CONFLICT: { exit: ExitCode.internal, http: 409, summary: 'the record changed concurrently' },
   CANCELLED: { exit: ExitCode.internal, http: 409, summary: 'the run was cancelled' },
-  INTERRUPTED: { exit: ExitCode.internal, http: 409, summary: 'the process running this run stopped before it finished' },
+  INTERRUPTED: {
+    exit: ExitCode.internal,
+    http: 409,
+    summary: 'the process running this run stopped before it finished',
+  },
 
   // Ours to fix.
-  STORE_UNAVAILABLE: { exit: ExitCode.internal, http: 503, summary: 'the database cannot be reached' },
+  STORE_UNAVAILABLE: {
+    exit: ExitCode.internal,
+    http: 503,
+    summary: 'the database cannot be reached',
+  },
   INTERNAL: { exit: ExitCode.internal, http: 500, summary: 'an unexpected internal error' },
 } as const satisfies Record<string, CodeInfo>;
 

@@ -1,4 +1,4 @@
-import { type Code, CODES, isCode } from './codes.js';
+import { CODES, type Code, isCode } from './codes.js';
 
 /** Where bad input came from, so a message can name the file and field and say what to do. */
 export interface ErrorDetails {
@@ -19,7 +19,12 @@ export class AasError extends Error {
   readonly details: ErrorDetails;
   readonly [AAS_ERROR] = true;
 
-  constructor(code: Code, message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+  constructor(
+    code: Code,
+    message: string,
+    details: ErrorDetails = {},
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'AasError';
     this.code = code;
@@ -39,7 +44,11 @@ export class AasError extends Error {
 }
 
 export function isAasError(value: unknown): value is AasError {
-  return typeof value === 'object' && value !== null && (value as { [AAS_ERROR]?: unknown })[AAS_ERROR] === true;
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { [AAS_ERROR]?: unknown })[AAS_ERROR] === true
+  );
 }
 
 /** Normalise anything thrown into an AasError; unknown failures become INTERNAL. */
@@ -50,7 +59,10 @@ export function normaliseError(thrown: unknown, fallback: Code = 'INTERNAL'): Aa
     const code = isCode(maybeCode) ? maybeCode : fallback;
     return new AasError(code, thrown.message, {}, { cause: thrown });
   }
-  return new AasError(fallback, typeof thrown === 'string' ? thrown : `non-error thrown: ${String(thrown)}`);
+  return new AasError(
+    fallback,
+    typeof thrown === 'string' ? thrown : `non-error thrown: ${String(thrown)}`,
+  );
 }
 
 export function codeSummary(code: Code): string {

@@ -1,7 +1,15 @@
 export { assertNever } from './assert-never.js';
 export { canonicalJson } from './canonical-json.js';
 export { type Clock, ManualClock, systemClock } from './clock.js';
-export { ALL_CODES, type Code, CODES, ExitCode, exitCodeFor, httpStatusFor, isCode } from './codes.js';
+export {
+  ALL_CODES,
+  CODES,
+  type Code,
+  ExitCode,
+  exitCodeFor,
+  httpStatusFor,
+  isCode,
+} from './codes.js';
 export { AasError, codeSummary, type ErrorDetails, isAasError, normaliseError } from './errors.js';
 export { computeEventHash, GENESIS_HASH, type HashedEventFields, sha256Hex } from './hash.js';
 export { IdPrefix, isValidId, newId } from './ids.js';

@@ -17,7 +17,13 @@ export const TEST_GIT_ENV: NodeJS.ProcessEnv = {
 };
 
 export function git(cwd: string, args: readonly string[], input?: string | Buffer): string {
-  return execFileSync('git', args, { cwd, env: TEST_GIT_ENV, input, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  return execFileSync('git', args, {
+    cwd,
+    env: TEST_GIT_ENV,
+    input,
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
 }
 
 export function makeTempDir(prefix = 'aas-test-'): string {

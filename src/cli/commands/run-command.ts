@@ -1,0 +1,246 @@
+import { readFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { AasError, type ExitCode, exitCodeFor, normaliseError } from '../../kernel/index.js';
+import { parsePolicyLayer } from '../../policy/index.js';
+import {
+  executeRun,
+  type JobSpec,
+  parseJobSpec,
+  type RunOutcome,
+  submitRun,
+} from '../../runner/index.js';
+import { type CliIo, println, reportError } from '../cli-io.js';
+import { diffstat } from '../format.js';
+import { type GlobalOptions, withRuntime } from '../open-runtime.js';
+import { attachProgressPrinter } from '../progress-printer.js';
+
+interface RunFlags {
+  repo?: string;
+  task?: string;
+  agent?: string;
+  agentCmd?: string;
+  fallbackAgent: string[];
+  job?: string;
+  policy?: string;
+  validate: string[];
+  validateTimeout?: string;
+  retries?: string;
+  base?: string;
+  allowDirtyBase?: boolean;
+  keepWorkspace?: boolean;
+  label: string[];
+  agentInput?: string;
+  json?: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function registerRunCommand(
+  program: Command,
+  io: CliIo,
+  setExit: (code: ExitCode) => void,
+): void {
+  program
+    .command('run')
+    .description('run one governed agent job on a repository and decide its patch')
+    .option('--repo <path>', 'git repository to work on (committed state is the base)')
+    .option('--task <text>', 'what the agent should do')
+    .option('--agent <id>', 'agent manifest id (see `aas agents`)')
+    .option(
+      '--agent-cmd <command>',
+      'run this shell command as the agent (the built-in command agent)',
+    )
+    .option(
+      '--fallback-agent <id>',
+      'agent to try when the previous one fails (repeatable)',
+      collect,
+      [],
+    )
+    .option('--job <file>', 'JobSpec file (YAML or JSON); flags override its fields')
+    .option('--policy <file>', 'job policy layer file (YAML or JSON)')
+    .option(
+      '--validate <command>',
+      'validator command run in the workspace after the agent (repeatable)',
+      collect,
+      [],
+    )
+    .option('--validate-timeout <sec>', 'timeout for each --validate command, seconds', '600')
+    .option('--retries <n>', 'extra attempts per agent, each with the failed gates as feedback')
+    .option('--base <ref>', 'base ref (default HEAD)')
+    .option(
+      '--allow-dirty-base',
+      'snapshot uncommitted changes into a base commit instead of refusing',
+    )
+    .option('--keep-workspace', 'keep each attempt workspace after the run')
+    .option('--label <label>', 'label for the session (repeatable)', collect, [])
+    .option('--agent-input <file>', 'agent-specific input (YAML or JSON), e.g. a mock agent script')
+    .option('--json', 'print one machine-readable result object instead of progress')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 ready for promotion, 2 bad input, 3 blocked by policy or gates,
+            4 human review, 5 agent failed, 1 internal error.
+
+Examples:
+  aas run --repo . --task "fix the typo" --agent-cmd "sed -i s/teh/the/ README.md"
+  aas run --repo . --task "add tests" --agent mock --agent-input mock.yaml --validate "npm test" --retries 1`,
+    )
+    .action(async (flags: RunFlags, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const json = flags.json === true;
+      try {
+        const job = await buildJob(io, flags);
+        const outcome = await withRuntime(io, globals, async (runtime) => {
+          const deps = runtime.runnerDeps();
+          const requestedBy = `user:${userInfo().username}`;
+          let sessionId: string | null = null;
+          const detach = json
+            ? () => {}
+            : attachProgressPrinter(runtime.bus, io.stdout, () => sessionId);
+          try {
+            const submitted = await submitRun(deps, job, requestedBy);
+            sessionId = submitted.sessionId;
+            if (!json)
+              println(io.stdout, `session ${submitted.sessionId} (requested by ${requestedBy})`);
+            return await executeRun(deps, submitted.runId, { signal: io.signal });
+          } finally {
+            detach();
+          }
+        });
+        printOutcome(io, outcome, json);
+        setExit(exitCodeFor(outcome.reasonCode));
+      } catch (thrown) {
+        setExit(reportError(io, thrown, json));
+      }
+    });
+}
+
+async function readStructured(
+  io: CliIo,
+  file: string,
+  code: 'JOB_INVALID' | 'INVALID_ARGUMENT',
+): Promise<unknown> {
+  const path = resolve(io.cwd, file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new AasError(code, `cannot read: ${normaliseError(error).message}`, {
+      file: path,
+      hint: 'check the path',
+    });
+  }
+  try {
+    return parseYaml(text, { prettyErrors: true });
+  } catch (error) {
+    throw new AasError(code, `not valid YAML or JSON: ${normaliseError(error).message}`, {
+      file: path,
+    });
+  }
+}
+
+async function buildJob(io: CliIo, flags: RunFlags): Promise<JobSpec> {
+  const fromFile = flags.job ? await readStructured(io, flags.job, 'JOB_INVALID') : {};
+  if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) {
+    throw new AasError('JOB_INVALID', 'a job file must hold a mapping', {
+      ...(flags.job ? { file: flags.job } : {}),
+    });
+  }
+  const job: Record<string, unknown> = { ...fromFile };
+  if (flags.agent && flags.agentCmd) {
+    throw new AasError('INVALID_ARGUMENT', '--agent and --agent-cmd exclude each other', {
+      field: '--agent-cmd',
+    });
+  }
+  if (flags.repo) job.repo = resolve(io.cwd, flags.repo);
+  else if (typeof job.repo === 'string' && flags.job)
+    job.repo = resolve(resolve(io.cwd, flags.job), '..', job.repo);
+  if (flags.task) job.task = flags.task;
+  if (flags.agent) job.agent = flags.agent;
+  if (flags.agentCmd) {
+    job.agent = 'command';
+    job.agentInput = { command: flags.agentCmd };
+  }
+  if (flags.agentInput)
+    job.agentInput = await readStructured(io, flags.agentInput, 'INVALID_ARGUMENT');
+  if (flags.fallbackAgent.length > 0) job.fallbackAgents = flags.fallbackAgent;
+  if (flags.policy) {
+    const path = resolve(io.cwd, flags.policy);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      // A named policy layer that cannot be read denies the run: it never silently disappears.
+      throw new AasError(
+        'POLICY_INVALID',
+        `cannot read the policy file: ${normaliseError(error).message}`,
+        {
+          file: path,
+          hint: 'check the --policy path',
+        },
+      );
+    }
+    job.policy = parsePolicyLayer(text, { file: path });
+  }
+  if (flags.validate.length > 0) {
+    const timeoutSec = parseCount(flags.validateTimeout ?? '600', '--validate-timeout', 1);
+    job.validators = flags.validate.map((command) => ({ command, timeoutSec }));
+  }
+  if (flags.retries !== undefined) job.retries = parseCount(flags.retries, '--retries', 0);
+  if (flags.base) job.baseRef = flags.base;
+  if (flags.allowDirtyBase) job.allowDirtyBase = true;
+  if (flags.keepWorkspace) job.keepWorkspace = true;
+  if (flags.label.length > 0) job.labels = flags.label;
+  if (job.repo === undefined)
+    throw new AasError('INVALID_ARGUMENT', 'missing --repo', {
+      field: '--repo',
+      hint: 'aas run --repo PATH …',
+    });
+  if (job.task === undefined)
+    throw new AasError('INVALID_ARGUMENT', 'missing --task', { field: '--task' });
+  if (job.agent === undefined) {
+    throw new AasError('INVALID_ARGUMENT', 'name an agent', {
+      field: '--agent',
+      hint: 'use --agent ID or --agent-cmd "…"',
+    });
+  }
+  return parseJobSpec(job, flags.job ? { file: resolve(io.cwd, flags.job) } : {});
+}
+
+function parseCount(text: string, flag: string, min: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) {
+    throw new AasError(
+      'INVALID_ARGUMENT',
+      `${flag} must be a whole number ≥ ${min}, got "${text}"`,
+      { field: flag },
+    );
+  }
+  return value;
+}
+
+function printOutcome(io: CliIo, outcome: RunOutcome, json: boolean): void {
+  if (json) {
+    println(
+      io.stdout,
+      JSON.stringify({
+        ok: outcome.status === 'ready_for_promotion',
+        ...outcome,
+        exitCode: exitCodeFor(outcome.reasonCode),
+      }),
+    );
+    return;
+  }
+  println(
+    io.stdout,
+    `decision  ${outcome.status} (${outcome.reasonCode}) ${outcome.detail.split('\n')[0] ?? ''}`,
+  );
+  if (outcome.patch) {
+    println(io.stdout, `patch     ${outcome.patch.path}`);
+    println(io.stdout, diffstat(outcome.patch.files));
+  }
+  println(io.stdout, `details   aas sessions show ${outcome.sessionId}`);
+}

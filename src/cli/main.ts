@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+import { normaliseError } from '../kernel/index.js';
+import { runCli } from './program.js';
+
+// The composition root of the command: the only place that reads the process environment.
+const controller = new AbortController();
+
+// `aas sessions events ID | head` closes the pipe early: that is the reader's choice, not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+let interrupts = 0;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write(
+      `\n${signal}: cancelling; the run will be recorded as cancelled (repeat to force quit)\n`,
+    );
+    controller.abort();
+  });
+}
+
+try {
+  const code = await runCli(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    nodePath: process.execPath,
+    signal: controller.signal,
+  });
+  process.exitCode = code;
+} catch (thrown) {
+  const error = normaliseError(thrown);
+  process.stderr.write(`error [${error.code}]: ${error.describe()}\n${error.stack ?? ''}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,99 @@
+import type { Writable } from 'node:stream';
+import type { EventBus, StoredEvent } from '../sessions/index.js';
+import { firstLine, formatMs, pad } from './format.js';
+
+type Data = Record<string, unknown>;
+
+/**
+ * Turns a run's events into phase lines a person can follow live: workspace, agent, each gate,
+ * the decision. It reads only committed events, so what it prints is what history holds.
+ */
+export function attachProgressPrinter(
+  bus: EventBus,
+  out: Writable,
+  sessionIdRef: () => string | null,
+): () => void {
+  const line = (label: string, text: string, ms?: number) => {
+    const body = `  ${pad(label, 10)}${text}`;
+    out.write(ms === undefined ? `${body}\n` : `${pad(body, 78)} ${formatMs(ms)}\n`);
+  };
+  return bus.onAny((event: StoredEvent) => {
+    if (event.sessionId !== sessionIdRef()) return;
+    const data = (event.data ?? {}) as Data;
+    const str = (key: string) => String(data[key] ?? '');
+    switch (event.type) {
+      case 'run.started':
+        out.write(`run ${str('runId')} started\n`);
+        break;
+      case 'run.base.resolved':
+        line(
+          'base',
+          `${str('baseCommit').slice(0, 12)} (${str('baseRef')}${data.snapshot ? ', snapshot of uncommitted changes' : ''})`,
+        );
+        break;
+      case 'policy.resolved': {
+        const layers = Array.isArray(data.layers)
+          ? data.layers.map((l) => String((l as Data).name)).join(' → ')
+          : '';
+        line('policy', `${layers} (agent ${str('agentId')})`);
+        break;
+      }
+      case 'sandbox.selected':
+        line('sandbox', `${str('backend')}${data.isolating ? '' : ' (no OS isolation)'}`);
+        break;
+      case 'sandbox.degraded':
+        out.write(`  warning   sandbox degraded: ${str('reason')}\n`);
+        break;
+      case 'run.fallback.started':
+        out.write(
+          `fallback to agent ${str('agentId')} after ${str('previousAgentId')}: ${firstLine(str('reason'))}\n`,
+        );
+        break;
+      case 'run.retry.scheduled':
+        out.write(
+          `retry: attempt ${str('nextAttempt')} gets feedback from ${Array.isArray(data.feedback) ? data.feedback.length : 0} failure(s)\n`,
+        );
+        break;
+      case 'run.attempt.started':
+        out.write(`attempt ${str('attempt')} · agent ${str('agentId')}\n`);
+        break;
+      case 'workspace.created':
+        line('workspace', `ready at ${str('dir')}`, Number(data.durationMs));
+        break;
+      case 'agent.finished': {
+        const result = data.result as Data | null;
+        const summary =
+          result && typeof result.summary === 'string' ? `: ${firstLine(result.summary, 60)}` : '';
+        line(
+          'agent',
+          data.ok ? `succeeded${summary}` : `${str('code')}: ${firstLine(str('detail'), 60)}`,
+          Number(data.durationMs),
+        );
+        break;
+      }
+      case 'patch.computed': {
+        const stats = (data.stats ?? {}) as Data;
+        const dropped = Array.isArray(data.runtimeDropped) ? data.runtimeDropped.length : 0;
+        line(
+          'patch',
+          `${String(stats.filesChanged ?? 0)} file(s), +${String(stats.insertions ?? 0)} -${String(stats.deletions ?? 0)}${dropped ? `, ${dropped} runtime artifact(s) dropped` : ''}`,
+          Number(data.durationMs),
+        );
+        break;
+      }
+      case 'gate.passed':
+      case 'gate.failed':
+        line(
+          'gate',
+          `${pad(str('gate'), 24)}${event.type === 'gate.passed' ? 'pass' : 'FAIL'}  ${firstLine(str('detail'), 40)}`,
+          Number(data.durationMs),
+        );
+        break;
+      case 'run.attempt.finished':
+        line('attempt', `${str('status')} (${str('code')})`, Number(data.durationMs));
+        break;
+      default:
+        break;
+    }
+  });
+}

@@ -1,0 +1,50 @@
+import { type AgentManifest, RESERVED_ENV_PREFIX } from './agent-manifest.js';
+import type { AttemptPaths } from './attempt-paths.js';
+
+/** Used unless the policy lets the host's PATH through. */
+export const SAFE_DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+export interface AgentEnvInput {
+  readonly manifest: AgentManifest;
+  readonly hostEnv: Readonly<Record<string, string | undefined>>;
+  /** Names that may pass from hostEnv; null = none. */
+  readonly envAllow: readonly string[] | null;
+  readonly paths: AttemptPaths;
+  readonly workspaceDir: string;
+  readonly baselineDir: string | undefined;
+  readonly attempt: number;
+}
+
+/**
+ * The agent's complete environment, built from nothing (the host's tokens and keys never
+ * leak by default). Later layers win:
+ *   1. base: PATH (safe default), HOME and TMPDIR inside the attempt dir, LANG=C.UTF-8
+ *   2. host variables named in envAllow (PATH included, if allowed)
+ *   3. the manifest's fixed env (operator configuration beats host pass-through)
+ *   4. the AEP_* variables, which nothing can shadow.
+ */
+export function buildAgentEnv(input: AgentEnvInput): Record<string, string> {
+  // A Map, not an object literal: a variable called `__proto__` must stay a plain entry.
+  const env = new Map<string, string>([
+    ['PATH', SAFE_DEFAULT_PATH],
+    ['HOME', input.paths.home],
+    ['TMPDIR', input.paths.tmp],
+    ['LANG', 'C.UTF-8'],
+  ]);
+  for (const name of input.envAllow ?? []) {
+    if (name.startsWith(RESERVED_ENV_PREFIX) || !Object.hasOwn(input.hostEnv, name)) continue;
+    const value = input.hostEnv[name];
+    if (value !== undefined && !value.includes('\0')) env.set(name, value);
+  }
+  for (const [name, value] of Object.entries(input.manifest.env)) env.set(name, value);
+
+  env.set('AEP_RUN_DIR', input.paths.runDir);
+  env.set('AEP_WORKSPACE', input.workspaceDir);
+  env.set('AEP_ARTIFACT_DIR', input.paths.artifacts);
+  env.set('AEP_JOB_SPEC', input.paths.jobSpec);
+  env.set('AEP_RESULT_PATH', input.paths.result);
+  env.set('AEP_EVENT_LOG', input.paths.eventLog);
+  env.set('AEP_BASELINE', input.baselineDir ?? '');
+  env.set('AEP_ATTEMPT', String(input.attempt));
+  return Object.fromEntries(env);
+}

@@ -1,0 +1,207 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { AasError, type Clock } from '../kernel/index.js';
+import type { LaunchOutcome, SandboxBackend } from '../sandbox/index.js';
+import { type AepJob, AepJobSchema } from './aep-job.js';
+import { buildAgentEnv } from './agent-env.js';
+import type { AgentManifest } from './agent-manifest.js';
+import { attemptPaths } from './attempt-paths.js';
+import { type AttemptVerdict, classifyAttempt } from './classify-attempt.js';
+import { describeZodError } from './describe-zod-error.js';
+import type { DriverEvent } from './driver-event.js';
+import { DEFAULT_EVENT_LIMITS, EventLogTailer } from './event-log-tailer.js';
+import { readDriverResult } from './read-driver-result.js';
+import { resolveAgentCommand } from './resolve-agent-command.js';
+
+const EVENT_POLL_MS = 150;
+
+export interface RunDriverOptions {
+  readonly manifest: AgentManifest;
+  readonly sandbox: SandboxBackend;
+  readonly job: AepJob;
+  readonly workspaceDir: string;
+  /** AEP_RUN_DIR: job.json, driver_result.json, events.ndjson, stdout/stderr.log, home/, tmp/, artifacts/. */
+  readonly attemptDir: string;
+  readonly baselineDir?: string;
+  /** The host environment, passed in by the composition root (drivers never read it themselves). */
+  readonly hostEnv: Readonly<Record<string, string | undefined>>;
+  /** Names allowed to pass from hostEnv; null = none. */
+  readonly envAllow: readonly string[] | null;
+  readonly timeoutMs: number;
+  readonly maxOutputBytes: number;
+  readonly killGraceMs?: number;
+  readonly signal?: AbortSignal;
+  /**
+   * Driver events, validated and bounded, in file order, plus runDriver's own `aep.*`
+   * summaries. If it throws, the agent is killed and runDriver rejects with that error:
+   * an event that cannot be recorded must not be silently dropped.
+   */
+  readonly onEvent: (event: DriverEvent) => void | Promise<void>;
+  readonly eventLimits?: { readonly maxEvents?: number; readonly maxLineBytes?: number };
+  readonly clock: Clock;
+}
+
+interface DriverOutcomeCommon {
+  readonly launch: LaunchOutcome;
+  readonly stdoutPath: string;
+  readonly stderrPath: string;
+  /** Event log lines that were malformed, invalid, oversized or over the event limit. */
+  readonly rejectedEvents: number;
+  /** Unknown keys the agent put in driver_result.json; ignored (also sent as an event). */
+  readonly ignoredResultKeys: readonly string[];
+}
+
+/**
+ * One attempt's outcome. `ok` is the authority: `code` is null exactly when ok, otherwise one
+ * of the closed failure codes. A failed outcome may still carry the agent's (valid) result
+ * for retry feedback — it is never a reason to accept the attempt.
+ */
+export type DriverOutcome = AttemptVerdict & DriverOutcomeCommon;
+
+/**
+ * Runs one attempt of an agent under the AEP contract: prepares the attempt directory and
+ * job.json, starts the agent through the sandbox backend with an environment built from
+ * nothing, streams its event log, and judges the attempt (see classifyAttempt).
+ *
+ * Rejects only for caller mistakes (invalid job → INTERNAL, missing input.command →
+ * JOB_INVALID), host failures preparing the attempt, or an `onEvent` failure; everything
+ * the agent does is reported in the outcome.
+ */
+export async function runDriver(opts: RunDriverOptions): Promise<DriverOutcome> {
+  const job = validateJob(opts.job, opts.manifest);
+  const { command, args } = resolveAgentCommand(opts.manifest, job);
+  const paths = attemptPaths(opts.attemptDir);
+  const workspaceDir = resolve(opts.workspaceDir);
+  const baselineDir = opts.baselineDir === undefined ? undefined : resolve(opts.baselineDir);
+
+  await Promise.all([
+    mkdir(paths.home, { recursive: true }),
+    mkdir(paths.tmp, { recursive: true }),
+    mkdir(paths.artifacts, { recursive: true }),
+  ]);
+  // A result left over from an earlier use of this directory must never be judged as this
+  // attempt's result, and a symlink planted there must never redirect our writes: remove
+  // first, then create exclusively ('wx').
+  await Promise.all(
+    [paths.result, paths.jobSpec, paths.eventLog, paths.stdout, paths.stderr].map((path) =>
+      rm(path, { force: true }),
+    ),
+  );
+  await writeFile(paths.jobSpec, `${JSON.stringify(job, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  await writeFile(paths.eventLog, '', { mode: 0o600, flag: 'wx' });
+
+  const env = buildAgentEnv({
+    manifest: opts.manifest,
+    hostEnv: opts.hostEnv,
+    envAllow: opts.envAllow,
+    paths,
+    workspaceDir,
+    baselineDir,
+    attempt: job.attempt,
+  });
+
+  // One controller for "stop the agent": an external cancel or a failed onEvent.
+  const stopAgent = new AbortController();
+  const onExternalAbort = (): void => stopAgent.abort();
+  if (opts.signal?.aborted) stopAgent.abort();
+  opts.signal?.addEventListener('abort', onExternalAbort, { once: true });
+
+  const limits = {
+    maxEvents: opts.eventLimits?.maxEvents ?? DEFAULT_EVENT_LIMITS.maxEvents,
+    maxLineBytes: opts.eventLimits?.maxLineBytes ?? DEFAULT_EVENT_LIMITS.maxLineBytes,
+  };
+  const deliver = async (event: DriverEvent): Promise<void> => {
+    await opts.onEvent(event);
+  };
+  const tailer = new EventLogTailer(paths.eventLog, limits, deliver);
+  tailer.start(EVENT_POLL_MS, () => stopAgent.abort());
+
+  let launch: LaunchOutcome;
+  try {
+    launch = await opts.sandbox.launch({
+      command,
+      args,
+      cwd: workspaceDir,
+      env,
+      timeoutMs: opts.timeoutMs,
+      ...(opts.killGraceMs === undefined ? {} : { killGraceMs: opts.killGraceMs }),
+      stdoutPath: paths.stdout,
+      stderrPath: paths.stderr,
+      maxOutputBytes: opts.maxOutputBytes,
+      signal: stopAgent.signal,
+      stdin: 'ignore',
+    });
+  } catch (error) {
+    opts.signal?.removeEventListener('abort', onExternalAbort);
+    // The launch failure is the error to report; the tailer only has to stop.
+    await tailer.stop().catch(() => undefined);
+    throw error;
+  }
+  opts.signal?.removeEventListener('abort', onExternalAbort);
+  // Final read of the log after exit; rethrows an onEvent failure (after the agent was killed).
+  await tailer.stop();
+
+  if (tailer.rejectedCount > 0 || tailer.stoppedEarly !== null) {
+    await deliver({
+      type: 'aep.events.rejected',
+      message: `${tailer.rejectedCount} event log line(s) rejected`,
+      data: {
+        count: tailer.rejectedCount,
+        reasons: tailer.rejectionsByReason,
+        delivered: tailer.deliveredCount,
+        limits,
+        stoppedEarly: tailer.stoppedEarly,
+      },
+    });
+  }
+
+  const agentExited =
+    launch.spawnError === undefined &&
+    !launch.cancelled &&
+    !launch.timedOut &&
+    !launch.outputLimitExceeded;
+  const resultRead =
+    opts.manifest.result === 'file' && agentExited ? await readDriverResult(paths.result) : null;
+  const ignoredResultKeys = resultRead?.ok === true ? resultRead.ignoredKeys : [];
+  if (ignoredResultKeys.length > 0) {
+    await deliver({
+      type: 'aep.result.ignored_keys',
+      message: `driver_result.json has unknown keys, ignored: ${ignoredResultKeys.join(', ')}`,
+      data: { keys: ignoredResultKeys },
+    });
+  }
+
+  const verdict = classifyAttempt({
+    mode: opts.manifest.result,
+    launch,
+    resultRead,
+    timeoutMs: opts.timeoutMs,
+    maxOutputBytes: opts.maxOutputBytes,
+  });
+  return {
+    ...verdict,
+    launch,
+    stdoutPath: paths.stdout,
+    stderrPath: paths.stderr,
+    rejectedEvents: tailer.rejectedCount,
+    ignoredResultKeys,
+  };
+}
+
+function validateJob(job: AepJob, manifest: AgentManifest): AepJob {
+  const parsed = AepJobSchema.safeParse(job);
+  if (!parsed.success) {
+    const { first, summary } = describeZodError(parsed.error);
+    throw new AasError('INTERNAL', `the runner built an invalid AEP job: ${summary}`, {
+      field: `job.${first.field}`,
+    });
+  }
+  if (parsed.data.agentId !== manifest.id) {
+    throw new AasError(
+      'INTERNAL',
+      `AEP job is for agent '${parsed.data.agentId}' but the manifest is '${manifest.id}'`,
+      { field: 'job.agentId' },
+    );
+  }
+  return parsed.data;
+}

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { describePolicyForAgent } from './describe-policy-for-agent.js';
+import { explainPolicy } from './explain-policy.js';
+import { formatExplanation } from './format-explanation.js';
+import { mergePolicy } from './merge-policy.js';
+
+const policy = mergePolicy([
+  {
+    name: 'repo',
+    source: '.aas/policy.yaml',
+    layer: {
+      paths: { allow: ['src/**', 'tests/**'], deny: ['src/secret/**'] },
+      limits: { timeoutSec: 600 },
+    },
+  },
+  {
+    name: 'job',
+    source: 'job',
+    layer: { paths: { allow: ['src/**'] }, network: { allow: ['registry.npmjs.org:443'] } },
+  },
+]);
+
+describe('explainPolicy', () => {
+  const explanation = explainPolicy(policy, [
+    'src/a.ts',
+    '.env',
+    'tests/x.test.ts',
+    'logs/run.log',
+    '../x',
+    '.git/config',
+  ]);
+
+  it('lists the layers in merge order with their sources', () => {
+    expect(explanation.layers).toEqual([
+      { name: 'floor', source: 'built-in' },
+      { name: 'repo', source: '.aas/policy.yaml' },
+      { name: 'job', source: 'job' },
+    ]);
+  });
+
+  it('gives every effective value with the layers that decided it', () => {
+    const byField = Object.fromEntries(explanation.values.map((value) => [value.field, value]));
+    expect(byField['limits.timeoutSec']).toMatchObject({ value: 600, decidedBy: ['repo'] });
+    expect(byField['limits.maxPatchLines']).toMatchObject({ value: 50_000, decidedBy: ['floor'] });
+    expect(byField.network).toMatchObject({
+      display: 'allowlist: registry.npmjs.org:443',
+      decidedBy: ['job'],
+    });
+    expect(byField.binaryChanges).toMatchObject({ value: false, decidedBy: [] });
+    expect(explanation.values).toHaveLength(16);
+  });
+
+  it('gives a verdict per path', () => {
+    expect(
+      explanation.paths.map((entry) => [entry.path, entry.outcome, entry.decision.kind]),
+    ).toEqual([
+      ['src/a.ts', 'allow', 'allowed'],
+      ['.env', 'deny', 'denied'],
+      ['tests/x.test.ts', 'deny', 'not-allowed'],
+      ['logs/run.log', 'drop', 'denied'],
+      ['../x', 'deny', 'invalid-path'],
+      ['.git/config', 'deny', 'git-metadata'],
+    ]);
+  });
+
+  it('is plain JSON', () => {
+    expect(JSON.parse(JSON.stringify(explanation))).toEqual(explanation);
+  });
+});
+
+describe('formatExplanation', () => {
+  const text = formatExplanation(
+    explainPolicy(policy, [
+      'src/a.ts',
+      '.env',
+      'tests/x.test.ts',
+      'logs/run.log',
+      '../x',
+      '.git/config',
+      'src/bad\nname',
+    ]),
+  );
+
+  it('prints layers, values with their deciding layer, and one line per path', () => {
+    expect(text).toContain('  1. floor  built-in');
+    expect(text).toContain('  2. repo   .aas/policy.yaml');
+    expect(text).toMatch(/limits\.timeoutSec\s+600 s {2}\(repo\)/);
+    expect(text).toMatch(/network\s+allowlist: registry\.npmjs\.org:443 {2}\(job\)/);
+    expect(text).toMatch(/binaryChanges\s+not allowed {2}\(default\)/);
+    expect(text).toContain('  ALLOW src/a.ts');
+    expect(text).toContain('  DENY  .env  (layer floor, rule **/.env*)');
+    expect(text).toContain('  DENY  tests/x.test.ts  (layer job, not in paths.allow [src/**])');
+    expect(text).toContain(
+      '  DROP  logs/run.log  (runtime artifact, dropped from the patch: layer floor, rule logs/**)',
+    );
+    expect(text).toContain("  DENY  ../x  (invalid path: path contains a '..' segment)");
+    expect(text).toContain('  DENY  .git/config  (git metadata is never part of a patch)');
+    expect(text).toContain('  ALLOW "src/bad\\nname"');
+  });
+
+  it('omits the paths section when no path is asked about', () => {
+    expect(formatExplanation(explainPolicy(policy, []))).not.toContain('Paths:');
+  });
+});
+
+describe('describePolicyForAgent', () => {
+  it('summarises paths, network and limits in plain words', () => {
+    const text = describePolicyForAgent(policy);
+    expect(text).toContain(
+      'Only change files whose path matches src/**, tests/** and also match src/**.',
+    );
+    expect(text).toContain('**/.env*');
+    expect(text).toContain('src/secret/**');
+    expect(text).toContain('Network: only registry.npmjs.org:443.');
+    expect(text).toContain(
+      'at most 500 changed files and 50000 changed lines; time 600 s; output 16 MiB',
+    );
+    expect(text).toContain('Do not add or change binary files.');
+    expect(text.split('\n').length).toBeLessThan(12);
+  });
+
+  it('says so when nothing may change or no network is available', () => {
+    const closed = mergePolicy([
+      { name: 'job', source: 'job', layer: { paths: { allow: [] }, limits: { maxCostUsd: 1.5 } } },
+    ]);
+    const text = describePolicyForAgent(closed);
+    expect(text).toContain('You may not change any file.');
+    expect(text).toContain('Network: disabled.');
+    expect(text).toContain('cost at most $1.5');
+  });
+});

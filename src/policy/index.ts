@@ -1,0 +1,33 @@
+export { allowsEnv, allowsTool } from './allow-lists.js';
+export { allowsHost } from './allows-host.js';
+export { decidePath, type PathDecision, PathDecisionKind, runtimeRule } from './decide-path.js';
+export { describePolicyForAgent } from './describe-policy-for-agent.js';
+export {
+  type EffectiveLimits,
+  type EffectiveNetwork,
+  type EffectivePolicy,
+  type LayerAllowList,
+  type LayerHostList,
+  type NamedLayer,
+  type PatternRule,
+  POLICY_FIELDS,
+  type PolicyField,
+} from './effective-policy.js';
+export {
+  type ExplainedPath,
+  type ExplainedValue,
+  explainPolicy,
+  PathOutcome,
+  type PolicyExplanation,
+} from './explain-policy.js';
+export { FLOOR_LAYER } from './floor-layer.js';
+export { formatExplanation } from './format-explanation.js';
+export { mergePolicy } from './merge-policy.js';
+export { type NormalisedPath, normaliseRepoPath } from './normalise-repo-path.js';
+export { parsePolicyLayer } from './parse-policy-layer.js';
+export { POLICY_DEFAULTS } from './policy-defaults.js';
+export {
+  type PolicyLayer,
+  PolicyLayerSchema,
+  SandboxMode,
+} from './policy-layer-schema.js';

@@ -1,0 +1,259 @@
+import { AasError } from '../kernel/index.js';
+import { deepFreeze } from './deep-freeze.js';
+import type {
+  EffectiveLimits,
+  EffectivePolicy,
+  LayerAllowList,
+  NamedLayer,
+  PatternRule,
+  PolicyField,
+} from './effective-policy.js';
+import { FLOOR_LAYER } from './floor-layer.js';
+import { mergeNetwork } from './merge-network.js';
+import { POLICY_DEFAULTS } from './policy-defaults.js';
+import { firstPolicyIssue } from './policy-issue.js';
+import { type PolicyLayer, PolicyLayerSchema, type SandboxMode } from './policy-layer-schema.js';
+
+const SANDBOX_STRICTNESS: Readonly<Record<SandboxMode, number>> = {
+  off: 0,
+  preferred: 1,
+  required: 2,
+};
+
+interface Checked {
+  readonly name: string;
+  readonly source: string;
+  readonly layer: PolicyLayer;
+}
+
+type LimitField = Extract<PolicyField, `limits.${string}`>;
+
+/** Layers that set a value, with it. */
+function setting<T>(
+  layers: readonly Checked[],
+  pick: (layer: PolicyLayer) => T | undefined,
+): { name: string; value: T }[] {
+  return layers.flatMap(({ name, layer }) => {
+    const value = pick(layer);
+    return value === undefined ? [] : [{ name, value }];
+  });
+}
+
+/** The winning value by `better`, and every layer that holds it. */
+function extreme<T>(
+  entries: readonly { name: string; value: T }[],
+  fallback: T,
+  better: (a: T, b: T) => boolean,
+): { value: T; by: string[] } {
+  let value = fallback;
+  let by: string[] = [];
+  for (const entry of entries) {
+    if (by.length === 0 || better(entry.value, value)) {
+      value = entry.value;
+      by = [entry.name];
+    } else if (entry.value === value) {
+      by.push(entry.name);
+    }
+  }
+  return { value, by };
+}
+
+function intersection(entries: readonly { name: string; value: readonly string[] }[]): {
+  value: string[] | null;
+  by: string[];
+} {
+  const [first, ...rest] = entries;
+  if (!first) return { value: null, by: [] };
+  let value = [...new Set(first.value)];
+  for (const entry of rest) {
+    const admitted = new Set(entry.value);
+    value = value.filter((item) => admitted.has(item));
+  }
+  return { value, by: entries.map((entry) => entry.name) };
+}
+
+function union(
+  layers: readonly Checked[],
+  pick: (layer: PolicyLayer) => readonly string[] | undefined,
+): PatternRule[] {
+  const seen = new Set<string>();
+  const rules: PatternRule[] = [];
+  for (const { name, layer } of layers) {
+    for (const pattern of pick(layer) ?? []) {
+      const key = `${name}\0${pattern}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      rules.push({ layer: name, pattern });
+    }
+  }
+  return rules;
+}
+
+function checkLayers(layers: readonly NamedLayer[]): Checked[] {
+  const all = [FLOOR_LAYER, ...layers.filter((layer) => layer !== FLOOR_LAYER)];
+  const names = new Set<string>();
+  return all.map((named) => {
+    const fail = (field: string, message: string, hint: string) =>
+      new AasError('POLICY_INVALID', message, {
+        file: named.source,
+        field,
+        hint,
+        layer: named.name,
+      });
+    if (named.name.trim() === '') {
+      throw fail(
+        'name',
+        'a policy layer needs a name',
+        "name it 'server', 'repo', 'agent:<id>' or 'job'",
+      );
+    }
+    if (named !== FLOOR_LAYER && named.name === FLOOR_LAYER.name) {
+      throw fail(
+        'name',
+        "the layer name 'floor' is reserved for the built-in floor",
+        'give the layer another name',
+      );
+    }
+    if (names.has(named.name)) {
+      throw fail(
+        'name',
+        `two policy layers are named '${named.name}'`,
+        'give every layer a distinct name so denials can name it',
+      );
+    }
+    names.add(named.name);
+    // The floor is a trusted constant; everything else is validated.
+    if (named === FLOOR_LAYER)
+      return { name: named.name, source: named.source, layer: named.layer };
+    // Layers may come from code paths other than parsePolicyLayer (a job body, a manifest);
+    // validating again here means an unvalidated glob can never reach the matcher.
+    const parsed = PolicyLayerSchema.safeParse(named.layer);
+    if (!parsed.success) {
+      const issue = firstPolicyIssue(parsed.error, named.layer);
+      throw fail(issue.field, issue.message, issue.hint);
+    }
+    return { name: named.name, source: named.source, layer: parsed.data };
+  });
+}
+
+const lower = (a: number, b: number) => a < b;
+const higher = (a: number, b: number) => a > b;
+
+function mergeLimits(layers: readonly Checked[]): {
+  value: EffectiveLimits;
+  by: Record<LimitField, string[]>;
+} {
+  const floor = FLOOR_LAYER.layer.limits;
+  const min = (pick: (layer: PolicyLayer) => number | undefined, fallback: number) =>
+    extreme(setting(layers, pick), fallback, lower);
+  // The floor sets these, so the fallbacks are never used; they only keep the types total.
+  const timeoutSec = min((l) => l.limits?.timeoutSec, floor?.timeoutSec ?? 3600);
+  const maxChangedFiles = min((l) => l.limits?.maxChangedFiles, floor?.maxChangedFiles ?? 0);
+  const maxPatchLines = min((l) => l.limits?.maxPatchLines, floor?.maxPatchLines ?? 0);
+  const maxOutputBytes = min((l) => l.limits?.maxOutputBytes, floor?.maxOutputBytes ?? 1);
+  const cost = setting(layers, (l) => l.limits?.maxCostUsd);
+  const maxCostUsd =
+    cost.length === 0 ? { value: null, by: [] } : extreme(cost, Number.POSITIVE_INFINITY, lower);
+  return {
+    value: {
+      timeoutSec: timeoutSec.value,
+      maxChangedFiles: maxChangedFiles.value,
+      maxPatchLines: maxPatchLines.value,
+      maxOutputBytes: maxOutputBytes.value,
+      maxCostUsd: maxCostUsd.value,
+    },
+    by: {
+      'limits.timeoutSec': timeoutSec.by,
+      'limits.maxChangedFiles': maxChangedFiles.by,
+      'limits.maxPatchLines': maxPatchLines.by,
+      'limits.maxOutputBytes': maxOutputBytes.by,
+      'limits.maxCostUsd': maxCostUsd.by,
+    },
+  };
+}
+
+/**
+ * Merge policy layers so that no layer can widen another (deny wins). The built-in floor is
+ * always merged first, whether or not the caller passes it. Throws POLICY_INVALID for an
+ * invalid layer or duplicate layer names: a layer that cannot be read denies the run.
+ *
+ * - paths.deny, paths.runtime: union, each pattern tagged with its layer.
+ * - paths.allow: kept per layer; a path must match every layer's list (no glob arithmetic).
+ * - network: strictest of disabled < allowlist < full; allow-lists intersect exactly.
+ * - tools, env.allow: intersection of the layers that set them.
+ * - limits: minimum. binaryChanges: AND. sandbox: strictest. approvals: maximum;
+ *   requireDistinctApprover: OR; protectedBranches: union.
+ */
+export function mergePolicy(layers: readonly NamedLayer[]): EffectivePolicy {
+  const checked = checkLayers(layers);
+  const allow: LayerAllowList[] = checked.flatMap(({ name, layer }) =>
+    layer.paths?.allow === undefined
+      ? []
+      : [{ layer: name, patterns: [...new Set(layer.paths.allow)] }],
+  );
+  const deny = union(checked, (layer) => layer.paths?.deny);
+  const runtime = union(checked, (layer) => layer.paths?.runtime);
+  const network = mergeNetwork(setting(checked, (layer) => layer.network));
+  const tools = intersection(setting(checked, (layer) => layer.tools));
+  const env = intersection(setting(checked, (layer) => layer.env?.allow));
+  const limits = mergeLimits(checked);
+
+  const binarySet = setting(checked, (layer) => layer.binaryChanges);
+  const binaryChanges = binarySet.length > 0 && binarySet.every((entry) => entry.value);
+  const binaryBy = binarySet
+    .filter((entry) => entry.value === binaryChanges)
+    .map((entry) => entry.name);
+
+  const sandbox = extreme(
+    setting(checked, (layer) => layer.sandbox),
+    POLICY_DEFAULTS.sandbox,
+    (a, b) => SANDBOX_STRICTNESS[a] > SANDBOX_STRICTNESS[b],
+  );
+  const approvals = extreme(
+    setting(checked, (layer) => layer.promotion?.approvals),
+    POLICY_DEFAULTS.approvals,
+    higher,
+  );
+  const distinctSet = setting(checked, (layer) => layer.promotion?.requireDistinctApprover);
+  const requireDistinctApprover =
+    distinctSet.length === 0
+      ? POLICY_DEFAULTS.requireDistinctApprover
+      : distinctSet.some((entry) => entry.value);
+  const distinctBy = distinctSet
+    .filter((entry) => entry.value === requireDistinctApprover)
+    .map((entry) => entry.name);
+  const branchSet = setting(checked, (layer) => layer.promotion?.protectedBranches);
+  const protectedBranches = [...new Set(branchSet.flatMap((entry) => entry.value))];
+
+  const layersOf = (rules: readonly { layer: string }[]) => [
+    ...new Set(rules.map((rule) => rule.layer)),
+  ];
+  const decidedBy: Record<PolicyField, readonly string[]> = {
+    'paths.allow': allow.map((list) => list.layer),
+    'paths.deny': layersOf(deny),
+    'paths.runtime': layersOf(runtime),
+    network: network.by,
+    tools: tools.by,
+    'env.allow': env.by,
+    ...limits.by,
+    binaryChanges: binaryBy,
+    sandbox: sandbox.by,
+    'promotion.approvals': approvals.by,
+    'promotion.requireDistinctApprover': distinctBy,
+    'promotion.protectedBranches': branchSet.map((entry) => entry.name),
+  };
+
+  return deepFreeze({
+    version: 1,
+    layers: checked.map(({ name, source }) => ({ name, source })),
+    paths: { allow, deny, runtime },
+    network: network.value,
+    tools: tools.value,
+    envAllow: env.value,
+    limits: limits.value,
+    binaryChanges,
+    sandbox: sandbox.value,
+    promotion: { approvals: approvals.value, requireDistinctApprover, protectedBranches },
+    decidedBy,
+  });
+}

@@ -1,0 +1,43 @@
+import type { SessionRecorder, TypedEvent } from '../sessions/index.js';
+
+/**
+ * Driver events arrive in bursts; appending each on its own would be one transaction per line.
+ * They are buffered and appended in batches every `intervalMs`, and flushed at the end.
+ */
+export class AgentEventBatcher {
+  private buffer: TypedEvent[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly recorder: SessionRecorder,
+    private readonly intervalMs = 200,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  push(event: TypedEvent): void {
+    this.buffer.push(event);
+  }
+
+  /** Appends what is buffered; appends stay in order because they are chained. */
+  flush(): Promise<void> {
+    const batch = this.buffer;
+    this.buffer = [];
+    if (batch.length > 0) {
+      this.chain = this.chain.then(async () => {
+        await this.recorder.append(...batch);
+      });
+    }
+    return this.chain;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.flush();
+  }
+}

@@ -1,0 +1,5 @@
+export { executeRun, type RunOutcome } from './execute-run.js';
+export { type JobSpec, type JobSpecInput, JobSpecSchema, parseJobSpec } from './job-spec.js';
+export { runStatusFor } from './run-status-for.js';
+export type { RunnerDeps } from './runner-deps.js';
+export { submitRun } from './submit-run.js';

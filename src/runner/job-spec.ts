@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { AasError } from '../kernel/index.js';
+import { PolicyLayerSchema } from '../policy/index.js';
+
+const ValidatorSchema = z
+  .object({
+    name: z.string().min(1).max(64).optional(),
+    command: z.string().min(1, 'a validator needs a command'),
+    timeoutSec: z.number().int().positive().max(86_400).default(600),
+  })
+  .strict();
+
+/** What a run is asked to do. `requestedBy` is deliberately absent: it comes from the caller's identity. */
+export const JobSpecSchema = z
+  .object({
+    task: z.string().min(1, 'describe the task').max(100_000),
+    repo: z.string().min(1, 'name a repository path'),
+    baseRef: z.string().min(1).optional(),
+    agent: z.string().min(1, 'name an agent'),
+    fallbackAgents: z.array(z.string().min(1)).max(8).default([]),
+    policy: PolicyLayerSchema.optional(),
+    validators: z.array(ValidatorSchema).max(32).default([]),
+    promotion: z
+      .object({
+        mode: z.enum(['patch', 'branch', 'draft_pr']).default('patch'),
+        targetBranch: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({ mode: 'patch' }),
+    retries: z.number().int().min(0).max(10).default(0),
+    labels: z.array(z.string().min(1).max(64)).max(32).default([]),
+    allowDirtyBase: z.boolean().default(false),
+    keepWorkspace: z.boolean().default(false),
+    /** Agent-specific input: `{ command }` for the command agent, `{ mock }` for the mock agent. */
+    agentInput: z.unknown().optional(),
+  })
+  .strict();
+
+export type JobSpec = z.infer<typeof JobSpecSchema>;
+export type JobSpecInput = z.input<typeof JobSpecSchema>;
+
+/** Validate a job; errors name the file (when there is one) and the exact field. */
+export function parseJobSpec(value: unknown, source: { file?: string } = {}): JobSpec {
+  if (typeof value === 'object' && value !== null && 'requestedBy' in value) {
+    throw new AasError(
+      'JOB_INVALID',
+      'requestedBy cannot be set in a job: it is taken from your identity',
+      {
+        ...(source.file ? { file: source.file } : {}),
+        field: 'requestedBy',
+        hint: 'remove the field',
+      },
+    );
+  }
+  const parsed = JobSpecSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue?.path.map(String).join('.') || '(job)';
+  const unknownKeys = issue?.code === 'unrecognized_keys' ? ` ${issue.keys.join(', ')}` : '';
+  throw new AasError('JOB_INVALID', `${issue?.message ?? 'invalid job'}${unknownKeys}`, {
+    ...(source.file ? { file: source.file } : {}),
+    field,
+    hint: 'see the JobSpec fields in the README',
+  });
+}

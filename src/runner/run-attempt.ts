@@ -1,0 +1,403 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type AepJob, type AgentManifest, runDriver } from '../drivers/index.js';
+import { GateClass, runGates } from '../gates/index.js';
+import { type Code, normaliseError } from '../kernel/index.js';
+import { describePolicyForAgent, type EffectivePolicy, runtimeRule } from '../policy/index.js';
+import type { SandboxBackend } from '../sandbox/index.js';
+import { type SessionRecorder, sessionEvent } from '../sessions/index.js';
+import {
+  computePatch,
+  createWorkspace,
+  type PatchResult,
+  type RunGit,
+  removeWorkspace,
+  type Workspace,
+} from '../workspaces/index.js';
+import { AgentEventBatcher } from './agent-event-batcher.js';
+import type { JobSpec } from './job-spec.js';
+import type { RunnerDeps } from './runner-deps.js';
+import { validatorEnv } from './sandbox-env.js';
+import { storeArtifact } from './store-artifact.js';
+
+interface OutcomeBase {
+  readonly attempt: number;
+  readonly agentId: string;
+  readonly code: Code;
+  readonly detail: string;
+  readonly driverSummary: string | null;
+}
+
+/**
+ * How one attempt ended. `retryable` carries the feedback the next attempt receives; `blocked`
+ * (a policy denial) ends the run: an agent that reached for a forbidden path is not retried
+ * into compliance.
+ */
+export type AttemptOutcome =
+  | (OutcomeBase & {
+      readonly kind: 'success';
+      readonly patch: PatchResult;
+      readonly artifact: { sha256: string; path: string; bytes: number };
+    })
+  | (OutcomeBase & { readonly kind: 'blocked' })
+  | (OutcomeBase & { readonly kind: 'cancelled' })
+  | (OutcomeBase & {
+      readonly kind: 'retryable';
+      readonly feedback: readonly { gate: string; detail: string }[];
+    });
+
+export interface AttemptInput {
+  readonly deps: RunnerDeps;
+  readonly recorder: SessionRecorder;
+  readonly runId: string;
+  readonly sessionId: string;
+  readonly runDir: string;
+  readonly job: JobSpec;
+  readonly git: RunGit;
+  readonly baseCommit: string;
+  readonly manifest: AgentManifest;
+  readonly policy: EffectivePolicy;
+  readonly sandbox: SandboxBackend;
+  readonly attempt: number;
+  readonly attemptId: string;
+  readonly feedback: readonly { gate: string; detail: string }[];
+  readonly signal: AbortSignal;
+}
+
+const FEEDBACK_DETAIL_CHARS = 4_000;
+
+export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
+  const { deps, recorder, runId, attempt, manifest } = input;
+  const clock = deps.clock;
+  const attemptStartedMs = clock.nowMs();
+  const attemptDir = join(input.runDir, `attempt-${attempt}`);
+  await mkdir(attemptDir, { recursive: true });
+  await recorder.createAttempt(
+    { id: input.attemptId, runId, number: attempt, agentId: manifest.id },
+    [
+      sessionEvent('run.attempt.started', {
+        runId,
+        attemptId: input.attemptId,
+        attempt,
+        agentId: manifest.id,
+        feedback: input.feedback,
+      }),
+    ],
+  );
+  const base = { attempt, agentId: manifest.id, driverSummary: null };
+
+  let workspace: Workspace | null = null;
+  let outcome: AttemptOutcome;
+  let internalFailure: Error | null = null;
+  try {
+    const workspaceStartedMs = clock.nowMs();
+    workspace = await createWorkspace(input.git, { baseCommit: input.baseCommit, attemptDir });
+    await recorder.append(
+      sessionEvent('workspace.created', {
+        runId,
+        attempt,
+        dir: workspace.dir,
+        baseCommit: input.baseCommit,
+        durationMs: clock.nowMs() - workspaceStartedMs,
+      }),
+    );
+    outcome = await agentAndGates(input, workspace, attemptDir);
+  } catch (thrown) {
+    const error = normaliseError(thrown);
+    outcome = { ...base, kind: 'blocked', code: error.code, detail: error.describe() };
+    // Recorded as this attempt's end first, then raised so the run ends with the same reason.
+    if (error.code === 'INTERNAL' || error.code === 'STORE_UNAVAILABLE') internalFailure = error;
+  } finally {
+    if (workspace) await disposeWorkspace(input, workspace);
+  }
+
+  await recorder.finishAttempt(
+    {
+      attemptId: input.attemptId,
+      status:
+        outcome.kind === 'success'
+          ? 'succeeded'
+          : outcome.kind === 'blocked'
+            ? 'blocked'
+            : 'failed',
+      reasonCode: outcome.code,
+      detail: { detail: outcome.detail },
+    },
+    [
+      sessionEvent('run.attempt.finished', {
+        runId,
+        attempt,
+        agentId: manifest.id,
+        status: outcome.kind,
+        code: outcome.code,
+        detail: outcome.detail,
+        durationMs: clock.nowMs() - attemptStartedMs,
+      }),
+    ],
+  );
+  if (internalFailure) throw internalFailure;
+  return outcome;
+}
+
+async function agentAndGates(
+  input: AttemptInput,
+  workspace: Workspace,
+  attemptDir: string,
+): Promise<AttemptOutcome> {
+  const { deps, recorder, runId, attempt, manifest, policy, job } = input;
+  const clock = deps.clock;
+  const base = { attempt, agentId: manifest.id };
+
+  const aepJob: AepJob = {
+    protocol: 'aep/v1',
+    sessionId: input.sessionId,
+    runId,
+    attempt,
+    agentId: manifest.id,
+    task: job.task,
+    feedback: [...input.feedback],
+    policySummary: describePolicyForAgent(policy),
+    input: job.agentInput ?? null,
+    validators: job.validators.map((v, index) => ({
+      name: v.name ?? `validator-${index + 1}`,
+      command: v.command,
+    })),
+  };
+  const batcher = new AgentEventBatcher(recorder);
+  batcher.start();
+  await recorder.append(
+    sessionEvent('agent.started', {
+      runId,
+      attempt,
+      agentId: manifest.id,
+      command: manifest.entrypoint,
+      args: manifest.args,
+      timeoutSec: policy.limits.timeoutSec,
+    }),
+  );
+  const driver = await runDriver({
+    manifest,
+    sandbox: input.sandbox,
+    job: aepJob,
+    workspaceDir: workspace.dir,
+    attemptDir,
+    hostEnv: deps.hostEnv,
+    envAllow: policy.envAllow,
+    timeoutMs: policy.limits.timeoutSec * 1000,
+    maxOutputBytes: policy.limits.maxOutputBytes,
+    signal: input.signal,
+    clock,
+    onEvent: (event) =>
+      batcher.push(
+        sessionEvent('agent.event', {
+          runId,
+          attempt,
+          type: event.type,
+          message: event.message ?? null,
+          data: event.data,
+        }),
+      ),
+  }).finally(() => batcher.stop());
+  const driverSummary = driver.result?.summary ?? null;
+  await recorder.append(
+    sessionEvent('agent.finished', {
+      runId,
+      attempt,
+      agentId: manifest.id,
+      ok: driver.ok,
+      code: driver.code ?? 'GATES_PASSED',
+      detail: driver.detail,
+      exitCode: driver.launch.exitCode,
+      signal: driver.launch.signal,
+      durationMs: driver.launch.durationMs,
+      result: driver.result,
+      rejectedEvents: driver.rejectedEvents,
+    }),
+  );
+  if (input.signal.aborted || driver.code === 'CANCELLED') {
+    return {
+      ...base,
+      kind: 'cancelled',
+      code: 'CANCELLED',
+      detail: 'cancelled while the agent ran',
+      driverSummary,
+    };
+  }
+  if (!driver.ok) {
+    const code = driver.code ?? 'AGENT_FAILED';
+    return {
+      ...base,
+      kind: 'retryable',
+      code,
+      detail: driver.detail,
+      driverSummary,
+      feedback: [{ gate: 'agent', detail: clip(`${code}: ${driver.detail}`) }],
+    };
+  }
+
+  const patchStartedMs = clock.nowMs();
+  const patch = await computePatch(workspace, { runtimeRule: (path) => runtimeRule(policy, path) });
+  await recorder.append(
+    sessionEvent('patch.computed', {
+      runId,
+      attempt,
+      sha256: patch.sha256,
+      stats: patch.stats,
+      files: patch.files.map((file) => ({
+        path: file.path,
+        status: file.status,
+        binary: file.binary,
+      })),
+      runtimeDropped: patch.runtimeDropped,
+      ignoredUntracked: patch.ignoredUntracked.length,
+      durationMs: clock.nowMs() - patchStartedMs,
+    }),
+  );
+
+  const gates = await runGates({
+    policy,
+    patch,
+    workspace,
+    validators: job.validators.map((v, index) => ({
+      name: v.name ?? `validator-${index + 1}`,
+      command: v.command,
+      timeoutSec: Math.min(v.timeoutSec, policy.limits.timeoutSec),
+    })),
+    sandbox: input.sandbox,
+    validatorEnv: validatorEnv({ hostEnv: deps.hostEnv, envAllow: policy.envAllow, attemptDir }),
+    outputDir: join(attemptDir, 'validators'),
+    clock,
+    signal: input.signal,
+    onVerdict: async (verdict, denials) => {
+      const data = {
+        runId,
+        attempt,
+        gate: verdict.gate,
+        code: verdict.code,
+        detail: verdict.detail,
+        durationMs: verdict.durationMs,
+        ...(verdict.evidence === undefined ? {} : { evidence: verdict.evidence }),
+      };
+      await recorder.append(
+        ...denials.map((denial) => sessionEvent('policy.denied', { runId, attempt, ...denial })),
+        verdict.passed ? sessionEvent('gate.passed', data) : sessionEvent('gate.failed', data),
+      );
+    },
+  });
+
+  if (gates.passed) {
+    const artifact = await storeArtifact(deps.paths.artifacts, patch.text, 'patch');
+    await recorder.append(
+      sessionEvent('artifact.stored', {
+        runId,
+        kind: 'patch',
+        sha256: artifact.sha256,
+        path: artifact.path,
+        bytes: artifact.bytes,
+      }),
+    );
+    const action = driver.result?.recommendedAction ?? 'promote';
+    if (action === 'human_review') {
+      return {
+        ...base,
+        kind: 'success',
+        code: 'HUMAN_REVIEW_REQUESTED',
+        detail:
+          'every gate passed; the agent asked for human review, so the patch is never auto-promoted',
+        driverSummary,
+        patch,
+        artifact,
+      };
+    }
+    if (action === 'reject') {
+      return {
+        ...base,
+        kind: 'blocked',
+        code: 'GATE_FAILED',
+        detail: 'the agent recommended rejecting its own patch',
+        driverSummary,
+      };
+    }
+    return {
+      ...base,
+      kind: 'success',
+      code: 'GATES_PASSED',
+      detail: `every gate passed (${gates.verdicts.length} checks)`,
+      driverSummary,
+      patch,
+      artifact,
+    };
+  }
+
+  const policyFailure = gates.failures.find((failure) => failure.gateClass === GateClass.policy);
+  if (policyFailure) {
+    return {
+      ...base,
+      kind: 'blocked',
+      code: policyFailure.code,
+      detail: `${policyFailure.gate}: ${policyFailure.detail}`,
+      driverSummary,
+    };
+  }
+  const first = gates.failures[0];
+  if (input.signal.aborted || first?.code === 'CANCELLED') {
+    return {
+      ...base,
+      kind: 'cancelled',
+      code: 'CANCELLED',
+      detail: 'cancelled during validation',
+      driverSummary,
+    };
+  }
+  return {
+    ...base,
+    kind: 'retryable',
+    code: first?.code ?? 'GATE_FAILED',
+    detail: gates.failures
+      .map((failure) => `${failure.gate}: ${firstLine(failure.detail)}`)
+      .join('; '),
+    driverSummary,
+    feedback: gates.failures.map((failure) => ({
+      gate: failure.gate,
+      detail: clip(failure.detail),
+    })),
+  };
+}
+
+async function disposeWorkspace(input: AttemptInput, workspace: Workspace): Promise<void> {
+  const { recorder, runId, attempt } = input;
+  if (input.job.keepWorkspace) {
+    await recorder.append(
+      sessionEvent('workspace.kept', {
+        runId,
+        attempt,
+        dir: workspace.dir,
+        reason: 'keepWorkspace requested',
+      }),
+    );
+    return;
+  }
+  try {
+    await removeWorkspace(workspace);
+    await recorder.append(
+      sessionEvent('workspace.removed', { runId, attempt, dir: workspace.dir }),
+    );
+  } catch (thrown) {
+    await recorder.append(
+      sessionEvent('workspace.kept', {
+        runId,
+        attempt,
+        dir: workspace.dir,
+        reason: `removal failed (collected later by aas gc): ${normaliseError(thrown).message}`,
+      }),
+    );
+  }
+}
+
+function clip(text: string): string {
+  return text.length > FEEDBACK_DETAIL_CHARS ? `${text.slice(0, FEEDBACK_DETAIL_CHARS)}…` : text;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n', 1)[0] ?? '';
+}

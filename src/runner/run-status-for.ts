@@ -1,0 +1,45 @@
+import { assertNever, type Code } from '../kernel/index.js';
+import type { RunStatus } from '../store/index.js';
+
+/** Terminal status of a run from the code that ended it: one exhaustive table. */
+export function runStatusFor(code: Code): RunStatus {
+  switch (code) {
+    case 'GATES_PASSED':
+      return 'ready_for_promotion';
+    case 'HUMAN_REVIEW_REQUESTED':
+      return 'human_review';
+    case 'POLICY_DENIED':
+    case 'GATE_FAILED':
+    case 'GATE_ERROR':
+    case 'EMPTY_PATCH':
+    case 'SANDBOX_UNAVAILABLE':
+    case 'APPROVAL_SELF':
+      return 'blocked';
+    case 'CANCELLED':
+      return 'cancelled';
+    case 'INVALID_ARGUMENT':
+    case 'CONFIG_INVALID':
+    case 'JOB_INVALID':
+    case 'POLICY_INVALID':
+    case 'MANIFEST_INVALID':
+    case 'AGENT_UNKNOWN':
+    case 'REPO_NOT_FOUND':
+    case 'REPO_NOT_GIT':
+    case 'BASE_REF_UNKNOWN':
+    case 'BASE_DIRTY':
+    case 'NOT_FOUND':
+    case 'AGENT_FAILED':
+    case 'AGENT_TIMEOUT':
+    case 'AGENT_OUTPUT_LIMIT':
+    case 'DRIVER_RESULT_INVALID':
+    case 'AUDIT_CHAIN_BROKEN':
+    case 'LEASE_FENCED':
+    case 'CONFLICT':
+    case 'INTERRUPTED':
+    case 'STORE_UNAVAILABLE':
+    case 'INTERNAL':
+      return 'failed';
+    default:
+      return assertNever(code, 'code');
+  }
+}

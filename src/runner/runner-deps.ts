@@ -1,0 +1,25 @@
+import type { AgentRegistry } from '../drivers/index.js';
+import type { Clock, Logger } from '../kernel/index.js';
+import type { NamedLayer } from '../policy/index.js';
+import type { SandboxBackend } from '../sandbox/index.js';
+import type { EventBus } from '../sessions/index.js';
+import type { Store } from '../store/index.js';
+
+/** The slice of the resources bag a governed run needs. Built once by the composition root. */
+export interface RunnerDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly bus: EventBus;
+  readonly registry: AgentRegistry;
+  /** Candidate backends, most isolating first; policy decides which may be used. */
+  readonly sandboxes: readonly SandboxBackend[];
+  /** The host environment, from which only policy-allowed names ever reach a sandbox. */
+  readonly hostEnv: Readonly<Record<string, string | undefined>>;
+  readonly paths: { readonly runs: string; readonly artifacts: string };
+  /** The operator's policy layer (AAS_POLICY), applied right after the built-in floor. */
+  readonly serverPolicy: NamedLayer | null;
+  readonly runLeaseMs: number;
+  /** Identity of this runner process, recorded as the actor of what it does. */
+  readonly owner: string;
+}

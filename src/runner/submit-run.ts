@@ -1,0 +1,41 @@
+import { IdPrefix, newId } from '../kernel/index.js';
+import { sessionEvent } from '../sessions/index.js';
+import type { JobSpec } from './job-spec.js';
+import type { RunnerDeps } from './runner-deps.js';
+
+/** Records a new session with its run in `queued`. Nothing runs yet. */
+export async function submitRun(
+  deps: Pick<RunnerDeps, 'store' | 'clock' | 'bus'>,
+  job: JobSpec,
+  requestedBy: string,
+): Promise<{ sessionId: string; runId: string }> {
+  const nowMs = deps.clock.nowMs();
+  const at = deps.clock.nowIso();
+  const sessionId = newId(IdPrefix.session, nowMs);
+  const runId = newId(IdPrefix.run, nowMs);
+  const events = [
+    sessionEvent('session.created', {
+      task: job.task,
+      repo: job.repo,
+      agent: job.agent,
+      requestedBy,
+      labels: job.labels,
+    }),
+    sessionEvent('run.queued', { runId, jobSpec: job }),
+  ].map((event) => ({ ...event, at, actor: requestedBy }));
+  const stored = await deps.store.createSession({
+    session: {
+      id: sessionId,
+      createdAt: at,
+      task: job.task,
+      repo: job.repo,
+      agent: job.agent,
+      requestedBy,
+      labels: job.labels,
+    },
+    run: { id: runId, createdAt: at, jobSpec: job },
+    events,
+  });
+  deps.bus.publish(stored);
+  return { sessionId, runId };
+}

@@ -1,0 +1,185 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { AasError, type Clock } from '../kernel/index.js';
+import { OutputCapture } from './output-capture.js';
+import { signalProcessGroup } from './process-group.js';
+import { DEFAULT_KILL_GRACE_MS, type LaunchOutcome, type LaunchSpec } from './sandbox-backend.js';
+
+/** setTimeout silently turns larger delays into 1 ms, which would kill every process at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * How long to wait, after the leader exited and its group was killed, for the pipes to reach
+ * EOF. Only a descendant that left the group (setsid) can hold them open longer; output it
+ * writes after this is dropped. Independent of killGraceMs so a zero grace cannot cut off the
+ * tail of legitimate output still sitting in the pipe.
+ */
+const PIPE_CLOSE_WAIT_MS = 2000;
+
+type KillReason = 'timeout' | 'output' | 'cancel';
+
+/**
+ * Runs one process in its own process group with an exact environment, captured output, a
+ * wall-clock limit and an output cap, and resolves (never rejects for anything the process
+ * does) once the process has exited and both capture files are flushed.
+ *
+ * Backends share this: the plain backend runs the command directly; an isolating backend
+ * passes its wrapper (for example `bwrap … -- command`) as the command.
+ */
+export async function launchProcess(spec: LaunchSpec, clock: Clock): Promise<LaunchOutcome> {
+  assertValidSpec(spec);
+  const startedMs = clock.nowMs();
+  const capture = new OutputCapture(
+    { stdout: spec.stdoutPath, stderr: spec.stderrPath },
+    spec.maxOutputBytes,
+  );
+
+  const notStarted = async (fields: {
+    cancelled?: boolean;
+    spawnError?: string;
+  }): Promise<LaunchOutcome> => {
+    await capture.close();
+    return {
+      exitCode: null,
+      signal: null,
+      timedOut: false,
+      outputLimitExceeded: false,
+      cancelled: fields.cancelled ?? false,
+      stdoutBytes: 0,
+      stderrBytes: 0,
+      durationMs: clock.nowMs() - startedMs,
+      ...(fields.spawnError === undefined ? {} : { spawnError: fields.spawnError }),
+    };
+  };
+
+  if (spec.signal?.aborted) return notStarted({ cancelled: true });
+  // spawn reports a missing cwd as "spawn <command> ENOENT", which blames the wrong thing.
+  const cwdProblem = checkCwd(spec.cwd);
+  if (cwdProblem !== null) return notStarted({ spawnError: cwdProblem });
+
+  let child: ChildProcess;
+  try {
+    child = spawn(spec.command, [...spec.args], {
+      cwd: spec.cwd,
+      env: { ...spec.env },
+      // A new session and process group, so one signal reaches every descendant that stays in it.
+      detached: true,
+      shell: false,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      windowsHide: true,
+    });
+  } catch (error) {
+    // Invalid arguments (a NUL byte in an argument or env value) throw synchronously.
+    return notStarted({ spawnError: (error as Error).message });
+  }
+
+  return new Promise<LaunchOutcome>((resolve) => {
+    const graceMs = spec.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    const pid = child.pid;
+    let killReason: KillReason | null = null;
+    let exit: { code: number | null; signal: string | null } | null = null;
+    let spawnError: string | undefined;
+    let settled = false;
+    let graceTimer: NodeJS.Timeout | undefined;
+    let closeTimer: NodeJS.Timeout | undefined;
+
+    const startKill = (reason: KillReason): void => {
+      // The first reason wins; once the leader is gone its group was already killed on exit.
+      if (killReason !== null || exit !== null || pid === undefined) return;
+      killReason = reason;
+      signalProcessGroup(pid, 'SIGTERM');
+      graceTimer = setTimeout(() => signalProcessGroup(pid, 'SIGKILL'), graceMs);
+    };
+
+    const timeoutTimer = setTimeout(() => startKill('timeout'), spec.timeoutMs);
+    const onAbort = (): void => startKill('cancel');
+    spec.signal?.addEventListener('abort', onAbort, { once: true });
+
+    const finish = async (): Promise<void> => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timeoutTimer);
+      clearTimeout(graceTimer);
+      clearTimeout(closeTimer);
+      spec.signal?.removeEventListener('abort', onAbort);
+      await capture.close();
+      const captureError = capture.captureError;
+      const startError =
+        pid === undefined ? (spawnError ?? 'the process did not start') : undefined;
+      // Output that crossed the cap after the leader exited (still draining from the pipe) is
+      // an overflow too, even though there was nothing left to kill.
+      const reason = killReason ?? (capture.limitExceeded ? 'output' : null);
+      resolve({
+        exitCode: exit?.code ?? null,
+        signal: exit?.signal ?? null,
+        timedOut: reason === 'timeout',
+        outputLimitExceeded: reason === 'output',
+        cancelled: reason === 'cancel',
+        stdoutBytes: capture.stdoutBytes,
+        stderrBytes: capture.stderrBytes,
+        durationMs: clock.nowMs() - startedMs,
+        ...(startError === undefined ? {} : { spawnError: startError }),
+        ...(captureError === undefined ? {} : { captureError }),
+      });
+    };
+
+    if (child.stdout !== null) {
+      capture.attach('stdout', child.stdout, () => startKill('output'));
+    }
+    if (child.stderr !== null) {
+      capture.attach('stderr', child.stderr, () => startKill('output'));
+    }
+
+    child.on('error', (error) => {
+      // After a successful start, 'error' only reports a failed kill(); the exit still comes.
+      if (pid !== undefined) return;
+      spawnError = error.message;
+      void finish();
+    });
+
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      clearTimeout(timeoutTimer);
+      clearTimeout(graceTimer);
+      if (pid === undefined) return;
+      // The attempt is over when its leader exits: anything it left behind in the group is an
+      // orphan nobody will wait for, so it is killed outright.
+      signalProcessGroup(pid, 'SIGKILL');
+      // A descendant that left the group (setsid) may still hold our pipes open; do not wait
+      // for it forever.
+      closeTimer = setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        void finish();
+      }, PIPE_CLOSE_WAIT_MS);
+    });
+
+    child.on('close', () => void finish());
+  });
+}
+
+function assertValidSpec(spec: LaunchSpec): void {
+  const problems: string[] = [];
+  if (spec.command.length === 0) problems.push('command is empty');
+  if (!Number.isFinite(spec.timeoutMs) || spec.timeoutMs <= 0 || spec.timeoutMs > MAX_TIMER_MS) {
+    problems.push(`timeoutMs must be in (0, ${MAX_TIMER_MS}], got ${spec.timeoutMs}`);
+  }
+  const grace = spec.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+  if (!Number.isFinite(grace) || grace < 0 || grace > MAX_TIMER_MS) {
+    problems.push(`killGraceMs must be in [0, ${MAX_TIMER_MS}], got ${grace}`);
+  }
+  if (!Number.isSafeInteger(spec.maxOutputBytes) || spec.maxOutputBytes < 0) {
+    problems.push(`maxOutputBytes must be a non-negative integer, got ${spec.maxOutputBytes}`);
+  }
+  if (problems.length > 0) {
+    throw new AasError('INTERNAL', `invalid launch spec: ${problems.join('; ')}`);
+  }
+}
+
+function checkCwd(cwd: string): string | null {
+  try {
+    return statSync(cwd).isDirectory() ? null : `working directory is not a directory: ${cwd}`;
+  } catch {
+    return `working directory does not exist: ${cwd}`;
+  }
+}

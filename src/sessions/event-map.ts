@@ -1,0 +1,209 @@
+/**
+ * Every event type AAS records, with its payload. The append-only log and the in-process bus
+ * share this one map, so a payload cannot drift between what is stored and what is emitted.
+ * Payloads are plain JSON. Names are namespaced `<area>.<what>`.
+ */
+export interface GateVerdictData {
+  readonly runId: string;
+  readonly attempt: number;
+  readonly gate: string;
+  readonly code: string;
+  readonly detail: string;
+  readonly durationMs: number;
+  /** Paths, limits or outputs that explain the verdict. */
+  readonly evidence?: unknown;
+}
+
+export interface SessionEventMap {
+  'session.created': {
+    readonly task: string;
+    readonly repo: string;
+    readonly agent: string;
+    readonly requestedBy: string;
+    readonly labels: readonly string[];
+  };
+  'run.queued': { readonly runId: string; readonly jobSpec: unknown };
+  'run.started': {
+    readonly runId: string;
+    readonly owner: string;
+    readonly leaseExpiresAt: string;
+  };
+  'run.base.resolved': {
+    readonly runId: string;
+    readonly repoRoot: string;
+    readonly baseRef: string;
+    readonly baseCommit: string;
+    readonly snapshot: boolean;
+    readonly dirtyPaths: readonly string[];
+  };
+  'policy.resolved': {
+    readonly runId: string;
+    readonly agentId: string;
+    readonly layers: readonly { readonly name: string; readonly source: string }[];
+    readonly effective: unknown;
+  };
+  'sandbox.selected': {
+    readonly runId: string;
+    readonly backend: string;
+    readonly isolating: boolean;
+  };
+  'sandbox.degraded': { readonly runId: string; readonly backend: string; readonly reason: string };
+  'run.attempt.started': {
+    readonly runId: string;
+    readonly attemptId: string;
+    readonly attempt: number;
+    readonly agentId: string;
+    readonly feedback: readonly { readonly gate: string; readonly detail: string }[];
+  };
+  'workspace.created': {
+    readonly runId: string;
+    readonly attempt: number;
+    readonly dir: string;
+    readonly baseCommit: string;
+    readonly durationMs: number;
+  };
+  'agent.started': {
+    readonly runId: string;
+    readonly attempt: number;
+    readonly agentId: string;
+    readonly command: string;
+    readonly args: readonly string[];
+    readonly timeoutSec: number;
+  };
+  'agent.event': {
+    readonly runId: string;
+    readonly attempt: number;
+    readonly type: string;
+    readonly message: string | null;
+    readonly data: unknown;
+  };
+  'agent.finished': {
+    readonly runId: string;
+    readonly attempt: number;
+    readonly agentId: string;
+    readonly ok: boolean;
+    readonly code: string;
+    readonly detail: string;
+    readonly exitCode: number | null;
+    readonly signal: string | null;
+    readonly durationMs: number;
+    readonly result: unknown;
+    readonly rejectedEvents: number;
+  };
+  'patch.computed': {
+    readonly runId: string;
+    readonly attempt: number;
+    readonly sha256: string;
+    readonly stats: unknown;
+    readonly files: readonly {
+      readonly path: string;
+      readonly status: string;
+      readonly binary: boolean;
+    }[];
+    readonly runtimeDropped: readonly {
+      readonly path: string;
+      readonly layer: string;
+      readonly rule: string;
+    }[];
+    readonly ignoredUntracked: number;
+    readonly durationMs: number;
+  };
+  'policy.denied': {
+    readonly runId: string;
+    readonly attempt: number;
+    readonly path: string;
+    readonly kind: string;
+    readonly layer: string | null;
+    readonly rule: string | null;
+    readonly reason: string;
+  };
+  'gate.passed': GateVerdictData;
+  'gate.failed': GateVerdictData;
+  'run.attempt.finished': {
+    readonly runId: string;
+    readonly attempt: number;
+    readonly agentId: string;
+    readonly status: string;
+    readonly code: string;
+    readonly detail: string;
+    readonly durationMs: number;
+  };
+  'run.retry.scheduled': {
+    readonly runId: string;
+    readonly nextAttempt: number;
+    readonly agentId: string;
+    readonly feedback: readonly { readonly gate: string; readonly detail: string }[];
+  };
+  'run.fallback.started': {
+    readonly runId: string;
+    readonly agentId: string;
+    readonly previousAgentId: string;
+    readonly reason: string;
+  };
+  'artifact.stored': {
+    readonly runId: string;
+    readonly kind: 'patch' | 'summary';
+    readonly sha256: string;
+    readonly path: string;
+    readonly bytes: number;
+  };
+  'run.completed': {
+    readonly runId: string;
+    readonly status: string;
+    readonly reasonCode: string;
+    readonly detail: string;
+    readonly patchSha256: string | null;
+  };
+  'run.interrupted': {
+    readonly runId: string;
+    readonly previousOwner: string | null;
+    readonly detail: string;
+  };
+  'workspace.removed': { readonly runId: string; readonly attempt: number; readonly dir: string };
+  'workspace.kept': {
+    readonly runId: string;
+    readonly attempt: number;
+    readonly dir: string;
+    readonly reason: string;
+  };
+}
+
+export type SessionEventType = keyof SessionEventMap;
+
+export interface TypedEvent<K extends SessionEventType = SessionEventType> {
+  readonly type: K;
+  readonly data: SessionEventMap[K];
+}
+
+const KNOWN_TYPES: Record<SessionEventType, true> = {
+  'session.created': true,
+  'run.queued': true,
+  'run.started': true,
+  'run.base.resolved': true,
+  'policy.resolved': true,
+  'sandbox.selected': true,
+  'sandbox.degraded': true,
+  'run.attempt.started': true,
+  'workspace.created': true,
+  'agent.started': true,
+  'agent.event': true,
+  'agent.finished': true,
+  'patch.computed': true,
+  'policy.denied': true,
+  'gate.passed': true,
+  'gate.failed': true,
+  'run.attempt.finished': true,
+  'run.retry.scheduled': true,
+  'run.fallback.started': true,
+  'artifact.stored': true,
+  'run.completed': true,
+  'run.interrupted': true,
+  'workspace.removed': true,
+  'workspace.kept': true,
+};
+
+export const SESSION_EVENT_TYPES = Object.keys(KNOWN_TYPES) as SessionEventType[];
+
+export function isSessionEventType(value: string): value is SessionEventType {
+  return Object.hasOwn(KNOWN_TYPES, value);
+}

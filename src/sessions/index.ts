@@ -1,0 +1,25 @@
+export type {
+  AttemptRecord,
+  RunRecord,
+  RunStatus,
+  SessionRecord,
+  StoredEvent,
+} from '../store/index.js';
+export { EventBus, type TypedStoredEvent } from './event-bus.js';
+export {
+  type GateVerdictData,
+  isSessionEventType,
+  SESSION_EVENT_TYPES,
+  type SessionEventMap,
+  type SessionEventType,
+  type TypedEvent,
+} from './event-map.js';
+export { recoverInterruptedRuns } from './recover-interrupted-runs.js';
+export { type ReplayedAttempt, replaySession, type SessionProjection } from './replay-session.js';
+export { SessionRecorder, sessionEvent } from './session-recorder.js';
+export {
+  type ChainProblem,
+  type ChainProblemKind,
+  type ChainVerification,
+  verifyChain,
+} from './verify-chain.js';

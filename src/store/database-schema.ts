@@ -1,0 +1,79 @@
+/**
+ * The tables as Kysely sees them. Column names are snake_case; JSON columns hold
+ * `JSON.stringify` text and timestamps hold ISO-8601 text in both dialects, so SQLite and
+ * PostgreSQL return byte-identical values and one set of row mappers serves both.
+ */
+export interface SessionsTable {
+  id: string;
+  created_at: string;
+  updated_at: string;
+  task: string;
+  repo: string;
+  agent: string;
+  requested_by: string;
+  /** JSON array of strings. */
+  labels: string;
+  status: string;
+  reason_code: string | null;
+  last_seq: number;
+  last_hash: string;
+}
+
+export interface RunsTable {
+  id: string;
+  session_id: string;
+  status: string;
+  reason_code: string | null;
+  reason_detail: string | null;
+  /** JSON. */
+  job_spec: string;
+  base_ref: string | null;
+  base_commit: string | null;
+  patch_sha256: string | null;
+  /** JSON, or NULL when there is no summary yet. */
+  summary: string | null;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  version: number;
+}
+
+export interface AttemptsTable {
+  id: string;
+  run_id: string;
+  number: number;
+  agent_id: string;
+  status: string;
+  reason_code: string | null;
+  started_at: string;
+  finished_at: string | null;
+  /** JSON, or NULL until the attempt finishes. */
+  detail: string | null;
+}
+
+export interface EventsTable {
+  session_id: string;
+  seq: number;
+  type: string;
+  at: string;
+  actor: string;
+  /** JSON. */
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface DatabaseSchema {
+  sessions: SessionsTable;
+  runs: RunsTable;
+  attempts: AttemptsTable;
+  events: EventsTable;
+}
+
+export type SessionRow = SessionsTable;
+export type RunRow = RunsTable;
+export type AttemptRow = AttemptsTable;
+export type EventRow = EventsTable;

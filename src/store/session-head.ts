@@ -1,0 +1,106 @@
+import type { Kysely } from 'kysely';
+import { chainEvents } from './chain-events.js';
+import type { DatabaseSchema, EventRow } from './database-schema.js';
+import { powerOfTwoChunks } from './power-of-two-chunks.js';
+import type { NewEvent, StoredEvent } from './records.js';
+import { rowsOf, type SqlOperation } from './sql-operation.js';
+
+/**
+ * 256 rows × 8 columns = 2,048 bind parameters per INSERT: far below SQLite's 32,766 and
+ * PostgreSQL's 65,535, and large enough that a batch costs a handful of statements.
+ */
+const MAX_EVENT_ROWS_PER_INSERT = 256;
+
+/** Which row identifies the session whose chain head an operation locks. */
+export type HeadTarget = { sessionId: string } | { runId: string } | { attemptId: string };
+
+/** A session's chain head after reserving seqs for the events about to be appended. */
+export interface ReservedHead {
+  readonly sessionId: string;
+  /** The new last seq, counting the reserved events. */
+  readonly lastSeq: number;
+  /** The hash of the event before the first reserved one. */
+  readonly prevHash: string;
+}
+
+/** What a run's status change copies onto its session row. */
+export interface SessionStatusMirror {
+  readonly status: string;
+  readonly reason_code: string | null;
+}
+
+function sessionIdOf(db: Kysely<DatabaseSchema>, target: HeadTarget) {
+  if ('sessionId' in target) return target.sessionId;
+  if ('runId' in target) {
+    return db.selectFrom('runs').select('runs.session_id').where('runs.id', '=', target.runId);
+  }
+  return db
+    .selectFrom('attempts')
+    .innerJoin('runs', 'runs.id', 'attempts.run_id')
+    .select('runs.session_id')
+    .where('attempts.id', '=', target.attemptId);
+}
+
+/**
+ * The first statement of every write after session creation: reserves `events.length` seqs on
+ * the session row and returns the head to chain from, or null when the target does not exist.
+ * Being a write, it takes PostgreSQL's row lock at once; a concurrent writer of the same
+ * session blocks here and, once this transaction commits, re-reads the row (READ COMMITTED
+ * re-evaluates a blocked UPDATE) and so sees this transaction's `last_seq` and `last_hash`.
+ */
+export function* lockSessionHead(
+  db: Kysely<DatabaseSchema>,
+  target: HeadTarget,
+  events: readonly NewEvent[],
+): SqlOperation<ReservedHead | null> {
+  const lastAt = events.at(-1)?.at;
+  const [row] = yield* rowsOf(
+    db
+      .updateTable('sessions')
+      .set((eb) => ({
+        last_seq: eb('last_seq', '+', events.length),
+        ...(lastAt === undefined ? {} : { updated_at: lastAt }),
+      }))
+      .where('id', '=', sessionIdOf(db, target))
+      .returning(['id', 'last_seq', 'last_hash'])
+      .compile(),
+  );
+  if (row === undefined) return null;
+  return { sessionId: row.id, lastSeq: row.last_seq, prevHash: row.last_hash };
+}
+
+/** Multi-row INSERTs of already chained events. */
+export function* insertEventRows(
+  db: Kysely<DatabaseSchema>,
+  rows: readonly EventRow[],
+): SqlOperation<void> {
+  for (const chunk of powerOfTwoChunks(rows, MAX_EVENT_ROWS_PER_INSERT)) {
+    yield* rowsOf(db.insertInto('events').values(chunk).compile());
+  }
+}
+
+/**
+ * Chains `events` after a head reserved by lockSessionHead, inserts them, and records the new
+ * head hash (and, for a run status change, the mirrored status) on the session row.
+ */
+export function* appendToLockedHead(
+  db: Kysely<DatabaseSchema>,
+  head: ReservedHead,
+  events: readonly NewEvent[],
+  mirror?: SessionStatusMirror,
+): SqlOperation<StoredEvent[]> {
+  const firstSeq = head.lastSeq - events.length + 1;
+  const chained = chainEvents(head.sessionId, firstSeq, head.prevHash, events);
+  yield* insertEventRows(db, chained.rows);
+  const lastHash = chained.stored.at(-1)?.hash;
+  if (lastHash !== undefined || mirror !== undefined) {
+    yield* rowsOf(
+      db
+        .updateTable('sessions')
+        .set({ ...(lastHash === undefined ? {} : { last_hash: lastHash }), ...mirror })
+        .where('id', '=', head.sessionId)
+        .compile(),
+    );
+  }
+  return chained.stored;
+}

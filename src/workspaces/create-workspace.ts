@@ -1,0 +1,70 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { AasError } from '../kernel/index.js';
+import { forceRemove } from './force-remove.js';
+import { runGit } from './run-git.js';
+import type { RunGit, Workspace } from './types.js';
+import { baseIndexPath, WORKSPACE_DIR_NAME } from './workspace-layout.js';
+
+export interface CreateWorkspaceOptions {
+  /** The commit to check out: `BaseResolution.baseCommit`. */
+  readonly baseCommit: string;
+  /** The attempt's own directory; the workspace becomes `<attemptDir>/workspace`. */
+  readonly attemptDir: string;
+  /**
+   * Parallel checkout processes. Writing files is I/O-bound, so more workers than cores still
+   * helps: 20,000 files on a 2-core VM took 13.2/9.4/13.3 s with 1, 4.6–5.2 s with 2 and
+   * 3.4–5.1 s with 4 workers (cold page cache, `sync` between runs).
+   */
+  readonly checkoutWorkers?: number;
+}
+
+const DEFAULT_CHECKOUT_WORKERS = 4;
+
+/**
+ * Fills `<attemptDir>/workspace` with the files of `baseCommit`, and nothing else: no `.git`,
+ * no gitfile, no worktree registration in the user's repository. One `read-tree -u` writes the
+ * whole tree (git's parallel checkout, no per-file work in JS); the index it leaves at
+ * `<attemptDir>/base.index` (outside the workspace, so the agent cannot touch it) is the stat
+ * cache that makes `computePatch` fast. Attributes are neutralised by the private git dir, so
+ * every file holds exactly its blob's bytes whatever `.gitattributes` says.
+ */
+export async function createWorkspace(git: RunGit, options: CreateWorkspaceOptions): Promise<Workspace> {
+  const attemptDir = resolve(options.attemptDir);
+  const dir = join(attemptDir, WORKSPACE_DIR_NAME);
+  const indexFile = baseIndexPath(attemptDir);
+  const env = { searchPath: git.searchPath, gitDir: git.gitDir };
+
+  const verified = await runGit({
+    args: ['rev-parse', '--verify', '--quiet', '--end-of-options', `${options.baseCommit}^{commit}`],
+    cwd: git.gitDir,
+    env,
+    okExitCodes: [0, 1, 128],
+  });
+  const baseCommit = verified.stdout.toString('utf8').trim();
+  if (verified.exitCode !== 0 || options.baseCommit.startsWith('-') || !/^[0-9a-f]{40}$/.test(baseCommit)) {
+    throw new AasError('BASE_REF_UNKNOWN', `base commit '${options.baseCommit}' is not in the run's repository`, {
+      field: 'baseCommit',
+      hint: 'pass the baseCommit returned by resolveBase for the same RunGit',
+    });
+  }
+
+  await mkdir(attemptDir, { recursive: true });
+  // A leftover from a crashed earlier try of this attempt is ours to replace.
+  await forceRemove(dir);
+  await rm(indexFile, { force: true });
+  await mkdir(dir);
+  const workers = Math.max(1, Math.floor(options.checkoutWorkers ?? DEFAULT_CHECKOUT_WORKERS));
+  try {
+    await runGit({
+      args: ['-c', `checkout.workers=${workers}`, 'read-tree', '-u', '--reset', baseCommit],
+      cwd: dir,
+      env: { ...env, workTree: dir, indexFile },
+    });
+  } catch (thrown) {
+    await forceRemove(dir);
+    await rm(indexFile, { force: true });
+    throw thrown;
+  }
+  return { dir, gitDir: git.gitDir, baseCommit, attemptDir, repoRoot: git.repoRoot, searchPath: git.searchPath };
+}

@@ -1,0 +1,75 @@
+import { realpath, stat } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { AasError } from '../kernel/index.js';
+import { runGit } from './run-git.js';
+
+/** Where a user's checkout keeps things. Every path is absolute and symlink-free. */
+export interface RepoLocation {
+  /** The top level of the working tree. */
+  readonly repoRoot: string;
+  /** The checkout's git dir (for a linked worktree, its own, not the common one). */
+  readonly gitDir: string;
+  /** The object directory shared by all worktrees: the private run git dir borrows from it. */
+  readonly objectsDir: string;
+}
+
+/**
+ * Finds the non-bare repository containing `repo`. Read-only: only `rev-parse` runs, which
+ * neither writes nor executes anything the repository configures.
+ */
+export async function locateRepo(repo: string, searchPath: string): Promise<RepoLocation> {
+  let real: string;
+  try {
+    const info = await stat(repo);
+    if (!info.isDirectory()) {
+      throw new AasError('REPO_NOT_GIT', `${repo} is a file, not a repository directory`, {
+        field: 'repo',
+        hint: 'pass the directory of a git checkout',
+      });
+    }
+    real = await realpath(repo);
+  } catch (thrown) {
+    if (thrown instanceof AasError) throw thrown;
+    throw new AasError('REPO_NOT_FOUND', `repository path ${repo} does not exist`, {
+      field: 'repo',
+      hint: 'pass the path of a local git checkout (clone the repository first if it is remote)',
+    });
+  }
+
+  const probe = await runGit({
+    args: ['rev-parse', '--is-bare-repository', '--is-inside-git-dir'],
+    cwd: real,
+    env: { searchPath },
+    okExitCodes: [0, 128],
+  });
+  if (probe.exitCode !== 0) {
+    const why = probe.stderr.trim().split('\n')[0] ?? '';
+    throw new AasError('REPO_NOT_GIT', `${repo} is not a git repository (${why})`, {
+      field: 'repo',
+      hint: 'run `git init` and commit, or pass the path of an existing checkout',
+    });
+  }
+  const [bare, insideGitDir] = probe.stdout.toString('utf8').trim().split('\n');
+  if (bare === 'true' || insideGitDir === 'true') {
+    throw new AasError('REPO_NOT_GIT', `${repo} is a bare repository or a .git directory, not a working tree`, {
+      field: 'repo',
+      hint: 'pass the path of a checkout with a working tree (e.g. `git clone <bare> <dir>`)',
+    });
+  }
+
+  const where = await runGit({
+    args: ['rev-parse', '--show-toplevel', '--absolute-git-dir', '--git-path', 'objects'],
+    cwd: real,
+    env: { searchPath },
+  });
+  const [top, gitDir, objects] = where.stdout.toString('utf8').replace(/\n$/, '').split('\n');
+  if (top === undefined || gitDir === undefined || objects === undefined) {
+    throw new AasError('INTERNAL', `unexpected output from git rev-parse in ${real}`);
+  }
+  return {
+    repoRoot: await realpath(top),
+    gitDir: await realpath(gitDir),
+    // `--git-path` answers relative to the cwd unless the repository says otherwise.
+    objectsDir: await realpath(isAbsolute(objects) ? objects : resolve(real, objects)),
+  };
+}

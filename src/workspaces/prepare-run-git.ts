@@ -1,0 +1,95 @@
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { AasError } from '../kernel/index.js';
+import { DEFAULT_GIT_SEARCH_PATH } from './git-env.js';
+import { locateRepo } from './locate-repo.js';
+import { runGit } from './run-git.js';
+import type { RunGit } from './types.js';
+
+/**
+ * Config of the private git dir. Only AAS writes it; no workspace file can add to it, because
+ * the workspace has no `.git` and every command names this dir through `GIT_DIR`.
+ * `bare = true` on purpose: a command that needs a work tree fails unless it is given
+ * `GIT_WORK_TREE` explicitly, instead of silently taking the cwd as one.
+ */
+export const PRIVATE_CONFIG = `[core]
+\trepositoryformatversion = 0
+\tbare = true
+\tfilemode = true
+\tsymlinks = true
+\tignorecase = false
+\tprecomposeunicode = false
+\tautocrlf = false
+\tsafecrlf = false
+\tlogallrefupdates = false
+[gc]
+\tauto = 0
+`;
+
+/**
+ * Highest-precedence attributes (`$GIT_DIR/info/attributes` beats every `.gitattributes`).
+ * The base commit and the agent both control `.gitattributes`; these lines make sure neither
+ * can convert line endings, run a filter, expand `$Id$`, re-encode, or force a binary file to
+ * be diffed as text: bytes on disk are blob bytes in both directions. `!eol`/`!diff` reset to
+ * "unspecified" so git's own NUL-byte binary detection decides.
+ */
+export const NEUTRAL_ATTRIBUTES = '* -text -crlf !eol -filter -ident -working-tree-encoding !diff\n';
+
+export interface PrepareRunGitOptions {
+  /** The run's directory; the private git dir becomes `<runDir>/git`. */
+  readonly runDir: string;
+  /** Any path inside the user's checkout. */
+  readonly repo: string;
+  /** PATH for finding git (default `/usr/local/bin:/usr/bin:/bin`). */
+  readonly searchPath?: string;
+}
+
+/**
+ * Locates the user's repository (REPO_NOT_FOUND / REPO_NOT_GIT) and creates, or reuses after a
+ * restart, the run's private git dir. Nothing is written to the user's repository: the private
+ * dir borrows its objects read-only through `objects/info/alternates`.
+ */
+export async function prepareRunGit(options: PrepareRunGitOptions): Promise<RunGit> {
+  const searchPath = options.searchPath ?? DEFAULT_GIT_SEARCH_PATH;
+  const repo = await locateRepo(options.repo, searchPath);
+  if (repo.objectsDir.includes('\n')) {
+    throw new AasError('INTERNAL', `cannot borrow objects from a path containing a newline: ${repo.objectsDir}`);
+  }
+  const runDir = resolve(options.runDir);
+  await mkdir(runDir, { recursive: true });
+  const gitDir = join(runDir, 'git');
+  if (!(await isGitDir(gitDir))) {
+    // `--template=`: no sample hooks, no description; just the skeleton.
+    await runGit({ args: ['init', '--bare', '--quiet', '--template=', gitDir], cwd: runDir, env: { searchPath } });
+  }
+  await mkdir(join(gitDir, 'info'), { recursive: true });
+  await mkdir(join(gitDir, 'objects', 'info'), { recursive: true });
+  await mkdir(join(gitDir, 'aas-tmp'), { recursive: true });
+  await writeAtomically(join(gitDir, 'config'), PRIVATE_CONFIG);
+  await writeAtomically(join(gitDir, 'info', 'attributes'), NEUTRAL_ATTRIBUTES);
+  await writeAtomically(join(gitDir, 'info', 'exclude'), '');
+  await writeAtomically(join(gitDir, 'objects', 'info', 'alternates'), `${repo.objectsDir}\n`);
+  return {
+    gitDir,
+    repoRoot: repo.repoRoot,
+    repoGitDir: repo.gitDir,
+    repoObjectsDir: repo.objectsDir,
+    searchPath,
+  };
+}
+
+async function isGitDir(dir: string): Promise<boolean> {
+  try {
+    const [head, objects] = await Promise.all([stat(join(dir, 'HEAD')), stat(join(dir, 'objects'))]);
+    return head.isFile() && objects.isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Readers (a concurrent git process) see the old file or the new one, never half of one. */
+async function writeAtomically(path: string, content: string): Promise<void> {
+  const temp = `${path}.aas-tmp`;
+  await writeFile(temp, content);
+  await rename(temp, path);
+}

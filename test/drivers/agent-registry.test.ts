@@ -1,0 +1,104 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { builtinManifests, createAgentRegistry } from '../../src/drivers/index.js';
+import { type AasError, isAasError } from '../../src/kernel/index.js';
+import { makeTempDir, removeDir } from '../helpers/temp-repo.js';
+
+const builtins = builtinManifests({ nodePath: '/usr/bin/node' });
+
+describe('createAgentRegistry', () => {
+  let root: string;
+  beforeEach(() => {
+    root = makeTempDir('aas-registry-');
+  });
+  afterEach(() => removeDir(root));
+
+  const dir = (name: string, files: Record<string, string>): string => {
+    const path = join(root, name);
+    mkdirSync(path, { recursive: true });
+    for (const [file, text] of Object.entries(files)) writeFileSync(join(path, file), text);
+    return path;
+  };
+
+  async function creationError(dirs: string[]): Promise<AasError> {
+    try {
+      await createAgentRegistry({ builtins, dirs });
+    } catch (error) {
+      if (isAasError(error)) return error;
+      throw error;
+    }
+    throw new Error('expected registry creation to fail');
+  }
+
+  it('serves built-ins and manifests from directories, sorted by id', async () => {
+    const agents = dir('agents', {
+      'zeta.yaml': 'id: zeta\nentrypoint: zeta\n',
+      'alpha.json': '{"id":"alpha","entrypoint":"/opt/alpha"}',
+      'notes.txt': 'not a manifest',
+      '_shared.yaml': 'fragments: [are, skipped]',
+      '.alpha.yaml.swp': 'editor junk',
+    });
+    const registry = await createAgentRegistry({ builtins, dirs: [agents, join(root, 'missing')] });
+    expect(registry.list().map((manifest) => manifest.id)).toEqual([
+      'alpha',
+      'command',
+      'mock',
+      'zeta',
+    ]);
+    expect(registry.get('alpha').entrypoint).toBe('/opt/alpha');
+    expect(registry.get('mock').entrypoint).toBe('/usr/bin/node');
+  });
+
+  it('unknown id → AGENT_UNKNOWN with the known ids as a hint', async () => {
+    const registry = await createAgentRegistry({ builtins, dirs: [] });
+    try {
+      registry.get('claude');
+      throw new Error('expected AGENT_UNKNOWN');
+    } catch (error) {
+      expect(isAasError(error) && error.code).toBe('AGENT_UNKNOWN');
+      expect(isAasError(error) && error.details.field).toBe('agent');
+      expect(isAasError(error) && error.details.hint).toBe('known agents: command, mock');
+    }
+  });
+
+  it('refuses to let a directory redefine a built-in agent', async () => {
+    const agents = dir('agents', { 'mock.yaml': 'id: mock\nentrypoint: /bin/true\n' });
+    const error = await creationError([agents]);
+    expect(error.code).toBe('MANIFEST_INVALID');
+    expect(error.details.file).toBe(join(agents, 'mock.yaml'));
+    expect(error.details.field).toBe('id');
+    expect(error.message).toMatch(/built-in agent and cannot be redefined/);
+  });
+
+  it('refuses the same id defined twice across directories or extensions', async () => {
+    const first = dir('first', { 'dup.yaml': 'id: dup\nentrypoint: a\n' });
+    const second = dir('second', { 'dup.json': '{"id":"dup","entrypoint":"b"}' });
+    const error = await creationError([first, second]);
+    expect(error.message).toContain(join(first, 'dup.yaml'));
+    expect(error.details.file).toBe(join(second, 'dup.json'));
+  });
+
+  it('fails closed on one invalid manifest, naming it', async () => {
+    const agents = dir('agents', {
+      'good.yaml': 'id: good\nentrypoint: a\n',
+      'bad.yaml': 'id: bad\n',
+    });
+    const error = await creationError([agents]);
+    expect(error.details.file).toBe(join(agents, 'bad.yaml'));
+    expect(error.details.field).toBe('entrypoint');
+  });
+
+  it('refuses an agents path that is not a directory', async () => {
+    writeFileSync(join(root, 'file'), '');
+    expect((await creationError([join(root, 'file')])).message).toMatch(/not a directory/);
+  });
+
+  it('hands out frozen manifests', async () => {
+    const registry = await createAgentRegistry({ builtins, dirs: [] });
+    const manifest = registry.get('command');
+    expect(Object.isFrozen(manifest)).toBe(true);
+    expect(Object.isFrozen(manifest.args)).toBe(true);
+    expect(Object.isFrozen(manifest.env)).toBe(true);
+  });
+});

@@ -1,0 +1,746 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { computeEventHash, GENESIS_HASH, isAasError } from '../../src/kernel/index.js';
+import type {
+  NewEvent,
+  RunRecord,
+  SessionRecord,
+  Store,
+  StoredEvent,
+} from '../../src/store/index.js';
+import { POSTGRES_REQUIRED, type StoreFixture, storeDialects } from './dialects.js';
+
+/**
+ * One suite, run against every dialect: the store's behaviour is defined here, not by either
+ * implementation. Real databases only.
+ */
+
+const T0_MS = Date.parse('2026-01-01T00:00:00.000Z');
+const at = (offsetMs: number) => new Date(T0_MS + offsetMs).toISOString();
+
+const sessionId = (n: number) => `ses_${n.toString(16).padStart(24, '0')}`;
+const runId = (n: number) => `run_${n.toString(16).padStart(24, '0')}`;
+const attemptId = (n: number) => `att_${n.toString(16).padStart(24, '0')}`;
+
+function event(type: string, offsetMs: number, data: unknown = {}): NewEvent {
+  return { type, at: at(offsetMs), actor: 'tester', data };
+}
+
+function events(count: number, fromOffsetMs = 0, type = 'agent.output'): NewEvent[] {
+  return Array.from({ length: count }, (_, i) => event(type, fromOffsetMs + i, { i }));
+}
+
+async function createSession(
+  store: Store,
+  n: number,
+  options: { events?: readonly NewEvent[]; createdAtMs?: number; labels?: string[] } = {},
+): Promise<StoredEvent[]> {
+  const createdAt = at(options.createdAtMs ?? n * 1_000);
+  return store.createSession({
+    session: {
+      id: sessionId(n),
+      createdAt,
+      task: `task ${n}`,
+      repo: '/repos/demo',
+      agent: 'mock',
+      requestedBy: 'alice',
+      labels: options.labels ?? ['demo'],
+    },
+    run: { id: runId(n), createdAt, jobSpec: { task: `task ${n}`, limits: { seconds: 60 } } },
+    events: options.events ?? [event('session.created', n * 1_000, { n })],
+  });
+}
+
+/** Recomputes the chain from genesis: seq 1..n, each prevHash the previous hash, each hash valid. */
+function expectValidChain(chain: readonly StoredEvent[], session: SessionRecord | null): void {
+  let prevHash = GENESIS_HASH;
+  chain.forEach((stored, index) => {
+    expect(stored.seq).toBe(index + 1);
+    expect(stored.prevHash).toBe(prevHash);
+    expect(computeEventHash(stored)).toBe(stored.hash);
+    prevHash = stored.hash;
+  });
+  expect(session?.lastSeq).toBe(chain.length);
+  expect(session?.lastHash).toBe(prevHash);
+}
+
+async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
+  const outcome = await promise.then(
+    () => new Error(`expected ${code}, but the call succeeded`),
+    (error: unknown) => error,
+  );
+  expect(isAasError(outcome) ? outcome.code : outcome).toBe(code);
+}
+
+const dialects = await storeDialects();
+
+for (const dialect of dialects) {
+  describe.skipIf(!dialect.available)(`store conformance: ${dialect.name}`, () => {
+    let fixture: StoreFixture;
+    let store: Store;
+
+    beforeEach(async () => {
+      fixture = await dialect.open();
+      store = fixture.store;
+    });
+
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    it('reports its dialect', () => {
+      expect(store.dialect).toBe(dialect.name);
+    });
+
+    describe('sessions and runs', () => {
+      it('creates a session with its queued run and first events', async () => {
+        const created = await createSession(store, 1, {
+          events: [event('session.created', 10, { task: 'x' }), event('run.queued', 20)],
+          labels: ['a', 'b'],
+        });
+        const session = await store.getSession(sessionId(1));
+        expect(session).toEqual({
+          id: sessionId(1),
+          createdAt: at(1_000),
+          updatedAt: at(20),
+          task: 'task 1',
+          repo: '/repos/demo',
+          agent: 'mock',
+          requestedBy: 'alice',
+          labels: ['a', 'b'],
+          status: 'queued',
+          reasonCode: null,
+          lastSeq: 2,
+          lastHash: created[1]?.hash ?? 'missing',
+        } satisfies SessionRecord);
+        expect(created.map((e) => e.seq)).toEqual([1, 2]);
+        expect(await store.readEvents(sessionId(1))).toEqual(created);
+        expectValidChain(created, session);
+
+        const run = await store.getRun(runId(1));
+        expect(run).toEqual({
+          id: runId(1),
+          sessionId: sessionId(1),
+          status: 'queued',
+          reasonCode: null,
+          reasonDetail: null,
+          jobSpec: { task: 'task 1', limits: { seconds: 60 } },
+          baseRef: null,
+          baseCommit: null,
+          patchSha256: null,
+          summary: null,
+          createdAt: at(1_000),
+          updatedAt: at(1_000),
+          startedAt: null,
+          finishedAt: null,
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          version: 1,
+        } satisfies RunRecord);
+        expect(await store.listRunsForSession(sessionId(1))).toEqual([run]);
+      });
+
+      it('creates a session without events at the genesis head', async () => {
+        expect(await createSession(store, 1, { events: [] })).toEqual([]);
+        const session = await store.getSession(sessionId(1));
+        expect(session?.lastSeq).toBe(0);
+        expect(session?.lastHash).toBe(GENESIS_HASH);
+        expect(session?.updatedAt).toBe(session?.createdAt);
+        expect(await store.readEvents(sessionId(1))).toEqual([]);
+      });
+
+      it('rejects a duplicate session id with CONFLICT and changes nothing', async () => {
+        await createSession(store, 1);
+        const before = await store.getSession(sessionId(1));
+        await expectCode(
+          store.createSession({
+            session: {
+              id: sessionId(1),
+              createdAt: at(5),
+              task: 'other',
+              repo: '/r',
+              agent: 'mock',
+              requestedBy: 'bob',
+              labels: [],
+            },
+            run: { id: runId(99), createdAt: at(5), jobSpec: {} },
+            events: [event('session.created', 5)],
+          }),
+          'CONFLICT',
+        );
+        expect(await store.getSession(sessionId(1))).toEqual(before);
+        expect(await store.getRun(runId(99))).toBeNull();
+        expect(await store.readEvents(sessionId(1))).toHaveLength(1);
+      });
+
+      it('returns null for unknown sessions and runs', async () => {
+        expect(await store.getSession(sessionId(404))).toBeNull();
+        expect(await store.getRun(runId(404))).toBeNull();
+        await expectCode(store.listRunsForSession(sessionId(404)), 'NOT_FOUND');
+      });
+
+      it('lists sessions newest first, filtered by status, paged by cursor', async () => {
+        for (let n = 1; n <= 7; n += 1) await createSession(store, n);
+        // Sessions 2, 4 and 6 start running.
+        for (const n of [2, 4, 6]) {
+          await store.updateRun({ runId: runId(n), changes: { status: 'running' }, events: [] });
+        }
+
+        const all = await store.listSessions();
+        expect(all.map((s) => s.id)).toEqual([7, 6, 5, 4, 3, 2, 1].map(sessionId));
+
+        const running = await store.listSessions({ status: 'running' });
+        expect(running.map((s) => s.id)).toEqual([6, 4, 2].map(sessionId));
+
+        const pages: string[][] = [];
+        let beforeId: string | undefined;
+        for (;;) {
+          const page = await store.listSessions({ limit: 3, ...(beforeId ? { beforeId } : {}) });
+          if (page.length === 0) break;
+          pages.push(page.map((s) => s.id));
+          beforeId = page.at(-1)?.id;
+        }
+        expect(pages).toEqual([[7, 6, 5].map(sessionId), [4, 3, 2].map(sessionId), [sessionId(1)]]);
+
+        const runningPage = await store.listSessions({
+          status: 'running',
+          beforeId: sessionId(6),
+          limit: 1,
+        });
+        expect(runningPage.map((s) => s.id)).toEqual([sessionId(4)]);
+        expect(await store.listSessions({ limit: 0 })).toEqual([]);
+        await expectCode(store.listSessions({ limit: -1 }), 'INVALID_ARGUMENT');
+
+        expect(await store.listSessionIds()).toEqual([1, 2, 3, 4, 5, 6, 7].map(sessionId));
+      });
+    });
+
+    describe('appendEvents', () => {
+      it('assigns gap-free seqs and a verifiable hash chain across appends', async () => {
+        const first = await createSession(store, 1, { events: events(3) });
+        const second = await store.appendEvents(sessionId(1), events(1, 100));
+        const third = await store.appendEvents(sessionId(1), events(5, 200));
+        expect([...first, ...second, ...third].map((e) => e.seq)).toEqual([
+          1, 2, 3, 4, 5, 6, 7, 8, 9,
+        ]);
+        expect(second[0]?.prevHash).toBe(first.at(-1)?.hash);
+        const chain = await store.readEvents(sessionId(1));
+        expect(chain).toEqual([...first, ...second, ...third]);
+        const session = await store.getSession(sessionId(1));
+        expectValidChain(chain, session);
+        expect(session?.updatedAt).toBe(at(204));
+      });
+
+      it('stores data as JSON and hashes what it reads back', async () => {
+        await createSession(store, 1, { events: [] });
+        const data = {
+          text: 'héllo ✓ "quoted" \\ \n newline',
+          nested: { list: [1, 2.5, null, true], empty: {} },
+          dropped: undefined,
+          when: new Date(T0_MS),
+        };
+        const [stored] = await store.appendEvents(sessionId(1), [
+          event('x', 1, data),
+          // Not `event('y', 2, undefined)`: that would take the helper's default data.
+          { type: 'y', at: at(2), actor: 'tester', data: undefined },
+        ]);
+        const expected = {
+          text: data.text,
+          nested: data.nested,
+          when: '2026-01-01T00:00:00.000Z',
+        };
+        expect(stored?.data).toEqual(expected);
+        const chain = await store.readEvents(sessionId(1));
+        expect(chain[0]?.data).toEqual(expected);
+        expect(chain[1]?.data).toBeNull();
+        expectValidChain(chain, await store.getSession(sessionId(1)));
+      });
+
+      it('appends a large batch in one call without gaps', async () => {
+        await createSession(store, 1);
+        // 1,000 = 512 + 256 + 128 + 64 + 32 + 8 rows: several INSERT chunk shapes.
+        const stored = await store.appendEvents(sessionId(1), events(1_000, 10));
+        expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: 1_000 }, (_, i) => i + 2));
+        const chain = await store.readEvents(sessionId(1));
+        expect(chain).toHaveLength(1_001);
+        expectValidChain(chain, await store.getSession(sessionId(1)));
+      });
+
+      it('treats an empty append as a no-op', async () => {
+        await createSession(store, 1);
+        const before = await store.getSession(sessionId(1));
+        expect(await store.appendEvents(sessionId(1), [])).toEqual([]);
+        expect(await store.getSession(sessionId(1))).toEqual(before);
+      });
+
+      it('throws NOT_FOUND for an unknown session and writes nothing', async () => {
+        await expectCode(store.appendEvents(sessionId(404), events(2)), 'NOT_FOUND');
+        await expectCode(store.appendEvents(sessionId(404), []), 'NOT_FOUND');
+        expect(await store.listSessionIds()).toEqual([]);
+      });
+    });
+
+    describe('readEvents', () => {
+      it('reads ranges after a seq, limited, in ascending order', async () => {
+        await createSession(store, 1, { events: events(10) });
+        const seqs = async (range: { afterSeq?: number; limit?: number }) =>
+          (await store.readEvents(sessionId(1), range)).map((e) => e.seq);
+        expect(await seqs({})).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        expect(await seqs({ afterSeq: 7 })).toEqual([8, 9, 10]);
+        expect(await seqs({ limit: 3 })).toEqual([1, 2, 3]);
+        expect(await seqs({ afterSeq: 4, limit: 2 })).toEqual([5, 6]);
+        expect(await seqs({ afterSeq: 10 })).toEqual([]);
+        expect(await seqs({ limit: 0 })).toEqual([]);
+        await expectCode(store.readEvents(sessionId(1), { afterSeq: -1 }), 'INVALID_ARGUMENT');
+        await expectCode(store.readEvents(sessionId(1), { limit: 1.5 }), 'INVALID_ARGUMENT');
+      });
+
+      it('throws NOT_FOUND for an unknown session', async () => {
+        await expectCode(store.readEvents(sessionId(404)), 'NOT_FOUND');
+      });
+    });
+
+    describe('updateRun', () => {
+      it('applies changes, bumps the version, appends events and mirrors status', async () => {
+        await createSession(store, 1);
+        const result = await store.updateRun({
+          runId: runId(1),
+          expect: { status: ['queued'], version: 1 },
+          changes: {
+            status: 'running',
+            baseRef: 'main',
+            baseCommit: 'a'.repeat(40),
+            startedAt: at(50),
+            leaseOwner: 'worker-1',
+            leaseExpiresAt: at(60_000),
+            summary: { files: ['a.ts'], lines: 3 },
+          },
+          events: [event('run.started', 50), event('lease.acquired', 51)],
+        });
+        expect(result.run).toMatchObject({
+          status: 'running',
+          reasonCode: null,
+          baseRef: 'main',
+          baseCommit: 'a'.repeat(40),
+          startedAt: at(50),
+          leaseOwner: 'worker-1',
+          leaseExpiresAt: at(60_000),
+          summary: { files: ['a.ts'], lines: 3 },
+          updatedAt: at(51),
+          version: 2,
+        });
+        expect(await store.getRun(runId(1))).toEqual(result.run);
+        expect(result.events.map((e) => e.seq)).toEqual([2, 3]);
+        const session = await store.getSession(sessionId(1));
+        expect(session?.status).toBe('running');
+        expectValidChain(await store.readEvents(sessionId(1)), session);
+
+        const finished = await store.updateRun({
+          runId: runId(1),
+          changes: {
+            status: 'failed',
+            reasonCode: 'AGENT_FAILED',
+            reasonDetail: 'exit 1',
+            finishedAt: at(90),
+            leaseOwner: null,
+            leaseExpiresAt: null,
+            summary: null,
+          },
+          events: [event('run.completed', 90)],
+        });
+        expect(finished.run).toMatchObject({
+          status: 'failed',
+          reasonCode: 'AGENT_FAILED',
+          reasonDetail: 'exit 1',
+          baseRef: 'main',
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          summary: null,
+          finishedAt: at(90),
+          version: 3,
+        });
+        expect(await store.getSession(sessionId(1))).toMatchObject({
+          status: 'failed',
+          reasonCode: 'AGENT_FAILED',
+          lastSeq: 4,
+          updatedAt: at(90),
+        });
+      });
+
+      it('without events takes updatedAt from finishedAt and leaves the chain alone', async () => {
+        await createSession(store, 1);
+        const before = await store.getSession(sessionId(1));
+        const { run, events: appended } = await store.updateRun({
+          runId: runId(1),
+          changes: { patchSha256: 'b'.repeat(64), finishedAt: at(77) },
+          events: [],
+        });
+        expect(appended).toEqual([]);
+        expect(run).toMatchObject({ patchSha256: 'b'.repeat(64), updatedAt: at(77), version: 2 });
+        // No status change, no event: the session row is untouched.
+        expect(await store.getSession(sessionId(1))).toEqual(before);
+        const again = await store.updateRun({ runId: runId(1), changes: {}, events: [] });
+        expect(again.run).toMatchObject({ updatedAt: at(77), version: 3 });
+      });
+
+      it('throws CONFLICT and writes nothing when the expectation fails', async () => {
+        await createSession(store, 1);
+        const beforeRun = await store.getRun(runId(1));
+        const beforeSession = await store.getSession(sessionId(1));
+        const attempt = (expectation: {
+          status?: readonly ('queued' | 'running')[];
+          version?: number;
+        }) =>
+          store.updateRun({
+            runId: runId(1),
+            expect: expectation,
+            changes: { status: 'cancelled', reasonCode: 'CANCELLED' },
+            events: [event('run.cancelled', 5)],
+          });
+        await expectCode(attempt({ status: ['running'] }), 'CONFLICT');
+        await expectCode(attempt({ version: 2 }), 'CONFLICT');
+        await expectCode(attempt({ status: ['queued'], version: 7 }), 'CONFLICT');
+        await expectCode(attempt({ status: [] }), 'CONFLICT');
+        expect(await store.getRun(runId(1))).toEqual(beforeRun);
+        expect(await store.getSession(sessionId(1))).toEqual(beforeSession);
+        expect(await store.readEvents(sessionId(1))).toHaveLength(1);
+
+        const { run } = await attempt({ status: ['queued', 'running'], version: 1 });
+        expect(run.status).toBe('cancelled');
+      });
+
+      it('lets exactly one of several racing updates with the same version win', async () => {
+        await createSession(store, 1);
+        const other = await fixture.openAnother();
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 6 }, (_, i) =>
+            (i % 2 === 0 ? store : other).updateRun({
+              runId: runId(1),
+              expect: { status: ['queued'], version: 1 },
+              changes: { status: 'running', leaseOwner: `worker-${i}` },
+              events: [event('run.started', 10 + i)],
+            }),
+          ),
+        );
+        const won = outcomes.filter((o) => o.status === 'fulfilled');
+        const lost = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : []));
+        expect(won).toHaveLength(1);
+        expect(lost.map((e: unknown) => (isAasError(e) ? e.code : e))).toEqual(
+          Array(5).fill('CONFLICT'),
+        );
+        expect((await store.getRun(runId(1)))?.version).toBe(2);
+        expect(await store.readEvents(sessionId(1))).toHaveLength(2);
+      });
+
+      it('throws NOT_FOUND for an unknown run', async () => {
+        await expectCode(
+          store.updateRun({ runId: runId(404), changes: { status: 'running' }, events: events(1) }),
+          'NOT_FOUND',
+        );
+      });
+    });
+
+    describe('attempts', () => {
+      it('creates and finishes attempts with their events', async () => {
+        await createSession(store, 1);
+        expect(await store.listAttempts(runId(1))).toEqual([]);
+        const started = await store.createAttempt({
+          attempt: {
+            id: attemptId(1),
+            runId: runId(1),
+            number: 1,
+            agentId: 'mock',
+            startedAt: at(10),
+          },
+          events: [event('attempt.started', 10)],
+        });
+        expect(started.map((e) => e.seq)).toEqual([2]);
+        await store.createAttempt({
+          attempt: {
+            id: attemptId(2),
+            runId: runId(1),
+            number: 2,
+            agentId: 'mock',
+            startedAt: at(20),
+          },
+          events: [],
+        });
+        const finished = await store.finishAttempt({
+          attemptId: attemptId(1),
+          status: 'failed',
+          reasonCode: 'AGENT_TIMEOUT',
+          finishedAt: at(30),
+          detail: { exitCode: null, signal: 'SIGKILL' },
+          events: [event('attempt.finished', 30)],
+        });
+        expect(finished.map((e) => e.seq)).toEqual([3]);
+        expect(await store.listAttempts(runId(1))).toEqual([
+          {
+            id: attemptId(1),
+            runId: runId(1),
+            number: 1,
+            agentId: 'mock',
+            status: 'failed',
+            reasonCode: 'AGENT_TIMEOUT',
+            startedAt: at(10),
+            finishedAt: at(30),
+            detail: { exitCode: null, signal: 'SIGKILL' },
+          },
+          {
+            id: attemptId(2),
+            runId: runId(1),
+            number: 2,
+            agentId: 'mock',
+            status: 'running',
+            reasonCode: null,
+            startedAt: at(20),
+            finishedAt: null,
+            detail: null,
+          },
+        ]);
+        expectValidChain(
+          await store.readEvents(sessionId(1)),
+          await store.getSession(sessionId(1)),
+        );
+      });
+
+      it('rejects a duplicate attempt number or a second finish with CONFLICT, writing nothing', async () => {
+        await createSession(store, 1);
+        const base = { runId: runId(1), number: 1, agentId: 'mock', startedAt: at(10) };
+        await store.createAttempt({ attempt: { ...base, id: attemptId(1) }, events: [] });
+        await expectCode(
+          store.createAttempt({
+            attempt: { ...base, id: attemptId(2) },
+            events: [event('attempt.started', 11)],
+          }),
+          'CONFLICT',
+        );
+        const finish = () =>
+          store.finishAttempt({
+            attemptId: attemptId(1),
+            status: 'succeeded',
+            reasonCode: null,
+            finishedAt: at(20),
+            detail: {},
+            events: [event('attempt.finished', 20)],
+          });
+        await finish();
+        await expectCode(finish(), 'CONFLICT');
+        expect(await store.listAttempts(runId(1))).toHaveLength(1);
+        expect((await store.readEvents(sessionId(1))).map((e) => e.type)).toEqual([
+          'session.created',
+          'attempt.finished',
+        ]);
+      });
+
+      it('throws NOT_FOUND for an unknown run or attempt', async () => {
+        await expectCode(
+          store.createAttempt({
+            attempt: {
+              id: attemptId(1),
+              runId: runId(404),
+              number: 1,
+              agentId: 'mock',
+              startedAt: at(1),
+            },
+            events: events(1),
+          }),
+          'NOT_FOUND',
+        );
+        await expectCode(
+          store.finishAttempt({
+            attemptId: attemptId(404),
+            status: 'succeeded',
+            reasonCode: null,
+            finishedAt: at(1),
+            detail: null,
+            events: events(1),
+          }),
+          'NOT_FOUND',
+        );
+        await expectCode(store.listAttempts(runId(404)), 'NOT_FOUND');
+      });
+    });
+
+    describe('leases', () => {
+      it('renews only for the holder, bumping the version', async () => {
+        await createSession(store, 1);
+        await store.updateRun({
+          runId: runId(1),
+          changes: { status: 'running', leaseOwner: 'worker-1', leaseExpiresAt: at(10_000) },
+          events: [],
+        });
+        expect(await store.renewRunLease(runId(1), 'worker-1', at(20_000))).toBe(true);
+        expect(await store.getRun(runId(1))).toMatchObject({
+          leaseOwner: 'worker-1',
+          leaseExpiresAt: at(20_000),
+          version: 3,
+        });
+        expect(await store.renewRunLease(runId(1), 'worker-2', at(30_000))).toBe(false);
+        expect(await store.getRun(runId(1))).toMatchObject({
+          leaseExpiresAt: at(20_000),
+          version: 3,
+        });
+        await expectCode(store.renewRunLease(runId(404), 'worker-1', at(1)), 'NOT_FOUND');
+      });
+
+      it('lists running runs whose lease expired, oldest first', async () => {
+        const lease = async (n: number, status: 'running' | 'queued', expiresMs: number | null) => {
+          await createSession(store, n);
+          await store.updateRun({
+            runId: runId(n),
+            changes: {
+              status,
+              leaseOwner: expiresMs === null ? null : `worker-${n}`,
+              leaseExpiresAt: expiresMs === null ? null : at(expiresMs),
+            },
+            events: [],
+          });
+        };
+        await lease(1, 'running', 5_000);
+        await lease(2, 'running', 1_000);
+        await lease(3, 'running', 50_000); // not yet expired
+        await lease(4, 'queued', 500); // not running
+        await lease(5, 'running', null); // never leased
+        await lease(6, 'running', 3_000);
+
+        const expired = await store.listRunsWithExpiredLease(at(10_000));
+        expect(expired.map((r) => r.id)).toEqual([2, 6, 1].map(runId));
+        expect(expired[0]).toEqual(await store.getRun(runId(2)));
+        expect((await store.listRunsWithExpiredLease(at(10_000), 2)).map((r) => r.id)).toEqual(
+          [2, 6].map(runId),
+        );
+
+        // Once recovered (no longer running) a run is not listed again.
+        await store.updateRun({
+          runId: runId(2),
+          expect: { status: ['running'], version: 2 },
+          changes: { status: 'failed', reasonCode: 'INTERRUPTED', leaseOwner: null },
+          events: [event('run.interrupted', 10_000)],
+        });
+        expect((await store.listRunsWithExpiredLease(at(10_000))).map((r) => r.id)).toEqual(
+          [6, 1].map(runId),
+        );
+      });
+    });
+
+    describe('durability', () => {
+      it('keeps everything across close and reopen, migrating only once', async () => {
+        await createSession(store, 1, { events: events(4) });
+        await store.createAttempt({
+          attempt: {
+            id: attemptId(1),
+            runId: runId(1),
+            number: 1,
+            agentId: 'mock',
+            startedAt: at(5),
+          },
+          events: events(2, 5),
+        });
+        const snapshot = async (s: Store) => ({
+          session: await s.getSession(sessionId(1)),
+          run: await s.getRun(runId(1)),
+          attempts: await s.listAttempts(runId(1)),
+          events: await s.readEvents(sessionId(1)),
+        });
+        const before = await snapshot(store);
+        await store.close();
+
+        const reopened = await fixture.openAnother();
+        expect(await snapshot(reopened)).toEqual(before);
+        await reopened.close();
+        const again = await fixture.openAnother();
+        expect(await snapshot(again)).toEqual(before);
+        await again.appendEvents(sessionId(1), events(1, 100));
+        expectValidChain(
+          await again.readEvents(sessionId(1)),
+          await again.getSession(sessionId(1)),
+        );
+
+        const migrations = await fixture.rawQuery('SELECT name FROM kysely_migration');
+        expect(migrations).toEqual([{ name: '0001-initial' }]);
+      });
+
+      it('refuses calls after close with STORE_UNAVAILABLE', async () => {
+        await store.close();
+        await store.close(); // idempotent
+        await expectCode(store.getSession(sessionId(1)), 'STORE_UNAVAILABLE');
+        await expectCode(store.appendEvents(sessionId(1), events(1)), 'STORE_UNAVAILABLE');
+      });
+    });
+
+    describe('concurrency', () => {
+      it('serialises concurrent appenders across separately opened stores', async () => {
+        await createSession(store, 1, { events: [] });
+        const stores = [store, await fixture.openAnother(), await fixture.openAnother()];
+        const appenders = 12;
+        const appendsPerAppender = 15;
+        const returned: StoredEvent[][] = [];
+        await Promise.all(
+          Array.from({ length: appenders }, async (_, appender) => {
+            const target = stores[appender % stores.length] ?? store;
+            for (let i = 0; i < appendsPerAppender; i += 1) {
+              const batch = events(
+                1 + ((appender + i) % 4),
+                appender * 1_000 + i * 10,
+                `a${appender}`,
+              );
+              returned.push(await target.appendEvents(sessionId(1), batch));
+            }
+          }),
+        );
+        const total = returned.reduce((sum, batch) => sum + batch.length, 0);
+        // Each batch got consecutive seqs: batches were never interleaved.
+        for (const batch of returned) {
+          expect(batch.map((e) => e.seq - (batch[0]?.seq ?? 0))).toEqual(batch.map((_, i) => i));
+          expect(new Set(batch.map((e) => e.type)).size).toBe(1);
+        }
+        const chain = await stores[1]?.readEvents(sessionId(1));
+        expect(chain).toHaveLength(total);
+        expect(new Set(chain?.map((e) => e.seq)).size).toBe(total);
+        expect(chain).toEqual(returned.flat().sort((a, b) => a.seq - b.seq));
+        expectValidChain(chain ?? [], await store.getSession(sessionId(1)));
+      });
+
+      it('keeps state changes and appends of one session consistent under contention', async () => {
+        await createSession(store, 1);
+        const other = await fixture.openAnother();
+        await Promise.all([
+          ...Array.from({ length: 8 }, (_, i) =>
+            (i % 2 === 0 ? store : other).appendEvents(sessionId(1), events(3, i * 100)),
+          ),
+          ...Array.from({ length: 4 }, (_, i) =>
+            (i % 2 === 0 ? other : store).createAttempt({
+              attempt: {
+                id: attemptId(i + 1),
+                runId: runId(1),
+                number: i + 1,
+                agentId: 'mock',
+                startedAt: at(i),
+              },
+              events: [event('attempt.started', i)],
+            }),
+          ),
+          ...Array.from({ length: 4 }, (_, i) =>
+            (i % 2 === 0 ? store : other).updateRun({
+              runId: runId(1),
+              changes: { reasonDetail: `update ${i}` },
+              events: [event('run.note', i)],
+            }),
+          ),
+        ]);
+        const chain = await store.readEvents(sessionId(1));
+        expect(chain).toHaveLength(1 + 8 * 3 + 4 + 4);
+        expectValidChain(chain, await store.getSession(sessionId(1)));
+        expect((await store.getRun(runId(1)))?.version).toBe(5);
+        expect(await store.listAttempts(runId(1))).toHaveLength(4);
+      });
+    });
+  });
+}
+
+describe.runIf(POSTGRES_REQUIRED)('PostgreSQL requirement (AAS_REQUIRE_POSTGRES=1)', () => {
+  it('reaches PostgreSQL', () => {
+    const postgres = dialects.find((d) => d.name === 'postgres');
+    expect(postgres?.unavailableReason).toBeUndefined();
+  });
+});

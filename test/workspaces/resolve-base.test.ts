@@ -1,0 +1,192 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type AasError, isAasError } from '../../src/kernel/index.js';
+import { createWorkspace, prepareRunGit, readFileAtCommit, resolveBase } from '../../src/workspaces/index.js';
+import { commitAll, git, headCommit, writeTree } from '../helpers/temp-repo.js';
+import { cleanupAll, tempDir, tempRepo } from './workspace-fixture.js';
+
+afterAll(cleanupAll);
+
+async function rejection(promise: Promise<unknown>): Promise<AasError> {
+  const thrown = await promise.then(
+    () => null,
+    (error: unknown) => error,
+  );
+  if (!isAasError(thrown)) throw new Error(`expected an AasError, got ${String(thrown)}`);
+  return thrown;
+}
+
+function runDir(): string {
+  return join(tempDir('aas-run-'), 'run_0123456789abcdef01234567');
+}
+
+/**
+ * Name, size, content and mtime of every file under `.git`: any write by AAS would show. Object
+ * mtimes are left out: when git is asked to store an object that already exists (here, in the
+ * borrowed user object store) it refreshes that file's mtime instead, its guard against a
+ * concurrent prune; the object set and every byte stay the same.
+ */
+function fingerprintGitDir(repo: string): string {
+  const lines: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const full = join(dir, name);
+      const info = statSync(full);
+      const mtime = full.includes('/.git/objects/') ? '' : String(info.mtimeMs);
+      if (info.isDirectory()) walk(full);
+      else lines.push(`${full} ${info.size} ${mtime} ${createHash('sha256').update(readFileSync(full)).digest('hex')}`);
+    }
+  };
+  walk(join(repo, '.git'));
+  return lines.join('\n');
+}
+
+describe('prepareRunGit and resolveBase', () => {
+  it('resolves HEAD of a clean checkout, from any directory inside it', async () => {
+    const repo = tempRepo({ 'a.txt': 'a\n', 'sub/dir/b.txt': 'b\n' });
+    const runGit = await prepareRunGit({ runDir: runDir(), repo: join(repo, 'sub', 'dir') });
+    const base = await resolveBase(runGit, { allowDirty: false });
+    expect(base).toEqual({
+      repoRoot: runGit.repoRoot,
+      baseRef: 'HEAD',
+      baseCommit: headCommit(repo),
+      dirty: false,
+      dirtyPaths: [],
+      snapshot: false,
+    });
+    expect(runGit.repoRoot).toBe(realpathSync(repo));
+  });
+
+  it('resolves branches, tags and shas, and names branches when the ref is unknown', async () => {
+    const repo = tempRepo({ 'a.txt': 'a\n' });
+    const first = headCommit(repo);
+    git(repo, ['tag', 'v1']);
+    git(repo, ['branch', 'feature/x']);
+    writeTree(repo, { 'a.txt': 'a2\n' });
+    const second = commitAll(repo, 'second');
+    const runGit = await prepareRunGit({ runDir: runDir(), repo });
+    expect((await resolveBase(runGit, { baseRef: 'v1', allowDirty: false })).baseCommit).toBe(first);
+    expect((await resolveBase(runGit, { baseRef: 'feature/x', allowDirty: false })).baseCommit).toBe(first);
+    expect((await resolveBase(runGit, { baseRef: first.slice(0, 10), allowDirty: false })).baseCommit).toBe(first);
+    expect((await resolveBase(runGit, { baseRef: 'main', allowDirty: false })).baseCommit).toBe(second);
+
+    for (const bad of ['nope', '--output=/tmp/x', 'HEAD:a.txt', '']) {
+      const error = await rejection(resolveBase(runGit, { baseRef: bad, allowDirty: false }));
+      expect(error.code).toBe('BASE_REF_UNKNOWN');
+      expect(error.details.field).toBe('baseRef');
+      expect(error.details.hint).toContain('feature/x');
+      expect(error.details.hint).toContain('main');
+    }
+  });
+
+  it('says when a repository has no commits yet', async () => {
+    const repo = tempDir('aas-empty-');
+    git(repo, ['init', '-q']);
+    const error = await rejection(resolveBase(await prepareRunGit({ runDir: runDir(), repo }), { allowDirty: false }));
+    expect(error.code).toBe('BASE_REF_UNKNOWN');
+    expect(error.details.hint).toContain('no commits');
+  });
+
+  it('refuses missing paths, plain directories, files and bare repositories', async () => {
+    const missing = await rejection(prepareRunGit({ runDir: runDir(), repo: '/nonexistent/aas/repo' }));
+    expect(missing.code).toBe('REPO_NOT_FOUND');
+    expect(missing.details.field).toBe('repo');
+    expect(missing.message).toContain('/nonexistent/aas/repo');
+
+    const plain = tempDir('aas-plain-');
+    const notGit = await rejection(prepareRunGit({ runDir: runDir(), repo: plain }));
+    expect(notGit.code).toBe('REPO_NOT_GIT');
+    expect(notGit.message).toContain('not a git repository');
+
+    writeFileSync(join(plain, 'file'), 'x');
+    expect((await rejection(prepareRunGit({ runDir: runDir(), repo: join(plain, 'file') }))).code).toBe('REPO_NOT_GIT');
+
+    const bare = join(tempDir('aas-bare-'), 'bare.git');
+    git(tempDir(), ['init', '-q', '--bare', bare]);
+    const bareError = await rejection(prepareRunGit({ runDir: runDir(), repo: bare }));
+    expect(bareError.code).toBe('REPO_NOT_GIT');
+    expect(bareError.message).toContain('bare');
+  });
+
+  it('refuses a dirty checkout with BASE_DIRTY naming the paths and the way out', async () => {
+    const repo = tempRepo({ 'a.txt': 'a\n', 'b.txt': 'b\n', '.gitignore': 'ignored/\n' });
+    const runGit = await prepareRunGit({ runDir: runDir(), repo });
+    writeTree(repo, { 'ignored/x.log': 'not dirt\n' });
+    expect((await resolveBase(runGit, { allowDirty: false })).dirty).toBe(false);
+
+    writeTree(repo, { 'a.txt': 'modified\n', 'new.txt': 'untracked\n', 'c.txt': 'staged\n' });
+    git(repo, ['add', 'c.txt']);
+    const error = await rejection(resolveBase(runGit, { allowDirty: false }));
+    expect(error.code).toBe('BASE_DIRTY');
+    expect(error.message).toContain('a.txt, c.txt, new.txt');
+    expect(error.details.hint).toContain('--allow-dirty-base');
+    expect(error.details.hint).toContain('stash');
+
+    writeTree(repo, Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`many/f${String(i).padStart(2, '0')}.txt`, 'x'])));
+    const many = await rejection(resolveBase(runGit, { allowDirty: false }));
+    expect(many.message).toContain('and 8 more');
+  });
+
+  it('ignores the working tree when the base is another commit', async () => {
+    const repo = tempRepo({ 'a.txt': 'a\n' });
+    const first = headCommit(repo);
+    writeTree(repo, { 'a.txt': 'a2\n' });
+    commitAll(repo, 'second');
+    writeTree(repo, { 'a.txt': 'dirty\n' });
+    const base = await resolveBase(await prepareRunGit({ runDir: runDir(), repo }), { baseRef: first, allowDirty: false });
+    expect(base).toMatchObject({ baseCommit: first, dirty: false, snapshot: false });
+  });
+
+  it('with allowDirty, snapshots the dirty tree into a commit without writing to the user repository', async () => {
+    const repo = tempRepo({ 'a.txt': 'a\n', 'gone.txt': 'to delete\n', 'keep.txt': 'keep\n', '.gitignore': '*.log\n' });
+    const head = headCommit(repo);
+    writeTree(repo, { 'a.txt': 'modified\n', 'new dir/new.txt': 'untracked\n', 'staged.txt': 'staged\n', 'debug.log': 'ignored\n' });
+    git(repo, ['add', 'staged.txt']);
+    rmSync(join(repo, 'gone.txt'));
+    const before = fingerprintGitDir(repo);
+    const objectsBefore = git(repo, ['count-objects', '-v']);
+    const refsBefore = git(repo, ['for-each-ref']);
+
+    const dir = runDir();
+    const runGit = await prepareRunGit({ runDir: dir, repo });
+    const base = await resolveBase(runGit, { allowDirty: true });
+
+    expect(base).toMatchObject({ dirty: true, snapshot: true, dirtyPaths: ['a.txt', 'gone.txt', 'new dir/new.txt', 'staged.txt'] });
+    expect(base.baseCommit).toMatch(/^[0-9a-f]{40}$/);
+    expect(base.baseCommit).not.toBe(head);
+    expect(fingerprintGitDir(repo)).toBe(before);
+    expect(git(repo, ['count-objects', '-v'])).toBe(objectsBefore);
+    expect(git(repo, ['for-each-ref'])).toBe(refsBefore);
+    expect(() => git(repo, ['cat-file', '-e', base.baseCommit])).toThrow();
+
+    // A real commit in the private git dir: parent HEAD, fixed identity, the dirty tree.
+    const inRun = (args: string[]) => git(dir, ['--git-dir', runGit.gitDir, ...args]);
+    expect(inRun(['log', '-1', '--format=%P|%an <%ae>', base.baseCommit]).trim()).toBe(`${head}|AAS snapshot <aas@localhost>`);
+    expect(inRun(['ls-tree', '-r', '--name-only', base.baseCommit]).trim().split('\n')).toEqual([
+      '.gitignore',
+      'a.txt',
+      'keep.txt',
+      'new dir/new.txt',
+      'staged.txt',
+    ]);
+    expect((await readFileAtCommit(runGit, base.baseCommit, 'a.txt'))?.toString()).toBe('modified\n');
+
+    // The workspace is built from the snapshot; the same dirty state gives the same commit.
+    const ws = await createWorkspace(runGit, { baseCommit: base.baseCommit, attemptDir: join(dir, 'attempt-1') });
+    expect(readFileSync(join(ws.dir, 'new dir', 'new.txt'), 'utf8')).toBe('untracked\n');
+    expect(readdirSync(ws.dir).sort()).toEqual(['.gitignore', 'a.txt', 'keep.txt', 'new dir', 'staged.txt']);
+    expect((await resolveBase(runGit, { allowDirty: true })).baseCommit).toBe(base.baseCommit);
+    expect(fingerprintGitDir(repo)).toBe(before);
+  });
+
+  it('prepareRunGit can be called again for the same run (restart) and keeps snapshot objects', async () => {
+    const repo = tempRepo({ 'a.txt': 'a\n' });
+    writeTree(repo, { 'a.txt': 'dirty\n' });
+    const dir = runDir();
+    const base = await resolveBase(await prepareRunGit({ runDir: dir, repo }), { allowDirty: true });
+    const again = await prepareRunGit({ runDir: dir, repo });
+    expect((await readFileAtCommit(again, base.baseCommit, 'a.txt'))?.toString()).toBe('dirty\n');
+  });
+});
