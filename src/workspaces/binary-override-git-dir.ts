@@ -12,7 +12,11 @@ import { PATCH_INDEX_PREFIX } from './workspace-layout.js';
  * per-path switch git has, and `$GIT_DIR/info/attributes` is the only one that outranks the
  * `!diff` reset, hence a separate dir rather than editing the shared one.
  */
-export async function createBinaryOverrideGitDir(attemptDir: string, runGitDir: string, paths: readonly Buffer[]): Promise<string> {
+export async function createBinaryOverrideGitDir(
+  attemptDir: string,
+  runGitDir: string,
+  paths: readonly Buffer[],
+): Promise<string> {
   const dir = join(attemptDir, `${PATCH_INDEX_PREFIX}git-${randomBytes(8).toString('hex')}`);
   await mkdir(join(dir, 'objects', 'info'), { recursive: true });
   await mkdir(join(dir, 'refs'), { recursive: true });
@@ -20,8 +24,13 @@ export async function createBinaryOverrideGitDir(attemptDir: string, runGitDir: 
   await writeFile(join(dir, 'HEAD'), 'ref: refs/heads/aas\n');
   await writeFile(join(dir, 'config'), PRIVATE_CONFIG);
   await writeFile(join(dir, 'objects', 'info', 'alternates'), `${join(runGitDir, 'objects')}\n`);
-  const lines = paths.map((path) => Buffer.concat([attributePattern(path), Buffer.from(' -diff\n')]));
-  await writeFile(join(dir, 'info', 'attributes'), Buffer.concat([Buffer.from(NEUTRAL_ATTRIBUTES), ...lines]));
+  const lines = paths.map((path) =>
+    Buffer.concat([attributePattern(path), Buffer.from(' -diff\n')]),
+  );
+  await writeFile(
+    join(dir, 'info', 'attributes'),
+    Buffer.concat([Buffer.from(NEUTRAL_ATTRIBUTES), ...lines]),
+  );
   return dir;
 }
 

@@ -23,13 +23,25 @@ export interface PatchApplyCheck {
  * is `ok: false` with git's explanation; failing to run git at all throws (the gate pipeline
  * turns that into a denial too). An empty patch trivially applies.
  */
-export async function checkPatchApplies(target: PatchApplyTarget, patchText: string): Promise<PatchApplyCheck> {
+export async function checkPatchApplies(
+  target: PatchApplyTarget,
+  patchText: string,
+): Promise<PatchApplyCheck> {
   if (patchText.length === 0) return { ok: true, detail: 'empty patch: nothing to apply' };
   const indexFile = join(target.gitDir, 'aas-tmp', `apply-${randomBytes(8).toString('hex')}.index`);
   const env = { searchPath: target.searchPath, gitDir: target.gitDir, indexFile };
   try {
-    const base = await runGit({ args: ['read-tree', '--end-of-options', target.baseCommit], cwd: target.gitDir, env, okExitCodes: [0, 128] });
-    if (base.exitCode !== 0) return { ok: false, detail: `base ${target.baseCommit} cannot be read: ${base.stderr.trim()}` };
+    const base = await runGit({
+      args: ['read-tree', '--end-of-options', target.baseCommit],
+      cwd: target.gitDir,
+      env,
+      okExitCodes: [0, 128],
+    });
+    if (base.exitCode !== 0)
+      return {
+        ok: false,
+        detail: `base ${target.baseCommit} cannot be read: ${base.stderr.trim()}`,
+      };
     const applied = await runGit({
       args: ['apply', '--check', '--cached', '--whitespace=nowarn', '-'],
       cwd: target.gitDir,
@@ -37,7 +49,8 @@ export async function checkPatchApplies(target: PatchApplyTarget, patchText: str
       input: patchText,
       okExitCodes: [0, 1, 128],
     });
-    if (applied.exitCode === 0) return { ok: true, detail: `applies cleanly to ${target.baseCommit}` };
+    if (applied.exitCode === 0)
+      return { ok: true, detail: `applies cleanly to ${target.baseCommit}` };
     return { ok: false, detail: applied.stderr.trim() || `git apply exited ${applied.exitCode}` };
   } finally {
     await rm(indexFile, { force: true });

@@ -25,7 +25,9 @@ export interface OrphanCollection {
  * and every level is checked with lstat, so a symlink planted in the runs directory can never
  * lead the collector outside it. Logs, artifacts and the run's private git dir stay.
  */
-export async function collectOrphanWorkspaces(options: CollectOrphanWorkspacesOptions): Promise<OrphanCollection> {
+export async function collectOrphanWorkspaces(
+  options: CollectOrphanWorkspacesOptions,
+): Promise<OrphanCollection> {
   const removed: string[] = [];
   const kept: string[] = [];
   let runsDir: string;

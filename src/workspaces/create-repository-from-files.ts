@@ -34,7 +34,11 @@ export async function createRepositoryFromFiles(
   await mkdir(root, { recursive: true });
   await writeFiles(root, files);
   const env: GitEnvOptions = { searchPath };
-  await runGit({ args: ['init', '--quiet', '--template=', '--initial-branch=main'], cwd: root, env });
+  await runGit({
+    args: ['init', '--quiet', '--template=', '--initial-branch=main'],
+    cwd: root,
+    env,
+  });
   await runGit({ args: ['add', '-A'], cwd: root, env });
   const date = `@${Math.floor((options.date ?? new Date()).getTime() / 1000)} +0000`;
   await runGit({
@@ -52,23 +56,29 @@ export async function createRepositoryFromFiles(
       },
     },
   });
-  return (await runGit({ args: ['rev-parse', 'HEAD'], cwd: root, env })).stdout.toString('utf8').trim();
+  return (await runGit({ args: ['rev-parse', 'HEAD'], cwd: root, env })).stdout
+    .toString('utf8')
+    .trim();
 }
 
-async function reuseIfIdentical(root: string, files: Readonly<Record<string, string | Uint8Array>>, searchPath: string): Promise<string> {
+async function reuseIfIdentical(
+  root: string,
+  files: Readonly<Record<string, string | Uint8Array>>,
+  searchPath: string,
+): Promise<string> {
   const refuse = () =>
     new AasError('INVALID_ARGUMENT', `${root} already exists with other content`, {
       field: 'dir',
       hint: 'remove it or choose another directory',
     });
   const head = await runGit({
-    args: ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}', 'HEAD^{tree}'],
+    args: ['rev-parse', 'HEAD^{commit}', 'HEAD^{tree}'],
     cwd: root,
     env: { searchPath, gitDir: join(root, '.git') },
     okExitCodes: [0, 1, 128],
   });
   const [commit, tree] = head.stdout.toString('utf8').trim().split('\n');
-  if (head.exitCode !== 0 || commit === undefined || tree === undefined) throw refuse();
+  if (head.exitCode !== 0 || !isSha(commit) || !isSha(tree)) throw refuse();
   // Hash the wanted files into a tree with a scratch index and object directory (the
   // repository is only read) and compare it with HEAD's tree.
   const scratch = await mkdtemp(join(tmpdir(), 'aas-repo-files-'));
@@ -84,7 +94,9 @@ async function reuseIfIdentical(root: string, files: Readonly<Record<string, str
     };
     await mkdir(join(scratch, 'objects'), { recursive: true });
     await runGit({ args: ['add', '-A'], cwd: join(scratch, 'tree'), env });
-    const wanted = (await runGit({ args: ['write-tree'], cwd: join(scratch, 'tree'), env })).stdout.toString('utf8').trim();
+    const wanted = (await runGit({ args: ['write-tree'], cwd: join(scratch, 'tree'), env })).stdout
+      .toString('utf8')
+      .trim();
     if (wanted !== tree) throw refuse();
     return commit;
   } finally {
@@ -92,12 +104,26 @@ async function reuseIfIdentical(root: string, files: Readonly<Record<string, str
   }
 }
 
-async function writeFiles(root: string, files: Readonly<Record<string, string | Uint8Array>>): Promise<void> {
+function isSha(value: string | undefined): value is string {
+  return value !== undefined && /^[0-9a-f]{40}$/.test(value);
+}
+
+async function writeFiles(
+  root: string,
+  files: Readonly<Record<string, string | Uint8Array>>,
+): Promise<void> {
   await mkdir(root, { recursive: true });
   for (const [path, content] of Object.entries(files)) {
     const full = resolve(root, path);
-    if (!full.startsWith(`${root}/`) || path.split('/').some((part) => part.toLowerCase() === '.git')) {
-      throw new AasError('INVALID_ARGUMENT', `file path ${path} leaves the repository or writes git metadata`, { field: 'files' });
+    if (
+      !full.startsWith(`${root}/`) ||
+      path.split('/').some((part) => part.toLowerCase() === '.git')
+    ) {
+      throw new AasError(
+        'INVALID_ARGUMENT',
+        `file path ${path} leaves the repository or writes git metadata`,
+        { field: 'files' },
+      );
     }
     await mkdir(dirname(full), { recursive: true });
     await writeFile(full, content);

@@ -29,24 +29,41 @@ const DEFAULT_CHECKOUT_WORKERS = 4;
  * cache that makes `computePatch` fast. Attributes are neutralised by the private git dir, so
  * every file holds exactly its blob's bytes whatever `.gitattributes` says.
  */
-export async function createWorkspace(git: RunGit, options: CreateWorkspaceOptions): Promise<Workspace> {
+export async function createWorkspace(
+  git: RunGit,
+  options: CreateWorkspaceOptions,
+): Promise<Workspace> {
   const attemptDir = resolve(options.attemptDir);
   const dir = join(attemptDir, WORKSPACE_DIR_NAME);
   const indexFile = baseIndexPath(attemptDir);
   const env = { searchPath: git.searchPath, gitDir: git.gitDir };
 
   const verified = await runGit({
-    args: ['rev-parse', '--verify', '--quiet', '--end-of-options', `${options.baseCommit}^{commit}`],
+    args: [
+      'rev-parse',
+      '--verify',
+      '--quiet',
+      '--end-of-options',
+      `${options.baseCommit}^{commit}`,
+    ],
     cwd: git.gitDir,
     env,
     okExitCodes: [0, 1, 128],
   });
   const baseCommit = verified.stdout.toString('utf8').trim();
-  if (verified.exitCode !== 0 || options.baseCommit.startsWith('-') || !/^[0-9a-f]{40}$/.test(baseCommit)) {
-    throw new AasError('BASE_REF_UNKNOWN', `base commit '${options.baseCommit}' is not in the run's repository`, {
-      field: 'baseCommit',
-      hint: 'pass the baseCommit returned by resolveBase for the same RunGit',
-    });
+  if (
+    verified.exitCode !== 0 ||
+    options.baseCommit.startsWith('-') ||
+    !/^[0-9a-f]{40}$/.test(baseCommit)
+  ) {
+    throw new AasError(
+      'BASE_REF_UNKNOWN',
+      `base commit '${options.baseCommit}' is not in the run's repository`,
+      {
+        field: 'baseCommit',
+        hint: 'pass the baseCommit returned by resolveBase for the same RunGit',
+      },
+    );
   }
 
   await mkdir(attemptDir, { recursive: true });
@@ -66,5 +83,12 @@ export async function createWorkspace(git: RunGit, options: CreateWorkspaceOptio
     await rm(indexFile, { force: true });
     throw thrown;
   }
-  return { dir, gitDir: git.gitDir, baseCommit, attemptDir, repoRoot: git.repoRoot, searchPath: git.searchPath };
+  return {
+    dir,
+    gitDir: git.gitDir,
+    baseCommit,
+    attemptDir,
+    repoRoot: git.repoRoot,
+    searchPath: git.searchPath,
+  };
 }

@@ -19,7 +19,7 @@ export interface GitEnvOptions {
 
 /**
  * The environment of every git process AAS starts, built from nothing rather than filtered
- * from `process.env`: no system or global config, no system attributes, no prompts, no pager,
+ * from the host environment: no system or global config, no system attributes, no prompts, no pager,
  * no replace refs, C locale (stable messages), UTC. HOME and XDG_CONFIG_HOME point nowhere so
  * the default `~/.config/git/{ignore,attributes}` of the host user cannot leak in either.
  */
@@ -45,7 +45,10 @@ export function gitEnv(options: GitEnvOptions): Record<string, string> {
   if (options.workTree !== undefined) env.GIT_WORK_TREE = options.workTree;
   if (options.indexFile !== undefined) env.GIT_INDEX_FILE = options.indexFile;
   if (options.objectDirectory !== undefined) env.GIT_OBJECT_DIRECTORY = options.objectDirectory;
-  if (options.alternateObjectDirectories !== undefined && options.alternateObjectDirectories.length > 0) {
+  if (
+    options.alternateObjectDirectories !== undefined &&
+    options.alternateObjectDirectories.length > 0
+  ) {
     env.GIT_ALTERNATE_OBJECT_DIRECTORIES = options.alternateObjectDirectories.join(':');
   }
   if (options.literalPathspecs === true) env.GIT_LITERAL_PATHSPECS = '1';

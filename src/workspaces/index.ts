@@ -1,11 +1,18 @@
-export { type PatchApplyCheck, type PatchApplyTarget, checkPatchApplies } from './check-patch-applies.js';
+export {
+  checkPatchApplies,
+  type PatchApplyCheck,
+  type PatchApplyTarget,
+} from './check-patch-applies.js';
 export {
   type CollectOrphanWorkspacesOptions,
   collectOrphanWorkspaces,
   type OrphanCollection,
 } from './collect-orphan-workspaces.js';
 export { type ComputePatchOptions, computePatch } from './compute-patch.js';
-export { type CreateRepositoryOptions, createRepositoryFromFiles } from './create-repository-from-files.js';
+export {
+  type CreateRepositoryOptions,
+  createRepositoryFromFiles,
+} from './create-repository-from-files.js';
 export { type CreateWorkspaceOptions, createWorkspace } from './create-workspace.js';
 export { type PrepareRunGitOptions, prepareRunGit } from './prepare-run-git.js';
 export { readFileAtCommit } from './read-file-at-commit.js';

@@ -17,10 +17,22 @@ export interface DirtyEntry {
  * (`--ignore-submodules=dirty`), because that is all a snapshot commit could record.
  * `GIT_OPTIONAL_LOCKS=0` (set for every git process) keeps status from rewriting the index.
  */
-export async function listDirtyEntries(git: RunGit, userExcludesFile?: string): Promise<DirtyEntry[]> {
-  const excludes = userExcludesFile === undefined ? [] : ['-c', `core.excludesFile=${userExcludesFile}`];
+export async function listDirtyEntries(
+  git: RunGit,
+  userExcludesFile?: string,
+): Promise<DirtyEntry[]> {
+  const excludes =
+    userExcludesFile === undefined ? [] : ['-c', `core.excludesFile=${userExcludesFile}`];
   const result = await runGit({
-    args: [...excludes, 'status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames', '--ignore-submodules=dirty'],
+    args: [
+      ...excludes,
+      'status',
+      '--porcelain=v1',
+      '-z',
+      '--untracked-files=all',
+      '--no-renames',
+      '--ignore-submodules=dirty',
+    ],
     cwd: git.repoRoot,
     env: { searchPath: git.searchPath, gitDir: git.repoGitDir, workTree: git.repoRoot },
   });

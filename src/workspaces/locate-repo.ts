@@ -51,10 +51,14 @@ export async function locateRepo(repo: string, searchPath: string): Promise<Repo
   }
   const [bare, insideGitDir] = probe.stdout.toString('utf8').trim().split('\n');
   if (bare === 'true' || insideGitDir === 'true') {
-    throw new AasError('REPO_NOT_GIT', `${repo} is a bare repository or a .git directory, not a working tree`, {
-      field: 'repo',
-      hint: 'pass the path of a checkout with a working tree (e.g. `git clone <bare> <dir>`)',
-    });
+    throw new AasError(
+      'REPO_NOT_GIT',
+      `${repo} is a bare repository or a .git directory, not a working tree`,
+      {
+        field: 'repo',
+        hint: 'pass the path of a checkout with a working tree (e.g. `git clone <bare> <dir>`)',
+      },
+    );
   }
 
   const where = await runGit({

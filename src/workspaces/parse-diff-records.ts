@@ -65,7 +65,8 @@ export function parseDiffRecords(output: Buffer): DiffRecord[] {
     const twoPaths = letter === 'R' || letter === 'C';
     const first = fields[at + 1];
     const second = twoPaths ? fields[at + 2] : first;
-    if (first === undefined || second === undefined) throw parseError('path after raw header', fields[at]);
+    if (first === undefined || second === undefined)
+      throw parseError('path after raw header', fields[at]);
     raws.push({
       status,
       path: second,
@@ -84,12 +85,19 @@ export function parseDiffRecords(output: Buffer): DiffRecord[] {
     if (counts === null) throw parseError('numstat record', field);
     const [whole = '', added = '-', deleted = '-'] = counts;
     const binary = added === '-' || deleted === '-';
-    numstats.push({ binary, insertions: binary ? 0 : Number(added), deletions: binary ? 0 : Number(deleted) });
+    numstats.push({
+      binary,
+      insertions: binary ? 0 : Number(added),
+      deletions: binary ? 0 : Number(deleted),
+    });
     // An empty path after the counts means "old NUL new NUL" follows (a rename or copy).
     at += field.length === whole.length ? 3 : 1;
   }
   if (numstats.length !== raws.length) {
-    throw new AasError('INTERNAL', `git diff listed ${raws.length} raw but ${numstats.length} numstat records`);
+    throw new AasError(
+      'INTERNAL',
+      `git diff listed ${raws.length} raw but ${numstats.length} numstat records`,
+    );
   }
   return raws.map((raw, index) => {
     const numstat = numstats[index] ?? { binary: false, insertions: 0, deletions: 0 };
@@ -98,6 +106,7 @@ export function parseDiffRecords(output: Buffer): DiffRecord[] {
 }
 
 function parseError(what: string, field: Buffer | undefined): AasError {
-  const shown = field === undefined ? '<end of output>' : JSON.stringify(field.toString('utf8').slice(0, 120));
+  const shown =
+    field === undefined ? '<end of output>' : JSON.stringify(field.toString('utf8').slice(0, 120));
   return new AasError('INTERNAL', `cannot parse git diff output: expected ${what}, got ${shown}`);
 }

@@ -33,7 +33,8 @@ export const PRIVATE_CONFIG = `[core]
  * be diffed as text: bytes on disk are blob bytes in both directions. `!eol`/`!diff` reset to
  * "unspecified" so git's own NUL-byte binary detection decides.
  */
-export const NEUTRAL_ATTRIBUTES = '* -text -crlf !eol -filter -ident -working-tree-encoding !diff\n';
+export const NEUTRAL_ATTRIBUTES =
+  '* -text -crlf !eol -filter -ident -working-tree-encoding !diff\n';
 
 export interface PrepareRunGitOptions {
   /** The run's directory; the private git dir becomes `<runDir>/git`. */
@@ -53,14 +54,21 @@ export async function prepareRunGit(options: PrepareRunGitOptions): Promise<RunG
   const searchPath = options.searchPath ?? DEFAULT_GIT_SEARCH_PATH;
   const repo = await locateRepo(options.repo, searchPath);
   if (repo.objectsDir.includes('\n')) {
-    throw new AasError('INTERNAL', `cannot borrow objects from a path containing a newline: ${repo.objectsDir}`);
+    throw new AasError(
+      'INTERNAL',
+      `cannot borrow objects from a path containing a newline: ${repo.objectsDir}`,
+    );
   }
   const runDir = resolve(options.runDir);
   await mkdir(runDir, { recursive: true });
   const gitDir = join(runDir, 'git');
   if (!(await isGitDir(gitDir))) {
     // `--template=`: no sample hooks, no description; just the skeleton.
-    await runGit({ args: ['init', '--bare', '--quiet', '--template=', gitDir], cwd: runDir, env: { searchPath } });
+    await runGit({
+      args: ['init', '--bare', '--quiet', '--template=', gitDir],
+      cwd: runDir,
+      env: { searchPath },
+    });
   }
   await mkdir(join(gitDir, 'info'), { recursive: true });
   await mkdir(join(gitDir, 'objects', 'info'), { recursive: true });
@@ -80,7 +88,10 @@ export async function prepareRunGit(options: PrepareRunGitOptions): Promise<RunG
 
 async function isGitDir(dir: string): Promise<boolean> {
   try {
-    const [head, objects] = await Promise.all([stat(join(dir, 'HEAD')), stat(join(dir, 'objects'))]);
+    const [head, objects] = await Promise.all([
+      stat(join(dir, 'HEAD')),
+      stat(join(dir, 'objects')),
+    ]);
     return head.isFile() && objects.isDirectory();
   } catch {
     return false;

@@ -26,11 +26,21 @@ const SHA_PATTERN = /^[0-9a-f]{40}$/;
  * stored only in the run's private git dir. A base that is some other commit is committed by
  * definition, whatever state the checkout is in.
  */
-export async function resolveBase(git: RunGit, options: ResolveBaseOptions): Promise<BaseResolution> {
+export async function resolveBase(
+  git: RunGit,
+  options: ResolveBaseOptions,
+): Promise<BaseResolution> {
   const baseRef = options.baseRef ?? 'HEAD';
   const baseCommit = await resolveCommit(git, baseRef);
   const headCommit = baseRef === 'HEAD' ? baseCommit : await resolveCommitOrNull(git, 'HEAD');
-  const clean = { repoRoot: git.repoRoot, baseRef, baseCommit, dirty: false, dirtyPaths: [], snapshot: false };
+  const clean = {
+    repoRoot: git.repoRoot,
+    baseRef,
+    baseCommit,
+    dirty: false,
+    dirtyPaths: [],
+    snapshot: false,
+  };
   if (headCommit !== baseCommit) return clean;
 
   const entries = await listDirtyEntries(git, options.userExcludesFile);
@@ -38,7 +48,10 @@ export async function resolveBase(git: RunGit, options: ResolveBaseOptions): Pro
   const dirtyPaths = [...new Set(entries.map((entry) => entry.path))];
   if (!options.allowDirty) {
     const named = dirtyPaths.slice(0, MAX_NAMED_DIRTY_PATHS).join(', ');
-    const more = dirtyPaths.length > MAX_NAMED_DIRTY_PATHS ? ` and ${dirtyPaths.length - MAX_NAMED_DIRTY_PATHS} more` : '';
+    const more =
+      dirtyPaths.length > MAX_NAMED_DIRTY_PATHS
+        ? ` and ${dirtyPaths.length - MAX_NAMED_DIRTY_PATHS} more`
+        : '';
     throw new AasError('BASE_DIRTY', `${git.repoRoot} has uncommitted changes: ${named}${more}`, {
       field: 'baseRef',
       hint: 'commit or stash them, or pass --allow-dirty-base to run on a snapshot of the working tree',
@@ -46,7 +59,14 @@ export async function resolveBase(git: RunGit, options: ResolveBaseOptions): Pro
     });
   }
   const snapshotCommit = await snapshotDirtyCheckout(git, baseCommit, entries);
-  return { repoRoot: git.repoRoot, baseRef, baseCommit: snapshotCommit, dirty: true, dirtyPaths, snapshot: true };
+  return {
+    repoRoot: git.repoRoot,
+    baseRef,
+    baseCommit: snapshotCommit,
+    dirty: true,
+    dirtyPaths,
+    snapshot: true,
+  };
 }
 
 async function resolveCommit(git: RunGit, ref: string): Promise<string> {
@@ -57,10 +77,14 @@ async function resolveCommit(git: RunGit, ref: string): Promise<string> {
     branches.length === 0
       ? 'the repository has no commits yet: commit something first'
       : `branches include: ${branches.join(', ')}; a tag or a commit sha also works`;
-  throw new AasError('BASE_REF_UNKNOWN', `base ref '${ref}' does not resolve to a commit in ${git.repoRoot}`, {
-    field: 'baseRef',
-    hint,
-  });
+  throw new AasError(
+    'BASE_REF_UNKNOWN',
+    `base ref '${ref}' does not resolve to a commit in ${git.repoRoot}`,
+    {
+      field: 'baseRef',
+      hint,
+    },
+  );
 }
 
 async function resolveCommitOrNull(git: RunGit, ref: string): Promise<string | null> {
@@ -78,7 +102,13 @@ async function resolveCommitOrNull(git: RunGit, ref: string): Promise<string | n
 
 async function listBranches(git: RunGit): Promise<string[]> {
   const result = await runGit({
-    args: ['for-each-ref', '--count=8', '--sort=-committerdate', '--format=%(refname:short)', 'refs/heads/'],
+    args: [
+      'for-each-ref',
+      '--count=8',
+      '--sort=-committerdate',
+      '--format=%(refname:short)',
+      'refs/heads/',
+    ],
     cwd: git.repoRoot,
     env: { searchPath: git.searchPath, gitDir: git.repoGitDir },
   });

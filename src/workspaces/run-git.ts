@@ -69,7 +69,12 @@ export function runGit(invocation: GitInvocation): Promise<GitResult> {
       );
     });
     child.on('close', (exitCode) => {
-      const result: GitResult = { exitCode, stdout: Buffer.concat(chunks), stderr, stdoutOverflow: overflow };
+      const result: GitResult = {
+        exitCode,
+        stdout: Buffer.concat(chunks),
+        stderr,
+        stdoutOverflow: overflow,
+      };
       if (overflow) {
         if (invocation.maxStdoutBytes !== undefined) resolve(result);
         else reject(gitFailure(invocation.args, `output exceeded ${limit} bytes`));

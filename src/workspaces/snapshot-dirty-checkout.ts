@@ -19,7 +19,11 @@ export const SNAPSHOT_IDENTITY = { name: 'AAS snapshot', email: 'aas@localhost' 
  * exactly what `git commit -a` after `git add` of those paths would record. Identity and date
  * are fixed (the date is HEAD's), so the same dirty state always gives the same commit.
  */
-export async function snapshotDirtyCheckout(git: RunGit, headCommit: string, entries: readonly DirtyEntry[]): Promise<string> {
+export async function snapshotDirtyCheckout(
+  git: RunGit,
+  headCommit: string,
+  entries: readonly DirtyEntry[],
+): Promise<string> {
   const indexFile = join(git.gitDir, 'aas-tmp', `snapshot-${randomBytes(8).toString('hex')}.index`);
   const env: GitEnvOptions = {
     searchPath: git.searchPath,
@@ -35,13 +39,17 @@ export async function snapshotDirtyCheckout(git: RunGit, headCommit: string, ent
     await call(['read-tree', headCommit]);
     // An untracked nested repository is reported as `dir/`; a commit can only point at it as a
     // submodule, which is not a snapshot of its files, so it is left out.
-    const paths = entries.filter((entry) => entry.raw[entry.raw.length - 1] !== 0x2f).map((entry) => entry.raw);
+    const paths = entries
+      .filter((entry) => entry.raw[entry.raw.length - 1] !== 0x2f)
+      .map((entry) => entry.raw);
     if (paths.length > 0) {
       const input = Buffer.concat(paths.flatMap((raw) => [raw, Buffer.from([0])]));
       await call(['update-index', '--add', '--remove', '--replace', '-z', '--stdin'], input);
     }
     const tree = (await call(['write-tree'])).stdout.toString('utf8').trim();
-    const parentTime = (await call(['show', '-s', '--format=%ct', headCommit])).stdout.toString('utf8').trim();
+    const parentTime = (await call(['show', '-s', '--format=%ct', headCommit])).stdout
+      .toString('utf8')
+      .trim();
     const message = `AAS snapshot of uncommitted changes\n\nBase: ${headCommit}\nPaths: ${entries.length}\n`;
     const date = `@${parentTime} +0000`;
     const commit = await runGit({
@@ -60,7 +68,8 @@ export async function snapshotDirtyCheckout(git: RunGit, headCommit: string, ent
       },
     });
     const sha = commit.stdout.toString('utf8').trim();
-    if (!/^[0-9a-f]{40}$/.test(sha)) throw new AasError('INTERNAL', `git commit-tree printed no commit id: ${sha}`);
+    if (!/^[0-9a-f]{40}$/.test(sha))
+      throw new AasError('INTERNAL', `git commit-tree printed no commit id: ${sha}`);
     return sha;
   } finally {
     await rm(indexFile, { force: true });

@@ -55,7 +55,13 @@ export interface DroppedPath {
   readonly rule: string;
 }
 
-export type PatchFileStatus = 'added' | 'modified' | 'deleted' | 'renamed' | 'copied' | 'type-changed';
+export type PatchFileStatus =
+  | 'added'
+  | 'modified'
+  | 'deleted'
+  | 'renamed'
+  | 'copied'
+  | 'type-changed';
 
 export interface PatchFile {
   /** The path after the change (for a deletion, the deleted path). */

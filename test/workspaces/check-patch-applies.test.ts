@@ -9,7 +9,11 @@ afterAll(cleanupAll);
 
 describe('checkPatchApplies', () => {
   it('accepts the patch against its base, then judges a moved base by content', async () => {
-    const { repo, git: runGit, ws } = await setupRun({ 'a.txt': 'one\ntwo\nthree\n', 'b.bin': Buffer.from([0, 1, 2]) });
+    const {
+      repo,
+      git: runGit,
+      ws,
+    } = await setupRun({ 'a.txt': 'one\ntwo\nthree\n', 'b.bin': Buffer.from([0, 1, 2]) });
     writeFileSync(join(ws.dir, 'a.txt'), 'one\nTWO\nthree\n');
     writeFileSync(join(ws.dir, 'b.bin'), Buffer.from([0, 1, 2, 3]));
     const patch = await computePatch(ws, { runtimeRule: () => null });
@@ -18,7 +22,9 @@ describe('checkPatchApplies', () => {
     // Unrelated upstream change: still applies.
     writeTree(repo, { 'c.txt': 'unrelated\n' });
     const unrelated = commitAll(repo, 'unrelated');
-    expect(await checkPatchApplies({ ...runGit, baseCommit: unrelated }, patch.text)).toMatchObject({ ok: true });
+    expect(await checkPatchApplies({ ...runGit, baseCommit: unrelated }, patch.text)).toMatchObject(
+      { ok: true },
+    );
 
     // Conflicting upstream change to the text and the binary file: does not apply, with git's reason.
     writeTree(repo, { 'a.txt': 'one\n2\nthree\n', 'b.bin': Buffer.from([9]) });
@@ -32,12 +38,16 @@ describe('checkPatchApplies', () => {
     const { ws } = await setupRun({ 'a.txt': 'a\n' });
     expect((await checkPatchApplies(ws, 'this is not a patch\n')).ok).toBe(false);
     expect((await checkPatchApplies({ ...ws, baseCommit: 'f'.repeat(40) }, 'x')).ok).toBe(false);
-    expect(await checkPatchApplies(ws, '')).toEqual({ ok: true, detail: 'empty patch: nothing to apply' });
+    expect(await checkPatchApplies(ws, '')).toEqual({
+      ok: true,
+      detail: 'empty patch: nothing to apply',
+    });
   });
 
   it('refuses a hand-written patch that climbs out of the tree', async () => {
     const { ws } = await setupRun({ 'a.txt': 'a\n' });
-    const escape = 'diff --git a/../evil b/../evil\nnew file mode 100644\n--- /dev/null\n+++ b/../evil\n@@ -0,0 +1 @@\n+x\n';
-    expect((await checkPatchApplies(ws, escape)).ok).toBe(false);
+    const climbing =
+      'diff --git a/../evil b/../evil\nnew file mode 100644\n--- /dev/null\n+++ b/../evil\n@@ -0,0 +1 @@\n+x\n';
+    expect((await checkPatchApplies(ws, climbing)).ok).toBe(false);
   });
 });

@@ -1,7 +1,12 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { collectOrphanWorkspaces, createWorkspace, prepareRunGit, resolveBase } from '../../src/workspaces/index.js';
+import {
+  collectOrphanWorkspaces,
+  createWorkspace,
+  prepareRunGit,
+  resolveBase,
+} from '../../src/workspaces/index.js';
 import { cleanupAll, tempDir, tempRepo } from './workspace-fixture.js';
 
 afterAll(cleanupAll);
@@ -13,7 +18,10 @@ async function makeRun(runsDir: string, runId: string, repo: string): Promise<st
   const runDir = join(runsDir, runId);
   const git = await prepareRunGit({ runDir, repo });
   const base = await resolveBase(git, { allowDirty: false });
-  const ws = await createWorkspace(git, { baseCommit: base.baseCommit, attemptDir: join(runDir, 'attempt-1') });
+  const ws = await createWorkspace(git, {
+    baseCommit: base.baseCommit,
+    attemptDir: join(runDir, 'attempt-1'),
+  });
   writeFileSync(join(runDir, 'attempt-1', 'stdout.log'), 'kept\n');
   return ws.dir;
 }
@@ -67,7 +75,12 @@ describe('collectOrphanWorkspaces', () => {
     });
     expect(result).toEqual({ removed: [], kept: [join(runsDir, DEAD, 'attempt-1')] });
     expect(existsSync(ws)).toBe(true);
-    expect(await collectOrphanWorkspaces({ runsDir: join(runsDir, 'missing'), isRunLive: async () => false })).toEqual({
+    expect(
+      await collectOrphanWorkspaces({
+        runsDir: join(runsDir, 'missing'),
+        isRunLive: async () => false,
+      }),
+    ).toEqual({
       removed: [],
       kept: [],
     });

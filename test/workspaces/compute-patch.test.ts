@@ -1,11 +1,30 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAasError } from '../../src/kernel/index.js';
 import { checkPatchApplies, computePatch, type RuntimeRule } from '../../src/workspaces/index.js';
 import { commitAll, git, writeTree } from '../helpers/temp-repo.js';
 import { describeTree, joinPath, readTreeSnapshot } from './tree-snapshot.js';
-import { applyInFreshClone, baseTree, cleanupAll, expectedTree, setupRun, tempDir, tempRepo } from './workspace-fixture.js';
+import {
+  applyInFreshClone,
+  baseTree,
+  cleanupAll,
+  expectedTree,
+  setupRun,
+  tempDir,
+  tempRepo,
+} from './workspace-fixture.js';
 
 afterAll(cleanupAll);
 
@@ -16,8 +35,13 @@ const runtimeRule: RuntimeRule = (path) => {
 };
 const noRuntime: RuntimeRule = () => null;
 
-const twentyLines = Array.from({ length: 20 }, (_, i) => `line ${i + 1} of a file that will be renamed`).join('\n');
-const binaryBase = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0x01, 0x02, 0x03, 0xff, 0xfe, 0x00, 0x10]);
+const twentyLines = Array.from(
+  { length: 20 },
+  (_, i) => `line ${i + 1} of a file that will be renamed`,
+).join('\n');
+const binaryBase = Buffer.from([
+  0x89, 0x50, 0x4e, 0x47, 0x00, 0x01, 0x02, 0x03, 0xff, 0xfe, 0x00, 0x10,
+]);
 
 const BASE_FILES = {
   'README.md': '# demo\n',
@@ -39,11 +63,17 @@ function editLikeAnAgent(ws: string): void {
   rmSync(at('src/delete-me.txt'));
   renameSync(at('src/rename-same.txt'), at('src/renamed-same.txt'));
   renameSync(at('src/rename-similar.txt'), at('src/renamed-similar.txt'));
-  writeFileSync(at('src/renamed-similar.txt'), `${twentyLines.replace('line 3 of', 'LINE THREE of').replace('line 9 of', 'LINE NINE of')}\n`);
+  writeFileSync(
+    at('src/renamed-similar.txt'),
+    `${twentyLines.replace('line 3 of', 'LINE THREE of').replace('line 9 of', 'LINE NINE of')}\n`,
+  );
   chmodSync(at('bin/tool.sh'), 0o755);
   writeFileSync(at('no-newline.txt'), 'first\nsecond, edited');
   writeFileSync(at('crlf.txt'), 'one\r\ntwo, edited\r\nthree\r\nfour\r\n');
-  writeFileSync(at('assets/logo.bin'), Buffer.concat([binaryBase, Buffer.from([0x00, 0x42, 0x00])]));
+  writeFileSync(
+    at('assets/logo.bin'),
+    Buffer.concat([binaryBase, Buffer.from([0x00, 0x42, 0x00])]),
+  );
   writeTree(ws, {
     'assets/new.bin': Buffer.from([0x00, 0x01, 0x02, 0xc3, 0x28, 0x00, 0xff]),
     'empty.txt': '',
@@ -73,13 +103,40 @@ describe('computePatch', () => {
     const byPath = new Map(patch.files.map((file) => [file.path, file]));
     expect(byPath.get('src/delete-me.txt')).toMatchObject({ status: 'deleted', oldMode: '100644' });
     expect(byPath.get('src/delete-me.txt')?.newMode).toBeUndefined();
-    expect(byPath.get('src/renamed-same.txt')).toMatchObject({ status: 'renamed', oldPath: 'src/rename-same.txt', insertions: 0, deletions: 0 });
-    expect(byPath.get('src/renamed-similar.txt')).toMatchObject({ status: 'renamed', oldPath: 'src/rename-similar.txt', insertions: 2, deletions: 2 });
-    expect(byPath.get('bin/tool.sh')).toMatchObject({ status: 'modified', oldMode: '100644', newMode: '100755' });
-    expect(byPath.get('crlf.txt')).toMatchObject({ status: 'modified', binary: false, insertions: 2, deletions: 1 });
+    expect(byPath.get('src/renamed-same.txt')).toMatchObject({
+      status: 'renamed',
+      oldPath: 'src/rename-same.txt',
+      insertions: 0,
+      deletions: 0,
+    });
+    expect(byPath.get('src/renamed-similar.txt')).toMatchObject({
+      status: 'renamed',
+      oldPath: 'src/rename-similar.txt',
+      insertions: 2,
+      deletions: 2,
+    });
+    expect(byPath.get('bin/tool.sh')).toMatchObject({
+      status: 'modified',
+      oldMode: '100644',
+      newMode: '100755',
+    });
+    expect(byPath.get('crlf.txt')).toMatchObject({
+      status: 'modified',
+      binary: false,
+      insertions: 2,
+      deletions: 1,
+    });
     expect(byPath.get('assets/logo.bin')).toMatchObject({ status: 'modified', binary: true });
-    expect(byPath.get('assets/new.bin')).toMatchObject({ status: 'added', binary: true, newMode: '100644' });
-    expect(byPath.get('links/readme-link')).toMatchObject({ status: 'added', newMode: '120000', symlinkTarget: '../README.md' });
+    expect(byPath.get('assets/new.bin')).toMatchObject({
+      status: 'added',
+      binary: true,
+      newMode: '100644',
+    });
+    expect(byPath.get('links/readme-link')).toMatchObject({
+      status: 'added',
+      newMode: '120000',
+      symlinkTarget: '../README.md',
+    });
     expect(byPath.get('empty.txt')).toMatchObject({ status: 'added', insertions: 0, deletions: 0 });
     expect(byPath.get('dir with spaces/file name.txt')).toMatchObject({ status: 'added' });
     expect(byPath.get('unicodé/文件.txt')).toMatchObject({ status: 'added' });
@@ -91,8 +148,9 @@ describe('computePatch', () => {
       { path: 'logs/keep.log', layer: 'repo', rule: 'logs/**' },
       { path: 'node_modules/x.js', layer: 'floor', rule: 'node_modules/**' },
     ]);
-    expect(patch.ignoredUntracked.sort()).toEqual(['.cache/', 'scratch.tmp']);
-    for (const path of ['node_modules', 'logs/', '.cache', 'scratch.tmp', 'empty-dir']) expect(patch.text).not.toContain(path);
+    expect([...patch.ignoredUntracked].sort()).toEqual(['.cache/', 'scratch.tmp']);
+    for (const path of ['node_modules', 'logs/', '.cache', 'scratch.tmp', 'empty-dir'])
+      expect(patch.text).not.toContain(path);
 
     // Text is ASCII-safe UTF-8 and the digest covers exactly its bytes.
     expect(Buffer.from(patch.text, 'utf8').toString('utf8')).toBe(patch.text);
@@ -102,18 +160,28 @@ describe('computePatch', () => {
 
     const insertions = patch.files.reduce((sum, file) => sum + file.insertions, 0);
     const deletions = patch.files.reduce((sum, file) => sum + file.deletions, 0);
-    expect(patch.stats).toEqual({ filesChanged: patch.files.length, insertions, deletions, patchLines: insertions + deletions });
+    expect(patch.stats).toEqual({
+      filesChanged: patch.files.length,
+      insertions,
+      deletions,
+      patchLines: insertions + deletions,
+    });
 
     const applied = applyInFreshClone(repo, ws.baseCommit, patch);
     const expected = expectedTree(readTreeSnapshot(ws.dir), baseTree(repo, ws.baseCommit), patch);
     expect(describeTree(applied)).toEqual(describeTree(expected));
     // Spot checks of what the comparison covers.
-    expect(applied.get('crlf.txt')?.bytes.toString('latin1')).toBe('one\r\ntwo, edited\r\nthree\r\nfour\r\n');
+    expect(applied.get('crlf.txt')?.bytes.toString('latin1')).toBe(
+      'one\r\ntwo, edited\r\nthree\r\nfour\r\n',
+    );
     expect(applied.get('bin/tool.sh')?.executable).toBe(true);
     expect(applied.get('logs/keep.log')?.bytes.toString()).toBe('tracked log\n');
     expect(applied.has('node_modules/x.js')).toBe(false);
 
-    expect(await checkPatchApplies(ws, patch.text)).toEqual({ ok: true, detail: `applies cleanly to ${ws.baseCommit}` });
+    expect(await checkPatchApplies(ws, patch.text)).toEqual({
+      ok: true,
+      detail: `applies cleanly to ${ws.baseCommit}`,
+    });
   });
 
   it('returns an empty patch for an untouched workspace', async () => {
@@ -165,18 +233,49 @@ describe('computePatch', () => {
     expect(patch.text).not.toContain('Subproject');
   });
 
+  it('ignores a .git the agent plants and reports paths git refuses as .git aliases', async () => {
+    const { repo, ws } = await setupRun({ 'a.txt': 'a\n' });
+    writeTree(ws.dir, {
+      '.git/config': '[core]\n\tfsmonitor = touch /tmp/aas-pwned\n',
+      '.git/HEAD': 'ref: refs/heads/main\n',
+      '.GIT/hooks/post-checkout': '#!/bin/sh\n',
+      'git~1': 'ntfs short name\n',
+      'sub/.git ': 'trailing space\n',
+      'real.txt': 'a real change\n',
+    });
+    writeFileSync(join(ws.dir, 'a.txt'), 'changed\n');
+
+    const patch = await computePatch(ws, { runtimeRule: noRuntime });
+
+    expect(patch.files.map((f) => f.path).sort()).toEqual(['a.txt', 'real.txt']);
+    expect(patch.runtimeDropped.map((d) => `${d.path} ${d.layer}`)).toEqual([
+      '.GIT/hooks/post-checkout workspaces',
+      'git~1 workspaces',
+      'sub/.git  workspaces',
+    ]);
+    expect(patch.text).not.toMatch(/\.git\/|\.GIT/);
+    const applied = applyInFreshClone(repo, ws.baseCommit, patch);
+    expect(applied.get('real.txt')?.bytes.toString()).toBe('a real change\n');
+  });
+
   it('reports a path that a dropped runtime path takes with it', async () => {
-    const { ws } = await setupRun({ 'cache': 'a file that becomes a directory\n', 'a.txt': 'a\n' });
+    const { ws } = await setupRun({ cache: 'a file that becomes a directory\n', 'a.txt': 'a\n' });
     rmSync(join(ws.dir, 'cache'));
     writeTree(ws.dir, { 'cache/inner.txt': 'inside\n' });
     const rule: RuntimeRule = (path) => (path === 'cache' ? { layer: 'job', rule: 'cache' } : null);
     const patch = await computePatch(ws, { runtimeRule: rule });
     expect(patch.files).toEqual([]);
-    expect(patch.runtimeDropped.map((d) => `${d.path}:${d.layer}`)).toEqual(['cache:job', 'cache/inner.txt:workspaces']);
+    expect(patch.runtimeDropped.map((d) => `${d.path}:${d.layer}`)).toEqual([
+      'cache:job',
+      'cache/inner.txt:workspaces',
+    ]);
   });
 
   it('carries a text file that is not UTF-8 as an exact binary patch, and quotes a non-UTF-8 path', async () => {
-    const { repo, ws } = await setupRun({ 'latin1.txt': Buffer.from('caf\xe9\n', 'latin1'), 'a.txt': 'a\n' });
+    const { repo, ws } = await setupRun({
+      'latin1.txt': Buffer.from('caf\xe9\n', 'latin1'),
+      'a.txt': 'a\n',
+    });
     writeFileSync(join(ws.dir, 'latin1.txt'), Buffer.from('caf\xe9 cr\xe8me\n', 'latin1'));
     writeFileSync(Buffer.from(`${ws.dir}/odd-\xff.txt`, 'latin1'), 'odd name\n');
     writeFileSync(join(ws.dir, 'a.txt'), 'a, still text\n');
@@ -186,7 +285,11 @@ describe('computePatch', () => {
     expect(Buffer.from(patch.text, 'utf8').toString('utf8')).toBe(patch.text);
     const latin1 = patch.files.find((f) => f.path === 'latin1.txt');
     expect(latin1).toMatchObject({ status: 'modified', binary: true });
-    expect(patch.files.find((f) => f.path === 'a.txt')).toMatchObject({ binary: false, insertions: 1, deletions: 1 });
+    expect(patch.files.find((f) => f.path === 'a.txt')).toMatchObject({
+      binary: false,
+      insertions: 1,
+      deletions: 1,
+    });
     expect(patch.text).toContain('"b/odd-\\377.txt"');
 
     const clone = join(tempDir('aas-clone-'), 'c');
@@ -194,15 +297,23 @@ describe('computePatch', () => {
     writeFileSync(join(clone, '..', 'p.patch'), patch.text);
     git(clone, ['apply', join(clone, '..', 'p.patch')]);
     expect(readFileSync(join(clone, 'latin1.txt')).toString('latin1')).toBe('caf\xe9 cr\xe8me\n');
-    expect(readFileSync(Buffer.from(`${clone}/odd-\xff.txt`, 'latin1')).toString()).toBe('odd name\n');
+    expect(readFileSync(Buffer.from(`${clone}/odd-\xff.txt`, 'latin1')).toString()).toBe(
+      'odd name\n',
+    );
   });
 
   it('stops at maxPatchBytes with GATE_FAILED instead of buffering the whole patch', async () => {
     const { ws } = await setupRun({ 'a.txt': 'a\n' });
     writeFileSync(join(ws.dir, 'big.txt'), 'x'.repeat(100).concat('\n').repeat(2000));
-    const error = await computePatch(ws, { runtimeRule: noRuntime, maxPatchBytes: 10_000 }).catch((e: unknown) => e);
+    const error = await computePatch(ws, { runtimeRule: noRuntime, maxPatchBytes: 10_000 }).catch(
+      (e: unknown) => e,
+    );
     expect(isAasError(error) && error.code).toBe('GATE_FAILED');
-    expect(isAasError(error) && error.details).toMatchObject({ maxPatchBytes: 10_000, filesChanged: 1, insertions: 2000 });
+    expect(isAasError(error) && error.details).toMatchObject({
+      maxPatchBytes: 10_000,
+      filesChanged: 1,
+      insertions: 2000,
+    });
   });
 
   it('honours the workspace .gitignore: an ignored new file is reported, a tracked ignored file still patches', async () => {
@@ -210,12 +321,16 @@ describe('computePatch', () => {
     writeTree(repo, { '.gitignore': 'build/\n' });
     commitAll(repo, 'ignore build/');
     const { ws } = await setupRun({}, { repo });
-    writeTree(ws.dir, { 'build/out.js': 'generated\n', 'build/tracked.txt': 'changed\n', '.env': 'SECRET=1\n' });
+    writeTree(ws.dir, {
+      'build/out.js': 'generated\n',
+      'build/tracked.txt': 'changed\n',
+      '.env': 'SECRET=1\n',
+    });
     // The agent may ignore its own new files; that only hides them from the patch, and says so.
     writeFileSync(join(ws.dir, '.gitignore'), 'build/\n.env\n');
     const patch = await computePatch(ws, { runtimeRule: noRuntime });
     expect(patch.files.map((f) => f.path).sort()).toEqual(['.gitignore', 'build/tracked.txt']);
-    expect(patch.ignoredUntracked.sort()).toEqual(['.env', 'build/out.js']);
+    expect([...patch.ignoredUntracked].sort()).toEqual(['.env', 'build/out.js']);
   });
 
   it('leaves no temporary index behind and can run twice with the same answer', async () => {

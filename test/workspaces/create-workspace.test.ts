@@ -1,4 +1,12 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAasError } from '../../src/kernel/index.js';
@@ -18,7 +26,7 @@ afterAll(cleanupAll);
 
 describe('createWorkspace', () => {
   it('checks out the base as plain files with no .git, leaving the user repository untouched', async () => {
-    const repo = tempRepo({ 'a.txt': 'a\n', 'bin/run.sh': '#!/bin/sh\n', 'link': 'placeholder' });
+    const repo = tempRepo({ 'a.txt': 'a\n', 'bin/run.sh': '#!/bin/sh\n', link: 'placeholder' });
     chmodSync(join(repo, 'bin', 'run.sh'), 0o755);
     git(repo, ['commit', '-q', '-a', '-m', 'exec']);
     const refs = git(repo, ['for-each-ref']);
@@ -26,7 +34,9 @@ describe('createWorkspace', () => {
     const { ws } = await setupRun({}, { repo });
 
     expect(existsSync(join(ws.dir, '.git'))).toBe(false);
-    expect(describeTree(readTreeSnapshot(ws.dir))).toEqual(describeTree(baseTree(repo, ws.baseCommit)));
+    expect(describeTree(readTreeSnapshot(ws.dir))).toEqual(
+      describeTree(baseTree(repo, ws.baseCommit)),
+    );
     expect(git(repo, ['for-each-ref'])).toBe(refs);
     expect(git(repo, ['worktree', 'list', '--porcelain'])).toBe(worktrees);
     expect(git(repo, ['status', '--porcelain'])).toBe('');
@@ -35,7 +45,11 @@ describe('createWorkspace', () => {
 
   it('writes blob bytes verbatim whatever .gitattributes and the user config ask for, and never runs filters', async () => {
     const marker = join(tempDir('aas-marker-'), 'filter-ran');
-    const repo = tempRepo({ 'a.txt': 'line one\nline two\n', 'b.dat': 'id: $Id$\n', 'c.md': 'markdown\n' });
+    const repo = tempRepo({
+      'a.txt': 'line one\nline two\n',
+      'b.dat': 'id: $Id$\n',
+      'c.md': 'markdown\n',
+    });
     writeTree(repo, { '.gitattributes': '* text eol=crlf\n*.dat filter=evil ident\n' });
     commitAll(repo, 'attributes');
     const runDir = join(tempDir('aas-run-'), 'run_0123456789abcdef01234567');
@@ -47,14 +61,20 @@ describe('createWorkspace', () => {
     git(repo, ['config', 'filter.evil.clean', `sh -c 'touch ${marker}; cat'`]);
     git(repo, ['config', 'filter.evil.required', 'true']);
     git(repo, ['config', 'core.autocrlf', 'true']);
-    const ws = await createWorkspace(runGit, { baseCommit: base.baseCommit, attemptDir: join(runDir, 'attempt-1') });
+    const ws = await createWorkspace(runGit, {
+      baseCommit: base.baseCommit,
+      attemptDir: join(runDir, 'attempt-1'),
+    });
 
     expect(readFileSync(join(ws.dir, 'a.txt'), 'latin1')).toBe('line one\nline two\n');
     expect(readFileSync(join(ws.dir, 'b.dat'), 'latin1')).toBe('id: $Id$\n');
     expect(readFileSync(join(ws.dir, 'c.md'), 'latin1')).toBe('markdown\n');
 
     // The agent edits files and adds its own attributes; bytes still go into the patch as they are.
-    writeFileSync(join(ws.dir, '.gitattributes'), '* filter=evil diff=evil text eol=lf working-tree-encoding=UTF-16\n');
+    writeFileSync(
+      join(ws.dir, '.gitattributes'),
+      '* filter=evil diff=evil text eol=lf working-tree-encoding=UTF-16\n',
+    );
     writeFileSync(join(ws.dir, 'a.txt'), 'line one\r\nline two\r\nline three\r\n');
     writeTree(ws.dir, { 'new.dat': Buffer.from('bin\0ary\r\n$Id$\n', 'latin1') });
     const patch = await computePatch(ws, { runtimeRule: () => null });
@@ -67,22 +87,35 @@ describe('createWorkspace', () => {
     const patchFile = join(tempDir(), 'p.patch');
     writeFileSync(patchFile, patch.text);
     const index = join(tempDir(), 'index');
-    const env = { ...process.env, GIT_INDEX_FILE: index, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+    const env = {
+      ...process.env,
+      GIT_INDEX_FILE: index,
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_CONFIG_NOSYSTEM: '1',
+    };
     const { execFileSync } = await import('node:child_process');
     const run = (args: string[]) => execFileSync('git', ['--git-dir', bare, ...args], { env });
     run(['read-tree', ws.baseCommit]);
     run(['apply', '--cached', patchFile]);
     for (const path of ['a.txt', 'new.dat', '.gitattributes']) {
-      expect(run(['cat-file', 'blob', `:${path}`]).equals(readFileSync(join(ws.dir, path)))).toBe(true);
+      expect(run(['cat-file', 'blob', `:${path}`]).equals(readFileSync(join(ws.dir, path)))).toBe(
+        true,
+      );
     }
     expect(existsSync(marker)).toBe(false);
   });
 
   it('refuses a commit the run cannot see', async () => {
     const repo = tempRepo({ 'a.txt': 'a\n' });
-    const runGit = await prepareRunGit({ runDir: join(tempDir(), 'run_0123456789abcdef01234567'), repo });
+    const runGit = await prepareRunGit({
+      runDir: join(tempDir(), 'run_0123456789abcdef01234567'),
+      repo,
+    });
     for (const bad of ['0'.repeat(40), '--help', 'HEAD']) {
-      const error = await createWorkspace(runGit, { baseCommit: bad, attemptDir: join(tempDir(), 'attempt-1') }).catch((e: unknown) => e);
+      const error = await createWorkspace(runGit, {
+        baseCommit: bad,
+        attemptDir: join(tempDir(), 'attempt-1'),
+      }).catch((e: unknown) => e);
       expect(isAasError(error) && error.code, bad).toBe('BASE_REF_UNKNOWN');
     }
   });
@@ -90,7 +123,10 @@ describe('createWorkspace', () => {
   it('replaces a leftover workspace of a crashed try of the same attempt', async () => {
     const { git: runGit, ws } = await setupRun({ 'a.txt': 'a\n' });
     writeFileSync(join(ws.dir, 'junk.txt'), 'left behind\n');
-    const again = await createWorkspace(runGit, { baseCommit: ws.baseCommit, attemptDir: ws.attemptDir });
+    const again = await createWorkspace(runGit, {
+      baseCommit: ws.baseCommit,
+      attemptDir: ws.attemptDir,
+    });
     expect(readdirSync(again.dir)).toEqual(['a.txt']);
   });
 
@@ -119,10 +155,18 @@ describe('createWorkspace', () => {
 
 describe('readFileAtCommit', () => {
   it('reads the committed bytes, never the workspace copy', async () => {
-    const { git: runGit, ws, repo } = await setupRun({ '.aas/policy.yaml': 'paths:\n  deny: ["secrets/**"]\n', 'dir/x': 'x' });
+    const {
+      git: runGit,
+      ws,
+      repo,
+    } = await setupRun({ '.aas/policy.yaml': 'paths:\n  deny: ["secrets/**"]\n', 'dir/x': 'x' });
     writeFileSync(join(ws.dir, '.aas', 'policy.yaml'), 'paths:\n  allow: ["**"]\n');
-    expect((await readFileAtCommit(runGit, ws.baseCommit, '.aas/policy.yaml'))?.toString()).toBe('paths:\n  deny: ["secrets/**"]\n');
-    expect((await readFileAtCommit(repo, ws.baseCommit, '.aas/policy.yaml'))?.toString()).toBe('paths:\n  deny: ["secrets/**"]\n');
+    expect((await readFileAtCommit(runGit, ws.baseCommit, '.aas/policy.yaml'))?.toString()).toBe(
+      'paths:\n  deny: ["secrets/**"]\n',
+    );
+    expect((await readFileAtCommit(repo, ws.baseCommit, '.aas/policy.yaml'))?.toString()).toBe(
+      'paths:\n  deny: ["secrets/**"]\n',
+    );
     expect(await readFileAtCommit(runGit, ws.baseCommit, '.aas/missing.yaml')).toBeNull();
     expect(await readFileAtCommit(runGit, ws.baseCommit, 'dir/x/deeper')).toBeNull();
   });
@@ -133,12 +177,20 @@ describe('readFileAtCommit', () => {
     git(repo, ['add', '-A']);
     git(repo, ['commit', '-q', '-m', 'link']);
     const { git: runGit, ws } = await setupRun({}, { repo });
-    const code = (promise: Promise<unknown>) => promise.then(() => 'resolved', (e: unknown) => (isAasError(e) ? e.code : 'other'));
+    const code = (promise: Promise<unknown>) =>
+      promise.then(
+        () => 'resolved',
+        (e: unknown) => (isAasError(e) ? e.code : 'other'),
+      );
     expect(await code(readFileAtCommit(runGit, ws.baseCommit, 'dir'))).toBe('INVALID_ARGUMENT');
-    expect(await code(readFileAtCommit(runGit, ws.baseCommit, 'link.yaml'))).toBe('INVALID_ARGUMENT');
+    expect(await code(readFileAtCommit(runGit, ws.baseCommit, 'link.yaml'))).toBe(
+      'INVALID_ARGUMENT',
+    );
     expect(await code(readFileAtCommit(runGit, '0'.repeat(40), 'dir/x'))).toBe('BASE_REF_UNKNOWN');
     for (const bad of ['../x', '/etc/passwd', 'dir/../x', './dir/x', 'dir//x', '']) {
-      expect(await code(readFileAtCommit(runGit, ws.baseCommit, bad)), bad).toBe('INVALID_ARGUMENT');
+      expect(await code(readFileAtCommit(runGit, ws.baseCommit, bad)), bad).toBe(
+        'INVALID_ARGUMENT',
+      );
     }
   });
 });

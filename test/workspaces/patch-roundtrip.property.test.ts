@@ -1,10 +1,32 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { computePatch, createWorkspace, prepareRunGit, type RuntimeRule, resolveBase } from '../../src/workspaces/index.js';
+import {
+  computePatch,
+  createWorkspace,
+  prepareRunGit,
+  type RuntimeRule,
+  resolveBase,
+} from '../../src/workspaces/index.js';
 import { describeTree, joinPath, readTreeSnapshot } from './tree-snapshot.js';
-import { applyInFreshClone, baseTree, cleanupAll, expectedTree, tempDir, tempRepo } from './workspace-fixture.js';
+import {
+  applyInFreshClone,
+  baseTree,
+  cleanupAll,
+  expectedTree,
+  tempDir,
+  tempRepo,
+} from './workspace-fixture.js';
 
 afterAll(cleanupAll);
 
@@ -26,9 +48,21 @@ const PATHS = [
 ] as const;
 type RepoPath = (typeof PATHS)[number];
 
-const runtimeRule: RuntimeRule = (path) => (path.startsWith('logs/') ? { layer: 'floor', rule: 'logs/**' } : null);
+const runtimeRule: RuntimeRule = (path) =>
+  path.startsWith('logs/') ? { layer: 'floor', rule: 'logs/**' } : null;
 
-const LINES = ['alpha', 'beta', '++plus', '--minus', '', ' indented', '\ttab', 'é ü 日本', '@@ -1 +1 @@', '\\ backslash'];
+const LINES = [
+  'alpha',
+  'beta',
+  '++plus',
+  '--minus',
+  '',
+  ' indented',
+  '\ttab',
+  'é ü 日本',
+  '@@ -1 +1 @@',
+  '\\ backslash',
+];
 
 const contentArb: fc.Arbitrary<Buffer> = fc.oneof(
   fc
@@ -37,15 +71,24 @@ const contentArb: fc.Arbitrary<Buffer> = fc.oneof(
       eol: fc.constantFrom('\n', '\r\n'),
       trailing: fc.boolean(),
     })
-    .map(({ lines, eol, trailing }) => Buffer.from(lines.join(eol) + (trailing && lines.length > 0 ? eol : ''), 'utf8')),
-  fc.uint8Array({ minLength: 0, maxLength: 48 }).map((bytes) => Buffer.concat([Buffer.from([0]), Buffer.from(bytes)])),
+    .map(({ lines, eol, trailing }) =>
+      Buffer.from(lines.join(eol) + (trailing && lines.length > 0 ? eol : ''), 'utf8'),
+    ),
+  fc
+    .uint8Array({ minLength: 0, maxLength: 48 })
+    .map((bytes) => Buffer.concat([Buffer.from([0]), Buffer.from(bytes)])),
   fc.constant(Buffer.alloc(0)),
 );
 
 type Edit =
   | { readonly op: 'write'; readonly path: RepoPath; readonly content: Buffer }
   | { readonly op: 'delete'; readonly path: RepoPath }
-  | { readonly op: 'rename'; readonly path: RepoPath; readonly to: RepoPath; readonly append: string }
+  | {
+      readonly op: 'rename';
+      readonly path: RepoPath;
+      readonly to: RepoPath;
+      readonly append: string;
+    }
   | { readonly op: 'chmod'; readonly path: RepoPath; readonly executable: boolean }
   | { readonly op: 'symlink'; readonly path: RepoPath; readonly target: string };
 
@@ -53,9 +96,18 @@ const pathArb = fc.constantFrom(...PATHS);
 const editArb: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ op: fc.constant('write' as const), path: pathArb, content: contentArb }),
   fc.record({ op: fc.constant('delete' as const), path: pathArb }),
-  fc.record({ op: fc.constant('rename' as const), path: pathArb, to: pathArb, append: fc.constantFrom('', 'tail\n') }),
+  fc.record({
+    op: fc.constant('rename' as const),
+    path: pathArb,
+    to: pathArb,
+    append: fc.constantFrom('', 'tail\n'),
+  }),
   fc.record({ op: fc.constant('chmod' as const), path: pathArb, executable: fc.boolean() }),
-  fc.record({ op: fc.constant('symlink' as const), path: pathArb, target: fc.constantFrom('a.txt', '../a.txt', 'missing', 'dir one') }),
+  fc.record({
+    op: fc.constant('symlink' as const),
+    path: pathArb,
+    target: fc.constantFrom('a.txt', '../a.txt', 'missing', 'dir one'),
+  }),
 );
 
 function exists(path: string): boolean {
@@ -89,7 +141,8 @@ function applyEdit(ws: string, edit: Edit): void {
       return;
     }
     case 'chmod':
-      if (exists(at) && !lstatSync(at).isSymbolicLink()) chmodSync(at, edit.executable ? 0o755 : 0o644);
+      if (exists(at) && !lstatSync(at).isSymbolicLink())
+        chmodSync(at, edit.executable ? 0o755 : 0o644);
       return;
     case 'symlink':
       if (exists(at)) rmSync(at);
@@ -108,7 +161,7 @@ describe('patch round trip (property)', () => {
       'dir one/c.txt': 'one\r\ntwo\r\n',
       'ünï/cödé.txt': 'unicode\n',
       'logs/run.log': 'tracked log\n',
-      'empty': '',
+      empty: '',
     });
     const runsDir = tempDir('aas-prop-');
     const runDir = join(runsDir, 'run_0123456789abcdef01234567');
@@ -120,7 +173,10 @@ describe('patch round trip (property)', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(editArb, { minLength: 1, maxLength: 10 }), async (edits) => {
         attempt += 1;
-        const ws = await createWorkspace(runGit, { baseCommit: base.baseCommit, attemptDir: join(runDir, `attempt-${attempt}`) });
+        const ws = await createWorkspace(runGit, {
+          baseCommit: base.baseCommit,
+          attemptDir: join(runDir, `attempt-${attempt}`),
+        });
         for (const edit of edits) applyEdit(ws.dir, edit);
 
         const patch = await computePatch(ws, { runtimeRule });

@@ -3,7 +3,12 @@ import { readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSyn
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type AasError, isAasError } from '../../src/kernel/index.js';
-import { createWorkspace, prepareRunGit, readFileAtCommit, resolveBase } from '../../src/workspaces/index.js';
+import {
+  createWorkspace,
+  prepareRunGit,
+  readFileAtCommit,
+  resolveBase,
+} from '../../src/workspaces/index.js';
 import { commitAll, git, headCommit, writeTree } from '../helpers/temp-repo.js';
 import { cleanupAll, tempDir, tempRepo } from './workspace-fixture.js';
 
@@ -36,7 +41,10 @@ function fingerprintGitDir(repo: string): string {
       const info = statSync(full);
       const mtime = full.includes('/.git/objects/') ? '' : String(info.mtimeMs);
       if (info.isDirectory()) walk(full);
-      else lines.push(`${full} ${info.size} ${mtime} ${createHash('sha256').update(readFileSync(full)).digest('hex')}`);
+      else
+        lines.push(
+          `${full} ${info.size} ${mtime} ${createHash('sha256').update(readFileSync(full)).digest('hex')}`,
+        );
     }
   };
   walk(join(repo, '.git'));
@@ -67,10 +75,18 @@ describe('prepareRunGit and resolveBase', () => {
     writeTree(repo, { 'a.txt': 'a2\n' });
     const second = commitAll(repo, 'second');
     const runGit = await prepareRunGit({ runDir: runDir(), repo });
-    expect((await resolveBase(runGit, { baseRef: 'v1', allowDirty: false })).baseCommit).toBe(first);
-    expect((await resolveBase(runGit, { baseRef: 'feature/x', allowDirty: false })).baseCommit).toBe(first);
-    expect((await resolveBase(runGit, { baseRef: first.slice(0, 10), allowDirty: false })).baseCommit).toBe(first);
-    expect((await resolveBase(runGit, { baseRef: 'main', allowDirty: false })).baseCommit).toBe(second);
+    expect((await resolveBase(runGit, { baseRef: 'v1', allowDirty: false })).baseCommit).toBe(
+      first,
+    );
+    expect(
+      (await resolveBase(runGit, { baseRef: 'feature/x', allowDirty: false })).baseCommit,
+    ).toBe(first);
+    expect(
+      (await resolveBase(runGit, { baseRef: first.slice(0, 10), allowDirty: false })).baseCommit,
+    ).toBe(first);
+    expect((await resolveBase(runGit, { baseRef: 'main', allowDirty: false })).baseCommit).toBe(
+      second,
+    );
 
     for (const bad of ['nope', '--output=/tmp/x', 'HEAD:a.txt', '']) {
       const error = await rejection(resolveBase(runGit, { baseRef: bad, allowDirty: false }));
@@ -84,13 +100,17 @@ describe('prepareRunGit and resolveBase', () => {
   it('says when a repository has no commits yet', async () => {
     const repo = tempDir('aas-empty-');
     git(repo, ['init', '-q']);
-    const error = await rejection(resolveBase(await prepareRunGit({ runDir: runDir(), repo }), { allowDirty: false }));
+    const error = await rejection(
+      resolveBase(await prepareRunGit({ runDir: runDir(), repo }), { allowDirty: false }),
+    );
     expect(error.code).toBe('BASE_REF_UNKNOWN');
     expect(error.details.hint).toContain('no commits');
   });
 
   it('refuses missing paths, plain directories, files and bare repositories', async () => {
-    const missing = await rejection(prepareRunGit({ runDir: runDir(), repo: '/nonexistent/aas/repo' }));
+    const missing = await rejection(
+      prepareRunGit({ runDir: runDir(), repo: '/nonexistent/aas/repo' }),
+    );
     expect(missing.code).toBe('REPO_NOT_FOUND');
     expect(missing.details.field).toBe('repo');
     expect(missing.message).toContain('/nonexistent/aas/repo');
@@ -101,7 +121,9 @@ describe('prepareRunGit and resolveBase', () => {
     expect(notGit.message).toContain('not a git repository');
 
     writeFileSync(join(plain, 'file'), 'x');
-    expect((await rejection(prepareRunGit({ runDir: runDir(), repo: join(plain, 'file') }))).code).toBe('REPO_NOT_GIT');
+    expect(
+      (await rejection(prepareRunGit({ runDir: runDir(), repo: join(plain, 'file') }))).code,
+    ).toBe('REPO_NOT_GIT');
 
     const bare = join(tempDir('aas-bare-'), 'bare.git');
     git(tempDir(), ['init', '-q', '--bare', bare]);
@@ -124,7 +146,12 @@ describe('prepareRunGit and resolveBase', () => {
     expect(error.details.hint).toContain('--allow-dirty-base');
     expect(error.details.hint).toContain('stash');
 
-    writeTree(repo, Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`many/f${String(i).padStart(2, '0')}.txt`, 'x'])));
+    writeTree(
+      repo,
+      Object.fromEntries(
+        Array.from({ length: 15 }, (_, i) => [`many/f${String(i).padStart(2, '0')}.txt`, 'x']),
+      ),
+    );
     const many = await rejection(resolveBase(runGit, { allowDirty: false }));
     expect(many.message).toContain('and 8 more');
   });
@@ -135,14 +162,27 @@ describe('prepareRunGit and resolveBase', () => {
     writeTree(repo, { 'a.txt': 'a2\n' });
     commitAll(repo, 'second');
     writeTree(repo, { 'a.txt': 'dirty\n' });
-    const base = await resolveBase(await prepareRunGit({ runDir: runDir(), repo }), { baseRef: first, allowDirty: false });
+    const base = await resolveBase(await prepareRunGit({ runDir: runDir(), repo }), {
+      baseRef: first,
+      allowDirty: false,
+    });
     expect(base).toMatchObject({ baseCommit: first, dirty: false, snapshot: false });
   });
 
   it('with allowDirty, snapshots the dirty tree into a commit without writing to the user repository', async () => {
-    const repo = tempRepo({ 'a.txt': 'a\n', 'gone.txt': 'to delete\n', 'keep.txt': 'keep\n', '.gitignore': '*.log\n' });
+    const repo = tempRepo({
+      'a.txt': 'a\n',
+      'gone.txt': 'to delete\n',
+      'keep.txt': 'keep\n',
+      '.gitignore': '*.log\n',
+    });
     const head = headCommit(repo);
-    writeTree(repo, { 'a.txt': 'modified\n', 'new dir/new.txt': 'untracked\n', 'staged.txt': 'staged\n', 'debug.log': 'ignored\n' });
+    writeTree(repo, {
+      'a.txt': 'modified\n',
+      'new dir/new.txt': 'untracked\n',
+      'staged.txt': 'staged\n',
+      'debug.log': 'ignored\n',
+    });
     git(repo, ['add', 'staged.txt']);
     rmSync(join(repo, 'gone.txt'));
     const before = fingerprintGitDir(repo);
@@ -153,7 +193,11 @@ describe('prepareRunGit and resolveBase', () => {
     const runGit = await prepareRunGit({ runDir: dir, repo });
     const base = await resolveBase(runGit, { allowDirty: true });
 
-    expect(base).toMatchObject({ dirty: true, snapshot: true, dirtyPaths: ['a.txt', 'gone.txt', 'new dir/new.txt', 'staged.txt'] });
+    expect(base).toMatchObject({
+      dirty: true,
+      snapshot: true,
+      dirtyPaths: ['a.txt', 'gone.txt', 'new dir/new.txt', 'staged.txt'],
+    });
     expect(base.baseCommit).toMatch(/^[0-9a-f]{40}$/);
     expect(base.baseCommit).not.toBe(head);
     expect(fingerprintGitDir(repo)).toBe(before);
@@ -163,7 +207,9 @@ describe('prepareRunGit and resolveBase', () => {
 
     // A real commit in the private git dir: parent HEAD, fixed identity, the dirty tree.
     const inRun = (args: string[]) => git(dir, ['--git-dir', runGit.gitDir, ...args]);
-    expect(inRun(['log', '-1', '--format=%P|%an <%ae>', base.baseCommit]).trim()).toBe(`${head}|AAS snapshot <aas@localhost>`);
+    expect(inRun(['log', '-1', '--format=%P|%an <%ae>', base.baseCommit]).trim()).toBe(
+      `${head}|AAS snapshot <aas@localhost>`,
+    );
     expect(inRun(['ls-tree', '-r', '--name-only', base.baseCommit]).trim().split('\n')).toEqual([
       '.gitignore',
       'a.txt',
@@ -171,12 +217,23 @@ describe('prepareRunGit and resolveBase', () => {
       'new dir/new.txt',
       'staged.txt',
     ]);
-    expect((await readFileAtCommit(runGit, base.baseCommit, 'a.txt'))?.toString()).toBe('modified\n');
+    expect((await readFileAtCommit(runGit, base.baseCommit, 'a.txt'))?.toString()).toBe(
+      'modified\n',
+    );
 
     // The workspace is built from the snapshot; the same dirty state gives the same commit.
-    const ws = await createWorkspace(runGit, { baseCommit: base.baseCommit, attemptDir: join(dir, 'attempt-1') });
+    const ws = await createWorkspace(runGit, {
+      baseCommit: base.baseCommit,
+      attemptDir: join(dir, 'attempt-1'),
+    });
     expect(readFileSync(join(ws.dir, 'new dir', 'new.txt'), 'utf8')).toBe('untracked\n');
-    expect(readdirSync(ws.dir).sort()).toEqual(['.gitignore', 'a.txt', 'keep.txt', 'new dir', 'staged.txt']);
+    expect(readdirSync(ws.dir).sort()).toEqual([
+      '.gitignore',
+      'a.txt',
+      'keep.txt',
+      'new dir',
+      'staged.txt',
+    ]);
     expect((await resolveBase(runGit, { allowDirty: true })).baseCommit).toBe(base.baseCommit);
     expect(fingerprintGitDir(repo)).toBe(before);
   });
@@ -185,7 +242,9 @@ describe('prepareRunGit and resolveBase', () => {
     const repo = tempRepo({ 'a.txt': 'a\n' });
     writeTree(repo, { 'a.txt': 'dirty\n' });
     const dir = runDir();
-    const base = await resolveBase(await prepareRunGit({ runDir: dir, repo }), { allowDirty: true });
+    const base = await resolveBase(await prepareRunGit({ runDir: dir, repo }), {
+      allowDirty: true,
+    });
     const again = await prepareRunGit({ runDir: dir, repo });
     expect((await readFileAtCommit(again, base.baseCommit, 'a.txt'))?.toString()).toBe('dirty\n');
   });

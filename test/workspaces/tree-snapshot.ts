@@ -24,11 +24,19 @@ export function readTreeSnapshot(root: string): TreeSnapshot {
       const full = Buffer.concat([dir, Buffer.from('/'), name]);
       const info = lstatSync(full);
       if (info.isSymbolicLink()) {
-        entries.set(rel, { kind: 'symlink', executable: false, bytes: readlinkSync(full, { encoding: 'buffer' }) });
+        entries.set(rel, {
+          kind: 'symlink',
+          executable: false,
+          bytes: readlinkSync(full, { encoding: 'buffer' }),
+        });
       } else if (info.isDirectory()) {
         walk(full, rel);
       } else if (info.isFile()) {
-        entries.set(rel, { kind: 'file', executable: (info.mode & 0o100) !== 0, bytes: readFileSync(full) });
+        entries.set(rel, {
+          kind: 'file',
+          executable: (info.mode & 0o100) !== 0,
+          bytes: readFileSync(full),
+        });
       }
     }
   };
@@ -40,7 +48,10 @@ export function readTreeSnapshot(root: string): TreeSnapshot {
 export function describeTree(tree: TreeSnapshot): string[] {
   return [...tree.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([path, entry]) => `${path} ${entry.kind}${entry.executable ? ' +x' : ''} ${entry.bytes.toString('base64')}`);
+    .map(
+      ([path, entry]) =>
+        `${path} ${entry.kind}${entry.executable ? ' +x' : ''} ${entry.bytes.toString('base64')}`,
+    );
 }
 
 export function joinPath(root: string, rel: string): string {

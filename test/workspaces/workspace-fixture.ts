@@ -9,7 +9,13 @@ import {
   resolveBase,
   type Workspace,
 } from '../../src/workspaces/index.js';
-import { createTempRepo, type FileTree, git, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+import {
+  createTempRepo,
+  type FileTree,
+  git,
+  makeTempDir,
+  removeDir,
+} from '../helpers/temp-repo.js';
 import { readTreeSnapshot, type TreeSnapshot } from './tree-snapshot.js';
 
 /** Temp directories created by a test file; `cleanupAll()` in afterAll removes them. */
@@ -40,12 +46,18 @@ export interface RunFixture {
 }
 
 /** A real repository, a run dir, a resolved base and attempt 1's workspace. */
-export async function setupRun(files: FileTree, options: { repo?: string; allowDirty?: boolean } = {}): Promise<RunFixture> {
+export async function setupRun(
+  files: FileTree,
+  options: { repo?: string; allowDirty?: boolean } = {},
+): Promise<RunFixture> {
   const repo = options.repo ?? tempRepo(files);
   const runDir = join(tempDir('aas-run-'), 'run_0123456789abcdef01234567');
   const runGit = await prepareRunGit({ runDir, repo });
   const base = await resolveBase(runGit, { allowDirty: options.allowDirty ?? false });
-  const ws = await createWorkspace(runGit, { baseCommit: base.baseCommit, attemptDir: join(runDir, 'attempt-1') });
+  const ws = await createWorkspace(runGit, {
+    baseCommit: base.baseCommit,
+    attemptDir: join(runDir, 'attempt-1'),
+  });
   return { repo, runDir, git: runGit, base, ws };
 }
 
@@ -65,11 +77,16 @@ export function applyInFreshClone(repo: string, commit: string, patch: PatchResu
 }
 
 /** The tree the patch should produce: the workspace minus ignored files, with dropped paths at their base state. */
-export function expectedTree(ws: TreeSnapshot, base: TreeSnapshot, patch: PatchResult): TreeSnapshot {
+export function expectedTree(
+  ws: TreeSnapshot,
+  base: TreeSnapshot,
+  patch: PatchResult,
+): TreeSnapshot {
   const expected = new Map(ws);
   for (const ignored of patch.ignoredUntracked) {
     for (const path of [...expected.keys()]) {
-      if (ignored.endsWith('/') ? path.startsWith(ignored) : path === ignored) expected.delete(path);
+      if (ignored.endsWith('/') ? path.startsWith(ignored) : path === ignored)
+        expected.delete(path);
     }
   }
   for (const dropped of patch.runtimeDropped) {

@@ -234,10 +234,12 @@ function printOutcome(io: CliIo, outcome: RunOutcome, json: boolean): void {
     );
     return;
   }
-  println(
-    io.stdout,
-    `decision  ${outcome.status} (${outcome.reasonCode}) ${outcome.detail.split('\n')[0] ?? ''}`,
-  );
+  const [headline = '', ...more] = outcome.detail.split('\n');
+  println(io.stdout, `decision  ${outcome.status} (${outcome.reasonCode}) ${headline}`);
+  // Failures carry their explanation and hint on further lines: show them in full.
+  if (outcome.status !== 'ready_for_promotion') {
+    for (const line of more) println(io.stdout, `          ${line}`);
+  }
   if (outcome.patch) {
     println(io.stdout, `patch     ${outcome.patch.path}`);
     println(io.stdout, diffstat(outcome.patch.files));

@@ -1,0 +1,170 @@
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI_PATH, jsonOf, runCli } from '../helpers/run-cli.js';
+import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+
+const cleanup: string[] = [];
+afterAll(() => {
+  for (const dir of cleanup) removeDir(dir);
+});
+
+async function recordedSession(): Promise<{ home: string; sessionId: string }> {
+  const home = makeTempDir('aas-home-');
+  const repo = createTempRepo({ 'src/a.txt': 'a\n' });
+  cleanup.push(home, repo);
+  const result = await runCli(
+    ['run', '--repo', repo, '--task', 'x', '--agent-cmd', 'echo b > src/b.txt', '--json'],
+    { home },
+  );
+  expect(result.code, result.stderr).toBe(0);
+  return { home, sessionId: jsonOf<{ sessionId: string }>(result).sessionId };
+}
+
+function tamper(home: string, statement: string, ...params: unknown[]): void {
+  const db = new Database(join(home, 'aas.db'));
+  try {
+    db.prepare(statement).run(...params);
+  } finally {
+    db.close();
+  }
+}
+
+describe('aas audit verify', () => {
+  it('verifies an untouched chain', async () => {
+    const { home, sessionId } = await recordedSession();
+    const result = await runCli(['audit', 'verify', sessionId], { home });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`ok      ${sessionId}`);
+    expect((await runCli(['audit', 'verify'], { home })).code).toBe(0);
+  });
+
+  it('names the seq of an edited event', async () => {
+    const { home, sessionId } = await recordedSession();
+    tamper(
+      home,
+      `UPDATE events SET data = replace(data, 'src/b.txt', 'src/evil.txt') WHERE session_id = ? AND type = 'patch.computed'`,
+      sessionId,
+    );
+    const seq = (
+      new Database(join(home, 'aas.db'), { readonly: true })
+        .prepare(`SELECT seq FROM events WHERE session_id = ? AND type = 'patch.computed'`)
+        .get(sessionId) as { seq: number }
+    ).seq;
+    const result = await runCli(['audit', 'verify', sessionId, '--json'], { home });
+    expect(result.code).toBe(6);
+    const report = jsonOf<{
+      ok: boolean;
+      sessions: { firstProblem: { seq: number; kind: string } }[];
+    }>(result);
+    expect(report.ok).toBe(false);
+    expect(report.sessions[0]?.firstProblem).toMatchObject({ seq, kind: 'hash-mismatch' });
+  });
+
+  it('names the seq of a removed event, a reordering, and a truncated tail', async () => {
+    const removed = await recordedSession();
+    tamper(removed.home, 'DELETE FROM events WHERE session_id = ? AND seq = 5', removed.sessionId);
+    const gap = await runCli(['audit', 'verify', removed.sessionId], { home: removed.home });
+    expect(gap.code).toBe(6);
+    expect(gap.stdout).toContain('at seq 5: gap');
+
+    const swapped = await recordedSession();
+    // Swap the payloads of two events: each row keeps its seq but no longer matches its hash.
+    const db = new Database(join(swapped.home, 'aas.db'));
+    const rows = db
+      .prepare(
+        'SELECT seq, type, data FROM events WHERE session_id = ? AND seq IN (3, 4) ORDER BY seq',
+      )
+      .all(swapped.sessionId) as { seq: number; type: string; data: string }[];
+    const update = db.prepare(
+      'UPDATE events SET type = ?, data = ? WHERE session_id = ? AND seq = ?',
+    );
+    update.run(rows[1]?.type, rows[1]?.data, swapped.sessionId, 3);
+    update.run(rows[0]?.type, rows[0]?.data, swapped.sessionId, 4);
+    db.close();
+    const reordered = await runCli(['audit', 'verify', swapped.sessionId], { home: swapped.home });
+    expect(reordered.code).toBe(6);
+    expect(reordered.stdout).toContain('at seq 3');
+
+    const truncated = await recordedSession();
+    tamper(
+      truncated.home,
+      'DELETE FROM events WHERE session_id = ? AND seq = (SELECT max(seq) FROM events WHERE session_id = ?)',
+      truncated.sessionId,
+      truncated.sessionId,
+    );
+    const tail = await runCli(['audit', 'verify', truncated.sessionId], { home: truncated.home });
+    expect(tail.code).toBe(6);
+    expect(tail.stdout).toContain('head-mismatch');
+  });
+});
+
+describe('crash recovery', () => {
+  it('a run whose process died ends failed/INTERRUPTED with an explanation, and its workspace is collected', async () => {
+    const home = makeTempDir('aas-home-');
+    const repo = createTempRepo({ 'src/a.txt': 'a\n' });
+    cleanup.push(home, repo);
+    const input = join(home, 'hang.json');
+    writeFileSync(input, JSON.stringify({ mock: { misbehave: 'hang' } }));
+    const env = { ...process.env, AAS_HOME: home, AAS_RUN_LEASE_MS: '1000' };
+    const child = spawn(
+      process.execPath,
+      [CLI_PATH, 'run', '--repo', repo, '--task', 'x', '--agent', 'mock', '--agent-input', input],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    await waitFor(() => stdout.includes('attempt 1'), 30_000);
+    const sessionId = /session (ses_[0-9a-f]{24})/.exec(stdout)?.[1] ?? '';
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('close', resolve));
+    killAgentsUnder(home);
+
+    // Wait past the lease, then any command recovers.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const show = await runCli(['sessions', 'show', sessionId], {
+      home,
+      env: { AAS_RUN_LEASE_MS: '1000' },
+    });
+    expect(show.code).toBe(0);
+    expect(show.stdout).toContain('failed (INTERRUPTED)');
+    expect(show.stdout).toMatch(/lease held by runner:.* expired/);
+    // The workspace is gone; the attempt's logs stay as evidence.
+    for (const run of readdirSync(join(home, 'runs'))) {
+      for (const attempt of readdirSync(join(home, 'runs', run)).filter((name) =>
+        name.startsWith('attempt-'),
+      )) {
+        const left = readdirSync(join(home, 'runs', run, attempt));
+        expect(left).not.toContain('workspace');
+        expect(left).toContain('stdout.log');
+      }
+    }
+    const verify = await runCli(['audit', 'verify', sessionId], { home });
+    expect(verify.code).toBe(0);
+  });
+});
+
+/** The plain backend cannot tie the agent's life to a killed parent; the OS sandbox will. */
+function killAgentsUnder(home: string): void {
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`AEP_RUN_DIR=${home}`))
+        process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // Gone already, or not ours to read.
+    }
+  }
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,0 +1,209 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { jsonOf, runCli } from '../helpers/run-cli.js';
+import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+
+const cleanup: string[] = [];
+afterAll(() => {
+  for (const dir of cleanup) removeDir(dir);
+});
+
+function setup() {
+  const home = makeTempDir('aas-home-');
+  const repo = createTempRepo({ 'src/a.txt': 'a\n' });
+  cleanup.push(home, repo);
+  return { home, repo };
+}
+
+interface Failure {
+  ok: false;
+  error: {
+    code: string;
+    message: string;
+    details: { file?: string; field?: string; hint?: string };
+  };
+}
+
+describe('bad input: a clear message, the right exit code, and nothing half written', () => {
+  it('missing flags are exit 2 before anything is recorded', async () => {
+    const { home, repo } = setup();
+    const noTask = await runCli(['run', '--repo', repo, '--agent', 'mock'], { home });
+    expect(noTask.code).toBe(2);
+    expect(noTask.stderr).toContain('missing --task');
+    const unknownFlag = await runCli(['run', '--bogus'], { home });
+    expect(unknownFlag.code).toBe(2);
+    expect(unknownFlag.stderr).toContain("unknown option '--bogus'");
+    const list = await runCli(['sessions', 'list', '--json'], { home });
+    expect(JSON.parse(list.stdout)).toEqual([]);
+  });
+
+  it('a missing repository, a non-git directory and an unknown agent end recorded, with their reason codes', async () => {
+    const { home, repo } = setup();
+    const plainDir = makeTempDir('aas-plain-');
+    cleanup.push(plainDir);
+    const cases = [
+      { args: ['--repo', join(home, 'nope'), '--agent-cmd', 'true'], code: 'REPO_NOT_FOUND' },
+      { args: ['--repo', plainDir, '--agent-cmd', 'true'], code: 'REPO_NOT_GIT' },
+      { args: ['--repo', repo, '--agent', 'no-such-agent'], code: 'AGENT_UNKNOWN' },
+      {
+        args: ['--repo', repo, '--agent-cmd', 'true', '--base', 'no-such-branch'],
+        code: 'BASE_REF_UNKNOWN',
+      },
+    ];
+    for (const testCase of cases) {
+      const result = await runCli(['run', '--task', 'x', ...testCase.args, '--json'], { home });
+      expect(result.code, testCase.code).toBe(2);
+      const outcome = jsonOf<{ sessionId: string; status: string; reasonCode: string }>(result);
+      expect(outcome).toMatchObject({ status: 'failed', reasonCode: testCase.code });
+      const show = await runCli(['sessions', 'show', outcome.sessionId], { home });
+      expect(show.stdout).toContain(`failed (${testCase.code})`);
+    }
+    const unknownAgent = await runCli(['run', '--task', 'x', '--repo', repo, '--agent', 'nope'], {
+      home,
+    });
+    expect(unknownAgent.stdout).toContain('known agents');
+  });
+
+  it('an invalid policy file names the file and the field', async () => {
+    const { home, repo } = setup();
+    const policy = join(home, 'policy.yaml');
+    writeFileSync(policy, 'limits:\n  timeoutSec: soon\n');
+    const result = await runCli(
+      ['run', '--repo', repo, '--task', 'x', '--agent-cmd', 'true', '--policy', policy, '--json'],
+      { home },
+    );
+    expect(result.code).toBe(2);
+    const failure = jsonOf<Failure>(result);
+    expect(failure.error.code).toBe('POLICY_INVALID');
+    expect(failure.error.details).toMatchObject({ file: policy, field: 'limits.timeoutSec' });
+    const missing = await runCli(
+      [
+        'run',
+        '--repo',
+        repo,
+        '--task',
+        'x',
+        '--agent-cmd',
+        'true',
+        '--policy',
+        join(home, 'absent.yaml'),
+      ],
+      { home },
+    );
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('absent.yaml');
+  });
+
+  it('an invalid job file names the file and the field', async () => {
+    const { home } = setup();
+    const job = join(home, 'job.yaml');
+    writeFileSync(job, 'task: x\nrepo: .\nagent: mock\nretries: many\n');
+    const result = await runCli(['run', '--job', job], { home });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${job}: retries:`);
+  });
+
+  it('an invalid repository policy at the base commit blocks the run with POLICY_INVALID', async () => {
+    const { home } = setup();
+    const repo = createTempRepo({
+      '.aas/policy.yaml': 'paths:\n  alow: ["src/**"]\n',
+      'src/a.txt': 'a\n',
+    });
+    cleanup.push(repo);
+    const result = await runCli(
+      ['run', '--repo', repo, '--task', 'x', '--agent-cmd', 'echo b > src/b.txt', '--json'],
+      { home },
+    );
+    expect(result.code).toBe(2);
+    const outcome = jsonOf<{ reasonCode: string; detail: string }>(result);
+    expect(outcome.reasonCode).toBe('POLICY_INVALID');
+    expect(outcome.detail).toContain('.aas/policy.yaml');
+    expect(outcome.detail).toContain('alow');
+  });
+
+  it('an invalid agent manifest names the file and the field', async () => {
+    const { home, repo } = setup();
+    mkdirSync(join(home, 'agents'));
+    writeFileSync(join(home, 'agents', 'broken.yaml'), 'id: broken\nentrypoint: 42\n');
+    const result = await runCli(['run', '--repo', repo, '--task', 'x', '--agent-cmd', 'true'], {
+      home,
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('broken.yaml');
+    expect(result.stderr).toContain('entrypoint');
+  });
+
+  it('a driver that writes garbage, floods its output or exits non-zero after claiming success is not believed', async () => {
+    const { home, repo } = setup();
+    const floodPolicy = join(home, 'small-output.yaml');
+    writeFileSync(floodPolicy, 'limits:\n  maxOutputBytes: 65536\n');
+    const cases = [
+      { misbehave: 'garbage-result', code: 'DRIVER_RESULT_INVALID', extra: [] },
+      { misbehave: 'no-result', code: 'DRIVER_RESULT_INVALID', extra: [] },
+      { misbehave: 'exit-nonzero', code: 'AGENT_FAILED', extra: [] },
+      { misbehave: 'flood-output', code: 'AGENT_OUTPUT_LIMIT', extra: ['--policy', floodPolicy] },
+    ];
+    for (const testCase of cases) {
+      const input = join(home, `${testCase.misbehave}.json`);
+      writeFileSync(
+        input,
+        JSON.stringify({
+          mock: { edits: [{ path: 'src/b.txt', write: 'b\n' }], misbehave: testCase.misbehave },
+        }),
+      );
+      const result = await runCli(
+        [
+          'run',
+          '--repo',
+          repo,
+          '--task',
+          'x',
+          '--agent',
+          'mock',
+          '--agent-input',
+          input,
+          ...testCase.extra,
+          '--json',
+        ],
+        { home },
+      );
+      expect(result.code, testCase.misbehave).toBe(5);
+      expect(jsonOf<{ reasonCode: string }>(result).reasonCode, testCase.misbehave).toBe(
+        testCase.code,
+      );
+    }
+  });
+
+  it('a hanging agent is killed at the policy timeout', async () => {
+    const { home, repo } = setup();
+    const policy = join(home, 'fast.yaml');
+    writeFileSync(policy, 'limits:\n  timeoutSec: 1\n');
+    const result = await runCli(
+      [
+        'run',
+        '--repo',
+        repo,
+        '--task',
+        'x',
+        '--agent-cmd',
+        'sleep 600',
+        '--policy',
+        policy,
+        '--json',
+      ],
+      { home },
+    );
+    expect(result.code).toBe(5);
+    expect(jsonOf<{ reasonCode: string }>(result).reasonCode).toBe('AGENT_TIMEOUT');
+  });
+
+  it('an unknown session id is exit 2 with a hint', async () => {
+    const { home } = setup();
+    const notAnId = await runCli(['sessions', 'show', 'nope'], { home });
+    expect(notAnId.code).toBe(2);
+    const absent = await runCli(['sessions', 'show', 'ses_000000000000000000000000'], { home });
+    expect(absent.code).toBe(2);
+    expect(absent.stderr).toContain('NOT_FOUND');
+  });
+});

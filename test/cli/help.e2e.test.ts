@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/run-cli.js';
+import { makeTempDir } from '../helpers/temp-repo.js';
+
+const COMMANDS = [
+  [],
+  ['run'],
+  ['sessions'],
+  ['sessions', 'list'],
+  ['sessions', 'show'],
+  ['sessions', 'events'],
+  ['audit'],
+  ['audit', 'verify'],
+  ['policy'],
+  ['policy', 'explain'],
+  ['agents'],
+  ['gc'],
+  ['demo'],
+];
+
+describe('--help', () => {
+  it('every command has help that describes it, and exits 0', async () => {
+    const home = makeTempDir('aas-home-');
+    for (const command of COMMANDS) {
+      const result = await runCli([...command, '--help'], { home });
+      expect(result.code, command.join(' ')).toBe(0);
+      expect(result.stdout, command.join(' ')).toMatch(/^Usage: aas/);
+      expect(result.stdout.length, command.join(' ')).toBeGreaterThan(120);
+    }
+    const run = await runCli(['run', '--help'], { home });
+    for (const flag of [
+      '--repo',
+      '--task',
+      '--agent',
+      '--agent-cmd',
+      '--policy',
+      '--validate',
+      '--retries',
+      '--json',
+      'Exit codes',
+    ]) {
+      expect(run.stdout).toContain(flag);
+    }
+  });
+});
