@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, rm } from 'node:fs/promises';
+import { copyFile, lstat, realpath, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sha256Hex } from '../kernel/index.js';
+import { AasError, sha256Hex } from '../kernel/index.js';
 import { countPatchLines } from './count-patch-lines.js';
 import { dropRuntimePaths, reportVanished } from './drop-runtime-paths.js';
 import { forceRemove } from './force-remove.js';
@@ -12,7 +12,7 @@ import { renderPatch } from './render-patch.js';
 import { runGit, splitNul } from './run-git.js';
 import { stageWorkspace } from './stage-workspace.js';
 import type { PatchFile, PatchResult, RuntimeRule, Workspace } from './types.js';
-import { baseIndexPath, PATCH_INDEX_PREFIX } from './workspace-layout.js';
+import { baseIndexPath, PATCH_INDEX_PREFIX, WORKSPACE_DIR_NAME } from './workspace-layout.js';
 
 export interface ComputePatchOptions {
   /** Says whether a changed path is a runtime artifact (and by which rule); such paths never promote. */
@@ -27,9 +27,8 @@ const SYMLINK_MODE = '120000';
 /**
  * Computes the patch from the workspace's files; nothing the agent says about its changes is
  * used. A fresh index starts as the base tree: a copy of the checkout's index, whose stat data
- * lets git skip files that provably did not change (rewriting a file gives it a new ctime,
- * which no unprivileged process can set back; same-second writes fall under git's racy-entry
- * check and are compared by content). `git add -A` records the workspace, honouring
+ * lets git skip files that provably did not change (see seedIndex for why that is sound).
+ * `git add -A` records the workspace, honouring
  * `.gitignore` (ignored untracked files are reported, never patched). Runtime artifacts are
  * put back to their base state in that index, and the patch is
  * `git diff --cached --binary --full-index -M` against the base: real git format, with
@@ -51,6 +50,7 @@ export async function computePatch(
     indexFile,
   };
   try {
+    await assertRealWorkspace(ws);
     await seedIndex(ws, env, indexFile);
     const staged = await stageWorkspace(env, ws.dir);
     const ignoredUntracked = await listIgnoredUntracked(env, ws.dir);
@@ -80,9 +80,40 @@ export async function computePatch(
   }
 }
 
+/**
+ * Without a sandbox an agent could replace its workspace by a symlink (to `/`, say); git would
+ * follow it as the work tree and the patch would sweep up host files. Refuse anything but the
+ * real directory createWorkspace made.
+ */
+async function assertRealWorkspace(ws: Workspace): Promise<void> {
+  const expected = join(await realpath(ws.attemptDir), WORKSPACE_DIR_NAME);
+  const info = await lstat(ws.dir).catch(() => null);
+  if (info === null || !info.isDirectory() || (await realpath(ws.dir)) !== expected) {
+    throw new AasError(
+      'INTERNAL',
+      `workspace ${ws.dir} is missing or no longer a plain directory`,
+      {
+        hint: 'something replaced the workspace directory itself; its contents cannot be trusted as a patch',
+      },
+    );
+  }
+}
+
+/**
+ * The patch index starts as a copy of the checkout index, mtime included. git compares stat
+ * data in whole seconds (no USE_NSEC in common builds), so a same-size write in the second of
+ * the checkout leaves mtime, ctime and size equal to the entry; git's racy-entry rule (an entry
+ * whose mtime is not older than the index file's is compared by content) is what catches it,
+ * and that rule needs the index file to carry the checkout's time, not the copy's. Any later
+ * write moves ctime, which an unprivileged process cannot set back.
+ */
 async function seedIndex(ws: Workspace, env: GitEnvOptions, indexFile: string): Promise<void> {
+  const baseIndex = baseIndexPath(ws.attemptDir);
   try {
-    await copyFile(baseIndexPath(ws.attemptDir), indexFile);
+    const checkedOut = await stat(baseIndex);
+    await copyFile(baseIndex, indexFile);
+    // Date precision truncates toward the past, which only makes more entries racy (safe).
+    await utimes(indexFile, checkedOut.atime, checkedOut.mtime);
   } catch {
     // No checkout index (removed by hand?): an index without stat data is slower, not wrong.
     await rm(indexFile, { force: true });

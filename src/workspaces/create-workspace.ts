@@ -2,6 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AasError } from '../kernel/index.js';
 import { forceRemove } from './force-remove.js';
+import { resolveCommit } from './resolve-commit.js';
 import { runGit } from './run-git.js';
 import type { RunGit, Workspace } from './types.js';
 import { baseIndexPath, WORKSPACE_DIR_NAME } from './workspace-layout.js';
@@ -12,9 +13,10 @@ export interface CreateWorkspaceOptions {
   /** The attempt's own directory; the workspace becomes `<attemptDir>/workspace`. */
   readonly attemptDir: string;
   /**
-   * Parallel checkout processes. Writing files is I/O-bound, so more workers than cores still
-   * helps: 20,000 files on a 2-core VM took 13.2/9.4/13.3 s with 1, 4.6–5.2 s with 2 and
-   * 3.4–5.1 s with 4 workers (cold page cache, `sync` between runs).
+   * Parallel checkout processes (default 4). Writing files is I/O-bound, so more workers than
+   * cores still helps: 20,000 files (82 MB) on a 2-core VM took 9.4–13.3 s with 1 worker,
+   * 4.6–5.2 s with 2 and 3.4–5.1 s with 4 right after a `sync` (writeback-bound); ~0.3 s with
+   * either 2 or 4 when the disk keeps up.
    */
   readonly checkoutWorkers?: number;
 }
@@ -38,24 +40,8 @@ export async function createWorkspace(
   const indexFile = baseIndexPath(attemptDir);
   const env = { searchPath: git.searchPath, gitDir: git.gitDir };
 
-  const verified = await runGit({
-    args: [
-      'rev-parse',
-      '--verify',
-      '--quiet',
-      '--end-of-options',
-      `${options.baseCommit}^{commit}`,
-    ],
-    cwd: git.gitDir,
-    env,
-    okExitCodes: [0, 1, 128],
-  });
-  const baseCommit = verified.stdout.toString('utf8').trim();
-  if (
-    verified.exitCode !== 0 ||
-    options.baseCommit.startsWith('-') ||
-    !/^[0-9a-f]{40}$/.test(baseCommit)
-  ) {
+  const baseCommit = await resolveCommit(env, git.gitDir, options.baseCommit);
+  if (baseCommit === null) {
     throw new AasError(
       'BASE_REF_UNKNOWN',
       `base commit '${options.baseCommit}' is not in the run's repository`,

@@ -1,7 +1,7 @@
 import type { GitEnvOptions } from './git-env.js';
 import type { DiffRecord } from './parse-diff-records.js';
-import { runGit, splitNul } from './run-git.js';
-import { nulJoin, type StagedWorkspace } from './stage-workspace.js';
+import { nulJoin, runGit, splitNul } from './run-git.js';
+import type { StagedWorkspace } from './stage-workspace.js';
 import type { DroppedPath, RuntimeRule, RuntimeRuleMatch } from './types.js';
 
 /** Reported for a directory with its own `.git`: recorded, it would be a submodule pointer, not files. */

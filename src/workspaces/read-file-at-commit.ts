@@ -2,6 +2,7 @@ import { AasError } from '../kernel/index.js';
 import type { GitEnvOptions } from './git-env.js';
 import { DEFAULT_GIT_SEARCH_PATH } from './git-env.js';
 import { locateRepo } from './locate-repo.js';
+import { resolveCommit } from './resolve-commit.js';
 import { runGit } from './run-git.js';
 import type { RunGit } from './types.js';
 
@@ -19,14 +20,8 @@ export async function readFileAtCommit(
 ): Promise<Buffer | null> {
   const normalised = normaliseRepoPath(path);
   const { env, cwd } = await gitFor(source);
-  const verified = await runGit({
-    args: ['rev-parse', '--verify', '--quiet', '--end-of-options', `${commit}^{commit}`],
-    cwd,
-    env,
-    okExitCodes: [0, 1, 128],
-  });
-  const sha = verified.stdout.toString('utf8').trim();
-  if (verified.exitCode !== 0 || commit.startsWith('-') || !/^[0-9a-f]{40}$/.test(sha)) {
+  const sha = await resolveCommit(env, cwd, commit);
+  if (sha === null) {
     throw new AasError('BASE_REF_UNKNOWN', `'${commit}' is not a commit of this repository`, {
       field: 'commit',
     });

@@ -1,5 +1,6 @@
 import { AasError } from '../kernel/index.js';
 import { listDirtyEntries } from './list-dirty-entries.js';
+import { resolveCommit } from './resolve-commit.js';
 import { runGit } from './run-git.js';
 import { snapshotDirtyCheckout } from './snapshot-dirty-checkout.js';
 import type { BaseResolution, RunGit } from './types.js';
@@ -17,7 +18,6 @@ export interface ResolveBaseOptions {
 }
 
 const MAX_NAMED_DIRTY_PATHS = 10;
-const SHA_PATTERN = /^[0-9a-f]{40}$/;
 
 /**
  * Resolves the run's base to a commit of the user's repository (invariant 6: runs start from a
@@ -31,7 +31,7 @@ export async function resolveBase(
   options: ResolveBaseOptions,
 ): Promise<BaseResolution> {
   const baseRef = options.baseRef ?? 'HEAD';
-  const baseCommit = await resolveCommit(git, baseRef);
+  const baseCommit = await resolveBaseCommit(git, baseRef);
   const headCommit = baseRef === 'HEAD' ? baseCommit : await resolveCommitOrNull(git, 'HEAD');
   const clean = {
     repoRoot: git.repoRoot,
@@ -69,7 +69,7 @@ export async function resolveBase(
   };
 }
 
-async function resolveCommit(git: RunGit, ref: string): Promise<string> {
+async function resolveBaseCommit(git: RunGit, ref: string): Promise<string> {
   const commit = await resolveCommitOrNull(git, ref);
   if (commit !== null) return commit;
   const branches = await listBranches(git);
@@ -87,17 +87,8 @@ async function resolveCommit(git: RunGit, ref: string): Promise<string> {
   );
 }
 
-async function resolveCommitOrNull(git: RunGit, ref: string): Promise<string | null> {
-  // A leading '-' would be read as an option; NUL and newlines are never part of a ref.
-  if (ref === '' || ref.startsWith('-') || /[\0\n\r]/.test(ref)) return null;
-  const result = await runGit({
-    args: ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`],
-    cwd: git.repoRoot,
-    env: { searchPath: git.searchPath, gitDir: git.repoGitDir },
-    okExitCodes: [0, 1, 128],
-  });
-  const sha = result.stdout.toString('utf8').trim();
-  return result.exitCode === 0 && SHA_PATTERN.test(sha) ? sha : null;
+function resolveCommitOrNull(git: RunGit, ref: string): Promise<string | null> {
+  return resolveCommit({ searchPath: git.searchPath, gitDir: git.repoGitDir }, git.repoRoot, ref);
 }
 
 async function listBranches(git: RunGit): Promise<string[]> {

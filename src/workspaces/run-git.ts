@@ -107,3 +107,8 @@ export function splitNul(output: Buffer): Buffer[] {
   if (start < output.length) fields.push(output.subarray(start));
   return fields;
 }
+
+/** The inverse of `splitNul`, for `-z --stdin` and `--pathspec-file-nul` input. */
+export function nulJoin(parts: readonly Uint8Array[]): Buffer {
+  return Buffer.concat(parts.flatMap((part) => [part, Buffer.from([0])]));
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AasError } from '../kernel/index.js';
 import type { GitEnvOptions } from './git-env.js';
 import type { DirtyEntry } from './list-dirty-entries.js';
-import { runGit } from './run-git.js';
+import { nulJoin, runGit } from './run-git.js';
 import type { RunGit } from './types.js';
 
 export const SNAPSHOT_IDENTITY = { name: 'AAS snapshot', email: 'aas@localhost' } as const;
@@ -43,13 +43,15 @@ export async function snapshotDirtyCheckout(
       .filter((entry) => entry.raw[entry.raw.length - 1] !== 0x2f)
       .map((entry) => entry.raw);
     if (paths.length > 0) {
-      const input = Buffer.concat(paths.flatMap((raw) => [raw, Buffer.from([0])]));
-      await call(['update-index', '--add', '--remove', '--replace', '-z', '--stdin'], input);
+      await call(
+        ['update-index', '--add', '--remove', '--replace', '-z', '--stdin'],
+        nulJoin(paths),
+      );
     }
     const tree = (await call(['write-tree'])).stdout.toString('utf8').trim();
-    const parentTime = (await call(['show', '-s', '--format=%ct', headCommit])).stdout
-      .toString('utf8')
-      .trim();
+    // Plumbing, not `git show`: porcelain honours user config such as log.showSignature (gpg).
+    const parentCommit = (await call(['cat-file', 'commit', headCommit])).stdout.toString('utf8');
+    const parentTime = /^committer .* (\d+) [+-]\d{4}$/m.exec(parentCommit)?.[1] ?? '0';
     const message = `AAS snapshot of uncommitted changes\n\nBase: ${headCommit}\nPaths: ${entries.length}\n`;
     const date = `@${parentTime} +0000`;
     const commit = await runGit({

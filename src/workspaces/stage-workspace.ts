@@ -1,6 +1,6 @@
 import { AasError } from '../kernel/index.js';
 import type { GitEnvOptions } from './git-env.js';
-import { runGit, splitNul } from './run-git.js';
+import { nulJoin, runGit, splitNul } from './run-git.js';
 
 export interface StagedWorkspace {
   /** Directories with their own `.git`, left out of the index (paths without the trailing `/`). */
@@ -72,8 +72,4 @@ export async function stageWorkspace(env: GitEnvOptions, cwd: string): Promise<S
     (await git(['ls-files', '-z', '--others', '--exclude-standard'])).stdout,
   ).filter((path) => path[path.length - 1] !== SLASH);
   return { embeddedRepos, refused };
-}
-
-export function nulJoin(parts: readonly Buffer[]): Buffer {
-  return Buffer.concat(parts.flatMap((part) => [part, Buffer.from([0])]));
 }

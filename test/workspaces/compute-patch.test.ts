@@ -3,6 +3,7 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -204,6 +205,26 @@ describe('computePatch', () => {
     expect(patch.text).toContain('+bbbb');
   });
 
+  it('sees a same-size rewrite in the very second of the checkout, computed a second later', async () => {
+    // git compares whole seconds: a write in the checkout's own second keeps mtime, ctime and
+    // size equal to the index entry. Only git's racy-entry rule (entry mtime >= the index
+    // file's mtime) catches it, so the index copy must keep the checkout index's mtime.
+    const repo = tempRepo({ 'a.txt': 'aaaa\n' });
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20));
+    const { ws } = await setupRun({}, { repo });
+    const file = join(ws.dir, 'a.txt');
+    const before = lstatSync(file);
+    writeFileSync(file, 'bbbb\n');
+    utimesSync(file, before.atime, before.mtime);
+    const sameSecond =
+      Math.floor(lstatSync(file).ctimeMs / 1000) === Math.floor(before.ctimeMs / 1000);
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20));
+    const patch = await computePatch(ws, { runtimeRule: noRuntime });
+    expect(sameSecond).toBe(true);
+    expect(patch.files.map((f) => f.path)).toEqual(['a.txt']);
+    expect(patch.text).toContain('+bbbb');
+  });
+
   it('counts patch lines by hunk position, whatever the content looks like', async () => {
     const { ws } = await setupRun({ 'a.txt': '--- a/x\n+++ b/x\nkeep\n' });
     writeFileSync(join(ws.dir, 'a.txt'), '++ added\n+++ b/x\nkeep\n-- dash\n');
@@ -256,6 +277,17 @@ describe('computePatch', () => {
     expect(patch.text).not.toMatch(/\.git\/|\.GIT/);
     const applied = applyInFreshClone(repo, ws.baseCommit, patch);
     expect(applied.get('real.txt')?.bytes.toString()).toBe('a real change\n');
+  });
+
+  it('refuses a workspace directory that was replaced by a symlink', async () => {
+    const { ws } = await setupRun({ 'a.txt': 'a\n' });
+    const elsewhere = tempDir('aas-elsewhere-');
+    writeFileSync(join(elsewhere, 'host-secret'), 'do not patch me\n');
+    rmSync(ws.dir, { recursive: true });
+    symlinkSync(elsewhere, ws.dir);
+    const error = await computePatch(ws, { runtimeRule: noRuntime }).catch((e: unknown) => e);
+    expect(isAasError(error) && error.code).toBe('INTERNAL');
+    expect(isAasError(error) && error.message).toContain('no longer a plain directory');
   });
 
   it('reports a path that a dropped runtime path takes with it', async () => {
@@ -340,7 +372,6 @@ describe('computePatch', () => {
     const second = await computePatch(ws, { runtimeRule: noRuntime });
     expect(second.sha256).toBe(first.sha256);
     expect(existsSync(join(ws.attemptDir, 'base.index'))).toBe(true);
-    const { readdirSync } = await import('node:fs');
     expect(readdirSync(ws.attemptDir).sort()).toEqual(['base.index', 'workspace']);
   });
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -26,7 +27,7 @@ afterAll(cleanupAll);
 
 describe('createWorkspace', () => {
   it('checks out the base as plain files with no .git, leaving the user repository untouched', async () => {
-    const repo = tempRepo({ 'a.txt': 'a\n', 'bin/run.sh': '#!/bin/sh\n', link: 'placeholder' });
+    const repo = tempRepo({ 'a.txt': 'a\n', 'bin/run.sh': '#!/bin/sh\n' });
     chmodSync(join(repo, 'bin', 'run.sh'), 0o755);
     git(repo, ['commit', '-q', '-a', '-m', 'exec']);
     const refs = git(repo, ['for-each-ref']);
@@ -93,7 +94,6 @@ describe('createWorkspace', () => {
       GIT_CONFIG_GLOBAL: '/dev/null',
       GIT_CONFIG_NOSYSTEM: '1',
     };
-    const { execFileSync } = await import('node:child_process');
     const run = (args: string[]) => execFileSync('git', ['--git-dir', bare, ...args], { env });
     run(['read-tree', ws.baseCommit]);
     run(['apply', '--cached', patchFile]);

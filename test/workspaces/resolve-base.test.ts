@@ -238,6 +238,27 @@ describe('prepareRunGit and resolveBase', () => {
     expect(fingerprintGitDir(repo)).toBe(before);
   });
 
+  it('snapshots a file replaced by a directory, and a staged-then-deleted new file', async () => {
+    const repo = tempRepo({ thing: 'a file\n', 'a.txt': 'a\n' });
+    rmSync(join(repo, 'thing'));
+    writeTree(repo, { 'thing/inner.txt': 'now a directory\n', 'temp.txt': 'staged\n' });
+    git(repo, ['add', 'temp.txt']);
+    rmSync(join(repo, 'temp.txt'));
+    const dir = runDir();
+    const runGit = await prepareRunGit({ runDir: dir, repo });
+    const base = await resolveBase(runGit, { allowDirty: true });
+    expect(base.dirtyPaths).toEqual(['temp.txt', 'thing', 'thing/inner.txt']);
+    const tree = git(dir, [
+      '--git-dir',
+      runGit.gitDir,
+      'ls-tree',
+      '-r',
+      '--name-only',
+      base.baseCommit,
+    ]);
+    expect(tree.trim().split('\n')).toEqual(['a.txt', 'thing/inner.txt']);
+  });
+
   it('prepareRunGit can be called again for the same run (restart) and keeps snapshot objects', async () => {
     const repo = tempRepo({ 'a.txt': 'a\n' });
     writeTree(repo, { 'a.txt': 'dirty\n' });
