@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, platform, release, totalmem } from 'node:os';
+import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { eventBench } from './event-bench.js';
 import { replayBench } from './replay-bench.js';
@@ -59,6 +59,12 @@ function positiveInt(value: string | undefined): number | undefined {
   return parsed > 0 ? parsed : undefined;
 }
 
+function formatLoad(): string {
+  return loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' / ');
+}
+
 function machine(): Record<string, string | number> {
   const cpuList = cpus();
   let git = 'unknown';
@@ -89,9 +95,11 @@ async function main(): Promise<number> {
   const selected = args.length === 0 ? [...SECTIONS] : SECTIONS.filter((s) => args.includes(s));
   const info = machine();
   const startedAt = new Date().toISOString();
+  const loadAtStart = loadavg();
   process.stdout.write(
     `# AAS bench ${startedAt}${quick ? ' (QUICK: reduced sizes, not comparable)' : ''}\n` +
-      `# ${info.cpu}, ${info.cores} cores, ${info.memoryGiB} GiB; ${info.os}; node ${info.node}; ${info.git}\n\n`,
+      `# ${info.cpu}, ${info.cores} cores, ${info.memoryGiB} GiB; ${info.os}; node ${info.node}; ${info.git}\n` +
+      `# load average at start: ${formatLoad()} (other work on the machine skews every number)\n\n`,
   );
 
   const results: Record<string, unknown> = {};
@@ -115,10 +123,14 @@ async function main(): Promise<number> {
   const outFile = `${outDir}results.json`;
   await writeFile(
     outFile,
-    `${JSON.stringify({ startedAt, quick, machine: info, sections: results }, null, 2)}\n`,
+    `${JSON.stringify(
+      { startedAt, quick, machine: info, loadAtStart, loadAtEnd: loadavg(), sections: results },
+      null,
+      2,
+    )}\n`,
   );
   process.stdout.write(
-    `${failedTargets === 0 ? 'all targets met' : `${failedTargets} target(s) missed`}; results in bench/out/results.json\n`,
+    `${failedTargets === 0 ? 'all targets met' : `${failedTargets} target(s) missed`}; load average at end: ${formatLoad()}; results in bench/out/results.json\n`,
   );
   return 0;
 }
