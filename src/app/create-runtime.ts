@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import pino from 'pino';
 import type { AasConfig } from '../config/index.js';
 import { type AgentRegistry, builtinManifests, createAgentRegistry } from '../drivers/index.js';
-import { AasError, type Clock, type Logger, normaliseError, systemClock } from '../kernel/index.js';
-import { type NamedLayer, parsePolicyLayer } from '../policy/index.js';
+import { type Clock, type Logger, normaliseError, systemClock } from '../kernel/index.js';
+import { type NamedLayer, readPolicyLayerFile } from '../policy/index.js';
 import type { RunnerDeps } from '../runner/index.js';
 import { createPlainBackend, type SandboxBackend } from '../sandbox/index.js';
 import { EventBus, recoverInterruptedRuns } from '../sessions/index.js';
@@ -47,8 +46,9 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
       pino.destination({ fd: 2, sync: true }),
     );
   const bus = new EventBus();
+  // A named server layer that cannot be read refuses start-up rather than run without it.
   const serverPolicy = config.serverPolicyFile
-    ? await loadServerPolicy(config.serverPolicyFile)
+    ? await readPolicyLayerFile(config.serverPolicyFile, 'server')
     : null;
   const store = await openStore({
     sqlitePath: config.paths.sqlite,
@@ -80,7 +80,7 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
         registry,
         sandboxes,
         hostEnv: options.hostEnv,
-        paths: { runs: config.paths.runs, artifacts: config.paths.artifacts },
+        paths: { home: config.home, runs: config.paths.runs, artifacts: config.paths.artifacts },
         serverPolicy,
         runLeaseMs: config.runLeaseMs,
         owner,
@@ -95,43 +95,35 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
   }
 }
 
+export interface RecoveryReport {
+  /** Runs ended as INTERRUPTED because their lease expired. */
+  readonly interruptedRuns: readonly string[];
+  /** Attempt directories whose workspace was removed. */
+  readonly removedWorkspaces: readonly string[];
+}
+
 /** After a crash: end runs whose lease expired, then remove workspaces no live run owns. */
-async function recover(runtime: Runtime): Promise<void> {
-  const recovered = await recoverInterruptedRuns({
+export async function recover(runtime: Runtime): Promise<RecoveryReport> {
+  const interruptedRuns = await recoverInterruptedRuns({
     store: runtime.store,
     clock: runtime.clock,
     bus: runtime.bus,
     actor: `system:recovery:${runtime.owner}`,
   });
-  if (recovered.length > 0) runtime.log.warn({ runs: recovered }, 'ended interrupted runs');
+  if (interruptedRuns.length > 0)
+    runtime.log.warn({ runs: interruptedRuns }, 'ended interrupted runs');
+  let removedWorkspaces: readonly string[] = [];
   try {
-    await collectOrphanWorkspaces({
+    const collected = await collectOrphanWorkspaces({
       runsDir: runtime.config.paths.runs,
       isRunLive: async (runId) => {
         const run = await runtime.store.getRun(runId);
         return run !== null && (run.status === 'running' || run.status === 'queued');
       },
     });
+    removedWorkspaces = collected.removed;
   } catch (error) {
     runtime.log.warn({ err: normaliseError(error).message }, 'orphan workspace collection failed');
   }
-}
-
-async function loadServerPolicy(file: string): Promise<NamedLayer> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    // A missing or unreadable policy layer denies: refuse to start rather than run without it.
-    throw new AasError(
-      'POLICY_INVALID',
-      `cannot read the server policy: ${normaliseError(error).message}`,
-      {
-        file,
-        field: 'AAS_POLICY',
-        hint: 'fix the path in AAS_POLICY or unset it',
-      },
-    );
-  }
-  return { name: 'server', source: file, layer: parsePolicyLayer(text, { file }) };
+  return { interruptedRuns, removedWorkspaces };
 }

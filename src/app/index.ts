@@ -1,1 +1,7 @@
-export { createRuntime, type Runtime, type RuntimeOptions } from './create-runtime.js';
+export {
+  createRuntime,
+  type RecoveryReport,
+  type Runtime,
+  type RuntimeOptions,
+  recover,
+} from './create-runtime.js';

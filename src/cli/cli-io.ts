@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { CODES, type Code, type ExitCode, exitCodeFor, normaliseError } from '../kernel/index.js';
+import { type ExitCode, exitCodeFor, normaliseError } from '../kernel/index.js';
 
 /** Everything a command touches outside itself, so tests and the real binary share one path. */
 export interface CliIo {
@@ -8,6 +8,8 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   readonly nodePath: string;
+  /** Who is asking, as recorded in `requestedBy` (e.g. `user:alice`). */
+  readonly user: string;
   /** Cancels in-flight work (SIGINT/SIGTERM in the real binary). */
   readonly signal: AbortSignal;
 }
@@ -28,8 +30,4 @@ export function reportError(io: CliIo, thrown: unknown, json: boolean): ExitCode
     }
   }
   return exitCodeFor(error.code);
-}
-
-export function exitFor(code: Code): ExitCode {
-  return CODES[code].exit;
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { userInfo } from 'node:os';
 import { normaliseError } from '../kernel/index.js';
 import { runCli } from './program.js';
 
@@ -24,6 +25,15 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/** The requester identity. Containers may run as a uid with no passwd entry: use the uid then. */
+function currentUser(): string {
+  try {
+    return `user:${userInfo().username}`;
+  } catch {
+    return `uid:${process.getuid?.() ?? 'unknown'}`;
+  }
+}
+
 try {
   const code = await runCli(process.argv.slice(2), {
     stdout: process.stdout,
@@ -31,6 +41,7 @@ try {
     env: process.env,
     cwd: process.cwd(),
     nodePath: process.execPath,
+    user: currentUser(),
     signal: controller.signal,
   });
   process.exitCode = code;

@@ -20,13 +20,19 @@ export function configFrom(io: CliIo, options: GlobalOptions): AasConfig {
   });
 }
 
-/** Opens the runtime for one command and always closes it. */
+/**
+ * Opens the runtime for one command and always closes it. Commands recover first (crashed runs
+ * end explicitly, orphan workspaces go); read-only audits pass `recover: false` so they report
+ * the store exactly as they found it.
+ */
 export async function withRuntime<T>(
   io: CliIo,
   options: GlobalOptions,
   body: (runtime: Runtime) => Promise<T>,
+  settings: { recover?: boolean } = {},
 ): Promise<T> {
   const runtime = await createRuntime(configFrom(io, options), {
+    recover: settings.recover ?? true,
     hostEnv: io.env,
     nodePath: io.nodePath,
   });

@@ -47,7 +47,7 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
         .map(([name, text]) => `  ${name.padEnd(18)} ${text}`)
         .join(
           '\n',
-        )}\n\nExit codes: 0 ok, 1 internal error, 2 bad input, 3 blocked, 4 human review, 5 agent failed, 6 integrity check failed.`,
+        )}\n\nExit codes: 0 ok, 1 internal error, 2 bad input, 3 blocked, 4 human review, 5 agent failed, 6 integrity check failed, 130 cancelled.`,
     );
   registerRunCommand(program, io, setExit);
   registerSessionsCommand(program, io, setExit);
@@ -82,9 +82,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   } catch (thrown) {
     if (thrown instanceof CommanderError) {
       // Help and version are successes; every other parse failure is bad input.
-      const benign = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(
-        thrown.code,
-      );
+      // Asked-for help and version are successes; help shown because a command was missing
+      // (`commander.help`), like every other parse failure, is bad input.
+      const benign = ['commander.helpDisplayed', 'commander.version'].includes(thrown.code);
       return benign ? Exit.ok : Exit.badInput;
     }
     throw thrown;

@@ -16,16 +16,24 @@ describe('parseConfig', () => {
     expect(config.home).toBe('/b');
   });
 
-  it('names the variable that is wrong', () => {
-    try {
-      parseConfig({ env: { AAS_DATABASE_URL: 'mysql://x' }, cwd: '/' });
-      expect.unreachable();
-    } catch (error) {
-      expect(isAasError(error) && error.code).toBe('CONFIG_INVALID');
-      expect(String(error)).toContain('AAS_DATABASE_URL');
-    }
-    expect(() => parseConfig({ env: { AAS_RUN_LEASE_MS: 'soon' }, cwd: '/' })).toThrow(
-      /AAS_RUN_LEASE_MS/,
+  it('names the variable or flag that is wrong', () => {
+    const failure = (sources: Parameters<typeof parseConfig>[0]) => {
+      try {
+        parseConfig(sources);
+      } catch (error) {
+        if (isAasError(error)) return error;
+        throw error;
+      }
+      throw new Error('expected CONFIG_INVALID');
+    };
+    const fromEnv = failure({ env: { AAS_DATABASE_URL: 'mysql://x' }, cwd: '/' });
+    expect(fromEnv.code).toBe('CONFIG_INVALID');
+    expect(fromEnv.describe()).toMatch(/^AAS_DATABASE_URL: must start with postgres:\/\//);
+    expect(
+      failure({ env: {}, cwd: '/', overrides: { databaseUrl: 'mysql://x' } }).details.field,
+    ).toBe('--database-url');
+    expect(failure({ env: { AAS_RUN_LEASE_MS: 'soon' }, cwd: '/' }).details.field).toBe(
+      'AAS_RUN_LEASE_MS',
     );
   });
 });

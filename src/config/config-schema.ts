@@ -85,12 +85,14 @@ export function parseConfig(sources: ConfigSources): AasConfig {
     const issue = parsed.error.issues[0];
     const field = issue?.path.join('.') ?? '';
     const envName = fieldToEnv[field] ?? field;
-    throw new AasError('CONFIG_INVALID', `${envName}: ${issue?.message ?? 'invalid value'}`, {
-      field: envName,
-      hint:
-        envName in CONFIG_ENV_VARS
-          ? `${envName} is ${CONFIG_ENV_VARS[envName as keyof typeof CONFIG_ENV_VARS]}`
-          : undefined,
+    // Name what the person actually typed: the flag when one was given, else the variable.
+    const flag = fieldToFlag[field];
+    const given =
+      flag && (overrides as Record<string, unknown>)[field] !== undefined ? flag : envName;
+    const description = CONFIG_ENV_VARS[envName as keyof typeof CONFIG_ENV_VARS];
+    throw new AasError('CONFIG_INVALID', issue?.message ?? 'invalid value', {
+      field: given,
+      ...(description ? { hint: `${envName} is ${description}` } : {}),
     });
   }
   const config = parsed.data;
@@ -109,6 +111,12 @@ export function parseConfig(sources: ConfigSources): AasConfig {
     },
   };
 }
+
+const fieldToFlag: Record<string, string> = {
+  home: '--home',
+  databaseUrl: '--database-url',
+  logLevel: '--log-level',
+};
 
 const fieldToEnv: Record<string, string> = {
   home: 'AAS_HOME',

@@ -16,19 +16,22 @@ export interface AgentEnvInput {
 }
 
 /**
- * The agent's complete environment, built from nothing (the host's tokens and keys never
- * leak by default). Later layers win:
- *   1. base: PATH (safe default), HOME and TMPDIR inside the attempt dir, LANG=C.UTF-8
- *   2. host variables named in envAllow (PATH included, if allowed)
- *   3. the manifest's fixed env (operator configuration beats host pass-through)
- *   4. the AEP_* variables, which nothing can shadow.
+ * The environment every sandboxed process starts from — agents and validators alike — built
+ * from nothing, so the host's tokens and keys never leak by default: PATH (safe default), HOME
+ * and TMPDIR inside the attempt directory, LANG=C.UTF-8, then the host variables named in
+ * envAllow (PATH included, if allowed). `AEP_*` names and values with NUL never pass.
  */
-export function buildAgentEnv(input: AgentEnvInput): Record<string, string> {
+export function buildSandboxBaseEnv(input: {
+  readonly hostEnv: Readonly<Record<string, string | undefined>>;
+  readonly envAllow: readonly string[] | null;
+  readonly home: string;
+  readonly tmp: string;
+}): Map<string, string> {
   // A Map, not an object literal: a variable called `__proto__` must stay a plain entry.
   const env = new Map<string, string>([
     ['PATH', SAFE_DEFAULT_PATH],
-    ['HOME', input.paths.home],
-    ['TMPDIR', input.paths.tmp],
+    ['HOME', input.home],
+    ['TMPDIR', input.tmp],
     ['LANG', 'C.UTF-8'],
   ]);
   for (const name of input.envAllow ?? []) {
@@ -36,6 +39,22 @@ export function buildAgentEnv(input: AgentEnvInput): Record<string, string> {
     const value = input.hostEnv[name];
     if (value !== undefined && !value.includes('\0')) env.set(name, value);
   }
+  return env;
+}
+
+/**
+ * The agent's complete environment. Later layers win:
+ *   1. the sandbox base environment (see buildSandboxBaseEnv)
+ *   2. the manifest's fixed env (operator configuration beats host pass-through)
+ *   3. the AEP_* variables, which nothing can shadow.
+ */
+export function buildAgentEnv(input: AgentEnvInput): Record<string, string> {
+  const env = buildSandboxBaseEnv({
+    hostEnv: input.hostEnv,
+    envAllow: input.envAllow,
+    home: input.paths.home,
+    tmp: input.paths.tmp,
+  });
   for (const [name, value] of Object.entries(input.manifest.env)) env.set(name, value);
 
   env.set('AEP_RUN_DIR', input.paths.runDir);

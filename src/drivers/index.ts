@@ -4,7 +4,7 @@
  * `command` agents, and `runDriver`, which runs one attempt through a sandbox backend.
  */
 export { AEP_PROTOCOL, type AepJob, AepJobSchema } from './aep-job.js';
-export { SAFE_DEFAULT_PATH } from './agent-env.js';
+export { buildSandboxBaseEnv, SAFE_DEFAULT_PATH } from './agent-env.js';
 export {
   AGENT_ID_PATTERN,
   type AgentManifest,

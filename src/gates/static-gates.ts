@@ -87,6 +87,22 @@ export function symlinkEscape(linkPath: string, target: string): string | null {
   return null;
 }
 
+/** Why a symlink may not be promoted, or null: it must stay inside and point at nothing denied. */
+export function symlinkProblem(
+  policy: EffectivePolicy,
+  linkPath: string,
+  target: string,
+): string | null {
+  const outside = symlinkEscape(linkPath, target);
+  if (outside !== null) return outside;
+  const resolved = posix.normalize(posix.join(posix.dirname(linkPath), target));
+  const decision = decidePath(policy, resolved);
+  if (!decision.allowed && decision.kind !== 'not-allowed') {
+    return `target ${resolved} is forbidden (${decision.reason})`;
+  }
+  return null;
+}
+
 export const STATIC_GATES: readonly StaticGate[] = [
   {
     name: 'patch.nonempty',
@@ -143,10 +159,11 @@ export const STATIC_GATES: readonly StaticGate[] = [
   {
     name: 'symlinks',
     gateClass: GateClass.policy,
-    check: ({ patch }) => {
+    // A link to a denied file would publish that file wherever the link is published.
+    check: ({ policy, patch }) => {
       const escapes = patch.files.flatMap((file) => {
         if (file.symlinkTarget === undefined) return [];
-        const problem = symlinkEscape(file.path, file.symlinkTarget);
+        const problem = symlinkProblem(policy, file.path, file.symlinkTarget);
         return problem === null ? [] : [{ path: file.path, target: file.symlinkTarget, problem }];
       });
       if (escapes.length === 0) return pass('no escaping symlinks');
@@ -159,7 +176,7 @@ export const STATIC_GATES: readonly StaticGate[] = [
           path: e.path,
           kind: 'symlink',
           layer: null,
-          rule: 'symlinks stay inside',
+          rule: 'symlinks stay inside and point at nothing denied',
           reason: e.problem,
         })),
       };

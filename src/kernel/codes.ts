@@ -11,6 +11,8 @@ export const ExitCode = {
   humanReview: 4,
   agentFailed: 5,
   integrity: 6,
+  /** 128 + SIGINT, the shell convention for an interrupted command. */
+  cancelled: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -132,7 +134,7 @@ export const CODES = {
     summary: 'a newer lease holder fenced this writer off',
   },
   CONFLICT: { exit: ExitCode.internal, http: 409, summary: 'the record changed concurrently' },
-  CANCELLED: { exit: ExitCode.internal, http: 409, summary: 'the run was cancelled' },
+  CANCELLED: { exit: ExitCode.cancelled, http: 409, summary: 'the run was cancelled' },
   INTERRUPTED: {
     exit: ExitCode.internal,
     http: 409,

@@ -24,10 +24,16 @@ export { FLOOR_LAYER } from './floor-layer.js';
 export { formatExplanation } from './format-explanation.js';
 export { mergePolicy } from './merge-policy.js';
 export { type NormalisedPath, normaliseRepoPath } from './normalise-repo-path.js';
-export { parsePolicyLayer } from './parse-policy-layer.js';
+export { parsePolicyLayer, validatePolicyLayer } from './parse-policy-layer.js';
 export { POLICY_DEFAULTS } from './policy-defaults.js';
 export {
   type PolicyLayer,
   PolicyLayerSchema,
   SandboxMode,
 } from './policy-layer-schema.js';
+export {
+  agentPolicyLayer,
+  REPO_POLICY_PATH,
+  readPolicyLayerFile,
+  repoPolicyLayer,
+} from './policy-layer-sources.js';

@@ -149,3 +149,27 @@ export function parsePolicyLayer(text: string, source: { file: string }): Policy
     ...(position ? { line: position.line, column: position.column } : {}),
   });
 }
+
+/**
+ * Validate a policy layer that arrived already parsed, embedded in another document (an agent
+ * manifest's `policy:` block, a job's `policy:`). Errors use the given code and name the field
+ * with its prefix, so a person sees e.g. `agents/narrow.yaml: policy.paths.alow`.
+ */
+export function validatePolicyLayer(
+  value: unknown,
+  source: {
+    file: string;
+    fieldPrefix: string;
+    code: 'POLICY_INVALID' | 'MANIFEST_INVALID' | 'JOB_INVALID';
+  },
+): PolicyLayer {
+  if (value === null || value === undefined) return {};
+  const parsed = PolicyLayerSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = firstPolicyIssue(parsed.error, value);
+  throw new AasError(source.code, issue.message, {
+    file: source.file,
+    field: issue.field ? `${source.fieldPrefix}.${issue.field}` : source.fieldPrefix,
+    hint: issue.hint,
+  });
+}

@@ -1,28 +1,37 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AgentManifest } from '../drivers/index.js';
-import { AasError, type Code, IdPrefix, newId, normaliseError } from '../kernel/index.js';
+import { type AgentManifest, INPUT_COMMAND_ARG } from '../drivers/index.js';
 import {
+  AasError,
+  type Code,
+  IdPrefix,
+  isAasError,
+  isCode,
+  newId,
+  normaliseError,
+} from '../kernel/index.js';
+import {
+  agentPolicyLayer,
+  type EffectivePolicy,
   FLOOR_LAYER,
   mergePolicy,
   type NamedLayer,
-  PolicyLayerSchema,
-  parsePolicyLayer,
+  REPO_POLICY_PATH,
+  repoPolicyLayer,
 } from '../policy/index.js';
-import { selectSandbox } from '../sandbox/index.js';
+import { type SandboxSelection, selectSandbox } from '../sandbox/index.js';
 import { SessionRecorder, sessionEvent } from '../sessions/index.js';
-import type { RunStatus } from '../store/index.js';
+import type { RunRecord, RunStatus } from '../store/index.js';
 import {
   type PatchStats,
   prepareRunGit,
   readFileAtCommit,
   resolveBase,
 } from '../workspaces/index.js';
-import { parseJobSpec } from './job-spec.js';
+import { type JobSpec, parseJobSpec } from './job-spec.js';
 import { type AttemptOutcome, runAttempt } from './run-attempt.js';
 import { runStatusFor } from './run-status-for.js';
 import type { RunnerDeps } from './runner-deps.js';
-import { storeArtifact } from './store-artifact.js';
 
 export interface RunOutcome {
   readonly sessionId: string;
@@ -44,8 +53,21 @@ export interface RunOutcome {
     }[];
   } | null;
   readonly attempts: number;
+  /** Empty when this process lost the run and so wrote no summary. */
   readonly summaryPath: string;
 }
+
+/** What AAS itself writes under its home (see the README's data layout). */
+const AAS_DATA_ENTRIES = [
+  'aas.db',
+  'aas.db-wal',
+  'aas.db-shm',
+  'aas.db-journal',
+  'runs',
+  'artifacts',
+  'agents',
+  'demo',
+];
 
 interface Terminal {
   readonly code: Code;
@@ -53,12 +75,29 @@ interface Terminal {
   readonly attempt?: AttemptOutcome;
 }
 
-const REPO_POLICY_PATH = '.aas/policy.yaml';
+/** One agent as the run will use it: validated, with its merged policy and sandbox decided. */
+interface AgentPlan {
+  readonly manifest: AgentManifest;
+  readonly policy: EffectivePolicy;
+  readonly sandbox: SandboxSelection;
+}
+
+interface RunContext {
+  readonly deps: RunnerDeps;
+  readonly recorder: SessionRecorder;
+  readonly run: RunRecord;
+  readonly runDir: string;
+  readonly signal: AbortSignal;
+  readonly cancelled: () => boolean;
+  baseCommit: string | null;
+}
 
 /**
  * One governed run, start to decision: claim the run, resolve base, policy and agents, run
  * attempts (retries with gate feedback, then fallback agents under their own merged policy),
- * and record a terminal state with a reason code. Whatever happens, the run ends recorded.
+ * and record a terminal state with a reason code. Every write after the claim is fenced by the
+ * run's lease: if recovery ends the run because this process looked dead, this process stops
+ * writing and reports what the store says instead of racing it.
  */
 export async function executeRun(
   deps: RunnerDeps,
@@ -67,11 +106,8 @@ export async function executeRun(
 ): Promise<RunOutcome> {
   const run = await deps.store.getRun(runId);
   if (!run) throw new AasError('NOT_FOUND', `no run ${runId}`, { field: 'runId' });
-  const recorder = new SessionRecorder(deps, run.sessionId, deps.owner);
-  const runDir = join(deps.paths.runs, runId);
   const leaseExpiresAt = () => new Date(deps.clock.nowMs() + deps.runLeaseMs).toISOString();
-
-  const claimed = await recorder.updateRun(
+  const claimed = await new SessionRecorder(deps, run.sessionId, deps.owner).updateRun(
     runId,
     {
       status: 'running',
@@ -82,17 +118,26 @@ export async function executeRun(
     [sessionEvent('run.started', { runId, owner: deps.owner, leaseExpiresAt: leaseExpiresAt() })],
     { status: ['queued'] },
   );
+  const recorder = new SessionRecorder(deps, run.sessionId, deps.owner, {
+    runId,
+    leaseOwner: deps.owner,
+  });
 
-  // The lease proves this process is alive; if it is lost, stop rather than race a recoverer.
   const abort = new AbortController();
+  let leaseLost = false;
   const onOuterAbort = () => abort.abort();
-  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  // A cancel that arrived before this point still counts.
+  if (options.signal?.aborted) abort.abort();
+  else options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const renewal = setInterval(
     () => {
       deps.store
         .renewRunLease(runId, deps.owner, leaseExpiresAt())
         .then((held) => {
-          if (!held) abort.abort();
+          if (!held) {
+            leaseLost = true;
+            abort.abort();
+          }
         })
         .catch((error: unknown) =>
           deps.log.warn({ err: normaliseError(error).message, runId }, 'lease renewal failed'),
@@ -102,147 +147,18 @@ export async function executeRun(
   );
   renewal.unref();
 
-  let baseCommit: string | null = null;
+  const context: RunContext = {
+    deps,
+    recorder,
+    run: claimed,
+    runDir: join(deps.paths.runs, runId),
+    signal: abort.signal,
+    cancelled: () => options.signal?.aborted === true,
+    baseCommit: null,
+  };
   let terminal: Terminal;
   try {
-    await mkdir(runDir, { recursive: true });
-    const job = parseJobSpec(claimed.jobSpec);
-    const agents = [job.agent, ...job.fallbackAgents].map((id) => deps.registry.get(id));
-
-    const git = await prepareRunGit({ runDir, repo: job.repo });
-    const base = await resolveBase(git, {
-      ...(job.baseRef ? { baseRef: job.baseRef } : {}),
-      allowDirty: job.allowDirtyBase,
-    });
-    baseCommit = base.baseCommit;
-    await recorder.updateRun(runId, { baseRef: base.baseRef, baseCommit: base.baseCommit }, [
-      sessionEvent('run.base.resolved', {
-        runId,
-        repoRoot: base.repoRoot,
-        baseRef: base.baseRef,
-        baseCommit: base.baseCommit,
-        snapshot: base.snapshot,
-        dirtyPaths: base.dirtyPaths,
-      }),
-    ]);
-
-    // Repo policy comes from the base commit, never from a workspace the agent can edit.
-    const repoPolicyBytes = await readFileAtCommit(git, base.baseCommit, REPO_POLICY_PATH);
-    const repoLayer: NamedLayer | null = repoPolicyBytes
-      ? {
-          name: 'repo',
-          source: `${REPO_POLICY_PATH}@${base.baseCommit.slice(0, 12)}`,
-          layer: parsePolicyLayer(repoPolicyBytes.toString('utf8'), {
-            file: `${REPO_POLICY_PATH} (at ${base.baseCommit.slice(0, 12)})`,
-          }),
-        }
-      : null;
-    const jobLayer: NamedLayer | null = job.policy
-      ? { name: 'job', source: 'job', layer: job.policy }
-      : null;
-    const sharedLayers = [FLOOR_LAYER, deps.serverPolicy, repoLayer].filter(
-      (layer): layer is NamedLayer => layer !== null,
-    );
-
-    let attemptNumber = 0;
-    let feedback: { gate: string; detail: string }[] = [];
-    let last: AttemptOutcome | null = null;
-    agentLoop: for (const [agentIndex, manifest] of agents.entries()) {
-      if (agentIndex > 0) {
-        await recorder.append(
-          sessionEvent('run.fallback.started', {
-            runId,
-            agentId: manifest.id,
-            previousAgentId: agents[agentIndex - 1]?.id ?? job.agent,
-            reason: last ? `${last.code}: ${firstLine(last.detail)}` : 'previous agent exhausted',
-          }),
-        );
-      }
-      const policy = mergePolicy(
-        [...sharedLayers, agentLayer(manifest), jobLayer].filter(
-          (l): l is NamedLayer => l !== null,
-        ),
-      );
-      await recorder.append(
-        sessionEvent('policy.resolved', {
-          runId,
-          agentId: manifest.id,
-          layers: policy.layers.map((layer) => ({ name: layer.name, source: layer.source })),
-          effective: policy,
-        }),
-      );
-      const selection = await selectSandbox(policy.sandbox, deps.sandboxes);
-      await recorder.append(
-        sessionEvent('sandbox.selected', {
-          runId,
-          backend: selection.backend.name,
-          isolating: selection.backend.isolating,
-        }),
-        ...(selection.degraded
-          ? [
-              sessionEvent('sandbox.degraded', {
-                runId,
-                backend: selection.backend.name,
-                reason: selection.degraded.reason,
-              }),
-            ]
-          : []),
-      );
-
-      for (let retry = 0; retry <= job.retries; retry += 1) {
-        if (abort.signal.aborted) break agentLoop;
-        attemptNumber += 1;
-        if (retry > 0) {
-          await recorder.append(
-            sessionEvent('run.retry.scheduled', {
-              runId,
-              nextAttempt: attemptNumber,
-              agentId: manifest.id,
-              feedback,
-            }),
-          );
-        }
-        last = await runAttempt({
-          deps,
-          recorder,
-          runId,
-          sessionId: run.sessionId,
-          runDir,
-          job,
-          git,
-          baseCommit: base.baseCommit,
-          manifest,
-          policy,
-          sandbox: selection.backend,
-          attempt: attemptNumber,
-          attemptId: newId(IdPrefix.attempt, deps.clock.nowMs()),
-          feedback,
-          signal: abort.signal,
-        });
-        switch (last.kind) {
-          case 'success':
-          case 'blocked':
-          case 'cancelled':
-            break agentLoop;
-          case 'retryable':
-            feedback = [...last.feedback];
-            break;
-        }
-      }
-    }
-    if (abort.signal.aborted && last?.kind !== 'success') {
-      terminal = {
-        code: options.signal?.aborted ? 'CANCELLED' : 'LEASE_FENCED',
-        detail: options.signal?.aborted
-          ? 'cancelled by request'
-          : 'the run lease was lost; another process may own this run',
-        ...(last ? { attempt: last } : {}),
-      };
-    } else if (last) {
-      terminal = { code: last.code, detail: last.detail, attempt: last };
-    } else {
-      terminal = { code: 'INTERNAL', detail: 'no attempt ran' };
-    }
+    terminal = await governedRun(context);
   } catch (thrown) {
     const error = normaliseError(thrown);
     terminal = { code: error.code, detail: error.describe() };
@@ -250,52 +166,202 @@ export async function executeRun(
     clearInterval(renewal);
     options.signal?.removeEventListener('abort', onOuterAbort);
   }
-  return finishRun(deps, recorder, {
-    runId,
-    sessionId: run.sessionId,
-    runDir,
-    baseCommit,
-    terminal,
-  });
+  if (leaseLost || terminal.code === 'LEASE_FENCED') return fencedOutcome(deps, run);
+  try {
+    return await finishRun(context, terminal);
+  } catch (thrown) {
+    if (isAasError(thrown) && thrown.code === 'LEASE_FENCED') return fencedOutcome(deps, run);
+    throw thrown;
+  }
 }
 
-function agentLayer(manifest: AgentManifest): NamedLayer | null {
-  if (manifest.policy === undefined) return null;
-  const parsed = PolicyLayerSchema.safeParse(manifest.policy);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+async function governedRun(context: RunContext): Promise<Terminal> {
+  const { deps, recorder, runDir } = context;
+  const runId = context.run.id;
+  await mkdir(runDir, { recursive: true });
+  const job = parseJobSpec(context.run.jobSpec);
+  const manifests = [job.agent, ...job.fallbackAgents].map((id) => deps.registry.get(id));
+
+  const git = await prepareRunGit({ runDir, repo: job.repo });
+  const base = await resolveBase(git, {
+    ...(job.baseRef ? { baseRef: job.baseRef } : {}),
+    allowDirty: job.allowDirtyBase,
+    // AAS's own data may live inside the repository (the default ./.aas does when run from the
+    // checkout): it is neither dirt nor part of any base. Only what AAS writes is excluded, so a
+    // repository's own `.aas/policy.yaml` still counts.
+    excludePaths: AAS_DATA_ENTRIES.map((entry) => join(deps.paths.home, entry)),
+  });
+  context.baseCommit = base.baseCommit;
+  await recorder.updateRun(runId, { baseRef: base.baseRef, baseCommit: base.baseCommit }, [
+    sessionEvent('run.base.resolved', {
+      runId,
+      repoRoot: base.repoRoot,
+      baseRef: base.baseRef,
+      baseCommit: base.baseCommit,
+      snapshot: base.snapshot,
+      dirtyPaths: base.dirtyPaths,
+    }),
+  ]);
+
+  // The repository layer comes from the base commit, never from a workspace the agent can edit.
+  const repoPolicy = await readFileAtCommit(git, base.baseCommit, REPO_POLICY_PATH);
+  const sharedLayers = [
+    FLOOR_LAYER,
+    deps.serverPolicy,
+    repoPolicy ? repoPolicyLayer(repoPolicy.toString('utf8'), base.baseCommit) : null,
+  ].filter((layer): layer is NamedLayer => layer !== null);
+  const jobLayer: NamedLayer | null = job.policy
+    ? { name: 'job', source: 'job', layer: job.policy }
+    : null;
+
+  // Every agent is validated before the first attempt: a broken fallback must not surface only
+  // after the primary has spent its attempts.
+  const plans: AgentPlan[] = [];
+  for (const manifest of manifests) {
+    requireAgentInput(manifest, job);
+    const policy = mergePolicy(
+      [...sharedLayers, agentPolicyLayer(manifest), jobLayer].filter(
+        (l): l is NamedLayer => l !== null,
+      ),
+    );
+    plans.push({ manifest, policy, sandbox: await selectSandbox(policy.sandbox, deps.sandboxes) });
+  }
+
+  let attemptNumber = 0;
+  let feedback: { gate: string; detail: string }[] = [];
+  let last: AttemptOutcome | null = null;
+  agentLoop: for (const [index, plan] of plans.entries()) {
+    if (context.signal.aborted) break;
+    const { manifest, policy, sandbox } = plan;
+    if (index > 0) {
+      await recorder.append(
+        sessionEvent('run.fallback.started', {
+          runId,
+          agentId: manifest.id,
+          previousAgentId: plans[index - 1]?.manifest.id ?? job.agent,
+          reason: last ? `${last.code}: ${firstLine(last.detail)}` : 'previous agent exhausted',
+        }),
+      );
+    }
+    await recorder.append(
+      sessionEvent('policy.resolved', {
+        runId,
+        agentId: manifest.id,
+        layers: policy.layers.map((layer) => ({ name: layer.name, source: layer.source })),
+        effective: policy,
+      }),
+      sessionEvent('sandbox.selected', {
+        runId,
+        backend: sandbox.backend.name,
+        isolating: sandbox.backend.isolating,
+      }),
+      ...(sandbox.degraded
+        ? [
+            sessionEvent('sandbox.degraded', {
+              runId,
+              backend: sandbox.backend.name,
+              reason: sandbox.degraded.reason,
+            }),
+          ]
+        : []),
+    );
+
+    for (let retry = 0; retry <= job.retries; retry += 1) {
+      if (context.signal.aborted) break agentLoop;
+      attemptNumber += 1;
+      if (retry > 0) {
+        await recorder.append(
+          sessionEvent('run.retry.scheduled', {
+            runId,
+            nextAttempt: attemptNumber,
+            agentId: manifest.id,
+            feedback,
+          }),
+        );
+      }
+      last = await runAttempt({
+        deps,
+        recorder,
+        runId,
+        sessionId: context.run.sessionId,
+        runDir,
+        job,
+        git,
+        baseCommit: base.baseCommit,
+        manifest,
+        policy,
+        sandbox: sandbox.backend,
+        attempt: attemptNumber,
+        attemptId: newId(IdPrefix.attempt, deps.clock.nowMs()),
+        feedback,
+        signal: context.signal,
+      });
+      switch (last.kind) {
+        case 'success':
+        case 'stopped':
+        case 'cancelled':
+          break agentLoop;
+        case 'retryable':
+          feedback = [...last.feedback];
+          break;
+      }
+    }
+  }
+  if (context.signal.aborted && last?.kind !== 'success') {
+    // Either a cancel request or a lost lease; the caller tells them apart.
+    return {
+      code: context.cancelled() ? 'CANCELLED' : 'LEASE_FENCED',
+      detail: context.cancelled() ? 'cancelled by request' : 'the run lease was lost',
+      ...(last ? { attempt: last } : {}),
+    };
+  }
+  return last
+    ? { code: last.code, detail: last.detail, attempt: last }
+    : { code: 'INTERNAL', detail: 'no attempt ran' };
+}
+
+/** An agent whose argv takes the job's command (the built-in `command` agent) needs one. */
+function requireAgentInput(manifest: AgentManifest, job: JobSpec): void {
+  if (!manifest.args.includes(INPUT_COMMAND_ARG)) return;
+  const input = job.agentInput;
+  const command =
+    typeof input === 'object' && input !== null && 'command' in input ? input.command : undefined;
+  if (typeof command !== 'string' || command.trim() === '') {
     throw new AasError(
-      'MANIFEST_INVALID',
-      `agent ${manifest.id}: policy ${issue?.message ?? 'is invalid'}`,
+      'JOB_INVALID',
+      `agent ${manifest.id} runs the job's command, but the job gives none`,
       {
-        field: `policy.${issue?.path.map(String).join('.') ?? ''}`,
-        hint: 'fix the policy block of the agent manifest',
+        field: 'agentInput.command',
+        hint: 'use --agent-cmd "…" or set agentInput.command in the job',
       },
     );
   }
-  return {
-    name: `agent:${manifest.id}`,
-    source: `agent manifest ${manifest.id}`,
-    layer: parsed.data,
-  };
 }
 
 function firstLine(text: string): string {
   return text.split('\n', 1)[0] ?? '';
 }
 
-async function finishRun(
-  deps: RunnerDeps,
-  recorder: SessionRecorder,
-  input: {
-    runId: string;
-    sessionId: string;
-    runDir: string;
-    baseCommit: string | null;
-    terminal: Terminal;
-  },
-): Promise<RunOutcome> {
-  const { terminal, runId } = input;
+/** What the store says about a run this process no longer owns. Nothing is written. */
+async function fencedOutcome(deps: RunnerDeps, run: RunRecord): Promise<RunOutcome> {
+  const current = (await deps.store.getRun(run.id)) ?? run;
+  const recorded =
+    current.reasonCode && isCode(current.reasonCode) ? current.reasonCode : 'LEASE_FENCED';
+  return {
+    sessionId: run.sessionId,
+    runId: run.id,
+    status: current.status,
+    reasonCode: recorded,
+    detail: `this process lost the run's lease and stopped; the run is recorded as ${current.status}${current.reasonDetail ? `: ${current.reasonDetail}` : ''}`,
+    baseCommit: current.baseCommit,
+    patch: null,
+    attempts: 0,
+    summaryPath: '',
+  };
+}
+
+async function finishRun(context: RunContext, terminal: Terminal): Promise<RunOutcome> {
+  const { deps, recorder, run, runDir } = context;
   const status = runStatusFor(terminal.code);
   const success = terminal.attempt?.kind === 'success' ? terminal.attempt : null;
   const patch = success
@@ -313,26 +379,20 @@ async function finishRun(
       }
     : null;
   const summary = {
-    sessionId: input.sessionId,
-    runId,
+    sessionId: run.sessionId,
+    runId: run.id,
     status,
     reasonCode: terminal.code,
     detail: terminal.detail,
-    baseCommit: input.baseCommit,
+    baseCommit: context.baseCommit,
     attempts: terminal.attempt?.attempt ?? 0,
     agent: terminal.attempt?.agentId ?? null,
     driverSummary: terminal.attempt?.driverSummary ?? null,
     patch,
     runtimeDropped: success?.patch.runtimeDropped ?? [],
   };
-  const summaryPath = join(input.runDir, 'summary.json');
-  await mkdir(input.runDir, { recursive: true });
-  await writeFile(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
-  if (success)
-    await storeArtifact(deps.paths.artifacts, `${JSON.stringify(summary, null, 2)}\n`, 'json');
-
   await recorder.updateRun(
-    runId,
+    run.id,
     {
       status,
       reasonCode: terminal.code,
@@ -345,7 +405,7 @@ async function finishRun(
     },
     [
       sessionEvent('run.completed', {
-        runId,
+        runId: run.id,
         status,
         reasonCode: terminal.code,
         detail: terminal.detail,
@@ -354,13 +414,17 @@ async function finishRun(
     ],
     { status: ['running'] },
   );
+  // The file is a convenience copy of what is now committed, written only after the commit.
+  const summaryPath = join(runDir, 'summary.json');
+  await mkdir(runDir, { recursive: true });
+  await writeFile(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
   return {
-    sessionId: input.sessionId,
-    runId,
+    sessionId: run.sessionId,
+    runId: run.id,
     status,
     reasonCode: terminal.code,
     detail: terminal.detail,
-    baseCommit: input.baseCommit,
+    baseCommit: context.baseCommit,
     patch,
     attempts: terminal.attempt?.attempt ?? 0,
     summaryPath,

@@ -1,11 +1,17 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type AepJob, type AgentManifest, runDriver } from '../drivers/index.js';
+import {
+  type AepJob,
+  type AgentManifest,
+  attemptPaths,
+  buildSandboxBaseEnv,
+  runDriver,
+} from '../drivers/index.js';
 import { GateClass, runGates } from '../gates/index.js';
 import { type Code, normaliseError } from '../kernel/index.js';
 import { describePolicyForAgent, type EffectivePolicy, runtimeRule } from '../policy/index.js';
 import type { SandboxBackend } from '../sandbox/index.js';
-import { type SessionRecorder, sessionEvent } from '../sessions/index.js';
+import { type SessionRecorder, sessionEvent, type TypedEvent } from '../sessions/index.js';
 import {
   computePatch,
   createWorkspace,
@@ -17,7 +23,6 @@ import {
 import { AgentEventBatcher } from './agent-event-batcher.js';
 import type { JobSpec } from './job-spec.js';
 import type { RunnerDeps } from './runner-deps.js';
-import { validatorEnv } from './sandbox-env.js';
 import { storeArtifact } from './store-artifact.js';
 
 interface OutcomeBase {
@@ -29,9 +34,9 @@ interface OutcomeBase {
 }
 
 /**
- * How one attempt ended. `retryable` carries the feedback the next attempt receives; `blocked`
- * (a policy denial) ends the run: an agent that reached for a forbidden path is not retried
- * into compliance.
+ * How one attempt ended. `retryable` carries the feedback the next attempt receives; `stopped`
+ * ends the run (a policy denial: an agent that reached for a forbidden path is not retried into
+ * compliance; or an error no retry can fix).
  */
 export type AttemptOutcome =
   | (OutcomeBase & {
@@ -39,7 +44,7 @@ export type AttemptOutcome =
       readonly patch: PatchResult;
       readonly artifact: { sha256: string; path: string; bytes: number };
     })
-  | (OutcomeBase & { readonly kind: 'blocked' })
+  | (OutcomeBase & { readonly kind: 'stopped' })
   | (OutcomeBase & { readonly kind: 'cancelled' })
   | (OutcomeBase & {
       readonly kind: 'retryable';
@@ -104,8 +109,10 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     outcome = await agentAndGates(input, workspace, attemptDir);
   } catch (thrown) {
     const error = normaliseError(thrown);
-    outcome = { ...base, kind: 'blocked', code: error.code, detail: error.describe() };
-    // Recorded as this attempt's end first, then raised so the run ends with the same reason.
+    outcome = { ...base, kind: 'stopped', code: error.code, detail: error.describe() };
+    // A lost lease writes nothing more; internal failures are recorded as this attempt's end
+    // first, then raised so the run ends with the same reason.
+    if (error.code === 'LEASE_FENCED') throw error;
     if (error.code === 'INTERNAL' || error.code === 'STORE_UNAVAILABLE') internalFailure = error;
   } finally {
     if (workspace) await disposeWorkspace(input, workspace);
@@ -117,7 +124,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
       status:
         outcome.kind === 'success'
           ? 'succeeded'
-          : outcome.kind === 'blocked'
+          : outcome.kind === 'stopped'
             ? 'blocked'
             : 'failed',
       reasonCode: outcome.code,
@@ -163,7 +170,13 @@ async function agentAndGates(
       command: v.command,
     })),
   };
-  const batcher = new AgentEventBatcher(recorder);
+  // The agent stops when the run is cancelled, and also when its events can no longer be
+  // recorded: an agent whose history is not being kept must not keep working.
+  const agentAbort = new AbortController();
+  const onRunAbort = () => agentAbort.abort();
+  if (input.signal.aborted) agentAbort.abort();
+  else input.signal.addEventListener('abort', onRunAbort, { once: true });
+  const batcher = new AgentEventBatcher(recorder, () => agentAbort.abort());
   batcher.start();
   await recorder.append(
     sessionEvent('agent.started', {
@@ -185,7 +198,7 @@ async function agentAndGates(
     envAllow: policy.envAllow,
     timeoutMs: policy.limits.timeoutSec * 1000,
     maxOutputBytes: policy.limits.maxOutputBytes,
-    signal: input.signal,
+    signal: agentAbort.signal,
     clock,
     onEvent: (event) =>
       batcher.push(
@@ -197,7 +210,11 @@ async function agentAndGates(
           data: event.data,
         }),
       ),
-  }).finally(() => batcher.stop());
+  }).finally(() => {
+    input.signal.removeEventListener('abort', onRunAbort);
+    // Raises the first recording failure, if any, ahead of whatever the driver returned.
+    return batcher.stop();
+  });
   const driverSummary = driver.result?.summary ?? null;
   await recorder.append(
     sessionEvent('agent.finished', {
@@ -235,6 +252,22 @@ async function agentAndGates(
     };
   }
 
+  if (driver.result?.recommendedAction === 'retry') {
+    return {
+      ...base,
+      kind: 'retryable',
+      code: 'AGENT_FAILED',
+      detail: `the agent asked for another attempt: ${driver.result.summary}`,
+      driverSummary,
+      feedback: [
+        {
+          gate: 'agent',
+          detail: clip(`the agent asked for another attempt: ${driver.result.summary}`),
+        },
+      ],
+    };
+  }
+
   const patchStartedMs = clock.nowMs();
   const patch = await computePatch(workspace, { runtimeRule: (path) => runtimeRule(policy, path) });
   await recorder.append(
@@ -264,7 +297,14 @@ async function agentAndGates(
       timeoutSec: Math.min(v.timeoutSec, policy.limits.timeoutSec),
     })),
     sandbox: input.sandbox,
-    validatorEnv: validatorEnv({ hostEnv: deps.hostEnv, envAllow: policy.envAllow, attemptDir }),
+    validatorEnv: Object.fromEntries(
+      buildSandboxBaseEnv({
+        hostEnv: deps.hostEnv,
+        envAllow: policy.envAllow,
+        home: attemptPaths(attemptDir).home,
+        tmp: attemptPaths(attemptDir).tmp,
+      }),
+    ),
     outputDir: join(attemptDir, 'validators'),
     clock,
     signal: input.signal,
@@ -297,13 +337,15 @@ async function agentAndGates(
       }),
     );
     const action = driver.result?.recommendedAction ?? 'promote';
-    if (action === 'human_review') {
+    if (action === 'human_review' || driver.result?.status === 'partial') {
       return {
         ...base,
         kind: 'success',
         code: 'HUMAN_REVIEW_REQUESTED',
         detail:
-          'every gate passed; the agent asked for human review, so the patch is never auto-promoted',
+          action === 'human_review'
+            ? 'every gate passed; the agent asked for human review, so the patch is never auto-promoted'
+            : 'every gate passed; the agent reported only partial success, so a person decides',
         driverSummary,
         patch,
         artifact,
@@ -312,7 +354,7 @@ async function agentAndGates(
     if (action === 'reject') {
       return {
         ...base,
-        kind: 'blocked',
+        kind: 'stopped',
         code: 'GATE_FAILED',
         detail: 'the agent recommended rejecting its own patch',
         driverSummary,
@@ -333,7 +375,7 @@ async function agentAndGates(
   if (policyFailure) {
     return {
       ...base,
-      kind: 'blocked',
+      kind: 'stopped',
       code: policyFailure.code,
       detail: `${policyFailure.gate}: ${policyFailure.detail}`,
       driverSummary,
@@ -364,32 +406,40 @@ async function agentAndGates(
   };
 }
 
+/**
+ * Removes (or keeps) the attempt's workspace and records which. Removal never depends on the
+ * record: a recording failure here (a lost lease, a store outage) is left for the run's next
+ * write to report, and must not mask the error that ended the attempt.
+ */
 async function disposeWorkspace(input: AttemptInput, workspace: Workspace): Promise<void> {
   const { recorder, runId, attempt } = input;
+  let event: TypedEvent;
   if (input.job.keepWorkspace) {
-    await recorder.append(
-      sessionEvent('workspace.kept', {
-        runId,
-        attempt,
-        dir: workspace.dir,
-        reason: 'keepWorkspace requested',
-      }),
-    );
-    return;
-  }
-  try {
-    await removeWorkspace(workspace);
-    await recorder.append(
-      sessionEvent('workspace.removed', { runId, attempt, dir: workspace.dir }),
-    );
-  } catch (thrown) {
-    await recorder.append(
-      sessionEvent('workspace.kept', {
+    event = sessionEvent('workspace.kept', {
+      runId,
+      attempt,
+      dir: workspace.dir,
+      reason: 'keepWorkspace requested',
+    });
+  } else {
+    try {
+      await removeWorkspace(workspace);
+      event = sessionEvent('workspace.removed', { runId, attempt, dir: workspace.dir });
+    } catch (thrown) {
+      event = sessionEvent('workspace.kept', {
         runId,
         attempt,
         dir: workspace.dir,
         reason: `removal failed (collected later by aas gc): ${normaliseError(thrown).message}`,
-      }),
+      });
+    }
+  }
+  try {
+    await recorder.append(event);
+  } catch (thrown) {
+    input.deps.log.warn(
+      { err: normaliseError(thrown).message, runId },
+      'could not record workspace disposal',
     );
   }
 }

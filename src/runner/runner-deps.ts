@@ -16,7 +16,8 @@ export interface RunnerDeps {
   readonly sandboxes: readonly SandboxBackend[];
   /** The host environment, from which only policy-allowed names ever reach a sandbox. */
   readonly hostEnv: Readonly<Record<string, string | undefined>>;
-  readonly paths: { readonly runs: string; readonly artifacts: string };
+  /** `home` is AAS's data directory; it is never part of a base, even inside the repository. */
+  readonly paths: { readonly home: string; readonly runs: string; readonly artifacts: string };
   /** The operator's policy layer (AAS_POLICY), applied right after the built-in floor. */
   readonly serverPolicy: NamedLayer | null;
   readonly runLeaseMs: number;

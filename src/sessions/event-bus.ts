@@ -39,12 +39,14 @@ export class EventBus {
 
   publish(events: readonly StoredEvent[]): void {
     for (const event of events) {
-      // A throwing listener must not break the run that produced the event.
-      try {
-        this.emitter.emit(event.type, event);
-        this.emitter.emit('*', event);
-      } catch {
-        // Listener failures are the listener's problem; history is already durable.
+      // A throwing listener must not break the run that produced the event, nor starve the
+      // other listeners: history is already durable, a listener failure is the listener's.
+      for (const channel of [event.type, '*']) {
+        try {
+          this.emitter.emit(channel, event);
+        } catch {
+          // See above.
+        }
       }
     }
   }

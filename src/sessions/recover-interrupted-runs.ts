@@ -1,4 +1,4 @@
-import type { Clock } from '../kernel/index.js';
+import { type Clock, isAasError } from '../kernel/index.js';
 import type { Store } from '../store/index.js';
 import type { EventBus } from './event-bus.js';
 import { SessionRecorder, sessionEvent } from './session-recorder.js';
@@ -44,8 +44,10 @@ export async function recoverInterruptedRuns(deps: {
         { status: ['running'], version: run.version },
       );
       recovered.push(run.id);
-    } catch {
-      // Another recoverer (or the revived owner) changed the run first: nothing to do.
+    } catch (thrown) {
+      // Another recoverer (or the owner, renewing just in time) changed the run first: fine.
+      // Anything else (the store is down) is not recovery's to hide.
+      if (!isAasError(thrown) || thrown.code !== 'CONFLICT') throw thrown;
     }
   }
   return recovered;

@@ -2,6 +2,7 @@ import type { Clock } from '../kernel/index.js';
 import type {
   NewEvent,
   RunChanges,
+  RunFence,
   RunRecord,
   RunStatus,
   Store,
@@ -20,14 +21,22 @@ export function sessionEvent<K extends SessionEventType>(
 
 /**
  * Writes one session's history: every state change goes through the store together with its
- * events in one transaction, then the committed events are published on the bus.
+ * events in one transaction, then the committed events are published on the bus. A fenced
+ * recorder writes only while its run is still leased to it: once recovery has ended the run,
+ * every write fails with LEASE_FENCED and nothing reaches the history.
  */
 export class SessionRecorder {
   constructor(
     private readonly deps: { store: Store; clock: Clock; bus: EventBus },
     readonly sessionId: string,
     readonly actor: string,
+    readonly fence?: RunFence,
   ) {}
+
+  /** The same recorder, writing only while `fence.runId` is leased to `fence.leaseOwner`. */
+  fenced(fence: RunFence): SessionRecorder {
+    return new SessionRecorder(this.deps, this.sessionId, this.actor, fence);
+  }
 
   private stamp(events: readonly TypedEvent[]): NewEvent[] {
     const at = this.deps.clock.nowIso();
@@ -36,7 +45,11 @@ export class SessionRecorder {
 
   async append(...events: TypedEvent[]): Promise<StoredEvent[]> {
     if (events.length === 0) return [];
-    const stored = await this.deps.store.appendEvents(this.sessionId, this.stamp(events));
+    const stored = await this.deps.store.appendEvents(
+      this.sessionId,
+      this.stamp(events),
+      this.fence,
+    );
     this.deps.bus.publish(stored);
     return stored;
   }
@@ -47,11 +60,12 @@ export class SessionRecorder {
     events: readonly TypedEvent[],
     expect?: { status?: readonly RunStatus[]; version?: number },
   ): Promise<RunRecord> {
+    const fencedExpect = this.fence ? { ...expect, leaseOwner: this.fence.leaseOwner } : expect;
     const result = await this.deps.store.updateRun({
       runId,
       changes,
       events: this.stamp(events),
-      ...(expect ? { expect } : {}),
+      ...(fencedExpect ? { expect: fencedExpect } : {}),
     });
     this.deps.bus.publish(result.events);
     return result.run;
@@ -64,6 +78,7 @@ export class SessionRecorder {
     const stored = await this.deps.store.createAttempt({
       attempt: { ...attempt, startedAt: this.deps.clock.nowIso() },
       events: this.stamp(events),
+      ...(this.fence ? { fence: this.fence } : {}),
     });
     this.deps.bus.publish(stored);
   }
@@ -81,6 +96,7 @@ export class SessionRecorder {
       ...input,
       finishedAt: this.deps.clock.nowIso(),
       events: this.stamp(events),
+      ...(this.fence ? { fence: this.fence } : {}),
     });
     this.deps.bus.publish(stored);
   }

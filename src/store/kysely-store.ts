@@ -10,6 +10,7 @@ import {
   type NewRun,
   type NewSession,
   type RunChanges,
+  type RunFence,
   type RunRecord,
   RunStatus,
   type SessionFilter,
@@ -18,6 +19,7 @@ import {
 } from './records.js';
 import { attemptFromRow, eventFromRow, runFromRow, sessionFromRow } from './row-mappers.js';
 import { runChangesToRow, runConflict, runUpdatedAt } from './run-changes.js';
+import { checkRunFence, leaseFenced } from './run-fence.js';
 import { appendToLockedHead, insertEventRows, lockSessionHead } from './session-head.js';
 import type { SqlExecutor } from './sql-executor.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
@@ -58,13 +60,17 @@ export class KyselyStore implements Store {
     return this.#write('createSession', () => this.#createSession(input));
   }
 
-  async appendEvents(sessionId: string, events: readonly NewEvent[]): Promise<StoredEvent[]> {
-    return this.#write('appendEvents', () => this.#appendEvents(sessionId, events));
+  async appendEvents(
+    sessionId: string,
+    events: readonly NewEvent[],
+    fence?: RunFence,
+  ): Promise<StoredEvent[]> {
+    return this.#write('appendEvents', () => this.#appendEvents(sessionId, events, fence));
   }
 
   async updateRun(input: {
     runId: string;
-    expect?: { status?: readonly RunStatus[]; version?: number };
+    expect?: { status?: readonly RunStatus[]; version?: number; leaseOwner?: string };
     changes: RunChanges;
     events: readonly NewEvent[];
   }): Promise<{ run: RunRecord; events: StoredEvent[] }> {
@@ -74,7 +80,9 @@ export class KyselyStore implements Store {
   async createAttempt(input: {
     attempt: { id: string; runId: string; number: number; agentId: string; startedAt: string };
     events: readonly NewEvent[];
+    fence?: RunFence;
   }): Promise<StoredEvent[]> {
+    checkFenceMatchesRun(input.fence, input.attempt.runId);
     return this.#write('createAttempt', () => this.#createAttempt(input));
   }
 
@@ -85,6 +93,7 @@ export class KyselyStore implements Store {
     finishedAt: string;
     detail: unknown;
     events: readonly NewEvent[];
+    fence?: RunFence;
   }): Promise<StoredEvent[]> {
     return this.#write('finishAttempt', () => this.#finishAttempt(input));
   }
@@ -278,15 +287,20 @@ export class KyselyStore implements Store {
     return chained.stored;
   }
 
-  *#appendEvents(sessionId: string, events: readonly NewEvent[]): SqlOperation<StoredEvent[]> {
+  *#appendEvents(
+    sessionId: string,
+    events: readonly NewEvent[],
+    fence: RunFence | undefined,
+  ): SqlOperation<StoredEvent[]> {
     const head = yield* lockSessionHead(this.#db, { sessionId }, events);
     if (head === null) throw notFound('session', sessionId);
+    if (fence !== undefined) yield* checkRunFence(this.#db, head, fence);
     return yield* appendToLockedHead(this.#db, head, events);
   }
 
   *#updateRun(input: {
     runId: string;
-    expect?: { status?: readonly RunStatus[]; version?: number };
+    expect?: { status?: readonly RunStatus[]; version?: number; leaseOwner?: string };
     changes: RunChanges;
     events: readonly NewEvent[];
   }): SqlOperation<{ run: RunRecord; events: StoredEvent[] }> {
@@ -305,14 +319,35 @@ export class KyselyStore implements Store {
       .where('id', '=', runId);
     if (expect?.status !== undefined) update = update.where('status', 'in', expect.status);
     if (expect?.version !== undefined) update = update.where('version', '=', expect.version);
+    // The lease condition sits in the same UPDATE, after the session lock: recovery ends runs
+    // through that lock too, so a holder it fenced off cannot slip a write in.
+    if (expect?.leaseOwner !== undefined) {
+      update = update.where('lease_owner', '=', expect.leaseOwner);
+    }
     // `IN ()` is not valid SQL; an empty list of acceptable statuses matches no run.
     const [row] =
       expect?.status?.length === 0 ? [] : yield* rowsOf(update.returningAll().compile());
     if (row === undefined) {
       // Only to explain the refusal: nothing was written.
       const [current] = yield* rowsOf(
-        this.#db.selectFrom('runs').select(['status', 'version']).where('id', '=', runId).compile(),
+        this.#db
+          .selectFrom('runs')
+          .select(['session_id', 'status', 'version', 'lease_owner'])
+          .where('id', '=', runId)
+          .compile(),
       );
+      // A lost lease outranks a status or version mismatch: it tells the caller to stop.
+      if (expect?.leaseOwner !== undefined && current?.lease_owner !== expect.leaseOwner) {
+        const fence = { runId, leaseOwner: expect.leaseOwner };
+        throw leaseFenced(
+          fence,
+          current && {
+            sessionId: current.session_id,
+            leaseOwner: current.lease_owner,
+            status: current.status,
+          },
+        );
+      }
       throw runConflict(runId, current, expect ?? {});
     }
     const mirror =
@@ -326,10 +361,12 @@ export class KyselyStore implements Store {
   *#createAttempt(input: {
     attempt: { id: string; runId: string; number: number; agentId: string; startedAt: string };
     events: readonly NewEvent[];
+    fence?: RunFence;
   }): SqlOperation<StoredEvent[]> {
-    const { attempt, events } = input;
+    const { attempt, events, fence } = input;
     const head = yield* lockSessionHead(this.#db, { runId: attempt.runId }, events);
     if (head === null) throw notFound('run', attempt.runId);
+    if (fence !== undefined) yield* checkRunFence(this.#db, head, fence);
     yield* rowsOf(
       this.#db
         .insertInto('attempts')
@@ -356,10 +393,19 @@ export class KyselyStore implements Store {
     finishedAt: string;
     detail: unknown;
     events: readonly NewEvent[];
+    fence?: RunFence;
   }): SqlOperation<StoredEvent[]> {
-    const { attemptId, events } = input;
+    const { attemptId, events, fence } = input;
     const head = yield* lockSessionHead(this.#db, { attemptId }, events);
     if (head === null) throw notFound('attempt', attemptId);
+    if (fence !== undefined) {
+      yield* checkRunFence(this.#db, head, fence);
+      // Only the attempt's row says which run it belongs to; a throw rolls the head back.
+      const [owner] = yield* rowsOf(
+        this.#db.selectFrom('attempts').select('run_id').where('id', '=', attemptId).compile(),
+      );
+      checkFenceMatchesRun(fence, owner?.run_id ?? '');
+    }
     // Only a running attempt can finish: a second finish would silently rewrite its outcome.
     const finished = yield* rowsOf(
       this.#db
@@ -399,5 +445,19 @@ export class KyselyStore implements Store {
     );
     if (exists.length === 0) throw notFound('run', runId);
     return false;
+  }
+}
+
+/**
+ * A fence guards writes of its own run only: one naming another run of the same session would
+ * pass the lease check while the attempt's run is left unguarded.
+ */
+function checkFenceMatchesRun(fence: RunFence | undefined, runId: string): void {
+  if (fence !== undefined && fence.runId !== runId) {
+    throw new AasError(
+      'INVALID_ARGUMENT',
+      `fence names run ${fence.runId}, but the attempt belongs to run ${runId}`,
+      { fenceRunId: fence.runId, runId },
+    );
   }
 }

@@ -115,6 +115,16 @@ export interface NewRun {
   readonly jobSpec: unknown;
 }
 
+/**
+ * Fencing token for a write made on behalf of a run: the write happens only while `leaseOwner`
+ * still holds the run's lease, checked inside the write's own transaction after the session
+ * lock is taken. A holder whose lease was ended by recovery can then write nothing more.
+ */
+export interface RunFence {
+  readonly runId: string;
+  readonly leaseOwner: string;
+}
+
 /** Fields of a run a caller may change. Absent = unchanged; `null` = cleared. */
 export interface RunChanges {
   readonly status?: RunStatus;

@@ -6,6 +6,7 @@ import type {
   NewRun,
   NewSession,
   RunChanges,
+  RunFence,
   RunRecord,
   RunStatus,
   SessionFilter,
@@ -34,27 +35,45 @@ export interface Store {
   /**
    * Appends events to a session's hash chain. Seq is gap-free per session; concurrent appenders
    * to one session are serialised by the database (row lock on the session), never interleaved.
-   * Throws NOT_FOUND for an unknown session.
+   * Throws NOT_FOUND for an unknown session. With a `fence`, appends only while
+   * `fence.leaseOwner` holds the lease of `fence.runId`, a run of this session; otherwise
+   * appends nothing and throws LEASE_FENCED.
    */
-  appendEvents(sessionId: string, events: readonly NewEvent[]): Promise<StoredEvent[]>;
+  appendEvents(
+    sessionId: string,
+    events: readonly NewEvent[],
+    fence?: RunFence,
+  ): Promise<StoredEvent[]>;
 
   /**
    * Changes a run and appends events atomically. When `expect` is given and the run's current
-   * status or version does not match, nothing is written and CONFLICT is thrown. A status
-   * change is mirrored to the session row.
+   * status or version does not match, nothing is written and CONFLICT is thrown; when
+   * `expect.leaseOwner` is given and does not hold the run's lease, nothing is written and
+   * LEASE_FENCED is thrown (checked first). A status change is mirrored to the session row.
    */
   updateRun(input: {
     runId: string;
-    expect?: { status?: readonly RunStatus[]; version?: number };
+    expect?: { status?: readonly RunStatus[]; version?: number; leaseOwner?: string };
     changes: RunChanges;
     events: readonly NewEvent[];
   }): Promise<{ run: RunRecord; events: StoredEvent[] }>;
 
+  /**
+   * Inserts a running attempt and appends events. With a `fence` (whose run must be the
+   * attempt's run, else INVALID_ARGUMENT), writes only while the fence holds the run's lease,
+   * else LEASE_FENCED.
+   */
   createAttempt(input: {
     attempt: { id: string; runId: string; number: number; agentId: string; startedAt: string };
     events: readonly NewEvent[];
+    fence?: RunFence;
   }): Promise<StoredEvent[]>;
 
+  /**
+   * Finishes a running attempt (a second finish is CONFLICT) and appends events. With a `fence`
+   * (whose run must be the attempt's run, else INVALID_ARGUMENT), writes only while the fence
+   * holds the run's lease, else LEASE_FENCED.
+   */
   finishAttempt(input: {
     attemptId: string;
     status: AttemptStatus;
@@ -62,6 +81,7 @@ export interface Store {
     finishedAt: string;
     detail: unknown;
     events: readonly NewEvent[];
+    fence?: RunFence;
   }): Promise<StoredEvent[]>;
 
   /** Extends the lease only if `owner` still holds it. Returns false when it does not. */

@@ -11,27 +11,42 @@ export interface DirtyEntry {
   readonly worktree: string;
 }
 
+export interface ListDirtyOptions {
+  /** The host user's global ignore file (see ResolveBaseOptions.userExcludesFile). */
+  readonly userExcludesFile?: string;
+  /** List untracked files too (each file individually), or tracked changes only. */
+  readonly untracked: boolean;
+  /** Git pathspecs limiting the listing; none = the whole working tree. */
+  readonly pathspecs?: readonly string[];
+}
+
 /**
- * Tracked modifications, staged changes and untracked files that are not ignored, each file
- * listed individually. Submodules count only when their checked-out commit moved
- * (`--ignore-submodules=dirty`), because that is all a snapshot commit could record.
+ * Tracked modifications, staged changes and (optionally) untracked files that are not
+ * ignored, each file listed individually. Submodules count only when their checked-out commit
+ * moved (`--ignore-submodules=dirty`), because that is all a snapshot commit could record.
  * `GIT_OPTIONAL_LOCKS=0` (set for every git process) keeps status from rewriting the index.
+ * Paths are relative to the repository root whatever the pathspecs: porcelain output ignores
+ * `status.relativePaths`.
  */
 export async function listDirtyEntries(
   git: RunGit,
-  userExcludesFile?: string,
+  options: ListDirtyOptions,
 ): Promise<DirtyEntry[]> {
   const excludes =
-    userExcludesFile === undefined ? [] : ['-c', `core.excludesFile=${userExcludesFile}`];
+    options.userExcludesFile === undefined
+      ? []
+      : ['-c', `core.excludesFile=${options.userExcludesFile}`];
+  const pathspecs = options.pathspecs ?? [];
   const result = await runGit({
     args: [
       ...excludes,
       'status',
       '--porcelain=v1',
       '-z',
-      '--untracked-files=all',
+      options.untracked ? '--untracked-files=all' : '--untracked-files=no',
       '--no-renames',
       '--ignore-submodules=dirty',
+      ...(pathspecs.length === 0 ? [] : ['--', ...pathspecs]),
     ],
     cwd: git.repoRoot,
     env: { searchPath: git.searchPath, gitDir: git.repoGitDir, workTree: git.repoRoot },

@@ -1,5 +1,6 @@
 import { AasError } from '../kernel/index.js';
-import { listDirtyEntries } from './list-dirty-entries.js';
+import { type DirtyEntry, listDirtyEntries } from './list-dirty-entries.js';
+import { repoRelativeDirs } from './repo-relative-dirs.js';
 import { resolveCommit } from './resolve-commit.js';
 import { runGit } from './run-git.js';
 import { snapshotDirtyCheckout } from './snapshot-dirty-checkout.js';
@@ -15,6 +16,13 @@ export interface ResolveBaseOptions {
    * ignored only there (editor folders, `.DS_Store`) count as untracked, hence dirty.
    */
   readonly userExcludesFile?: string;
+  /**
+   * Absolute paths of directories that are AAS's own, not the user's: the caller passes the AAS
+   * home, which the default `./.aas` puts inside the checkout. Untracked files at or under them
+   * neither make the base dirty nor enter a snapshot (git is not even asked to walk them).
+   * Paths outside the repository, or the repository root itself, have no effect.
+   */
+  readonly excludePaths?: readonly string[];
 }
 
 const MAX_NAMED_DIRTY_PATHS = 10;
@@ -43,7 +51,12 @@ export async function resolveBase(
   };
   if (headCommit !== baseCommit) return clean;
 
-  const entries = await listDirtyEntries(git, options.userExcludesFile);
+  const dataDirs = await repoRelativeDirs(git.repoRoot, options.excludePaths ?? []);
+  const { entries, trackedInDataDirs } = await listBaseDirt(
+    git,
+    dataDirs,
+    options.userExcludesFile,
+  );
   if (entries.length === 0) return clean;
   const dirtyPaths = [...new Set(entries.map((entry) => entry.path))];
   if (!options.allowDirty) {
@@ -54,7 +67,7 @@ export async function resolveBase(
         : '';
     throw new AasError('BASE_DIRTY', `${git.repoRoot} has uncommitted changes: ${named}${more}`, {
       field: 'baseRef',
-      hint: 'commit or stash them, or pass --allow-dirty-base to run on a snapshot of the working tree',
+      hint: `commit or stash them, or pass --allow-dirty-base to run on a snapshot of the working tree${trackedDataHint(trackedInDataDirs)}`,
       dirtyPaths: dirtyPaths.slice(0, 100),
     });
   }
@@ -67,6 +80,50 @@ export async function resolveBase(
     dirtyPaths,
     snapshot: true,
   };
+}
+
+/**
+ * The checkout's uncommitted changes, AAS's data directories aside. Untracked files there are
+ * AAS's database, run dirs and artifacts: listing them would report AAS's own writes as the
+ * user's dirt and copy the database and private git dirs into the snapshot every workspace
+ * receives. The exclusion is a pathspec, so git does not even walk those directories. Tracked
+ * files there still count, in a second, tracked-only listing: AAS never writes a tracked file,
+ * so a change to one (the repository's own `.aas/policy.yaml`) is the user's and must not be
+ * silently left out of the base.
+ */
+async function listBaseDirt(
+  git: RunGit,
+  dataDirs: readonly string[],
+  userExcludesFile: string | undefined,
+): Promise<{ entries: DirtyEntry[]; trackedInDataDirs: string[] }> {
+  const outside = await listDirtyEntries(git, {
+    untracked: true,
+    ...(userExcludesFile === undefined ? {} : { userExcludesFile }),
+    // `:/` keeps a positive pathspec (older git refuses exclusions alone); `literal` so a
+    // directory name with glob characters means itself.
+    ...(dataDirs.length === 0
+      ? {}
+      : { pathspecs: [':/', ...dataDirs.map((dir) => `:(top,literal,exclude)${dir}`)] }),
+  });
+  if (dataDirs.length === 0) return { entries: outside, trackedInDataDirs: [] };
+  const inside = await listDirtyEntries(git, {
+    untracked: false,
+    pathspecs: dataDirs.map((dir) => `:(top,literal)${dir}`),
+  });
+  return {
+    entries: [...outside, ...inside].sort((a, b) => Buffer.compare(a.raw, b.raw)),
+    trackedInDataDirs: inside.map((entry) => entry.path),
+  };
+}
+
+/**
+ * A tracked file in the data directory is most likely one AAS wrote and the user committed by
+ * accident (`git add -A` after a first run): committing or stashing it again would not help.
+ */
+function trackedDataHint(paths: readonly string[]): string {
+  if (paths.length === 0) return '';
+  const named = paths.slice(0, MAX_NAMED_DIRTY_PATHS).join(', ');
+  return `; tracked inside the AAS data directory: ${named} (if AAS wrote these, untrack them with \`git rm --cached\` and ignore the directory)`;
 }
 
 async function resolveBaseCommit(git: RunGit, ref: string): Promise<string> {

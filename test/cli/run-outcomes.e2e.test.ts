@@ -303,11 +303,26 @@ describe('aas run: outcomes', () => {
   it('ends failed when the agent fails every attempt, and blocked when it changes nothing', async () => {
     const { home, repo } = setup();
     const failed = await runCli(
-      ['run', '--repo', repo, '--task', 'x', '--agent-cmd', 'echo oops >&2; exit 7', '--json'],
+      [
+        'run',
+        '--repo',
+        repo,
+        '--task',
+        'x',
+        '--agent-cmd',
+        'echo oops >&2; exit 7',
+        '--retries',
+        '1',
+        '--json',
+      ],
       { home },
     );
     expect(failed.code).toBe(5);
-    expect(jsonOf<RunJson>(failed)).toMatchObject({ status: 'failed', reasonCode: 'AGENT_FAILED' });
+    expect(jsonOf<RunJson>(failed)).toMatchObject({
+      status: 'failed',
+      reasonCode: 'AGENT_FAILED',
+      attempts: 2,
+    });
     const empty = await runCli(
       ['run', '--repo', repo, '--task', 'x', '--agent-cmd', 'true', '--json'],
       { home },

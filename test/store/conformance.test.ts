@@ -623,6 +623,265 @@ for (const dialect of dialects) {
       });
     });
 
+    describe('fencing', () => {
+      const fence = { runId: runId(1), leaseOwner: 'worker-1' };
+
+      /** Session 1 with its run running under worker-1's lease, and one running attempt. */
+      async function leasedRun(): Promise<void> {
+        await createSession(store, 1);
+        await store.updateRun({
+          runId: runId(1),
+          expect: { status: ['queued'] },
+          changes: { status: 'running', leaseOwner: 'worker-1', leaseExpiresAt: at(10_000) },
+          events: [event('run.started', 10)],
+        });
+        await store.createAttempt({
+          attempt: {
+            id: attemptId(1),
+            runId: runId(1),
+            number: 1,
+            agentId: 'mock',
+            startedAt: at(20),
+          },
+          events: [event('attempt.started', 20)],
+        });
+      }
+
+      /** What recovery does to a run whose lease expired, through a store of its own. */
+      async function recover(through?: Store): Promise<void> {
+        const recoverer = through ?? (await fixture.openAnother());
+        const run = await recoverer.getRun(runId(1));
+        await recoverer.updateRun({
+          runId: runId(1),
+          expect: { status: ['running'], ...(run ? { version: run.version } : {}) },
+          changes: {
+            status: 'failed',
+            reasonCode: 'INTERRUPTED',
+            finishedAt: at(20_000),
+            leaseOwner: null,
+            leaseExpiresAt: null,
+          },
+          events: [event('run.interrupted', 20_000)],
+        });
+      }
+
+      /** One of each fenced write, all on behalf of `with`. */
+      function fencedWrites(with_: { runId: string; leaseOwner: string }) {
+        return {
+          append: () => store.appendEvents(sessionId(1), events(2, 30_000), with_),
+          createAttempt: () =>
+            store.createAttempt({
+              attempt: {
+                id: attemptId(2),
+                runId: runId(1),
+                number: 2,
+                agentId: 'mock',
+                startedAt: at(30_001),
+              },
+              events: [event('attempt.started', 30_001)],
+              fence: with_,
+            }),
+          finishAttempt: () =>
+            store.finishAttempt({
+              attemptId: attemptId(1),
+              status: 'succeeded',
+              reasonCode: null,
+              finishedAt: at(30_002),
+              detail: {},
+              events: [event('attempt.finished', 30_002)],
+              fence: with_,
+            }),
+          updateRun: () =>
+            store.updateRun({
+              runId: with_.runId,
+              expect: { status: ['running'], leaseOwner: with_.leaseOwner },
+              changes: { status: 'ready_for_promotion', finishedAt: at(30_003) },
+              events: [event('run.completed', 30_003)],
+            }),
+        };
+      }
+
+      async function snapshot() {
+        return {
+          session: await store.getSession(sessionId(1)),
+          run: await store.getRun(runId(1)),
+          attempts: await store.listAttempts(runId(1)),
+          events: await store.readEvents(sessionId(1)),
+        };
+      }
+
+      it('accepts every fenced write while the lease is held', async () => {
+        await leasedRun();
+        const writes = fencedWrites(fence);
+        expect((await writes.append()).map((e) => e.seq)).toEqual([4, 5]);
+        expect((await writes.createAttempt()).map((e) => e.seq)).toEqual([6]);
+        expect((await writes.finishAttempt()).map((e) => e.seq)).toEqual([7]);
+        const { run, events: appended } = await writes.updateRun();
+        expect(appended.map((e) => e.seq)).toEqual([8]);
+        expect(run).toMatchObject({ status: 'ready_for_promotion', leaseOwner: 'worker-1' });
+        expect((await store.listAttempts(runId(1))).map((a) => a.status)).toEqual([
+          'succeeded',
+          'running',
+        ]);
+        expectValidChain(
+          await store.readEvents(sessionId(1)),
+          await store.getSession(sessionId(1)),
+        );
+      });
+
+      it('refuses every fenced write once recovery ended the run, writing nothing', async () => {
+        await leasedRun();
+        await recover();
+        const before = await snapshot();
+        expect(before.session?.lastSeq).toBe(4);
+        const writes = fencedWrites(fence);
+        for (const write of [
+          writes.append,
+          writes.createAttempt,
+          writes.finishAttempt,
+          writes.updateRun,
+        ]) {
+          const outcome = await write().then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+          expect(isAasError(outcome) ? outcome.code : outcome).toBe('LEASE_FENCED');
+          expect(isAasError(outcome) ? outcome.message : '').toBe(
+            `run ${runId(1)} is no longer leased to worker-1 (now: none, status failed)`,
+          );
+        }
+        // Also with an empty batch: the refusal does not depend on there being events.
+        await expectCode(store.appendEvents(sessionId(1), [], fence), 'LEASE_FENCED');
+        expect(await snapshot()).toEqual(before);
+        const [lastSeq] = await fixture.rawQuery(
+          `SELECT last_seq FROM sessions WHERE id = '${sessionId(1)}'`,
+        );
+        expect(lastSeq).toEqual({ last_seq: 4 });
+      });
+
+      it('refuses a fence naming another owner, an unknown run or another session', async () => {
+        await leasedRun();
+        await createSession(store, 2);
+        await store.updateRun({
+          runId: runId(2),
+          changes: { status: 'running', leaseOwner: 'worker-2', leaseExpiresAt: at(10_000) },
+          events: [],
+        });
+        const before = await snapshot();
+        const impostor = fencedWrites({ runId: runId(1), leaseOwner: 'worker-2' });
+        for (const write of Object.values(impostor)) await expectCode(write(), 'LEASE_FENCED');
+        const unknown = fencedWrites({ runId: runId(404), leaseOwner: 'worker-1' });
+        await expectCode(unknown.append(), 'LEASE_FENCED');
+        await expectCode(unknown.finishAttempt(), 'LEASE_FENCED');
+        // Run 2's lease is held, but it guards session 2, not writes to session 1.
+        const foreign = fencedWrites({ runId: runId(2), leaseOwner: 'worker-2' });
+        await expectCode(foreign.append(), 'LEASE_FENCED');
+        await expectCode(foreign.finishAttempt(), 'LEASE_FENCED');
+        // A fence must guard the attempt's own run.
+        await expectCode(foreign.createAttempt(), 'INVALID_ARGUMENT');
+        expect(await snapshot()).toEqual(before);
+
+        // The lease holds, so a status or version mismatch stays CONFLICT.
+        await expectCode(
+          store.updateRun({
+            runId: runId(1),
+            expect: { status: ['queued'], leaseOwner: 'worker-1' },
+            changes: { status: 'cancelled' },
+            events: [event('run.cancelled', 40_000)],
+          }),
+          'CONFLICT',
+        );
+        await expectCode(
+          store.updateRun({
+            runId: runId(1),
+            expect: { version: 99, leaseOwner: 'worker-1' },
+            changes: {},
+            events: [],
+          }),
+          'CONFLICT',
+        );
+        // A lost lease outranks a status mismatch.
+        await expectCode(
+          store.updateRun({
+            runId: runId(1),
+            expect: { status: ['queued'], leaseOwner: 'worker-2' },
+            changes: {},
+            events: [],
+          }),
+          'LEASE_FENCED',
+        );
+        expect(await snapshot()).toEqual(before);
+      });
+
+      it('keeps unfenced writes working after the lease is gone', async () => {
+        await leasedRun();
+        await recover();
+        await store.appendEvents(sessionId(1), events(1, 50_000));
+        await store.createAttempt({
+          attempt: {
+            id: attemptId(2),
+            runId: runId(1),
+            number: 2,
+            agentId: 'mock',
+            startedAt: at(50_001),
+          },
+          events: [],
+        });
+        await store.finishAttempt({
+          attemptId: attemptId(1),
+          status: 'failed',
+          reasonCode: 'INTERRUPTED',
+          finishedAt: at(50_002),
+          detail: null,
+          events: [event('attempt.finished', 50_002)],
+        });
+        const { run } = await store.updateRun({
+          runId: runId(1),
+          expect: { status: ['failed'] },
+          changes: { reasonDetail: 'recovered' },
+          events: [],
+        });
+        expect(run.reasonDetail).toBe('recovered');
+        expectValidChain(
+          await store.readEvents(sessionId(1)),
+          await store.getSession(sessionId(1)),
+        );
+      });
+
+      it('orders fenced appends racing recovery: each lands before the end or is refused', async () => {
+        await leasedRun();
+        // Opened first, so recovery starts while the appenders are running.
+        const recoverer = await fixture.openAnother();
+        const appended: StoredEvent[] = [];
+        const refusals: unknown[] = [];
+        /** Appends under the fence until refused; bounded so a broken fence fails, not hangs. */
+        const appender = async (name: string) => {
+          for (let i = 0; i < 2_000; i += 1) {
+            try {
+              appended.push(
+                ...(await store.appendEvents(sessionId(1), events(2, 30_000 + i, name), fence)),
+              );
+            } catch (error) {
+              refusals.push(error);
+              return;
+            }
+          }
+        };
+        await Promise.all([recover(recoverer), appender('a'), appender('b'), appender('c')]);
+
+        expect(refusals.map((e) => (isAasError(e) ? e.code : e))).toEqual(
+          Array(3).fill('LEASE_FENCED'),
+        );
+        const chain = await store.readEvents(sessionId(1));
+        const endSeq = chain.find((e) => e.type === 'run.interrupted')?.seq ?? 0;
+        expect(endSeq).toBeGreaterThan(0);
+        expect(chain.at(-1)?.seq).toBe(endSeq);
+        for (const stored of appended) expect(stored.seq).toBeLessThan(endSeq);
+        expect(chain).toHaveLength(4 + appended.length);
+        expectValidChain(chain, await store.getSession(sessionId(1)));
+      });
+    });
+
     describe('durability', () => {
       it('keeps everything across close and reopen, migrating only once', async () => {
         await createSession(store, 1, { events: events(4) });

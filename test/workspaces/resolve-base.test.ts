@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type AasError, isAasError } from '../../src/kernel/index.js';
@@ -268,5 +277,149 @@ describe('prepareRunGit and resolveBase', () => {
     });
     const again = await prepareRunGit({ runDir: dir, repo });
     expect((await readFileAtCommit(again, base.baseCommit, 'a.txt'))?.toString()).toBe('dirty\n');
+  });
+});
+
+describe('resolveBase with the AAS data directory inside the repository', () => {
+  const RUN_ID = 'run_0123456789abcdef01234567';
+
+  /**
+   * A committed checkout used the way `cd repo && aas run --repo .` uses it: the home is
+   * `<repo>/.aas`, holding the database and the run's own dir (with its private git dir).
+   */
+  async function repoWithHomeInside(files: Record<string, string> = { 'a.txt': 'a\n' }) {
+    const repo = tempRepo(files);
+    const home = join(repo, '.aas');
+    writeTree(repo, {
+      '.aas/aas.db': 'SQLite format 3\0',
+      '.aas/aas.db-wal': 'wal',
+      '.aas/artifacts/run_x/patch.diff': 'diff\n',
+      '.aas/runs/run_old/attempt-1/workspace/a.txt': 'an old workspace\n',
+    });
+    const runGit = await prepareRunGit({ runDir: join(home, 'runs', RUN_ID), repo });
+    return { repo, home, runGit };
+  }
+
+  function snapshotFiles(runGit: { gitDir: string }, commit: string): string[] {
+    return git(tempDir(), ['--git-dir', runGit.gitDir, 'ls-tree', '-r', '--name-only', commit])
+      .trim()
+      .split('\n');
+  }
+
+  it('does not count the home as dirt: the database and run dirs are not the user’s changes', async () => {
+    const { repo, home, runGit } = await repoWithHomeInside();
+    // Without the exclusion, AAS's own files are what make the checkout dirty.
+    const without = await rejection(resolveBase(runGit, { allowDirty: false }));
+    expect(without.code).toBe('BASE_DIRTY');
+    expect(without.message).toContain('.aas/aas.db');
+    expect(without.message).toContain(`.aas/runs/${RUN_ID}/git/`);
+
+    const base = await resolveBase(runGit, { allowDirty: false, excludePaths: [home] });
+    expect(base).toEqual({
+      repoRoot: runGit.repoRoot,
+      baseRef: 'HEAD',
+      baseCommit: headCommit(repo),
+      dirty: false,
+      dirtyPaths: [],
+      snapshot: false,
+    });
+    // A trailing slash or a path that is not normalised names the same directory.
+    expect(
+      (await resolveBase(runGit, { allowDirty: false, excludePaths: [`${repo}/./.aas/`] })).dirty,
+    ).toBe(false);
+  });
+
+  it('with allowDirty, snapshots the real changes and nothing of the home', async () => {
+    const { repo, home, runGit } = await repoWithHomeInside({ 'a.txt': 'a\n', 'b.txt': 'b\n' });
+    writeTree(repo, { 'a.txt': 'real change\n', 'new.txt': 'new\n', '.aas-notes.txt': 'mine\n' });
+    const base = await resolveBase(runGit, { allowDirty: true, excludePaths: [home] });
+    expect(base).toMatchObject({
+      dirty: true,
+      snapshot: true,
+      // `.aas-notes.txt` only shares a prefix with the home's name: it is the user's.
+      dirtyPaths: ['.aas-notes.txt', 'a.txt', 'new.txt'],
+    });
+    expect(snapshotFiles(runGit, base.baseCommit)).toEqual([
+      '.aas-notes.txt',
+      'a.txt',
+      'b.txt',
+      'new.txt',
+    ]);
+    expect((await readFileAtCommit(runGit, base.baseCommit, 'a.txt'))?.toString()).toBe(
+      'real change\n',
+    );
+    const ws = await createWorkspace(runGit, {
+      baseCommit: base.baseCommit,
+      attemptDir: join(home, 'runs', RUN_ID, 'attempt-1'),
+    });
+    expect(readdirSync(ws.dir).sort()).toEqual(['.aas-notes.txt', 'a.txt', 'b.txt', 'new.txt']);
+    // The new workspace is itself inside the home: the next resolution still sees the same base.
+    expect((await resolveBase(runGit, { allowDirty: true, excludePaths: [home] })).baseCommit).toBe(
+      base.baseCommit,
+    );
+  });
+
+  it('still counts tracked files inside the home, such as the repository policy', async () => {
+    const { repo, home, runGit } = await repoWithHomeInside({
+      'a.txt': 'a\n',
+      '.aas/policy.yaml': 'version: 1\n',
+    });
+    writeTree(repo, { '.aas/policy.yaml': 'version: 1\n# edited\n' });
+    const error = await rejection(resolveBase(runGit, { allowDirty: false, excludePaths: [home] }));
+    expect(error.code).toBe('BASE_DIRTY');
+    expect(error.details.dirtyPaths).toEqual(['.aas/policy.yaml']);
+    expect(error.details.hint).toContain('tracked inside the AAS data directory: .aas/policy.yaml');
+
+    const base = await resolveBase(runGit, { allowDirty: true, excludePaths: [home] });
+    expect(base.dirtyPaths).toEqual(['.aas/policy.yaml']);
+    expect(snapshotFiles(runGit, base.baseCommit)).toEqual(['.aas/policy.yaml', 'a.txt']);
+    expect((await readFileAtCommit(runGit, base.baseCommit, '.aas/policy.yaml'))?.toString()).toBe(
+      'version: 1\n# edited\n',
+    );
+  });
+
+  it('matches a home named through a symlink, deeper in the tree, or not created yet', async () => {
+    const repo = tempRepo({ 'a.txt': 'a\n' });
+    const link = join(tempDir('aas-link-'), 'checkout');
+    symlinkSync(repo, link);
+    writeTree(repo, {
+      'tools/aas home/aas.db': 'db',
+      'tools/aas home/runs/r/x': 'x',
+      'tools/other.txt': 'user file\n',
+    });
+    const runGit = await prepareRunGit({ runDir: runDir(), repo: link });
+    const base = await resolveBase(runGit, {
+      allowDirty: true,
+      excludePaths: [join(link, 'tools', 'aas home'), join(link, 'not', 'created', 'yet')],
+    });
+    expect(base.dirtyPaths).toEqual(['tools/other.txt']);
+    expect(snapshotFiles(runGit, base.baseCommit)).toEqual(['a.txt', 'tools/other.txt']);
+  });
+
+  it('takes a home name literally, not as a glob', async () => {
+    const repo = tempRepo({ 'a.txt': 'a\n' });
+    writeTree(repo, { 'h*/aas.db': 'db', 'hx/user.txt': 'user\n' });
+    const runGit = await prepareRunGit({ runDir: runDir(), repo });
+    const error = await rejection(
+      resolveBase(runGit, { allowDirty: false, excludePaths: [join(repo, 'h*')] }),
+    );
+    expect(error.details.dirtyPaths).toEqual(['hx/user.txt']);
+  });
+
+  it('changes nothing for a home outside the repository or at its root', async () => {
+    const repo = tempRepo({ 'a.txt': 'a\n' });
+    writeTree(repo, { '.aas/aas.db': 'db', 'b.txt': 'b\n' });
+    const outside = tempDir('aas-home-');
+    mkdirSync(join(outside, 'runs'));
+    const runGit = await prepareRunGit({ runDir: join(outside, 'runs', RUN_ID), repo });
+    for (const excludePaths of [[], [outside], [repo], [join(repo, '..')]]) {
+      const error = await rejection(resolveBase(runGit, { allowDirty: false, excludePaths }));
+      expect(error.details.dirtyPaths).toEqual(['.aas/aas.db', 'b.txt']);
+      const base = await resolveBase(runGit, { allowDirty: true, excludePaths });
+      expect(snapshotFiles(runGit, base.baseCommit)).toEqual(['.aas/aas.db', 'a.txt', 'b.txt']);
+    }
+    expect(
+      (await rejection(resolveBase(runGit, { allowDirty: false, excludePaths: ['.aas'] }))).code,
+    ).toBe('INVALID_ARGUMENT');
   });
 });

@@ -36,6 +36,7 @@ export function registerAuditCommand(
             }
             return verifications;
           },
+          { recover: false },
         );
         const broken = results.filter((r) => !r.ok);
         if (flags.json) {

@@ -1,14 +1,13 @@
 import { mkdir } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type ExitCode, exitCodeFor } from '../../kernel/index.js';
-import { executeRun, parseJobSpec, submitRun } from '../../runner/index.js';
+import { parseJobSpec } from '../../runner/index.js';
 import { createRepositoryFromFiles } from '../../workspaces/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { diffstat } from '../format.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
-import { attachProgressPrinter } from '../progress-printer.js';
+import { runWithProgress } from '../run-with-progress.js';
 
 /** A small repository with a real test suite, so the demo's validator is a real test run. */
 const DEMO_FILES: Record<string, string> = {
@@ -92,21 +91,8 @@ export function registerDemoCommand(
               retries: 1,
               labels: ['demo'],
             });
-            const deps = runtime.runnerDeps();
-            const requestedBy = `user:${userInfo().username}`;
-            let sessionId: string | null = null;
-            const detach = json
-              ? () => {}
-              : attachProgressPrinter(runtime.bus, io.stdout, () => sessionId);
-            try {
-              if (!json) println(io.stdout, `demo repository ${repo}`);
-              const submitted = await submitRun(deps, job, requestedBy);
-              sessionId = submitted.sessionId;
-              if (!json) println(io.stdout, `session ${submitted.sessionId}`);
-              return await executeRun(deps, submitted.runId, { signal: io.signal });
-            } finally {
-              detach();
-            }
+            if (!json) println(io.stdout, `demo repository ${repo}`);
+            return runWithProgress(io, runtime, job, json);
           },
         );
         if (json) {

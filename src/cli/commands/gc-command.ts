@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+import { recover } from '../../app/index.js';
 import type { ExitCode } from '../../kernel/index.js';
-import { collectOrphanWorkspaces } from '../../workspaces/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
 
@@ -11,26 +11,32 @@ export function registerGcCommand(
 ): void {
   program
     .command('gc')
-    .description('end runs interrupted by a crash and remove workspaces no live run owns')
+    .description(
+      'end runs interrupted by a crash and remove workspaces no live run owns (logs stay)',
+    )
     .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      '\nEvery other command that changes state does this too, before it starts.',
+    )
     .action(async (flags: { json?: boolean }, command: Command) => {
       try {
-        // Opening the runtime already recovers interrupted runs; this pass reports what remains.
-        const result = await withRuntime(io, command.optsWithGlobals<GlobalOptions>(), (runtime) =>
-          collectOrphanWorkspaces({
-            runsDir: runtime.config.paths.runs,
-            isRunLive: async (runId) => {
-              const run = await runtime.store.getRun(runId);
-              return run !== null && (run.status === 'running' || run.status === 'queued');
-            },
-          }),
+        const report = await withRuntime(
+          io,
+          command.optsWithGlobals<GlobalOptions>(),
+          (runtime) => recover(runtime),
+          {
+            recover: false,
+          },
         );
-        if (flags.json) println(io.stdout, JSON.stringify(result));
-        else
+        if (flags.json) {
+          println(io.stdout, JSON.stringify(report));
+        } else {
           println(
             io.stdout,
-            `removed ${result.removed.length} orphan workspace(s); ${result.kept.length} kept for live runs`,
+            `ended ${report.interruptedRuns.length} interrupted run(s); removed ${report.removedWorkspaces.length} orphan workspace(s)`,
           );
+        }
       } catch (thrown) {
         setExit(reportError(io, thrown, flags.json === true));
       }

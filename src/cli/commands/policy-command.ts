@@ -4,13 +4,16 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { AasError, type ExitCode, normaliseError } from '../../kernel/index.js';
 import {
+  agentPolicyLayer,
   explainPolicy,
   FLOOR_LAYER,
   formatExplanation,
   mergePolicy,
   type NamedLayer,
-  PolicyLayerSchema,
-  parsePolicyLayer,
+  REPO_POLICY_PATH,
+  readPolicyLayerFile,
+  repoPolicyLayer,
+  validatePolicyLayer,
 } from '../../policy/index.js';
 import { readFileAtCommit } from '../../workspaces/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
@@ -24,8 +27,6 @@ interface ExplainFlags {
   policy?: string;
   json?: boolean;
 }
-
-const REPO_POLICY_PATH = '.aas/policy.yaml';
 
 export function registerPolicyCommand(
   program: Command,
@@ -52,50 +53,33 @@ export function registerPolicyCommand(
     )
     .action(async (paths: string[], flags: ExplainFlags, command: Command) => {
       try {
+        if (flags.job && flags.policy) {
+          throw new AasError(
+            'INVALID_ARGUMENT',
+            '--job and --policy both name the job layer; give one',
+            {
+              field: '--policy',
+            },
+          );
+        }
+        const job = flags.job ? await readJobFile(resolve(io.cwd, flags.job)) : null;
         const explanation = await withRuntime(
           io,
           command.optsWithGlobals<GlobalOptions>(),
           async (runtime) => {
             const repo = resolve(io.cwd, flags.repo);
             const ref = flags.base ?? 'HEAD';
-            const layers: NamedLayer[] = [FLOOR_LAYER];
-            if (runtime.serverPolicy) layers.push(runtime.serverPolicy);
             const repoBytes = await readFileAtCommit(repo, ref, REPO_POLICY_PATH);
-            if (repoBytes) {
-              layers.push({
-                name: 'repo',
-                source: `${REPO_POLICY_PATH}@${ref}`,
-                layer: parsePolicyLayer(repoBytes.toString('utf8'), {
-                  file: `${REPO_POLICY_PATH} (at ${ref})`,
-                }),
-              });
-            }
-            if (flags.agent) {
-              const manifest = runtime.registry.get(flags.agent);
-              if (manifest.policy !== undefined) {
-                layers.push({
-                  name: `agent:${manifest.id}`,
-                  source: `agent manifest ${manifest.id}`,
-                  layer: PolicyLayerSchema.parse(manifest.policy),
-                });
-              }
-            }
-            if (flags.job && flags.policy) {
-              throw new AasError(
-                'INVALID_ARGUMENT',
-                '--job and --policy both name the job layer; give one',
-                { field: '--policy' },
-              );
-            }
-            if (flags.job) layers.push(await jobLayerFromFile(resolve(io.cwd, flags.job)));
-            if (flags.policy) {
-              const file = resolve(io.cwd, flags.policy);
-              layers.push({
-                name: 'job',
-                source: file,
-                layer: parsePolicyLayer(await readText(file), { file }),
-              });
-            }
+            // The same layers, in the same order, as a run of this agent and job would get.
+            const agentId = flags.agent ?? job?.agent;
+            const layers = [
+              FLOOR_LAYER,
+              runtime.serverPolicy,
+              repoBytes ? repoPolicyLayer(repoBytes.toString('utf8'), ref) : null,
+              agentId ? agentPolicyLayer(runtime.registry.get(agentId)) : null,
+              job?.layer ?? null,
+              flags.policy ? await readPolicyLayerFile(resolve(io.cwd, flags.policy), 'job') : null,
+            ].filter((layer): layer is NamedLayer => layer !== null);
             return explainPolicy(mergePolicy(layers), paths);
           },
         );
@@ -109,19 +93,17 @@ export function registerPolicyCommand(
     });
 }
 
-async function readText(file: string): Promise<string> {
+/** A JobSpec file's agent and `policy:` block; the rest of the job does not matter here. */
+async function readJobFile(file: string): Promise<{ agent?: string; layer: NamedLayer | null }> {
+  let text: string;
   try {
-    return await readFile(file, 'utf8');
+    text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new AasError('POLICY_INVALID', `cannot read: ${normaliseError(error).message}`, {
+    throw new AasError('JOB_INVALID', `cannot read: ${normaliseError(error).message}`, {
       file,
       hint: 'check the path',
     });
   }
-}
-
-async function jobLayerFromFile(file: string): Promise<NamedLayer> {
-  const text = await readText(file);
   let job: unknown;
   try {
     job = parseYaml(text);
@@ -130,16 +112,21 @@ async function jobLayerFromFile(file: string): Promise<NamedLayer> {
       file,
     });
   }
-  if (typeof job !== 'object' || job === null || !('policy' in job)) {
-    return { name: 'job', source: file, layer: {} };
+  if (typeof job !== 'object' || job === null || Array.isArray(job)) {
+    throw new AasError('JOB_INVALID', 'a job file must hold a mapping', { file });
   }
-  const parsed = PolicyLayerSchema.safeParse(job.policy);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new AasError('POLICY_INVALID', issue?.message ?? 'invalid policy', {
-      file,
-      field: `policy.${issue?.path.map(String).join('.') ?? ''}`,
-    });
-  }
-  return { name: 'job', source: file, layer: parsed.data };
+  const record = job as Record<string, unknown>;
+  const layer =
+    record.policy === undefined
+      ? null
+      : {
+          name: 'job',
+          source: file,
+          layer: validatePolicyLayer(record.policy, {
+            file,
+            fieldPrefix: 'policy',
+            code: 'JOB_INVALID',
+          }),
+        };
+  return { ...(typeof record.agent === 'string' ? { agent: record.agent } : {}), layer };
 }

@@ -1,21 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { AasError, type ExitCode, exitCodeFor, normaliseError } from '../../kernel/index.js';
-import { parsePolicyLayer } from '../../policy/index.js';
-import {
-  executeRun,
-  type JobSpec,
-  parseJobSpec,
-  type RunOutcome,
-  submitRun,
-} from '../../runner/index.js';
+import { readPolicyLayerFile } from '../../policy/index.js';
+import { type JobSpec, parseJobSpec, type RunOutcome } from '../../runner/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { diffstat } from '../format.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
-import { attachProgressPrinter } from '../progress-printer.js';
+import { runWithProgress } from '../run-with-progress.js';
 
 interface RunFlags {
   repo?: string;
@@ -82,7 +75,7 @@ export function registerRunCommand(
       'after',
       `
 Exit codes: 0 ready for promotion, 2 bad input, 3 blocked by policy or gates,
-            4 human review, 5 agent failed, 1 internal error.
+            4 human review, 5 agent failed, 1 internal error, 130 cancelled.
 
 Examples:
   aas run --repo . --task "fix the typo" --agent-cmd "sed -i s/teh/the/ README.md"
@@ -93,23 +86,9 @@ Examples:
       const json = flags.json === true;
       try {
         const job = await buildJob(io, flags);
-        const outcome = await withRuntime(io, globals, async (runtime) => {
-          const deps = runtime.runnerDeps();
-          const requestedBy = `user:${userInfo().username}`;
-          let sessionId: string | null = null;
-          const detach = json
-            ? () => {}
-            : attachProgressPrinter(runtime.bus, io.stdout, () => sessionId);
-          try {
-            const submitted = await submitRun(deps, job, requestedBy);
-            sessionId = submitted.sessionId;
-            if (!json)
-              println(io.stdout, `session ${submitted.sessionId} (requested by ${requestedBy})`);
-            return await executeRun(deps, submitted.runId, { signal: io.signal });
-          } finally {
-            detach();
-          }
-        });
+        const outcome = await withRuntime(io, globals, (runtime) =>
+          runWithProgress(io, runtime, job, json),
+        );
         printOutcome(io, outcome, json);
         setExit(exitCodeFor(outcome.reasonCode));
       } catch (thrown) {
@@ -164,26 +143,32 @@ async function buildJob(io: CliIo, flags: RunFlags): Promise<JobSpec> {
     job.agent = 'command';
     job.agentInput = { command: flags.agentCmd };
   }
-  if (flags.agentInput)
-    job.agentInput = await readStructured(io, flags.agentInput, 'INVALID_ARGUMENT');
-  if (flags.fallbackAgent.length > 0) job.fallbackAgents = flags.fallbackAgent;
-  if (flags.policy) {
-    const path = resolve(io.cwd, flags.policy);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      // A named policy layer that cannot be read denies the run: it never silently disappears.
+  if (flags.agentInput) {
+    if (flags.agentCmd) {
       throw new AasError(
-        'POLICY_INVALID',
-        `cannot read the policy file: ${normaliseError(error).message}`,
+        'INVALID_ARGUMENT',
+        '--agent-cmd already is the agent input; drop --agent-input',
         {
-          file: path,
-          hint: 'check the --policy path',
+          field: '--agent-input',
+          hint: 'use --agent command --agent-input FILE to give the command agent its input from a file',
         },
       );
     }
-    job.policy = parsePolicyLayer(text, { file: path });
+    job.agentInput = await readStructured(io, flags.agentInput, 'INVALID_ARGUMENT');
+  }
+  if (flags.fallbackAgent.length > 0) job.fallbackAgents = flags.fallbackAgent;
+  if (flags.policy) {
+    if (job.policy !== undefined) {
+      throw new AasError(
+        'INVALID_ARGUMENT',
+        'the job file already has a policy; give it there or with --policy, not both',
+        {
+          field: '--policy',
+          hint: 'two job layers would be ambiguous; add further layers as the server (AAS_POLICY) or repo policy',
+        },
+      );
+    }
+    job.policy = (await readPolicyLayerFile(resolve(io.cwd, flags.policy), 'job')).layer;
   }
   if (flags.validate.length > 0) {
     const timeoutSec = parseCount(flags.validateTimeout ?? '600', '--validate-timeout', 1);
@@ -211,7 +196,7 @@ async function buildJob(io: CliIo, flags: RunFlags): Promise<JobSpec> {
 }
 
 function parseCount(text: string, flag: string, min: number): number {
-  const value = Number(text);
+  const value = /^\d{1,6}$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isInteger(value) || value < min) {
     throw new AasError(
       'INVALID_ARGUMENT',

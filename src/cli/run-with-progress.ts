@@ -1,0 +1,24 @@
+import type { Runtime } from '../app/index.js';
+import { executeRun, type JobSpec, type RunOutcome, submitRun } from '../runner/index.js';
+import { type CliIo, println } from './cli-io.js';
+import { attachProgressPrinter } from './progress-printer.js';
+
+/** Submits a job as the CLI user and runs it here, printing phase lines unless `quiet`. */
+export async function runWithProgress(
+  io: CliIo,
+  runtime: Runtime,
+  job: JobSpec,
+  quiet: boolean,
+): Promise<RunOutcome> {
+  const deps = runtime.runnerDeps();
+  let sessionId: string | null = null;
+  const detach = quiet ? () => {} : attachProgressPrinter(runtime.bus, io.stdout, () => sessionId);
+  try {
+    const submitted = await submitRun(deps, job, io.user);
+    sessionId = submitted.sessionId;
+    if (!quiet) println(io.stdout, `session ${submitted.sessionId} (requested by ${io.user})`);
+    return await executeRun(deps, submitted.runId, { signal: io.signal });
+  } finally {
+    detach();
+  }
+}

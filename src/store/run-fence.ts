@@ -1,0 +1,76 @@
+import type { Kysely } from 'kysely';
+import { AasError } from '../kernel/index.js';
+import type { DatabaseSchema } from './database-schema.js';
+import type { RunFence } from './records.js';
+import type { ReservedHead } from './session-head.js';
+import { rowsOf, type SqlOperation } from './sql-operation.js';
+
+/** What a fencing refusal reports about the run as it is now. */
+export interface FencedRunState {
+  readonly sessionId: string;
+  readonly leaseOwner: string | null;
+  readonly status: string;
+}
+
+/** Why a fenced write was refused; nothing was written. */
+export function leaseFenced(
+  fence: RunFence,
+  current: FencedRunState | undefined,
+  writeSessionId?: string,
+): AasError {
+  const now = `now: ${current?.leaseOwner ?? 'none'}, status ${current?.status ?? 'missing'}`;
+  // A fence from another session is refused even while its lease is held: this write holds
+  // only its own session's lock, so that other run's lease could change under it.
+  const elsewhere =
+    current !== undefined && writeSessionId !== undefined && current.sessionId !== writeSessionId
+      ? `; it belongs to session ${current.sessionId}, not ${writeSessionId}`
+      : '';
+  return new AasError(
+    'LEASE_FENCED',
+    `run ${fence.runId} is no longer leased to ${fence.leaseOwner} (${now}${elsewhere})`,
+    {
+      runId: fence.runId,
+      expectedLeaseOwner: fence.leaseOwner,
+      actualLeaseOwner: current?.leaseOwner ?? null,
+      actualStatus: current?.status ?? null,
+      ...(elsewhere === '' ? {} : { runSessionId: current?.sessionId, writeSessionId }),
+    },
+  );
+}
+
+/** The run's lease holder, status and session, as this transaction sees them now. */
+export function* readFencedRun(
+  db: Kysely<DatabaseSchema>,
+  runId: string,
+): SqlOperation<FencedRunState | undefined> {
+  const [row] = yield* rowsOf(
+    db
+      .selectFrom('runs')
+      .select(['session_id', 'lease_owner', 'status'])
+      .where('id', '=', runId)
+      .compile(),
+  );
+  if (row === undefined) return undefined;
+  return { sessionId: row.session_id, leaseOwner: row.lease_owner, status: row.status };
+}
+
+/**
+ * Throws LEASE_FENCED unless `fence.leaseOwner` holds the lease of `fence.runId`, a run of the
+ * locked session. Must run after `lockSessionHead`: recovery ends a run through the same
+ * session lock, so between this check and the commit no one can take the lease away, and a
+ * throw rolls back the seqs the lock reserved.
+ */
+export function* checkRunFence(
+  db: Kysely<DatabaseSchema>,
+  head: ReservedHead,
+  fence: RunFence,
+): SqlOperation<void> {
+  const current = yield* readFencedRun(db, fence.runId);
+  if (
+    current === undefined ||
+    current.sessionId !== head.sessionId ||
+    current.leaseOwner !== fence.leaseOwner
+  ) {
+    throw leaseFenced(fence, current, head.sessionId);
+  }
+}

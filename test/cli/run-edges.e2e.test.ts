@@ -1,0 +1,276 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI_PATH, jsonOf, runCli } from '../helpers/run-cli.js';
+import { createTempRepo, git, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+
+interface RunJson {
+  sessionId: string;
+  status: string;
+  reasonCode: string;
+  detail: string;
+  attempts: number;
+  patch: { files: { path: string }[] } | null;
+}
+
+const cleanup: string[] = [];
+afterAll(() => {
+  for (const dir of cleanup) removeDir(dir);
+});
+
+function setup() {
+  const home = makeTempDir('aas-home-');
+  const repo = createTempRepo({
+    'src/app.js': 'export const answer = 41;\n',
+    'README.md': '# r\n',
+  });
+  cleanup.push(home, repo);
+  return { home, repo };
+}
+
+function mockInput(home: string, name: string, script: unknown): string {
+  const path = join(home, name);
+  writeFileSync(path, JSON.stringify({ mock: script }));
+  return path;
+}
+
+describe('aas run: what the agent says about its own work', () => {
+  it('retries when the agent asks for another attempt', async () => {
+    const { home, repo } = setup();
+    const input = mockInput(home, 'retry.json', {
+      attempts: [
+        {
+          edits: [{ path: 'src/app.js', write: 'half\n' }],
+          result: { recommendedAction: 'retry', summary: 'not done yet' },
+        },
+        { edits: [{ path: 'src/app.js', write: 'export const answer = 42;\n' }] },
+      ],
+    });
+    const result = await runCli(
+      [
+        'run',
+        '--repo',
+        repo,
+        '--task',
+        'x',
+        '--agent',
+        'mock',
+        '--agent-input',
+        input,
+        '--retries',
+        '1',
+        '--json',
+      ],
+      { home },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(jsonOf<RunJson>(result)).toMatchObject({ status: 'ready_for_promotion', attempts: 2 });
+  });
+
+  it('sends a partial success to human review, never to promotion', async () => {
+    const { home, repo } = setup();
+    const input = mockInput(home, 'partial.json', {
+      edits: [{ path: 'src/app.js', write: 'x\n' }],
+      result: { status: 'partial', summary: 'some of it' },
+    });
+    const result = await runCli(
+      ['run', '--repo', repo, '--task', 'x', '--agent', 'mock', '--agent-input', input, '--json'],
+      { home },
+    );
+    expect(result.code).toBe(4);
+    expect(jsonOf<RunJson>(result)).toMatchObject({
+      status: 'human_review',
+      reasonCode: 'HUMAN_REVIEW_REQUESTED',
+    });
+  });
+});
+
+describe('aas run: gates at the edges', () => {
+  it('blocks a symlink that points at a forbidden file, even from an allowed path', async () => {
+    const { home, repo } = setup();
+    const result = await runCli(
+      [
+        'run',
+        '--repo',
+        repo,
+        '--task',
+        'x',
+        '--agent-cmd',
+        'ln -s ../.env src/config.txt',
+        '--json',
+      ],
+      { home },
+    );
+    expect(result.code).toBe(3);
+    const outcome = jsonOf<RunJson>(result);
+    expect(outcome).toMatchObject({ status: 'blocked', reasonCode: 'POLICY_DENIED' });
+    expect(outcome.detail).toContain('src/config.txt');
+  });
+
+  it('a validator that times out denies (GATE_ERROR), and the run is blocked', async () => {
+    const { home, repo } = setup();
+    const job = join(home, 'job.yaml');
+    writeFileSync(
+      job,
+      `task: x\nrepo: ${JSON.stringify(repo)}\nagent: command\nagentInput: { command: "echo y > src/y.txt" }\nvalidators:\n  - { name: slow, command: "sleep 30", timeoutSec: 1 }\n`,
+    );
+    const result = await runCli(['run', '--job', job, '--json'], { home });
+    expect(result.code).toBe(3);
+    const outcome = jsonOf<RunJson>(result);
+    expect(outcome).toMatchObject({ status: 'blocked', reasonCode: 'GATE_ERROR' });
+    expect(outcome.detail).toContain('validator:slow');
+  });
+
+  it("enforces a fallback agent's own narrower policy", async () => {
+    const { home, repo } = setup();
+    mkdirSync(join(home, 'agents'));
+    writeFileSync(
+      join(home, 'agents', 'narrow.yaml'),
+      'id: narrow\nentrypoint: /bin/sh\nargs: ["-c", "echo doc > README.md"]\nresult: exit-code\npolicy:\n  paths:\n    allow: ["src/**"]\n',
+    );
+    const result = await runCli(
+      [
+        'run',
+        '--repo',
+        repo,
+        '--task',
+        'x',
+        '--agent-cmd',
+        'exit 1',
+        '--fallback-agent',
+        'narrow',
+        '--json',
+      ],
+      { home },
+    );
+    expect(result.code).toBe(3);
+    const outcome = jsonOf<RunJson>(result);
+    expect(outcome).toMatchObject({ status: 'blocked', reasonCode: 'POLICY_DENIED', attempts: 2 });
+    expect(outcome.detail).toContain('README.md');
+  });
+
+  it('validates every agent before the first attempt', async () => {
+    const { home, repo } = setup();
+    mkdirSync(join(home, 'agents'));
+    writeFileSync(
+      join(home, 'agents', 'bad.yaml'),
+      'id: bad\nentrypoint: /bin/true\npolicy:\n  paths:\n    alow: ["src/**"]\n',
+    );
+    const result = await runCli(
+      [
+        'run',
+        '--repo',
+        repo,
+        '--task',
+        'x',
+        '--agent-cmd',
+        'echo y > src/y.txt',
+        '--fallback-agent',
+        'bad',
+        '--json',
+      ],
+      { home },
+    );
+    expect(result.code).toBe(2);
+    const outcome = jsonOf<RunJson>(result);
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      reasonCode: 'MANIFEST_INVALID',
+      attempts: 0,
+    });
+    expect(outcome.detail).toContain('policy.paths');
+  });
+});
+
+describe('aas run: flags and defaults', () => {
+  it('refuses --agent-cmd together with --agent-input, and odd counts', async () => {
+    const { home, repo } = setup();
+    const both = await runCli(
+      [
+        'run',
+        '--repo',
+        repo,
+        '--task',
+        'x',
+        '--agent-cmd',
+        'true',
+        '--agent-input',
+        join(home, 'x.json'),
+      ],
+      { home },
+    );
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--agent-input');
+    for (const retries of ['', '0x2', '1e1', '-1']) {
+      const odd = await runCli(
+        ['run', '--repo', repo, '--task', 'x', '--agent-cmd', 'true', '--retries', retries],
+        { home },
+      );
+      expect(odd.code, retries).toBe(2);
+    }
+  });
+
+  it('runs from inside the repository with the default data directory there', async () => {
+    const { repo } = setup();
+    const result = await runCli(
+      ['run', '--repo', '.', '--task', 'x', '--agent-cmd', 'echo y > src/y.txt', '--json'],
+      {
+        home: repo,
+        cwd: repo,
+        env: { AAS_HOME: '' },
+      },
+    );
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    const outcome = jsonOf<RunJson>(result);
+    expect(outcome.patch?.files.map((f) => f.path)).toEqual(['src/y.txt']);
+    // The data directory is in the checkout but never part of the base: the run was not dirty.
+    const events = await runCli(['sessions', 'events', outcome.sessionId, '--json'], {
+      home: repo,
+      cwd: repo,
+      env: { AAS_HOME: '' },
+    });
+    const base =
+      events.stdout.split('\n').find((line) => line.includes('"run.base.resolved"')) ?? '';
+    expect(JSON.parse(base).data).toMatchObject({ snapshot: false, dirtyPaths: [] });
+    expect(
+      git(repo, ['status', '--porcelain', '--untracked-files=all'])
+        .split('\n')
+        .every((l) => l === '' || l.includes('.aas/')),
+    ).toBe(true);
+  });
+
+  it('no command at all is a usage error', async () => {
+    const { home } = setup();
+    expect((await runCli([], { home })).code).toBe(2);
+    expect((await runCli(['sessions'], { home })).code).toBe(2);
+  });
+});
+
+describe('cancellation', () => {
+  it('SIGINT stops the agent and records the run as cancelled (exit 130)', async () => {
+    const { home, repo } = setup();
+    const child = spawn(
+      process.execPath,
+      [CLI_PATH, 'run', '--repo', repo, '--task', 'x', '--agent-cmd', 'sleep 600'],
+      {
+        env: { ...process.env, AAS_HOME: home },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const started = Date.now();
+    while (!stdout.includes('attempt 1')) {
+      if (Date.now() - started > 30_000) throw new Error(`the run did not start:\n${stdout}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(130);
+    expect(stdout).toContain('decision  cancelled (CANCELLED)');
+    const sessionId = /session (ses_[0-9a-f]{24})/.exec(stdout)?.[1] ?? '';
+    const show = await runCli(['sessions', 'show', sessionId], { home });
+    expect(show.stdout).toContain('cancelled (CANCELLED)');
+  });
+});

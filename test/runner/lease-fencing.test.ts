@@ -1,0 +1,82 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRuntime } from '../../src/app/index.js';
+import { parseConfig } from '../../src/config/index.js';
+import { executeRun, parseJobSpec, submitRun } from '../../src/runner/index.js';
+import { verifyChain } from '../../src/sessions/index.js';
+import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+
+const cleanup: string[] = [];
+afterAll(() => {
+  for (const dir of cleanup) removeDir(dir);
+});
+
+describe('a runner that lost its lease', () => {
+  it('writes nothing after recovery ended its run, and reports what the store says', async () => {
+    const home = makeTempDir('aas-home-');
+    const repo = createTempRepo({ 'src/a.txt': 'a\n' });
+    cleanup.push(home, repo);
+    const runtime = await createRuntime(parseConfig({ env: { AAS_HOME: home }, cwd: home }), {
+      hostEnv: {},
+      nodePath: process.execPath,
+    });
+    try {
+      const deps = runtime.runnerDeps();
+      const job = parseJobSpec({
+        task: 'x',
+        repo,
+        agent: 'command',
+        agentInput: { command: 'sleep 2; echo b > src/b.txt' },
+      });
+      const { sessionId, runId } = await submitRun(deps, job, 'user:test');
+      const agentStarted = new Promise<void>((resolve) => {
+        const off = runtime.bus.on('agent.started', () => {
+          off();
+          resolve();
+        });
+      });
+      const running = executeRun(deps, runId);
+      await agentStarted;
+
+      // What recovery does when it believes the owner died: end the run, clear the lease.
+      const ended = await runtime.store.updateRun({
+        runId,
+        expect: { status: ['running'] },
+        changes: {
+          status: 'failed',
+          reasonCode: 'INTERRUPTED',
+          reasonDetail: 'lease expired',
+          leaseOwner: null,
+          leaseExpiresAt: null,
+        },
+        events: [
+          {
+            type: 'run.interrupted',
+            at: runtime.clock.nowIso(),
+            actor: 'system:recovery',
+            data: { runId, previousOwner: deps.owner, detail: 'lease expired' },
+          },
+        ],
+      });
+      const lastSeqAtRecovery = ended.events.at(-1)?.seq;
+
+      const outcome = await running;
+      expect(outcome).toMatchObject({
+        status: 'failed',
+        reasonCode: 'INTERRUPTED',
+        patch: null,
+        summaryPath: '',
+      });
+      expect(outcome.detail).toContain('lost the run');
+
+      const session = await runtime.store.getSession(sessionId);
+      expect(session?.lastSeq).toBe(lastSeqAtRecovery);
+      expect(session?.status).toBe('failed');
+      const events = await runtime.store.readEvents(sessionId);
+      expect(events.at(-1)?.type).toBe('run.interrupted');
+      if (!session) throw new Error('session missing');
+      expect(verifyChain(session, events).ok).toBe(true);
+    } finally {
+      await runtime.close();
+    }
+  });
+});
