@@ -378,17 +378,20 @@ async function finishRun(context: RunContext, terminal: Terminal): Promise<RunOu
         })),
       }
     : null;
-  const summary = {
+  const outcome: Omit<RunOutcome, 'summaryPath'> = {
     sessionId: run.sessionId,
     runId: run.id,
     status,
     reasonCode: terminal.code,
     detail: terminal.detail,
     baseCommit: context.baseCommit,
+    patch,
     attempts: terminal.attempt?.attempt ?? 0,
+  };
+  const summary = {
+    ...outcome,
     agent: terminal.attempt?.agentId ?? null,
     driverSummary: terminal.attempt?.driverSummary ?? null,
-    patch,
     runtimeDropped: success?.patch.runtimeDropped ?? [],
   };
   await recorder.updateRun(
@@ -418,15 +421,5 @@ async function finishRun(context: RunContext, terminal: Terminal): Promise<RunOu
   const summaryPath = join(runDir, 'summary.json');
   await mkdir(runDir, { recursive: true });
   await writeFile(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
-  return {
-    sessionId: run.sessionId,
-    runId: run.id,
-    status,
-    reasonCode: terminal.code,
-    detail: terminal.detail,
-    baseCommit: context.baseCommit,
-    patch,
-    attempts: terminal.attempt?.attempt ?? 0,
-    summaryPath,
-  };
+  return { ...outcome, summaryPath };
 }
