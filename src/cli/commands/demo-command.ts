@@ -103,7 +103,10 @@ export function registerDemoCommand(
             println(io.stdout, `patch     ${outcome.patch.path}`);
             println(io.stdout, diffstat(outcome.patch.files));
           }
-          println(io.stdout, '\nnext:');
+          println(
+            io.stdout,
+            '\nnext (`npm link` puts `aas` on your PATH; or run `node dist/cli/main.js`):',
+          );
           println(
             io.stdout,
             `  aas sessions show ${outcome.sessionId}     # attempts, gates and the decision`,
