@@ -1,6 +1,6 @@
 import type { GitEnvOptions } from './git-env.js';
 import type { DiffRecord } from './parse-diff-records.js';
-import { nulJoin, runGit, splitNul } from './run-git.js';
+import { nulJoin, runGit } from './run-git.js';
 import type { StagedWorkspace } from './stage-workspace.js';
 import type { DroppedPath, RuntimeRule, RuntimeRuleMatch } from './types.js';
 
@@ -31,23 +31,21 @@ export interface RuntimeDrop {
 /**
  * Puts every changed path that `runtimeRule` marks as a runtime artifact back to its base
  * state in the staged index (an added path leaves the index, a modified or deleted one gets
- * its base entry back), so it cannot be part of the patch. Paths are compared per file with
- * `--no-renames`, so moving a file into `logs/` drops the new copy and keeps the deletion.
+ * its base entry back), so it cannot be part of the patch. Paths are judged per file: a
+ * rename's two sides separately (exactly the paths a `--no-renames` listing names, which is
+ * what this step used to run git for), so moving a file into `logs/` drops the new copy and
+ * keeps the deletion. `records` is the listing of the staged index; git runs only when
+ * something is restored (the `reset`), so a run without runtime artifacts pays nothing here.
  */
 export async function dropRuntimePaths(
   env: GitEnvOptions,
   cwd: string,
   baseCommit: string,
   staged: StagedWorkspace,
+  records: readonly DiffRecord[],
   runtimeRule: RuntimeRule,
 ): Promise<RuntimeDrop> {
-  const listing = await runGit({
-    args: ['diff', '--cached', '--name-status', '-z', '--no-renames', baseCommit],
-    cwd,
-    env,
-  });
-  // `STATUS NUL path NUL` pairs; only the paths matter.
-  const changed = splitNul(listing.stdout).filter((_, index) => index % 2 === 1);
+  const changed = changedPaths(records);
   const dropped: DroppedPath[] = [];
   const restored: Buffer[] = [];
   for (const raw of changed) {
@@ -76,6 +74,16 @@ export async function dropRuntimePaths(
     });
   }
   return { changed, restored, dropped };
+}
+
+/** Every path a change touches (both sides of a rename), once each, in git's byte order. */
+function changedPaths(records: readonly DiffRecord[]): Buffer[] {
+  const unique = new Map<string, Buffer>();
+  for (const record of records) {
+    for (const path of record.oldPath === undefined ? [record.path] : [record.oldPath, record.path])
+      unique.set(path.toString('latin1'), path);
+  }
+  return [...unique.values()].sort(Buffer.compare);
 }
 
 /**

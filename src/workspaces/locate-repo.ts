@@ -36,20 +36,28 @@ export async function locateRepo(repo: string, searchPath: string): Promise<Repo
     });
   }
 
+  // One rev-parse answers everything (it was two: ~3.5 ms per git start). Its answers come out
+  // in flag order and stdout is flushed when it dies, so in a bare repository or inside `.git`
+  // the two probe lines are printed before `--show-toplevel` fails with "must be run in a work
+  // tree", and they still say why the path was refused.
   const probe = await runGit({
-    args: ['rev-parse', '--is-bare-repository', '--is-inside-git-dir'],
+    args: [
+      'rev-parse',
+      '--is-bare-repository',
+      '--is-inside-git-dir',
+      '--show-toplevel',
+      '--absolute-git-dir',
+      '--git-path',
+      'objects',
+    ],
     cwd: real,
     env: { searchPath },
     okExitCodes: [0, 128],
   });
-  if (probe.exitCode !== 0) {
-    const why = probe.stderr.trim().split('\n')[0] ?? '';
-    throw new AasError('REPO_NOT_GIT', `${repo} is not a git repository (${why})`, {
-      field: 'repo',
-      hint: 'run `git init` and commit, or pass the path of an existing checkout',
-    });
-  }
-  const [bare, insideGitDir] = probe.stdout.toString('utf8').trim().split('\n');
+  const [bare, insideGitDir, top, gitDir, objects] = probe.stdout
+    .toString('utf8')
+    .replace(/\n$/, '')
+    .split('\n');
   if (bare === 'true' || insideGitDir === 'true') {
     throw new AasError(
       'REPO_NOT_GIT',
@@ -60,13 +68,13 @@ export async function locateRepo(repo: string, searchPath: string): Promise<Repo
       },
     );
   }
-
-  const where = await runGit({
-    args: ['rev-parse', '--show-toplevel', '--absolute-git-dir', '--git-path', 'objects'],
-    cwd: real,
-    env: { searchPath },
-  });
-  const [top, gitDir, objects] = where.stdout.toString('utf8').replace(/\n$/, '').split('\n');
+  if (probe.exitCode !== 0) {
+    const why = probe.stderr.trim().split('\n')[0] ?? '';
+    throw new AasError('REPO_NOT_GIT', `${repo} is not a git repository (${why})`, {
+      field: 'repo',
+      hint: 'run `git init` and commit, or pass the path of an existing checkout',
+    });
+  }
   if (top === undefined || gitDir === undefined || objects === undefined) {
     throw new AasError('INTERNAL', `unexpected output from git rev-parse in ${real}`);
   }

@@ -1,5 +1,4 @@
 import { AasError } from '../kernel/index.js';
-import { splitNul } from './run-git.js';
 import type { PatchFileStatus } from './types.js';
 
 /** One change as `git diff --raw --numstat -z` describes it; paths kept as git's exact bytes. */
@@ -53,20 +52,44 @@ interface NumstatPart {
  * Fields are consumed positionally, so no file name, however odd, is mistaken for a header.
  */
 export function parseDiffRecords(output: Buffer): DiffRecord[] {
-  const fields = splitNul(output);
-  const raws: RawPart[] = [];
+  return parseListing(output, false).records;
+}
+
+/**
+ * Parses the output of the same listing with `--patch` added: git prints the raw and numstat
+ * records, then one NUL (the `-z` form of the separator line), then the patch exactly as the
+ * listing-less command prints it. The patch is returned as the bytes after that separator:
+ * it is found by position, never by searching, because a text hunk may itself hold NUL bytes.
+ */
+export function parseDiffWithPatch(output: Buffer): { records: DiffRecord[]; patch: Buffer } {
+  return parseListing(output, true);
+}
+
+function parseListing(
+  output: Buffer,
+  withPatch: boolean,
+): { records: DiffRecord[]; patch: Buffer } {
   let at = 0;
-  while (at < fields.length && fields[at]?.[0] === 0x3a /* ':' */) {
-    const header = RAW_HEADER.exec(fields[at]?.toString('latin1') ?? '');
-    if (header === null) throw parseError('raw header', fields[at]);
+  const next = (): Buffer | undefined => {
+    if (at >= output.length) return undefined;
+    const end = output.indexOf(0, at);
+    const field = output.subarray(at, end === -1 ? output.length : end);
+    at = end === -1 ? output.length : end + 1;
+    return field;
+  };
+  const raws: RawPart[] = [];
+  while (at < output.length && output[at] === 0x3a /* ':' */) {
+    const field = next();
+    const header = RAW_HEADER.exec(field?.toString('latin1') ?? '');
+    if (header === null) throw parseError('raw header', field);
     const [, oldMode = '', newMode = '', oldObject = '', newObject = '', letter = ''] = header;
     const status = STATUS_BY_LETTER[letter];
-    if (status === undefined) throw parseError(`status letter ${letter}`, fields[at]);
+    if (status === undefined) throw parseError(`status letter ${letter}`, field);
     const twoPaths = letter === 'R' || letter === 'C';
-    const first = fields[at + 1];
-    const second = twoPaths ? fields[at + 2] : first;
+    const first = next();
+    const second = twoPaths ? next() : first;
     if (first === undefined || second === undefined)
-      throw parseError('path after raw header', fields[at]);
+      throw parseError('path after raw header', field);
     raws.push({
       status,
       path: second,
@@ -76,11 +99,11 @@ export function parseDiffRecords(output: Buffer): DiffRecord[] {
       ...(ABSENT_OBJECT.test(oldObject) ? {} : { oldObject }),
       ...(ABSENT_OBJECT.test(newObject) ? {} : { newObject }),
     });
-    at += twoPaths ? 3 : 2;
   }
   const numstats: NumstatPart[] = [];
-  while (at < fields.length) {
-    const field = fields[at] ?? Buffer.alloc(0);
+  // With a patch following, exactly one numstat record per raw record; without, up to the end.
+  while (withPatch ? numstats.length < raws.length : at < output.length) {
+    const field = next() ?? Buffer.alloc(0);
     const counts = NUMSTAT.exec(field.toString('latin1'));
     if (counts === null) throw parseError('numstat record', field);
     const [whole = '', added = '-', deleted = '-'] = counts;
@@ -91,7 +114,10 @@ export function parseDiffRecords(output: Buffer): DiffRecord[] {
       deletions: binary ? 0 : Number(deleted),
     });
     // An empty path after the counts means "old NUL new NUL" follows (a rename or copy).
-    at += field.length === whole.length ? 3 : 1;
+    if (field.length === whole.length) {
+      next();
+      next();
+    }
   }
   if (numstats.length !== raws.length) {
     throw new AasError(
@@ -99,10 +125,20 @@ export function parseDiffRecords(output: Buffer): DiffRecord[] {
       `git diff listed ${raws.length} raw but ${numstats.length} numstat records`,
     );
   }
-  return raws.map((raw, index) => {
+  let patch: Buffer = Buffer.alloc(0);
+  if (withPatch && raws.length > 0) {
+    const separator = next();
+    if (separator === undefined || separator.length !== 0)
+      throw parseError('the NUL before the patch', separator);
+    patch = output.subarray(at);
+  }
+  if (withPatch && raws.length === 0 && output.length > 0)
+    throw parseError('no output for an empty diff', output);
+  const records = raws.map((raw, index) => {
     const numstat = numstats[index] ?? { binary: false, insertions: 0, deletions: 0 };
     return { ...raw, ...numstat };
   });
+  return { records, patch };
 }
 
 function parseError(what: string, field: Buffer | undefined): AasError {

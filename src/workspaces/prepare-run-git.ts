@@ -3,7 +3,6 @@ import { join, resolve } from 'node:path';
 import { AasError } from '../kernel/index.js';
 import { DEFAULT_GIT_SEARCH_PATH } from './git-env.js';
 import { locateRepo } from './locate-repo.js';
-import { runGit } from './run-git.js';
 import type { RunGit } from './types.js';
 
 /**
@@ -62,21 +61,29 @@ export async function prepareRunGit(options: PrepareRunGitOptions): Promise<RunG
   const runDir = resolve(options.runDir);
   await mkdir(runDir, { recursive: true });
   const gitDir = join(runDir, 'git');
-  if (!(await isGitDir(gitDir))) {
-    // `--template=`: no sample hooks, no description; just the skeleton.
-    await runGit({
-      args: ['init', '--bare', '--quiet', '--template=', gitDir],
-      cwd: runDir,
-      env: { searchPath },
-    });
-  }
-  await mkdir(join(gitDir, 'info'), { recursive: true });
-  await mkdir(join(gitDir, 'objects', 'info'), { recursive: true });
-  await mkdir(join(gitDir, 'aas-tmp'), { recursive: true });
-  await writeAtomically(join(gitDir, 'config'), PRIVATE_CONFIG);
-  await writeAtomically(join(gitDir, 'info', 'attributes'), NEUTRAL_ATTRIBUTES);
-  await writeAtomically(join(gitDir, 'info', 'exclude'), '');
-  await writeAtomically(join(gitDir, 'objects', 'info', 'alternates'), `${repo.objectsDir}\n`);
+  // The skeleton `git init --bare --template=` would make, written directly: one git start
+  // (~3.5 ms) less per run. A git dir is HEAD + objects/ + refs/ (what git's
+  // is_git_directory checks) plus the config below; everything else git creates on demand.
+  // HEAD is written last, so a crash half-way leaves a dir isGitDir does not accept yet.
+  const fresh = !(await isGitDir(gitDir));
+  await Promise.all(
+    [
+      join(gitDir, 'objects', 'info'),
+      join(gitDir, 'objects', 'pack'),
+      join(gitDir, 'refs', 'heads'),
+      join(gitDir, 'refs', 'tags'),
+      join(gitDir, 'info'),
+      join(gitDir, 'aas-tmp'),
+    ].map((dir) => mkdir(dir, { recursive: true })),
+  );
+  await Promise.all([
+    writeAtomically(join(gitDir, 'config'), PRIVATE_CONFIG),
+    writeAtomically(join(gitDir, 'info', 'attributes'), NEUTRAL_ATTRIBUTES),
+    writeAtomically(join(gitDir, 'info', 'exclude'), ''),
+    writeAtomically(join(gitDir, 'objects', 'info', 'alternates'), `${repo.objectsDir}\n`),
+  ]);
+  // The branch `git init` names without an init.defaultBranch; it never gets a commit.
+  if (fresh) await writeAtomically(join(gitDir, 'HEAD'), 'ref: refs/heads/master\n');
   return {
     gitDir,
     repoRoot: repo.repoRoot,
