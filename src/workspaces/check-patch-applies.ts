@@ -21,9 +21,9 @@ export interface PatchApplyCheck {
  * the base commit. No checkout, no work tree, nothing written but the throw-away index, so it
  * costs one tree read, or for a workspace a copy of its checkout's base index. git's own checks
  * apply: exact preimages (full blob ids for binary hunks), no paths outside the tree, no
- * writing through symlinks. A patch that does not apply
- * is `ok: false` with git's explanation; failing to run git at all throws (the gate pipeline
- * turns that into a denial too). An empty patch trivially applies.
+ * writing through symlinks. A patch that does not apply is `ok: false` with git's
+ * explanation; failing to run git at all throws (the gate pipeline turns that into a denial
+ * too). An empty patch trivially applies.
  */
 export async function checkPatchApplies(
   target: PatchApplyTarget,

@@ -36,8 +36,8 @@ const SYMLINK_MODE = '120000';
  * renames, modes, symlinks and exact binary payloads. The file list comes from that very index.
  *
  * Git starts, ~3.5 ms each on the reference VM, are most of this step's cost on a small
- * repository: 4 without runtime artifacts (two `ls-files` side by side, `add -A`, one diff that
- * lists and renders), where it took 6 in sequence. With runtime artifacts it is a `reset` and
+ * repository: 4 without runtime artifacts (`ls-files`, `add -A`, then the ignored listing and
+ * one diff that lists and renders side by side), where it took 6 in sequence. With runtime artifacts it is a `reset` and
  * a second diff more; the first diff then also rendered the artifacts for nothing, a cost
  * bounded by what `add -A` already spent hashing them.
  */
@@ -59,15 +59,16 @@ export async function computePatch(
   try {
     await assertRealWorkspace(ws);
     await seedIndex(ws, env, indexFile);
-    // Side by side: the ignored listing does not depend on `add -A`, which never adds an
-    // ignored file, so it answers the same before or after it.
-    const [staged, ignoredUntracked] = await settleBoth(
-      stageWorkspace(env, ws.dir),
-      listIgnoredUntracked(env, ws.dir),
-    );
+    const staged = await stageWorkspace(env, ws.dir);
     const maxPatchBytes = options.maxPatchBytes ?? DEFAULT_MAX_PATCH_BYTES;
-    // One diff lists and renders; it is only redone when runtime artifacts were put back.
-    const listed = await diffStaged(ws, env, maxPatchBytes);
+    // Side by side, as both only read the staged index. The ignored listing must see it as
+    // `add -A` left it: a directory whose tracked files were all deleted counts as untracked
+    // (listed as `dir/`) only once the deletions are staged. One diff lists and renders; it is
+    // redone only when runtime artifacts were put back.
+    const [ignoredUntracked, listed] = await settleBoth(
+      listIgnoredUntracked(env, ws.dir),
+      diffStaged(ws, env, maxPatchBytes),
+    );
     const drop = await dropRuntimePaths(
       env,
       ws.dir,

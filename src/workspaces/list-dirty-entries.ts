@@ -92,8 +92,8 @@ export async function listDirtyEntries(
     const raw = afterFields(field, before);
     if (raw === null) continue;
     // `XY` with `.` for "unchanged", as v1's space; an untracked file is `??` in both.
-    const index = kind === '?' ? '?' : unchanged(field[2]);
-    const worktree = kind === '?' ? '?' : unchanged(field[3]);
+    const index = kind === '?' ? '?' : v1Letter(field[2]);
+    const worktree = kind === '?' ? '?' : v1Letter(field[3]);
     entries.push({ path: raw.toString('utf8'), raw, index, worktree });
     // A rename (not produced under --no-renames, but never misread) carries its source next.
     if (kind === '2') {
@@ -118,7 +118,7 @@ function afterFields(field: Buffer, count: number): Buffer | null {
   return field.subarray(at + 1);
 }
 
-function unchanged(byte: number | undefined): string {
+function v1Letter(byte: number | undefined): string {
   const letter = String.fromCharCode(byte ?? 0x2e);
   return letter === '.' ? ' ' : letter;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isAasError } from '../kernel/index.js';
-import { parseDiffRecords } from './parse-diff-records.js';
+import { parseDiffRecords, parseDiffWithPatch } from './parse-diff-records.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
@@ -97,6 +97,42 @@ describe('parseDiffRecords', () => {
       let thrown: unknown;
       try {
         parseDiffRecords(output);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isAasError(thrown) && thrown.code).toBe('INTERNAL');
+    }
+  });
+});
+
+describe('parseDiffWithPatch', () => {
+  it('splits the listing from the patch by position, even when the patch holds NUL bytes', () => {
+    const patch = Buffer.from('diff --git a/x b/x\n+a\0b\n\0diff --git a/y b/y\n', 'latin1');
+    const output = Buffer.concat([
+      nul(`:100644 100644 ${A} ${B} R100`, 'old', 'x', `:100644 100644 ${A} ${B} M`, 'y'),
+      nul('1\t0\t', 'old', 'x', '0\t1\ty'),
+      Buffer.from('\0'),
+      patch,
+    ]);
+    const { records, patch: parsed } = parseDiffWithPatch(output);
+    expect(records.map((record) => [record.status, record.path.toString()])).toEqual([
+      ['renamed', 'x'],
+      ['modified', 'y'],
+    ]);
+    expect(records[1]).toMatchObject({ insertions: 0, deletions: 1 });
+    expect(parsed.equals(patch)).toBe(true);
+  });
+
+  it('takes empty output as no change, and refuses a listing without its separator', () => {
+    expect(parseDiffWithPatch(Buffer.alloc(0))).toEqual({ records: [], patch: Buffer.alloc(0) });
+    for (const output of [
+      nul(`:100644 100644 ${A} ${B} M`, 'x', '1\t0\tx'),
+      Buffer.concat([nul(`:100644 100644 ${A} ${B} M`, 'x', '1\t0\tx'), Buffer.from('diff')]),
+      Buffer.from('diff --git a/x b/x\n'),
+    ]) {
+      let thrown: unknown;
+      try {
+        parseDiffWithPatch(output);
       } catch (error) {
         thrown = error;
       }

@@ -28,14 +28,31 @@ const MIN_LISTING_ALLOWANCE = 1024 * 1024;
 /** Options every diff of the staged index shares: no external diff or textconv program runs. */
 const DIFF_OPTIONS = ['-M', '--no-ext-diff', '--no-textconv'] as const;
 
+/** The patch text: real git format, full blob ids, exact binary payloads, fixed prefixes. */
+const PATCH_ARGS = [
+  '--cached',
+  '--binary',
+  '--full-index',
+  ...DIFF_OPTIONS,
+  '--no-color',
+  '--src-prefix=a/',
+  '--dst-prefix=b/',
+] as const;
+
+/** `-c core.quotePath=…`: false keeps unicode paths readable, true quotes non-UTF-8 names. */
+function quotePathConfig(quotePath: boolean): string[] {
+  return ['-c', `core.quotePath=${quotePath}`];
+}
+
 /**
  * Lists and renders the staged index against the base with ONE git process: `--raw --numstat`
  * and the `--binary --full-index` patch come out of the same `git diff -z` (the patch bytes are
- * identical to a listing-less run's: `-z` only changes the listing). It was a name-status
+ * identical to a listing-less run's, `-z` only changes the listing: checked on renames,
+ * binaries, and quoted and non-UTF-8 names, and by the round-trip tests). It was a name-status
  * listing, a raw+numstat listing and a patch run, ~3.5 ms of start-up each, and rename
- * detection twice. The output is capped at maxPatchBytes plus as much again for the listing;
- * a diff past that is listed alone and left `'not-rendered'`, so renderPatch renders it the
- * former way, where the cap applies to the patch text only.
+ * detection twice. The output is capped at maxPatchBytes plus the larger of maxPatchBytes and
+ * 1 MiB for the listing; a diff past that is listed alone and left `'not-rendered'`, so
+ * renderPatch renders it the former way, where the cap applies to the patch text only.
  */
 export async function diffStaged(
   ws: Workspace,
@@ -99,21 +116,6 @@ export async function renderPatch(
     );
   }
   return { text: fallbackBytes.toString('utf8'), records: fallbackRecords, env: fallbackEnv };
-}
-
-const PATCH_ARGS = [
-  '--cached',
-  '--binary',
-  '--full-index',
-  ...DIFF_OPTIONS,
-  '--no-color',
-  '--src-prefix=a/',
-  '--dst-prefix=b/',
-] as const;
-
-/** `-c core.quotePath=…`: false keeps unicode paths readable, true quotes non-UTF-8 names. */
-function quotePathConfig(quotePath: boolean): string[] {
-  return ['-c', `core.quotePath=${quotePath}`];
 }
 
 async function describeChanges(ws: Workspace, env: GitEnvOptions): Promise<DiffRecord[]> {

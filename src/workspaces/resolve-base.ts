@@ -1,4 +1,5 @@
 import { AasError } from '../kernel/index.js';
+import type { GitEnvOptions } from './git-env.js';
 import { rememberCommit } from './known-commits.js';
 import { type DirtyEntry, listDirtyEntries } from './list-dirty-entries.js';
 import { repoRelativeDirs } from './repo-relative-dirs.js';
@@ -54,16 +55,22 @@ export async function resolveBase(
   if (baseRef === 'HEAD') {
     // The common case costs one git start: status reports HEAD's id with the dirt (it took a
     // `rev-parse` and a `status` before, ~3.5 ms each).
-    dirt = await listBaseDirt(git, await dataDirs(), options.userExcludesFile);
+    const excluded = await dataDirs();
+    dirt = await listBaseDirt(git, excluded, options.userExcludesFile).catch(async (thrown) => {
+      // status dies ("bad object HEAD") where HEAD names a missing object: that is the
+      // BASE_REF_UNKNOWN `rev-parse --verify HEAD^{commit}` reported, not an internal error.
+      const [head] = await resolveCommits(repoEnv(git), git.repoRoot, ['HEAD']);
+      if (head === null) return unknownBase(git, baseRef);
+      throw thrown;
+    });
     baseCommit = dirt.head ?? (await unknownBase(git, baseRef));
   } else {
     // The working tree matters only if the ref names the checked-out commit: both ids in one
     // `cat-file --batch-check`, and status only when they are equal.
-    const [commit, headCommit] = await resolveCommits(
-      { searchPath: git.searchPath, gitDir: git.repoGitDir },
-      git.repoRoot,
-      [baseRef, 'HEAD'],
-    );
+    const [commit, headCommit] = await resolveCommits(repoEnv(git), git.repoRoot, [
+      baseRef,
+      'HEAD',
+    ]);
     baseCommit = commit ?? (await unknownBase(git, baseRef));
     if (headCommit === baseCommit) {
       dirt = await listBaseDirt(git, await dataDirs(), options.userExcludesFile);
@@ -175,6 +182,10 @@ async function unknownBase(git: RunGit, ref: string): Promise<never> {
   );
 }
 
+function repoEnv(git: RunGit): GitEnvOptions {
+  return { searchPath: git.searchPath, gitDir: git.repoGitDir };
+}
+
 async function listBranches(git: RunGit): Promise<string[]> {
   const result = await runGit({
     args: [
@@ -185,7 +196,7 @@ async function listBranches(git: RunGit): Promise<string[]> {
       'refs/heads/',
     ],
     cwd: git.repoRoot,
-    env: { searchPath: git.searchPath, gitDir: git.repoGitDir },
+    env: repoEnv(git),
   });
   return result.stdout
     .toString('utf8')

@@ -55,6 +55,6 @@ export async function resolveCommits(
 }
 
 /** What may be handed to git as a ref at all; anything else names no commit. */
-export function isPlausibleRef(ref: string): boolean {
+function isPlausibleRef(ref: string): boolean {
   return ref !== '' && !ref.startsWith('-') && !/[\0\n\r]/.test(ref);
 }

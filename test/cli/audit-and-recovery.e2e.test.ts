@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -119,7 +119,8 @@ describe('crash recovery', () => {
     );
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    await waitFor(() => stdout.includes('attempt 1'), 30_000);
+    // Kill the CLI only once the agent is running: its log file exists.
+    await waitFor(() => stdout.includes('attempt 1') && agentLogExists(home), 30_000);
     const sessionId = /session (ses_[0-9a-f]{24})/.exec(stdout)?.[1] ?? '';
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('close', resolve));
@@ -148,6 +149,16 @@ describe('crash recovery', () => {
     expect(verify.code).toBe(0);
   });
 });
+
+function agentLogExists(home: string): boolean {
+  try {
+    return readdirSync(join(home, 'runs')).some((run) =>
+      existsSync(join(home, 'runs', run, 'attempt-1', 'stdout.log')),
+    );
+  } catch {
+    return false;
+  }
+}
 
 /** The plain backend cannot tie the agent's life to a killed parent; the OS sandbox will. */
 function killAgentsUnder(home: string): void {

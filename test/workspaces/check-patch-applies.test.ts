@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkPatchApplies, computePatch } from '../../src/workspaces/index.js';
+import { checkPatchApplies, computePatch, removeWorkspace } from '../../src/workspaces/index.js';
 import { commitAll, writeTree } from '../helpers/temp-repo.js';
 import { cleanupAll, setupRun } from './workspace-fixture.js';
 
@@ -49,5 +49,18 @@ describe('checkPatchApplies', () => {
     const climbing =
       'diff --git a/../evil b/../evil\nnew file mode 100644\n--- /dev/null\n+++ b/../evil\n@@ -0,0 +1 @@\n+x\n';
     expect((await checkPatchApplies(ws, climbing)).ok).toBe(false);
+  });
+
+  it('still checks a workspace whose checkout index is gone, against its base tree', async () => {
+    const { ws } = await setupRun({ 'a.txt': 'one\n' });
+    writeFileSync(join(ws.dir, 'a.txt'), 'two\n');
+    const patch = await computePatch(ws, { runtimeRule: () => null });
+    await removeWorkspace(ws);
+    expect(await checkPatchApplies(ws, patch.text)).toEqual({
+      ok: true,
+      detail: `applies cleanly to ${ws.baseCommit}`,
+    });
+    const reversed = patch.text.replace('-one', '-ONE');
+    expect((await checkPatchApplies(ws, reversed)).ok).toBe(false);
   });
 });

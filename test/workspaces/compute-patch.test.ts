@@ -348,6 +348,36 @@ describe('computePatch', () => {
     });
   });
 
+  it('past its output cap, lists and renders separately: still GATE_FAILED with the counts', async () => {
+    const { ws } = await setupRun({ 'a.txt': 'a\n' });
+    // ~1.2 MB of patch: more than maxPatchBytes plus the 1 MiB listing allowance.
+    writeFileSync(join(ws.dir, 'big.txt'), 'y'.repeat(100).concat('\n').repeat(12_000));
+    const error = await computePatch(ws, { runtimeRule: noRuntime, maxPatchBytes: 10_000 }).catch(
+      (e: unknown) => e,
+    );
+    expect(isAasError(error) && error.code).toBe('GATE_FAILED');
+    expect(isAasError(error) && error.details).toMatchObject({
+      maxPatchBytes: 10_000,
+      filesChanged: 1,
+      insertions: 12_000,
+    });
+  });
+
+  it('drops a runtime artifact too big to render, and patches the rest', async () => {
+    const { repo, ws } = await setupRun({ 'a.txt': 'a\n' });
+    writeTree(ws.dir, {
+      'logs/huge.log': 'z'.repeat(100).concat('\n').repeat(12_000),
+      'logs/small.log': 'small\n',
+      'a.txt': 'changed\n',
+    });
+    const patch = await computePatch(ws, { runtimeRule, maxPatchBytes: 10_000 });
+    expect(patch.files.map((f) => f.path)).toEqual(['a.txt']);
+    expect(patch.runtimeDropped.map((d) => d.path)).toEqual(['logs/huge.log', 'logs/small.log']);
+    const applied = applyInFreshClone(repo, ws.baseCommit, patch);
+    expect(applied.get('a.txt')?.bytes.toString()).toBe('changed\n');
+    expect(applied.has('logs/huge.log')).toBe(false);
+  });
+
   it('honours the workspace .gitignore: an ignored new file is reported, a tracked ignored file still patches', async () => {
     const repo = tempRepo({ 'build/tracked.txt': 'tracked before the ignore rule\n' });
     writeTree(repo, { '.gitignore': 'build/\n' });
@@ -363,6 +393,18 @@ describe('computePatch', () => {
     const patch = await computePatch(ws, { runtimeRule: noRuntime });
     expect(patch.files.map((f) => f.path).sort()).toEqual(['.gitignore', 'build/tracked.txt']);
     expect([...patch.ignoredUntracked].sort()).toEqual(['.env', 'build/out.js']);
+  });
+
+  it('lists ignored files as the staged index sees them: a directory emptied of tracked files is untracked', async () => {
+    const repo = tempRepo({ 'gone/tracked.txt': 'tracked\n', 'kept/tracked.txt': 'kept\n' });
+    writeTree(repo, { '.gitignore': '*.ign\n' });
+    commitAll(repo, 'ignore *.ign');
+    const { ws } = await setupRun({}, { repo });
+    rmSync(join(ws.dir, 'gone', 'tracked.txt'));
+    writeTree(ws.dir, { 'gone/left.ign': 'ignored\n', 'kept/also.ign': 'ignored\n' });
+    const patch = await computePatch(ws, { runtimeRule: noRuntime });
+    expect(patch.files.map((f) => `${f.status} ${f.path}`)).toEqual(['deleted gone/tracked.txt']);
+    expect([...patch.ignoredUntracked].sort()).toEqual(['gone/', 'gone/left.ign', 'kept/also.ign']);
   });
 
   it('leaves no temporary index behind and can run twice with the same answer', async () => {

@@ -120,6 +120,25 @@ describe('createWorkspace', () => {
     }
   });
 
+  it('still says BASE_REF_UNKNOWN when the resolved base has since been pruned', async () => {
+    const repo = tempRepo({ 'a.txt': 'a\n' });
+    writeTree(repo, { 'a.txt': 'doomed\n' });
+    const doomed = commitAll(repo, 'doomed');
+    const runDir = join(tempDir('aas-run-'), 'run_0123456789abcdef01234567');
+    const runGit = await prepareRunGit({ runDir, repo });
+    const base = await resolveBase(runGit, { allowDirty: false });
+    expect(base.baseCommit).toBe(doomed);
+    git(repo, ['reset', '-q', '--hard', 'HEAD~1']);
+    git(repo, ['reflog', 'expire', '--expire=now', '--all']);
+    git(repo, ['gc', '-q', '--prune=now']);
+    const error = await createWorkspace(runGit, {
+      baseCommit: base.baseCommit,
+      attemptDir: join(runDir, 'attempt-1'),
+    }).catch((e: unknown) => e);
+    expect(isAasError(error) && error.code).toBe('BASE_REF_UNKNOWN');
+    expect(existsSync(join(runDir, 'attempt-1', 'workspace'))).toBe(false);
+  });
+
   it('replaces a leftover workspace of a crashed try of the same attempt', async () => {
     const { git: runGit, ws } = await setupRun({ 'a.txt': 'a\n' });
     writeFileSync(join(ws.dir, 'junk.txt'), 'left behind\n');
@@ -187,10 +206,44 @@ describe('readFileAtCommit', () => {
       'INVALID_ARGUMENT',
     );
     expect(await code(readFileAtCommit(runGit, '0'.repeat(40), 'dir/x'))).toBe('BASE_REF_UNKNOWN');
+    const tree = git(repo, ['rev-parse', `${ws.baseCommit}^{tree}`]).trim();
+    expect(await code(readFileAtCommit(runGit, tree, 'dir/x'))).toBe('BASE_REF_UNKNOWN');
+    expect(await code(readFileAtCommit(repo, `${ws.baseCommit}:dir`, 'x'))).toBe(
+      'BASE_REF_UNKNOWN',
+    );
     for (const bad of ['../x', '/etc/passwd', 'dir/../x', './dir/x', 'dir//x', '']) {
       expect(await code(readFileAtCommit(runGit, ws.baseCommit, bad)), bad).toBe(
         'INVALID_ARGUMENT',
       );
+    }
+  });
+
+  it('reads through tags, refs and odd paths, top level or nested, executable or not', async () => {
+    const odd = 'we:ird/na me {x}/line\nbreak.txt';
+    const repo = tempRepo({
+      'top.txt': 'top\n',
+      'bin/run.sh': '#!/bin/sh\n',
+      [odd]: 'odd\n',
+      'sp ace/f.txt': 'spaced\n',
+    });
+    chmodSync(join(repo, 'bin', 'run.sh'), 0o755);
+    const head = commitAll(repo, 'exec');
+    git(repo, ['tag', '-a', '-m', 'annotated', 'v1']);
+    const tagObject = git(repo, ['rev-parse', 'v1']).trim();
+    expect(tagObject).not.toBe(head);
+    const { git: runGit } = await setupRun({}, { repo });
+    for (const commit of [head, tagObject]) {
+      expect((await readFileAtCommit(runGit, commit, 'top.txt'))?.toString()).toBe('top\n');
+      expect((await readFileAtCommit(runGit, commit, 'bin/run.sh'))?.toString()).toBe(
+        '#!/bin/sh\n',
+      );
+      expect((await readFileAtCommit(runGit, commit, odd))?.toString()).toBe('odd\n');
+      expect((await readFileAtCommit(runGit, commit, 'sp ace/f.txt'))?.toString()).toBe('spaced\n');
+      expect(await readFileAtCommit(runGit, commit, 'no/such/dir.txt')).toBeNull();
+      expect(await readFileAtCommit(runGit, commit, 'top.txt/below')).toBeNull();
+    }
+    for (const ref of ['v1', 'main', 'HEAD', head.slice(0, 12)]) {
+      expect((await readFileAtCommit(repo, ref, 'sp ace/f.txt'))?.toString(), ref).toBe('spaced\n');
     }
   });
 });

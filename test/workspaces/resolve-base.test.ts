@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -277,6 +278,100 @@ describe('prepareRunGit and resolveBase', () => {
     });
     const again = await prepareRunGit({ runDir: dir, repo });
     expect((await readFileAtCommit(again, base.baseCommit, 'a.txt'))?.toString()).toBe('dirty\n');
+  });
+});
+
+describe('prepareRunGit and resolveBase, one git start at a time', () => {
+  it('writes a private git dir git takes as one, with nothing it does not need', async () => {
+    const repo = tempRepo({ 'a.txt': 'a\n' });
+    const dir = runDir();
+    const runGit = await prepareRunGit({ runDir: dir, repo });
+    const inRun = (args: string[], input?: string) =>
+      git(tempDir(), ['--git-dir', runGit.gitDir, ...args], input).trim();
+    expect(inRun(['rev-parse', '--is-bare-repository'])).toBe('true');
+    expect(inRun(['symbolic-ref', 'HEAD'])).toBe('refs/heads/master');
+    expect(inRun(['cat-file', '-t', headCommit(repo)])).toBe('commit');
+    expect(inRun(['check-attr', '-a', 'x.txt'])).toContain('text: unset');
+    // Objects written here create their own fan-out directories; nothing reaches the user's store.
+    const blob = inRun(['hash-object', '-w', '--stdin'], 'only in the run\n');
+    expect(existsSync(join(runGit.gitDir, 'objects', blob.slice(0, 2), blob.slice(2)))).toBe(true);
+    expect(() => git(repo, ['cat-file', '-e', blob])).toThrow();
+    expect(inRun(['fsck', '--no-dangling', '--connectivity-only'])).toBe('');
+
+    // A reused dir keeps its objects and HEAD, and gets its config and excludes back.
+    writeFileSync(join(runGit.gitDir, 'info', 'exclude'), '*\n');
+    writeFileSync(join(runGit.gitDir, 'config'), '[core]\n\tbare = false\n');
+    await prepareRunGit({ runDir: dir, repo });
+    expect(existsSync(join(runGit.gitDir, 'info', 'exclude'))).toBe(false);
+    expect(inRun(['rev-parse', '--is-bare-repository'])).toBe('true');
+    expect(inRun(['cat-file', '-t', blob])).toBe('blob');
+  });
+
+  it('locates a linked worktree: its own git dir, the shared object store', async () => {
+    const repo = tempRepo({ 'a.txt': 'a\n' });
+    const linked = join(tempDir('aas-linked-'), 'wt');
+    git(repo, ['worktree', 'add', '-q', '--detach', linked]);
+    const runGit = await prepareRunGit({ runDir: runDir(), repo: linked });
+    expect(runGit.repoRoot).toBe(realpathSync(linked));
+    expect(runGit.repoGitDir).toBe(realpathSync(join(repo, '.git', 'worktrees', 'wt')));
+    expect(runGit.repoObjectsDir).toBe(realpathSync(join(repo, '.git', 'objects')));
+    expect((await resolveBase(runGit, { allowDirty: false })).baseCommit).toBe(headCommit(repo));
+  });
+
+  it('reads conflicts and odd names from status, and snapshots them', async () => {
+    const repo = tempRepo({ 'a.txt': 'base\n', 'b.txt': 'b\n' });
+    git(repo, ['checkout', '-q', '-b', 'other']);
+    writeTree(repo, { 'a.txt': 'other\n' });
+    commitAll(repo, 'other');
+    git(repo, ['checkout', '-q', 'main']);
+    writeTree(repo, { 'a.txt': 'main\n' });
+    commitAll(repo, 'main');
+    expect(() => git(repo, ['merge', '-q', 'other'])).toThrow();
+    const odd = 'odd name\nwith a line break .txt';
+    writeTree(repo, { [odd]: 'odd\n', 'b.txt': 'b changed\n', 'dir/x y.txt': 'spaced\n' });
+    const runGit = await prepareRunGit({ runDir: runDir(), repo });
+    const error = await rejection(resolveBase(runGit, { allowDirty: false }));
+    expect(error.code).toBe('BASE_DIRTY');
+    expect(error.details.dirtyPaths).toEqual(['a.txt', 'b.txt', 'dir/x y.txt', odd]);
+    writeTree(repo, { 'a.txt': 'resolved\n' });
+    git(repo, ['add', 'a.txt']);
+    const base = await resolveBase(runGit, { allowDirty: true });
+    expect((await readFileAtCommit(runGit, base.baseCommit, odd))?.toString()).toBe('odd\n');
+    expect((await readFileAtCommit(runGit, base.baseCommit, 'dir/x y.txt'))?.toString()).toBe(
+      'spaced\n',
+    );
+  });
+
+  it('checks the working tree when a named ref is the checked-out commit', async () => {
+    const repo = tempRepo({ 'a.txt': 'a\n' });
+    git(repo, ['tag', '-a', '-m', 'annotated', 'v1']);
+    writeTree(repo, { 'a.txt': 'dirty\n' });
+    const runGit = await prepareRunGit({ runDir: runDir(), repo });
+    for (const baseRef of ['main', 'v1', headCommit(repo)]) {
+      const error = await rejection(resolveBase(runGit, { baseRef, allowDirty: false }));
+      expect(error.code, baseRef).toBe('BASE_DIRTY');
+    }
+    const base = await resolveBase(runGit, { baseRef: 'v1', allowDirty: true });
+    expect(base).toMatchObject({ baseRef: 'v1', snapshot: true, dirtyPaths: ['a.txt'] });
+  });
+
+  it('takes nothing that merely looks like a batch answer for a commit', async () => {
+    const repo = tempRepo({ 'a.txt': 'a\n' });
+    const head = headCommit(repo);
+    const runGit = await prepareRunGit({ runDir: runDir(), repo });
+    for (const baseRef of [`${head} commit 1`, `${head}\n`, `${head}^{tree}`, 'HEAD\r']) {
+      const error = await rejection(resolveBase(runGit, { baseRef, allowDirty: false }));
+      expect(error.code, baseRef).toBe('BASE_REF_UNKNOWN');
+    }
+  });
+
+  it('reports a detached HEAD that names a missing object as an unknown base', async () => {
+    const repo = tempRepo({ 'a.txt': 'a\n' });
+    writeFileSync(join(repo, '.git', 'HEAD'), `${'1'.repeat(40)}\n`);
+    const runGit = await prepareRunGit({ runDir: runDir(), repo });
+    const error = await rejection(resolveBase(runGit, { allowDirty: false }));
+    expect(error.code).toBe('BASE_REF_UNKNOWN');
+    expect(error.details.hint).toContain('main');
   });
 });
 
