@@ -1,8 +1,9 @@
+import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import pino from 'pino';
 import type { AasConfig } from '../config/index.js';
 import { type AgentRegistry, builtinManifests, createAgentRegistry } from '../drivers/index.js';
-import { type Clock, type Logger, normaliseError, systemClock } from '../kernel/index.js';
+import { AasError, type Clock, type Logger, normaliseError, systemClock } from '../kernel/index.js';
 import { type NamedLayer, readPolicyLayerFile } from '../policy/index.js';
 import type { RunnerDeps } from '../runner/index.js';
 import { createPlainBackend, type SandboxBackend } from '../sandbox/index.js';
@@ -50,6 +51,7 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
   const serverPolicy = config.serverPolicyFile
     ? await readPolicyLayerFile(config.serverPolicyFile, 'server')
     : null;
+  await ensureHome(config.home);
   const store = await openStore({
     sqlitePath: config.paths.sqlite,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
@@ -126,4 +128,20 @@ export async function recover(runtime: Runtime): Promise<RecoveryReport> {
     runtime.log.warn({ err: normaliseError(error).message }, 'orphan workspace collection failed');
   }
   return { interruptedRuns, removedWorkspaces };
+}
+
+/** A data directory that cannot be created is the operator's to fix: say which and why. */
+async function ensureHome(home: string): Promise<void> {
+  try {
+    await mkdir(home, { recursive: true });
+  } catch (error) {
+    throw new AasError(
+      'CONFIG_INVALID',
+      `cannot use ${home} as the data directory: ${normaliseError(error).message}`,
+      {
+        field: 'AAS_HOME',
+        hint: 'point AAS_HOME (or --home) at a directory you can write',
+      },
+    );
+  }
 }

@@ -10,7 +10,7 @@ import { sha256Hex } from '../kernel/index.js';
 export async function storeArtifact(
   dir: string,
   content: string,
-  extension: 'patch' | 'json',
+  extension: 'patch',
 ): Promise<{ sha256: string; path: string; bytes: number }> {
   const sha256 = sha256Hex(content);
   const path = join(dir, `${sha256}.${extension}`);

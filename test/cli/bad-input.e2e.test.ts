@@ -198,6 +198,16 @@ describe('bad input: a clear message, the right exit code, and nothing half writ
     expect(jsonOf<{ reasonCode: string }>(result).reasonCode).toBe('AGENT_TIMEOUT');
   });
 
+  it('a data directory that cannot be used is a configuration error, not an internal one', async () => {
+    const { home } = setup();
+    const file = join(home, 'not-a-dir');
+    writeFileSync(file, 'x');
+    const result = await runCli(['--home', file, 'sessions', 'list'], { home });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('CONFIG_INVALID');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('an unknown session id is exit 2 with a hint', async () => {
     const { home } = setup();
     const notAnId = await runCli(['sessions', 'show', 'nope'], { home });
