@@ -14,7 +14,7 @@ export async function runWithProgress(
   let sessionId: string | null = null;
   const detach = quiet ? () => {} : attachProgressPrinter(runtime.bus, io.stdout, () => sessionId);
   try {
-    const submitted = await submitRun(deps, job, io.user);
+    const submitted = await submitRun(deps, job, io.user, { reserveFor: deps });
     sessionId = submitted.sessionId;
     if (!quiet) println(io.stdout, `session ${submitted.sessionId} (requested by ${io.user})`);
     return await executeRun(deps, submitted.runId, { signal: io.signal });

@@ -116,7 +116,8 @@ export async function executeRun(
       leaseExpiresAt: leaseExpiresAt(),
     },
     [sessionEvent('run.started', { runId, owner: deps.owner, leaseExpiresAt: leaseExpiresAt() })],
-    { status: ['queued'] },
+    // A run reserved for a runner may be claimed only by that runner.
+    { status: ['queued'], ...(run.leaseOwner ? { leaseOwner: deps.owner } : {}) },
   );
   const recorder = new SessionRecorder(deps, run.sessionId, deps.owner, {
     runId,

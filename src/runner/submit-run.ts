@@ -8,6 +8,13 @@ export async function submitRun(
   deps: Pick<RunnerDeps, 'store' | 'clock' | 'bus'>,
   job: JobSpec,
   requestedBy: string,
+  options: {
+    /**
+     * Reserve the run for this runner, which will execute it at once: if the process dies before
+     * claiming it, recovery ends the run instead of leaving it queued forever.
+     */
+    reserveFor?: Pick<RunnerDeps, 'owner' | 'runLeaseMs'>;
+  } = {},
 ): Promise<{ sessionId: string; runId: string }> {
   const nowMs = deps.clock.nowMs();
   const at = deps.clock.nowIso();
@@ -33,7 +40,19 @@ export async function submitRun(
       requestedBy,
       labels: job.labels,
     },
-    run: { id: runId, createdAt: at, jobSpec: job },
+    run: {
+      id: runId,
+      createdAt: at,
+      jobSpec: job,
+      ...(options.reserveFor
+        ? {
+            reservedBy: {
+              leaseOwner: options.reserveFor.owner,
+              leaseExpiresAt: new Date(nowMs + options.reserveFor.runLeaseMs).toISOString(),
+            },
+          }
+        : {}),
+    },
     events,
   });
   deps.bus.publish(stored);

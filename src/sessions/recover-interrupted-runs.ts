@@ -4,7 +4,8 @@ import type { EventBus } from './event-bus.js';
 import { SessionRecorder, sessionEvent } from './session-recorder.js';
 
 /**
- * After a crash, every run whose holder stopped renewing its lease ends explicitly as
+ * After a crash, every run whose holder stopped renewing its lease (or that a process reserved
+ * and never started) ends explicitly as
  * `failed / INTERRUPTED` with an event saying so, instead of staying `running` forever.
  * Safe to call at every start and from several processes: the update expects the exact
  * version read, so two recoverers never both record it.
@@ -19,7 +20,10 @@ export async function recoverInterruptedRuns(deps: {
   const recovered: string[] = [];
   for (const run of expired) {
     const recorder = new SessionRecorder(deps, run.sessionId, deps.actor);
-    const detail = `lease held by ${run.leaseOwner ?? 'nobody'} expired at ${run.leaseExpiresAt ?? '?'} before the run finished`;
+    const detail =
+      run.status === 'queued'
+        ? `reserved by ${run.leaseOwner ?? 'nobody'}, which stopped before starting it (reservation expired at ${run.leaseExpiresAt ?? '?'})`
+        : `lease held by ${run.leaseOwner ?? 'nobody'} expired at ${run.leaseExpiresAt ?? '?'} before the run finished`;
     try {
       await recorder.updateRun(
         run.id,
@@ -41,7 +45,7 @@ export async function recoverInterruptedRuns(deps: {
             patchSha256: null,
           }),
         ],
-        { status: ['running'], version: run.version },
+        { status: [run.status], version: run.version },
       );
       recovered.push(run.id);
     } catch (thrown) {

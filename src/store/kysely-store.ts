@@ -108,7 +108,7 @@ export class KyselyStore implements Store {
     const query = this.#db
       .selectFrom('runs')
       .selectAll()
-      .where('status', '=', RunStatus.running)
+      .where('status', 'in', [RunStatus.queued, RunStatus.running])
       .where('lease_expires_at', '<', nowIso)
       .orderBy('lease_expires_at')
       .orderBy('id')
@@ -277,8 +277,8 @@ export class KyselyStore implements Store {
           updated_at: run.createdAt,
           started_at: null,
           finished_at: null,
-          lease_owner: null,
-          lease_expires_at: null,
+          lease_owner: run.reservedBy?.leaseOwner ?? null,
+          lease_expires_at: run.reservedBy?.leaseExpiresAt ?? null,
           version: 1,
         })
         .compile(),

@@ -113,6 +113,12 @@ export interface NewRun {
   readonly id: string;
   readonly createdAt: string;
   readonly jobSpec: unknown;
+  /**
+   * A run submitted for immediate execution by one process is created already leased to it,
+   * so that if the process dies before claiming it, recovery ends it like a running run whose
+   * lease expired. Runs that wait for any worker carry no lease.
+   */
+  readonly reservedBy?: { readonly leaseOwner: string; readonly leaseExpiresAt: string };
 }
 
 /**

@@ -87,7 +87,10 @@ export interface Store {
   /** Extends the lease only if `owner` still holds it. Returns false when it does not. */
   renewRunLease(runId: string, owner: string, leaseExpiresAt: string): Promise<boolean>;
 
-  /** Runs in `running` whose lease expired before `nowIso`, oldest first. */
+  /**
+   * Runs holding a lease that expired before `nowIso`, oldest first: `running` runs whose holder
+   * stopped renewing, and `queued` runs reserved by a process that died before claiming them.
+   */
   listRunsWithExpiredLease(nowIso: string, limit?: number): Promise<RunRecord[]>;
 
   getSession(id: string): Promise<SessionRecord | null>;

@@ -583,7 +583,7 @@ for (const dialect of dialects) {
         await expectCode(store.renewRunLease(runId(404), 'worker-1', at(1)), 'NOT_FOUND');
       });
 
-      it('lists running runs whose lease expired, oldest first', async () => {
+      it('lists leased runs whose lease expired, oldest first: running, and queued-but-reserved', async () => {
         const lease = async (n: number, status: 'running' | 'queued', expiresMs: number | null) => {
           await createSession(store, n);
           await store.updateRun({
@@ -599,15 +599,16 @@ for (const dialect of dialects) {
         await lease(1, 'running', 5_000);
         await lease(2, 'running', 1_000);
         await lease(3, 'running', 50_000); // not yet expired
-        await lease(4, 'queued', 500); // not running
+        await lease(4, 'queued', 500); // reserved by a process that never claimed it
         await lease(5, 'running', null); // never leased
         await lease(6, 'running', 3_000);
+        await lease(7, 'queued', null); // waiting for any worker: never listed
 
         const expired = await store.listRunsWithExpiredLease(at(10_000));
-        expect(expired.map((r) => r.id)).toEqual([2, 6, 1].map(runId));
-        expect(expired[0]).toEqual(await store.getRun(runId(2)));
+        expect(expired.map((r) => r.id)).toEqual([4, 2, 6, 1].map(runId));
+        expect(expired[1]).toEqual(await store.getRun(runId(2)));
         expect((await store.listRunsWithExpiredLease(at(10_000), 2)).map((r) => r.id)).toEqual(
-          [2, 6].map(runId),
+          [4, 2].map(runId),
         );
 
         // Once recovered (no longer running) a run is not listed again.
@@ -618,7 +619,7 @@ for (const dialect of dialects) {
           events: [event('run.interrupted', 10_000)],
         });
         expect((await store.listRunsWithExpiredLease(at(10_000))).map((r) => r.id)).toEqual(
-          [6, 1].map(runId),
+          [4, 6, 1].map(runId),
         );
       });
     });
