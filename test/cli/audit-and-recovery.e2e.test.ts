@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI_PATH, jsonOf, runCli } from '../helpers/run-cli.js';
+import { CLI_PATH, jsonOf, runCli, runJob } from '../helpers/run-cli.js';
 import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
 
 const cleanup: string[] = [];
@@ -15,10 +15,7 @@ async function recordedSession(): Promise<{ home: string; sessionId: string }> {
   const home = makeTempDir('aas-home-');
   const repo = createTempRepo({ 'src/a.txt': 'a\n' });
   cleanup.push(home, repo);
-  const result = await runCli(
-    ['run', '--repo', repo, '--task', 'x', '--agent-cmd', 'echo b > src/b.txt', '--json'],
-    { home },
-  );
+  const result = await runJob(home, repo, ['--agent-cmd', 'echo b > src/b.txt', '--json']);
   expect(result.code, result.stderr).toBe(0);
   return { home, sessionId: jsonOf<{ sessionId: string }>(result).sessionId };
 }

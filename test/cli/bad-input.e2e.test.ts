@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { jsonOf, runCli } from '../helpers/run-cli.js';
+import { jsonOf, runCli, runJob } from '../helpers/run-cli.js';
 import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
 
 const cleanup: string[] = [];
@@ -69,28 +69,17 @@ describe('bad input: a clear message, the right exit code, and nothing half writ
     const { home, repo } = setup();
     const policy = join(home, 'policy.yaml');
     writeFileSync(policy, 'limits:\n  timeoutSec: soon\n');
-    const result = await runCli(
-      ['run', '--repo', repo, '--task', 'x', '--agent-cmd', 'true', '--policy', policy, '--json'],
-      { home },
-    );
+    const result = await runJob(home, repo, ['--agent-cmd', 'true', '--policy', policy, '--json']);
     expect(result.code).toBe(2);
     const failure = jsonOf<Failure>(result);
     expect(failure.error.code).toBe('POLICY_INVALID');
     expect(failure.error.details).toMatchObject({ file: policy, field: 'limits.timeoutSec' });
-    const missing = await runCli(
-      [
-        'run',
-        '--repo',
-        repo,
-        '--task',
-        'x',
-        '--agent-cmd',
-        'true',
-        '--policy',
-        join(home, 'absent.yaml'),
-      ],
-      { home },
-    );
+    const missing = await runJob(home, repo, [
+      '--agent-cmd',
+      'true',
+      '--policy',
+      join(home, 'absent.yaml'),
+    ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('absent.yaml');
   });
@@ -111,10 +100,7 @@ describe('bad input: a clear message, the right exit code, and nothing half writ
       'src/a.txt': 'a\n',
     });
     cleanup.push(repo);
-    const result = await runCli(
-      ['run', '--repo', repo, '--task', 'x', '--agent-cmd', 'echo b > src/b.txt', '--json'],
-      { home },
-    );
+    const result = await runJob(home, repo, ['--agent-cmd', 'echo b > src/b.txt', '--json']);
     expect(result.code).toBe(2);
     const outcome = jsonOf<{ reasonCode: string; detail: string }>(result);
     expect(outcome.reasonCode).toBe('POLICY_INVALID');
@@ -152,22 +138,14 @@ describe('bad input: a clear message, the right exit code, and nothing half writ
           mock: { edits: [{ path: 'src/b.txt', write: 'b\n' }], misbehave: testCase.misbehave },
         }),
       );
-      const result = await runCli(
-        [
-          'run',
-          '--repo',
-          repo,
-          '--task',
-          'x',
-          '--agent',
-          'mock',
-          '--agent-input',
-          input,
-          ...testCase.extra,
-          '--json',
-        ],
-        { home },
-      );
+      const result = await runJob(home, repo, [
+        '--agent',
+        'mock',
+        '--agent-input',
+        input,
+        ...testCase.extra,
+        '--json',
+      ]);
       expect(result.code, testCase.misbehave).toBe(5);
       expect(jsonOf<{ reasonCode: string }>(result).reasonCode, testCase.misbehave).toBe(
         testCase.code,
@@ -179,21 +157,13 @@ describe('bad input: a clear message, the right exit code, and nothing half writ
     const { home, repo } = setup();
     const policy = join(home, 'fast.yaml');
     writeFileSync(policy, 'limits:\n  timeoutSec: 1\n');
-    const result = await runCli(
-      [
-        'run',
-        '--repo',
-        repo,
-        '--task',
-        'x',
-        '--agent-cmd',
-        'sleep 600',
-        '--policy',
-        policy,
-        '--json',
-      ],
-      { home },
-    );
+    const result = await runJob(home, repo, [
+      '--agent-cmd',
+      'sleep 600',
+      '--policy',
+      policy,
+      '--json',
+    ]);
     expect(result.code).toBe(5);
     expect(jsonOf<{ reasonCode: string }>(result).reasonCode).toBe('AGENT_TIMEOUT');
   });

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI_PATH, jsonOf, runCli } from '../helpers/run-cli.js';
+import { CLI_PATH, jsonOf, runCli, runJob } from '../helpers/run-cli.js';
 import { createTempRepo, git, makeTempDir, removeDir } from '../helpers/temp-repo.js';
 
 interface RunJson {
@@ -47,23 +47,15 @@ describe('aas run: what the agent says about its own work', () => {
         { edits: [{ path: 'src/app.js', write: 'export const answer = 42;\n' }] },
       ],
     });
-    const result = await runCli(
-      [
-        'run',
-        '--repo',
-        repo,
-        '--task',
-        'x',
-        '--agent',
-        'mock',
-        '--agent-input',
-        input,
-        '--retries',
-        '1',
-        '--json',
-      ],
-      { home },
-    );
+    const result = await runJob(home, repo, [
+      '--agent',
+      'mock',
+      '--agent-input',
+      input,
+      '--retries',
+      '1',
+      '--json',
+    ]);
     expect(result.code, result.stderr).toBe(0);
     expect(jsonOf<RunJson>(result)).toMatchObject({ status: 'ready_for_promotion', attempts: 2 });
   });
@@ -74,10 +66,7 @@ describe('aas run: what the agent says about its own work', () => {
       edits: [{ path: 'src/app.js', write: 'x\n' }],
       result: { status: 'partial', summary: 'some of it' },
     });
-    const result = await runCli(
-      ['run', '--repo', repo, '--task', 'x', '--agent', 'mock', '--agent-input', input, '--json'],
-      { home },
-    );
+    const result = await runJob(home, repo, ['--agent', 'mock', '--agent-input', input, '--json']);
     expect(result.code).toBe(4);
     expect(jsonOf<RunJson>(result)).toMatchObject({
       status: 'human_review',
@@ -89,19 +78,11 @@ describe('aas run: what the agent says about its own work', () => {
 describe('aas run: gates at the edges', () => {
   it('blocks a symlink that points at a forbidden file, even from an allowed path', async () => {
     const { home, repo } = setup();
-    const result = await runCli(
-      [
-        'run',
-        '--repo',
-        repo,
-        '--task',
-        'x',
-        '--agent-cmd',
-        'ln -s ../.env src/config.txt',
-        '--json',
-      ],
-      { home },
-    );
+    const result = await runJob(home, repo, [
+      '--agent-cmd',
+      'ln -s ../.env src/config.txt',
+      '--json',
+    ]);
     expect(result.code).toBe(3);
     const outcome = jsonOf<RunJson>(result);
     expect(outcome).toMatchObject({ status: 'blocked', reasonCode: 'POLICY_DENIED' });
@@ -129,21 +110,13 @@ describe('aas run: gates at the edges', () => {
       join(home, 'agents', 'narrow.yaml'),
       'id: narrow\nentrypoint: /bin/sh\nargs: ["-c", "echo doc > README.md"]\nresult: exit-code\npolicy:\n  paths:\n    allow: ["src/**"]\n',
     );
-    const result = await runCli(
-      [
-        'run',
-        '--repo',
-        repo,
-        '--task',
-        'x',
-        '--agent-cmd',
-        'exit 1',
-        '--fallback-agent',
-        'narrow',
-        '--json',
-      ],
-      { home },
-    );
+    const result = await runJob(home, repo, [
+      '--agent-cmd',
+      'exit 1',
+      '--fallback-agent',
+      'narrow',
+      '--json',
+    ]);
     expect(result.code).toBe(3);
     const outcome = jsonOf<RunJson>(result);
     expect(outcome).toMatchObject({ status: 'blocked', reasonCode: 'POLICY_DENIED', attempts: 2 });
@@ -157,21 +130,13 @@ describe('aas run: gates at the edges', () => {
       join(home, 'agents', 'bad.yaml'),
       'id: bad\nentrypoint: /bin/true\npolicy:\n  paths:\n    alow: ["src/**"]\n',
     );
-    const result = await runCli(
-      [
-        'run',
-        '--repo',
-        repo,
-        '--task',
-        'x',
-        '--agent-cmd',
-        'echo y > src/y.txt',
-        '--fallback-agent',
-        'bad',
-        '--json',
-      ],
-      { home },
-    );
+    const result = await runJob(home, repo, [
+      '--agent-cmd',
+      'echo y > src/y.txt',
+      '--fallback-agent',
+      'bad',
+      '--json',
+    ]);
     expect(result.code).toBe(2);
     const outcome = jsonOf<RunJson>(result);
     expect(outcome).toMatchObject({
@@ -186,27 +151,16 @@ describe('aas run: gates at the edges', () => {
 describe('aas run: flags and defaults', () => {
   it('refuses --agent-cmd together with --agent-input, and odd counts', async () => {
     const { home, repo } = setup();
-    const both = await runCli(
-      [
-        'run',
-        '--repo',
-        repo,
-        '--task',
-        'x',
-        '--agent-cmd',
-        'true',
-        '--agent-input',
-        join(home, 'x.json'),
-      ],
-      { home },
-    );
+    const both = await runJob(home, repo, [
+      '--agent-cmd',
+      'true',
+      '--agent-input',
+      join(home, 'x.json'),
+    ]);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('--agent-input');
     for (const retries of ['', '0x2', '1e1', '-1']) {
-      const odd = await runCli(
-        ['run', '--repo', repo, '--task', 'x', '--agent-cmd', 'true', '--retries', retries],
-        { home },
-      );
+      const odd = await runJob(home, repo, ['--agent-cmd', 'true', '--retries', retries]);
       expect(odd.code, retries).toBe(2);
     }
   });

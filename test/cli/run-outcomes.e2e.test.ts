@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { jsonOf, runCli } from '../helpers/run-cli.js';
+import { jsonOf, runCli, runJob } from '../helpers/run-cli.js';
 import { createTempRepo, git, headCommit, makeTempDir, removeDir } from '../helpers/temp-repo.js';
 import { describeTree, readTreeSnapshot } from '../workspaces/tree-snapshot.js';
 
@@ -289,10 +289,7 @@ describe('aas run: outcomes', () => {
         result: { recommendedAction: 'human_review', summary: 'unsure' },
       },
     });
-    const result = await runCli(
-      ['run', '--repo', repo, '--task', 'x', '--agent', 'mock', '--agent-input', input, '--json'],
-      { home },
-    );
+    const result = await runJob(home, repo, ['--agent', 'mock', '--agent-input', input, '--json']);
     expect(result.code).toBe(4);
     expect(jsonOf<RunJson>(result)).toMatchObject({
       status: 'human_review',
@@ -302,31 +299,20 @@ describe('aas run: outcomes', () => {
 
   it('ends failed when the agent fails every attempt, and blocked when it changes nothing', async () => {
     const { home, repo } = setup();
-    const failed = await runCli(
-      [
-        'run',
-        '--repo',
-        repo,
-        '--task',
-        'x',
-        '--agent-cmd',
-        'echo oops >&2; exit 7',
-        '--retries',
-        '1',
-        '--json',
-      ],
-      { home },
-    );
+    const failed = await runJob(home, repo, [
+      '--agent-cmd',
+      'echo oops >&2; exit 7',
+      '--retries',
+      '1',
+      '--json',
+    ]);
     expect(failed.code).toBe(5);
     expect(jsonOf<RunJson>(failed)).toMatchObject({
       status: 'failed',
       reasonCode: 'AGENT_FAILED',
       attempts: 2,
     });
-    const empty = await runCli(
-      ['run', '--repo', repo, '--task', 'x', '--agent-cmd', 'true', '--json'],
-      { home },
-    );
+    const empty = await runJob(home, repo, ['--agent-cmd', 'true', '--json']);
     expect(empty.code).toBe(3);
     expect(jsonOf<RunJson>(empty)).toMatchObject({ status: 'blocked', reasonCode: 'EMPTY_PATCH' });
   });
@@ -334,30 +320,19 @@ describe('aas run: outcomes', () => {
   it('refuses a dirty base unless asked, then snapshots it into a real commit', async () => {
     const { home, repo } = setup();
     writeFileSync(join(repo, 'src/app.js'), 'export const answer = 42; // uncommitted\n');
-    const refused = await runCli(
-      ['run', '--repo', repo, '--task', 'x', '--agent-cmd', 'echo y > src/y.txt', '--json'],
-      { home },
-    );
+    const refused = await runJob(home, repo, ['--agent-cmd', 'echo y > src/y.txt', '--json']);
     expect(refused.code).toBe(2);
     expect(jsonOf<RunJson>(refused)).toMatchObject({ status: 'failed', reasonCode: 'BASE_DIRTY' });
     expect(jsonOf<RunJson>(refused).detail).toContain('src/app.js');
 
-    const allowed = await runCli(
-      [
-        'run',
-        '--repo',
-        repo,
-        '--task',
-        'x',
-        '--agent-cmd',
-        'echo y > src/y.txt',
-        '--allow-dirty-base',
-        '--validate',
-        'sh test/app.test.sh',
-        '--json',
-      ],
-      { home },
-    );
+    const allowed = await runJob(home, repo, [
+      '--agent-cmd',
+      'echo y > src/y.txt',
+      '--allow-dirty-base',
+      '--validate',
+      'sh test/app.test.sh',
+      '--json',
+    ]);
     expect(allowed.code, allowed.stderr).toBe(0);
     const outcome = jsonOf<RunJson>(allowed);
     expect(outcome.baseCommit).not.toBe(headCommit(repo));
@@ -368,20 +343,12 @@ describe('aas run: outcomes', () => {
 
   it('prints phase lines with timings and a diffstat for a person', async () => {
     const { home, repo } = setup();
-    const result = await runCli(
-      [
-        'run',
-        '--repo',
-        repo,
-        '--task',
-        'x',
-        '--agent-cmd',
-        "printf 'export const answer = 42;\\n' > src/app.js",
-        '--validate',
-        'sh test/app.test.sh',
-      ],
-      { home },
-    );
+    const result = await runJob(home, repo, [
+      '--agent-cmd',
+      "printf 'export const answer = 42;\\n' > src/app.js",
+      '--validate',
+      'sh test/app.test.sh',
+    ]);
     expect(result.code, result.stderr).toBe(0);
     for (const phase of [
       'base',
@@ -407,21 +374,13 @@ describe('aas run: the sandbox seam', () => {
     const { home, repo } = setup();
     const policy = join(home, 'policy.yaml');
     writeFileSync(policy, 'sandbox: required\n');
-    const result = await runCli(
-      [
-        'run',
-        '--repo',
-        repo,
-        '--task',
-        'x',
-        '--agent-cmd',
-        'echo y > src/y.txt',
-        '--policy',
-        policy,
-        '--json',
-      ],
-      { home },
-    );
+    const result = await runJob(home, repo, [
+      '--agent-cmd',
+      'echo y > src/y.txt',
+      '--policy',
+      policy,
+      '--json',
+    ]);
     expect(result.code).toBe(3);
     expect(jsonOf<RunJson>(result)).toMatchObject({
       status: 'blocked',

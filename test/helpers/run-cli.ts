@@ -42,3 +42,8 @@ export function jsonOf<T = Record<string, unknown>>(result: CliResult): T {
     throw new Error(`expected JSON on stdout, got:\n${result.stdout}\nstderr:\n${result.stderr}`);
   }
 }
+
+/** `aas run --repo REPO --task x FLAGS…` with the data directory `home`. */
+export function runJob(home: string, repo: string, flags: readonly string[]): Promise<CliResult> {
+  return runCli(['run', '--repo', repo, '--task', 'x', ...flags], { home });
+}
