@@ -1,5 +1,5 @@
 /**
- * AAS benchmarks: `npm run bench` (all sections) or `npm run bench -- run|events|replay`.
+ * AAS benchmarks: `npm run bench` (all sections) or `npm run bench -- run|events|replay|workspace`.
  * Prints one table of medians per measurement and writes bench/out/results.json.
  * AAS_BENCH_QUICK=1 shrinks every section for a smoke run; see bench/README.md.
  */
@@ -11,8 +11,9 @@ import { eventBench } from './event-bench.js';
 import { replayBench } from './replay-bench.js';
 import { formatTable, passes, type ResultTable, tableToJson } from './report.js';
 import { runBench } from './run-bench.js';
+import { workspaceBench } from './workspace-bench.js';
 
-const SECTIONS = ['run', 'events', 'replay'] as const;
+const SECTIONS = ['run', 'events', 'replay', 'workspace'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function isSection(value: string): value is Section {
@@ -51,7 +52,27 @@ const runners: Record<Section, () => Promise<ResultTable[]>> = {
       env,
       progress,
     }),
+  workspace: () =>
+    workspaceBench({
+      sizes:
+        sizeList(env.AAS_BENCH_WORKSPACE_SIZES) ??
+        (quick ? [200, 2_000] : [1_000, 20_000, 100_000]),
+      // Big repositories get fewer runs: one worktree checkout + removal of 100,000 files is
+      // seconds, and the medians of 3 were stable to a few percent there.
+      iterations: (files) => (quick ? 2 : files >= 100_000 ? 3 : files >= 20_000 ? 5 : 9),
+      warmups: () => (quick ? 0 : 1),
+      coldBuilds: (files) => (quick || files >= 100_000 ? 1 : 3),
+      progress,
+    }),
 };
+
+function sizeList(value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const sizes = value.split(',').map((part) => positiveInt(part.trim()));
+  return sizes.every((size): size is number => size !== undefined) && sizes.length > 0
+    ? sizes
+    : undefined;
+}
 
 function positiveInt(value: string | undefined): number | undefined {
   if (value === undefined || !/^\d+$/.test(value)) return undefined;

@@ -6,7 +6,11 @@ import { type AgentRegistry, builtinManifests, createAgentRegistry } from '../dr
 import { AasError, type Clock, type Logger, normaliseError, systemClock } from '../kernel/index.js';
 import { type NamedLayer, readPolicyLayerFile } from '../policy/index.js';
 import type { RunnerDeps } from '../runner/index.js';
-import { createPlainBackend, type SandboxBackend } from '../sandbox/index.js';
+import {
+  createBubblewrapBackend,
+  createPlainBackend,
+  type SandboxBackend,
+} from '../sandbox/index.js';
 import { EventBus, recoverInterruptedRuns } from '../sessions/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { collectOrphanWorkspaces } from '../workspaces/index.js';
@@ -61,7 +65,16 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
       builtins: builtinManifests({ nodePath: options.nodePath }),
       dirs: config.agentsDirs,
     });
-    const sandboxes = [createPlainBackend({ clock })];
+    // Ranked: bubblewrap wherever it passes its self-test; plain only for `off` or `preferred`
+    // on a host without it (recorded as sandbox.degraded).
+    const sandboxes = [
+      createBubblewrapBackend({
+        clock,
+        nodePath: options.nodePath,
+        ...(config.bwrapPath === undefined ? {} : { bwrapPath: config.bwrapPath }),
+      }),
+      createPlainBackend({ clock }),
+    ];
     const owner = `runner:${hostname()}:${process.pid}`;
     const runtime: Runtime = {
       config,
@@ -82,7 +95,13 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
         registry,
         sandboxes,
         hostEnv: options.hostEnv,
-        paths: { home: config.home, runs: config.paths.runs, artifacts: config.paths.artifacts },
+        paths: {
+          home: config.home,
+          runs: config.paths.runs,
+          artifacts: config.paths.artifacts,
+          checkouts: config.paths.checkouts,
+        },
+        workspaceStrategy: config.workspaceStrategy,
         serverPolicy,
         runLeaseMs: config.runLeaseMs,
         owner,

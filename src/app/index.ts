@@ -5,3 +5,4 @@ export {
   type RuntimeOptions,
   recover,
 } from './create-runtime.js';
+export { diagnoseHost, type HostDiagnosis } from './diagnose-host.js';

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import { type ExitCode, exitCodeFor, normaliseError } from '../kernel/index.js';
+import { terminalSafe } from './terminal-safe.js';
 
 /** Everything a command touches outside itself, so tests and the real binary share one path. */
 export interface CliIo {
@@ -14,8 +15,9 @@ export interface CliIo {
   readonly signal: AbortSignal;
 }
 
+/** Every line the CLI prints goes through here, so no control character reaches a terminal raw. */
 export function println(stream: Writable, text = ''): void {
-  stream.write(`${text}\n`);
+  stream.write(`${terminalSafe(text)}\n`);
 }
 
 /** Prints an error the way every command does and returns the exit code from the one table. */

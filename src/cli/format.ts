@@ -1,3 +1,5 @@
+import { oneLine } from './terminal-safe.js';
+
 /** Small text helpers for tables and durations in terminal output. */
 
 export function formatMs(ms: number): string {
@@ -10,7 +12,8 @@ export function pad(text: string, width: number): string {
   return text.length >= width ? text : text + ' '.repeat(width - text.length);
 }
 
-export function table(rows: readonly (readonly string[])[]): string {
+export function table(cells: readonly (readonly string[])[]): string {
+  const rows = cells.map((row) => row.map(oneLine));
   const widths: number[] = [];
   for (const row of rows) {
     for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);
@@ -23,15 +26,16 @@ export function table(rows: readonly (readonly string[])[]): string {
 }
 
 export function firstLine(text: string, max = 120): string {
-  const line = text.split('\n', 1)[0] ?? '';
+  const line = oneLine(text.split('\n', 1)[0] ?? '');
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
 /** `git diff --stat`-like summary from per-file counts. */
 export function diffstat(
-  files: readonly { path: string; insertions: number; deletions: number; binary: boolean }[],
+  changed: readonly { path: string; insertions: number; deletions: number; binary: boolean }[],
 ): string {
-  if (files.length === 0) return ' 0 files changed';
+  if (changed.length === 0) return ' 0 files changed';
+  const files = changed.map((file) => ({ ...file, path: oneLine(file.path) }));
   const width = Math.min(60, Math.max(...files.map((f) => f.path.length)));
   const lines = files.map((file) => {
     const changes = file.binary

@@ -5,6 +5,7 @@ import type { CliIo } from './cli-io.js';
 import { registerAgentsCommand } from './commands/agents-command.js';
 import { registerAuditCommand } from './commands/audit-command.js';
 import { registerDemoCommand } from './commands/demo-command.js';
+import { registerDoctorCommand } from './commands/doctor-command.js';
 import { registerGcCommand } from './commands/gc-command.js';
 import { registerPolicyCommand } from './commands/policy-command.js';
 import { registerRunCommand } from './commands/run-command.js';
@@ -55,6 +56,7 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
   registerPolicyCommand(program, io, setExit);
   registerAgentsCommand(program, io, setExit);
   registerGcCommand(program, io, setExit);
+  registerDoctorCommand(program, io, setExit);
   registerDemoCommand(program, io, setExit);
   // Subcommands inherit the error handling and output routing of the root.
   for (const command of program.commands) {

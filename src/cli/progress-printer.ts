@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { EventBus, StoredEvent } from '../sessions/index.js';
 import { firstLine, formatMs, pad } from './format.js';
+import { oneLine, terminalSafe } from './terminal-safe.js';
 
 type Data = Record<string, unknown>;
 
@@ -10,9 +11,10 @@ type Data = Record<string, unknown>;
  */
 export function attachProgressPrinter(
   bus: EventBus,
-  out: Writable,
+  stream: Writable,
   sessionIdRef: () => string | null,
 ): () => void {
+  const out = { write: (text: string) => stream.write(terminalSafe(text)) };
   const line = (label: string, text: string, ms?: number) => {
     const body = `  ${pad(label, 10)}${text}`;
     out.write(ms === undefined ? `${body}\n` : `${pad(body, 78)} ${formatMs(ms)}\n`);
@@ -20,7 +22,7 @@ export function attachProgressPrinter(
   return bus.onAny((event: StoredEvent) => {
     if (event.sessionId !== sessionIdRef()) return;
     const data = (event.data ?? {}) as Data;
-    const str = (key: string) => String(data[key] ?? '');
+    const str = (key: string) => oneLine(String(data[key] ?? ''));
     switch (event.type) {
       case 'run.started':
         out.write(`run ${str('runId')} started\n`);
@@ -41,9 +43,6 @@ export function attachProgressPrinter(
       case 'sandbox.selected':
         line('sandbox', `${str('backend')}${data.isolating ? '' : ' (no OS isolation)'}`);
         break;
-      case 'sandbox.degraded':
-        out.write(`  warning   sandbox degraded: ${str('reason')}\n`);
-        break;
       case 'run.fallback.started':
         out.write(
           `fallback to agent ${str('agentId')} after ${str('previousAgentId')}: ${firstLine(str('reason'))}\n`,
@@ -58,7 +57,17 @@ export function attachProgressPrinter(
         out.write(`attempt ${str('attempt')} · agent ${str('agentId')}\n`);
         break;
       case 'workspace.created':
-        line('workspace', `ready at ${str('dir')}`, Number(data.durationMs));
+        line(
+          'workspace',
+          `${data.strategy === undefined ? '' : `${str('strategy')} `}ready at ${str('dir')}`,
+          Number(data.durationMs),
+        );
+        break;
+      case 'network.refused':
+        line(
+          'network',
+          `refused ${str('method')} ${str('host')}${data.port === null ? '' : `:${str('port')}`} (${str('phase')}): ${firstLine(str('reason'), 50)}`,
+        );
         break;
       case 'agent.finished': {
         const result = data.result as Data | null;
@@ -95,5 +104,26 @@ export function attachProgressPrinter(
       default:
         break;
     }
+  });
+}
+
+/**
+ * Warnings go to stderr whatever the output mode, so `--json` output stays parseable and a
+ * run that lost its isolation is never silent.
+ */
+export function attachWarningPrinter(
+  bus: EventBus,
+  err: Writable,
+  sessionIdRef: () => string | null,
+): () => void {
+  return bus.onAny((event: StoredEvent) => {
+    if (event.sessionId !== sessionIdRef()) return;
+    if (event.type !== 'sandbox.degraded') return;
+    const data = (event.data ?? {}) as Data;
+    err.write(
+      oneLine(
+        `warning: sandbox degraded, agent ${String(data.agentId ?? '')} runs without OS isolation: ${String(data.reason ?? '')}`,
+      ) + '\n',
+    );
   });
 }

@@ -1,7 +1,7 @@
 import type { Runtime } from '../app/index.js';
 import { executeRun, type JobSpec, type RunOutcome, submitRun } from '../runner/index.js';
 import { type CliIo, println } from './cli-io.js';
-import { attachProgressPrinter } from './progress-printer.js';
+import { attachProgressPrinter, attachWarningPrinter } from './progress-printer.js';
 
 /** Submits a job as the CLI user and runs it here, printing phase lines unless `quiet`. */
 export async function runWithProgress(
@@ -12,7 +12,14 @@ export async function runWithProgress(
 ): Promise<RunOutcome> {
   const deps = runtime.runnerDeps();
   let sessionId: string | null = null;
-  const detach = quiet ? () => {} : attachProgressPrinter(runtime.bus, io.stdout, () => sessionId);
+  const detachProgress = quiet
+    ? () => {}
+    : attachProgressPrinter(runtime.bus, io.stdout, () => sessionId);
+  const detachWarnings = attachWarningPrinter(runtime.bus, io.stderr, () => sessionId);
+  const detach = (): void => {
+    detachProgress();
+    detachWarnings();
+  };
   try {
     const submitted = await submitRun(deps, job, io.user, { reserveFor: deps });
     sessionId = submitted.sessionId;

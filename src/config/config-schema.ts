@@ -22,7 +22,18 @@ export const CONFIG_ENV_VARS = {
     'extra agent manifest directories, separated by ":"; $AAS_HOME/agents is always read',
   AAS_POLICY: 'a server policy layer file applied to every run, right after the built-in floor',
   AAS_RUN_LEASE_MS: 'how long a run lease lasts without renewal before recovery may end the run',
+  AAS_BWRAP: 'the bubblewrap binary that sandboxes agents and validators; default /usr/bin/bwrap',
+  AAS_WORKSPACE_STRATEGY:
+    'auto | overlay | worktree: how workspaces are prepared; auto uses an overlay mount where the host allows it',
 } as const;
+
+export const WorkspaceStrategySetting = {
+  auto: 'auto',
+  overlay: 'overlay',
+  worktree: 'worktree',
+} as const;
+export type WorkspaceStrategySetting =
+  (typeof WorkspaceStrategySetting)[keyof typeof WorkspaceStrategySetting];
 
 const ConfigSchema = z
   .object({
@@ -35,6 +46,8 @@ const ConfigSchema = z
     agentsDirs: z.array(z.string().min(1)),
     serverPolicyFile: z.string().min(1).optional(),
     runLeaseMs: z.number().int().min(1_000).max(3_600_000),
+    bwrapPath: z.string().min(1).refine(isAbsolute, 'must be an absolute path').optional(),
+    workspaceStrategy: z.enum(['auto', 'overlay', 'worktree']),
   })
   .strict();
 
@@ -46,7 +59,12 @@ export interface AasConfig {
   readonly agentsDirs: readonly string[];
   readonly serverPolicyFile?: string;
   readonly runLeaseMs: number;
+  /** The bubblewrap binary; the backend's default when absent. */
+  readonly bwrapPath?: string;
+  readonly workspaceStrategy: WorkspaceStrategySetting;
   readonly paths: {
+    /** Read-only checkouts of base commits, shared by runs as overlay lower layers. */
+    readonly checkouts: string;
     readonly sqlite: string;
     readonly runs: string;
     readonly artifacts: string;
@@ -79,6 +97,8 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       ? toAbsolute(nonEmpty(env.AAS_POLICY) ?? '')
       : undefined,
     runLeaseMs: leaseText === undefined ? DEFAULT_LEASE_MS : Number(leaseText),
+    bwrapPath: nonEmpty(env.AAS_BWRAP),
+    workspaceStrategy: nonEmpty(env.AAS_WORKSPACE_STRATEGY) ?? 'auto',
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
@@ -103,7 +123,10 @@ export function parseConfig(sources: ConfigSources): AasConfig {
     agentsDirs: [resolve(config.home, 'agents'), ...config.agentsDirs],
     ...(config.serverPolicyFile ? { serverPolicyFile: config.serverPolicyFile } : {}),
     runLeaseMs: config.runLeaseMs,
+    ...(config.bwrapPath ? { bwrapPath: config.bwrapPath } : {}),
+    workspaceStrategy: config.workspaceStrategy,
     paths: {
+      checkouts: resolve(config.home, 'cache', 'checkouts'),
       sqlite: resolve(config.home, 'aas.db'),
       runs: resolve(config.home, 'runs'),
       artifacts: resolve(config.home, 'artifacts'),
@@ -125,4 +148,6 @@ const fieldToEnv: Record<string, string> = {
   agentsDirs: 'AAS_AGENTS_DIR',
   serverPolicyFile: 'AAS_POLICY',
   runLeaseMs: 'AAS_RUN_LEASE_MS',
+  bwrapPath: 'AAS_BWRAP',
+  workspaceStrategy: 'AAS_WORKSPACE_STRATEGY',
 };

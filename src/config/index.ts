@@ -4,4 +4,5 @@ export {
   type ConfigSources,
   LogLevel,
   parseConfig,
+  WorkspaceStrategySetting,
 } from './config-schema.js';

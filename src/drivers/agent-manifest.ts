@@ -44,6 +44,21 @@ export const AgentManifestSchema = z.strictObject({
     )
     .default({}),
   /**
+   * Host directories the agent needs to see read-only inside the sandbox (its own install
+   * directory, for instance). The directory two levels above an absolute entrypoint (`/opt/x`
+   * for `/opt/x/bin/x`) is added automatically; the system toolchain is always visible.
+   */
+  readOnlyPaths: z
+    .array(
+      z
+        .string()
+        .max(4096)
+        .refine(noNul, 'must not contain NUL bytes')
+        .refine((value) => posix.isAbsolute(value), 'must be an absolute path'),
+    )
+    .max(64)
+    .default([]),
+  /**
    * The agent-manifest policy layer. Stored unvalidated on purpose: the `policy` context owns
    * the schema and the runner validates this layer with it (a missing or invalid layer
    * denies). Keeping it `unknown` here keeps `drivers` free of a dependency on `policy`.

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ownInstallReadOnlyPaths } from '../sandbox/index.js';
 import { type AgentManifest, AgentManifestSchema } from './agent-manifest.js';
 
 /**
@@ -23,6 +24,7 @@ export function builtinManifests(deps: { nodePath: string }): AgentManifest[] {
         'Deterministic scripted agent: applies the edits in job.input.mock, then reports.',
       entrypoint: deps.nodePath,
       args: mockAgentArgs(),
+      readOnlyPaths: ownInstallReadOnlyPaths(),
       capabilities: ['edit', 'events'],
       result: 'file',
     }),

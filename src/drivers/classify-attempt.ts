@@ -1,5 +1,5 @@
 import { assertNever } from '../kernel/index.js';
-import type { LaunchOutcome } from '../sandbox/index.js';
+import type { LaunchOutcome, LimitHit } from '../sandbox/index.js';
 import type { AgentResultMode } from './agent-manifest.js';
 import { type DriverResult, isSuccessStatus } from './driver-result.js';
 import type { DriverResultRead } from './read-driver-result.js';
@@ -8,6 +8,10 @@ export type DriverFailureCode =
   | 'AGENT_FAILED'
   | 'AGENT_TIMEOUT'
   | 'AGENT_OUTPUT_LIMIT'
+  | 'AGENT_CPU_LIMIT'
+  | 'AGENT_PROCESS_LIMIT'
+  | 'AGENT_FILE_SIZE_LIMIT'
+  | 'WORKSPACE_GROWTH_LIMIT'
   | 'DRIVER_RESULT_INVALID'
   | 'CANCELLED';
 
@@ -57,6 +61,11 @@ export function classifyAttempt(input: ClassifyInput): AttemptVerdict {
       'AGENT_OUTPUT_LIMIT',
       `the agent wrote more than ${input.maxOutputBytes} bytes of output and its process group was killed`,
     );
+  }
+
+  if (launch.limitHit !== null) {
+    const detail = launch.limitDetail ?? 'a resource limit was hit';
+    return fail(LIMIT_CODES[launch.limitHit], `${detail}; the process tree was stopped`);
   }
 
   const exitedCleanly = launch.exitCode === 0;
@@ -116,6 +125,14 @@ export function classifyAttempt(input: ClassifyInput): AttemptVerdict {
       return assertNever(input.mode, 'agent result mode');
   }
 }
+
+/** One reason code per limit, so a run's record says which limit ended it. */
+const LIMIT_CODES = {
+  cpu: 'AGENT_CPU_LIMIT',
+  processes: 'AGENT_PROCESS_LIMIT',
+  fileSize: 'AGENT_FILE_SIZE_LIMIT',
+  workspaceGrowth: 'WORKSPACE_GROWTH_LIMIT',
+} as const satisfies Record<LimitHit, DriverFailureCode>;
 
 function fail(
   code: DriverFailureCode,

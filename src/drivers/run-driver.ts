@@ -1,7 +1,13 @@
+import { realpathSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { AasError, type Clock } from '../kernel/index.js';
-import type { LaunchOutcome, SandboxBackend } from '../sandbox/index.js';
+import type {
+  LaunchOutcome,
+  ResourceLimits,
+  SandboxBackend,
+  SandboxNetwork,
+} from '../sandbox/index.js';
 import { type AepJob, AepJobSchema } from './aep-job.js';
 import { buildAgentEnv } from './agent-env.js';
 import type { AgentManifest } from './agent-manifest.js';
@@ -20,7 +26,7 @@ export interface RunDriverOptions {
   readonly sandbox: SandboxBackend;
   readonly job: AepJob;
   readonly workspaceDir: string;
-  /** AEP_RUN_DIR: job.json, driver_result.json, events.ndjson, stdout/stderr.log, home/, tmp/, artifacts/. */
+  /** The attempt's directory; see attemptPaths for what the agent sees of it. */
   readonly attemptDir: string;
   readonly baselineDir?: string;
   /** The host environment, passed in by the composition root (drivers never read it themselves). */
@@ -29,6 +35,18 @@ export interface RunDriverOptions {
   readonly envAllow: readonly string[] | null;
   readonly timeoutMs: number;
   readonly maxOutputBytes: number;
+  /** What the network policy lets the agent reach (isolating backends enforce it). */
+  readonly network: SandboxNetwork;
+  /** CPU, processes, file size and workspace growth (every backend enforces them). */
+  readonly limits?: ResourceLimits;
+  /** Host paths the agent sees read-only besides the manifest's own. */
+  readonly extraReadOnlyPaths?: readonly string[];
+  /**
+   * Host paths that must stay invisible whatever a manifest asks for: the data dir (database,
+   * other runs) and the user's checkout. A read-only path equal to, inside or above one of
+   * these is refused (MANIFEST_INVALID) instead of quietly exposing it.
+   */
+  readonly hiddenPaths?: readonly string[];
   readonly killGraceMs?: number;
   readonly signal?: AbortSignal;
   /**
@@ -90,6 +108,14 @@ export async function runDriver(opts: RunDriverOptions): Promise<DriverOutcome> 
   await writeFile(paths.jobSpec, `${JSON.stringify(job, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   await writeFile(paths.eventLog, '', { mode: 0o600, flag: 'wx' });
 
+  const readOnlyPaths = [
+    ...agentInstallPaths(command),
+    ...opts.manifest.readOnlyPaths,
+    ...(opts.extraReadOnlyPaths ?? []),
+    ...(baselineDir === undefined ? [] : [baselineDir]),
+  ];
+  assertNothingHidden(opts.manifest.id, readOnlyPaths, opts.hiddenPaths ?? []);
+
   const env = buildAgentEnv({
     manifest: opts.manifest,
     hostEnv: opts.hostEnv,
@@ -130,6 +156,15 @@ export async function runDriver(opts: RunDriverOptions): Promise<DriverOutcome> 
       maxOutputBytes: opts.maxOutputBytes,
       signal: stopAgent.signal,
       stdin: 'ignore',
+      confinement: {
+        writablePaths: [workspaceDir, paths.runDir],
+        readOnlyPaths,
+        tmpDir: paths.tmp,
+        homeDir: paths.home,
+        network: opts.network,
+        scratchDir: paths.sandboxScratch,
+      },
+      ...(opts.limits === undefined ? {} : { limits: opts.limits }),
     });
   } catch (error) {
     opts.signal?.removeEventListener('abort', onExternalAbort);
@@ -159,7 +194,8 @@ export async function runDriver(opts: RunDriverOptions): Promise<DriverOutcome> 
     launch.spawnError === undefined &&
     !launch.cancelled &&
     !launch.timedOut &&
-    !launch.outputLimitExceeded;
+    !launch.outputLimitExceeded &&
+    launch.limitHit === null;
   const resultRead =
     opts.manifest.result === 'file' && agentExited ? await readDriverResult(paths.result) : null;
   const ignoredResultKeys = resultRead?.ok === true ? resultRead.ignoredKeys : [];
@@ -187,6 +223,50 @@ export async function runDriver(opts: RunDriverOptions): Promise<DriverOutcome> 
     ignoredResultKeys,
   };
 }
+
+/**
+ * An absolute entrypoint outside the system toolchain brings its install prefix: `/opt/x` for
+ * `/opt/x/bin/x`, the nvm version directory for an nvm-installed node.
+ */
+function agentInstallPaths(command: string): string[] {
+  if (!isAbsolute(command)) return [];
+  let real: string;
+  try {
+    real = realpathSync(command);
+  } catch {
+    return [];
+  }
+  if (SYSTEM_PREFIXES.some((prefix) => real.startsWith(prefix))) return [];
+  const prefix = dirname(dirname(real));
+  return prefix === '/' ? [dirname(real)] : [prefix];
+}
+
+function assertNothingHidden(
+  agentId: string,
+  readOnlyPaths: readonly string[],
+  hiddenPaths: readonly string[],
+): void {
+  const within = (inner: string, outer: string): boolean =>
+    inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : `${outer}${sep}`);
+  for (const path of readOnlyPaths) {
+    const real = resolve(path);
+    const clash = hiddenPaths.find(
+      (hidden) => within(real, resolve(hidden)) || within(resolve(hidden), real),
+    );
+    if (clash !== undefined) {
+      throw new AasError(
+        'MANIFEST_INVALID',
+        `agent '${agentId}' asks to see ${path} in its sandbox, which would expose ${clash}`,
+        {
+          field: 'readOnlyPaths',
+          hint: 'list only the agent install directory; the data dir and the repository stay hidden',
+        },
+      );
+    }
+  }
+}
+
+const SYSTEM_PREFIXES = ['/usr/', '/bin/', '/sbin/', '/lib/', '/lib64/'] as const;
 
 function validateJob(job: AepJob, manifest: AgentManifest): AepJob {
   const parsed = AepJobSchema.safeParse(job);

@@ -1,7 +1,7 @@
 import type { Clock } from '../kernel/index.js';
 import { normaliseError } from '../kernel/index.js';
 import type { EffectivePolicy } from '../policy/index.js';
-import type { SandboxBackend } from '../sandbox/index.js';
+import type { Confinement, ResourceLimits, SandboxBackend } from '../sandbox/index.js';
 import { checkPatchApplies, type PatchResult, type Workspace } from '../workspaces/index.js';
 import { GateClass, type GateVerdict, type PathDenial } from './gate-verdict.js';
 import { runValidator, type ValidatorSpec } from './run-validator.js';
@@ -14,6 +14,9 @@ export interface GatePipelineInput {
   readonly validators: readonly ValidatorSpec[];
   readonly sandbox: SandboxBackend;
   readonly validatorEnv: Readonly<Record<string, string>>;
+  /** What validators see in the sandbox: the same confinement kind as the agent's. */
+  readonly validatorConfinement: Confinement;
+  readonly validatorLimits?: ResourceLimits;
   readonly outputDir: string;
   readonly clock: Clock;
   readonly signal?: AbortSignal;
@@ -99,6 +102,8 @@ export async function runGates(input: GatePipelineInput): Promise<GatePipelineRe
         workspaceDir: input.workspace.dir,
         outputDir: input.outputDir,
         env: input.validatorEnv,
+        confinement: input.validatorConfinement,
+        ...(input.validatorLimits === undefined ? {} : { limits: input.validatorLimits }),
         maxOutputBytes: input.policy.limits.maxOutputBytes,
         ...(input.signal ? { signal: input.signal } : {}),
       });

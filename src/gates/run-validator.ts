@@ -1,7 +1,7 @@
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Code } from '../kernel/index.js';
-import type { SandboxBackend } from '../sandbox/index.js';
+import type { Confinement, ResourceLimits, SandboxBackend } from '../sandbox/index.js';
 
 export interface ValidatorSpec {
   readonly name: string;
@@ -31,6 +31,8 @@ export async function runValidator(input: {
   workspaceDir: string;
   outputDir: string;
   env: Readonly<Record<string, string>>;
+  confinement: Confinement;
+  limits?: ResourceLimits;
   maxOutputBytes: number;
   signal?: AbortSignal;
 }): Promise<ValidatorResult> {
@@ -48,6 +50,8 @@ export async function runValidator(input: {
     stderrPath,
     maxOutputBytes: input.maxOutputBytes,
     ...(input.signal ? { signal: input.signal } : {}),
+    confinement: input.confinement,
+    ...(input.limits === undefined ? {} : { limits: input.limits }),
   });
   const output = await tailOf([stdoutPath, stderrPath]);
   const base = { exitCode: outcome.exitCode, stdoutPath, stderrPath };
@@ -73,6 +77,14 @@ export async function runValidator(input: {
       passed: false,
       code: 'GATE_ERROR',
       detail: `output exceeded ${input.maxOutputBytes} bytes`,
+    };
+  }
+  if (outcome.limitHit !== null) {
+    return {
+      ...base,
+      passed: false,
+      code: 'GATE_ERROR',
+      detail: `${outcome.limitDetail ?? `limit ${outcome.limitHit} hit`}\n${output}`.trim(),
     };
   }
   if (outcome.cancelled) return { ...base, passed: false, code: 'CANCELLED', detail: 'cancelled' };

@@ -116,6 +116,26 @@ export const CODES = {
     http: 422,
     summary: 'the agent exceeded its output limit and was killed',
   },
+  AGENT_CPU_LIMIT: {
+    exit: ExitCode.agentFailed,
+    http: 422,
+    summary: 'the agent exceeded its CPU time limit and was killed',
+  },
+  AGENT_PROCESS_LIMIT: {
+    exit: ExitCode.agentFailed,
+    http: 422,
+    summary: 'the agent exceeded its process limit and was killed',
+  },
+  AGENT_FILE_SIZE_LIMIT: {
+    exit: ExitCode.agentFailed,
+    http: 422,
+    summary: 'the agent tried to write a file over the size limit and was stopped',
+  },
+  WORKSPACE_GROWTH_LIMIT: {
+    exit: ExitCode.agentFailed,
+    http: 422,
+    summary: 'the workspace grew past its limit and the agent was killed',
+  },
   DRIVER_RESULT_INVALID: {
     exit: ExitCode.agentFailed,
     http: 422,

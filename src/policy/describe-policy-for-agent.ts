@@ -52,7 +52,9 @@ export function describePolicyForAgent(policy: EffectivePolicy): string {
   const cost = limits.maxCostUsd === null ? '' : `, cost at most $${limits.maxCostUsd}`;
   lines.push(
     `- Limits: at most ${limits.maxChangedFiles} changed files and ${limits.maxPatchLines} changed lines; ` +
-      `time ${limits.timeoutSec} s; output ${formatBytes(limits.maxOutputBytes)}${cost}.`,
+      `time ${limits.timeoutSec} s; CPU ${limits.cpuSec} s; ${limits.maxProcesses} processes; ` +
+      `files up to ${formatBytes(limits.maxFileBytes)}; workspace growth ${formatBytes(limits.maxWorkspaceGrowthBytes)}; ` +
+      `output ${formatBytes(limits.maxOutputBytes)}${cost}.`,
   );
   if (!policy.binaryChanges) lines.push('- Do not add or change binary files.');
   if (policy.tools !== null) {

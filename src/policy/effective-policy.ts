@@ -43,6 +43,14 @@ export interface EffectiveLimits {
   readonly maxChangedFiles: number;
   readonly maxPatchLines: number;
   readonly maxOutputBytes: number;
+  /** CPU seconds of the whole process tree. */
+  readonly cpuSec: number;
+  /** Processes alive at once. */
+  readonly maxProcesses: number;
+  /** Largest file a process may write. */
+  readonly maxFileBytes: number;
+  /** How much the workspace (and the attempt's home and tmp) may grow while the agent runs. */
+  readonly maxWorkspaceGrowthBytes: number;
   /** null = no layer caps cost. */
   readonly maxCostUsd: number | null;
 }
@@ -59,6 +67,10 @@ export const POLICY_FIELDS = [
   'limits.maxChangedFiles',
   'limits.maxPatchLines',
   'limits.maxOutputBytes',
+  'limits.cpuSec',
+  'limits.maxProcesses',
+  'limits.maxFileBytes',
+  'limits.maxWorkspaceGrowthBytes',
   'limits.maxCostUsd',
   'binaryChanges',
   'sandbox',

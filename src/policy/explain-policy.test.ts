@@ -47,7 +47,7 @@ describe('explainPolicy', () => {
       decidedBy: ['job'],
     });
     expect(byField.binaryChanges).toMatchObject({ value: false, decidedBy: [] });
-    expect(explanation.values).toHaveLength(16);
+    expect(explanation.values).toHaveLength(20);
   });
 
   it('gives a verdict per path', () => {
@@ -88,7 +88,7 @@ describe('formatExplanation', () => {
     expect(text).toMatch(/network\s+allowlist: registry\.npmjs\.org:443 {2}\(job\)/);
     expect(text).toMatch(/binaryChanges\s+not allowed {2}\(default\)/);
     expect(text).toContain('  ALLOW src/a.ts');
-    expect(text).toContain('  DENY  .env  (layer floor, rule **/.env*)');
+    expect(text).toContain('  DENY  .env  (layer floor, rule **/.[eE][nN][vV]*)');
     expect(text).toContain('  DENY  tests/x.test.ts  (layer job, not in paths.allow [src/**])');
     expect(text).toContain(
       '  DROP  logs/run.log  (runtime artifact, dropped from the patch: layer floor, rule logs/**)',
@@ -109,11 +109,11 @@ describe('describePolicyForAgent', () => {
     expect(text).toContain(
       'Only change files whose path matches src/**, tests/** and also match src/**.',
     );
-    expect(text).toContain('**/.env*');
+    expect(text).toContain('**/.[eE][nN][vV]*');
     expect(text).toContain('src/secret/**');
     expect(text).toContain('Network: only registry.npmjs.org:443.');
     expect(text).toContain(
-      'at most 500 changed files and 50000 changed lines; time 600 s; output 16 MiB',
+      'at most 500 changed files and 50000 changed lines; time 600 s; CPU 3600 s; 256 processes; files up to 256 MiB; workspace growth 1 GiB; output 16 MiB',
     );
     expect(text).toContain('Do not add or change binary files.');
     expect(text.split('\n').length).toBeLessThan(12);

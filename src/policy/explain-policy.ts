@@ -95,6 +95,20 @@ function describeValue(
         value: policy.limits.maxOutputBytes,
         display: formatBytes(policy.limits.maxOutputBytes),
       };
+    case 'limits.cpuSec':
+      return { value: policy.limits.cpuSec, display: `${policy.limits.cpuSec} s` };
+    case 'limits.maxProcesses':
+      return { value: policy.limits.maxProcesses, display: String(policy.limits.maxProcesses) };
+    case 'limits.maxFileBytes':
+      return {
+        value: policy.limits.maxFileBytes,
+        display: formatBytes(policy.limits.maxFileBytes),
+      };
+    case 'limits.maxWorkspaceGrowthBytes':
+      return {
+        value: policy.limits.maxWorkspaceGrowthBytes,
+        display: formatBytes(policy.limits.maxWorkspaceGrowthBytes),
+      };
     case 'limits.maxCostUsd':
       return {
         value: policy.limits.maxCostUsd,

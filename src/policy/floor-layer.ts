@@ -19,9 +19,11 @@ export const FLOOR_LAYER: NamedLayer = deepFreeze({
         '.git/**',
         '**/.git/**',
         '.aas/**',
-        '**/*.pem',
-        '**/*.key',
-        '**/.env*',
+        // Case-insensitive on purpose: `.ENV` is `.env` on a case-insensitive checkout
+        // (macOS, Windows), and `server.PEM` is key material under another spelling.
+        '**/*.[pP][eE][mM]',
+        '**/*.[kK][eE][yY]',
+        '**/.[eE][nN][vV]*',
         'logs/**',
         'node_modules/**',
         '**/node_modules/**',
@@ -44,6 +46,10 @@ export const FLOOR_LAYER: NamedLayer = deepFreeze({
       maxChangedFiles: 500,
       maxPatchLines: 50_000,
       maxOutputBytes: 16 * MIB,
+      cpuSec: 3600,
+      maxProcesses: 256,
+      maxFileBytes: 256 * MIB,
+      maxWorkspaceGrowthBytes: 1024 * MIB,
     },
   },
 });

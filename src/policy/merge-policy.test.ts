@@ -77,11 +77,15 @@ describe('mergePolicy: paths (conjunction of allow-lists, union of denies)', () 
   });
 
   it.each([
-    ['secret.pem', '**/*.pem'],
-    ['deep/dir/id.key', '**/*.key'],
-    ['.env', '**/.env*'],
-    ['.env.production', '**/.env*'],
-    ['app/.env.local', '**/.env*'],
+    ['secret.pem', '**/*.[pP][eE][mM]'],
+    ['deep/dir/id.key', '**/*.[kK][eE][yY]'],
+    ['.env', '**/.[eE][nN][vV]*'],
+    ['.env.production', '**/.[eE][nN][vV]*'],
+    ['app/.env.local', '**/.[eE][nN][vV]*'],
+    ['.ENV', '**/.[eE][nN][vV]*'],
+    ['config/.Env.local', '**/.[eE][nN][vV]*'],
+    ['certs/server.PEM', '**/*.[pP][eE][mM]'],
+    ['keys/deploy.KEY', '**/*.[kK][eE][yY]'],
     ['.aas/runs/x.json', '.aas/**'],
     ['logs/a.log', 'logs/**'],
     ['node_modules/x/index.js', 'node_modules/**'],
@@ -263,15 +267,20 @@ describe('mergePolicy: lists, limits and permissions', () => {
   it('takes the minimum of each limit and remembers who set it', () => {
     const policy = mergePolicy([
       named('repo', { limits: { timeoutSec: 600, maxPatchLines: 90_000, maxCostUsd: 5 } }),
-      job({ limits: { timeoutSec: 900, maxChangedFiles: 0, maxCostUsd: 2 } }),
+      job({ limits: { timeoutSec: 900, maxChangedFiles: 0, maxCostUsd: 2, maxProcesses: 32 } }),
     ]);
     expect(policy.limits).toEqual({
       timeoutSec: 600,
       maxChangedFiles: 0,
       maxPatchLines: 50_000,
       maxOutputBytes: 16 * 1024 * 1024,
+      cpuSec: 3600,
+      maxProcesses: 32,
+      maxFileBytes: 256 * 1024 * 1024,
+      maxWorkspaceGrowthBytes: 1024 * 1024 * 1024,
       maxCostUsd: 2,
     });
+    expect(policy.decidedBy['limits.maxProcesses']).toEqual(['job']);
     expect(policy.decidedBy['limits.timeoutSec']).toEqual(['repo']);
     expect(policy.decidedBy['limits.maxChangedFiles']).toEqual(['job']);
     expect(policy.decidedBy['limits.maxPatchLines']).toEqual(['floor']);
@@ -284,6 +293,10 @@ describe('mergePolicy: lists, limits and permissions', () => {
       maxChangedFiles: 500,
       maxPatchLines: 50_000,
       maxOutputBytes: 16 * 1024 * 1024,
+      cpuSec: 3600,
+      maxProcesses: 256,
+      maxFileBytes: 256 * 1024 * 1024,
+      maxWorkspaceGrowthBytes: 1024 * 1024 * 1024,
       maxCostUsd: null,
     });
   });

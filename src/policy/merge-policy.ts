@@ -151,6 +151,13 @@ function mergeLimits(layers: readonly Checked[]): {
   const maxChangedFiles = min((l) => l.limits?.maxChangedFiles, floor?.maxChangedFiles ?? 0);
   const maxPatchLines = min((l) => l.limits?.maxPatchLines, floor?.maxPatchLines ?? 0);
   const maxOutputBytes = min((l) => l.limits?.maxOutputBytes, floor?.maxOutputBytes ?? 1);
+  const cpuSec = min((l) => l.limits?.cpuSec, floor?.cpuSec ?? 1);
+  const maxProcesses = min((l) => l.limits?.maxProcesses, floor?.maxProcesses ?? 1);
+  const maxFileBytes = min((l) => l.limits?.maxFileBytes, floor?.maxFileBytes ?? 1);
+  const maxWorkspaceGrowthBytes = min(
+    (l) => l.limits?.maxWorkspaceGrowthBytes,
+    floor?.maxWorkspaceGrowthBytes ?? 1,
+  );
   const cost = setting(layers, (l) => l.limits?.maxCostUsd);
   const maxCostUsd =
     cost.length === 0 ? { value: null, by: [] } : extreme(cost, Number.POSITIVE_INFINITY, lower);
@@ -160,6 +167,10 @@ function mergeLimits(layers: readonly Checked[]): {
       maxChangedFiles: maxChangedFiles.value,
       maxPatchLines: maxPatchLines.value,
       maxOutputBytes: maxOutputBytes.value,
+      cpuSec: cpuSec.value,
+      maxProcesses: maxProcesses.value,
+      maxFileBytes: maxFileBytes.value,
+      maxWorkspaceGrowthBytes: maxWorkspaceGrowthBytes.value,
       maxCostUsd: maxCostUsd.value,
     },
     by: {
@@ -167,6 +178,10 @@ function mergeLimits(layers: readonly Checked[]): {
       'limits.maxChangedFiles': maxChangedFiles.by,
       'limits.maxPatchLines': maxPatchLines.by,
       'limits.maxOutputBytes': maxOutputBytes.by,
+      'limits.cpuSec': cpuSec.by,
+      'limits.maxProcesses': maxProcesses.by,
+      'limits.maxFileBytes': maxFileBytes.by,
+      'limits.maxWorkspaceGrowthBytes': maxWorkspaceGrowthBytes.by,
       'limits.maxCostUsd': maxCostUsd.by,
     },
   };

@@ -58,6 +58,10 @@ export const PolicyLayerSchema = z.strictObject({
       maxChangedFiles: z.int().nonnegative().optional(),
       maxPatchLines: z.int().nonnegative().optional(),
       maxOutputBytes: z.int().positive().optional(),
+      cpuSec: z.int().positive().optional(),
+      maxProcesses: z.int().positive().optional(),
+      maxFileBytes: z.int().positive().optional(),
+      maxWorkspaceGrowthBytes: z.int().positive().optional(),
       maxCostUsd: z.number().nonnegative().optional(),
     })
     .optional(),

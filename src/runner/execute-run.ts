@@ -255,6 +255,8 @@ async function governedRun(context: RunContext): Promise<Terminal> {
         runId,
         backend: sandbox.backend.name,
         isolating: sandbox.backend.isolating,
+        agentId: manifest.id,
+        mode: policy.sandbox,
       }),
       ...(sandbox.degraded
         ? [
@@ -262,6 +264,7 @@ async function governedRun(context: RunContext): Promise<Terminal> {
               runId,
               backend: sandbox.backend.name,
               reason: sandbox.degraded.reason,
+              agentId: manifest.id,
             }),
           ]
         : []),

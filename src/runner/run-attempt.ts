@@ -10,7 +10,7 @@ import {
 import { GateClass, runGates } from '../gates/index.js';
 import { type Code, normaliseError } from '../kernel/index.js';
 import { describePolicyForAgent, type EffectivePolicy, runtimeRule } from '../policy/index.js';
-import type { SandboxBackend } from '../sandbox/index.js';
+import type { ResourceLimits, SandboxBackend } from '../sandbox/index.js';
 import { type SessionRecorder, sessionEvent, type TypedEvent } from '../sessions/index.js';
 import {
   computePatch,
@@ -22,6 +22,7 @@ import {
 } from '../workspaces/index.js';
 import { AgentEventBatcher } from './agent-event-batcher.js';
 import type { JobSpec } from './job-spec.js';
+import { NetworkRecorder, sandboxNetworkFor } from './network-recorder.js';
 import type { RunnerDeps } from './runner-deps.js';
 import { storeArtifact } from './store-artifact.js';
 
@@ -96,7 +97,12 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
   let internalFailure: Error | null = null;
   try {
     const workspaceStartedMs = clock.nowMs();
-    workspace = await createWorkspace(input.git, { baseCommit: input.baseCommit, attemptDir });
+    workspace = await createWorkspace(input.git, {
+      baseCommit: input.baseCommit,
+      attemptDir,
+      strategy: deps.workspaceStrategy,
+      checkoutCacheDir: deps.paths.checkouts,
+    });
     await recorder.append(
       sessionEvent('workspace.created', {
         runId,
@@ -104,6 +110,10 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
         dir: workspace.dir,
         baseCommit: input.baseCommit,
         durationMs: clock.nowMs() - workspaceStartedMs,
+        strategy: workspace.strategy,
+        ...(workspace.strategyReason === undefined
+          ? {}
+          : { strategyReason: workspace.strategyReason }),
       }),
     );
     outcome = await agentAndGates(input, workspace, attemptDir);
@@ -188,6 +198,10 @@ async function agentAndGates(
       timeoutSec: policy.limits.timeoutSec,
     }),
   );
+  const agentNetwork = new NetworkRecorder(runId, attempt, 'agent', (event) => batcher.push(event));
+  const aep = attemptPaths(attemptDir);
+  const limits = resourceLimitsFor(policy, workspace, aep.runDir);
+  const hiddenPaths = [deps.paths.home, input.git.repoRoot];
   const driver = await runDriver({
     manifest,
     sandbox: input.sandbox,
@@ -198,6 +212,9 @@ async function agentAndGates(
     envAllow: policy.envAllow,
     timeoutMs: policy.limits.timeoutSec * 1000,
     maxOutputBytes: policy.limits.maxOutputBytes,
+    network: sandboxNetworkFor(policy, agentNetwork),
+    limits,
+    hiddenPaths,
     signal: agentAbort.signal,
     clock,
     onEvent: (event) =>
@@ -212,6 +229,8 @@ async function agentAndGates(
       ),
   }).finally(() => {
     input.signal.removeEventListener('abort', onRunAbort);
+    const summary = agentNetwork.summary();
+    if (summary !== null) batcher.push(summary);
     // Raises the first recording failure, if any, ahead of whatever the driver returned.
     return batcher.stop();
   });
@@ -287,6 +306,10 @@ async function agentAndGates(
     }),
   );
 
+  const validatorEvents: TypedEvent[] = [];
+  const validatorNetwork = new NetworkRecorder(runId, attempt, 'validators', (event) =>
+    validatorEvents.push(event),
+  );
   const gates = await runGates({
     policy,
     patch,
@@ -301,10 +324,20 @@ async function agentAndGates(
       buildSandboxBaseEnv({
         hostEnv: deps.hostEnv,
         envAllow: policy.envAllow,
-        home: attemptPaths(attemptDir).home,
-        tmp: attemptPaths(attemptDir).tmp,
+        home: aep.home,
+        tmp: aep.tmp,
       }),
     ),
+    // A test suite is code the agent could have changed: it gets the agent's confinement.
+    validatorConfinement: {
+      writablePaths: [workspace.dir, aep.runDir],
+      readOnlyPaths: [],
+      tmpDir: aep.tmp,
+      homeDir: aep.home,
+      network: sandboxNetworkFor(policy, validatorNetwork),
+      scratchDir: aep.sandboxScratch,
+    },
+    validatorLimits: limits,
     outputDir: join(attemptDir, 'validators'),
     clock,
     signal: input.signal,
@@ -324,6 +357,10 @@ async function agentAndGates(
       );
     },
   });
+
+  const validatorSummary = validatorNetwork.summary();
+  if (validatorSummary !== null) validatorEvents.push(validatorSummary);
+  if (validatorEvents.length > 0) await recorder.append(...validatorEvents);
 
   if (gates.passed) {
     const artifact = await storeArtifact(deps.paths.artifacts, patch.text, 'patch');
@@ -442,6 +479,26 @@ async function disposeWorkspace(input: AttemptInput, workspace: Workspace): Prom
       'could not record workspace disposal',
     );
   }
+}
+
+/**
+ * The policy's resource limits for one attempt. Growth is measured where the agent can write:
+ * the overlay's upper layer (or the whole worktree) and its own AEP directory.
+ */
+function resourceLimitsFor(
+  policy: EffectivePolicy,
+  workspace: Workspace,
+  aepDir: string,
+): ResourceLimits {
+  return {
+    cpuSec: policy.limits.cpuSec,
+    maxProcesses: policy.limits.maxProcesses,
+    maxFileBytes: policy.limits.maxFileBytes,
+    growth: {
+      paths: [workspace.upperDir ?? workspace.dir, aepDir],
+      maxBytes: policy.limits.maxWorkspaceGrowthBytes,
+    },
+  };
 }
 
 function clip(text: string): string {

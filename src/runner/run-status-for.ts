@@ -31,6 +31,10 @@ export function runStatusFor(code: Code): RunStatus {
     case 'AGENT_FAILED':
     case 'AGENT_TIMEOUT':
     case 'AGENT_OUTPUT_LIMIT':
+    case 'AGENT_CPU_LIMIT':
+    case 'AGENT_PROCESS_LIMIT':
+    case 'AGENT_FILE_SIZE_LIMIT':
+    case 'WORKSPACE_GROWTH_LIMIT':
     case 'DRIVER_RESULT_INVALID':
     case 'AUDIT_CHAIN_BROKEN':
     case 'LEASE_FENCED':

@@ -17,7 +17,15 @@ export interface RunnerDeps {
   /** The host environment, from which only policy-allowed names ever reach a sandbox. */
   readonly hostEnv: Readonly<Record<string, string | undefined>>;
   /** `home` is AAS's data directory; it is never part of a base, even inside the repository. */
-  readonly paths: { readonly home: string; readonly runs: string; readonly artifacts: string };
+  readonly paths: {
+    readonly home: string;
+    readonly runs: string;
+    readonly artifacts: string;
+    /** Shared read-only checkouts of base commits (overlay lower layers). */
+    readonly checkouts: string;
+  };
+  /** How workspaces are prepared; `auto` uses an overlay where the host allows it. */
+  readonly workspaceStrategy: 'auto' | 'overlay' | 'worktree';
   /** The operator's policy layer (AAS_POLICY), applied right after the built-in floor. */
   readonly serverPolicy: NamedLayer | null;
   readonly runLeaseMs: number;

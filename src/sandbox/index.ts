@@ -1,15 +1,23 @@
 /**
- * The sandbox context: the only module that starts agent and validator processes.
- * Today it ships the plain (non-isolating) backend; an isolating backend implements
- * `SandboxBackend` and is offered to `selectSandbox` ahead of it.
+ * The sandbox context: the only module that starts agent and validator processes. The
+ * bubblewrap backend confines them (filesystem, network through an allow-listing proxy, user,
+ * pid and other namespaces); every backend enforces time, output and resource limits.
  */
+export { createBubblewrapBackend, DEFAULT_BWRAP_PATH } from './bubblewrap-backend.js';
+export type { EgressDecision } from './egress-proxy.js';
+export { ownInstallReadOnlyPaths } from './own-install-paths.js';
 export { createPlainBackend } from './plain-backend.js';
+export { probeSandboxHost, type SandboxHostReport } from './probe-sandbox-host.js';
 export {
+  type Confinement,
   DEFAULT_KILL_GRACE_MS,
   type LaunchOutcome,
   type LaunchSpec,
+  type LimitHit,
+  type ResourceLimits,
   type SandboxBackend,
   type SandboxBackendName,
+  type SandboxNetwork,
   type SandboxSelfTest,
 } from './sandbox-backend.js';
 export { type SandboxMode, type SandboxSelection, selectSandbox } from './select-sandbox.js';

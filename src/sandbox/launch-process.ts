@@ -3,7 +3,12 @@ import { statSync } from 'node:fs';
 import { AasError, type Clock } from '../kernel/index.js';
 import { OutputCapture } from './output-capture.js';
 import { signalProcessGroup } from './process-group.js';
-import { DEFAULT_KILL_GRACE_MS, type LaunchOutcome, type LaunchSpec } from './sandbox-backend.js';
+import {
+  DEFAULT_KILL_GRACE_MS,
+  type LaunchOutcome,
+  type LaunchSpec,
+  type LimitHit,
+} from './sandbox-backend.js';
 
 /** setTimeout silently turns larger delays into 1 ms, which would kill every process at once. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -16,7 +21,30 @@ const MAX_TIMER_MS = 2_147_483_647;
  */
 const PIPE_CLOSE_WAIT_MS = 2000;
 
-type KillReason = 'timeout' | 'output' | 'cancel';
+type KillReason = 'timeout' | 'output' | 'cancel' | 'limit';
+
+export interface LimitReport {
+  readonly hit: LimitHit;
+  readonly detail: string;
+}
+
+/** A host-side watcher polled while the process runs; a report kills the process group. */
+export interface LaunchMonitor {
+  readonly intervalMs: number;
+  check(): Promise<LimitReport | null>;
+}
+
+/** How a backend wraps the spec: the real argv and env, and limits it watches. */
+export interface LaunchPlan {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly monitors: readonly LaunchMonitor[];
+  /** Maps how the leader ended to a limit the kernel enforced (SIGXCPU, SIGXFSZ). */
+  readonly limitFromExit: (exitCode: number | null, signal: string | null) => LimitReport | null;
+  /** After the leader exits: e.g. counters that saw a limit, then kill the rest of the tree. */
+  readonly afterExit?: () => Promise<LimitReport | null>;
+}
 
 /**
  * Runs one process in its own process group with an exact environment, captured output, a
@@ -26,7 +54,11 @@ type KillReason = 'timeout' | 'output' | 'cancel';
  * Backends share this: the plain backend runs the command directly; an isolating backend
  * passes its wrapper (for example `bwrap … -- command`) as the command.
  */
-export async function launchProcess(spec: LaunchSpec, clock: Clock): Promise<LaunchOutcome> {
+export async function launchProcess(
+  spec: LaunchSpec,
+  clock: Clock,
+  plan?: LaunchPlan,
+): Promise<LaunchOutcome> {
   assertValidSpec(spec);
   const startedMs = clock.nowMs();
   const capture = new OutputCapture(
@@ -45,6 +77,7 @@ export async function launchProcess(spec: LaunchSpec, clock: Clock): Promise<Lau
       timedOut: false,
       outputLimitExceeded: false,
       cancelled: fields.cancelled ?? false,
+      limitHit: null,
       stdoutBytes: 0,
       stderrBytes: 0,
       durationMs: clock.nowMs() - startedMs,
@@ -59,9 +92,9 @@ export async function launchProcess(spec: LaunchSpec, clock: Clock): Promise<Lau
 
   let child: ChildProcess;
   try {
-    child = spawn(spec.command, [...spec.args], {
+    child = spawn(plan?.command ?? spec.command, [...(plan?.args ?? spec.args)], {
       cwd: spec.cwd,
-      env: { ...spec.env },
+      env: { ...(plan?.env ?? spec.env) },
       // A new session and process group, so one signal reaches every descendant that stays in it.
       detached: true,
       shell: false,
@@ -77,16 +110,19 @@ export async function launchProcess(spec: LaunchSpec, clock: Clock): Promise<Lau
     const graceMs = spec.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     const pid = child.pid;
     let killReason: KillReason | null = null;
+    let limitReport: LimitReport | null = null;
+    const monitorTimers: NodeJS.Timeout[] = [];
     let exit: { code: number | null; signal: string | null } | null = null;
     let spawnError: string | undefined;
     let settled = false;
     let graceTimer: NodeJS.Timeout | undefined;
     let closeTimer: NodeJS.Timeout | undefined;
 
-    const startKill = (reason: KillReason): void => {
+    const startKill = (reason: KillReason, report: LimitReport | null = null): void => {
       // The first reason wins; once the leader is gone its group was already killed on exit.
       if (killReason !== null || exit !== null || pid === undefined) return;
       killReason = reason;
+      limitReport = report;
       signalProcessGroup(pid, 'SIGTERM');
       graceTimer = setTimeout(() => signalProcessGroup(pid, 'SIGKILL'), graceMs);
     };
@@ -94,6 +130,20 @@ export async function launchProcess(spec: LaunchSpec, clock: Clock): Promise<Lau
     const timeoutTimer = setTimeout(() => startKill('timeout'), spec.timeoutMs);
     const onAbort = (): void => startKill('cancel');
     spec.signal?.addEventListener('abort', onAbort, { once: true });
+    for (const monitor of plan?.monitors ?? []) {
+      const tick = (): void => {
+        monitor.check().then(
+          (report) => {
+            if (report !== null) startKill('limit', report);
+            else if (exit === null && !settled)
+              monitorTimers.push(setTimeout(tick, monitor.intervalMs));
+          },
+          // A watcher that cannot read its source stops watching; the other limits still hold.
+          () => undefined,
+        );
+      };
+      monitorTimers.push(setTimeout(tick, monitor.intervalMs));
+    }
 
     const finish = async (): Promise<void> => {
       if (settled) return;
@@ -102,7 +152,14 @@ export async function launchProcess(spec: LaunchSpec, clock: Clock): Promise<Lau
       clearTimeout(graceTimer);
       clearTimeout(closeTimer);
       spec.signal?.removeEventListener('abort', onAbort);
+      for (const timer of monitorTimers) clearTimeout(timer);
       await capture.close();
+      // Counters that saw a limit after the fact (and the final sweep of the tree) run always;
+      // a limit only explains the end when nothing else killed the process first.
+      const late = plan?.afterExit === undefined ? null : await plan.afterExit().catch(() => null);
+      if (killReason === null) {
+        limitReport = plan?.limitFromExit(exit?.code ?? null, exit?.signal ?? null) ?? late;
+      }
       const captureError = capture.captureError;
       const startError =
         pid === undefined ? (spawnError ?? 'the process did not start') : undefined;
@@ -115,6 +172,10 @@ export async function launchProcess(spec: LaunchSpec, clock: Clock): Promise<Lau
         timedOut: reason === 'timeout',
         outputLimitExceeded: reason === 'output',
         cancelled: reason === 'cancel',
+        limitHit: reason === null || reason === 'limit' ? (limitReport?.hit ?? null) : null,
+        ...(limitReport !== null && (reason === null || reason === 'limit')
+          ? { limitDetail: limitReport.detail }
+          : {}),
         stdoutBytes: capture.stdoutBytes,
         stderrBytes: capture.stderrBytes,
         durationMs: clock.nowMs() - startedMs,
@@ -141,6 +202,7 @@ export async function launchProcess(spec: LaunchSpec, clock: Clock): Promise<Lau
       exit = { code, signal };
       clearTimeout(timeoutTimer);
       clearTimeout(graceTimer);
+      for (const timer of monitorTimers) clearTimeout(timer);
       if (pid === undefined) return;
       // The attempt is over when its leader exits: anything it left behind in the group is an
       // orphan nobody will wait for, so it is killed outright.

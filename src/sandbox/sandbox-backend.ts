@@ -1,9 +1,48 @@
 /**
  * The seam between "what to run" and "how it is contained". The runner and gates hand a
  * LaunchSpec to whichever backend `selectSandbox` chose; only backends touch processes.
- * A bubblewrap backend plugs in here later by implementing the same interface (it can reuse
- * `launchProcess` with `bwrap` as the command), so nothing above this layer changes.
+ * The bubblewrap backend enforces `confinement` (filesystem, network, identity); every backend
+ * enforces the time, output and resource limits.
  */
+
+import type { EgressDecision } from './egress-proxy.js';
+
+export type SandboxNetwork =
+  | { readonly mode: 'disabled' }
+  | { readonly mode: 'full' }
+  | {
+      readonly mode: 'allowlist';
+      /** The merged policy's host rule. */
+      readonly decide: (host: string, port: number) => boolean;
+      /** Called once per connection attempt; must not throw. */
+      readonly onDecision: (decision: EgressDecision) => void;
+    };
+
+export interface ResourceLimits {
+  /** CPU seconds of the whole process tree (per process where the host has no cgroups). */
+  readonly cpuSec: number;
+  /** Processes alive at once in the tree. */
+  readonly maxProcesses: number;
+  /** Largest file any process may write. */
+  readonly maxFileBytes: number;
+  /** Total bytes these directories may grow by while the process runs. */
+  readonly growth?: { readonly paths: readonly string[]; readonly maxBytes: number };
+}
+
+/** What an isolating backend lets the process see. The plain backend ignores all but limits. */
+export interface Confinement {
+  /** Host paths bound read-write at the same path: the workspace and the attempt's own dir. */
+  readonly writablePaths: readonly string[];
+  /** Host paths bound read-only at the same path (the agent's install dir); missing ones are skipped. */
+  readonly readOnlyPaths: readonly string[];
+  /** The attempt's tmp dir (TMPDIR); /tmp itself is a private tmpfs. */
+  readonly tmpDir: string;
+  /** HOME inside the sandbox (must be one of writablePaths or below one). */
+  readonly homeDir: string;
+  readonly network: SandboxNetwork;
+  /** Host-only directory for generated files (passwd, the proxy socket); never shown to the process. */
+  readonly scratchDir: string;
+}
 
 export interface LaunchSpec {
   readonly command: string;
@@ -21,7 +60,12 @@ export interface LaunchSpec {
   /** External cancel: aborting kills the process group. */
   readonly signal?: AbortSignal;
   readonly stdin?: 'ignore';
+  readonly confinement?: Confinement;
+  readonly limits?: ResourceLimits;
 }
+
+/** Which resource limit ended the process; each is its own reason code upstream. */
+export type LimitHit = 'cpu' | 'processes' | 'fileSize' | 'workspaceGrowth';
 
 export interface LaunchOutcome {
   /** Exit code of the started process, null when it died from a signal or never started. */
@@ -34,6 +78,10 @@ export interface LaunchOutcome {
   readonly timedOut: boolean;
   readonly outputLimitExceeded: boolean;
   readonly cancelled: boolean;
+  /** A resource limit that was hit (and, except for fileSize, why the tree was killed). */
+  readonly limitHit: LimitHit | null;
+  /** Human-readable detail for limitHit. */
+  readonly limitDetail?: string;
   /** Bytes written to the capture files (never more than maxOutputBytes together). */
   readonly stdoutBytes: number;
   readonly stderrBytes: number;

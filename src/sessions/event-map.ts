@@ -14,6 +14,16 @@ export interface GateVerdictData {
   readonly evidence?: unknown;
 }
 
+export interface NetworkDecisionData {
+  readonly runId: string;
+  readonly attempt: number;
+  readonly phase: 'agent' | 'validators';
+  readonly method: string;
+  readonly host: string;
+  readonly port: number | null;
+  readonly reason: string | null;
+}
+
 export interface SessionEventMap {
   'session.created': {
     readonly task: string;
@@ -46,8 +56,16 @@ export interface SessionEventMap {
     readonly runId: string;
     readonly backend: string;
     readonly isolating: boolean;
+    readonly agentId?: string;
+    /** The policy's `sandbox` value that led to this choice. */
+    readonly mode?: string;
   };
-  'sandbox.degraded': { readonly runId: string; readonly backend: string; readonly reason: string };
+  'sandbox.degraded': {
+    readonly runId: string;
+    readonly backend: string;
+    readonly reason: string;
+    readonly agentId?: string;
+  };
   'run.attempt.started': {
     readonly runId: string;
     readonly attemptId: string;
@@ -61,6 +79,22 @@ export interface SessionEventMap {
     readonly dir: string;
     readonly baseCommit: string;
     readonly durationMs: number;
+    /** `overlay` (a mount over a cached checkout) or `worktree` (a full checkout). */
+    readonly strategy?: string;
+    /** Why `auto` did not use the overlay, when it did not. */
+    readonly strategyReason?: string;
+  };
+  /** One connection an allow-list sandbox made through the egress proxy, or was refused. */
+  'network.allowed': NetworkDecisionData;
+  'network.refused': NetworkDecisionData;
+  /** Connections over the per-attempt recording cap are counted here instead. */
+  'network.summary': {
+    readonly runId: string;
+    readonly attempt: number;
+    readonly phase: 'agent' | 'validators';
+    readonly allowed: number;
+    readonly refused: number;
+    readonly unrecorded: number;
   };
   'agent.started': {
     readonly runId: string;
@@ -185,6 +219,9 @@ const KNOWN_TYPES: Record<SessionEventType, true> = {
   'sandbox.degraded': true,
   'run.attempt.started': true,
   'workspace.created': true,
+  'network.allowed': true,
+  'network.refused': true,
+  'network.summary': true,
   'agent.started': true,
   'agent.event': true,
   'agent.finished': true,

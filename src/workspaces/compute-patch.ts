@@ -1,19 +1,32 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, lstat, realpath, rm, stat, utimes } from 'node:fs/promises';
+import { copyFile, lstat, readFile, realpath, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AasError, sha256Hex } from '../kernel/index.js';
 import { countPatchLines } from './count-patch-lines.js';
 import { dropRuntimePaths, reportVanished } from './drop-runtime-paths.js';
 import { forceRemove } from './force-remove.js';
 import type { GitEnvOptions } from './git-env.js';
+import { readMountTable } from './mount-table.js';
+import { type ChangedRoot, EVERYTHING, overlayChangedRoots } from './overlay-changes.js';
 import type { DiffRecord } from './parse-diff-records.js';
 import { readBlobs } from './read-blobs.js';
 import { diffStaged, renderPatch } from './render-patch.js';
 import { runGit, splitNul } from './run-git.js';
 import { settleBoth } from './settle-both.js';
-import { stageWorkspace } from './stage-workspace.js';
+import {
+  mayHoldUntracked,
+  pathspecArguments,
+  type StagedWorkspace,
+  stageWorkspace,
+} from './stage-workspace.js';
 import type { PatchFile, PatchResult, RuntimeRule, Workspace } from './types.js';
-import { baseIndexPath, PATCH_INDEX_PREFIX, WORKSPACE_DIR_NAME } from './workspace-layout.js';
+import {
+  baseIndexPath,
+  OVERLAY_MARKER_NAME,
+  PATCH_INDEX_PREFIX,
+  UPPER_DIR_NAME,
+  WORKSPACE_DIR_NAME,
+} from './workspace-layout.js';
 
 export interface ComputePatchOptions {
   /** Says whether a changed path is a runtime artifact (and by which rule); such paths never promote. */
@@ -40,6 +53,12 @@ const SYMLINK_MODE = '120000';
  * one diff that lists and renders side by side), where it took 6 in sequence. With runtime artifacts it is a `reset` and
  * a second diff more; the first diff then also rendered the artifacts for nothing, a cost
  * bounded by what `add -A` already spent hashing them.
+ *
+ * An overlay workspace runs the same commands on fewer paths: the index is seeded from the
+ * cached checkout's, and staging and the untracked listings are limited to the subtrees the
+ * upper layer holds (overlayChangedRoots), so the cost follows the size of the change, not of
+ * the repository. The listing, rendering and dropping steps are shared, so both strategies
+ * give byte-identical results for the same workspace contents.
  */
 export async function computePatch(
   ws: Workspace,
@@ -57,16 +76,34 @@ export async function computePatch(
     indexFile,
   };
   try {
-    await assertRealWorkspace(ws);
-    await seedIndex(ws, env, indexFile);
-    const staged = await stageWorkspace(env, ws.dir);
+    let roots: readonly ChangedRoot[] | undefined;
+    if (ws.strategy === 'overlay') {
+      const overlay = await assertOverlayWorkspace(ws);
+      await copyFile(overlay.index, indexFile);
+      const changed = await overlayChangedRoots(overlay);
+      roots = changed === EVERYTHING ? undefined : changed;
+    } else {
+      await assertRealWorkspace(ws);
+      await seedIndex(ws, env, indexFile);
+    }
+    const scope = roots === undefined ? undefined : { roots };
+    const untouched = scope !== undefined && scope.roots.length === 0;
+    const staged: StagedWorkspace = untouched
+      ? { embeddedRepos: [], refused: [] }
+      : await stageWorkspace(env, ws.dir, scope);
     const maxPatchBytes = options.maxPatchBytes ?? DEFAULT_MAX_PATCH_BYTES;
     // Side by side, as both only read the staged index. The ignored listing must see it as
     // `add -A` left it: a directory whose tracked files were all deleted counts as untracked
     // (listed as `dir/`) only once the deletions are staged. One diff lists and renders; it is
     // redone only when runtime artifacts were put back.
     const [ignoredUntracked, listed] = await settleBoth(
-      listIgnoredUntracked(env, ws.dir),
+      untouched || (scope !== undefined && !mayHoldUntracked(scope))
+        ? Promise.resolve([])
+        : listIgnoredUntracked(
+            env,
+            ws.dir,
+            scope === undefined ? [] : pathspecArguments(scope.roots.map((root) => root.path)),
+          ),
       diffStaged(ws, env, maxPatchBytes),
     );
     const drop = await dropRuntimePaths(
@@ -117,6 +154,42 @@ async function assertRealWorkspace(ws: Workspace): Promise<void> {
   }
 }
 
+interface OverlayWorkspace {
+  readonly lower: string;
+  readonly upper: string;
+  readonly merged: string;
+  /** The cached checkout's index: exactly the base tree, no stat data. */
+  readonly index: string;
+}
+
+/**
+ * The overlay counterpart of assertRealWorkspace: the workspace must still be the overlay
+ * createWorkspace mounted, on the cached checkout its marker names and with this attempt's
+ * upper layer, as the kernel's mount table says. Anything else (unmounted, or something else
+ * mounted there) would make the upper layer say nothing about what the agent left.
+ */
+async function assertOverlayWorkspace(ws: Workspace): Promise<OverlayWorkspace> {
+  const attemptDir = await realpath(ws.attemptDir);
+  const merged = join(attemptDir, WORKSPACE_DIR_NAME);
+  const upper = join(attemptDir, UPPER_DIR_NAME);
+  const marker = await readFile(join(attemptDir, OVERLAY_MARKER_NAME), 'utf8').catch(() => '');
+  const cached = marker.split('\n', 1)[0] ?? '';
+  const lower = join(cached, 'tree');
+  const mount = (await readMountTable()).findLast((entry) => entry.mountPoint === merged);
+  const intact =
+    cached !== '' &&
+    mount?.fsType === 'overlay' &&
+    mount.superOptions.get('lowerdir') === lower &&
+    mount.superOptions.get('upperdir') === upper &&
+    (await realpath(ws.dir).catch(() => null)) === merged;
+  if (!intact) {
+    throw new AasError('INTERNAL', `overlay workspace ${ws.dir} is not mounted as it was created`, {
+      hint: 'the workspace was unmounted or replaced; what the agent left cannot be read from it',
+    });
+  }
+  return { lower, upper, merged, index: join(cached, 'index') };
+}
+
 /**
  * The patch index starts as a copy of the checkout index, mtime included. git compares stat
  * data in whole seconds (no USE_NSEC in common builds), so a same-size write in the second of
@@ -140,9 +213,21 @@ async function seedIndex(ws: Workspace, env: GitEnvOptions, indexFile: string): 
 }
 
 /** Untracked files the workspace ignores; a wholly ignored directory is one `dir/` entry. */
-async function listIgnoredUntracked(env: GitEnvOptions, cwd: string): Promise<string[]> {
+async function listIgnoredUntracked(
+  env: GitEnvOptions,
+  cwd: string,
+  pathspecs: readonly string[],
+): Promise<string[]> {
   const result = await runGit({
-    args: ['ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory'],
+    args: [
+      'ls-files',
+      '-z',
+      '--others',
+      '--ignored',
+      '--exclude-standard',
+      '--directory',
+      ...pathspecs,
+    ],
     cwd,
     env,
   });

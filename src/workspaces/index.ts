@@ -4,6 +4,11 @@ export {
   type PatchApplyTarget,
 } from './check-patch-applies.js';
 export {
+  type CheckoutCacheCollection,
+  type CollectCheckoutCacheOptions,
+  collectCheckoutCache,
+} from './checkout-cache.js';
+export {
   type CollectOrphanWorkspacesOptions,
   collectOrphanWorkspaces,
   type OrphanCollection,
@@ -13,7 +18,12 @@ export {
   type CreateRepositoryOptions,
   createRepositoryFromFiles,
 } from './create-repository-from-files.js';
-export { type CreateWorkspaceOptions, createWorkspace } from './create-workspace.js';
+export {
+  type CreateWorkspaceOptions,
+  createWorkspace,
+  type WorkspaceStrategyChoice,
+} from './create-workspace.js';
+export { type WorkspaceStrategySupport, workspaceStrategySupport } from './overlay-support.js';
 export { type PrepareRunGitOptions, prepareRunGit } from './prepare-run-git.js';
 export { readFileAtCommit } from './read-file-at-commit.js';
 export { removeWorkspace } from './remove-workspace.js';
@@ -29,4 +39,5 @@ export type {
   RuntimeRule,
   RuntimeRuleMatch,
   Workspace,
+  WorkspaceStrategy,
 } from './types.js';

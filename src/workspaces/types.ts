@@ -30,6 +30,9 @@ export interface BaseResolution {
   readonly snapshot: boolean;
 }
 
+/** How a workspace holds the base: see createWorkspace. */
+export type WorkspaceStrategy = 'overlay' | 'worktree';
+
 export interface Workspace {
   /** `<attemptDir>/workspace`: plain files at the base commit, no `.git` inside. */
   readonly dir: string;
@@ -39,6 +42,19 @@ export interface Workspace {
   readonly attemptDir: string;
   readonly repoRoot: string;
   readonly searchPath: string;
+  /**
+   * `overlay`: `dir` is an overlayfs mount of the cached checkout of `baseCommit` with a
+   * private upper layer beside it; `worktree`: `dir` is a full checkout of its own.
+   */
+  readonly strategy: WorkspaceStrategy;
+  /** Set when `auto` could not use overlay: why, in words an operator can act on. */
+  readonly strategyReason?: string;
+  /**
+   * Overlay only: `<attemptDir>/upper`, where every byte the agent writes lands (created and
+   * modified files, whiteouts for deletions). Its size is the workspace's growth; the merged
+   * `dir` also counts the shared base, which the agent did not write.
+   */
+  readonly upperDir?: string;
 }
 
 /** The rule that marks a path as a runtime artifact, as `policy.runtimeRule` reports it. */

@@ -15,6 +15,7 @@ const COMMANDS = [
   ['policy', 'explain'],
   ['agents'],
   ['gc'],
+  ['doctor'],
   ['demo'],
 ];
 

@@ -250,7 +250,7 @@ describe('aas run: outcomes', () => {
     expect(log.find((e) => e.type === 'policy.denied')?.data).toMatchObject({
       path: '.env',
       layer: 'floor',
-      rule: '**/.env*',
+      rule: '**/.[eE][nN][vV]*',
     });
   });
 
@@ -366,25 +366,5 @@ describe('aas run: outcomes', () => {
       expect(result.stdout).toContain(phase);
     }
     expect(result.stdout).toMatch(/agent\s+succeeded.*\d+ ms/);
-  });
-});
-
-describe('aas run: the sandbox seam', () => {
-  it('refuses a run whose policy requires a sandbox the host cannot provide', async () => {
-    const { home, repo } = setup();
-    const policy = join(home, 'policy.yaml');
-    writeFileSync(policy, 'sandbox: required\n');
-    const result = await runJob(home, repo, [
-      '--agent-cmd',
-      'echo y > src/y.txt',
-      '--policy',
-      policy,
-      '--json',
-    ]);
-    expect(result.code).toBe(3);
-    expect(jsonOf<RunJson>(result)).toMatchObject({
-      status: 'blocked',
-      reasonCode: 'SANDBOX_UNAVAILABLE',
-    });
   });
 });

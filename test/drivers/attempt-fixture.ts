@@ -61,6 +61,7 @@ export function makeAttemptFixture(): AttemptFixture {
         envAllow: null,
         timeoutMs: 60_000,
         maxOutputBytes: 1024 * 1024,
+        network: { mode: 'disabled' },
         onEvent: (event) => {
           events.push(event);
         },

@@ -13,6 +13,7 @@ const exited = (exitCode: number | null, extra: Partial<LaunchOutcome> = {}): La
   stderrBytes: 0,
   durationMs: 1,
   ...extra,
+  limitHit: extra.limitHit ?? null,
 });
 const valid = (
   status: 'succeeded' | 'partial' | 'failed' | 'timed_out' | 'policy_blocked',

@@ -49,6 +49,7 @@ describe('loadManifestFile', () => {
       args: ['--yes-always', '--no-git'],
       env: { AIDER_MODEL: 'sonnet' },
       policy: { paths: { allow: ['src/**'] }, anything: 'goes-here' },
+      readOnlyPaths: [],
       capabilities: [],
       result: 'file',
     });

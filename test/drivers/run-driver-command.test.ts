@@ -125,20 +125,20 @@ describe('runDriver with the command agent and custom manifests', () => {
       ].sort(),
     );
     expect(env.get('PATH')).toBe(SAFE_DEFAULT_PATH);
-    expect(env.get('HOME')).toBe(join(fx.attemptDir, 'home'));
-    expect(env.get('TMPDIR')).toBe(join(fx.attemptDir, 'tmp'));
+    expect(env.get('HOME')).toBe(join(fx.attemptDir, 'aep', 'home'));
+    expect(env.get('TMPDIR')).toBe(join(fx.attemptDir, 'aep', 'tmp'));
     expect(env.get('LANG')).toBe('C.UTF-8');
     expect(env.get('FIXED')).toBe('from-manifest');
-    expect(env.get('AEP_RUN_DIR')).toBe(fx.attemptDir);
+    expect(env.get('AEP_RUN_DIR')).toBe(join(fx.attemptDir, 'aep'));
     expect(env.get('AEP_WORKSPACE')).toBe(fx.workspace);
-    expect(env.get('AEP_ARTIFACT_DIR')).toBe(join(fx.attemptDir, 'artifacts'));
-    expect(env.get('AEP_JOB_SPEC')).toBe(join(fx.attemptDir, 'job.json'));
-    expect(env.get('AEP_RESULT_PATH')).toBe(join(fx.attemptDir, 'driver_result.json'));
-    expect(env.get('AEP_EVENT_LOG')).toBe(join(fx.attemptDir, 'events.ndjson'));
+    expect(env.get('AEP_ARTIFACT_DIR')).toBe(join(fx.attemptDir, 'aep', 'artifacts'));
+    expect(env.get('AEP_JOB_SPEC')).toBe(join(fx.attemptDir, 'aep', 'job.json'));
+    expect(env.get('AEP_RESULT_PATH')).toBe(join(fx.attemptDir, 'aep', 'driver_result.json'));
+    expect(env.get('AEP_EVENT_LOG')).toBe(join(fx.attemptDir, 'aep', 'events.ndjson'));
     expect(env.get('AEP_BASELINE')).toBe(join(fx.root, 'baseline'));
     expect(env.get('AEP_ATTEMPT')).toBe('3');
     for (const dir of ['home', 'tmp', 'artifacts'])
-      expect(existsSync(join(fx.attemptDir, dir))).toBe(true);
+      expect(existsSync(join(fx.attemptDir, 'aep', dir))).toBe(true);
   });
 
   it('passes host variables only when allowed, and never lets them shadow AEP_*', async () => {
@@ -154,8 +154,8 @@ describe('runDriver with the command agent and custom manifests', () => {
     expect(env.has('AWS_SECRET_ACCESS_KEY')).toBe(false);
     expect(env.has('SSH_AUTH_SOCK')).toBe(false);
     expect(env.has('NOT_SET_ON_HOST')).toBe(false);
-    expect(env.get('HOME')).toBe(join(fx.attemptDir, 'home'));
-    expect(env.get('AEP_RUN_DIR')).toBe(fx.attemptDir);
+    expect(env.get('HOME')).toBe(join(fx.attemptDir, 'aep', 'home'));
+    expect(env.get('AEP_RUN_DIR')).toBe(join(fx.attemptDir, 'aep'));
     expect(env.get('AEP_BASELINE')).toBe('');
   });
 

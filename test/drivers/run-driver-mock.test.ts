@@ -79,12 +79,12 @@ describe('runDriver with the mock agent', () => {
     expect(fx.events.find((event) => event.type === 'custom.step')?.data).toEqual({ n: 1 });
 
     // The attempt directory follows the AEP layout.
-    const job = JSON.parse(readFileSync(join(fx.attemptDir, 'job.json'), 'utf8')) as {
+    const job = JSON.parse(readFileSync(join(fx.attemptDir, 'aep', 'job.json'), 'utf8')) as {
       protocol: string;
     };
     expect(job.protocol).toBe('aep/v1');
-    expect(existsSync(join(fx.attemptDir, 'driver_result.json'))).toBe(true);
-    expect(existsSync(join(fx.attemptDir, 'events.ndjson'))).toBe(true);
+    expect(existsSync(join(fx.attemptDir, 'aep', 'driver_result.json'))).toBe(true);
+    expect(existsSync(join(fx.attemptDir, 'aep', 'events.ndjson'))).toBe(true);
     expect(outcome.stdoutPath).toBe(join(fx.attemptDir, 'stdout.log'));
     expect(outcome.stderrPath).toBe(join(fx.attemptDir, 'stderr.log'));
   });
@@ -140,7 +140,7 @@ describe('runDriver with the mock agent', () => {
     const outcome = await run({ misbehave: 'garbage-result' });
     expect(outcome.code).toBe('DRIVER_RESULT_INVALID');
     expect(outcome.ok).toBe(false);
-    expect(outcome.detail).toContain(join(fx.attemptDir, 'driver_result.json'));
+    expect(outcome.detail).toContain(join(fx.attemptDir, 'aep', 'driver_result.json'));
     expect(outcome.detail).toMatch(/not valid JSON/);
     expect(outcome.result).toBeNull();
   });
@@ -159,9 +159,9 @@ describe('runDriver with the mock agent', () => {
   });
 
   it('never judges a stale result left in the attempt directory', async () => {
-    mkdirSync(fx.attemptDir, { recursive: true });
+    mkdirSync(join(fx.attemptDir, 'aep'), { recursive: true });
     writeFileSync(
-      join(fx.attemptDir, 'driver_result.json'),
+      join(fx.attemptDir, 'aep', 'driver_result.json'),
       JSON.stringify({ status: 'succeeded', summary: 'stale' }),
     );
     const outcome = await run({ misbehave: 'no-result' });

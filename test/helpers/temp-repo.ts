@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -30,8 +30,30 @@ export function makeTempDir(prefix = 'aas-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/**
+ * Removes a test directory. Overlay workspaces a test kept (or a crash left) are still mounted
+ * under it, and removing through a mount fails with EBUSY, so they are unmounted first.
+ */
 export function removeDir(path: string): void {
+  for (const mountPoint of mountsUnder(path)) {
+    spawnSync('umount', ['-l', mountPoint], { stdio: 'ignore' });
+  }
   rmSync(path, { recursive: true, force: true });
+}
+
+function mountsUnder(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const prefix = `${path.replace(/\/+$/, '')}/`;
+  return text
+    .split('\n')
+    .map((line) => (line.split(' ')[4] ?? '').replace(/\\040/g, ' '))
+    .filter((mountPoint) => mountPoint.startsWith(prefix))
+    .sort((a, b) => b.length - a.length);
 }
 
 export type FileTree = Record<string, string | Buffer>;

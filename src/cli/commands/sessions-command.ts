@@ -128,8 +128,7 @@ export function registerSessionsCommand(
             io.stdout,
             `run       ${run.id}  ${run.status}${run.reasonCode ? ` (${run.reasonCode})` : ''}`,
           );
-          if (run.reasonDetail)
-            println(io.stdout, `reason    ${run.reasonDetail.split('\n').join('\n          ')}`);
+          if (run.reasonDetail) printReason(io, run.reasonDetail, session.id);
           if (run.baseCommit)
             println(io.stdout, `base      ${run.baseCommit} (${run.baseRef ?? 'HEAD'})`);
           if (run.patchSha256) println(io.stdout, `patch     sha256 ${run.patchSha256}`);
@@ -206,4 +205,19 @@ export function registerSessionsCommand(
 function formatEvent(event: StoredEvent): string {
   const data = JSON.stringify(event.data);
   return `${String(event.seq).padStart(4)}  ${event.at}  ${event.type.padEnd(22)} ${event.actor}  ${data.length > 160 ? `${data.slice(0, 159)}…` : data}`;
+}
+
+/**
+ * The first line of why a run ended; the rest (validator output, which an agent may have
+ * shaped to look like this report) stays in the event log, never printed as lines of its own.
+ */
+function printReason(io: CliIo, detail: string, sessionId: string): void {
+  const lines = detail.split('\n');
+  println(io.stdout, `reason    ${firstLine(detail, 200)}`);
+  if (lines.length > 1) {
+    println(
+      io.stdout,
+      `          (+${lines.length - 1} more line(s): aas sessions events ${sessionId})`,
+    );
+  }
 }

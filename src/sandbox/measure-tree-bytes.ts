@@ -1,0 +1,37 @@
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * Disk bytes under `paths`, not following symlinks. A file counts as the larger of its length
+ * and its allocated blocks, so a sparse file claiming a terabyte counts as a terabyte: the cap
+ * fails closed. Entries that vanish mid-walk are skipped (the process is still running).
+ * Stops early, returning a value above `stopAbove`, once the total passes it.
+ */
+export async function measureTreeBytes(
+  paths: readonly string[],
+  stopAbove = Number.POSITIVE_INFINITY,
+): Promise<number> {
+  let total = 0;
+  const pending = [...paths];
+  while (pending.length > 0) {
+    const path = pending.pop();
+    if (path === undefined) break;
+    let stats: Awaited<ReturnType<typeof lstat>>;
+    try {
+      stats = await lstat(path);
+    } catch {
+      continue;
+    }
+    total += Math.max(stats.size, stats.blocks * 512);
+    if (total > stopAbove) return total;
+    if (!stats.isDirectory()) continue;
+    let names: string[];
+    try {
+      names = await readdir(path);
+    } catch {
+      continue;
+    }
+    for (const name of names) pending.push(join(path, name));
+  }
+  return total;
+}

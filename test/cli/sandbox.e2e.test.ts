@@ -1,0 +1,187 @@
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/kernel/index.js';
+import { createBubblewrapBackend } from '../../src/sandbox/index.js';
+import { jsonOf, runCli } from '../helpers/run-cli.js';
+import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+
+const selfTest = await createBubblewrapBackend({
+  clock: systemClock,
+  nodePath: process.execPath,
+}).selfTest();
+if (!selfTest.ok) {
+  if (process.env.AAS_REQUIRE_SANDBOX === '1') throw new Error(`bubblewrap: ${selfTest.reason}`);
+  console.warn(`SKIPPED sandbox e2e tests: bubblewrap unavailable: ${selfTest.reason}`);
+}
+
+interface RunJson {
+  sessionId: string;
+  status: string;
+  reasonCode: string;
+  detail: string;
+  exitCode: number;
+}
+interface EventJson {
+  type: string;
+  data: Record<string, unknown>;
+}
+
+const cleanup: string[] = [];
+afterAll(() => {
+  for (const dir of cleanup) removeDir(dir);
+});
+
+function setup() {
+  const home = makeTempDir('aas-home-');
+  const repo = createTempRepo({ 'README.md': '# demo\n' });
+  cleanup.push(home, repo);
+  return { home, repo };
+}
+
+function policyFile(dir: string, text: string): string {
+  const path = join(dir, `policy-${Math.random().toString(16).slice(2)}.yaml`);
+  writeFileSync(path, text);
+  return path;
+}
+
+async function events(home: string, sessionId: string): Promise<EventJson[]> {
+  const result = await runCli(['sessions', 'events', sessionId, '--json'], { home });
+  expect(result.code, result.stderr).toBe(0);
+  return result.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as EventJson);
+}
+
+const run = (home: string, repo: string, flags: string[], env: NodeJS.ProcessEnv = {}) =>
+  runCli(['run', '--repo', repo, '--task', 'x', '--json', ...flags], { home, env });
+
+describe.skipIf(!selfTest.ok)('sandbox policy seam', () => {
+  it('runs agents in bubblewrap by default and records it', async () => {
+    const { home, repo } = setup();
+    const result = await run(home, repo, ['--agent-cmd', 'echo hi >> README.md']);
+    expect(result.code, result.stderr).toBe(0);
+    const recorded = await events(home, jsonOf<RunJson>(result).sessionId);
+    const selected = recorded.find((event) => event.type === 'sandbox.selected');
+    expect(selected?.data).toMatchObject({ backend: 'bubblewrap', isolating: true });
+    expect(recorded.some((event) => event.type === 'sandbox.degraded')).toBe(false);
+    expect(result.stderr).not.toContain('warning');
+  });
+
+  it('`required` refuses to run when bubblewrap is missing', async () => {
+    const { home, repo } = setup();
+    const policy = policyFile(home, 'sandbox: required\n');
+    const result = await run(
+      home,
+      repo,
+      ['--agent-cmd', 'echo hi >> README.md', '--policy', policy],
+      { AAS_BWRAP: '/nonexistent/bwrap' },
+    );
+    expect(result.code).toBe(3);
+    const outcome = jsonOf<RunJson>(result);
+    expect(outcome.reasonCode).toBe('SANDBOX_UNAVAILABLE');
+    expect(outcome.detail).toContain('/nonexistent/bwrap');
+  });
+
+  it('`preferred` degrades to the plain backend, records why and warns on stderr', async () => {
+    const { home, repo } = setup();
+    const result = await run(home, repo, ['--agent-cmd', 'echo hi >> README.md'], {
+      AAS_BWRAP: '/nonexistent/bwrap',
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/warning: sandbox degraded.*\/nonexistent\/bwrap/);
+    const recorded = await events(home, jsonOf<RunJson>(result).sessionId);
+    expect(recorded.find((event) => event.type === 'sandbox.degraded')?.data).toMatchObject({
+      backend: 'plain',
+    });
+  });
+
+  it('`off` must be explicit and runs unconfined without a degradation warning', async () => {
+    const { home, repo } = setup();
+    const policy = policyFile(home, 'sandbox: off\n');
+    const result = await run(home, repo, [
+      '--agent-cmd',
+      'echo hi >> README.md',
+      '--policy',
+      policy,
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const recorded = await events(home, jsonOf<RunJson>(result).sessionId);
+    expect(recorded.find((event) => event.type === 'sandbox.selected')?.data).toMatchObject({
+      backend: 'plain',
+      mode: 'off',
+    });
+    expect(result.stderr).not.toContain('warning');
+  });
+
+  it('records allowed and refused connections of an allow-list sandbox', async () => {
+    const { home, repo } = setup();
+    const server: Server = createServer((_req, res) => res.end('fine'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const policy = policyFile(home, `network:\n  allow: ["127.0.0.1:${port}"]\n`);
+      const script = [
+        `curl -fsS -m 10 --noproxy '' http://127.0.0.1:${port}/ >> README.md`,
+        'curl -fsS -m 10 https://exfil.example.com/ >> README.md 2>/dev/null || true',
+      ].join('; ');
+      const result = await run(home, repo, ['--agent-cmd', script, '--policy', policy]);
+      expect(result.code, result.stderr).toBe(0);
+      const recorded = await events(home, jsonOf<RunJson>(result).sessionId);
+      expect(recorded.find((event) => event.type === 'network.allowed')?.data).toMatchObject({
+        host: '127.0.0.1',
+        port,
+        phase: 'agent',
+      });
+      expect(recorded.find((event) => event.type === 'network.refused')?.data).toMatchObject({
+        host: 'exfil.example.com',
+        port: 443,
+        phase: 'agent',
+      });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('ends a run that hits a resource limit with that limit as the reason', async () => {
+    const { home, repo } = setup();
+    const policy = policyFile(home, 'limits:\n  maxFileBytes: 100000\n');
+    const result = await run(home, repo, [
+      '--agent-cmd',
+      'head -c 500000 /dev/zero > big.txt',
+      '--policy',
+      policy,
+    ]);
+    expect(result.code).toBe(5);
+    expect(jsonOf<RunJson>(result).reasonCode).toBe('AGENT_FILE_SIZE_LIMIT');
+  });
+});
+
+describe('aas doctor', () => {
+  it('reports what the host supports', async () => {
+    const home = makeTempDir('aas-home-');
+    cleanup.push(home);
+    const result = await runCli(['doctor', '--json'], { home });
+    expect(result.code, result.stderr).toBe(0);
+    const report = jsonOf<{ isolationAvailable: boolean; checks: { name: string }[] }>(result);
+    expect(report.isolationAvailable).toBe(selfTest.ok);
+    expect(report.checks.map((check) => check.name)).toContain('bubblewrap');
+    const text = await runCli(['doctor'], { home });
+    expect(text.stdout).toContain('bubblewrap');
+  });
+
+  it('--require-sandbox exits 3 when bubblewrap is missing', async () => {
+    const home = makeTempDir('aas-home-');
+    cleanup.push(home);
+    const result = await runCli(['doctor', '--require-sandbox'], {
+      home,
+      env: { AAS_BWRAP: '/nonexistent/bwrap' },
+    });
+    expect(result.code).toBe(3);
+    expect(result.stdout).toContain('/nonexistent/bwrap');
+    expect(result.stderr).toContain('SANDBOX_UNAVAILABLE');
+  });
+});
