@@ -1,5 +1,5 @@
 /**
- * AAS benchmarks: `npm run bench` (all sections) or `npm run bench -- run|events|replay|workspace`.
+ * AAS benchmarks: `npm run bench` (all sections) or `npm run bench -- run|events|replay|workspace|sandbox`.
  * Prints one table of medians per measurement and writes bench/out/results.json.
  * AAS_BENCH_QUICK=1 shrinks every section for a smoke run; see bench/README.md.
  */
@@ -11,9 +11,10 @@ import { eventBench } from './event-bench.js';
 import { replayBench } from './replay-bench.js';
 import { formatTable, passes, type ResultTable, tableToJson } from './report.js';
 import { runBench } from './run-bench.js';
+import { sandboxBench } from './sandbox-bench.js';
 import { workspaceBench } from './workspace-bench.js';
 
-const SECTIONS = ['run', 'events', 'replay', 'workspace'] as const;
+const SECTIONS = ['run', 'events', 'replay', 'workspace', 'sandbox'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function isSection(value: string): value is Section {
@@ -52,13 +53,19 @@ const runners: Record<Section, () => Promise<ResultTable[]>> = {
       env,
       progress,
     }),
+  sandbox: () =>
+    sandboxBench({
+      warmups: quick ? 1 : 5,
+      iterations: quick ? 5 : 50,
+      progress,
+    }),
   workspace: () =>
     workspaceBench({
       sizes:
         sizeList(env.AAS_BENCH_WORKSPACE_SIZES) ??
         (quick ? [200, 2_000] : [1_000, 20_000, 100_000]),
-      // Big repositories get fewer runs: one worktree checkout + removal of 100,000 files is
-      // seconds, and the medians of 3 were stable to a few percent there.
+      // Big repositories get fewer runs: one worktree checkout and removal of 100,000 files
+      // takes ~20 s on the reference VM, one `cp -a` ~60 s (bench/README.md).
       iterations: (files) => (quick ? 2 : files >= 100_000 ? 3 : files >= 20_000 ? 5 : 9),
       warmups: () => (quick ? 0 : 1),
       coldBuilds: (files) => (quick || files >= 100_000 ? 1 : 3),

@@ -1,9 +1,16 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import pino from 'pino';
 import type { AasConfig } from '../config/index.js';
 import { type AgentRegistry, builtinManifests, createAgentRegistry } from '../drivers/index.js';
-import { AasError, type Clock, type Logger, normaliseError, systemClock } from '../kernel/index.js';
+import {
+  AasError,
+  type Clock,
+  isValidId,
+  type Logger,
+  normaliseError,
+  systemClock,
+} from '../kernel/index.js';
 import { type NamedLayer, readPolicyLayerFile } from '../policy/index.js';
 import type { RunnerDeps } from '../runner/index.js';
 import {
@@ -13,7 +20,7 @@ import {
 } from '../sandbox/index.js';
 import { EventBus, recoverInterruptedRuns } from '../sessions/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { collectOrphanWorkspaces } from '../workspaces/index.js';
+import { collectCheckoutCache, collectOrphanWorkspaces } from '../workspaces/index.js';
 
 /** The typed resources bag: built once here, passed explicitly everywhere else. */
 export interface Runtime {
@@ -124,7 +131,10 @@ export interface RecoveryReport {
 }
 
 /** After a crash: end runs whose lease expired, then remove workspaces no live run owns. */
-export async function recover(runtime: Runtime): Promise<RecoveryReport> {
+export async function recover(
+  runtime: Runtime,
+  options: { readonly includeKept?: boolean } = {},
+): Promise<RecoveryReport> {
   const interruptedRuns = await recoverInterruptedRuns({
     store: runtime.store,
     clock: runtime.clock,
@@ -141,12 +151,53 @@ export async function recover(runtime: Runtime): Promise<RecoveryReport> {
         const run = await runtime.store.getRun(runId);
         return run !== null && (run.status === 'running' || run.status === 'queued');
       },
+      includeKept: options.includeKept ?? false,
     });
     removedWorkspaces = collected.removed;
   } catch (error) {
     runtime.log.warn({ err: normaliseError(error).message }, 'orphan workspace collection failed');
   }
   return { interruptedRuns, removedWorkspaces };
+}
+
+export interface CacheCollectionReport {
+  /** Cached base checkouts removed. */
+  readonly removedCheckouts: readonly string[];
+  /** Kept because a live run is based on them or a workspace is mounted on them. */
+  readonly keptCheckouts: readonly string[];
+}
+
+/**
+ * Evicts cached base checkouts that no live run needs and nobody used for `olderThanMs`.
+ * Only `aas gc` does this: a cache entry is what makes the next run on that commit cheap.
+ */
+export async function collectCaches(
+  runtime: Runtime,
+  options: { readonly olderThanMs: number },
+): Promise<CacheCollectionReport> {
+  const keepCommits = new Set<string>();
+  let runIds: string[] = [];
+  try {
+    runIds = (await readdir(runtime.config.paths.runs)).filter((name) => isValidId(name));
+  } catch {
+    // No runs directory yet: nothing is live.
+  }
+  for (const runId of runIds) {
+    const run = await runtime.store.getRun(runId);
+    if (run === null || !(run.status === 'running' || run.status === 'queued')) continue;
+    if (run.baseCommit !== null) keepCommits.add(run.baseCommit);
+    // A queued run has not resolved its base yet; keep everything recent for it.
+    else return { removedCheckouts: [], keptCheckouts: [] };
+  }
+  const collected = await collectCheckoutCache(runtime.config.paths.checkouts, {
+    keepCommits,
+    olderThanMs: options.olderThanMs,
+    nowMs: runtime.clock.nowMs(),
+  });
+  return {
+    removedCheckouts: collected.removed,
+    keptCheckouts: [...collected.kept, ...collected.inUse],
+  };
 }
 
 /** A data directory that cannot be created is the operator's to fix: say which and why. */

@@ -1,4 +1,6 @@
 export {
+  type CacheCollectionReport,
+  collectCaches,
   createRuntime,
   type RecoveryReport,
   type Runtime,

@@ -121,9 +121,9 @@ export function attachWarningPrinter(
     if (event.type !== 'sandbox.degraded') return;
     const data = (event.data ?? {}) as Data;
     err.write(
-      oneLine(
+      `${oneLine(
         `warning: sandbox degraded, agent ${String(data.agentId ?? '')} runs without OS isolation: ${String(data.reason ?? '')}`,
-      ) + '\n',
+      )}\n`,
     );
   });
 }

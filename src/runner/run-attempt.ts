@@ -15,6 +15,7 @@ import { type SessionRecorder, sessionEvent, type TypedEvent } from '../sessions
 import {
   computePatch,
   createWorkspace,
+  markWorkspaceKept,
   type PatchResult,
   type RunGit,
   removeWorkspace,
@@ -452,6 +453,7 @@ async function disposeWorkspace(input: AttemptInput, workspace: Workspace): Prom
   const { recorder, runId, attempt } = input;
   let event: TypedEvent;
   if (input.job.keepWorkspace) {
+    await markWorkspaceKept(workspace.attemptDir).catch(() => undefined);
     event = sessionEvent('workspace.kept', {
       runId,
       attempt,

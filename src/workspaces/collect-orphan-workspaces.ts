@@ -1,16 +1,18 @@
-import { lstat, readdir, realpath } from 'node:fs/promises';
+import { lstat, readdir, realpath, writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { isValidId, normaliseError } from '../kernel/index.js';
 import { mountsAtOrUnder, readMountTable } from './mount-table.js';
 import { removeWorkspaceIn } from './remove-workspace.js';
 import { unmountAllUnder } from './run-mount.js';
-import { BASE_INDEX_NAME, OVERLAY_MARKER_NAME } from './workspace-layout.js';
+import { BASE_INDEX_NAME, KEPT_MARKER_NAME, OVERLAY_MARKER_NAME } from './workspace-layout.js';
 
 export interface CollectOrphanWorkspacesOptions {
   /** The directory holding one `<runId>/` directory per run. */
   readonly runsDir: string;
   /** Whether a run may still use its workspaces; an error counts as live (never delete on doubt). */
   readonly isRunLive: (runId: string) => Promise<boolean>;
+  /** Also remove workspaces kept on request (see markWorkspaceKept); default false. */
+  readonly includeKept?: boolean;
 }
 
 export interface OrphanCollection {
@@ -70,7 +72,9 @@ export async function collectOrphanWorkspaces(
     } catch {
       live = true;
     }
-    if (live) kept.push(...attempts);
+    const keptOnRequest =
+      options.includeKept !== true && (await anyKept(attempts.length > 0 ? attempts : []));
+    if (live || keptOnRequest) kept.push(...attempts);
     else stale.push({ runDir, attempts });
   }
 
@@ -112,6 +116,18 @@ async function attemptDirsWithWorkspaces(runDir: string): Promise<string[]> {
       found.push(attemptDir);
   }
   return found;
+}
+
+async function anyKept(attemptDirs: readonly string[]): Promise<boolean> {
+  for (const attemptDir of attemptDirs) {
+    if (await isRealFile(join(attemptDir, KEPT_MARKER_NAME))) return true;
+  }
+  return false;
+}
+
+/** Marks a workspace as kept on request, so crash recovery leaves it for `aas gc --kept`. */
+export async function markWorkspaceKept(attemptDir: string): Promise<void> {
+  await writeFile(join(attemptDir, KEPT_MARKER_NAME), '', { flag: 'w' });
 }
 
 async function isRealDirectory(path: string): Promise<boolean> {

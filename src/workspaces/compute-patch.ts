@@ -56,9 +56,12 @@ const SYMLINK_MODE = '120000';
  *
  * An overlay workspace runs the same commands on fewer paths: the index is seeded from the
  * cached checkout's, and staging and the untracked listings are limited to the subtrees the
- * upper layer holds (overlayChangedRoots), so the cost follows the size of the change, not of
- * the repository. The listing, rendering and dropping steps are shared, so both strategies
- * give byte-identical results for the same workspace contents.
+ * upper layer holds (overlayChangedRoots), so git's work follows the size of the change, not
+ * of the repository. The listing, rendering and dropping steps are shared, so both strategies
+ * give byte-identical results for the same workspace contents. A one-line change took 16 ms
+ * at 1,000 files and 103 ms at 100,000 (worktree: 42 and 541 ms); what still grows is git
+ * reading the index in each process (8.8 MB at 100,000 entries, ~13 ms) and `add` writing it
+ * back (~45 ms), per GIT_TRACE2_PERF.
  */
 export async function computePatch(
   ws: Workspace,

@@ -11,6 +11,7 @@ export {
 export {
   type CollectOrphanWorkspacesOptions,
   collectOrphanWorkspaces,
+  markWorkspaceKept,
   type OrphanCollection,
 } from './collect-orphan-workspaces.js';
 export { type ComputePatchOptions, computePatch } from './compute-patch.js';

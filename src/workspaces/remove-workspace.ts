@@ -5,6 +5,7 @@ import { unmountAllUnder } from './run-mount.js';
 import type { Workspace } from './types.js';
 import {
   BASE_INDEX_NAME,
+  KEPT_MARKER_NAME,
   OVERLAY_MARKER_NAME,
   OVERLAY_WORK_DIR_NAME,
   PATCH_INDEX_PREFIX,
@@ -48,4 +49,5 @@ export async function removeWorkspaceIn(attemptDir: string): Promise<void> {
   }
   await rm(join(real, BASE_INDEX_NAME), { force: true });
   await rm(join(real, OVERLAY_MARKER_NAME), { force: true });
+  await rm(join(real, KEPT_MARKER_NAME), { force: true });
 }

@@ -33,3 +33,9 @@ export const OVERLAY_MARKER_NAME = 'overlay.lower';
 export function overlayMarkerPath(attemptDir: string): string {
   return join(attemptDir, OVERLAY_MARKER_NAME);
 }
+
+/**
+ * Written beside a workspace the job asked to keep (`--keep-workspace`): the crash recovery
+ * every command runs leaves such a run's workspaces alone; `aas gc --kept` removes them.
+ */
+export const KEPT_MARKER_NAME = 'workspace.kept';

@@ -54,7 +54,9 @@ describe('aas policy explain', () => {
     expect(result.stdout).toMatch(
       /DENY\s+src\/secret\/k\.txt\s+\(layer agent:narrow, rule src\/secret\/\*\*\)/,
     );
-    expect(result.stdout).toMatch(/DENY\s+\.env\s+\(layer floor, rule \*\*\/\.\[eE\]\[nN\]\[vV\]\*\)/);
+    expect(result.stdout).toMatch(
+      /DENY\s+\.env\s+\(layer floor, rule \*\*\/\.\[eE\]\[nN\]\[vV\]\*\)/,
+    );
     expect(result.stdout).toMatch(/DROP\s+node_modules\/x\.js/);
     expect(result.stdout).toMatch(/limits\.maxChangedFiles\s+5\s+\(agent:narrow\)/);
 

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { jsonOf, runCli, runJob } from '../helpers/run-cli.js';
@@ -122,6 +122,13 @@ describe('aas run: outcomes', () => {
     // The user's repository was never written: same HEAD, clean status, no new refs.
     expect(headCommit(repo)).toBe(base);
     expect(git(repo, ['status', '--porcelain'])).toBe('');
+
+    // A kept workspace survives the recovery every later command runs, until `gc --kept`.
+    expect((await runCli(['sessions', 'list'], { home })).code).toBe(0);
+    expect(existsSync(join(workspace, 'src', 'app.js'))).toBe(true);
+    const gc = await runCli(['gc', '--kept', '--json'], { home });
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(existsSync(join(workspace, 'src', 'app.js'))).toBe(false);
   });
 
   it('mock driver: a failing validator is retried with the gate feedback, and the retry succeeds', async () => {

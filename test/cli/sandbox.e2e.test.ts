@@ -1,10 +1,11 @@
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/kernel/index.js';
 import { createBubblewrapBackend } from '../../src/sandbox/index.js';
+import { workspaceStrategySupport } from '../../src/workspaces/index.js';
 import { jsonOf, runCli } from '../helpers/run-cli.js';
 import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
 
@@ -183,5 +184,34 @@ describe('aas doctor', () => {
     expect(result.code).toBe(3);
     expect(result.stdout).toContain('/nonexistent/bwrap');
     expect(result.stderr).toContain('SANDBOX_UNAVAILABLE');
+  });
+});
+
+const overlay = await workspaceStrategySupport();
+
+describe.skipIf(!overlay.overlay)('overlay workspaces through the CLI', () => {
+  it('records the strategy, and aas gc evicts the cached checkout only when asked', async () => {
+    const { home, repo } = setup();
+    const result = await run(home, repo, ['--agent-cmd', 'echo hi >> README.md']);
+    expect(result.code, result.stderr).toBe(0);
+    const recorded = await events(home, jsonOf<RunJson>(result).sessionId);
+    expect(recorded.find((event) => event.type === 'workspace.created')?.data).toMatchObject({
+      strategy: 'overlay',
+    });
+    const cache = join(home, 'cache', 'checkouts');
+    expect(readdirSync(cache).filter((name) => /^[0-9a-f]{40}$/.test(name))).toHaveLength(1);
+
+    const young = await runCli(['gc', '--json'], { home });
+    expect(young.code, young.stderr).toBe(0);
+    expect(jsonOf<{ removedCheckouts: string[] }>(young).removedCheckouts).toEqual([]);
+
+    const all = await runCli(['gc', '--cache-age', '0', '--json'], { home });
+    expect(all.code, all.stderr).toBe(0);
+    expect(jsonOf<{ removedCheckouts: string[] }>(all).removedCheckouts).toHaveLength(1);
+    expect(readdirSync(cache).filter((name) => /^[0-9a-f]{40}$/.test(name))).toEqual([]);
+
+    const bad = await runCli(['gc', '--cache-age', 'soon'], { home });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--cache-age');
   });
 });

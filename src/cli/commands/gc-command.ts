@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
-import { recover } from '../../app/index.js';
-import type { ExitCode } from '../../kernel/index.js';
+import { collectCaches, recover } from '../../app/index.js';
+import { AasError, type ExitCode } from '../../kernel/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
+
+const HOUR_MS = 3_600_000;
 
 export function registerGcCommand(
   program: Command,
@@ -12,33 +14,53 @@ export function registerGcCommand(
   program
     .command('gc')
     .description(
-      'end runs interrupted by a crash and remove workspaces no live run owns (logs stay)',
+      'end runs interrupted by a crash, remove workspaces no live run owns (logs stay), and evict unused cached base checkouts',
     )
     .option('--json', 'machine-readable output')
+    .option('--kept', 'also remove workspaces that runs kept with --keep-workspace')
+    .option(
+      '--cache-age <hours>',
+      'evict cached base checkouts unused for this many hours (0 = every one no live run needs)',
+      '24',
+    )
     .addHelpText(
       'after',
-      '\nEvery other command that changes state does this too, before it starts.',
+      '\nEvery other command ends interrupted runs and removes orphan workspaces too, before it starts; only gc evicts cached checkouts and, with --kept, workspaces kept with --keep-workspace.',
     )
-    .action(async (flags: { json?: boolean }, command: Command) => {
-      try {
-        const report = await withRuntime(
-          io,
-          command.optsWithGlobals<GlobalOptions>(),
-          (runtime) => recover(runtime),
-          {
-            recover: false,
-          },
-        );
-        if (flags.json) {
-          println(io.stdout, JSON.stringify(report));
-        } else {
-          println(
-            io.stdout,
-            `ended ${report.interruptedRuns.length} interrupted run(s); removed ${report.removedWorkspaces.length} orphan workspace(s)`,
+    .action(
+      async (flags: { json?: boolean; kept?: boolean; cacheAge: string }, command: Command) => {
+        try {
+          const hours = Number(flags.cacheAge);
+          if (!/^\d+(\.\d+)?$/.test(flags.cacheAge) || !Number.isFinite(hours)) {
+            throw new AasError(
+              'INVALID_ARGUMENT',
+              `--cache-age must be a number of hours, got '${flags.cacheAge}'`,
+              {
+                field: '--cache-age',
+                hint: 'for example --cache-age 0 to evict every checkout no live run needs',
+              },
+            );
+          }
+          const report = await withRuntime(
+            io,
+            command.optsWithGlobals<GlobalOptions>(),
+            async (runtime) => ({
+              ...(await recover(runtime, { includeKept: flags.kept === true })),
+              ...(await collectCaches(runtime, { olderThanMs: hours * HOUR_MS })),
+            }),
+            { recover: false },
           );
+          if (flags.json) {
+            println(io.stdout, JSON.stringify(report));
+          } else {
+            println(
+              io.stdout,
+              `ended ${report.interruptedRuns.length} interrupted run(s); removed ${report.removedWorkspaces.length} orphan workspace(s); evicted ${report.removedCheckouts.length} cached checkout(s), kept ${report.keptCheckouts.length}`,
+            );
+          }
+        } catch (thrown) {
+          setExit(reportError(io, thrown, flags.json === true));
         }
-      } catch (thrown) {
-        setExit(reportError(io, thrown, flags.json === true));
-      }
-    });
+      },
+    );
 }

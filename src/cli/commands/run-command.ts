@@ -67,7 +67,7 @@ export function registerRunCommand(
       '--allow-dirty-base',
       'snapshot uncommitted changes into a base commit instead of refusing',
     )
-    .option('--keep-workspace', 'keep each attempt workspace after the run')
+    .option('--keep-workspace', 'keep each attempt workspace after the run (until aas gc --kept)')
     .option('--label <label>', 'label for the session (repeatable)', collect, [])
     .option('--agent-input <file>', 'agent-specific input (YAML or JSON), e.g. a mock agent script')
     .option('--json', 'print one machine-readable result object instead of progress')
