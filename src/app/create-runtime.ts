@@ -1,5 +1,6 @@
-import { mkdir, readdir } from 'node:fs/promises';
+import { chmod, mkdir, readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import pino from 'pino';
 import type { AasConfig } from '../config/index.js';
 import { type AgentRegistry, builtinManifests, createAgentRegistry } from '../drivers/index.js';
@@ -62,7 +63,7 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
   const serverPolicy = config.serverPolicyFile
     ? await readPolicyLayerFile(config.serverPolicyFile, 'server')
     : null;
-  await ensureHome(config.home);
+  await ensureHome(config.home, [config.paths.runs, dirname(config.paths.checkouts)]);
   const store = await openStore({
     sqlitePath: config.paths.sqlite,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
@@ -201,9 +202,16 @@ export async function collectCaches(
 }
 
 /** A data directory that cannot be created is the operator's to fix: say which and why. */
-async function ensureHome(home: string): Promise<void> {
+async function ensureHome(home: string, privateDirs: readonly string[]): Promise<void> {
   try {
     await mkdir(home, { recursive: true });
+    // Runs and cached checkouts hold what sandboxed processes wrote, as the user AAS runs as
+    // (root, on a host where it mounts overlays): a set-uid file an agent left there must not
+    // be reachable by any other local user. 0700 on the two roots closes every path below.
+    for (const dir of privateDirs) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await chmod(dir, 0o700);
+    }
   } catch (error) {
     throw new AasError(
       'CONFIG_INVALID',

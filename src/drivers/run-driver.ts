@@ -47,6 +47,12 @@ export interface RunDriverOptions {
    * these is refused (MANIFEST_INVALID) instead of quietly exposing it.
    */
   readonly hiddenPaths?: readonly string[];
+  /**
+   * Home directories (the host user's, /root, /home): a read-only path may lie inside one
+   * (an agent installed under ~/.local) but never be one or contain one, and the automatic
+   * install prefix never widens into one.
+   */
+  readonly privateRoots?: readonly string[];
   readonly killGraceMs?: number;
   readonly signal?: AbortSignal;
   /**
@@ -108,13 +114,14 @@ export async function runDriver(opts: RunDriverOptions): Promise<DriverOutcome> 
   await writeFile(paths.jobSpec, `${JSON.stringify(job, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   await writeFile(paths.eventLog, '', { mode: 0o600, flag: 'wx' });
 
+  const privateRoots = (opts.privateRoots ?? []).map(realOrResolved);
   const readOnlyPaths = [
-    ...agentInstallPaths(command),
+    ...agentInstallPaths(command, privateRoots),
     ...opts.manifest.readOnlyPaths,
     ...(opts.extraReadOnlyPaths ?? []),
     ...(baselineDir === undefined ? [] : [baselineDir]),
   ];
-  assertNothingHidden(opts.manifest.id, readOnlyPaths, opts.hiddenPaths ?? []);
+  assertNothingHidden(opts.manifest.id, readOnlyPaths, opts.hiddenPaths ?? [], privateRoots);
 
   const env = buildAgentEnv({
     manifest: opts.manifest,
@@ -226,9 +233,10 @@ export async function runDriver(opts: RunDriverOptions): Promise<DriverOutcome> 
 
 /**
  * An absolute entrypoint outside the system toolchain brings its install prefix: `/opt/x` for
- * `/opt/x/bin/x`, the nvm version directory for an nvm-installed node.
+ * `/opt/x/bin/x`, the nvm version directory for an nvm-installed node. Inside a home directory
+ * only the entrypoint's own directory: `~/.cargo` also holds `credentials.toml`.
  */
-function agentInstallPaths(command: string): string[] {
+function agentInstallPaths(command: string, privateRoots: readonly string[]): string[] {
   if (!isAbsolute(command)) return [];
   let real: string;
   try {
@@ -237,29 +245,43 @@ function agentInstallPaths(command: string): string[] {
     return [];
   }
   if (SYSTEM_PREFIXES.some((prefix) => real.startsWith(prefix))) return [];
-  const prefix = dirname(dirname(real));
-  return prefix === '/' ? [dirname(real)] : [prefix];
+  const binDir = dirname(real);
+  const prefix = dirname(binDir);
+  const intoPrivate = privateRoots.some((root) => within(binDir, root) || within(root, prefix));
+  return prefix === '/' || intoPrivate ? [binDir] : [prefix];
+}
+
+function realOrResolved(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+function within(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : `${outer}${sep}`);
 }
 
 function assertNothingHidden(
   agentId: string,
   readOnlyPaths: readonly string[],
   hiddenPaths: readonly string[],
+  privateRoots: readonly string[],
 ): void {
-  const within = (inner: string, outer: string): boolean =>
-    inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : `${outer}${sep}`);
+  const hidden = hiddenPaths.map(realOrResolved);
   for (const path of readOnlyPaths) {
-    const real = resolve(path);
-    const clash = hiddenPaths.find(
-      (hidden) => within(real, resolve(hidden)) || within(resolve(hidden), real),
-    );
+    const real = realOrResolved(path);
+    const clash =
+      hidden.find((dir) => within(real, dir) || within(dir, real)) ??
+      privateRoots.find((root) => within(root, real));
     if (clash !== undefined) {
       throw new AasError(
         'MANIFEST_INVALID',
         `agent '${agentId}' asks to see ${path} in its sandbox, which would expose ${clash}`,
         {
           field: 'readOnlyPaths',
-          hint: 'list only the agent install directory; the data dir and the repository stay hidden',
+          hint: 'list only the agent install directory; the data dir, the repository and home directories stay hidden',
         },
       );
     }

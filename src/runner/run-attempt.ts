@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type AepJob,
@@ -127,6 +127,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     if (error.code === 'INTERNAL' || error.code === 'STORE_UNAVAILABLE') internalFailure = error;
   } finally {
     if (workspace) await disposeWorkspace(input, workspace);
+    await removeAgentScratch(attemptDir);
   }
 
   await recorder.finishAttempt(
@@ -216,6 +217,7 @@ async function agentAndGates(
     network: sandboxNetworkFor(policy, agentNetwork),
     limits,
     hiddenPaths,
+    privateRoots: ['/root', '/home', ...(deps.hostEnv.HOME ? [deps.hostEnv.HOME] : [])],
     signal: agentAbort.signal,
     clock,
     onEvent: (event) =>
@@ -307,6 +309,15 @@ async function agentAndGates(
     }),
   );
 
+  const validatorDirs = {
+    root: join(attemptDir, 'validator-env'),
+    home: join(attemptDir, 'validator-env', 'home'),
+    tmp: join(attemptDir, 'validator-env', 'tmp'),
+  };
+  await Promise.all([
+    mkdir(validatorDirs.home, { recursive: true }),
+    mkdir(validatorDirs.tmp, { recursive: true }),
+  ]);
   const validatorEvents: TypedEvent[] = [];
   const validatorNetwork = new NetworkRecorder(runId, attempt, 'validators', (event) =>
     validatorEvents.push(event),
@@ -321,24 +332,26 @@ async function agentAndGates(
       timeoutSec: Math.min(v.timeoutSec, policy.limits.timeoutSec),
     })),
     sandbox: input.sandbox,
+    // A test suite is code the agent could have changed: it gets the agent's kind of sandbox,
+    // but a HOME and TMPDIR of its own, so nothing the agent planted there (a
+    // usercustomize.py, a shell profile, a git config) runs as part of the gate.
     validatorEnv: Object.fromEntries(
       buildSandboxBaseEnv({
         hostEnv: deps.hostEnv,
         envAllow: policy.envAllow,
-        home: aep.home,
-        tmp: aep.tmp,
+        home: validatorDirs.home,
+        tmp: validatorDirs.tmp,
       }),
     ),
-    // A test suite is code the agent could have changed: it gets the agent's confinement.
     validatorConfinement: {
-      writablePaths: [workspace.dir, aep.runDir],
+      writablePaths: [workspace.dir, validatorDirs.root],
       readOnlyPaths: [],
-      tmpDir: aep.tmp,
-      homeDir: aep.home,
+      tmpDir: validatorDirs.tmp,
+      homeDir: validatorDirs.home,
       network: sandboxNetworkFor(policy, validatorNetwork),
       scratchDir: aep.sandboxScratch,
     },
-    validatorLimits: limits,
+    validatorLimits: resourceLimitsFor(policy, workspace, validatorDirs.root),
     outputDir: join(attemptDir, 'validators'),
     clock,
     signal: input.signal,
@@ -501,6 +514,20 @@ function resourceLimitsFor(
       maxBytes: policy.limits.maxWorkspaceGrowthBytes,
     },
   };
+}
+
+/**
+ * The agent's HOME and TMPDIR go with the attempt: whatever it left there (set-uid copies of
+ * system binaries, caches, bulk data past the growth cap) has no reader after it. The job,
+ * result, event log and artifacts it wrote stay for review.
+ */
+async function removeAgentScratch(attemptDir: string): Promise<void> {
+  const aep = attemptPaths(attemptDir);
+  await Promise.all(
+    [aep.home, aep.tmp, aep.sandboxScratch, join(attemptDir, 'validator-env')].map((dir) =>
+      rm(dir, { recursive: true, force: true }).catch(() => undefined),
+    ),
+  );
 }
 
 function clip(text: string): string {

@@ -14,7 +14,7 @@ import {
   SANDBOX_RUN_DIR,
   systemToolchainArgs,
 } from './bwrap-args.js';
-import { startEgressProxy } from './egress-proxy.js';
+import { type EgressProxy, startEgressProxy } from './egress-proxy.js';
 import { launchProcess } from './launch-process.js';
 import { ownInstallReadOnlyPaths } from './own-install-paths.js';
 import { proxyBridgeArgs } from './proxy-bridge-command.js';
@@ -117,16 +117,16 @@ async function launchInBwrap(
     Buffer.byteLength(join(scratch, 'proxy.sock')) <= 100
       ? scratch
       : await mkdtemp(join(tmpdir(), 'aas-proxy-'));
-  const proxy =
-    confinement.network.mode === 'allowlist'
-      ? await startEgressProxy({
-          socketPath: join(socketDir, 'proxy.sock'),
-          decide: confinement.network.decide,
-          onDecision: confinement.network.onDecision,
-          clock: options.clock,
-        })
-      : null;
+  let proxy: EgressProxy | null = null;
   try {
+    if (confinement.network.mode === 'allowlist') {
+      proxy = await startEgressProxy({
+        socketPath: join(socketDir, 'proxy.sock'),
+        decide: confinement.network.decide,
+        onDecision: confinement.network.onDecision,
+        clock: options.clock,
+      });
+    }
     const passwdFile = join(scratch, 'passwd');
     const groupFile = join(scratch, 'group');
     const hostsFile = join(scratch, 'hosts');

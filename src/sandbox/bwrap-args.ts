@@ -26,7 +26,9 @@ const ETC_ENTRIES = [
   'ld.so.cache',
   'ld.so.conf',
   'ld.so.conf.d',
-  'ssl',
+  // Only the public parts of the TLS configuration: /etc/ssl/private holds host keys.
+  'ssl/certs',
+  'ssl/openssl.cnf',
   'ca-certificates',
   'ca-certificates.conf',
   'localtime',

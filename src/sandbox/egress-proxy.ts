@@ -10,6 +10,7 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import { BlockList, isIP, connect as netConnect, type Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { AasError, type Clock, normaliseError } from '../kernel/index.js';
 
@@ -103,7 +104,24 @@ const SPECIAL_RANGES: ReadonlyArray<
   ['multicast', 'ff00::', 8, 'ipv6'],
   // The IPv6 address of one cloud's metadata service sits in the unique-local range.
   ['metadata', 'fd00:ec2::254', 128, 'ipv6'],
+  // Shared address space (RFC 6598): another cloud's metadata service is 100.100.100.200.
+  ['shared-address-space', '100.64.0.0', 10, 'ipv4'],
+  ['benchmarking', '198.18.0.0', 15, 'ipv4'],
+  // This host's own interface addresses reach services listening on 0.0.0.0 (a database,
+  // the AAS server itself) from outside the sandbox's network namespace.
+  ...hostInterfaceRanges(),
 ];
+
+function hostInterfaceRanges(): [string, string, number, 'ipv4' | 'ipv6'][] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((entry) => entry !== undefined)
+    .map((entry) =>
+      entry.family === 'IPv6'
+        ? ['host-address', entry.address.split('%')[0] ?? entry.address, 128, 'ipv6']
+        : ['host-address', entry.address, 32, 'ipv4'],
+    );
+}
 
 // BlockList also matches IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) against IPv4 rules.
 const SPECIAL_LISTS: ReadonlyArray<readonly [label: string, list: BlockList]> = SPECIAL_RANGES.map(

@@ -71,6 +71,8 @@ export async function launchProcess(
     spawnError?: string;
   }): Promise<LaunchOutcome> => {
     await capture.close();
+    // The plan may hold resources (cgroups) that only the end of a launch releases.
+    await plan?.afterExit?.().catch(() => null);
     return {
       exitCode: null,
       signal: null,

@@ -28,8 +28,11 @@ export async function measureTreeBytes(
     let names: string[];
     try {
       names = await readdir(path);
-    } catch {
-      continue;
+    } catch (error) {
+      // Gone meanwhile is fine; a directory made unreadable to hide its bytes counts as over.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+      return Number.POSITIVE_INFINITY;
     }
     for (const name of names) pending.push(join(path, name));
   }

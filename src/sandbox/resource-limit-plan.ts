@@ -118,7 +118,13 @@ export async function planResourceLimits(
     args: wrapped.args,
     monitors,
     limitFromExit: (exitCode, signal) => limitFromExit(limits, exitCode, signal),
-    ...(accounting === null ? {} : { afterExit: () => accounting.finish() }),
+    // Once more after the leader exited: a burst written just before exit (between two polls)
+    // still counts, and the cgroups are emptied and removed.
+    afterExit: async () => {
+      const tree = accounting === null ? null : await accounting.finish();
+      const grown = growth === null ? null : await growth.check();
+      return tree ?? grown;
+    },
   };
 }
 

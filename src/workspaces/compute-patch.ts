@@ -10,6 +10,7 @@ import { readMountTable } from './mount-table.js';
 import { type ChangedRoot, EVERYTHING, overlayChangedRoots } from './overlay-changes.js';
 import type { DiffRecord } from './parse-diff-records.js';
 import { readBlobs } from './read-blobs.js';
+import { removeSpecialFiles } from './remove-special-files.js';
 import { diffStaged, renderPatch } from './render-patch.js';
 import { runGit, splitNul } from './run-git.js';
 import { settleBoth } from './settle-both.js';
@@ -79,6 +80,7 @@ export async function computePatch(
     indexFile,
   };
   try {
+    const special = await removeSpecialFiles(ws);
     let roots: readonly ChangedRoot[] | undefined;
     if (ws.strategy === 'overlay') {
       const overlay = await assertOverlayWorkspace(ws);
@@ -124,7 +126,7 @@ export async function computePatch(
       text: rendered.text,
       sha256: sha256Hex(rendered.text),
       files,
-      runtimeDropped: reportVanished(drop, rendered.records),
+      runtimeDropped: [...special, ...reportVanished(drop, rendered.records)],
       ignoredUntracked,
       stats: {
         filesChanged: files.length,

@@ -14,6 +14,8 @@ export interface GitInvocation {
   readonly maxStdoutBytes?: number;
   /** Exit codes that are answers rather than failures (e.g. 1 from `rev-parse --verify -q`). */
   readonly okExitCodes?: readonly number[];
+  /** Kill git after this long (default 10 minutes); a hung git never hangs a run. */
+  readonly timeoutMs?: number;
 }
 
 export interface GitResult {
@@ -25,6 +27,11 @@ export interface GitResult {
 
 const DEFAULT_MAX_STDOUT = 256 * 1024 * 1024;
 const MAX_STDERR = 64 * 1024;
+/**
+ * Generous: a full checkout of 100,000 files took ~18 s on the reference VM. What this bounds
+ * is a git blocked forever, e.g. reading a FIFO an agent planted where git expects a file.
+ */
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * Runs git directly (no shell, so no argument is ever re-parsed) with the hardened config
@@ -45,6 +52,11 @@ export function runGit(invocation: GitInvocation): Promise<GitResult> {
     const chunks: Buffer[] = [];
     let stdoutBytes = 0;
     let overflow = false;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, invocation.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
       if (overflow) return;
@@ -62,6 +74,7 @@ export function runGit(invocation: GitInvocation): Promise<GitResult> {
     // git may exit before reading all of stdin (or be killed on overflow): EPIPE is not our failure.
     child.stdin.on('error', () => {});
     child.on('error', (error) => {
+      clearTimeout(timer);
       reject(
         new AasError('INTERNAL', `cannot run git: ${error.message}`, {
           hint: `git must be installed in one of: ${invocation.env.searchPath}`,
@@ -69,6 +82,16 @@ export function runGit(invocation: GitInvocation): Promise<GitResult> {
       );
     });
     child.on('close', (exitCode) => {
+      clearTimeout(timer);
+      if (timedOut) {
+        reject(
+          gitFailure(
+            invocation.args,
+            `killed after ${invocation.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms without finishing`,
+          ),
+        );
+        return;
+      }
       const result: GitResult = {
         exitCode,
         stdout: Buffer.concat(chunks),

@@ -38,13 +38,15 @@ interface CommandResult {
  * - `metacopy=off`: a chmod copies the whole file up, so an upper file always holds its data.
  * - `index=off`: no inode index in the work dir tying the upper to this one lower; the lower is
  *   shared by every attempt on the same commit.
+ * - `nosuid,nodev`: a set-uid file or device node an agent created in the upper layer means
+ *   nothing through the mount, even to a host-side process.
  * - `volatile`: no sync of the upper file system at unmount. The upper is thrown away with the
  *   attempt, and that sync flushes every dirty page of the whole file system the runs directory
  *   is on: unmounting a 200-file upper took 147 ms with 300 MB of unrelated dirty data on the
  *   same ext4, 3 ms with `volatile` (reference VM). A crash leaves an upper that cannot be
  *   mounted again, which is fine: a leftover upper is only ever deleted.
  */
-const FIXED_OPTIONS = 'redirect_dir=off,metacopy=off,index=off,volatile';
+const FIXED_OPTIONS = 'nosuid,nodev,redirect_dir=off,metacopy=off,index=off,volatile';
 
 /**
  * Characters that cannot be passed in an overlay option string unambiguously: `,` separates

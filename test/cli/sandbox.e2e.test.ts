@@ -147,6 +147,20 @@ describe.skipIf(!selfTest.ok)('sandbox policy seam', () => {
     }
   });
 
+  it('drops FIFOs an agent planted where host-side git would block on them', async () => {
+    const { home, repo } = setup();
+    const script =
+      'mkdir -p sub/.git/objects sub/.git/refs && mkfifo sub/.git/HEAD .gitattributes && echo hi >> README.md';
+    const result = await run(home, repo, ['--agent-cmd', script]);
+    expect(result.code, result.stderr).toBe(0);
+    const recorded = await events(home, jsonOf<RunJson>(result).sessionId);
+    const computed = recorded.find((event) => event.type === 'patch.computed')?.data as {
+      runtimeDropped: number | { path: string }[];
+      files: { path: string }[];
+    };
+    expect(computed.files.map((file) => file.path)).toEqual(['README.md']);
+  });
+
   it('ends a run that hits a resource limit with that limit as the reason', async () => {
     const { home, repo } = setup();
     const policy = policyFile(home, 'limits:\n  maxFileBytes: 100000\n');
