@@ -22,7 +22,9 @@ export function attachProgressPrinter(
   return bus.onAny((event: StoredEvent) => {
     if (event.sessionId !== sessionIdRef()) return;
     const data = (event.data ?? {}) as Data;
-    const str = (key: string) => oneLine(String(data[key] ?? ''));
+    const raw = (key: string) => String(data[key] ?? '');
+    // One value, one line: a name with a newline in it cannot forge a line of this report.
+    const str = (key: string) => oneLine(raw(key));
     switch (event.type) {
       case 'run.started':
         out.write(`run ${str('runId')} started\n`);
@@ -45,7 +47,7 @@ export function attachProgressPrinter(
         break;
       case 'run.fallback.started':
         out.write(
-          `fallback to agent ${str('agentId')} after ${str('previousAgentId')}: ${firstLine(str('reason'))}\n`,
+          `fallback to agent ${str('agentId')} after ${str('previousAgentId')}: ${firstLine(raw('reason'))}\n`,
         );
         break;
       case 'run.retry.scheduled':
@@ -66,7 +68,7 @@ export function attachProgressPrinter(
       case 'network.refused':
         line(
           'network',
-          `refused ${str('method')} ${str('host')}${data.port === null ? '' : `:${str('port')}`} (${str('phase')}): ${firstLine(str('reason'), 50)}`,
+          `refused ${str('method')} ${str('host')}${data.port === null ? '' : `:${str('port')}`} (${str('phase')}): ${firstLine(raw('reason'), 50)}`,
         );
         break;
       case 'agent.finished': {
@@ -75,7 +77,7 @@ export function attachProgressPrinter(
           result && typeof result.summary === 'string' ? `: ${firstLine(result.summary, 60)}` : '';
         line(
           'agent',
-          data.ok ? `succeeded${summary}` : `${str('code')}: ${firstLine(str('detail'), 60)}`,
+          data.ok ? `succeeded${summary}` : `${str('code')}: ${firstLine(raw('detail'), 60)}`,
           Number(data.durationMs),
         );
         break;
@@ -94,7 +96,7 @@ export function attachProgressPrinter(
       case 'gate.failed':
         line(
           'gate',
-          `${pad(str('gate'), 24)}${event.type === 'gate.passed' ? 'pass' : 'FAIL'}  ${firstLine(str('detail'), 40)}`,
+          `${pad(str('gate'), 24)}${event.type === 'gate.passed' ? 'pass' : 'FAIL'}  ${firstLine(raw('detail'), 40)}`,
           Number(data.durationMs),
         );
         break;

@@ -17,6 +17,11 @@ export interface GatePipelineInput {
   /** What validators see in the sandbox: the same confinement kind as the agent's. */
   readonly validatorConfinement: Confinement;
   readonly validatorLimits?: ResourceLimits;
+  /**
+   * The directory validators run in, prepared only once every static gate passed (a fresh
+   * workspace with the patch applied). Absent: the agent's workspace.
+   */
+  readonly prepareValidatorWorkspace?: () => Promise<string>;
   readonly outputDir: string;
   readonly clock: Clock;
   readonly signal?: AbortSignal;
@@ -87,6 +92,7 @@ export async function runGates(input: GatePipelineInput): Promise<GatePipelineRe
 
   const readyForValidators = verdicts.every((verdict) => verdict.passed);
   const skippedValidators: string[] = [];
+  let validatorDir: string | null = null;
   for (const [index, spec] of input.validators.entries()) {
     if (!readyForValidators) {
       skippedValidators.push(spec.name);
@@ -95,11 +101,17 @@ export async function runGates(input: GatePipelineInput): Promise<GatePipelineRe
     const started = input.clock.nowMs();
     let verdict: GateVerdict;
     try {
+      if (validatorDir === null) {
+        validatorDir =
+          input.prepareValidatorWorkspace === undefined
+            ? input.workspace.dir
+            : await input.prepareValidatorWorkspace();
+      }
       const result = await runValidator({
         spec,
         index: index + 1,
         sandbox: input.sandbox,
-        workspaceDir: input.workspace.dir,
+        workspaceDir: validatorDir,
         outputDir: input.outputDir,
         env: input.validatorEnv,
         confinement: input.validatorConfinement,

@@ -13,6 +13,7 @@ import { describePolicyForAgent, type EffectivePolicy, runtimeRule } from '../po
 import type { ResourceLimits, SandboxBackend } from '../sandbox/index.js';
 import { type SessionRecorder, sessionEvent, type TypedEvent } from '../sessions/index.js';
 import {
+  applyPatchToWorkspace,
   computePatch,
   createWorkspace,
   markWorkspaceKept,
@@ -309,6 +310,23 @@ async function agentAndGates(
     }),
   );
 
+  // Validators test exactly what would be promoted: a fresh workspace of the base with the
+  // patch applied, prepared only if every static gate passed. Nothing else the agent left in
+  // its workspace (ignored caches such as __pycache__, dropped runtime artifacts) is there.
+  let validationWorkspace: Workspace | null = null;
+  // A sibling of the attempt directory, so crash recovery finds and collects it like any other.
+  const validationAttemptDir = `${attemptDir}-validation`;
+  const prepareValidatorWorkspace = async (): Promise<string> => {
+    validationWorkspace = await createWorkspace(input.git, {
+      baseCommit: input.baseCommit,
+      attemptDir: validationAttemptDir,
+      strategy: deps.workspaceStrategy,
+      checkoutCacheDir: deps.paths.checkouts,
+    });
+    await applyPatchToWorkspace(validationWorkspace, patch.text);
+    return validationWorkspace.dir;
+  };
+  const validationDir = join(validationAttemptDir, 'workspace');
   const validatorDirs = {
     root: join(attemptDir, 'validator-env'),
     home: join(attemptDir, 'validator-env', 'home'),
@@ -322,55 +340,68 @@ async function agentAndGates(
   const validatorNetwork = new NetworkRecorder(runId, attempt, 'validators', (event) =>
     validatorEvents.push(event),
   );
-  const gates = await runGates({
-    policy,
-    patch,
-    workspace,
-    validators: job.validators.map((v, index) => ({
-      name: v.name ?? `validator-${index + 1}`,
-      command: v.command,
-      timeoutSec: Math.min(v.timeoutSec, policy.limits.timeoutSec),
-    })),
-    sandbox: input.sandbox,
-    // A test suite is code the agent could have changed: it gets the agent's kind of sandbox,
-    // but a HOME and TMPDIR of its own, so nothing the agent planted there (a
-    // usercustomize.py, a shell profile, a git config) runs as part of the gate.
-    validatorEnv: Object.fromEntries(
-      buildSandboxBaseEnv({
-        hostEnv: deps.hostEnv,
-        envAllow: policy.envAllow,
-        home: validatorDirs.home,
-        tmp: validatorDirs.tmp,
-      }),
-    ),
-    validatorConfinement: {
-      writablePaths: [workspace.dir, validatorDirs.root],
-      readOnlyPaths: [],
-      tmpDir: validatorDirs.tmp,
-      homeDir: validatorDirs.home,
-      network: sandboxNetworkFor(policy, validatorNetwork),
-      scratchDir: aep.sandboxScratch,
-    },
-    validatorLimits: resourceLimitsFor(policy, workspace, validatorDirs.root),
-    outputDir: join(attemptDir, 'validators'),
-    clock,
-    signal: input.signal,
-    onVerdict: async (verdict, denials) => {
-      const data = {
-        runId,
-        attempt,
-        gate: verdict.gate,
-        code: verdict.code,
-        detail: verdict.detail,
-        durationMs: verdict.durationMs,
-        ...(verdict.evidence === undefined ? {} : { evidence: verdict.evidence }),
-      };
-      await recorder.append(
-        ...denials.map((denial) => sessionEvent('policy.denied', { runId, attempt, ...denial })),
-        verdict.passed ? sessionEvent('gate.passed', data) : sessionEvent('gate.failed', data),
-      );
-    },
-  });
+  let gates: Awaited<ReturnType<typeof runGates>>;
+  try {
+    gates = await runGates({
+      policy,
+      patch,
+      workspace,
+      validators: job.validators.map((v, index) => ({
+        name: v.name ?? `validator-${index + 1}`,
+        command: v.command,
+        timeoutSec: Math.min(v.timeoutSec, policy.limits.timeoutSec),
+      })),
+      sandbox: input.sandbox,
+      // A test suite is code the agent could have changed: it gets the agent's kind of sandbox,
+      // but a HOME and TMPDIR of its own, so nothing the agent planted there (a
+      // usercustomize.py, a shell profile, a git config) runs as part of the gate.
+      validatorEnv: Object.fromEntries(
+        buildSandboxBaseEnv({
+          hostEnv: deps.hostEnv,
+          envAllow: policy.envAllow,
+          home: validatorDirs.home,
+          tmp: validatorDirs.tmp,
+        }),
+      ),
+      prepareValidatorWorkspace,
+      validatorConfinement: {
+        writablePaths: [validationDir, validatorDirs.root],
+        readOnlyPaths: [],
+        tmpDir: validatorDirs.tmp,
+        homeDir: validatorDirs.home,
+        network: sandboxNetworkFor(policy, validatorNetwork),
+        scratchDir: aep.sandboxScratch,
+      },
+      validatorLimits: {
+        ...resourceLimitsFor(policy, workspace, validatorDirs.root),
+        growth: {
+          paths: [join(validationAttemptDir, 'upper'), validationDir, validatorDirs.root],
+          maxBytes: policy.limits.maxWorkspaceGrowthBytes,
+        },
+      },
+      outputDir: join(attemptDir, 'validators'),
+      clock,
+      signal: input.signal,
+      onVerdict: async (verdict, denials) => {
+        const data = {
+          runId,
+          attempt,
+          gate: verdict.gate,
+          code: verdict.code,
+          detail: verdict.detail,
+          durationMs: verdict.durationMs,
+          ...(verdict.evidence === undefined ? {} : { evidence: verdict.evidence }),
+        };
+        await recorder.append(
+          ...denials.map((denial) => sessionEvent('policy.denied', { runId, attempt, ...denial })),
+          verdict.passed ? sessionEvent('gate.passed', data) : sessionEvent('gate.failed', data),
+        );
+      },
+    });
+  } finally {
+    const validated: Workspace | null = validationWorkspace;
+    if (validated !== null) await removeWorkspace(validated).catch(() => undefined);
+  }
 
   const validatorSummary = validatorNetwork.summary();
   if (validatorSummary !== null) validatorEvents.push(validatorSummary);

@@ -1,3 +1,4 @@
+export { applyPatchToWorkspace } from './apply-patch-to-workspace.js';
 export {
   checkPatchApplies,
   type PatchApplyCheck,

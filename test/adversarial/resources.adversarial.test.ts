@@ -107,6 +107,22 @@ describe.skipIf(skipHostile)('adversarial: the agent exhausts resources', () => 
     expectNoSecretLeak(env, run);
   });
 
+  it('writes a burst into TMPDIR and exits before the growth watcher polls', async () => {
+    const env = createHostileEnv();
+    const before = captureHost(env);
+    const script = [`# ${env.token}`, 'head -c 50000000 /dev/zero > "$TMPDIR/burst.bin"'].join(
+      '\n',
+    );
+    const run = await runHostile(env, script, {
+      policy: { limits: { maxWorkspaceGrowthBytes: MIB, timeoutSec: 60 } },
+    });
+    // Measured once more after the exit; the bytes go with the attempt's TMPDIR.
+    expectFailedWith(env, run, 'WORKSPACE_GROWTH_LIMIT');
+    expect([...run.files.keys()].some((path) => path.endsWith('burst.bin'))).toBe(false);
+    expectHostUnchanged(env, before);
+    expectNoSecretLeak(env, run);
+  });
+
   it('fills memory-backed file systems (/tmp, /dev/shm) that the growth limit does not walk', async () => {
     const env = createHostileEnv();
     const before = captureHost(env);

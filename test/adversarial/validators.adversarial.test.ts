@@ -76,8 +76,9 @@ describe.skipIf(skipHostile)('adversarial: a validator tries to escape', () => {
     });
     expectOutcome(env, run, GATE_FAILED);
     expectGateFailed(run, VALIDATOR, 'GATE_FAILED');
-    // The validator's captured output and its found.txt (kept workspace) are scanned too.
-    expect(run.files.has(join(attemptDir(env, run), 'workspace', 'found.txt'))).toBe(true);
+    // Validators run in a fresh workspace of base + patch, removed after the gates: their
+    // found.txt never lands in the agent's (kept) workspace; their captured output is scanned.
+    expect(run.files.has(join(attemptDir(env, run), 'workspace', 'found.txt'))).toBe(false);
     expectHostUnchanged(env, before);
     expectNoSecretLeak(env, run);
   });
@@ -166,10 +167,36 @@ describe.skipIf(skipHostile)('adversarial: a validator tries to escape', () => {
     await sleep(200);
     expect(processesMentioning(env.token)).toEqual([]);
     await sleep(3000);
-    // HOME is the attempt's aep/home, which outlives the workspace.
+    // Neither the agent's HOME (aep/home) nor anything else of the attempt gets the late write.
     expect(existsSync(join(attemptDir(env, run), 'aep', 'home', late))).toBe(false);
     expect(victim.exitCode === null && victim.signalCode === null).toBe(true);
     expectHostUnchanged(env, before);
     expectNoSecretLeak(env, run);
   });
+
+  it.skipIf(!existsSync('/usr/bin/python3'))(
+    'shapes the validator environment (usercustomize.py in HOME, a poisoned ignored cache) so a broken patch passes',
+    async () => {
+      const env = createHostileEnv({
+        '.gitignore': '__pycache__/\n',
+        'a.txt': 'good\n',
+        'check.py': "import sys\nsys.exit(0 if open('a.txt').read().strip() == 'good' else 1)\n",
+      });
+      const before = captureHost(env);
+      const agent = [
+        'echo broken > a.txt',
+        // Python imports usercustomize from the user site directory at start-up.
+        'site=$(/usr/bin/python3 -c "import site; print(site.getusersitepackages())")',
+        'mkdir -p "$site" && printf "import os\\nos._exit(0)\\n" > "$site/usercustomize.py"',
+        // An ignored file next to the code: never part of the patch.
+        'mkdir -p __pycache__ && printf "import os\\nos._exit(0)\\n" > sitecustomize.py.ignored && cp sitecustomize.py.ignored __pycache__/sitecustomize.py && rm sitecustomize.py.ignored',
+      ].join('\n');
+      const run = await runHostile(env, agent, { validate: ['/usr/bin/python3 check.py'] });
+      // The validator ran on base + patch with a HOME of its own: the broken a.txt fails it.
+      expectOutcome(env, run, GATE_FAILED);
+      expectGateFailed(run, VALIDATOR, 'GATE_FAILED');
+      expectHostUnchanged(env, before);
+      expectNoSecretLeak(env, run);
+    },
+  );
 });
