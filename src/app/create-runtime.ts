@@ -15,6 +15,7 @@ import {
 import { type NamedLayer, readPolicyLayerFile } from '../policy/index.js';
 import type { RunnerDeps } from '../runner/index.js';
 import {
+  collectStaleTreeGroups,
   createBubblewrapBackend,
   createPlainBackend,
   type SandboxBackend,
@@ -158,8 +159,15 @@ export async function recover(
   } catch (error) {
     runtime.log.warn({ err: normaliseError(error).message }, 'orphan workspace collection failed');
   }
+  // Accounting groups of launches whose AAS process was killed mid-run.
+  await collectStaleTreeGroups({ olderThanMs: STALE_GROUP_MS, nowMs: runtime.clock.nowMs() }).catch(
+    () => 0,
+  );
   return { interruptedRuns, removedWorkspaces };
 }
+
+/** A launch's group is joined within milliseconds of its creation; an hour is beyond doubt. */
+const STALE_GROUP_MS = 3_600_000;
 
 export interface CacheCollectionReport {
   /** Cached base checkouts removed. */

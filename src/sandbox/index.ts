@@ -21,3 +21,4 @@ export {
   type SandboxSelfTest,
 } from './sandbox-backend.js';
 export { type SandboxMode, type SandboxSelection, selectSandbox } from './select-sandbox.js';
+export { collectStaleTreeGroups } from './tree-accounting.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LaunchMonitor, LimitReport } from './launch-process.js';
 import type { ResourceLimits } from './sandbox-backend.js';
@@ -142,4 +142,39 @@ async function removeGroup(dir: string): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
+}
+
+/**
+ * Removes per-launch groups a killed AAS process left behind: empty (no process) and older
+ * than `olderThanMs`, so a group another process just created and is about to join is never
+ * taken from under it. Returns how many were removed.
+ */
+export async function collectStaleTreeGroups(options: {
+  readonly olderThanMs: number;
+  readonly nowMs: number;
+}): Promise<number> {
+  let removed = 0;
+  for (const root of [V1_PIDS, V1_CPUACCT]) {
+    const parent = join(root, 'aas');
+    let names: string[];
+    try {
+      names = await readdir(parent);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!/^aas-[0-9a-f]{12}$/.test(name)) continue;
+      const dir = join(parent, name);
+      try {
+        const created = (await stat(dir)).mtimeMs;
+        if (options.nowMs - created < options.olderThanMs) continue;
+        if ((await readPids(dir)).length > 0) continue;
+        await rmdir(dir);
+        removed += 1;
+      } catch {
+        // Busy or gone: the next collection looks again.
+      }
+    }
+  }
+  return removed;
 }
