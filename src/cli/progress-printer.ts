@@ -43,7 +43,10 @@ export function attachProgressPrinter(
         break;
       }
       case 'sandbox.selected':
-        line('sandbox', `${str('backend')}${data.isolating ? '' : ' (no OS isolation)'}`);
+        line(
+          'sandbox',
+          `${str('backend')}${data.isolating ? '' : ' (no OS isolation)'}${processCapNote(data.limits)}`,
+        );
         break;
       case 'run.fallback.started':
         out.write(
@@ -128,4 +131,11 @@ export function attachWarningPrinter(
       )}\n`,
     );
   });
+}
+
+/** Said on the sandbox line when this host cannot cap the number of processes. */
+function processCapNote(limits: unknown): string {
+  if (typeof limits !== 'object' || limits === null) return '';
+  const cap = (limits as Record<string, unknown>).processCap;
+  return cap === 'none' ? '; no process cap on this host (see aas doctor)' : '';
 }

@@ -19,7 +19,7 @@ import {
   REPO_POLICY_PATH,
   repoPolicyLayer,
 } from '../policy/index.js';
-import { type SandboxSelection, selectSandbox } from '../sandbox/index.js';
+import { limitEnforcement, type SandboxSelection, selectSandbox } from '../sandbox/index.js';
 import { SessionRecorder, sessionEvent } from '../sessions/index.js';
 import type { RunRecord, RunStatus } from '../store/index.js';
 import {
@@ -257,6 +257,7 @@ async function governedRun(context: RunContext): Promise<Terminal> {
         isolating: sandbox.backend.isolating,
         agentId: manifest.id,
         mode: policy.sandbox,
+        limits: await limitEnforcement(),
       }),
       ...(sandbox.degraded
         ? [

@@ -21,4 +21,8 @@ export {
   type SandboxSelfTest,
 } from './sandbox-backend.js';
 export { type SandboxMode, type SandboxSelection, selectSandbox } from './select-sandbox.js';
-export { collectStaleTreeGroups } from './tree-accounting.js';
+export {
+  collectStaleTreeGroups,
+  type LimitEnforcement,
+  limitEnforcement,
+} from './tree-accounting.js';

@@ -178,3 +178,26 @@ export async function collectStaleTreeGroups(options: {
   }
   return removed;
 }
+
+/** How this host enforces the process cap and the CPU limit; recorded with every run. */
+export interface LimitEnforcement {
+  /** cgroup: the whole tree; rlimit: RLIMIT_NPROC in the sandbox's user namespace; none. */
+  readonly processCap: 'cgroup' | 'rlimit' | 'none';
+  /** tree: all processes together (cgroup); per-process: RLIMIT_CPU only. */
+  readonly cpu: 'tree' | 'per-process';
+}
+
+let enforcement: Promise<LimitEnforcement> | null = null;
+
+export function limitEnforcement(): Promise<LimitEnforcement> {
+  enforcement ??= probeCgroupSupport().then((support) =>
+    support.ok
+      ? { processCap: 'cgroup', cpu: 'tree' }
+      : {
+          // The kernel exempts root from RLIMIT_NPROC, even inside a user namespace.
+          processCap: process.getuid?.() === 0 ? 'none' : 'rlimit',
+          cpu: 'per-process',
+        },
+  );
+  return enforcement;
+}

@@ -59,6 +59,8 @@ export interface SessionEventMap {
     readonly agentId?: string;
     /** The policy's `sandbox` value that led to this choice. */
     readonly mode?: string;
+    /** How the process cap and CPU limit are enforced on this host (cgroup, rlimit, none). */
+    readonly limits?: { readonly processCap: string; readonly cpu: string };
   };
   'sandbox.degraded': {
     readonly runId: string;

@@ -68,6 +68,11 @@ describe.skipIf(!selfTest.ok)('sandbox policy seam', () => {
     const recorded = await events(home, jsonOf<RunJson>(result).sessionId);
     const selected = recorded.find((event) => event.type === 'sandbox.selected');
     expect(selected?.data).toMatchObject({ backend: 'bubblewrap', isolating: true });
+    // How the process cap and CPU limit are enforced here is part of the record.
+    expect(selected?.data.limits).toMatchObject({
+      processCap: expect.stringMatching(/^(cgroup|rlimit|none)$/),
+      cpu: expect.stringMatching(/^(tree|per-process)$/),
+    });
     expect(recorded.some((event) => event.type === 'sandbox.degraded')).toBe(false);
     expect(result.stderr).not.toContain('warning');
   });
