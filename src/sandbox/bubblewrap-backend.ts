@@ -8,6 +8,7 @@ import {
   bwrapArgs,
   groupText,
   HOSTS_TEXT,
+  namespaceArgs,
   passwdText,
   proxyEnv,
   proxyStartScript,
@@ -72,14 +73,7 @@ function runSelfTest(bwrapPath: string): SandboxSelfTest {
   const result = spawnSync(
     bwrapPath,
     [
-      '--unshare-user',
-      '--disable-userns',
-      '--unshare-pid',
-      '--unshare-ipc',
-      '--unshare-uts',
-      '--unshare-net',
-      '--die-with-parent',
-      '--new-session',
+      ...namespaceArgs({ shareNetwork: false }),
       ...systemToolchainArgs(),
       '--proc',
       '/proc',

@@ -62,14 +62,11 @@ export interface BwrapArgsInput {
 }
 
 /**
- * bwrap options for one launch (everything before `--`). Namespaces: user (mapped to one
- * unprivileged uid, no nested user namespaces), pid (every descendant dies with the sandbox,
- * daemons included), ipc, uts, cgroup, and network unless the policy shares it. Mount order
- * matters: later binds cover earlier ones, so writable binds come last.
+ * The namespaces and process flags of every launch; the backend's self-test starts exactly
+ * these, so a host that passes it can run every launch.
  */
-export function bwrapArgs(input: BwrapArgsInput): string[] {
-  const { confinement } = input;
-  const args: string[] = [
+export function namespaceArgs(options: { readonly shareNetwork: boolean }): string[] {
+  return [
     '--unshare-user',
     '--uid',
     String(SANDBOX_UID),
@@ -80,9 +77,22 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     '--unshare-ipc',
     '--unshare-uts',
     '--unshare-cgroup-try',
-    ...(confinement.network.mode === 'full' ? [] : ['--unshare-net']),
+    ...(options.shareNetwork ? [] : ['--unshare-net']),
     '--die-with-parent',
     '--new-session',
+  ];
+}
+
+/**
+ * bwrap options for one launch (everything before `--`). Namespaces: user (mapped to one
+ * unprivileged uid, no nested user namespaces), pid (every descendant dies with the sandbox,
+ * daemons included), ipc, uts, cgroup, and network unless the policy shares it. Mount order
+ * matters: later binds cover earlier ones, so writable binds come last.
+ */
+export function bwrapArgs(input: BwrapArgsInput): string[] {
+  const { confinement } = input;
+  const args: string[] = [
+    ...namespaceArgs({ shareNetwork: confinement.network.mode === 'full' }),
     '--hostname',
     SANDBOX_HOSTNAME,
     ...systemToolchainArgs(),
