@@ -1,5 +1,5 @@
 /**
- * AAS benchmarks: `npm run bench` (all sections) or `npm run bench -- run|events|replay|workspace|sandbox`.
+ * AAS benchmarks: `npm run bench` (all sections) or `npm run bench -- run|events|replay|queue|workspace|sandbox|api`.
  * Prints one table of medians per measurement and writes bench/out/results.json.
  * AAS_BENCH_QUICK=1 shrinks every section for a smoke run; see bench/README.md.
  */
@@ -7,14 +7,16 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { apiBench } from './api-bench.js';
 import { eventBench } from './event-bench.js';
+import { queueBench } from './queue-bench.js';
 import { replayBench } from './replay-bench.js';
 import { formatTable, passes, type ResultTable, tableToJson } from './report.js';
 import { runBench } from './run-bench.js';
 import { sandboxBench } from './sandbox-bench.js';
 import { workspaceBench } from './workspace-bench.js';
 
-const SECTIONS = ['run', 'events', 'replay', 'workspace', 'sandbox'] as const;
+const SECTIONS = ['run', 'events', 'replay', 'queue', 'workspace', 'sandbox', 'api'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function isSection(value: string): value is Section {
@@ -53,6 +55,16 @@ const runners: Record<Section, () => Promise<ResultTable[]>> = {
       env,
       progress,
     }),
+  api: () =>
+    apiBench({
+      sessions: quick ? 1_000 : 10_000,
+      rounds: quick ? 1 : 3,
+      roundSec: quick ? 2 : 5,
+      connections: 10,
+      progress,
+    }),
+  queue: () =>
+    queueBench({ runs: quick ? 300 : 2_000, rounds: quick ? 2 : 5, warmups: 1, env, progress }),
   sandbox: () =>
     sandboxBench({
       warmups: quick ? 1 : 5,

@@ -1,7 +1,7 @@
 import { percentile, summarise } from './stats.js';
 
-/** `ms` and `s`: lower is better. `events/s`: higher is better. */
-export type Unit = 'ms' | 's' | 'events/s';
+/** `ms` and `s`: lower is better. Rates (`events/s`, `req/s`, `runs/s`): higher is better. */
+export type Unit = 'ms' | 's' | 'events/s' | 'req/s' | 'runs/s';
 
 export interface Target {
   readonly op: '<=' | '>=';
@@ -25,7 +25,7 @@ export interface ResultTable {
 }
 
 function higherIsBetter(unit: Unit): boolean {
-  return unit === 'events/s';
+  return unit === 'events/s' || unit === 'req/s' || unit === 'runs/s';
 }
 
 /**
@@ -51,6 +51,10 @@ function formatValue(value: number, unit: Unit): string {
       return `${value.toFixed(2)} s`;
     case 'events/s':
       return `${Math.round(value).toLocaleString('en-US')} ev/s`;
+    case 'req/s':
+      return `${Math.round(value).toLocaleString('en-US')} req/s`;
+    case 'runs/s':
+      return `${Math.round(value).toLocaleString('en-US')} runs/s`;
   }
 }
 

@@ -18,6 +18,11 @@ const ALLOWED_DEPENDENCIES: Record<string, readonly string[]> = {
   drivers: ['kernel', 'sandbox'],
   gates: ['kernel', 'policy', 'workspaces', 'sandbox'],
   runner: ['kernel', 'store', 'sessions', 'policy', 'workspaces', 'sandbox', 'drivers', 'gates'],
+  queue: ['kernel', 'store', 'sessions'],
+  workers: ['kernel', 'store', 'sessions', 'queue', 'runner'],
+  // The API reads the store and streams the bus; everything that changes runs goes through the
+  // control-plane port the composition root hands it, so it holds no queue or runner logic.
+  api: ['kernel', 'store', 'sessions', 'policy', 'runner'],
   app: [
     'kernel',
     'config',
@@ -29,6 +34,9 @@ const ALLOWED_DEPENDENCIES: Record<string, readonly string[]> = {
     'drivers',
     'gates',
     'runner',
+    'queue',
+    'workers',
+    'api',
   ],
   cli: [
     'kernel',
@@ -40,6 +48,7 @@ const ALLOWED_DEPENDENCIES: Record<string, readonly string[]> = {
     'workspaces',
     'drivers',
     'runner',
+    'api',
   ],
 };
 

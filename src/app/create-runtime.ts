@@ -13,6 +13,7 @@ import {
   systemClock,
 } from '../kernel/index.js';
 import { type NamedLayer, readPolicyLayerFile } from '../policy/index.js';
+import { RunQueue } from '../queue/index.js';
 import type { RunnerDeps } from '../runner/index.js';
 import {
   collectStaleTreeGroups,
@@ -20,7 +21,7 @@ import {
   createPlainBackend,
   type SandboxBackend,
 } from '../sandbox/index.js';
-import { EventBus, recoverInterruptedRuns } from '../sessions/index.js';
+import { EventBus } from '../sessions/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { collectCheckoutCache, collectOrphanWorkspaces } from '../workspaces/index.js';
 
@@ -32,6 +33,8 @@ export interface Runtime {
   readonly bus: EventBus;
   readonly store: Store;
   readonly registry: AgentRegistry;
+  /** The durable run queue on this runtime's store. */
+  readonly queue: RunQueue;
   readonly sandboxes: readonly SandboxBackend[];
   readonly serverPolicy: NamedLayer | null;
   readonly hostEnv: Readonly<Record<string, string | undefined>>;
@@ -85,6 +88,14 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
       createPlainBackend({ clock }),
     ];
     const owner = `runner:${hostname()}:${process.pid}`;
+    const queue = new RunQueue(
+      { store, clock, log, bus },
+      {
+        leaseMs: config.runLeaseMs,
+        maxRunningPerRepo: config.server.maxRunningPerRepo,
+        retryBackoff: RETRY_BACKOFF,
+      },
+    );
     const runtime: Runtime = {
       config,
       clock,
@@ -92,6 +103,7 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
       bus,
       store,
       registry,
+      queue,
       sandboxes,
       serverPolicy,
       hostEnv: options.hostEnv,
@@ -125,9 +137,14 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
   }
 }
 
+/** An interrupted run waits 5 s, then 10 s, 20 s… (jittered, at most 5 min) before it runs again. */
+const RETRY_BACKOFF = { baseMs: 5_000, maxMs: 300_000 };
+
 export interface RecoveryReport {
-  /** Runs ended as INTERRUPTED because their lease expired. */
+  /** Runs ended (INTERRUPTED, or CANCELLED when a cancel was pending) because their lease expired. */
   readonly interruptedRuns: readonly string[];
+  /** Runs put back in the queue because their lease expired and the job allows another claim. */
+  readonly requeuedRuns: readonly string[];
   /** Attempt directories whose workspace was removed. */
   readonly removedWorkspaces: readonly string[];
 }
@@ -137,14 +154,8 @@ export async function recover(
   runtime: Runtime,
   options: { readonly includeKept?: boolean } = {},
 ): Promise<RecoveryReport> {
-  const interruptedRuns = await recoverInterruptedRuns({
-    store: runtime.store,
-    clock: runtime.clock,
-    bus: runtime.bus,
-    actor: `system:recovery:${runtime.owner}`,
-  });
-  if (interruptedRuns.length > 0)
-    runtime.log.warn({ runs: interruptedRuns }, 'ended interrupted runs');
+  const swept = await runtime.queue.sweep(`system:recovery:${runtime.owner}`);
+  const interruptedRuns = swept.ended;
   let removedWorkspaces: readonly string[] = [];
   try {
     const collected = await collectOrphanWorkspaces({
@@ -163,7 +174,7 @@ export async function recover(
   await collectStaleTreeGroups({ olderThanMs: STALE_GROUP_MS, nowMs: runtime.clock.nowMs() }).catch(
     () => 0,
   );
-  return { interruptedRuns, removedWorkspaces };
+  return { interruptedRuns, requeuedRuns: swept.requeued, removedWorkspaces };
 }
 
 /** A launch's group is joined within milliseconds of its creation; an hour is beyond doubt. */

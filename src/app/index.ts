@@ -8,3 +8,4 @@ export {
   recover,
 } from './create-runtime.js';
 export { diagnoseHost, type HostDiagnosis } from './diagnose-host.js';
+export { type RunningServer, startServer } from './start-server.js';

@@ -19,7 +19,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     interrupts += 1;
     if (interrupts > 1) process.exit(130);
     process.stderr.write(
-      `\n${signal}: cancelling; the run will be recorded as cancelled (repeat to force quit)\n`,
+      `\n${signal}: stopping; a local run is recorded as cancelled, a server drains its workers (repeat to force quit)\n`,
     );
     controller.abort();
   });

@@ -1,21 +1,33 @@
 import { createRuntime, type Runtime } from '../app/index.js';
-import { type AasConfig, type LogLevel, parseConfig } from '../config/index.js';
+import { type AasConfig, type ConfigSources, type LogLevel, parseConfig } from '../config/index.js';
 import type { CliIo } from './cli-io.js';
 
 export interface GlobalOptions {
   readonly home?: string;
   readonly databaseUrl?: string;
   readonly logLevel?: LogLevel;
+  /** `--server`: `aas run` and `aas sessions` become clients of this AAS server. */
+  readonly server?: string;
+  /** `--token`: the bearer token for `--server`. */
+  readonly token?: string;
 }
 
-export function configFrom(io: CliIo, options: GlobalOptions): AasConfig {
+/** `extra` carries a command's own flags that override configuration (e.g. `start --port`). */
+export function configFrom(
+  io: CliIo,
+  options: GlobalOptions,
+  extra: ConfigSources['overrides'] = {},
+): AasConfig {
   return parseConfig({
     env: io.env,
     cwd: io.cwd,
     overrides: {
+      ...extra,
       ...(options.home ? { home: options.home } : {}),
       ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
       ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+      ...(options.server ? { serverUrl: options.server } : {}),
+      ...(options.token ? { token: options.token } : {}),
     },
   });
 }

@@ -10,6 +10,8 @@ import { registerGcCommand } from './commands/gc-command.js';
 import { registerPolicyCommand } from './commands/policy-command.js';
 import { registerRunCommand } from './commands/run-command.js';
 import { registerSessionsCommand } from './commands/sessions-command.js';
+import { registerStartCommand } from './commands/start-command.js';
+import { registerTokenCommand } from './commands/token-command.js';
 
 export const VERSION = '0.1.0';
 
@@ -36,6 +38,18 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
         'silent',
       ]),
     )
+    .addOption(
+      new Option(
+        '--server <url>',
+        'AAS server URL: `aas run` and `aas sessions` become its clients (default $AAS_SERVER; local otherwise)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--token <token>',
+        'bearer token for --server (default $AAS_TOKEN; prefer the variable, arguments are visible to other users)',
+      ),
+    )
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
     .configureOutput({
@@ -58,6 +72,8 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
   registerGcCommand(program, io, setExit);
   registerDoctorCommand(program, io, setExit);
   registerDemoCommand(program, io, setExit);
+  registerStartCommand(program, io, setExit);
+  registerTokenCommand(program, io, setExit);
   // Subcommands inherit the error handling and output routing of the root.
   for (const command of program.commands) {
     command.exitOverride().configureOutput({

@@ -5,6 +5,20 @@ import { oneLine, terminalSafe } from './terminal-safe.js';
 
 type Data = Record<string, unknown>;
 
+/** Consumes one committed event; fed by the in-process bus or by a server's event stream. */
+export type EventSink = (event: StoredEvent) => void;
+
+/** Feeds the bus's events of one session (known once submitted) to a sink. */
+function attachToSession(
+  bus: EventBus,
+  sessionIdRef: () => string | null,
+  sink: EventSink,
+): () => void {
+  return bus.onAny((event: StoredEvent) => {
+    if (event.sessionId === sessionIdRef()) sink(event);
+  });
+}
+
 /**
  * Turns a run's events into phase lines a person can follow live: workspace, agent, each gate,
  * the decision. It reads only committed events, so what it prints is what history holds.
@@ -14,13 +28,17 @@ export function attachProgressPrinter(
   stream: Writable,
   sessionIdRef: () => string | null,
 ): () => void {
+  return attachToSession(bus, sessionIdRef, progressPrinter(stream));
+}
+
+/** The phase lines of `attachProgressPrinter`, for events from any source. */
+export function progressPrinter(stream: Writable): EventSink {
   const out = { write: (text: string) => stream.write(terminalSafe(text)) };
   const line = (label: string, text: string, ms?: number) => {
     const body = `  ${pad(label, 10)}${text}`;
     out.write(ms === undefined ? `${body}\n` : `${pad(body, 78)} ${formatMs(ms)}\n`);
   };
-  return bus.onAny((event: StoredEvent) => {
-    if (event.sessionId !== sessionIdRef()) return;
+  return (event: StoredEvent) => {
     const data = (event.data ?? {}) as Data;
     const raw = (key: string) => String(data[key] ?? '');
     // One value, one line: a name with a newline in it cannot forge a line of this report.
@@ -106,10 +124,19 @@ export function attachProgressPrinter(
       case 'run.attempt.finished':
         line('attempt', `${str('status')} (${str('code')})`, Number(data.durationMs));
         break;
+      // A queued run (on a server) can be given back and claimed again, or asked to stop.
+      case 'run.requeued':
+        out.write(
+          `requeued: ${firstLine(raw('reason'), 80)}; claimable from ${str('notBefore')}\n`,
+        );
+        break;
+      case 'run.cancel.requested':
+        out.write(`cancel requested by ${str('by')}\n`);
+        break;
       default:
         break;
     }
-  });
+  };
 }
 
 /**
@@ -121,8 +148,12 @@ export function attachWarningPrinter(
   err: Writable,
   sessionIdRef: () => string | null,
 ): () => void {
-  return bus.onAny((event: StoredEvent) => {
-    if (event.sessionId !== sessionIdRef()) return;
+  return attachToSession(bus, sessionIdRef, warningPrinter(err));
+}
+
+/** The warnings of `attachWarningPrinter`, for events from any source. */
+export function warningPrinter(err: Writable): EventSink {
+  return (event: StoredEvent) => {
     if (event.type !== 'sandbox.degraded') return;
     const data = (event.data ?? {}) as Data;
     err.write(
@@ -130,7 +161,7 @@ export function attachWarningPrinter(
         `warning: sandbox degraded, agent ${String(data.agentId ?? '')} runs without OS isolation: ${String(data.reason ?? '')}`,
       )}\n`,
     );
-  });
+  };
 }
 
 /** Said on the sandbox line when this host cannot cap the number of processes. */

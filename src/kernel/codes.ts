@@ -71,6 +71,32 @@ export const CODES = {
     summary: 'the repository has uncommitted changes',
   },
   NOT_FOUND: { exit: ExitCode.badInput, http: 404, summary: 'no such session, run or event' },
+  REQUEST_INVALID: {
+    exit: ExitCode.badInput,
+    http: 400,
+    summary:
+      'the request is malformed: bad JSON, a wrong type, an unknown field or a bad parameter',
+  },
+  PAYLOAD_TOO_LARGE: {
+    exit: ExitCode.badInput,
+    http: 413,
+    summary: 'the request body is larger than the server accepts',
+  },
+  MEDIA_TYPE_UNSUPPORTED: {
+    exit: ExitCode.badInput,
+    http: 415,
+    summary: 'the request body is not in a content type this endpoint accepts',
+  },
+  UNAUTHENTICATED: {
+    exit: ExitCode.badInput,
+    http: 401,
+    summary: 'no valid bearer token was presented',
+  },
+  FORBIDDEN: {
+    exit: ExitCode.badInput,
+    http: 403,
+    summary: "the token's role does not allow this action",
+  },
 
   // Blocked by policy or gates.
   POLICY_DENIED: {
@@ -166,6 +192,11 @@ export const CODES = {
     exit: ExitCode.internal,
     http: 503,
     summary: 'the database cannot be reached',
+  },
+  SERVER_UNAVAILABLE: {
+    exit: ExitCode.internal,
+    http: 503,
+    summary: 'the AAS server cannot be reached or is shutting down',
   },
   INTERNAL: { exit: ExitCode.internal, http: 500, summary: 'an unexpected internal error' },
 } as const satisfies Record<string, CodeInfo>;

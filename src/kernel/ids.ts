@@ -4,6 +4,7 @@ export const IdPrefix = {
   session: 'ses',
   run: 'run',
   attempt: 'att',
+  token: 'tok',
 } as const;
 export type IdPrefix = (typeof IdPrefix)[keyof typeof IdPrefix];
 
@@ -16,7 +17,7 @@ export function newId(prefix: IdPrefix, nowMs: number): string {
   return `${prefix}_${time}${randomBytes(6).toString('hex')}`;
 }
 
-const ID_PATTERN = /^(ses|run|att)_[0-9a-f]{24}$/;
+const ID_PATTERN = /^(ses|run|att|tok)_[0-9a-f]{24}$/;
 
 /** Ids become directory names: accept only what we generate. */
 export function isValidId(value: string, prefix?: IdPrefix): boolean {

@@ -21,8 +21,9 @@ import {
 } from '../policy/index.js';
 import { limitEnforcement, type SandboxSelection, selectSandbox } from '../sandbox/index.js';
 import { SessionRecorder, sessionEvent } from '../sessions/index.js';
-import type { RunRecord, RunStatus } from '../store/index.js';
+import type { LeaseRenewal, RunFence, RunRecord, RunStatus } from '../store/index.js';
 import {
+  collectOrphanWorkspaces,
   type PatchStats,
   prepareRunGit,
   readFileAtCommit,
@@ -92,12 +93,27 @@ interface RunContext {
   baseCommit: string | null;
 }
 
+/** How the holder of a claimed run keeps its lease and learns that it must stop. */
+export interface ClaimedRunOptions {
+  /** Renews the lease; defaults to the store's renewal with this runner's lease length. */
+  readonly renewLease?: () => Promise<LeaseRenewal>;
+  /** Aborted on shutdown: stop the sandbox and give the run back instead of deciding it. */
+  readonly stop?: AbortSignal;
+  /** Aborted by a local cancel (Ctrl-C of `aas run`): the run ends CANCELLED. */
+  readonly cancel?: AbortSignal;
+  /** Called after every heartbeat, held or not (worker status, metrics). */
+  readonly onHeartbeat?: (renewal: LeaseRenewal) => void;
+}
+
+/** A claimed run that was given back on shutdown: nothing terminal was recorded. */
+export interface StoppedRun {
+  readonly stopped: true;
+  readonly runId: string;
+}
+
 /**
- * One governed run, start to decision: claim the run, resolve base, policy and agents, run
- * attempts (retries with gate feedback, then fallback agents under their own merged policy),
- * and record a terminal state with a reason code. Every write after the claim is fenced by the
- * run's lease: if recovery ends the run because this process looked dead, this process stops
- * writing and reports what the store says instead of racing it.
+ * Claims a run reserved for (or merely queued and claimable by) this runner, then executes it.
+ * `aas run` uses this: it submits a run reserved for itself and runs it at once.
  */
 export async function executeRun(
   deps: RunnerDeps,
@@ -106,55 +122,117 @@ export async function executeRun(
 ): Promise<RunOutcome> {
   const run = await deps.store.getRun(runId);
   if (!run) throw new AasError('NOT_FOUND', `no run ${runId}`, { field: 'runId' });
-  const leaseExpiresAt = () => new Date(deps.clock.nowMs() + deps.runLeaseMs).toISOString();
-  const claimed = await new SessionRecorder(deps, run.sessionId, deps.owner).updateRun(
+  const nowIso = deps.clock.nowIso();
+  const leaseExpiresAt = new Date(deps.clock.nowMs() + deps.runLeaseMs).toISOString();
+  const claimed = await deps.store.claimRun({
+    owner: deps.owner,
+    nowIso,
+    leaseExpiresAt,
     runId,
-    {
-      status: 'running',
-      startedAt: deps.clock.nowIso(),
-      leaseOwner: deps.owner,
-      leaseExpiresAt: leaseExpiresAt(),
-    },
-    [sessionEvent('run.started', { runId, owner: deps.owner, leaseExpiresAt: leaseExpiresAt() })],
-    // A run reserved for a runner may be claimed only by that runner.
-    { status: ['queued'], ...(run.leaseOwner ? { leaseOwner: deps.owner } : {}) },
-  );
-  const recorder = new SessionRecorder(deps, run.sessionId, deps.owner, {
-    runId,
-    leaseOwner: deps.owner,
+    events: (claimedRun) => [
+      {
+        ...sessionEvent('run.started', {
+          runId,
+          owner: deps.owner,
+          leaseExpiresAt,
+          fencingToken: claimedRun.fencingToken,
+          claim: claimedRun.claimCount,
+          maxClaims: claimedRun.maxClaims,
+        }),
+        at: nowIso,
+        actor: deps.owner,
+      },
+    ],
   });
+  if (claimed === null) {
+    const current = (await deps.store.getRun(runId)) ?? run;
+    throw new AasError(
+      'CONFLICT',
+      `run ${runId} cannot be started here: it is ${current.status}${current.leaseOwner ? `, leased to ${current.leaseOwner}` : ''}`,
+      { runId, status: current.status },
+    );
+  }
+  deps.bus.publish(claimed.events);
+  const outcome = await executeClaimedRun(
+    deps,
+    {
+      run: claimed.run,
+      fence: { runId, leaseOwner: deps.owner, fencingToken: claimed.run.fencingToken },
+    },
+    options.signal ? { cancel: options.signal } : {},
+  );
+  if ('stopped' in outcome) throw new AasError('INTERRUPTED', `run ${runId} was given back`);
+  return outcome;
+}
+
+/**
+ * One governed run, from a claim to a decision: resolve base, policy and agents, run attempts
+ * (retries with gate feedback, then fallback agents under their own merged policy), and record a
+ * terminal state with a reason code. Every write is fenced by the claim (owner and fencing
+ * token): if the run is taken away (the sweep requeued or ended it because this process looked
+ * dead), this process stops writing, records that its report was fenced, and reports what the
+ * store says instead of racing it. A cancel arrives through the heartbeat (or `cancel`); a
+ * shutdown (`stop`) stops the sandbox and returns `{stopped}` for the caller to give the run back.
+ */
+export async function executeClaimedRun(
+  deps: RunnerDeps,
+  claimed: { readonly run: RunRecord; readonly fence: Required<RunFence> },
+  options: ClaimedRunOptions = {},
+): Promise<RunOutcome | StoppedRun> {
+  const { run, fence } = claimed;
+  const runId = run.id;
+  const recorder = new SessionRecorder(deps, run.sessionId, fence.leaseOwner, fence);
+  const renewLease =
+    options.renewLease ??
+    (() =>
+      deps.store.renewRunLease(
+        fence,
+        new Date(deps.clock.nowMs() + deps.runLeaseMs).toISOString(),
+      ));
 
   const abort = new AbortController();
   let leaseLost = false;
-  const onOuterAbort = () => abort.abort();
-  // A cancel that arrived before this point still counts.
-  if (options.signal?.aborted) abort.abort();
-  else options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  let cancelRequested = false;
+  const onCancel = () => {
+    cancelRequested = true;
+    abort.abort();
+  };
+  const onStop = () => abort.abort();
+  // A cancel or stop that arrived before this point still counts.
+  if (options.cancel?.aborted) onCancel();
+  else options.cancel?.addEventListener('abort', onCancel, { once: true });
+  if (options.stop?.aborted) onStop();
+  else options.stop?.addEventListener('abort', onStop, { once: true });
+  // A cancel requested while the run was being claimed is seen at once, not a heartbeat later.
+  if (run.cancelRequestedAt !== null) onCancel();
   const renewal = setInterval(
     () => {
-      deps.store
-        .renewRunLease(runId, deps.owner, leaseExpiresAt())
-        .then((held) => {
-          if (!held) {
+      renewLease()
+        .then((renewed) => {
+          options.onHeartbeat?.(renewed);
+          if (!renewed.held) {
             leaseLost = true;
             abort.abort();
+          } else if (renewed.cancelRequested && !cancelRequested) {
+            onCancel();
           }
         })
         .catch((error: unknown) =>
           deps.log.warn({ err: normaliseError(error).message, runId }, 'lease renewal failed'),
         );
     },
-    Math.max(200, Math.floor(deps.runLeaseMs / 3)),
+    // At least three heartbeats per lease, and at most 5 s apart: a cancel travels on them.
+    Math.max(200, Math.min(5_000, Math.floor(deps.runLeaseMs / 3))),
   );
   renewal.unref();
 
   const context: RunContext = {
     deps,
     recorder,
-    run: claimed,
+    run,
     runDir: join(deps.paths.runs, runId),
     signal: abort.signal,
-    cancelled: () => options.signal?.aborted === true,
+    cancelled: () => cancelRequested,
     baseCommit: null,
   };
   let terminal: Terminal;
@@ -165,13 +243,20 @@ export async function executeRun(
     terminal = { code: error.code, detail: error.describe() };
   } finally {
     clearInterval(renewal);
-    options.signal?.removeEventListener('abort', onOuterAbort);
+    options.cancel?.removeEventListener('abort', onCancel);
+    options.stop?.removeEventListener('abort', onStop);
   }
-  if (leaseLost || terminal.code === 'LEASE_FENCED') return fencedOutcome(deps, run);
+  if (leaseLost) return fencedOutcome(deps, run, fence);
+  const stoppedEarly =
+    options.stop?.aborted === true && !cancelRequested && terminal.attempt?.kind !== 'success';
+  if (stoppedEarly) return { stopped: true, runId };
+  if (terminal.code === 'LEASE_FENCED') return fencedOutcome(deps, run, fence);
   try {
     return await finishRun(context, terminal);
   } catch (thrown) {
-    if (isAasError(thrown) && thrown.code === 'LEASE_FENCED') return fencedOutcome(deps, run);
+    if (isAasError(thrown) && thrown.code === 'LEASE_FENCED') {
+      return fencedOutcome(deps, run, fence);
+    }
     throw thrown;
   }
 }
@@ -180,6 +265,17 @@ async function governedRun(context: RunContext): Promise<Terminal> {
   const { deps, recorder, runDir } = context;
   const runId = context.run.id;
   await mkdir(runDir, { recursive: true });
+  if (context.run.claimCount > 1) {
+    // A requeued run: this holder owns it now (fenced), so whatever earlier holders that died
+    // left mounted or on disk under it is garbage, collected before the first new attempt.
+    const collected = await collectOrphanWorkspaces({
+      runsDir: deps.paths.runs,
+      isRunLive: async (id) => id !== runId,
+    });
+    if (collected.removed.length > 0) {
+      deps.log.info({ runId, removed: collected.removed }, 'removed workspaces of earlier claims');
+    }
+  }
   const job = parseJobSpec(context.run.jobSpec);
   const manifests = [job.agent, ...job.fallbackAgents].map((id) => deps.registry.get(id));
 
@@ -228,7 +324,11 @@ async function governedRun(context: RunContext): Promise<Terminal> {
     plans.push({ manifest, policy, sandbox: await selectSandbox(policy.sandbox, deps.sandboxes) });
   }
 
-  let attemptNumber = 0;
+  // A requeued run keeps the attempts of its earlier claims: numbering continues after them.
+  let attemptNumber = Math.max(
+    0,
+    ...(await deps.store.listAttempts(runId)).map((attempt) => attempt.number),
+  );
   let feedback: { gate: string; detail: string }[] = [];
   let last: AttemptOutcome | null = null;
   agentLoop: for (const [index, plan] of plans.entries()) {
@@ -314,9 +414,16 @@ async function governedRun(context: RunContext): Promise<Terminal> {
   }
   if (context.signal.aborted && last?.kind !== 'success') {
     // Either a cancel request or a lost lease; the caller tells them apart.
+    // Who asked is on the run row now (a cancel reaches the holder through its heartbeat).
+    const cancelledBy = context.cancelled()
+      ? ((await deps.store.getRun(runId))?.cancelRequestedBy ?? 'request')
+      : null;
     return {
-      code: context.cancelled() ? 'CANCELLED' : 'LEASE_FENCED',
-      detail: context.cancelled() ? 'cancelled by request' : 'the run lease was lost',
+      code: cancelledBy !== null ? 'CANCELLED' : 'LEASE_FENCED',
+      detail:
+        cancelledBy !== null
+          ? `cancelled by ${cancelledBy}`
+          : 'the run lease was lost or the runner is stopping',
       ...(last ? { attempt: last } : {}),
     };
   }
@@ -347,9 +454,30 @@ function firstLine(text: string): string {
   return text.split('\n', 1)[0] ?? '';
 }
 
-/** What the store says about a run this process no longer owns. Nothing is written. */
-async function fencedOutcome(deps: RunnerDeps, run: RunRecord): Promise<RunOutcome> {
+/**
+ * What the store says about a run this process no longer owns. Its own report is not written;
+ * that it was refused is (unfenced, so the history says why this holder's work is missing).
+ */
+async function fencedOutcome(
+  deps: RunnerDeps,
+  run: RunRecord,
+  fence: Required<RunFence>,
+): Promise<RunOutcome> {
   const current = (await deps.store.getRun(run.id)) ?? run;
+  try {
+    await new SessionRecorder(deps, run.sessionId, fence.leaseOwner).append(
+      sessionEvent('lease.fenced', {
+        runId: run.id,
+        staleOwner: fence.leaseOwner,
+        staleFencingToken: fence.fencingToken,
+        currentOwner: current.leaseOwner,
+        currentFencingToken: current.fencingToken,
+        rejected: 'the run report of a holder that lost its lease',
+      }),
+    );
+  } catch (thrown) {
+    deps.log.warn({ err: normaliseError(thrown).message, runId: run.id }, 'cannot record fencing');
+  }
   const recorded =
     current.reasonCode && isCode(current.reasonCode) ? current.reasonCode : 'LEASE_FENCED';
   return {

@@ -1,4 +1,10 @@
-export { executeRun, type RunOutcome } from './execute-run.js';
+export {
+  type ClaimedRunOptions,
+  executeClaimedRun,
+  executeRun,
+  type RunOutcome,
+  type StoppedRun,
+} from './execute-run.js';
 export { type JobSpec, type JobSpecInput, JobSpecSchema, parseJobSpec } from './job-spec.js';
 export { runStatusFor } from './run-status-for.js';
 export type { RunnerDeps } from './runner-deps.js';

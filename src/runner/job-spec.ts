@@ -28,6 +28,13 @@ export const JobSpecSchema = z
       .strict()
       .default({ mode: 'patch' }),
     retries: z.number().int().min(0).max(10).default(0),
+    /** Queue order: higher first, then oldest first. */
+    priority: z.number().int().min(-1000).max(1000).default(0),
+    /**
+     * How often a queued run whose worker died (lease expired) or shut down is put back in the
+     * queue, with jittered backoff, before it ends INTERRUPTED.
+     */
+    interruptRetries: z.number().int().min(0).max(10).default(1),
     labels: z.array(z.string().min(1).max(64)).max(32).default([]),
     allowDirtyBase: z.boolean().default(false),
     keepWorkspace: z.boolean().default(false),
@@ -56,8 +63,13 @@ export function parseJobSpec(value: unknown, source: { file?: string } = {}): Jo
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const field = issue?.path.map(String).join('.') || '(job)';
-  const unknownKeys = issue?.code === 'unrecognized_keys' ? ` ${issue.keys.join(', ')}` : '';
-  throw new AasError('JOB_INVALID', `${issue?.message ?? 'invalid job'}${unknownKeys}`, {
+  // zod 4 names unknown keys in its message already; older messages did not.
+  const message = issue?.message ?? 'invalid job';
+  const unknownKeys =
+    issue?.code === 'unrecognized_keys' && !issue.keys.every((key) => message.includes(key))
+      ? ` ${issue.keys.join(', ')}`
+      : '';
+  throw new AasError('JOB_INVALID', `${message}${unknownKeys}`, {
     ...(source.file ? { file: source.file } : {}),
     field,
     hint: 'see the JobSpec fields in the README',

@@ -28,6 +28,11 @@ export function runStatusFor(code: Code): RunStatus {
     case 'BASE_REF_UNKNOWN':
     case 'BASE_DIRTY':
     case 'NOT_FOUND':
+    case 'REQUEST_INVALID':
+    case 'PAYLOAD_TOO_LARGE':
+    case 'MEDIA_TYPE_UNSUPPORTED':
+    case 'UNAUTHENTICATED':
+    case 'FORBIDDEN':
     case 'AGENT_FAILED':
     case 'AGENT_TIMEOUT':
     case 'AGENT_OUTPUT_LIMIT':
@@ -41,6 +46,7 @@ export function runStatusFor(code: Code): RunStatus {
     case 'CONFLICT':
     case 'INTERRUPTED':
     case 'STORE_UNAVAILABLE':
+    case 'SERVER_UNAVAILABLE':
     case 'INTERNAL':
       return 'failed';
     default:

@@ -44,6 +44,9 @@ export async function submitRun(
       id: runId,
       createdAt: at,
       jobSpec: job,
+      priority: job.priority,
+      // A run reserved for one process is never requeued: no one else was meant to run it.
+      maxClaims: options.reserveFor ? 1 : 1 + job.interruptRetries,
       ...(options.reserveFor
         ? {
             reservedBy: {

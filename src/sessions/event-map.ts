@@ -37,6 +37,34 @@ export interface SessionEventMap {
     readonly runId: string;
     readonly owner: string;
     readonly leaseExpiresAt: string;
+    /** The claim's fencing token: every later write of this holder carries it. */
+    readonly fencingToken?: number;
+    /** Which claim of the run this is (1 = first), out of `maxClaims`. */
+    readonly claim?: number;
+    readonly maxClaims?: number;
+  };
+  /** An interrupted run goes back to the queue, claimable again from `notBefore`. */
+  'run.requeued': {
+    readonly runId: string;
+    readonly reason: string;
+    readonly notBefore: string;
+    readonly claimsUsed: number;
+    readonly maxClaims: number;
+  };
+  'run.cancel.requested': {
+    readonly runId: string;
+    readonly by: string;
+    /** `queued`: cancelled at once; `running`: the holder stops at its next heartbeat. */
+    readonly statusAtRequest: string;
+  };
+  /** A write (or a report) from a holder whose lease was taken away; nothing of it was kept. */
+  'lease.fenced': {
+    readonly runId: string;
+    readonly staleOwner: string;
+    readonly staleFencingToken: number | null;
+    readonly currentOwner: string | null;
+    readonly currentFencingToken: number | null;
+    readonly rejected: string;
   };
   'run.base.resolved': {
     readonly runId: string;
@@ -237,6 +265,9 @@ const KNOWN_TYPES: Record<SessionEventType, true> = {
   'artifact.stored': true,
   'run.completed': true,
   'run.interrupted': true,
+  'run.requeued': true,
+  'run.cancel.requested': true,
+  'lease.fenced': true,
   'workspace.removed': true,
   'workspace.kept': true,
 };

@@ -14,7 +14,6 @@ export {
   type SessionEventType,
   type TypedEvent,
 } from './event-map.js';
-export { recoverInterruptedRuns } from './recover-interrupted-runs.js';
 export { type ReplayedAttempt, replaySession, type SessionProjection } from './replay-session.js';
 export { SessionRecorder, sessionEvent } from './session-recorder.js';
 export {

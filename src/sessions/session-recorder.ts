@@ -60,7 +60,15 @@ export class SessionRecorder {
     events: readonly TypedEvent[],
     expect?: { status?: readonly RunStatus[]; version?: number },
   ): Promise<RunRecord> {
-    const fencedExpect = this.fence ? { ...expect, leaseOwner: this.fence.leaseOwner } : expect;
+    const fencedExpect = this.fence
+      ? {
+          ...expect,
+          leaseOwner: this.fence.leaseOwner,
+          ...(this.fence.fencingToken === undefined
+            ? {}
+            : { fencingToken: this.fence.fencingToken }),
+        }
+      : expect;
     const result = await this.deps.store.updateRun({
       runId,
       changes,

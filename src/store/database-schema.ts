@@ -11,7 +11,7 @@ export interface SessionsTable {
   repo: string;
   agent: string;
   requested_by: string;
-  /** JSON array of strings. */
+  /** JSON array of strings, in the order given; `session_labels` indexes them. */
   labels: string;
   status: string;
   reason_code: string | null;
@@ -39,6 +39,32 @@ export interface RunsTable {
   lease_owner: string | null;
   lease_expires_at: string | null;
   version: number;
+  /** The session's repo, copied so the per-repository limit needs no join. */
+  repo: string;
+  priority: number;
+  fencing_token: number;
+  claim_count: number;
+  max_claims: number;
+  not_before: string | null;
+  cancel_requested_at: string | null;
+  cancel_requested_by: string | null;
+}
+
+/** One row per distinct label of a session. */
+export interface SessionLabelsTable {
+  session_id: string;
+  label: string;
+}
+
+export interface TokensTable {
+  id: string;
+  name: string;
+  role: string;
+  /** Lowercase hex SHA-256 of the secret; the secret itself is never stored. */
+  secret_sha256: string;
+  created_at: string;
+  created_by: string;
+  revoked_at: string | null;
 }
 
 export interface AttemptsTable {
@@ -71,9 +97,12 @@ export interface DatabaseSchema {
   runs: RunsTable;
   attempts: AttemptsTable;
   events: EventsTable;
+  session_labels: SessionLabelsTable;
+  tokens: TokensTable;
 }
 
 export type SessionRow = SessionsTable;
 export type RunRow = RunsTable;
 export type AttemptRow = AttemptsTable;
 export type EventRow = EventsTable;
+export type TokenRow = TokensTable;

@@ -1,14 +1,18 @@
 import type { Kysely } from 'kysely';
 import { AasError, GENESIS_HASH } from '../kernel/index.js';
 import { chainEvents } from './chain-events.js';
+import { type ClaimedRun, type ClaimRunInput, claimRun } from './claim-run.js';
 import type { DatabaseSchema } from './database-schema.js';
 import {
   type AttemptRecord,
   type AttemptStatus,
   type EventRange,
+  type LeaseRenewal,
   type NewEvent,
   type NewRun,
   type NewSession,
+  type NewToken,
+  RUN_STATUSES,
   type RunChanges,
   type RunFence,
   type RunRecord,
@@ -16,15 +20,37 @@ import {
   type SessionFilter,
   type SessionRecord,
   type StoredEvent,
+  type TokenRecord,
 } from './records.js';
-import { attemptFromRow, eventFromRow, runFromRow, sessionFromRow } from './row-mappers.js';
-import { runChangesToRow, runConflict, runUpdatedAt } from './run-changes.js';
-import { checkRunFence, leaseFenced } from './run-fence.js';
+import { renewRunLease } from './renew-run-lease.js';
+import {
+  attemptFromRow,
+  eventFromRow,
+  parseRunStatus,
+  runFromRow,
+  sessionFromRow,
+  tokenFromRow,
+} from './row-mappers.js';
+import { runConflict, runUpdatedAt } from './run-changes.js';
+import { checkRunFence, fenceHolds, leaseFenced } from './run-fence.js';
+import { type RunExpectation, runUpdateStatement } from './run-update-statement.js';
 import { appendToLockedHead, insertEventRows, lockSessionHead } from './session-head.js';
+import { sessionListQuery } from './session-list-query.js';
 import type { SqlExecutor } from './sql-executor.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
 import type { Dialect, Store } from './store.js';
-import { checkLimit, notFound, toStoreError } from './store-errors.js';
+import { checkLimit, isUniqueViolation, notFound, toStoreError } from './store-errors.js';
+import {
+  checkNewToken,
+  createToken,
+  findTokenClash,
+  revokeToken,
+  tokenConflict,
+} from './token-operations.js';
+
+/** PostgreSQL's `integer`: priorities and claim budgets must fit both dialects alike. */
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
 
 /**
  * The store, written once for both dialects. Every state change runs as one operation in one
@@ -32,6 +58,9 @@ import { checkLimit, notFound, toStoreError } from './store-errors.js';
  * PostgreSQL that takes the row lock that serialises writers of one session; in SQLite the
  * executor has already taken the database write lock (BEGIN IMMEDIATE). Taking the session lock
  * first in every operation also gives all writers one lock order, so they cannot deadlock.
+ * Two writes differ: renewRunLease changes only its run row and appends nothing, and claimRun
+ * must find its run before it knows the session; it takes every lock without waiting, so it
+ * cannot deadlock either (see claim-run.ts). Tokens are not session state and lock no session.
  *
  * The store has no clock: timestamps come from inputs. `updated_at` of a session is the `at` of
  * its newest event; of a run, the `at` of the last event of the update, else the update's
@@ -57,6 +86,7 @@ export class KyselyStore implements Store {
     run: NewRun;
     events: readonly NewEvent[];
   }): Promise<StoredEvent[]> {
+    checkNewRun(input.run);
     return this.#write('createSession', () => this.#createSession(input));
   }
 
@@ -70,10 +100,15 @@ export class KyselyStore implements Store {
 
   async updateRun(input: {
     runId: string;
-    expect?: { status?: readonly RunStatus[]; version?: number; leaseOwner?: string };
+    expect?: RunExpectation;
     changes: RunChanges;
     events: readonly NewEvent[];
   }): Promise<{ run: RunRecord; events: StoredEvent[] }> {
+    if (input.expect?.fencingToken !== undefined && input.expect.leaseOwner === undefined) {
+      throw new AasError('INVALID_ARGUMENT', 'expect.fencingToken needs expect.leaseOwner', {
+        field: 'expect.fencingToken',
+      });
+    }
     return this.#write('updateRun', () => this.#updateRun(input));
   }
 
@@ -98,8 +133,32 @@ export class KyselyStore implements Store {
     return this.#write('finishAttempt', () => this.#finishAttempt(input));
   }
 
-  async renewRunLease(runId: string, owner: string, leaseExpiresAt: string): Promise<boolean> {
-    return this.#write('renewRunLease', () => this.#renewRunLease(runId, owner, leaseExpiresAt));
+  async renewRunLease(fence: RunFence, leaseExpiresAt: string): Promise<LeaseRenewal> {
+    return this.#write('renewRunLease', () => renewRunLease(this.#db, fence, leaseExpiresAt));
+  }
+
+  async claimRun(input: ClaimRunInput): Promise<ClaimedRun | null> {
+    checkLimit(input.maxRunningPerRepo, 'maxRunningPerRepo');
+    return this.#write('claimRun', () => claimRun(this.#db, this.dialect, input));
+  }
+
+  async countRunsByStatus(): Promise<Record<RunStatus, number>> {
+    const query = this.#db
+      .selectFrom('runs')
+      .select((eb) => ['status', eb.fn.countAll().as('runs')])
+      .groupBy('status')
+      .compile();
+    return this.#read('countRunsByStatus', function* () {
+      const counts = Object.fromEntries(RUN_STATUSES.map((status) => [status, 0])) as Record<
+        RunStatus,
+        number
+      >;
+      for (const row of yield* rowsOf(query)) {
+        // PostgreSQL returns count(*) as a bigint string.
+        counts[parseRunStatus(row.status, 'runs.status')] = Number(row.runs);
+      }
+      return counts;
+    });
   }
 
   async listRunsWithExpiredLease(nowIso: string, limit?: number): Promise<RunRecord[]> {
@@ -129,11 +188,7 @@ export class KyselyStore implements Store {
 
   async listSessions(filter: SessionFilter = {}): Promise<SessionRecord[]> {
     checkLimit(filter.limit, 'limit');
-    let builder = this.#db.selectFrom('sessions').selectAll().orderBy('id', 'desc');
-    if (filter.status !== undefined) builder = builder.where('status', '=', filter.status);
-    if (filter.beforeId !== undefined) builder = builder.where('id', '<', filter.beforeId);
-    if (filter.limit !== undefined) builder = builder.limit(filter.limit);
-    const query = builder.compile();
+    const query = sessionListQuery(this.#db, filter);
     return this.#read('listSessions', function* () {
       return (yield* rowsOf(query)).map(sessionFromRow);
     });
@@ -203,6 +258,57 @@ export class KyselyStore implements Store {
     const query = this.#db.selectFrom('sessions').select('id').orderBy('id').compile();
     return this.#read('listSessionIds', function* () {
       return (yield* rowsOf(query)).map((row) => row.id);
+    });
+  }
+
+  async createToken(token: NewToken): Promise<TokenRecord> {
+    checkNewToken(token);
+    try {
+      return await this.#write('createToken', () => createToken(this.#db, token));
+    } catch (error) {
+      // A concurrent create committed the same name or hash after this one looked.
+      if (!isUniqueViolation(error) && !isUniqueViolation(errorCause(error))) throw error;
+      const clash = await this.#read('createToken', () => findTokenClash(this.#db, token));
+      throw clash === undefined ? error : tokenConflict(token, clash);
+    }
+  }
+
+  async findTokenBySecretHash(secretSha256: string): Promise<TokenRecord | null> {
+    const query = this.#db
+      .selectFrom('tokens')
+      .selectAll()
+      .where('secret_sha256', '=', secretSha256)
+      .compile();
+    return this.#read('findTokenBySecretHash', function* () {
+      const [row] = yield* rowsOf(query);
+      return row === undefined ? null : tokenFromRow(row);
+    });
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    const query = this.#db
+      .selectFrom('tokens')
+      .selectAll()
+      .orderBy('created_at')
+      .orderBy('id')
+      .compile();
+    return this.#read('listTokens', function* () {
+      return (yield* rowsOf(query)).map(tokenFromRow);
+    });
+  }
+
+  async revokeToken(idOrName: string, revokedAt: string): Promise<TokenRecord> {
+    return this.#write('revokeToken', () => revokeToken(this.#db, idOrName, revokedAt));
+  }
+
+  async countTokens(): Promise<number> {
+    const query = this.#db
+      .selectFrom('tokens')
+      .select((eb) => eb.fn.countAll().as('tokens'))
+      .compile();
+    return this.#read('countTokens', function* () {
+      const [row] = yield* rowsOf(query);
+      return Number(row?.tokens ?? 0);
     });
   }
 
@@ -280,9 +386,26 @@ export class KyselyStore implements Store {
           lease_owner: run.reservedBy?.leaseOwner ?? null,
           lease_expires_at: run.reservedBy?.leaseExpiresAt ?? null,
           version: 1,
+          repo: session.repo,
+          priority: run.priority ?? 0,
+          fencing_token: 0,
+          claim_count: 0,
+          max_claims: run.maxClaims ?? 1,
+          not_before: null,
+          cancel_requested_at: null,
+          cancel_requested_by: null,
         })
         .compile(),
     );
+    const labels = [...new Set(session.labels)];
+    if (labels.length > 0) {
+      yield* rowsOf(
+        this.#db
+          .insertInto('session_labels')
+          .values(labels.map((label) => ({ session_id: session.id, label })))
+          .compile(),
+      );
+    }
     yield* insertEventRows(this.#db, chained.rows);
     return chained.stored;
   }
@@ -300,7 +423,7 @@ export class KyselyStore implements Store {
 
   *#updateRun(input: {
     runId: string;
-    expect?: { status?: readonly RunStatus[]; version?: number; leaseOwner?: string };
+    expect?: RunExpectation;
     changes: RunChanges;
     events: readonly NewEvent[];
   }): SqlOperation<{ run: RunRecord; events: StoredEvent[] }> {
@@ -309,44 +432,34 @@ export class KyselyStore implements Store {
     if (head === null) throw notFound('run', runId);
 
     const updatedAt = runUpdatedAt(changes, events);
-    let update = this.#db
-      .updateTable('runs')
-      .set((eb) => ({
-        ...runChangesToRow(changes),
-        ...(updatedAt === undefined ? {} : { updated_at: updatedAt }),
-        version: eb('version', '+', 1),
-      }))
-      .where('id', '=', runId);
-    if (expect?.status !== undefined) update = update.where('status', 'in', expect.status);
-    if (expect?.version !== undefined) update = update.where('version', '=', expect.version);
-    // The lease condition sits in the same UPDATE, after the session lock: recovery ends runs
-    // through that lock too, so a holder it fenced off cannot slip a write in.
-    if (expect?.leaseOwner !== undefined) {
-      update = update.where('lease_owner', '=', expect.leaseOwner);
-    }
     // `IN ()` is not valid SQL; an empty list of acceptable statuses matches no run.
     const [row] =
-      expect?.status?.length === 0 ? [] : yield* rowsOf(update.returningAll().compile());
+      expect?.status?.length === 0
+        ? []
+        : yield* rowsOf(runUpdateStatement(this.#db, runId, changes, updatedAt, expect ?? {}));
     if (row === undefined) {
       // Only to explain the refusal: nothing was written.
       const [current] = yield* rowsOf(
         this.#db
           .selectFrom('runs')
-          .select(['session_id', 'status', 'version', 'lease_owner'])
+          .select(['session_id', 'status', 'version', 'lease_owner', 'fencing_token'])
           .where('id', '=', runId)
           .compile(),
       );
       // A lost lease outranks a status or version mismatch: it tells the caller to stop.
-      if (expect?.leaseOwner !== undefined && current?.lease_owner !== expect.leaseOwner) {
-        const fence = { runId, leaseOwner: expect.leaseOwner };
-        throw leaseFenced(
-          fence,
-          current && {
-            sessionId: current.session_id,
-            leaseOwner: current.lease_owner,
-            status: current.status,
-          },
-        );
+      if (expect?.leaseOwner !== undefined) {
+        const fence: RunFence = {
+          runId,
+          leaseOwner: expect.leaseOwner,
+          ...(expect.fencingToken === undefined ? {} : { fencingToken: expect.fencingToken }),
+        };
+        const state = current && {
+          sessionId: current.session_id,
+          leaseOwner: current.lease_owner,
+          status: current.status,
+          fencingToken: current.fencing_token,
+        };
+        if (!fenceHolds(fence, state)) throw leaseFenced(fence, state);
       }
       throw runConflict(runId, current, expect ?? {});
     }
@@ -426,26 +539,6 @@ export class KyselyStore implements Store {
     }
     return yield* appendToLockedHead(this.#db, head, events);
   }
-
-  *#renewRunLease(runId: string, owner: string, leaseExpiresAt: string): SqlOperation<boolean> {
-    // The version bump fences recoverers: one that read the run before this renewal and then
-    // updates it with `expect.version` gets CONFLICT instead of failing a live run.
-    const renewed = yield* rowsOf(
-      this.#db
-        .updateTable('runs')
-        .set((eb) => ({ lease_expires_at: leaseExpiresAt, version: eb('version', '+', 1) }))
-        .where('id', '=', runId)
-        .where('lease_owner', '=', owner)
-        .returning('id')
-        .compile(),
-    );
-    if (renewed.length > 0) return true;
-    const exists = yield* rowsOf(
-      this.#db.selectFrom('runs').select('id').where('id', '=', runId).compile(),
-    );
-    if (exists.length === 0) throw notFound('run', runId);
-    return false;
-  }
 }
 
 /**
@@ -460,4 +553,25 @@ function checkFenceMatchesRun(fence: RunFence | undefined, runId: string): void 
       { fenceRunId: fence.runId, runId },
     );
   }
+}
+
+/** Priorities and claim budgets are integers PostgreSQL's `integer` holds; a budget is >= 1. */
+function checkNewRun(run: NewRun): void {
+  const checks: readonly [string, number | undefined, number][] = [
+    ['run.priority', run.priority, INT32_MIN],
+    ['run.maxClaims', run.maxClaims, 1],
+  ];
+  for (const [field, value, min] of checks) {
+    if (value !== undefined && (!Number.isInteger(value) || value < min || value > INT32_MAX)) {
+      throw new AasError(
+        'INVALID_ARGUMENT',
+        `${field} must be an integer from ${min} to ${INT32_MAX}, got ${value}`,
+        { field },
+      );
+    }
+  }
+}
+
+function errorCause(error: unknown): unknown {
+  return error instanceof Error ? error.cause : undefined;
 }

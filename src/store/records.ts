@@ -85,6 +85,24 @@ export interface RunRecord {
   readonly leaseExpiresAt: string | null;
   /** Incremented by every update: optimistic concurrency for callers that pass `expect.version`. */
   readonly version: number;
+  /** Copied from the session: the key of the per-repository concurrency limit. */
+  readonly repo: string;
+  /** Higher is claimed first; ties go to the oldest run. */
+  readonly priority: number;
+  /**
+   * Incremented by every claim (0 = never claimed). A holder's writes carry the token it was
+   * given; any later claim, even by the same owner, fences the earlier holder off.
+   */
+  readonly fencingToken: number;
+  /** How many times the run has been claimed; the queue requeues while this is below `maxClaims`. */
+  readonly claimCount: number;
+  /** The job's budget of claims: 1 + how often an interrupted run may be requeued. */
+  readonly maxClaims: number;
+  /** Not claimable before this instant (retry backoff); null = at once. */
+  readonly notBefore: string | null;
+  /** Set when someone asked a running run to stop; the holder learns it from its heartbeat. */
+  readonly cancelRequestedAt: string | null;
+  readonly cancelRequestedBy: string | null;
 }
 
 export interface AttemptRecord {
@@ -119,6 +137,10 @@ export interface NewRun {
    * lease expired. Runs that wait for any worker carry no lease.
    */
   readonly reservedBy?: { readonly leaseOwner: string; readonly leaseExpiresAt: string };
+  /** Default 0. */
+  readonly priority?: number;
+  /** Default 1 (never requeued after an interruption). */
+  readonly maxClaims?: number;
 }
 
 /**
@@ -129,6 +151,12 @@ export interface NewRun {
 export interface RunFence {
   readonly runId: string;
   readonly leaseOwner: string;
+  /**
+   * The token the claim returned. When given, the write also requires the run's current token
+   * to equal it, so a holder that lost the lease and was re-granted a new one (same owner
+   * name) cannot write with the old claim.
+   */
+  readonly fencingToken?: number;
 }
 
 /** Fields of a run a caller may change. Absent = unchanged; `null` = cleared. */
@@ -144,10 +172,21 @@ export interface RunChanges {
   readonly finishedAt?: string | null;
   readonly leaseOwner?: string | null;
   readonly leaseExpiresAt?: string | null;
+  readonly notBefore?: string | null;
+  readonly cancelRequestedAt?: string | null;
+  readonly cancelRequestedBy?: string | null;
 }
 
 export interface SessionFilter {
   readonly status?: RunStatus;
+  /** Exact match on the session's repo. */
+  readonly repo?: string;
+  /** Exact match on the session's primary agent. */
+  readonly agent?: string;
+  /** Sessions carrying this label (exact match on one label). */
+  readonly label?: string;
+  /** Exact match on the identity that requested the session. */
+  readonly requestedBy?: string;
   /** Cursor: return sessions created strictly before this session id (ids sort by time). */
   readonly beforeId?: string;
   readonly limit?: number;
@@ -157,4 +196,41 @@ export interface EventRange {
   /** Return events with seq > afterSeq. Default 0. */
   readonly afterSeq?: number;
   readonly limit?: number;
+}
+
+/** What a heartbeat learns: whether the lease is still held, and whether to stop. */
+export interface LeaseRenewal {
+  readonly held: boolean;
+  readonly cancelRequested: boolean;
+}
+
+export const TokenRole = {
+  viewer: 'viewer',
+  operator: 'operator',
+  approver: 'approver',
+  admin: 'admin',
+  worker: 'worker',
+} as const;
+export type TokenRole = (typeof TokenRole)[keyof typeof TokenRole];
+export const TOKEN_ROLES = Object.values(TokenRole) as TokenRole[];
+
+/** An API token. The secret itself is never stored: only its SHA-256. */
+export interface TokenRecord {
+  readonly id: string;
+  /** Unique forever (also after revocation): it is the identity written into history. */
+  readonly name: string;
+  readonly role: TokenRole;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly revokedAt: string | null;
+}
+
+export interface NewToken {
+  readonly id: string;
+  readonly name: string;
+  readonly role: TokenRole;
+  /** Lowercase hex SHA-256 of the secret. */
+  readonly secretSha256: string;
+  readonly createdAt: string;
+  readonly createdBy: string;
 }

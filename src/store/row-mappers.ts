@@ -1,5 +1,5 @@
 import { AasError } from '../kernel/index.js';
-import type { AttemptRow, EventRow, RunRow, SessionRow } from './database-schema.js';
+import type { AttemptRow, EventRow, RunRow, SessionRow, TokenRow } from './database-schema.js';
 import {
   type AttemptRecord,
   AttemptStatus,
@@ -8,6 +8,9 @@ import {
   type RunStatus,
   type SessionRecord,
   type StoredEvent,
+  TOKEN_ROLES,
+  type TokenRecord,
+  type TokenRole,
 } from './records.js';
 
 const ATTEMPT_STATUSES: readonly string[] = Object.values(AttemptStatus);
@@ -26,7 +29,7 @@ export function parseJsonColumn(text: string, column: string): unknown {
   }
 }
 
-function parseRunStatus(value: string, column: string): RunStatus {
+export function parseRunStatus(value: string, column: string): RunStatus {
   const status = RUN_STATUSES.find((candidate) => candidate === value);
   if (status === undefined) {
     throw new AasError('INTERNAL', `column ${column} holds unknown run status "${value}"`, {
@@ -91,6 +94,14 @@ export function runFromRow(row: RunRow): RunRecord {
     leaseOwner: row.lease_owner,
     leaseExpiresAt: row.lease_expires_at,
     version: row.version,
+    repo: row.repo,
+    priority: row.priority,
+    fencingToken: row.fencing_token,
+    claimCount: row.claim_count,
+    maxClaims: row.max_claims,
+    notBefore: row.not_before,
+    cancelRequestedAt: row.cancel_requested_at,
+    cancelRequestedBy: row.cancel_requested_by,
   };
 }
 
@@ -118,5 +129,27 @@ export function eventFromRow(row: EventRow): StoredEvent {
     data: parseJsonColumn(row.data, 'events.data'),
     prevHash: row.prev_hash,
     hash: row.hash,
+  };
+}
+
+function parseTokenRole(value: string): TokenRole {
+  const role = TOKEN_ROLES.find((candidate) => candidate === value);
+  if (role === undefined) {
+    throw new AasError('INTERNAL', `column tokens.role holds unknown role "${value}"`, {
+      field: 'tokens.role',
+    });
+  }
+  return role;
+}
+
+/** The secret's hash stays in the database: nothing outside the store needs it back. */
+export function tokenFromRow(row: TokenRow): TokenRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    role: parseTokenRole(row.role),
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    revokedAt: row.revoked_at,
   };
 }

@@ -15,6 +15,9 @@ describe('runChangesToRow', () => {
       }),
     ).toEqual({ status: 'running', lease_owner: null, summary: '{"files":2}', base_ref: 'main' });
     expect(runChangesToRow({ summary: null })).toEqual({ summary: null });
+    expect(
+      runChangesToRow({ notBefore: 'N', cancelRequestedAt: null, cancelRequestedBy: 'bob' }),
+    ).toEqual({ not_before: 'N', cancel_requested_at: null, cancel_requested_by: 'bob' });
   });
 });
 

@@ -19,6 +19,9 @@ export function runChangesToRow(changes: RunChanges): Updateable<RunsTable> {
   if (changes.finishedAt !== undefined) row.finished_at = changes.finishedAt;
   if (changes.leaseOwner !== undefined) row.lease_owner = changes.leaseOwner;
   if (changes.leaseExpiresAt !== undefined) row.lease_expires_at = changes.leaseExpiresAt;
+  if (changes.notBefore !== undefined) row.not_before = changes.notBefore;
+  if (changes.cancelRequestedAt !== undefined) row.cancel_requested_at = changes.cancelRequestedAt;
+  if (changes.cancelRequestedBy !== undefined) row.cancel_requested_by = changes.cancelRequestedBy;
   return row;
 }
 

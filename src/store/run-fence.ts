@@ -4,12 +4,23 @@ import type { DatabaseSchema } from './database-schema.js';
 import type { RunFence } from './records.js';
 import type { ReservedHead } from './session-head.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
+import { cachedStatement } from './statement-cache.js';
 
 /** What a fencing refusal reports about the run as it is now. */
 export interface FencedRunState {
   readonly sessionId: string;
   readonly leaseOwner: string | null;
   readonly status: string;
+  readonly fencingToken: number;
+}
+
+/** Whether `fence` holds the lease of a run in this state: same owner, and same token if given. */
+export function fenceHolds(fence: RunFence, current: FencedRunState | undefined): boolean {
+  return (
+    current !== undefined &&
+    current.leaseOwner === fence.leaseOwner &&
+    (fence.fencingToken === undefined || current.fencingToken === fence.fencingToken)
+  );
 }
 
 /** Why a fenced write was refused; nothing was written. */
@@ -18,7 +29,10 @@ export function leaseFenced(
   current: FencedRunState | undefined,
   writeSessionId?: string,
 ): AasError {
-  const now = `now: ${current?.leaseOwner ?? 'none'}, status ${current?.status ?? 'missing'}`;
+  const withToken = fence.fencingToken !== undefined;
+  const held = withToken ? ` under fencing token ${fence.fencingToken}` : '';
+  const nowToken = withToken && current !== undefined ? `, token ${current.fencingToken}` : '';
+  const now = `now: ${current?.leaseOwner ?? 'none'}${nowToken}, status ${current?.status ?? 'missing'}`;
   // A fence from another session is refused even while its lease is held: this write holds
   // only its own session's lock, so that other run's lease could change under it.
   const elsewhere =
@@ -27,38 +41,51 @@ export function leaseFenced(
       : '';
   return new AasError(
     'LEASE_FENCED',
-    `run ${fence.runId} is no longer leased to ${fence.leaseOwner} (${now}${elsewhere})`,
+    `run ${fence.runId} is no longer leased to ${fence.leaseOwner}${held} (${now}${elsewhere})`,
     {
       runId: fence.runId,
       expectedLeaseOwner: fence.leaseOwner,
       actualLeaseOwner: current?.leaseOwner ?? null,
       actualStatus: current?.status ?? null,
+      ...(withToken
+        ? {
+            expectedFencingToken: fence.fencingToken,
+            actualFencingToken: current?.fencingToken ?? null,
+          }
+        : {}),
       ...(elsewhere === '' ? {} : { runSessionId: current?.sessionId, writeSessionId }),
     },
   );
 }
 
-/** The run's lease holder, status and session, as this transaction sees them now. */
+/** The run's lease holder, token, status and session, as this transaction sees them now. */
 export function* readFencedRun(
   db: Kysely<DatabaseSchema>,
   runId: string,
 ): SqlOperation<FencedRunState | undefined> {
   const [row] = yield* rowsOf(
-    db
-      .selectFrom('runs')
-      .select(['session_id', 'lease_owner', 'status'])
-      .where('id', '=', runId)
-      .compile(),
+    cachedStatement(db, 'readFencedRun', { runId }, (p) =>
+      db
+        .selectFrom('runs')
+        .select(['session_id', 'lease_owner', 'status', 'fencing_token'])
+        .where('id', '=', p.runId),
+    ),
   );
   if (row === undefined) return undefined;
-  return { sessionId: row.session_id, leaseOwner: row.lease_owner, status: row.status };
+  return {
+    sessionId: row.session_id,
+    leaseOwner: row.lease_owner,
+    status: row.status,
+    fencingToken: row.fencing_token,
+  };
 }
 
 /**
- * Throws LEASE_FENCED unless `fence.leaseOwner` holds the lease of `fence.runId`, a run of the
- * locked session. Must run after `lockSessionHead`: recovery ends a run through the same
- * session lock, so between this check and the commit no one can take the lease away, and a
- * throw rolls back the seqs the lock reserved.
+ * Throws LEASE_FENCED unless `fence.leaseOwner` holds the lease of `fence.runId` (under
+ * `fence.fencingToken`, when given), a run of the locked session. Must run after
+ * `lockSessionHead`: recovery and claims change a lease through the same session lock, so
+ * between this check and the commit no one can take the lease away, and a throw rolls back the
+ * seqs the lock reserved.
  */
 export function* checkRunFence(
   db: Kysely<DatabaseSchema>,
@@ -69,7 +96,7 @@ export function* checkRunFence(
   if (
     current === undefined ||
     current.sessionId !== head.sessionId ||
-    current.leaseOwner !== fence.leaseOwner
+    !fenceHolds(fence, current)
   ) {
     throw leaseFenced(fence, current, head.sessionId);
   }

@@ -4,6 +4,7 @@ import type { DatabaseSchema, EventRow } from './database-schema.js';
 import { powerOfTwoChunks } from './power-of-two-chunks.js';
 import type { NewEvent, StoredEvent } from './records.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
+import { cachedStatement } from './statement-cache.js';
 
 /**
  * 256 rows × 8 columns = 2,048 bind parameters per INSERT: far below SQLite's 32,766 and
@@ -29,17 +30,37 @@ export interface SessionStatusMirror {
   readonly reason_code: string | null;
 }
 
-function sessionIdOf(db: Kysely<DatabaseSchema>, target: HeadTarget) {
-  if ('sessionId' in target) return target.sessionId;
-  if ('runId' in target) {
-    return db.selectFrom('runs').select('runs.session_id').where('runs.id', '=', target.runId);
+type TargetKind = 'session' | 'run' | 'attempt';
+
+function targetOf(target: HeadTarget): { kind: TargetKind; id: string } {
+  if ('sessionId' in target) return { kind: 'session', id: target.sessionId };
+  if ('runId' in target) return { kind: 'run', id: target.runId };
+  return { kind: 'attempt', id: target.attemptId };
+}
+
+function sessionIdOf(db: Kysely<DatabaseSchema>, kind: TargetKind, id: string) {
+  if (kind === 'session') return id;
+  if (kind === 'run') {
+    return db.selectFrom('runs').select('runs.session_id').where('runs.id', '=', id);
   }
   return db
     .selectFrom('attempts')
     .innerJoin('runs', 'runs.id', 'attempts.run_id')
     .select('runs.session_id')
-    .where('attempts.id', '=', target.attemptId);
+    .where('attempts.id', '=', id);
 }
+
+/** The columns of an events row, in insert order. */
+const EVENT_COLUMNS = [
+  'session_id',
+  'seq',
+  'type',
+  'at',
+  'actor',
+  'data',
+  'prev_hash',
+  'hash',
+] as const satisfies readonly (keyof EventRow)[];
 
 /**
  * The first statement of every write after session creation: reserves `events.length` seqs on
@@ -54,16 +75,19 @@ export function* lockSessionHead(
   events: readonly NewEvent[],
 ): SqlOperation<ReservedHead | null> {
   const lastAt = events.at(-1)?.at;
+  const { kind, id } = targetOf(target);
+  const values = { count: events.length, id, ...(lastAt === undefined ? {} : { at: lastAt }) };
   const [row] = yield* rowsOf(
-    db
-      .updateTable('sessions')
-      .set((eb) => ({
-        last_seq: eb('last_seq', '+', events.length),
-        ...(lastAt === undefined ? {} : { updated_at: lastAt }),
-      }))
-      .where('id', '=', sessionIdOf(db, target))
-      .returning(['id', 'last_seq', 'last_hash'])
-      .compile(),
+    cachedStatement(db, `lockSessionHead:${kind}:${lastAt !== undefined}`, values, (p) =>
+      db
+        .updateTable('sessions')
+        .set((eb) => ({
+          last_seq: eb('last_seq', '+', p.count),
+          ...(p.at === undefined ? {} : { updated_at: p.at }),
+        }))
+        .where('id', '=', sessionIdOf(db, kind, p.id))
+        .returning(['id', 'last_seq', 'last_hash']),
+    ),
   );
   if (row === undefined) return null;
   return { sessionId: row.id, lastSeq: row.last_seq, prevHash: row.last_hash };
@@ -75,7 +99,22 @@ export function* insertEventRows(
   rows: readonly EventRow[],
 ): SqlOperation<void> {
   for (const chunk of powerOfTwoChunks(rows, MAX_EVENT_ROWS_PER_INSERT)) {
-    yield* rowsOf(db.insertInto('events').values(chunk).compile());
+    const values: Record<string, unknown> = {};
+    chunk.forEach((row, index) => {
+      for (const column of EVENT_COLUMNS) values[`${column}${index}`] = row[column];
+    });
+    const size = chunk.length;
+    yield* rowsOf(
+      cachedStatement(db, `insertEvents:${size}`, values, (p) =>
+        db.insertInto('events').values(
+          Array.from({ length: size }, (_, index) => {
+            const row: Record<string, unknown> = {};
+            for (const column of EVENT_COLUMNS) row[column] = p[`${column}${index}`];
+            return row as unknown as EventRow;
+          }),
+        ),
+      ),
+    );
   }
 }
 
@@ -94,12 +133,22 @@ export function* appendToLockedHead(
   yield* insertEventRows(db, chained.rows);
   const lastHash = chained.stored.at(-1)?.hash;
   if (lastHash !== undefined || mirror !== undefined) {
+    const values = {
+      id: head.sessionId,
+      ...(lastHash === undefined ? {} : { hash: lastHash }),
+      ...(mirror === undefined ? {} : { status: mirror.status, reason: mirror.reason_code }),
+    };
+    const shape = `sessionHeadTail:${lastHash !== undefined}:${mirror !== undefined}`;
     yield* rowsOf(
-      db
-        .updateTable('sessions')
-        .set({ ...(lastHash === undefined ? {} : { last_hash: lastHash }), ...mirror })
-        .where('id', '=', head.sessionId)
-        .compile(),
+      cachedStatement(db, shape, values, (p) =>
+        db
+          .updateTable('sessions')
+          .set({
+            ...(p.hash === undefined ? {} : { last_hash: p.hash }),
+            ...(p.status === undefined ? {} : { status: p.status, reason_code: p.reason }),
+          })
+          .where('id', '=', p.id),
+      ),
     );
   }
   return chained.stored;

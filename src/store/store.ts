@@ -2,9 +2,11 @@ import type {
   AttemptRecord,
   AttemptStatus,
   EventRange,
+  LeaseRenewal,
   NewEvent,
   NewRun,
   NewSession,
+  NewToken,
   RunChanges,
   RunFence,
   RunRecord,
@@ -12,6 +14,7 @@ import type {
   SessionFilter,
   SessionRecord,
   StoredEvent,
+  TokenRecord,
 } from './records.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -53,7 +56,13 @@ export interface Store {
    */
   updateRun(input: {
     runId: string;
-    expect?: { status?: readonly RunStatus[]; version?: number; leaseOwner?: string };
+    expect?: {
+      status?: readonly RunStatus[];
+      version?: number;
+      leaseOwner?: string;
+      /** With `leaseOwner`: the run's fencing token must also equal this (else LEASE_FENCED). */
+      fencingToken?: number;
+    };
     changes: RunChanges;
     events: readonly NewEvent[];
   }): Promise<{ run: RunRecord; events: StoredEvent[] }>;
@@ -84,8 +93,35 @@ export interface Store {
     fence?: RunFence;
   }): Promise<StoredEvent[]>;
 
-  /** Extends the lease only if `owner` still holds it. Returns false when it does not. */
-  renewRunLease(runId: string, owner: string, leaseExpiresAt: string): Promise<boolean>;
+  /**
+   * Extends the lease only if `fence.leaseOwner` still holds it (and, when given, with the same
+   * fencing token). `held: false` when it does not; `cancelRequested` tells the holder to stop.
+   * NOT_FOUND for an unknown run.
+   */
+  renewRunLease(fence: RunFence, leaseExpiresAt: string): Promise<LeaseRenewal>;
+
+  /**
+   * Atomically claims the best claimable run and appends `events(claimedRun)` to its session in
+   * the same transaction. Claimable: `queued`, no cancel requested, `notBefore` null or
+   * <= `nowIso`, and either unleased or reserved for `owner`. Best: highest priority, then
+   * oldest `createdAt`, then lowest id. With `maxRunningPerRepo`, a run is skipped while that
+   * many runs of its repo are `running`. With `runId`, only that run is considered. The claim
+   * sets status `running`, the lease, `startedAt`, increments `fencingToken`, `claimCount` and
+   * `version`, and clears `notBefore`. Returns null when nothing is claimable. Concurrent
+   * claimers (threads, processes, PostgreSQL connections) never claim the same run twice and
+   * never exceed `maxRunningPerRepo`.
+   */
+  claimRun(input: {
+    owner: string;
+    nowIso: string;
+    leaseExpiresAt: string;
+    maxRunningPerRepo?: number;
+    runId?: string;
+    events: (claimed: RunRecord) => readonly NewEvent[];
+  }): Promise<{ run: RunRecord; events: StoredEvent[] } | null>;
+
+  /** Number of runs in each status (every status present, zero when none). */
+  countRunsByStatus(): Promise<Record<RunStatus, number>>;
 
   /**
    * Runs holding a lease that expired before `nowIso`, oldest first: `running` runs whose holder
@@ -103,6 +139,16 @@ export interface Store {
   readEvents(sessionId: string, range?: EventRange): Promise<StoredEvent[]>;
   /** Every session id, oldest first (used by `aas audit verify` without an id). */
   listSessionIds(): Promise<string[]>;
+
+  /** CONFLICT when the name is taken (revoked names stay taken) or the hash exists. */
+  createToken(token: NewToken): Promise<TokenRecord>;
+  /** The token whose secret hashes to this, revoked or not; null when none. */
+  findTokenBySecretHash(secretSha256: string): Promise<TokenRecord | null>;
+  /** Oldest first, revoked included. */
+  listTokens(): Promise<TokenRecord[]>;
+  /** Revokes by id or name; NOT_FOUND when neither matches; revoking twice keeps the first time. */
+  revokeToken(idOrName: string, revokedAt: string): Promise<TokenRecord>;
+  countTokens(): Promise<number>;
 
   close(): Promise<void>;
 }

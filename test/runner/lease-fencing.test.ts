@@ -68,11 +68,17 @@ describe('a runner that lost its lease', () => {
       });
       expect(outcome.detail).toContain('lost the run');
 
+      // Nothing of the fenced holder's work was written; only the record that its report was
+      // refused follows recovery's events.
       const session = await runtime.store.getSession(sessionId);
-      expect(session?.lastSeq).toBe(lastSeqAtRecovery);
+      expect(session?.lastSeq).toBe((lastSeqAtRecovery ?? 0) + 1);
       expect(session?.status).toBe('failed');
       const events = await runtime.store.readEvents(sessionId);
-      expect(events.at(-1)?.type).toBe('run.interrupted');
+      expect(events.at(-2)?.type).toBe('run.interrupted');
+      expect(events.at(-1)).toMatchObject({
+        type: 'lease.fenced',
+        data: { currentOwner: null, rejected: expect.stringContaining('lost its lease') },
+      });
       if (!session) throw new Error('session missing');
       expect(verifyChain(session, events).ok).toBe(true);
     } finally {

@@ -3,7 +3,6 @@ import { createRuntime } from '../../src/app/index.js';
 import { parseConfig } from '../../src/config/index.js';
 import { isAasError, ManualClock, silentLogger } from '../../src/kernel/index.js';
 import { executeRun, parseJobSpec, submitRun } from '../../src/runner/index.js';
-import { recoverInterruptedRuns } from '../../src/sessions/index.js';
 import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
 
 const cleanup: string[] = [];
@@ -41,14 +40,15 @@ describe('a run reserved for immediate execution', () => {
         () => null,
         (error: unknown) => error,
       );
-      expect(isAasError(refused) && refused.code).toBe('LEASE_FENCED');
+      expect(isAasError(refused) && refused.code).toBe('CONFLICT');
 
       clock.advance(deps.runLeaseMs - 1);
-      expect(await recoverInterruptedRuns({ ...runtime, actor: 'system:test' })).toEqual([]);
+      expect((await runtime.queue.sweep('system:test')).ended).toEqual([]);
       clock.advance(2);
-      expect(await recoverInterruptedRuns({ ...runtime, actor: 'system:test' })).toEqual([
-        reserved.runId,
-      ]);
+      expect(await runtime.queue.sweep('system:test')).toEqual({
+        ended: [reserved.runId],
+        requeued: [],
+      });
 
       const run = await runtime.store.getRun(reserved.runId);
       expect(run).toMatchObject({ status: 'failed', reasonCode: 'INTERRUPTED', leaseOwner: null });

@@ -135,6 +135,14 @@ for (const dialect of dialects) {
           leaseOwner: null,
           leaseExpiresAt: null,
           version: 1,
+          repo: '/repos/demo',
+          priority: 0,
+          fencingToken: 0,
+          claimCount: 0,
+          maxClaims: 1,
+          notBefore: null,
+          cancelRequestedAt: null,
+          cancelRequestedBy: null,
         } satisfies RunRecord);
         expect(await store.listRunsForSession(sessionId(1))).toEqual([run]);
       });
@@ -569,18 +577,25 @@ for (const dialect of dialects) {
           changes: { status: 'running', leaseOwner: 'worker-1', leaseExpiresAt: at(10_000) },
           events: [],
         });
-        expect(await store.renewRunLease(runId(1), 'worker-1', at(20_000))).toBe(true);
+        expect(
+          await store.renewRunLease({ runId: runId(1), leaseOwner: 'worker-1' }, at(20_000)),
+        ).toEqual({ held: true, cancelRequested: false });
         expect(await store.getRun(runId(1))).toMatchObject({
           leaseOwner: 'worker-1',
           leaseExpiresAt: at(20_000),
           version: 3,
         });
-        expect(await store.renewRunLease(runId(1), 'worker-2', at(30_000))).toBe(false);
+        expect(
+          await store.renewRunLease({ runId: runId(1), leaseOwner: 'worker-2' }, at(30_000)),
+        ).toEqual({ held: false, cancelRequested: false });
         expect(await store.getRun(runId(1))).toMatchObject({
           leaseExpiresAt: at(20_000),
           version: 3,
         });
-        await expectCode(store.renewRunLease(runId(404), 'worker-1', at(1)), 'NOT_FOUND');
+        await expectCode(
+          store.renewRunLease({ runId: runId(404), leaseOwner: 'worker-1' }, at(1)),
+          'NOT_FOUND',
+        );
       });
 
       it('lists leased runs whose lease expired, oldest first: running, and queued-but-reserved', async () => {
@@ -916,8 +931,10 @@ for (const dialect of dialects) {
           await again.getSession(sessionId(1)),
         );
 
-        const migrations = await fixture.rawQuery('SELECT name FROM kysely_migration');
-        expect(migrations).toEqual([{ name: '0001-initial' }]);
+        const migrations = await fixture.rawQuery(
+          'SELECT name FROM kysely_migration ORDER BY name',
+        );
+        expect(migrations).toEqual([{ name: '0001-initial' }, { name: '0002-queue-and-tokens' }]);
       });
 
       it('refuses calls after close with STORE_UNAVAILABLE', async () => {

@@ -55,7 +55,7 @@ export function registerGcCommand(
           } else {
             println(
               io.stdout,
-              `ended ${report.interruptedRuns.length} interrupted run(s); removed ${report.removedWorkspaces.length} orphan workspace(s); evicted ${report.removedCheckouts.length} cached checkout(s), kept ${report.keptCheckouts.length}`,
+              `ended ${report.interruptedRuns.length} interrupted run(s); requeued ${report.requeuedRuns.length}; removed ${report.removedWorkspaces.length} orphan workspace(s); evicted ${report.removedCheckouts.length} cached checkout(s), kept ${report.keptCheckouts.length}`,
             );
           }
         } catch (thrown) {

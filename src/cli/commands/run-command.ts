@@ -6,6 +6,8 @@ import { AasError, type ExitCode, exitCodeFor, normaliseError } from '../../kern
 import { readPolicyLayerFile } from '../../policy/index.js';
 import { type JobSpec, parseJobSpec, type RunOutcome } from '../../runner/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
+import { serverClientFor } from '../client/connect.js';
+import { isRemoteOutcome, runOnServer } from '../client/remote-run.js';
 import { diffstat } from '../format.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
 import { runWithProgress } from '../run-with-progress.js';
@@ -77,18 +79,25 @@ export function registerRunCommand(
 Exit codes: 0 ready for promotion, 2 bad input, 3 blocked by policy or gates,
             4 human review, 5 agent failed, 1 internal error, 130 cancelled.
 
+With --server URL (or AAS_SERVER) and a token (AAS_TOKEN or --token) the job is submitted
+to that server and its live progress is followed here; --repo must then be a path the
+server can read (it is sent as an absolute path). Ctrl-C asks the server to cancel the run
+and waits for it to end; the patch stays on the server (its URL is printed).
+
 Examples:
   aas run --repo . --task "fix the typo" --agent-cmd "sed -i s/teh/the/ README.md"
-  aas run --repo . --task "add tests" --agent mock --agent-input mock.yaml --validate "npm test" --retries 1`,
+  aas run --repo . --task "add tests" --agent mock --agent-input mock.yaml --validate "npm test" --retries 1
+  AAS_SERVER=http://127.0.0.1:8001 AAS_TOKEN=… aas run --repo /srv/app --task "fix the typo" --agent my-agent`,
     )
     .action(async (flags: RunFlags, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const json = flags.json === true;
       try {
         const job = await buildJob(io, flags);
-        const outcome = await withRuntime(io, globals, (runtime) =>
-          runWithProgress(io, runtime, job, json),
-        );
+        const server = serverClientFor(io, globals);
+        const outcome = server
+          ? await runOnServer(io, server, job, { quiet: json })
+          : await withRuntime(io, globals, (runtime) => runWithProgress(io, runtime, job, json));
         printOutcome(io, outcome, json);
         setExit(exitCodeFor(outcome.reasonCode));
       } catch (thrown) {
@@ -208,12 +217,16 @@ function parseCount(text: string, flag: string, min: number): number {
 }
 
 function printOutcome(io: CliIo, outcome: RunOutcome, json: boolean): void {
+  const remote = isRemoteOutcome(outcome) ? outcome : null;
   if (json) {
+    const { patchUrl, ...fields } = remote ?? { patchUrl: null, ...outcome };
     println(
       io.stdout,
       JSON.stringify({
         ok: outcome.status === 'ready_for_promotion',
-        ...outcome,
+        ...fields,
+        // A server's patch path is on the server's disk: the URL is where to fetch it from here.
+        ...(outcome.patch && patchUrl ? { patch: { ...outcome.patch, url: patchUrl } } : {}),
         exitCode: exitCodeFor(outcome.reasonCode),
       }),
     );
@@ -226,8 +239,11 @@ function printOutcome(io: CliIo, outcome: RunOutcome, json: boolean): void {
     for (const line of more) println(io.stdout, `          ${line}`);
   }
   if (outcome.patch) {
-    println(io.stdout, `patch     ${outcome.patch.path}`);
+    println(io.stdout, `patch     ${remote?.patchUrl ?? outcome.patch.path}`);
     println(io.stdout, diffstat(outcome.patch.files));
   }
-  println(io.stdout, `details   aas sessions show ${outcome.sessionId}`);
+  println(
+    io.stdout,
+    `details   aas sessions show ${outcome.sessionId}${remote ? ` --server ${remote.server}` : ''}`,
+  );
 }

@@ -1,10 +1,94 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AasError, type ExitCode, isValidId } from '../../kernel/index.js';
-import { replaySession, type StoredEvent } from '../../sessions/index.js';
+import {
+  type AttemptRecord,
+  type RunRecord,
+  replaySession,
+  type SessionRecord,
+  type StoredEvent,
+} from '../../sessions/index.js';
 import { RUN_STATUSES, type RunStatus } from '../../store/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
+import { serverClientFor } from '../client/connect.js';
+import { followSessionEvents } from '../client/follow-events.js';
+import type { ServerClient } from '../client/server-client.js';
 import { firstLine, table } from '../format.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
+
+/** The largest page the server hands out; longer lists are read page by page. */
+const SERVER_SESSION_PAGE = 200;
+const SERVER_EVENT_PAGE = 1000;
+
+interface ListFilter {
+  readonly status?: RunStatus;
+  readonly repo?: string;
+  readonly agent?: string;
+  readonly label?: string;
+  readonly requestedBy?: string;
+}
+
+/** Up to `limit` sessions from the server, newest first, and the cursor of what follows. */
+async function listFromServer(
+  server: ServerClient,
+  filter: ListFilter,
+  limit: number,
+  before: string | undefined,
+): Promise<{ rows: SessionRecord[]; nextCursor: string | null }> {
+  const rows: SessionRecord[] = [];
+  let cursor = before;
+  for (;;) {
+    const page = await server.listSessions({
+      ...(filter.status ? { status: filter.status } : {}),
+      ...(filter.repo ? { repo: filter.repo } : {}),
+      ...(filter.agent ? { agent: filter.agent } : {}),
+      ...(filter.label ? { label: filter.label } : {}),
+      ...(filter.requestedBy ? { requester: filter.requestedBy } : {}),
+      ...(cursor ? { cursor } : {}),
+      limit: Math.min(SERVER_SESSION_PAGE, limit - rows.length),
+    });
+    rows.push(...page.items);
+    if (page.nextCursor === null || page.items.length === 0) return { rows, nextCursor: null };
+    if (rows.length >= limit) return { rows, nextCursor: page.nextCursor };
+    cursor = page.nextCursor;
+  }
+}
+
+/** Events after `afterSeq`, at most `limit` (all when absent), read page by page. */
+async function eventsFromServer(
+  server: ServerClient,
+  id: string,
+  afterSeq: number,
+  limit = Number.POSITIVE_INFINITY,
+): Promise<StoredEvent[]> {
+  const events: StoredEvent[] = [];
+  let after = afterSeq;
+  while (events.length < limit) {
+    const page = await server.readEvents(id, {
+      after,
+      limit: Math.min(SERVER_EVENT_PAGE, limit - events.length),
+    });
+    events.push(...page.items.slice(0, limit - events.length));
+    const last = page.items.at(-1);
+    if (page.nextAfter === null || last === undefined) break;
+    after = Math.max(page.nextAfter, last.seq);
+  }
+  return events;
+}
+
+interface SessionView {
+  readonly session: SessionRecord;
+  readonly runs: RunRecord[];
+  readonly attempts: AttemptRecord[];
+  readonly events: StoredEvent[];
+}
+
+async function showFromServer(server: ServerClient, id: string): Promise<SessionView> {
+  const { session, runs } = await server.getSession(id);
+  const attempts = await Promise.all(runs.map((run) => server.getRun(run.id)));
+  const events = await eventsFromServer(server, id, 0);
+  return { session, runs, attempts: attempts.flatMap((view) => view.attempts), events };
+}
 
 function requireSessionId(id: string): void {
   if (!isValidId(id, 'ses')) {
@@ -22,7 +106,11 @@ export function registerSessionsCommand(
 ): void {
   const sessions = program
     .command('sessions')
-    .description('inspect recorded sessions, their runs and events');
+    .description('inspect recorded sessions, their runs and events')
+    .addHelpText(
+      'after',
+      '\nWith --server URL (or AAS_SERVER) and a token (AAS_TOKEN or --token) these read from that server.',
+    );
 
   sessions
     .command('list')
@@ -31,12 +119,28 @@ export function registerSessionsCommand(
       '--status <status>',
       `only sessions whose run is in this state (${RUN_STATUSES.join(', ')})`,
     )
+    .option('--repo <path>', 'only sessions on this repository')
+    .option('--agent <id>', 'only sessions whose primary agent is this one')
+    .option('--label <label>', 'only sessions carrying this label')
+    .option('--requester <identity>', 'only sessions requested by this identity (e.g. user:alice)')
     .option('--limit <n>', 'how many', '20')
-    .option('--before <id>', 'page: sessions older than this session id')
+    .option(
+      '--before <cursor>',
+      'page: sessions older than this session id (with a server: the cursor a previous page printed)',
+    )
     .option('--json', 'machine-readable output')
     .action(
       async (
-        flags: { status?: string; limit: string; before?: string; json?: boolean },
+        flags: {
+          status?: string;
+          repo?: string;
+          agent?: string;
+          label?: string;
+          requester?: string;
+          limit: string;
+          before?: string;
+          json?: boolean;
+        },
         command: Command,
       ) => {
         try {
@@ -50,19 +154,38 @@ export function registerSessionsCommand(
           if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
             throw new AasError('INVALID_ARGUMENT', '--limit must be 1..1000', { field: '--limit' });
           }
-          const rows = await withRuntime(io, command.optsWithGlobals<GlobalOptions>(), (runtime) =>
-            runtime.store.listSessions({
-              limit,
-              ...(flags.status ? { status: flags.status as RunStatus } : {}),
-              ...(flags.before ? { beforeId: flags.before } : {}),
-            }),
-          );
+          const filter: ListFilter = {
+            ...(flags.status ? { status: flags.status as RunStatus } : {}),
+            // Sessions record the absolute path a run was submitted with.
+            ...(flags.repo ? { repo: resolve(io.cwd, flags.repo) } : {}),
+            ...(flags.agent ? { agent: flags.agent } : {}),
+            ...(flags.label ? { label: flags.label } : {}),
+            ...(flags.requester ? { requestedBy: flags.requester } : {}),
+          };
+          const globals = command.optsWithGlobals<GlobalOptions>();
+          const server = serverClientFor(io, globals);
+          const { rows, nextCursor } = server
+            ? await listFromServer(server, filter, limit, flags.before)
+            : {
+                rows: await withRuntime(io, globals, (runtime) =>
+                  runtime.store.listSessions({
+                    limit,
+                    ...filter,
+                    ...(flags.before ? { beforeId: flags.before } : {}),
+                  }),
+                ),
+                nextCursor: null,
+              };
           if (flags.json) {
             println(io.stdout, JSON.stringify(rows));
             return;
           }
           if (rows.length === 0) {
-            println(io.stdout, 'no sessions yet: start one with `aas run`');
+            const filtered = Object.keys(filter).length > 0 || flags.before !== undefined;
+            println(
+              io.stdout,
+              filtered ? 'no sessions match' : 'no sessions yet: start one with `aas run`',
+            );
             return;
           }
           println(
@@ -79,6 +202,7 @@ export function registerSessionsCommand(
               ]),
             ]),
           );
+          if (nextCursor !== null) println(io.stdout, `more: --before ${nextCursor}`);
         } catch (thrown) {
           setExit(reportError(io, thrown, flags.json === true));
         }
@@ -93,24 +217,30 @@ export function registerSessionsCommand(
     .action(async (id: string, flags: { json?: boolean }, command: Command) => {
       try {
         requireSessionId(id);
-        const view = await withRuntime(
-          io,
-          command.optsWithGlobals<GlobalOptions>(),
-          async (runtime) => {
-            const session = await runtime.store.getSession(id);
-            if (!session)
-              throw new AasError('NOT_FOUND', `no session ${id}`, {
-                field: 'ID',
-                hint: 'see `aas sessions list`',
-              });
-            const runs = await runtime.store.listRunsForSession(id);
-            const attempts = await Promise.all(
-              runs.map((run) => runtime.store.listAttempts(run.id)),
-            );
-            const events = await runtime.store.readEvents(id);
-            return { session, runs, attempts: attempts.flat(), projection: replaySession(events) };
-          },
-        );
+        const globals = command.optsWithGlobals<GlobalOptions>();
+        const server = serverClientFor(io, globals);
+        const found: SessionView = server
+          ? await showFromServer(server, id)
+          : await withRuntime(io, globals, async (runtime) => {
+              const session = await runtime.store.getSession(id);
+              if (!session)
+                throw new AasError('NOT_FOUND', `no session ${id}`, {
+                  field: 'ID',
+                  hint: 'see `aas sessions list`',
+                });
+              const runs = await runtime.store.listRunsForSession(id);
+              const attempts = await Promise.all(
+                runs.map((run) => runtime.store.listAttempts(run.id)),
+              );
+              const events = await runtime.store.readEvents(id);
+              return { session, runs, attempts: attempts.flat(), events };
+            });
+        const view = {
+          session: found.session,
+          runs: found.runs,
+          attempts: found.attempts,
+          projection: replaySession(found.events),
+        };
         if (flags.json) {
           println(io.stdout, JSON.stringify(view));
           return;
@@ -132,6 +262,7 @@ export function registerSessionsCommand(
           if (run.baseCommit)
             println(io.stdout, `base      ${run.baseCommit} (${run.baseRef ?? 'HEAD'})`);
           if (run.patchSha256) println(io.stdout, `patch     sha256 ${run.patchSha256}`);
+          if (run.patchSha256 && server) println(io.stdout, `          ${server.patchUrl(run.id)}`);
           if (run.status === 'running')
             println(
               io.stdout,
@@ -154,7 +285,7 @@ export function registerSessionsCommand(
         }
         println(
           io.stdout,
-          `events    ${projection.eventCount} (aas sessions events ${session.id})`,
+          `events    ${projection.eventCount} (aas sessions events ${session.id}${server ? ` --server ${server.url}` : ''})`,
         );
       } catch (thrown) {
         setExit(reportError(io, thrown, flags.json === true));
@@ -168,10 +299,14 @@ export function registerSessionsCommand(
     .option('--after <seq>', 'only events after this seq', '0')
     .option('--limit <n>', 'how many', '1000')
     .option('--json', 'one JSON event per line (ndjson)')
+    .option(
+      '--follow',
+      'with a server: then keep printing new events as they are recorded, until interrupted',
+    )
     .action(
       async (
         id: string,
-        flags: { after: string; limit: string; json?: boolean },
+        flags: { after: string; limit: string; json?: boolean; follow?: boolean },
         command: Command,
       ) => {
         try {
@@ -184,17 +319,35 @@ export function registerSessionsCommand(
             });
           if (!Number.isInteger(limit) || limit < 1)
             throw new AasError('INVALID_ARGUMENT', '--limit must be ≥ 1', { field: '--limit' });
-          const events = await withRuntime(
-            io,
-            command.optsWithGlobals<GlobalOptions>(),
-            async (runtime) => {
-              if (!(await runtime.store.getSession(id)))
-                throw new AasError('NOT_FOUND', `no session ${id}`, { field: 'ID' });
-              return runtime.store.readEvents(id, { afterSeq, limit });
-            },
-          );
-          for (const event of events)
+          const globals = command.optsWithGlobals<GlobalOptions>();
+          const server = serverClientFor(io, globals);
+          const print = (event: StoredEvent) =>
             println(io.stdout, flags.json ? JSON.stringify(event) : formatEvent(event));
+          if (server && flags.follow) {
+            // The stream starts with the recorded events, then goes on live: no page reads.
+            await followSessionEvents(server, id, {
+              after: afterSeq,
+              onEvent: print,
+              signal: io.signal,
+              onReconnect: ({ error, delayMs }) =>
+                println(io.stderr, `warning: ${error.message}; reconnecting in ${delayMs} ms`),
+            });
+            return;
+          }
+          if (flags.follow) {
+            throw new AasError('INVALID_ARGUMENT', "--follow reads a server's live stream", {
+              field: '--follow',
+              hint: 'give --server URL (or AAS_SERVER); locally, aas run prints progress as it goes',
+            });
+          }
+          const events = server
+            ? await eventsFromServer(server, id, afterSeq, limit)
+            : await withRuntime(io, globals, async (runtime) => {
+                if (!(await runtime.store.getSession(id)))
+                  throw new AasError('NOT_FOUND', `no session ${id}`, { field: 'ID' });
+                return runtime.store.readEvents(id, { afterSeq, limit });
+              });
+          for (const event of events) print(event);
         } catch (thrown) {
           setExit(reportError(io, thrown, flags.json === true));
         }

@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.js';
+import * as queueAndTokens from './0002-queue-and-tokens.js';
 
 /**
  * Migrations are compiled into the program rather than read from a folder at run time, so a
@@ -7,6 +8,7 @@ import * as initial from './0001-initial.js';
  */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial': initial,
+  '0002-queue-and-tokens': queueAndTokens,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,64 @@
+import type { Clock, Logger } from '../kernel/index.js';
+import type { EventBus } from '../sessions/index.js';
+import type { RunRecord, Store, TokenRole } from '../store/index.js';
+
+/** Who is calling: resolved from the bearer token on every request. */
+export interface Identity {
+  readonly tokenId: string;
+  /** The identity written into history (`requestedBy`, event actors). */
+  readonly name: string;
+  readonly role: TokenRole;
+}
+
+/** One embedded (or, later, remote) worker as the control plane sees it. */
+export interface WorkerStatus {
+  readonly id: string;
+  readonly state: 'idle' | 'busy' | 'draining' | 'stopped';
+  readonly runId: string | null;
+  readonly fencingToken: number | null;
+  readonly leaseExpiresAt: string | null;
+  readonly lastHeartbeatAt: string | null;
+}
+
+/**
+ * What the API asks of the control plane beyond reading the store. The composition root
+ * implements it with the queue and the runner; the API holds no queue or run logic itself.
+ */
+export interface ControlPlane {
+  /**
+   * Validates `job` (JOB_INVALID naming the field) and queues it, requested by `identity`.
+   * `requestedBy` always comes from the identity.
+   */
+  submitJob(job: unknown, identity: Identity): Promise<{ sessionId: string; runId: string }>;
+  /**
+   * Queued: cancelled at once. Running: the holder is told through its heartbeat and must stop
+   * within the grace period. Already finished: CONFLICT. Unknown: NOT_FOUND.
+   */
+  cancelRun(
+    runId: string,
+    identity: Identity,
+  ): Promise<{ run: RunRecord; outcome: 'cancelled' | 'cancel_requested' }>;
+  workers(): readonly WorkerStatus[];
+  /** False while the server drains on shutdown. */
+  accepting(): boolean;
+}
+
+export interface ApiDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly bus: EventBus;
+  readonly controlPlane: ControlPlane;
+  readonly paths: {
+    /** `<runs>/<runId>/<attemptId>/…`: attempt logs. */
+    readonly runs: string;
+    /** `<artifacts>/<sha256>.patch`: patches. */
+    readonly artifacts: string;
+  };
+  /** Largest accepted request body. */
+  readonly bodyLimitBytes: number;
+  /** How often an SSE stream re-reads the store when the bus is quiet (other processes append too). */
+  readonly streamPollMs: number;
+  /** Interval of SSE keep-alive comments. */
+  readonly streamKeepAliveMs: number;
+}

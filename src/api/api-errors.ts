@@ -1,0 +1,194 @@
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  AasError,
+  type Code,
+  codeSummary,
+  httpStatusFor,
+  isAasError,
+  type Logger,
+} from '../kernel/index.js';
+import { parseJobSpec } from '../runner/index.js';
+import type { ErrorBody } from './api-schemas.js';
+
+/**
+ * One error model for every non-2xx response: `{code, message, details}`, the code from the
+ * closed table, the status from that code. Framework errors (bad JSON, a wrong content type, an
+ * oversized body, a failed schema) are translated here; anything unexpected becomes INTERNAL
+ * with a generic message, logged with its stack, which never reaches the client.
+ */
+
+export function errorBody(error: AasError): ErrorBody {
+  return { code: error.code, message: error.message, details: { ...error.details } };
+}
+
+export function sendError(reply: FastifyReply, error: AasError): FastifyReply {
+  // RFC 9110: a 401 names the scheme the client should use.
+  if (error.code === 'UNAUTHENTICATED') reply.header('www-authenticate', 'Bearer realm="aas"');
+  return reply
+    .code(httpStatusFor(error.code))
+    .type('application/json; charset=utf-8')
+    .send(errorBody(error));
+}
+
+/** Which code a framework error with this HTTP status becomes. */
+function codeForFrameworkStatus(status: number): Code {
+  switch (status) {
+    case 401:
+      return 'UNAUTHENTICATED';
+    case 403:
+      return 'FORBIDDEN';
+    case 404:
+      return 'NOT_FOUND';
+    case 413:
+      return 'PAYLOAD_TOO_LARGE';
+    case 415:
+      return 'MEDIA_TYPE_UNSUPPORTED';
+    case 503:
+      return 'SERVER_UNAVAILABLE';
+    default:
+      return status >= 400 && status < 500 ? 'REQUEST_INVALID' : 'INTERNAL';
+  }
+}
+
+const FRAMEWORK_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'the request body is larger than this server accepts',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'this endpoint accepts only application/json bodies',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'the body length does not match Content-Length',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'the body is empty although Content-Type is application/json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'the body is not valid JSON',
+  FST_ERR_BAD_URL: 'the URL is malformed',
+  FST_ERR_MAX_PARAM_LENGTH: 'a path parameter is too long',
+};
+
+interface ValidationIssue {
+  readonly keyword: string;
+  readonly instancePath: string;
+  readonly message?: string;
+  readonly params: Record<string, unknown>;
+}
+
+interface ValidationFailure {
+  readonly validation: readonly ValidationIssue[];
+  readonly validationContext?: string;
+}
+
+function isValidationFailure(error: unknown): error is ValidationFailure {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    Array.isArray((error as { validation?: unknown }).validation)
+  );
+}
+
+/** `/a/0/b` → `a.0.b`; an unknown key names itself; the whole input is `(body)` etc. */
+function fieldOf(issue: ValidationIssue | undefined, part: string): string {
+  if (issue === undefined) return `(${part})`;
+  const path = issue.instancePath.split('/').filter((segment) => segment !== '');
+  const keys = issue.params.keys;
+  if (issue.keyword === 'unrecognized_keys' && Array.isArray(keys) && typeof keys[0] === 'string') {
+    path.push(keys[0]);
+  }
+  return path.length > 0 ? path.join('.') : `(${part})`;
+}
+
+const PART_NAMES: Record<string, string> = {
+  body: 'body',
+  querystring: 'query',
+  params: 'path',
+  headers: 'headers',
+};
+
+function validationError(failure: ValidationFailure, request: FastifyRequest): AasError {
+  const part = PART_NAMES[failure.validationContext ?? ''] ?? 'request';
+  const issue = failure.validation[0];
+  const field = fieldOf(issue, part);
+  if (part === 'body' && request.routeOptions.config.jobBody === true) {
+    // The job is validated by the runner's own parser, so the API and the CLI reject the same
+    // job with the same message (including `requestedBy`, which comes from the identity). An
+    // unknown key is named as the field rather than the whole job.
+    try {
+      parseJobSpec(request.body);
+    } catch (error) {
+      if (isAasError(error)) {
+        const named = error.details.field !== undefined && error.details.field !== '(job)';
+        return named
+          ? error
+          : new AasError(error.code, error.message, { ...error.details, field }, { cause: error });
+      }
+    }
+    return new AasError('JOB_INVALID', issue?.message ?? 'invalid job', { field, in: part });
+  }
+  return new AasError('REQUEST_INVALID', issue?.message ?? 'invalid value', { field, in: part });
+}
+
+/**
+ * Codes whose messages come from below the API (driver errors, unexpected failures) and may
+ * name hosts, paths or SQL: the client gets the code's summary and a request id to quote; the
+ * log keeps the original.
+ */
+const OPAQUE_CODES: ReadonlySet<Code> = new Set(['INTERNAL', 'STORE_UNAVAILABLE']);
+
+/** Translate anything a route, hook or the framework threw into the API's error. */
+export function toApiError(error: unknown, request: FastifyRequest): AasError {
+  if (isAasError(error)) {
+    if (!OPAQUE_CODES.has(error.code)) return error;
+    return new AasError(error.code, codeSummary(error.code), { requestId: request.id });
+  }
+  if (isValidationFailure(error)) return validationError(error, request);
+  const status = (error as Partial<FastifyError> | null)?.statusCode;
+  const fastifyCode = (error as Partial<FastifyError> | null)?.code;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const code = codeForFrameworkStatus(status);
+    const message =
+      (typeof fastifyCode === 'string' ? FRAMEWORK_MESSAGES[fastifyCode] : undefined) ??
+      'the request is malformed';
+    return new AasError(code, message, {});
+  }
+  return new AasError('INTERNAL', codeSummary('INTERNAL'), { requestId: request.id });
+}
+
+/** The reply for an error: logged at error level when it is ours to fix. */
+export function replyWithError(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  log: Logger,
+): FastifyReply {
+  const apiError = toApiError(error, request);
+  const status = httpStatusFor(apiError.code);
+  if (status >= 500) {
+    log.error(
+      {
+        err: error,
+        requestId: request.id,
+        method: request.method,
+        route: request.routeOptions.url,
+        code: apiError.code,
+      },
+      'request failed',
+    );
+  }
+  return sendError(reply, apiError);
+}
+
+/** A connection the HTTP parser rejected: answer in the same error model, then close. */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  if (socket.writable) {
+    const body = JSON.stringify(
+      errorBody(new AasError('REQUEST_INVALID', 'the HTTP request could not be parsed', {})),
+    );
+    socket.write(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+export function notFound(method: string, url: string): AasError {
+  const path = url.split('?')[0] ?? url;
+  return new AasError('NOT_FOUND', `no route ${method} ${path.slice(0, 200)}`, {
+    hint: 'the routes are listed at /openapi.json',
+  });
+}

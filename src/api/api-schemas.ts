@@ -1,0 +1,249 @@
+import { z } from 'zod';
+import { ALL_CODES, IdPrefix, isValidId } from '../kernel/index.js';
+import { AttemptStatus, RunStatus, TokenRole } from '../store/index.js';
+import { isStorableText } from './body-guard.js';
+import { TOKEN_NAME_PATTERN } from './tokens.js';
+
+/**
+ * The wire shapes of the API. Every route validates and serialises with these, and the OpenAPI
+ * document is generated from the same objects, so the documentation cannot drift from what the
+ * server accepts and returns.
+ */
+
+const isoTime = z.string().describe('ISO-8601 UTC timestamp');
+
+function idOf(prefix: IdPrefix, what: string) {
+  return z
+    .string()
+    .refine((value) => isValidId(value, prefix), `not a ${what} id`)
+    .describe(`${what} id: "${prefix}_" followed by 24 lowercase hex digits`);
+}
+
+export const SessionIdSchema = idOf(IdPrefix.session, 'session');
+export const RunIdSchema = idOf(IdPrefix.run, 'run');
+
+export const ErrorBodySchema = z
+  .object({
+    code: z.enum(ALL_CODES),
+    message: z.string(),
+    details: z
+      .record(z.string(), z.unknown())
+      .describe('`field` names the offending input; `hint` says what to do'),
+  })
+  .describe('Every non-2xx response');
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+export const SessionSchema = z.object({
+  id: z.string(),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  task: z.string(),
+  repo: z.string(),
+  agent: z.string(),
+  requestedBy: z.string(),
+  labels: z.array(z.string()).readonly(),
+  status: z.enum(RunStatus),
+  reasonCode: z.string().nullable(),
+  lastSeq: z.number().int(),
+  lastHash: z.string(),
+});
+
+export const RunSchema = z.object({
+  id: z.string(),
+  sessionId: z.string(),
+  status: z.enum(RunStatus),
+  reasonCode: z.string().nullable(),
+  reasonDetail: z.string().nullable(),
+  jobSpec: z.unknown(),
+  baseRef: z.string().nullable(),
+  baseCommit: z.string().nullable(),
+  patchSha256: z.string().nullable(),
+  summary: z.unknown(),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  startedAt: isoTime.nullable(),
+  finishedAt: isoTime.nullable(),
+  leaseOwner: z.string().nullable(),
+  leaseExpiresAt: isoTime.nullable(),
+  version: z.number().int(),
+  repo: z.string(),
+  priority: z.number().int(),
+  fencingToken: z.number().int(),
+  claimCount: z.number().int(),
+  maxClaims: z.number().int(),
+  notBefore: isoTime.nullable(),
+  cancelRequestedAt: isoTime.nullable(),
+  cancelRequestedBy: z.string().nullable(),
+});
+
+export const AttemptSchema = z.object({
+  id: z.string(),
+  runId: z.string(),
+  number: z.number().int(),
+  agentId: z.string(),
+  status: z.enum(AttemptStatus),
+  reasonCode: z.string().nullable(),
+  startedAt: isoTime,
+  finishedAt: isoTime.nullable(),
+  detail: z.unknown(),
+});
+
+export const EventSchema = z.object({
+  sessionId: z.string(),
+  seq: z.number().int(),
+  type: z.string(),
+  at: isoTime,
+  actor: z.string(),
+  data: z.unknown(),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+
+export const TokenSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    role: z.enum(TokenRole),
+    createdAt: isoTime,
+    createdBy: z.string(),
+    revokedAt: isoTime.nullable(),
+  })
+  .describe('An API token; its secret is shown once, at creation, and never again');
+
+export const IdentitySchema = z.object({
+  tokenId: z.string(),
+  name: z.string(),
+  role: z.enum(TokenRole),
+});
+
+export const WorkerSchema = z.object({
+  id: z.string(),
+  state: z.enum(['idle', 'busy', 'draining', 'stopped']),
+  runId: z.string().nullable(),
+  fencingToken: z.number().int().nullable(),
+  leaseExpiresAt: isoTime.nullable(),
+  lastHeartbeatAt: isoTime.nullable(),
+});
+
+export const HealthSchema = z.object({
+  status: z.enum(['ok', 'degraded']),
+  database: z.object({
+    ok: z.boolean(),
+    dialect: z.enum(['sqlite', 'postgres']),
+    error: z.string().optional(),
+  }),
+  workers: z.object({
+    total: z.number().int(),
+    busy: z.number().int(),
+    draining: z.number().int(),
+  }),
+});
+
+/** A filter compared against stored text: what PostgreSQL cannot hold cannot match either. */
+function filterText(maxLength: number) {
+  return z
+    .string()
+    .min(1)
+    .max(maxLength)
+    .refine(isStorableText, 'must not contain U+0000 or an unpaired surrogate');
+}
+
+// Query strings arrive as text: numbers are coerced, then bounded.
+const seqNumber = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const ListSessionsQuerySchema = z
+  .object({
+    status: z.enum(RunStatus).optional(),
+    repo: filterText(4096).optional(),
+    agent: filterText(256).optional(),
+    label: filterText(64).optional(),
+    requester: filterText(256).optional(),
+    cursor: z.string().min(1).max(128).optional().describe('`nextCursor` of the previous page'),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+  })
+  .strict();
+
+export const ReadEventsQuerySchema = z
+  .object({
+    after: seqNumber.default(0).describe('return events with a greater seq'),
+    limit: z.coerce.number().int().min(1).max(1000).default(200),
+  })
+  .strict();
+
+export const StreamEventsQuerySchema = z
+  .object({
+    after: seqNumber
+      .optional()
+      .describe('start after this seq (Last-Event-ID wins when both are sent)'),
+  })
+  .strict();
+
+export const StreamEventsHeadersSchema = z.looseObject({
+  'last-event-id': z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be an event seq')
+    .optional()
+    .describe('seq of the last event received: the stream resumes after it'),
+});
+
+/** Routes without query parameters refuse any, as every schema here refuses unknown fields. */
+export const NoQuerySchema = z.object({}).strict();
+
+export const SessionParamsSchema = z.object({ id: SessionIdSchema }).strict();
+export const RunParamsSchema = z.object({ id: RunIdSchema }).strict();
+
+/** `<attempt>.stdout.log`, `<attempt>.stderr.log`, `<attempt>.validator-<n>.(stdout|stderr).log`. */
+export const LOG_NAME_PATTERN =
+  /^([1-9][0-9]{0,3})\.((?:validator-[1-9][0-9]{0,2}\.)?(?:stdout|stderr)\.log)$/;
+
+export const RunLogParamsSchema = z
+  .object({
+    id: RunIdSchema,
+    name: z
+      .string()
+      .regex(LOG_NAME_PATTERN, 'not a log name')
+      .describe(
+        '`<attempt>.stdout.log`, `<attempt>.stderr.log` or `<attempt>.validator-<n>.stdout.log`',
+      ),
+  })
+  .strict();
+
+export const TokenRefParamsSchema = z
+  .object({
+    idOrName: z
+      .string()
+      .refine(
+        (value) => isValidId(value, IdPrefix.token) || TOKEN_NAME_PATTERN.test(value),
+        'neither a token id nor a token name',
+      )
+      .describe('token id or name'),
+  })
+  .strict();
+
+export const CreateTokenBodySchema = z
+  .object({
+    name: z
+      .string()
+      .regex(TOKEN_NAME_PATTERN, 'use 1-64 of a-z 0-9 . _ -, starting with a letter or digit'),
+    role: z.enum(TokenRole),
+  })
+  .strict();
+
+/**
+ * Shapes that appear in many operations, published once under `components.schemas` of the
+ * OpenAPI document and referenced from each operation.
+ */
+export const apiSchemaRegistry = z.registry<{ id?: string; [key: string]: unknown }>();
+for (const [id, schema] of [
+  ['Error', ErrorBodySchema],
+  ['Session', SessionSchema],
+  ['Run', RunSchema],
+  ['Attempt', AttemptSchema],
+  ['Event', EventSchema],
+  ['Token', TokenSchema],
+  ['Identity', IdentitySchema],
+  ['Worker', WorkerSchema],
+  ['Health', HealthSchema],
+] as const) {
+  apiSchemaRegistry.add(schema, { id });
+}

@@ -1,0 +1,161 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
+import {
+  createJsonSchemaTransform,
+  createJsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { AasError } from '../kernel/index.js';
+import type { ApiApp, RouteContext } from './api-app.js';
+import type { ApiDeps } from './api-deps.js';
+import { clientErrorHandler, notFound, replyWithError, sendError } from './api-errors.js';
+import { ApiMetrics } from './api-metrics.js';
+import { apiSchemaRegistry } from './api-schemas.js';
+import { authenticate, authorize } from './authenticate.js';
+import { findBodyProblem } from './body-guard.js';
+import { EventStreams } from './event-stream.js';
+import { registerRunRoutes } from './runs-routes.js';
+import { registerSessionRoutes } from './sessions-routes.js';
+import { registerSystemRoutes } from './system-routes.js';
+
+export const API_VERSION = '1';
+
+/**
+ * Builds the HTTP API over the store and the control plane; the composition root listens.
+ * Every route declares who may call it (`config.access`) and zod schemas for everything it
+ * accepts and returns; the OpenAPI document at /openapi.json is generated from those schemas.
+ */
+export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
+  const log = deps.log.child({ component: 'api' });
+  const app = Fastify({
+    // Requests are logged through deps.log in onResponse (its interface is not Fastify's).
+    logger: false,
+    bodyLimit: deps.bodyLimitBytes,
+    // While closing, requests get this API's own 503 (below), not the framework's body.
+    return503OnClosing: false,
+    clientErrorHandler,
+    frameworkErrors: (error, request, reply) => {
+      replyWithError(error, request, reply, log);
+    },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // JSON only: a text/plain body is refused (415) instead of being handed to a JSON schema.
+  app.removeContentTypeParser('text/plain');
+  app.decorateRequest('identity', null);
+
+  const metrics = new ApiMetrics(deps.store, deps.bus);
+  const streams = new EventStreams({
+    store: deps.store,
+    bus: deps.bus,
+    log,
+    pollMs: deps.streamPollMs,
+    keepAliveMs: deps.streamKeepAliveMs,
+  });
+  const context: RouteContext = { deps, streams, metrics };
+  let closing = false;
+
+  app.setErrorHandler((error, request, reply) => {
+    if (reply.sent || reply.raw.headersSent) return;
+    return replyWithError(error, request, reply, log);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    sendError(reply, notFound(request.method, request.url));
+  });
+
+  app.addHook('onRequest', async () => {
+    if (closing) {
+      throw new AasError('SERVER_UNAVAILABLE', 'the server is shutting down', {
+        hint: 'retry against another server or after the restart',
+      });
+    }
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    // Logs and patches are agent-produced text: a browser must never sniff them into HTML.
+    reply.header('x-content-type-options', 'nosniff');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? '(unmatched)';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.observeRequest(request.method, route, reply.statusCode, seconds);
+    log.debug(
+      {
+        requestId: request.id,
+        method: request.method,
+        route,
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime),
+        caller: request.identity?.name ?? null,
+      },
+      'request',
+    );
+  });
+  app.addHook('preClose', async () => {
+    closing = true;
+    // Open event streams would hold their connections (and so the close) forever.
+    await streams.closeAll();
+  });
+  app.addHook('onClose', async () => {
+    metrics.close();
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'AAS control plane',
+        version: API_VERSION,
+        description:
+          'Submit jobs, follow sessions and runs, read patches and logs, cancel runs, manage ' +
+          'tokens. Every error is `{code, message, details}` with a code from one closed table.',
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An AAS token secret (`aas_…`), issued by an administrator',
+          },
+        },
+      },
+    },
+    transform: createJsonSchemaTransform({ schemaRegistry: apiSchemaRegistry }),
+    transformObject: createJsonSchemaTransformObject({ schemaRegistry: apiSchemaRegistry }),
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(async (api) => {
+    const typed: ApiApp = api.withTypeProvider<ZodTypeProvider>();
+    typed.addHook('onRoute', (route) => {
+      if (route.config?.access === undefined) {
+        throw new Error(`API route ${route.method} ${route.url} declares no access`);
+      }
+    });
+    typed.addHook('onRequest', async (request) => {
+      const access = request.routeOptions.config.access;
+      if (access === 'public') return;
+      if (access === undefined) throw new AasError('FORBIDDEN', 'this route is not available');
+      const identity = await authenticate(deps.store, request.headers.authorization);
+      authorize(identity, access);
+      request.identity = identity;
+    });
+    typed.addHook('preValidation', async (request) => {
+      if (request.body === undefined) return;
+      const problem = findBodyProblem(request.body);
+      if (problem === null) return;
+      const code = request.routeOptions.config.jobBody === true ? 'JOB_INVALID' : 'REQUEST_INVALID';
+      throw new AasError(code, problem.message, { field: problem.field, in: 'body' });
+    });
+    registerSessionRoutes(typed, context);
+    registerRunRoutes(typed, context);
+    registerSystemRoutes(typed, context);
+  });
+
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,199 @@
+import type { ServerResponse } from 'node:http';
+import type { Logger } from '../kernel/index.js';
+import type { EventBus } from '../sessions/index.js';
+import type { Store, StoredEvent } from '../store/index.js';
+
+/** Events read from the store per round; a long backlog is sent in several rounds. */
+const READ_BATCH = 500;
+
+export interface EventStreamDeps {
+  readonly store: Store;
+  readonly bus: EventBus;
+  readonly log: Logger;
+  readonly pollMs: number;
+  readonly keepAliveMs: number;
+}
+
+/**
+ * One event as a Server-Sent Events frame. `data` is one line of JSON (JSON.stringify escapes
+ * every line break); an event type is stripped of line breaks so a recorded type can never
+ * inject a field.
+ */
+export function sseFrame(event: StoredEvent): string {
+  const data = {
+    sessionId: event.sessionId,
+    seq: event.seq,
+    type: event.type,
+    at: event.at,
+    actor: event.actor,
+    data: event.data,
+    prevHash: event.prevHash,
+    hash: event.hash,
+  };
+  const type = event.type.replace(/[\r\n]+/g, ' ');
+  return `id: ${event.seq}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/**
+ * One client following one session. The store is the only source of what is written: the bus
+ * (events committed by this process) and a poll timer (events committed by other processes,
+ * which this process's bus never sees) only wake the stream, which then reads everything after
+ * the last seq it sent. Reads are serialised per stream, so a wake-up during a read is folded
+ * into one more read afterwards: no seq is skipped, none is sent twice, whatever the order in
+ * which bus events, polls and store answers arrive.
+ */
+class EventStream {
+  private lastSent: number;
+  private wanted = false;
+  private pumping: Promise<void> | null = null;
+  private ended = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private unsubscribe: () => void = () => {};
+
+  constructor(
+    private readonly deps: EventStreamDeps,
+    private readonly raw: ServerResponse,
+    private readonly sessionId: string,
+    afterSeq: number,
+    private readonly onEnd: (stream: EventStream) => void,
+  ) {
+    this.lastSent = afterSeq;
+  }
+
+  start(): void {
+    this.raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-content-type-options': 'nosniff',
+      // Reverse proxies (nginx) must not buffer a stream.
+      'x-accel-buffering': 'no',
+    });
+    // A first line flushes the headers, so the client knows the stream is open.
+    this.raw.write(': stream open\n\n');
+    this.raw.on('close', () => this.end());
+    this.raw.on('error', () => this.end());
+    // The client may have gone while the session was being looked up: 'close' already fired.
+    const socket = this.raw.socket;
+    if (socket === null || socket.destroyed) {
+      this.end();
+      return;
+    }
+    this.unsubscribe = this.deps.bus.onAny((event) => {
+      if (event.sessionId === this.sessionId && event.seq > this.lastSent) this.wake();
+    });
+    const poll = setInterval(() => this.wake(), this.deps.pollMs);
+    const keepAlive = setInterval(() => {
+      if (!this.ended) this.raw.write(': keep-alive\n\n');
+    }, this.deps.keepAliveMs);
+    poll.unref();
+    keepAlive.unref();
+    this.timers.push(poll, keepAlive);
+    this.wake();
+  }
+
+  private wake(): void {
+    if (this.ended) return;
+    this.wanted = true;
+    if (this.pumping !== null) return;
+    this.pumping = this.pump().finally(() => {
+      this.pumping = null;
+      // A wake-up between the last read's end and this line must not wait for the next poll.
+      if (this.wanted) this.wake();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    while (this.wanted && !this.ended) {
+      this.wanted = false;
+      let events: StoredEvent[];
+      try {
+        events = await this.deps.store.readEvents(this.sessionId, {
+          afterSeq: this.lastSent,
+          limit: READ_BATCH,
+        });
+      } catch (error) {
+        // The next poll tries again (not at once: a failing store would be hammered); the
+        // client keeps its place either way.
+        this.wanted = false;
+        if (!this.ended) {
+          this.deps.log.warn({ err: error, sessionId: this.sessionId }, 'event stream read failed');
+        }
+        return;
+      }
+      for (const event of events) {
+        if (this.ended) return;
+        if (event.seq !== this.lastSent + 1) {
+          // The store promises gap-free seqs; never paper over a hole by skipping it.
+          this.deps.log.warn(
+            { sessionId: this.sessionId, expected: this.lastSent + 1, got: event.seq },
+            'event stream saw a gap; reading again at the next poll',
+          );
+          return;
+        }
+        const flushed = this.raw.write(sseFrame(event));
+        this.lastSent = event.seq;
+        if (!flushed) await this.drained();
+      }
+      if (events.length === READ_BATCH) this.wanted = true;
+    }
+  }
+
+  /** A slow client holds the stream back instead of growing the server's buffers. */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.raw.off('drain', done);
+        this.raw.off('close', done);
+        resolve();
+      };
+      this.raw.on('drain', done);
+      this.raw.on('close', done);
+    });
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.unsubscribe();
+    if (!this.raw.writableEnded) this.raw.end();
+    this.onEnd(this);
+  }
+
+  /** Ends the stream and waits for a read in flight, so the store can be closed after this. */
+  async close(): Promise<void> {
+    this.end();
+    await this.pumping;
+  }
+}
+
+/** Every open stream of one server, so that closing the server ends them all. */
+export class EventStreams {
+  private readonly open = new Set<EventStream>();
+  private closedForGood = false;
+
+  constructor(private readonly deps: EventStreamDeps) {}
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  /** True once the server began closing: a stream opened now would hold the close open. */
+  get closed(): boolean {
+    return this.closedForGood;
+  }
+
+  start(raw: ServerResponse, sessionId: string, afterSeq: number): void {
+    const stream = new EventStream(this.deps, raw, sessionId, afterSeq, (ended) =>
+      this.open.delete(ended),
+    );
+    this.open.add(stream);
+    stream.start();
+  }
+
+  async closeAll(): Promise<void> {
+    this.closedForGood = true;
+    await Promise.all([...this.open].map((stream) => stream.close()));
+  }
+}

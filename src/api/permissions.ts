@@ -1,0 +1,24 @@
+import { TokenRole } from '../store/index.js';
+
+/**
+ * Which roles hold each permission: the one table every route's access is decided by. The
+ * `worker` role holds none of these: remote workers get routes of their own, so a leaked worker
+ * token cannot read history, submit work or mint tokens.
+ */
+export const PERMISSIONS = {
+  read: [TokenRole.viewer, TokenRole.operator, TokenRole.approver, TokenRole.admin],
+  submit: [TokenRole.operator, TokenRole.admin],
+  cancel: [TokenRole.operator, TokenRole.admin],
+  tokens: [TokenRole.admin],
+  'workers:read': [TokenRole.viewer, TokenRole.operator, TokenRole.approver, TokenRole.admin],
+} as const satisfies Record<string, readonly TokenRole[]>;
+
+export type Permission = keyof typeof PERMISSIONS;
+export const ALL_PERMISSIONS = Object.keys(PERMISSIONS) as Permission[];
+
+/** What a route demands: a permission, or nothing at all (health and documentation). */
+export type RouteAccess = Permission | 'public';
+
+export function roleAllows(role: TokenRole, permission: Permission): boolean {
+  return (PERMISSIONS[permission] as readonly TokenRole[]).includes(role);
+}

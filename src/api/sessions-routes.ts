@@ -1,0 +1,223 @@
+import { z } from 'zod';
+import { AasError, IdPrefix, isValidId } from '../kernel/index.js';
+import { JobSpecSchema } from '../runner/index.js';
+import {
+  API_PREFIX,
+  type ApiApp,
+  BEARER_SECURITY,
+  identityOf,
+  type RouteContext,
+} from './api-app.js';
+import {
+  ErrorBodySchema,
+  EventSchema,
+  ListSessionsQuerySchema,
+  NoQuerySchema,
+  ReadEventsQuerySchema,
+  RunSchema,
+  SessionParamsSchema,
+  SessionSchema,
+  StreamEventsHeadersSchema,
+  StreamEventsQuerySchema,
+} from './api-schemas.js';
+import { READ_ERRORS } from './route-errors.js';
+
+/**
+ * Opaque page cursor: base64url of the last session id of the page. Only the exact encoding of
+ * a valid session id is accepted, so a cursor cannot smuggle anything into the query.
+ */
+export function encodeCursor(sessionId: string): string {
+  return Buffer.from(sessionId, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!isValidId(decoded, IdPrefix.session) || encodeCursor(decoded) !== cursor) {
+    throw new AasError('REQUEST_INVALID', 'the cursor is not one this server issued', {
+      field: 'cursor',
+      in: 'query',
+      hint: 'pass nextCursor from the previous page unchanged',
+    });
+  }
+  return decoded;
+}
+
+async function requireSession(context: RouteContext, id: string) {
+  const session = await context.deps.store.getSession(id);
+  if (session === null) throw new AasError('NOT_FOUND', `no session ${id}`, { field: 'id' });
+  return session;
+}
+
+export function registerSessionRoutes(app: ApiApp, context: RouteContext): void {
+  const { store, controlPlane } = context.deps;
+
+  app.route({
+    method: 'POST',
+    url: `${API_PREFIX}/sessions`,
+    config: { access: 'submit', jobBody: true },
+    schema: {
+      summary: 'Submit a job: records a session with one queued run',
+      tags: ['sessions'],
+      operationId: 'submitJob',
+      security: BEARER_SECURITY,
+      querystring: NoQuerySchema,
+      body: JobSpecSchema,
+      response: {
+        201: z.object({ sessionId: z.string(), runId: z.string() }),
+        ...READ_ERRORS,
+        409: ErrorBodySchema,
+        413: ErrorBodySchema,
+        415: ErrorBodySchema,
+      },
+    },
+    handler: async (request, reply) => {
+      if (!controlPlane.accepting()) {
+        throw new AasError(
+          'SERVER_UNAVAILABLE',
+          'the server is shutting down and accepts no jobs',
+          {
+            hint: 'submit again to another server or after the restart',
+          },
+        );
+      }
+      const submitted = await controlPlane.submitJob(request.body, identityOf(request));
+      return reply.code(201).send(submitted);
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: `${API_PREFIX}/sessions`,
+    config: { access: 'read' },
+    schema: {
+      summary: 'List sessions, newest first',
+      tags: ['sessions'],
+      operationId: 'listSessions',
+      security: BEARER_SECURITY,
+      querystring: ListSessionsQuerySchema,
+      response: {
+        200: z.object({ items: z.array(SessionSchema), nextCursor: z.string().nullable() }),
+        ...READ_ERRORS,
+      },
+    },
+    handler: async (request) => {
+      const query = request.query;
+      const beforeId = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const rows = await store.listSessions({
+        ...(query.status === undefined ? {} : { status: query.status }),
+        ...(query.repo === undefined ? {} : { repo: query.repo }),
+        ...(query.agent === undefined ? {} : { agent: query.agent }),
+        ...(query.label === undefined ? {} : { label: query.label }),
+        ...(query.requester === undefined ? {} : { requestedBy: query.requester }),
+        ...(beforeId === undefined ? {} : { beforeId }),
+        // One more than asked: whether a next page exists without a second query.
+        limit: query.limit + 1,
+      });
+      const items = rows.slice(0, query.limit);
+      const last = items.at(-1);
+      const nextCursor = rows.length > query.limit && last ? encodeCursor(last.id) : null;
+      return { items, nextCursor };
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: `${API_PREFIX}/sessions/:id`,
+    config: { access: 'read' },
+    schema: {
+      summary: 'A session with its runs',
+      tags: ['sessions'],
+      operationId: 'getSession',
+      security: BEARER_SECURITY,
+      querystring: NoQuerySchema,
+      params: SessionParamsSchema,
+      response: {
+        200: z.object({ session: SessionSchema, runs: z.array(RunSchema) }),
+        ...READ_ERRORS,
+        404: ErrorBodySchema,
+      },
+    },
+    handler: async (request) => {
+      const session = await requireSession(context, request.params.id);
+      const runs = await store.listRunsForSession(session.id);
+      return { session, runs };
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: `${API_PREFIX}/sessions/:id/events`,
+    config: { access: 'read' },
+    schema: {
+      summary: "A page of a session's events, by ascending seq",
+      tags: ['sessions'],
+      operationId: 'readEvents',
+      security: BEARER_SECURITY,
+      params: SessionParamsSchema,
+      querystring: ReadEventsQuerySchema,
+      response: {
+        200: z.object({
+          items: z.array(EventSchema),
+          nextAfter: z
+            .number()
+            .int()
+            .nullable()
+            .describe('`after` of the next page; null at the end'),
+        }),
+        ...READ_ERRORS,
+        404: ErrorBodySchema,
+      },
+    },
+    handler: async (request) => {
+      const session = await requireSession(context, request.params.id);
+      const { after, limit } = request.query;
+      const rows = await store.readEvents(session.id, { afterSeq: after, limit: limit + 1 });
+      const items = rows.slice(0, limit);
+      const last = items.at(-1);
+      return { items, nextAfter: rows.length > limit && last ? last.seq : null };
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: `${API_PREFIX}/sessions/:id/events/stream`,
+    // A HEAD request would open a stream with no body to carry it.
+    exposeHeadRoute: false,
+    config: { access: 'read' },
+    schema: {
+      summary: "Follow a session's events as Server-Sent Events",
+      description:
+        'Replays the stored events after `Last-Event-ID` (or `after`), then follows new ones. ' +
+        'Each frame is `id: <seq>`, `event: <type>`, `data: <event JSON>`; comments keep the ' +
+        'connection alive. Reconnecting with the last id received continues without a gap or a ' +
+        'duplicate.',
+      tags: ['sessions'],
+      operationId: 'streamEvents',
+      security: BEARER_SECURITY,
+      params: SessionParamsSchema,
+      querystring: StreamEventsQuerySchema,
+      headers: StreamEventsHeadersSchema,
+      response: {
+        200: {
+          description: 'An event stream',
+          content: { 'text/event-stream': { schema: z.string() } },
+        },
+        ...READ_ERRORS,
+        404: ErrorBodySchema,
+      },
+    },
+    handler: async (request, reply) => {
+      const session = await requireSession(context, request.params.id);
+      const header = request.headers['last-event-id'];
+      const afterSeq = header === undefined ? (request.query.after ?? 0) : Number(header);
+      if (context.streams.closed) {
+        throw new AasError('SERVER_UNAVAILABLE', 'the server is shutting down', {
+          hint: 'reconnect with Last-Event-ID to another server or after the restart',
+        });
+      }
+      // From here the stream writes the response itself, and the server's close ends it.
+      reply.hijack();
+      context.streams.start(reply.raw, session.id, afterSeq);
+    },
+  });
+}

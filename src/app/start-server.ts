@@ -1,0 +1,192 @@
+import { stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { isAbsolute } from 'node:path';
+import { type ControlPlane, createApiServer, type Identity, issueToken } from '../api/index.js';
+import type { AasConfig } from '../config/index.js';
+import { AasError, isAasError, normaliseError } from '../kernel/index.js';
+import { parseJobSpec, submitRun } from '../runner/index.js';
+import { WorkerPool } from '../workers/index.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from './create-runtime.js';
+
+export interface RunningServer {
+  /** `http://host:port` as bound (the real port when 0 was asked for). */
+  readonly url: string;
+  readonly runtime: Runtime;
+  /** Set only on the start that created the first admin token: show it once, never again. */
+  readonly bootstrapSecret: string | null;
+  /** Stops claiming, drains workers within the grace period, closes the API and the store. */
+  close(): Promise<void>;
+}
+
+/** Requests bodies above this are refused with PAYLOAD_TOO_LARGE; a JobSpec is far smaller. */
+const BODY_LIMIT_BYTES = 1_048_576;
+
+/**
+ * `aas start`: the control plane on one process. The API, an embedded worker pool on the
+ * durable queue, and a sweeper that requeues or ends runs whose holder stopped heartbeating
+ * (from this process or any other sharing the database).
+ */
+export async function startServer(
+  config: AasConfig,
+  options: RuntimeOptions,
+): Promise<RunningServer> {
+  refuseUnsafeBind(config);
+  // Recovery runs first: runs a killed server left behind are requeued or ended explicitly.
+  const runtime = await createRuntime(config, { ...options, recover: true });
+  const { store, clock, log, bus, queue } = runtime;
+  try {
+    const bootstrapSecret = await bootstrapAdmin(runtime);
+    const serverId = `server:${hostname()}:${process.pid}`;
+    const pool = new WorkerPool(
+      { queue, runnerDeps: runtime.runnerDeps(), log },
+      {
+        workers: config.server.workers,
+        idPrefix: `worker:${hostname()}:${process.pid}`,
+        idlePollMs: 1_000,
+        errorBackoffMs: 2_000,
+      },
+    );
+    let accepting = true;
+    const controlPlane: ControlPlane = {
+      async submitJob(body: unknown, identity: Identity) {
+        const job = parseJobSpec(body);
+        await checkSubmittable(runtime, job.repo, [job.agent, ...job.fallbackAgents]);
+        const ids = await submitRun(runtime.runnerDeps(), job, identity.name);
+        pool.wake();
+        return ids;
+      },
+      cancelRun: (runId, identity) => queue.requestCancel(runId, identity.name),
+      workers: () => pool.status(),
+      accepting: () => accepting,
+    };
+    const api = await createApiServer({
+      store,
+      clock,
+      log,
+      bus,
+      controlPlane,
+      paths: { runs: config.paths.runs, artifacts: config.paths.artifacts },
+      bodyLimitBytes: BODY_LIMIT_BYTES,
+      streamPollMs: 1_000,
+      streamKeepAliveMs: 15_000,
+    });
+    let address: string;
+    try {
+      address = await api.listen({ host: config.server.host, port: config.server.port });
+    } catch (thrown) {
+      await api.close();
+      const error = normaliseError(thrown);
+      throw new AasError(
+        'CONFIG_INVALID',
+        `cannot listen on ${config.server.host}:${config.server.port}: ${error.message}`,
+        { field: '--port', hint: 'choose a free port with --port or AAS_PORT' },
+      );
+    }
+    pool.start();
+    // Other processes' holders die too: sweep at least twice per lease.
+    const sweeper = setInterval(
+      () => {
+        queue
+          .sweep(`system:sweeper:${serverId}`)
+          .then((report) => {
+            if (report.requeued.length > 0) pool.wake();
+          })
+          .catch((thrown: unknown) =>
+            log.error({ err: normaliseError(thrown).message }, 'lease sweep failed'),
+          );
+      },
+      Math.max(1_000, Math.floor(config.runLeaseMs / 2)),
+    );
+    sweeper.unref();
+    log.info(
+      { url: address, workers: config.server.workers, dialect: store.dialect },
+      'AAS server listening',
+    );
+
+    let closing: Promise<void> | null = null;
+    const close = () => {
+      closing ??= (async () => {
+        accepting = false;
+        clearInterval(sweeper);
+        log.info({ graceMs: config.server.shutdownGraceMs }, 'draining workers');
+        await pool.drain(config.server.shutdownGraceMs);
+        await api.close();
+        await runtime.close();
+        log.info({}, 'AAS server stopped');
+      })();
+      return closing;
+    };
+    return { url: address, runtime, bootstrapSecret, close };
+  } catch (thrown) {
+    await runtime.close();
+    throw thrown;
+  }
+}
+
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost|::ffff:127(\.\d{1,3}){3})$/i;
+
+/**
+ * The API hands out the power to run agents on this host: it listens only on loopback unless the
+ * operator says, in so many words, that it should be reachable from elsewhere.
+ */
+function refuseUnsafeBind(config: AasConfig): void {
+  const host = config.server.host.replace(/^\[|\]$/g, '');
+  if (LOOPBACK.test(host) || config.server.public) return;
+  throw new AasError(
+    'CONFIG_INVALID',
+    `refusing to listen on ${config.server.host}: that address may be reachable from other machines, and anyone who can reach the API and holds a token can run agents here`,
+    {
+      field: '--host',
+      hint: 'bind to 127.0.0.1 (the default) and put a TLS proxy in front, or pass --public if this is what you want',
+    },
+  );
+}
+
+/**
+ * An empty token table gets one admin token: from AAS_BOOTSTRAP_TOKEN, or generated and shown
+ * once. Two servers starting together on one database race on the unique name; the loser
+ * simply finds the table no longer empty.
+ */
+async function bootstrapAdmin(runtime: Runtime): Promise<string | null> {
+  if ((await runtime.store.countTokens()) > 0) return null;
+  try {
+    const issued = await issueToken(runtime.store, runtime.clock, {
+      name: 'admin',
+      role: 'admin',
+      createdBy: 'system:bootstrap',
+      ...(runtime.config.server.bootstrapToken
+        ? { secret: runtime.config.server.bootstrapToken }
+        : {}),
+    });
+    // A secret the operator supplied is theirs already; only a generated one is shown.
+    return runtime.config.server.bootstrapToken ? null : issued.secret;
+  } catch (thrown) {
+    if (isAasError(thrown) && thrown.code === 'CONFLICT') return null;
+    throw thrown;
+  }
+}
+
+/**
+ * What can be checked before queueing, so a typo is a 400 now rather than a failed run later:
+ * the repository is an absolute path that exists on this host, and every agent is registered.
+ */
+async function checkSubmittable(
+  runtime: Runtime,
+  repo: string,
+  agents: readonly string[],
+): Promise<void> {
+  if (!isAbsolute(repo)) {
+    throw new AasError('JOB_INVALID', `repo must be an absolute path on the server, got ${repo}`, {
+      field: 'repo',
+      hint: 'the server resolves paths on its own host; aas run --server sends an absolute path',
+    });
+  }
+  try {
+    await stat(repo);
+  } catch {
+    throw new AasError('REPO_NOT_FOUND', `no repository at ${repo} on the server`, {
+      field: 'repo',
+    });
+  }
+  for (const agent of agents) runtime.registry.get(agent);
+}

@@ -1,0 +1,145 @@
+import { AasError, isCode, normaliseError } from '../../kernel/index.js';
+import type { JobSpec, RunOutcome } from '../../runner/index.js';
+import type { AttemptRecord, RunRecord, StoredEvent } from '../../sessions/index.js';
+import { type CliIo, println } from '../cli-io.js';
+import { progressPrinter, warningPrinter } from '../progress-printer.js';
+import { followSessionEvents, type ReconnectSettings } from './follow-events.js';
+import type { ServerClient } from './server-client.js';
+import { RunSummaryWire } from './wire.js';
+
+/** A run's outcome as the server recorded it; the patch lives on the server, at `patchUrl`. */
+export interface RemoteRunOutcome extends RunOutcome {
+  readonly server: string;
+  readonly patchUrl: string | null;
+}
+
+export interface RemoteRunOptions {
+  /** No phase lines (`--json`); warnings still go to stderr. */
+  readonly quiet: boolean;
+  readonly reconnect?: Partial<ReconnectSettings>;
+}
+
+/**
+ * `aas run --server`: submits the job, follows the session's live stream through the same
+ * printer a local run uses, and reads the recorded outcome once the run completes. An abort of
+ * `io.signal` (Ctrl-C) asks the server once to cancel the run and keeps following until the
+ * run ends, so what is printed is what the server recorded.
+ */
+export async function runOnServer(
+  io: CliIo,
+  client: ServerClient,
+  job: JobSpec,
+  options: RemoteRunOptions,
+): Promise<RemoteRunOutcome> {
+  if (io.signal.aborted) {
+    throw new AasError('CANCELLED', 'interrupted before the job was submitted: nothing was sent');
+  }
+  const { sessionId, runId } = await client.submitJob(job);
+  let cancelling: Promise<void> | null = null;
+  const cancel = (): void => {
+    cancelling ??= (async () => {
+      println(io.stderr, `cancelling run ${runId} on ${client.url}; following it until it ends`);
+      try {
+        await client.cancelRun(runId);
+      } catch (thrown) {
+        const error = normaliseError(thrown);
+        // CONFLICT: the run finished first, and the stream is about to say how.
+        if (error.code !== 'CONFLICT') {
+          println(io.stderr, `warning: cannot cancel run ${runId}: ${error.message}`);
+        }
+      }
+    })();
+  };
+  io.signal.addEventListener('abort', cancel, { once: true });
+  if (io.signal.aborted) cancel();
+
+  const printProgress = options.quiet ? null : progressPrinter(io.stdout);
+  const printWarning = warningPrinter(io.stderr);
+  const onEvent = (event: StoredEvent): void => {
+    if (!options.quiet) {
+      const data = (event.data ?? {}) as Record<string, unknown>;
+      if (event.type === 'session.created') {
+        println(io.stdout, `session ${sessionId} (requested by ${String(data.requestedBy)})`);
+      } else if (event.type === 'run.queued' && data.runId === runId) {
+        println(io.stdout, `queued on ${client.url}`);
+      }
+    }
+    printProgress?.(event);
+    printWarning(event);
+  };
+  try {
+    await followSessionEvents(client, sessionId, {
+      after: 0,
+      onEvent,
+      until: (event) =>
+        event.type === 'run.completed' &&
+        (event.data as Record<string, unknown> | null)?.runId === runId,
+      onReconnect: ({ failures, delayMs, error }) => {
+        if (failures === 1 || failures % 4 === 0) {
+          println(
+            io.stderr,
+            `warning: ${error.message}; reconnecting in ${delayMs} ms (the run continues on the server)`,
+          );
+        }
+      },
+      ...(options.reconnect ? { reconnect: options.reconnect } : {}),
+    });
+  } catch (thrown) {
+    const error = normaliseError(thrown);
+    throw new AasError(
+      error.code,
+      `${error.message} (session ${sessionId}, run ${runId})`,
+      {
+        ...error.details,
+        sessionId,
+        runId,
+        hint:
+          error.details.hint ??
+          `the run continues on the server: aas sessions show ${sessionId} --server ${client.url}`,
+      },
+      { cause: error },
+    );
+  } finally {
+    io.signal.removeEventListener('abort', cancel);
+    await cancelling;
+  }
+  const { run, attempts } = await client.getRun(runId);
+  return outcomeOf(client, run, attempts);
+}
+
+/** The runner's outcome from the run's record and the summary it stored with it. */
+export function outcomeOf(
+  client: ServerClient,
+  run: RunRecord,
+  attempts: readonly AttemptRecord[],
+): RemoteRunOutcome {
+  const summary = RunSummaryWire.safeParse(run.summary);
+  const stored = summary.success ? summary.data : null;
+  const patch = stored?.patch ?? null;
+  const reasonCode = run.reasonCode !== null && isCode(run.reasonCode) ? run.reasonCode : null;
+  if (reasonCode === null) {
+    throw new AasError(
+      'INTERNAL',
+      `run ${run.id} on ${client.url} is ${run.status} without a known reason code (${client.redact(String(run.reasonCode))})`,
+      { runId: run.id, hint: `aas sessions show ${run.sessionId} --server ${client.url}` },
+    );
+  }
+  return {
+    sessionId: run.sessionId,
+    runId: run.id,
+    status: run.status,
+    reasonCode,
+    detail: run.reasonDetail ?? stored?.detail ?? '',
+    baseCommit: run.baseCommit,
+    patch,
+    attempts: stored?.attempts ?? Math.max(0, ...attempts.map((attempt) => attempt.number)),
+    // The summary file is on the server's disk; the record above is the same data.
+    summaryPath: '',
+    server: client.url,
+    patchUrl: patch ? client.patchUrl(run.id) : null,
+  };
+}
+
+export function isRemoteOutcome(outcome: RunOutcome): outcome is RemoteRunOutcome {
+  return 'server' in outcome && typeof outcome.server === 'string';
+}

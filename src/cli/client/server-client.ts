@@ -1,0 +1,474 @@
+import { z } from 'zod';
+import { AasError, type Code, type ErrorDetails, isCode } from '../../kernel/index.js';
+import type { JobSpec } from '../../runner/index.js';
+import type { AttemptRecord, RunRecord, SessionRecord, StoredEvent } from '../../sessions/index.js';
+import {
+  asAttempt,
+  asEvent,
+  asRun,
+  asSession,
+  ErrorBodyWire,
+  EventPageWire,
+  NestedRunViewWire,
+  NestedSessionViewWire,
+  RunViewWire,
+  SessionPageWire,
+  SessionViewWire,
+  SubmittedWire,
+} from './wire.js';
+
+export const API_PREFIX = '/api/v1';
+
+/** Errors made from a 5xx answer: the server failed this time, which may not last. */
+const serverFailures = new WeakSet<AasError>();
+
+/**
+ * Whether trying again later may succeed: the server was unreachable, dropped the connection,
+ * is starting or draining, or failed with a 5xx. Bad input, a refused token or a protocol
+ * mismatch will not change by waiting.
+ */
+export function isTransient(error: AasError): boolean {
+  return (
+    error.code === 'SERVER_UNAVAILABLE' ||
+    error.code === 'STORE_UNAVAILABLE' ||
+    serverFailures.has(error)
+  );
+}
+
+export interface ServerClientOptions {
+  /** `http(s)://host[:port][/prefix]`; a trailing `/` or `/api/v1` is accepted and dropped. */
+  readonly serverUrl: string;
+  readonly token: string;
+  /** Defaults to the global `fetch`; tests may pass their own. */
+  readonly fetch?: typeof fetch;
+  readonly userAgent?: string;
+}
+
+export interface SessionQuery {
+  readonly status?: string;
+  readonly repo?: string;
+  readonly agent?: string;
+  readonly label?: string;
+  readonly requester?: string;
+  readonly cursor?: string;
+  readonly limit?: number;
+}
+
+export interface SessionPage {
+  readonly items: SessionRecord[];
+  readonly nextCursor: string | null;
+}
+
+export interface EventPage {
+  readonly items: StoredEvent[];
+  readonly nextAfter: number | null;
+}
+
+export interface SessionView {
+  readonly session: SessionRecord;
+  readonly runs: RunRecord[];
+}
+
+export interface RunView {
+  readonly run: RunRecord;
+  readonly attempts: AttemptRecord[];
+}
+
+type Query = Readonly<Record<string, string | number | undefined>>;
+
+interface RequestOptions {
+  readonly query?: Query;
+  readonly body?: unknown;
+  readonly accept?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Checks and normalises a server URL. The token never belongs in it: credentials in a URL end
+ * up in shell history, logs and error messages.
+ */
+export function normaliseServerUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    throw new AasError('CONFIG_INVALID', 'the server URL is not a URL', {
+      field: '--server',
+      hint: 'e.g. --server http://127.0.0.1:8001 (or AAS_SERVER)',
+    });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new AasError('CONFIG_INVALID', 'the server URL must start with http:// or https://', {
+      field: '--server',
+    });
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new AasError('CONFIG_INVALID', 'the server URL must not hold credentials', {
+      field: '--server',
+      hint: 'give the token with AAS_TOKEN (or --token), not in the URL',
+    });
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw new AasError('CONFIG_INVALID', 'the server URL must not have a query or a fragment', {
+      field: '--server',
+    });
+  }
+  const path = url.pathname.replace(/\/+$/, '').replace(/\/api\/v1$/, '');
+  return `${url.origin}${path}`;
+}
+
+/** A bearer token is visible ASCII; anything else would be mangled or refused by `fetch`. */
+function checkToken(token: string): string {
+  const trimmed = token.trim();
+  if (!/^[\x21-\x7e]+$/.test(trimmed)) {
+    throw new AasError('CONFIG_INVALID', 'the token holds characters a bearer token cannot', {
+      field: 'AAS_TOKEN / --token',
+      hint: 'copy the secret `aas token create` printed, without quotes or spaces',
+    });
+  }
+  return trimmed;
+}
+
+const NETWORK_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection closed',
+  ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  UND_ERR_SOCKET: 'connection closed',
+  UND_ERR_HEADERS_TIMEOUT: 'no answer in time',
+  UND_ERR_BODY_TIMEOUT: 'the answer stalled',
+};
+
+const TLS_CODE =
+  /^(ERR_TLS_|ERR_SSL_|CERT_|EPROTO$|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_)/;
+
+/** The innermost useful cause of a `fetch` failure: its code and message. */
+function networkCause(thrown: unknown): { code: string | null; message: string } {
+  let current: unknown = thrown;
+  let found: { code: string | null; message: string } = {
+    code: null,
+    message: thrown instanceof Error ? thrown.message : String(thrown),
+  };
+  for (let depth = 0; depth < 5 && current instanceof Error; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') found = { code, message: current.message };
+    else if (found.code === null) found = { code: null, message: current.message };
+    current = current.cause;
+  }
+  return found;
+}
+
+/**
+ * A small typed client of the AAS REST API on the global `fetch`. Every failure becomes an
+ * `AasError` from the closed code table; the token is sent only as a bearer header and is
+ * removed from any text that comes back before it can reach a message.
+ */
+export class ServerClient {
+  /** The server as shown to people: `http(s)://host[:port][/prefix]`, never with the token. */
+  readonly url: string;
+  readonly #api: string;
+  readonly #token: string;
+  readonly #fetch: typeof fetch;
+  readonly #userAgent: string;
+
+  constructor(options: ServerClientOptions) {
+    this.url = normaliseServerUrl(options.serverUrl);
+    this.#api = `${this.url}${API_PREFIX}`;
+    this.#token = checkToken(options.token);
+    this.#fetch = options.fetch ?? fetch;
+    this.#userAgent = options.userAgent ?? 'aas-cli';
+  }
+
+  /** Where a run's patch can be downloaded (with the token). */
+  patchUrl(runId: string): string {
+    return `${this.#api}/runs/${encodeURIComponent(runId)}/patch`;
+  }
+
+  async submitJob(job: JobSpec): Promise<{ sessionId: string; runId: string }> {
+    if ('requestedBy' in job) {
+      throw new AasError('JOB_INVALID', 'requestedBy is taken from the token, never sent', {
+        field: 'requestedBy',
+      });
+    }
+    return this.#json('POST', '/sessions', SubmittedWire, { body: job });
+  }
+
+  async listSessions(query: SessionQuery = {}): Promise<SessionPage> {
+    const page = await this.#json('GET', '/sessions', SessionPageWire, { query: { ...query } });
+    return { items: page.items.map(asSession), nextCursor: page.nextCursor ?? null };
+  }
+
+  async getSession(sessionId: string): Promise<SessionView> {
+    const route = `/sessions/${segment(sessionId)}`;
+    const body = await this.#json('GET', route, z.unknown());
+    const nested = NestedSessionViewWire.safeParse(body);
+    if (nested.success) {
+      return { session: asSession(nested.data.session), runs: nested.data.runs.map(asRun) };
+    }
+    const { runs, ...session } = this.#check(SessionViewWire, body, `GET ${API_PREFIX}${route}`);
+    return { session: asSession(session), runs: runs.map(asRun) };
+  }
+
+  async readEvents(
+    sessionId: string,
+    range: { after?: number; limit?: number } = {},
+  ): Promise<EventPage> {
+    const page = await this.#json('GET', `/sessions/${segment(sessionId)}/events`, EventPageWire, {
+      query: { after: range.after, limit: range.limit },
+    });
+    return { items: page.items.map(asEvent), nextAfter: page.nextAfter ?? null };
+  }
+
+  /**
+   * Opens the live event stream after `after`; the caller reads `body` and aborts `signal` to
+   * close it. `Last-Event-ID` carries the same seq, which is what the server resumes from.
+   */
+  async openEventStream(
+    sessionId: string,
+    options: { after: number; signal: AbortSignal },
+  ): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.#send('GET', `/sessions/${segment(sessionId)}/events/stream`, {
+      query: { after: options.after },
+      accept: 'text/event-stream',
+      headers: options.after > 0 ? { 'last-event-id': String(options.after) } : {},
+      signal: options.signal,
+    });
+    const type = response.headers.get('content-type') ?? '';
+    if (!type.startsWith('text/event-stream') || response.body === null) {
+      await response.body?.cancel().catch(() => {});
+      throw new AasError(
+        'INTERNAL',
+        `the server at ${this.url} did not answer with an event stream (content type "${this.redact(type)}")`,
+        { hint: 'is this URL an AAS server, reached without a proxy that buffers responses?' },
+      );
+    }
+    return response.body;
+  }
+
+  async getRun(runId: string): Promise<RunView> {
+    const route = `/runs/${segment(runId)}`;
+    const body = await this.#json('GET', route, z.unknown());
+    const nested = NestedRunViewWire.safeParse(body);
+    if (nested.success) {
+      return { run: asRun(nested.data.run), attempts: nested.data.attempts.map(asAttempt) };
+    }
+    const { attempts, ...run } = this.#check(RunViewWire, body, `GET ${API_PREFIX}${route}`);
+    return { run: asRun(run), attempts: attempts.map(asAttempt) };
+  }
+
+  async getPatch(runId: string): Promise<string> {
+    const response = await this.#send('GET', `/runs/${segment(runId)}/patch`, {
+      accept: 'text/x-diff, text/plain',
+    });
+    return this.#text(response);
+  }
+
+  async cancelRun(runId: string): Promise<void> {
+    const response = await this.#send('POST', `/runs/${segment(runId)}/cancel`, {});
+    await response.body?.cancel().catch(() => {});
+  }
+
+  /** Removes the token from text that came from elsewhere (a server may echo a header). */
+  redact(text: string): string {
+    return text.split(this.#token).join('[token]');
+  }
+
+  #redactDetails(details: Record<string, unknown>): ErrorDetails {
+    const clean = (value: unknown): unknown => {
+      if (typeof value === 'string') return this.redact(value);
+      if (Array.isArray(value)) return value.map(clean);
+      if (typeof value === 'object' && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, clean(v)]));
+      }
+      return value;
+    };
+    return clean(details) as ErrorDetails;
+  }
+
+  async #json<S extends z.ZodType>(
+    method: string,
+    path: string,
+    schema: S,
+    options: RequestOptions = {},
+  ): Promise<z.infer<S>> {
+    const response = await this.#send(method, path, options);
+    const text = await this.#text(response);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new AasError('INTERNAL', `the server at ${this.url} sent an answer that is not JSON`, {
+        route: `${method} ${API_PREFIX}${path}`,
+        hint: 'is this URL an AAS server?',
+      });
+    }
+    return this.#check(schema, body, `${method} ${API_PREFIX}${path}`);
+  }
+
+  #check<S extends z.ZodType>(schema: S, body: unknown, route: string): z.infer<S> {
+    const parsed = schema.safeParse(body);
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    throw new AasError(
+      'INTERNAL',
+      `the server at ${this.url} sent an answer this client does not understand: ${issue?.path.join('.') || '(body)'}: ${issue?.message ?? 'invalid'}`,
+      { route, hint: 'the client and the server may be different AAS versions' },
+    );
+  }
+
+  async #text(response: Response): Promise<string> {
+    try {
+      return await response.text();
+    } catch (thrown) {
+      throw this.connectionLost(thrown);
+    }
+  }
+
+  async #send(method: string, path: string, options: RequestOptions): Promise<Response> {
+    const url = new URL(`${this.#api}${path}`);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.#token}`,
+      accept: options.accept ?? 'application/json',
+      'user-agent': this.#userAgent,
+      ...options.headers,
+    };
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await this.#fetch(url, {
+        method,
+        headers,
+        // A redirect could carry the bearer header to another host: never follow one.
+        redirect: 'manual',
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (thrown) {
+      if (options.signal?.aborted) throw thrown;
+      throw this.#unreachable(thrown);
+    }
+    if (response.status >= 300 && response.status < 400) {
+      await response.body?.cancel().catch(() => {});
+      const location = response.headers.get('location');
+      throw new AasError(
+        'SERVER_UNAVAILABLE',
+        `the server at ${this.url} redirected ${method} ${API_PREFIX}${path}${location ? ` to ${this.redact(location)}` : ''}; the token is not sent on`,
+        {
+          hint: 'give the final address with --server or AAS_SERVER (https:// if the server asks)',
+        },
+      );
+    }
+    if (!response.ok) {
+      const error = await this.#errorFrom(response, `${method} ${API_PREFIX}${path}`);
+      if (response.status >= 500) serverFailures.add(error);
+      throw error;
+    }
+    return response;
+  }
+
+  /** A connection that broke while an answer (a stream, say) was being read. */
+  connectionLost(thrown: unknown): AasError {
+    return this.#unreachable(thrown, 'lost the connection to');
+  }
+
+  /** Connection refused, DNS, TLS, reset: the server was not reached or dropped us. */
+  #unreachable(thrown: unknown, what = 'cannot reach'): AasError {
+    const cause = networkCause(thrown);
+    const tls = cause.code !== null && TLS_CODE.test(cause.code);
+    const reason = tls
+      ? `TLS failure (${cause.code}): ${cause.message}`
+      : cause.code && NETWORK_REASONS[cause.code]
+        ? `${NETWORK_REASONS[cause.code]} (${cause.code})`
+        : cause.message;
+    return new AasError(
+      'SERVER_UNAVAILABLE',
+      `${what} the AAS server at ${this.url}: ${this.redact(reason)}`,
+      {
+        hint: tls
+          ? "check the server's certificate (NODE_EXTRA_CA_CERTS adds a private CA) and that the URL's scheme matches the server"
+          : 'check --server / AAS_SERVER and that `aas start` is running there',
+      },
+    );
+  }
+
+  async #errorFrom(response: Response, route: string): Promise<AasError> {
+    let text = '';
+    try {
+      text = await response.text();
+    } catch {
+      // The body is only the explanation; the status still says what happened.
+    }
+    let body: unknown = null;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // Not JSON: a proxy's page or an older server. Handled below.
+    }
+    const parsed = ErrorBodyWire.safeParse(body);
+    if (parsed.success && isCode(parsed.data.code)) {
+      const details = this.#redactDetails(parsed.data.details ?? {});
+      const code = parsed.data.code;
+      // A refused token is fixed on this side, whatever the server suggests to API callers.
+      const ours = code === 'UNAUTHENTICATED' || details.hint === undefined;
+      return new AasError(code, this.redact(parsed.data.message), {
+        ...details,
+        ...(ours ? hintFor(code, this.url) : {}),
+      });
+    }
+    const code = codeForStatus(response.status);
+    const snippet = this.redact(text.replace(/\s+/g, ' ').trim()).slice(0, 200);
+    return new AasError(
+      code,
+      `the server at ${this.url} answered ${route} with HTTP ${response.status}${snippet ? `: ${snippet}` : ''}`,
+      {
+        status: response.status,
+        ...hintFor(code, this.url),
+        ...(response.status === 404
+          ? { hint: 'is this URL an AAS server (API under /api/v1)?' }
+          : {}),
+      },
+    );
+  }
+}
+
+function segment(id: string): string {
+  return encodeURIComponent(id);
+}
+
+function codeForStatus(status: number): Code {
+  if (status === 400 || status === 422) return 'REQUEST_INVALID';
+  if (status === 401) return 'UNAUTHENTICATED';
+  if (status === 403) return 'FORBIDDEN';
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 409) return 'CONFLICT';
+  if (status === 413) return 'PAYLOAD_TOO_LARGE';
+  if (status === 415) return 'MEDIA_TYPE_UNSUPPORTED';
+  if (status === 502 || status === 503 || status === 504) return 'SERVER_UNAVAILABLE';
+  return 'INTERNAL';
+}
+
+function hintFor(code: Code, url: string): { hint?: string } {
+  switch (code) {
+    case 'UNAUTHENTICATED':
+      return {
+        hint: `set AAS_TOKEN (or --token) to a valid token of ${url}; an admin creates one with \`aas token create\``,
+      };
+    case 'FORBIDDEN':
+      return {
+        hint: 'ask an admin for a token whose role allows this (see `aas token create --help`)',
+      };
+    case 'SERVER_UNAVAILABLE':
+      return { hint: 'the server may be starting or shutting down; try again shortly' };
+    default:
+      return {};
+  }
+}

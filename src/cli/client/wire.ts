@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import type { AttemptRecord, RunRecord, SessionRecord, StoredEvent } from '../../sessions/index.js';
+
+/**
+ * What the client reads from the server's answers. Each shape checks the fields the CLI uses
+ * and keeps the rest as sent, so a newer server's extra fields still reach `--json` output.
+ */
+
+const nullableString = z.string().nullable();
+
+export const ErrorBodyWire = z.object({
+  code: z.string(),
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()).nullish(),
+});
+
+export const StoredEventWire = z.looseObject({
+  sessionId: z.string(),
+  seq: z.number().int().min(0),
+  type: z.string(),
+  at: z.string(),
+  actor: z.string(),
+  data: z.unknown(),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+
+export const SessionWire = z.looseObject({
+  id: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  task: z.string(),
+  repo: z.string(),
+  agent: z.string(),
+  requestedBy: z.string(),
+  labels: z.array(z.string()),
+  status: z.string(),
+  reasonCode: nullableString,
+  lastSeq: z.number().int(),
+  lastHash: z.string(),
+});
+
+export const RunWire = z.looseObject({
+  id: z.string(),
+  sessionId: z.string(),
+  status: z.string(),
+  reasonCode: nullableString,
+  reasonDetail: nullableString,
+  baseRef: nullableString,
+  baseCommit: nullableString,
+  patchSha256: nullableString,
+  summary: z.unknown(),
+  leaseOwner: nullableString.optional(),
+  leaseExpiresAt: nullableString.optional(),
+});
+
+export const AttemptWire = z.looseObject({
+  id: z.string(),
+  runId: z.string(),
+  number: z.number().int(),
+  agentId: z.string(),
+  status: z.string(),
+  reasonCode: nullableString,
+});
+
+export const SubmittedWire = z.object({ sessionId: z.string(), runId: z.string() });
+
+export const SessionPageWire = z.object({
+  items: z.array(SessionWire),
+  nextCursor: z.string().nullable().optional(),
+});
+
+export const EventPageWire = z.object({
+  items: z.array(StoredEventWire),
+  nextAfter: z.number().int().nullable().optional(),
+});
+
+/** `GET /sessions/{id}`: the session's fields with its runs, or the two side by side. */
+export const SessionViewWire = SessionWire.extend({ runs: z.array(RunWire) });
+export const NestedSessionViewWire = z.looseObject({
+  session: SessionWire,
+  runs: z.array(RunWire),
+});
+
+/** `GET /runs/{id}`: the run's fields with its attempts, or the two side by side. */
+export const RunViewWire = RunWire.extend({ attempts: z.array(AttemptWire) });
+export const NestedRunViewWire = z.looseObject({ run: RunWire, attempts: z.array(AttemptWire) });
+
+/** The part of a run's stored summary the CLI prints: the runner's outcome. */
+export const RunSummaryWire = z.looseObject({
+  detail: z.string().optional(),
+  attempts: z.number().int().optional(),
+  patch: z
+    .looseObject({
+      sha256: z.string(),
+      path: z.string(),
+      stats: z.looseObject({
+        filesChanged: z.number(),
+        insertions: z.number(),
+        deletions: z.number(),
+        patchLines: z.number(),
+      }),
+      files: z.array(
+        z.object({
+          path: z.string(),
+          status: z.string(),
+          insertions: z.number(),
+          deletions: z.number(),
+          binary: z.boolean(),
+        }),
+      ),
+    })
+    .nullable()
+    .optional(),
+});
+
+// The wire shapes check what the CLI reads; the records' enum fields are the server's to keep.
+export const asEvent = (value: z.infer<typeof StoredEventWire>): StoredEvent =>
+  value as StoredEvent;
+export const asSession = (value: z.infer<typeof SessionWire>): SessionRecord =>
+  value as unknown as SessionRecord;
+export const asRun = (value: z.infer<typeof RunWire>): RunRecord => value as unknown as RunRecord;
+export const asAttempt = (value: z.infer<typeof AttemptWire>): AttemptRecord =>
+  value as unknown as AttemptRecord;

@@ -1,0 +1,367 @@
+import { AasError, type Clock, isAasError, type Logger } from '../kernel/index.js';
+import { type EventBus, SessionRecorder, sessionEvent } from '../sessions/index.js';
+import type { AttemptRecord, LeaseRenewal, RunFence, RunRecord, Store } from '../store/index.js';
+import { retryBackoffMs } from './retry-backoff.js';
+
+export interface QueueDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly bus: EventBus;
+}
+
+export interface QueueSettings {
+  /** How long a claim lasts without a heartbeat. */
+  readonly leaseMs: number;
+  /** At most this many runs of one repository run at once; unlimited when absent. */
+  readonly maxRunningPerRepo?: number;
+  /** Backoff before an interrupted run is claimable again. */
+  readonly retryBackoff: { readonly baseMs: number; readonly maxMs: number };
+  /** Jitter source; injectable so tests can pin it. */
+  readonly random?: () => number;
+}
+
+/** The fence of a claim: owner and token together, so a re-claim fences the earlier holder. */
+export type ClaimFence = Required<RunFence>;
+
+export interface ClaimedRun {
+  readonly run: RunRecord;
+  readonly fence: ClaimFence;
+}
+
+export type CancelOutcome = 'cancelled' | 'cancel_requested';
+
+export interface SweepReport {
+  readonly requeued: readonly string[];
+  readonly ended: readonly string[];
+}
+
+/**
+ * The durable run queue: claims with a lease and a fencing token, heartbeats that renew the
+ * lease and carry cancel orders, cancel requests, and the sweep that deals with holders that
+ * stopped heartbeating. Everything is a store operation that records its events in the same
+ * transaction, so any number of processes can share one queue.
+ */
+export class RunQueue {
+  constructor(
+    private readonly deps: QueueDeps,
+    readonly settings: QueueSettings,
+  ) {}
+
+  leaseExpiresAt(): string {
+    return new Date(this.deps.clock.nowMs() + this.settings.leaseMs).toISOString();
+  }
+
+  /** Claims the best claimable run for `owner` (or exactly `runId`), or null when none is. */
+  async claim(owner: string, options: { runId?: string } = {}): Promise<ClaimedRun | null> {
+    const nowIso = this.deps.clock.nowIso();
+    const leaseExpiresAt = this.leaseExpiresAt();
+    const claimed = await this.deps.store.claimRun({
+      owner,
+      nowIso,
+      leaseExpiresAt,
+      ...(this.settings.maxRunningPerRepo === undefined
+        ? {}
+        : { maxRunningPerRepo: this.settings.maxRunningPerRepo }),
+      ...(options.runId === undefined ? {} : { runId: options.runId }),
+      events: (run) => [
+        {
+          ...sessionEvent('run.started', {
+            runId: run.id,
+            owner,
+            leaseExpiresAt,
+            fencingToken: run.fencingToken,
+            claim: run.claimCount,
+            maxClaims: run.maxClaims,
+          }),
+          at: nowIso,
+          actor: owner,
+        },
+      ],
+    });
+    if (claimed === null) return null;
+    this.deps.bus.publish(claimed.events);
+    return {
+      run: claimed.run,
+      fence: { runId: claimed.run.id, leaseOwner: owner, fencingToken: claimed.run.fencingToken },
+    };
+  }
+
+  /** Renews the lease; the answer says whether it is still held and whether to stop. */
+  heartbeat(fence: ClaimFence): Promise<LeaseRenewal> {
+    return this.deps.store.renewRunLease(fence, this.leaseExpiresAt());
+  }
+
+  /**
+   * A queued run is cancelled at once. A running run is flagged; its holder learns it from the
+   * next heartbeat and must stop within the grace period (if it never does, the sweep ends the
+   * run as cancelled once the lease expires). A finished run is CONFLICT.
+   */
+  async requestCancel(
+    runId: string,
+    actor: string,
+  ): Promise<{ run: RunRecord; outcome: CancelOutcome }> {
+    const recorder = (run: RunRecord) => new SessionRecorder(this.deps, run.sessionId, actor);
+    // Two tries: the run may be claimed between reading it and cancelling it as queued.
+    for (let round = 0; round < 3; round += 1) {
+      const run = await this.deps.store.getRun(runId);
+      if (run === null) throw new AasError('NOT_FOUND', `no run ${runId}`, { field: 'runId' });
+      const at = this.deps.clock.nowIso();
+      try {
+        if (run.status === 'queued') {
+          const cancelled = await recorder(run).updateRun(
+            runId,
+            {
+              status: 'cancelled',
+              reasonCode: 'CANCELLED',
+              reasonDetail: `cancelled by ${actor} before it started`,
+              finishedAt: at,
+              cancelRequestedAt: at,
+              cancelRequestedBy: actor,
+              leaseOwner: null,
+              leaseExpiresAt: null,
+            },
+            [
+              sessionEvent('run.cancel.requested', { runId, by: actor, statusAtRequest: 'queued' }),
+              sessionEvent('run.completed', {
+                runId,
+                status: 'cancelled',
+                reasonCode: 'CANCELLED',
+                detail: `cancelled by ${actor} before it started`,
+                patchSha256: null,
+              }),
+            ],
+            { status: ['queued'], version: run.version },
+          );
+          return { run: cancelled, outcome: 'cancelled' };
+        }
+        if (run.status === 'running') {
+          if (run.cancelRequestedAt !== null) return { run, outcome: 'cancel_requested' };
+          const flagged = await recorder(run).updateRun(
+            runId,
+            { cancelRequestedAt: at, cancelRequestedBy: actor },
+            [
+              sessionEvent('run.cancel.requested', {
+                runId,
+                by: actor,
+                statusAtRequest: 'running',
+              }),
+            ],
+            { status: ['running'], version: run.version },
+          );
+          return { run: flagged, outcome: 'cancel_requested' };
+        }
+      } catch (thrown) {
+        // The run moved (claimed, renewed, finished) since it was read: look again.
+        if (isAasError(thrown) && thrown.code === 'CONFLICT') continue;
+        throw thrown;
+      }
+      throw new AasError('CONFLICT', `run ${runId} has already finished as ${run.status}`, {
+        runId,
+        status: run.status,
+        hint: 'only queued or running runs can be cancelled',
+      });
+    }
+    throw new AasError('CONFLICT', `run ${runId} kept changing while it was being cancelled`, {
+      runId,
+      hint: 'try again',
+    });
+  }
+
+  /**
+   * The holder gives the run back (it is shutting down): requeued if the job's claim budget
+   * allows, else ended INTERRUPTED. Fenced: a holder that already lost the run changes nothing.
+   */
+  async release(
+    fence: ClaimFence,
+    reason: string,
+  ): Promise<'requeued' | 'ended' | 'cancelled' | 'lost'> {
+    const run = await this.deps.store.getRun(fence.runId);
+    if (
+      run === null ||
+      run.leaseOwner !== fence.leaseOwner ||
+      run.fencingToken !== fence.fencingToken ||
+      run.status !== 'running'
+    ) {
+      return 'lost';
+    }
+    try {
+      return await this.#interrupt(run, reason, fence);
+    } catch (thrown) {
+      if (isAasError(thrown) && (thrown.code === 'CONFLICT' || thrown.code === 'LEASE_FENCED')) {
+        return 'lost';
+      }
+      throw thrown;
+    }
+  }
+
+  /**
+   * Deals with every run whose lease expired: its holder crashed or lost the database. A
+   * running run is requeued while its claim budget lasts, else ended INTERRUPTED; a run whose
+   * cancel was requested ends CANCELLED; a run reserved by a process that died before starting
+   * it ends INTERRUPTED. Safe to run from several processes at once: each change expects the
+   * exact version read, so only one sweeper records it.
+   */
+  async sweep(actor: string): Promise<SweepReport> {
+    const expired = await this.deps.store.listRunsWithExpiredLease(this.deps.clock.nowIso(), 500);
+    const requeued: string[] = [];
+    const ended: string[] = [];
+    for (const run of expired) {
+      try {
+        const result = await this.#interrupt(run, 'lease expired', undefined, actor);
+        (result === 'requeued' ? requeued : ended).push(run.id);
+      } catch (thrown) {
+        // Another sweeper, or the holder renewing just in time, changed the run first: fine.
+        if (!isAasError(thrown) || thrown.code !== 'CONFLICT') throw thrown;
+      }
+    }
+    if (requeued.length + ended.length > 0) {
+      this.deps.log.warn({ requeued, ended }, 'runs whose lease expired were recovered');
+    }
+    return { requeued, ended };
+  }
+
+  async #interrupt(
+    run: RunRecord,
+    reason: string,
+    fence: ClaimFence | undefined,
+    sweeper?: string,
+  ): Promise<'requeued' | 'ended' | 'cancelled'> {
+    const actor = fence?.leaseOwner ?? sweeper ?? 'system:queue';
+    const recorder = new SessionRecorder(this.deps, run.sessionId, actor);
+    const at = this.deps.clock.nowIso();
+    const detail =
+      run.status === 'queued'
+        ? `reserved by ${run.leaseOwner ?? 'nobody'}, which stopped before starting it (reservation expired at ${run.leaseExpiresAt ?? '?'})`
+        : fence
+          ? `${reason}: ${fence.leaseOwner} gave the run back before it finished`
+          : `${reason}: the lease held by ${run.leaseOwner ?? 'nobody'} expired at ${run.leaseExpiresAt ?? '?'} before the run finished`;
+    // Attempts listed before the run changes: once it is requeued, a new holder's attempts are
+    // its own and must not be touched.
+    const openAttempts = (await this.deps.store.listAttempts(run.id)).filter(
+      (attempt) => attempt.status === 'running',
+    );
+    // The version read by the sweep: a holder that renewed since then wins (CONFLICT).
+    const expect = { status: [run.status], ...(fence ? {} : { version: run.version }) };
+    const interrupted = sessionEvent('run.interrupted', {
+      runId: run.id,
+      previousOwner: run.leaseOwner,
+      detail,
+    });
+    const fencedRecorder = fence ? recorder.fenced(fence) : recorder;
+    if (run.status === 'running' && run.cancelRequestedAt !== null) {
+      const cancelDetail = `cancelled by ${run.cancelRequestedBy ?? 'request'}; ${detail}`;
+      await fencedRecorder.updateRun(
+        run.id,
+        {
+          status: 'cancelled',
+          reasonCode: 'CANCELLED',
+          reasonDetail: cancelDetail,
+          finishedAt: at,
+          leaseOwner: null,
+          leaseExpiresAt: null,
+        },
+        [
+          interrupted,
+          sessionEvent('run.completed', {
+            runId: run.id,
+            status: 'cancelled',
+            reasonCode: 'CANCELLED',
+            detail: cancelDetail,
+            patchSha256: null,
+          }),
+        ],
+        expect,
+      );
+      await this.#finishAttempts(run, openAttempts, recorder.actor, detail);
+      return 'cancelled';
+    }
+    if (run.status === 'running' && run.claimCount < run.maxClaims) {
+      const notBefore = new Date(
+        this.deps.clock.nowMs() +
+          retryBackoffMs(run.claimCount, this.settings.retryBackoff, this.settings.random),
+      ).toISOString();
+      await fencedRecorder.updateRun(
+        run.id,
+        { status: 'queued', leaseOwner: null, leaseExpiresAt: null, notBefore },
+        [
+          interrupted,
+          sessionEvent('run.requeued', {
+            runId: run.id,
+            reason: detail,
+            notBefore,
+            claimsUsed: run.claimCount,
+            maxClaims: run.maxClaims,
+          }),
+        ],
+        expect,
+      );
+      await this.#finishAttempts(run, openAttempts, recorder.actor, detail);
+      return 'requeued';
+    }
+    await fencedRecorder.updateRun(
+      run.id,
+      {
+        status: 'failed',
+        reasonCode: 'INTERRUPTED',
+        reasonDetail: detail,
+        finishedAt: at,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+      },
+      [
+        interrupted,
+        sessionEvent('run.completed', {
+          runId: run.id,
+          status: 'failed',
+          reasonCode: 'INTERRUPTED',
+          detail,
+          patchSha256: null,
+        }),
+      ],
+      expect,
+    );
+    await this.#finishAttempts(run, openAttempts, recorder.actor, detail);
+    return 'ended';
+  }
+
+  /** An attempt left `running` by a dead holder ends as failed, so history never shows it live. */
+  async #finishAttempts(
+    run: RunRecord,
+    attempts: readonly AttemptRecord[],
+    actor: string,
+    detail: string,
+  ): Promise<void> {
+    for (const attempt of attempts) {
+      const at = this.deps.clock.nowIso();
+      try {
+        const stored = await this.deps.store.finishAttempt({
+          attemptId: attempt.id,
+          status: 'failed',
+          reasonCode: 'INTERRUPTED',
+          finishedAt: at,
+          detail: { interrupted: detail },
+          events: [
+            {
+              ...sessionEvent('run.attempt.finished', {
+                runId: run.id,
+                attempt: attempt.number,
+                agentId: attempt.agentId,
+                status: 'failed',
+                code: 'INTERRUPTED',
+                detail,
+                durationMs: Math.max(0, Date.parse(at) - Date.parse(attempt.startedAt)),
+              }),
+              at,
+              actor,
+            },
+          ],
+        });
+        this.deps.bus.publish(stored);
+      } catch (thrown) {
+        // Finished concurrently by its holder: that outcome stands.
+        if (!isAasError(thrown) || thrown.code !== 'CONFLICT') throw thrown;
+      }
+    }
+  }
+}

@@ -1,0 +1,6 @@
+export {
+  type EmbeddedWorkerStatus,
+  WorkerPool,
+  type WorkerPoolSettings,
+  type WorkerState,
+} from './worker-pool.js';

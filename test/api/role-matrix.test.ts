@@ -1,0 +1,302 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PERMISSIONS, type RouteAccess } from '../../src/api/index.js';
+import { ALL_CODES } from '../../src/kernel/index.js';
+import { TOKEN_ROLES, type TokenRole } from '../../src/store/index.js';
+import { type StoreFixture, storeDialects } from '../store/dialects.js';
+import {
+  job,
+  type RunningApi,
+  type SeededRun,
+  seedFinishedRun,
+  startApi,
+  submitQueued,
+} from './api-fixture.js';
+
+/**
+ * Every route × every kind of caller. The expected status comes twice: from the product's
+ * permission table, and from the table below, written out by hand. They must agree with each
+ * other and with the server, so a change to either the code or the table is a visible decision.
+ */
+
+type Caller = TokenRole | 'none' | 'revoked' | 'malformed-scheme' | 'malformed-secret' | 'unknown';
+const CALLERS: readonly Caller[] = [
+  ...TOKEN_ROLES,
+  'none',
+  'revoked',
+  'malformed-scheme',
+  'malformed-secret',
+  'unknown',
+];
+
+interface RouteCase {
+  /** `METHOD /openapi/path`, as in the OpenAPI document. */
+  readonly key: string;
+  /** The permission the product's code is expected to demand. */
+  readonly access: RouteAccess;
+  readonly success: number;
+  /** Builds a fresh request (state-changing routes get fresh targets each time). */
+  request(api: RunningApi, seeded: SeededRun): Promise<{ path: string; init: RequestInit }>;
+}
+
+const V1 = '/api/v1';
+const json = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+let tokenCounter = 0;
+
+const ROUTES: readonly RouteCase[] = [
+  {
+    key: 'POST /api/v1/sessions',
+    access: 'submit',
+    success: 201,
+    request: async () => ({ path: `${V1}/sessions`, init: json(job()) }),
+  },
+  {
+    key: 'GET /api/v1/sessions',
+    access: 'read',
+    success: 200,
+    request: async () => ({ path: `${V1}/sessions?limit=5`, init: {} }),
+  },
+  {
+    key: 'GET /api/v1/sessions/{id}',
+    access: 'read',
+    success: 200,
+    request: async (_api, seeded) => ({ path: `${V1}/sessions/${seeded.sessionId}`, init: {} }),
+  },
+  {
+    key: 'GET /api/v1/sessions/{id}/events',
+    access: 'read',
+    success: 200,
+    request: async (_api, seeded) => ({
+      path: `${V1}/sessions/${seeded.sessionId}/events`,
+      init: {},
+    }),
+  },
+  {
+    key: 'GET /api/v1/sessions/{id}/events/stream',
+    access: 'read',
+    success: 200,
+    request: async (_api, seeded) => ({
+      path: `${V1}/sessions/${seeded.sessionId}/events/stream`,
+      init: {},
+    }),
+  },
+  {
+    key: 'GET /api/v1/runs/{id}',
+    access: 'read',
+    success: 200,
+    request: async (_api, seeded) => ({ path: `${V1}/runs/${seeded.runId}`, init: {} }),
+  },
+  {
+    key: 'GET /api/v1/runs/{id}/patch',
+    access: 'read',
+    success: 200,
+    request: async (_api, seeded) => ({ path: `${V1}/runs/${seeded.runId}/patch`, init: {} }),
+  },
+  {
+    key: 'GET /api/v1/runs/{id}/logs/{name}',
+    access: 'read',
+    success: 200,
+    request: async (_api, seeded) => ({
+      path: `${V1}/runs/${seeded.runId}/logs/2.stdout.log`,
+      init: {},
+    }),
+  },
+  {
+    key: 'POST /api/v1/runs/{id}/cancel',
+    access: 'cancel',
+    success: 202,
+    request: async (api) => {
+      const { runId } = await submitQueued(api);
+      return { path: `${V1}/runs/${runId}/cancel`, init: { method: 'POST' } };
+    },
+  },
+  {
+    key: 'GET /api/v1/workers',
+    access: 'workers:read',
+    success: 200,
+    request: async () => ({ path: `${V1}/workers`, init: {} }),
+  },
+  {
+    key: 'GET /api/v1/whoami',
+    access: 'read',
+    success: 200,
+    request: async () => ({ path: `${V1}/whoami`, init: {} }),
+  },
+  {
+    key: 'POST /api/v1/tokens',
+    access: 'tokens',
+    success: 201,
+    request: async () => {
+      tokenCounter += 1;
+      return {
+        path: `${V1}/tokens`,
+        init: json({ name: `matrix-${tokenCounter}`, role: 'viewer' }),
+      };
+    },
+  },
+  {
+    key: 'GET /api/v1/tokens',
+    access: 'tokens',
+    success: 200,
+    request: async () => ({ path: `${V1}/tokens`, init: {} }),
+  },
+  {
+    key: 'DELETE /api/v1/tokens/{idOrName}',
+    access: 'tokens',
+    success: 200,
+    request: async (api) => {
+      tokenCounter += 1;
+      const name = `doomed-${tokenCounter}`;
+      await api.json(`${V1}/tokens`, json({ name, role: 'viewer' }));
+      return { path: `${V1}/tokens/${name}`, init: { method: 'DELETE' } };
+    },
+  },
+  {
+    key: 'GET /api/v1/health',
+    access: 'public',
+    success: 200,
+    request: async () => ({ path: `${V1}/health`, init: {} }),
+  },
+  {
+    key: 'GET /api/v1/metrics',
+    access: 'read',
+    success: 200,
+    request: async () => ({ path: `${V1}/metrics`, init: {} }),
+  },
+];
+
+/** Written out by hand, independently of PERMISSIONS: who may call each route. */
+const EVERYONE = 'everyone' as const;
+const READERS: readonly TokenRole[] = ['viewer', 'operator', 'approver', 'admin'];
+const EXPECTED_ALLOWED: Record<string, readonly TokenRole[] | typeof EVERYONE> = {
+  'POST /api/v1/sessions': ['operator', 'admin'],
+  'GET /api/v1/sessions': READERS,
+  'GET /api/v1/sessions/{id}': READERS,
+  'GET /api/v1/sessions/{id}/events': READERS,
+  'GET /api/v1/sessions/{id}/events/stream': READERS,
+  'GET /api/v1/runs/{id}': READERS,
+  'GET /api/v1/runs/{id}/patch': READERS,
+  'GET /api/v1/runs/{id}/logs/{name}': READERS,
+  'POST /api/v1/runs/{id}/cancel': ['operator', 'admin'],
+  'GET /api/v1/workers': READERS,
+  'GET /api/v1/whoami': READERS,
+  'POST /api/v1/tokens': ['admin'],
+  'GET /api/v1/tokens': ['admin'],
+  'DELETE /api/v1/tokens/{idOrName}': ['admin'],
+  'GET /api/v1/health': EVERYONE,
+  'GET /api/v1/metrics': READERS,
+};
+
+function expectedFromTable(route: RouteCase, caller: Caller): number {
+  if (route.access === 'public') return route.success;
+  if (!(TOKEN_ROLES as readonly string[]).includes(caller)) return 401;
+  return (PERMISSIONS[route.access] as readonly string[]).includes(caller) ? route.success : 403;
+}
+
+function expectedByHand(route: RouteCase, caller: Caller): number {
+  const allowed = EXPECTED_ALLOWED[route.key];
+  if (allowed === undefined) throw new Error(`no hand-written expectation for ${route.key}`);
+  if (allowed === EVERYONE) return route.success;
+  if (!(TOKEN_ROLES as readonly string[]).includes(caller)) return 401;
+  return allowed.includes(caller as TokenRole) ? route.success : 403;
+}
+
+function authorizationFor(api: RunningApi, caller: Caller): string | undefined {
+  switch (caller) {
+    case 'none':
+      return undefined;
+    case 'revoked':
+      return `Bearer ${api.revokedSecret}`;
+    case 'malformed-scheme':
+      return `Basic ${Buffer.from('admin:admin').toString('base64')}`;
+    case 'malformed-secret':
+      return 'Bearer aas_tooshort';
+    case 'unknown':
+      return `Bearer aas_${'A'.repeat(43)}`;
+    default:
+      return `Bearer ${api.secrets[caller]}`;
+  }
+}
+
+it('the hand-written table agrees with the permission table', () => {
+  for (const route of ROUTES) {
+    for (const caller of CALLERS) {
+      expect(expectedFromTable(route, caller), `${route.key} as ${caller}`).toBe(
+        expectedByHand(route, caller),
+      );
+    }
+  }
+  expect(Object.keys(EXPECTED_ALLOWED).sort()).toEqual(ROUTES.map((route) => route.key).sort());
+  // The worker role holds no permission on these routes.
+  for (const roles of Object.values(PERMISSIONS)) {
+    expect(roles as readonly string[]).not.toContain('worker');
+  }
+});
+
+const dialects = await storeDialects();
+
+for (const dialect of dialects) {
+  describe.skipIf(!dialect.available)(`role matrix: ${dialect.name}`, () => {
+    let fixture: StoreFixture;
+    let api: RunningApi;
+    let seeded: SeededRun;
+
+    beforeAll(async () => {
+      fixture = await dialect.open();
+      api = await startApi(fixture);
+      seeded = await seedFinishedRun(api);
+    });
+    afterAll(async () => {
+      await api?.close();
+      await fixture?.cleanup();
+    });
+
+    it('covers every route of the OpenAPI document', async () => {
+      const document = (await (await fetch(`${api.url}/openapi.json`)).json()) as {
+        paths: Record<string, Record<string, unknown>>;
+      };
+      const documented = Object.entries(document.paths).flatMap(([path, operations]) =>
+        Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
+      );
+      expect(documented.sort()).toEqual(ROUTES.map((route) => route.key).sort());
+    });
+
+    for (const route of ROUTES) {
+      it(`${route.key}: every caller gets the status its role allows`, async () => {
+        const outcomes: Record<string, number> = {};
+        const expected: Record<string, number> = {};
+        for (const caller of CALLERS) {
+          const { path, init } = await route.request(api, seeded);
+          const headers = new Headers(init.headers);
+          const authorization = authorizationFor(api, caller);
+          if (authorization !== undefined) headers.set('authorization', authorization);
+          const abort = new AbortController();
+          const response = await fetch(`${api.url}${path}`, {
+            ...init,
+            headers,
+            signal: abort.signal,
+          });
+          outcomes[caller] = response.status;
+          expected[caller] = expectedByHand(route, caller);
+          if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
+            abort.abort();
+          } else if (response.status >= 400) {
+            const body = (await response.json()) as { code: string };
+            expect(ALL_CODES).toContain(body.code);
+            if (response.status === 401) {
+              expect(body.code).toBe('UNAUTHENTICATED');
+              expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
+            }
+            if (response.status === 403) expect(body.code).toBe('FORBIDDEN');
+          } else {
+            await response.arrayBuffer();
+          }
+        }
+        expect(outcomes).toEqual(expected);
+      });
+    }
+  });
+}

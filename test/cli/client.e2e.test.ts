@@ -1,0 +1,197 @@
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startServer } from '../../src/app/index.js';
+import { parseConfig } from '../../src/config/index.js';
+import { jsonOf, runCli } from '../helpers/run-cli.js';
+import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+
+/**
+ * The built `aas` binary as a client of a real AAS server (API, queue and an embedded worker)
+ * running in this process: the same job, the same progress lines and exit codes as a local run.
+ */
+
+const TOKEN = `aas_${'e2e0123456789abcdefghijklmnopqrstuvwxyzAB'}`;
+
+const cleanup: string[] = [];
+let server: RunningServer;
+let serverHome: string;
+let clientHome: string;
+let repo: string;
+
+beforeAll(async () => {
+  serverHome = makeTempDir('aas-server-home-');
+  clientHome = makeTempDir('aas-client-home-');
+  repo = createTempRepo({ 'README.md': '# demo\n', 'src/app.js': 'export const answer = 41;\n' });
+  cleanup.push(serverHome, clientHome, repo);
+  const config = parseConfig({
+    env: { AAS_HOME: serverHome, AAS_BOOTSTRAP_TOKEN: TOKEN, AAS_LOG_LEVEL: 'error' },
+    cwd: serverHome,
+    overrides: { port: 0, workers: 1 },
+  });
+  server = await startServer(config, { hostEnv: process.env, nodePath: process.execPath });
+});
+
+afterAll(async () => {
+  await server?.close();
+  for (const dir of cleanup) removeDir(dir);
+});
+
+/** The CLI with its own (empty) data directory, so nothing can come from a local store. */
+function client(args: readonly string[], env: NodeJS.ProcessEnv = { AAS_TOKEN: TOKEN }) {
+  return runCli(['--server', server.url, ...args], { home: clientHome, env });
+}
+
+const FIX = "sed -i 's/answer = 41/answer = 42/' src/app.js";
+
+describe('aas as a client of a server', () => {
+  let sessionId = '';
+  let runId = '';
+
+  it('aas run --server: live progress, ready_for_promotion, exit 0', async () => {
+    const result = await client(['run', '--repo', repo, '--task', 'answer 42', '--agent-cmd', FIX]);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    const out = result.stdout;
+    const session = /^session (ses_[0-9a-f]{24}) \(requested by admin\)$/m.exec(out);
+    const run = /^run (run_[0-9a-f]{24}) started$/m.exec(out);
+    expect(session, out).not.toBeNull();
+    expect(run, out).not.toBeNull();
+    sessionId = session?.[1] ?? '';
+    runId = run?.[1] ?? '';
+    expect(out).toContain(`queued on ${server.url}\n`);
+    for (const phase of ['base', 'policy', 'sandbox', 'workspace', 'agent', 'patch', 'gate']) {
+      expect(out).toMatch(new RegExp(`^ {2}${phase} +\\S`, 'm'));
+    }
+    expect(out).toContain('attempt 1 · agent command\n');
+    expect(out).toMatch(/^decision {2}ready_for_promotion \(GATES_PASSED\)/m);
+    expect(out).toContain(`patch     ${server.url}/api/v1/runs/${runId}/patch\n`);
+    expect(out).toContain(' src/app.js | 2 +-\n');
+    expect(out).toContain(`details   aas sessions show ${sessionId} --server ${server.url}\n`);
+    expect(out).not.toContain(TOKEN);
+    expect(result.stderr).not.toContain(TOKEN);
+    // The client opened no store of its own.
+    expect(existsSync(join(clientHome, 'aas.db'))).toBe(false);
+
+    const patch = await fetch(`${server.url}/api/v1/runs/${runId}/patch`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(patch.status).toBe(200);
+    expect(await patch.text()).toContain('+export const answer = 42;');
+  });
+
+  it('aas sessions list / show / events read the run from the server', async () => {
+    const list = await client(['sessions', 'list']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(
+      new RegExp(`^${sessionId} +ready_for_promotion +GATES_PASSED +command `, 'm'),
+    );
+
+    const filtered = await client([
+      'sessions',
+      'list',
+      '--json',
+      '--repo',
+      repo,
+      '--agent',
+      'command',
+    ]);
+    expect(filtered.code, filtered.stderr).toBe(0);
+    const rows = JSON.parse(filtered.stdout) as { id: string; requestedBy: string }[];
+    expect(rows.map((row) => row.id)).toContain(sessionId);
+    expect(rows.every((row) => row.requestedBy === 'admin')).toBe(true);
+
+    const show = await client(['sessions', 'show', sessionId]);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toContain(`session   ${sessionId}\n`);
+    expect(show.stdout).toContain(`run       ${runId}  ready_for_promotion (GATES_PASSED)\n`);
+    expect(show.stdout).toMatch(/^attempt 1 · command · success \(GATES_PASSED\)$/m);
+    expect(show.stdout).toMatch(/requested by admin/);
+
+    const events = await client(['sessions', 'events', sessionId, '--json']);
+    expect(events.code, events.stderr).toBe(0);
+    const types = events.stdout
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { type: string }).type);
+    expect(types[0]).toBe('session.created');
+    expect(types).toContain('run.completed');
+  });
+
+  it('aas run --server --json prints one result object; a blocked run exits 3', async () => {
+    const result = await client([
+      'run',
+      '--repo',
+      repo,
+      '--task',
+      'x',
+      '--agent-cmd',
+      FIX,
+      '--validate',
+      'false',
+      '--json',
+    ]);
+    expect(result.code, result.stderr + result.stdout).toBe(3);
+    const outcome = jsonOf<Record<string, unknown>>(result);
+    expect(outcome).toMatchObject({
+      ok: false,
+      status: 'blocked',
+      reasonCode: 'GATE_FAILED',
+      exitCode: 3,
+      server: server.url,
+      patch: null,
+    });
+    expect(result.stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('a wrong token: exit 2 and a clear message, the token never shown', async () => {
+    const wrong = `aas_${'wrong0123456789abcdefghijklmnopqrstuvwxyz'}`;
+    const result = await client(['sessions', 'list'], { AAS_TOKEN: wrong });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^error \[UNAUTHENTICATED\]: /);
+    expect(result.stderr).toMatch(/hint: set AAS_TOKEN \(or --token\)/);
+    expect(result.stderr + result.stdout).not.toContain(wrong);
+
+    const missing = await client(['run', '--repo', repo, '--task', 'x', '--agent-cmd', FIX], {
+      AAS_TOKEN: '',
+    });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/UNAUTHENTICATED.*no token for the AAS server/);
+  });
+
+  it('an unreachable server: exit 1 and SERVER_UNAVAILABLE', async () => {
+    const port = await freePort();
+    const result = await runCli(
+      [
+        'run',
+        '--server',
+        `http://127.0.0.1:${port}`,
+        '--repo',
+        repo,
+        '--task',
+        'x',
+        '--agent-cmd',
+        FIX,
+      ],
+      { home: clientHome, env: { AAS_TOKEN: TOKEN } },
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `error [SERVER_UNAVAILABLE]: cannot reach the AAS server at http://127.0.0.1:${port}: connection refused`,
+    );
+    expect(result.stderr).not.toContain(TOKEN);
+  });
+});
+
+/** A port nothing listens on: bound once by the OS, then released. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}

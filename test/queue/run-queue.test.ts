@@ -1,0 +1,226 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isAasError, ManualClock, silentLogger } from '../../src/kernel/index.js';
+import { RunQueue } from '../../src/queue/index.js';
+import { parseJobSpec, submitRun } from '../../src/runner/index.js';
+import { EventBus, SessionRecorder, verifyChain } from '../../src/sessions/index.js';
+import { POSTGRES_REQUIRED, type StoreFixture, storeDialects } from '../store/dialects.js';
+
+/**
+ * The queue's rules, on both dialects, with a manual clock: leases expire only when the test
+ * moves time, so nothing here sleeps.
+ */
+const LEASE_MS = 10_000;
+const dialects = await storeDialects();
+
+for (const dialect of dialects) {
+  const skip = !dialect.available && !POSTGRES_REQUIRED;
+  describe.skipIf(skip)(`run queue (${dialect.name})`, () => {
+    let fixture: StoreFixture;
+    let clock: ManualClock;
+    let queue: RunQueue;
+    const bus = new EventBus();
+
+    beforeEach(async () => {
+      fixture = await dialect.open();
+      clock = new ManualClock(Date.UTC(2026, 10, 1));
+      queue = new RunQueue(
+        { store: fixture.store, clock, log: silentLogger, bus },
+        { leaseMs: LEASE_MS, retryBackoff: { baseMs: 1_000, maxMs: 8_000 }, random: () => 1 },
+      );
+    });
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    async function submit(fields: Record<string, unknown> = {}, by = 'alice') {
+      const job = parseJobSpec({
+        task: 't',
+        repo: '/repos/a',
+        agent: 'command',
+        agentInput: { command: 'true' },
+        ...fields,
+      });
+      return submitRun({ store: fixture.store, clock, bus }, job, by);
+    }
+
+    async function eventTypes(sessionId: string): Promise<string[]> {
+      return (await fixture.store.readEvents(sessionId)).map((event) => event.type);
+    }
+
+    it('claims by priority, then age, and records the claim with its fencing token', async () => {
+      const low = await submit();
+      clock.advance(1);
+      const high = await submit({ priority: 5 });
+      const first = await queue.claim('w1');
+      expect(first?.run.id).toBe(high.runId);
+      expect(first?.fence).toEqual({ runId: high.runId, leaseOwner: 'w1', fencingToken: 1 });
+      expect((await queue.claim('w2'))?.run.id).toBe(low.runId);
+      expect(await queue.claim('w3')).toBeNull();
+      const started = (await fixture.store.readEvents(high.sessionId)).find(
+        (event) => event.type === 'run.started',
+      );
+      expect(started?.data).toMatchObject({ owner: 'w1', fencingToken: 1, claim: 1, maxClaims: 2 });
+    });
+
+    it('heartbeats renew the lease, carry a cancel, and tell a fenced holder it lost the run', async () => {
+      const submitted = await submit();
+      const claimed = await queue.claim('w1');
+      if (claimed === null) throw new Error('expected a claim');
+      clock.advance(LEASE_MS - 1);
+      expect(await queue.heartbeat(claimed.fence)).toEqual({ held: true, cancelRequested: false });
+      clock.advance(LEASE_MS - 1);
+      // Renewed: not expired although more than one lease length passed since the claim.
+      expect(await queue.sweep('sweeper')).toEqual({ requeued: [], ended: [] });
+
+      expect(await queue.requestCancel(submitted.runId, 'bob')).toMatchObject({
+        outcome: 'cancel_requested',
+      });
+      expect(await queue.heartbeat(claimed.fence)).toEqual({ held: true, cancelRequested: true });
+      expect(
+        await queue.heartbeat({ ...claimed.fence, fencingToken: claimed.fence.fencingToken + 1 }),
+      ).toMatchObject({ held: false });
+    });
+
+    it('requeues an expired run with backoff while the job allows, then ends it INTERRUPTED', async () => {
+      const submitted = await submit({ interruptRetries: 1 });
+      const first = await queue.claim('w1');
+      if (first === null) throw new Error('expected a claim');
+      await fixture.store.createAttempt({
+        attempt: {
+          id: 'att_0000000000000000000000a1',
+          runId: submitted.runId,
+          number: 1,
+          agentId: 'command',
+          startedAt: clock.nowIso(),
+        },
+        events: [],
+        fence: first.fence,
+      });
+      clock.advance(LEASE_MS + 1);
+      expect(await queue.sweep('sweeper')).toEqual({ requeued: [submitted.runId], ended: [] });
+      const requeued = await fixture.store.getRun(submitted.runId);
+      expect(requeued).toMatchObject({ status: 'queued', leaseOwner: null, claimCount: 1 });
+      // random() = 1: the full first backoff step.
+      expect(requeued?.notBefore).toBe(new Date(clock.nowMs() + 1_000).toISOString());
+      expect((await fixture.store.listAttempts(submitted.runId))[0]).toMatchObject({
+        status: 'failed',
+        reasonCode: 'INTERRUPTED',
+      });
+
+      // Not claimable during the backoff, claimable after it, with a new token.
+      expect(await queue.claim('w2')).toBeNull();
+      clock.advance(1_000);
+      const second = await queue.claim('w2');
+      expect(second?.fence.fencingToken).toBe(2);
+
+      // The first holder's late writes are fenced, even though it still thinks it holds the run.
+      const stale = await fixture.store
+        .appendEvents(submitted.sessionId, [], first.fence)
+        .then(() =>
+          fixture.store.updateRun({
+            runId: submitted.runId,
+            expect: { leaseOwner: 'w1', fencingToken: 1 },
+            changes: { status: 'ready_for_promotion' },
+            events: [],
+          }),
+        )
+        .then(
+          () => null,
+          (error: unknown) => error,
+        );
+      expect(isAasError(stale) && stale.code).toBe('LEASE_FENCED');
+
+      clock.advance(LEASE_MS + 1);
+      expect(await queue.sweep('sweeper')).toEqual({ requeued: [], ended: [submitted.runId] });
+      expect(await fixture.store.getRun(submitted.runId)).toMatchObject({
+        status: 'failed',
+        reasonCode: 'INTERRUPTED',
+        claimCount: 2,
+      });
+      expect(await eventTypes(submitted.sessionId)).toEqual([
+        'session.created',
+        'run.queued',
+        'run.started',
+        'run.interrupted',
+        'run.requeued',
+        'run.attempt.finished',
+        'run.started',
+        'run.interrupted',
+        'run.completed',
+      ]);
+      const session = await fixture.store.getSession(submitted.sessionId);
+      if (session === null) throw new Error('session missing');
+      expect(verifyChain(session, await fixture.store.readEvents(submitted.sessionId)).ok).toBe(
+        true,
+      );
+    });
+
+    it('cancels a queued run at once and refuses to cancel a finished one', async () => {
+      const submitted = await submit();
+      expect(await queue.requestCancel(submitted.runId, 'bob')).toMatchObject({
+        outcome: 'cancelled',
+        run: { status: 'cancelled', reasonCode: 'CANCELLED', cancelRequestedBy: 'bob' },
+      });
+      expect(await queue.claim('w1')).toBeNull();
+      const again = await queue.requestCancel(submitted.runId, 'bob').then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(isAasError(again) && again.code).toBe('CONFLICT');
+      const missing = await queue.requestCancel('run_000000000000000000000404', 'bob').then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(isAasError(missing) && missing.code).toBe('NOT_FOUND');
+    });
+
+    it('ends an expired run whose cancel was pending as CANCELLED, not requeued', async () => {
+      const submitted = await submit({ interruptRetries: 3 });
+      await queue.claim('w1');
+      await queue.requestCancel(submitted.runId, 'bob');
+      clock.advance(LEASE_MS + 1);
+      expect(await queue.sweep('sweeper')).toEqual({ requeued: [], ended: [submitted.runId] });
+      expect(await fixture.store.getRun(submitted.runId)).toMatchObject({
+        status: 'cancelled',
+        reasonCode: 'CANCELLED',
+      });
+    });
+
+    it('release gives a run back once; a holder that lost it changes nothing', async () => {
+      const submitted = await submit({ interruptRetries: 1 });
+      const claimed = await queue.claim('w1');
+      if (claimed === null) throw new Error('expected a claim');
+      expect(await queue.release(claimed.fence, 'shutting down')).toBe('requeued');
+      expect(await queue.release(claimed.fence, 'shutting down')).toBe('lost');
+      const run = await fixture.store.getRun(submitted.runId);
+      expect(run).toMatchObject({ status: 'queued', leaseOwner: null });
+    });
+
+    it('a sweep races a renewing holder and loses: the live run is left alone', async () => {
+      const submitted = await submit();
+      const claimed = await queue.claim('w1');
+      if (claimed === null) throw new Error('expected a claim');
+      clock.advance(LEASE_MS + 1);
+      const expired = await fixture.store.listRunsWithExpiredLease(clock.nowIso());
+      expect(expired.map((run) => run.id)).toEqual([submitted.runId]);
+      // The holder renews between the sweeper's read and its write.
+      await queue.heartbeat(claimed.fence);
+      const recorder = new SessionRecorder(
+        { store: fixture.store, clock, bus },
+        submitted.sessionId,
+        'sweeper',
+      );
+      const lost = await recorder
+        .updateRun(submitted.runId, { status: 'failed' }, [], {
+          status: ['running'],
+          version: expired[0]?.version ?? 0,
+        })
+        .then(
+          () => null,
+          (error: unknown) => error,
+        );
+      expect(isAasError(lost) && lost.code).toBe('CONFLICT');
+      expect((await fixture.store.getRun(submitted.runId))?.status).toBe('running');
+    });
+  });
+}
