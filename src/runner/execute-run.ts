@@ -355,6 +355,7 @@ async function governedRun(context: RunContext): Promise<Terminal> {
         runId,
         backend: sandbox.backend.name,
         isolating: sandbox.backend.isolating,
+        syscallFilter: sandbox.backend.syscallFilter,
         agentId: manifest.id,
         mode: policy.sandbox,
         limits: await limitEnforcement(),

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../kernel/index.js';
@@ -26,6 +26,7 @@ import type {
   SandboxBackend,
   SandboxSelfTest,
 } from './sandbox-backend.js';
+import { seccompProgram } from './seccomp-filter.js';
 
 export const DEFAULT_BWRAP_PATH = '/usr/bin/bwrap';
 /** /tmp and /dev/shm inside are memory-backed: each capped at the growth limit and at these. */
@@ -54,6 +55,7 @@ export function createBubblewrapBackend(options: BubblewrapBackendOptions): Sand
   return {
     name: 'bubblewrap',
     isolating: true,
+    syscallFilter: seccompProgram(process.arch) === null ? 'none' : 'seccomp',
     selfTest: () => {
       selfTest ??= Promise.resolve(runSelfTest(bwrapPath));
       return selfTest;
@@ -112,6 +114,7 @@ async function launchInBwrap(
       ? scratch
       : await mkdtemp(join(tmpdir(), 'aas-proxy-'));
   let proxy: EgressProxy | null = null;
+  let seccompFile: FileHandle | null = null;
   try {
     if (confinement.network.mode === 'allowlist') {
       proxy = await startEgressProxy({
@@ -133,8 +136,16 @@ async function launchInBwrap(
         ? Promise.resolve()
         : writeFile(startScript, proxyStartScript([options.nodePath, ...proxyBridgeArgs()])),
     ]);
+    const program = seccompProgram(process.arch);
+    if (program !== null) {
+      const seccompPath = join(scratch, 'seccomp.bpf');
+      await writeFile(seccompPath, program);
+      seccompFile = await open(seccompPath, 'r');
+    }
     const outer = bwrapArgs({
       confinement,
+      // The leader inherits the program as fd 3 (stdio slot 3); bwrap reads and closes it.
+      ...(seccompFile === null ? {} : { seccompFd: 3 }),
       cwd: spec.cwd,
       tmpfsBytes: memoryBackedCap(spec, DEFAULT_TMPFS_BYTES),
       shmBytes: memoryBackedCap(spec, DEFAULT_SHM_BYTES),
@@ -163,8 +174,13 @@ async function launchInBwrap(
       { nprocFallback: true },
     );
     const env = proxy === null ? spec.env : { ...spec.env, ...proxyEnv() };
-    return await launchProcess(spec, options.clock, { ...plan, env });
+    return await launchProcess(spec, options.clock, {
+      ...plan,
+      env,
+      ...(seccompFile === null ? {} : { inheritFds: [seccompFile.fd] }),
+    });
   } finally {
+    await seccompFile?.close();
     await proxy?.close();
     await rm(scratch, { recursive: true, force: true });
     if (socketDir !== scratch) await rm(socketDir, { recursive: true, force: true });

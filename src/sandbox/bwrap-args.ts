@@ -59,6 +59,8 @@ export interface BwrapArgsInput {
   readonly shmBytes: number;
   /** Extra read-only paths the backend itself needs (node, its own scripts). */
   readonly backendReadOnly: readonly string[];
+  /** The descriptor bwrap reads the seccomp program from (see seccomp-filter.ts). */
+  readonly seccompFd?: number;
 }
 
 /**
@@ -128,6 +130,7 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
   // The sandbox's own root (where /etc and the parents of binds were created) becomes
   // read-only; the binds and /tmp keep their own flags.
   args.push('--remount-ro', '/');
+  if (input.seccompFd !== undefined) args.push('--seccomp', String(input.seccompFd));
   args.push('--chdir', input.cwd);
   return args;
 }

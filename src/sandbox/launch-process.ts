@@ -44,6 +44,8 @@ export interface LaunchPlan {
   readonly limitFromExit: (exitCode: number | null, signal: string | null) => LimitReport | null;
   /** After the leader exits: e.g. counters that saw a limit, then kill the rest of the tree. */
   readonly afterExit?: () => Promise<LimitReport | null>;
+  /** Open descriptors the leader inherits as fd 3, 4, … (bwrap reads its seccomp program so). */
+  readonly inheritFds?: readonly number[];
 }
 
 /**
@@ -100,7 +102,7 @@ export async function launchProcess(
       // A new session and process group, so one signal reaches every descendant that stays in it.
       detached: true,
       shell: false,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', ...(plan?.inheritFds ?? [])],
       windowsHide: true,
     });
   } catch (error) {

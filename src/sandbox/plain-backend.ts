@@ -12,6 +12,7 @@ export function createPlainBackend(deps: { clock: Clock }): SandboxBackend {
   return {
     name: 'plain',
     isolating: false,
+    syscallFilter: 'none',
     selfTest: () => Promise.resolve({ ok: true }),
     launch: async (spec) => {
       const plan = await planResourceLimits(

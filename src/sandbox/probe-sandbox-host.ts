@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import type { Clock } from '../kernel/index.js';
 import { createBubblewrapBackend, DEFAULT_BWRAP_PATH } from './bubblewrap-backend.js';
 import { PRLIMIT_PATH, prlimitAvailable } from './resource-limit-plan.js';
+import { DENIED_SYSCALLS } from './seccomp-filter.js';
 import { probeCgroupSupport } from './tree-accounting.js';
 
 export interface HostCheck {
@@ -58,6 +59,14 @@ export async function probeSandboxHost(deps: {
         : uid === 0
           ? `${cgroups.reason}: running as root, so the process cap is NOT enforced (the kernel exempts root from RLIMIT_NPROC)`
           : `${cgroups.reason}: the process cap falls back to RLIMIT_NPROC inside the sandbox's user namespace`,
+    },
+    {
+      name: 'system-call filter',
+      ok: backend.syscallFilter === 'seccomp',
+      detail:
+        backend.syscallFilter === 'seccomp'
+          ? `seccomp (${process.arch}): ${DENIED_SYSCALLS.length} calls refused, ptrace, bpf, keyring and io_uring among them`
+          : `no seccomp table for ${process.arch}: sandboxed processes may ptrace each other and bwrap's init`,
     },
   ];
   return { isolationAvailable: selfTest.ok, checks };

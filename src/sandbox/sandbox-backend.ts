@@ -103,6 +103,8 @@ export interface SandboxBackend {
   readonly name: SandboxBackendName;
   /** True only when the backend confines the process (filesystem, network, env) itself. */
   readonly isolating: boolean;
+  /** Whether launched processes run under the seccomp deny-list (see seccomp-filter.ts). */
+  readonly syscallFilter: 'seccomp' | 'none';
   /** Probes whether this host can actually provide the backend right now. */
   selfTest(): Promise<SandboxSelfTest>;
   launch(spec: LaunchSpec): Promise<LaunchOutcome>;

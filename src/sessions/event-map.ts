@@ -84,6 +84,8 @@ export interface SessionEventMap {
     readonly runId: string;
     readonly backend: string;
     readonly isolating: boolean;
+    /** `seccomp` when the deny-list of system calls applies (ptrace, bpf, keyring, io_uring…). */
+    readonly syscallFilter?: string;
     readonly agentId?: string;
     /** The policy's `sandbox` value that led to this choice. */
     readonly mode?: string;

@@ -446,7 +446,11 @@ export function expectIsolated(run: Pick<HostileRun, 'events'>): void {
   const selected = eventsOf(run, 'sandbox.selected');
   expect(selected.length).toBeGreaterThan(0);
   for (const event of selected) {
-    expect(event.data).toMatchObject({ backend: 'bubblewrap', isolating: true });
+    expect(event.data).toMatchObject({
+      backend: 'bubblewrap',
+      isolating: true,
+      syscallFilter: 'seccomp',
+    });
   }
   expect(eventsOf(run, 'sandbox.degraded')).toEqual([]);
 }

@@ -129,6 +129,31 @@ describe.skipIf(!selfTest.ok)('bubblewrap backend', () => {
     ).toEqual([]);
   });
 
+  it.skipIf(process.arch !== 'x64')(
+    'refuses ptrace, process_vm_readv and bpf with EPERM, and closes the descriptor of the filter',
+    async () => {
+      // syscall(2) numbers for x86_64; errno 1 is EPERM. PTRACE_ATTACH (16) to pid 1 is what
+      // would stop bwrap's init; the others reach across the sandbox the same way.
+      const perl = [
+        'my @r;',
+        'syscall(101, 16, 1, 0, 0) == -1 and push @r, "ptrace=" . ($!+0);',
+        'syscall(310, 1, 0, 0, 0, 0, 0) == -1 and push @r, "vm_readv=" . ($!+0);',
+        'syscall(321, 0, 0, 0) == -1 and push @r, "bpf=" . ($!+0);',
+        'syscall(39) > 0 and push @r, "getpid=ok";',
+        'print join(" ", @r), "\\n";',
+      ].join(' ');
+      const outcome = await backend.launch(spec(box, `perl -e '${perl}'; ls -l /proc/self/fd`));
+      expect(outcome.exitCode, err(box)).toBe(0);
+      const [calls, ...fds] = out(box).trim().split('\n');
+      expect(calls).toBe('ptrace=1 vm_readv=1 bpf=1 getpid=ok');
+      // bwrap read the program from fd 3 and closed it: nothing inside refers to it.
+      expect(fds.join('\n')).not.toContain('seccomp');
+      expect(fds.filter((line) => / 3 -> /.test(line))).toEqual([
+        expect.stringMatching(/ 3 -> \/proc\/\d+\/fd$/),
+      ]);
+    },
+  );
+
   it('has no network when the policy disables it', async () => {
     const server = await listen();
     try {

@@ -9,6 +9,7 @@ function isolating(selfTest: () => Promise<{ ok: boolean; reason?: string }>): S
   return {
     name: 'bubblewrap',
     isolating: true,
+    syscallFilter: 'none',
     selfTest,
     launch: () => Promise.reject(new Error('not launched in selection tests')),
   };
