@@ -21,7 +21,7 @@ export class ApiMetrics {
   });
   private readonly leaseExpiries = new Counter({
     name: 'aas_lease_expiries_total',
-    help: 'Runs interrupted because their holder stopped (run.interrupted events seen by this server)',
+    help: 'Leases and reservations that expired because their holder stopped (run.interrupted events seen by this server, graceful give-backs on shutdown excluded)',
     registers: [this.registry],
   });
   private readonly gateVerdicts = new Counter({
@@ -52,7 +52,7 @@ export class ApiMetrics {
         // requeue adds run.requeued to the same write (src/queue/run-queue.ts), so counting
         // both would count a requeued expiry twice.
         case 'run.interrupted':
-          this.leaseExpiries.inc();
+          if (interruptionCause(event.data) !== 'released') this.leaseExpiries.inc();
           break;
         case 'gate.passed':
           this.gateVerdicts.inc({ verdict: 'passed' });
@@ -81,4 +81,11 @@ export class ApiMetrics {
   close(): void {
     this.unsubscribe();
   }
+}
+
+/** The `cause` of a run.interrupted event; events recorded before the field counted as expiries. */
+function interruptionCause(data: unknown): string | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const cause = (data as { cause?: unknown }).cause;
+  return typeof cause === 'string' ? cause : undefined;
 }

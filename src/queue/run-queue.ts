@@ -247,6 +247,7 @@ export class RunQueue {
       runId: run.id,
       previousOwner: run.leaseOwner,
       detail,
+      cause: run.status === 'queued' ? 'reservation_expired' : fence ? 'released' : 'lease_expired',
     });
     const fencedRecorder = fence ? recorder.fenced(fence) : recorder;
     if (run.status === 'running' && run.cancelRequestedAt !== null) {

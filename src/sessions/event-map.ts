@@ -224,6 +224,12 @@ export interface SessionEventMap {
     readonly runId: string;
     readonly previousOwner: string | null;
     readonly detail: string;
+    /**
+     * lease_expired: the holder stopped renewing (it died or hung); reservation_expired: the
+     * process a run was reserved for died before claiming it; released: the holder gave the run
+     * back on shutdown. Absent on events recorded before the field existed.
+     */
+    readonly cause?: 'lease_expired' | 'reservation_expired' | 'released';
   };
   'workspace.removed': { readonly runId: string; readonly attempt: number; readonly dir: string };
   'workspace.kept': {

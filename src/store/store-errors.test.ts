@@ -37,6 +37,14 @@ describe('toStoreError', () => {
     expect(isUniqueViolation(withCode('SQLITE_CONSTRAINT_FOREIGNKEY'))).toBe(false);
   });
 
+  it('maps text PostgreSQL cannot store (NUL, bad encoding) to INVALID_ARGUMENT', () => {
+    for (const code of ['22021', '22P05']) {
+      const mapped = toStoreError(withCode(code, 'unsupported Unicode escape sequence'), 'append');
+      expect(mapped.code).toBe('INVALID_ARGUMENT');
+      expect(mapped.details.hint).toMatch(/NUL character/);
+    }
+  });
+
   it('maps connection failures and lock time-outs to STORE_UNAVAILABLE', () => {
     for (const code of ['ECONNREFUSED', '08006', '57P01', 'SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT']) {
       expect(toStoreError(withCode(code), 'op').code).toBe('STORE_UNAVAILABLE');

@@ -33,6 +33,16 @@ export function isUniqueViolation(thrown: unknown): boolean {
 }
 
 /**
+ * PostgreSQL refuses text it cannot store: 22021 (a byte sequence invalid in the encoding) and
+ * 22P05 (an untranslatable character, such as \u0000 in jsonb). The input is at fault, not the
+ * database, so the caller gets a 4xx and the value is not retried.
+ */
+export function isUnstorableText(thrown: unknown): boolean {
+  const code = codeOf(thrown);
+  return code === '22021' || code === '22P05';
+}
+
+/**
  * Connection-level failures: SQLSTATE class 08 (connection exception), 57P01-57P03 (server
  * shutting down or not yet accepting), socket errors, and SQLite lock time-outs (another process
  * held the write lock longer than busy_timeout).
@@ -60,6 +70,16 @@ export function toStoreError(thrown: unknown, operation: string): AasError {
       'CONFLICT',
       message,
       { hint: 'a record with this id already exists' },
+      { cause: thrown },
+    );
+  }
+  if (isUnstorableText(thrown)) {
+    return new AasError(
+      'INVALID_ARGUMENT',
+      message,
+      {
+        hint: 'a text value holds a NUL character or an invalid byte sequence, which PostgreSQL cannot store; remove it',
+      },
       { cause: thrown },
     );
   }

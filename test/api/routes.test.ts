@@ -712,12 +712,15 @@ for (const dialect of dialects) {
           { ...fakeEvent('gate.failed'), seq: 3 },
           { ...fakeEvent('run.completed'), seq: 4 },
           { ...fakeEvent('run.interrupted'), seq: 5 },
+          // A graceful give-back on shutdown is not an expiry.
+          { ...fakeEvent('run.interrupted'), seq: 6, data: { cause: 'released' } },
+          { ...fakeEvent('run.interrupted'), seq: 7, data: { cause: 'lease_expired' } },
         ]);
         await api.request(`${V1}/sessions/${seeded.sessionId}`);
         const after = await (await api.request(`${V1}/metrics`)).text();
         expect(
           counter(after, 'aas_lease_expiries_total') - counter(before, 'aas_lease_expiries_total'),
-        ).toBe(2);
+        ).toBe(3);
         expect(
           counter(after, 'aas_gate_verdicts_total\\{verdict="failed"\\}') -
             counter(before, 'aas_gate_verdicts_total\\{verdict="failed"\\}'),

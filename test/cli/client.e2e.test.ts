@@ -159,6 +159,38 @@ describe('aas as a client of a server', () => {
     expect(missing.stderr).toMatch(/UNAUTHENTICATED.*no token for the AAS server/);
   });
 
+  it('aas token create / list / revoke --server work through the API as the admin', async () => {
+    const created = await client(['token', 'create', '--name', 'ci-viewer', '--role', 'viewer']);
+    expect(created.code, created.stderr).toBe(0);
+    const secret = /^secret \(shown once\): (aas_\S+)$/m.exec(created.stdout)?.[1] ?? '';
+    expect(secret).not.toBe('');
+    // The token lives in the server's database, not in the client's empty home.
+    const asViewer = await client(['sessions', 'list', '--json'], { AAS_TOKEN: secret });
+    expect(asViewer.code, asViewer.stderr).toBe(0);
+    const denied = await client(['token', 'list'], { AAS_TOKEN: secret });
+    expect(denied.code).toBe(2);
+    expect(denied.stderr).toMatch(/^error \[FORBIDDEN\]/);
+
+    const listed = jsonOf<{ name: string; role: string; createdBy: string }[]>(
+      await client(['token', 'list', '--json']),
+    );
+    expect(listed).toContainEqual(
+      expect.objectContaining({ name: 'ci-viewer', role: 'viewer', createdBy: 'admin' }),
+    );
+    expect(JSON.stringify(listed)).not.toContain(secret);
+
+    const revoked = await client(['token', 'revoke', 'ci-viewer']);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toMatch(/^revoked ci-viewer \(tok_/);
+    const after = await client(['sessions', 'list'], { AAS_TOKEN: secret });
+    expect(after.code).toBe(2);
+    expect(after.stderr).toMatch(/UNAUTHENTICATED/);
+
+    const unknown = await client(['token', 'revoke', 'nobody']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^error \[NOT_FOUND\]/);
+  });
+
   it('an unreachable server: exit 1 and SERVER_UNAVAILABLE', async () => {
     const port = await freePort();
     const result = await runCli(

@@ -137,6 +137,10 @@ for (const dialect of dialects) {
         reasonCode: 'INTERRUPTED',
         claimCount: 2,
       });
+      const causes = (await fixture.store.readEvents(submitted.sessionId))
+        .filter((event) => event.type === 'run.interrupted')
+        .map((event) => (event.data as { cause?: string }).cause);
+      expect(causes).toEqual(['lease_expired', 'lease_expired']);
       expect(await eventTypes(submitted.sessionId)).toEqual([
         'session.created',
         'run.queued',
@@ -194,6 +198,12 @@ for (const dialect of dialects) {
       expect(await queue.release(claimed.fence, 'shutting down')).toBe('lost');
       const run = await fixture.store.getRun(submitted.runId);
       expect(run).toMatchObject({ status: 'queued', leaseOwner: null });
+      const interrupted = (await fixture.store.readEvents(submitted.sessionId)).filter(
+        (event) => event.type === 'run.interrupted',
+      );
+      expect(interrupted.map((event) => event.data)).toEqual([
+        expect.objectContaining({ cause: 'released', previousOwner: 'w1' }),
+      ]);
     });
 
     it('a sweep races a renewing holder and loses: the live run is left alone', async () => {

@@ -280,6 +280,35 @@ for (const dialect of dialects) {
         expect(await store.getSession(sessionId(1))).toEqual(before);
       });
 
+      it('keeps a NUL in event data; a NUL in a text column is stored or refused as INVALID_ARGUMENT', async () => {
+        await createSession(store, 1);
+        const nul = [event('agent.event', 1, { text: 'a\u0000b' })];
+        await store.appendEvents(sessionId(1), nul);
+        const read = await store.readEvents(sessionId(1), { afterSeq: 1 });
+        expect(read.map((stored) => stored.data)).toEqual([{ text: 'a\u0000b' }]);
+
+        // A text column holds the character itself, which PostgreSQL cannot store (22021).
+        const outcome = await store
+          .createToken({
+            id: 'tok_000000000000000000000001',
+            name: 'nul\u0000name',
+            role: 'viewer',
+            secretSha256: 'a'.repeat(64),
+            createdAt: at(2),
+            createdBy: 'tester',
+          })
+          .then(
+            (token) => token,
+            (error: unknown) => error,
+          );
+        if (dialect.name === 'postgres') {
+          expect(isAasError(outcome) && outcome.code, String(outcome)).toBe('INVALID_ARGUMENT');
+          expect(await store.listTokens()).toEqual([]);
+        } else {
+          expect(outcome).toMatchObject({ name: 'nul\u0000name' });
+        }
+      });
+
       it('throws NOT_FOUND for an unknown session and writes nothing', async () => {
         await expectCode(store.appendEvents(sessionId(404), events(2)), 'NOT_FOUND');
         await expectCode(store.appendEvents(sessionId(404), []), 'NOT_FOUND');

@@ -9,12 +9,16 @@ import {
   asSession,
   ErrorBodyWire,
   EventPageWire,
+  IssuedTokenWire,
   NestedRunViewWire,
   NestedSessionViewWire,
   RunViewWire,
   SessionPageWire,
   SessionViewWire,
   SubmittedWire,
+  TokenListWire,
+  type TokenView,
+  TokenWire,
 } from './wire.js';
 
 export const API_PREFIX = '/api/v1';
@@ -272,6 +276,21 @@ export class ServerClient {
   async cancelRun(runId: string): Promise<void> {
     const response = await this.#send('POST', `/runs/${segment(runId)}/cancel`, {});
     await response.body?.cancel().catch(() => {});
+  }
+
+  async createToken(input: {
+    name: string;
+    role: string;
+  }): Promise<{ token: TokenView; secret: string }> {
+    return this.#json('POST', '/tokens', IssuedTokenWire, { body: input });
+  }
+
+  async listTokens(): Promise<TokenView[]> {
+    return (await this.#json('GET', '/tokens', TokenListWire)).items;
+  }
+
+  async revokeToken(idOrName: string): Promise<TokenView> {
+    return this.#json('DELETE', `/tokens/${segment(idOrName)}`, TokenWire);
   }
 
   /** Removes the token from text that came from elsewhere (a server may echo a header). */

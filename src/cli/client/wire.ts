@@ -65,6 +65,18 @@ export const AttemptWire = z.looseObject({
 
 export const SubmittedWire = z.object({ sessionId: z.string(), runId: z.string() });
 
+export const TokenWire = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  role: z.string(),
+  createdAt: z.string(),
+  createdBy: z.string(),
+  revokedAt: nullableString,
+});
+export const TokenListWire = z.object({ items: z.array(TokenWire) });
+export const IssuedTokenWire = z.object({ token: TokenWire, secret: z.string() });
+export type TokenView = z.infer<typeof TokenWire>;
+
 export const SessionPageWire = z.object({
   items: z.array(SessionWire),
   nextCursor: z.string().nullable().optional(),

@@ -3,10 +3,12 @@ import { issueToken } from '../../api/index.js';
 import type { ExitCode } from '../../kernel/index.js';
 import { TOKEN_ROLES, type TokenRecord, type TokenRole } from '../../store/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
+import { serverClientFor } from '../client/connect.js';
+import type { TokenView } from '../client/wire.js';
 import { table } from '../format.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
 
-function printTokens(io: CliIo, tokens: readonly TokenRecord[], json: boolean): void {
+function printTokens(io: CliIo, tokens: readonly (TokenRecord | TokenView)[], json: boolean): void {
   if (json) {
     println(io.stdout, JSON.stringify(tokens));
     return;
@@ -21,8 +23,8 @@ function printTokens(io: CliIo, tokens: readonly TokenRecord[], json: boolean): 
 }
 
 /**
- * Token administration on this host's database. Whoever can open the database is already its
- * administrator; over the network the same actions go through the API with an admin token.
+ * Token administration. With `--server` (or AAS_SERVER) it goes through the API with an admin
+ * token; without, it works on this host's database, whose owner is already its administrator.
  */
 export function registerTokenCommand(
   program: Command,
@@ -31,7 +33,9 @@ export function registerTokenCommand(
 ): void {
   const token = program
     .command('token')
-    .description('create, list and revoke API tokens (stored only as SHA-256 hashes)');
+    .description(
+      'create, list and revoke API tokens (stored only as SHA-256 hashes); with --server, through the API as an admin',
+    );
   token
     .command('create')
     .description('create a token; its secret is printed once and never stored')
@@ -44,13 +48,17 @@ export function registerTokenCommand(
     )
     .action(async (flags: { name: string; role: string; json?: boolean }, command: Command) => {
       try {
-        const issued = await withRuntime(io, command.optsWithGlobals<GlobalOptions>(), (runtime) =>
-          issueToken(runtime.store, runtime.clock, {
-            name: flags.name,
-            role: flags.role as TokenRole,
-            createdBy: io.user,
-          }),
-        );
+        const globals = command.optsWithGlobals<GlobalOptions>();
+        const server = serverClientFor(io, globals);
+        const issued = server
+          ? await server.createToken({ name: flags.name, role: flags.role })
+          : await withRuntime(io, globals, (runtime) =>
+              issueToken(runtime.store, runtime.clock, {
+                name: flags.name,
+                role: flags.role as TokenRole,
+                createdBy: io.user,
+              }),
+            );
         if (flags.json) println(io.stdout, JSON.stringify(issued));
         else {
           println(
@@ -69,9 +77,11 @@ export function registerTokenCommand(
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }, command: Command) => {
       try {
-        const tokens = await withRuntime(io, command.optsWithGlobals<GlobalOptions>(), (runtime) =>
-          runtime.store.listTokens(),
-        );
+        const globals = command.optsWithGlobals<GlobalOptions>();
+        const server = serverClientFor(io, globals);
+        const tokens = server
+          ? await server.listTokens()
+          : await withRuntime(io, globals, (runtime) => runtime.store.listTokens());
         printTokens(io, tokens, flags.json === true);
       } catch (thrown) {
         setExit(reportError(io, thrown, flags.json === true));
@@ -84,9 +94,13 @@ export function registerTokenCommand(
     .option('--json', 'machine-readable output')
     .action(async (idOrName: string, flags: { json?: boolean }, command: Command) => {
       try {
-        const revoked = await withRuntime(io, command.optsWithGlobals<GlobalOptions>(), (runtime) =>
-          runtime.store.revokeToken(idOrName, runtime.clock.nowIso()),
-        );
+        const globals = command.optsWithGlobals<GlobalOptions>();
+        const server = serverClientFor(io, globals);
+        const revoked = server
+          ? await server.revokeToken(idOrName)
+          : await withRuntime(io, globals, (runtime) =>
+              runtime.store.revokeToken(idOrName, runtime.clock.nowIso()),
+            );
         if (flags.json) println(io.stdout, JSON.stringify(revoked));
         else
           println(
