@@ -20,9 +20,11 @@ const ALLOWED_DEPENDENCIES: Record<string, readonly string[]> = {
   runner: ['kernel', 'store', 'sessions', 'policy', 'workspaces', 'sandbox', 'drivers', 'gates'],
   queue: ['kernel', 'store', 'sessions'],
   workers: ['kernel', 'store', 'sessions', 'queue', 'runner'],
+  // The only privileged step: approvals, the writer lease, preflight, attestation, branch and PR.
+  promotion: ['kernel', 'store', 'sessions', 'policy', 'workspaces', 'sandbox', 'gates', 'runner'],
   // The API reads the store and streams the bus; everything that changes runs goes through the
   // control-plane port the composition root hands it, so it holds no queue or runner logic.
-  api: ['kernel', 'store', 'sessions', 'policy', 'runner'],
+  api: ['kernel', 'store', 'sessions', 'policy', 'runner', 'promotion'],
   app: [
     'kernel',
     'config',
@@ -36,6 +38,7 @@ const ALLOWED_DEPENDENCIES: Record<string, readonly string[]> = {
     'runner',
     'queue',
     'workers',
+    'promotion',
     'api',
   ],
   cli: [
@@ -48,12 +51,13 @@ const ALLOWED_DEPENDENCIES: Record<string, readonly string[]> = {
     'workspaces',
     'drivers',
     'runner',
+    'promotion',
     'api',
   ],
 };
 
-/** Who may start processes: untrusted ones only through the sandbox, git only in workspaces. */
-const CHILD_PROCESS_ALLOWED = new Set(['sandbox', 'workspaces']);
+/** Who may start processes: untrusted ones only through the sandbox, git only in workspaces and promotion. */
+const CHILD_PROCESS_ALLOWED = new Set(['sandbox', 'workspaces', 'promotion']);
 /** `process.env` is read once, at the composition root (and by the mock agent, which is the agent process). */
 const PROCESS_ENV_ALLOWED = new Set(['cli/main.ts', 'drivers/mock-agent.ts']);
 

@@ -125,6 +125,36 @@ export const CODES = {
     http: 403,
     summary: 'the requester or producer of a run cannot approve it',
   },
+  APPROVAL_REQUIRED: {
+    exit: ExitCode.blocked,
+    http: 409,
+    summary: 'the run does not have the approvals its policy requires for this patch',
+  },
+  APPROVAL_REJECTED: {
+    exit: ExitCode.blocked,
+    http: 409,
+    summary: 'an approver rejected the patch; the run cannot be promoted',
+  },
+  PREFLIGHT_FAILED: {
+    exit: ExitCode.blocked,
+    http: 409,
+    summary: 'a promotion preflight check failed; nothing was written',
+  },
+  BASE_MOVED: {
+    exit: ExitCode.blocked,
+    http: 409,
+    summary: 'the target branch moved since the run and the policy or the patch does not allow it',
+  },
+  BRANCH_EXISTS: {
+    exit: ExitCode.blocked,
+    http: 409,
+    summary: 'the promotion branch already exists with other content and is never overwritten',
+  },
+  CREDENTIALS_MISSING: {
+    exit: ExitCode.badInput,
+    http: 409,
+    summary: 'the promotion mode needs credentials this server is not configured with',
+  },
 
   // The agent failed.
   AGENT_FAILED: {
@@ -169,6 +199,16 @@ export const CODES = {
   },
 
   // Integrity and concurrency.
+  PATCH_DIGEST_MISMATCH: {
+    exit: ExitCode.integrity,
+    http: 409,
+    summary: 'the patch on disk does not match the digest the run recorded',
+  },
+  ATTESTATION_INVALID: {
+    exit: ExitCode.integrity,
+    http: 422,
+    summary: 'the attestation signature, subject digest or chain link does not verify',
+  },
   AUDIT_CHAIN_BROKEN: {
     exit: ExitCode.integrity,
     http: 409,
@@ -185,6 +225,12 @@ export const CODES = {
     exit: ExitCode.internal,
     http: 409,
     summary: 'the process running this run stopped before it finished',
+  },
+
+  PROVIDER_ERROR: {
+    exit: ExitCode.internal,
+    http: 502,
+    summary: 'the forge (git remote or pull request API) refused or failed the request',
   },
 
   // Ours to fix.

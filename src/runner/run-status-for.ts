@@ -14,6 +14,11 @@ export function runStatusFor(code: Code): RunStatus {
     case 'EMPTY_PATCH':
     case 'SANDBOX_UNAVAILABLE':
     case 'APPROVAL_SELF':
+    case 'APPROVAL_REQUIRED':
+    case 'APPROVAL_REJECTED':
+    case 'PREFLIGHT_FAILED':
+    case 'BASE_MOVED':
+    case 'BRANCH_EXISTS':
       return 'blocked';
     case 'CANCELLED':
       return 'cancelled';
@@ -41,6 +46,10 @@ export function runStatusFor(code: Code): RunStatus {
     case 'AGENT_FILE_SIZE_LIMIT':
     case 'WORKSPACE_GROWTH_LIMIT':
     case 'DRIVER_RESULT_INVALID':
+    case 'CREDENTIALS_MISSING':
+    case 'PATCH_DIGEST_MISMATCH':
+    case 'ATTESTATION_INVALID':
+    case 'PROVIDER_ERROR':
     case 'AUDIT_CHAIN_BROKEN':
     case 'LEASE_FENCED':
     case 'CONFLICT':

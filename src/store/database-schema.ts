@@ -92,6 +92,57 @@ export interface EventsTable {
   hash: string;
 }
 
+export interface ApprovalsTable {
+  id: string;
+  run_id: string;
+  session_id: string;
+  /** The attempt whose patch was approved: a later attempt voids the approval. */
+  attempt_number: number;
+  patch_sha256: string;
+  repo: string;
+  target_branch: string;
+  decision: string;
+  note: string | null;
+  decided_by: string;
+  token_id: string | null;
+  created_at: string;
+  expires_at: string;
+  voided_at: string | null;
+  void_reason: string | null;
+}
+
+export interface WriterLeasesTable {
+  /** `<target branch> <repo>` (writerLeaseKey): one writer per target at a time. */
+  key: string;
+  owner: string;
+  run_id: string | null;
+  /** Incremented by every acquisition, by anyone: a holder's steps carry the one they got. */
+  fencing_token: number;
+  acquired_at: string;
+  expires_at: string;
+}
+
+export interface PromotionsTable {
+  run_id: string;
+  session_id: string;
+  requested_mode: string;
+  mode: string | null;
+  state: string;
+  requested_by: string;
+  target_branch: string;
+  branch: string | null;
+  remote: string | null;
+  commit_sha: string | null;
+  pr_url: string | null;
+  attestation_sha256: string | null;
+  /** Fixed at the first request: the commit's dates, so a retried commit has the same sha. */
+  started_at: string;
+  updated_at: string;
+  /** JSON: preflight checks, fallbacks, errors. */
+  detail: string;
+  version: number;
+}
+
 export interface DatabaseSchema {
   sessions: SessionsTable;
   runs: RunsTable;
@@ -99,6 +150,9 @@ export interface DatabaseSchema {
   events: EventsTable;
   session_labels: SessionLabelsTable;
   tokens: TokensTable;
+  approvals: ApprovalsTable;
+  writer_leases: WriterLeasesTable;
+  promotions: PromotionsTable;
 }
 
 export type SessionRow = SessionsTable;
@@ -106,3 +160,6 @@ export type RunRow = RunsTable;
 export type AttemptRow = AttemptsTable;
 export type EventRow = EventsTable;
 export type TokenRow = TokensTable;
+export type ApprovalRow = ApprovalsTable;
+export type WriterLeaseRow = WriterLeasesTable;
+export type PromotionRow = PromotionsTable;

@@ -1,3 +1,4 @@
 export { openStore } from './open-store.js';
+export { describeLeaseKey, type RunGuard, writerLeaseKey } from './promotion-operations.js';
 export * from './records.js';
 export type { Dialect, OpenStoreOptions, Store } from './store.js';

@@ -4,14 +4,31 @@ import { chainEvents } from './chain-events.js';
 import { type ClaimedRun, type ClaimRunInput, claimRun } from './claim-run.js';
 import type { DatabaseSchema } from './database-schema.js';
 import {
+  acquireWriterLease,
+  approvalFromRow,
+  promotionFromRow,
+  type RunGuard,
+  recordApproval,
+  recordPromotionStep,
+  releaseWriterLease,
+  renewWriterLease,
+  voidApprovals,
+  writerLeaseFromRow,
+} from './promotion-operations.js';
+import {
+  type ApprovalRecord,
   type AttemptRecord,
   type AttemptStatus,
   type EventRange,
   type LeaseRenewal,
+  type NewApproval,
   type NewEvent,
+  type NewPromotion,
   type NewRun,
   type NewSession,
   type NewToken,
+  type PromotionChanges,
+  type PromotionRecord,
   RUN_STATUSES,
   type RunChanges,
   type RunFence,
@@ -21,6 +38,8 @@ import {
   type SessionRecord,
   type StoredEvent,
   type TokenRecord,
+  type WriterLeaseFence,
+  type WriterLeaseRecord,
 } from './records.js';
 import { renewRunLease } from './renew-run-lease.js';
 import {
@@ -312,6 +331,97 @@ export class KyselyStore implements Store {
     });
   }
 
+  async recordApproval(input: {
+    approval: NewApproval;
+    guard: RunGuard;
+    runChanges?: RunChanges;
+    events: readonly NewEvent[];
+  }): Promise<{ approval: ApprovalRecord; run: RunRecord; events: StoredEvent[] }> {
+    return this.#write('recordApproval', () => recordApproval(this.#db, input));
+  }
+
+  async listApprovals(filter: { runId?: string; limit?: number } = {}): Promise<ApprovalRecord[]> {
+    checkLimit(filter.limit, 'limit');
+    const query = this.#db
+      .selectFrom('approvals')
+      .selectAll()
+      .$if(filter.runId !== undefined, (qb) => qb.where('run_id', '=', filter.runId ?? ''))
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .$if(filter.limit !== undefined, (qb) => qb.limit(filter.limit ?? 0))
+      .compile();
+    const runId = filter.runId;
+    const exists =
+      runId === undefined
+        ? undefined
+        : this.#db.selectFrom('runs').select('id').where('id', '=', runId).compile();
+    return this.#read('listApprovals', function* () {
+      const rows = yield* rowsOf(query);
+      if (rows.length === 0 && exists !== undefined && (yield* rowsOf(exists)).length === 0) {
+        throw notFound('run', runId ?? '');
+      }
+      return rows.map(approvalFromRow);
+    });
+  }
+
+  async acquireWriterLease(input: {
+    key: string;
+    owner: string;
+    runId: string | null;
+    nowIso: string;
+    expiresAt: string;
+  }): Promise<WriterLeaseRecord | null> {
+    return this.#write('acquireWriterLease', () => acquireWriterLease(this.#db, input));
+  }
+
+  async renewWriterLease(
+    fence: WriterLeaseFence,
+    nowIso: string,
+    expiresAt: string,
+  ): Promise<boolean> {
+    return this.#write('renewWriterLease', () =>
+      renewWriterLease(this.#db, fence, nowIso, expiresAt),
+    );
+  }
+
+  async releaseWriterLease(fence: WriterLeaseFence, nowIso: string): Promise<boolean> {
+    return this.#write('releaseWriterLease', () => releaseWriterLease(this.#db, fence, nowIso));
+  }
+
+  async getWriterLease(key: string): Promise<WriterLeaseRecord | null> {
+    const query = this.#db.selectFrom('writer_leases').selectAll().where('key', '=', key).compile();
+    return this.#read('getWriterLease', function* () {
+      const [row] = yield* rowsOf(query);
+      return row === undefined ? null : writerLeaseFromRow(row);
+    });
+  }
+
+  async getPromotion(runId: string): Promise<PromotionRecord | null> {
+    const query = this.#db
+      .selectFrom('promotions')
+      .selectAll()
+      .where('run_id', '=', runId)
+      .compile();
+    return this.#read('getPromotion', function* () {
+      const [row] = yield* rowsOf(query);
+      return row === undefined ? null : promotionFromRow(row);
+    });
+  }
+
+  async recordPromotionStep(input: {
+    runId: string;
+    lease?: { fence: WriterLeaseFence; nowIso: string };
+    guard?: RunGuard;
+    create?: NewPromotion;
+    changes?: PromotionChanges;
+    expectVersion?: number;
+    runChanges?: RunChanges;
+    updatedAt: string;
+    events: readonly NewEvent[];
+  }): Promise<{ promotion: PromotionRecord; run: RunRecord; events: StoredEvent[] }> {
+    return this.#write('recordPromotionStep', () => recordPromotionStep(this.#db, input));
+  }
+
   async close(): Promise<void> {
     return this.#executor.close();
   }
@@ -476,10 +586,45 @@ export class KyselyStore implements Store {
     events: readonly NewEvent[];
     fence?: RunFence;
   }): SqlOperation<StoredEvent[]> {
-    const { attempt, events, fence } = input;
+    const { attempt, fence } = input;
+    // The store cannot know before the lock whether approvals will be voided; it reserves one
+    // seq for the approval.voided event only when there are standing approvals to void.
+    const standing = yield* rowsOf(
+      this.#db
+        .selectFrom('approvals')
+        .select('id')
+        .where('run_id', '=', attempt.runId)
+        .where('voided_at', 'is', null)
+        .compile(),
+    );
+    const voidedEvent: NewEvent = {
+      type: 'approval.voided',
+      at: attempt.startedAt,
+      actor: input.events[0]?.actor ?? 'system:store',
+      data: {
+        runId: attempt.runId,
+        approvalIds: standing.map((row) => row.id),
+        reason: `attempt ${attempt.number} started: approvals were for an earlier patch`,
+      },
+    };
+    const events = standing.length === 0 ? input.events : [...input.events, voidedEvent];
     const head = yield* lockSessionHead(this.#db, { runId: attempt.runId }, events);
     if (head === null) throw notFound('run', attempt.runId);
     if (fence !== undefined) yield* checkRunFence(this.#db, head, fence);
+    if (standing.length > 0) {
+      const voided = yield* voidApprovals(
+        this.#db,
+        attempt.runId,
+        attempt.startedAt,
+        `attempt ${attempt.number} started`,
+      );
+      // An approval recorded between the read above and the lock would void unannounced.
+      if (voided.length !== standing.length) {
+        throw new AasError('CONFLICT', 'approvals of the run changed while an attempt started', {
+          runId: attempt.runId,
+        });
+      }
+    }
     yield* rowsOf(
       this.#db
         .insertInto('attempts')

@@ -234,3 +234,84 @@ export interface NewToken {
   readonly createdAt: string;
   readonly createdBy: string;
 }
+
+export const ApprovalDecision = { approved: 'approved', rejected: 'rejected' } as const;
+export type ApprovalDecision = (typeof ApprovalDecision)[keyof typeof ApprovalDecision];
+export const APPROVAL_DECISIONS = Object.values(ApprovalDecision) as ApprovalDecision[];
+
+/** A decision on one run's exact patch, for one target, by one authenticated identity. */
+export interface ApprovalRecord {
+  readonly id: string;
+  readonly runId: string;
+  readonly sessionId: string;
+  /** The attempt whose patch was decided on; a later attempt voids the approval. */
+  readonly attemptNumber: number;
+  readonly patchSha256: string;
+  readonly repo: string;
+  readonly targetBranch: string;
+  readonly decision: ApprovalDecision;
+  readonly note: string | null;
+  /** The identity (token name) that decided. */
+  readonly decidedBy: string;
+  readonly tokenId: string | null;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly voidedAt: string | null;
+  readonly voidReason: string | null;
+}
+
+export type NewApproval = Omit<ApprovalRecord, 'voidedAt' | 'voidReason'>;
+
+/** The single-writer lease of one promotion target. */
+export interface WriterLeaseRecord {
+  readonly key: string;
+  readonly owner: string;
+  readonly runId: string | null;
+  readonly fencingToken: number;
+  readonly acquiredAt: string;
+  readonly expiresAt: string;
+}
+
+/** What a promotion step presents: it writes only while this is still the lease. */
+export interface WriterLeaseFence {
+  readonly key: string;
+  readonly owner: string;
+  readonly fencingToken: number;
+}
+
+export interface PromotionRecord {
+  readonly runId: string;
+  readonly sessionId: string;
+  readonly requestedMode: string;
+  /** The mode carried out (after any fallback); null until decided. */
+  readonly mode: string | null;
+  readonly state: string;
+  readonly requestedBy: string;
+  readonly targetBranch: string;
+  readonly branch: string | null;
+  readonly remote: string | null;
+  readonly commitSha: string | null;
+  readonly prUrl: string | null;
+  readonly attestationSha256: string | null;
+  readonly startedAt: string;
+  readonly updatedAt: string;
+  readonly detail: unknown;
+  readonly version: number;
+}
+
+export type NewPromotion = Pick<
+  PromotionRecord,
+  'runId' | 'requestedMode' | 'state' | 'requestedBy' | 'targetBranch' | 'startedAt' | 'detail'
+>;
+
+/** Absent = unchanged. */
+export interface PromotionChanges {
+  readonly mode?: string | null;
+  readonly state?: string;
+  readonly branch?: string | null;
+  readonly remote?: string | null;
+  readonly commitSha?: string | null;
+  readonly prUrl?: string | null;
+  readonly attestationSha256?: string | null;
+  readonly detail?: unknown;
+}

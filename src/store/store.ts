@@ -1,12 +1,18 @@
+import type { RunGuard } from './promotion-operations.js';
 import type {
+  ApprovalRecord,
   AttemptRecord,
   AttemptStatus,
   EventRange,
   LeaseRenewal,
+  NewApproval,
   NewEvent,
+  NewPromotion,
   NewRun,
   NewSession,
   NewToken,
+  PromotionChanges,
+  PromotionRecord,
   RunChanges,
   RunFence,
   RunRecord,
@@ -15,6 +21,8 @@ import type {
   SessionRecord,
   StoredEvent,
   TokenRecord,
+  WriterLeaseFence,
+  WriterLeaseRecord,
 } from './records.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -68,7 +76,9 @@ export interface Store {
   }): Promise<{ run: RunRecord; events: StoredEvent[] }>;
 
   /**
-   * Inserts a running attempt and appends events. With a `fence` (whose run must be the
+   * Inserts a running attempt and appends events. Voids the run's standing approvals in the same
+   * transaction (an approval is for the patch of the attempt it names) and then appends one
+   * `approval.voided` event after `events`. With a `fence` (whose run must be the
    * attempt's run, else INVALID_ARGUMENT), writes only while the fence holds the run's lease,
    * else LEASE_FENCED.
    */
@@ -149,6 +159,55 @@ export interface Store {
   /** Revokes by id or name; NOT_FOUND when neither matches; revoking twice keeps the first time. */
   revokeToken(idOrName: string, revokedAt: string): Promise<TokenRecord>;
   countTokens(): Promise<number>;
+
+  /**
+   * Records an approval decision, changes the run when `runChanges` is given, and appends
+   * events, atomically. CONFLICT (nothing written) when the run is not in `guard.status`, or
+   * its patch digest or latest attempt differs from the guard's.
+   */
+  recordApproval(input: {
+    approval: NewApproval;
+    guard: RunGuard;
+    runChanges?: RunChanges;
+    events: readonly NewEvent[];
+  }): Promise<{ approval: ApprovalRecord; run: RunRecord; events: StoredEvent[] }>;
+  /** Newest first; with `runId`, that run's only (NOT_FOUND for an unknown run). */
+  listApprovals(filter?: { runId?: string; limit?: number }): Promise<ApprovalRecord[]>;
+
+  /**
+   * Takes the writer lease of `key` if it is free, expired or this owner's; each acquisition
+   * increments its fencing token. Null while another owner holds it.
+   */
+  acquireWriterLease(input: {
+    key: string;
+    owner: string;
+    runId: string | null;
+    nowIso: string;
+    expiresAt: string;
+  }): Promise<WriterLeaseRecord | null>;
+  /** False when the fence no longer holds the lease (lost, taken over, expired). */
+  renewWriterLease(fence: WriterLeaseFence, nowIso: string, expiresAt: string): Promise<boolean>;
+  releaseWriterLease(fence: WriterLeaseFence, nowIso: string): Promise<boolean>;
+  getWriterLease(key: string): Promise<WriterLeaseRecord | null>;
+
+  getPromotion(runId: string): Promise<PromotionRecord | null>;
+  /**
+   * One promotion step in one transaction: LEASE_FENCED (nothing written) unless `lease` still
+   * holds the writer lease unexpired; CONFLICT unless the run matches `guard` and the record is
+   * at `expectVersion`; creates the record from `create` when absent (NOT_FOUND when absent and
+   * no `create`), applies `changes` and `runChanges`, appends `events`.
+   */
+  recordPromotionStep(input: {
+    runId: string;
+    lease?: { fence: WriterLeaseFence; nowIso: string };
+    guard?: RunGuard;
+    create?: NewPromotion;
+    changes?: PromotionChanges;
+    expectVersion?: number;
+    runChanges?: RunChanges;
+    updatedAt: string;
+    events: readonly NewEvent[];
+  }): Promise<{ promotion: PromotionRecord; run: RunRecord; events: StoredEvent[] }>;
 
   close(): Promise<void>;
 }

@@ -963,7 +963,11 @@ for (const dialect of dialects) {
         const migrations = await fixture.rawQuery(
           'SELECT name FROM kysely_migration ORDER BY name',
         );
-        expect(migrations).toEqual([{ name: '0001-initial' }, { name: '0002-queue-and-tokens' }]);
+        expect(migrations).toEqual([
+          { name: '0001-initial' },
+          { name: '0002-queue-and-tokens' },
+          { name: '0003-promotion' },
+        ]);
       });
 
       it('refuses calls after close with STORE_UNAVAILABLE', async () => {

@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.js';
 import * as queueAndTokens from './0002-queue-and-tokens.js';
+import * as promotion from './0003-promotion.js';
 
 /**
  * Migrations are compiled into the program rather than read from a folder at run time, so a
@@ -9,6 +10,7 @@ import * as queueAndTokens from './0002-queue-and-tokens.js';
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial': initial,
   '0002-queue-and-tokens': queueAndTokens,
+  '0003-promotion': promotion,
 };
 
 export const migrationProvider: MigrationProvider = {
