@@ -77,6 +77,7 @@ export const POLICY_FIELDS = [
   'promotion.approvals',
   'promotion.requireDistinctApprover',
   'promotion.protectedBranches',
+  'promotion.onBaseMoved',
 ] as const;
 export type PolicyField = (typeof POLICY_FIELDS)[number];
 
@@ -106,6 +107,8 @@ export interface EffectivePolicy {
     readonly approvals: number;
     readonly requireDistinctApprover: boolean;
     readonly protectedBranches: readonly string[];
+    /** What promotion does when the target branch moved since the run's base: block wins. */
+    readonly onBaseMoved: 'revalidate' | 'block';
   };
   /** For each value, the layers whose settings produced it; empty = the built-in default. */
   readonly decidedBy: Readonly<Record<PolicyField, readonly string[]>>;

@@ -47,7 +47,7 @@ describe('explainPolicy', () => {
       decidedBy: ['job'],
     });
     expect(byField.binaryChanges).toMatchObject({ value: false, decidedBy: [] });
-    expect(explanation.values).toHaveLength(20);
+    expect(explanation.values).toHaveLength(21);
   });
 
   it('gives a verdict per path', () => {

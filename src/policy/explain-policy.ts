@@ -133,6 +133,8 @@ function describeValue(
         value: policy.promotion.protectedBranches,
         display: policy.promotion.protectedBranches.join(', ') || '(none)',
       };
+    case 'promotion.onBaseMoved':
+      return { value: policy.promotion.onBaseMoved, display: policy.promotion.onBaseMoved };
     default:
       return assertNever(field, 'policy field');
   }

@@ -328,6 +328,7 @@ describe('mergePolicy: lists, limits and permissions', () => {
       approvals: 1,
       requireDistinctApprover: true,
       protectedBranches: [],
+      onBaseMoved: 'revalidate',
     });
     const policy = mergePolicy([
       named('repo', {
@@ -338,6 +339,7 @@ describe('mergePolicy: lists, limits and permissions', () => {
           approvals: 0,
           requireDistinctApprover: true,
           protectedBranches: ['release', 'main'],
+          onBaseMoved: 'block',
         },
       }),
     ]);
@@ -345,6 +347,7 @@ describe('mergePolicy: lists, limits and permissions', () => {
       approvals: 2,
       requireDistinctApprover: true,
       protectedBranches: ['main', 'release'],
+      onBaseMoved: 'block',
     });
     expect(policy.decidedBy['promotion.approvals']).toEqual(['repo']);
     expect(policy.decidedBy['promotion.requireDistinctApprover']).toEqual(['job']);

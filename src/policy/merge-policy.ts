@@ -237,6 +237,11 @@ export function mergePolicy(layers: readonly NamedLayer[]): EffectivePolicy {
   const distinctBy = distinctSet
     .filter((entry) => entry.value === requireDistinctApprover)
     .map((entry) => entry.name);
+  const onBaseMoved = extreme(
+    setting(checked, (layer) => layer.promotion?.onBaseMoved),
+    POLICY_DEFAULTS.onBaseMoved,
+    (a, b) => a === 'block' && b !== 'block',
+  );
   const branchSet = setting(checked, (layer) => layer.promotion?.protectedBranches);
   const protectedBranches = [...new Set(branchSet.flatMap((entry) => entry.value))];
 
@@ -256,6 +261,7 @@ export function mergePolicy(layers: readonly NamedLayer[]): EffectivePolicy {
     'promotion.approvals': approvals.by,
     'promotion.requireDistinctApprover': distinctBy,
     'promotion.protectedBranches': branchSet.map((entry) => entry.name),
+    'promotion.onBaseMoved': onBaseMoved.by,
   };
 
   return deepFreeze({
@@ -268,7 +274,12 @@ export function mergePolicy(layers: readonly NamedLayer[]): EffectivePolicy {
     limits: limits.value,
     binaryChanges,
     sandbox: sandbox.value,
-    promotion: { approvals: approvals.value, requireDistinctApprover, protectedBranches },
+    promotion: {
+      approvals: approvals.value,
+      requireDistinctApprover,
+      protectedBranches,
+      onBaseMoved: onBaseMoved.value,
+    },
     decidedBy,
   });
 }

@@ -10,4 +10,6 @@ export const POLICY_DEFAULTS = {
   sandbox: 'preferred',
   approvals: 1,
   requireDistinctApprover: true,
+  /** A moved target is re-validated: the patch must apply there and the validators pass again. */
+  onBaseMoved: 'revalidate',
 } as const;

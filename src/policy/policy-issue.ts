@@ -30,7 +30,7 @@ const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   network: ['allow'],
   env: ['allow'],
   limits: ['timeoutSec', 'maxChangedFiles', 'maxPatchLines', 'maxOutputBytes', 'maxCostUsd'],
-  promotion: ['approvals', 'requireDistinctApprover', 'protectedBranches'],
+  promotion: ['approvals', 'requireDistinctApprover', 'protectedBranches', 'onBaseMoved'],
 };
 
 const FIELD_HINTS: Readonly<Record<string, string>> = {
@@ -56,10 +56,11 @@ const FIELD_HINTS: Readonly<Record<string, string>> = {
   'limits.maxCostUsd': 'a number of US dollars, 0 or more, e.g. 2.5',
   binaryChanges: 'true or false',
   sandbox: 'one of: required, preferred, off',
-  promotion: 'a mapping of approvals, requireDistinctApprover and protectedBranches',
+  promotion: 'a mapping of approvals, requireDistinctApprover, protectedBranches and onBaseMoved',
   'promotion.approvals': 'a whole number of approvals, 0 or more',
   'promotion.requireDistinctApprover': 'true or false',
   'promotion.protectedBranches': 'a list of branch names such as main',
+  'promotion.onBaseMoved': 'one of: revalidate, block',
 };
 
 const TYPE_WORDS: Readonly<Record<string, string>> = {

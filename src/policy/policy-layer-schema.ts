@@ -79,6 +79,7 @@ export const PolicyLayerSchema = z.strictObject({
             .regex(/^[^\s\0]+$/, 'a branch name contains no whitespace'),
         )
         .optional(),
+      onBaseMoved: z.enum(['revalidate', 'block']).optional(),
     })
     .optional(),
 });
