@@ -13,6 +13,7 @@ import {
   systemClock,
 } from '../kernel/index.js';
 import { type NamedLayer, readPolicyLayerFile } from '../policy/index.js';
+import type { ApprovalDeps, PromotionDeps } from '../promotion/index.js';
 import { RunQueue } from '../queue/index.js';
 import type { RunnerDeps } from '../runner/index.js';
 import {
@@ -24,6 +25,7 @@ import {
 import { EventBus } from '../sessions/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { collectCheckoutCache, collectOrphanWorkspaces } from '../workspaces/index.js';
+import { createPromotionDeps } from './promotion-deps.js';
 
 /** The typed resources bag: built once here, passed explicitly everywhere else. */
 export interface Runtime {
@@ -41,6 +43,8 @@ export interface Runtime {
   /** Identity of this process as a runner. */
   readonly owner: string;
   runnerDeps(): RunnerDeps;
+  /** Approvals and promotion on this runtime's store, with the installation's signing key. */
+  readonly promotion: { promotion: PromotionDeps; approvals: ApprovalDeps };
   close(): Promise<void>;
 }
 
@@ -127,6 +131,7 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
         runLeaseMs: config.runLeaseMs,
         owner,
       }),
+      promotion: createPromotionDeps({ config, store, clock, bus, log, owner }),
       close: () => store.close(),
     };
     if (options.recover ?? true) await recover(runtime);

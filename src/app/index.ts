@@ -8,4 +8,5 @@ export {
   recover,
 } from './create-runtime.js';
 export { diagnoseHost, type HostDiagnosis } from './diagnose-host.js';
+export { createPromotionDeps, forgeHostOf, forgeHttpEnv } from './promotion-deps.js';
 export { type RunningServer, startServer } from './start-server.js';

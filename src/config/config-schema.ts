@@ -35,6 +35,20 @@ export const CONFIG_ENV_VARS = {
     'on SIGTERM, how long running attempts may finish before they are stopped and given back; default 30000',
   AAS_SERVER: 'URL of an AAS server: `aas run` and `aas sessions` become its clients',
   AAS_TOKEN: 'bearer token for AAS_SERVER',
+  AAS_PROMOTION_REMOTE:
+    'the git remote of the repository that branches are pushed to; default origin',
+  AAS_PROMOTION_BRANCH_PREFIX:
+    'prefix of promotion branches, followed by the short session id; default aas/',
+  AAS_PROMOTION_AUTHOR:
+    'author and committer of promotion commits, "Name <email>"; default "AAS <aas@localhost>"',
+  AAS_PROMOTION_LEASE_MS: 'how long a promotion writer lease lasts without renewal; default 60000',
+  AAS_PROMOTION_WAIT_MS:
+    'how long a promotion waits for another promotion of the same target to finish; default 30000',
+  AAS_APPROVAL_TTL_SEC: 'how long an approval counts after it is given; default 604800 (7 days)',
+  AAS_GITHUB_TOKEN:
+    'token for opening draft pull requests (pull_requests: write); only the control plane holds it',
+  AAS_GITHUB_API_URL:
+    'GitHub REST API base URL; default https://api.github.com (GitHub Enterprise: https://HOST/api/v3)',
 } as const;
 
 export const WorkspaceStrategySetting = {
@@ -75,6 +89,24 @@ const ConfigSchema = z
         shutdownGraceMs: z.number().int().min(0).max(3_600_000),
       })
       .strict(),
+    promotion: z
+      .object({
+        remote: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a git remote name such as origin'),
+        branchPrefix: z
+          .string()
+          .regex(
+            /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/?$/,
+            'must be a branch name prefix such as aas/ (letters, digits, . _ - and /)',
+          ),
+        authorName: z.string().min(1).max(200),
+        authorEmail: z.string().regex(/^[^\s<>]+@[^\s<>]+$/, 'must be an email address'),
+        leaseMs: z.number().int().min(1_000).max(3_600_000),
+        waitMs: z.number().int().min(0).max(3_600_000),
+        approvalTtlSec: z.number().int().min(60).max(31_536_000),
+        githubToken: z.string().min(1).optional(),
+        githubApiUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+      })
+      .strict(),
     client: z
       .object({
         serverUrl: z
@@ -111,7 +143,11 @@ export interface AasConfig {
   };
   /** Commands that talk to a server instead of the local store. */
   readonly client: { readonly serverUrl?: string; readonly token?: string };
+  /** Promotion: where branches go, who commits them, the writer lease, the forge credential. */
+  readonly promotion: PromotionConfig;
   readonly paths: {
+    /** The installation's signing key (Ed25519), created at first use. */
+    readonly keys: string;
     /** Read-only checkouts of base commits, shared by runs as overlay lower layers. */
     readonly checkouts: string;
     readonly sqlite: string;
@@ -119,6 +155,19 @@ export interface AasConfig {
     readonly artifacts: string;
     readonly agents: string;
   };
+}
+
+export interface PromotionConfig {
+  readonly remote: string;
+  readonly branchPrefix: string;
+  readonly authorName: string;
+  readonly authorEmail: string;
+  readonly leaseMs: number;
+  readonly waitMs: number;
+  readonly approvalTtlSec: number;
+  /** A secret: never logged, never given to a sandbox or a worker. */
+  readonly githubToken?: string;
+  readonly githubApiUrl: string;
 }
 
 export interface ConfigSources {
@@ -171,6 +220,16 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       serverUrl: overrides.serverUrl ?? nonEmpty(env.AAS_SERVER),
       token: overrides.token ?? nonEmpty(env.AAS_TOKEN),
     },
+    promotion: {
+      remote: nonEmpty(env.AAS_PROMOTION_REMOTE) ?? 'origin',
+      branchPrefix: nonEmpty(env.AAS_PROMOTION_BRANCH_PREFIX) ?? 'aas/',
+      ...authorFrom(nonEmpty(env.AAS_PROMOTION_AUTHOR)),
+      leaseMs: numberFrom(env.AAS_PROMOTION_LEASE_MS, 60_000),
+      waitMs: numberFrom(env.AAS_PROMOTION_WAIT_MS, 30_000),
+      approvalTtlSec: numberFrom(env.AAS_APPROVAL_TTL_SEC, 604_800),
+      githubToken: nonEmpty(env.AAS_GITHUB_TOKEN),
+      githubApiUrl: nonEmpty(env.AAS_GITHUB_API_URL) ?? 'https://api.github.com',
+    },
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
@@ -214,7 +273,19 @@ export function parseConfig(sources: ConfigSources): AasConfig {
         : {}),
       ...(config.client.token ? { token: config.client.token } : {}),
     },
+    promotion: {
+      remote: config.promotion.remote,
+      branchPrefix: config.promotion.branchPrefix,
+      authorName: config.promotion.authorName,
+      authorEmail: config.promotion.authorEmail,
+      leaseMs: config.promotion.leaseMs,
+      waitMs: config.promotion.waitMs,
+      approvalTtlSec: config.promotion.approvalTtlSec,
+      ...(config.promotion.githubToken ? { githubToken: config.promotion.githubToken } : {}),
+      githubApiUrl: config.promotion.githubApiUrl.replace(/\/+$/, ''),
+    },
     paths: {
+      keys: resolve(config.home, 'keys'),
       checkouts: resolve(config.home, 'cache', 'checkouts'),
       sqlite: resolve(config.home, 'aas.db'),
       runs: resolve(config.home, 'runs'),
@@ -222,6 +293,18 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       agents: resolve(config.home, 'agents'),
     },
   };
+}
+
+/**
+ * `Name <email>` → its parts; anything else is left for the schema to refuse (as the email),
+ * naming AAS_PROMOTION_AUTHOR.
+ */
+function authorFrom(text: string | undefined): { authorName: string; authorEmail: string } {
+  if (text === undefined) return { authorName: 'AAS', authorEmail: 'aas@localhost' };
+  const match = /^([^<>]+?)\s*<([^<>]*)>$/.exec(text);
+  return match?.[1] && match[2] !== undefined
+    ? { authorName: match[1], authorEmail: match[2] }
+    : { authorName: text, authorEmail: '' };
 }
 
 /** A number variable: absent means the default; anything else must parse (zod says why not). */
@@ -267,4 +350,13 @@ const fieldToEnv: Record<string, string> = {
   'server.shutdownGraceMs': 'AAS_SHUTDOWN_GRACE_MS',
   'client.serverUrl': 'AAS_SERVER',
   'client.token': 'AAS_TOKEN',
+  'promotion.remote': 'AAS_PROMOTION_REMOTE',
+  'promotion.branchPrefix': 'AAS_PROMOTION_BRANCH_PREFIX',
+  'promotion.authorName': 'AAS_PROMOTION_AUTHOR',
+  'promotion.authorEmail': 'AAS_PROMOTION_AUTHOR',
+  'promotion.leaseMs': 'AAS_PROMOTION_LEASE_MS',
+  'promotion.waitMs': 'AAS_PROMOTION_WAIT_MS',
+  'promotion.approvalTtlSec': 'AAS_APPROVAL_TTL_SEC',
+  'promotion.githubToken': 'AAS_GITHUB_TOKEN',
+  'promotion.githubApiUrl': 'AAS_GITHUB_API_URL',
 };

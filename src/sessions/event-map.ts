@@ -238,6 +238,106 @@ export interface SessionEventMap {
     readonly dir: string;
     readonly reason: string;
   };
+  /** A decision on the run's exact patch by an authenticated identity. */
+  'approval.recorded': {
+    readonly runId: string;
+    readonly approvalId: string;
+    readonly decision: 'approved' | 'rejected';
+    readonly decidedBy: string;
+    readonly note: string | null;
+    readonly patchSha256: string;
+    readonly attempt: number;
+    readonly targetBranch: string;
+    readonly expiresAt: string;
+  };
+  /** Approvals that no longer count: they were for an earlier attempt's patch. */
+  'approval.voided': {
+    readonly runId: string;
+    readonly approvalIds: readonly string[];
+    readonly reason: string;
+  };
+  'promotion.requested': {
+    readonly runId: string;
+    readonly requestedMode: string;
+    readonly targetBranch: string;
+    readonly resumed: boolean;
+  };
+  /** Every preflight check with its verdict, in order; nothing is written unless all pass. */
+  'promotion.preflight': {
+    readonly runId: string;
+    readonly ok: boolean;
+    readonly mode: string;
+    readonly checks: readonly PreflightCheckData[];
+  };
+  'promotion.lease.acquired': {
+    readonly runId: string;
+    readonly key: string;
+    readonly owner: string;
+    readonly fencingToken: number;
+    readonly expiresAt: string;
+  };
+  /** The requested mode could not be carried out; a safer one is, for this reason. */
+  'promotion.fallback': {
+    readonly runId: string;
+    readonly from: string;
+    readonly to: string;
+    readonly reason: string;
+  };
+  'promotion.committed': {
+    readonly runId: string;
+    readonly commitSha: string;
+    readonly parent: string;
+    readonly branch: string;
+  };
+  'promotion.pushed': {
+    readonly runId: string;
+    readonly remote: string;
+    readonly branch: string;
+    readonly commitSha: string;
+    /** True when a retry found the branch already pushed with this commit. */
+    readonly alreadyPushed: boolean;
+  };
+  'promotion.pr.opened': {
+    readonly runId: string;
+    readonly provider: string;
+    readonly url: string;
+    readonly number: number;
+    /** False when a retry found the pull request already open. */
+    readonly created: boolean;
+  };
+  'promotion.pr.failed': {
+    readonly runId: string;
+    readonly provider: string;
+    readonly branch: string;
+    readonly code: string;
+    readonly detail: string;
+  };
+  'promotion.attested': {
+    readonly runId: string;
+    readonly attestationSha256: string;
+    readonly keyId: string;
+    readonly subjects: readonly string[];
+  };
+  'promotion.completed': {
+    readonly runId: string;
+    readonly mode: string;
+    readonly branch: string | null;
+    readonly commitSha: string | null;
+    readonly prUrl: string | null;
+    readonly attestationSha256: string;
+  };
+  'promotion.failed': {
+    readonly runId: string;
+    readonly step: string;
+    readonly code: string;
+    readonly detail: string;
+  };
+}
+
+export interface PreflightCheckData {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
 }
 
 export type SessionEventType = keyof SessionEventMap;
@@ -278,6 +378,19 @@ const KNOWN_TYPES: Record<SessionEventType, true> = {
   'lease.fenced': true,
   'workspace.removed': true,
   'workspace.kept': true,
+  'approval.recorded': true,
+  'approval.voided': true,
+  'promotion.requested': true,
+  'promotion.preflight': true,
+  'promotion.lease.acquired': true,
+  'promotion.fallback': true,
+  'promotion.committed': true,
+  'promotion.pushed': true,
+  'promotion.pr.opened': true,
+  'promotion.pr.failed': true,
+  'promotion.attested': true,
+  'promotion.completed': true,
+  'promotion.failed': true,
 };
 
 export const SESSION_EVENT_TYPES = Object.keys(KNOWN_TYPES) as SessionEventType[];

@@ -9,6 +9,7 @@ export { EventBus, type TypedStoredEvent } from './event-bus.js';
 export {
   type GateVerdictData,
   isSessionEventType,
+  type PreflightCheckData,
   SESSION_EVENT_TYPES,
   type SessionEventMap,
   type SessionEventType,

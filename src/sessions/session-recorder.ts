@@ -91,6 +91,28 @@ export class SessionRecorder {
     this.deps.bus.publish(stored);
   }
 
+  async recordApproval(
+    input: Omit<Parameters<Store['recordApproval']>[0], 'events'>,
+    events: readonly TypedEvent[],
+  ): Promise<Awaited<ReturnType<Store['recordApproval']>>> {
+    const result = await this.deps.store.recordApproval({ ...input, events: this.stamp(events) });
+    this.deps.bus.publish(result.events);
+    return result;
+  }
+
+  async recordPromotionStep(
+    input: Omit<Parameters<Store['recordPromotionStep']>[0], 'events' | 'updatedAt'>,
+    events: readonly TypedEvent[],
+  ): Promise<Awaited<ReturnType<Store['recordPromotionStep']>>> {
+    const result = await this.deps.store.recordPromotionStep({
+      ...input,
+      updatedAt: this.deps.clock.nowIso(),
+      events: this.stamp(events),
+    });
+    this.deps.bus.publish(result.events);
+    return result;
+  }
+
   async finishAttempt(
     input: {
       attemptId: string;

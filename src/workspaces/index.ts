@@ -25,11 +25,13 @@ export {
   createWorkspace,
   type WorkspaceStrategyChoice,
 } from './create-workspace.js';
+export { DEFAULT_GIT_SEARCH_PATH } from './git-env.js';
 export { type WorkspaceStrategySupport, workspaceStrategySupport } from './overlay-support.js';
 export { type PrepareRunGitOptions, prepareRunGit } from './prepare-run-git.js';
 export { readFileAtCommit } from './read-file-at-commit.js';
 export { removeWorkspace } from './remove-workspace.js';
 export { type ResolveBaseOptions, resolveBase } from './resolve-base.js';
+export { type GitInvocation, type GitResult, runGit } from './run-git.js';
 export type {
   BaseResolution,
   DroppedPath,

@@ -1,0 +1,248 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isAasError } from '../../src/kernel/index.js';
+import {
+  attestationPath,
+  loadOrCreateSigningKey,
+  promoteRun,
+  recordDecision,
+  verifyAttestation,
+} from '../../src/promotion/index.js';
+import { verifyChain } from '../../src/sessions/index.js';
+import { commitAll, git } from '../helpers/temp-repo.js';
+import { createPromotionFixture, FIX, type PromotionFixture } from './promotion-fixture.js';
+
+/**
+ * Promotion against real repositories: a bare repository is the remote, approvals come from
+ * identities that did not request the run, and every step is checked in git and in history.
+ */
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  return promise.then(
+    () => 'resolved',
+    (error: unknown) => (isAasError(error) ? error.code : String(error)),
+  );
+}
+
+describe('promotion to a branch', () => {
+  let fixture: PromotionFixture;
+  beforeEach(async () => {
+    fixture = await createPromotionFixture();
+  });
+  afterEach(async () => {
+    await fixture.cleanup();
+  });
+
+  const approve = (runId: string, name: string, decision: 'approved' | 'rejected' = 'approved') =>
+    recordDecision(fixture.runtime.promotion.approvals, {
+      runId,
+      decider: { name, tokenId: null },
+      decision,
+      note: `${decision} by ${name}`,
+    });
+  const promote = (runId: string, by = 'alice', mode?: 'patch' | 'branch' | 'draft_pr') =>
+    promoteRun(fixture.runtime.promotion.promotion, { runId, by, ...(mode ? { mode } : {}) });
+
+  it('separation of duties, then one commit on the target head pushed as aas/<id>, attested', async () => {
+    const { runId, sessionId, status } = await fixture.runJob(FIX, {
+      promotion: { mode: 'branch', targetBranch: 'main' },
+    });
+    expect(status).toBe('ready_for_promotion');
+    const mainBefore = fixture.remoteBranches().main;
+
+    // No approval yet: refused, nothing written, the run now awaits approval.
+    expect(await codeOf(promote(runId))).toBe('APPROVAL_REQUIRED');
+    expect((await fixture.runtime.store.getRun(runId))?.status).toBe('awaiting_approval');
+    expect(Object.keys(fixture.remoteBranches())).toEqual(['main']);
+
+    // The requester and the runner that produced the patch can never approve.
+    expect(await codeOf(approve(runId, 'alice'))).toBe('APPROVAL_SELF');
+    expect(await codeOf(approve(runId, fixture.runtime.owner))).toBe('APPROVAL_SELF');
+    const approved = await approve(runId, 'bob');
+    expect(approved.approval).toMatchObject({ decidedBy: 'bob', targetBranch: 'main' });
+    expect(await codeOf(approve(runId, 'bob'))).toBe('CONFLICT');
+
+    const result = await promote(runId);
+    expect(result).toMatchObject({ status: 'promoted', mode: 'branch', prError: null });
+    const branch = `aas/${sessionId.slice(-12)}`;
+    expect(result.branch).toBe(branch);
+    const branches = fixture.remoteBranches();
+    expect(branches[branch]).toBe(result.commitSha);
+    // The target branch itself is untouched; the new commit sits right on top of it.
+    expect(branches.main).toBe(mainBefore);
+    expect(git(fixture.repo, ['--git-dir', fixture.remote, 'rev-parse', `${branch}^`]).trim()).toBe(
+      mainBefore,
+    );
+    expect(git(fixture.repo, ['--git-dir', fixture.remote, 'show', `${branch}:src/app.js`])).toBe(
+      'export const answer = 42;\n',
+    );
+    const message = git(fixture.repo, [
+      '--git-dir',
+      fixture.remote,
+      'log',
+      '-1',
+      '--format=%B%n--%an <%ae>',
+      branch,
+    ]);
+    expect(message).toContain(`AAS-Session: ${sessionId}`);
+    expect(message).toContain(`AAS-Run: ${runId}`);
+    expect(message).toMatch(/AAS-Attestation: sha256:[0-9a-f]{64}/);
+    expect(message).toContain('--AAS <aas@localhost>');
+    // The user's checkout gained no branch and no change.
+    expect(git(fixture.repo, ['branch', '--list']).trim()).toBe('* main');
+    expect(git(fixture.repo, ['status', '--porcelain'])).toBe('');
+
+    // The attestation verifies offline, names the patch and the commit, and links the chain.
+    const envelope = JSON.parse(
+      readFileSync(
+        attestationPath(join(fixture.home, 'artifacts'), result.attestationSha256),
+        'utf8',
+      ),
+    );
+    const key = await loadOrCreateSigningKey(join(fixture.home, 'keys'));
+    const run = await fixture.runtime.store.getRun(runId);
+    const patch = readFileSync(join(fixture.home, 'artifacts', `${run?.patchSha256}.patch`));
+    const events = await fixture.runtime.store.readEvents(sessionId);
+    const verdict = verifyAttestation({ envelope, publicKeys: [key], patch, events });
+    expect(verdict.ok, JSON.stringify(verdict.checks)).toBe(true);
+    expect(verdict.checks.every((check) => !check.skipped)).toBe(true);
+    expect(verdict.statement?.subject).toContainEqual({
+      name: 'commit',
+      digest: { gitCommit: result.commitSha },
+    });
+    expect(verdict.statement?.predicate.approvers.map((a) => a.name)).toEqual(['bob']);
+    expect(verdict.statement?.predicate.requestedBy).toBe('alice');
+
+    // History: every step is an event and the chain verifies.
+    const types = events.map((event) => event.type);
+    for (const type of [
+      'promotion.preflight',
+      'approval.recorded',
+      'promotion.lease.acquired',
+      'promotion.committed',
+      'promotion.pushed',
+      'promotion.attested',
+      'promotion.completed',
+    ]) {
+      expect(types).toContain(type);
+    }
+    const session = await fixture.runtime.store.getSession(sessionId);
+    if (session === null) throw new Error('no session');
+    expect(verifyChain(session, events).ok).toBe(true);
+
+    // Promoting again changes nothing and answers the same.
+    const again = await promote(runId);
+    expect(again).toMatchObject({ commitSha: result.commitSha, branch, status: 'promoted' });
+    expect((await fixture.runtime.store.readEvents(sessionId)).length).toBe(events.length);
+  });
+
+  it('a rejection is final; an approval bound to the run does not count for another target', async () => {
+    const first = await fixture.runJob(FIX, {
+      promotion: { mode: 'branch', targetBranch: 'main' },
+    });
+    await approve(first.runId, 'carol', 'rejected');
+    expect(await fixture.runtime.store.getRun(first.runId)).toMatchObject({
+      status: 'blocked',
+      reasonCode: 'APPROVAL_REJECTED',
+    });
+    expect(await codeOf(approve(first.runId, 'dave'))).toBe('CONFLICT');
+    expect(await codeOf(promote(first.runId))).toBe('APPROVAL_REJECTED');
+  });
+
+  it('a tampered patch file is refused with PATCH_DIGEST_MISMATCH and nothing is pushed', async () => {
+    const { runId } = await fixture.runJob(FIX, {
+      promotion: { mode: 'branch', targetBranch: 'main' },
+    });
+    await approve(runId, 'bob');
+    const run = await fixture.runtime.store.getRun(runId);
+    const patchFile = join(fixture.home, 'artifacts', `${run?.patchSha256}.patch`);
+    writeFileSync(patchFile, readFileSync(patchFile, 'utf8').replace('answer = 42', 'answer = 43'));
+    expect(await codeOf(promote(runId))).toBe('PATCH_DIGEST_MISMATCH');
+    expect(Object.keys(fixture.remoteBranches())).toEqual(['main']);
+    expect((await fixture.runtime.store.getRun(runId))?.status).toBe('ready_for_promotion');
+    const preflight = (await fixture.runtime.store.readEvents(run?.sessionId ?? '')).filter(
+      (event) => event.type === 'promotion.preflight',
+    );
+    expect(preflight.at(-1)?.data).toMatchObject({
+      ok: false,
+      checks: expect.arrayContaining([
+        expect.objectContaining({ name: 'patch.digest', ok: false }),
+      ]),
+    });
+  });
+
+  it('a moved base: block refuses with BASE_MOVED; revalidate (no validators) promotes onto the new head', async () => {
+    const blocked = await fixture.runJob(FIX, {
+      promotion: { mode: 'branch', targetBranch: 'main' },
+      policy: { promotion: { onBaseMoved: 'block' } },
+    });
+    const open = await fixture.runJob(FIX, { promotion: { mode: 'branch', targetBranch: 'main' } });
+    await approve(blocked.runId, 'bob');
+    await approve(open.runId, 'bob');
+    // Someone pushes an unrelated change to main on the remote.
+    writeFileSync(join(fixture.repo, 'NOTES.md'), 'notes\n');
+    const moved = commitAll(fixture.repo, 'notes');
+    git(fixture.repo, ['push', '-q', 'origin', 'main']);
+
+    expect(await codeOf(promote(blocked.runId))).toBe('BASE_MOVED');
+    const result = await promote(open.runId);
+    expect(result.status).toBe('promoted');
+    expect(
+      git(fixture.repo, ['--git-dir', fixture.remote, 'rev-parse', `${result.branch}^`]).trim(),
+    ).toBe(moved);
+    expect(result.checks.find((check) => check.name === 'base')?.detail).toMatch(/moved from/);
+  });
+
+  it('a patch that no longer applies to the moved target is BASE_MOVED under either policy', async () => {
+    const { runId } = await fixture.runJob(FIX, {
+      promotion: { mode: 'branch', targetBranch: 'main' },
+    });
+    await approve(runId, 'bob');
+    writeFileSync(join(fixture.repo, 'src/app.js'), 'export const answer = 7;\n');
+    commitAll(fixture.repo, 'conflict');
+    git(fixture.repo, ['push', '-q', 'origin', 'main']);
+    expect(await codeOf(promote(runId))).toBe('BASE_MOVED');
+    expect(Object.keys(fixture.remoteBranches())).toEqual(['main']);
+  });
+
+  it('patch mode writes no git state; a missing remote falls back to patch and says why', async () => {
+    const { runId } = await fixture.runJob(FIX);
+    await approve(runId, 'bob');
+    const patchOnly = await promote(runId);
+    expect(patchOnly).toMatchObject({
+      status: 'promoted',
+      mode: 'patch',
+      branch: null,
+      commitSha: null,
+    });
+    expect(Object.keys(fixture.remoteBranches())).toEqual(['main']);
+
+    git(fixture.repo, ['remote', 'remove', 'origin']);
+    const second = await fixture.runJob(FIX, {
+      promotion: { mode: 'branch', targetBranch: 'main' },
+    });
+    await approve(second.runId, 'bob');
+    const fellBack = await promote(second.runId);
+    expect(fellBack).toMatchObject({ status: 'promoted', mode: 'patch', requestedMode: 'branch' });
+    expect(fellBack.fallbacks).toEqual([
+      expect.objectContaining({
+        from: 'branch',
+        to: 'patch',
+        reason: expect.stringMatching(/no remote named origin/),
+      }),
+    ]);
+  });
+
+  it('an existing branch of that name is never overwritten', async () => {
+    const { runId, sessionId } = await fixture.runJob(FIX, {
+      promotion: { mode: 'branch', targetBranch: 'main' },
+    });
+    await approve(runId, 'bob');
+    const branch = `aas/${sessionId.slice(-12)}`;
+    git(fixture.repo, ['push', '-q', 'origin', `main:refs/heads/${branch}`]);
+    const before = fixture.remoteBranches()[branch];
+    expect(await codeOf(promote(runId))).toBe('BRANCH_EXISTS');
+    expect(fixture.remoteBranches()[branch]).toBe(before);
+  });
+});
