@@ -1,4 +1,5 @@
 import type { Clock, Logger } from '../kernel/index.js';
+import type { PromotionService } from '../promotion/index.js';
 import type { EventBus } from '../sessions/index.js';
 import type { RunRecord, Store, TokenRole } from '../store/index.js';
 
@@ -49,6 +50,8 @@ export interface ApiDeps {
   readonly log: Logger;
   readonly bus: EventBus;
   readonly controlPlane: ControlPlane;
+  /** Approvals, promotion, attestations and the installation's public key. */
+  readonly promotion: PromotionService;
   readonly paths: {
     /** `<runs>/<runId>/<attemptId>/…`: attempt logs. */
     readonly runs: string;

@@ -247,3 +247,98 @@ for (const [id, schema] of [
 ] as const) {
   apiSchemaRegistry.add(schema, { id });
 }
+
+export const ApprovalSchema = z
+  .object({
+    id: z.string(),
+    runId: z.string(),
+    sessionId: z.string(),
+    attemptNumber: z.number().int(),
+    patchSha256: z.string(),
+    repo: z.string(),
+    targetBranch: z.string(),
+    decision: z.enum(['approved', 'rejected']),
+    note: z.string().nullable(),
+    decidedBy: z.string(),
+    tokenId: z.string().nullable(),
+    createdAt: isoTime,
+    expiresAt: isoTime,
+    voidedAt: isoTime.nullable(),
+    voidReason: z.string().nullable(),
+    state: z
+      .enum(['standing', 'rejected', 'voided', 'expired'])
+      .describe('standing: an approval that is live; the others never count'),
+  })
+  .describe('A decision on one run’s exact patch (by digest) for one target branch');
+
+export const DecideBodySchema = z
+  .object({
+    decision: z.enum(['approved', 'rejected']).default('approved'),
+    note: z.string().max(4_000).nullable().default(null),
+    expiresInSec: z
+      .number()
+      .int()
+      .min(60)
+      .max(31_536_000)
+      .optional()
+      .describe("how long the approval counts; at most the server's AAS_APPROVAL_TTL_SEC"),
+  })
+  .strict();
+
+export const ListApprovalsQuerySchema = z
+  .object({
+    status: z.enum(['standing', 'rejected', 'voided', 'expired']).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+
+export const PromoteBodySchema = z
+  .object({
+    mode: z
+      .enum(['patch', 'branch', 'draft_pr'])
+      .optional()
+      .describe("overrides the job's promotion.mode for a first request; a retry keeps the first"),
+  })
+  .strict();
+
+export const PreflightCheckSchema = z.object({
+  name: z.string(),
+  ok: z.boolean(),
+  detail: z.string(),
+});
+
+export const PromotionResultSchema = z.object({
+  runId: z.string(),
+  status: z.enum(RunStatus),
+  requestedMode: z.string(),
+  mode: z.string(),
+  branch: z.string().nullable(),
+  commitSha: z.string().nullable(),
+  prUrl: z.string().nullable(),
+  attestationSha256: z.string(),
+  checks: z.array(PreflightCheckSchema).readonly(),
+  fallbacks: z.array(z.object({ from: z.string(), to: z.string(), reason: z.string() })).readonly(),
+  prError: z.string().nullable(),
+});
+
+export const PromotionRecordSchema = z.object({
+  runId: z.string(),
+  sessionId: z.string(),
+  requestedMode: z.string(),
+  mode: z.string().nullable(),
+  state: z.string(),
+  requestedBy: z.string(),
+  targetBranch: z.string(),
+  branch: z.string().nullable(),
+  remote: z.string().nullable(),
+  commitSha: z.string().nullable(),
+  prUrl: z.string().nullable(),
+  attestationSha256: z.string().nullable(),
+  startedAt: isoTime,
+  updatedAt: isoTime,
+  detail: z.unknown(),
+  version: z.number().int(),
+});
+
+apiSchemaRegistry.add(ApprovalSchema, { id: 'Approval' });
+apiSchemaRegistry.add(PromotionResultSchema, { id: 'PromotionResult' });

@@ -17,6 +17,7 @@ import { apiSchemaRegistry } from './api-schemas.js';
 import { authenticate, authorize } from './authenticate.js';
 import { findBodyProblem } from './body-guard.js';
 import { EventStreams } from './event-stream.js';
+import { registerPromotionRoutes } from './promotion-routes.js';
 import { registerRunRoutes } from './runs-routes.js';
 import { registerSessionRoutes } from './sessions-routes.js';
 import { registerSystemRoutes } from './system-routes.js';
@@ -153,6 +154,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     });
     registerSessionRoutes(typed, context);
     registerRunRoutes(typed, context);
+    registerPromotionRoutes(typed, context);
     registerSystemRoutes(typed, context);
   });
 

@@ -9,6 +9,8 @@ export const PERMISSIONS = {
   read: [TokenRole.viewer, TokenRole.operator, TokenRole.approver, TokenRole.admin],
   submit: [TokenRole.operator, TokenRole.admin],
   cancel: [TokenRole.operator, TokenRole.admin],
+  approve: [TokenRole.approver, TokenRole.admin],
+  promote: [TokenRole.operator, TokenRole.approver, TokenRole.admin],
   tokens: [TokenRole.admin],
   'workers:read': [TokenRole.viewer, TokenRole.operator, TokenRole.approver, TokenRole.admin],
 } as const satisfies Record<string, readonly TokenRole[]>;

@@ -13,7 +13,7 @@ import {
   systemClock,
 } from '../kernel/index.js';
 import { type NamedLayer, readPolicyLayerFile } from '../policy/index.js';
-import type { ApprovalDeps, PromotionDeps } from '../promotion/index.js';
+import type { ApprovalDeps, PromotionDeps, PromotionService } from '../promotion/index.js';
 import { RunQueue } from '../queue/index.js';
 import type { RunnerDeps } from '../runner/index.js';
 import {
@@ -44,7 +44,11 @@ export interface Runtime {
   readonly owner: string;
   runnerDeps(): RunnerDeps;
   /** Approvals and promotion on this runtime's store, with the installation's signing key. */
-  readonly promotion: { promotion: PromotionDeps; approvals: ApprovalDeps };
+  readonly promotion: {
+    promotion: PromotionDeps;
+    approvals: ApprovalDeps;
+    service: PromotionService;
+  };
   close(): Promise<void>;
 }
 

@@ -3,9 +3,11 @@ import type { Clock, Logger } from '../kernel/index.js';
 import {
   type ApprovalDeps,
   createGitHubProvider,
+  createPromotionService,
   type DraftPrProvider,
   loadOrCreateSigningKey,
   type PromotionDeps,
+  type PromotionService,
   type SigningKey,
 } from '../promotion/index.js';
 import type { EventBus } from '../sessions/index.js';
@@ -59,7 +61,7 @@ export interface PromotionResources {
 export function createPromotionDeps(
   resources: PromotionResources,
   overrides: { provider?: DraftPrProvider | null } = {},
-): { promotion: PromotionDeps; approvals: ApprovalDeps } {
+): { promotion: PromotionDeps; approvals: ApprovalDeps; service: PromotionService } {
   const { config, store, clock, bus, log, owner } = resources;
   let key: Promise<SigningKey> | null = null;
   const forgeHost = forgeHostOf(config.promotion.githubApiUrl);
@@ -105,5 +107,5 @@ export function createPromotionDeps(
     runsDir: config.paths.runs,
     approvalTtlSec: config.promotion.approvalTtlSec,
   };
-  return { promotion, approvals };
+  return { promotion, approvals, service: createPromotionService({ promotion, approvals }) };
 }

@@ -65,6 +65,7 @@ export async function startServer(
       log,
       bus,
       controlPlane,
+      promotion: runtime.promotion.service,
       paths: { runs: config.paths.runs, artifacts: config.paths.artifacts },
       bodyLimitBytes: BODY_LIMIT_BYTES,
       streamPollMs: 1_000,

@@ -33,6 +33,15 @@ export {
 } from './promotion-context.js';
 export { redactUrl } from './promotion-git.js';
 export {
+  APPROVAL_STATES,
+  type ApprovalState,
+  type ApprovalView,
+  approvalState,
+  createPromotionService,
+  type PromotionService,
+  type RunApprovals,
+} from './promotion-service.js';
+export {
   PROMOTION_PREDICATE_TYPE,
   PROVENANCE_PAYLOAD_TYPE,
   type Statement,

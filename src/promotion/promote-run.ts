@@ -137,10 +137,17 @@ export async function promoteRun(
     input.mode ??
     context.job.promotion.mode) as PromotionMode;
   const runDir = join(deps.runsDir, context.run.id);
-  const git = await openPromotionGit(runDir, context.session.repo);
+  // Opened only by modes that touch git: a patch promotion needs no repository at hand.
+  let opened: Promise<PromotionGit> | null = null;
+  const openGit = () => {
+    opened ??= openPromotionGit(runDir, context.session.repo);
+    return opened;
+  };
   const recorder = new SessionRecorder(deps, context.session.id, input.by);
 
-  const key = writerLeaseKey(git.repoRoot, targetBranch);
+  // Keyed by the repository as the session recorded it: every promotion of this target, in
+  // any process or replica, contends for the same row.
+  const key = writerLeaseKey(context.session.repo, targetBranch);
   const fence = await acquireLease(deps, key, context.run.id);
   const leaseRef = () => ({ fence, nowIso: deps.clock.nowIso() });
   const renew = async () => {
@@ -160,7 +167,7 @@ export async function promoteRun(
   };
   let promotion: PromotionRecord | null = existing;
   try {
-    const preflight = await runPreflight(deps, context, git, {
+    const preflight = await runPreflight(deps, context, openGit, {
       targetBranch,
       requestedMode,
       resuming: existing !== null,
@@ -231,6 +238,7 @@ export async function promoteRun(
 
     if (mode !== PromotionMode.patch && preflight.remote !== null && preflight.targetHead) {
       branch = branchNameOf(deps.settings.branchPrefix, context.session.id);
+      const git = await openGit();
       if (commitSha === null) {
         const provenance = await signAndStore(deps, context, {
           mode,
@@ -495,7 +503,7 @@ interface PreflightOutcome {
 async function runPreflight(
   deps: PromotionDeps,
   context: PromotionContext,
-  git: PromotionGit,
+  openGit: () => Promise<PromotionGit>,
   input: { targetBranch: string; requestedMode: PromotionMode; resuming: boolean },
 ): Promise<PreflightOutcome> {
   const { run } = context;
@@ -520,6 +528,11 @@ async function runPreflight(
         status: run.status,
       }),
     );
+  }
+
+  if (run.baseCommit === null || !/^[0-9a-f]{40}$/.test(run.baseCommit)) {
+    const detail = 'the run recorded no base commit';
+    fail({ name: 'run.base', ok: false, detail }, new AasError('PREFLIGHT_FAILED', detail));
   }
 
   const failedGates = context.gates.filter((gate) => gate.verdict !== 'passed');
@@ -601,7 +614,7 @@ async function runPreflight(
   let forgeRepo: { owner: string; repo: string } | null = null;
 
   if (mode === PromotionMode.draftPr) {
-    const url = await remoteUrlOf(git, deps.settings.remote);
+    const url = await remoteUrlOf(await openGit(), deps.settings.remote);
     forgeRepo = url === null ? null : parseGitHubRemote(url, deps.settings.forgeHost);
     if (deps.provider === null) {
       fallBack(PromotionMode.branch, 'no forge credential is configured (AAS_GITHUB_TOKEN)');
@@ -613,6 +626,7 @@ async function runPreflight(
     } else pass('credentials', `${deps.provider.name}: ${forgeRepo.owner}/${forgeRepo.repo}`);
   }
   if (mode === PromotionMode.branch || mode === PromotionMode.draftPr) {
+    const git = await openGit();
     const url = await remoteUrlOf(git, deps.settings.remote);
     if (url === null) {
       fallBack(PromotionMode.patch, `the repository has no remote named ${deps.settings.remote}`);

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
 import { type ApiDeps, createApiServer, issueToken } from '../../src/api/index.js';
+import { createPromotionDeps } from '../../src/app/index.js';
+import { parseConfig } from '../../src/config/index.js';
 import {
   type Clock,
   type Code,
@@ -89,12 +91,21 @@ export async function startApi(
   });
   await store.revokeToken(revoked.token.id, clock.nowIso());
 
+  const promotion = createPromotionDeps({
+    config: parseConfig({ env: { AAS_HOME: dir }, cwd: dir }),
+    store,
+    clock,
+    bus,
+    log: silentLogger,
+    owner: 'api-test',
+  });
   const deps: ApiDeps = {
     store,
     clock,
     log: silentLogger,
     bus,
     controlPlane,
+    promotion: promotion.service,
     paths,
     bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024,
     streamPollMs: options.streamPollMs ?? 60 * 60 * 1000,
@@ -139,6 +150,9 @@ export async function startApi(
   };
 }
 
+/** A job whose runs can be approved and promoted without a repository: patch mode onto main. */
+export const PROMOTABLE = { promotion: { mode: 'patch', targetBranch: 'main' } } as const;
+
 /** A minimal valid job. */
 export function job(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return { task: 'fix the typo', repo: '/repos/demo', agent: 'mock', ...overrides };
@@ -167,13 +181,20 @@ export interface SeededRun {
  * A run as the runner leaves it: claimed, two attempts (the first failed its validator, the
  * second passed), agent and validator logs on disk, a stored patch, `ready_for_promotion`.
  */
-export async function seedFinishedRun(api: RunningApi, repo = '/repos/demo'): Promise<SeededRun> {
+export async function seedFinishedRun(
+  api: RunningApi,
+  repo = '/repos/demo',
+  overrides: Record<string, unknown> = {},
+): Promise<SeededRun> {
   const identity = {
     tokenId: 'tok_000000000000000000000000',
     name: 'seeder',
     role: 'operator' as const,
   };
-  const { sessionId, runId } = await api.controlPlane.submitJob(job({ repo }), identity);
+  const { sessionId, runId } = await api.controlPlane.submitJob(
+    job({ repo, ...overrides }),
+    identity,
+  );
   const recorder = new SessionRecorder(api, sessionId, 'runner-1');
   const startedAt = api.clock.nowIso();
   await recorder.updateRun(
@@ -239,6 +260,8 @@ export async function seedFinishedRun(api: RunningApi, repo = '/repos/demo'): Pr
       status: 'ready_for_promotion',
       reasonCode: 'GATES_PASSED',
       patchSha256: sha256,
+      baseRef: 'main',
+      baseCommit: 'c0ffee'.repeat(6).concat('c0ff'),
       finishedAt: api.clock.nowIso(),
       leaseOwner: null,
       leaseExpiresAt: null,

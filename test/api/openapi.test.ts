@@ -41,6 +41,13 @@ const EXPECTED_OPERATIONS: Record<string, 'bearer' | 'public'> = {
   'POST /api/v1/tokens': 'bearer',
   'GET /api/v1/tokens': 'bearer',
   'DELETE /api/v1/tokens/{idOrName}': 'bearer',
+  'POST /api/v1/runs/{id}/approvals': 'bearer',
+  'GET /api/v1/runs/{id}/approvals': 'bearer',
+  'GET /api/v1/approvals': 'bearer',
+  'POST /api/v1/runs/{id}/promote': 'bearer',
+  'GET /api/v1/runs/{id}/promotion': 'bearer',
+  'GET /api/v1/runs/{id}/attestation': 'bearer',
+  'GET /api/v1/keys': 'bearer',
   'GET /api/v1/health': 'public',
   'GET /api/v1/metrics': 'bearer',
 };

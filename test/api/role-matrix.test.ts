@@ -5,6 +5,7 @@ import { TOKEN_ROLES, type TokenRole } from '../../src/store/index.js';
 import { type StoreFixture, storeDialects } from '../store/dialects.js';
 import {
   job,
+  PROMOTABLE,
   type RunningApi,
   type SeededRun,
   seedFinishedRun,
@@ -45,6 +46,8 @@ const json = (body: unknown): RequestInit => ({
   body: JSON.stringify(body),
 });
 let tokenCounter = 0;
+/** A run approved and promoted (patch mode) before the matrix runs, for the read routes. */
+let promoted: SeededRun;
 
 const ROUTES: readonly RouteCase[] = [
   {
@@ -155,6 +158,58 @@ const ROUTES: readonly RouteCase[] = [
     },
   },
   {
+    key: 'POST /api/v1/runs/{id}/approvals',
+    access: 'approve',
+    success: 201,
+    request: async (api) => {
+      const fresh = await seedFinishedRun(api, '/repos/demo', PROMOTABLE);
+      return { path: `${V1}/runs/${fresh.runId}/approvals`, init: json({ note: 'ok' }) };
+    },
+  },
+  {
+    key: 'GET /api/v1/runs/{id}/approvals',
+    access: 'read',
+    success: 200,
+    request: async () => ({ path: `${V1}/runs/${promoted.runId}/approvals`, init: {} }),
+  },
+  {
+    key: 'GET /api/v1/approvals',
+    access: 'read',
+    success: 200,
+    request: async () => ({ path: `${V1}/approvals?status=standing`, init: {} }),
+  },
+  {
+    key: 'POST /api/v1/runs/{id}/promote',
+    access: 'promote',
+    success: 200,
+    request: async (api) => {
+      const fresh = await seedFinishedRun(api, '/repos/demo', PROMOTABLE);
+      await api.json(`${V1}/runs/${fresh.runId}/approvals`, {
+        ...json({}),
+        secret: api.secrets.approver,
+      });
+      return { path: `${V1}/runs/${fresh.runId}/promote`, init: json({ mode: 'patch' }) };
+    },
+  },
+  {
+    key: 'GET /api/v1/runs/{id}/promotion',
+    access: 'read',
+    success: 200,
+    request: async () => ({ path: `${V1}/runs/${promoted.runId}/promotion`, init: {} }),
+  },
+  {
+    key: 'GET /api/v1/runs/{id}/attestation',
+    access: 'read',
+    success: 200,
+    request: async () => ({ path: `${V1}/runs/${promoted.runId}/attestation`, init: {} }),
+  },
+  {
+    key: 'GET /api/v1/keys',
+    access: 'read',
+    success: 200,
+    request: async () => ({ path: `${V1}/keys`, init: {} }),
+  },
+  {
     key: 'GET /api/v1/health',
     access: 'public',
     success: 200,
@@ -186,6 +241,13 @@ const EXPECTED_ALLOWED: Record<string, readonly TokenRole[] | typeof EVERYONE> =
   'POST /api/v1/tokens': ['admin'],
   'GET /api/v1/tokens': ['admin'],
   'DELETE /api/v1/tokens/{idOrName}': ['admin'],
+  'POST /api/v1/runs/{id}/approvals': ['approver', 'admin'],
+  'GET /api/v1/runs/{id}/approvals': READERS,
+  'GET /api/v1/approvals': READERS,
+  'POST /api/v1/runs/{id}/promote': ['operator', 'approver', 'admin'],
+  'GET /api/v1/runs/{id}/promotion': READERS,
+  'GET /api/v1/runs/{id}/attestation': READERS,
+  'GET /api/v1/keys': READERS,
   'GET /api/v1/health': EVERYONE,
   'GET /api/v1/metrics': READERS,
 };
@@ -248,6 +310,12 @@ for (const dialect of dialects) {
       fixture = await dialect.open();
       api = await startApi(fixture);
       seeded = await seedFinishedRun(api);
+      promoted = await seedFinishedRun(api, '/repos/demo', PROMOTABLE);
+      await api.json(`${V1}/runs/${promoted.runId}/approvals`, {
+        ...json({}),
+        secret: api.secrets.approver,
+      });
+      await api.json(`${V1}/runs/${promoted.runId}/promote`, json({ mode: 'patch' }));
     });
     afterAll(async () => {
       await api?.close();

@@ -1,0 +1,131 @@
+import { readFile } from 'node:fs/promises';
+import type {
+  ApprovalDecision,
+  ApprovalRecord,
+  PromotionRecord,
+  RunRecord,
+} from '../store/index.js';
+import {
+  type ApprovalDeps,
+  type Decider,
+  recordDecision,
+  standingOf,
+  targetBranchOf,
+} from './approvals.js';
+import {
+  attestationPath,
+  type PromotionDeps,
+  type PromotionMode,
+  type PromotionResult,
+  promoteRun,
+} from './promote-run.js';
+import { loadPromotionContext } from './promotion-context.js';
+import type { PublicKeyInfo } from './signing-key.js';
+
+export const ApprovalState = {
+  standing: 'standing',
+  rejected: 'rejected',
+  voided: 'voided',
+  expired: 'expired',
+} as const;
+export type ApprovalState = (typeof ApprovalState)[keyof typeof ApprovalState];
+export const APPROVAL_STATES = Object.values(ApprovalState) as ApprovalState[];
+
+export interface ApprovalView extends ApprovalRecord {
+  readonly state: ApprovalState;
+}
+
+export interface RunApprovals {
+  readonly runId: string;
+  readonly targetBranch: string;
+  readonly required: number;
+  readonly counted: number;
+  readonly items: readonly (ApprovalView & { readonly counts: boolean; readonly reason: string })[];
+}
+
+/** What the API and the CLI ask of approvals and promotion, on one runtime's store. */
+export interface PromotionService {
+  decide(
+    runId: string,
+    decider: Decider,
+    input: { decision: ApprovalDecision; note: string | null; expiresInSec?: number },
+  ): Promise<{ approval: ApprovalView; run: RunRecord }>;
+  approvalsOf(runId: string): Promise<RunApprovals>;
+  listApprovals(filter: { state?: ApprovalState; limit: number }): Promise<ApprovalView[]>;
+  promote(runId: string, by: string, mode?: PromotionMode): Promise<PromotionResult>;
+  promotionOf(runId: string): Promise<PromotionRecord | null>;
+  /** The stored DSSE envelope of a promoted run (bytes as signed and stored), or null. */
+  attestationOf(runId: string): Promise<{ sha256: string; bytes: Buffer } | null>;
+  publicKeys(): Promise<PublicKeyInfo[]>;
+}
+
+export function approvalState(approval: ApprovalRecord, nowIso: string): ApprovalState {
+  if (approval.decision === 'rejected') return ApprovalState.rejected;
+  if (approval.voidedAt !== null) return ApprovalState.voided;
+  if (approval.expiresAt <= nowIso) return ApprovalState.expired;
+  return ApprovalState.standing;
+}
+
+export function createPromotionService(deps: {
+  promotion: PromotionDeps;
+  approvals: ApprovalDeps;
+}): PromotionService {
+  const { promotion, approvals } = deps;
+  const view = (approval: ApprovalRecord): ApprovalView => ({
+    ...approval,
+    state: approvalState(approval, promotion.clock.nowIso()),
+  });
+  return {
+    async decide(runId, decider, input) {
+      const result = await recordDecision(approvals, { runId, decider, ...input });
+      return { approval: view(result.approval), run: result.run };
+    },
+    async approvalsOf(runId) {
+      const context = await loadPromotionContext(promotion.store, runId);
+      const existing = await promotion.store.getPromotion(runId);
+      const targetBranch =
+        existing?.targetBranch ?? (await targetBranchOf(context, promotion.runsDir));
+      const records = await promotion.store.listApprovals({ runId });
+      const standing = standingOf(context, records, targetBranch, promotion.clock.nowIso());
+      const items = standing
+        .map((entry) => ({ ...view(entry.approval), counts: entry.counts, reason: entry.reason }))
+        .reverse();
+      return {
+        runId,
+        targetBranch,
+        required: context.policy.approvals,
+        counted: standing.filter((entry) => entry.counts).length,
+        items,
+      };
+    },
+    async listApprovals(filter) {
+      // States are computed (expiry depends on now): read a window and filter it.
+      const records = await promotion.store.listApprovals({
+        limit: filter.state === undefined ? filter.limit : Math.max(filter.limit * 10, 500),
+      });
+      return records
+        .map(view)
+        .filter((approval) => filter.state === undefined || approval.state === filter.state)
+        .slice(0, filter.limit);
+    },
+    promote: (runId, by, mode) =>
+      promoteRun(promotion, { runId, by, ...(mode === undefined ? {} : { mode }) }),
+    promotionOf: (runId) => promotion.store.getPromotion(runId),
+    async attestationOf(runId) {
+      const record = await promotion.store.getPromotion(runId);
+      if (record?.attestationSha256 == null) return null;
+      try {
+        const bytes = await readFile(
+          attestationPath(promotion.artifactsDir, record.attestationSha256),
+        );
+        return { sha256: record.attestationSha256, bytes };
+      } catch {
+        return null;
+      }
+    },
+    async publicKeys() {
+      const key = await promotion.signingKey();
+      return [{ keyId: key.keyId, publicKeyPem: key.publicKeyPem }];
+    },
+  };
+}
