@@ -6,8 +6,10 @@ import { registerAgentsCommand } from './commands/agents-command.js';
 import { registerAuditCommand } from './commands/audit-command.js';
 import { registerDemoCommand } from './commands/demo-command.js';
 import { registerDoctorCommand } from './commands/doctor-command.js';
+import { registerExportCommands } from './commands/export-command.js';
 import { registerGcCommand } from './commands/gc-command.js';
 import { registerPolicyCommand } from './commands/policy-command.js';
+import { registerPromotionCommands } from './commands/promotion-command.js';
 import { registerRunCommand } from './commands/run-command.js';
 import { registerSessionsCommand } from './commands/sessions-command.js';
 import { registerStartCommand } from './commands/start-command.js';
@@ -74,6 +76,8 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
   registerDemoCommand(program, io, setExit);
   registerStartCommand(program, io, setExit);
   registerTokenCommand(program, io, setExit);
+  registerPromotionCommands(program, io, setExit);
+  registerExportCommands(program, io, setExit);
   // Subcommands inherit the error handling and output routing of the root.
   for (const command of program.commands) {
     command.exitOverride().configureOutput({

@@ -17,6 +17,16 @@ const COMMANDS = [
   ['gc'],
   ['doctor'],
   ['demo'],
+  ['start'],
+  ['token'],
+  ['token', 'create'],
+  ['token', 'list'],
+  ['token', 'revoke'],
+  ['approve'],
+  ['approvals'],
+  ['promote'],
+  ['export'],
+  ['verify'],
 ];
 
 describe('--help', () => {

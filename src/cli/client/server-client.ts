@@ -3,15 +3,23 @@ import { AasError, type Code, type ErrorDetails, isCode } from '../../kernel/ind
 import type { JobSpec } from '../../runner/index.js';
 import type { AttemptRecord, RunRecord, SessionRecord, StoredEvent } from '../../sessions/index.js';
 import {
+  ApprovalListWire,
+  type ApprovalWireView,
   asAttempt,
   asEvent,
   asRun,
   asSession,
+  DecisionWire,
   ErrorBodyWire,
   EventPageWire,
   IssuedTokenWire,
+  KeysWire,
   NestedRunViewWire,
   NestedSessionViewWire,
+  type PromotionResultView,
+  PromotionResultWire,
+  type RunApprovalsView,
+  RunApprovalsWire,
   RunViewWire,
   SessionPageWire,
   SessionViewWire,
@@ -276,6 +284,40 @@ export class ServerClient {
   async cancelRun(runId: string): Promise<void> {
     const response = await this.#send('POST', `/runs/${segment(runId)}/cancel`, {});
     await response.body?.cancel().catch(() => {});
+  }
+
+  async decide(
+    runId: string,
+    input: { decision: 'approved' | 'rejected'; note: string | null; expiresInSec?: number },
+  ): Promise<{ approval: ApprovalWireView; run: RunView['run'] }> {
+    const result = await this.#json('POST', `/runs/${segment(runId)}/approvals`, DecisionWire, {
+      body: input,
+    });
+    return { approval: result.approval, run: asRun(result.run) };
+  }
+
+  async runApprovals(runId: string): Promise<RunApprovalsView> {
+    return this.#json('GET', `/runs/${segment(runId)}/approvals`, RunApprovalsWire);
+  }
+
+  async listApprovals(query: { status?: string; limit?: number }): Promise<ApprovalWireView[]> {
+    return (await this.#json('GET', '/approvals', ApprovalListWire, { query })).items;
+  }
+
+  async promote(runId: string, mode?: string): Promise<PromotionResultView> {
+    return this.#json('POST', `/runs/${segment(runId)}/promote`, PromotionResultWire, {
+      body: mode === undefined ? {} : { mode },
+    });
+  }
+
+  /** The attestation exactly as the server stored it (its bytes are what was signed). */
+  async attestation(runId: string): Promise<string> {
+    const response = await this.#send('GET', `/runs/${segment(runId)}/attestation`, {});
+    return this.#text(response);
+  }
+
+  async publicKeys(): Promise<{ keyId: string; publicKeyPem: string }[]> {
+    return (await this.#json('GET', '/keys', KeysWire)).keys;
   }
 
   async createToken(input: {

@@ -134,3 +134,45 @@ export const asSession = (value: z.infer<typeof SessionWire>): SessionRecord =>
 export const asRun = (value: z.infer<typeof RunWire>): RunRecord => value as unknown as RunRecord;
 export const asAttempt = (value: z.infer<typeof AttemptWire>): AttemptRecord =>
   value as unknown as AttemptRecord;
+
+export const ApprovalWire = z.looseObject({
+  id: z.string(),
+  runId: z.string(),
+  decision: z.string(),
+  decidedBy: z.string(),
+  note: nullableString,
+  patchSha256: z.string(),
+  targetBranch: z.string(),
+  attemptNumber: z.number().int(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  state: z.string(),
+});
+export type ApprovalWireView = z.infer<typeof ApprovalWire>;
+export const DecisionWire = z.object({ approval: ApprovalWire, run: RunWire });
+export const ApprovalListWire = z.object({ items: z.array(ApprovalWire) });
+export const RunApprovalsWire = z.object({
+  runId: z.string(),
+  targetBranch: z.string(),
+  required: z.number().int(),
+  counted: z.number().int(),
+  items: z.array(ApprovalWire.extend({ counts: z.boolean(), reason: z.string() })),
+});
+export type RunApprovalsView = z.infer<typeof RunApprovalsWire>;
+export const PromotionResultWire = z.looseObject({
+  runId: z.string(),
+  status: z.string(),
+  requestedMode: z.string(),
+  mode: z.string(),
+  branch: nullableString,
+  commitSha: nullableString,
+  prUrl: nullableString,
+  attestationSha256: z.string(),
+  checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() })),
+  fallbacks: z.array(z.object({ from: z.string(), to: z.string(), reason: z.string() })),
+  prError: nullableString,
+});
+export type PromotionResultView = z.infer<typeof PromotionResultWire>;
+export const KeysWire = z.object({
+  keys: z.array(z.looseObject({ keyId: z.string(), publicKeyPem: z.string() })),
+});

@@ -1,0 +1,295 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { AasError, type ExitCode } from '../../kernel/index.js';
+import {
+  type AttestationVerdict,
+  PUBLIC_KEY_FILE,
+  type PublicKeyInfo,
+  publicKeyInfo,
+  verifyAttestation,
+} from '../../promotion/index.js';
+import type { StoredEvent } from '../../store/index.js';
+import { type CliIo, println, reportError } from '../cli-io.js';
+import { serverClientFor } from '../client/connect.js';
+import { configFrom, type GlobalOptions, withRuntime } from '../open-runtime.js';
+
+/** The files `aas export` writes, and `aas verify` looks for beside an attestation. */
+export const EXPORT_FILES = {
+  patch: 'patch.diff',
+  summary: 'summary.json',
+  attestation: 'attestation.json',
+  events: 'events.ndjson',
+  key: PUBLIC_KEY_FILE,
+} as const;
+
+interface ExportBundle {
+  readonly runId: string;
+  readonly patch: string;
+  readonly summary: unknown;
+  readonly attestation: string | null;
+  readonly events: readonly StoredEvent[];
+  readonly publicKeyPem: string;
+}
+
+/**
+ * `aas export RUN DIR`: everything needed to review and verify a run away from AAS — the
+ * patch, the summary, the signed attestation, the session's hash-chained events and the
+ * public key — written into DIR (created; existing files of these names are replaced).
+ */
+export function registerExportCommands(
+  program: Command,
+  io: CliIo,
+  setExit: (code: ExitCode) => void,
+): void {
+  program
+    .command('export')
+    .description("write a run's patch, summary, signed attestation, events and public key into DIR")
+    .argument('<run>', 'run id')
+    .argument('<dir>', 'directory to write into (created)')
+    .option('--json', 'machine-readable output')
+    .action(async (runId: string, dir: string, flags: { json?: boolean }, command: Command) => {
+      try {
+        if (!/^run_[0-9a-f]{24}$/.test(runId)) {
+          throw new AasError('INVALID_ARGUMENT', `"${runId}" is not a run id`, { field: 'RUN' });
+        }
+        const globals = command.optsWithGlobals<GlobalOptions>();
+        const server = serverClientFor(io, globals);
+        const bundle: ExportBundle = server
+          ? await (async () => {
+              const { run } = await server.getRun(runId);
+              const patch = await server.getPatch(runId);
+              const attestation = await server.attestation(runId).catch((thrown: unknown) => {
+                if (thrown instanceof AasError && thrown.code === 'NOT_FOUND') return null;
+                throw thrown;
+              });
+              const events: StoredEvent[] = [];
+              for (let after = 0; ; ) {
+                const page = await server.readEvents(run.sessionId, { after, limit: 1000 });
+                events.push(...page.items);
+                if (page.nextAfter === null || page.items.length === 0) break;
+                after = page.nextAfter;
+              }
+              const [key] = await server.publicKeys();
+              return {
+                runId,
+                patch,
+                summary: run.summary,
+                attestation,
+                events,
+                publicKeyPem: key?.publicKeyPem ?? '',
+              };
+            })()
+          : await withRuntime(
+              io,
+              globals,
+              async (runtime) => {
+                const run = await runtime.store.getRun(runId);
+                if (run === null)
+                  throw new AasError('NOT_FOUND', `no run ${runId}`, { field: 'RUN' });
+                if (run.patchSha256 === null) {
+                  throw new AasError('NOT_FOUND', `run ${runId} has no patch`, { field: 'RUN' });
+                }
+                const patch = await readFile(
+                  join(runtime.config.paths.artifacts, `${run.patchSha256}.patch`),
+                  'utf8',
+                );
+                const attestation = await runtime.promotion.service.attestationOf(runId);
+                const [key] = await runtime.promotion.service.publicKeys();
+                return {
+                  runId,
+                  patch,
+                  summary: run.summary,
+                  attestation: attestation?.bytes.toString('utf8') ?? null,
+                  events: await runtime.store.readEvents(run.sessionId),
+                  publicKeyPem: key?.publicKeyPem ?? '',
+                };
+              },
+              { recover: false },
+            );
+        const target = resolve(io.cwd, dir);
+        await mkdir(target, { recursive: true });
+        const written: string[] = [];
+        const write = async (name: string, content: string) => {
+          await writeFile(join(target, name), content);
+          written.push(name);
+        };
+        await write(EXPORT_FILES.patch, bundle.patch);
+        await write(EXPORT_FILES.summary, `${JSON.stringify(bundle.summary, null, 2)}\n`);
+        if (bundle.attestation !== null) await write(EXPORT_FILES.attestation, bundle.attestation);
+        await write(
+          EXPORT_FILES.events,
+          bundle.events.map((e) => `${JSON.stringify(e)}\n`).join(''),
+        );
+        if (bundle.publicKeyPem !== '') await write(EXPORT_FILES.key, bundle.publicKeyPem);
+        if (flags.json) println(io.stdout, JSON.stringify({ dir: target, files: written }));
+        else {
+          println(io.stdout, `exported ${runId} to ${target}: ${written.join(', ')}`);
+          if (bundle.attestation === null) {
+            println(io.stdout, 'note: the run is not promoted, so there is no attestation yet');
+          }
+        }
+      } catch (thrown) {
+        setExit(reportError(io, thrown, flags.json === true));
+      }
+    });
+
+  program
+    .command('verify')
+    .description(
+      'verify an attestation offline: its signature, the patch digest and the link into the session hash chain',
+    )
+    .argument(
+      '<file>',
+      'attestation (DSSE envelope JSON), e.g. DIR/attestation.json from aas export',
+    )
+    .option('--patch <file>', `the patch it must name (default: ${EXPORT_FILES.patch} beside FILE)`)
+    .option(
+      '--events <file>',
+      `the session's events, ndjson (default: ${EXPORT_FILES.events} beside FILE)`,
+    )
+    .option(
+      '--key <file>',
+      `trusted public key PEM (default: $AAS_HOME/keys/${PUBLIC_KEY_FILE}, else ${PUBLIC_KEY_FILE} beside FILE)`,
+    )
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 every check passed, 6 a check failed, 2 a file is missing or unreadable.',
+    )
+    .action(
+      async (
+        file: string,
+        flags: { patch?: string; events?: string; key?: string; json?: boolean },
+        command: Command,
+      ) => {
+        try {
+          const path = resolve(io.cwd, file);
+          const beside = (name: string) => join(dirname(path), name);
+          const envelope = parseJsonFile(await readInput(path, 'FILE'), path);
+          const patchPath = flags.patch ? resolve(io.cwd, flags.patch) : beside(EXPORT_FILES.patch);
+          const eventsPath = flags.events
+            ? resolve(io.cwd, flags.events)
+            : beside(EXPORT_FILES.events);
+          const patch =
+            flags.patch || existsSync(patchPath)
+              ? await readInput(patchPath, '--patch')
+              : undefined;
+          const events =
+            flags.events || existsSync(eventsPath)
+              ? parseEvents((await readInput(eventsPath, '--events')).toString('utf8'), eventsPath)
+              : undefined;
+          const { key, source } = await trustedKey(
+            io,
+            command,
+            flags.key,
+            beside(EXPORT_FILES.key),
+          );
+          const verdict = verifyAttestation({
+            envelope,
+            publicKeys: [key],
+            ...(patch === undefined ? {} : { patch }),
+            ...(events === undefined ? {} : { events }),
+          });
+          report(io, verdict, { file: path, keySource: source, json: flags.json === true });
+          if (!verdict.ok) {
+            setExit(6);
+          }
+        } catch (thrown) {
+          setExit(reportError(io, thrown, flags.json === true));
+        }
+      },
+    );
+}
+
+async function readInput(path: string, field: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (thrown) {
+    const code = (thrown as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new AasError('INVALID_ARGUMENT', `cannot read ${path} (${code})`, { file: path, field });
+  }
+}
+
+function parseJsonFile(bytes: Buffer, path: string): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new AasError('ATTESTATION_INVALID', 'the attestation is not JSON', {
+      file: path,
+      hint: 'pass the attestation.json that aas export wrote, or GET /runs/{id}/attestation',
+    });
+  }
+}
+
+function parseEvents(text: string, path: string): StoredEvent[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line, index) => {
+      try {
+        return JSON.parse(line) as StoredEvent;
+      } catch {
+        throw new AasError('INVALID_ARGUMENT', `line ${index + 1} is not JSON`, {
+          file: path,
+          hint: 'the events file is ndjson: one event object per line',
+        });
+      }
+    });
+}
+
+/**
+ * The key to trust. A key shipped beside the attestation proves only that whoever wrote both
+ * had that key, so it is the last choice, and the report says when it was used.
+ */
+async function trustedKey(
+  io: CliIo,
+  command: Command,
+  explicit: string | undefined,
+  besidePath: string,
+): Promise<{ key: PublicKeyInfo; source: string }> {
+  const candidates: { path: string; source: string }[] = [];
+  if (explicit) candidates.push({ path: resolve(io.cwd, explicit), source: '--key' });
+  else {
+    const home = configFrom(io, command.optsWithGlobals<GlobalOptions>()).paths.keys;
+    candidates.push({ path: join(home, PUBLIC_KEY_FILE), source: 'this installation' });
+    candidates.push({
+      path: besidePath,
+      source: 'the file beside the attestation (not an independent trust anchor)',
+    });
+  }
+  for (const candidate of candidates) {
+    if (!explicit && !existsSync(candidate.path)) continue;
+    const pem = (await readInput(candidate.path, '--key')).toString('utf8');
+    return { key: publicKeyInfo(pem), source: `${candidate.source}: ${candidate.path}` };
+  }
+  throw new AasError('INVALID_ARGUMENT', 'no public key to verify with', {
+    field: '--key',
+    hint: 'pass --key with the PEM from GET /api/v1/keys of the installation that signed it',
+  });
+}
+
+function report(
+  io: CliIo,
+  verdict: AttestationVerdict,
+  context: { file: string; keySource: string; json: boolean },
+): void {
+  if (context.json) {
+    println(io.stdout, JSON.stringify({ ...verdict, keySource: context.keySource }));
+    return;
+  }
+  println(io.stdout, `${context.file}: ${verdict.ok ? 'verified' : 'NOT verified'}`);
+  println(io.stdout, `  key: ${context.keySource}`);
+  for (const check of verdict.checks) {
+    const mark = check.skipped ? 'skip' : check.ok ? 'ok  ' : 'FAIL';
+    println(io.stdout, `  ${mark} ${check.name}: ${check.detail}`);
+  }
+  const predicate = verdict.statement?.predicate;
+  if (predicate) {
+    println(
+      io.stdout,
+      `  run ${predicate.runId} of session ${predicate.sessionId}, ${predicate.promotion.mode}${predicate.promotion.branch ? ` → ${predicate.promotion.branch}` : ''}; approved by ${predicate.approvers.map((a) => a.name).join(', ') || 'nobody (policy required none)'}`,
+    );
+  }
+}

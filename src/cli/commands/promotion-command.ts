@@ -1,0 +1,277 @@
+import { type Command, Option } from 'commander';
+import { AasError, type ExitCode } from '../../kernel/index.js';
+import { APPROVAL_STATES, type PromotionResult } from '../../promotion/index.js';
+import { type CliIo, println, reportError } from '../cli-io.js';
+import { serverClientFor } from '../client/connect.js';
+import { table } from '../format.js';
+import { type GlobalOptions, withRuntime } from '../open-runtime.js';
+
+const RUN_ID = /^run_[0-9a-f]{24}$/;
+
+function requireRunId(id: string): void {
+  if (!RUN_ID.test(id)) {
+    throw new AasError('INVALID_ARGUMENT', `"${id}" is not a run id`, {
+      field: 'RUN',
+      hint: 'run ids look like run_0123456789abcdef01234567 (aas sessions show SESSION lists them)',
+    });
+  }
+}
+
+function printResult(
+  io: CliIo,
+  result: Omit<PromotionResult, 'status'> & { status: string },
+): void {
+  for (const check of result.checks) {
+    println(io.stdout, `  ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`);
+  }
+  for (const fallback of result.fallbacks) {
+    println(io.stdout, `  fell back from ${fallback.from} to ${fallback.to}: ${fallback.reason}`);
+  }
+  const where =
+    result.mode === 'patch'
+      ? 'as a patch artifact (no git state written)'
+      : `to ${result.branch ?? '?'} at ${result.commitSha ?? '?'}${result.prUrl ? `, draft PR ${result.prUrl}` : ''}`;
+  println(io.stdout, `promoted ${result.runId} ${where}`);
+  if (result.prError)
+    println(io.stdout, `warning: the pull request was not opened: ${result.prError}`);
+  println(
+    io.stdout,
+    `attestation sha256:${result.attestationSha256} (aas export ${result.runId} DIR)`,
+  );
+}
+
+/** `aas approve`, `aas approvals` and `aas promote`: locally, or through a server. */
+export function registerPromotionCommands(
+  program: Command,
+  io: CliIo,
+  setExit: (code: ExitCode) => void,
+): void {
+  program
+    .command('approve')
+    .description(
+      "approve (or --reject) a run's current patch as your identity; the run's requester and whoever produced it cannot",
+    )
+    .argument('<run>', 'run id')
+    .option('--reject', 'reject instead: final, the run ends blocked (APPROVAL_REJECTED)')
+    .option('--note <text>', 'why; recorded with the decision')
+    .option('--expires-in <seconds>', 'how long the approval counts (at most AAS_APPROVAL_TTL_SEC)')
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      '\nThe decision binds to the patch digest, the latest attempt and the target branch: a new attempt or another patch voids it.\nLocally your identity is the OS user (user:NAME); through --server it is your token.',
+    )
+    .action(
+      async (
+        runId: string,
+        flags: { reject?: boolean; note?: string; expiresIn?: string; json?: boolean },
+        command: Command,
+      ) => {
+        try {
+          requireRunId(runId);
+          const expiresInSec = flags.expiresIn === undefined ? undefined : Number(flags.expiresIn);
+          if (
+            expiresInSec !== undefined &&
+            (!Number.isInteger(expiresInSec) || expiresInSec < 60)
+          ) {
+            throw new AasError(
+              'INVALID_ARGUMENT',
+              '--expires-in must be a whole number of seconds, 60 or more',
+              {
+                field: '--expires-in',
+              },
+            );
+          }
+          const input = {
+            decision: flags.reject ? ('rejected' as const) : ('approved' as const),
+            note: flags.note ?? null,
+            ...(expiresInSec === undefined ? {} : { expiresInSec }),
+          };
+          const globals = command.optsWithGlobals<GlobalOptions>();
+          const server = serverClientFor(io, globals);
+          const result = server
+            ? await server.decide(runId, input)
+            : await withRuntime(io, globals, (runtime) =>
+                runtime.promotion.service.decide(runId, { name: io.user, tokenId: null }, input),
+              );
+          if (flags.json) println(io.stdout, JSON.stringify(result));
+          else if (input.decision === 'rejected') {
+            println(
+              io.stdout,
+              `rejected ${runId} (${result.approval.id}) as ${result.approval.decidedBy}; the run is ${result.run.status}`,
+            );
+          } else {
+            println(
+              io.stdout,
+              `approved ${runId} (${result.approval.id}) as ${result.approval.decidedBy}: patch sha256:${result.approval.patchSha256.slice(0, 12)}… onto ${result.approval.targetBranch}, until ${result.approval.expiresAt}`,
+            );
+          }
+        } catch (thrown) {
+          setExit(reportError(io, thrown, flags.json === true));
+        }
+      },
+    );
+
+  program
+    .command('approvals')
+    .description(
+      "list approval decisions, or with --run one run's approvals and whether each counts",
+    )
+    .addOption(
+      new Option('--status <state>', 'only decisions in this state').choices(APPROVAL_STATES),
+    )
+    .option('--run <run>', "one run's approvals, each with why it counts or not")
+    .option('--limit <n>', 'at most this many', '50')
+    .option('--json', 'machine-readable output')
+    .action(
+      async (
+        flags: {
+          status?: (typeof APPROVAL_STATES)[number];
+          run?: string;
+          limit: string;
+          json?: boolean;
+        },
+        command: Command,
+      ) => {
+        try {
+          const limit = Number(flags.limit);
+          if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+            throw new AasError('INVALID_ARGUMENT', '--limit must be a whole number from 1 to 500', {
+              field: '--limit',
+            });
+          }
+          const globals = command.optsWithGlobals<GlobalOptions>();
+          const server = serverClientFor(io, globals);
+          if (flags.run !== undefined) {
+            requireRunId(flags.run);
+            const runId = flags.run;
+            const view = server
+              ? await server.runApprovals(runId)
+              : await withRuntime(io, globals, (runtime) =>
+                  runtime.promotion.service.approvalsOf(runId),
+                );
+            if (flags.json) {
+              println(io.stdout, JSON.stringify(view));
+              return;
+            }
+            println(
+              io.stdout,
+              `${view.runId} → ${view.targetBranch}: ${view.counted} of ${view.required} approvals count`,
+            );
+            println(
+              io.stdout,
+              table([
+                ['ID', 'BY', 'DECISION', 'STATE', 'COUNTS', 'WHY'],
+                ...view.items.map((a) => [
+                  a.id,
+                  a.decidedBy,
+                  a.decision,
+                  a.state,
+                  a.counts ? 'yes' : 'no',
+                  a.reason,
+                ]),
+              ]),
+            );
+            return;
+          }
+          const query = { limit, ...(flags.status === undefined ? {} : { status: flags.status }) };
+          const items = server
+            ? await server.listApprovals(query)
+            : await withRuntime(io, globals, (runtime) =>
+                runtime.promotion.service.listApprovals({
+                  limit,
+                  ...(flags.status === undefined ? {} : { state: flags.status }),
+                }),
+              );
+          if (flags.json) {
+            println(io.stdout, JSON.stringify(items));
+            return;
+          }
+          println(
+            io.stdout,
+            table([
+              ['ID', 'RUN', 'BY', 'DECISION', 'STATE', 'TARGET', 'AT'],
+              ...items.map((a) => [
+                a.id,
+                a.runId,
+                a.decidedBy,
+                a.decision,
+                a.state,
+                a.targetBranch,
+                a.createdAt,
+              ]),
+            ]),
+          );
+        } catch (thrown) {
+          setExit(reportError(io, thrown, flags.json === true));
+        }
+      },
+    );
+
+  program
+    .command('promote')
+    .description(
+      'promote a run: preflight (printed check by check), then a patch artifact, a branch, or a draft pull request, with a signed attestation',
+    )
+    .argument('<run>', 'run id')
+    .addOption(
+      new Option('--mode <mode>', "override the job's promotion.mode").choices([
+        'patch',
+        'branch',
+        'draft_pr',
+      ]),
+    )
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      '\nPromotions of one target branch run one at a time (a writer lease). Retrying a promotion that stopped half-way finishes it; it never makes a second commit, branch or pull request.\nExit codes: 0 promoted, 3 refused by a check (approvals, base moved, branch exists), 6 patch digest mismatch.',
+    )
+    .action(
+      async (
+        runId: string,
+        flags: { mode?: 'patch' | 'branch' | 'draft_pr'; json?: boolean },
+        command: Command,
+      ) => {
+        try {
+          requireRunId(runId);
+          const globals = command.optsWithGlobals<GlobalOptions>();
+          const server = serverClientFor(io, globals);
+          const result = server
+            ? await server.promote(runId, flags.mode)
+            : await withRuntime(io, globals, async (runtime) => {
+                const startedIso = runtime.clock.nowIso();
+                try {
+                  return await runtime.promotion.service.promote(runId, io.user, flags.mode);
+                } catch (thrown) {
+                  if (!flags.json) await printLastPreflight(io, runtime.store, runId, startedIso);
+                  throw thrown;
+                }
+              });
+          if (flags.json) println(io.stdout, JSON.stringify(result));
+          else printResult(io, result);
+        } catch (thrown) {
+          setExit(reportError(io, thrown, flags.json === true));
+        }
+      },
+    );
+}
+
+/** After a refused promotion: the checks as the history recorded them. */
+async function printLastPreflight(
+  io: CliIo,
+  store: import('../../store/index.js').Store,
+  runId: string,
+  sinceIso: string,
+): Promise<void> {
+  const run = await store.getRun(runId).catch(() => null);
+  if (run === null) return;
+  const events = await store.readEvents(run.sessionId).catch(() => []);
+  const last = events
+    .filter((event) => event.type === 'promotion.preflight' && event.at >= sinceIso)
+    .at(-1);
+  const checks = (
+    last?.data as { checks?: { name: string; ok: boolean; detail: string }[] } | undefined
+  )?.checks;
+  for (const check of checks ?? []) {
+    println(io.stdout, `  ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`);
+  }
+}

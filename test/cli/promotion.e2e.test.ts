@@ -1,0 +1,164 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startServer } from '../../src/app/index.js';
+import { parseConfig } from '../../src/config/index.js';
+import { jsonOf, runCli } from '../helpers/run-cli.js';
+import { createTempRepo, git, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+
+/**
+ * The `aas` binary end to end for approvals and promotion, through a real server (tokens give
+ * identities) and locally (the OS user is the identity): separation of duties, a branch pushed
+ * to a bare remote, export, and offline verification that fails on any changed byte.
+ */
+
+const ADMIN = `aas_${'promo0123456789abcdefghijklmnopqrstuvwxyz'}`;
+const FIX = "sed -i 's/answer = 41/answer = 42/' src/app.js";
+
+const cleanup: string[] = [];
+let server: RunningServer;
+let clientHome: string;
+let repo: string;
+let remote: string;
+const secrets: Record<string, string> = {};
+
+beforeAll(async () => {
+  const serverHome = makeTempDir('aas-promo-server-');
+  clientHome = makeTempDir('aas-promo-client-');
+  repo = createTempRepo({ 'README.md': '# demo\n', 'src/app.js': 'export const answer = 41;\n' });
+  const remoteDir = makeTempDir('aas-promo-remote-');
+  remote = join(remoteDir, 'origin.git');
+  git(remoteDir, ['clone', '-q', '--bare', repo, remote]);
+  git(repo, ['remote', 'add', 'origin', remote]);
+  cleanup.push(serverHome, clientHome, repo, remoteDir);
+  const config = parseConfig({
+    env: { AAS_HOME: serverHome, AAS_BOOTSTRAP_TOKEN: ADMIN, AAS_LOG_LEVEL: 'error' },
+    cwd: serverHome,
+    overrides: { port: 0, workers: 1 },
+  });
+  server = await startServer(config, { hostEnv: process.env, nodePath: process.execPath });
+  for (const [name, role] of [
+    ['olivia', 'operator'],
+    ['abe', 'approver'],
+  ] as const) {
+    const created = await client(
+      ['token', 'create', '--name', name, '--role', role, '--json'],
+      ADMIN,
+    );
+    secrets[name] = jsonOf<{ secret: string }>(created).secret;
+  }
+});
+
+afterAll(async () => {
+  await server?.close();
+  for (const dir of cleanup) removeDir(dir);
+});
+
+function client(args: readonly string[], token: string) {
+  return runCli(['--server', server.url, ...args], {
+    home: clientHome,
+    env: { AAS_TOKEN: token },
+  });
+}
+
+describe('aas approve / promote / export / verify', () => {
+  it('through a server: SoD, a pushed branch, an export that verifies and fails on any change', async () => {
+    const submitted = await client(
+      ['run', '--repo', repo, '--task', 'answer 42', '--agent-cmd', FIX, '--json'],
+      ADMIN,
+    );
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const runId = jsonOf<{ runId: string }>(submitted).runId;
+
+    const early = await client(['promote', runId, '--mode', 'branch'], secrets.olivia ?? '');
+    expect(early.code).toBe(3);
+    expect(early.stderr).toMatch(/^error \[APPROVAL_REQUIRED\]: .*0 of 1 required/m);
+
+    // The admin may approve runs, but not one it requested; an operator may not approve at all.
+    const self = await client(['approve', runId], ADMIN);
+    expect(self.code).toBe(3);
+    expect(self.stderr).toMatch(
+      /^error \[APPROVAL_SELF\]: admin cannot decide on run .*: it requested the run/m,
+    );
+    const byOperator = await client(['approve', runId], secrets.olivia ?? '');
+    expect(byOperator.code).toBe(2);
+    expect(byOperator.stderr).toMatch(/FORBIDDEN/);
+
+    const approved = await client(['approve', runId, '--note', 'looks right'], secrets.abe ?? '');
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.stdout).toMatch(new RegExp(`^approved ${runId} \\(apr_[0-9a-f]{24}\\) as abe`));
+
+    const listed = await client(['approvals', '--run', runId], secrets.olivia ?? '');
+    expect(listed.stdout).toMatch(/1 of 1 approvals count/);
+
+    const promoted = await client(['promote', runId, '--mode', 'branch'], secrets.olivia ?? '');
+    expect(promoted.code, promoted.stderr + promoted.stdout).toBe(0);
+    expect(promoted.stdout).toMatch(/ok {3}approvals: 1 of 1 required \(abe\)/);
+    const branch = /promoted run_\S+ to (aas\/[0-9a-f]{12}) at ([0-9a-f]{40})/.exec(
+      promoted.stdout,
+    );
+    expect(branch, promoted.stdout).not.toBeNull();
+    expect(git(repo, ['--git-dir', remote, 'rev-parse', branch?.[1] ?? '']).trim()).toBe(
+      branch?.[2],
+    );
+
+    const dir = join(clientHome, 'export');
+    const exported = await client(['export', runId, dir], secrets.olivia ?? '');
+    expect(exported.code, exported.stderr).toBe(0);
+    const verify = (args: readonly string[] = []) =>
+      runCli(['verify', join(dir, 'attestation.json'), ...args], { home: clientHome });
+    const ok = await verify();
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/verified/);
+    expect(ok.stdout).toMatch(/ok {3}chain_link/);
+    expect(ok.stdout).toMatch(/approved by abe/);
+
+    // Any changed byte of the attestation, the patch or the history fails verification.
+    const attestation = readFileSync(join(dir, 'attestation.json'), 'utf8');
+    const envelope = JSON.parse(attestation) as { payload: string };
+    const payload = Buffer.from(envelope.payload, 'base64');
+    const at = payload.length - 5;
+    payload.writeUInt8(payload.readUInt8(at) ^ 1, at);
+    writeFileSync(
+      join(dir, 'tampered.json'),
+      JSON.stringify({ ...envelope, payload: payload.toString('base64') }),
+    );
+    const tampered = await runCli(['verify', join(dir, 'tampered.json')], { home: clientHome });
+    expect(tampered.code).toBe(6);
+    expect(tampered.stdout).toMatch(/FAIL signature/);
+
+    const patchFile = join(dir, 'patch.diff');
+    writeFileSync(join(dir, 'other.diff'), readFileSync(patchFile, 'utf8').replace('42', '43'));
+    const badPatch = await verify(['--patch', join(dir, 'other.diff')]);
+    expect(badPatch.code).toBe(6);
+    expect(badPatch.stdout).toMatch(/FAIL patch_digest/);
+
+    const events = readFileSync(join(dir, 'events.ndjson'), 'utf8').split('\n');
+    events[1] = (events[1] ?? '').replace('"answer 42"', '"answer 43"');
+    writeFileSync(join(dir, 'edited.ndjson'), events.join('\n'));
+    const badEvents = await verify(['--events', join(dir, 'edited.ndjson')]);
+    expect(badEvents.code).toBe(6);
+    expect(badEvents.stdout).toMatch(/FAIL chain_link/);
+  });
+
+  it('locally: the OS user who requested a run cannot approve it', async () => {
+    const home = makeTempDir('aas-promo-local-');
+    cleanup.push(home);
+    const ran = await runCli(['run', '--repo', repo, '--task', 'x', '--agent-cmd', FIX, '--json'], {
+      home,
+    });
+    expect(ran.code, ran.stderr).toBe(0);
+    const runId = jsonOf<{ runId: string }>(ran).runId;
+    const self = await runCli(['approve', runId], { home });
+    expect(self.code).toBe(3);
+    expect(self.stderr).toMatch(
+      /^error \[APPROVAL_SELF\]: user:\S+ cannot decide on run .*: it requested the run/m,
+    );
+    const bad = await runCli(['approve', 'nope'], { home });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/is not a run id/);
+    const missing = await runCli(['verify', join(home, 'none.json')], { home });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read .*none\.json \(ENOENT\)/);
+  });
+});
