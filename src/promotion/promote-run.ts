@@ -615,7 +615,13 @@ async function runPreflight(
 
   if (mode === PromotionMode.draftPr) {
     const url = await remoteUrlOf(await openGit(), deps.settings.remote);
-    forgeRepo = url === null ? null : parseGitHubRemote(url, deps.settings.forgeHost);
+    const named = context.job.promotion.repository?.split('/');
+    forgeRepo =
+      named?.[0] !== undefined && named[1] !== undefined
+        ? { owner: named[0], repo: named[1] }
+        : url === null
+          ? null
+          : parseGitHubRemote(url, deps.settings.forgeHost);
     if (deps.provider === null) {
       fallBack(PromotionMode.branch, 'no forge credential is configured (AAS_GITHUB_TOKEN)');
     } else if (forgeRepo === null) {
@@ -814,6 +820,14 @@ export function commitMessage(context: PromotionContext, provenanceSha256: strin
   ].join('\n');
 }
 
+const PUBLIC_CHECK_DETAILS = new Set([
+  'run.status',
+  'gates.passed',
+  'patch.digest',
+  'approvals',
+  'mode',
+]);
+
 function prTitle(context: PromotionContext): string {
   return `[AAS] ${firstLine(context.session.task, 100)}`;
 }
@@ -847,8 +861,11 @@ function prBody(
     '',
     '## Preflight',
     '',
-    ...input.checks.map(
-      (check) => `- ${check.ok ? '✅' : '❌'} **${check.name}**: ${check.detail}`,
+    // Only checks whose details say nothing about this server's file system or remotes.
+    ...input.checks.map((check) =>
+      PUBLIC_CHECK_DETAILS.has(check.name)
+        ? `- ${check.ok ? '✅' : '❌'} **${check.name}**: ${check.detail}`
+        : `- ${check.ok ? '✅' : '❌'} **${check.name}**`,
     ),
     '',
     'This pull request is a draft: review it like any other change.',

@@ -23,7 +23,20 @@ export const JobSpecSchema = z
     promotion: z
       .object({
         mode: z.enum(['patch', 'branch', 'draft_pr']).default('patch'),
-        targetBranch: z.string().min(1).optional(),
+        targetBranch: z
+          .string()
+          .min(1)
+          .max(200)
+          .regex(/^(?!-)[^\s~^:?*[\\]+$/, 'not a branch name')
+          .optional(),
+        /**
+         * `owner/name` of the repository on the forge, for a remote whose URL does not say
+         * (a mirror, a local path); by default it is read from the remote's URL.
+         */
+        repository: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name')
+          .optional(),
       })
       .strict()
       .default({ mode: 'patch' }),
