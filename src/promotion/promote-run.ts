@@ -166,6 +166,20 @@ export async function promoteRun(
     }
   };
   let promotion: PromotionRecord | null = existing;
+  // Long steps (a slow push, a pull request call, re-validation) outlast a lease: a heartbeat
+  // renews it meanwhile. Once a renewal is refused the lease is gone, and the next step's own
+  // check stops the promotion before it writes.
+  let leaseLost = false;
+  const heartbeat = setInterval(
+    () => {
+      if (leaseLost) return;
+      renew().catch(() => {
+        leaseLost = true;
+      });
+    },
+    Math.max(250, Math.floor(deps.settings.leaseMs / 3)),
+  );
+  heartbeat.unref();
   try {
     const preflight = await runPreflight(deps, context, openGit, {
       targetBranch,
@@ -432,6 +446,7 @@ export async function promoteRun(
     }
     throw error;
   } finally {
+    clearInterval(heartbeat);
     await deps.store
       .releaseWriterLease(fence, deps.clock.nowIso())
       .catch((releaseError: unknown) => {
