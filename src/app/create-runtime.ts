@@ -135,7 +135,15 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
         runLeaseMs: config.runLeaseMs,
         owner,
       }),
-      promotion: createPromotionDeps({ config, store, clock, bus, log, owner }),
+      promotion: createPromotionDeps({
+        config,
+        store,
+        clock,
+        bus,
+        log,
+        owner,
+        runnerDeps: () => runtime.runnerDeps(),
+      }),
       close: () => store.close(),
     };
     if (options.recover ?? true) await recover(runtime);

@@ -1,5 +1,5 @@
 import type { AasConfig } from '../config/index.js';
-import type { Clock, Logger } from '../kernel/index.js';
+import { AasError, type Clock, type Logger } from '../kernel/index.js';
 import {
   type ApprovalDeps,
   createGitHubProvider,
@@ -8,8 +8,10 @@ import {
   loadOrCreateSigningKey,
   type PromotionDeps,
   type PromotionService,
+  type RevalidationInput,
   type SigningKey,
 } from '../promotion/index.js';
+import { type RunnerDeps, revalidatePatch } from '../runner/index.js';
 import type { EventBus } from '../sessions/index.js';
 import type { Store } from '../store/index.js';
 
@@ -50,6 +52,8 @@ export function forgeHttpEnv(
 
 export interface PromotionResources {
   readonly config: AasConfig;
+  /** Re-validation on a moved base runs the job's gates like the runner does. */
+  readonly runnerDeps?: () => RunnerDeps;
   readonly store: Store;
   readonly clock: Clock;
   readonly bus: EventBus;
@@ -98,6 +102,24 @@ export function createPromotionDeps(
     },
     provider,
     httpEnvFor: (remoteUrl) => forgeHttpEnv(token, forgeHost, remoteUrl),
+    ...(resources.runnerDeps === undefined
+      ? {}
+      : {
+          revalidate: (input: RevalidationInput) => {
+            const runnerDeps = resources.runnerDeps?.();
+            if (runnerDeps === undefined) {
+              throw new AasError('INTERNAL', 're-validation was configured without a runner');
+            }
+            return revalidatePatch(runnerDeps, {
+              runId: input.context.run.id,
+              job: input.context.job,
+              agentId: input.context.agentId,
+              git: input.git,
+              newBase: input.newBase,
+              patchText: input.patchText,
+            });
+          },
+        }),
     owner: `promoter:${owner}`,
   };
   const approvals: ApprovalDeps = {

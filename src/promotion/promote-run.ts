@@ -56,6 +56,8 @@ export const PromotionState = {
 
 export interface RevalidationInput {
   readonly context: PromotionContext;
+  /** The promotion's git dir: it holds the fetched target head and borrows the repository. */
+  readonly git: PromotionGit;
   readonly newBase: string;
   readonly patchText: string;
 }
@@ -752,6 +754,7 @@ async function baseCheck(
   }
   const verdict = await deps.revalidate({
     context,
+    git,
     newBase: input.targetHead,
     patchText: input.patchText,
   });

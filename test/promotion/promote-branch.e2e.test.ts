@@ -194,6 +194,42 @@ describe('promotion to a branch', () => {
     expect(result.checks.find((check) => check.name === 'base')?.detail).toMatch(/moved from/);
   });
 
+  it('revalidate runs the gates and validators again on the moved target: pass, and fail', async () => {
+    const validators = [{ name: 'answer', command: "grep -q 'answer = 42' src/app.js" }];
+    const passes = await fixture.runJob(FIX, {
+      promotion: { mode: 'branch', targetBranch: 'main' },
+      validators,
+    });
+    const fails = await fixture.runJob(FIX, {
+      promotion: { mode: 'branch', targetBranch: 'main' },
+      validators: [...validators, { name: 'no-notes', command: 'test ! -e NOTES.md' }],
+    });
+    expect([passes.status, fails.status]).toEqual(['ready_for_promotion', 'ready_for_promotion']);
+    await approve(passes.runId, 'bob');
+    await approve(fails.runId, 'bob');
+    writeFileSync(join(fixture.repo, 'NOTES.md'), 'notes\n');
+    const moved = commitAll(fixture.repo, 'notes');
+    git(fixture.repo, ['push', '-q', 'origin', 'main']);
+
+    const result = await promote(passes.runId);
+    expect(result.status).toBe('promoted');
+    expect(result.checks.find((check) => check.name === 'base')?.detail).toMatch(
+      /re-validated there: \d+ gates passed on/,
+    );
+    expect(
+      git(fixture.repo, ['--git-dir', fixture.remote, 'rev-parse', `${result.branch}^`]).trim(),
+    ).toBe(moved);
+
+    expect(await codeOf(promote(fails.runId))).toBe('BASE_MOVED');
+    const run = await fixture.runtime.store.getRun(fails.runId);
+    const preflight = (await fixture.runtime.store.readEvents(run?.sessionId ?? '')).filter(
+      (event) => event.type === 'promotion.preflight',
+    );
+    expect(JSON.stringify(preflight.at(-1)?.data), JSON.stringify(preflight.at(-1)?.data)).toMatch(
+      /re-validated there: failed on [0-9a-f]{12}: validator:no-notes \(GATE_FAILED\)/,
+    );
+  });
+
   it('a patch that no longer applies to the moved target is BASE_MOVED under either policy', async () => {
     const { runId } = await fixture.runJob(FIX, {
       promotion: { mode: 'branch', targetBranch: 'main' },

@@ -63,6 +63,7 @@ export async function createPromotionFixture(
           bus: runtime.bus,
           log: runtime.log,
           owner: runtime.owner,
+          runnerDeps: () => runtime.runnerDeps(),
         },
         { provider: options.provider },
       ),

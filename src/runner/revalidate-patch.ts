@@ -1,0 +1,170 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildSandboxBaseEnv } from '../drivers/index.js';
+import { runGates } from '../gates/index.js';
+import {
+  agentPolicyLayer,
+  FLOOR_LAYER,
+  mergePolicy,
+  type NamedLayer,
+  REPO_POLICY_PATH,
+  repoPolicyLayer,
+  runtimeRule,
+} from '../policy/index.js';
+import { selectSandbox } from '../sandbox/index.js';
+import type { TypedEvent } from '../sessions/index.js';
+import {
+  applyPatchToWorkspace,
+  computePatch,
+  createWorkspace,
+  type RunGit,
+  readFileAtCommit,
+  removeWorkspace,
+  type Workspace,
+} from '../workspaces/index.js';
+import type { JobSpec } from './job-spec.js';
+import { NetworkRecorder, sandboxNetworkFor } from './network-recorder.js';
+import type { RunnerDeps } from './runner-deps.js';
+
+export interface RevalidationVerdict {
+  readonly ok: boolean;
+  readonly detail: string;
+  readonly gates: readonly { gate: string; passed: boolean; code: string; detail: string }[];
+}
+
+/**
+ * Judges a finished run's patch again on a new base, as if the run had started there: the
+ * policy is resolved anew (the repository layer read from the new base), the patch is applied
+ * to a workspace of the new base and recomputed, and the whole gate pipeline runs on it —
+ * static gates, the apply check and the job's validators in the sandbox the policy selects.
+ * Nothing is recorded here; the caller records the verdict with its own step.
+ */
+export async function revalidatePatch(
+  deps: RunnerDeps,
+  input: {
+    readonly runId: string;
+    readonly job: JobSpec;
+    readonly agentId: string;
+    /** A git dir whose objects hold `newBase` (and borrow the repository's). */
+    readonly git: RunGit;
+    readonly newBase: string;
+    readonly patchText: string;
+    readonly signal?: AbortSignal;
+  },
+): Promise<RevalidationVerdict> {
+  const { job } = input;
+  const repoPolicy = await readFileAtCommit(input.git, input.newBase, REPO_POLICY_PATH);
+  const manifest = deps.registry.get(input.agentId);
+  const policy = mergePolicy(
+    [
+      FLOOR_LAYER,
+      deps.serverPolicy,
+      repoPolicy ? repoPolicyLayer(repoPolicy.toString('utf8'), input.newBase) : null,
+      agentPolicyLayer(manifest),
+      job.policy ? { name: 'job', source: 'job', layer: job.policy } : null,
+    ].filter((layer): layer is NamedLayer => layer !== null),
+  );
+  const sandbox = await selectSandbox(policy.sandbox, deps.sandboxes);
+  const root = join(deps.paths.runs, input.runId, `revalidation-${input.newBase.slice(0, 12)}`);
+  await rm(root, { recursive: true, force: true });
+  const attemptDir = join(root, 'attempt');
+  const validationAttemptDir = join(root, 'validation');
+  const validatorDirs = {
+    root: join(attemptDir, 'validator-env'),
+    home: join(attemptDir, 'validator-env', 'home'),
+    tmp: join(attemptDir, 'validator-env', 'tmp'),
+  };
+  await Promise.all([
+    mkdir(validatorDirs.home, { recursive: true }),
+    mkdir(validatorDirs.tmp, { recursive: true }),
+  ]);
+  const workspaces: Workspace[] = [];
+  const workspaceOptions = (dir: string) => ({
+    baseCommit: input.newBase,
+    attemptDir: dir,
+    strategy: deps.workspaceStrategy,
+    checkoutCacheDir: deps.paths.checkouts,
+  });
+  try {
+    const workspace = await createWorkspace(input.git, workspaceOptions(attemptDir));
+    workspaces.push(workspace);
+    await applyPatchToWorkspace(workspace, input.patchText);
+    const patch = await computePatch(workspace, {
+      runtimeRule: (path) => runtimeRule(policy, path),
+    });
+    const ignored: TypedEvent[] = [];
+    const network = new NetworkRecorder(input.runId, 0, 'validators', (event) =>
+      ignored.push(event),
+    );
+    const verdicts: RevalidationVerdict['gates'][number][] = [];
+    const result = await runGates({
+      policy,
+      patch,
+      workspace,
+      validators: job.validators.map((validator, index) => ({
+        name: validator.name ?? `validator-${index + 1}`,
+        command: validator.command,
+        timeoutSec: Math.min(validator.timeoutSec, policy.limits.timeoutSec),
+      })),
+      sandbox: sandbox.backend,
+      validatorEnv: Object.fromEntries(
+        buildSandboxBaseEnv({
+          hostEnv: deps.hostEnv,
+          envAllow: policy.envAllow,
+          home: validatorDirs.home,
+          tmp: validatorDirs.tmp,
+        }),
+      ),
+      prepareValidatorWorkspace: async () => {
+        const validation = await createWorkspace(input.git, workspaceOptions(validationAttemptDir));
+        workspaces.push(validation);
+        await applyPatchToWorkspace(validation, patch.text);
+        return validation.dir;
+      },
+      validatorConfinement: {
+        writablePaths: [join(validationAttemptDir, 'workspace'), validatorDirs.root],
+        readOnlyPaths: [],
+        tmpDir: validatorDirs.tmp,
+        homeDir: validatorDirs.home,
+        network: sandboxNetworkFor(policy, network),
+        scratchDir: join(attemptDir, 'sandbox'),
+      },
+      validatorLimits: {
+        cpuSec: policy.limits.cpuSec,
+        maxProcesses: policy.limits.maxProcesses,
+        maxFileBytes: policy.limits.maxFileBytes,
+        growth: {
+          paths: [
+            join(validationAttemptDir, 'upper'),
+            join(validationAttemptDir, 'workspace'),
+            validatorDirs.root,
+          ],
+          maxBytes: policy.limits.maxWorkspaceGrowthBytes,
+        },
+      },
+      outputDir: join(attemptDir, 'validators'),
+      clock: deps.clock,
+      ...(input.signal === undefined ? {} : { signal: input.signal }),
+      onVerdict: async (verdict) => {
+        verdicts.push({
+          gate: verdict.gate,
+          passed: verdict.passed,
+          code: verdict.code,
+          detail: verdict.detail,
+        });
+      },
+    });
+    const failed = result.failures.map((failure) => `${failure.gate} (${failure.code})`);
+    return {
+      ok: result.passed,
+      detail: result.passed
+        ? `${verdicts.length} gates passed on ${input.newBase.slice(0, 12)}`
+        : `failed on ${input.newBase.slice(0, 12)}: ${failed.join(', ')}`,
+      gates: verdicts,
+    };
+  } finally {
+    for (const workspace of workspaces.reverse()) {
+      await removeWorkspace(workspace).catch(() => undefined);
+    }
+  }
+}
