@@ -150,6 +150,73 @@ describe('promotion to a branch', () => {
     expect(await codeOf(promote(first.runId))).toBe('APPROVAL_REJECTED');
   });
 
+  it('an approval is voided by a new attempt and never counts for the patch that attempt made', async () => {
+    const { runId, sessionId } = await fixture.runJob(FIX, {
+      promotion: { mode: 'branch', targetBranch: 'main' },
+    });
+    await approve(runId, 'bob');
+    const store = fixture.runtime.store;
+    const before = await store.getRun(runId);
+    // The run is worked on again (attempt 2) and ends with a different patch.
+    await store.updateRun({
+      runId,
+      changes: { status: 'running' },
+      events: [
+        {
+          type: 'run.started',
+          at: new Date().toISOString(),
+          actor: 'runner:again',
+          data: { runId, owner: 'runner:again', leaseExpiresAt: new Date().toISOString() },
+        },
+      ],
+    });
+    await store.createAttempt({
+      attempt: {
+        id: `att_${'f'.repeat(24)}`,
+        runId,
+        number: 2,
+        agentId: 'command',
+        startedAt: new Date().toISOString(),
+      },
+      events: [
+        {
+          type: 'run.attempt.started',
+          at: new Date().toISOString(),
+          actor: 'runner:again',
+          data: { runId, attempt: 2 },
+        },
+      ],
+    });
+    await store.updateRun({
+      runId,
+      changes: { status: 'ready_for_promotion', patchSha256: before?.patchSha256 ?? null },
+      events: [
+        {
+          type: 'gate.passed',
+          at: new Date().toISOString(),
+          actor: 'runner:again',
+          data: {
+            runId,
+            attempt: 2,
+            gate: 'patch.applies',
+            code: 'GATES_PASSED',
+            detail: '',
+            durationMs: 1,
+          },
+        },
+      ],
+    });
+    const listed = await fixture.runtime.promotion.service.approvalsOf(runId);
+    expect(listed).toMatchObject({ counted: 0, required: 1 });
+    expect(listed.items[0]).toMatchObject({ decidedBy: 'bob', state: 'voided', counts: false });
+    expect(await codeOf(promote(runId))).toBe('APPROVAL_REQUIRED');
+    const types = (await store.readEvents(sessionId)).map((event) => event.type);
+    expect(types).toContain('approval.voided');
+    // The producer of attempt 2 cannot approve it either; someone else can.
+    expect(await codeOf(approve(runId, 'runner:again'))).toBe('APPROVAL_SELF');
+    expect(await codeOf(approve(runId, 'bob'))).toBe('resolved');
+  });
+
   it('a tampered patch file is refused with PATCH_DIGEST_MISMATCH and nothing is pushed', async () => {
     const { runId } = await fixture.runJob(FIX, {
       promotion: { mode: 'branch', targetBranch: 'main' },
