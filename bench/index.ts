@@ -1,5 +1,5 @@
 /**
- * AAS benchmarks: `npm run bench` (all sections) or `npm run bench -- run|events|replay|queue|workspace|sandbox|api`.
+ * AAS benchmarks: `npm run bench` (all sections) or `npm run bench -- run|events|replay|queue|promotion|workspace|sandbox|api`.
  * Prints one table of medians per measurement and writes bench/out/results.json.
  * AAS_BENCH_QUICK=1 shrinks every section for a smoke run; see bench/README.md.
  */
@@ -9,6 +9,7 @@ import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { apiBench } from './api-bench.js';
 import { eventBench } from './event-bench.js';
+import { promotionBench } from './promotion-bench.js';
 import { queueBench } from './queue-bench.js';
 import { replayBench } from './replay-bench.js';
 import { formatTable, passes, type ResultTable, tableToJson } from './report.js';
@@ -16,7 +17,16 @@ import { runBench } from './run-bench.js';
 import { sandboxBench } from './sandbox-bench.js';
 import { workspaceBench } from './workspace-bench.js';
 
-const SECTIONS = ['run', 'events', 'replay', 'queue', 'workspace', 'sandbox', 'api'] as const;
+const SECTIONS = [
+  'run',
+  'events',
+  'replay',
+  'queue',
+  'promotion',
+  'workspace',
+  'sandbox',
+  'api',
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 function isSection(value: string): value is Section {
@@ -63,6 +73,7 @@ const runners: Record<Section, () => Promise<ResultTable[]>> = {
       connections: 10,
       progress,
     }),
+  promotion: () => promotionBench({ warmups: quick ? 1 : 2, iterations: quick ? 3 : 15, progress }),
   queue: () =>
     queueBench({ runs: quick ? 300 : 2_000, rounds: quick ? 2 : 5, warmups: 1, env, progress }),
   sandbox: () =>
