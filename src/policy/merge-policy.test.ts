@@ -323,6 +323,28 @@ describe('mergePolicy: lists, limits and permissions', () => {
     expect(mergePolicy(layers).sandbox).toBe(expected);
   });
 
+  it('only the server layer may lower approvals below the default; the others can only raise it', () => {
+    const approvalsOf = (...layers: Parameters<typeof mergePolicy>[0]) =>
+      mergePolicy(layers).promotion.approvals;
+    expect(approvalsOf(job({ promotion: { approvals: 0 } }))).toBe(1);
+    expect(approvalsOf(named('repo', { promotion: { approvals: 0 } }))).toBe(1);
+    expect(approvalsOf(named('server', { promotion: { approvals: 0 } }))).toBe(0);
+    expect(
+      approvalsOf(
+        named('server', { promotion: { approvals: 0 } }),
+        job({ promotion: { approvals: 2 } }),
+      ),
+    ).toBe(2);
+    expect(
+      approvalsOf(
+        named('server', { promotion: { approvals: 3 } }),
+        job({ promotion: { approvals: 0 } }),
+      ),
+    ).toBe(3);
+    const policy = mergePolicy([job({ promotion: { approvals: 0 } })]);
+    expect(policy.decidedBy['promotion.approvals']).toEqual([]);
+  });
+
   it('merges promotion rules: max approvals, OR distinct approver, union of branches', () => {
     expect(mergePolicy([]).promotion).toEqual({
       approvals: 1,

@@ -137,8 +137,6 @@ function checkLayers(layers: readonly NamedLayer[]): Checked[] {
 }
 
 const lower = (a: number, b: number) => a < b;
-const higher = (a: number, b: number) => a > b;
-
 function mergeLimits(layers: readonly Checked[]): {
   value: EffectiveLimits;
   by: Record<LimitField, string[]>;
@@ -224,11 +222,19 @@ export function mergePolicy(layers: readonly NamedLayer[]): EffectivePolicy {
     POLICY_DEFAULTS.sandbox,
     (a, b) => SANDBOX_STRICTNESS[a] > SANDBOX_STRICTNESS[b],
   );
-  const approvals = extreme(
-    setting(checked, (layer) => layer.promotion?.approvals),
-    POLICY_DEFAULTS.approvals,
-    higher,
-  );
+  // Approvals guard against the very people who write the repo and job layers (the requester,
+  // the repository's committers), so only the operator's server layer may set fewer than the
+  // default: every other layer can only raise the number.
+  const approvalSettings = setting(checked, (layer) => layer.promotion?.approvals);
+  const serverApprovals = approvalSettings.find((entry) => entry.name === 'server');
+  const approvalFloor = serverApprovals?.value ?? POLICY_DEFAULTS.approvals;
+  const approvalValue = Math.max(approvalFloor, ...approvalSettings.map((entry) => entry.value));
+  const approvals = {
+    value: approvalValue,
+    by: approvalSettings
+      .filter((entry) => entry.value === approvalValue)
+      .map((entry) => entry.name),
+  };
   const distinctSet = setting(checked, (layer) => layer.promotion?.requireDistinctApprover);
   const requireDistinctApprover =
     distinctSet.length === 0
