@@ -88,7 +88,11 @@ export function createPromotionDeps(
     runsDir: config.paths.runs,
     artifactsDir: config.paths.artifacts,
     signingKey: () => {
-      key ??= loadOrCreateSigningKey(config.paths.keys);
+      // A failure (an unreadable key file) is not cached: the next promotion tries again.
+      key ??= loadOrCreateSigningKey(config.paths.keys).catch((error: unknown) => {
+        key = null;
+        throw error;
+      });
       return key;
     },
     settings: {
@@ -99,6 +103,7 @@ export function createPromotionDeps(
       leaseMs: config.promotion.leaseMs,
       waitMs: config.promotion.waitMs,
       forgeHost,
+      forgeRepositories: config.promotion.githubRepositories,
     },
     provider,
     httpEnvFor: (remoteUrl) => forgeHttpEnv(token, forgeHost, remoteUrl),

@@ -49,6 +49,8 @@ export const CONFIG_ENV_VARS = {
     'token for opening draft pull requests (pull_requests: write); only the control plane holds it',
   AAS_GITHUB_API_URL:
     'GitHub REST API base URL; default https://api.github.com (GitHub Enterprise: https://HOST/api/v3)',
+  AAS_GITHUB_REPOSITORIES:
+    'owner/name repositories, comma-separated, a job may name for pull requests when its remote URL does not say which (a mirror, a local path)',
 } as const;
 
 export const WorkspaceStrategySetting = {
@@ -105,6 +107,9 @@ const ConfigSchema = z
         approvalTtlSec: z.number().int().min(60).max(31_536_000),
         githubToken: z.string().min(1).optional(),
         githubApiUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+        githubRepositories: z.array(
+          z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'each must be owner/name'),
+        ),
       })
       .strict(),
     client: z
@@ -168,6 +173,7 @@ export interface PromotionConfig {
   /** A secret: never logged, never given to a sandbox or a worker. */
   readonly githubToken?: string;
   readonly githubApiUrl: string;
+  readonly githubRepositories: readonly string[];
 }
 
 export interface ConfigSources {
@@ -229,6 +235,9 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       approvalTtlSec: numberFrom(env.AAS_APPROVAL_TTL_SEC, 604_800),
       githubToken: nonEmpty(env.AAS_GITHUB_TOKEN),
       githubApiUrl: nonEmpty(env.AAS_GITHUB_API_URL) ?? 'https://api.github.com',
+      githubRepositories: (nonEmpty(env.AAS_GITHUB_REPOSITORIES)?.split(',') ?? [])
+        .map((entry) => entry.trim())
+        .filter(Boolean),
     },
   };
   const parsed = ConfigSchema.safeParse(raw);
@@ -283,6 +292,7 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       approvalTtlSec: config.promotion.approvalTtlSec,
       ...(config.promotion.githubToken ? { githubToken: config.promotion.githubToken } : {}),
       githubApiUrl: config.promotion.githubApiUrl.replace(/\/+$/, ''),
+      githubRepositories: config.promotion.githubRepositories,
     },
     paths: {
       keys: resolve(config.home, 'keys'),
@@ -359,4 +369,5 @@ const fieldToEnv: Record<string, string> = {
   'promotion.approvalTtlSec': 'AAS_APPROVAL_TTL_SEC',
   'promotion.githubToken': 'AAS_GITHUB_TOKEN',
   'promotion.githubApiUrl': 'AAS_GITHUB_API_URL',
+  'promotion.githubRepositories': 'AAS_GITHUB_REPOSITORIES',
 };

@@ -1,101 +1,55 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, realpath, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  AasError,
-  canonicalJson,
-  type Logger,
-  normaliseError,
-  sha256Hex,
-} from '../kernel/index.js';
+import { AasError, canonicalJson, normaliseError, sha256Hex } from '../kernel/index.js';
 import { SessionRecorder, sessionEvent, type TypedEvent } from '../sessions/index.js';
-import {
-  type PromotionRecord,
-  type RunStatus,
-  type WriterLeaseFence,
-  writerLeaseKey,
-} from '../store/index.js';
+import { type PromotionRecord, type WriterLeaseFence, writerLeaseKey } from '../store/index.js';
 import { APPROVABLE_STATUSES, standingOf, targetBranchOf } from './approvals.js';
-import { type DraftPrProvider, parseGitHubRemote } from './draft-pr-provider.js';
+import type { DraftPrProvider } from './draft-pr-provider.js';
 import { signEnvelope } from './dsse.js';
-import {
-  loadPromotionContext,
-  type PromotionContext,
-  type PromotionStoreDeps,
-} from './promotion-context.js';
+import { loadPromotionContext, type PromotionContext } from './promotion-context.js';
+import type { PromotionDeps } from './promotion-deps.js';
+import { detailOf, type PromotionDetail } from './promotion-detail.js';
 import {
   commitPatch,
   createRemoteBranch,
   fetchBranch,
+  hasCommit,
   openPromotionGit,
   type PromotionGit,
-  patchApplies,
   redactUrl,
   remoteBranchHead,
-  remoteUrlOf,
 } from './promotion-git.js';
+import { branchNameOf } from './promotion-names.js';
+import {
+  type Fallback,
+  type PreflightCheck,
+  PromotionMode,
+  runPreflight,
+} from './promotion-preflight.js';
 import {
   buildStatement,
   PROVENANCE_PAYLOAD_TYPE,
   type PromotionPredicate,
   statementBytes,
 } from './provenance-statement.js';
-import type { SigningKey } from './signing-key.js';
 
-export const PromotionMode = { patch: 'patch', branch: 'branch', draftPr: 'draft_pr' } as const;
-export type PromotionMode = (typeof PromotionMode)[keyof typeof PromotionMode];
+export type { PromotionDeps, RevalidationInput } from './promotion-deps.js';
+export { branchNameOf } from './promotion-names.js';
+export { type PreflightCheck, PromotionMode } from './promotion-preflight.js';
 
 /** Where a promotion is; each state is recorded before the next step starts. */
 export const PromotionState = {
+  started: 'started',
   committed: 'committed',
   pushed: 'pushed',
   prOpened: 'pr_opened',
-  started: 'started',
   completed: 'completed',
-  failed: 'failed',
 } as const;
-
-export interface RevalidationInput {
-  readonly context: PromotionContext;
-  /** The promotion's git dir: it holds the fetched target head and borrows the repository. */
-  readonly git: PromotionGit;
-  readonly newBase: string;
-  readonly patchText: string;
-}
-
-export interface PromotionDeps extends PromotionStoreDeps {
-  readonly log: Logger;
-  readonly runsDir: string;
-  readonly artifactsDir: string;
-  readonly signingKey: () => Promise<SigningKey>;
-  readonly settings: {
-    readonly remote: string;
-    readonly branchPrefix: string;
-    readonly authorName: string;
-    readonly authorEmail: string;
-    readonly leaseMs: number;
-    readonly waitMs: number;
-    /** The host whose remotes the pull request provider serves (github.com, a GHE host). */
-    readonly forgeHost: string;
-  };
-  /** Null when no forge credential is configured: draft_pr falls back to branch. */
-  readonly provider: DraftPrProvider | null;
-  /** Extra environment for git's HTTPS requests to the forge (its Authorization header). */
-  readonly httpEnvFor: (remoteUrl: string) => Readonly<Record<string, string>>;
-  /** Re-runs the job's validators on `newBase` + patch; absent = a moved base cannot be revalidated. */
-  readonly revalidate?: (input: RevalidationInput) => Promise<{ ok: boolean; detail: string }>;
-  /** Identity of this process as the writer-lease holder. */
-  readonly owner: string;
-}
-
-export interface PreflightCheck {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly detail: string;
-}
 
 export interface PromotionResult {
   readonly runId: string;
-  readonly status: RunStatus;
+  readonly status: import('../store/index.js').RunStatus;
   readonly requestedMode: string;
   readonly mode: string;
   readonly branch: string | null;
@@ -103,18 +57,9 @@ export interface PromotionResult {
   readonly prUrl: string | null;
   readonly attestationSha256: string;
   readonly checks: readonly PreflightCheck[];
-  readonly fallbacks: readonly { from: string; to: string; reason: string }[];
+  readonly fallbacks: readonly Fallback[];
   /** A pushed branch whose pull request could not be opened: reported, never silent. */
   readonly prError: string | null;
-}
-
-/** What the promotion record's `detail` holds. */
-interface PromotionDetail {
-  readonly checks: readonly PreflightCheck[];
-  readonly fallbacks: readonly { from: string; to: string; reason: string }[];
-  readonly provenanceSha256?: string;
-  readonly prError?: string | null;
-  readonly error?: string;
 }
 
 const POLL_MS = 200;
@@ -131,27 +76,15 @@ export async function promoteRun(
   deps: PromotionDeps,
   input: { runId: string; by: string; mode?: PromotionMode },
 ): Promise<PromotionResult> {
-  let context = await loadPromotionContext(deps.store, input.runId);
-  const existing = await deps.store.getPromotion(input.runId);
-  if (existing?.state === PromotionState.completed) return resultOf(context, existing);
-  const targetBranch = existing?.targetBranch ?? (await targetBranchOf(context, deps.runsDir));
-  const requestedMode = (existing?.requestedMode ??
-    input.mode ??
-    context.job.promotion.mode) as PromotionMode;
-  const runDir = join(deps.runsDir, context.run.id);
-  // Opened only by modes that touch git: a patch promotion needs no repository at hand.
-  let opened: Promise<PromotionGit> | null = null;
-  const openGit = () => {
-    opened ??= openPromotionGit(runDir, context.session.repo);
-    return opened;
-  };
-  const recorder = new SessionRecorder(deps, context.session.id, input.by);
-
-  // Keyed by the repository as the session recorded it: every promotion of this target, in
-  // any process or replica, contends for the same row.
-  const key = writerLeaseKey(context.session.repo, targetBranch);
-  const fence = await acquireLease(deps, key, context.run.id);
-  const leaseRef = () => ({ fence, nowIso: deps.clock.nowIso() });
+  const first = await loadPromotionContext(deps.store, input.runId);
+  const recorded = await deps.store.getPromotion(input.runId);
+  if (recorded?.state === PromotionState.completed) return resultOf(first, recorded);
+  const targetBranch = recorded?.targetBranch ?? (await targetBranchOf(first, deps.runsDir));
+  // One row per target, whatever path spelling a session used for the repository.
+  const repoKey = await realpath(first.session.repo).catch(() => first.session.repo);
+  const key = writerLeaseKey(repoKey, targetBranch);
+  const fence = await acquireLease(deps, key, first.run.id);
+  const lease = () => ({ fence, nowIso: deps.clock.nowIso() });
   const renew = async () => {
     const now = deps.clock.nowMs();
     const held = await deps.store.renewWriterLease(
@@ -167,42 +100,55 @@ export async function promoteRun(
       );
     }
   };
-  let promotion: PromotionRecord | null = existing;
   // Long steps (a slow push, a pull request call, re-validation) outlast a lease: a heartbeat
   // renews it meanwhile. Once a renewal is refused the lease is gone, and the next step's own
-  // check stops the promotion before it writes.
+  // check (in its transaction) stops the promotion before it records anything.
   let leaseLost = false;
   const heartbeat = setInterval(
     () => {
-      if (leaseLost) return;
-      renew().catch(() => {
-        leaseLost = true;
-      });
+      if (!leaseLost) {
+        renew().catch(() => {
+          leaseLost = true;
+        });
+      }
     },
     Math.max(250, Math.floor(deps.settings.leaseMs / 3)),
   );
   heartbeat.unref();
+  const recorder = new SessionRecorder(deps, first.session.id, input.by);
+  let promotion: PromotionRecord | null = null;
   try {
+    // Read again under the lease: whatever a holder before us recorded is visible now.
+    let context = await loadPromotionContext(deps.store, input.runId);
+    promotion = await deps.store.getPromotion(input.runId);
+    if (promotion?.state === PromotionState.completed) return resultOf(context, promotion);
+    const requestedMode = (promotion?.requestedMode ??
+      input.mode ??
+      context.job.promotion.mode) as PromotionMode;
+    let opened: Promise<PromotionGit> | null = null;
+    const openGit = () => {
+      opened ??= openPromotionGit(join(deps.runsDir, context.run.id), context.session.repo);
+      return opened;
+    };
     const preflight = await runPreflight(deps, context, openGit, {
       targetBranch,
       requestedMode,
-      resuming: existing !== null,
-    });
-    const leaseEvent = sessionEvent('promotion.lease.acquired', {
-      runId: context.run.id,
-      key,
-      owner: fence.owner,
-      fencingToken: fence.fencingToken,
-      expiresAt: new Date(deps.clock.nowMs() + deps.settings.leaseMs).toISOString(),
+      existing: promotion,
     });
     const preflightEvents: TypedEvent[] = [
       sessionEvent('promotion.requested', {
         runId: context.run.id,
         requestedMode,
         targetBranch,
-        resumed: existing !== null,
+        resumed: promotion !== null,
       }),
-      leaseEvent,
+      sessionEvent('promotion.lease.acquired', {
+        runId: context.run.id,
+        key,
+        owner: fence.owner,
+        fencingToken: fence.fencingToken,
+        expiresAt: new Date(deps.clock.nowMs() + deps.settings.leaseMs).toISOString(),
+      }),
       sessionEvent('promotion.preflight', {
         runId: context.run.id,
         ok: preflight.failure === null,
@@ -217,15 +163,18 @@ export async function promoteRun(
       await recordRefusal(deps, recorder, context, preflight.failure, preflightEvents);
       throw preflight.failure;
     }
-    const detail: PromotionDetail = {
+    const before = promotion === null ? null : detailOf(promotion);
+    const startDetail: PromotionDetail = {
+      ...before,
       checks: preflight.checks,
-      fallbacks: preflight.fallbacks,
-      ...(promotion === null ? {} : { provenanceSha256: detailOf(promotion).provenanceSha256 }),
+      fallbacks: [...(before?.fallbacks ?? []), ...preflight.fallbacks],
+      approvalIds: preflight.approvalIds,
+      ...(preflight.parent === null ? {} : { parent: preflight.parent }),
     };
     const started = await recorder.recordPromotionStep(
       {
         runId: context.run.id,
-        lease: leaseRef(),
+        lease: lease(),
         guard: { status: [...APPROVABLE_STATUSES, 'promoting'] },
         create: {
           runId: context.run.id,
@@ -234,9 +183,9 @@ export async function promoteRun(
           requestedBy: input.by,
           targetBranch,
           startedAt: deps.clock.nowIso(),
-          detail,
+          detail: startDetail,
         },
-        changes: { mode: preflight.mode, detail },
+        changes: { mode: preflight.mode, detail: startDetail },
         runChanges: { status: 'promoting' },
       },
       preflightEvents,
@@ -244,76 +193,91 @@ export async function promoteRun(
     promotion = started.promotion;
     context = { ...context, run: started.run };
 
+    let mode = preflight.mode;
     let branch: string | null = promotion.branch;
     let commitSha: string | null = promotion.commitSha;
     let prUrl: string | null = promotion.prUrl;
     let prError: string | null = null;
-    let provenanceSha256 = detailOf(promotion).provenanceSha256 ?? null;
-    const fallbacks = [...preflight.fallbacks];
-    let mode = preflight.mode;
+    const fallbacks = [...startDetail.fallbacks];
+    let provenanceSha256 = startDetail.provenanceSha256 ?? null;
+    const remote = preflight.remote;
+    const parent = preflight.parent;
 
-    if (mode !== PromotionMode.patch && preflight.remote !== null && preflight.targetHead) {
+    if (mode !== PromotionMode.patch && remote !== null && parent !== null) {
       branch = branchNameOf(deps.settings.branchPrefix, context.session.id);
-      const git = await openGit();
+      const git = { ...(await openGit()), httpEnv: deps.httpEnvFor(remote) };
+      const identity = {
+        name: deps.settings.authorName,
+        email: deps.settings.authorEmail,
+        dateIso: promotion.startedAt,
+      };
       if (commitSha === null) {
         const provenance = await signAndStore(deps, context, {
           mode,
           branch,
-          remote: redactUrl(preflight.remote),
+          remote: redactUrl(remote),
           commitSha: null,
           targetBranch,
         });
         provenanceSha256 = provenance.sha256;
         commitSha = await commitPatch(git, {
-          parent: preflight.targetHead,
-          patchPath: preflight.patchPath,
+          parent,
+          patch: preflight.patch,
           message: commitMessage(context, provenance.sha256),
-          identity: {
-            name: deps.settings.authorName,
-            email: deps.settings.authorEmail,
-            dateIso: promotion.startedAt,
-          },
+          identity,
         });
         const step = await recorder.recordPromotionStep(
           {
             runId: context.run.id,
-            lease: leaseRef(),
+            lease: lease(),
             changes: {
               state: PromotionState.committed,
               commitSha,
               branch,
-              remote: redactUrl(preflight.remote),
-              detail: { ...detailOf(promotion), provenanceSha256 },
+              remote: redactUrl(remote),
+              detail: { ...startDetail, provenanceSha256, parent },
             },
           },
           [
             sessionEvent('promotion.committed', {
               runId: context.run.id,
               commitSha,
-              parent: preflight.targetHead,
+              parent,
               branch,
             }),
           ],
         );
         promotion = step.promotion;
+      } else if (!(await hasCommit(git, commitSha))) {
+        // The private git dir went (another replica without a shared AAS_HOME, a cleanup): the
+        // commit is deterministic, so it is built again from what was recorded.
+        await fetchBranch(git, remote, targetBranch);
+        const rebuilt = await commitPatch(git, {
+          parent,
+          patch: preflight.patch,
+          message: commitMessage(context, provenanceSha256 ?? ''),
+          identity,
+        });
+        if (rebuilt !== commitSha) {
+          throw new AasError(
+            'INTERNAL',
+            `the recorded commit ${commitSha} is gone and could not be rebuilt (got ${rebuilt})`,
+            { hint: 'the branch is still unpushed: promote the run again after a new run' },
+          );
+        }
       }
       if (
-        promotion.state === PromotionState.committed ||
-        promotion.state === PromotionState.started
+        promotion.state === PromotionState.started ||
+        promotion.state === PromotionState.committed
       ) {
         await renew();
-        const alreadyPushed = await pushBranch(
-          { ...git, httpEnv: deps.httpEnvFor(preflight.remote) },
-          preflight.remote,
-          branch,
-          commitSha,
-        );
+        const alreadyPushed = await pushBranch(git, remote, branch, commitSha);
         const step = await recorder.recordPromotionStep(
-          { runId: context.run.id, lease: leaseRef(), changes: { state: PromotionState.pushed } },
+          { runId: context.run.id, lease: lease(), changes: { state: PromotionState.pushed } },
           [
             sessionEvent('promotion.pushed', {
               runId: context.run.id,
-              remote: redactUrl(preflight.remote),
+              remote: redactUrl(remote),
               branch,
               commitSha,
               alreadyPushed,
@@ -324,49 +288,54 @@ export async function promoteRun(
       }
       if (mode === PromotionMode.draftPr && prUrl === null && deps.provider !== null) {
         await renew();
-        const forgeRepo = preflight.forgeRepo;
+        let opened: Awaited<ReturnType<DraftPrProvider['openDraftPr']>> | null = null;
+        let failure: AasError | null = null;
         try {
-          if (forgeRepo === null) throw new AasError('PROVIDER_ERROR', 'no forge repository');
-          const pr = await deps.provider.openDraftPr({
-            ...forgeRepo,
+          if (preflight.forgeRepo === null) {
+            throw new AasError('PROVIDER_ERROR', 'no forge repository');
+          }
+          opened = await deps.provider.openDraftPr({
+            ...preflight.forgeRepo,
             head: branch,
             base: targetBranch,
             title: prTitle(context),
             body: prBody(context, { targetBranch, checks: preflight.checks, commitSha }),
           });
-          prUrl = pr.url;
+        } catch (thrown) {
+          failure = normaliseError(thrown);
+        }
+        if (opened !== null) {
+          prUrl = opened.url;
           const step = await recorder.recordPromotionStep(
             {
               runId: context.run.id,
-              lease: leaseRef(),
+              lease: lease(),
               changes: { state: PromotionState.prOpened, prUrl },
             },
             [
               sessionEvent('promotion.pr.opened', {
                 runId: context.run.id,
                 provider: deps.provider.name,
-                url: pr.url,
-                number: pr.number,
-                created: pr.created,
+                url: opened.url,
+                number: opened.number,
+                created: opened.created,
               }),
             ],
           );
           promotion = step.promotion;
-        } catch (thrown) {
-          if (isLeaseLoss(thrown)) throw thrown;
-          const error = normaliseError(thrown);
-          prError = error.message;
+        } else if (failure !== null) {
+          prError = failure.message;
           const fallback = {
             from: PromotionMode.draftPr,
             to: PromotionMode.branch,
-            reason: `the branch ${branch} was pushed, but the pull request could not be opened: ${error.message}`,
+            reason: `the branch ${branch} was pushed, but the pull request could not be opened: ${failure.message}`,
           };
           fallbacks.push(fallback);
           mode = PromotionMode.branch;
-          await recorder.recordPromotionStep(
+          const step = await recorder.recordPromotionStep(
             {
               runId: context.run.id,
-              lease: leaseRef(),
+              lease: lease(),
               changes: { mode, detail: { ...detailOf(promotion), fallbacks, prError } },
             },
             [
@@ -374,12 +343,13 @@ export async function promoteRun(
                 runId: context.run.id,
                 provider: deps.provider.name,
                 branch,
-                code: error.code,
-                detail: error.message,
+                code: failure.code,
+                detail: failure.message,
               }),
               sessionEvent('promotion.fallback', { runId: context.run.id, ...fallback }),
             ],
           );
+          promotion = step.promotion;
         }
       }
     }
@@ -388,12 +358,13 @@ export async function promoteRun(
     const attestation = await signAndStore(deps, context, {
       mode,
       branch,
-      remote: preflight.remote === null ? null : redactUrl(preflight.remote),
+      remote: remote === null ? null : redactUrl(remote),
       commitSha,
       targetBranch,
       ...(provenanceSha256 === null ? {} : { provenanceSha256 }),
     });
     const finalDetail: PromotionDetail = {
+      ...detailOf(promotion),
       checks: preflight.checks,
       fallbacks,
       ...(provenanceSha256 === null ? {} : { provenanceSha256 }),
@@ -402,7 +373,7 @@ export async function promoteRun(
     const done = await recorder.recordPromotionStep(
       {
         runId: context.run.id,
-        lease: leaseRef(),
+        lease: lease(),
         guard: { status: ['promoting'] },
         changes: {
           state: PromotionState.completed,
@@ -436,7 +407,7 @@ export async function promoteRun(
       await recorder
         .append(
           sessionEvent('promotion.failed', {
-            runId: context.run.id,
+            runId: input.runId,
             step: promotion.state,
             code: error.code,
             detail: error.message,
@@ -457,28 +428,23 @@ export async function promoteRun(
   }
 }
 
-function refusalCode(run: { status: RunStatus; reasonCode: string | null }) {
-  if (run.reasonCode === 'APPROVAL_REJECTED') return 'APPROVAL_REJECTED' as const;
-  if (run.status === 'promoted') return 'CONFLICT' as const;
-  return 'PREFLIGHT_FAILED' as const;
-}
-
-function isLeaseLoss(thrown: unknown): boolean {
-  return thrown instanceof AasError && thrown.code === 'LEASE_FENCED';
-}
-
-/** Waits up to `waitMs` for another promotion of the same target to finish. */
+/**
+ * Waits up to `waitMs` for another promotion of the same target to finish. Every call holds
+ * the lease under an owner of its own (a nonce), so two requests for the same run in one
+ * process wait for each other like any two promotions.
+ */
 async function acquireLease(
   deps: PromotionDeps,
   key: string,
   runId: string,
 ): Promise<WriterLeaseFence> {
+  const owner = `${deps.owner}:${runId}:${randomBytes(4).toString('hex')}`;
   const deadline = deps.clock.nowMs() + deps.settings.waitMs;
   for (;;) {
     const now = deps.clock.nowMs();
     const lease = await deps.store.acquireWriterLease({
       key,
-      owner: `${deps.owner}:${runId}`,
+      owner,
       runId,
       nowIso: new Date(now).toISOString(),
       expiresAt: new Date(now + deps.settings.leaseMs).toISOString(),
@@ -500,270 +466,6 @@ async function acquireLease(
   }
 }
 
-interface PreflightOutcome {
-  readonly checks: PreflightCheck[];
-  readonly failure: AasError | null;
-  readonly mode: PromotionMode;
-  readonly fallbacks: { from: string; to: string; reason: string }[];
-  readonly patchPath: string;
-  readonly remote: string | null;
-  readonly targetHead: string | null;
-  readonly forgeRepo: { owner: string; repo: string } | null;
-}
-
-/**
- * Every check in order, each recorded with its verdict. The first failing hard check decides
- * the error; later checks still run where they can, so the record shows the whole picture.
- * Remote and credential problems are not failures: the mode falls back (draft_pr → branch →
- * patch) and says why.
- */
-async function runPreflight(
-  deps: PromotionDeps,
-  context: PromotionContext,
-  openGit: () => Promise<PromotionGit>,
-  input: { targetBranch: string; requestedMode: PromotionMode; resuming: boolean },
-): Promise<PreflightOutcome> {
-  const { run } = context;
-  const checks: PreflightCheck[] = [];
-  let failure: AasError | null = null;
-  const fail = (check: PreflightCheck, error: AasError) => {
-    checks.push(check);
-    failure ??= error;
-  };
-  const pass = (name: string, detail: string) => checks.push({ name, ok: true, detail });
-
-  const allowed: readonly RunStatus[] = input.resuming
-    ? [...APPROVABLE_STATUSES, 'promoting']
-    : APPROVABLE_STATUSES;
-  if (allowed.includes(run.status)) pass('run.status', `${run.status}`);
-  else {
-    const detail = `run is ${run.status}${run.reasonCode ? ` (${run.reasonCode})` : ''}; promotion needs ready_for_promotion or awaiting_approval`;
-    fail(
-      { name: 'run.status', ok: false, detail },
-      new AasError(refusalCode(run), detail, {
-        runId: run.id,
-        status: run.status,
-      }),
-    );
-  }
-
-  if (run.baseCommit === null || !/^[0-9a-f]{40}$/.test(run.baseCommit)) {
-    const detail = 'the run recorded no base commit';
-    fail({ name: 'run.base', ok: false, detail }, new AasError('PREFLIGHT_FAILED', detail));
-  }
-
-  const failedGates = context.gates.filter((gate) => gate.verdict !== 'passed');
-  if (context.gates.length > 0 && failedGates.length === 0 && run.reasonCode === 'GATES_PASSED') {
-    pass(
-      'gates.passed',
-      `${context.gates.length} gates passed on attempt ${context.attemptNumber}`,
-    );
-  } else {
-    const detail =
-      failedGates.length > 0
-        ? `failed: ${failedGates.map((gate) => `${gate.name} (${gate.code ?? '?'})`).join(', ')}`
-        : `the run did not end with every gate passed (${run.reasonCode ?? 'no verdict'})`;
-    fail({ name: 'gates.passed', ok: false, detail }, new AasError('PREFLIGHT_FAILED', detail));
-  }
-
-  const patchPath = join(deps.artifactsDir, `${run.patchSha256 ?? 'none'}.patch`);
-  let patchText = '';
-  if (run.patchSha256 === null) {
-    fail(
-      { name: 'patch.digest', ok: false, detail: 'the run recorded no patch' },
-      new AasError('PREFLIGHT_FAILED', `run ${run.id} recorded no patch`),
-    );
-  } else {
-    try {
-      patchText = await readFile(patchPath, 'utf8');
-      const actual = sha256Hex(patchText);
-      if (actual === run.patchSha256) pass('patch.digest', `sha256:${actual}`);
-      else {
-        const detail = `the patch file hashes to ${actual}, the run recorded ${run.patchSha256}`;
-        fail(
-          { name: 'patch.digest', ok: false, detail },
-          new AasError('PATCH_DIGEST_MISMATCH', detail, {
-            file: patchPath,
-            hint: 'the artifact was changed on disk after the run; it is never promoted',
-          }),
-        );
-      }
-    } catch {
-      const detail = `the patch file ${patchPath} cannot be read`;
-      fail(
-        { name: 'patch.digest', ok: false, detail },
-        new AasError('PATCH_DIGEST_MISMATCH', detail, { file: patchPath }),
-      );
-    }
-  }
-
-  const approvals = await deps.store.listApprovals({ runId: run.id });
-  const standing = standingOf(context, approvals, input.targetBranch, deps.clock.nowIso());
-  const counted = standing.filter((entry) => entry.counts);
-  const required = context.policy.approvals;
-  const notCounted = standing
-    .filter((entry) => !entry.counts)
-    .map((entry) => `${entry.approval.decidedBy}: ${entry.reason}`);
-  const approvalDetail = `${counted.length} of ${required} required${
-    counted.length > 0 ? ` (${counted.map((entry) => entry.approval.decidedBy).join(', ')})` : ''
-  }${notCounted.length > 0 ? `; not counted: ${notCounted.join('; ')}` : ''}`;
-  if (counted.length >= required) pass('approvals', approvalDetail);
-  else {
-    fail(
-      { name: 'approvals', ok: false, detail: approvalDetail },
-      new AasError('APPROVAL_REQUIRED', `run ${run.id} has ${approvalDetail}`, {
-        runId: run.id,
-        required,
-        counted: counted.length,
-        hint: `an approver runs: aas approve ${run.id}`,
-      }),
-    );
-  }
-
-  let mode = input.requestedMode;
-  const fallbacks: { from: string; to: string; reason: string }[] = [];
-  const fallBack = (to: PromotionMode, reason: string) => {
-    fallbacks.push({ from: mode, to, reason });
-    mode = to;
-  };
-  let remote: string | null = null;
-  let targetHead: string | null = null;
-  let forgeRepo: { owner: string; repo: string } | null = null;
-
-  if (mode === PromotionMode.draftPr) {
-    const url = await remoteUrlOf(await openGit(), deps.settings.remote);
-    const named = context.job.promotion.repository?.split('/');
-    forgeRepo =
-      named?.[0] !== undefined && named[1] !== undefined
-        ? { owner: named[0], repo: named[1] }
-        : url === null
-          ? null
-          : parseGitHubRemote(url, deps.settings.forgeHost);
-    if (deps.provider === null) {
-      fallBack(PromotionMode.branch, 'no forge credential is configured (AAS_GITHUB_TOKEN)');
-    } else if (forgeRepo === null) {
-      fallBack(
-        PromotionMode.branch,
-        `the remote ${deps.settings.remote} is not a repository on ${deps.settings.forgeHost}`,
-      );
-    } else pass('credentials', `${deps.provider.name}: ${forgeRepo.owner}/${forgeRepo.repo}`);
-  }
-  if (mode === PromotionMode.branch || mode === PromotionMode.draftPr) {
-    const git = await openGit();
-    const url = await remoteUrlOf(git, deps.settings.remote);
-    if (url === null) {
-      fallBack(PromotionMode.patch, `the repository has no remote named ${deps.settings.remote}`);
-    } else {
-      remote = url;
-      const branch = branchNameOf(deps.settings.branchPrefix, context.session.id);
-      const protectedHit = context.policy.protectedBranches.includes(branch);
-      if (branch === input.targetBranch || protectedHit) {
-        const detail = `the promotion branch ${branch} is ${protectedHit ? 'protected by the policy' : 'the target branch itself'}`;
-        fail(
-          { name: 'target.branch', ok: false, detail },
-          new AasError('PREFLIGHT_FAILED', detail),
-        );
-      }
-      const gitWithAuth = { ...git, httpEnv: deps.httpEnvFor(url) };
-      try {
-        targetHead = await remoteBranchHead(gitWithAuth, url, input.targetBranch);
-      } catch (thrown) {
-        const error = normaliseError(thrown);
-        fallBack(PromotionMode.patch, `the remote cannot be read: ${error.message}`);
-        remote = null;
-      }
-      if (remote !== null && targetHead === null) {
-        const detail = `the target branch ${input.targetBranch} does not exist on ${redactUrl(url)}`;
-        fail(
-          { name: 'target.branch', ok: false, detail },
-          new AasError('PREFLIGHT_FAILED', detail, {
-            field: 'promotion.targetBranch',
-            hint: 'name an existing branch in the job, or push it first',
-          }),
-        );
-      } else if (remote !== null && targetHead !== null) {
-        pass(
-          'target.branch',
-          `${input.targetBranch} at ${targetHead} on ${redactUrl(url)}; writes ${branch}`,
-        );
-        await fetchBranch(gitWithAuth, url, input.targetBranch);
-        const base = await baseCheck(deps, context, git, {
-          targetHead,
-          patchPath,
-          patchText,
-        });
-        checks.push(base.check);
-        if (base.error !== null) failure ??= base.error;
-        pass(
-          'writes.isolated',
-          `the commit is built in a private git dir from ${input.targetBranch}; the checkout at ${git.repoRoot}, its index and its refs are not written`,
-        );
-      }
-    }
-  }
-  if (mode === PromotionMode.patch) {
-    pass('mode', fallbacks.length > 0 ? `patch (fell back: ${fallbacks.at(-1)?.reason})` : 'patch');
-  } else pass('mode', mode);
-  return { checks, failure, mode, fallbacks, patchPath, remote, targetHead, forgeRepo };
-}
-
-async function baseCheck(
-  deps: PromotionDeps,
-  context: PromotionContext,
-  git: PromotionGit,
-  input: { targetHead: string; patchPath: string; patchText: string },
-): Promise<{ check: PreflightCheck; error: AasError | null }> {
-  const base = context.run.baseCommit;
-  if (base === input.targetHead) {
-    return { check: { name: 'base', ok: true, detail: `unchanged at ${base}` }, error: null };
-  }
-  const applies = await patchApplies(git, input.targetHead, input.patchPath);
-  const moved = `the target moved from ${base ?? '?'} to ${input.targetHead}`;
-  if (!applies.ok) {
-    const detail = `${moved} and the patch no longer applies: ${applies.detail.split('\n')[0] ?? ''}`;
-    return {
-      check: { name: 'base', ok: false, detail },
-      error: new AasError('BASE_MOVED', detail, {
-        hint: 'run the job again on the current target',
-      }),
-    };
-  }
-  if (context.policy.onBaseMoved === 'block') {
-    const detail = `${moved}; the patch applies, but the policy says onBaseMoved: block`;
-    return {
-      check: { name: 'base', ok: false, detail },
-      error: new AasError('BASE_MOVED', detail),
-    };
-  }
-  if (context.job.validators.length === 0) {
-    return {
-      check: {
-        name: 'base',
-        ok: true,
-        detail: `${moved}; the patch applies there and the job has no validators to run again`,
-      },
-      error: null,
-    };
-  }
-  if (deps.revalidate === undefined) {
-    const detail = `${moved}; re-validation is not available in this process`;
-    return {
-      check: { name: 'base', ok: false, detail },
-      error: new AasError('BASE_MOVED', detail),
-    };
-  }
-  const verdict = await deps.revalidate({
-    context,
-    git,
-    newBase: input.targetHead,
-    patchText: input.patchText,
-  });
-  const detail = `${moved}; re-validated there: ${verdict.detail}`;
-  return verdict.ok
-    ? { check: { name: 'base', ok: true, detail }, error: null }
-    : { check: { name: 'base', ok: false, detail }, error: new AasError('BASE_MOVED', detail) };
-}
-
 /**
  * A refused promotion writes nothing but its record: the checks as events, and for missing
  * approvals the run moves to `awaiting_approval` so the inbox shows it.
@@ -779,7 +481,6 @@ async function recordRefusal(
     if (failure.code === 'APPROVAL_REQUIRED' && context.run.status === 'ready_for_promotion') {
       await recorder.updateRun(context.run.id, { status: 'awaiting_approval' }, events, {
         status: ['ready_for_promotion'],
-        version: context.run.version,
       });
     } else await recorder.append(...events);
   } catch (thrown) {
@@ -810,12 +511,6 @@ function branchExists(branch: string, found: string, wanted: string): AasError {
     `the remote already has ${branch} at ${found}, not this promotion's commit ${wanted}; it is never overwritten`,
     { branch, found, wanted, hint: 'delete or rename that branch on the remote, then retry' },
   );
-}
-
-/** `aas/<12 hex>`: the random half of the session id, unique and stable across retries. */
-export function branchNameOf(prefix: string, sessionId: string): string {
-  const short = sessionId.replace(/^ses_/, '').slice(-12);
-  return `${prefix.endsWith('/') || prefix === '' ? prefix : `${prefix}/`}${short}`;
 }
 
 function firstLine(text: string, max: number): string {
@@ -888,18 +583,6 @@ function prBody(
     '',
     'This pull request is a draft: review it like any other change.',
   ].join('\n');
-}
-
-function detailOf(promotion: PromotionRecord): PromotionDetail {
-  const detail = promotion.detail as Partial<PromotionDetail> | null;
-  return {
-    checks: Array.isArray(detail?.checks) ? detail.checks : [],
-    fallbacks: Array.isArray(detail?.fallbacks) ? detail.fallbacks : [],
-    ...(typeof detail?.provenanceSha256 === 'string'
-      ? { provenanceSha256: detail.provenanceSha256 }
-      : {}),
-    ...(typeof detail?.prError === 'string' ? { prError: detail.prError } : {}),
-  };
 }
 
 function resultOf(context: PromotionContext, promotion: PromotionRecord): PromotionResult {

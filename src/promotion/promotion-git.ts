@@ -147,7 +147,7 @@ export async function hasCommit(git: PromotionGit, commit: string): Promise<bool
 export async function patchApplies(
   git: PromotionGit,
   parent: string,
-  patchPath: string,
+  patch: Buffer,
 ): Promise<{ ok: boolean; detail: string }> {
   const index = join(git.gitDir, 'promotion-check.index');
   await runGit({
@@ -156,10 +156,12 @@ export async function patchApplies(
     env: { ...env(git), indexFile: index },
   });
   const result = await runGit({
-    args: ['apply', '--cached', '--check', '--binary', patchPath],
+    args: ['apply', '--cached', '--check', '--binary', '-'],
     cwd: git.gitDir,
     env: { ...env(git), indexFile: index },
-    okExitCodes: [0, 1],
+    input: patch,
+    // 128: git could not read the patch at all; an answer (no), not a crash.
+    okExitCodes: [0, 1, 128],
   });
   return { ok: result.exitCode === 0, detail: result.stderr.trim() };
 }
@@ -178,16 +180,18 @@ export interface CommitIdentity {
  */
 export async function commitPatch(
   git: PromotionGit,
-  input: { parent: string; patchPath: string; message: string; identity: CommitIdentity },
+  input: { parent: string; patch: Buffer; message: string; identity: CommitIdentity },
 ): Promise<string> {
   const index = join(git.gitDir, 'promotion.index');
   const indexed = { ...env(git), indexFile: index };
   await runGit({ args: ['read-tree', input.parent], cwd: git.gitDir, env: indexed });
+  // The bytes whose digest preflight verified, not the file again: it could change in between.
   const applied = await runGit({
-    args: ['apply', '--cached', '--binary', input.patchPath],
+    args: ['apply', '--cached', '--binary', '-'],
     cwd: git.gitDir,
     env: indexed,
-    okExitCodes: [0, 1],
+    input: input.patch,
+    okExitCodes: [0, 1, 128],
   });
   if (applied.exitCode !== 0) {
     throw new AasError('BASE_MOVED', `the patch does not apply to ${input.parent}`, {

@@ -92,6 +92,16 @@ export async function revalidatePatch(
     const patch = await computePatch(workspace, {
       runtimeRule: (path) => runtimeRule(policy, path),
     });
+    // What is committed is the original patch: if the new base's policy would drop part of it as
+    // a runtime artifact, the gates below would judge less than what gets promoted.
+    if (patch.runtimeDropped.length > 0) {
+      const paths = patch.runtimeDropped.map((dropped) => dropped.path).join(', ');
+      return {
+        ok: false,
+        detail: `under the policy at ${input.newBase.slice(0, 12)} the patch holds runtime artifacts: ${paths}`,
+        gates: [],
+      };
+    }
     const ignored: TypedEvent[] = [];
     const network = new NetworkRecorder(input.runId, 0, 'validators', (event) =>
       ignored.push(event),

@@ -320,17 +320,24 @@ function* checkWriterLease(
   fence: WriterLeaseFence,
   nowIso: string,
 ): SqlOperation<void> {
+  // An UPDATE, not a SELECT: it takes the lease row's lock (PostgreSQL; SQLite holds the whole
+  // write lock already), so no rival can acquire the lease between this check and the commit
+  // of the step it guards.
+  const held = yield* rowsOf(
+    db
+      .updateTable('writer_leases')
+      .set((eb) => ({ expires_at: eb.ref('expires_at') }))
+      .where('key', '=', fence.key)
+      .where('owner', '=', fence.owner)
+      .where('fencing_token', '=', fence.fencingToken)
+      .where('expires_at', '>', nowIso)
+      .returning('key')
+      .compile(),
+  );
+  if (held.length > 0) return;
   const [row] = yield* rowsOf(
     db.selectFrom('writer_leases').selectAll().where('key', '=', fence.key).compile(),
   );
-  if (
-    row !== undefined &&
-    row.owner === fence.owner &&
-    row.fencing_token === fence.fencingToken &&
-    row.expires_at > nowIso
-  ) {
-    return;
-  }
   throw new AasError(
     'LEASE_FENCED',
     `the writer lease of ${describeLeaseKey(fence.key)} is no longer held by ${fence.owner} under token ${fence.fencingToken} (now: ${row?.owner ?? 'none'}, token ${row?.fencing_token ?? 0}, expires ${row?.expires_at ?? '-'})`,

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAasError } from '../../src/kernel/index.js';
 import {
@@ -335,6 +336,64 @@ describe('promotion to a branch', () => {
         reason: expect.stringMatching(/no remote named origin/),
       }),
     ]);
+  });
+
+  it('a promotion stopped after its commit finishes later even if its approvals expired meanwhile', async () => {
+    const { runId } = await fixture.runJob(FIX, {
+      promotion: { mode: 'branch', targetBranch: 'main' },
+    });
+    await approve(runId, 'bob');
+    const done = await promote(runId);
+    // Rewind the records to "committed, not pushed yet" as a crash right after the commit
+    // leaves them, and let the approval expire.
+    const db = new Database(join(fixture.home, 'aas.db'));
+    try {
+      db.prepare(
+        "update promotions set state = 'committed', attestation_sha256 = null where run_id = ?",
+      ).run(runId);
+      db.prepare("update runs set status = 'promoting' where id = ?").run(runId);
+      db.prepare(
+        "update approvals set expires_at = '2000-01-01T00:00:00.000Z' where run_id = ?",
+      ).run(runId);
+    } finally {
+      db.close();
+    }
+    const again = await promote(runId);
+    expect(again).toMatchObject({
+      status: 'promoted',
+      commitSha: done.commitSha,
+      branch: done.branch,
+    });
+    expect(again.checks.find((check) => check.name === 'approvals')?.detail).toMatch(
+      /granted when this promotion started \(bob\)/,
+    );
+    expect(
+      git(fixture.repo, [
+        '--git-dir',
+        fixture.remote,
+        'rev-list',
+        '--count',
+        `main..${done.branch}`,
+      ]).trim(),
+    ).toBe('1');
+  });
+
+  it('an unsupported or unreachable remote is an error, never a quiet downgrade to patch', async () => {
+    const first = await fixture.runJob(FIX, {
+      promotion: { mode: 'branch', targetBranch: 'main' },
+    });
+    const second = await fixture.runJob(FIX, {
+      promotion: { mode: 'branch', targetBranch: 'main' },
+    });
+    await approve(first.runId, 'bob');
+    await approve(second.runId, 'bob');
+    git(fixture.repo, ['remote', 'set-url', 'origin', 'git@github.com:acme/widgets.git']);
+    expect(await codeOf(promote(first.runId))).toBe('PREFLIGHT_FAILED');
+    git(fixture.repo, ['remote', 'set-url', 'origin', join(fixture.home, 'no-such-remote.git')]);
+    expect(await codeOf(promote(second.runId))).toBe('PROVIDER_ERROR');
+    for (const runId of [first.runId, second.runId]) {
+      expect((await fixture.runtime.store.getRun(runId))?.status).toBe('ready_for_promotion');
+    }
   });
 
   it('an existing branch of that name is never overwritten', async () => {

@@ -113,7 +113,11 @@ describe('promotion to a draft pull request', () => {
 
   it('pushes the branch, opens one draft PR with the summary, gates and approvers, and never a second', async () => {
     fixture = await createPromotionFixture({
-      env: { AAS_GITHUB_TOKEN: TOKEN, AAS_GITHUB_API_URL: github.url },
+      env: {
+        AAS_GITHUB_TOKEN: TOKEN,
+        AAS_GITHUB_API_URL: github.url,
+        AAS_GITHUB_REPOSITORIES: 'acme/widgets',
+      },
     });
     const { runId, sessionId } = await approvedRun({
       promotion: { mode: 'draft_pr', targetBranch: 'main', repository: 'acme/widgets' },
@@ -158,7 +162,11 @@ describe('promotion to a draft pull request', () => {
   it('a refused PR after the push is reported and falls back to branch; no token falls back before', async () => {
     github.failCreate = 403;
     fixture = await createPromotionFixture({
-      env: { AAS_GITHUB_TOKEN: TOKEN, AAS_GITHUB_API_URL: github.url },
+      env: {
+        AAS_GITHUB_TOKEN: TOKEN,
+        AAS_GITHUB_API_URL: github.url,
+        AAS_GITHUB_REPOSITORIES: 'acme/widgets',
+      },
     });
     const refused = await approvedRun({
       promotion: { mode: 'draft_pr', targetBranch: 'main', repository: 'acme/widgets' },
@@ -188,5 +196,22 @@ describe('promotion to a draft pull request', () => {
     });
     expect(plain).toMatchObject({ mode: 'branch', requestedMode: 'draft_pr' });
     expect(plain.fallbacks[0]?.reason).toMatch(/AAS_GITHUB_TOKEN/);
+    await fixture.cleanup();
+
+    // A job may not point the server's token at a repository the operator did not list.
+    fixture = await createPromotionFixture({
+      env: { AAS_GITHUB_TOKEN: TOKEN, AAS_GITHUB_API_URL: github.url },
+    });
+    const elsewhere = await approvedRun({
+      promotion: { mode: 'draft_pr', targetBranch: 'main', repository: 'victim/repo' },
+    });
+    const posts = github.requests.filter((request) => request.method === 'POST').length;
+    const notListed = await promoteRun(fixture.runtime.promotion.promotion, {
+      runId: elsewhere.runId,
+      by: 'alice',
+    });
+    expect(notListed).toMatchObject({ mode: 'branch', prUrl: null });
+    expect(notListed.fallbacks[0]?.reason).toMatch(/victim\/repo is not in AAS_GITHUB_REPOSITORIES/);
+    expect(github.requests.filter((request) => request.method === 'POST')).toHaveLength(posts);
   });
 });

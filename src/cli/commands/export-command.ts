@@ -91,10 +91,12 @@ export function registerExportCommands(
                 if (run.patchSha256 === null) {
                   throw new AasError('NOT_FOUND', `run ${runId} has no patch`, { field: 'RUN' });
                 }
-                const patch = await readFile(
-                  join(runtime.config.paths.artifacts, `${run.patchSha256}.patch`),
-                  'utf8',
-                );
+                const patchFile = join(runtime.config.paths.artifacts, `${run.patchSha256}.patch`);
+                const patch = await readFile(patchFile, 'utf8').catch(() => {
+                  throw new AasError('NOT_FOUND', `the patch of ${runId} is no longer stored`, {
+                    file: patchFile,
+                  });
+                });
                 const attestation = await runtime.promotion.service.attestationOf(runId);
                 const [key] = await runtime.promotion.service.publicKeys();
                 return {
