@@ -84,9 +84,26 @@ export async function startServer(
       );
     }
     pool.start();
+    // Promotions a crashed process left half-way are finished here (one pass at a time).
+    let resuming: Promise<void> | null = null;
+    const resumePromotions = () => {
+      resuming ??= runtime.promotion.service
+        .resumeAbandoned()
+        .then((finished) => {
+          if (finished.length > 0) log.info({ runs: finished }, 'finished abandoned promotions');
+        })
+        .catch((thrown: unknown) =>
+          log.error({ err: normaliseError(thrown).message }, 'promotion resume failed'),
+        )
+        .finally(() => {
+          resuming = null;
+        });
+    };
+    resumePromotions();
     // Other processes' holders die too: sweep at least twice per lease.
     const sweeper = setInterval(
       () => {
+        if (accepting) resumePromotions();
         queue
           .sweep(`system:sweeper:${serverId}`)
           .then((report) => {
@@ -111,6 +128,7 @@ export async function startServer(
         clearInterval(sweeper);
         log.info({ graceMs: config.server.shutdownGraceMs }, 'draining workers');
         await pool.drain(config.server.shutdownGraceMs);
+        await resuming;
         await api.close();
         await runtime.close();
         log.info({}, 'AAS server stopped');

@@ -74,7 +74,13 @@ const POLL_MS = 200;
  */
 export async function promoteRun(
   deps: PromotionDeps,
-  input: { runId: string; by: string; mode?: PromotionMode },
+  input: {
+    runId: string;
+    by: string;
+    mode?: PromotionMode;
+    /** How long to wait for the target's writer lease; the configured wait by default. */
+    waitMs?: number;
+  },
 ): Promise<PromotionResult> {
   const first = await loadPromotionContext(deps.store, input.runId);
   const recorded = await deps.store.getPromotion(input.runId);
@@ -83,7 +89,7 @@ export async function promoteRun(
   // One row per target, whatever path spelling a session used for the repository.
   const repoKey = await realpath(first.session.repo).catch(() => first.session.repo);
   const key = writerLeaseKey(repoKey, targetBranch);
-  const fence = await acquireLease(deps, key, first.run.id);
+  const fence = await acquireLease(deps, key, first.run.id, input.waitMs ?? deps.settings.waitMs);
   const lease = () => ({ fence, nowIso: deps.clock.nowIso() });
   const renew = async () => {
     const now = deps.clock.nowMs();
@@ -437,9 +443,10 @@ async function acquireLease(
   deps: PromotionDeps,
   key: string,
   runId: string,
+  waitMs: number,
 ): Promise<WriterLeaseFence> {
   const owner = `${deps.owner}:${runId}:${randomBytes(4).toString('hex')}`;
-  const deadline = deps.clock.nowMs() + deps.settings.waitMs;
+  const deadline = deps.clock.nowMs() + waitMs;
   for (;;) {
     const now = deps.clock.nowMs();
     const lease = await deps.store.acquireWriterLease({

@@ -57,6 +57,12 @@ export interface PromotionService {
   /** The stored DSSE envelope of a promoted run (bytes as signed and stored), or null. */
   attestationOf(runId: string): Promise<{ sha256: string; bytes: Buffer } | null>;
   publicKeys(): Promise<PublicKeyInfo[]>;
+  /**
+   * Finishes promotions a crashed process abandoned half-way: the run is still `promoting`, no
+   * one holds the target's writer lease, and the last thing recorded was not a failure (a
+   * failed promotion waits for a person to retry it). Returns the runs it finished.
+   */
+  resumeAbandoned(limit?: number): Promise<string[]>;
 }
 
 export function approvalState(approval: ApprovalRecord, nowIso: string): ApprovalState {
@@ -122,6 +128,31 @@ export function createPromotionService(deps: {
       } catch {
         return null;
       }
+    },
+    async resumeAbandoned(limit = 20) {
+      const finished: string[] = [];
+      for (const record of await promotion.store.listUnfinishedPromotions(limit)) {
+        const events = await promotion.store.readEvents(record.sessionId);
+        const last = events
+          .filter(
+            (event) =>
+              event.type.startsWith('promotion.') &&
+              (event.data as { runId?: unknown } | null)?.runId === record.runId,
+          )
+          .at(-1);
+        if (last?.type === 'promotion.failed') continue;
+        try {
+          // Never wait: a live holder of the lease is still working on it.
+          await promoteRun(promotion, { runId: record.runId, by: record.requestedBy, waitMs: 0 });
+          finished.push(record.runId);
+        } catch (thrown) {
+          promotion.log.warn(
+            { runId: record.runId, err: thrown instanceof Error ? thrown.message : String(thrown) },
+            'an abandoned promotion could not be finished yet',
+          );
+        }
+      }
+      return finished;
     },
     async publicKeys() {
       const key = await promotion.signingKey();

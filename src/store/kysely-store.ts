@@ -408,6 +408,23 @@ export class KyselyStore implements Store {
     });
   }
 
+  async listUnfinishedPromotions(limit: number): Promise<PromotionRecord[]> {
+    checkLimit(limit, 'limit');
+    const query = this.#db
+      .selectFrom('promotions')
+      .innerJoin('runs', 'runs.id', 'promotions.run_id')
+      .selectAll('promotions')
+      .where('promotions.state', '!=', 'completed')
+      .where('runs.status', '=', 'promoting')
+      .orderBy('promotions.updated_at')
+      .orderBy('promotions.run_id')
+      .limit(limit)
+      .compile();
+    return this.#read('listUnfinishedPromotions', function* () {
+      return (yield* rowsOf(query)).map(promotionFromRow);
+    });
+  }
+
   async recordPromotionStep(input: {
     runId: string;
     lease?: { fence: WriterLeaseFence; nowIso: string };

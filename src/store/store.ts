@@ -191,6 +191,8 @@ export interface Store {
   getWriterLease(key: string): Promise<WriterLeaseRecord | null>;
 
   getPromotion(runId: string): Promise<PromotionRecord | null>;
+  /** Promotions not completed whose run is still `promoting`, oldest first. */
+  listUnfinishedPromotions(limit: number): Promise<PromotionRecord[]>;
   /**
    * One promotion step in one transaction: LEASE_FENCED (nothing written) unless `lease` still
    * holds the writer lease unexpired; CONFLICT unless the run matches `guard` and the record is

@@ -211,7 +211,9 @@ describe('promotion to a draft pull request', () => {
       by: 'alice',
     });
     expect(notListed).toMatchObject({ mode: 'branch', prUrl: null });
-    expect(notListed.fallbacks[0]?.reason).toMatch(/victim\/repo is not in AAS_GITHUB_REPOSITORIES/);
+    expect(notListed.fallbacks[0]?.reason).toMatch(
+      /victim\/repo is not in AAS_GITHUB_REPOSITORIES/,
+    );
     expect(github.requests.filter((request) => request.method === 'POST')).toHaveLength(posts);
   });
 });

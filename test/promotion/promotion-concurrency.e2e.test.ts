@@ -179,6 +179,65 @@ describe('promotions of one target across processes', () => {
   });
 });
 
+describe('a promotion abandoned by a crash', () => {
+  it('is finished by a server that starts on the same data, without a second commit', async () => {
+    const { repo, remote } = repoWithSlowRemote(3);
+    const home = makeTempDir('aas-conc-home-');
+    cleanup.push(home);
+    const env = {
+      AAS_POLICY: policyFile(home),
+      AAS_PROMOTION_LEASE_MS: '2000',
+      AAS_RUN_LEASE_MS: '2000',
+    };
+    const ran = await runCli(['run', '--repo', repo, '--task', 'x', '--agent-cmd', FIX, '--json'], {
+      home,
+      env,
+    });
+    const { runId, sessionId } = jsonOf<{ runId: string; sessionId: string }>(ran);
+    const child = spawn(process.execPath, [CLI_PATH, 'promote', runId, '--mode', 'branch'], {
+      cwd: home,
+      env: { ...process.env, AAS_HOME: home, ...env },
+      stdio: 'ignore',
+    });
+    for (let i = 0; i < 200; i += 1) {
+      if ((await eventsOf(home, sessionId)).some((e) => e.type === 'promotion.committed')) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('exit', resolve));
+
+    const server = await startServerProcess({
+      home,
+      token: newBootstrapToken(),
+      env,
+      args: ['--workers', '0'],
+    });
+    servers.push(server);
+    let status = '';
+    for (let i = 0; i < 300 && status !== 'promoted'; i += 1) {
+      const body = (await (await server.api(`/api/v1/runs/${runId}`)).json()) as {
+        run: { status: string };
+      };
+      status = body.run.status;
+      if (status !== 'promoted') await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(status).toBe('promoted');
+    const promotion = (await (await server.api(`/api/v1/runs/${runId}/promotion`)).json()) as {
+      branch: string;
+      commitSha: string;
+    };
+    expect(git(repo, ['--git-dir', remote, 'rev-parse', promotion.branch]).trim()).toBe(
+      promotion.commitSha,
+    );
+    expect(
+      git(repo, ['--git-dir', remote, 'rev-list', '--count', `main..${promotion.branch}`]).trim(),
+    ).toBe('1');
+    const events = await eventsOf(home, sessionId);
+    expect(events.filter((event) => event.type === 'promotion.committed')).toHaveLength(1);
+    expect(events.filter((event) => event.type === 'promotion.completed')).toHaveLength(1);
+  });
+});
+
 const [, postgres] = await storeDialects();
 
 describe.skipIf(!postgres?.available)('two servers sharing PostgreSQL', () => {

@@ -329,6 +329,7 @@ for (const dialect of dialects) {
           updatedAt: at(30_002),
           events: [event('promotion.committed', 30_002)],
         });
+        expect((await store.listUnfinishedPromotions(10)).map((p) => p.runId)).toEqual([runId(1)]);
         expect(again.promotion).toMatchObject({
           state: 'committed',
           startedAt: at(30_000),
@@ -371,6 +372,9 @@ for (const dialect of dialects) {
         ).toBe('LEASE_FENCED');
         expect(await store.getSession(sessionId(1))).toEqual(before);
         expect((await store.getPromotion(runId(1)))?.state).toBe('committed');
+        // A run no longer promoting has nothing to resume, whatever its record says.
+        await store.updateRun({ runId: runId(1), changes: { status: 'promoted' }, events: [] });
+        expect(await store.listUnfinishedPromotions(10)).toEqual([]);
         expect(await store.getPromotion(runId(404))).toBeNull();
         // Without `create` there is nothing to resume.
         expect(
