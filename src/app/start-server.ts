@@ -36,6 +36,9 @@ export async function startServer(
   const { store, clock, log, bus, queue } = runtime;
   try {
     const bootstrapSecret = await bootstrapAdmin(runtime);
+    // The installation's signing key exists from the first start: GET /keys can publish it
+    // before anything was promoted, and a key directory it cannot use stops the start here.
+    await runtime.promotion.promotion.signingKey();
     const serverId = `server:${hostname()}:${process.pid}`;
     const pool = new WorkerPool(
       { queue, runnerDeps: runtime.runnerDeps(), log },

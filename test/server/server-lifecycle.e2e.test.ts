@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/store/index.js';
 import { runCli } from '../helpers/run-cli.js';
@@ -174,10 +176,21 @@ describe('aas start', () => {
       headers: { authorization: `Bearer ${secret}` },
     });
     expect(whoami.status).toBe(200);
+    // The signing key exists from the first start, private key 0600, and is published.
+    const keys = (await (
+      await fetch(`${first.url}/api/v1/keys`, { headers: { authorization: `Bearer ${secret}` } })
+    ).json()) as { keys: { keyId: string; publicKeyPem: string }[] };
+    expect(keys.keys).toHaveLength(1);
+    expect(keys.keys[0]?.keyId).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(statSync(join(home, 'keys', 'signing-key.pem')).mode & 0o777).toBe(0o600);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
     const second = await startWithout({ home, token: '', env: { AAS_BOOTSTRAP_TOKEN: '' } });
     expect(second.output().stdout).not.toContain('admin token');
+    const again = (await (
+      await fetch(`${second.url}/api/v1/keys`, { headers: { authorization: `Bearer ${secret}` } })
+    ).json()) as { keys: { keyId: string }[] };
+    expect(again.keys[0]?.keyId).toBe(keys.keys[0]?.keyId);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   });
