@@ -1,6 +1,5 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildSandboxBaseEnv } from '../drivers/index.js';
 import { runGates } from '../gates/index.js';
 import {
   agentPolicyLayer,
@@ -23,8 +22,9 @@ import {
   type Workspace,
 } from '../workspaces/index.js';
 import type { JobSpec } from './job-spec.js';
-import { NetworkRecorder, sandboxNetworkFor } from './network-recorder.js';
+import { NetworkRecorder } from './network-recorder.js';
 import type { RunnerDeps } from './runner-deps.js';
+import { validatorSetup } from './validator-setup.js';
 
 export interface RevalidationVerdict {
   readonly ok: boolean;
@@ -69,15 +69,6 @@ export async function revalidatePatch(
   await rm(root, { recursive: true, force: true });
   const attemptDir = join(root, 'attempt');
   const validationAttemptDir = join(root, 'validation');
-  const validatorDirs = {
-    root: join(attemptDir, 'validator-env'),
-    home: join(attemptDir, 'validator-env', 'home'),
-    tmp: join(attemptDir, 'validator-env', 'tmp'),
-  };
-  await Promise.all([
-    mkdir(validatorDirs.home, { recursive: true }),
-    mkdir(validatorDirs.tmp, { recursive: true }),
-  ]);
   const workspaces: Workspace[] = [];
   const workspaceOptions = (dir: string) => ({
     baseCommit: input.newBase,
@@ -107,50 +98,25 @@ export async function revalidatePatch(
       ignored.push(event),
     );
     const verdicts: RevalidationVerdict['gates'][number][] = [];
+    const setup = await validatorSetup(deps, {
+      job,
+      policy,
+      attemptDir,
+      validationAttemptDir,
+      scratchDir: join(attemptDir, 'sandbox'),
+      network,
+    });
     const result = await runGates({
       policy,
       patch,
       workspace,
-      validators: job.validators.map((validator, index) => ({
-        name: validator.name ?? `validator-${index + 1}`,
-        command: validator.command,
-        timeoutSec: Math.min(validator.timeoutSec, policy.limits.timeoutSec),
-      })),
       sandbox: sandbox.backend,
-      validatorEnv: Object.fromEntries(
-        buildSandboxBaseEnv({
-          hostEnv: deps.hostEnv,
-          envAllow: policy.envAllow,
-          home: validatorDirs.home,
-          tmp: validatorDirs.tmp,
-        }),
-      ),
+      ...setup,
       prepareValidatorWorkspace: async () => {
         const validation = await createWorkspace(input.git, workspaceOptions(validationAttemptDir));
         workspaces.push(validation);
         await applyPatchToWorkspace(validation, patch.text);
         return validation.dir;
-      },
-      validatorConfinement: {
-        writablePaths: [join(validationAttemptDir, 'workspace'), validatorDirs.root],
-        readOnlyPaths: [],
-        tmpDir: validatorDirs.tmp,
-        homeDir: validatorDirs.home,
-        network: sandboxNetworkFor(policy, network),
-        scratchDir: join(attemptDir, 'sandbox'),
-      },
-      validatorLimits: {
-        cpuSec: policy.limits.cpuSec,
-        maxProcesses: policy.limits.maxProcesses,
-        maxFileBytes: policy.limits.maxFileBytes,
-        growth: {
-          paths: [
-            join(validationAttemptDir, 'upper'),
-            join(validationAttemptDir, 'workspace'),
-            validatorDirs.root,
-          ],
-          maxBytes: policy.limits.maxWorkspaceGrowthBytes,
-        },
       },
       outputDir: join(attemptDir, 'validators'),
       clock: deps.clock,

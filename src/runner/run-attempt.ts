@@ -1,12 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  type AepJob,
-  type AgentManifest,
-  attemptPaths,
-  buildSandboxBaseEnv,
-  runDriver,
-} from '../drivers/index.js';
+import { type AepJob, type AgentManifest, attemptPaths, runDriver } from '../drivers/index.js';
 import { GateClass, runGates } from '../gates/index.js';
 import { type Code, normaliseError } from '../kernel/index.js';
 import { describePolicyForAgent, type EffectivePolicy, runtimeRule } from '../policy/index.js';
@@ -27,6 +21,7 @@ import type { JobSpec } from './job-spec.js';
 import { NetworkRecorder, sandboxNetworkFor } from './network-recorder.js';
 import type { RunnerDeps } from './runner-deps.js';
 import { storeArtifact } from './store-artifact.js';
+import { validatorSetup } from './validator-setup.js';
 
 interface OutcomeBase {
   readonly attempt: number;
@@ -326,59 +321,27 @@ async function agentAndGates(
     await applyPatchToWorkspace(validationWorkspace, patch.text);
     return validationWorkspace.dir;
   };
-  const validationDir = join(validationAttemptDir, 'workspace');
-  const validatorDirs = {
-    root: join(attemptDir, 'validator-env'),
-    home: join(attemptDir, 'validator-env', 'home'),
-    tmp: join(attemptDir, 'validator-env', 'tmp'),
-  };
-  await Promise.all([
-    mkdir(validatorDirs.home, { recursive: true }),
-    mkdir(validatorDirs.tmp, { recursive: true }),
-  ]);
   const validatorEvents: TypedEvent[] = [];
   const validatorNetwork = new NetworkRecorder(runId, attempt, 'validators', (event) =>
     validatorEvents.push(event),
   );
+  const setup = await validatorSetup(deps, {
+    job,
+    policy,
+    attemptDir,
+    validationAttemptDir,
+    scratchDir: aep.sandboxScratch,
+    network: validatorNetwork,
+  });
   let gates: Awaited<ReturnType<typeof runGates>>;
   try {
     gates = await runGates({
       policy,
       patch,
       workspace,
-      validators: job.validators.map((v, index) => ({
-        name: v.name ?? `validator-${index + 1}`,
-        command: v.command,
-        timeoutSec: Math.min(v.timeoutSec, policy.limits.timeoutSec),
-      })),
       sandbox: input.sandbox,
-      // A test suite is code the agent could have changed: it gets the agent's kind of sandbox,
-      // but a HOME and TMPDIR of its own, so nothing the agent planted there (a
-      // usercustomize.py, a shell profile, a git config) runs as part of the gate.
-      validatorEnv: Object.fromEntries(
-        buildSandboxBaseEnv({
-          hostEnv: deps.hostEnv,
-          envAllow: policy.envAllow,
-          home: validatorDirs.home,
-          tmp: validatorDirs.tmp,
-        }),
-      ),
+      ...setup,
       prepareValidatorWorkspace,
-      validatorConfinement: {
-        writablePaths: [validationDir, validatorDirs.root],
-        readOnlyPaths: [],
-        tmpDir: validatorDirs.tmp,
-        homeDir: validatorDirs.home,
-        network: sandboxNetworkFor(policy, validatorNetwork),
-        scratchDir: aep.sandboxScratch,
-      },
-      validatorLimits: {
-        ...resourceLimitsFor(policy, workspace, validatorDirs.root),
-        growth: {
-          paths: [join(validationAttemptDir, 'upper'), validationDir, validatorDirs.root],
-          maxBytes: policy.limits.maxWorkspaceGrowthBytes,
-        },
-      },
       outputDir: join(attemptDir, 'validators'),
       clock,
       signal: input.signal,
