@@ -1,5 +1,5 @@
 /**
- * AAS benchmarks: `npm run bench` (all sections) or `npm run bench -- run|events|replay|queue|promotion|workspace|sandbox|api`.
+ * AAS benchmarks: `npm run bench` (all sections) or `npm run bench -- run|events|replay|queue|promotion|gateway|workspace|sandbox|api`.
  * Prints one table of medians per measurement and writes bench/out/results.json.
  * AAS_BENCH_QUICK=1 shrinks every section for a smoke run; see bench/README.md.
  */
@@ -9,6 +9,7 @@ import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { apiBench } from './api-bench.js';
 import { eventBench } from './event-bench.js';
+import { gatewayBench } from './gateway-bench.js';
 import { promotionBench } from './promotion-bench.js';
 import { queueBench } from './queue-bench.js';
 import { replayBench } from './replay-bench.js';
@@ -23,6 +24,7 @@ const SECTIONS = [
   'replay',
   'queue',
   'promotion',
+  'gateway',
   'workspace',
   'sandbox',
   'api',
@@ -73,6 +75,7 @@ const runners: Record<Section, () => Promise<ResultTable[]>> = {
       connections: 10,
       progress,
     }),
+  gateway: () => gatewayBench({ warmups: quick ? 5 : 20, iterations: quick ? 50 : 500, progress }),
   promotion: () => promotionBench({ warmups: quick ? 1 : 2, iterations: quick ? 3 : 15, progress }),
   queue: () =>
     queueBench({ runs: quick ? 300 : 2_000, rounds: quick ? 2 : 5, warmups: 1, env, progress }),

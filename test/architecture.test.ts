@@ -15,6 +15,8 @@ const ALLOWED_DEPENDENCIES: Record<string, readonly string[]> = {
   policy: ['kernel'],
   workspaces: ['kernel'],
   sandbox: ['kernel'],
+  // The model gateway: provider credentials and budgets, outside every sandbox.
+  gateway: ['kernel'],
   drivers: ['kernel', 'sandbox'],
   gates: ['kernel', 'policy', 'workspaces', 'sandbox'],
   runner: ['kernel', 'store', 'sessions', 'policy', 'workspaces', 'sandbox', 'drivers', 'gates'],

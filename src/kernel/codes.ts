@@ -167,6 +167,11 @@ export const CODES = {
     http: 422,
     summary: 'the agent exceeded its time limit and was killed',
   },
+  BUDGET_EXCEEDED: {
+    exit: ExitCode.agentFailed,
+    http: 402,
+    summary: 'the run spent its model budget; further model calls were refused',
+  },
   AGENT_OUTPUT_LIMIT: {
     exit: ExitCode.agentFailed,
     http: 422,

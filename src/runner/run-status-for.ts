@@ -40,6 +40,7 @@ export function runStatusFor(code: Code): RunStatus {
     case 'FORBIDDEN':
     case 'AGENT_FAILED':
     case 'AGENT_TIMEOUT':
+    case 'BUDGET_EXCEEDED':
     case 'AGENT_OUTPUT_LIMIT':
     case 'AGENT_CPU_LIMIT':
     case 'AGENT_PROCESS_LIMIT':

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { isAasError } from '../kernel/index.js';
+import { costOf, type PriceTable, priceFor, validatePriceTable } from './price-table.js';
+
+const price = (input: number) => ({ inputPerMTokUsd: input, outputPerMTokUsd: input * 4 });
+
+const TABLE: PriceTable = {
+  '*': price(100),
+  'gpt-*': price(1),
+  'gpt-5*': price(2),
+  'gpt-5-mini*': price(3),
+  'gpt-5-mini': price(4),
+  'claude-sonnet-4-5': price(5),
+};
+
+describe('priceFor', () => {
+  it('prefers an exact id to any pattern', () => {
+    expect(priceFor(TABLE, 'gpt-5-mini')).toEqual(price(4));
+    expect(priceFor(TABLE, 'claude-sonnet-4-5')).toEqual(price(5));
+  });
+
+  it('takes the longest matching prefix pattern', () => {
+    expect(priceFor(TABLE, 'gpt-5-mini-2025-08-07')).toEqual(price(3));
+    expect(priceFor(TABLE, 'gpt-5-codex')).toEqual(price(2));
+    expect(priceFor(TABLE, 'gpt-4o')).toEqual(price(1));
+    // A bare '*' is the default for everything else.
+    expect(priceFor(TABLE, 'claude-opus-4-1')).toEqual(price(100));
+  });
+
+  it('is null when nothing matches, and patterns are prefixes, not substrings', () => {
+    const table: PriceTable = { 'gpt-5*': price(2), 'claude-sonnet-4-5': price(5) };
+    expect(priceFor(table, 'mystery')).toBeNull();
+    expect(priceFor(table, 'my-gpt-5')).toBeNull();
+    // An exact id is not a prefix.
+    expect(priceFor(table, 'claude-sonnet-4-5-20250929')).toBeNull();
+    // Keys are the table's own, not Object.prototype's.
+    expect(priceFor(table, 'constructor')).toBeNull();
+    expect(priceFor(table, '__proto__')).toBeNull();
+  });
+});
+
+describe('costOf', () => {
+  it('prices uncached input, cached input and output per million tokens', () => {
+    const sonnet = { inputPerMTokUsd: 3, outputPerMTokUsd: 15, cachedInputPerMTokUsd: 0.3 };
+    const usage = { inputTokens: 1_000_000, cachedInputTokens: 400_000, outputTokens: 100_000 };
+    expect(costOf(usage, sonnet)).toBeCloseTo(600_000 * 3e-6 + 400_000 * 0.3e-6 + 1.5, 12);
+  });
+
+  it('charges cached input at the input price when it has no price of its own', () => {
+    const plain = { inputPerMTokUsd: 2, outputPerMTokUsd: 8 };
+    const usage = { inputTokens: 500, cachedInputTokens: 200, outputTokens: 10 };
+    expect(costOf(usage, plain)).toBeCloseTo((500 * 2 + 10 * 8) / 1e6, 15);
+  });
+
+  it('never counts more cached tokens than input tokens', () => {
+    const prices = { inputPerMTokUsd: 1, outputPerMTokUsd: 1, cachedInputPerMTokUsd: 0 };
+    expect(costOf({ inputTokens: 10, cachedInputTokens: 50, outputTokens: 0 }, prices)).toBe(0);
+  });
+});
+
+describe('validatePriceTable', () => {
+  it('accepts ids and trailing patterns, and refuses anything a budget could not trust', () => {
+    expect(() => validatePriceTable(TABLE)).not.toThrow();
+    const bad: PriceTable[] = [
+      { 'gpt-*-mini': price(1) },
+      { '': price(1) },
+      { 'gpt**': price(1) },
+      { 'gpt-5': { inputPerMTokUsd: -1, outputPerMTokUsd: 1 } },
+      { 'gpt-5': { inputPerMTokUsd: 1, outputPerMTokUsd: Number.POSITIVE_INFINITY } },
+      { 'gpt-5': { inputPerMTokUsd: 1, outputPerMTokUsd: 1, cachedInputPerMTokUsd: Number.NaN } },
+    ];
+    for (const table of bad) {
+      let thrown: unknown = null;
+      try {
+        validatePriceTable(table);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isAasError(thrown) && thrown.code, JSON.stringify(table)).toBe('INVALID_ARGUMENT');
+    }
+  });
+});

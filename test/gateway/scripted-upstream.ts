@@ -1,0 +1,391 @@
+import { once } from 'node:events';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * A stand-in for the Anthropic and OpenAI APIs: the four routes the gateway forwards, JSON and
+ * event-stream answers in the providers' formats, every request recorded as received, and
+ * failures on demand.
+ */
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+  readonly json: Record<string, unknown> | null;
+}
+
+/**
+ * - `status-500`: a provider-shaped 500.
+ * - `reset`: the connection is cut before any answer.
+ * - `hang`: no answer at all.
+ * - `reset-mid-stream`: a stream is cut after its first event.
+ * - `echo-key`: the answer (a header, the body, a stream split across writes) repeats the key
+ *   the upstream was sent, as a careless proxy or debugging endpoint might.
+ */
+export type FailMode = 'status-500' | 'reset' | 'hang' | 'reset-mid-stream' | 'echo-key';
+
+/** What the upstream reports for each API; the tests compute the expected costs from these. */
+export const UPSTREAM_USAGE = {
+  messages: {
+    input_tokens: 100,
+    cache_creation_input_tokens: 20,
+    cache_read_input_tokens: 30,
+    output_tokens: 50,
+  },
+  countTokens: { input_tokens: 42 },
+  responses: {
+    input_tokens: 200,
+    input_tokens_details: { cached_tokens: 50 },
+    output_tokens: 80,
+    output_tokens_details: { reasoning_tokens: 10 },
+    total_tokens: 280,
+  },
+  chat: {
+    prompt_tokens: 300,
+    completion_tokens: 60,
+    total_tokens: 360,
+    prompt_tokens_details: { cached_tokens: 100 },
+  },
+} as const;
+
+export interface ScriptedUpstream {
+  /** `http://127.0.0.1:PORT`. */
+  readonly origin: string;
+  readonly requests: RecordedRequest[];
+  /** Every later request fails this way; null restores normal answers. */
+  fail(mode: FailMode | null): void;
+  /** Streams stop after their first event until the returned function is called. */
+  holdStreams(): () => void;
+  /** Streams written to their end. */
+  readonly streamsFinished: number;
+  /** Answers whose client (the gateway) hung up before they were complete. */
+  readonly cutByClient: number;
+  close(): Promise<void>;
+}
+
+type Event = { readonly event?: string; readonly data: string };
+
+function sse(event: Event): string {
+  return `${event.event === undefined ? '' : `event: ${event.event}\n`}data: ${event.data}\n\n`;
+}
+
+const WORDS = ['Hel', 'lo', ', ', 'wor', 'ld'];
+
+function anthropicStream(model: string): Event[] {
+  const { output_tokens, ...input } = UPSTREAM_USAGE.messages;
+  const events: Event[] = [
+    {
+      event: 'message_start',
+      data: JSON.stringify({
+        type: 'message_start',
+        message: {
+          id: 'msg_01',
+          type: 'message',
+          role: 'assistant',
+          model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { ...input, output_tokens: 1 },
+        },
+      }),
+    },
+    {
+      event: 'content_block_start',
+      data: JSON.stringify({
+        type: 'content_block_start',
+        index: 0,
+        content_block: { type: 'text', text: '' },
+      }),
+    },
+    { event: 'ping', data: JSON.stringify({ type: 'ping' }) },
+    ...WORDS.map((text) => ({
+      event: 'content_block_delta',
+      data: JSON.stringify({
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'text_delta', text },
+      }),
+    })),
+    { event: 'content_block_stop', data: JSON.stringify({ type: 'content_block_stop', index: 0 }) },
+    {
+      event: 'message_delta',
+      data: JSON.stringify({
+        type: 'message_delta',
+        delta: { stop_reason: 'end_turn', stop_sequence: null },
+        usage: { output_tokens: Math.floor(output_tokens / 2) },
+      }),
+    },
+    {
+      event: 'message_delta',
+      data: JSON.stringify({
+        type: 'message_delta',
+        delta: { stop_reason: 'end_turn', stop_sequence: null },
+        usage: { output_tokens },
+      }),
+    },
+    { event: 'message_stop', data: JSON.stringify({ type: 'message_stop' }) },
+  ];
+  return events;
+}
+
+function responsesObject(model: string, status: string, usage: unknown): Record<string, unknown> {
+  return {
+    id: 'resp_01',
+    object: 'response',
+    created_at: 1_767_225_600,
+    status,
+    model,
+    output:
+      status === 'completed'
+        ? [
+            {
+              type: 'message',
+              id: 'msg_01',
+              status: 'completed',
+              role: 'assistant',
+              content: [{ type: 'output_text', text: WORDS.join(''), annotations: [] }],
+            },
+          ]
+        : [],
+    usage,
+  };
+}
+
+function responsesStream(model: string): Event[] {
+  let sequence = 0;
+  const event = (type: string, fields: Record<string, unknown>): Event => ({
+    event: type,
+    data: JSON.stringify({ type, sequence_number: sequence++, ...fields }),
+  });
+  return [
+    event('response.created', { response: responsesObject(model, 'in_progress', null) }),
+    event('response.in_progress', { response: responsesObject(model, 'in_progress', null) }),
+    ...WORDS.map((delta) =>
+      event('response.output_text.delta', {
+        item_id: 'msg_01',
+        output_index: 0,
+        content_index: 0,
+        delta,
+      }),
+    ),
+    event('response.output_text.done', {
+      item_id: 'msg_01',
+      output_index: 0,
+      content_index: 0,
+      text: WORDS.join(''),
+    }),
+    event('response.completed', {
+      response: responsesObject(model, 'completed', UPSTREAM_USAGE.responses),
+    }),
+  ];
+}
+
+function chatStream(model: string, includeUsage: boolean): Event[] {
+  const chunk = (choices: unknown[], usage: unknown): Event => ({
+    data: JSON.stringify({
+      id: 'chatcmpl-01',
+      object: 'chat.completion.chunk',
+      created: 1_767_225_600,
+      model,
+      choices,
+      ...(includeUsage ? { usage } : {}),
+    }),
+  });
+  return [
+    chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }], null),
+    ...WORDS.map((content) => chunk([{ index: 0, delta: { content }, finish_reason: null }], null)),
+    chunk([{ index: 0, delta: {}, finish_reason: 'stop' }], null),
+    ...(includeUsage ? [chunk([], UPSTREAM_USAGE.chat)] : []),
+    { data: '[DONE]' },
+  ];
+}
+
+function jsonAnswer(path: string, model: string): unknown {
+  if (path.endsWith('/v1/messages/count_tokens')) return UPSTREAM_USAGE.countTokens;
+  if (path.endsWith('/v1/messages')) {
+    return {
+      id: 'msg_01',
+      type: 'message',
+      role: 'assistant',
+      model,
+      content: [{ type: 'text', text: WORDS.join('') }],
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+      usage: UPSTREAM_USAGE.messages,
+    };
+  }
+  if (path.endsWith('/v1/responses')) {
+    return responsesObject(model, 'completed', UPSTREAM_USAGE.responses);
+  }
+  return {
+    id: 'chatcmpl-01',
+    object: 'chat.completion',
+    created: 1_767_225_600,
+    model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: WORDS.join('') },
+        finish_reason: 'stop',
+      },
+    ],
+    usage: UPSTREAM_USAGE.chat,
+  };
+}
+
+const ROUTES = [
+  '/v1/messages/count_tokens',
+  '/v1/messages',
+  '/v1/responses',
+  '/v1/chat/completions',
+];
+
+export async function startScriptedUpstream(
+  options: { readonly eventDelayMs?: number } = {},
+): Promise<ScriptedUpstream> {
+  const eventDelayMs = options.eventDelayMs ?? 3;
+  const requests: RecordedRequest[] = [];
+  let failMode: FailMode | null = null;
+  let gate: Promise<void> | null = null;
+  let streamsFinished = 0;
+  let cutByClient = 0;
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    let json: Record<string, unknown> | null = null;
+    try {
+      json = JSON.parse(body) as Record<string, unknown>;
+    } catch {
+      json = null;
+    }
+    const url = request.url ?? '';
+    requests.push({ method: request.method ?? '', url, headers: request.headers, body, json });
+    response.once('close', () => {
+      if (!response.writableFinished) cutByClient += 1;
+    });
+
+    const path = url.split('?')[0] ?? '';
+    const anthropic = path.includes('/v1/messages');
+    if (request.method !== 'POST' || !ROUTES.some((route) => path.endsWith(route))) {
+      response.writeHead(404, { 'content-type': 'application/json' });
+      response.end('{"error":"not found"}');
+      return;
+    }
+    const mode = failMode;
+    if (mode === 'hang') return;
+    if (mode === 'reset') {
+      request.socket.destroy();
+      return;
+    }
+    if (mode === 'status-500') {
+      response.writeHead(500, { 'content-type': 'application/json', 'request-id': 'req_500' });
+      response.end(
+        anthropic
+          ? '{"type":"error","error":{"type":"api_error","message":"Internal server error"}}'
+          : '{"error":{"message":"The server had an error","type":"server_error","param":null,"code":null}}',
+      );
+      return;
+    }
+    const presented = String(
+      request.headers['x-api-key'] ?? request.headers.authorization?.replace(/^Bearer /, '') ?? '',
+    );
+    const model = typeof json?.model === 'string' ? json.model : 'unknown';
+    const stream = json?.stream === true && !path.endsWith('/count_tokens');
+
+    if (!stream) {
+      const answer = jsonAnswer(path, model);
+      const text = JSON.stringify(
+        mode === 'echo-key' ? { ...(answer as object), echo: `you sent ${presented}` } : answer,
+      );
+      response.writeHead(200, {
+        'content-type': 'application/json',
+        'request-id': 'req_01',
+        ...(mode === 'echo-key' ? { 'x-echo-key': presented } : {}),
+      });
+      response.end(text);
+      return;
+    }
+
+    const streamOptions = json?.stream_options as { include_usage?: unknown } | undefined;
+    const events = path.endsWith('/v1/messages')
+      ? anthropicStream(model)
+      : path.endsWith('/v1/responses')
+        ? responsesStream(model)
+        : chatStream(model, streamOptions?.include_usage === true);
+    response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'request-id': 'req_01',
+    });
+    response.flushHeaders();
+    for (const [index, event] of events.entries()) {
+      if (response.destroyed) return;
+      response.write(sse(event));
+      if (index === 0) {
+        if (mode === 'reset-mid-stream') {
+          await sleep(eventDelayMs);
+          request.socket.destroy();
+          return;
+        }
+        if (mode === 'echo-key') {
+          // The key split across two writes, to make the gateway see it in two chunks.
+          const half = Math.floor(presented.length / 2);
+          response.write(`event: echo\ndata: {"key":"${presented.slice(0, half)}`);
+          await sleep(eventDelayMs);
+          response.write(`${presented.slice(half)}"}\n\n`);
+        }
+        if (gate !== null) await gate;
+      }
+      if (eventDelayMs > 0) await sleep(eventDelayMs);
+    }
+    if (response.destroyed) return;
+    response.end();
+    streamsFinished += 1;
+  };
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch(() => response.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    requests,
+    fail(mode) {
+      failMode = mode;
+    },
+    holdStreams() {
+      let release: () => void = () => {};
+      gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      return () => {
+        gate = null;
+        release();
+      };
+    },
+    get streamsFinished() {
+      return streamsFinished;
+    },
+    get cutByClient() {
+      return cutByClient;
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
