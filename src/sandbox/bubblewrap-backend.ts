@@ -5,14 +5,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../kernel/index.js';
 import {
+  bridgeStartScript,
   bwrapArgs,
   groupText,
   HOSTS_TEXT,
   namespaceArgs,
+  PROXY_PORT_IN_SANDBOX,
+  PROXY_SOCKET_IN_SANDBOX,
   passwdText,
   proxyEnv,
-  proxyStartScript,
   SANDBOX_RUN_DIR,
+  serviceSocketInSandbox,
   systemToolchainArgs,
 } from './bwrap-args.js';
 import { type EgressProxy, startEgressProxy } from './egress-proxy.js';
@@ -128,13 +131,27 @@ async function launchInBwrap(
     const groupFile = join(scratch, 'group');
     const hostsFile = join(scratch, 'hosts');
     const startScript = join(scratch, 'start.sh');
+    // One bridge per socket the process reaches as a loopback port: the egress proxy's and
+    // each local service's (the model gateway).
+    const bridges = [
+      ...(proxy === null
+        ? []
+        : [{ socketInSandbox: PROXY_SOCKET_IN_SANDBOX, port: PROXY_PORT_IN_SANDBOX }]),
+      ...(confinement.localServices ?? []).map((service) => ({
+        socketInSandbox: serviceSocketInSandbox(service.port),
+        port: service.port,
+      })),
+    ];
     await Promise.all([
       writeFile(passwdFile, passwdText(confinement.homeDir)),
       writeFile(groupFile, groupText()),
       writeFile(hostsFile, HOSTS_TEXT),
-      proxy === null
+      bridges.length === 0
         ? Promise.resolve()
-        : writeFile(startScript, proxyStartScript([options.nodePath, ...proxyBridgeArgs()])),
+        : writeFile(
+            startScript,
+            bridgeStartScript([options.nodePath, ...proxyBridgeArgs()], bridges),
+          ),
     ]);
     const program = seccompProgram(process.arch);
     if (program !== null) {
@@ -152,9 +169,12 @@ async function launchInBwrap(
       passwdFile,
       groupFile,
       hostsFile,
-      ...(proxy === null ? {} : { proxy: { socketPath: proxy.socketPath, startScript } }),
+      ...(proxy === null ? {} : { proxy: { socketPath: proxy.socketPath } }),
+      ...(bridges.length === 0 ? {} : { startScript }),
       backendReadOnly:
-        proxy === null ? [] : [dirname(dirname(options.nodePath)), ...ownInstallReadOnlyPaths()],
+        bridges.length === 0
+          ? []
+          : [dirname(dirname(options.nodePath)), ...ownInstallReadOnlyPaths()],
     });
     const plan = await planResourceLimits(
       spec.limits,
@@ -163,7 +183,7 @@ async function launchInBwrap(
         args: [
           ...outer,
           '--',
-          ...(proxy === null ? [] : ['/bin/sh', `${SANDBOX_RUN_DIR}/start.sh`]),
+          ...(bridges.length === 0 ? [] : ['/bin/sh', `${SANDBOX_RUN_DIR}/start.sh`]),
           ...prefix,
           spec.command,
           ...spec.args,

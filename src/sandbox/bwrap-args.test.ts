@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bwrapArgs, proxyStartScript, shellQuote } from './bwrap-args.js';
+import { bridgeStartScript, bwrapArgs, proxyStartScript, shellQuote } from './bwrap-args.js';
 import type { Confinement } from './sandbox-backend.js';
 
 const confinement = (network: Confinement['network']): Confinement => ({
@@ -81,11 +81,47 @@ describe('bwrapArgs', () => {
     const args = bwrapArgs({
       ...base,
       confinement: confinement({ mode: 'allowlist', decide: () => false, onDecision: () => {} }),
-      proxy: { socketPath: '/s/proxy.sock', startScript: '/s/start.sh' },
+      proxy: { socketPath: '/s/proxy.sock' },
+      startScript: '/s/start.sh',
     });
     expect(args).toContain('--unshare-net');
     expect(indexOf(args, '--bind', '/s/proxy.sock', '/run/aas/proxy.sock')).toBeGreaterThan(-1);
     expect(indexOf(args, '--ro-bind', '/s/start.sh', '/run/aas/start.sh')).toBeGreaterThan(-1);
+  });
+
+  it('binds each local service socket and the start script, whatever the network policy', () => {
+    const args = bwrapArgs({
+      ...base,
+      confinement: {
+        ...confinement({ mode: 'disabled' }),
+        localServices: [{ socketPath: '/s/gateway.sock', port: 4100 }],
+      },
+      startScript: '/s/start.sh',
+    });
+    expect(args).toContain('--unshare-net');
+    expect(
+      indexOf(args, '--bind', '/s/gateway.sock', '/run/aas/service-4100.sock'),
+    ).toBeGreaterThan(-1);
+    expect(indexOf(args, '--ro-bind', '/s/start.sh', '/run/aas/start.sh')).toBeGreaterThan(-1);
+  });
+});
+
+describe('bridgeStartScript', () => {
+  it('starts and waits for one bridge per socket before the command', () => {
+    const script = bridgeStartScript(
+      ['/usr/bin/node', '/b.js'],
+      [
+        { socketInSandbox: '/run/aas/proxy.sock', port: 3128 },
+        { socketInSandbox: '/run/aas/service-4100.sock', port: 4100 },
+      ],
+    );
+    const lines = script.split('\n');
+    const starts = lines.filter((line) => line.startsWith("'/usr/bin/node'"));
+    expect(starts).toEqual([
+      `'/usr/bin/node' '/b.js' '/run/aas/proxy.sock' '3128' '/run/aas/bridge-3128.ready' </dev/null >/dev/null 2>&1 &`,
+      `'/usr/bin/node' '/b.js' '/run/aas/service-4100.sock' '4100' '/run/aas/bridge-4100.ready' </dev/null >/dev/null 2>&1 &`,
+    ]);
+    expect(lines.indexOf('exec "$@"')).toBeGreaterThan(lines.lastIndexOf(starts[1] ?? ''));
   });
 });
 

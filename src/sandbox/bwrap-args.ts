@@ -51,8 +51,10 @@ export interface BwrapArgsInput {
   readonly groupFile: string;
   /** Used when the network is not shared (only loopback exists inside). */
   readonly hostsFile: string;
-  /** For an allow-list: the proxy's Unix socket and the start script, both on the host. */
-  readonly proxy?: { readonly socketPath: string; readonly startScript: string };
+  /** For an allow-list: the proxy's Unix socket, on the host. */
+  readonly proxy?: { readonly socketPath: string };
+  /** The script that starts the bridges (proxy and local services) and then the command. */
+  readonly startScript?: string;
   /** Size of the private /tmp. */
   readonly tmpfsBytes: number;
   /** Size of /dev/shm. */
@@ -122,10 +124,18 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     args.push('--ro-bind-try', path, path);
   }
   for (const path of confinement.writablePaths) args.push('--bind', path, path);
-  if (input.proxy !== undefined) {
+  const services = confinement.localServices ?? [];
+  if (input.proxy !== undefined || services.length > 0) {
     args.push('--tmpfs', SANDBOX_RUN_DIR);
-    args.push('--bind', input.proxy.socketPath, PROXY_SOCKET_IN_SANDBOX);
-    args.push('--ro-bind', input.proxy.startScript, `${SANDBOX_RUN_DIR}/start.sh`);
+    if (input.proxy !== undefined) {
+      args.push('--bind', input.proxy.socketPath, PROXY_SOCKET_IN_SANDBOX);
+    }
+    for (const service of services) {
+      args.push('--bind', service.socketPath, serviceSocketInSandbox(service.port));
+    }
+    if (input.startScript !== undefined) {
+      args.push('--ro-bind', input.startScript, `${SANDBOX_RUN_DIR}/start.sh`);
+    }
   }
   // The sandbox's own root (where /etc and the parents of binds were created) becomes
   // read-only; the binds and /tmp keep their own flags.
@@ -156,21 +166,39 @@ export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", "'\\''")}'`;
 }
 
+/** Where a local service's socket appears inside the sandbox. */
+export function serviceSocketInSandbox(port: number): string {
+  return `${SANDBOX_RUN_DIR}/service-${port}.sock`;
+}
+
 /**
- * The script that starts the network bridge inside an allow-list sandbox, waits until it
- * listens, then execs the real command (its arguments). Waiting is bounded: a bridge that never
- * comes up leaves the agent without network, which is the safe failure.
+ * The script that starts one bridge per socket (the egress proxy's, each local service's)
+ * inside the sandbox, waits until each listens, then execs the real command (its arguments).
+ * Waiting is bounded: a bridge that never comes up leaves the agent without that service,
+ * which is the safe failure.
  */
+export function bridgeStartScript(
+  bridgeArgv: readonly string[],
+  bridges: readonly { readonly socketInSandbox: string; readonly port: number }[],
+): string {
+  const lines = ['#!/bin/sh'];
+  for (const bridge of bridges) {
+    const ready = `${SANDBOX_RUN_DIR}/bridge-${bridge.port}.ready`;
+    lines.push(
+      `${[...bridgeArgv, bridge.socketInSandbox, String(bridge.port), ready].map(shellQuote).join(' ')} </dev/null >/dev/null 2>&1 &`,
+      'i=0',
+      `while [ ! -e ${shellQuote(ready)} ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done`,
+    );
+  }
+  lines.push('exec "$@"', '');
+  return lines.join('\n');
+}
+
+/** The egress proxy's bridge alone (the allow-list case). */
 export function proxyStartScript(bridgeArgv: readonly string[]): string {
-  const ready = `${SANDBOX_RUN_DIR}/bridge.ready`;
-  return [
-    '#!/bin/sh',
-    `${[...bridgeArgv, PROXY_SOCKET_IN_SANDBOX, String(PROXY_PORT_IN_SANDBOX), ready].map(shellQuote).join(' ')} </dev/null >/dev/null 2>&1 &`,
-    'i=0',
-    `while [ ! -e ${shellQuote(ready)} ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done`,
-    'exec "$@"',
-    '',
-  ].join('\n');
+  return bridgeStartScript(bridgeArgv, [
+    { socketInSandbox: PROXY_SOCKET_IN_SANDBOX, port: PROXY_PORT_IN_SANDBOX },
+  ]);
 }
 
 export function passwdText(homeDir: string): string {

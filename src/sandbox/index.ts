@@ -14,6 +14,7 @@ export {
   type LaunchOutcome,
   type LaunchSpec,
   type LimitHit,
+  type LocalService,
   type ResourceLimits,
   type SandboxBackend,
   type SandboxBackendName,

@@ -29,6 +29,12 @@ export interface ResourceLimits {
   readonly growth?: { readonly paths: readonly string[]; readonly maxBytes: number };
 }
 
+/** A Unix socket outside the sandbox that the process reaches as a TCP port on loopback. */
+export interface LocalService {
+  readonly socketPath: string;
+  readonly port: number;
+}
+
 /** What an isolating backend lets the process see. The plain backend ignores all but limits. */
 export interface Confinement {
   /** Host paths bound read-write at the same path: the workspace and the attempt's own dir. */
@@ -40,6 +46,12 @@ export interface Confinement {
   /** HOME inside the sandbox (must be one of writablePaths or below one). */
   readonly homeDir: string;
   readonly network: SandboxNetwork;
+  /**
+   * Services AAS runs outside the sandbox (the model gateway) that the process reaches at
+   * `127.0.0.1:<port>` whatever its network policy: each Unix socket is bound in and bridged.
+   * The plain backend cannot bridge; the caller gives it a TCP service instead.
+   */
+  readonly localServices?: readonly LocalService[];
   /** Host-only directory for generated files (passwd, the proxy socket); never shown to the process. */
   readonly scratchDir: string;
 }

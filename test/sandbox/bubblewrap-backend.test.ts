@@ -154,6 +154,41 @@ describe.skipIf(!selfTest.ok)('bubblewrap backend', () => {
     },
   );
 
+  it('reaches a local service (a Unix socket outside) at 127.0.0.1:<port>, with no other network', async () => {
+    const socketPath = join(box.root, 'service.sock');
+    const seen: string[] = [];
+    const service = createServer((request, response) => {
+      seen.push(`${request.method} ${request.url} ${request.headers['x-probe'] ?? ''}`);
+      response.end('from-outside');
+    });
+    await new Promise<void>((resolve) => service.listen(socketPath, resolve));
+    const outside = await listen();
+    try {
+      const port = (outside.address() as AddressInfo).port;
+      const base = spec(
+        box,
+        [
+          'curl -sS -m 5 -H "x-probe: yes" http://127.0.0.1:4100/v1/messages',
+          `curl -sS -m 3 http://127.0.0.1:${port}/ >/dev/null 2>&1 && echo REACHED-HOST`,
+          'true',
+        ].join('; '),
+      );
+      const outcome = await backend.launch({
+        ...base,
+        confinement: {
+          ...(base.confinement as Confinement),
+          localServices: [{ socketPath, port: 4100 }],
+        },
+      });
+      expect(outcome.exitCode, err(box)).toBe(0);
+      expect(out(box)).toBe('from-outside');
+      expect(seen).toEqual(['GET /v1/messages yes']);
+    } finally {
+      service.close();
+      outside.close();
+    }
+  });
+
   it('has no network when the policy disables it', async () => {
     const server = await listen();
     try {
