@@ -19,7 +19,17 @@ const ALLOWED_DEPENDENCIES: Record<string, readonly string[]> = {
   gateway: ['kernel'],
   drivers: ['kernel', 'sandbox'],
   gates: ['kernel', 'policy', 'workspaces', 'sandbox'],
-  runner: ['kernel', 'store', 'sessions', 'policy', 'workspaces', 'sandbox', 'drivers', 'gates'],
+  runner: [
+    'kernel',
+    'store',
+    'sessions',
+    'policy',
+    'workspaces',
+    'sandbox',
+    'drivers',
+    'gates',
+    'gateway',
+  ],
   queue: ['kernel', 'store', 'sessions'],
   workers: ['kernel', 'store', 'sessions', 'queue', 'runner'],
   // The only privileged step: approvals, the writer lease, preflight, attestation, branch and PR.
@@ -41,6 +51,7 @@ const ALLOWED_DEPENDENCIES: Record<string, readonly string[]> = {
     'queue',
     'workers',
     'promotion',
+    'gateway',
     'api',
   ],
   cli: [

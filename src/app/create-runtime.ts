@@ -25,6 +25,7 @@ import {
 import { EventBus } from '../sessions/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { collectCheckoutCache, collectOrphanWorkspaces } from '../workspaces/index.js';
+import { loadModelPrices } from './load-model-prices.js';
 import { createPromotionDeps } from './promotion-deps.js';
 
 /** The typed resources bag: built once here, passed explicitly everywhere else. */
@@ -75,6 +76,20 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
   const serverPolicy = config.serverPolicyFile
     ? await readPolicyLayerFile(config.serverPolicyFile, 'server')
     : null;
+  const prices = await loadModelPrices(config.models.pricesFile);
+  const upstreamOf = (provider: { baseUrl: string; apiKey?: string }) =>
+    provider.apiKey === undefined
+      ? undefined
+      : { baseUrl: provider.baseUrl, apiKey: provider.apiKey };
+  const anthropic = upstreamOf(config.models.anthropic);
+  const openai = upstreamOf(config.models.openai);
+  const models = {
+    upstreams: {
+      ...(anthropic === undefined ? {} : { anthropic }),
+      ...(openai === undefined ? {} : { openai }),
+    },
+    prices,
+  };
   await ensureHome(config.home, [config.paths.runs, dirname(config.paths.checkouts)]);
   const store = await openStore({
     sqlitePath: config.paths.sqlite,
@@ -134,6 +149,7 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
         serverPolicy,
         runLeaseMs: config.runLeaseMs,
         owner,
+        models,
       }),
       promotion: createPromotionDeps({
         config,

@@ -49,6 +49,16 @@ export const CONFIG_ENV_VARS = {
     'token for opening draft pull requests (pull_requests: write); only the control plane holds it',
   AAS_GITHUB_API_URL:
     'GitHub REST API base URL; default https://api.github.com (GitHub Enterprise: https://HOST/api/v3)',
+  AAS_ANTHROPIC_API_KEY:
+    'the Anthropic API key the model gateway sends upstream; agents only ever see a per-run placeholder',
+  AAS_ANTHROPIC_BASE_URL:
+    'Anthropic API base URL the gateway forwards to; default https://api.anthropic.com',
+  AAS_OPENAI_API_KEY:
+    'the OpenAI API key the model gateway sends upstream; agents only ever see a per-run placeholder',
+  AAS_OPENAI_BASE_URL:
+    'OpenAI API base URL the gateway forwards to; default https://api.openai.com',
+  AAS_MODEL_PRICES:
+    'a JSON or YAML file of model prices (USD per million tokens) merged over the built-in table',
   AAS_GITHUB_REPOSITORIES:
     'owner/name repositories, comma-separated, a job may name for pull requests when its remote URL does not say which (a mirror, a local path)',
 } as const;
@@ -112,6 +122,23 @@ const ConfigSchema = z
         ),
       })
       .strict(),
+    models: z
+      .object({
+        anthropic: z
+          .object({
+            baseUrl: z.url({ protocol: /^https?$/ }),
+            apiKey: z.string().min(1).optional(),
+          })
+          .strict(),
+        openai: z
+          .object({
+            baseUrl: z.url({ protocol: /^https?$/ }),
+            apiKey: z.string().min(1).optional(),
+          })
+          .strict(),
+        pricesFile: z.string().min(1).optional(),
+      })
+      .strict(),
     client: z
       .object({
         serverUrl: z
@@ -150,6 +177,8 @@ export interface AasConfig {
   readonly client: { readonly serverUrl?: string; readonly token?: string };
   /** Promotion: where branches go, who commits them, the writer lease, the forge credential. */
   readonly promotion: PromotionConfig;
+  /** Model providers behind the gateway: their credentials are secrets of the control plane. */
+  readonly models: ModelsConfig;
   readonly paths: {
     /** The installation's signing key (Ed25519), created at first use. */
     readonly keys: string;
@@ -160,6 +189,19 @@ export interface AasConfig {
     readonly artifacts: string;
     readonly agents: string;
   };
+}
+
+export interface ModelProviderConfig {
+  readonly baseUrl: string;
+  /** A secret: only the model gateway sends it, upstream; never a sandbox, a log or an event. */
+  readonly apiKey?: string;
+}
+
+export interface ModelsConfig {
+  readonly anthropic: ModelProviderConfig;
+  readonly openai: ModelProviderConfig;
+  /** Read once at start-up by the composition root. */
+  readonly pricesFile?: string;
 }
 
 export interface PromotionConfig {
@@ -225,6 +267,19 @@ export function parseConfig(sources: ConfigSources): AasConfig {
     client: {
       serverUrl: overrides.serverUrl ?? nonEmpty(env.AAS_SERVER),
       token: overrides.token ?? nonEmpty(env.AAS_TOKEN),
+    },
+    models: {
+      anthropic: {
+        baseUrl: nonEmpty(env.AAS_ANTHROPIC_BASE_URL) ?? 'https://api.anthropic.com',
+        apiKey: nonEmpty(env.AAS_ANTHROPIC_API_KEY),
+      },
+      openai: {
+        baseUrl: nonEmpty(env.AAS_OPENAI_BASE_URL) ?? 'https://api.openai.com',
+        apiKey: nonEmpty(env.AAS_OPENAI_API_KEY),
+      },
+      pricesFile: nonEmpty(env.AAS_MODEL_PRICES)
+        ? toAbsolute(nonEmpty(env.AAS_MODEL_PRICES) ?? '')
+        : undefined,
     },
     promotion: {
       remote: nonEmpty(env.AAS_PROMOTION_REMOTE) ?? 'origin',
@@ -294,6 +349,11 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       githubApiUrl: config.promotion.githubApiUrl.replace(/\/+$/, ''),
       githubRepositories: config.promotion.githubRepositories,
     },
+    models: {
+      anthropic: providerOf(config.models.anthropic),
+      openai: providerOf(config.models.openai),
+      ...(config.models.pricesFile ? { pricesFile: config.models.pricesFile } : {}),
+    },
     paths: {
       keys: resolve(config.home, 'keys'),
       checkouts: resolve(config.home, 'cache', 'checkouts'),
@@ -302,6 +362,16 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       artifacts: resolve(config.home, 'artifacts'),
       agents: resolve(config.home, 'agents'),
     },
+  };
+}
+
+function providerOf(provider: {
+  baseUrl: string;
+  apiKey?: string | undefined;
+}): ModelProviderConfig {
+  return {
+    baseUrl: provider.baseUrl.replace(/\/+$/, ''),
+    ...(provider.apiKey ? { apiKey: provider.apiKey } : {}),
   };
 }
 
@@ -370,4 +440,9 @@ const fieldToEnv: Record<string, string> = {
   'promotion.githubToken': 'AAS_GITHUB_TOKEN',
   'promotion.githubApiUrl': 'AAS_GITHUB_API_URL',
   'promotion.githubRepositories': 'AAS_GITHUB_REPOSITORIES',
+  'models.anthropic.baseUrl': 'AAS_ANTHROPIC_BASE_URL',
+  'models.anthropic.apiKey': 'AAS_ANTHROPIC_API_KEY',
+  'models.openai.baseUrl': 'AAS_OPENAI_BASE_URL',
+  'models.openai.apiKey': 'AAS_OPENAI_API_KEY',
+  'models.pricesFile': 'AAS_MODEL_PRICES',
 };

@@ -13,6 +13,8 @@ export interface AgentEnvInput {
   readonly workspaceDir: string;
   readonly baselineDir: string | undefined;
   readonly attempt: number;
+  /** Variables AAS sets for services it provides (the model gateway); they beat the manifest's. */
+  readonly serviceEnv?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -46,7 +48,8 @@ export function buildSandboxBaseEnv(input: {
  * The agent's complete environment. Later layers win:
  *   1. the sandbox base environment (see buildSandboxBaseEnv)
  *   2. the manifest's fixed env (operator configuration beats host pass-through)
- *   3. the AEP_* variables, which nothing can shadow.
+ *   3. the service variables (the model gateway's address and placeholder key)
+ *   4. the AEP_* variables, which nothing can shadow.
  */
 export function buildAgentEnv(input: AgentEnvInput): Record<string, string> {
   const env = buildSandboxBaseEnv({
@@ -56,6 +59,7 @@ export function buildAgentEnv(input: AgentEnvInput): Record<string, string> {
     tmp: input.paths.tmp,
   });
   for (const [name, value] of Object.entries(input.manifest.env)) env.set(name, value);
+  for (const [name, value] of Object.entries(input.serviceEnv ?? {})) env.set(name, value);
 
   env.set('AEP_RUN_DIR', input.paths.runDir);
   env.set('AEP_WORKSPACE', input.workspaceDir);

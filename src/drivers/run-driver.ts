@@ -4,6 +4,7 @@ import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { AasError, type Clock } from '../kernel/index.js';
 import type {
   LaunchOutcome,
+  LocalService,
   ResourceLimits,
   SandboxBackend,
   SandboxNetwork,
@@ -55,6 +56,10 @@ export interface RunDriverOptions {
   readonly privateRoots?: readonly string[];
   readonly killGraceMs?: number;
   readonly signal?: AbortSignal;
+  /** Services outside the sandbox the agent reaches on loopback (the model gateway). */
+  readonly localServices?: readonly LocalService[];
+  /** Variables that tell the agent where those services are (they beat the manifest's env). */
+  readonly serviceEnv?: Readonly<Record<string, string>>;
   /**
    * Driver events, validated and bounded, in file order, plus runDriver's own `aep.*`
    * summaries. If it throws, the agent is killed and runDriver rejects with that error:
@@ -131,6 +136,7 @@ export async function runDriver(opts: RunDriverOptions): Promise<DriverOutcome> 
     workspaceDir,
     baselineDir,
     attempt: job.attempt,
+    ...(opts.serviceEnv === undefined ? {} : { serviceEnv: opts.serviceEnv }),
   });
 
   // One controller for "stop the agent": an external cancel or a failed onEvent.
@@ -170,6 +176,7 @@ export async function runDriver(opts: RunDriverOptions): Promise<DriverOutcome> 
         homeDir: paths.home,
         network: opts.network,
         scratchDir: paths.sandboxScratch,
+        ...(opts.localServices === undefined ? {} : { localServices: opts.localServices }),
       },
       ...(opts.limits === undefined ? {} : { limits: opts.limits }),
     });

@@ -1,3 +1,4 @@
+export { DEFAULT_PRICES } from './default-prices.js';
 export {
   type BudgetExceeded,
   type BudgetLimit,
@@ -24,4 +25,10 @@ export {
 } from './model-gateway.js';
 export type { UpstreamConfig } from './model-upstream.js';
 export { newPlaceholderKey } from './placeholder-key.js';
-export { costOf, type ModelPrice, type PriceTable, priceFor } from './price-table.js';
+export {
+  costOf,
+  type ModelPrice,
+  type PriceTable,
+  priceFor,
+  validatePriceTable,
+} from './price-table.js';

@@ -29,6 +29,7 @@ import {
   readFileAtCommit,
   resolveBase,
 } from '../workspaces/index.js';
+import { requireModelUpstreams } from './attempt-gateway.js';
 import { type JobSpec, parseJobSpec } from './job-spec.js';
 import { type AttemptOutcome, runAttempt } from './run-attempt.js';
 import { runStatusFor } from './run-status-for.js';
@@ -316,6 +317,7 @@ async function governedRun(context: RunContext): Promise<Terminal> {
   const plans: AgentPlan[] = [];
   for (const manifest of manifests) {
     requireAgentInput(manifest, job);
+    requireModelUpstreams(manifest, deps);
     const policy = mergePolicy(
       [...sharedLayers, agentPolicyLayer(manifest), jobLayer].filter(
         (l): l is NamedLayer => l !== null,

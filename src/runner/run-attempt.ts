@@ -17,6 +17,7 @@ import {
   type Workspace,
 } from '../workspaces/index.js';
 import { AgentEventBatcher } from './agent-event-batcher.js';
+import { startAttemptGateway } from './attempt-gateway.js';
 import type { JobSpec } from './job-spec.js';
 import { NetworkRecorder, sandboxNetworkFor } from './network-recorder.js';
 import type { RunnerDeps } from './runner-deps.js';
@@ -200,6 +201,45 @@ async function agentAndGates(
   const aep = attemptPaths(attemptDir);
   const limits = resourceLimitsFor(policy, workspace, aep.runDir);
   const hiddenPaths = [deps.paths.home, input.git.repoRoot];
+  const gateway = await startAttemptGateway(deps, {
+    manifest,
+    policy,
+    isolating: input.sandbox.isolating,
+    scratchDir: aep.sandboxScratch,
+    onCall: (record) =>
+      batcher.push(
+        sessionEvent('agent.usage', {
+          runId,
+          attempt,
+          provider: record.provider,
+          api: record.api,
+          model: record.model,
+          status: record.status,
+          stream: record.stream,
+          inputTokens: record.inputTokens,
+          outputTokens: record.outputTokens,
+          cachedInputTokens: record.cachedInputTokens,
+          costUsd: record.costUsd,
+          latencyMs: record.latencyMs,
+          refused: record.refused,
+        }),
+      ),
+    // A spent budget stops the agent: it can no longer do anything useful, and waiting for it
+    // to give up on its own would spend wall-clock time for nothing.
+    onBudgetExceeded: (reason) => {
+      batcher.push(
+        sessionEvent('budget.exceeded', {
+          runId,
+          attempt,
+          limit: reason.limit,
+          limitValue: reason.limitValue,
+          spentValue: reason.spentValue,
+          detail: reason.detail,
+        }),
+      );
+      agentAbort.abort();
+    },
+  });
   const driver = await runDriver({
     manifest,
     sandbox: input.sandbox,
@@ -216,6 +256,12 @@ async function agentAndGates(
     privateRoots: ['/root', '/home', ...(deps.hostEnv.HOME ? [deps.hostEnv.HOME] : [])],
     signal: agentAbort.signal,
     clock,
+    ...(gateway === null
+      ? {}
+      : {
+          serviceEnv: gateway.serviceEnv,
+          ...(gateway.localServices === undefined ? {} : { localServices: gateway.localServices }),
+        }),
     onEvent: (event) =>
       batcher.push(
         sessionEvent('agent.event', {
@@ -226,7 +272,8 @@ async function agentAndGates(
           data: event.data,
         }),
       ),
-  }).finally(() => {
+  }).finally(async () => {
+    await gateway?.close();
     input.signal.removeEventListener('abort', onRunAbort);
     const summary = agentNetwork.summary();
     if (summary !== null) batcher.push(summary);
@@ -249,6 +296,16 @@ async function agentAndGates(
       rejectedEvents: driver.rejectedEvents,
     }),
   );
+  const overBudget = gateway?.budgetExceeded() ?? null;
+  if (overBudget !== null && !input.signal.aborted) {
+    return {
+      ...base,
+      kind: 'stopped',
+      code: 'BUDGET_EXCEEDED',
+      detail: `${overBudget.detail}; the agent was stopped`,
+      driverSummary,
+    };
+  }
   if (input.signal.aborted || driver.code === 'CANCELLED') {
     return {
       ...base,

@@ -1,4 +1,5 @@
 import type { AgentRegistry } from '../drivers/index.js';
+import type { PriceTable, UpstreamConfig } from '../gateway/index.js';
 import type { Clock, Logger } from '../kernel/index.js';
 import type { NamedLayer } from '../policy/index.js';
 import type { SandboxBackend } from '../sandbox/index.js';
@@ -31,4 +32,12 @@ export interface RunnerDeps {
   readonly runLeaseMs: number;
   /** Identity of this runner process, recorded as the actor of what it does. */
   readonly owner: string;
+  /**
+   * The model gateway's upstreams (with the real credentials, which never leave the control
+   * plane) and its price table. A provider without an upstream cannot be used by an agent.
+   */
+  readonly models: {
+    readonly upstreams: { readonly anthropic?: UpstreamConfig; readonly openai?: UpstreamConfig };
+    readonly prices: PriceTable;
+  };
 }

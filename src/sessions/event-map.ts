@@ -238,6 +238,32 @@ export interface SessionEventMap {
     readonly dir: string;
     readonly reason: string;
   };
+  /** One model call the agent made through the gateway, with its usage and cost. */
+  'agent.usage': {
+    readonly runId: string;
+    readonly attempt: number;
+    readonly provider: string;
+    readonly api: string | null;
+    readonly model: string | null;
+    readonly status: number;
+    readonly stream: boolean;
+    readonly inputTokens: number;
+    readonly outputTokens: number;
+    readonly cachedInputTokens: number;
+    readonly costUsd: number;
+    readonly latencyMs: number;
+    /** Why the gateway answered itself instead of forwarding (budget, auth, no price…). */
+    readonly refused: string | null;
+  };
+  /** The run's model budget was spent: further calls are refused and the agent is stopped. */
+  'budget.exceeded': {
+    readonly runId: string;
+    readonly attempt: number;
+    readonly limit: string;
+    readonly limitValue: number;
+    readonly spentValue: number;
+    readonly detail: string;
+  };
   /** A decision on the run's exact patch by an authenticated identity. */
   'approval.recorded': {
     readonly runId: string;
@@ -378,6 +404,8 @@ const KNOWN_TYPES: Record<SessionEventType, true> = {
   'lease.fenced': true,
   'workspace.removed': true,
   'workspace.kept': true,
+  'agent.usage': true,
+  'budget.exceeded': true,
   'approval.recorded': true,
   'approval.voided': true,
   'promotion.requested': true,

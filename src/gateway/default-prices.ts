@@ -1,0 +1,23 @@
+import type { PriceTable } from './price-table.js';
+
+/**
+ * List prices in USD per million tokens, as the providers publish them for their current
+ * model families; `AAS_MODEL_PRICES` overrides or extends any entry. They only have to be
+ * right enough for a budget: the gateway refuses a model with no price at all when a run has a
+ * cost limit, rather than guessing.
+ */
+export const DEFAULT_PRICES: PriceTable = {
+  'claude-opus-4*': { inputPerMTokUsd: 15, outputPerMTokUsd: 75, cachedInputPerMTokUsd: 1.5 },
+  'claude-sonnet-4*': { inputPerMTokUsd: 3, outputPerMTokUsd: 15, cachedInputPerMTokUsd: 0.3 },
+  'claude-haiku-4*': { inputPerMTokUsd: 1, outputPerMTokUsd: 5, cachedInputPerMTokUsd: 0.1 },
+  'claude-3-7-sonnet*': { inputPerMTokUsd: 3, outputPerMTokUsd: 15, cachedInputPerMTokUsd: 0.3 },
+  'claude-3-5-haiku*': { inputPerMTokUsd: 0.8, outputPerMTokUsd: 4, cachedInputPerMTokUsd: 0.08 },
+  'gpt-5*': { inputPerMTokUsd: 1.25, outputPerMTokUsd: 10, cachedInputPerMTokUsd: 0.125 },
+  'gpt-5-mini*': { inputPerMTokUsd: 0.25, outputPerMTokUsd: 2, cachedInputPerMTokUsd: 0.025 },
+  'gpt-5-nano*': { inputPerMTokUsd: 0.05, outputPerMTokUsd: 0.4, cachedInputPerMTokUsd: 0.005 },
+  'gpt-4.1*': { inputPerMTokUsd: 2, outputPerMTokUsd: 8, cachedInputPerMTokUsd: 0.5 },
+  'gpt-4.1-mini*': { inputPerMTokUsd: 0.4, outputPerMTokUsd: 1.6, cachedInputPerMTokUsd: 0.1 },
+  'gpt-4o*': { inputPerMTokUsd: 2.5, outputPerMTokUsd: 10, cachedInputPerMTokUsd: 1.25 },
+  'o3*': { inputPerMTokUsd: 2, outputPerMTokUsd: 8, cachedInputPerMTokUsd: 0.5 },
+  'o4-mini*': { inputPerMTokUsd: 1.1, outputPerMTokUsd: 4.4, cachedInputPerMTokUsd: 0.275 },
+};
