@@ -7,9 +7,11 @@ import type { PriceTable } from './price-table.js';
  * cost limit, rather than guessing.
  */
 export const DEFAULT_PRICES: PriceTable = {
-  'claude-opus-4*': { inputPerMTokUsd: 15, outputPerMTokUsd: 75, cachedInputPerMTokUsd: 1.5 },
-  'claude-sonnet-4*': { inputPerMTokUsd: 3, outputPerMTokUsd: 15, cachedInputPerMTokUsd: 0.3 },
-  'claude-haiku-4*': { inputPerMTokUsd: 1, outputPerMTokUsd: 5, cachedInputPerMTokUsd: 0.1 },
+  // Family patterns: a newer model of a family (Claude Code defaults to the newest) is priced
+  // like the family's current models until the operator prices it exactly.
+  'claude-opus-*': { inputPerMTokUsd: 15, outputPerMTokUsd: 75, cachedInputPerMTokUsd: 1.5 },
+  'claude-sonnet-*': { inputPerMTokUsd: 3, outputPerMTokUsd: 15, cachedInputPerMTokUsd: 0.3 },
+  'claude-haiku-*': { inputPerMTokUsd: 1, outputPerMTokUsd: 5, cachedInputPerMTokUsd: 0.1 },
   'claude-3-7-sonnet*': { inputPerMTokUsd: 3, outputPerMTokUsd: 15, cachedInputPerMTokUsd: 0.3 },
   'claude-3-5-haiku*': { inputPerMTokUsd: 0.8, outputPerMTokUsd: 4, cachedInputPerMTokUsd: 0.08 },
   'gpt-5*': { inputPerMTokUsd: 1.25, outputPerMTokUsd: 10, cachedInputPerMTokUsd: 0.125 },

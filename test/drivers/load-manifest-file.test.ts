@@ -51,6 +51,7 @@ describe('loadManifestFile', () => {
       policy: { paths: { allow: ['src/**'] }, anything: 'goes-here' },
       readOnlyPaths: [],
       capabilities: [],
+      modelGateway: [],
       result: 'file',
     });
   });
