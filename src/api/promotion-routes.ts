@@ -19,6 +19,7 @@ import {
   RunParamsSchema,
   RunSchema,
 } from './api-schemas.js';
+import { requireRun } from './require-run.js';
 import { READ_ERRORS } from './route-errors.js';
 
 const WRITE_ERRORS = {
@@ -31,12 +32,6 @@ const WRITE_ERRORS = {
 
 export function registerPromotionRoutes(app: ApiApp, context: RouteContext): void {
   const { promotion, store } = context.deps;
-
-  async function requireRun(id: string) {
-    const run = await store.getRun(id);
-    if (run === null) throw new AasError('NOT_FOUND', `no run ${id}`, { field: 'id' });
-    return run;
-  }
 
   app.route({
     method: 'POST',
@@ -102,7 +97,7 @@ export function registerPromotionRoutes(app: ApiApp, context: RouteContext): voi
       },
     },
     handler: async (request) => {
-      await requireRun(request.params.id);
+      await requireRun(store, request.params.id);
       return promotion.approvalsOf(request.params.id);
     },
   });
@@ -151,7 +146,7 @@ export function registerPromotionRoutes(app: ApiApp, context: RouteContext): voi
       },
     },
     handler: async (request) => {
-      await requireRun(request.params.id);
+      await requireRun(store, request.params.id);
       return promotion.promote(request.params.id, identityOf(request).name, request.body?.mode);
     },
   });
@@ -170,7 +165,7 @@ export function registerPromotionRoutes(app: ApiApp, context: RouteContext): voi
       response: { 200: PromotionRecordSchema, ...READ_ERRORS, 404: ErrorBodySchema },
     },
     handler: async (request) => {
-      await requireRun(request.params.id);
+      await requireRun(store, request.params.id);
       const record = await promotion.promotionOf(request.params.id);
       if (record === null) {
         throw new AasError('NOT_FOUND', `run ${request.params.id} has not been promoted`, {
@@ -202,7 +197,7 @@ export function registerPromotionRoutes(app: ApiApp, context: RouteContext): voi
       },
     },
     handler: async (request, reply) => {
-      await requireRun(request.params.id);
+      await requireRun(store, request.params.id);
       const attestation = await promotion.attestationOf(request.params.id);
       if (attestation === null) {
         throw new AasError('NOT_FOUND', `run ${request.params.id} has no attestation`, {

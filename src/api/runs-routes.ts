@@ -2,7 +2,6 @@ import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { AasError } from '../kernel/index.js';
-import type { RunRecord } from '../store/index.js';
 import {
   API_PREFIX,
   type ApiApp,
@@ -18,6 +17,7 @@ import {
   RunParamsSchema,
   RunSchema,
 } from './api-schemas.js';
+import { requireRun } from './require-run.js';
 import { READ_ERRORS } from './route-errors.js';
 import { listRunLogs, openPatch, openRunLog, parseLogName } from './run-files.js';
 
@@ -31,12 +31,6 @@ function sendStream(reply: FastifyReply, contentType: string, body: Readable): F
 
 export function registerRunRoutes(app: ApiApp, context: RouteContext): void {
   const { store, controlPlane, paths } = context.deps;
-
-  async function requireRun(id: string): Promise<RunRecord> {
-    const run = await store.getRun(id);
-    if (run === null) throw new AasError('NOT_FOUND', `no run ${id}`, { field: 'id' });
-    return run;
-  }
 
   app.route({
     method: 'GET',
@@ -60,7 +54,7 @@ export function registerRunRoutes(app: ApiApp, context: RouteContext): void {
       },
     },
     handler: async (request) => {
-      const run = await requireRun(request.params.id);
+      const run = await requireRun(store, request.params.id);
       const attempts = await store.listAttempts(run.id);
       const logs = await listRunLogs(paths.runs, run.id, attempts);
       return { run, attempts, logs };
@@ -85,7 +79,7 @@ export function registerRunRoutes(app: ApiApp, context: RouteContext): void {
       },
     },
     handler: async (request, reply) => {
-      const run = await requireRun(request.params.id);
+      const run = await requireRun(store, request.params.id);
       if (run.patchSha256 === null) {
         throw new AasError('NOT_FOUND', `run ${run.id} has no patch`, {
           hint: 'only a run whose agent changed something and passed the patch gates has one',
@@ -125,7 +119,7 @@ export function registerRunRoutes(app: ApiApp, context: RouteContext): void {
       if (location === null) {
         throw new AasError('REQUEST_INVALID', `"${name}" is not a log name`, { field: 'name' });
       }
-      const run = await requireRun(id);
+      const run = await requireRun(store, id);
       const attempts = await store.listAttempts(run.id);
       const notFound = new AasError('NOT_FOUND', `run ${run.id} has no log ${name}`, {
         field: 'name',

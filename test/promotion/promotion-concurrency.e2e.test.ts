@@ -132,24 +132,7 @@ describe('promotions of one target across processes', () => {
     const home = makeTempDir('aas-conc-home-');
     cleanup.push(home);
     const env = { AAS_POLICY: policyFile(home), AAS_PROMOTION_LEASE_MS: '2000' };
-    const ran = await runCli(['run', '--repo', repo, '--task', 'x', '--agent-cmd', FIX, '--json'], {
-      home,
-      env,
-    });
-    const { runId, sessionId } = jsonOf<{ runId: string; sessionId: string }>(ran);
-    const child = spawn(process.execPath, [CLI_PATH, 'promote', runId, '--mode', 'branch'], {
-      cwd: home,
-      env: { ...process.env, AAS_HOME: home, ...env },
-      stdio: 'ignore',
-    });
-    // Kill it once the commit is recorded, while the push is still running.
-    for (let i = 0; i < 200; i += 1) {
-      const events = await eventsOf(home, sessionId);
-      if (events.some((event) => event.type === 'promotion.committed')) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.on('exit', resolve));
+    const { runId, sessionId } = await promoteAndKillMidPush(home, repo, env);
     const half = await eventsOf(home, sessionId);
     expect(half.map((event) => event.type)).not.toContain('promotion.completed');
 
@@ -189,22 +172,7 @@ describe('a promotion abandoned by a crash', () => {
       AAS_PROMOTION_LEASE_MS: '2000',
       AAS_RUN_LEASE_MS: '2000',
     };
-    const ran = await runCli(['run', '--repo', repo, '--task', 'x', '--agent-cmd', FIX, '--json'], {
-      home,
-      env,
-    });
-    const { runId, sessionId } = jsonOf<{ runId: string; sessionId: string }>(ran);
-    const child = spawn(process.execPath, [CLI_PATH, 'promote', runId, '--mode', 'branch'], {
-      cwd: home,
-      env: { ...process.env, AAS_HOME: home, ...env },
-      stdio: 'ignore',
-    });
-    for (let i = 0; i < 200; i += 1) {
-      if ((await eventsOf(home, sessionId)).some((e) => e.type === 'promotion.committed')) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.on('exit', resolve));
+    const { runId, sessionId } = await promoteAndKillMidPush(home, repo, env);
 
     const server = await startServerProcess({
       home,
@@ -336,4 +304,32 @@ async function eventsOf(
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as { type: string; at: string; data: unknown });
+}
+
+/**
+ * Runs a job, starts `aas promote --mode branch` on it and kills that process with SIGKILL once
+ * the commit is recorded, while the (slow) push is still running.
+ */
+async function promoteAndKillMidPush(
+  home: string,
+  repo: string,
+  env: Record<string, string>,
+): Promise<{ runId: string; sessionId: string }> {
+  const ran = await runCli(['run', '--repo', repo, '--task', 'x', '--agent-cmd', FIX, '--json'], {
+    home,
+    env,
+  });
+  const ids = jsonOf<{ runId: string; sessionId: string }>(ran);
+  const child = spawn(process.execPath, [CLI_PATH, 'promote', ids.runId, '--mode', 'branch'], {
+    cwd: home,
+    env: { ...process.env, AAS_HOME: home, ...env },
+    stdio: 'ignore',
+  });
+  for (let i = 0; i < 200; i += 1) {
+    if ((await eventsOf(home, ids.sessionId)).some((e) => e.type === 'promotion.committed')) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.on('exit', resolve));
+  return ids;
 }
