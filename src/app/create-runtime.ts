@@ -25,6 +25,7 @@ import {
 import { EventBus } from '../sessions/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { collectCheckoutCache, collectOrphanWorkspaces } from '../workspaces/index.js';
+import { findExecutable } from './find-executable.js';
 import { loadModelPrices } from './load-model-prices.js';
 import { createPromotionDeps } from './promotion-deps.js';
 
@@ -77,6 +78,10 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
     ? await readPolicyLayerFile(config.serverPolicyFile, 'server')
     : null;
   const prices = await loadModelPrices(config.models.pricesFile);
+  const claudeCodeBin = await findExecutable(
+    config.models.claudeCodeBin ?? 'claude',
+    options.hostEnv.PATH,
+  );
   const upstreamOf = (provider: { baseUrl: string; apiKey?: string }) =>
     provider.apiKey === undefined
       ? undefined
@@ -97,7 +102,10 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
   });
   try {
     const registry = await createAgentRegistry({
-      builtins: builtinManifests({ nodePath: options.nodePath }),
+      builtins: builtinManifests({
+        nodePath: options.nodePath,
+        ...(claudeCodeBin === undefined ? {} : { claudeCodeBin }),
+      }),
       dirs: config.agentsDirs,
     });
     // Ranked: bubblewrap wherever it passes its self-test; plain only for `off` or `preferred`

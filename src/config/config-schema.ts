@@ -57,6 +57,8 @@ export const CONFIG_ENV_VARS = {
     'the OpenAI API key the model gateway sends upstream; agents only ever see a per-run placeholder',
   AAS_OPENAI_BASE_URL:
     'OpenAI API base URL the gateway forwards to; default https://api.openai.com',
+  AAS_CLAUDE_CODE_BIN:
+    'the Claude Code binary for the claude-code agent; default: `claude` on PATH (the agent exists only when one is found)',
   AAS_MODEL_PRICES:
     'a JSON or YAML file of model prices (USD per million tokens) merged over the built-in table',
   AAS_GITHUB_REPOSITORIES:
@@ -137,6 +139,7 @@ const ConfigSchema = z
           })
           .strict(),
         pricesFile: z.string().min(1).optional(),
+        claudeCodeBin: z.string().min(1).refine(isAbsolute, 'must be an absolute path').optional(),
       })
       .strict(),
     client: z
@@ -202,6 +205,8 @@ export interface ModelsConfig {
   readonly openai: ModelProviderConfig;
   /** Read once at start-up by the composition root. */
   readonly pricesFile?: string;
+  /** The Claude Code binary; looked up on PATH when absent. */
+  readonly claudeCodeBin?: string;
 }
 
 export interface PromotionConfig {
@@ -280,6 +285,7 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       pricesFile: nonEmpty(env.AAS_MODEL_PRICES)
         ? toAbsolute(nonEmpty(env.AAS_MODEL_PRICES) ?? '')
         : undefined,
+      claudeCodeBin: nonEmpty(env.AAS_CLAUDE_CODE_BIN),
     },
     promotion: {
       remote: nonEmpty(env.AAS_PROMOTION_REMOTE) ?? 'origin',
@@ -353,6 +359,7 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       anthropic: providerOf(config.models.anthropic),
       openai: providerOf(config.models.openai),
       ...(config.models.pricesFile ? { pricesFile: config.models.pricesFile } : {}),
+      ...(config.models.claudeCodeBin ? { claudeCodeBin: config.models.claudeCodeBin } : {}),
     },
     paths: {
       keys: resolve(config.home, 'keys'),
@@ -445,4 +452,5 @@ const fieldToEnv: Record<string, string> = {
   'models.openai.baseUrl': 'AAS_OPENAI_BASE_URL',
   'models.openai.apiKey': 'AAS_OPENAI_API_KEY',
   'models.pricesFile': 'AAS_MODEL_PRICES',
+  'models.claudeCodeBin': 'AAS_CLAUDE_CODE_BIN',
 };

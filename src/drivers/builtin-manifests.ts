@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ownInstallReadOnlyPaths } from '../sandbox/index.js';
 import { type AgentManifest, AgentManifestSchema } from './agent-manifest.js';
@@ -16,8 +17,15 @@ export const INPUT_COMMAND_ARG = '{{input.command}}';
  * - `command`: `/bin/sh -c <input.command>`; success is the exit code.
  * `nodePath` is the node binary to run the mock with (the host passes `process.execPath`).
  */
-export function builtinManifests(deps: { nodePath: string }): AgentManifest[] {
+export function builtinManifests(deps: {
+  nodePath: string;
+  /** The Claude Code binary (realpath); the `claude-code` agent exists only when it is known. */
+  claudeCodeBin?: string;
+}): AgentManifest[] {
   return [
+    ...(deps.claudeCodeBin === undefined
+      ? []
+      : [claudeCodeManifest(deps.nodePath, deps.claudeCodeBin)]),
     AgentManifestSchema.parse({
       id: 'mock',
       description:
@@ -52,4 +60,45 @@ function mockAgentArgs(): string[] {
     return ['--import', tsxLoader, fileURLToPath(new URL('./mock-agent.ts', here))];
   }
   return [fileURLToPath(new URL('./mock-agent.js', here))];
+}
+
+/**
+ * Claude Code in headless mode, driven by claude-code-adapter.ts inside the sandbox. Its model
+ * calls go through the gateway (`modelGateway: [anthropic]`); its own background traffic
+ * (telemetry, error reports, update checks) is switched off, and would find no network anyway.
+ */
+function claudeCodeManifest(nodePath: string, claudeCodeBin: string): AgentManifest {
+  return AgentManifestSchema.parse({
+    id: 'claude-code',
+    description: 'Claude Code (headless, stream-json), through the model gateway.',
+    entrypoint: nodePath,
+    args: adapterArgs('claude-code-adapter'),
+    env: {
+      AAS_CLAUDE_BIN: claudeCodeBin,
+      DISABLE_TELEMETRY: '1',
+      DISABLE_ERROR_REPORTING: '1',
+      DISABLE_AUTOUPDATER: '1',
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    },
+    readOnlyPaths: [...ownInstallReadOnlyPaths(), installRootOf(claudeCodeBin)],
+    capabilities: ['edit', 'events', 'model:anthropic'],
+    modelGateway: ['anthropic'],
+    result: 'file',
+  });
+}
+
+/** The `node_modules` directory a binary was installed under (its platform package is a sibling). */
+function installRootOf(binary: string): string {
+  const parts = binary.split('/');
+  const at = parts.lastIndexOf('node_modules');
+  return at > 0 ? parts.slice(0, at + 1).join('/') : dirname(dirname(binary));
+}
+
+function adapterArgs(name: string): string[] {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    const tsxLoader = pathToFileURL(createRequire(here).resolve('tsx')).href;
+    return ['--import', tsxLoader, fileURLToPath(new URL(`./${name}.ts`, here))];
+  }
+  return [fileURLToPath(new URL(`./${name}.js`, here))];
 }

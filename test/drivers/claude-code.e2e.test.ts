@@ -1,0 +1,230 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, type Runtime } from '../../src/app/index.js';
+import { parseConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/kernel/index.js';
+import { executeRun, parseJobSpec, submitRun } from '../../src/runner/index.js';
+import { REPO_ROOT } from '../helpers/run-cli.js';
+import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+
+/**
+ * The real Claude Code CLI (pinned, installed from npm at set-up into a cache under
+ * node_modules/.cache) as a driver: in the bubblewrap sandbox with no network, its model calls
+ * through the gateway to a scripted model on loopback that tells it to write a file. The patch
+ * holds the file; the provider credential reached the model server on every call and appears
+ * nowhere in the sandbox, its files or the history.
+ */
+
+const CLAUDE_CODE_VERSION = '2.1.328';
+const REAL_KEY = 'sk-ant-real-credential-for-claude-code-test';
+const CACHE = join(
+  REPO_ROOT,
+  'node_modules',
+  '.cache',
+  'aas-test-agents',
+  `claude-code-${CLAUDE_CODE_VERSION}`,
+);
+
+/**
+ * Installed without running install scripts: the native binary ships in the platform package
+ * (`@anthropic-ai/claude-code-linux-x64`), which is what the driver runs.
+ */
+function installClaudeCode(): string {
+  const bin = join(
+    CACHE,
+    'node_modules',
+    '@anthropic-ai',
+    `claude-code-linux-${process.arch}`,
+    'claude',
+  );
+  if (!existsSync(bin)) {
+    mkdirSync(CACHE, { recursive: true });
+    execFileSync(
+      'npm',
+      [
+        'install',
+        '--prefix',
+        CACHE,
+        '--no-audit',
+        '--no-fund',
+        '--ignore-scripts',
+        `@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}`,
+      ],
+      { stdio: 'ignore', timeout: 300_000 },
+    );
+  }
+  return bin;
+}
+
+interface Seen {
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Record<string, unknown>;
+}
+
+/** A model that asks for one Write tool call, then ends its turn once the tool ran. */
+function scriptedModel(seen: Seen[]): Server {
+  return createServer(async (request, response) => {
+    let text = '';
+    for await (const chunk of request) text += String(chunk);
+    if (!request.url?.startsWith('/v1/messages')) {
+      response.writeHead(404, { 'content-type': 'application/json' });
+      response.end('{"type":"error","error":{"type":"not_found_error","message":"no"}}');
+      return;
+    }
+    const body = JSON.parse(text) as Record<string, unknown>;
+    seen.push({ url: request.url, headers: request.headers, body });
+    if (request.url.includes('count_tokens')) {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end('{"input_tokens":10}');
+      return;
+    }
+    // The body is JSON: the path ends at the escaped newline that follows it.
+    const workdir = /Primary working directory: ([^\s\\"]+)/.exec(text)?.[1] ?? '/nonexistent';
+    const toolRan = text.includes('"tool_result"');
+    response.writeHead(200, { 'content-type': 'text/event-stream' });
+    const send = (event: string, data: unknown) =>
+      response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    send('message_start', {
+      type: 'message_start',
+      message: {
+        id: `msg_${seen.length}`,
+        type: 'message',
+        role: 'assistant',
+        model: body.model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: 1000, output_tokens: 1 },
+      },
+    });
+    if (toolRan) {
+      send('content_block_start', {
+        type: 'content_block_start',
+        index: 0,
+        content_block: { type: 'text', text: '' },
+      });
+      send('content_block_delta', {
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'text_delta', text: 'Wrote hello.txt.' },
+      });
+    } else {
+      const input = { file_path: join(workdir, 'hello.txt'), content: 'hello from claude code\n' };
+      send('content_block_start', {
+        type: 'content_block_start',
+        index: 0,
+        content_block: { type: 'tool_use', id: `toolu_${seen.length}`, name: 'Write', input: {} },
+      });
+      send('content_block_delta', {
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'input_json_delta', partial_json: JSON.stringify(input) },
+      });
+    }
+    send('content_block_stop', { type: 'content_block_stop', index: 0 });
+    send('message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: toolRan ? 'end_turn' : 'tool_use', stop_sequence: null },
+      usage: { output_tokens: 40 },
+    });
+    send('message_stop', { type: 'message_stop' });
+    response.end();
+  });
+}
+
+const cleanup: (() => Promise<void> | void)[] = [];
+let runtime: Runtime;
+let home: string;
+let repo: string;
+const seen: Seen[] = [];
+
+beforeAll(async () => {
+  const claude = installClaudeCode();
+  const model = scriptedModel(seen);
+  await new Promise<void>((resolve) => model.listen(0, '127.0.0.1', resolve));
+  cleanup.push(() => new Promise<void>((resolve) => model.close(() => resolve())));
+  home = makeTempDir('aas-cc-home-');
+  repo = createTempRepo({ 'README.md': '# demo\n' });
+  cleanup.push(
+    () => removeDir(home),
+    () => removeDir(repo),
+  );
+  runtime = await createRuntime(
+    parseConfig({
+      env: {
+        AAS_HOME: home,
+        AAS_ANTHROPIC_API_KEY: REAL_KEY,
+        AAS_ANTHROPIC_BASE_URL: `http://127.0.0.1:${(model.address() as AddressInfo).port}`,
+        AAS_CLAUDE_CODE_BIN: claude,
+      },
+      cwd: home,
+    }),
+    {
+      hostEnv: { PATH: '/usr/bin:/bin' },
+      nodePath: process.execPath,
+      log: silentLogger,
+      recover: false,
+    },
+  );
+  cleanup.push(() => runtime.close());
+}, 360_000);
+
+afterAll(async () => {
+  for (const step of cleanup.reverse()) await step();
+});
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .filter((path) => statSync(path).size < 5_000_000);
+}
+
+describe('Claude Code as a driver, behind the gateway', () => {
+  it('edits its workspace through its Write tool; the patch holds the file; the key stays out', async () => {
+    const deps = runtime.runnerDeps();
+    const job = parseJobSpec({
+      task: 'Create hello.txt',
+      repo,
+      agent: 'claude-code',
+      agentInput: { model: 'claude-sonnet-4-5' },
+    });
+    const submitted = await submitRun(deps, job, 'alice', { reserveFor: deps });
+    const outcome = await executeRun(deps, submitted.runId);
+    const logs = filesUnder(join(home, 'runs'))
+      .filter((file) => /std(out|err)\.log$/.test(file))
+      .map((file) => `${file}:\n${readFileSync(file, 'utf8').slice(-2000)}`)
+      .join('\n');
+    const timeline = (await runtime.store.readEvents(submitted.sessionId))
+      .filter((event) => event.type === 'agent.event')
+      .map((event) => JSON.stringify(event.data).slice(0, 400))
+      .join('\n');
+    expect(outcome.status, `${outcome.detail}\n${logs}\n${timeline}`).toBe('ready_for_promotion');
+    const patch = readFileSync(outcome.patch?.path ?? '', 'utf8');
+    expect(patch).toContain('+hello from claude code');
+    expect(outcome.patch?.files.map((file) => file.path)).toEqual(['hello.txt']);
+
+    // Every model call carried the real key upstream, never the placeholder.
+    const messages = seen.filter((call) => !call.url.includes('count_tokens'));
+    expect(messages.length).toBeGreaterThanOrEqual(2);
+    for (const call of messages) expect(call.headers['x-api-key']).toBe(REAL_KEY);
+    for (const file of filesUnder(home)) {
+      expect(readFileSync(file).includes(REAL_KEY), file).toBe(false);
+    }
+    const events = await runtime.store.readEvents(submitted.sessionId);
+    const inner = events
+      .filter((event) => event.type === 'agent.event')
+      .map((event) => (event.data as { type: string }).type);
+    expect(inner).toEqual(
+      expect.arrayContaining(['agent.tool_call', 'agent.tool_result', 'agent.message']),
+    );
+    const usage = events.filter((event) => event.type === 'agent.usage');
+    expect(usage.length).toBe(messages.length);
+    expect(usage.every((event) => (event.data as { costUsd: number }).costUsd > 0)).toBe(true);
+  }, 120_000);
+});
