@@ -66,7 +66,30 @@ interface Seen {
   readonly body: Record<string, unknown>;
 }
 
-/** A model that asks for one Write tool call, then ends its turn once the tool ran. */
+/**
+ * What the scripted model asks Claude Code to do:
+ * - `hello`: write hello.txt in its working directory, then end the turn;
+ * - `escape`: write outside it (the user's checkout, /etc), then end the turn;
+ * - `loop`: write another file every turn, forever (only a budget stops it).
+ */
+type Script = 'hello' | 'escape' | 'loop';
+let script: Script = 'hello';
+
+function toolInput(workdir: string, turn: number): { file_path: string; content: string } {
+  switch (script) {
+    case 'hello':
+      return { file_path: join(workdir, 'hello.txt'), content: 'hello from claude code\n' };
+    case 'escape':
+      return {
+        file_path: turn % 2 === 0 ? join(repo, 'escaped.txt') : '/etc/aas-escaped.txt',
+        content: 'out\n',
+      };
+    case 'loop':
+      return { file_path: join(workdir, `loop-${turn}.txt`), content: `${turn}\n` };
+  }
+}
+
+/** Asks for a Write tool call each turn until the script says the turn is over. */
 function scriptedModel(seen: Seen[]): Server {
   return createServer(async (request, response) => {
     let text = '';
@@ -85,7 +108,8 @@ function scriptedModel(seen: Seen[]): Server {
     }
     // The body is JSON: the path ends at the escaped newline that follows it.
     const workdir = /Primary working directory: ([^\s\\"]+)/.exec(text)?.[1] ?? '/nonexistent';
-    const toolRan = text.includes('"tool_result"');
+    const turns = (text.match(/"tool_result"/g) ?? []).length;
+    const toolRan = script === 'loop' ? false : script === 'escape' ? turns >= 2 : turns >= 1;
     response.writeHead(200, { 'content-type': 'text/event-stream' });
     const send = (event: string, data: unknown) =>
       response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -114,7 +138,7 @@ function scriptedModel(seen: Seen[]): Server {
         delta: { type: 'text_delta', text: 'Wrote hello.txt.' },
       });
     } else {
-      const input = { file_path: join(workdir, 'hello.txt'), content: 'hello from claude code\n' };
+      const input = toolInput(workdir, turns);
       send('content_block_start', {
         type: 'content_block_start',
         index: 0,
@@ -226,5 +250,54 @@ describe('Claude Code as a driver, behind the gateway', () => {
     const usage = events.filter((event) => event.type === 'agent.usage');
     expect(usage.length).toBe(messages.length);
     expect(usage.every((event) => (event.data as { costUsd: number }).costUsd > 0)).toBe(true);
+  }, 120_000);
+
+  it('cannot write outside its workspace: the checkout and /etc are untouched', async () => {
+    script = 'escape';
+    const deps = runtime.runnerDeps();
+    const job = parseJobSpec({
+      task: 'Write outside',
+      repo,
+      agent: 'claude-code',
+      agentInput: { model: 'claude-sonnet-4-5' },
+    });
+    const submitted = await submitRun(deps, job, 'alice', { reserveFor: deps });
+    const outcome = await executeRun(deps, submitted.runId);
+    expect(existsSync(join(repo, 'escaped.txt'))).toBe(false);
+    expect(existsSync('/etc/aas-escaped.txt')).toBe(false);
+    // Nothing reached the patch either: the run has nothing to promote.
+    expect(outcome.reasonCode).toBe('EMPTY_PATCH');
+    const results = (await runtime.store.readEvents(submitted.sessionId))
+      .filter((event) => (event.data as { type?: string }).type === 'agent.tool_result')
+      .map((event) => (event.data as { data: { isError: boolean } }).data.isError);
+    expect(results).toEqual([true, true]);
+  }, 120_000);
+
+  it('keeps calling past a small budget: BUDGET_EXCEEDED, and the model saw no call after the cap', async () => {
+    script = 'loop';
+    const before = seen.filter((call) => !call.url.includes('count_tokens')).length;
+    const deps = runtime.runnerDeps();
+    const job = parseJobSpec({
+      task: 'Write files forever',
+      repo,
+      agent: 'claude-code',
+      agentInput: { model: 'claude-sonnet-4-5' },
+      // Each call costs 1,000 input and 40 output tokens of Sonnet: $0.0036. Three spend $0.01.
+      policy: { limits: { maxCostUsd: 0.01 } },
+    });
+    const submitted = await submitRun(deps, job, 'alice', { reserveFor: deps });
+    const outcome = await executeRun(deps, submitted.runId);
+    expect({ status: outcome.status, code: outcome.reasonCode }).toEqual({
+      status: 'failed',
+      code: 'BUDGET_EXCEEDED',
+    });
+    const calls = seen.filter((call) => !call.url.includes('count_tokens')).length - before;
+    expect(calls).toBe(3);
+    const usage = (await runtime.store.readEvents(submitted.sessionId)).filter(
+      (event) => event.type === 'agent.usage',
+    );
+    expect(
+      usage.filter((event) => (event.data as { refused: unknown }).refused === null),
+    ).toHaveLength(3);
   }, 120_000);
 });
