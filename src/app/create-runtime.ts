@@ -82,6 +82,7 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
     config.models.claudeCodeBin ?? 'claude',
     options.hostEnv.PATH,
   );
+  const codexBin = await findExecutable(config.models.codexBin ?? 'codex', options.hostEnv.PATH);
   const upstreamOf = (provider: { baseUrl: string; apiKey?: string }) =>
     provider.apiKey === undefined
       ? undefined
@@ -105,6 +106,7 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
       builtins: builtinManifests({
         nodePath: options.nodePath,
         ...(claudeCodeBin === undefined ? {} : { claudeCodeBin }),
+        ...(codexBin === undefined ? {} : { codexBin }),
       }),
       dirs: config.agentsDirs,
     });

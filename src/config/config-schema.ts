@@ -59,6 +59,8 @@ export const CONFIG_ENV_VARS = {
     'OpenAI API base URL the gateway forwards to; default https://api.openai.com',
   AAS_CLAUDE_CODE_BIN:
     'the Claude Code binary for the claude-code agent; default: `claude` on PATH (the agent exists only when one is found)',
+  AAS_CODEX_BIN:
+    'the Codex CLI binary for the codex agent; default: `codex` on PATH (the agent exists only when one is found)',
   AAS_MODEL_PRICES:
     'a JSON or YAML file of model prices (USD per million tokens) merged over the built-in table',
   AAS_GITHUB_REPOSITORIES:
@@ -140,6 +142,7 @@ const ConfigSchema = z
           .strict(),
         pricesFile: z.string().min(1).optional(),
         claudeCodeBin: z.string().min(1).refine(isAbsolute, 'must be an absolute path').optional(),
+        codexBin: z.string().min(1).refine(isAbsolute, 'must be an absolute path').optional(),
       })
       .strict(),
     client: z
@@ -207,6 +210,8 @@ export interface ModelsConfig {
   readonly pricesFile?: string;
   /** The Claude Code binary; looked up on PATH when absent. */
   readonly claudeCodeBin?: string;
+  /** The Codex CLI binary; looked up on PATH when absent. */
+  readonly codexBin?: string;
 }
 
 export interface PromotionConfig {
@@ -286,6 +291,7 @@ export function parseConfig(sources: ConfigSources): AasConfig {
         ? toAbsolute(nonEmpty(env.AAS_MODEL_PRICES) ?? '')
         : undefined,
       claudeCodeBin: nonEmpty(env.AAS_CLAUDE_CODE_BIN),
+      codexBin: nonEmpty(env.AAS_CODEX_BIN),
     },
     promotion: {
       remote: nonEmpty(env.AAS_PROMOTION_REMOTE) ?? 'origin',
@@ -360,6 +366,7 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       openai: providerOf(config.models.openai),
       ...(config.models.pricesFile ? { pricesFile: config.models.pricesFile } : {}),
       ...(config.models.claudeCodeBin ? { claudeCodeBin: config.models.claudeCodeBin } : {}),
+      ...(config.models.codexBin ? { codexBin: config.models.codexBin } : {}),
     },
     paths: {
       keys: resolve(config.home, 'keys'),
@@ -453,4 +460,5 @@ const fieldToEnv: Record<string, string> = {
   'models.openai.apiKey': 'AAS_OPENAI_API_KEY',
   'models.pricesFile': 'AAS_MODEL_PRICES',
   'models.claudeCodeBin': 'AAS_CLAUDE_CODE_BIN',
+  'models.codexBin': 'AAS_CODEX_BIN',
 };

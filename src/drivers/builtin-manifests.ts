@@ -21,8 +21,11 @@ export function builtinManifests(deps: {
   nodePath: string;
   /** The Claude Code binary (realpath); the `claude-code` agent exists only when it is known. */
   claudeCodeBin?: string;
+  /** The Codex CLI binary (realpath); the `codex` agent exists only when it is known. */
+  codexBin?: string;
 }): AgentManifest[] {
   return [
+    ...(deps.codexBin === undefined ? [] : [codexManifest(deps.nodePath, deps.codexBin)]),
     ...(deps.claudeCodeBin === undefined
       ? []
       : [claudeCodeManifest(deps.nodePath, deps.claudeCodeBin)]),
@@ -101,4 +104,24 @@ function adapterArgs(name: string): string[] {
     return ['--import', tsxLoader, fileURLToPath(new URL(`./${name}.ts`, here))];
   }
   return [fileURLToPath(new URL(`./${name}.js`, here))];
+}
+
+/**
+ * Codex CLI (`codex exec --json`), driven by codex-adapter.ts inside the sandbox, its model
+ * calls through the gateway (`modelGateway: [openai]`). Its own sandbox is switched off inside
+ * AAS's, so its policy layer requires the AAS sandbox: it never runs unconfined.
+ */
+function codexManifest(nodePath: string, codexBin: string): AgentManifest {
+  return AgentManifestSchema.parse({
+    id: 'codex',
+    description: 'Codex CLI (exec --json), through the model gateway; only in the AAS sandbox.',
+    entrypoint: nodePath,
+    args: adapterArgs('codex-adapter'),
+    env: { AAS_CODEX_BIN: codexBin },
+    readOnlyPaths: [...ownInstallReadOnlyPaths(), installRootOf(codexBin)],
+    capabilities: ['edit', 'events', 'model:openai'],
+    modelGateway: ['openai'],
+    policy: { sandbox: 'required' },
+    result: 'file',
+  });
 }
