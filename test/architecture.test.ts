@@ -77,6 +77,7 @@ const PROCESS_ENV_ALLOWED = new Set([
   'drivers/mock-agent.ts',
   'drivers/claude-code-adapter.ts',
   'drivers/codex-adapter.ts',
+  'drivers/adapter-support.ts',
 ]);
 /**
  * Agent drivers that run INSIDE the sandbox as the agent process and start the agent's own CLI

@@ -14,60 +14,27 @@
  * ANTHROPIC_API_KEY are in the environment the runner built. Importing this module runs it.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import {
+  adapterPrompt,
+  clip,
+  emitter,
+  modelOf,
+  readAdapterJob,
+  requiredEnv,
+} from './adapter-support.js';
 
-const MAX_TEXT = 4_000;
-
-function required(name: string): string {
-  const value = process.env[name];
-  if (value === undefined || value === '') {
-    process.stderr.write(`claude-code-adapter: ${name} is not set\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const eventLog = required('AEP_EVENT_LOG');
-const resultPath = required('AEP_RESULT_PATH');
-const workspace = required('AEP_WORKSPACE');
-const job = JSON.parse(readFileSync(required('AEP_JOB_SPEC'), 'utf8')) as {
-  task: string;
-  feedback?: { gate: string; detail: string }[];
-  policySummary?: string;
-  input?: { model?: unknown } | null;
-};
+const emit = emitter(requiredEnv('claude-code-adapter', 'AEP_EVENT_LOG'));
+const resultPath = requiredEnv('claude-code-adapter', 'AEP_RESULT_PATH');
+const workspace = requiredEnv('claude-code-adapter', 'AEP_WORKSPACE');
+const job = readAdapterJob('claude-code-adapter');
 const claude = process.env.AAS_CLAUDE_BIN || 'claude';
 
-function clip(text: string): string {
-  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text;
-}
-
-function emit(type: string, message: string | undefined, data: unknown): void {
-  appendFileSync(
-    eventLog,
-    `${JSON.stringify({ type, ...(message ? { message: clip(message) } : {}), data })}\n`,
-  );
-}
-
-/** The task, what the gates said about the previous attempt, and the policy in words. */
-function prompt(): string {
-  const parts = [job.task];
-  if (job.feedback && job.feedback.length > 0) {
-    parts.push(
-      'The previous attempt was rejected. Fix these problems:',
-      ...job.feedback.map((item) => `- ${item.gate}: ${item.detail}`),
-    );
-  }
-  if (job.policySummary) parts.push(`Rules for this task: ${job.policySummary}`);
-  parts.push('Edit the files in the current directory. Do not commit; your changes are collected.');
-  return parts.join('\n\n');
-}
-
-const model = typeof job.input?.model === 'string' ? job.input.model : undefined;
+const model = modelOf(job);
 const args = [
   '-p',
-  prompt(),
+  adapterPrompt(job),
   '--output-format',
   'stream-json',
   '--verbose',

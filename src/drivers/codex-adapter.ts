@@ -13,61 +13,29 @@
  * required`, so Codex never runs outside an AAS sandbox. Importing this module runs it.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import {
+  adapterPrompt,
+  clip,
+  emitter,
+  modelOf,
+  readAdapterJob,
+  requiredEnv,
+} from './adapter-support.js';
 
-const MAX_TEXT = 4_000;
-
-function required(name: string): string {
-  const value = process.env[name];
-  if (value === undefined || value === '') {
-    process.stderr.write(`codex-adapter: ${name} is not set\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const eventLog = required('AEP_EVENT_LOG');
-const resultPath = required('AEP_RESULT_PATH');
-const workspace = required('AEP_WORKSPACE');
-const baseUrl = required('OPENAI_BASE_URL');
-const home = required('HOME');
-const job = JSON.parse(readFileSync(required('AEP_JOB_SPEC'), 'utf8')) as {
-  task: string;
-  feedback?: { gate: string; detail: string }[];
-  policySummary?: string;
-  input?: { model?: unknown } | null;
-};
+const emit = emitter(requiredEnv('codex-adapter', 'AEP_EVENT_LOG'));
+const resultPath = requiredEnv('codex-adapter', 'AEP_RESULT_PATH');
+const workspace = requiredEnv('codex-adapter', 'AEP_WORKSPACE');
+const baseUrl = requiredEnv('codex-adapter', 'OPENAI_BASE_URL');
+const home = requiredEnv('codex-adapter', 'HOME');
+const job = readAdapterJob('codex-adapter');
 const codex = process.env.AAS_CODEX_BIN || 'codex';
 const codexHome = join(home, '.codex');
 mkdirSync(codexHome, { recursive: true });
 
-function clip(text: string): string {
-  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text;
-}
-
-function emit(type: string, message: string | undefined, data: unknown): void {
-  appendFileSync(
-    eventLog,
-    `${JSON.stringify({ type, ...(message ? { message: clip(message) } : {}), data })}\n`,
-  );
-}
-
-function prompt(): string {
-  const parts = [job.task];
-  if (job.feedback && job.feedback.length > 0) {
-    parts.push(
-      'The previous attempt was rejected. Fix these problems:',
-      ...job.feedback.map((item) => `- ${item.gate}: ${item.detail}`),
-    );
-  }
-  if (job.policySummary) parts.push(`Rules for this task: ${job.policySummary}`);
-  parts.push('Edit the files in the current directory. Do not commit; your changes are collected.');
-  return parts.join('\n\n');
-}
-
-const model = typeof job.input?.model === 'string' ? job.input.model : undefined;
+const model = modelOf(job);
 const provider = `{name="AAS gateway",base_url=${JSON.stringify(baseUrl)},env_key="OPENAI_API_KEY",wire_api="responses"}`;
 const args = [
   'exec',
@@ -82,7 +50,7 @@ const args = [
   '-c',
   `model_providers.aas=${provider}`,
   ...(model === undefined ? [] : ['-c', `model=${JSON.stringify(model)}`]),
-  prompt(),
+  adapterPrompt(job),
 ];
 
 let usage = { tokensIn: 0, tokensOut: 0 };
