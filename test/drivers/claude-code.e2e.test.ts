@@ -1,15 +1,15 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type Runtime } from '../../src/app/index.js';
-import { parseConfig } from '../../src/config/index.js';
-import { silentLogger } from '../../src/kernel/index.js';
+import type { Runtime } from '../../src/app/index.js';
 import { executeRun, parseJobSpec, submitRun } from '../../src/runner/index.js';
-import { REPO_ROOT } from '../helpers/run-cli.js';
-import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+import {
+  type AgentHarness,
+  filesUnder,
+  installPinnedCli,
+  startAgentHarness,
+} from '../helpers/agent-harness.js';
 
 /**
  * The real Claude Code CLI (pinned, installed from npm at set-up into a cache under
@@ -21,43 +21,11 @@ import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js'
 
 const CLAUDE_CODE_VERSION = '2.1.328';
 const REAL_KEY = 'sk-ant-real-credential-for-claude-code-test';
-const CACHE = join(
-  REPO_ROOT,
-  'node_modules',
-  '.cache',
-  'aas-test-agents',
-  `claude-code-${CLAUDE_CODE_VERSION}`,
-);
-
-/**
- * Installed without running install scripts: the native binary ships in the platform package
- * (`@anthropic-ai/claude-code-linux-x64`), which is what the driver runs.
- */
+/** The native binary ships in the platform package; no install script is run. */
 function installClaudeCode(): string {
-  const bin = join(
-    CACHE,
-    'node_modules',
-    '@anthropic-ai',
-    `claude-code-linux-${process.arch}`,
-    'claude',
+  return installPinnedCli('@anthropic-ai/claude-code', CLAUDE_CODE_VERSION, (prefix) =>
+    join(prefix, 'node_modules', '@anthropic-ai', `claude-code-linux-${process.arch}`, 'claude'),
   );
-  if (!existsSync(bin)) {
-    mkdirSync(CACHE, { recursive: true });
-    execFileSync(
-      'npm',
-      [
-        'install',
-        '--prefix',
-        CACHE,
-        '--no-audit',
-        '--no-fund',
-        '--ignore-scripts',
-        `@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}`,
-      ],
-      { stdio: 'ignore', timeout: 300_000 },
-    );
-  }
-  return bin;
 }
 
 interface Seen {
@@ -161,53 +129,25 @@ function scriptedModel(seen: Seen[]): Server {
   });
 }
 
-const cleanup: (() => Promise<void> | void)[] = [];
+let harness: AgentHarness;
 let runtime: Runtime;
 let home: string;
-let repo: string;
+let repo = '';
 const seen: Seen[] = [];
 
 beforeAll(async () => {
   const claude = installClaudeCode();
-  const model = scriptedModel(seen);
-  await new Promise<void>((resolve) => model.listen(0, '127.0.0.1', resolve));
-  cleanup.push(() => new Promise<void>((resolve) => model.close(() => resolve())));
-  home = makeTempDir('aas-cc-home-');
-  repo = createTempRepo({ 'README.md': '# demo\n' });
-  cleanup.push(
-    () => removeDir(home),
-    () => removeDir(repo),
-  );
-  runtime = await createRuntime(
-    parseConfig({
-      env: {
-        AAS_HOME: home,
-        AAS_ANTHROPIC_API_KEY: REAL_KEY,
-        AAS_ANTHROPIC_BASE_URL: `http://127.0.0.1:${(model.address() as AddressInfo).port}`,
-        AAS_CLAUDE_CODE_BIN: claude,
-      },
-      cwd: home,
-    }),
-    {
-      hostEnv: { PATH: '/usr/bin:/bin' },
-      nodePath: process.execPath,
-      log: silentLogger,
-      recover: false,
-    },
-  );
-  cleanup.push(() => runtime.close());
+  harness = await startAgentHarness(scriptedModel(seen), (origin) => ({
+    AAS_ANTHROPIC_API_KEY: REAL_KEY,
+    AAS_ANTHROPIC_BASE_URL: origin,
+    AAS_CLAUDE_CODE_BIN: claude,
+  }));
+  ({ runtime, home, repo } = harness);
 }, 360_000);
 
 afterAll(async () => {
-  for (const step of cleanup.reverse()) await step();
+  await harness?.close();
 });
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => join(entry.parentPath, entry.name))
-    .filter((path) => statSync(path).size < 5_000_000);
-}
 
 describe('Claude Code as a driver, behind the gateway', () => {
   it('edits its workspace through its Write tool; the patch holds the file; the key stays out', async () => {

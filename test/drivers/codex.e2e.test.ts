@@ -1,15 +1,15 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type Runtime } from '../../src/app/index.js';
-import { parseConfig } from '../../src/config/index.js';
-import { silentLogger } from '../../src/kernel/index.js';
+import type { Runtime } from '../../src/app/index.js';
 import { executeRun, parseJobSpec, submitRun } from '../../src/runner/index.js';
-import { REPO_ROOT } from '../helpers/run-cli.js';
-import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+import {
+  type AgentHarness,
+  filesUnder,
+  installPinnedCli,
+  startAgentHarness,
+} from '../helpers/agent-harness.js';
 
 /**
  * The real Codex CLI (pinned, installed from npm at set-up into node_modules/.cache) as a
@@ -19,45 +19,23 @@ import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js'
 
 const CODEX_VERSION = '0.169.0';
 const REAL_KEY = 'sk-openai-real-credential-for-codex-test';
-const CACHE = join(
-  REPO_ROOT,
-  'node_modules',
-  '.cache',
-  'aas-test-agents',
-  `codex-${CODEX_VERSION}`,
-);
 const TRIPLE =
   process.arch === 'arm64' ? 'aarch64-unknown-linux-musl' : 'x86_64-unknown-linux-musl';
 
-/** Installed without install scripts: the native binary ships in the platform package. */
+/** The native binary ships in the platform package; no install script is run. */
 function installCodex(): string {
-  const bin = join(
-    CACHE,
-    'node_modules',
-    '@openai',
-    `codex-linux-${process.arch}`,
-    'vendor',
-    TRIPLE,
-    'bin',
-    'codex',
+  return installPinnedCli('@openai/codex', CODEX_VERSION, (prefix) =>
+    join(
+      prefix,
+      'node_modules',
+      '@openai',
+      `codex-linux-${process.arch}`,
+      'vendor',
+      TRIPLE,
+      'bin',
+      'codex',
+    ),
   );
-  if (!existsSync(bin)) {
-    mkdirSync(CACHE, { recursive: true });
-    execFileSync(
-      'npm',
-      [
-        'install',
-        '--prefix',
-        CACHE,
-        '--no-audit',
-        '--no-fund',
-        '--ignore-scripts',
-        `@openai/codex@${CODEX_VERSION}`,
-      ],
-      { stdio: 'ignore', timeout: 300_000 },
-    );
-  }
-  return bin;
 }
 
 type Script = 'hello' | 'escape' | 'loop';
@@ -141,52 +119,24 @@ function scriptedModel(seen: Seen[]): Server {
   });
 }
 
-const cleanup: (() => Promise<void> | void)[] = [];
+let harness: AgentHarness;
 let runtime: Runtime;
 let home: string;
 const seen: Seen[] = [];
 
 beforeAll(async () => {
   const codex = installCodex();
-  const model = scriptedModel(seen);
-  await new Promise<void>((resolve) => model.listen(0, '127.0.0.1', resolve));
-  cleanup.push(() => new Promise<void>((resolve) => model.close(() => resolve())));
-  home = makeTempDir('aas-codex-home-');
-  repo = createTempRepo({ 'README.md': '# demo\n' });
-  cleanup.push(
-    () => removeDir(home),
-    () => removeDir(repo),
-  );
-  runtime = await createRuntime(
-    parseConfig({
-      env: {
-        AAS_HOME: home,
-        AAS_OPENAI_API_KEY: REAL_KEY,
-        AAS_OPENAI_BASE_URL: `http://127.0.0.1:${(model.address() as AddressInfo).port}`,
-        AAS_CODEX_BIN: codex,
-      },
-      cwd: home,
-    }),
-    {
-      hostEnv: { PATH: '/usr/bin:/bin' },
-      nodePath: process.execPath,
-      log: silentLogger,
-      recover: false,
-    },
-  );
-  cleanup.push(() => runtime.close());
+  harness = await startAgentHarness(scriptedModel(seen), (origin) => ({
+    AAS_OPENAI_API_KEY: REAL_KEY,
+    AAS_OPENAI_BASE_URL: origin,
+    AAS_CODEX_BIN: codex,
+  }));
+  ({ runtime, home, repo } = harness);
 }, 360_000);
 
 afterAll(async () => {
-  for (const step of cleanup.reverse()) await step();
+  await harness?.close();
 });
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => join(entry.parentPath, entry.name))
-    .filter((path) => statSync(path).size < 5_000_000);
-}
 
 async function runCodex(task: string, extra: Record<string, unknown> = {}) {
   const deps = runtime.runnerDeps();

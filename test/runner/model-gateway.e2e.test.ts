@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../../src/app/index.js';
@@ -6,6 +6,7 @@ import { parseConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/kernel/index.js';
 import { executeRun, parseJobSpec, submitRun } from '../../src/runner/index.js';
 import { type ScriptedUpstream, startScriptedUpstream } from '../gateway/scripted-upstream.js';
+import { filesUnder } from '../helpers/agent-harness.js';
 import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
 
 /**
@@ -74,13 +75,6 @@ async function setup(): Promise<{
     () => runtime.close(),
   );
   return { runtime, upstream, home, repo };
-}
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => join(entry.parentPath, entry.name))
-    .filter((path) => statSync(path).size < 5_000_000);
 }
 
 describe('agents behind the model gateway', () => {
