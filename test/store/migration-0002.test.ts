@@ -57,9 +57,11 @@ async function postgresDatabase(): Promise<OldDatabase> {
   const url = new URL(POSTGRES_TEST_URL);
   url.pathname = `/${name}`;
   const databaseUrl = url.toString();
-  const db = new Kysely<unknown>({
-    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl }) }),
-  });
+  const pool = new pg.Pool({ connectionString: databaseUrl });
+  // DROP DATABASE … WITH (FORCE) terminates whatever connection is still open (57P01); an
+  // unlistened pool turns that into an unhandled error that fails the whole test run.
+  pool.on('error', () => undefined);
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
     openStore: () => openStore({ databaseUrl, sqlitePath: '/nonexistent/unused.db' }),
