@@ -75,15 +75,13 @@ const CHILD_PROCESS_ALLOWED = new Set(['sandbox', 'workspaces', 'promotion']);
 const PROCESS_ENV_ALLOWED = new Set([
   'cli/main.ts',
   'drivers/mock-agent.ts',
-  'drivers/claude-code-adapter.ts',
-  'drivers/codex-adapter.ts',
   'drivers/adapter-support.ts',
 ]);
 /**
- * Agent drivers that run INSIDE the sandbox as the agent process and start the agent's own CLI
- * there: they are the untrusted side, not AAS spawning anything on the host.
+ * What the agent drivers run INSIDE the sandbox as the agent process use to start the agent's
+ * own CLI there (`runAgentCli`): the untrusted side, not AAS spawning anything on the host.
  */
-const IN_SANDBOX_DRIVERS = new Set(['drivers/claude-code-adapter.ts', 'drivers/codex-adapter.ts']);
+const IN_SANDBOX_DRIVERS = new Set(['drivers/adapter-support.ts']);
 
 const srcDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 

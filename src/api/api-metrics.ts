@@ -30,6 +30,32 @@ export class ApiMetrics {
     labelNames: ['verdict'] as const,
     registers: [this.registry],
   });
+  private readonly modelCalls = new Counter({
+    name: 'aas_model_calls_total',
+    help: 'Model calls through the gateway of runs this server executed or saw recorded, by provider, model and the status the agent got (refusals included)',
+    labelNames: ['provider', 'model', 'status'] as const,
+    registers: [this.registry],
+  });
+  private readonly modelTokens = new Counter({
+    name: 'aas_model_tokens_total',
+    help: 'Model tokens of calls through the gateway, by provider and direction (input includes cached_input)',
+    labelNames: ['provider', 'direction'] as const,
+    registers: [this.registry],
+  });
+  private readonly modelCostUsd = new Counter({
+    name: 'aas_model_cost_usd_total',
+    help: 'US dollars of model calls through the gateway, from the price table, by provider',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+  private readonly budgetsExceeded = new Counter({
+    name: 'aas_budget_exceeded_total',
+    help: 'Model budgets found spent (an agent stopped, or an attempt not started), by scope: run, session or repository-day',
+    labelNames: ['scope'] as const,
+    registers: [this.registry],
+  });
+  /** Model names come from agents' requests: past this many, new ones count as `other`. */
+  private readonly modelLabels = new Set<string>();
   private readonly requestDuration = new Histogram({
     name: 'aas_http_request_duration_seconds',
     help: 'HTTP request durations by method, route pattern and status',
@@ -46,6 +72,9 @@ export class ApiMetrics {
     // Both verdicts are present from the first scrape, so a rate over them is defined at once.
     this.gateVerdicts.inc({ verdict: 'passed' }, 0);
     this.gateVerdicts.inc({ verdict: 'failed' }, 0);
+    for (const scope of BUDGET_SCOPES) this.budgetsExceeded.inc({ scope }, 0);
+    // Every run whose events this process publishes is counted: embedded workers and `aas run`
+    // share the server's bus, and the bus carries committed events only.
     this.unsubscribe = bus.onAny((event) => {
       switch (event.type) {
         // Only run.interrupted: the queue records every interruption with exactly one, and a
@@ -60,10 +89,37 @@ export class ApiMetrics {
         case 'gate.failed':
           this.gateVerdicts.inc({ verdict: 'failed' });
           break;
+        case 'agent.usage':
+          this.countModelCall(event.data);
+          break;
+        case 'budget.exceeded':
+          this.budgetsExceeded.inc({ scope: budgetScope(event.data) });
+          break;
         default:
           break;
       }
     });
+  }
+
+  private countModelCall(data: unknown): void {
+    const usage = recordOf(data);
+    const provider = label(usage.provider, 'unknown');
+    let model = label(usage.model, 'unknown');
+    if (!this.modelLabels.has(model)) {
+      if (this.modelLabels.size >= MAX_MODEL_LABELS) model = 'other';
+      else this.modelLabels.add(model);
+    }
+    const status = typeof usage.status === 'number' ? String(usage.status) : 'unknown';
+    this.modelCalls.inc({ provider, model, status });
+    const tokens: readonly [direction: string, value: unknown][] = [
+      ['input', usage.inputTokens],
+      ['output', usage.outputTokens],
+      ['cached_input', usage.cachedInputTokens],
+    ];
+    for (const [direction, value] of tokens) {
+      this.modelTokens.inc({ provider, direction }, countOf(value));
+    }
+    this.modelCostUsd.inc({ provider }, countOf(usage.costUsd));
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
@@ -81,6 +137,30 @@ export class ApiMetrics {
   close(): void {
     this.unsubscribe();
   }
+}
+
+const BUDGET_SCOPES = ['run', 'session', 'repository-day'] as const;
+const MAX_MODEL_LABELS = 100;
+const MAX_LABEL_CHARS = 100;
+
+function recordOf(data: unknown): Record<string, unknown> {
+  return typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : {};
+}
+
+/** A label value from event data; bounded, since an agent chose the model name. */
+function label(value: unknown, fallback: string): string {
+  return typeof value === 'string' && value !== '' ? value.slice(0, MAX_LABEL_CHARS) : fallback;
+}
+
+/** Counters only go up: anything but a finite number ≥ 0 adds nothing. */
+function countOf(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+/** Events recorded before budgets had scopes were always the run's. */
+function budgetScope(data: unknown): string {
+  const scope = recordOf(data).scope;
+  return BUDGET_SCOPES.find((known) => known === scope) ?? 'run';
 }
 
 /** The `cause` of a run.interrupted event; events recorded before the field counted as expiries. */

@@ -76,6 +76,23 @@ export const RunSchema = z.object({
   cancelRequestedBy: z.string().nullable(),
 });
 
+export const ModelSpendSchema = z
+  .object({
+    calls: z.number().int().describe('calls forwarded to a provider'),
+    inputTokens: z.number().int().describe('input tokens, cached ones included'),
+    outputTokens: z.number().int(),
+    cachedInputTokens: z.number().int(),
+    costUsd: z.number().describe('US dollars, from the price table'),
+  })
+  .describe('What model calls through the gateway spent');
+
+export const SessionSpendSchema = z
+  .object({
+    total: ModelSpendSchema,
+    runs: z.array(z.object({ runId: z.string(), spend: ModelSpendSchema })),
+  })
+  .describe("The session's model spend, and each run's");
+
 export const AttemptSchema = z.object({
   id: z.string(),
   runId: z.string(),
@@ -239,6 +256,7 @@ for (const [id, schema] of [
   ['Session', SessionSchema],
   ['Run', RunSchema],
   ['Attempt', AttemptSchema],
+  ['ModelSpend', ModelSpendSchema],
   ['Event', EventSchema],
   ['Token', TokenSchema],
   ['Identity', IdentitySchema],

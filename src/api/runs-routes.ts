@@ -12,6 +12,7 @@ import {
 import {
   AttemptSchema,
   ErrorBodySchema,
+  ModelSpendSchema,
   NoQuerySchema,
   RunLogParamsSchema,
   RunParamsSchema,
@@ -37,7 +38,7 @@ export function registerRunRoutes(app: ApiApp, context: RouteContext): void {
     url: `${API_PREFIX}/runs/:id`,
     config: { access: 'read' },
     schema: {
-      summary: 'A run with its attempts and the names of its logs',
+      summary: 'A run with its attempts, its model spend and the names of its logs',
       tags: ['runs'],
       operationId: 'getRun',
       security: BEARER_SECURITY,
@@ -47,6 +48,7 @@ export function registerRunRoutes(app: ApiApp, context: RouteContext): void {
         200: z.object({
           run: RunSchema,
           attempts: z.array(AttemptSchema),
+          spend: ModelSpendSchema,
           logs: z.array(z.string()).describe('names for GET /runs/{id}/logs/{name}'),
         }),
         ...READ_ERRORS,
@@ -55,9 +57,12 @@ export function registerRunRoutes(app: ApiApp, context: RouteContext): void {
     },
     handler: async (request) => {
       const run = await requireRun(store, request.params.id);
-      const attempts = await store.listAttempts(run.id);
+      const [attempts, spend] = await Promise.all([
+        store.listAttempts(run.id),
+        store.modelSpend({ runId: run.id }),
+      ]);
       const logs = await listRunLogs(paths.runs, run.id, attempts);
-      return { run, attempts, logs };
+      return { run, attempts, spend, logs };
     },
   });
 

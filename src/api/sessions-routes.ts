@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AasError, IdPrefix, isValidId } from '../kernel/index.js';
 import { JobSpecSchema } from '../runner/index.js';
+import { NO_MODEL_SPEND } from '../store/index.js';
 import {
   API_PREFIX,
   type ApiApp,
@@ -17,6 +18,7 @@ import {
   RunSchema,
   SessionParamsSchema,
   SessionSchema,
+  SessionSpendSchema,
   StreamEventsHeadersSchema,
   StreamEventsQuerySchema,
 } from './api-schemas.js';
@@ -125,14 +127,18 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
     url: `${API_PREFIX}/sessions/:id`,
     config: { access: 'read' },
     schema: {
-      summary: 'A session with its runs',
+      summary: 'A session with its runs and their model spend',
       tags: ['sessions'],
       operationId: 'getSession',
       security: BEARER_SECURITY,
       querystring: NoQuerySchema,
       params: SessionParamsSchema,
       response: {
-        200: z.object({ session: SessionSchema, runs: z.array(RunSchema) }),
+        200: z.object({
+          session: SessionSchema,
+          runs: z.array(RunSchema),
+          spend: SessionSpendSchema,
+        }),
         ...READ_ERRORS,
         404: ErrorBodySchema,
       },
@@ -140,7 +146,15 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
     handler: async (request) => {
       const session = await requireSession(context, request.params.id);
       const runs = await store.listRunsForSession(session.id);
-      return { session, runs };
+      const [total, ...byRun] = await Promise.all([
+        store.modelSpend({ sessionId: session.id }),
+        ...runs.map((run) => store.modelSpend({ runId: run.id })),
+      ]);
+      const spend = {
+        total: total ?? NO_MODEL_SPEND,
+        runs: runs.map((run, index) => ({ runId: run.id, spend: byRun[index] ?? NO_MODEL_SPEND })),
+      };
+      return { session, runs, spend };
     },
   });
 

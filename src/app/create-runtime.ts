@@ -25,7 +25,7 @@ import {
 import { EventBus } from '../sessions/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { collectCheckoutCache, collectOrphanWorkspaces } from '../workspaces/index.js';
-import { findExecutable } from './find-executable.js';
+import { findAgentClis } from './find-agent-clis.js';
 import { loadModelPrices } from './load-model-prices.js';
 import { createPromotionDeps } from './promotion-deps.js';
 
@@ -78,21 +78,19 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
     ? await readPolicyLayerFile(config.serverPolicyFile, 'server')
     : null;
   const prices = await loadModelPrices(config.models.pricesFile);
-  const claudeCodeBin = await findExecutable(
-    config.models.claudeCodeBin ?? 'claude',
-    options.hostEnv.PATH,
-  );
-  const codexBin = await findExecutable(config.models.codexBin ?? 'codex', options.hostEnv.PATH);
+  const agentClis = await findAgentClis(config, options.hostEnv.PATH);
   const upstreamOf = (provider: { baseUrl: string; apiKey?: string }) =>
     provider.apiKey === undefined
       ? undefined
       : { baseUrl: provider.baseUrl, apiKey: provider.apiKey };
   const anthropic = upstreamOf(config.models.anthropic);
   const openai = upstreamOf(config.models.openai);
+  const google = upstreamOf(config.models.google);
   const models = {
     upstreams: {
       ...(anthropic === undefined ? {} : { anthropic }),
       ...(openai === undefined ? {} : { openai }),
+      ...(google === undefined ? {} : { google }),
     },
     prices,
   };
@@ -103,12 +101,9 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
   });
   try {
     const registry = await createAgentRegistry({
-      builtins: builtinManifests({
-        nodePath: options.nodePath,
-        ...(claudeCodeBin === undefined ? {} : { claudeCodeBin }),
-        ...(codexBin === undefined ? {} : { codexBin }),
-      }),
+      builtins: builtinManifests({ nodePath: options.nodePath, cliBins: agentClis.found }),
       dirs: config.agentsDirs,
+      unavailable: agentClis.missing,
     });
     // Ranked: bubblewrap wherever it passes its self-test; plain only for `off` or `preferred`
     // on a host without it (recorded as sandbox.degraded).
@@ -160,6 +155,7 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
         runLeaseMs: config.runLeaseMs,
         owner,
         models,
+        budgets: config.budgets,
       }),
       promotion: createPromotionDeps({
         config,

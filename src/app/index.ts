@@ -7,6 +7,7 @@ export {
   type RuntimeOptions,
   recover,
 } from './create-runtime.js';
+export { type AgentStatus, describeAgents } from './describe-agents.js';
 export { diagnoseHost, type HostDiagnosis } from './diagnose-host.js';
 export { createPromotionDeps, forgeHostOf, forgeHttpEnv } from './promotion-deps.js';
 export { type RunningServer, startServer } from './start-server.js';

@@ -8,6 +8,22 @@ export function formatMs(ms: number): string {
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
+/** `2 model calls, 300 input tokens (60 cached), 100 output tokens, $0.002238`. */
+export function formatModelSpend(spend: {
+  readonly calls: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cachedInputTokens: number;
+  readonly costUsd: number;
+}): string {
+  if (spend.calls === 0 && spend.costUsd === 0) return 'no model calls';
+  const calls = `${spend.calls} model call${spend.calls === 1 ? '' : 's'}`;
+  const cached = spend.cachedInputTokens > 0 ? ` (${spend.cachedInputTokens} cached)` : '';
+  // Six significant digits: a small spend is not shown as $0.00.
+  const dollars = `$${Number(spend.costUsd.toPrecision(6))}`;
+  return `${calls}, ${spend.inputTokens} input tokens${cached}, ${spend.outputTokens} output tokens, ${dollars}`;
+}
+
 export function pad(text: string, width: number): string {
   return text.length >= width ? text : text + ' '.repeat(width - text.length);
 }

@@ -124,6 +124,12 @@ export function progressPrinter(stream: Writable): EventSink {
       case 'run.attempt.finished':
         line('attempt', `${str('status')} (${str('code')})`, Number(data.durationMs));
         break;
+      case 'budget.exceeded':
+        line(
+          'budget',
+          `${firstLine(raw('detail'), 100)}${data.stage === 'before_attempt' ? `; attempt ${str('attempt')} not started` : '; agent stopped'}`,
+        );
+        break;
       // A queued run (on a server) can be given back and claimed again, or asked to stop.
       case 'run.requeued':
         out.write(

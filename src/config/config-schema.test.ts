@@ -36,4 +36,27 @@ describe('parseConfig', () => {
       'AAS_RUN_LEASE_MS',
     );
   });
+
+  it('reads the session and repository-day model budgets, none by default', () => {
+    expect(parseConfig({ env: {}, cwd: '/' }).budgets).toEqual({});
+    const config = parseConfig({
+      env: { AAS_SESSION_MAX_COST_USD: '2.5', AAS_REPO_DAILY_MAX_COST_USD: '40' },
+      cwd: '/',
+    });
+    expect(config.budgets).toEqual({ sessionMaxCostUsd: 2.5, repoDailyMaxCostUsd: 40 });
+    for (const [name, value] of [
+      ['AAS_SESSION_MAX_COST_USD', 'lots'],
+      ['AAS_SESSION_MAX_COST_USD', 'Infinity'],
+      ['AAS_REPO_DAILY_MAX_COST_USD', '-1'],
+    ] as const) {
+      let thrown: unknown;
+      try {
+        parseConfig({ env: { [name]: value }, cwd: '/' });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isAasError(thrown) && thrown.code).toBe('CONFIG_INVALID');
+      expect(isAasError(thrown) && thrown.details.field).toBe(name);
+    }
+  });
 });

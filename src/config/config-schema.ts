@@ -57,12 +57,26 @@ export const CONFIG_ENV_VARS = {
     'the OpenAI API key the model gateway sends upstream; agents only ever see a per-run placeholder',
   AAS_OPENAI_BASE_URL:
     'OpenAI API base URL the gateway forwards to; default https://api.openai.com',
+  AAS_GEMINI_API_KEY:
+    'the Gemini API key the model gateway sends upstream; agents only ever see a per-run placeholder',
+  AAS_GEMINI_BASE_URL:
+    'Gemini API base URL the gateway forwards to; default https://generativelanguage.googleapis.com',
   AAS_CLAUDE_CODE_BIN:
     'the Claude Code binary for the claude-code agent; default: `claude` on PATH (the agent exists only when one is found)',
   AAS_CODEX_BIN:
     'the Codex CLI binary for the codex agent; default: `codex` on PATH (the agent exists only when one is found)',
+  AAS_GEMINI_BIN:
+    'the Gemini CLI binary for the gemini agent; default: `gemini` on PATH (the agent exists only when one is found)',
+  AAS_AIDER_BIN:
+    'the Aider binary for the aider agent; default: `aider` on PATH (the agent exists only when one is found)',
+  AAS_OPENHANDS_BIN:
+    'the OpenHands CLI binary for the openhands agent; default: `openhands` on PATH (the agent exists only when one is found)',
   AAS_MODEL_PRICES:
     'a JSON or YAML file of model prices (USD per million tokens) merged over the built-in table',
+  AAS_SESSION_MAX_COST_USD:
+    'most US dollars of model calls one session may spend, all its runs and attempts together; default no limit',
+  AAS_REPO_DAILY_MAX_COST_USD:
+    'most US dollars of model calls the runs of one repository may spend per UTC day; default no limit',
   AAS_GITHUB_REPOSITORIES:
     'owner/name repositories, comma-separated, a job may name for pull requests when its remote URL does not say which (a mirror, a local path)',
 } as const;
@@ -74,6 +88,11 @@ export const WorkspaceStrategySetting = {
 } as const;
 export type WorkspaceStrategySetting =
   (typeof WorkspaceStrategySetting)[keyof typeof WorkspaceStrategySetting];
+
+// zod 4 refuses NaN and the infinities as numbers, so `abc` and `Infinity` are errors too.
+const usdLimit = z
+  .number({ error: 'must be a number of US dollars, e.g. 25' })
+  .min(0, 'must be 0 or more US dollars');
 
 const ConfigSchema = z
   .object({
@@ -140,9 +159,24 @@ const ConfigSchema = z
             apiKey: z.string().min(1).optional(),
           })
           .strict(),
+        google: z
+          .object({
+            baseUrl: z.url({ protocol: /^https?$/ }),
+            apiKey: z.string().min(1).optional(),
+          })
+          .strict(),
         pricesFile: z.string().min(1).optional(),
         claudeCodeBin: z.string().min(1).refine(isAbsolute, 'must be an absolute path').optional(),
         codexBin: z.string().min(1).refine(isAbsolute, 'must be an absolute path').optional(),
+        geminiBin: z.string().min(1).refine(isAbsolute, 'must be an absolute path').optional(),
+        aiderBin: z.string().min(1).refine(isAbsolute, 'must be an absolute path').optional(),
+        openhandsBin: z.string().min(1).refine(isAbsolute, 'must be an absolute path').optional(),
+      })
+      .strict(),
+    budgets: z
+      .object({
+        sessionMaxCostUsd: usdLimit.optional(),
+        repoDailyMaxCostUsd: usdLimit.optional(),
       })
       .strict(),
     client: z
@@ -185,6 +219,8 @@ export interface AasConfig {
   readonly promotion: PromotionConfig;
   /** Model providers behind the gateway: their credentials are secrets of the control plane. */
   readonly models: ModelsConfig;
+  /** Model-spend limits beyond a run's policy; an absent limit is no limit. */
+  readonly budgets: BudgetsConfig;
   readonly paths: {
     /** The installation's signing key (Ed25519), created at first use. */
     readonly keys: string;
@@ -206,12 +242,24 @@ export interface ModelProviderConfig {
 export interface ModelsConfig {
   readonly anthropic: ModelProviderConfig;
   readonly openai: ModelProviderConfig;
+  readonly google: ModelProviderConfig;
   /** Read once at start-up by the composition root. */
   readonly pricesFile?: string;
   /** The Claude Code binary; looked up on PATH when absent. */
   readonly claudeCodeBin?: string;
   /** The Codex CLI binary; looked up on PATH when absent. */
   readonly codexBin?: string;
+  /** The Gemini CLI, Aider and OpenHands binaries; looked up on PATH when absent. */
+  readonly geminiBin?: string;
+  readonly aiderBin?: string;
+  readonly openhandsBin?: string;
+}
+
+export interface BudgetsConfig {
+  /** Model spend of one session, every run and attempt of it together. */
+  readonly sessionMaxCostUsd?: number;
+  /** Model spend of the runs of one repository within one UTC day. */
+  readonly repoDailyMaxCostUsd?: number;
 }
 
 export interface PromotionConfig {
@@ -287,11 +335,22 @@ export function parseConfig(sources: ConfigSources): AasConfig {
         baseUrl: nonEmpty(env.AAS_OPENAI_BASE_URL) ?? 'https://api.openai.com',
         apiKey: nonEmpty(env.AAS_OPENAI_API_KEY),
       },
+      google: {
+        baseUrl: nonEmpty(env.AAS_GEMINI_BASE_URL) ?? 'https://generativelanguage.googleapis.com',
+        apiKey: nonEmpty(env.AAS_GEMINI_API_KEY),
+      },
       pricesFile: nonEmpty(env.AAS_MODEL_PRICES)
         ? toAbsolute(nonEmpty(env.AAS_MODEL_PRICES) ?? '')
         : undefined,
       claudeCodeBin: nonEmpty(env.AAS_CLAUDE_CODE_BIN),
       codexBin: nonEmpty(env.AAS_CODEX_BIN),
+      geminiBin: nonEmpty(env.AAS_GEMINI_BIN),
+      aiderBin: nonEmpty(env.AAS_AIDER_BIN),
+      openhandsBin: nonEmpty(env.AAS_OPENHANDS_BIN),
+    },
+    budgets: {
+      sessionMaxCostUsd: optionalNumber(env.AAS_SESSION_MAX_COST_USD),
+      repoDailyMaxCostUsd: optionalNumber(env.AAS_REPO_DAILY_MAX_COST_USD),
     },
     promotion: {
       remote: nonEmpty(env.AAS_PROMOTION_REMOTE) ?? 'origin',
@@ -364,9 +423,21 @@ export function parseConfig(sources: ConfigSources): AasConfig {
     models: {
       anthropic: providerOf(config.models.anthropic),
       openai: providerOf(config.models.openai),
+      google: providerOf(config.models.google),
       ...(config.models.pricesFile ? { pricesFile: config.models.pricesFile } : {}),
       ...(config.models.claudeCodeBin ? { claudeCodeBin: config.models.claudeCodeBin } : {}),
       ...(config.models.codexBin ? { codexBin: config.models.codexBin } : {}),
+      ...(config.models.geminiBin ? { geminiBin: config.models.geminiBin } : {}),
+      ...(config.models.aiderBin ? { aiderBin: config.models.aiderBin } : {}),
+      ...(config.models.openhandsBin ? { openhandsBin: config.models.openhandsBin } : {}),
+    },
+    budgets: {
+      ...(config.budgets.sessionMaxCostUsd === undefined
+        ? {}
+        : { sessionMaxCostUsd: config.budgets.sessionMaxCostUsd }),
+      ...(config.budgets.repoDailyMaxCostUsd === undefined
+        ? {}
+        : { repoDailyMaxCostUsd: config.budgets.repoDailyMaxCostUsd }),
     },
     paths: {
       keys: resolve(config.home, 'keys'),
@@ -405,6 +476,12 @@ function authorFrom(text: string | undefined): { authorName: string; authorEmail
 function numberFrom(text: string | undefined, fallback: number): number {
   const value = nonEmpty(text);
   return value === undefined ? fallback : Number(value);
+}
+
+/** An optional number variable: absent means none; anything else must parse. */
+function optionalNumber(text: string | undefined): number | undefined {
+  const value = nonEmpty(text);
+  return value === undefined ? undefined : Number(value);
 }
 
 const fieldToFlag: Record<string, string> = {
@@ -461,4 +538,11 @@ const fieldToEnv: Record<string, string> = {
   'models.pricesFile': 'AAS_MODEL_PRICES',
   'models.claudeCodeBin': 'AAS_CLAUDE_CODE_BIN',
   'models.codexBin': 'AAS_CODEX_BIN',
+  'budgets.sessionMaxCostUsd': 'AAS_SESSION_MAX_COST_USD',
+  'budgets.repoDailyMaxCostUsd': 'AAS_REPO_DAILY_MAX_COST_USD',
+  'models.google.baseUrl': 'AAS_GEMINI_BASE_URL',
+  'models.google.apiKey': 'AAS_GEMINI_API_KEY',
+  'models.geminiBin': 'AAS_GEMINI_BIN',
+  'models.aiderBin': 'AAS_AIDER_BIN',
+  'models.openhandsBin': 'AAS_OPENHANDS_BIN',
 };

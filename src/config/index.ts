@@ -1,5 +1,6 @@
 export {
   type AasConfig,
+  type BudgetsConfig,
   CONFIG_ENV_VARS,
   type ConfigSources,
   LogLevel,

@@ -71,12 +71,13 @@ export const AgentManifestSchema = z.strictObject({
   /**
    * Model providers whose APIs the agent calls. Each call goes through AAS's model gateway: the
    * agent gets the gateway's address and a per-run placeholder key in the provider's usual
-   * variables (ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY, OPENAI_BASE_URL / OPENAI_API_KEY), never
+   * variables (ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY, OPENAI_BASE_URL / OPENAI_API_KEY,
+   * GOOGLE_GEMINI_BASE_URL / GEMINI_API_KEY), never
    * a real credential, and every call is costed and held to the run's budget.
    */
   modelGateway: z
-    .array(z.enum(['anthropic', 'openai']))
-    .max(2)
+    .array(z.enum(['anthropic', 'openai', 'google']))
+    .max(3)
     .default([]),
   /**
    * `file`: success needs exit 0 AND a valid driver_result.json with status succeeded/partial.

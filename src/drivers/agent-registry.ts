@@ -9,12 +9,27 @@ export interface AgentRegistry {
   get(id: string): AgentManifest;
   /** Every registered manifest, sorted by id. */
   list(): readonly AgentManifest[];
+  /** Built-in agents whose program this host lacks, sorted by id. */
+  unavailable(): readonly UnavailableAgent[];
+}
+
+/** A built-in agent that cannot run here, and what to do about it. */
+export interface UnavailableAgent {
+  readonly id: string;
+  readonly description: string;
+  readonly reason: string;
+  readonly hint: string;
 }
 
 export interface AgentRegistryOptions {
   readonly builtins: readonly AgentManifest[];
   /** Directories of `<id>.yaml|yml|json` manifests, read in order. Missing ones are skipped. */
   readonly dirs: readonly string[];
+  /**
+   * Built-in agents whose program was not found: asking for one is AGENT_UNAVAILABLE (with
+   * what is missing), not AGENT_UNKNOWN, and their ids stay reserved for the built-in.
+   */
+  readonly unavailable?: readonly UnavailableAgent[];
 }
 
 /**
@@ -38,18 +53,19 @@ export async function createAgentRegistry(options: AgentRegistryOptions): Promis
     }
     byId.set(builtin.id, { manifest: freezeManifest(builtin), source: 'built-in' });
   }
+  const missing = new Map((options.unavailable ?? []).map((agent) => [agent.id, agent]));
 
   for (const dir of options.dirs) {
     for (const file of await manifestFilesIn(dir)) {
       const manifest = await loadManifestFile(file);
       const existing = byId.get(manifest.id);
-      if (existing !== undefined) {
-        const builtin = existing.source === 'built-in';
+      if (existing !== undefined || missing.has(manifest.id)) {
+        const builtin = existing === undefined || existing.source === 'built-in';
         throw new AasError(
           'MANIFEST_INVALID',
           builtin
             ? `agent '${manifest.id}' is a built-in agent and cannot be redefined`
-            : `agent '${manifest.id}' is already defined by ${existing.source}`,
+            : `agent '${manifest.id}' is already defined by ${existing?.source}`,
           {
             file,
             field: 'id',
@@ -71,6 +87,13 @@ export async function createAgentRegistry(options: AgentRegistryOptions): Promis
   return {
     get(id: string): AgentManifest {
       const entry = byId.get(id);
+      const absent = missing.get(id);
+      if (entry === undefined && absent !== undefined) {
+        throw new AasError('AGENT_UNAVAILABLE', `agent '${id}' cannot run here: ${absent.reason}`, {
+          field: 'agent',
+          hint: absent.hint,
+        });
+      }
       if (entry === undefined) {
         throw new AasError('AGENT_UNKNOWN', `no agent with id '${id}' is registered`, {
           field: 'agent',
@@ -81,6 +104,8 @@ export async function createAgentRegistry(options: AgentRegistryOptions): Promis
       return entry.manifest;
     },
     list: () => sorted,
+    unavailable: () =>
+      [...missing.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
   };
 }
 

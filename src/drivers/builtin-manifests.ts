@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ownInstallReadOnlyPaths } from '../sandbox/index.js';
 import { type AgentManifest, AgentManifestSchema } from './agent-manifest.js';
+import { CLI_AGENT_IDS, CLI_AGENTS, type CliAgentId } from './cli-agents.js';
 
 /**
  * An argument exactly equal to this is replaced, per job, by the job's `input.command`
@@ -15,20 +16,21 @@ export const INPUT_COMMAND_ARG = '{{input.command}}';
  * The agents AAS ships with:
  * - `mock`: a deterministic scripted agent (src/drivers/mock-agent.ts) for tests and demos.
  * - `command`: `/bin/sh -c <input.command>`; success is the exit code.
- * `nodePath` is the node binary to run the mock with (the host passes `process.execPath`).
+ * - the coding-agent CLIs of `CLI_AGENTS` whose binary was found on this host (`cliBins`).
+ * `nodePath` is the node binary to run the mock and the CLI adapters with (the host passes
+ * `process.execPath`).
  */
 export function builtinManifests(deps: {
   nodePath: string;
-  /** The Claude Code binary (realpath); the `claude-code` agent exists only when it is known. */
-  claudeCodeBin?: string;
-  /** The Codex CLI binary (realpath); the `codex` agent exists only when it is known. */
-  codexBin?: string;
+  /** The binary (realpath) of each CLI agent found here; the others are not offered. */
+  cliBins?: Partial<Record<CliAgentId, string>>;
 }): AgentManifest[] {
+  const cliManifests = CLI_AGENT_IDS.flatMap((id) => {
+    const bin = deps.cliBins?.[id];
+    return bin === undefined ? [] : [cliAgentManifest(id, deps.nodePath, bin)];
+  });
   return [
-    ...(deps.codexBin === undefined ? [] : [codexManifest(deps.nodePath, deps.codexBin)]),
-    ...(deps.claudeCodeBin === undefined
-      ? []
-      : [claudeCodeManifest(deps.nodePath, deps.claudeCodeBin)]),
+    ...cliManifests,
     AgentManifestSchema.parse({
       id: 'mock',
       description:
@@ -66,26 +68,46 @@ function mockAgentArgs(): string[] {
 }
 
 /**
- * Claude Code in headless mode, driven by claude-code-adapter.ts inside the sandbox. Its model
- * calls go through the gateway (`modelGateway: [anthropic]`); its own background traffic
- * (telemetry, error reports, update checks) is switched off, and would find no network anyway.
+ * What a CLI agent's adapter is told besides the AEP variables. Background traffic (telemetry,
+ * error reports, update checks) is switched off: it would find no network in the sandbox, and
+ * some CLIs wait for it before they exit.
  */
-function claudeCodeManifest(nodePath: string, claudeCodeBin: string): AgentManifest {
+const CLI_AGENT_ENV: Record<CliAgentId, Record<string, string>> = {
+  'claude-code': {
+    DISABLE_TELEMETRY: '1',
+    DISABLE_ERROR_REPORTING: '1',
+    DISABLE_AUTOUPDATER: '1',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+  },
+  codex: {},
+  gemini: { GEMINI_TELEMETRY_ENABLED: 'false' },
+  aider: { AIDER_CHECK_UPDATE: 'false', AIDER_ANALYTICS: 'false' },
+  openhands: {},
+};
+
+/**
+ * CLI agents whose only unattended mode approves every action of their own (Codex with its
+ * nested sandbox off, OpenHands headless) must never run outside an AAS sandbox: their
+ * manifest's policy layer requires one.
+ */
+const NEEDS_AAS_SANDBOX: ReadonlySet<CliAgentId> = new Set(['codex', 'openhands']);
+
+/**
+ * A CLI agent, driven by its adapter inside the sandbox; its model calls go through the
+ * gateway (`modelGateway`), and the directory it was installed in is visible read-only.
+ */
+function cliAgentManifest(id: CliAgentId, nodePath: string, bin: string): AgentManifest {
+  const cli = CLI_AGENTS[id];
   return AgentManifestSchema.parse({
-    id: 'claude-code',
-    description: 'Claude Code (headless, stream-json), through the model gateway.',
+    id,
+    description: cli.description,
     entrypoint: nodePath,
-    args: adapterArgs('claude-code-adapter'),
-    env: {
-      AAS_CLAUDE_BIN: claudeCodeBin,
-      DISABLE_TELEMETRY: '1',
-      DISABLE_ERROR_REPORTING: '1',
-      DISABLE_AUTOUPDATER: '1',
-      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    },
-    readOnlyPaths: [...ownInstallReadOnlyPaths(), installRootOf(claudeCodeBin)],
-    capabilities: ['edit', 'events', 'model:anthropic'],
-    modelGateway: ['anthropic'],
+    args: adapterArgs(`${id}-adapter`),
+    env: { AAS_AGENT_BIN: bin, ...CLI_AGENT_ENV[id] },
+    readOnlyPaths: [...ownInstallReadOnlyPaths(), installRootOf(bin)],
+    capabilities: ['edit', 'events', ...cli.providers.map((provider) => `model:${provider}`)],
+    modelGateway: [...cli.providers],
+    ...(NEEDS_AAS_SANDBOX.has(id) ? { policy: { sandbox: 'required' } } : {}),
     result: 'file',
   });
 }
@@ -104,24 +126,4 @@ function adapterArgs(name: string): string[] {
     return ['--import', tsxLoader, fileURLToPath(new URL(`./${name}.ts`, here))];
   }
   return [fileURLToPath(new URL(`./${name}.js`, here))];
-}
-
-/**
- * Codex CLI (`codex exec --json`), driven by codex-adapter.ts inside the sandbox, its model
- * calls through the gateway (`modelGateway: [openai]`). Its own sandbox is switched off inside
- * AAS's, so its policy layer requires the AAS sandbox: it never runs unconfined.
- */
-function codexManifest(nodePath: string, codexBin: string): AgentManifest {
-  return AgentManifestSchema.parse({
-    id: 'codex',
-    description: 'Codex CLI (exec --json), through the model gateway; only in the AAS sandbox.',
-    entrypoint: nodePath,
-    args: adapterArgs('codex-adapter'),
-    env: { AAS_CODEX_BIN: codexBin },
-    readOnlyPaths: [...ownInstallReadOnlyPaths(), installRootOf(codexBin)],
-    capabilities: ['edit', 'events', 'model:openai'],
-    modelGateway: ['openai'],
-    policy: { sandbox: 'required' },
-    result: 'file',
-  });
 }

@@ -13,23 +13,22 @@
  * The model is reached through AAS's gateway: ANTHROPIC_BASE_URL and a placeholder
  * ANTHROPIC_API_KEY are in the environment the runner built. Importing this module runs it.
  */
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import {
   adapterPrompt,
+  agentBin,
   clip,
   emitter,
   modelOf,
   readAdapterJob,
   requiredEnv,
+  runAgentCli,
 } from './adapter-support.js';
 
 const emit = emitter(requiredEnv('claude-code-adapter', 'AEP_EVENT_LOG'));
 const resultPath = requiredEnv('claude-code-adapter', 'AEP_RESULT_PATH');
 const workspace = requiredEnv('claude-code-adapter', 'AEP_WORKSPACE');
 const job = readAdapterJob('claude-code-adapter');
-const claude = process.env.AAS_CLAUDE_BIN || 'claude';
+const claude = agentBin('claude');
 
 const model = modelOf(job);
 const args = [
@@ -114,32 +113,27 @@ function onLine(line: string): void {
   }
 }
 
-const started = Date.now();
-const child = spawn(claude, args, { cwd: workspace, stdio: ['ignore', 'pipe', 'inherit'] });
-child.on('error', (error) => {
-  writeFileSync(
-    resultPath,
-    JSON.stringify({ status: 'failed', summary: `cannot start ${claude}`, error: error.message }),
-  );
-  process.exit(1);
-});
-createInterface({ input: child.stdout }).on('line', onLine);
-child.on('close', (code) => {
-  const done = final as Final | null;
-  const ok = code === 0 && done !== null && !done.isError;
-  writeFileSync(
-    resultPath,
-    JSON.stringify({
-      status: ok ? 'succeeded' : 'failed',
-      summary: clip(done?.text || (ok ? 'done' : `claude exited with ${code}`)),
-      recommendedAction: ok ? 'promote' : 'retry',
-      metrics: {
-        tokensIn: done?.tokensIn ?? 0,
-        tokensOut: done?.tokensOut ?? 0,
-        costUsd: done?.costUsd ?? 0,
-        durationMs: Date.now() - started,
-      },
-    }),
-  );
-  process.exit(code ?? 1);
+runAgentCli({
+  adapter: 'claude-code-adapter',
+  emit,
+  resultPath,
+  bin: claude,
+  args,
+  cwd: workspace,
+  onLine,
+  outcome: () => {
+    const done = final as Final | null;
+    return {
+      // No `result` line means Claude Code stopped before it finished its turn.
+      failed: done === null || done.isError,
+      ...(done === null
+        ? {}
+        : {
+            summary: done.text,
+            tokensIn: done.tokensIn,
+            tokensOut: done.tokensOut,
+            costUsd: done.costUsd,
+          }),
+    };
+  },
 });

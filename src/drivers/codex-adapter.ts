@@ -12,17 +12,17 @@
  * inside AAS's (no nested user namespaces): the manifest's policy layer says `sandbox:
  * required`, so Codex never runs outside an AAS sandbox. Importing this module runs it.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import {
   adapterPrompt,
+  agentBin,
   clip,
   emitter,
   modelOf,
   readAdapterJob,
   requiredEnv,
+  runAgentCli,
 } from './adapter-support.js';
 
 const emit = emitter(requiredEnv('codex-adapter', 'AEP_EVENT_LOG'));
@@ -31,7 +31,7 @@ const workspace = requiredEnv('codex-adapter', 'AEP_WORKSPACE');
 const baseUrl = requiredEnv('codex-adapter', 'OPENAI_BASE_URL');
 const home = requiredEnv('codex-adapter', 'HOME');
 const job = readAdapterJob('codex-adapter');
-const codex = process.env.AAS_CODEX_BIN || 'codex';
+const codex = agentBin('codex');
 const codexHome = join(home, '.codex');
 mkdirSync(codexHome, { recursive: true });
 
@@ -117,34 +117,19 @@ function onLine(line: string): void {
   }
 }
 
-const started = Date.now();
-const child = spawn(codex, args, {
+runAgentCli({
+  adapter: 'codex-adapter',
+  emit,
+  resultPath,
+  bin: codex,
+  args,
   cwd: workspace,
-  stdio: ['ignore', 'pipe', 'inherit'],
-  env: { ...process.env, CODEX_HOME: codexHome },
-});
-child.on('error', (error) => {
-  writeFileSync(
-    resultPath,
-    JSON.stringify({ status: 'failed', summary: `cannot start ${codex}`, error: error.message }),
-  );
-  process.exit(1);
-});
-createInterface({ input: child.stdout }).on('line', onLine);
-child.on('close', (code) => {
-  const ok = code === 0;
-  writeFileSync(
-    resultPath,
-    JSON.stringify({
-      status: ok ? 'succeeded' : 'failed',
-      summary: clip(lastMessage || failed || (ok ? 'done' : `codex exited with ${code}`)),
-      recommendedAction: ok ? 'promote' : 'retry',
-      metrics: {
-        tokensIn: usage.tokensIn,
-        tokensOut: usage.tokensOut,
-        durationMs: Date.now() - started,
-      },
-    }),
-  );
-  process.exit(code ?? 1);
+  env: { CODEX_HOME: codexHome },
+  onLine,
+  // Codex reports retried connection problems as `error` lines too; its exit code decides.
+  outcome: () => ({
+    summary: lastMessage || failed || '',
+    tokensIn: usage.tokensIn,
+    tokensOut: usage.tokensOut,
+  }),
 });

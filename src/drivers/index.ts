@@ -17,10 +17,12 @@ export {
   type AgentRegistry,
   type AgentRegistryOptions,
   createAgentRegistry,
+  type UnavailableAgent,
 } from './agent-registry.js';
 export { type AttemptPaths, attemptPaths } from './attempt-paths.js';
 export { builtinManifests, INPUT_COMMAND_ARG } from './builtin-manifests.js';
 export type { DriverFailureCode } from './classify-attempt.js';
+export { CLI_AGENT_IDS, CLI_AGENTS, type CliAgentId, isCliAgentId } from './cli-agents.js';
 export {
   DRIVER_EVENT_TYPE_PATTERN,
   type DriverEvent,

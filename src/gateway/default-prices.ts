@@ -22,4 +22,23 @@ export const DEFAULT_PRICES: PriceTable = {
   'gpt-4o*': { inputPerMTokUsd: 2.5, outputPerMTokUsd: 10, cachedInputPerMTokUsd: 1.25 },
   'o3*': { inputPerMTokUsd: 2, outputPerMTokUsd: 8, cachedInputPerMTokUsd: 0.5 },
   'o4-mini*': { inputPerMTokUsd: 1.1, outputPerMTokUsd: 4.4, cachedInputPerMTokUsd: 0.275 },
+  // Gemini API, paid tier, text input. The model comes from the request path
+  // (`/v1beta/models/gemini-2.5-pro:generateContent`). Pro models cost more for prompts over
+  // 200k tokens (2.5 Pro: 2.50 / 0.25 / 15; 3 Pro: 4 / 0.40 / 18); these are the prices below it.
+  // Cached input is the context-caching price, a tenth of the input price.
+  'gemini-2.5-pro*': { inputPerMTokUsd: 1.25, outputPerMTokUsd: 10, cachedInputPerMTokUsd: 0.125 },
+  'gemini-2.5-flash*': { inputPerMTokUsd: 0.3, outputPerMTokUsd: 2.5, cachedInputPerMTokUsd: 0.03 },
+  'gemini-2.5-flash-lite*': {
+    inputPerMTokUsd: 0.1,
+    outputPerMTokUsd: 0.4,
+    cachedInputPerMTokUsd: 0.01,
+  },
+  'gemini-3-pro*': { inputPerMTokUsd: 2, outputPerMTokUsd: 12, cachedInputPerMTokUsd: 0.2 },
+  'gemini-3.1-pro*': { inputPerMTokUsd: 2, outputPerMTokUsd: 12, cachedInputPerMTokUsd: 0.2 },
+  'gemini-3-flash*': { inputPerMTokUsd: 0.5, outputPerMTokUsd: 3, cachedInputPerMTokUsd: 0.05 },
+  'gemini-3.1-flash-lite*': {
+    inputPerMTokUsd: 0.25,
+    outputPerMTokUsd: 1.5,
+    cachedInputPerMTokUsd: 0.025,
+  },
 };

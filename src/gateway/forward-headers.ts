@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { ModelProvider } from './model-call-record.js';
+import { GOOGLE_KEY_PARAMS, pathnameOf, queryParams } from './model-routes.js';
 
 /** Hop-by-hop headers describe one connection, not the message; they never cross the gateway. */
 const HOP_BY_HOP = new Set([
@@ -20,6 +21,7 @@ const DROPPED_REQUEST_HEADERS = new Set([
   'host',
   'authorization',
   'x-api-key',
+  'x-goog-api-key',
   'cookie',
   'content-length',
   'content-type',
@@ -59,10 +61,10 @@ function copyHeaders(
 }
 
 /**
- * The upstream request's headers: the client's (anthropic-version, anthropic-beta, user agent,
- * …) minus credentials, cookies and framing, plus the real key. The placeholder is never sent:
- * every header that could carry it is dropped, and any other header whose value contains it is
- * dropped as well.
+ * The upstream request's headers: the client's (anthropic-version, anthropic-beta,
+ * x-goog-api-client, user agent, …) minus credentials, cookies and framing, plus the real key in
+ * the provider's own header. The placeholder is never sent: every header that could carry it is
+ * dropped, and any other header whose value contains it is dropped as well.
  */
 export function upstreamRequestHeaders(
   rawHeaders: readonly string[],
@@ -78,8 +80,34 @@ export function upstreamRequestHeaders(
   // Usage is read from the answer on its way through, so it has to arrive uncompressed.
   headers['accept-encoding'] = 'identity';
   if (provider === 'anthropic') headers['x-api-key'] = options.apiKey;
+  else if (provider === 'google') headers['x-goog-api-key'] = options.apiKey;
   else headers.authorization = `Bearer ${options.apiKey}`;
   return headers;
+}
+
+/**
+ * The upstream request's path and query: the client's, as sent (`?beta=true`, `?alt=sse`), minus
+ * the query parameters that carry a credential. For Google that is every `key` and
+ * `access_token` (the real key travels in `x-goog-api-key` instead); for every provider, any
+ * parameter whose text contains the placeholder, so it is never sent anywhere.
+ */
+export function upstreamTarget(
+  target: string,
+  provider: ModelProvider,
+  placeholder: string,
+): string {
+  const path = pathnameOf(target);
+  if (path.length === target.length) return target;
+  const kept = queryParams(target)
+    .filter(
+      (param) =>
+        !(provider === 'google' && GOOGLE_KEY_PARAMS.has(param.name)) &&
+        !param.raw.includes(placeholder) &&
+        !(param.value ?? '').includes(placeholder) &&
+        !param.name.includes(placeholder),
+    )
+    .map((param) => param.raw);
+  return kept.length === 0 ? path : `${path}?${kept.join('&')}`;
 }
 
 /**

@@ -1,9 +1,19 @@
 /** The providers whose APIs the gateway speaks; each has its own upstream and error shapes. */
-export const MODEL_PROVIDERS = ['anthropic', 'openai'] as const;
+export const MODEL_PROVIDERS = ['anthropic', 'openai', 'google'] as const;
 export type ModelProvider = (typeof MODEL_PROVIDERS)[number];
 
-/** The model APIs the gateway forwards. Only `count_tokens` is never costed. */
-export const MODEL_APIS = ['messages', 'count_tokens', 'responses', 'chat.completions'] as const;
+/**
+ * The model APIs the gateway forwards. Only `count_tokens` (Anthropic's `/v1/messages/count_tokens`
+ * and Google's `:countTokens`) is never costed. `generate_content` is Google's
+ * `:generateContent` and `:streamGenerateContent`, told apart by the record's `stream`.
+ */
+export const MODEL_APIS = [
+  'messages',
+  'count_tokens',
+  'responses',
+  'chat.completions',
+  'generate_content',
+] as const;
 export type ModelApi = (typeof MODEL_APIS)[number];
 
 /**
@@ -42,14 +52,17 @@ export interface ModelCallRecord extends TokenUsage {
   readonly provider: ModelProvider;
   /** null only for `unknown_route`, where the path names no API. */
   readonly api: ModelApi | null;
-  /** The request body's `model`; null when the body was not read or named none. */
+  /**
+   * The model asked for: the request body's `model`, or for Google the one the path names
+   * (`/v1beta/models/{model}:…`); null when the body was not read or named none.
+   */
   readonly model: string | null;
   /**
    * The status the client got: the upstream's, or the gateway's own for a refusal. 499 when the
    * client went away before any status was sent.
    */
   readonly status: number;
-  /** The request asked for a stream (`"stream": true`). */
+  /** The request asked for a stream (`"stream": true`, or Google's `:streamGenerateContent`). */
   readonly stream: boolean;
   /** 0 for count_tokens, refusals, and models without a price. */
   readonly costUsd: number;

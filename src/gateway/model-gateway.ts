@@ -17,7 +17,11 @@ import {
   normaliseError,
   silentLogger,
 } from '../kernel/index.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from './forward-headers.js';
+import {
+  clientResponseHeaders,
+  upstreamRequestHeaders,
+  upstreamTarget,
+} from './forward-headers.js';
 import {
   type BudgetExceeded,
   budgetExceeded,
@@ -26,6 +30,7 @@ import {
 } from './model-budget.js';
 import {
   type CallRefusal,
+  MODEL_PROVIDERS,
   type ModelApi,
   type ModelCallRecord,
   type ModelProvider,
@@ -60,6 +65,8 @@ export interface ModelGatewayOptions {
   readonly upstreams: {
     readonly anthropic?: UpstreamConfig;
     readonly openai?: UpstreamConfig;
+    /** The Gemini API; `https://generativelanguage.googleapis.com` for Google's own. */
+    readonly google?: UpstreamConfig;
   };
   /** The key the agent was given; every call must present exactly this. */
   readonly placeholderKey: string;
@@ -345,8 +352,8 @@ class GatewayServer {
       provider: route?.provider ?? guessProvider(target, headerNames(request.rawHeaders)),
       api: route?.api ?? null,
       startedMs,
-      model: null,
-      stream: false,
+      model: route?.model ?? null,
+      stream: route?.stream ?? false,
       status: 0,
       usage: null,
       refused: null,
@@ -363,7 +370,8 @@ class GatewayServer {
       );
       return;
     }
-    if (!presentsPlaceholder(request.rawHeaders, call.provider, this.config.placeholderKey)) {
+    const presented = { rawHeaders: request.rawHeaders, target };
+    if (!presentsPlaceholder(presented, call.provider, this.config.placeholderKey)) {
       this.refuse(
         request,
         response,
@@ -417,8 +425,9 @@ class GatewayServer {
       );
       return;
     }
-    call.model = typeof body.model === 'string' ? body.model : null;
-    call.stream = body.stream === true;
+    // Google names the model and the stream in the path; the others in the body.
+    if (route.model === null) call.model = typeof body.model === 'string' ? body.model : null;
+    if (route.stream === null) call.stream = body.stream === true;
 
     const exceeded = budgetExceeded(this.totals, this.config.budget);
     if (exceeded !== null) {
@@ -487,11 +496,12 @@ class GatewayServer {
   ): void {
     call.forwarded = true;
     const send = upstream.secure ? httpsRequest : httpRequest;
+    const target = upstreamTarget(request.url ?? '/', call.provider, this.config.placeholderKey);
     const outgoing = send({
       method: 'POST',
       hostname: upstream.hostname,
       port: upstream.port,
-      path: `${upstream.pathPrefix}${request.url ?? ''}`,
+      path: `${upstream.pathPrefix}${target}`,
       auth: upstream.auth,
       agent: upstream.agent,
       headers: upstreamRequestHeaders(request.rawHeaders, call.provider, {
@@ -565,15 +575,16 @@ class GatewayServer {
   ): void {
     call.status = incoming.statusCode ?? 502;
     const contentType = String(incoming.headers['content-type'] ?? '');
-    const parser = call.api === null ? null : usageParserFor(call.api, contentType);
+    const parser = call.api === null ? null : usageParserFor(call.api, contentType, call.stream);
     const redactor = new SecretRedactor(upstream.secrets);
     let ended = false;
     incoming.on('error', ignore);
 
     if (!response.destroyed) {
       response.writeHead(call.status, clientResponseHeaders(incoming.rawHeaders, upstream.secrets));
-      // The client learns at once that a stream has started, before its first event.
-      if (isEventStream(contentType)) response.flushHeaders();
+      // The client learns at once that a stream has started, before its first event (or, for
+      // Google's stream without `?alt=sse`, before the first element of its JSON array).
+      if (isEventStream(contentType) || call.stream) response.flushHeaders();
     }
     incoming.on('data', (chunk: Buffer) => {
       parser?.push(chunk);
@@ -713,7 +724,7 @@ function validateOptions(options: ModelGatewayOptions): GatewayConfig {
     );
   }
   const upstreams: Partial<Record<ModelProvider, ModelUpstream>> = {};
-  for (const provider of ['anthropic', 'openai'] as const) {
+  for (const provider of MODEL_PROVIDERS) {
     const config = options.upstreams[provider];
     if (config === undefined) continue;
     if (config.apiKey === placeholder) {

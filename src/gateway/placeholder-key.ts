@@ -1,9 +1,11 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ModelProvider } from './model-call-record.js';
+import { GOOGLE_KEY_PARAMS, queryParams } from './model-routes.js';
 
 /**
- * A fresh per-run key for the agent's environment (ANTHROPIC_API_KEY, OPENAI_API_KEY). It is
- * worth nothing outside the gateway of its run, so the agent may read, log or leak it.
+ * A fresh per-run key for the agent's environment (ANTHROPIC_API_KEY, OPENAI_API_KEY,
+ * GEMINI_API_KEY). It is worth nothing outside the gateway of its run, so the agent may read,
+ * log or leak it.
  */
 export function newPlaceholderKey(): string {
   return `aas-run-${randomBytes(24).toString('base64url')}`;
@@ -25,11 +27,17 @@ function constantTimeEqual(presented: string, expected: string): boolean {
 }
 
 /**
- * Every key the request presents: `Authorization: Bearer K` for both providers and, for
- * Anthropic, `x-api-key: K`. An Authorization header of any other form presents null, which
- * never matches: the key is accepted only where the providers' clients put it.
+ * Every key the request presents: `Authorization: Bearer K` for every provider; for Anthropic,
+ * `x-api-key: K`; for Google, `x-goog-api-key: K` (what `@google/genai` sends) and the `?key=K`
+ * and `?access_token=K` query parameters. An Authorization header of any other form, or a query
+ * value that does not decode, presents null, which never matches: the key is accepted only where
+ * the providers' clients put it.
  */
-function presentedKeys(rawHeaders: readonly string[], provider: ModelProvider): (string | null)[] {
+function presentedKeys(
+  rawHeaders: readonly string[],
+  provider: ModelProvider,
+  target: string,
+): (string | null)[] {
   const keys: (string | null)[] = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]?.toLowerCase();
@@ -37,8 +45,16 @@ function presentedKeys(rawHeaders: readonly string[], provider: ModelProvider): 
     if (name === 'authorization') {
       const bearer = /^bearer\s+(\S+)$/i.exec(value);
       keys.push(bearer?.[1] ?? null);
-    } else if (name === 'x-api-key' && provider === 'anthropic') {
+    } else if (
+      (name === 'x-api-key' && provider === 'anthropic') ||
+      (name === 'x-goog-api-key' && provider === 'google')
+    ) {
       keys.push(value);
+    }
+  }
+  if (provider === 'google') {
+    for (const param of queryParams(target)) {
+      if (GOOGLE_KEY_PARAMS.has(param.name)) keys.push(param.value);
     }
   }
   return keys;
@@ -46,11 +62,11 @@ function presentedKeys(rawHeaders: readonly string[], provider: ModelProvider): 
 
 /** At least one key is presented and every presented key is the placeholder. */
 export function presentsPlaceholder(
-  rawHeaders: readonly string[],
+  request: { readonly rawHeaders: readonly string[]; readonly target: string },
   provider: ModelProvider,
   placeholder: string,
 ): boolean {
-  const keys = presentedKeys(rawHeaders, provider);
+  const keys = presentedKeys(request.rawHeaders, provider, request.target);
   let allMatch = keys.length > 0;
   // No early exit: every presented key is compared.
   for (const key of keys)

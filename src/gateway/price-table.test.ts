@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isAasError } from '../kernel/index.js';
+import { DEFAULT_PRICES } from './default-prices.js';
 import { costOf, type PriceTable, priceFor, validatePriceTable } from './price-table.js';
 
 const price = (input: number) => ({ inputPerMTokUsd: input, outputPerMTokUsd: input * 4 });
@@ -36,6 +37,28 @@ describe('priceFor', () => {
     // Keys are the table's own, not Object.prototype's.
     expect(priceFor(table, 'constructor')).toBeNull();
     expect(priceFor(table, '__proto__')).toBeNull();
+  });
+});
+
+describe('DEFAULT_PRICES', () => {
+  it('is a valid table', () => {
+    expect(() => validatePriceTable(DEFAULT_PRICES)).not.toThrow();
+  });
+
+  it('prices Gemini models, as the request path names them, by their most specific family', () => {
+    const input = (model: string) => priceFor(DEFAULT_PRICES, model)?.inputPerMTokUsd ?? null;
+    expect(input('gemini-2.5-pro')).toBe(1.25);
+    expect(input('gemini-2.5-flash')).toBe(0.3);
+    expect(input('gemini-2.5-flash-preview-09-2025')).toBe(0.3);
+    expect(input('gemini-2.5-flash-lite')).toBe(0.1);
+    expect(input('gemini-2.5-flash-lite-preview-09-2025')).toBe(0.1);
+    expect(input('gemini-3-pro-preview')).toBe(2);
+    expect(input('gemini-3.1-pro-preview-customtools')).toBe(2);
+    expect(input('gemini-3-flash-preview')).toBe(0.5);
+    expect(input('gemini-3.1-flash-lite-preview')).toBe(0.25);
+    // A family without a published price here is not guessed at.
+    expect(input('gemini-3.5-flash')).toBeNull();
+    expect(priceFor(DEFAULT_PRICES, 'gemini-2.5-pro')?.outputPerMTokUsd).toBe(10);
   });
 });
 

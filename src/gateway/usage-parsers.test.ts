@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { SseEventParser } from './sse-event-parser.js';
 import {
+  createJsonArrayUsageParser,
   createJsonUsageParser,
   createSseUsageParser,
   type UsageParser,
   usageFromBody,
+  usageParserFor,
 } from './usage-parsers.js';
 
 function sse(events: readonly { event?: string; data: unknown }[]): string {
@@ -114,6 +116,51 @@ const CHAT_STREAM = sse([
   { data: '[DONE]' },
 ]);
 
+/** Gemini stream chunks: each reports the usage so far; zero counts are left out. */
+const GEMINI_CHUNKS = [
+  {
+    candidates: [{ content: { parts: [{ text: 'héllo "usageMetadata": {' }], role: 'model' } }],
+    usageMetadata: { promptTokenCount: 5000, cachedContentTokenCount: 4096, totalTokenCount: 5000 },
+  },
+  {
+    candidates: [{ content: { parts: [{ text: '} ✓ \\' }], role: 'model' } }],
+    usageMetadata: {
+      promptTokenCount: 5000,
+      cachedContentTokenCount: 4096,
+      candidatesTokenCount: 12,
+      thoughtsTokenCount: 300,
+      totalTokenCount: 5312,
+    },
+  },
+  {
+    candidates: [
+      {
+        content: { parts: [{ functionCall: { name: 'f', args: { usageMetadata: { x: 1 } } } }] },
+        finishReason: 'STOP',
+      },
+    ],
+    usageMetadata: {
+      promptTokenCount: 5000,
+      cachedContentTokenCount: 4096,
+      toolUsePromptTokenCount: 200,
+      candidatesTokenCount: 40,
+      totalTokenCount: 5540,
+    },
+  },
+];
+
+/** `?alt=sse`: one chunk per event, CRLF-terminated as Google sends them. */
+const GEMINI_SSE = GEMINI_CHUNKS.map((chunk) => `data: ${JSON.stringify(chunk)}\r\n\r\n`).join('');
+
+/** Without `?alt=sse`: one JSON array, pretty-printed and written element by element. */
+const GEMINI_ARRAY = `[${GEMINI_CHUNKS.map((chunk) => JSON.stringify(chunk, null, 2)).join('\n,\r\n')}\n]`;
+
+/**
+ * Input is the prompt (cached part included) plus the tool-use prompt; output is candidates plus
+ * thoughts, the thoughts kept from the chunk that last reported them.
+ */
+const GEMINI_TOTAL = { inputTokens: 5200, cachedInputTokens: 4096, outputTokens: 340 };
+
 describe('SSE usage parsers', () => {
   it('reads Anthropic usage: all input parts, cache reads as cached, the last output count', () => {
     for (const size of [1, 3, 7, 64, 100_000]) {
@@ -145,6 +192,23 @@ describe('SSE usage parsers', () => {
         outputTokens: 33,
       });
     }
+  });
+
+  it('reads Gemini usage from the events that carry it, later counts overwriting earlier ones', () => {
+    for (const size of [1, 7, 100_000]) {
+      expect(feed(createSseUsageParser('generate_content'), GEMINI_SSE, size), `${size}`).toEqual(
+        GEMINI_TOTAL,
+      );
+    }
+    const promptOnly = `data: ${JSON.stringify(GEMINI_CHUNKS[0])}\r\n\r\n`;
+    expect(feed(createSseUsageParser('generate_content'), promptOnly, 5)).toEqual({
+      inputTokens: 5000,
+      cachedInputTokens: 4096,
+      outputTokens: 0,
+    });
+    expect(
+      feed(createSseUsageParser('generate_content'), 'data: {"candidates":[]}\n\n', 3),
+    ).toBeNull();
   });
 
   it('handles CRLF and CR line endings, comments and unnamed Anthropic events', () => {
@@ -189,6 +253,17 @@ describe('JSON usage', () => {
     expect(
       usageFromBody('chat.completions', { usage: { prompt_tokens: 8, completion_tokens: 1 } }),
     ).toEqual({ inputTokens: 8, cachedInputTokens: 0, outputTokens: 1 });
+    expect(
+      usageFromBody('generate_content', {
+        usageMetadata: {
+          promptTokenCount: 10,
+          cachedContentTokenCount: 6,
+          candidatesTokenCount: 3,
+          thoughtsTokenCount: 4,
+        },
+      }),
+    ).toEqual({ inputTokens: 10, cachedInputTokens: 6, outputTokens: 7 });
+    expect(usageFromBody('generate_content', { candidates: [] })).toBeNull();
     expect(usageFromBody('messages', { error: {} })).toBeNull();
     expect(usageFromBody('chat.completions', [1, 2])).toBeNull();
     expect(
@@ -204,6 +279,55 @@ describe('JSON usage', () => {
       outputTokens: 2,
     });
     expect(feed(createJsonUsageParser('chat.completions'), '<html>', 3)).toBeNull();
+  });
+});
+
+describe('Gemini JSON-array stream usage', () => {
+  it('reads each element as it closes, whatever the chunking', () => {
+    for (const size of [1, 2, 3, 13, 64, 100_000]) {
+      expect(feed(createJsonArrayUsageParser(), GEMINI_ARRAY, size), `${size}`).toEqual(
+        GEMINI_TOTAL,
+      );
+    }
+  });
+
+  it('counts the complete elements of an array cut off midway', () => {
+    const cut = GEMINI_ARRAY.slice(0, GEMINI_ARRAY.lastIndexOf('toolUsePromptTokenCount'));
+    expect(feed(createJsonArrayUsageParser(), cut, 9)).toEqual({
+      inputTokens: 5000,
+      cachedInputTokens: 4096,
+      outputTokens: 312,
+    });
+    expect(feed(createJsonArrayUsageParser(), '[', 1)).toBeNull();
+    expect(feed(createJsonArrayUsageParser(), '<html>{oops', 2)).toBeNull();
+  });
+
+  it('reads a top-level object too, and nothing from an error', () => {
+    const whole = JSON.stringify(GEMINI_CHUNKS[2]);
+    expect(feed(createJsonArrayUsageParser(), whole, 4)).toEqual({
+      inputTokens: 5200,
+      cachedInputTokens: 4096,
+      outputTokens: 40,
+    });
+    const error = '{"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT"}}';
+    expect(feed(createJsonArrayUsageParser(), error, 4)).toBeNull();
+    expect(feed(createJsonArrayUsageParser(), `[${error}]`, 4)).toBeNull();
+  });
+
+  it('is chosen for a Gemini stream that is not an event stream', () => {
+    const streamed = usageParserFor('generate_content', 'application/json; charset=UTF-8', true);
+    expect(streamed === null ? null : feed(streamed, GEMINI_ARRAY, 50)).toEqual(GEMINI_TOTAL);
+    const events = usageParserFor('generate_content', 'text/event-stream', true);
+    expect(events === null ? null : feed(events, GEMINI_SSE, 50)).toEqual(GEMINI_TOTAL);
+    // A whole answer is one JSON object.
+    const plain = usageParserFor('generate_content', 'application/json', false);
+    const body = JSON.stringify(GEMINI_CHUNKS[1]);
+    expect(plain === null ? null : feed(plain, body, 50)).toEqual({
+      inputTokens: 5000,
+      cachedInputTokens: 4096,
+      outputTokens: 312,
+    });
+    expect(usageParserFor('count_tokens', 'application/json', false)).toBeNull();
   });
 });
 

@@ -93,6 +93,47 @@ function chatUsage(usage: Json | null): TokenUsage | null {
   };
 }
 
+/**
+ * Gemini's `usageMetadata`. `promptTokenCount` already includes `cachedContentTokenCount`;
+ * `toolUsePromptTokenCount` (the prompts of Google's own tools, such as search grounding) is
+ * input counted apart from it. Thinking is billed as output, so `thoughtsTokenCount` is output.
+ */
+class GeminiUsage {
+  private prompt: number | undefined;
+  private cached: number | undefined;
+  private toolUse: number | undefined;
+  private candidates: number | undefined;
+  private thoughts: number | undefined;
+
+  /**
+   * Later reports overwrite earlier ones field by field: each chunk of a stream reports the
+   * counts so far, and a count of 0 is left out of the JSON rather than sent.
+   */
+  take(usage: Json | null): void {
+    if (usage === null) return;
+    this.prompt = count(usage, 'promptTokenCount') ?? this.prompt;
+    this.cached = count(usage, 'cachedContentTokenCount') ?? this.cached;
+    this.toolUse = count(usage, 'toolUsePromptTokenCount') ?? this.toolUse;
+    this.candidates = count(usage, 'candidatesTokenCount') ?? this.candidates;
+    this.thoughts = count(usage, 'thoughtsTokenCount') ?? this.thoughts;
+  }
+
+  /** Reads the usage of one `GenerateContentResponse` (a whole answer, or one stream chunk). */
+  takeResponse(response: unknown): void {
+    this.take(objectAt(response, 'usageMetadata'));
+  }
+
+  result(): TokenUsage | null {
+    const fields = [this.prompt, this.cached, this.toolUse, this.candidates, this.thoughts];
+    if (fields.every((v) => v === undefined)) return null;
+    return {
+      inputTokens: (this.prompt ?? 0) + (this.toolUse ?? 0),
+      outputTokens: (this.candidates ?? 0) + (this.thoughts ?? 0),
+      cachedInputTokens: this.cached ?? 0,
+    };
+  }
+}
+
 /** Usage from a complete (non-streamed) JSON answer. */
 export function usageFromBody(api: CostedApi, body: unknown): TokenUsage | null {
   const usage = objectAt(body, 'usage');
@@ -106,6 +147,11 @@ export function usageFromBody(api: CostedApi, body: unknown): TokenUsage | null 
       return responsesUsage(usage);
     case 'chat.completions':
       return chatUsage(usage);
+    case 'generate_content': {
+      const total = new GeminiUsage();
+      total.takeResponse(body);
+      return total.result();
+    }
   }
 }
 
@@ -164,6 +210,17 @@ export function createSseEventUsageReader(api: CostedApi): {
         result: () => last,
       };
     }
+    case 'generate_content': {
+      // `?alt=sse`: each event's data is one GenerateContentResponse, most without usage.
+      const total = new GeminiUsage();
+      return {
+        read(event) {
+          if (!event.data.includes('"usageMetadata"')) return;
+          total.takeResponse(parseJson(event.data));
+        },
+        result: () => total.result(),
+      };
+    }
   }
 }
 
@@ -196,10 +253,104 @@ export function createJsonUsageParser(api: CostedApi): UsageParser {
   };
 }
 
-/** The parser for an answer, chosen by its content type; null for APIs that are not costed. */
-export function usageParserFor(api: ModelApi, contentType: string): UsageParser | null {
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Google's stream without `?alt=sse`: one JSON array, `[{…}\n,\r\n{…}\n]`, written element by
+ * element as the answer is generated. Each element is cut out as soon as it closes and only the
+ * ones that mention `usageMetadata` are parsed, so an answer cut off midway still reports what
+ * its complete elements said. A top-level object (an error, or a whole answer) is read the same
+ * way. Structural characters are ASCII and never part of a UTF-8 sequence, so the bytes are
+ * scanned as they come.
+ */
+export function createJsonArrayUsageParser(): UsageParser {
+  const total = new GeminiUsage();
+  /** 0 before the first value; then the nesting depth, counting the outer array. */
+  let depth = 0;
+  /** The depth an element object opens at: 1 inside the outer array, 0 at the top level. */
+  let elementDepth = -1;
+  let inString = false;
+  let escaped = false;
+  let parts: Buffer[] = [];
+  let size = 0;
+  let collecting = false;
+  let oversized = false;
+
+  const closeElement = (): void => {
+    const text = Buffer.concat(parts).toString('utf8');
+    if (!oversized && text.includes('"usageMetadata"')) total.takeResponse(parseJson(text));
+    parts = [];
+    size = 0;
+    collecting = false;
+    oversized = false;
+  };
+
+  const keep = (part: Buffer): void => {
+    size += part.length;
+    if (size > MAX_JSON_BODY_BYTES) {
+      oversized = true;
+      parts = [];
+    }
+    if (!oversized) parts.push(part);
+  };
+
+  return {
+    push(chunk) {
+      let start = collecting ? 0 : -1;
+      for (let i = 0; i < chunk.length; i += 1) {
+        const byte = chunk[i];
+        if (inString) {
+          if (escaped) escaped = false;
+          else if (byte === BACKSLASH) escaped = true;
+          else if (byte === QUOTE) inString = false;
+          continue;
+        }
+        if (byte === QUOTE) {
+          inString = true;
+        } else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+          if (elementDepth === -1) elementDepth = byte === OPEN_BRACKET ? 1 : 0;
+          if (byte === OPEN_BRACE && depth === elementDepth && !collecting) {
+            collecting = true;
+            start = i;
+          }
+          depth += 1;
+        } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
+          depth = Math.max(0, depth - 1);
+          if (byte === CLOSE_BRACE && collecting && depth === elementDepth) {
+            keep(chunk.subarray(start, i + 1));
+            closeElement();
+            start = -1;
+          }
+        }
+      }
+      if (collecting && start !== -1) keep(chunk.subarray(start));
+    },
+    finish() {
+      // An element still open was cut off: its usage, if any, is not trusted half-read.
+      return total.result();
+    },
+  };
+}
+
+/**
+ * The parser for an answer, chosen by its content type (and, for Google's stream, which may
+ * come as a JSON array instead of events); null for APIs that are not costed.
+ */
+export function usageParserFor(
+  api: ModelApi,
+  contentType: string,
+  stream: boolean,
+): UsageParser | null {
   if (api === 'count_tokens') return null;
-  return isEventStream(contentType) ? createSseUsageParser(api) : createJsonUsageParser(api);
+  if (isEventStream(contentType)) return createSseUsageParser(api);
+  return api === 'generate_content' && stream
+    ? createJsonArrayUsageParser()
+    : createJsonUsageParser(api);
 }
 
 export function isEventStream(contentType: string): boolean {

@@ -120,6 +120,11 @@ export const CODES = {
     http: 409,
     summary: 'the policy requires a sandbox this host cannot provide',
   },
+  AGENT_UNAVAILABLE: {
+    exit: ExitCode.blocked,
+    http: 409,
+    summary: 'the agent is known but its program is not installed on this host',
+  },
   APPROVAL_SELF: {
     exit: ExitCode.blocked,
     http: 403,

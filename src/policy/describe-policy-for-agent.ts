@@ -49,7 +49,14 @@ export function describePolicyForAgent(policy: EffectivePolicy): string {
   }
   lines.push(`- ${networkLine(policy)}`);
   const { limits } = policy;
-  const cost = limits.maxCostUsd === null ? '' : `, cost at most $${limits.maxCostUsd}`;
+  const cost =
+    (limits.maxCostUsd === null ? '' : `, model cost at most $${limits.maxCostUsd}`) +
+    (limits.maxInputTokens === null
+      ? ''
+      : `, at most ${limits.maxInputTokens} model input tokens`) +
+    (limits.maxOutputTokens === null
+      ? ''
+      : `, at most ${limits.maxOutputTokens} model output tokens`);
   lines.push(
     `- Limits: at most ${limits.maxChangedFiles} changed files and ${limits.maxPatchLines} changed lines; ` +
       `time ${limits.timeoutSec} s; CPU ${limits.cpuSec} s; ${limits.maxProcesses} processes; ` +

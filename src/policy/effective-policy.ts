@@ -51,8 +51,12 @@ export interface EffectiveLimits {
   readonly maxFileBytes: number;
   /** How much the workspace (and the attempt's home and tmp) may grow while the agent runs. */
   readonly maxWorkspaceGrowthBytes: number;
-  /** null = no layer caps cost. */
+  /** null = no layer caps cost. Model spend of the whole run, every attempt included. */
   readonly maxCostUsd: number | null;
+  /** null = no layer caps them. Model input tokens (cached included) of the whole run. */
+  readonly maxInputTokens: number | null;
+  /** null = no layer caps them. Model output tokens of the whole run. */
+  readonly maxOutputTokens: number | null;
 }
 
 /** Every merged value, by the dotted name `decidedBy` and `explainPolicy` use. */
@@ -72,6 +76,8 @@ export const POLICY_FIELDS = [
   'limits.maxFileBytes',
   'limits.maxWorkspaceGrowthBytes',
   'limits.maxCostUsd',
+  'limits.maxInputTokens',
+  'limits.maxOutputTokens',
   'binaryChanges',
   'sandbox',
   'promotion.approvals',

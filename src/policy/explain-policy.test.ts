@@ -47,7 +47,7 @@ describe('explainPolicy', () => {
       decidedBy: ['job'],
     });
     expect(byField.binaryChanges).toMatchObject({ value: false, decidedBy: [] });
-    expect(explanation.values).toHaveLength(21);
+    expect(explanation.values).toHaveLength(23);
   });
 
   it('gives a verdict per path', () => {
@@ -127,5 +127,27 @@ describe('describePolicyForAgent', () => {
     expect(text).toContain('You may not change any file.');
     expect(text).toContain('Network: disabled.');
     expect(text).toContain('cost at most $1.5');
+  });
+
+  it('explains the model token limits and the layer that set them', () => {
+    const policy = mergePolicy([
+      { name: 'server', source: 's.yaml', layer: { limits: { maxOutputTokens: 9_000 } } },
+      { name: 'job', source: 'job', layer: { limits: { maxInputTokens: 100_000 } } },
+    ]);
+    const values = explainPolicy(policy, []).values;
+    expect(values.find((v) => v.field === 'limits.maxInputTokens')).toMatchObject({
+      value: 100_000,
+      display: '100000 tokens',
+      decidedBy: ['job'],
+    });
+    expect(values.find((v) => v.field === 'limits.maxOutputTokens')).toMatchObject({
+      value: 9_000,
+      display: '9000 tokens',
+      decidedBy: ['server'],
+    });
+    expect(values.find((v) => v.field === 'limits.maxCostUsd')?.display).toBe('no limit');
+    expect(describePolicyForAgent(policy)).toContain(
+      'at most 100000 model input tokens, at most 9000 model output tokens',
+    );
   });
 });

@@ -114,6 +114,16 @@ function describeValue(
         value: policy.limits.maxCostUsd,
         display: policy.limits.maxCostUsd === null ? 'no limit' : `$${policy.limits.maxCostUsd}`,
       };
+    case 'limits.maxInputTokens':
+      return {
+        value: policy.limits.maxInputTokens,
+        display: tokenLimit(policy.limits.maxInputTokens),
+      };
+    case 'limits.maxOutputTokens':
+      return {
+        value: policy.limits.maxOutputTokens,
+        display: tokenLimit(policy.limits.maxOutputTokens),
+      };
     case 'binaryChanges':
       return {
         value: policy.binaryChanges,
@@ -138,6 +148,10 @@ function describeValue(
     default:
       return assertNever(field, 'policy field');
   }
+}
+
+function tokenLimit(limit: number | null): string {
+  return limit === null ? 'no limit' : `${limit} tokens`;
 }
 
 function explainPath(policy: EffectivePolicy, path: string): ExplainedPath {

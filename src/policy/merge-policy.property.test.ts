@@ -104,6 +104,8 @@ const layerArb: fc.Arbitrary<PolicyLayer> = fc.record(
         maxPatchLines: fc.integer({ min: 0, max: 60_000 }),
         maxOutputBytes: fc.integer({ min: 1, max: 32 * 1024 * 1024 }),
         maxCostUsd: fc.double({ min: 0, max: 10, noNaN: true }),
+        maxInputTokens: fc.integer({ min: 0, max: 10_000_000 }),
+        maxOutputTokens: fc.integer({ min: 0, max: 1_000_000 }),
       },
       { requiredKeys: [] },
     ),
@@ -319,6 +321,11 @@ describe('mergePolicy properties (deny wins)', () => {
             expect(merged.limits.maxCostUsd ?? Number.POSITIVE_INFINITY).toBeLessThanOrEqual(
               limits.maxCostUsd,
             );
+          }
+          for (const key of ['maxInputTokens', 'maxOutputTokens'] as const) {
+            const limit = limits[key];
+            if (limit === undefined) continue;
+            expect(merged.limits[key] ?? Number.POSITIVE_INFINITY).toBeLessThanOrEqual(limit);
           }
           if (merged.binaryChanges) expect(layer.binaryChanges).not.toBe(false);
           if (layer.sandbox)

@@ -279,6 +279,8 @@ describe('mergePolicy: lists, limits and permissions', () => {
       maxFileBytes: 256 * 1024 * 1024,
       maxWorkspaceGrowthBytes: 1024 * 1024 * 1024,
       maxCostUsd: 2,
+      maxInputTokens: null,
+      maxOutputTokens: null,
     });
     expect(policy.decidedBy['limits.maxProcesses']).toEqual(['job']);
     expect(policy.decidedBy['limits.timeoutSec']).toEqual(['repo']);
@@ -298,7 +300,28 @@ describe('mergePolicy: lists, limits and permissions', () => {
       maxFileBytes: 256 * 1024 * 1024,
       maxWorkspaceGrowthBytes: 1024 * 1024 * 1024,
       maxCostUsd: null,
+      maxInputTokens: null,
+      maxOutputTokens: null,
     });
+  });
+
+  it('caps model tokens by the lowest layer that sets them, and names that layer', () => {
+    const policy = mergePolicy([
+      named('server', { limits: { maxInputTokens: 1_000_000, maxOutputTokens: 50_000 } }),
+      named('repo', { limits: { maxOutputTokens: 80_000 } }),
+      job({ limits: { maxInputTokens: 200_000 } }),
+    ]);
+    expect(policy.limits.maxInputTokens).toBe(200_000);
+    expect(policy.limits.maxOutputTokens).toBe(50_000);
+    expect(policy.decidedBy['limits.maxInputTokens']).toEqual(['job']);
+    expect(policy.decidedBy['limits.maxOutputTokens']).toEqual(['server']);
+    // A job cannot widen a tighter layer: 80 000 from the job does not lift the server's 50 000.
+    const widened = mergePolicy([
+      named('server', { limits: { maxOutputTokens: 50_000 } }),
+      job({ limits: { maxOutputTokens: 80_000 } }),
+    ]);
+    expect(widened.limits.maxOutputTokens).toBe(50_000);
+    expect(widened.decidedBy['limits.maxOutputTokens']).toEqual(['server']);
   });
 
   it.each([

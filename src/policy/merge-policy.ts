@@ -156,9 +156,16 @@ function mergeLimits(layers: readonly Checked[]): {
     (l) => l.limits?.maxWorkspaceGrowthBytes,
     floor?.maxWorkspaceGrowthBytes ?? 1,
   );
-  const cost = setting(layers, (l) => l.limits?.maxCostUsd);
-  const maxCostUsd =
-    cost.length === 0 ? { value: null, by: [] } : extreme(cost, Number.POSITIVE_INFINITY, lower);
+  // Model budgets have no floor: absent everywhere means no limit, and any layer's value caps.
+  const optionalMin = (pick: (layer: PolicyLayer) => number | undefined) => {
+    const values = setting(layers, pick);
+    return values.length === 0
+      ? { value: null, by: [] }
+      : extreme(values, Number.POSITIVE_INFINITY, lower);
+  };
+  const maxCostUsd = optionalMin((l) => l.limits?.maxCostUsd);
+  const maxInputTokens = optionalMin((l) => l.limits?.maxInputTokens);
+  const maxOutputTokens = optionalMin((l) => l.limits?.maxOutputTokens);
   return {
     value: {
       timeoutSec: timeoutSec.value,
@@ -170,6 +177,8 @@ function mergeLimits(layers: readonly Checked[]): {
       maxFileBytes: maxFileBytes.value,
       maxWorkspaceGrowthBytes: maxWorkspaceGrowthBytes.value,
       maxCostUsd: maxCostUsd.value,
+      maxInputTokens: maxInputTokens.value,
+      maxOutputTokens: maxOutputTokens.value,
     },
     by: {
       'limits.timeoutSec': timeoutSec.by,
@@ -181,6 +190,8 @@ function mergeLimits(layers: readonly Checked[]): {
       'limits.maxFileBytes': maxFileBytes.by,
       'limits.maxWorkspaceGrowthBytes': maxWorkspaceGrowthBytes.by,
       'limits.maxCostUsd': maxCostUsd.by,
+      'limits.maxInputTokens': maxInputTokens.by,
+      'limits.maxOutputTokens': maxOutputTokens.by,
     },
   };
 }

@@ -114,6 +114,8 @@ describe('parsePolicyLayer', () => {
     ['limits:\n  timeoutSec: 0\n', 'limits.timeoutSec', 2],
     ['limits:\n  maxChangedFiles: -1\n', 'limits.maxChangedFiles', 2],
     ['limits:\n  maxCostUsd: -0.5\n', 'limits.maxCostUsd', 2],
+    ['limits:\n  maxInputTokens: 1.5\n', 'limits.maxInputTokens', 2],
+    ['limits:\n  maxOutputTokens: -1\n', 'limits.maxOutputTokens', 2],
     ['binaryChanges: yes\n', 'binaryChanges', 1],
     ['sandbox: strict\n', 'sandbox', 1],
     ['network: none\n', 'network', 1],

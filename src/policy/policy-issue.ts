@@ -29,7 +29,19 @@ const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   paths: ['allow', 'deny', 'runtime'],
   network: ['allow'],
   env: ['allow'],
-  limits: ['timeoutSec', 'maxChangedFiles', 'maxPatchLines', 'maxOutputBytes', 'maxCostUsd'],
+  limits: [
+    'timeoutSec',
+    'maxChangedFiles',
+    'maxPatchLines',
+    'maxOutputBytes',
+    'cpuSec',
+    'maxProcesses',
+    'maxFileBytes',
+    'maxWorkspaceGrowthBytes',
+    'maxCostUsd',
+    'maxInputTokens',
+    'maxOutputTokens',
+  ],
   promotion: ['approvals', 'requireDistinctApprover', 'protectedBranches', 'onBaseMoved'],
 };
 
@@ -48,12 +60,17 @@ const FIELD_HINTS: Readonly<Record<string, string>> = {
   env: 'a mapping with an allow list of environment variable names',
   'env.allow':
     'a list of environment variable names that may pass into the sandbox, such as CI or NODE_ENV',
-  limits: 'a mapping of timeoutSec, maxChangedFiles, maxPatchLines, maxOutputBytes and maxCostUsd',
+  limits:
+    'a mapping of timeoutSec, maxChangedFiles, maxPatchLines, maxOutputBytes, cpuSec, maxProcesses, maxFileBytes, maxWorkspaceGrowthBytes, maxCostUsd, maxInputTokens and maxOutputTokens',
   'limits.timeoutSec': 'a whole number of seconds greater than 0, e.g. 1800',
   'limits.maxChangedFiles': 'a whole number of files, 0 or more, e.g. 50',
   'limits.maxPatchLines': 'a whole number of added plus removed lines, 0 or more, e.g. 2000',
   'limits.maxOutputBytes': 'a whole number of bytes greater than 0, e.g. 16777216 for 16 MiB',
   'limits.maxCostUsd': 'a number of US dollars, 0 or more, e.g. 2.5',
+  'limits.maxInputTokens':
+    'a whole number of model input tokens (cached included) for the whole run, 0 or more, e.g. 2000000',
+  'limits.maxOutputTokens':
+    'a whole number of model output tokens for the whole run, 0 or more, e.g. 200000',
   binaryChanges: 'true or false',
   sandbox: 'one of: required, preferred, off',
   promotion: 'a mapping of approvals, requireDistinctApprover, protectedBranches and onBaseMoved',

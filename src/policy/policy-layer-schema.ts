@@ -63,6 +63,8 @@ export const PolicyLayerSchema = z.strictObject({
       maxFileBytes: z.int().positive().optional(),
       maxWorkspaceGrowthBytes: z.int().positive().optional(),
       maxCostUsd: z.number().nonnegative().optional(),
+      maxInputTokens: z.int().nonnegative().optional(),
+      maxOutputTokens: z.int().nonnegative().optional(),
     })
     .optional(),
   binaryChanges: z.boolean().optional(),

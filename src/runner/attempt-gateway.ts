@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentManifest } from '../drivers/index.js';
 import {
-  type BudgetExceeded,
   type ModelCallRecord,
   type ModelGateway,
   newPlaceholderKey,
@@ -11,8 +10,8 @@ import {
   type UpstreamConfig,
 } from '../gateway/index.js';
 import { AasError } from '../kernel/index.js';
-import type { EffectivePolicy } from '../policy/index.js';
 import type { LocalService } from '../sandbox/index.js';
+import { type BudgetBreach, breachOf, type ModelAllowance } from './model-allowance.js';
 import type { RunnerDeps } from './runner-deps.js';
 
 /** Where the gateway appears inside an isolating sandbox. */
@@ -23,10 +22,17 @@ export interface AttemptGateway {
   /** Bridged into an isolating sandbox; absent for the plain backend (a TCP port instead). */
   readonly localServices?: readonly LocalService[];
   readonly serviceEnv: Readonly<Record<string, string>>;
-  /** Set once a call found the budget spent; the agent is stopped then. */
-  budgetExceeded(): BudgetExceeded | null;
+  /** Set once a call found the budget spent, in the terms of the scope whose limit it was. */
+  budgetExceeded(): BudgetBreach | null;
   close(): Promise<void>;
 }
+
+/** Where the operator configures each provider's credential. */
+const PROVIDER_KEY_VARIABLES = {
+  anthropic: 'AAS_ANTHROPIC_API_KEY',
+  openai: 'AAS_OPENAI_API_KEY',
+  google: 'AAS_GEMINI_API_KEY',
+} as const;
 
 /** Every provider an agent calls needs an upstream with a credential, checked before any attempt. */
 export function requireModelUpstreams(
@@ -35,7 +41,7 @@ export function requireModelUpstreams(
 ): void {
   for (const provider of manifest.modelGateway) {
     if (deps.models.upstreams[provider] === undefined) {
-      const variable = provider === 'anthropic' ? 'AAS_ANTHROPIC_API_KEY' : 'AAS_OPENAI_API_KEY';
+      const variable = PROVIDER_KEY_VARIABLES[provider];
       throw new AasError(
         'CONFIG_INVALID',
         `agent ${manifest.id} calls the ${provider} API, but this server has no ${provider} credential`,
@@ -52,23 +58,37 @@ export function requireModelUpstreams(
  * Starts the gateway for one attempt when the agent calls model providers: on a Unix socket in
  * the attempt's host-only scratch dir, bridged to 127.0.0.1:4100 inside an isolating sandbox,
  * or on an ephemeral loopback port for the plain backend. The agent gets a per-run placeholder
- * key that is worthless anywhere else; the budget is the merged policy's `limits.maxCostUsd`.
+ * key that is worthless anywhere else. The budget is the attempt's allowance: what is left of
+ * the run's policy limits, the session's and the repository's day, the tightest cost winning.
  */
 export async function startAttemptGateway(
   deps: Pick<RunnerDeps, 'models' | 'clock' | 'log'>,
   input: {
     readonly manifest: AgentManifest;
-    readonly policy: EffectivePolicy;
+    /** Null only for an agent that calls no provider. */
+    readonly allowance: ModelAllowance | null;
     readonly isolating: boolean;
     readonly scratchDir: string;
     readonly onCall: (record: ModelCallRecord) => void;
-    readonly onBudgetExceeded: (reason: BudgetExceeded) => void;
+    readonly onBudgetExceeded: (breach: BudgetBreach) => void;
   },
 ): Promise<AttemptGateway | null> {
   const providers = input.manifest.modelGateway;
   if (providers.length === 0) return null;
   requireModelUpstreams(input.manifest, deps);
-  const upstreams: { anthropic?: UpstreamConfig; openai?: UpstreamConfig } = {};
+  const allowance = input.allowance;
+  if (allowance === null) {
+    // Fail closed: a gateway without its allowance would forward calls no budget counts.
+    throw new AasError(
+      'INTERNAL',
+      `agent ${input.manifest.id} calls providers, but no budget was worked out`,
+    );
+  }
+  const upstreams: {
+    anthropic?: UpstreamConfig;
+    openai?: UpstreamConfig;
+    google?: UpstreamConfig;
+  } = {};
   for (const provider of providers) {
     const upstream = deps.models.upstreams[provider];
     if (upstream !== undefined) upstreams[provider] = upstream;
@@ -82,7 +102,7 @@ export async function startAttemptGateway(
     socketPath = join(socketDir, 'gateway.sock');
   }
   const placeholderKey = newPlaceholderKey();
-  let exceeded: BudgetExceeded | null = null;
+  let exceeded: BudgetBreach | null = null;
   let gateway: ModelGateway;
   try {
     gateway = await startModelGateway({
@@ -90,14 +110,12 @@ export async function startAttemptGateway(
       upstreams,
       placeholderKey,
       prices: deps.models.prices,
-      budget:
-        input.policy.limits.maxCostUsd === null
-          ? {}
-          : { maxCostUsd: input.policy.limits.maxCostUsd },
+      budget: allowance.budget,
       onCall: input.onCall,
       onBudgetExceeded: (reason) => {
-        exceeded = reason;
-        input.onBudgetExceeded(reason);
+        const breach = breachOf(allowance, reason);
+        exceeded = breach;
+        input.onBudgetExceeded(breach);
       },
       clock: deps.clock,
       logger: deps.log,
@@ -116,6 +134,11 @@ export async function startAttemptGateway(
   if (upstreams.openai !== undefined) {
     serviceEnv.OPENAI_BASE_URL = `${base}/v1`;
     serviceEnv.OPENAI_API_KEY = placeholderKey;
+  }
+  if (upstreams.google !== undefined) {
+    // Gemini CLI (through @google/genai) sends the key in `x-goog-api-key` to this base URL.
+    serviceEnv.GOOGLE_GEMINI_BASE_URL = base;
+    serviceEnv.GEMINI_API_KEY = placeholderKey;
   }
   return {
     ...(input.isolating ? { localServices: [{ socketPath, port: GATEWAY_PORT_IN_SANDBOX }] } : {}),

@@ -31,6 +31,7 @@ import {
 } from '../workspaces/index.js';
 import { requireModelUpstreams } from './attempt-gateway.js';
 import { type JobSpec, parseJobSpec } from './job-spec.js';
+import { loadModelAllowance, type ModelAllowance } from './model-allowance.js';
 import { type AttemptOutcome, runAttempt } from './run-attempt.js';
 import { runStatusFor } from './run-status-for.js';
 import type { RunnerDeps } from './runner-deps.js';
@@ -377,6 +378,28 @@ async function governedRun(context: RunContext): Promise<Terminal> {
     for (let retry = 0; retry <= job.retries; retry += 1) {
       if (context.signal.aborted) break agentLoop;
       attemptNumber += 1;
+      const modelAllowance = await allowanceFor(context, plan);
+      if (modelAllowance?.exhausted) {
+        const breach = modelAllowance.exhausted;
+        await recorder.append(
+          sessionEvent('budget.exceeded', {
+            runId,
+            attempt: attemptNumber,
+            limit: breach.limit,
+            limitValue: breach.limitValue,
+            spentValue: breach.spentValue,
+            detail: breach.detail,
+            scope: breach.scope,
+            stage: 'before_attempt',
+          }),
+        );
+        // What earlier attempts did still counts for the summary; this one never started.
+        return {
+          code: 'BUDGET_EXCEEDED',
+          detail: `${breach.detail}; attempt ${attemptNumber} was not started`,
+          ...(last ? { attempt: last } : {}),
+        };
+      }
       if (retry > 0) {
         await recorder.append(
           sessionEvent('run.retry.scheduled', {
@@ -392,12 +415,14 @@ async function governedRun(context: RunContext): Promise<Terminal> {
         recorder,
         runId,
         sessionId: context.run.sessionId,
+        repo: context.run.repo,
         runDir,
         job,
         git,
         baseCommit: base.baseCommit,
         manifest,
         policy,
+        modelAllowance,
         sandbox: sandbox.backend,
         attempt: attemptNumber,
         attemptId: newId(IdPrefix.attempt, deps.clock.nowMs()),
@@ -433,6 +458,22 @@ async function governedRun(context: RunContext): Promise<Terminal> {
   return last
     ? { code: last.code, detail: last.detail, attempt: last }
     : { code: 'INTERNAL', detail: 'no attempt ran' };
+}
+
+/**
+ * What an agent that calls model providers may still spend, worked out again before every
+ * attempt from what was recorded: earlier attempts and claims of this run, the session, and the
+ * repository today. Null for an agent that calls no provider: it spends nothing, so no budget
+ * holds it back.
+ */
+async function allowanceFor(context: RunContext, plan: AgentPlan): Promise<ModelAllowance | null> {
+  if (plan.manifest.modelGateway.length === 0) return null;
+  return loadModelAllowance(context.deps, {
+    runId: context.run.id,
+    sessionId: context.run.sessionId,
+    repo: context.run.repo,
+    policyLimits: plan.policy.limits,
+  });
 }
 
 /** An agent whose argv takes the job's command (the built-in `command` agent) needs one. */

@@ -18,7 +18,9 @@ import {
 } from '../workspaces/index.js';
 import { AgentEventBatcher } from './agent-event-batcher.js';
 import { startAttemptGateway } from './attempt-gateway.js';
+import { BudgetWatch } from './budget-watch.js';
 import type { JobSpec } from './job-spec.js';
+import type { ModelAllowance } from './model-allowance.js';
 import { NetworkRecorder, sandboxNetworkFor } from './network-recorder.js';
 import type { RunnerDeps } from './runner-deps.js';
 import { storeArtifact } from './store-artifact.js';
@@ -55,12 +57,16 @@ export interface AttemptInput {
   readonly recorder: SessionRecorder;
   readonly runId: string;
   readonly sessionId: string;
+  /** The run's repository as the store keys it, for the repository-day budget. */
+  readonly repo: string;
   readonly runDir: string;
   readonly job: JobSpec;
   readonly git: RunGit;
   readonly baseCommit: string;
   readonly manifest: AgentManifest;
   readonly policy: EffectivePolicy;
+  /** What the agent may still spend on model calls; null for an agent that calls no provider. */
+  readonly modelAllowance: ModelAllowance | null;
   readonly sandbox: SandboxBackend;
   readonly attempt: number;
   readonly attemptId: string;
@@ -201,12 +207,24 @@ async function agentAndGates(
   const aep = attemptPaths(attemptDir);
   const limits = resourceLimitsFor(policy, workspace, aep.runDir);
   const hiddenPaths = [deps.paths.home, input.git.repoRoot];
+  const budgets = new BudgetWatch(
+    deps,
+    {
+      runId,
+      sessionId: input.sessionId,
+      repo: input.repo,
+      number: attempt,
+      policyLimits: policy.limits,
+    },
+    batcher,
+    () => agentAbort.abort(),
+  );
   const gateway = await startAttemptGateway(deps, {
     manifest,
-    policy,
+    allowance: input.modelAllowance,
     isolating: input.sandbox.isolating,
     scratchDir: aep.sandboxScratch,
-    onCall: (record) =>
+    onCall: (record) => {
       batcher.push(
         sessionEvent('agent.usage', {
           runId,
@@ -223,22 +241,10 @@ async function agentAndGates(
           latencyMs: record.latencyMs,
           refused: record.refused,
         }),
-      ),
-    // A spent budget stops the agent: it can no longer do anything useful, and waiting for it
-    // to give up on its own would spend wall-clock time for nothing.
-    onBudgetExceeded: (reason) => {
-      batcher.push(
-        sessionEvent('budget.exceeded', {
-          runId,
-          attempt,
-          limit: reason.limit,
-          limitValue: reason.limitValue,
-          spentValue: reason.spentValue,
-          detail: reason.detail,
-        }),
       );
-      agentAbort.abort();
+      budgets.afterCall(record);
     },
+    onBudgetExceeded: (breach) => budgets.reached(breach),
   });
   const driver = await runDriver({
     manifest,
@@ -274,6 +280,8 @@ async function agentAndGates(
       ),
   }).finally(async () => {
     await gateway?.close();
+    // A re-read still running may yet find a budget spent; it records that through the batcher.
+    await budgets.settled();
     input.signal.removeEventListener('abort', onRunAbort);
     const summary = agentNetwork.summary();
     if (summary !== null) batcher.push(summary);
@@ -296,7 +304,7 @@ async function agentAndGates(
       rejectedEvents: driver.rejectedEvents,
     }),
   );
-  const overBudget = gateway?.budgetExceeded() ?? null;
+  const overBudget = budgets.breach;
   if (overBudget !== null && !input.signal.aborted) {
     return {
       ...base,

@@ -13,6 +13,7 @@ export function runStatusFor(code: Code): RunStatus {
     case 'GATE_ERROR':
     case 'EMPTY_PATCH':
     case 'SANDBOX_UNAVAILABLE':
+    case 'AGENT_UNAVAILABLE':
     case 'APPROVAL_SELF':
     case 'APPROVAL_REQUIRED':
     case 'APPROVAL_REJECTED':

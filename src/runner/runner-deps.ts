@@ -37,7 +37,19 @@ export interface RunnerDeps {
    * plane) and its price table. A provider without an upstream cannot be used by an agent.
    */
   readonly models: {
-    readonly upstreams: { readonly anthropic?: UpstreamConfig; readonly openai?: UpstreamConfig };
+    readonly upstreams: {
+      readonly anthropic?: UpstreamConfig;
+      readonly openai?: UpstreamConfig;
+      readonly google?: UpstreamConfig;
+    };
     readonly prices: PriceTable;
+  };
+  /**
+   * Model-spend limits of the server beyond each run's policy (an absent limit is no limit):
+   * per session, and per repository per UTC day. Checked at every attempt's start.
+   */
+  readonly budgets: {
+    readonly sessionMaxCostUsd?: number;
+    readonly repoDailyMaxCostUsd?: number;
   };
 }

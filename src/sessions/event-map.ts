@@ -255,14 +255,23 @@ export interface SessionEventMap {
     /** Why the gateway answered itself instead of forwarding (budget, auth, no price…). */
     readonly refused: string | null;
   };
-  /** The run's model budget was spent: further calls are refused and the agent is stopped. */
+  /**
+   * A model budget was spent: during an attempt, further calls are refused and the agent is
+   * stopped; before one, the attempt does not start. `limitValue` and `spentValue` are the
+   * scope's own limit and total, earlier attempts, runs or sessions included.
+   */
   'budget.exceeded': {
     readonly runId: string;
+    /** The attempt that was stopped, or (`before_attempt`) the one that was not started. */
     readonly attempt: number;
     readonly limit: string;
     readonly limitValue: number;
     readonly spentValue: number;
     readonly detail: string;
+    /** Whose budget. Absent on events recorded before budgets had scopes (always the run's). */
+    readonly scope?: 'run' | 'session' | 'repository-day';
+    /** Absent on events recorded before the field existed (always `during_attempt`). */
+    readonly stage?: 'before_attempt' | 'during_attempt';
   };
   /** A decision on the run's exact patch by an authenticated identity. */
   'approval.recorded': {

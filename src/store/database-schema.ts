@@ -143,6 +143,27 @@ export interface PromotionsTable {
   version: number;
 }
 
+/**
+ * One model call that reached (or was sent towards) a provider, projected from its
+ * `agent.usage` event in the same transaction: (session_id, seq) is that event. Indexed by run
+ * and by (repo, at), so a budget check sums its scope without reading any event.
+ */
+export interface ModelSpendTable {
+  session_id: string;
+  seq: number;
+  run_id: string;
+  /** The run's repo, copied so the per-repository-per-day sum needs no join. */
+  repo: string;
+  /** The event's `at`: ISO-8601 UTC, so a day is a range of text. */
+  at: string;
+  provider: string;
+  model: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  cached_input_tokens: number;
+  cost_usd: number;
+}
+
 export interface DatabaseSchema {
   sessions: SessionsTable;
   runs: RunsTable;
@@ -153,6 +174,7 @@ export interface DatabaseSchema {
   approvals: ApprovalsTable;
   writer_leases: WriterLeasesTable;
   promotions: PromotionsTable;
+  model_spend: ModelSpendTable;
 }
 
 export type SessionRow = SessionsTable;
@@ -163,3 +185,4 @@ export type TokenRow = TokensTable;
 export type ApprovalRow = ApprovalsTable;
 export type WriterLeaseRow = WriterLeasesTable;
 export type PromotionRow = PromotionsTable;
+export type ModelSpendRow = ModelSpendTable;

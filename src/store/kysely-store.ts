@@ -3,6 +3,7 @@ import { AasError, GENESIS_HASH } from '../kernel/index.js';
 import { chainEvents } from './chain-events.js';
 import { type ClaimedRun, type ClaimRunInput, claimRun } from './claim-run.js';
 import type { DatabaseSchema } from './database-schema.js';
+import { modelSpendFromRow, modelSpendQuery, recordModelSpend } from './model-spend.js';
 import {
   acquireWriterLease,
   approvalFromRow,
@@ -21,6 +22,8 @@ import {
   type AttemptStatus,
   type EventRange,
   type LeaseRenewal,
+  type ModelSpend,
+  type ModelSpendScope,
   type NewApproval,
   type NewEvent,
   type NewPromotion,
@@ -270,6 +273,34 @@ export class KyselyStore implements Store {
       if (rows.length === 0 && (yield* rowsOf(exists)).length === 0)
         throw notFound('session', sessionId);
       return rows.map(eventFromRow);
+    });
+  }
+
+  async modelSpend(scope: ModelSpendScope): Promise<ModelSpend> {
+    const query = modelSpendQuery(this.#db, scope);
+    // Only to tell an unknown run or session from one that spent nothing.
+    const parent =
+      'runId' in scope
+        ? {
+            exists: this.#db
+              .selectFrom('runs')
+              .select('id')
+              .where('id', '=', scope.runId)
+              .compile(),
+            missing: () => notFound('run', scope.runId),
+          }
+        : 'sessionId' in scope
+          ? {
+              exists: this.#sessionExistsQuery(scope.sessionId),
+              missing: () => notFound('session', scope.sessionId),
+            }
+          : undefined;
+    return this.#read('modelSpend', function* () {
+      const [row] = yield* rowsOf(query);
+      const spend = modelSpendFromRow(row);
+      if (spend.calls === 0 && parent !== undefined && (yield* rowsOf(parent.exists)).length === 0)
+        throw parent.missing();
+      return spend;
     });
   }
 
@@ -534,6 +565,7 @@ export class KyselyStore implements Store {
       );
     }
     yield* insertEventRows(this.#db, chained.rows);
+    yield* recordModelSpend(this.#db, session.id, chained.stored);
     return chained.stored;
   }
 

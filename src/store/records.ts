@@ -315,3 +315,35 @@ export interface PromotionChanges {
   readonly attestationSha256?: string | null;
   readonly detail?: unknown;
 }
+
+/**
+ * What model calls spent, summed over a scope. Projected from `agent.usage` events in the
+ * transaction that appends them: calls the gateway answered itself without forwarding (a spent
+ * budget, a wrong key, an unpriced model…) cost nothing and are not counted.
+ */
+export interface ModelSpend {
+  readonly calls: number;
+  /** Includes the cached input tokens, as the providers count them. */
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cachedInputTokens: number;
+  readonly costUsd: number;
+}
+
+export const NO_MODEL_SPEND: ModelSpend = {
+  calls: 0,
+  inputTokens: 0,
+  outputTokens: 0,
+  cachedInputTokens: 0,
+  costUsd: 0,
+};
+
+/**
+ * Whose spend: one run (every attempt and claim of it), one session, or one repository over a
+ * time window `[fromIso, toIso)` of the calls' recording times (a repository is keyed as the
+ * run's `repo`, the path or URL it was submitted with).
+ */
+export type ModelSpendScope =
+  | { readonly runId: string }
+  | { readonly sessionId: string }
+  | { readonly repo: string; readonly fromIso: string; readonly toIso: string };

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { chainEvents } from './chain-events.js';
 import type { DatabaseSchema, EventRow } from './database-schema.js';
+import { recordModelSpend } from './model-spend.js';
 import { powerOfTwoChunks } from './power-of-two-chunks.js';
 import type { NewEvent, StoredEvent } from './records.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
@@ -119,8 +120,9 @@ export function* insertEventRows(
 }
 
 /**
- * Chains `events` after a head reserved by lockSessionHead, inserts them, and records the new
- * head hash (and, for a run status change, the mirrored status) on the session row.
+ * Chains `events` after a head reserved by lockSessionHead, inserts them (with the spend of any
+ * model call among them), and records the new head hash (and, for a run status change, the
+ * mirrored status) on the session row.
  */
 export function* appendToLockedHead(
   db: Kysely<DatabaseSchema>,
@@ -131,6 +133,7 @@ export function* appendToLockedHead(
   const firstSeq = head.lastSeq - events.length + 1;
   const chained = chainEvents(head.sessionId, firstSeq, head.prevHash, events);
   yield* insertEventRows(db, chained.rows);
+  yield* recordModelSpend(db, head.sessionId, chained.stored);
   const lastHash = chained.stored.at(-1)?.hash;
   if (lastHash !== undefined || mirror !== undefined) {
     const values = {

@@ -5,6 +5,8 @@ import type {
   AttemptStatus,
   EventRange,
   LeaseRenewal,
+  ModelSpend,
+  ModelSpendScope,
   NewApproval,
   NewEvent,
   NewPromotion,
@@ -48,7 +50,10 @@ export interface Store {
    * to one session are serialised by the database (row lock on the session), never interleaved.
    * Throws NOT_FOUND for an unknown session. With a `fence`, appends only while
    * `fence.leaseOwner` holds the lease of `fence.runId`, a run of this session; otherwise
-   * appends nothing and throws LEASE_FENCED.
+   * appends nothing and throws LEASE_FENCED. An `agent.usage` event (a model call through the
+   * gateway) also records its spend for `modelSpend`, in the same transaction (as in every
+   * operation that appends events); one whose payload is not a model call of a run of this
+   * session is INVALID_ARGUMENT, and nothing is written.
    */
   appendEvents(
     sessionId: string,
@@ -147,6 +152,12 @@ export interface Store {
   listAttempts(runId: string): Promise<AttemptRecord[]>;
   /** Ascending seq. */
   readEvents(sessionId: string, range?: EventRange): Promise<StoredEvent[]>;
+  /**
+   * What model calls spent in `scope`: a run (all its attempts and claims), a session, or a
+   * repository over `[fromIso, toIso)`. Each sum reads an index of the spend rows, never the
+   * events. NOT_FOUND for an unknown run or session; an unknown repository spent nothing.
+   */
+  modelSpend(scope: ModelSpendScope): Promise<ModelSpend>;
   /** Every session id, oldest first (used by `aas audit verify` without an id). */
   listSessionIds(): Promise<string[]>;
 

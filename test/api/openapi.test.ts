@@ -169,6 +169,13 @@ describe('OpenAPI document and interactive docs', () => {
     };
     expect(error.properties.code.enum.sort()).toEqual([...ALL_CODES].sort());
     expect(JSON.stringify(schemas.Token)).not.toMatch(/secret|hash/i);
+    expect(Object.keys(schemas.ModelSpend?.properties ?? {})).toEqual([
+      'calls',
+      'inputTokens',
+      'outputTokens',
+      'cachedInputTokens',
+      'costUsd',
+    ]);
   });
 
   it('serves the interactive documentation at /docs without a token', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashTokenSecret, issueToken, newTokenSecret } from '../../src/api/index.js';
 import { AasError, isAasError } from '../../src/kernel/index.js';
+import { SessionRecorder, sessionEvent } from '../../src/sessions/index.js';
 import type { StoredEvent } from '../../src/store/index.js';
 import { POSTGRES_REQUIRED, type StoreFixture, storeDialects } from '../store/dialects.js';
 import {
@@ -299,6 +300,46 @@ for (const dialect of dialects) {
         expect(body.runs.map((run) => [run.id, run.status])).toEqual([
           [seeded.runId, 'ready_for_promotion'],
         ]);
+      });
+
+      it('reports the model spend of the session and of each run', async () => {
+        const { sessionId, runId } = await submitQueued(api);
+        const call = (costUsd: number, refused: 'budget' | null = null) =>
+          sessionEvent('agent.usage', {
+            runId,
+            attempt: 1,
+            provider: 'openai',
+            api: 'responses',
+            model: 'gpt-5',
+            status: refused === null ? 200 : 429,
+            stream: true,
+            inputTokens: refused === null ? 200 : 0,
+            outputTokens: refused === null ? 80 : 0,
+            cachedInputTokens: refused === null ? 50 : 0,
+            costUsd,
+            latencyMs: 5,
+            refused,
+          });
+        await new SessionRecorder(api, sessionId, 'runner-1').append(
+          call(0.25),
+          call(0.5),
+          call(0, 'budget'),
+        );
+        const expected = {
+          calls: 2,
+          inputTokens: 400,
+          outputTokens: 160,
+          cachedInputTokens: 100,
+          costUsd: 0.75,
+        };
+        const body = await api.json<{ spend: unknown }>(`${V1}/sessions/${sessionId}`);
+        expect(body.spend).toEqual({ total: expected, runs: [{ runId, spend: expected }] });
+        const run = await api.json<{ spend: unknown }>(`${V1}/runs/${runId}`);
+        expect(run.spend).toEqual(expected);
+        const untouched = await api.json<{ spend: { total: { calls: number } } }>(
+          `${V1}/sessions/${seeded.sessionId}`,
+        );
+        expect(untouched.spend.total.calls).toBe(0);
       });
 
       it('answers 404 for an unknown id and 400 for a malformed one', async () => {
@@ -732,6 +773,62 @@ for (const dialect of dialects) {
           /aas_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/sessions\/:id",status="200"\} \d+/,
         );
         expect(after).not.toContain(seeded.sessionId);
+      });
+
+      it('metrics count model calls, tokens, cost and spent budgets from the events', async () => {
+        const before = await (await api.request(`${V1}/metrics`)).text();
+        const value = (text: string, series: string) =>
+          Number(
+            text
+              .split('\n')
+              .find((line) => line.startsWith(`${series} `))
+              ?.slice(series.length + 1) ?? '0',
+          );
+        const usage = (data: Record<string, unknown>) => ({
+          ...fakeEvent('agent.usage'),
+          data: {
+            provider: 'anthropic',
+            model: 'claude-opus-4-1',
+            status: 200,
+            inputTokens: 1_000,
+            outputTokens: 100,
+            cachedInputTokens: 400,
+            costUsd: 0.05,
+            refused: null,
+            ...data,
+          },
+        });
+        api.bus.publish([
+          { ...usage({}), seq: 1 },
+          {
+            ...usage({
+              status: 429,
+              inputTokens: 0,
+              outputTokens: 0,
+              cachedInputTokens: 0,
+              costUsd: 0,
+              refused: 'budget',
+            }),
+            seq: 2,
+          },
+          { ...fakeEvent('budget.exceeded'), seq: 3, data: { scope: 'session' } },
+          // Recorded before budgets had scopes: the run's.
+          { ...fakeEvent('budget.exceeded'), seq: 4, data: {} },
+        ]);
+        const after = await (await api.request(`${V1}/metrics`)).text();
+        const delta = (series: string) => value(after, series) - value(before, series);
+        const calls = 'aas_model_calls_total{provider="anthropic",model="claude-opus-4-1"';
+        expect(delta(`${calls},status="200"}`)).toBe(1);
+        expect(delta(`${calls},status="429"}`)).toBe(1);
+        expect(delta('aas_model_tokens_total{provider="anthropic",direction="input"}')).toBe(1_000);
+        expect(delta('aas_model_tokens_total{provider="anthropic",direction="output"}')).toBe(100);
+        expect(delta('aas_model_tokens_total{provider="anthropic",direction="cached_input"}')).toBe(
+          400,
+        );
+        expect(delta('aas_model_cost_usd_total{provider="anthropic"}')).toBeCloseTo(0.05, 9);
+        expect(delta('aas_budget_exceeded_total{scope="session"}')).toBe(1);
+        expect(delta('aas_budget_exceeded_total{scope="run"}')).toBe(1);
+        expect(after).toContain('aas_budget_exceeded_total{scope="repository-day"}');
       });
 
       it('answers unknown routes and methods with 404 NOT_FOUND', async () => {

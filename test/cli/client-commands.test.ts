@@ -130,7 +130,18 @@ async function fakeAas(
       });
     }
     if (route === `GET /api/v1/sessions/${SESSION_ID}`) {
-      return sendJson(res, 200, { session: sessionRecord(), runs: [run] });
+      const spend = {
+        calls: 2,
+        inputTokens: 300,
+        outputTokens: 100,
+        cachedInputTokens: 60,
+        costUsd: 0.002238,
+      };
+      return sendJson(res, 200, {
+        session: sessionRecord(),
+        runs: [run],
+        spend: { total: spend, runs: [{ runId: RUN_ID, spend }] },
+      });
     }
     if (route === `GET /api/v1/sessions/${SESSION_ID}/events`) {
       const after = Number(request.url.searchParams.get('after') ?? 0);
@@ -285,6 +296,18 @@ describe('aas run --server', () => {
 });
 
 describe('progress printer', () => {
+  it('says which budget stopped the agent, or kept an attempt from starting', () => {
+    const io = memoryIo({});
+    const print = progressPrinter(io.stdout);
+    const detail = 'session budget (AAS_SESSION_MAX_COST_USD): spent $2.1 of the $2 cost limit';
+    const budget = { runId: RUN_ID, limit: 'maxCostUsd', limitValue: 2, spentValue: 2.1, detail };
+    print(storedEvent(8, 'budget.exceeded', { ...budget, attempt: 1, stage: 'during_attempt' }));
+    print(storedEvent(9, 'budget.exceeded', { ...budget, attempt: 2, stage: 'before_attempt' }));
+    expect(io.out()).toBe(
+      `  budget    ${detail}; agent stopped\n  budget    ${detail}; attempt 2 not started\n`,
+    );
+  });
+
   it('prints what only a queued run on a server goes through: requeue and cancel request', () => {
     const io = memoryIo({});
     const print = progressPrinter(io.stdout);
@@ -361,6 +384,9 @@ describe('aas sessions --server', () => {
     expect(out).toContain('requested by ci-bot');
     expect(out).toContain(`run       ${RUN_ID}  ready_for_promotion (GATES_PASSED)\n`);
     expect(out).toContain(
+      'spend     2 model calls, 300 input tokens (60 cached), 100 output tokens, $0.002238\n',
+    );
+    expect(out).toContain(
       `patch     sha256 ${'d'.repeat(64)}\n          ${server.url}/api/v1/runs/`,
     );
     expect(out).toContain('attempt 1 · command');
@@ -372,7 +398,8 @@ describe('aas sessions --server', () => {
     const json = memoryIo({ AAS_TOKEN: TOKEN, AAS_SERVER: server.url });
     expect(await runCli(['sessions', 'show', SESSION_ID, '--json'], json)).toBe(0);
     const view = JSON.parse(json.out()) as Record<string, { [key: string]: unknown }>;
-    expect(Object.keys(view)).toEqual(['session', 'runs', 'attempts', 'projection']);
+    expect(Object.keys(view)).toEqual(['session', 'runs', 'attempts', 'spend', 'projection']);
+    expect(view.spend?.total).toMatchObject({ calls: 2, costUsd: 0.002238 });
     expect(view.projection?.eventCount).toBe(7);
   });
 

@@ -102,3 +102,41 @@ describe('createAgentRegistry', () => {
     expect(Object.isFrozen(manifest.env)).toBe(true);
   });
 });
+
+describe('built-in agents whose program is missing', () => {
+  const unavailable = [
+    {
+      id: 'gemini',
+      description: 'Gemini CLI',
+      reason: '`gemini` is not on PATH',
+      hint: 'install it (npm install -g @google/gemini-cli) or set AAS_GEMINI_BIN to its binary',
+    },
+  ];
+
+  it('are AGENT_UNAVAILABLE with the install hint, not AGENT_UNKNOWN, and listed apart', async () => {
+    const registry = await createAgentRegistry({ builtins, dirs: [], unavailable });
+    expect(registry.list().map((manifest) => manifest.id)).not.toContain('gemini');
+    expect(registry.unavailable().map((agent) => agent.id)).toEqual(['gemini']);
+    try {
+      registry.get('gemini');
+      throw new Error('expected AGENT_UNAVAILABLE');
+    } catch (error) {
+      expect(isAasError(error) && error.code).toBe('AGENT_UNAVAILABLE');
+      expect((error as AasError).message).toContain('`gemini` is not on PATH');
+      expect((error as AasError).details.hint).toContain('AAS_GEMINI_BIN');
+    }
+  });
+
+  it('keep their id reserved: a manifest file cannot take it over', async () => {
+    const root = makeTempDir('aas-registry-');
+    try {
+      mkdirSync(join(root, 'agents'));
+      writeFileSync(join(root, 'agents', 'gemini.yaml'), 'id: gemini\nentrypoint: /bin/true\n');
+      await expect(
+        createAgentRegistry({ builtins, dirs: [join(root, 'agents')], unavailable }),
+      ).rejects.toMatchObject({ code: 'MANIFEST_INVALID' });
+    } finally {
+      removeDir(root);
+    }
+  });
+});

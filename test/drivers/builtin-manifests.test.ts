@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   AgentManifestSchema,
   builtinManifests,
+  CLI_AGENT_IDS,
   INPUT_COMMAND_ARG,
   resolveAgentCommand,
 } from '../../src/drivers/index.js';
@@ -17,6 +18,32 @@ describe('builtinManifests', () => {
     for (const manifest of builtinManifests({ nodePath: '/opt/node/bin/node' })) {
       expect(AgentManifestSchema.parse(manifest)).toEqual(manifest);
     }
+  });
+
+  it('a CLI agent exists only where its binary was found, and asks for what it needs', () => {
+    const bins = {
+      gemini: '/opt/npm/node_modules/@google/gemini-cli/bundle/gemini.js',
+      aider: '/opt/venvs/aider/bin/aider',
+      openhands: '/opt/venvs/openhands/bin/openhands',
+    };
+    const manifests = builtinManifests({ nodePath: '/opt/node/bin/node', cliBins: bins });
+    const byId = new Map(manifests.map((manifest) => [manifest.id, manifest]));
+    expect([...byId.keys()].sort()).toEqual(['aider', 'command', 'gemini', 'mock', 'openhands']);
+    for (const id of CLI_AGENT_IDS.filter((id) => byId.has(id))) {
+      const manifest = byId.get(id);
+      expect(manifest?.entrypoint).toBe('/opt/node/bin/node');
+      expect(manifest?.args.at(-1)).toMatch(new RegExp(`src/drivers/${id}-adapter\\.ts$`));
+      expect(existsSync(manifest?.args.at(-1) ?? '')).toBe(true);
+      expect(manifest?.env.AAS_AGENT_BIN).toBe(bins[id as keyof typeof bins]);
+    }
+    // An npm install is mounted from its node_modules; a virtualenv from its root.
+    expect(byId.get('gemini')?.readOnlyPaths).toContain('/opt/npm/node_modules');
+    expect(byId.get('aider')?.readOnlyPaths).toContain('/opt/venvs/aider');
+    expect(byId.get('gemini')?.modelGateway).toEqual(['google']);
+    expect(byId.get('aider')?.modelGateway).toEqual(['openai']);
+    // Headless OpenHands approves its own every action: only ever inside the AAS sandbox.
+    expect(byId.get('openhands')?.policy).toEqual({ sandbox: 'required' });
+    expect(byId.get('gemini')?.policy).toBeUndefined();
   });
 
   it('mock runs the TypeScript source through an absolute tsx loader under vitest', () => {

@@ -185,8 +185,18 @@ describe('Claude Code as a driver, behind the gateway', () => {
       .filter((event) => event.type === 'agent.event')
       .map((event) => (event.data as { type: string }).type);
     expect(inner).toEqual(
-      expect.arrayContaining(['agent.tool_call', 'agent.tool_result', 'agent.message']),
+      expect.arrayContaining([
+        'agent.version',
+        'agent.tool_call',
+        'agent.tool_result',
+        'agent.message',
+      ]),
     );
+    // The version the binary itself reports, recorded in the session.
+    const version = events
+      .map((event) => event.data as { type?: string; message?: string })
+      .find((data) => data.type === 'agent.version');
+    expect(version?.message).toContain(CLAUDE_CODE_VERSION);
     const usage = events.filter((event) => event.type === 'agent.usage');
     expect(usage.length).toBe(messages.length);
     expect(usage.every((event) => (event.data as { costUsd: number }).costUsd > 0)).toBe(true);

@@ -171,8 +171,18 @@ describe('Codex CLI as a driver, behind the gateway', () => {
       .filter((event) => event.type === 'agent.event')
       .map((event) => (event.data as { type: string }).type);
     expect(inner).toEqual(
-      expect.arrayContaining(['agent.tool_call', 'agent.tool_result', 'agent.message']),
+      expect.arrayContaining([
+        'agent.version',
+        'agent.tool_call',
+        'agent.tool_result',
+        'agent.message',
+      ]),
     );
+    // The version the binary itself reports (`codex-cli 0.169.0`), recorded in the session.
+    const version = events
+      .map((event) => event.data as { type?: string; message?: string })
+      .find((data) => data.type === 'agent.version');
+    expect(version?.message).toContain(CODEX_VERSION);
     expect(events.filter((event) => event.type === 'agent.usage').length).toBeGreaterThanOrEqual(2);
   }, 120_000);
 

@@ -32,7 +32,8 @@ import {
 
 const REAL_ANTHROPIC_KEY = 'sk-ant-api03-REAL-anthropic-0123456789abcdef';
 const REAL_OPENAI_KEY = 'sk-proj-REAL-openai-fedcba9876543210';
-const REAL_KEYS = [REAL_ANTHROPIC_KEY, REAL_OPENAI_KEY];
+const REAL_GOOGLE_KEY = 'AIzaSy-REAL-google-00112233445566778899';
+const REAL_KEYS = [REAL_ANTHROPIC_KEY, REAL_OPENAI_KEY, REAL_GOOGLE_KEY];
 const PLACEHOLDER = newPlaceholderKey();
 
 const PRICES: PriceTable = {
@@ -40,6 +41,8 @@ const PRICES: PriceTable = {
   'claude-*': { inputPerMTokUsd: 1, outputPerMTokUsd: 5 },
   'gpt-5*': { inputPerMTokUsd: 1.25, outputPerMTokUsd: 10, cachedInputPerMTokUsd: 0.125 },
   'gpt-5-mini': { inputPerMTokUsd: 0.25, outputPerMTokUsd: 2, cachedInputPerMTokUsd: 0.025 },
+  'gemini-2.5-pro*': { inputPerMTokUsd: 1.25, outputPerMTokUsd: 10, cachedInputPerMTokUsd: 0.125 },
+  'gemini-2.5-flash*': { inputPerMTokUsd: 0.3, outputPerMTokUsd: 2.5, cachedInputPerMTokUsd: 0.03 },
 };
 
 /** What each API's call costs with the scripted usage and the prices above. */
@@ -62,6 +65,13 @@ const EXPECTED = {
     cachedInputTokens: 100,
     outputTokens: 60,
     costUsd: (200 * 0.25 + 100 * 0.025 + 60 * 2) / 1e6,
+  },
+  // 400 prompt tokens of which 100 cached; 70 candidates + 30 thoughts out, priced as output.
+  gemini: {
+    inputTokens: 400,
+    cachedInputTokens: 100,
+    outputTokens: 100,
+    costUsd: (300 * 1.25 + 100 * 0.125 + 100 * 10) / 1e6,
   },
 } as const;
 
@@ -100,6 +110,19 @@ function openaiHeaders(key: string = PLACEHOLDER): Record<string, string> {
   };
 }
 
+function geminiHeaders(key: string | null = PLACEHOLDER): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    ...(key === null ? {} : { 'x-goog-api-key': key }),
+    'x-goog-api-client': 'google-genai-sdk/1.30.0 gl-node/v22.0.0',
+    'user-agent': 'GeminiCLI/0.61.0/gemini-2.5-pro (linux; x64; terminal)',
+    cookie: 'session=from-the-agent',
+  };
+}
+
+const geminiPath = (model: string, method: string, query = '') =>
+  `/v1beta/models/${model}:${method}${query}`;
+
 function sseEvents(text: string): { event: string; data: string }[] {
   const parser = new SseEventParser();
   return [...parser.push(text), ...parser.end()];
@@ -137,6 +160,7 @@ describe('model gateway', () => {
       upstreams: {
         anthropic: { baseUrl: upstream.origin, apiKey: REAL_ANTHROPIC_KEY },
         openai: { baseUrl: `${upstream.origin}/openai`, apiKey: REAL_OPENAI_KEY },
+        google: { baseUrl: `${upstream.origin}/google`, apiKey: REAL_GOOGLE_KEY },
       },
       placeholderKey: PLACEHOLDER,
       prices: PRICES,
@@ -209,6 +233,11 @@ describe('model gateway', () => {
     input: 'Say hello',
     ...extra,
   });
+  const geminiBody = (extra: Record<string, unknown> = {}) => ({
+    contents: [{ role: 'user', parts: [{ text: 'Say hello' }] }],
+    generationConfig: { temperature: 0, thinkingConfig: { includeThoughts: true } },
+    ...extra,
+  });
   const chatBody = (extra: Record<string, unknown> = {}) => ({
     model: 'gpt-5-mini',
     messages: [{ role: 'user', content: 'Say hello' }],
@@ -235,14 +264,22 @@ describe('model gateway', () => {
     for (const key of REAL_KEYS) expect(said).not.toContain(key);
     for (const request of upstream.requests) {
       expect(JSON.stringify(request.headers)).not.toContain(PLACEHOLDER);
+      expect(request.url).not.toContain(PLACEHOLDER);
       expect(request.headers.cookie).toBeUndefined();
       const anthropic = request.url.includes('/v1/messages');
-      if (anthropic) {
+      if (request.url.startsWith('/google/')) {
+        expect(request.headers['x-goog-api-key']).toBe(REAL_GOOGLE_KEY);
+        expect(request.headers.authorization).toBeUndefined();
+        expect(request.headers['x-api-key']).toBeUndefined();
+        const query = new URLSearchParams(request.url.split('?')[1] ?? '');
+        expect(query.has('key') || query.has('access_token')).toBe(false);
+      } else if (anthropic) {
         expect(request.headers['x-api-key']).toBe(REAL_ANTHROPIC_KEY);
         expect(request.headers.authorization).toBeUndefined();
       } else {
         expect(request.headers.authorization).toBe(`Bearer ${REAL_OPENAI_KEY}`);
         expect(request.headers['x-api-key']).toBeUndefined();
+        expect(request.headers['x-goog-api-key']).toBeUndefined();
       }
     }
   });
@@ -758,6 +795,376 @@ describe('model gateway', () => {
       expect(answer.status).toBe(200);
       expect(upstream.requests[0]?.json).toEqual(responsesBody());
       expect(upstream.requests[0]?.headers['content-encoding']).toBeUndefined();
+    });
+  });
+
+  describe('Google Gemini API', () => {
+    it('forwards generateContent with the real key in x-goog-api-key and records its usage and cost', async () => {
+      const answer = await send({
+        path: geminiPath('gemini-2.5-pro', 'generateContent'),
+        headers: geminiHeaders(),
+        body: geminiBody(),
+      });
+      expect(answer.status).toBe(200);
+      expect(JSON.parse(answer.text)).toMatchObject({ usageMetadata: UPSTREAM_USAGE.gemini });
+
+      expect(upstream.requests).toHaveLength(1);
+      const forwarded = upstream.requests[0];
+      expect(forwarded?.url).toBe('/google/v1beta/models/gemini-2.5-pro:generateContent');
+      expect(forwarded?.headers['x-goog-api-key']).toBe(REAL_GOOGLE_KEY);
+      expect(forwarded?.headers['x-goog-api-client']).toBe(
+        'google-genai-sdk/1.30.0 gl-node/v22.0.0',
+      );
+      expect(forwarded?.headers['user-agent']).toContain('GeminiCLI/');
+      expect(forwarded?.json).toEqual(geminiBody());
+
+      expect(records).toHaveLength(1);
+      expect(records[0]).toMatchObject({
+        provider: 'google',
+        api: 'generate_content',
+        // From the path: a Gemini request body names no model.
+        model: 'gemini-2.5-pro',
+        status: 200,
+        stream: false,
+        inputTokens: EXPECTED.gemini.inputTokens,
+        cachedInputTokens: EXPECTED.gemini.cachedInputTokens,
+        outputTokens: EXPECTED.gemini.outputTokens,
+        refused: null,
+      });
+      expect(records[0]?.costUsd).toBeCloseTo(EXPECTED.gemini.costUsd, 12);
+      expect(gateway?.spent().costUsd).toBeCloseTo(EXPECTED.gemini.costUsd, 12);
+    });
+
+    it('takes the key from ?key= or a bearer token, strips it and keeps the rest of the query', async () => {
+      const fromQuery = await send({
+        path: geminiPath(
+          'gemini-2.5-flash',
+          'streamGenerateContent',
+          `?alt=sse&key=${PLACEHOLDER}`,
+        ),
+        headers: geminiHeaders(null),
+        body: geminiBody(),
+      });
+      expect(fromQuery.status).toBe(200);
+      const fromBearer = await send({
+        path: geminiPath('gemini-2.5-flash', 'generateContent', `?key=${PLACEHOLDER}`),
+        headers: { ...geminiHeaders(null), authorization: `Bearer ${PLACEHOLDER}` },
+        body: geminiBody(),
+      });
+      expect(fromBearer.status).toBe(200);
+      expect(upstream.requests.map((request) => request.url)).toEqual([
+        '/google/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse',
+        '/google/v1beta/models/gemini-2.5-flash:generateContent',
+      ]);
+      expect(records.map((record) => [record.model, record.stream, record.refused])).toEqual([
+        ['gemini-2.5-flash', true, null],
+        ['gemini-2.5-flash', false, null],
+      ]);
+    });
+
+    it('streams an ?alt=sse answer through as it arrives and counts its last usage', async () => {
+      const release = upstream.holdStreams();
+      let firstChunk: string | null = null;
+      let finishedAtFirstChunk = -1;
+      const answer = await send({
+        path: geminiPath('gemini-2.5-pro', 'streamGenerateContent', '?alt=sse'),
+        headers: geminiHeaders(),
+        body: geminiBody(),
+        onChunk: (chunk) => {
+          if (firstChunk !== null) return;
+          firstChunk = chunk;
+          finishedAtFirstChunk = upstream.streamsFinished;
+          release();
+        },
+      });
+      expect(answer.status).toBe(200);
+      expect(answer.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+      // The first event reached the client while the upstream was still holding the rest.
+      expect(finishedAtFirstChunk).toBe(0);
+      expect(sseEvents(firstChunk ?? '')).toHaveLength(1);
+      expect(upstream.streamsFinished).toBe(1);
+      const events = sseEvents(answer.text);
+      expect(events).toHaveLength(5);
+      expect(JSON.parse(events.at(-1)?.data ?? '{}')).toMatchObject({
+        usageMetadata: UPSTREAM_USAGE.gemini,
+      });
+      expect(records).toHaveLength(1);
+      expect(records[0]).toMatchObject({
+        api: 'generate_content',
+        stream: true,
+        status: 200,
+        inputTokens: EXPECTED.gemini.inputTokens,
+        cachedInputTokens: EXPECTED.gemini.cachedInputTokens,
+        // The last cumulative report, not the sum of all five.
+        outputTokens: EXPECTED.gemini.outputTokens,
+        refused: null,
+      });
+      expect(records[0]?.costUsd).toBeCloseTo(EXPECTED.gemini.costUsd, 12);
+    });
+
+    it('passes a stream sent as a JSON array through as it arrives and counts its usage', async () => {
+      const release = upstream.holdStreams();
+      let firstChunk: string | null = null;
+      let finishedAtFirstChunk = -1;
+      const answer = await send({
+        path: geminiPath('gemini-2.5-pro', 'streamGenerateContent'),
+        headers: geminiHeaders(),
+        body: geminiBody(),
+        onChunk: (chunk) => {
+          if (firstChunk !== null) return;
+          firstChunk = chunk;
+          finishedAtFirstChunk = upstream.streamsFinished;
+          release();
+        },
+      });
+      expect(answer.status).toBe(200);
+      expect(answer.headers['content-type']).toBe('application/json; charset=UTF-8');
+      expect(finishedAtFirstChunk).toBe(0);
+      expect(firstChunk).toMatch(/^\[\{/);
+      const chunks = JSON.parse(answer.text) as { usageMetadata: unknown }[];
+      expect(chunks).toHaveLength(5);
+      expect(chunks.at(-1)?.usageMetadata).toEqual(UPSTREAM_USAGE.gemini);
+      expect(upstream.requests[0]?.url).toBe(
+        '/google/v1beta/models/gemini-2.5-pro:streamGenerateContent',
+      );
+      expect(records[0]).toMatchObject({
+        stream: true,
+        inputTokens: EXPECTED.gemini.inputTokens,
+        cachedInputTokens: EXPECTED.gemini.cachedInputTokens,
+        outputTokens: EXPECTED.gemini.outputTokens,
+        refused: null,
+      });
+      expect(records[0]?.costUsd).toBeCloseTo(EXPECTED.gemini.costUsd, 12);
+    });
+
+    it('still counts what a JSON-array stream reported before the upstream broke off', async () => {
+      upstream.fail('reset-mid-stream');
+      const error = await send({
+        path: geminiPath('gemini-2.5-pro', 'streamGenerateContent'),
+        headers: geminiHeaders(),
+        body: geminiBody(),
+      }).catch((thrown: unknown) => thrown);
+      expect(error).toBeInstanceOf(Error);
+      await eventually(() => records.length === 1, 'the record');
+      expect(records[0]).toMatchObject({
+        status: 200,
+        refused: 'upstream_error',
+        inputTokens: 400,
+        cachedInputTokens: 100,
+        outputTokens: 1,
+      });
+    });
+
+    it('forwards countTokens and never costs it', async () => {
+      const answer = await send({
+        path: geminiPath('gemini-2.5-pro', 'countTokens', `?key=${PLACEHOLDER}`),
+        headers: geminiHeaders(),
+        body: { contents: [{ role: 'user', parts: [{ text: 'hi' }] }] },
+      });
+      expect(answer.status).toBe(200);
+      expect(JSON.parse(answer.text)).toEqual({ totalTokens: 42 });
+      expect(upstream.requests[0]?.url).toBe('/google/v1beta/models/gemini-2.5-pro:countTokens');
+      expect(records[0]).toMatchObject({
+        provider: 'google',
+        api: 'count_tokens',
+        model: 'gemini-2.5-pro',
+        inputTokens: 0,
+        outputTokens: 0,
+        costUsd: 0,
+        refused: null,
+      });
+      expect(gateway?.spent()).toEqual({
+        calls: 1,
+        inputTokens: 0,
+        outputTokens: 0,
+        cachedInputTokens: 0,
+        costUsd: 0,
+      });
+    });
+
+    it('answers a wrong or missing key with a Google-shaped 401 and forwards nothing', async () => {
+      const path = geminiPath('gemini-2.5-pro', 'generateContent');
+      const cases: { path: string; headers: Record<string, string> }[] = [
+        { path, headers: geminiHeaders(null) },
+        { path, headers: geminiHeaders('aas-run-not-the-right-key') },
+        { path, headers: geminiHeaders(REAL_GOOGLE_KEY) },
+        { path: `${path}?key=${REAL_GOOGLE_KEY}`, headers: geminiHeaders(null) },
+        // One right key does not excuse a wrong one beside it.
+        { path: `${path}?key=aas-run-wrong`, headers: geminiHeaders() },
+        { path: `${path}?access_token=ya29.agent-token`, headers: geminiHeaders() },
+        { path, headers: { ...geminiHeaders(), authorization: 'Bearer aas-run-wrong' } },
+        // Anthropic's header is not where a Google client puts its key.
+        { path, headers: { ...geminiHeaders(null), 'x-api-key': PLACEHOLDER } },
+        {
+          path: geminiPath('gemini-2.5-pro', 'streamGenerateContent', '?alt=sse'),
+          headers: geminiHeaders(''),
+        },
+      ];
+      for (const { path: target, headers } of cases) {
+        const answer = await send({ path: target, headers, body: geminiBody() });
+        expect(answer.status, target).toBe(401);
+        expect(answer.headers['x-aas-refused']).toBe('auth');
+        expect(JSON.parse(answer.text)).toEqual({
+          error: {
+            code: 401,
+            message: 'AAS: invalid API key; present the key this run was given',
+            status: 'UNAUTHENTICATED',
+          },
+        });
+      }
+      expect(upstream.requests).toHaveLength(0);
+      expect(records).toHaveLength(cases.length);
+      expect(records.every((record) => record.refused === 'auth')).toBe(true);
+      expect(records.every((record) => record.provider === 'google')).toBe(true);
+    });
+
+    it('refuses calls past the budget with a 400 INVALID_ARGUMENT, which Gemini CLI does not retry', async () => {
+      // One call costs $0.0013875: it is let through and crosses the limit.
+      await start({ budget: { maxCostUsd: 0.001 } });
+      const first = await send({
+        path: geminiPath('gemini-2.5-pro', 'generateContent'),
+        headers: geminiHeaders(),
+        body: geminiBody(),
+      });
+      expect(first.status).toBe(200);
+      expect(budgetReasons).toHaveLength(1);
+
+      const message =
+        "AAS: the run's model budget is spent (spent $0.0013875 of the $0.001 cost limit); no further model calls are allowed";
+      for (const [method, query] of [
+        ['generateContent', ''],
+        ['streamGenerateContent', '?alt=sse'],
+        ['streamGenerateContent', ''],
+        ['countTokens', ''],
+      ] as const) {
+        const refused = await send({
+          path: geminiPath('gemini-2.5-pro', method, query),
+          headers: geminiHeaders(),
+          body: geminiBody(),
+        });
+        expect(refused.status, method).toBe(400);
+        expect(refused.headers['x-aas-refused']).toBe('budget');
+        expect(refused.text).toBe(
+          JSON.stringify({ error: { code: 400, message, status: 'INVALID_ARGUMENT' } }),
+        );
+        // Gemini CLI reads "Please retry in <delay>" as a retry delay at any status.
+        expect(refused.text).not.toMatch(/retry in/i);
+      }
+      expect(upstream.requests).toHaveLength(1);
+      expect(records.map((record) => record.refused)).toEqual([
+        null,
+        'budget',
+        'budget',
+        'budget',
+        'budget',
+      ]);
+      expect(gateway?.spent().calls).toBe(1);
+    });
+
+    it('refuses a model without a price under a cost budget, before forwarding', async () => {
+      await start({ budget: { maxCostUsd: 5 } });
+      const refused = await send({
+        path: geminiPath('gemini-9001-super-duper', 'streamGenerateContent', '?alt=sse'),
+        headers: geminiHeaders(),
+        body: geminiBody(),
+      });
+      expect(refused.status).toBe(400);
+      const body = JSON.parse(refused.text) as {
+        error: { code: number; message: string; status: string };
+      };
+      expect(body.error.code).toBe(400);
+      expect(body.error.status).toBe('INVALID_ARGUMENT');
+      expect(body.error.message).toContain('"gemini-9001-super-duper"');
+      expect(body.error.message).toContain('price table');
+      // countTokens is never costed, so it needs no price.
+      const counting = await send({
+        path: geminiPath('gemini-9001-super-duper', 'countTokens'),
+        headers: geminiHeaders(),
+        body: geminiBody(),
+      });
+      expect(counting.status).toBe(200);
+      expect(upstream.requests.map((request) => request.url)).toEqual([
+        '/google/v1beta/models/gemini-9001-super-duper:countTokens',
+      ]);
+      expect(records.map((record) => record.refused)).toEqual(['no_price', null]);
+    });
+
+    it('refuses a model path that is not one plain segment as an unknown route', async () => {
+      const targets: { method?: string; path: string }[] = [
+        { path: '/v1beta/models/..:generateContent' },
+        { path: '/v1beta/models/../../v1/messages:generateContent' },
+        { path: '/v1beta/models/gemini-2.5-pro/..:generateContent' },
+        { path: '/v1beta/models/gemini%2F..%2F..:generateContent' },
+        { path: '/v1beta/models/gemini-2.5-pro:embedContent' },
+        { path: '/v1beta/files' },
+        { method: 'GET', path: '/v1beta/models' },
+        { method: 'GET', path: geminiPath('gemini-2.5-pro', 'generateContent') },
+      ];
+      for (const { method, path } of targets) {
+        const answer = await send({
+          ...(method === undefined ? {} : { method }),
+          path,
+          headers: geminiHeaders(),
+          ...(method === 'GET' ? {} : { body: geminiBody() }),
+        });
+        expect(answer.status, path).toBe(404);
+        expect(JSON.parse(answer.text)).toMatchObject({
+          error: { code: 404, status: 'NOT_FOUND' },
+        });
+      }
+      expect(upstream.requests).toHaveLength(0);
+      expect(records.map((record) => [record.provider, record.api, record.refused])).toEqual(
+        targets.map(() => ['google', null, 'unknown_route']),
+      );
+    });
+
+    it('answers a missing upstream and a bad body in the Google shape', async () => {
+      const notJson = await send({
+        path: geminiPath('gemini-2.5-pro', 'generateContent'),
+        headers: geminiHeaders(),
+        body: 'contents=hello',
+      });
+      expect(notJson.status).toBe(400);
+      expect(JSON.parse(notJson.text)).toMatchObject({
+        error: { code: 400, status: 'INVALID_ARGUMENT' },
+      });
+      await start({ upstreams: { anthropic: { baseUrl: upstream.origin, apiKey: 'sk-ant-x' } } });
+      const noUpstream = await send({
+        path: geminiPath('gemini-2.5-pro', 'generateContent'),
+        headers: geminiHeaders(),
+        body: geminiBody(),
+      });
+      expect(noUpstream.status).toBe(503);
+      expect(JSON.parse(noUpstream.text)).toEqual({
+        error: {
+          code: 503,
+          message: 'AAS: no upstream is configured for google in this run',
+          status: 'UNAVAILABLE',
+        },
+      });
+      expect(upstream.requests).toHaveLength(0);
+    });
+
+    it('passes an upstream error through as it is, and never lets the key be echoed back', async () => {
+      upstream.fail('status-500');
+      const failed = await send({
+        path: geminiPath('gemini-2.5-pro', 'generateContent'),
+        headers: geminiHeaders(),
+        body: geminiBody(),
+      });
+      expect(failed.status).toBe(500);
+      expect(JSON.parse(failed.text)).toMatchObject({ error: { code: 500, status: 'INTERNAL' } });
+      expect(records[0]).toMatchObject({ status: 500, refused: null, costUsd: 0 });
+
+      upstream.fail('echo-key');
+      const echoed = await send({
+        path: geminiPath('gemini-2.5-pro', 'streamGenerateContent', '?alt=sse'),
+        headers: geminiHeaders(),
+        body: geminiBody(),
+      });
+      const echo = sseEvents(echoed.text).find((event) => event.event === 'echo');
+      expect(echo?.data).toBe(JSON.stringify({ key: '*'.repeat(REAL_GOOGLE_KEY.length) }));
+      expect(records[1]).toMatchObject({ inputTokens: 400, outputTokens: 100 });
     });
   });
 

@@ -9,9 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * A stand-in for the Anthropic and OpenAI APIs: the four routes the gateway forwards, JSON and
- * event-stream answers in the providers' formats, every request recorded as received, and
- * failures on demand.
+ * A stand-in for the Anthropic, OpenAI and Gemini APIs: the routes the gateway forwards, JSON,
+ * event-stream and (for Gemini without `?alt=sse`) streamed JSON-array answers in the
+ * providers' formats, every request recorded as received, and failures on demand.
  */
 
 export interface RecordedRequest {
@@ -54,6 +54,14 @@ export const UPSTREAM_USAGE = {
     total_tokens: 360,
     prompt_tokens_details: { cached_tokens: 100 },
   },
+  gemini: {
+    promptTokenCount: 400,
+    candidatesTokenCount: 70,
+    cachedContentTokenCount: 100,
+    thoughtsTokenCount: 30,
+    totalTokenCount: 500,
+  },
+  geminiCountTokens: { totalTokens: 42 },
 } as const;
 
 export interface ScriptedUpstream {
@@ -209,7 +217,45 @@ function chatStream(model: string, includeUsage: boolean): Event[] {
   ];
 }
 
+function geminiResponse(model: string, text: string, usage: unknown): Record<string, unknown> {
+  return {
+    candidates: [{ content: { parts: [{ text }], role: 'model' }, index: 0 }],
+    usageMetadata: usage,
+    modelVersion: model,
+    responseId: 'resp-gemini-01',
+  };
+}
+
+/**
+ * A Gemini stream's chunks: every chunk reports the usage so far (the prompt, and the candidates
+ * counted up to then); the last one carries the totals and the finish reason.
+ */
+function geminiChunks(model: string): Record<string, unknown>[] {
+  const { promptTokenCount, cachedContentTokenCount } = UPSTREAM_USAGE.gemini;
+  return WORDS.map((text, index) =>
+    index === WORDS.length - 1
+      ? {
+          ...geminiResponse(model, text, UPSTREAM_USAGE.gemini),
+          candidates: [
+            { content: { parts: [{ text }], role: 'model' }, index: 0, finishReason: 'STOP' },
+          ],
+        }
+      : geminiResponse(model, text, {
+          promptTokenCount,
+          cachedContentTokenCount,
+          candidatesTokenCount: index + 1,
+          totalTokenCount: promptTokenCount + index + 1,
+        }),
+  );
+}
+
+/** `/v1beta/models/{model}:{method}`, after any base-URL prefix. */
+const GEMINI_ROUTE = /\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens)$/;
+
 function jsonAnswer(path: string, model: string): unknown {
+  const gemini = GEMINI_ROUTE.exec(path);
+  if (gemini?.[2] === 'countTokens') return UPSTREAM_USAGE.geminiCountTokens;
+  if (gemini !== null) return geminiResponse(model, WORDS.join(''), UPSTREAM_USAGE.gemini);
   if (path.endsWith('/v1/messages/count_tokens')) return UPSTREAM_USAGE.countTokens;
   if (path.endsWith('/v1/messages')) {
     return {
@@ -259,6 +305,40 @@ export async function startScriptedUpstream(
   let streamsFinished = 0;
   let cutByClient = 0;
 
+  /**
+   * Gemini's stream without `?alt=sse`: one JSON array written element by element, as Google
+   * writes it (`[{…}\n,\r\n{…}\n]`).
+   */
+  const writeJsonArray = async (
+    response: ServerResponse,
+    request: IncomingMessage,
+    chunks: readonly Record<string, unknown>[],
+    mode: FailMode | null,
+    delayMs: number,
+  ): Promise<boolean> => {
+    response.writeHead(200, {
+      'content-type': 'application/json; charset=UTF-8',
+      'request-id': 'req_01',
+    });
+    response.flushHeaders();
+    for (const [index, chunk] of chunks.entries()) {
+      if (response.destroyed) return false;
+      response.write(`${index === 0 ? '[' : ',\r\n'}${JSON.stringify(chunk, null, 2)}\n`);
+      if (index === 0) {
+        if (mode === 'reset-mid-stream') {
+          await sleep(delayMs);
+          request.socket.destroy();
+          return false;
+        }
+        if (gate !== null) await gate;
+      }
+      if (delayMs > 0) await sleep(delayMs);
+    }
+    if (response.destroyed) return false;
+    response.end(']');
+    return true;
+  };
+
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
@@ -276,8 +356,13 @@ export async function startScriptedUpstream(
     });
 
     const path = url.split('?')[0] ?? '';
+    const query = new URLSearchParams(url.split('?')[1] ?? '');
     const anthropic = path.includes('/v1/messages');
-    if (request.method !== 'POST' || !ROUTES.some((route) => path.endsWith(route))) {
+    const gemini = GEMINI_ROUTE.exec(path);
+    if (
+      request.method !== 'POST' ||
+      (gemini === null && !ROUTES.some((route) => path.endsWith(route)))
+    ) {
       response.writeHead(404, { 'content-type': 'application/json' });
       response.end('{"error":"not found"}');
       return;
@@ -293,15 +378,24 @@ export async function startScriptedUpstream(
       response.end(
         anthropic
           ? '{"type":"error","error":{"type":"api_error","message":"Internal server error"}}'
-          : '{"error":{"message":"The server had an error","type":"server_error","param":null,"code":null}}',
+          : gemini !== null
+            ? '{"error":{"code":500,"message":"An internal error has occurred.","status":"INTERNAL"}}'
+            : '{"error":{"message":"The server had an error","type":"server_error","param":null,"code":null}}',
       );
       return;
     }
     const presented = String(
-      request.headers['x-api-key'] ?? request.headers.authorization?.replace(/^Bearer /, '') ?? '',
+      request.headers['x-api-key'] ??
+        request.headers['x-goog-api-key'] ??
+        request.headers.authorization?.replace(/^Bearer /, '') ??
+        '',
     );
-    const model = typeof json?.model === 'string' ? json.model : 'unknown';
-    const stream = json?.stream === true && !path.endsWith('/count_tokens');
+    // Gemini names the model and the stream in the path.
+    const model = gemini?.[1] ?? (typeof json?.model === 'string' ? json.model : 'unknown');
+    const stream =
+      gemini !== null
+        ? gemini[2] === 'streamGenerateContent'
+        : json?.stream === true && !path.endsWith('/count_tokens');
 
     if (!stream) {
       const answer = jsonAnswer(path, model);
@@ -317,12 +411,22 @@ export async function startScriptedUpstream(
       return;
     }
 
+    if (gemini !== null && query.get('alt') !== 'sse') {
+      if (await writeJsonArray(response, request, geminiChunks(model), mode, eventDelayMs)) {
+        streamsFinished += 1;
+      }
+      return;
+    }
+
     const streamOptions = json?.stream_options as { include_usage?: unknown } | undefined;
-    const events = path.endsWith('/v1/messages')
-      ? anthropicStream(model)
-      : path.endsWith('/v1/responses')
-        ? responsesStream(model)
-        : chatStream(model, streamOptions?.include_usage === true);
+    const events =
+      gemini !== null
+        ? geminiChunks(model).map((chunk) => ({ data: JSON.stringify(chunk) }))
+        : path.endsWith('/v1/messages')
+          ? anthropicStream(model)
+          : path.endsWith('/v1/responses')
+            ? responsesStream(model)
+            : chatStream(model, streamOptions?.include_usage === true);
     response.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
@@ -331,7 +435,8 @@ export async function startScriptedUpstream(
     response.flushHeaders();
     for (const [index, event] of events.entries()) {
       if (response.destroyed) return;
-      response.write(sse(event));
+      // Google ends its events with CRLF pairs.
+      response.write(gemini !== null ? `data: ${event.data}\r\n\r\n` : sse(event));
       if (index === 0) {
         if (mode === 'reset-mid-stream') {
           await sleep(eventDelayMs);

@@ -927,6 +927,195 @@ for (const dialect of dialects) {
       });
     });
 
+    describe('model spend', () => {
+      const DAY_MS = 86_400_000;
+
+      /** One model call as the runner records it (agent.usage). */
+      function usage(
+        run: number,
+        offsetMs: number,
+        spend: { input?: number; output?: number; cached?: number; costUsd?: number } = {},
+        refused: string | null = null,
+      ): NewEvent {
+        return event('agent.usage', offsetMs, {
+          runId: runId(run),
+          attempt: 1,
+          provider: 'anthropic',
+          api: 'messages',
+          model: 'claude-sonnet-4-5',
+          status: refused === null ? 200 : 429,
+          stream: false,
+          inputTokens: spend.input ?? 150,
+          outputTokens: spend.output ?? 50,
+          cachedInputTokens: spend.cached ?? 30,
+          costUsd: spend.costUsd ?? 0.001,
+          latencyMs: 12,
+          refused,
+        });
+      }
+
+      async function sessionOnRepo(n: number, repo: string): Promise<void> {
+        const createdAt = at(n);
+        await store.createSession({
+          session: {
+            id: sessionId(n),
+            createdAt,
+            task: 't',
+            repo,
+            agent: 'mock',
+            requestedBy: 'alice',
+            labels: [],
+          },
+          run: { id: runId(n), createdAt, jobSpec: {} },
+          events: [event('session.created', n)],
+        });
+      }
+
+      it('sums the calls of a run, a session and a repository-day from the events that record them', async () => {
+        await sessionOnRepo(1, '/repos/demo');
+        await sessionOnRepo(2, '/repos/demo');
+        await sessionOnRepo(3, '/repos/other');
+        await store.appendEvents(sessionId(1), [
+          usage(1, 100, { input: 100, output: 10, cached: 5, costUsd: 0.25 }),
+          event('agent.event', 101),
+          usage(1, 102, { input: 200, output: 20, cached: 0, costUsd: 0.5 }),
+          // Refused by the gateway before anything was forwarded: spent nothing.
+          usage(1, 103, { input: 0, output: 0, cached: 0, costUsd: 0 }, 'budget'),
+        ]);
+        // A stream the upstream cut off is still charged.
+        await store.appendEvents(sessionId(2), [
+          usage(2, 200, { input: 7, output: 3, cached: 1, costUsd: 0.125 }, 'upstream_error'),
+        ]);
+        await store.appendEvents(sessionId(3), [usage(3, 300, { costUsd: 4 })]);
+
+        expect(await store.modelSpend({ runId: runId(1) })).toEqual({
+          calls: 2,
+          inputTokens: 300,
+          outputTokens: 30,
+          cachedInputTokens: 5,
+          costUsd: 0.75,
+        });
+        expect(await store.modelSpend({ sessionId: sessionId(1) })).toEqual(
+          await store.modelSpend({ runId: runId(1) }),
+        );
+        expect(await store.modelSpend({ sessionId: sessionId(2) })).toMatchObject({
+          calls: 1,
+          costUsd: 0.125,
+        });
+        const day = { fromIso: at(0), toIso: at(DAY_MS) };
+        expect(await store.modelSpend({ repo: '/repos/demo', ...day })).toEqual({
+          calls: 3,
+          inputTokens: 307,
+          outputTokens: 33,
+          cachedInputTokens: 6,
+          costUsd: 0.875,
+        });
+        expect((await store.modelSpend({ repo: '/repos/other', ...day })).costUsd).toBe(4);
+        // Nothing spent is zero, not an error; an unknown run or session is NOT_FOUND.
+        expect(await store.modelSpend({ repo: '/repos/none', ...day })).toEqual({
+          calls: 0,
+          inputTokens: 0,
+          outputTokens: 0,
+          cachedInputTokens: 0,
+          costUsd: 0,
+        });
+        await sessionOnRepo(4, '/repos/demo');
+        expect((await store.modelSpend({ runId: runId(4) })).calls).toBe(0);
+        expect((await store.modelSpend({ sessionId: sessionId(4) })).calls).toBe(0);
+        await expectCode(store.modelSpend({ runId: runId(99) }), 'NOT_FOUND');
+        await expectCode(store.modelSpend({ sessionId: sessionId(99) }), 'NOT_FOUND');
+      });
+
+      it('counts a repository-day from its first millisecond up to, not including, the next day', async () => {
+        await sessionOnRepo(1, '/repos/demo');
+        await store.appendEvents(sessionId(1), [
+          usage(1, -1, { costUsd: 1 }),
+          usage(1, 0, { costUsd: 2 }),
+          usage(1, DAY_MS - 1, { costUsd: 4 }),
+          usage(1, DAY_MS, { costUsd: 8 }),
+        ]);
+        const spent = async (fromMs: number) =>
+          (
+            await store.modelSpend({
+              repo: '/repos/demo',
+              fromIso: at(fromMs),
+              toIso: at(fromMs + DAY_MS),
+            })
+          ).costUsd;
+        expect(await spent(-DAY_MS)).toBe(1);
+        expect(await spent(0)).toBe(6);
+        expect(await spent(DAY_MS)).toBe(8);
+        expect((await store.modelSpend({ runId: runId(1) })).costUsd).toBe(15);
+      });
+
+      it('records spend in the same transaction as the event, whatever operation appends it', async () => {
+        await sessionOnRepo(1, '/repos/demo');
+        await store.updateRun({
+          runId: runId(1),
+          changes: { status: 'running', leaseOwner: 'worker-1', leaseExpiresAt: at(10_000) },
+          events: [usage(1, 10, { costUsd: 0.5 })],
+        });
+        await store.createAttempt({
+          attempt: {
+            id: attemptId(1),
+            runId: runId(1),
+            number: 1,
+            agentId: 'a',
+            startedAt: at(20),
+          },
+          events: [usage(1, 20, { costUsd: 0.25 })],
+          fence: { runId: runId(1), leaseOwner: 'worker-1' },
+        });
+        await store.finishAttempt({
+          attemptId: attemptId(1),
+          status: 'failed',
+          reasonCode: 'GATE_FAILED',
+          finishedAt: at(30),
+          detail: {},
+          events: [usage(1, 30, { costUsd: 0.125 })],
+        });
+        expect((await store.modelSpend({ runId: runId(1) })).costUsd).toBe(0.875);
+        // A fenced append refused for a lost lease records neither the event nor its spend.
+        await expectCode(
+          store.appendEvents(sessionId(1), [usage(1, 40, { costUsd: 8 })], {
+            runId: runId(1),
+            leaseOwner: 'worker-2',
+          }),
+          'LEASE_FENCED',
+        );
+        expect((await store.modelSpend({ runId: runId(1) })).costUsd).toBe(0.875);
+      });
+
+      it('refuses a usage event it cannot account for, and writes nothing of its batch', async () => {
+        await sessionOnRepo(1, '/repos/demo');
+        await sessionOnRepo(2, '/repos/demo');
+        const before = await store.getSession(sessionId(1));
+        const malformed = event('agent.usage', 10, { runId: runId(1), provider: 'anthropic' });
+        await expectCode(
+          store.appendEvents(sessionId(1), [usage(1, 9), malformed]),
+          'INVALID_ARGUMENT',
+        );
+        // A run of another session must not be charged through this one.
+        await expectCode(store.appendEvents(sessionId(1), [usage(2, 11)]), 'INVALID_ARGUMENT');
+        expect(await store.getSession(sessionId(1))).toEqual(before);
+        expect(await store.readEvents(sessionId(1))).toHaveLength(1);
+        expect((await store.modelSpend({ runId: runId(1) })).calls).toBe(0);
+        expect((await store.modelSpend({ runId: runId(2) })).calls).toBe(0);
+      });
+
+      it.runIf(dialect.name === 'sqlite')(
+        'sums a repository-day through its index, without reading events',
+        async () => {
+          const plan = (await fixture.rawQuery(
+            "EXPLAIN QUERY PLAN SELECT count(*), sum(cost_usd) FROM model_spend WHERE repo = '/r' AND at >= '2026-01-01' AND at < '2026-01-02'",
+          )) as { detail: string }[];
+          expect(plan.map((row) => row.detail).join('\n')).toMatch(
+            /USING .*INDEX model_spend_repo_at/,
+          );
+        },
+      );
+    });
+
     describe('durability', () => {
       it('keeps everything across close and reopen, migrating only once', async () => {
         await createSession(store, 1, { events: events(4) });
@@ -967,6 +1156,7 @@ for (const dialect of dialects) {
           { name: '0001-initial' },
           { name: '0002-queue-and-tokens' },
           { name: '0003-promotion' },
+          { name: '0004-model-spend' },
         ]);
       });
 

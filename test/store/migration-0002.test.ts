@@ -1,13 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openStore, type Store } from '../../src/store/index.js';
+import type { Store } from '../../src/store/index.js';
 import * as initial from '../../src/store/migrations/0001-initial.js';
-import { makeTempDir, removeDir } from '../helpers/temp-repo.js';
-import { POSTGRES_TEST_URL, storeDialects } from './dialects.js';
+import { storeDialects } from './dialects.js';
+import { databaseMigratedTo, type OldDatabase } from './old-database.js';
 import { claim, runId, sessionId } from './queue-helpers.js';
 
 /**
@@ -18,59 +13,6 @@ import { claim, runId, sessionId } from './queue-helpers.js';
 
 const SESSIONS = 1_203;
 const PAGE = 400;
-
-interface OldDatabase {
-  /** Kysely over the database, for writing rows as 0001 knew them. */
-  readonly db: Kysely<unknown>;
-  openStore(): Promise<Store>;
-  cleanup(): Promise<void>;
-}
-
-async function sqliteDatabase(): Promise<OldDatabase> {
-  const dir = makeTempDir('aas-migrate-');
-  const sqlitePath = join(dir, 'aas.db');
-  const db = new Kysely<unknown>({
-    dialect: new SqliteDialect({ database: new Database(sqlitePath) }),
-  });
-  return {
-    db,
-    openStore: () => openStore({ sqlitePath }),
-    async cleanup() {
-      await db.destroy();
-      removeDir(dir);
-    },
-  };
-}
-
-async function postgresDatabase(): Promise<OldDatabase> {
-  const name = `aas_test_${randomBytes(6).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: POSTGRES_TEST_URL });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(POSTGRES_TEST_URL);
-  url.pathname = `/${name}`;
-  const databaseUrl = url.toString();
-  const pool = new pg.Pool({ connectionString: databaseUrl });
-  // DROP DATABASE … WITH (FORCE) terminates whatever connection is still open (57P01); an
-  // unlistened pool turns that into an unhandled error that fails the whole test run.
-  pool.on('error', () => undefined);
-  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
-  return {
-    db,
-    openStore: () => openStore({ databaseUrl, sqlitePath: '/nonexistent/unused.db' }),
-    async cleanup() {
-      await db.destroy();
-      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    },
-  };
-}
 
 const dialects = await storeDialects();
 
@@ -85,13 +27,7 @@ for (const dialect of dialects) {
     });
 
     it('backfills repos and labels and leaves every run claimable as before', async () => {
-      old = dialect.name === 'sqlite' ? await sqliteDatabase() : await postgresDatabase();
-      const onlyInitial: Record<string, Migration> = { '0001-initial': initial };
-      const { error } = await new Migrator({
-        db: old.db,
-        provider: { getMigrations: async () => onlyInitial },
-      }).migrateToLatest();
-      expect(error).toBeUndefined();
+      old = await databaseMigratedTo(dialect.name, { '0001-initial': initial });
 
       const at = '2026-01-01T00:00:00.000Z';
       const labelsOf = (n: number) =>

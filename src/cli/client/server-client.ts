@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AasError, type Code, type ErrorDetails, isCode } from '../../kernel/index.js';
 import type { JobSpec } from '../../runner/index.js';
 import type { AttemptRecord, RunRecord, SessionRecord, StoredEvent } from '../../sessions/index.js';
+import type { ModelSpend } from '../../store/index.js';
 import {
   ApprovalListWire,
   type ApprovalWireView,
@@ -79,6 +80,13 @@ export interface EventPage {
 export interface SessionView {
   readonly session: SessionRecord;
   readonly runs: RunRecord[];
+  /** Null from a server that predates spend reporting. */
+  readonly spend: SessionSpend | null;
+}
+
+export interface SessionSpend {
+  readonly total: ModelSpend;
+  readonly runs: readonly { readonly runId: string; readonly spend: ModelSpend }[];
 }
 
 export interface RunView {
@@ -221,10 +229,18 @@ export class ServerClient {
     const body = await this.#json('GET', route, z.unknown());
     const nested = NestedSessionViewWire.safeParse(body);
     if (nested.success) {
-      return { session: asSession(nested.data.session), runs: nested.data.runs.map(asRun) };
+      return {
+        session: asSession(nested.data.session),
+        runs: nested.data.runs.map(asRun),
+        spend: nested.data.spend ?? null,
+      };
     }
-    const { runs, ...session } = this.#check(SessionViewWire, body, `GET ${API_PREFIX}${route}`);
-    return { session: asSession(session), runs: runs.map(asRun) };
+    const { runs, spend, ...session } = this.#check(
+      SessionViewWire,
+      body,
+      `GET ${API_PREFIX}${route}`,
+    );
+    return { session: asSession(session), runs: runs.map(asRun), spend: spend ?? null };
   }
 
   async readEvents(

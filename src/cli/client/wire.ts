@@ -87,11 +87,29 @@ export const EventPageWire = z.object({
   nextAfter: z.number().int().nullable().optional(),
 });
 
+export const ModelSpendWire = z.looseObject({
+  calls: z.number(),
+  inputTokens: z.number(),
+  outputTokens: z.number(),
+  cachedInputTokens: z.number(),
+  costUsd: z.number(),
+});
+
+/** Absent from servers that predate spend reporting. */
+export const SessionSpendWire = z.looseObject({
+  total: ModelSpendWire,
+  runs: z.array(z.looseObject({ runId: z.string(), spend: ModelSpendWire })),
+});
+
 /** `GET /sessions/{id}`: the session's fields with its runs, or the two side by side. */
-export const SessionViewWire = SessionWire.extend({ runs: z.array(RunWire) });
+export const SessionViewWire = SessionWire.extend({
+  runs: z.array(RunWire),
+  spend: SessionSpendWire.optional(),
+});
 export const NestedSessionViewWire = z.looseObject({
   session: SessionWire,
   runs: z.array(RunWire),
+  spend: SessionSpendWire.optional(),
 });
 
 /** `GET /runs/{id}`: the run's fields with its attempts, or the two side by side. */

@@ -12,8 +12,8 @@ import { RUN_STATUSES, type RunStatus } from '../../store/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { serverClientFor } from '../client/connect.js';
 import { followSessionEvents } from '../client/follow-events.js';
-import type { ServerClient } from '../client/server-client.js';
-import { firstLine, table } from '../format.js';
+import type { ServerClient, SessionSpend } from '../client/server-client.js';
+import { firstLine, formatModelSpend, table } from '../format.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
 
 /** The largest page the server hands out; longer lists are read page by page. */
@@ -81,13 +81,15 @@ interface SessionView {
   readonly runs: RunRecord[];
   readonly attempts: AttemptRecord[];
   readonly events: StoredEvent[];
+  /** Null from a server that predates spend reporting. */
+  readonly spend: SessionSpend | null;
 }
 
 async function showFromServer(server: ServerClient, id: string): Promise<SessionView> {
-  const { session, runs } = await server.getSession(id);
+  const { session, runs, spend } = await server.getSession(id);
   const attempts = await Promise.all(runs.map((run) => server.getRun(run.id)));
   const events = await eventsFromServer(server, id, 0);
-  return { session, runs, attempts: attempts.flatMap((view) => view.attempts), events };
+  return { session, runs, attempts: attempts.flatMap((view) => view.attempts), events, spend };
 }
 
 function requireSessionId(id: string): void {
@@ -233,19 +235,28 @@ export function registerSessionsCommand(
                 runs.map((run) => runtime.store.listAttempts(run.id)),
               );
               const events = await runtime.store.readEvents(id);
-              return { session, runs, attempts: attempts.flat(), events };
+              const total = await runtime.store.modelSpend({ sessionId: id });
+              const runSpend = await Promise.all(
+                runs.map(async (run) => ({
+                  runId: run.id,
+                  spend: await runtime.store.modelSpend({ runId: run.id }),
+                })),
+              );
+              const spend = { total, runs: runSpend };
+              return { session, runs, attempts: attempts.flat(), events, spend };
             });
         const view = {
           session: found.session,
           runs: found.runs,
           attempts: found.attempts,
+          spend: found.spend,
           projection: replaySession(found.events),
         };
         if (flags.json) {
           println(io.stdout, JSON.stringify(view));
           return;
         }
-        const { session, runs, projection } = view;
+        const { session, runs, projection, spend } = view;
         println(io.stdout, `session   ${session.id}`);
         println(io.stdout, `task      ${firstLine(session.task, 100)}`);
         println(io.stdout, `repo      ${session.repo}`);
@@ -253,11 +264,16 @@ export function registerSessionsCommand(
           io.stdout,
           `agent     ${session.agent}    requested by ${session.requestedBy}    created ${session.createdAt}`,
         );
+        if (spend !== null) println(io.stdout, `spend     ${formatModelSpend(spend.total)}`);
         for (const run of runs) {
           println(
             io.stdout,
             `run       ${run.id}  ${run.status}${run.reasonCode ? ` (${run.reasonCode})` : ''}`,
           );
+          const runSpend = spend?.runs.find((entry) => entry.runId === run.id)?.spend;
+          // One run's spend is the session's: a second line would only repeat it.
+          if (runSpend !== undefined && runs.length > 1)
+            println(io.stdout, `run spend ${formatModelSpend(runSpend)}`);
           if (run.reasonDetail) printReason(io, run.reasonDetail, session.id);
           if (run.baseCommit)
             println(io.stdout, `base      ${run.baseCommit} (${run.baseRef ?? 'HEAD'})`);

@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.js';
 import * as queueAndTokens from './0002-queue-and-tokens.js';
 import * as promotion from './0003-promotion.js';
+import * as modelSpend from './0004-model-spend.js';
 
 /**
  * Migrations are compiled into the program rather than read from a folder at run time, so a
@@ -11,6 +12,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial': initial,
   '0002-queue-and-tokens': queueAndTokens,
   '0003-promotion': promotion,
+  '0004-model-spend': modelSpend,
 };
 
 export const migrationProvider: MigrationProvider = {
