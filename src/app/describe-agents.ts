@@ -27,17 +27,23 @@ const PROVIDER_KEY_VARIABLES = {
 } as const;
 
 /**
- * The version in the nearest package.json above an npm-installed binary (claude, codex,
- * gemini). Binaries installed otherwise (aider, openhands) have none; their runs record the
- * version the binary itself reports.
+ * The version in the nearest package.json above an npm-installed binary that belongs to the
+ * CLI's package (or its platform package, `<name>-linux-x64`, or an alias of it whose version
+ * carries the platform). Binaries installed otherwise (aider, openhands) have none here; each
+ * run records the version the binary itself reports.
  */
-async function packageVersionOf(binary: string): Promise<string | null> {
+async function packageVersionOf(binary: string, npmPackage: string): Promise<string | null> {
   let dir = dirname(binary);
   for (let depth = 0; depth < 6; depth += 1) {
     try {
       const text = await readFile(join(dir, 'package.json'), 'utf8');
-      const parsed = JSON.parse(text) as { version?: unknown };
-      if (typeof parsed.version === 'string') return parsed.version;
+      const parsed = JSON.parse(text) as { name?: unknown; version?: unknown };
+      const ours =
+        typeof parsed.name === 'string' &&
+        (parsed.name === npmPackage || parsed.name.startsWith(`${npmPackage}-`));
+      if (ours && typeof parsed.version === 'string') {
+        return parsed.version.replace(/-(?:linux|darwin|win32)-[a-z0-9]+$/, '');
+      }
     } catch {
       // No package.json here: one level up.
     }
@@ -104,7 +110,10 @@ export async function describeAgents(runtime: Runtime): Promise<AgentStatus[]> {
       installed: true,
       usable: problems.length === 0,
       program,
-      version: cli !== null && program !== null ? await packageVersionOf(program) : null,
+      version:
+        cli?.npmPackage && program !== null
+          ? await packageVersionOf(program, cli.npmPackage)
+          : null,
       modelProviders: manifest.modelGateway,
       problems,
     });

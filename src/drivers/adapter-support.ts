@@ -98,33 +98,49 @@ export function agentBin(command: string): string {
   return configured === undefined || configured === '' ? command : configured;
 }
 
+/** How long the version probe may take; a run never waits longer than this for it. */
+const VERSION_PROBE_MS = 5_000;
+/** After the CLI exits, how long its stdout may still drain (a leftover child may hold it open). */
+const STDOUT_DRAIN_MS = 1_000;
+
 /**
  * Records which version of the CLI runs this attempt (`agent.version`), asked of the very
- * binary that runs, alongside the real run so it adds no time to it.
+ * binary that runs, alongside the real run so it adds no time to it. Resolves once the event is
+ * written, or after VERSION_PROBE_MS with `unknown`: the attempt never waits on a stuck probe.
  */
 function reportVersion(run: AgentCliRun): Promise<void> {
   return new Promise((resolve) => {
     let out = '';
-    const child = spawn(run.bin, [...(run.versionArgs ?? ['--version'])], {
-      cwd: run.cwd,
-      stdio: ['ignore', 'pipe', 'ignore'],
-      env: { ...process.env, ...run.env },
-      timeout: 30_000,
-    });
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (out.length < 1_000) out += chunk.toString('utf8');
-    });
+    let reported = false;
     const done = (version: string | null): void => {
+      if (reported) return;
+      reported = true;
+      clearTimeout(timer);
       run.emit('agent.version', version ?? 'unknown', {
         binary: run.bin,
         version: version ?? 'unknown',
       });
       resolve();
     };
+    const child = spawn(run.bin, [...(run.versionArgs ?? ['--version'])], {
+      cwd: run.cwd,
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: { ...process.env, ...run.env },
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      done(null);
+    }, VERSION_PROBE_MS);
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (out.length < 1_000) out += chunk.toString('utf8');
+    });
     child.on('error', () => done(null));
-    child.on('close', (code) => {
-      const line = out.trim().split('\n')[0]?.trim() ?? '';
-      done(code === 0 && line !== '' ? line.slice(0, 200) : null);
+    // `exit`, not `close`: a child the probe left behind may keep its stdout open.
+    child.on('exit', (code) => {
+      setImmediate(() => {
+        const line = out.trim().split('\n')[0]?.trim() ?? '';
+        done(code === 0 && line !== '' ? line.slice(0, 200) : null);
+      });
     });
   });
 }
@@ -136,41 +152,72 @@ function writeResult(path: string, result: Record<string, unknown>): void {
 /**
  * Runs the agent's CLI in the workspace, feeds its stdout to `onLine`, and maps its exit to
  * driver_result.json: exit 0 and no failure reported is `succeeded`; anything else `failed`
- * with `retry` recommended. The adapter exits with the CLI's code once both are written.
+ * with `retry` recommended. The adapter exits with the CLI's code once both are written. The
+ * result is written exactly once, when the CLI exits (or cannot start), even if something it
+ * left behind still holds its stdout open.
  */
 export function runAgentCli(run: AgentCliRun): void {
   const started = Date.now();
   const version = reportVersion(run);
+  let finished = false;
+  const finish = (result: Record<string, unknown>, exitCode: number): void => {
+    if (finished) return;
+    finished = true;
+    writeResult(run.resultPath, result);
+    void version.then(() => process.exit(exitCode));
+  };
   const child = spawn(run.bin, [...run.args], {
     cwd: run.cwd,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...run.env },
   });
   child.on('error', (error) => {
-    writeResult(run.resultPath, {
-      status: 'failed',
-      summary: `${run.adapter}: cannot start ${run.bin}`,
-      error: error.message,
-      recommendedAction: 'reject',
-    });
-    void version.then(() => process.exit(1));
-  });
-  createInterface({ input: child.stdout }).on('line', run.onLine);
-  child.on('close', (code, signal) => {
-    const outcome = run.outcome();
-    const ok = code === 0 && outcome.failed !== true;
-    const exited = signal === null ? `exited with ${code}` : `was killed by ${signal}`;
-    writeResult(run.resultPath, {
-      status: ok ? 'succeeded' : 'failed',
-      summary: clip(outcome.summary || (ok ? 'done' : `${run.bin} ${exited}`)),
-      recommendedAction: ok ? 'promote' : 'retry',
-      metrics: {
-        tokensIn: outcome.tokensIn ?? 0,
-        tokensOut: outcome.tokensOut ?? 0,
-        ...(outcome.costUsd === undefined ? {} : { costUsd: outcome.costUsd }),
-        durationMs: Date.now() - started,
+    finish(
+      {
+        status: 'failed',
+        summary: `${run.adapter}: cannot start ${run.bin}`,
+        error: error.message,
+        recommendedAction: 'reject',
       },
-    });
-    void version.then(() => process.exit(ok ? 0 : (code ?? 1) || 1));
+      1,
+    );
+  });
+  let stdoutEnded = false;
+  const lines = createInterface({ input: child.stdout });
+  lines.on('line', run.onLine);
+  child.stdout.once('end', () => {
+    stdoutEnded = true;
+  });
+  child.on('exit', (code, signal) => {
+    const report = (): void => {
+      lines.close();
+      child.stdout.destroy();
+      const outcome = run.outcome();
+      const ok = code === 0 && outcome.failed !== true;
+      const exited = signal === null ? `exited with ${code}` : `was killed by ${signal}`;
+      finish(
+        {
+          status: ok ? 'succeeded' : 'failed',
+          summary: clip(outcome.summary || (ok ? 'done' : `${run.bin} ${exited}`)),
+          recommendedAction: ok ? 'promote' : 'retry',
+          metrics: {
+            tokensIn: outcome.tokensIn ?? 0,
+            tokensOut: outcome.tokensOut ?? 0,
+            ...(outcome.costUsd === undefined ? {} : { costUsd: outcome.costUsd }),
+            durationMs: Date.now() - started,
+          },
+        },
+        ok ? 0 : (code ?? 1) || 1,
+      );
+    };
+    // Let the last lines arrive; a leftover child holding stdout open gets STDOUT_DRAIN_MS.
+    if (stdoutEnded) setImmediate(report);
+    else {
+      const timer = setTimeout(report, STDOUT_DRAIN_MS);
+      child.stdout.once('end', () => {
+        clearTimeout(timer);
+        setImmediate(report);
+      });
+    }
   });
 }

@@ -27,7 +27,7 @@ export interface AgentRegistryOptions {
   readonly dirs: readonly string[];
   /**
    * Built-in agents whose program was not found: asking for one is AGENT_UNAVAILABLE (with
-   * what is missing), not AGENT_UNKNOWN, and their ids stay reserved for the built-in.
+   * what is missing), not AGENT_UNKNOWN, unless a manifest file defines that id itself.
    */
   readonly unavailable?: readonly UnavailableAgent[];
 }
@@ -59,13 +59,13 @@ export async function createAgentRegistry(options: AgentRegistryOptions): Promis
     for (const file of await manifestFilesIn(dir)) {
       const manifest = await loadManifestFile(file);
       const existing = byId.get(manifest.id);
-      if (existing !== undefined || missing.has(manifest.id)) {
-        const builtin = existing === undefined || existing.source === 'built-in';
+      if (existing !== undefined) {
+        const builtin = existing.source === 'built-in';
         throw new AasError(
           'MANIFEST_INVALID',
           builtin
             ? `agent '${manifest.id}' is a built-in agent and cannot be redefined`
-            : `agent '${manifest.id}' is already defined by ${existing?.source}`,
+            : `agent '${manifest.id}' is already defined by ${existing.source}`,
           {
             file,
             field: 'id',
@@ -76,6 +76,9 @@ export async function createAgentRegistry(options: AgentRegistryOptions): Promis
         );
       }
       byId.set(manifest.id, { manifest: freezeManifest(manifest), source: file });
+      // A site's own manifest may stand in for a built-in CLI agent this host lacks (installed
+      // somewhere AAS does not look, or needing more read-only paths).
+      missing.delete(manifest.id);
     }
   }
 

@@ -6,12 +6,14 @@
  * It reads the AEP job and starts Aider's documented scripting mode in the workspace:
  *
  *   aider --message <prompt> --yes-always --no-git --no-auto-commits
- *         --no-suggest-shell-commands --no-pretty --no-stream --no-check-update
- *         --analytics-disable --model openai/<model> --openai-api-base <gateway>/v1
+ *         --no-suggest-shell-commands --no-auto-lint --no-auto-test --no-pretty --no-stream
+ *         --no-check-update --analytics-disable --model openai/<model>
+ *         --openai-api-base <gateway>/v1
  *
- * Aider only edits files: with shell-command suggestions off, `--yes-always` answers the
- * questions an edit raises (create this file?), not whether to run a command, which is the
- * narrowest mode that lets it work unattended. `--no-git` keeps it out of the checkout's
+ * With shell-command suggestions, auto-lint and auto-test off, `--yes-always` answers the
+ * questions an edit raises (create this file?), which is the narrowest mode that lets Aider
+ * work unattended; a repository's own Aider configuration can still widen it, which is why
+ * its manifest requires the AAS sandbox. `--no-git` keeps it out of the checkout's
  * history: AAS collects the change itself. Its model calls go to the gateway's OpenAI-compatible
  * endpoint with the placeholder key (OPENAI_API_KEY).
  *
@@ -46,6 +48,9 @@ const args = [
   '--no-git',
   '--no-auto-commits',
   '--no-suggest-shell-commands',
+  // A repository's .aider.conf.yml may name lint and test commands; none run unasked.
+  '--no-auto-lint',
+  '--no-auto-test',
   '--no-pretty',
   '--no-stream',
   '--no-check-update',

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ownInstallReadOnlyPaths } from '../sandbox/index.js';
 import { type AgentManifest, AgentManifestSchema } from './agent-manifest.js';
@@ -86,15 +87,14 @@ const CLI_AGENT_ENV: Record<CliAgentId, Record<string, string>> = {
 };
 
 /**
- * CLI agents whose only unattended mode approves every action of their own (Codex with its
- * nested sandbox off, OpenHands headless) must never run outside an AAS sandbox: their
- * manifest's policy layer requires one.
- */
-const NEEDS_AAS_SANDBOX: ReadonlySet<CliAgentId> = new Set(['codex', 'openhands']);
-
-/**
  * A CLI agent, driven by its adapter inside the sandbox; its model calls go through the
- * gateway (`modelGateway`), and the directory it was installed in is visible read-only.
+ * gateway (`modelGateway`), and the directories it was installed in are visible read-only.
+ *
+ * Every one of them requires the AAS sandbox (its manifest's policy layer). Their unattended
+ * modes approve more than edits (Codex with its nested sandbox off, OpenHands headless), and
+ * each also obeys configuration the repository itself can carry (Claude Code's and Gemini CLI's
+ * project settings with hooks, MCP servers and auto-approved tools, Aider's .aider.conf.yml
+ * with test and lint commands): what the agent is given must never run on the host.
  */
 function cliAgentManifest(id: CliAgentId, nodePath: string, bin: string): AgentManifest {
   const cli = CLI_AGENTS[id];
@@ -104,19 +104,38 @@ function cliAgentManifest(id: CliAgentId, nodePath: string, bin: string): AgentM
     entrypoint: nodePath,
     args: adapterArgs(`${id}-adapter`),
     env: { AAS_AGENT_BIN: bin, ...CLI_AGENT_ENV[id] },
-    readOnlyPaths: [...ownInstallReadOnlyPaths(), installRootOf(bin)],
+    readOnlyPaths: [...ownInstallReadOnlyPaths(), ...cliInstallPaths(bin)],
     capabilities: ['edit', 'events', ...cli.providers.map((provider) => `model:${provider}`)],
     modelGateway: [...cli.providers],
-    ...(NEEDS_AAS_SANDBOX.has(id) ? { policy: { sandbox: 'required' } } : {}),
+    policy: { sandbox: 'required' },
     result: 'file',
   });
 }
 
-/** The `node_modules` directory a binary was installed under (its platform package is a sibling). */
-function installRootOf(binary: string): string {
+/**
+ * What a CLI needs to see to start:
+ * - an npm install: the `node_modules` it was installed under (its platform package, with the
+ *   native binary, is a sibling of the main package);
+ * - a Python virtualenv (pipx, `uv tool`): the venv, and the interpreter install its
+ *   `pyvenv.cfg` names as `home` (uv keeps its Pythons outside the venv);
+ * - anything else: the binary's own directory only, never a wider prefix such as `~/.local`.
+ */
+export function cliInstallPaths(binary: string): string[] {
   const parts = binary.split('/');
   const at = parts.lastIndexOf('node_modules');
-  return at > 0 ? parts.slice(0, at + 1).join('/') : dirname(dirname(binary));
+  if (at > 0) return [parts.slice(0, at + 1).join('/')];
+  const binDir = dirname(binary);
+  const venv = dirname(binDir);
+  let config: string;
+  try {
+    config = readFileSync(join(venv, 'pyvenv.cfg'), 'utf8');
+  } catch {
+    return [binDir];
+  }
+  const home = /^home\s*=\s*(.+?)\s*$/m.exec(config)?.[1];
+  const pythonPrefix = home === undefined || !isAbsolute(home) ? null : dirname(home);
+  const system = pythonPrefix === null || /^\/(usr|bin|lib|lib64)(\/|$)/.test(pythonPrefix);
+  return system ? [venv] : [venv, pythonPrefix];
 }
 
 function adapterArgs(name: string): string[] {

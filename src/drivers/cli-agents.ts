@@ -5,6 +5,7 @@
  */
 export const CLI_AGENTS = {
   'claude-code': {
+    npmPackage: '@anthropic-ai/claude-code',
     command: 'claude',
     binVariable: 'AAS_CLAUDE_CODE_BIN',
     install: 'npm install -g @anthropic-ai/claude-code',
@@ -12,6 +13,7 @@ export const CLI_AGENTS = {
     description: 'Claude Code (headless -p, stream-json), through the model gateway.',
   },
   codex: {
+    npmPackage: '@openai/codex',
     command: 'codex',
     binVariable: 'AAS_CODEX_BIN',
     install: 'npm install -g @openai/codex',
@@ -19,6 +21,7 @@ export const CLI_AGENTS = {
     description: 'Codex CLI (exec --json), through the model gateway; only in the AAS sandbox.',
   },
   gemini: {
+    npmPackage: '@google/gemini-cli',
     command: 'gemini',
     binVariable: 'AAS_GEMINI_BIN',
     install: 'npm install -g @google/gemini-cli',
@@ -26,6 +29,7 @@ export const CLI_AGENTS = {
     description: 'Gemini CLI (headless -p, stream-json), through the model gateway.',
   },
   aider: {
+    npmPackage: null,
     command: 'aider',
     binVariable: 'AAS_AIDER_BIN',
     install: 'python3 -m pip install aider-install && aider-install',
@@ -33,6 +37,7 @@ export const CLI_AGENTS = {
     description: 'Aider (--message, edits only), OpenAI-compatible API through the model gateway.',
   },
   openhands: {
+    npmPackage: null,
     command: 'openhands',
     binVariable: 'AAS_OPENHANDS_BIN',
     install: 'uv tool install openhands --python 3.12',
@@ -43,6 +48,8 @@ export const CLI_AGENTS = {
 } as const satisfies Record<
   string,
   {
+    /** The npm package it is installed from, whose package.json says its version; or null. */
+    readonly npmPackage: string | null;
     readonly command: string;
     readonly binVariable: string;
     readonly install: string;

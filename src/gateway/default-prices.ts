@@ -24,7 +24,8 @@ export const DEFAULT_PRICES: PriceTable = {
   'o4-mini*': { inputPerMTokUsd: 1.1, outputPerMTokUsd: 4.4, cachedInputPerMTokUsd: 0.275 },
   // Gemini API, paid tier, text input. The model comes from the request path
   // (`/v1beta/models/gemini-2.5-pro:generateContent`). Pro models cost more for prompts over
-  // 200k tokens (2.5 Pro: 2.50 / 0.25 / 15; 3 Pro: 4 / 0.40 / 18); these are the prices below it.
+  // 200k tokens (2.5 Pro: 2.50 / 0.25 / 15; 3 Pro: 4 / 0.40 / 18); these are the prices below it,
+  // so a call with a longer prompt is counted at as little as half of what it costs.
   // Cached input is the context-caching price, a tenth of the input price.
   'gemini-2.5-pro*': { inputPerMTokUsd: 1.25, outputPerMTokUsd: 10, cachedInputPerMTokUsd: 0.125 },
   'gemini-2.5-flash*': { inputPerMTokUsd: 0.3, outputPerMTokUsd: 2.5, cachedInputPerMTokUsd: 0.03 },
@@ -41,4 +42,19 @@ export const DEFAULT_PRICES: PriceTable = {
     outputPerMTokUsd: 1.5,
     cachedInputPerMTokUsd: 0.025,
   },
+  // Image and speech models share a family's prefix but generate images or audio, priced far
+  // above text; these longer patterns win over the family's. Usage does not split the output by
+  // what it was, so all of it is priced as the image or audio it mostly is, and cached input
+  // (which these models do not offer) at the input price.
+  // gemini-2.5-flash-image (and -preview): $0.039 an image of 1290 tokens.
+  'gemini-2.5-flash-image*': { inputPerMTokUsd: 0.3, outputPerMTokUsd: 30 },
+  // gemini-3-pro-image-preview: $0.134 a 1K or 2K image of 1120 tokens (text output is $12).
+  'gemini-3-pro-image*': { inputPerMTokUsd: 2, outputPerMTokUsd: 120 },
+  // Text in, audio out.
+  'gemini-2.5-flash-preview-tts*': { inputPerMTokUsd: 0.5, outputPerMTokUsd: 10 },
+  'gemini-2.5-flash-tts*': { inputPerMTokUsd: 0.5, outputPerMTokUsd: 10 },
+  'gemini-2.5-pro-preview-tts*': { inputPerMTokUsd: 1, outputPerMTokUsd: 20 },
+  'gemini-2.5-pro-tts*': { inputPerMTokUsd: 1, outputPerMTokUsd: 20 },
+  // Native audio (the Live API's models), priced for audio in and out.
+  'gemini-2.5-flash-native-audio*': { inputPerMTokUsd: 3, outputPerMTokUsd: 12 },
 };

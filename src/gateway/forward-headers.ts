@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { ModelProvider } from './model-call-record.js';
-import { GOOGLE_KEY_PARAMS, pathnameOf, queryParams } from './model-routes.js';
+import { pathnameOf, queryParams } from './model-routes.js';
 
 /** Hop-by-hop headers describe one connection, not the message; they never cross the gateway. */
 const HOP_BY_HOP = new Set([
@@ -15,7 +15,15 @@ const HOP_BY_HOP = new Set([
 
 /**
  * Client headers the gateway replaces or drops: the placeholder credentials, cookies, the
- * client's Host, and the framing and encoding of a body the gateway re-sends itself.
+ * client's Host, and the framing and encoding of a body the gateway re-sends itself. Also the
+ * Google system parameters sent as headers that change what the answer says or what the request
+ * does: `X-Goog-FieldMask` (the header form of `?fields=`) can leave `usageMetadata` out of the
+ * answer, so the call could not be counted; `X-HTTP-Method-Override` turns the POST into another
+ * method; `X-Goog-Api-Version` picks another version of the API and its answer shape. The other
+ * system headers (`X-Goog-Api-Client`, `X-Goog-User-Project`, `X-Goog-Quota-User`,
+ * `X-Goog-Request-Reason`, `X-Server-Timeout`) only attribute or bound the call, and pass.
+ * They are dropped for every provider: an upstream behind Google's front end (its
+ * OpenAI-compatible endpoint) reads them too.
  */
 const DROPPED_REQUEST_HEADERS = new Set([
   'host',
@@ -28,6 +36,9 @@ const DROPPED_REQUEST_HEADERS = new Set([
   'content-encoding',
   'accept-encoding',
   'expect',
+  'x-goog-fieldmask',
+  'x-http-method-override',
+  'x-goog-api-version',
 ]);
 
 /** Upstream headers the client never sees: cookies are the upstream's business, not the agent's. */
@@ -62,7 +73,8 @@ function copyHeaders(
 
 /**
  * The upstream request's headers: the client's (anthropic-version, anthropic-beta,
- * x-goog-api-client, user agent, …) minus credentials, cookies and framing, plus the real key in
+ * x-goog-api-client, user agent, …) minus credentials, cookies, framing and the Google system
+ * headers that reshape the answer (`DROPPED_REQUEST_HEADERS`), plus the real key in
  * the provider's own header. The placeholder is never sent: every header that could carry it is
  * dropped, and any other header whose value contains it is dropped as well.
  */
@@ -85,11 +97,49 @@ export function upstreamRequestHeaders(
   return headers;
 }
 
+/** The only values of Google's `alt` system parameter the gateway forwards. */
+const GOOGLE_ALT_VALUES: ReadonlySet<string> = new Set(['sse', 'json']);
+
+/** What the gateway makes of a Google request's query: the `alt` it forwards, or why not. */
+export type GoogleQuery =
+  | { readonly kind: 'ok'; readonly alt: 'sse' | 'json' | null }
+  | { readonly kind: 'bad'; readonly message: string };
+
 /**
- * The upstream request's path and query: the client's, as sent (`?beta=true`, `?alt=sse`), minus
- * the query parameters that carry a credential. For Google that is every `key` and
- * `access_token` (the real key travels in `x-goog-api-key` instead); for every provider, any
- * parameter whose text contains the placeholder, so it is never sent anywhere.
+ * A Google request's query is reduced to one system parameter, `alt` (or `$alt`), whose value
+ * must be `sse` or `json`; `proto` or `media` would answer in a format the gateway cannot read
+ * the usage from, so they, and `alt`s that disagree, are a bad request. Every other parameter is
+ * dropped: `generateContent` takes none of its own, and Google's system parameters include
+ * `fields` / `$fields`, a field mask that leaves `usageMetadata` out of the answer (so the call
+ * would count $0), `$key` and `$ct`, besides `key` and `access_token`.
+ */
+export function googleQuery(target: string): GoogleQuery {
+  let alt: string | null = null;
+  for (const param of queryParams(target)) {
+    if (param.name !== 'alt' && param.name !== '$alt') continue;
+    const value = param.value ?? '';
+    if (!GOOGLE_ALT_VALUES.has(value) || (alt !== null && alt !== value)) {
+      return {
+        kind: 'bad',
+        message: `AAS: the gateway forwards only alt=sse or alt=json, not alt=${shownValue(value)}`,
+      };
+    }
+    alt = value;
+  }
+  return { kind: 'ok', alt: alt as 'sse' | 'json' | null };
+}
+
+function shownValue(value: string): string {
+  return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+}
+
+/**
+ * The upstream request's path and query. For Google, the path and at most `alt=sse` or
+ * `alt=json` (see `googleQuery`; a request with another `alt` is refused before this). For the
+ * other providers the client's query as sent (`?beta=true`), minus any parameter whose text
+ * contains the placeholder: the placeholder opens nothing upstream, but it is the agent's
+ * credential for this gateway and stays out of the upstream's logs. (It can still reach the
+ * upstream as part of a path, such as a Google model name the agent chose, where it is harmless.)
  */
 export function upstreamTarget(
   target: string,
@@ -97,11 +147,14 @@ export function upstreamTarget(
   placeholder: string,
 ): string {
   const path = pathnameOf(target);
+  if (provider === 'google') {
+    const query = googleQuery(target);
+    return query.kind === 'ok' && query.alt !== null ? `${path}?alt=${query.alt}` : path;
+  }
   if (path.length === target.length) return target;
   const kept = queryParams(target)
     .filter(
       (param) =>
-        !(provider === 'google' && GOOGLE_KEY_PARAMS.has(param.name)) &&
         !param.raw.includes(placeholder) &&
         !(param.value ?? '').includes(placeholder) &&
         !param.name.includes(placeholder),

@@ -20,10 +20,23 @@ export interface BudgetExceeded {
    * limit`. Names no model, key or upstream.
    */
   readonly detail: string;
+  /**
+   * Set when no limit was reached but a forwarded call's answer carried no usage: its cost is
+   * unknown, so no limit can be held any longer. `limit`, `limitValue` and `spentValue` then
+   * name the first limit the budget sets and what was counted against it.
+   */
+  readonly unmetered?: true;
 }
 
+/** The detail of a budget given up on because a call could not be counted. */
+export const UNMETERED_DETAIL =
+  'a model answer carried no usage, so the budget can no longer be enforced';
+
+/** What a limit counts. */
+type Spend = Pick<SpentTotals, 'costUsd' | 'inputTokens' | 'outputTokens'>;
+
 const LIMITS: ReadonlyArray<
-  readonly [limit: BudgetLimit, spent: (totals: SpentTotals) => number, unit: string]
+  readonly [limit: BudgetLimit, spent: (spend: Spend) => number, unit: string]
 > = [
   ['maxCostUsd', (totals) => totals.costUsd, 'cost'],
   ['maxInputTokens', (totals) => totals.inputTokens, 'input'],
@@ -38,15 +51,24 @@ function describeSpend(limit: BudgetLimit, unit: string, spent: number, max: num
   return `spent ${dollars(spent)} of the ${dollars(max)} cost limit`;
 }
 
+/** Whether the budget sets any limit at all. */
+export function hasLimit(budget: ModelBudget): boolean {
+  return LIMITS.some(([limit]) => budget[limit] !== undefined);
+}
+
 /**
  * The first limit the totals have reached, or null. Reaching a limit is enough: the call that
  * crosses it could not be priced before it ran, so it completes, and the next one is refused.
+ * Under any limit, a forwarded call that could not be counted (`unmeteredCalls`) spends the
+ * budget too: what it cost is unknown, so nothing more may be let through (fail closed).
  */
 export function budgetExceeded(totals: SpentTotals, budget: ModelBudget): BudgetExceeded | null {
+  let first: { limit: BudgetLimit; limitValue: number; spentValue: number } | null = null;
   for (const [limit, spentOf, unit] of LIMITS) {
     const limitValue = budget[limit];
     if (limitValue === undefined) continue;
     const spentValue = spentOf(totals);
+    first ??= { limit, limitValue, spentValue };
     if (spentValue >= limitValue) {
       return {
         limit,
@@ -56,7 +78,21 @@ export function budgetExceeded(totals: SpentTotals, budget: ModelBudget): Budget
       };
     }
   }
+  if (first !== null && totals.unmeteredCalls > 0) {
+    return { ...first, detail: UNMETERED_DETAIL, unmetered: true };
+  }
   return null;
+}
+
+/**
+ * Whether the totals plus `reserved` (what the calls still in flight may yet add) stay below
+ * every limit the budget sets.
+ */
+export function leavesRoom(totals: Spend, reserved: Spend, budget: ModelBudget): boolean {
+  return LIMITS.every(([limit, spentOf]) => {
+    const limitValue = budget[limit];
+    return limitValue === undefined || spentOf(totals) + spentOf(reserved) < limitValue;
+  });
 }
 
 /** The error a runner ends the run with once the gateway reported the budget spent. */

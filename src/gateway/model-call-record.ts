@@ -18,7 +18,8 @@ export type ModelApi = (typeof MODEL_APIS)[number];
 
 /**
  * Why the gateway answered a call itself instead of (or after) the upstream:
- * - `budget`: a budget limit was already reached; nothing was forwarded.
+ * - `budget`: a budget limit was already reached, or an earlier call answered without usage left
+ *   the budget unenforceable; nothing was forwarded.
  * - `auth`: the placeholder key was missing or wrong; nothing was forwarded.
  * - `unknown_route`: not one of the forwarded routes.
  * - `no_price`: the run has a cost budget and the model has no price, so its cost could not be
@@ -69,10 +70,19 @@ export interface ModelCallRecord extends TokenUsage {
   readonly latencyMs: number;
   /** null when the upstream answered in full (whatever its status) or the client left early. */
   readonly refused: CallRefusal | null;
+  /**
+   * The call was forwarded, costs money (not count_tokens) and was answered 2xx, but no usage
+   * could be read from the answer (none reported, an unreadable format, or a stream cut before
+   * its first report), so its tokens and cost are recorded as 0 although they were not. Under a
+   * budget the gateway refuses every later call: the budget can no longer be enforced.
+   */
+  readonly unmetered: boolean;
 }
 
 /** Running totals over every call that was forwarded to an upstream. */
 export interface SpentTotals extends TokenUsage {
   readonly calls: number;
   readonly costUsd: number;
+  /** Forwarded calls whose usage could not be read (see `ModelCallRecord.unmetered`). */
+  readonly unmeteredCalls: number;
 }

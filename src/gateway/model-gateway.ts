@@ -19,12 +19,15 @@ import {
 } from '../kernel/index.js';
 import {
   clientResponseHeaders,
+  googleQuery,
   upstreamRequestHeaders,
   upstreamTarget,
 } from './forward-headers.js';
 import {
   type BudgetExceeded,
   budgetExceeded,
+  hasLimit,
+  leavesRoom,
   type ModelBudget,
   validateBudget,
 } from './model-budget.js';
@@ -73,13 +76,29 @@ export interface ModelGatewayOptions {
   readonly prices: PriceTable;
   /**
    * Checked as each call arrives, before anything is forwarded (count_tokens included). The call
-   * that crosses a limit completes; calls already in flight at that moment complete too, so
-   * concurrent calls can overshoot a limit by what they cost.
+   * that crosses a limit completes; calls already in flight at that moment complete too. Their
+   * number is bounded: while any limit is set, at most `maxInFlightUnderBudget` costed calls are
+   * forwarded at a time, and a call is let in beside others only while the totals plus, for
+   * each call in flight, the most one call has counted so far stay under every limit. The
+   * others wait their turn (in order of arrival; a call whose client leaves is dropped) and are
+   * checked again when they get it. So concurrent calls overshoot a limit by at most what the
+   * calls in flight cost, and there are at most `maxInFlightUnderBudget` of them. A forwarded
+   * call answered 2xx without usage could not be counted; after one, every later call is
+   * refused (fail closed).
    */
   readonly budget: ModelBudget;
+  /**
+   * How many costed calls (count_tokens is free and never waits) may be in flight at once while
+   * the budget sets a limit; 4. Without a limit calls are never held back.
+   */
+  readonly maxInFlightUnderBudget?: number;
   /** Once per call, after it completed or failed. An exception it throws is logged and dropped. */
   readonly onCall: (record: ModelCallRecord) => void;
-  /** Once per gateway, when the totals first reach a limit (or a call is first refused for it). */
+  /**
+   * Once per gateway, when the totals first reach a limit, or a call is first refused for it (a
+   * budget given up because an answer carried no usage is reported only then: an agent that
+   * makes no further call has spent nothing more that could be refused).
+   */
   readonly onBudgetExceeded: (reason: BudgetExceeded) => void;
   readonly clock: Clock;
   /** How long the upstream may stay silent (before its answer, or between chunks); 10 min. */
@@ -98,6 +117,7 @@ export interface ModelGateway {
 
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
+const DEFAULT_MAX_IN_FLIGHT_UNDER_BUDGET = 4;
 /** setTimeout silently turns larger delays into 1 ms. */
 const MAX_TIMER_MS = 2_147_483_647;
 /** sun_path holds 108 bytes on Linux, including the terminating NUL. */
@@ -115,6 +135,8 @@ interface GatewayConfig {
   readonly placeholderKey: string;
   readonly prices: PriceTable;
   readonly budget: ModelBudget;
+  /** Infinity when the budget sets no limit. */
+  readonly maxInFlight: number;
   readonly onCall: (record: ModelCallRecord) => void;
   readonly onBudgetExceeded: (reason: BudgetExceeded) => void;
   readonly clock: Clock;
@@ -135,7 +157,17 @@ interface Call {
   usage: TokenUsage | null;
   refused: CallRefusal | null;
   forwarded: boolean;
+  /** Holds one of the in-flight places a budget allows; given back when the call finishes. */
+  holdsPlace: boolean;
   done: boolean;
+}
+
+/** A call waiting for an in-flight place. */
+interface Waiter {
+  /** Gives the waiter a place (already counted as taken). */
+  admit(): void;
+  /** The gateway is closing: the call is dropped. */
+  drop(): void;
 }
 
 type BodyRead =
@@ -259,9 +291,16 @@ class GatewayServer {
     outputTokens: 0,
     cachedInputTokens: 0,
     costUsd: 0,
+    unmeteredCalls: 0,
   };
   private budgetReported = false;
   private closing: Promise<void> | null = null;
+  /** Costed calls forwarded and not yet finished, while a budget limits them. */
+  private placesTaken = 0;
+  /** Calls waiting for a place, first come first served. */
+  private readonly waiting: Waiter[] = [];
+  /** The most one forwarded call has counted so far, limit by limit: a call in flight's reserve. */
+  private readonly largestCall = { costUsd: 0, inputTokens: 0, outputTokens: 0 };
 
   constructor(private readonly config: GatewayConfig) {
     // Nagle off: a streamed event is a few hundred bytes that must go out at once.
@@ -330,6 +369,7 @@ class GatewayServer {
 
   private async shutdown(): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const waiter of this.waiting.splice(0)) waiter.drop();
     for (const outgoing of this.inFlight) outgoing.destroy();
     for (const socket of this.sockets) socket.destroy();
     await stopped;
@@ -358,6 +398,7 @@ class GatewayServer {
       usage: null,
       refused: null,
       forwarded: false,
+      holdsPlace: false,
       done: false,
     };
     if (route === null) {
@@ -391,6 +432,13 @@ class GatewayServer {
         `AAS: no upstream is configured for ${call.provider} in this run`,
       );
       return;
+    }
+    if (call.provider === 'google') {
+      const query = googleQuery(target);
+      if (query.kind === 'bad') {
+        this.refuse(request, response, call, 'bad_request', query.message);
+        return;
+      }
     }
 
     const read = await readBody(request, MAX_BODY_BYTES);
@@ -429,18 +477,7 @@ class GatewayServer {
     if (route.model === null) call.model = typeof body.model === 'string' ? body.model : null;
     if (route.stream === null) call.stream = body.stream === true;
 
-    const exceeded = budgetExceeded(this.totals, this.config.budget);
-    if (exceeded !== null) {
-      this.reportBudget(exceeded);
-      this.refuse(
-        request,
-        response,
-        call,
-        'budget',
-        `AAS: the run's model budget is spent (${exceeded.detail}); no further model calls are allowed`,
-      );
-      return;
-    }
+    if (this.refuseOverBudget(request, response, call)) return;
     // Fail closed: under a cost budget, a call that could not be priced could not be counted.
     if (
       call.api !== 'count_tokens' &&
@@ -458,9 +495,112 @@ class GatewayServer {
       return;
     }
 
+    if (call.api !== 'count_tokens' && Number.isFinite(this.config.maxInFlight)) {
+      const admitted = await this.takePlace(call, response);
+      if (!admitted || this.closing !== null || response.destroyed) {
+        // The client left (or the gateway closed) while the call waited: nothing was forwarded.
+        call.status = CLIENT_CLOSED_REQUEST;
+        this.finish(call);
+        return;
+      }
+      // The calls it waited for have finished, and may have spent the budget.
+      if (this.refuseOverBudget(request, response, call)) return;
+    }
+
     const changed = call.api === 'chat.completions' ? withStreamUsage(body) : null;
     const payload = changed === null ? decoded : Buffer.from(JSON.stringify(changed));
     this.forward(request, response, call, upstream, payload);
+  }
+
+  /** Refuses the call when the budget is spent (or can no longer be enforced); true if it did. */
+  private refuseOverBudget(
+    request: IncomingMessage,
+    response: ServerResponse,
+    call: Call,
+  ): boolean {
+    const exceeded = budgetExceeded(this.totals, this.config.budget);
+    if (exceeded === null) return false;
+    this.reportBudget(exceeded);
+    this.refuse(
+      request,
+      response,
+      call,
+      'budget',
+      exceeded.unmetered
+        ? `AAS: ${exceeded.detail}; no further model calls are allowed`
+        : `AAS: the run's model budget is spent (${exceeded.detail}); no further model calls are allowed`,
+    );
+    return true;
+  }
+
+  /**
+   * Whether a call may take a place in flight now. A place must be free, and the calls already
+   * in flight, each reserved at what the largest call so far cost, must leave room under every
+   * limit: a call that would only find the budget spent by the time it is answered waits for
+   * them to finish instead. With no call in flight there is always room, since the totals alone
+   * decide; and once the budget is spent a call is let in only to be refused at once.
+   */
+  private mayTakePlace(): boolean {
+    if (this.placesTaken >= this.config.maxInFlight) return false;
+    if (this.placesTaken === 0) return true;
+    if (budgetExceeded(this.totals, this.config.budget) !== null) return true;
+    const reserved = {
+      costUsd: this.largestCall.costUsd * this.placesTaken,
+      inputTokens: this.largestCall.inputTokens * this.placesTaken,
+      outputTokens: this.largestCall.outputTokens * this.placesTaken,
+    };
+    return leavesRoom(this.totals, reserved, this.config.budget);
+  }
+
+  /**
+   * Resolves true once the call holds one of the places in flight a budget allows, at once if
+   * it may take one and nobody waits before it; false if its client leaves (or the gateway
+   * closes) while it waits, and then it no longer waits.
+   */
+  private takePlace(call: Call, response: ServerResponse): Promise<boolean> {
+    if (response.destroyed) return Promise.resolve(false);
+    if (this.waiting.length === 0 && this.mayTakePlace()) {
+      this.placesTaken += 1;
+      call.holdsPlace = true;
+      return Promise.resolve(true);
+    }
+    return new Promise<boolean>((resolve) => {
+      const onClose = (): void => {
+        const index = this.waiting.indexOf(waiter);
+        if (index !== -1) this.waiting.splice(index, 1);
+        resolve(false);
+        this.letWaitingIn();
+      };
+      const waiter: Waiter = {
+        admit: () => {
+          response.removeListener('close', onClose);
+          call.holdsPlace = true;
+          resolve(true);
+        },
+        drop: () => {
+          response.removeListener('close', onClose);
+          resolve(false);
+        },
+      };
+      response.once('close', onClose);
+      this.waiting.push(waiter);
+    });
+  }
+
+  private givePlaceBack(call: Call): void {
+    if (!call.holdsPlace) return;
+    call.holdsPlace = false;
+    this.placesTaken -= 1;
+    this.letWaitingIn();
+  }
+
+  /** Lets waiting calls in, first come first served, while they may take a place. */
+  private letWaitingIn(): void {
+    while (this.waiting.length > 0 && this.mayTakePlace()) {
+      const next = this.waiting.shift() as Waiter;
+      this.placesTaken += 1;
+      next.admit();
+    }
   }
 
   /** Answers a call the gateway will not forward, in the provider's error shape. */
@@ -614,6 +754,16 @@ class GatewayServer {
     if (call.done) return;
     call.done = true;
     const counted = call.api === 'count_tokens' ? NO_USAGE : (call.usage ?? NO_USAGE);
+    // Answered 2xx, so the upstream did the work (and charges for it), yet said nothing about
+    // how much: a field mask, a format the gateway cannot read, or a stream cut before its first
+    // report. Counted as nothing, which a budget must not take on trust.
+    const unmetered =
+      call.forwarded &&
+      call.api !== null &&
+      call.api !== 'count_tokens' &&
+      call.usage === null &&
+      call.status >= 200 &&
+      call.status < 300;
     const price =
       call.api === null || call.api === 'count_tokens' || call.model === null
         ? null
@@ -625,6 +775,16 @@ class GatewayServer {
       this.totals.outputTokens += counted.outputTokens;
       this.totals.cachedInputTokens += counted.cachedInputTokens;
       this.totals.costUsd += costUsd;
+      if (unmetered) this.totals.unmeteredCalls += 1;
+      this.largestCall.costUsd = Math.max(this.largestCall.costUsd, costUsd);
+      this.largestCall.inputTokens = Math.max(this.largestCall.inputTokens, counted.inputTokens);
+      this.largestCall.outputTokens = Math.max(this.largestCall.outputTokens, counted.outputTokens);
+    }
+    if (unmetered) {
+      this.config.logger.warn(
+        { provider: call.provider, api: call.api, model: call.model, status: call.status },
+        'model gateway: a model answer carried no usage; the call is counted as 0',
+      );
     }
     const record: ModelCallRecord = {
       provider: call.provider,
@@ -638,6 +798,7 @@ class GatewayServer {
       costUsd,
       latencyMs: Math.max(0, this.config.clock.nowMs() - call.startedMs),
       refused: call.refused,
+      unmetered,
     };
     try {
       this.config.onCall(record);
@@ -650,8 +811,11 @@ class GatewayServer {
     }
     if (call.forwarded) {
       const exceeded = budgetExceeded(this.totals, this.config.budget);
-      if (exceeded !== null) this.reportBudget(exceeded);
+      // A budget given up for an unmetered call is reported when a call is refused for it.
+      if (exceeded !== null && exceeded.unmetered !== true) this.reportBudget(exceeded);
     }
+    // Last, so a call let in now is checked against totals that include this one.
+    this.givePlaceBack(call);
   }
 
   private reportBudget(reason: BudgetExceeded): void {
@@ -717,6 +881,10 @@ function validateOptions(options: ModelGatewayOptions): GatewayConfig {
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMER_MS) {
     problems.push(`timeoutMs must be in (0, ${MAX_TIMER_MS}], got ${timeoutMs}`);
   }
+  const maxInFlight = options.maxInFlightUnderBudget ?? DEFAULT_MAX_IN_FLIGHT_UNDER_BUDGET;
+  if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) {
+    problems.push(`maxInFlightUnderBudget must be a whole number >= 1, got ${maxInFlight}`);
+  }
   const placeholder = options.placeholderKey;
   if (!isHeaderSafeKey(placeholder) || placeholder.length < MIN_PLACEHOLDER_LENGTH) {
     problems.push(
@@ -756,6 +924,7 @@ function validateOptions(options: ModelGatewayOptions): GatewayConfig {
     placeholderKey: placeholder,
     prices: options.prices,
     budget: options.budget,
+    maxInFlight: hasLimit(options.budget) ? maxInFlight : Number.POSITIVE_INFINITY,
     onCall: options.onCall,
     onBudgetExceeded: options.onBudgetExceeded,
     clock: options.clock,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { upstreamRequestHeaders, upstreamTarget } from './forward-headers.js';
+import { googleQuery, upstreamRequestHeaders, upstreamTarget } from './forward-headers.js';
 import { guessProvider, routeFor } from './model-routes.js';
 import { presentsPlaceholder } from './placeholder-key.js';
 import { providerError } from './provider-error.js';
@@ -147,7 +147,7 @@ describe('Google keys', () => {
     expect(upstreamTarget(`${path}?key=${PLACEHOLDER}`, 'google', PLACEHOLDER)).toBe(path);
     expect(
       upstreamTarget(`${path}?%6Bey=x&access_token=y&alt=sse&$fields=a%2Cb`, 'google', PLACEHOLDER),
-    ).toBe(`${path}?alt=sse&$fields=a%2Cb`);
+    ).toBe(`${path}?alt=sse`);
     expect(upstreamTarget(path, 'google', PLACEHOLDER)).toBe(path);
     // Other providers keep their query as sent, except a parameter carrying the placeholder.
     expect(upstreamTarget('/v1/messages?beta=true&key=k', 'anthropic', PLACEHOLDER)).toBe(
@@ -160,6 +160,87 @@ describe('Google keys', () => {
         PLACEHOLDER,
       ),
     ).toBe('/v1/responses?y=1');
+  });
+});
+
+describe('Google system parameters', () => {
+  const path = '/v1beta/models/gemini-2.5-pro:generateContent';
+
+  it('forwards only alt=sse or alt=json, and no field mask or other parameter', () => {
+    const cases: [query: string, forwarded: string][] = [
+      ['?alt=sse', '?alt=sse'],
+      ['?alt=json', '?alt=json'],
+      ['?%24alt=sse', '?alt=sse'],
+      ['?alt=sse&alt=sse', '?alt=sse'],
+      // A field mask can leave usageMetadata out of the answer: the call would count $0.
+      ['?fields=candidates', ''],
+      ['?$fields=candidates', ''],
+      ['?%24fields=candidates&alt=sse', '?alt=sse'],
+      ['?alt=sse&prettyPrint=false&quotaUser=x&$ct=application%2Fx-protobuf', '?alt=sse'],
+      ['?$key=AIza-someone-elses&$.xgafv=1&$outputDefaults=true&callback=f', ''],
+      ['?Alt=proto', ''],
+      ['?', ''],
+    ];
+    for (const [query, forwarded] of cases) {
+      expect(googleQuery(`${path}${query}`).kind, query).toBe('ok');
+      expect(upstreamTarget(`${path}${query}`, 'google', PLACEHOLDER), query).toBe(
+        `${path}${forwarded}`,
+      );
+    }
+  });
+
+  it('refuses an alt the gateway could not read the usage from, or alts that disagree', () => {
+    for (const query of [
+      '?alt=proto',
+      '?$alt=media',
+      '?alt=',
+      '?alt',
+      '?alt=SSE',
+      '?alt=sse&alt=json',
+    ]) {
+      const answer = googleQuery(`${path}${query}`);
+      expect(answer.kind, query).toBe('bad');
+      expect(answer.kind === 'bad' && answer.message, query).toMatch(/^AAS: .*alt=sse or alt=json/);
+    }
+  });
+
+  it('drops the headers that mask the answer or change the method, for every provider', () => {
+    for (const provider of ['google', 'openai', 'anthropic'] as const) {
+      const headers = upstreamRequestHeaders(
+        [
+          'X-Goog-FieldMask',
+          'candidates',
+          'X-HTTP-Method-Override',
+          'GET',
+          'X-Goog-Api-Version',
+          'v1alpha',
+          'X-Goog-User-Project',
+          'my-project',
+          'x-goog-api-client',
+          'google-genai-sdk/1.30.0 gl-node/v22',
+        ],
+        provider,
+        { apiKey: 'real', placeholder: PLACEHOLDER, bodyBytes: 2 },
+      );
+      expect(headers['x-goog-fieldmask'], provider).toBeUndefined();
+      expect(headers['x-http-method-override'], provider).toBeUndefined();
+      expect(headers['x-goog-api-version'], provider).toBeUndefined();
+      expect(headers['x-goog-user-project'], provider).toEqual(['my-project']);
+      expect(headers['x-goog-api-client'], provider).toEqual([
+        'google-genai-sdk/1.30.0 gl-node/v22',
+      ]);
+    }
+  });
+
+  it('takes $key as a key parameter, which must be the placeholder too', () => {
+    const present = (target: string) =>
+      presentsPlaceholder(
+        { rawHeaders: ['x-goog-api-key', PLACEHOLDER], target },
+        'google',
+        PLACEHOLDER,
+      );
+    expect(present(`${path}?$key=${PLACEHOLDER}`)).toBe(true);
+    expect(present(`${path}?%24key=AIza-someone-elses`)).toBe(false);
   });
 });
 

@@ -9,7 +9,10 @@ export interface ModelRoute {
   readonly stream: boolean | null;
 }
 
-/** The only requests forwarded, by exact path; the query string (`?beta=true`) is kept as sent. */
+/**
+ * The only requests forwarded, by exact path; the query string (`?beta=true`) is kept as sent,
+ * except Google's (see `googleQuery`).
+ */
 const ROUTES: ReadonlyMap<string, ModelRoute> = new Map<string, ModelRoute>([
   ['/v1/messages', { provider: 'anthropic', api: 'messages', model: null, stream: null }],
   [
@@ -39,10 +42,11 @@ const GOOGLE_METHODS: Readonly<Record<string, { api: ModelApi; stream: boolean }
 
 /**
  * The query parameters Google reads a credential from: an API key (`?key=`, what older clients
- * send) or an OAuth token (`?access_token=`, the query form of `Authorization: Bearer`). Each
- * must be the placeholder, and none is forwarded: the real key goes in `x-goog-api-key`.
+ * send, or its system-parameter spelling `?$key=`) or an OAuth token (`?access_token=`, the
+ * query form of `Authorization: Bearer`). Each must be the placeholder, and none is forwarded:
+ * the real key goes in `x-goog-api-key`.
  */
-export const GOOGLE_KEY_PARAMS: ReadonlySet<string> = new Set(['key', 'access_token']);
+export const GOOGLE_KEY_PARAMS: ReadonlySet<string> = new Set(['key', '$key', 'access_token']);
 
 /** The path part of a request target, without the query. */
 export function pathnameOf(target: string): string {

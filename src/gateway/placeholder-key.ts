@@ -28,10 +28,10 @@ function constantTimeEqual(presented: string, expected: string): boolean {
 
 /**
  * Every key the request presents: `Authorization: Bearer K` for every provider; for Anthropic,
- * `x-api-key: K`; for Google, `x-goog-api-key: K` (what `@google/genai` sends) and the `?key=K`
- * and `?access_token=K` query parameters. An Authorization header of any other form, or a query
- * value that does not decode, presents null, which never matches: the key is accepted only where
- * the providers' clients put it.
+ * `x-api-key: K`; for Google, `x-goog-api-key: K` (what `@google/genai` sends) and the `?key=K`,
+ * `?$key=K` and `?access_token=K` query parameters. An Authorization header of any other form,
+ * or a query value that does not decode, presents null, which never matches: the key is accepted
+ * only where the providers' clients put it.
  */
 function presentedKeys(
   rawHeaders: readonly string[],

@@ -60,6 +60,28 @@ describe('DEFAULT_PRICES', () => {
     expect(input('gemini-3.5-flash')).toBeNull();
     expect(priceFor(DEFAULT_PRICES, 'gemini-2.5-pro')?.outputPerMTokUsd).toBe(10);
   });
+
+  it('prices image and speech models as such, not as the text family whose prefix they share', () => {
+    const price = (model: string) => {
+      const found = priceFor(DEFAULT_PRICES, model);
+      return found === null ? null : [found.inputPerMTokUsd, found.outputPerMTokUsd];
+    };
+    expect(price('gemini-2.5-flash-image')).toEqual([0.3, 30]);
+    expect(price('gemini-2.5-flash-image-preview')).toEqual([0.3, 30]);
+    expect(price('gemini-3-pro-image-preview')).toEqual([2, 120]);
+    expect(price('gemini-2.5-flash-preview-tts')).toEqual([0.5, 10]);
+    expect(price('gemini-2.5-pro-preview-tts')).toEqual([1, 20]);
+    expect(price('gemini-2.5-flash-native-audio-preview-09-2025')).toEqual([3, 12]);
+    // Cached input, which these models do not offer, costs the input price.
+    expect(priceFor(DEFAULT_PRICES, 'gemini-2.5-flash-image')?.cachedInputPerMTokUsd).toBe(
+      undefined,
+    );
+    // The text models of those families keep their own prices.
+    expect(price('gemini-2.5-flash-preview-09-2025')).toEqual([0.3, 2.5]);
+    expect(price('gemini-3-pro-preview')).toEqual([2, 12]);
+    // An image model of a family priced here only for text is not guessed at.
+    expect(price('gemini-3.1-flash-image-preview')).toBeNull();
+  });
 });
 
 describe('costOf', () => {

@@ -22,8 +22,6 @@ export interface AttemptGateway {
   /** Bridged into an isolating sandbox; absent for the plain backend (a TCP port instead). */
   readonly localServices?: readonly LocalService[];
   readonly serviceEnv: Readonly<Record<string, string>>;
-  /** Set once a call found the budget spent, in the terms of the scope whose limit it was. */
-  budgetExceeded(): BudgetBreach | null;
   close(): Promise<void>;
 }
 
@@ -102,7 +100,6 @@ export async function startAttemptGateway(
     socketPath = join(socketDir, 'gateway.sock');
   }
   const placeholderKey = newPlaceholderKey();
-  let exceeded: BudgetBreach | null = null;
   let gateway: ModelGateway;
   try {
     gateway = await startModelGateway({
@@ -113,9 +110,7 @@ export async function startAttemptGateway(
       budget: allowance.budget,
       onCall: input.onCall,
       onBudgetExceeded: (reason) => {
-        const breach = breachOf(allowance, reason);
-        exceeded = breach;
-        input.onBudgetExceeded(breach);
+        input.onBudgetExceeded(breachOf(allowance, reason));
       },
       clock: deps.clock,
       logger: deps.log,
@@ -143,7 +138,6 @@ export async function startAttemptGateway(
   return {
     ...(input.isolating ? { localServices: [{ socketPath, port: GATEWAY_PORT_IN_SANDBOX }] } : {}),
     serviceEnv,
-    budgetExceeded: () => exceeded,
     close: async () => {
       await gateway.close();
       if (socketDir !== null) await rm(socketDir, { recursive: true, force: true });

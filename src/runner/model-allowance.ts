@@ -189,9 +189,10 @@ export function modelAllowance(input: {
  */
 export function breachOf(allowance: ModelAllowance, reason: BudgetExceeded): BudgetBreach {
   const limit = allowance.limits[reason.limit];
-  if (limit === undefined) {
+  // An answer without usage makes any limit unenforceable: its own words say so.
+  if (limit === undefined || reason.unmetered === true) {
     // The gateway enforces only what it was given, so this is not expected; keep its words.
-    return { scope: BudgetScope.run, ...reason };
+    return { scope: limit?.scope ?? BudgetScope.run, ...reason };
   }
   const spentValue = limit.spentBefore + reason.spentValue;
   return {

@@ -240,6 +240,7 @@ async function agentAndGates(
           costUsd: record.costUsd,
           latencyMs: record.latencyMs,
           refused: record.refused,
+          unmetered: record.unmetered,
         }),
       );
       budgets.afterCall(record);

@@ -1,12 +1,13 @@
 import { IdPrefix, newId } from '../kernel/index.js';
 import { sessionEvent } from '../sessions/index.js';
+import { canonicalRepoPath } from './canonical-repo-path.js';
 import type { JobSpec } from './job-spec.js';
 import type { RunnerDeps } from './runner-deps.js';
 
 /** Records a new session with its run in `queued`. Nothing runs yet. */
 export async function submitRun(
   deps: Pick<RunnerDeps, 'store' | 'clock' | 'bus'>,
-  job: JobSpec,
+  submitted: JobSpec,
   requestedBy: string,
   options: {
     /**
@@ -16,6 +17,7 @@ export async function submitRun(
     reserveFor?: Pick<RunnerDeps, 'owner' | 'runLeaseMs'>;
   } = {},
 ): Promise<{ sessionId: string; runId: string }> {
+  const job = { ...submitted, repo: canonicalRepoPath(submitted.repo) };
   const nowMs = deps.clock.nowMs();
   const at = deps.clock.nowIso();
   const sessionId = newId(IdPrefix.session, nowMs);

@@ -254,6 +254,11 @@ export interface SessionEventMap {
     readonly latencyMs: number;
     /** Why the gateway answered itself instead of forwarding (budget, auth, no price…). */
     readonly refused: string | null;
+    /**
+     * A forwarded answer that carried no usage: it was counted as nothing, and under a budget
+     * the gateway refuses every later call. Absent on events recorded before the field existed.
+     */
+    readonly unmetered?: boolean;
   };
   /**
    * A model budget was spent: during an attempt, further calls are refused and the agent is

@@ -90,7 +90,20 @@ describe('aas agents: every driver, whether it is installed and usable here', ()
       { home, env },
     );
     expect(result.code).toBe(3);
-    const outcome = jsonOf<{ status: string; reasonCode: string; detail: string }>(result);
+    const outcome = jsonOf<{
+      sessionId: string;
+      status: string;
+      reasonCode: string;
+      detail: string;
+    }>(result);
     expect(outcome).toMatchObject({ status: 'blocked', reasonCode: 'AGENT_UNAVAILABLE' });
+    expect(outcome.detail).toContain('`claude` is not on PATH');
+    // The history keeps what to do about it.
+    const events = await runCli(['sessions', 'events', outcome.sessionId, '--json'], {
+      home,
+      env,
+    });
+    expect(events.stdout).toContain('npm install -g @anthropic-ai/claude-code');
+    expect(events.stdout).toContain('AAS_CLAUDE_CODE_BIN');
   });
 });

@@ -127,14 +127,18 @@ describe('built-in agents whose program is missing', () => {
     }
   });
 
-  it('keep their id reserved: a manifest file cannot take it over', async () => {
+  it('may be defined by a manifest file instead, which then serves the id', async () => {
     const root = makeTempDir('aas-registry-');
     try {
       mkdirSync(join(root, 'agents'));
       writeFileSync(join(root, 'agents', 'gemini.yaml'), 'id: gemini\nentrypoint: /bin/true\n');
-      await expect(
-        createAgentRegistry({ builtins, dirs: [join(root, 'agents')], unavailable }),
-      ).rejects.toMatchObject({ code: 'MANIFEST_INVALID' });
+      const registry = await createAgentRegistry({
+        builtins,
+        dirs: [join(root, 'agents')],
+        unavailable,
+      });
+      expect(registry.get('gemini').entrypoint).toBe('/bin/true');
+      expect(registry.unavailable()).toEqual([]);
     } finally {
       removeDir(root);
     }

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
@@ -9,6 +10,7 @@ import {
   resolveAgentCommand,
 } from '../../src/drivers/index.js';
 import { isAasError } from '../../src/kernel/index.js';
+import { makeTempDir, removeDir } from '../helpers/temp-repo.js';
 import { makeJob } from './attempt-fixture.js';
 
 describe('builtinManifests', () => {
@@ -21,29 +23,44 @@ describe('builtinManifests', () => {
   });
 
   it('a CLI agent exists only where its binary was found, and asks for what it needs', () => {
-    const bins = {
-      gemini: '/opt/npm/node_modules/@google/gemini-cli/bundle/gemini.js',
-      aider: '/opt/venvs/aider/bin/aider',
-      openhands: '/opt/venvs/openhands/bin/openhands',
-    };
-    const manifests = builtinManifests({ nodePath: '/opt/node/bin/node', cliBins: bins });
-    const byId = new Map(manifests.map((manifest) => [manifest.id, manifest]));
-    expect([...byId.keys()].sort()).toEqual(['aider', 'command', 'gemini', 'mock', 'openhands']);
-    for (const id of CLI_AGENT_IDS.filter((id) => byId.has(id))) {
-      const manifest = byId.get(id);
-      expect(manifest?.entrypoint).toBe('/opt/node/bin/node');
-      expect(manifest?.args.at(-1)).toMatch(new RegExp(`src/drivers/${id}-adapter\\.ts$`));
-      expect(existsSync(manifest?.args.at(-1) ?? '')).toBe(true);
-      expect(manifest?.env.AAS_AGENT_BIN).toBe(bins[id as keyof typeof bins]);
+    const root = makeTempDir('aas-cli-installs-');
+    try {
+      // A uv-style virtualenv whose interpreter lives outside it, and a plain binary.
+      const venv = join(root, 'tools', 'aider');
+      mkdirSync(join(venv, 'bin'), { recursive: true });
+      writeFileSync(
+        join(venv, 'pyvenv.cfg'),
+        `home = ${join(root, 'python', 'cpython-3.12', 'bin')}\nversion = 3.12.7\n`,
+      );
+      const bins = {
+        gemini: '/opt/npm/node_modules/@google/gemini-cli/bundle/gemini.js',
+        aider: join(venv, 'bin', 'aider'),
+        openhands: join(root, 'local', 'bin', 'openhands'),
+      };
+      const manifests = builtinManifests({ nodePath: '/opt/node/bin/node', cliBins: bins });
+      const byId = new Map(manifests.map((manifest) => [manifest.id, manifest]));
+      expect([...byId.keys()].sort()).toEqual(['aider', 'command', 'gemini', 'mock', 'openhands']);
+      for (const id of CLI_AGENT_IDS.filter((id) => byId.has(id))) {
+        const manifest = byId.get(id);
+        expect(manifest?.entrypoint).toBe('/opt/node/bin/node');
+        expect(manifest?.args.at(-1)).toMatch(new RegExp(`src/drivers/${id}-adapter\\.ts$`));
+        expect(existsSync(manifest?.args.at(-1) ?? '')).toBe(true);
+        expect(manifest?.env.AAS_AGENT_BIN).toBe(bins[id as keyof typeof bins]);
+        // Repository content can configure every one of these CLIs: never outside the sandbox.
+        expect(manifest?.policy).toEqual({ sandbox: 'required' });
+      }
+      // npm: its node_modules; a venv: the venv and its interpreter; else the binary's dir only.
+      expect(byId.get('gemini')?.readOnlyPaths).toContain('/opt/npm/node_modules');
+      expect(byId.get('aider')?.readOnlyPaths).toEqual(
+        expect.arrayContaining([venv, join(root, 'python', 'cpython-3.12')]),
+      );
+      expect(byId.get('openhands')?.readOnlyPaths).toContain(join(root, 'local', 'bin'));
+      expect(byId.get('openhands')?.readOnlyPaths).not.toContain(join(root, 'local'));
+      expect(byId.get('gemini')?.modelGateway).toEqual(['google']);
+      expect(byId.get('aider')?.modelGateway).toEqual(['openai']);
+    } finally {
+      removeDir(root);
     }
-    // An npm install is mounted from its node_modules; a virtualenv from its root.
-    expect(byId.get('gemini')?.readOnlyPaths).toContain('/opt/npm/node_modules');
-    expect(byId.get('aider')?.readOnlyPaths).toContain('/opt/venvs/aider');
-    expect(byId.get('gemini')?.modelGateway).toEqual(['google']);
-    expect(byId.get('aider')?.modelGateway).toEqual(['openai']);
-    // Headless OpenHands approves its own every action: only ever inside the AAS sandbox.
-    expect(byId.get('openhands')?.policy).toEqual({ sandbox: 'required' });
-    expect(byId.get('gemini')?.policy).toBeUndefined();
   });
 
   it('mock runs the TypeScript source through an absolute tsx loader under vitest', () => {

@@ -141,6 +141,9 @@ describe('Gemini CLI as a driver, behind the gateway', () => {
     for (const call of seen) {
       expect(call.headers['x-goog-api-key']).toBe(REAL_KEY);
       expect(call.url).not.toContain('key=');
+      // The run's placeholder (`aas-run-…`) never reaches the provider.
+      expect(JSON.stringify(call.headers)).not.toContain('aas-run-');
+      expect(call.url).not.toContain('aas-run-');
     }
     for (const file of filesUnder(home)) {
       expect(readFileSync(file).includes(REAL_KEY), file).toBe(false);

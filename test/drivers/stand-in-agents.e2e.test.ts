@@ -186,8 +186,8 @@ describe('openhands (stand-in) always approves its own actions', () => {
     expect(results[1]).toBe(true);
   }, 60_000);
 
-  it('requires the AAS sandbox in its manifest policy', () => {
+  it('requires the AAS sandbox in its manifest policy, as every CLI agent does', () => {
     expect(runtime.registry.get('openhands').policy).toEqual({ sandbox: 'required' });
-    expect(runtime.registry.get('aider').policy).toBeUndefined();
+    expect(runtime.registry.get('aider').policy).toEqual({ sandbox: 'required' });
   });
 });

@@ -399,6 +399,7 @@ describe('model gateway', () => {
         outputTokens: 0,
         cachedInputTokens: 0,
         costUsd: 0,
+        unmeteredCalls: 0,
       });
     });
 
@@ -519,7 +520,13 @@ describe('model gateway', () => {
         type: 'error',
         error: { type: 'api_error', message: 'Internal server error' },
       });
-      expect(records[0]).toMatchObject({ status: 500, refused: null, costUsd: 0 });
+      // An error answer costs nothing, so its missing usage is no gap in the count.
+      expect(records[0]).toMatchObject({
+        status: 500,
+        refused: null,
+        costUsd: 0,
+        unmetered: false,
+      });
     });
   });
 
@@ -715,6 +722,291 @@ describe('model gateway', () => {
       expect(free.status).toBe(200);
       expect(records.at(-1)).toMatchObject({ refused: null, costUsd: 0, inputTokens: 150 });
     });
+
+    const UNMETERED_MESSAGE =
+      'AAS: a model answer carried no usage, so the budget can no longer be enforced; no further model calls are allowed';
+
+    it('gives the budget up after an answer that carried no usage, and refuses every later call', async () => {
+      await start({ budget: { maxCostUsd: 5 } });
+      upstream.fail('no-usage');
+      const unmetered = await send({
+        path: '/v1/messages',
+        headers: anthropicHeaders(),
+        body: messagesBody(),
+      });
+      expect(unmetered.status).toBe(200);
+      expect(records[0]).toMatchObject({
+        status: 200,
+        refused: null,
+        unmetered: true,
+        inputTokens: 0,
+        outputTokens: 0,
+        costUsd: 0,
+      });
+      // Reported when a call is refused for it: an agent that stops here spent nothing more.
+      expect(budgetReasons).toHaveLength(0);
+      expect(logLines.some((line) => line.includes('carried no usage'))).toBe(true);
+
+      upstream.fail(null);
+      const refused = await send({
+        path: '/v1/messages',
+        headers: anthropicHeaders(),
+        body: messagesBody(),
+      });
+      expect(refused.status).toBe(400);
+      expect(refused.headers['x-aas-refused']).toBe('budget');
+      expect(JSON.parse(refused.text)).toEqual({
+        type: 'error',
+        error: { type: 'invalid_request_error', message: UNMETERED_MESSAGE },
+      });
+      const openai = await send({
+        path: '/v1/responses',
+        headers: openaiHeaders(),
+        body: responsesBody(),
+      });
+      expect(openai.status).toBe(429);
+      expect(JSON.parse(openai.text)).toMatchObject({
+        error: { message: UNMETERED_MESSAGE, code: 'insufficient_quota' },
+      });
+      expect(upstream.requests).toHaveLength(1);
+      expect(budgetReasons).toEqual([
+        {
+          limit: 'maxCostUsd',
+          limitValue: 5,
+          spentValue: 0,
+          detail: 'a model answer carried no usage, so the budget can no longer be enforced',
+          unmetered: true,
+        },
+      ]);
+      expect(records.map((record) => [record.refused, record.unmetered])).toEqual([
+        [null, true],
+        ['budget', false],
+        ['budget', false],
+      ]);
+      expect(gateway?.spent()).toMatchObject({ calls: 1, unmeteredCalls: 1, costUsd: 0 });
+      seen.push(budgetExceededError(budgetReasons[0] as BudgetExceeded).message);
+    });
+
+    it('gives a token budget up the same way, but goes on recording without any budget', async () => {
+      await start({ budget: { maxOutputTokens: 1000 } });
+      upstream.fail('no-usage');
+      await send({ path: '/v1/chat/completions', headers: openaiHeaders(), body: chatBody() });
+      upstream.fail(null);
+      const refused = await send({
+        path: '/v1/chat/completions',
+        headers: openaiHeaders(),
+        body: chatBody(),
+      });
+      expect(refused.status).toBe(429);
+      expect(budgetReasons).toMatchObject([{ limit: 'maxOutputTokens', unmetered: true }]);
+
+      await start({ budget: {} });
+      records = [];
+      upstream.fail('no-usage');
+      const free = await send({
+        path: '/v1/messages',
+        headers: anthropicHeaders(),
+        body: messagesBody(),
+      });
+      expect(free.status).toBe(200);
+      upstream.fail(null);
+      const next = await send({
+        path: '/v1/messages',
+        headers: anthropicHeaders(),
+        body: messagesBody(),
+      });
+      expect(next.status).toBe(200);
+      expect(records.map((record) => [record.refused, record.unmetered])).toEqual([
+        [null, true],
+        [null, false],
+      ]);
+      expect(gateway?.spent()).toMatchObject({ calls: 2, unmeteredCalls: 1 });
+      expect(budgetReasons).toHaveLength(1);
+    });
+
+    it('counts a stream its client cut before any usage arrived as unmetered', async () => {
+      await start({ budget: { maxCostUsd: 5 } });
+      const release = upstream.holdStreams();
+      const error = await send({
+        path: '/v1/responses',
+        headers: openaiHeaders(),
+        body: responsesBody({ stream: true }),
+        onChunk: (_chunk, request) => request.destroy(),
+      }).catch((thrown: unknown) => thrown);
+      expect(error).toBeInstanceOf(Error);
+      await eventually(() => upstream.cutByClient === 1, 'the upstream to be cut');
+      release();
+      await eventually(() => records.length === 1, 'the record');
+      expect(records[0]).toMatchObject({ status: 200, refused: null, unmetered: true });
+
+      const refused = await send({
+        path: '/v1/messages',
+        headers: anthropicHeaders(),
+        body: messagesBody({ stream: true }),
+      });
+      expect(refused.status).toBe(400);
+      expect(JSON.parse(refused.text).error.message).toBe(UNMETERED_MESSAGE);
+      expect(upstream.requests).toHaveLength(1);
+    });
+
+    it('counts a cut stream from what it reported before the cut, not as unmetered', async () => {
+      await start({ budget: { maxCostUsd: 5 } });
+      const release = upstream.holdStreams();
+      await send({
+        path: '/v1/messages',
+        headers: anthropicHeaders(),
+        body: messagesBody({ stream: true }),
+        onChunk: (_chunk, request) => request.destroy(),
+      }).catch(() => {});
+      await eventually(() => upstream.cutByClient === 1, 'the upstream to be cut');
+      release();
+      await eventually(() => records.length === 1, 'the record');
+      // message_start carried the input and the first output token.
+      expect(records[0]).toMatchObject({ unmetered: false, inputTokens: 150, outputTokens: 1 });
+      const next = await send({
+        path: '/v1/messages',
+        headers: anthropicHeaders(),
+        body: messagesBody(),
+      });
+      expect(next.status).toBe(200);
+    });
+  });
+
+  describe('calls in flight under a budget', () => {
+    /** An upstream that takes `delayMs` to begin each answer, in place of the quick one. */
+    async function slowUpstream(delayMs: number): Promise<void> {
+      await upstream.close();
+      upstream = await startScriptedUpstream({ answerDelayMs: delayMs });
+    }
+
+    it('forwards at most four calls at once, so twenty sent together overshoot by at most four', async () => {
+      await slowUpstream(150);
+      // One Anthropic call costs $0.001119: two of them spend the $0.002 limit.
+      await start({ budget: { maxCostUsd: 0.002 } });
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          send({ path: '/v1/messages', headers: anthropicHeaders(), body: messagesBody() }),
+        ),
+      );
+      const forwarded = upstream.requests.length;
+      expect(forwarded).toBeGreaterThanOrEqual(2);
+      expect(forwarded).toBeLessThanOrEqual(4);
+      expect(upstream.maxConcurrent).toBeLessThanOrEqual(4);
+      expect(answers.filter((answer) => answer.status === 200)).toHaveLength(forwarded);
+      const refused = answers.filter((answer) => answer.status !== 200);
+      expect(refused).toHaveLength(20 - forwarded);
+      for (const answer of refused) {
+        expect(answer.status).toBe(400);
+        expect(answer.headers['x-aas-refused']).toBe('budget');
+      }
+      expect(records.filter((record) => record.refused === 'budget')).toHaveLength(20 - forwarded);
+      expect(budgetReasons).toHaveLength(1);
+      expect(gateway?.spent().costUsd).toBeLessThanOrEqual(4 * EXPECTED.messages.costUsd + 1e-12);
+    });
+
+    it('lets a waiting call in when one in flight finishes, and checks it again then', async () => {
+      await slowUpstream(100);
+      await start({ budget: { maxCostUsd: 1 }, maxInFlightUnderBudget: 2 });
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          send({ path: '/v1/messages', headers: anthropicHeaders(), body: messagesBody() }),
+        ),
+      );
+      // The budget is far from spent: every call goes through, never more than two at once.
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200, 200]);
+      expect(upstream.requests).toHaveLength(6);
+      expect(upstream.maxConcurrent).toBe(2);
+      // count_tokens costs nothing and never waits.
+      const pending = Array.from({ length: 2 }, () =>
+        send({ path: '/v1/messages', headers: anthropicHeaders(), body: messagesBody() }),
+      );
+      await eventually(() => upstream.requests.length === 8, 'two calls in flight');
+      const counted = await send({
+        path: '/v1/messages/count_tokens',
+        headers: anthropicHeaders(),
+        body: messagesBody(),
+      });
+      expect(counted.status).toBe(200);
+      expect(upstream.maxConcurrent).toBe(3);
+      await Promise.all(pending);
+    });
+
+    it('serves waiting calls in the order they came', async () => {
+      await slowUpstream(60);
+      await start({ budget: { maxCostUsd: 1 }, maxInFlightUnderBudget: 1 });
+      const sent: Promise<Answer>[] = [];
+      for (const name of ['claude-a', 'claude-b', 'claude-c', 'claude-d']) {
+        sent.push(
+          send({
+            path: '/v1/messages',
+            headers: anthropicHeaders(),
+            body: messagesBody({ model: name }),
+          }),
+        );
+        await sleep(20);
+      }
+      await Promise.all(sent);
+      expect(upstream.requests.map((request) => request.json?.model)).toEqual([
+        'claude-a',
+        'claude-b',
+        'claude-c',
+        'claude-d',
+      ]);
+      expect(upstream.maxConcurrent).toBe(1);
+    });
+
+    it('drops a waiting call whose client leaves, and forwards nothing for it', async () => {
+      await start({ budget: { maxCostUsd: 1 }, maxInFlightUnderBudget: 1 });
+      const release = upstream.holdStreams();
+      const first = send({
+        path: '/v1/messages',
+        headers: anthropicHeaders(),
+        body: messagesBody({ stream: true }),
+      });
+      await eventually(() => upstream.requests.length === 1, 'the first call upstream');
+      let waiting: ClientRequest | null = null;
+      const second = new Promise<void>((resolve) => {
+        waiting = httpRequest({
+          host: '127.0.0.1',
+          port: Number(new URL(gateway?.url ?? '').port),
+          method: 'POST',
+          path: '/v1/messages',
+          headers: anthropicHeaders(),
+        });
+        waiting.on('error', () => resolve());
+        waiting.end(JSON.stringify(messagesBody()));
+      });
+      await sleep(50);
+      (waiting as ClientRequest | null)?.destroy();
+      await second;
+      await eventually(() => records.length === 1, 'the dropped call to be recorded');
+      expect(records[0]).toMatchObject({ status: 499, refused: null, unmetered: false });
+      release();
+      expect((await first).status).toBe(200);
+      // The place went back: a later call goes through.
+      const third = await send({
+        path: '/v1/messages',
+        headers: anthropicHeaders(),
+        body: messagesBody(),
+      });
+      expect(third.status).toBe(200);
+      expect(upstream.requests).toHaveLength(2);
+      expect(gateway?.spent().calls).toBe(2);
+    });
+
+    it('never holds calls back without a budget', async () => {
+      const release = upstream.holdStreams();
+      const pending = Array.from({ length: 8 }, () =>
+        send({
+          path: '/v1/messages',
+          headers: anthropicHeaders(),
+          body: messagesBody({ stream: true }),
+        }),
+      );
+      await eventually(() => upstream.requests.length === 8, 'all eight upstream at once');
+      release();
+      await Promise.all(pending);
+    });
   });
 
   describe('refusals', () => {
@@ -862,6 +1154,76 @@ describe('model gateway', () => {
       ]);
     });
 
+    it('forwards no field mask, so an answer cannot leave its usage out of the count', async () => {
+      await start({ budget: { maxCostUsd: 5 } });
+      const masks = { 'x-goog-fieldmask': 'candidates', 'x-http-method-override': 'POST' };
+      const plain = await send({
+        path: geminiPath(
+          'gemini-2.5-pro',
+          'generateContent',
+          '?fields=candidates&%24fields=candidates&prettyPrint=false',
+        ),
+        headers: { ...geminiHeaders(), ...masks },
+        body: geminiBody(),
+      });
+      expect(plain.status).toBe(200);
+      expect(JSON.parse(plain.text)).toMatchObject({ usageMetadata: UPSTREAM_USAGE.gemini });
+      const streamed = await send({
+        path: geminiPath('gemini-2.5-pro', 'streamGenerateContent', '?$fields=candidates&alt=sse'),
+        headers: { ...geminiHeaders(), ...masks },
+        body: geminiBody(),
+      });
+      expect(streamed.status).toBe(200);
+      const arrayStream = await send({
+        path: geminiPath('gemini-2.5-pro', 'streamGenerateContent', '?fields=candidates'),
+        headers: geminiHeaders(),
+        body: geminiBody(),
+      });
+      expect(arrayStream.status).toBe(200);
+
+      expect(upstream.requests.map((request) => request.url)).toEqual([
+        '/google/v1beta/models/gemini-2.5-pro:generateContent',
+        '/google/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse',
+        '/google/v1beta/models/gemini-2.5-pro:streamGenerateContent',
+      ]);
+      for (const request of upstream.requests) {
+        expect(request.headers['x-goog-fieldmask']).toBeUndefined();
+        expect(request.headers['x-http-method-override']).toBeUndefined();
+      }
+      expect(records).toHaveLength(3);
+      for (const record of records) {
+        expect(record).toMatchObject({
+          refused: null,
+          unmetered: false,
+          inputTokens: EXPECTED.gemini.inputTokens,
+          outputTokens: EXPECTED.gemini.outputTokens,
+        });
+        expect(record.costUsd).toBeCloseTo(EXPECTED.gemini.costUsd, 12);
+      }
+      expect(gateway?.spent().costUsd).toBeCloseTo(3 * EXPECTED.gemini.costUsd, 12);
+    });
+
+    it('refuses an alt other than sse or json with a Google-shaped 400, forwarding nothing', async () => {
+      for (const query of ['?alt=proto', '?$alt=media', `?alt=sse&alt=json&key=${PLACEHOLDER}`]) {
+        const answer = await send({
+          path: geminiPath('gemini-2.5-pro', 'streamGenerateContent', query),
+          headers: geminiHeaders(),
+          body: geminiBody(),
+        });
+        expect(answer.status, query).toBe(400);
+        expect(answer.headers['x-aas-refused']).toBe('bad_request');
+        const body = JSON.parse(answer.text) as { error: Record<string, unknown> };
+        expect(body.error).toMatchObject({ code: 400, status: 'INVALID_ARGUMENT' });
+        expect(body.error.message).toMatch(/only alt=sse or alt=json/);
+      }
+      expect(upstream.requests).toHaveLength(0);
+      expect(records.map((record) => [record.provider, record.refused])).toEqual([
+        ['google', 'bad_request'],
+        ['google', 'bad_request'],
+        ['google', 'bad_request'],
+      ]);
+    });
+
     it('streams an ?alt=sse answer through as it arrives and counts its last usage', async () => {
       const release = upstream.holdStreams();
       let firstChunk: string | null = null;
@@ -979,6 +1341,7 @@ describe('model gateway', () => {
         outputTokens: 0,
         cachedInputTokens: 0,
         costUsd: 0,
+        unmeteredCalls: 0,
       });
     });
 
@@ -1264,7 +1627,13 @@ describe('model gateway', () => {
       release();
       await eventually(() => records.length === 1, 'the record');
       expect(upstream.streamsFinished).toBe(0);
-      expect(records[0]).toMatchObject({ status: 200, refused: null, stream: true });
+      // Nothing of its usage had arrived: the call was answered, but could not be counted.
+      expect(records[0]).toMatchObject({
+        status: 200,
+        refused: null,
+        stream: true,
+        unmetered: true,
+      });
     });
 
     it('never lets an upstream echo the real key back to the agent', async () => {
@@ -1358,6 +1727,8 @@ describe('model gateway', () => {
         { prices: { 'gpt-5': { inputPerMTokUsd: -1, outputPerMTokUsd: 1 } } },
         { budget: { maxCostUsd: Number.NaN } },
         { timeoutMs: 0 },
+        { maxInFlightUnderBudget: 0 },
+        { maxInFlightUnderBudget: 1.5 },
       ];
       for (const overrides of attempts) {
         const error: unknown = await start(overrides).catch((thrown: unknown) => thrown);

@@ -29,8 +29,15 @@ export interface RecordedRequest {
  * - `reset-mid-stream`: a stream is cut after its first event.
  * - `echo-key`: the answer (a header, the body, a stream split across writes) repeats the key
  *   the upstream was sent, as a careless proxy or debugging endpoint might.
+ * - `no-usage`: a whole (non-streamed) answer that says nothing about its usage.
  */
-export type FailMode = 'status-500' | 'reset' | 'hang' | 'reset-mid-stream' | 'echo-key';
+export type FailMode =
+  | 'status-500'
+  | 'reset'
+  | 'hang'
+  | 'reset-mid-stream'
+  | 'echo-key'
+  | 'no-usage';
 
 /** What the upstream reports for each API; the tests compute the expected costs from these. */
 export const UPSTREAM_USAGE = {
@@ -76,6 +83,8 @@ export interface ScriptedUpstream {
   readonly streamsFinished: number;
   /** Answers whose client (the gateway) hung up before they were complete. */
   readonly cutByClient: number;
+  /** The most requests that were being answered at the same time. */
+  readonly maxConcurrent: number;
   close(): Promise<void>;
 }
 
@@ -249,6 +258,30 @@ function geminiChunks(model: string): Record<string, unknown>[] {
   );
 }
 
+/**
+ * Google's field mask (`?fields=`, `?$fields=` or `X-Goog-FieldMask`), as Google applies it to
+ * an answer: only the top-level fields it names are kept. Null when the request sets none.
+ */
+function geminiFieldMask(query: URLSearchParams, headers: IncomingHttpHeaders): Set<string> | null {
+  const masks = [
+    ...query.getAll('fields'),
+    ...query.getAll('$fields'),
+    ...[headers['x-goog-fieldmask'] ?? []].flat(),
+  ];
+  if (masks.length === 0) return null;
+  return new Set(
+    masks.flatMap((mask) => mask.split(',').map((path) => path.trim().split('.')[0] ?? '')),
+  );
+}
+
+function masked(
+  answer: Record<string, unknown>,
+  mask: Set<string> | null,
+): Record<string, unknown> {
+  if (mask === null) return answer;
+  return Object.fromEntries(Object.entries(answer).filter(([key]) => mask.has(key)));
+}
+
 /** `/v1beta/models/{model}:{method}`, after any base-URL prefix. */
 const GEMINI_ROUTE = /\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens)$/;
 
@@ -296,9 +329,16 @@ const ROUTES = [
 ];
 
 export async function startScriptedUpstream(
-  options: { readonly eventDelayMs?: number } = {},
+  options: {
+    readonly eventDelayMs?: number;
+    /** How long every answer waits before it starts, once the request has been read. */
+    readonly answerDelayMs?: number;
+  } = {},
 ): Promise<ScriptedUpstream> {
   const eventDelayMs = options.eventDelayMs ?? 3;
+  const answerDelayMs = options.answerDelayMs ?? 0;
+  let concurrent = 0;
+  let maxConcurrent = 0;
   const requests: RecordedRequest[] = [];
   let failMode: FailMode | null = null;
   let gate: Promise<void> | null = null;
@@ -340,6 +380,11 @@ export async function startScriptedUpstream(
   };
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    concurrent += 1;
+    maxConcurrent = Math.max(maxConcurrent, concurrent);
+    response.once('close', () => {
+      concurrent -= 1;
+    });
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
@@ -368,6 +413,7 @@ export async function startScriptedUpstream(
       return;
     }
     const mode = failMode;
+    if (answerDelayMs > 0) await sleep(answerDelayMs);
     if (mode === 'hang') return;
     if (mode === 'reset') {
       request.socket.destroy();
@@ -397,10 +443,15 @@ export async function startScriptedUpstream(
         ? gemini[2] === 'streamGenerateContent'
         : json?.stream === true && !path.endsWith('/count_tokens');
 
+    const mask = gemini === null ? null : geminiFieldMask(query, request.headers);
     if (!stream) {
-      const answer = jsonAnswer(path, model);
+      let answer = masked(jsonAnswer(path, model) as Record<string, unknown>, mask);
+      if (mode === 'no-usage') {
+        const { usage: _usage, usageMetadata: _usageMetadata, ...rest } = answer;
+        answer = rest;
+      }
       const text = JSON.stringify(
-        mode === 'echo-key' ? { ...(answer as object), echo: `you sent ${presented}` } : answer,
+        mode === 'echo-key' ? { ...answer, echo: `you sent ${presented}` } : answer,
       );
       response.writeHead(200, {
         'content-type': 'application/json',
@@ -411,8 +462,9 @@ export async function startScriptedUpstream(
       return;
     }
 
+    const chunksOf = (name: string) => geminiChunks(name).map((chunk) => masked(chunk, mask));
     if (gemini !== null && query.get('alt') !== 'sse') {
-      if (await writeJsonArray(response, request, geminiChunks(model), mode, eventDelayMs)) {
+      if (await writeJsonArray(response, request, chunksOf(model), mode, eventDelayMs)) {
         streamsFinished += 1;
       }
       return;
@@ -421,7 +473,7 @@ export async function startScriptedUpstream(
     const streamOptions = json?.stream_options as { include_usage?: unknown } | undefined;
     const events =
       gemini !== null
-        ? geminiChunks(model).map((chunk) => ({ data: JSON.stringify(chunk) }))
+        ? chunksOf(model).map((chunk) => ({ data: JSON.stringify(chunk) }))
         : path.endsWith('/v1/messages')
           ? anthropicStream(model)
           : path.endsWith('/v1/responses')
@@ -487,6 +539,9 @@ export async function startScriptedUpstream(
     },
     get cutByClient() {
       return cutByClient;
+    },
+    get maxConcurrent() {
+      return maxConcurrent;
     },
     close() {
       server.closeAllConnections();
