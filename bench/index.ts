@@ -1,5 +1,5 @@
 /**
- * AAS benchmarks: `npm run bench` (all sections) or `npm run bench -- run|events|replay|queue|promotion|gateway|workspace|sandbox|api`.
+ * AAS benchmarks: `npm run bench` (all sections) or `npm run bench -- run|events|replay|queue|promotion|gateway|workspace|sandbox|api|panel`.
  * Prints one table of medians per measurement and writes bench/out/results.json.
  * AAS_BENCH_QUICK=1 shrinks every section for a smoke run; see bench/README.md.
  */
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { apiBench } from './api-bench.js';
 import { eventBench } from './event-bench.js';
 import { gatewayBench } from './gateway-bench.js';
+import { panelBench } from './panel-bench.js';
 import { promotionBench } from './promotion-bench.js';
 import { queueBench } from './queue-bench.js';
 import { replayBench } from './replay-bench.js';
@@ -28,6 +29,7 @@ const SECTIONS = [
   'workspace',
   'sandbox',
   'api',
+  'panel',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -75,6 +77,7 @@ const runners: Record<Section, () => Promise<ResultTable[]>> = {
       connections: 10,
       progress,
     }),
+  panel: () => panelBench({ runs: quick ? 200 : 1_000, iterations: quick ? 3 : 10, progress }),
   gateway: () => gatewayBench({ warmups: quick ? 5 : 20, iterations: quick ? 50 : 500, progress }),
   promotion: () => promotionBench({ warmups: quick ? 1 : 2, iterations: quick ? 3 : 15, progress }),
   queue: () =>

@@ -1,7 +1,7 @@
 import { percentile, summarise } from './stats.js';
 
-/** `ms` and `s`: lower is better. Rates (`events/s`, `req/s`, `runs/s`): higher is better. */
-export type Unit = 'ms' | 's' | 'events/s' | 'req/s' | 'runs/s';
+/** `ms`, `s` and `KB`: lower is better. Rates (`events/s`, `req/s`, `runs/s`): higher is better. */
+export type Unit = 'ms' | 's' | 'KB' | 'events/s' | 'req/s' | 'runs/s';
 
 export interface Target {
   readonly op: '<=' | '>=';
@@ -49,6 +49,8 @@ function formatValue(value: number, unit: Unit): string {
       return `${value.toFixed(value >= 100 ? 0 : value >= 10 ? 1 : 2)} ms`;
     case 's':
       return `${value.toFixed(2)} s`;
+    case 'KB':
+      return `${value.toFixed(1)} KB`;
     case 'events/s':
       return `${Math.round(value).toLocaleString('en-US')} ev/s`;
     case 'req/s':

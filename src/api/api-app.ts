@@ -12,6 +12,7 @@ import type { ApiDeps, Identity } from './api-deps.js';
 import type { ApiMetrics } from './api-metrics.js';
 import type { EventStreams } from './event-stream.js';
 import type { RouteAccess } from './permissions.js';
+import type { SessionFeed } from './session-feed.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -38,6 +39,8 @@ export type ApiApp = FastifyInstance<
 export interface RouteContext {
   readonly deps: ApiDeps;
   readonly streams: EventStreams;
+  /** The live feed of session status changes (`GET /stream`). */
+  readonly feed: SessionFeed;
   readonly metrics: ApiMetrics;
 }
 

@@ -58,6 +58,11 @@ export interface ApiDeps {
     /** `<artifacts>/<sha256>.patch`: patches. */
     readonly artifacts: string;
   };
+  /**
+   * The admin panel's static build (index.html, assets/), served at /panel/; usually
+   * `defaultPanelDir()`. It may be missing: /panel/ then says how to build it.
+   */
+  readonly panelDir: string;
   /** Largest accepted request body. */
   readonly bodyLimitBytes: number;
   /** How often an SSE stream re-reads the store when the bus is quiet (other processes append too). */

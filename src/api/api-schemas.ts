@@ -1,5 +1,13 @@
 import { z } from 'zod';
 import { ALL_CODES, IdPrefix, isValidId } from '../kernel/index.js';
+import {
+  PathDecisionKind,
+  PathOutcome,
+  POLICY_FIELDS,
+  POLICY_VALUE_SCHEMAS,
+  type PolicyField,
+} from '../policy/index.js';
+import type { ChainProblemKind } from '../sessions/index.js';
 import { AttemptStatus, RunStatus, TokenRole } from '../store/index.js';
 import { isStorableText } from './body-guard.js';
 import { TOKEN_NAME_PATTERN } from './tokens.js';
@@ -47,6 +55,34 @@ export const SessionSchema = z.object({
   lastSeq: z.number().int(),
   lastHash: z.string(),
 });
+
+export const SessionListItemSchema = SessionSchema.extend({
+  runId: z
+    .string()
+    .nullable()
+    .describe("the session's latest run (every session has one run today)"),
+}).describe('A session as lists and the live feed show it');
+
+const CHAIN_PROBLEM_KINDS = [
+  'gap',
+  'reordered',
+  'prev-hash-mismatch',
+  'hash-mismatch',
+  'head-mismatch',
+  'wrong-session',
+] as const satisfies readonly ChainProblemKind[];
+
+export const SessionVerificationSchema = z
+  .object({
+    sessionId: z.string(),
+    ok: z.boolean().describe('every event hashes to its recorded hash and the chain is unbroken'),
+    events: z.number().int().describe('events checked'),
+    firstBrokenSeq: z.number().int().nullable().describe('where the chain first breaks'),
+    kind: z.enum(CHAIN_PROBLEM_KINDS).nullable().describe('what broke there'),
+    reason: z.string().nullable(),
+    lastHash: z.string().describe('the chain head the session row records'),
+  })
+  .describe("The result of recomputing a session's hash chain");
 
 export const RunSchema = z.object({
   id: z.string(),
@@ -175,6 +211,12 @@ export const ListSessionsQuerySchema = z
     agent: filterText(256).optional(),
     label: filterText(64).optional(),
     requester: filterText(256).optional(),
+    q: filterText(256)
+      .optional()
+      .describe(
+        'substring of the task, repo, agent or requester; ASCII letters match either case, ' +
+          'every other character (`%` and `_` too) only itself',
+      ),
     cursor: z.string().min(1).max(128).optional().describe('`nextCursor` of the previous page'),
     limit: z.coerce.number().int().min(1).max(200).default(50),
   })
@@ -202,6 +244,85 @@ export const StreamEventsHeadersSchema = z.looseObject({
     .optional()
     .describe('seq of the last event received: the stream resumes after it'),
 });
+
+/** A path to explain, as given: explainPolicy itself says why one is not a valid repo path. */
+const explainedPath = filterText(1024);
+
+export const RunPolicyQuerySchema = z
+  .object({
+    path: z
+      .union([explainedPath, z.array(explainedPath).max(50)])
+      .optional()
+      .describe('a repo-relative path to decide; repeat the parameter for more (at most 50)'),
+  })
+  .strict();
+
+/** One value per field, its shape given by the field. */
+function explainedValue<F extends PolicyField>(field: F) {
+  return z.object({
+    field: z.literal(field),
+    value: POLICY_VALUE_SCHEMAS[field],
+    display: z.string().describe('the value as `aas policy explain` prints it'),
+    decidedBy: z
+      .array(z.string())
+      .describe('the layers whose settings produced the value; empty: the built-in default'),
+  });
+}
+
+const [firstField, ...otherFields] = POLICY_FIELDS;
+export const ExplainedValueSchema = z.discriminatedUnion('field', [
+  explainedValue(firstField),
+  ...otherFields.map((field) => explainedValue(field)),
+]);
+
+export const PathDecisionSchema = z.object({
+  path: z.string().describe('normalised when valid, otherwise as given'),
+  allowed: z.boolean(),
+  kind: z.enum(PathDecisionKind),
+  layer: z.string().optional().describe('the layer behind a denial'),
+  rule: z.string().optional().describe('the deny glob, or the allow-list that missed'),
+  reason: z.string(),
+});
+
+export const ExplainedPathSchema = z.object({
+  path: z.string(),
+  outcome: z
+    .enum(PathOutcome)
+    .describe('drop: a runtime artifact, removed from the patch before any gate'),
+  decision: PathDecisionSchema,
+  runtime: z
+    .object({ layer: z.string(), rule: z.string() })
+    .nullable()
+    .describe('the runtime rule that drops the path'),
+  decidedBy: z
+    .array(z.string())
+    .describe(
+      'the layers behind the outcome: the runtime rule’s for drop, the denying layer for ' +
+        'deny (none for an invalid path or git metadata), every layer with an allow-list for ' +
+        'allow (none: no layer restricts paths)',
+    ),
+});
+
+export const RunPolicySchema = z
+  .object({
+    runId: z.string(),
+    sessionId: z.string(),
+    agentId: z.string().describe('the agent whose policy this is: the latest one resolved'),
+    agents: z
+      .array(z.string())
+      .describe('every agent the run resolved a policy for, in order (primary, then fallbacks)'),
+    seq: z.number().int().describe('seq of the policy.resolved event explained'),
+    resolvedAt: isoTime,
+    layers: z
+      .array(z.object({ name: z.string(), source: z.string() }))
+      .describe('merge order; the floor first'),
+    values: z.array(ExplainedValueSchema),
+    unrecorded: z
+      .array(z.enum(POLICY_FIELDS))
+      .describe('fields the AAS that ran the run did not record yet; absent from `values`'),
+    paths: z.array(ExplainedPathSchema).describe('one per `path` parameter, in order'),
+  })
+  .describe("A run's effective policy, explained");
 
 /** Routes without query parameters refuse any, as every schema here refuses unknown fields. */
 export const NoQuerySchema = z.object({}).strict();
@@ -254,6 +375,9 @@ export const apiSchemaRegistry = z.registry<{ id?: string; [key: string]: unknow
 for (const [id, schema] of [
   ['Error', ErrorBodySchema],
   ['Session', SessionSchema],
+  ['SessionListItem', SessionListItemSchema],
+  ['SessionVerification', SessionVerificationSchema],
+  ['RunPolicy', RunPolicySchema],
   ['Run', RunSchema],
   ['Attempt', AttemptSchema],
   ['ModelSpend', ModelSpendSchema],

@@ -17,8 +17,10 @@ import { apiSchemaRegistry } from './api-schemas.js';
 import { authenticate, authorize } from './authenticate.js';
 import { findBodyProblem } from './body-guard.js';
 import { EventStreams } from './event-stream.js';
+import { registerPanelRoutes } from './panel-routes.js';
 import { registerPromotionRoutes } from './promotion-routes.js';
 import { registerRunRoutes } from './runs-routes.js';
+import { SessionFeed } from './session-feed.js';
 import { registerSessionRoutes } from './sessions-routes.js';
 import { registerSystemRoutes } from './system-routes.js';
 
@@ -56,7 +58,13 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     pollMs: deps.streamPollMs,
     keepAliveMs: deps.streamKeepAliveMs,
   });
-  const context: RouteContext = { deps, streams, metrics };
+  const feed = new SessionFeed({
+    store: deps.store,
+    bus: deps.bus,
+    log,
+    keepAliveMs: deps.streamKeepAliveMs,
+  });
+  const context: RouteContext = { deps, streams, feed, metrics };
   let closing = false;
 
   app.setErrorHandler((error, request, reply) => {
@@ -97,7 +105,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true;
     // Open event streams would hold their connections (and so the close) forever.
-    await streams.closeAll();
+    await Promise.all([streams.closeAll(), feed.closeAll()]);
   });
   app.addHook('onClose', async () => {
     metrics.close();
@@ -157,6 +165,8 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     registerPromotionRoutes(typed, context);
     registerSystemRoutes(typed, context);
   });
+  // Outside the API's scope: the static panel needs no token and is not in the OpenAPI document.
+  await registerPanelRoutes(app, deps.panelDir);
 
   await app.ready();
   return app;

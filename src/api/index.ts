@@ -2,6 +2,7 @@ export { API_PREFIX } from './api-app.js';
 export type { ApiDeps, ControlPlane, Identity, WorkerStatus } from './api-deps.js';
 export type { ErrorBody } from './api-schemas.js';
 export { API_VERSION, createApiServer } from './create-api-server.js';
+export { defaultPanelDir } from './panel-routes.js';
 export {
   ALL_PERMISSIONS,
   PERMISSIONS,

@@ -16,11 +16,14 @@ import {
   NoQuerySchema,
   RunLogParamsSchema,
   RunParamsSchema,
+  RunPolicyQuerySchema,
+  RunPolicySchema,
   RunSchema,
 } from './api-schemas.js';
 import { requireRun } from './require-run.js';
 import { READ_ERRORS } from './route-errors.js';
 import { listRunLogs, openPatch, openRunLog, parseLogName } from './run-files.js';
+import { explainRunPolicy } from './run-policy.js';
 
 /**
  * Files are streamed, never read whole. The route's typed reply knows only the documented
@@ -31,7 +34,7 @@ function sendStream(reply: FastifyReply, contentType: string, body: Readable): F
 }
 
 export function registerRunRoutes(app: ApiApp, context: RouteContext): void {
-  const { store, controlPlane, paths } = context.deps;
+  const { store, controlPlane, paths, log } = context.deps;
 
   app.route({
     method: 'GET',
@@ -134,6 +137,33 @@ export function registerRunRoutes(app: ApiApp, context: RouteContext): void {
       const handle = await openRunLog(paths.runs, run.id, location);
       if (handle === null) throw notFound;
       return sendStream(reply, 'text/plain; charset=utf-8', handle.createReadStream());
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: `${API_PREFIX}/runs/:id/policy`,
+    config: { access: 'read' },
+    schema: {
+      summary: "The run's effective policy, explained, with a verdict for each given path",
+      description:
+        'Read from the `policy.resolved` event the runner recorded when it started the agent ' +
+        '(with fallbacks, the latest agent’s), so it is the policy the run was judged under, ' +
+        'whatever the policy files say now. Each value names the layers that decided it; each ' +
+        '`path` gets the verdict a patch touching it would get. A run whose policy is not ' +
+        'resolved yet (queued) is NOT_FOUND with a hint.',
+      tags: ['runs'],
+      operationId: 'getRunPolicy',
+      security: BEARER_SECURITY,
+      querystring: RunPolicyQuerySchema,
+      params: RunParamsSchema,
+      response: { 200: RunPolicySchema, ...READ_ERRORS, 404: ErrorBodySchema },
+    },
+    handler: async (request) => {
+      const run = await requireRun(store, request.params.id);
+      const { path } = request.query;
+      const asked = path === undefined ? [] : typeof path === 'string' ? [path] : path;
+      return explainRunPolicy(store, log, run, asked);
     },
   });
 

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { AasError, IdPrefix, isValidId } from '../kernel/index.js';
 import { JobSpecSchema } from '../runner/index.js';
-import { NO_MODEL_SPEND } from '../store/index.js';
+import { verifyChain } from '../sessions/index.js';
+import { NO_MODEL_SPEND, type SessionRecord, type StoredEvent } from '../store/index.js';
 import {
   API_PREFIX,
   type ApiApp,
@@ -16,9 +17,11 @@ import {
   NoQuerySchema,
   ReadEventsQuerySchema,
   RunSchema,
+  SessionListItemSchema,
   SessionParamsSchema,
   SessionSchema,
   SessionSpendSchema,
+  SessionVerificationSchema,
   StreamEventsHeadersSchema,
   StreamEventsQuerySchema,
 } from './api-schemas.js';
@@ -48,6 +51,27 @@ async function requireSession(context: RouteContext, id: string) {
   const session = await context.deps.store.getSession(id);
   if (session === null) throw new AasError('NOT_FOUND', `no session ${id}`, { field: 'id' });
   return session;
+}
+
+/**
+ * The events to verify against a head that matches them. The session row is read before the
+ * events, so a live run may have appended events the head read does not cover yet: when a
+ * second read of the head covers them, they were appended meanwhile and the chain is checked
+ * up to the first head; when it does not, they are events the head never recorded, and the
+ * chain is checked against the newer head so that the mismatch shows.
+ */
+async function chainSnapshot(
+  context: RouteContext,
+  session: SessionRecord,
+): Promise<{ head: SessionRecord; events: StoredEvent[] }> {
+  const events = await context.deps.store.readEvents(session.id);
+  const newest = events.at(-1);
+  if (newest === undefined || newest.seq <= session.lastSeq) return { head: session, events };
+  const now = await requireSession(context, session.id);
+  if (now.lastSeq >= newest.seq) {
+    return { head: session, events: events.filter((event) => event.seq <= session.lastSeq) };
+  }
+  return { head: now, events };
 }
 
 export function registerSessionRoutes(app: ApiApp, context: RouteContext): void {
@@ -92,13 +116,16 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
     url: `${API_PREFIX}/sessions`,
     config: { access: 'read' },
     schema: {
-      summary: 'List sessions, newest first',
+      summary: 'List sessions, newest first, each with its latest run',
       tags: ['sessions'],
       operationId: 'listSessions',
       security: BEARER_SECURITY,
       querystring: ListSessionsQuerySchema,
       response: {
-        200: z.object({ items: z.array(SessionSchema), nextCursor: z.string().nullable() }),
+        200: z.object({
+          items: z.array(SessionListItemSchema),
+          nextCursor: z.string().nullable(),
+        }),
         ...READ_ERRORS,
       },
     },
@@ -111,6 +138,7 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
         ...(query.agent === undefined ? {} : { agent: query.agent }),
         ...(query.label === undefined ? {} : { label: query.label }),
         ...(query.requester === undefined ? {} : { requestedBy: query.requester }),
+        ...(query.q === undefined ? {} : { q: query.q }),
         ...(beforeId === undefined ? {} : { beforeId }),
         // One more than asked: whether a next page exists without a second query.
         limit: query.limit + 1,
@@ -155,6 +183,40 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
         runs: runs.map((run, index) => ({ runId: run.id, spend: byRun[index] ?? NO_MODEL_SPEND })),
       };
       return { session, runs, spend };
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: `${API_PREFIX}/sessions/:id/verify`,
+    config: { access: 'read' },
+    schema: {
+      summary: "Recompute the session's hash chain and report where it breaks",
+      description:
+        'What `aas audit verify <id>` checks: every event hashes to its recorded hash, links ' +
+        'to the previous one, seqs run without a gap, and the chain ends at the head the ' +
+        'session row records. A broken chain is `ok: false` (200), not an error.',
+      tags: ['sessions'],
+      operationId: 'verifySession',
+      security: BEARER_SECURITY,
+      querystring: NoQuerySchema,
+      params: SessionParamsSchema,
+      response: { 200: SessionVerificationSchema, ...READ_ERRORS, 404: ErrorBodySchema },
+    },
+    handler: async (request) => {
+      const session = await requireSession(context, request.params.id);
+      const { head, events } = await chainSnapshot(context, session);
+      const result = verifyChain(head, events);
+      const problem = result.firstProblem;
+      return {
+        sessionId: session.id,
+        ok: result.ok,
+        events: result.eventCount,
+        firstBrokenSeq: problem?.seq ?? null,
+        kind: problem?.kind ?? null,
+        reason: problem?.detail ?? null,
+        lastHash: head.lastHash,
+      };
     },
   });
 
@@ -232,6 +294,44 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
       // From here the stream writes the response itself, and the server's close ends it.
       reply.hijack();
       context.streams.start(reply.raw, session.id, afterSeq);
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: `${API_PREFIX}/stream`,
+    // A HEAD request would open a stream with no body to carry it.
+    exposeHeadRoute: false,
+    config: { access: 'read' },
+    schema: {
+      summary: "Follow changes to any session's status as Server-Sent Events",
+      description:
+        'One `event: session` frame per status change (queued, running, ready_for_promotion, …) ' +
+        'of any session, its `data` the session as `GET /sessions` lists it (SessionListItem); ' +
+        'comments keep the connection alive. Only changes committed by this server process are ' +
+        'carried (not those of other servers sharing the database), quick successive changes ' +
+        'may arrive as one frame with the latest state, and nothing is replayed: load the list, ' +
+        'then apply the frames, and load it again after reconnecting.',
+      tags: ['sessions'],
+      operationId: 'streamSessions',
+      security: BEARER_SECURITY,
+      querystring: NoQuerySchema,
+      response: {
+        200: {
+          description: 'An event stream of SessionListItem frames',
+          content: { 'text/event-stream': { schema: z.string() } },
+        },
+        ...READ_ERRORS,
+      },
+    },
+    handler: async (_request, reply) => {
+      if (context.feed.closed) {
+        throw new AasError('SERVER_UNAVAILABLE', 'the server is shutting down', {
+          hint: 'reconnect to another server or after the restart, then reload the list',
+        });
+      }
+      reply.hijack();
+      context.feed.start(reply.raw);
     },
   });
 }

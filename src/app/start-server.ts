@@ -1,7 +1,13 @@
 import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
-import { type ControlPlane, createApiServer, type Identity, issueToken } from '../api/index.js';
+import {
+  type ControlPlane,
+  createApiServer,
+  defaultPanelDir,
+  type Identity,
+  issueToken,
+} from '../api/index.js';
 import type { AasConfig } from '../config/index.js';
 import { AasError, isAasError, normaliseError } from '../kernel/index.js';
 import { parseJobSpec, submitRun } from '../runner/index.js';
@@ -18,6 +24,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+export interface StartServerOptions extends RuntimeOptions {
+  /** The admin panel's build to serve at /panel/; `dist/panel/` of this package by default. */
+  readonly panelDir?: string;
+}
+
 /** Requests bodies above this are refused with PAYLOAD_TOO_LARGE; a JobSpec is far smaller. */
 const BODY_LIMIT_BYTES = 1_048_576;
 
@@ -28,7 +39,7 @@ const BODY_LIMIT_BYTES = 1_048_576;
  */
 export async function startServer(
   config: AasConfig,
-  options: RuntimeOptions,
+  options: StartServerOptions,
 ): Promise<RunningServer> {
   refuseUnsafeBind(config);
   // Recovery runs first: runs a killed server left behind are requeued or ended explicitly.
@@ -70,6 +81,7 @@ export async function startServer(
       controlPlane,
       promotion: runtime.promotion.service,
       paths: { runs: config.paths.runs, artifacts: config.paths.artifacts },
+      panelDir: options.panelDir ?? defaultPanelDir(),
       bodyLimitBytes: BODY_LIMIT_BYTES,
       streamPollMs: 1_000,
       streamKeepAliveMs: 15_000,

@@ -37,3 +37,11 @@ export {
   readPolicyLayerFile,
   repoPolicyLayer,
 } from './policy-layer-sources.js';
+export {
+  EffectiveNetworkSchema,
+  LayerAllowListSchema,
+  PatternRuleSchema,
+  POLICY_VALUE_SCHEMAS,
+  type RecordedPolicy,
+  readRecordedPolicy,
+} from './recorded-policy.js';

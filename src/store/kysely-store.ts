@@ -38,6 +38,7 @@ import {
   type RunRecord,
   RunStatus,
   type SessionFilter,
+  type SessionListItem,
   type SessionRecord,
   type StoredEvent,
   type TokenRecord,
@@ -208,11 +209,11 @@ export class KyselyStore implements Store {
     });
   }
 
-  async listSessions(filter: SessionFilter = {}): Promise<SessionRecord[]> {
+  async listSessions(filter: SessionFilter = {}): Promise<SessionListItem[]> {
     checkLimit(filter.limit, 'limit');
-    const query = sessionListQuery(this.#db, filter);
+    const query = sessionListQuery(this.#db, this.dialect, filter);
     return this.#read('listSessions', function* () {
-      return (yield* rowsOf(query)).map(sessionFromRow);
+      return (yield* rowsOf(query)).map((row) => ({ ...sessionFromRow(row), runId: row.run_id }));
     });
   }
 

@@ -66,6 +66,12 @@ export interface SessionRecord {
   readonly lastHash: string;
 }
 
+/** A session as a list shows it: with its latest run, so a list can link to the run. */
+export interface SessionListItem extends SessionRecord {
+  /** The session's latest run (newest `createdAt`, then highest id); null if it has none. */
+  readonly runId: string | null;
+}
+
 export interface RunRecord {
   readonly id: string;
   readonly sessionId: string;
@@ -187,6 +193,12 @@ export interface SessionFilter {
   readonly label?: string;
   /** Exact match on the identity that requested the session. */
   readonly requestedBy?: string;
+  /**
+   * Substring of the task, repo, agent or requester, case-insensitive for ASCII letters (the
+   * same in both dialects: PostgreSQL's own case folding depends on the database's locale).
+   * Every other character, `%` and `_` included, matches only itself.
+   */
+  readonly q?: string;
   /** Cursor: return sessions created strictly before this session id (ids sort by time). */
   readonly beforeId?: string;
   readonly limit?: number;

@@ -20,6 +20,7 @@ import type {
   RunRecord,
   RunStatus,
   SessionFilter,
+  SessionListItem,
   SessionRecord,
   StoredEvent,
   TokenRecord,
@@ -145,8 +146,8 @@ export interface Store {
   listRunsWithExpiredLease(nowIso: string, limit?: number): Promise<RunRecord[]>;
 
   getSession(id: string): Promise<SessionRecord | null>;
-  /** Newest first. */
-  listSessions(filter?: SessionFilter): Promise<SessionRecord[]>;
+  /** Newest first, each with its latest run. */
+  listSessions(filter?: SessionFilter): Promise<SessionListItem[]>;
   getRun(id: string): Promise<RunRecord | null>;
   listRunsForSession(sessionId: string): Promise<RunRecord[]>;
   listAttempts(runId: string): Promise<AttemptRecord[]>;

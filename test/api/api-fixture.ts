@@ -14,8 +14,14 @@ import {
   sha256Hex,
   silentLogger,
 } from '../../src/kernel/index.js';
+import { type EffectivePolicy, mergePolicy, type NamedLayer } from '../../src/policy/index.js';
 import { EventBus, SessionRecorder, sessionEvent } from '../../src/sessions/index.js';
-import { type Store, TOKEN_ROLES, type TokenRole } from '../../src/store/index.js';
+import {
+  type Store,
+  type StoredEvent,
+  TOKEN_ROLES,
+  type TokenRole,
+} from '../../src/store/index.js';
 import { makeTempDir, removeDir } from '../helpers/temp-repo.js';
 import type { StoreFixture } from '../store/dialects.js';
 import { StoreControlPlane } from './store-control-plane.js';
@@ -59,6 +65,8 @@ export interface ApiOptions {
   readonly streamKeepAliveMs?: number;
   readonly store?: Store;
   readonly bus?: EventBus;
+  /** The panel build to serve; by default a directory that does not exist (not built). */
+  readonly panelDir?: string;
 }
 
 export async function startApi(
@@ -107,6 +115,7 @@ export async function startApi(
     controlPlane,
     promotion: promotion.service,
     paths,
+    panelDir: options.panelDir ?? join(dir, 'panel'),
     bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024,
     streamPollMs: options.streamPollMs ?? 60 * 60 * 1000,
     streamKeepAliveMs: options.streamKeepAliveMs ?? 60 * 60 * 1000,
@@ -277,6 +286,40 @@ export async function seedFinishedRun(
     ],
   );
   return { sessionId, runId, patch, logs };
+}
+
+/** A repository layer with an allow-list, a deny rule and a runtime rule, for policy tests. */
+export const REPO_LAYER: NamedLayer = {
+  name: 'repo',
+  source: '.aas/policy.yaml',
+  layer: {
+    paths: {
+      allow: ['src/**', 'docs/**', 'dist/**'],
+      deny: ['src/secret/**'],
+      runtime: ['dist/**'],
+    },
+    limits: { timeoutSec: 600 },
+  },
+};
+
+/**
+ * Records the run's `policy.resolved` as the runner does before an agent's first attempt:
+ * the layers' names and sources, and the merged policy as it is (plain JSON).
+ */
+export async function recordPolicyResolved(
+  api: RunningApi,
+  run: { readonly sessionId: string; readonly runId: string },
+  agentId = 'mock',
+  /** Anything: a record an older or a broken version wrote is recorded as given. */
+  effective: unknown = mergePolicy([REPO_LAYER]),
+): Promise<StoredEvent[]> {
+  const layers =
+    typeof effective === 'object' && effective !== null && 'layers' in effective
+      ? (effective as EffectivePolicy).layers
+      : [];
+  return new SessionRecorder(api, run.sessionId, 'runner-1').append(
+    sessionEvent('policy.resolved', { runId: run.runId, agentId, layers, effective }),
+  );
 }
 
 /** A queued run of a fresh session. */

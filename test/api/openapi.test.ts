@@ -32,9 +32,12 @@ const EXPECTED_OPERATIONS: Record<string, 'bearer' | 'public'> = {
   'GET /api/v1/sessions/{id}': 'bearer',
   'GET /api/v1/sessions/{id}/events': 'bearer',
   'GET /api/v1/sessions/{id}/events/stream': 'bearer',
+  'GET /api/v1/sessions/{id}/verify': 'bearer',
+  'GET /api/v1/stream': 'bearer',
   'GET /api/v1/runs/{id}': 'bearer',
   'GET /api/v1/runs/{id}/patch': 'bearer',
   'GET /api/v1/runs/{id}/logs/{name}': 'bearer',
+  'GET /api/v1/runs/{id}/policy': 'bearer',
   'POST /api/v1/runs/{id}/cancel': 'bearer',
   'GET /api/v1/workers': 'bearer',
   'GET /api/v1/whoami': 'bearer',
@@ -145,6 +148,7 @@ describe('OpenAPI document and interactive docs', () => {
       'query:cursor',
       'query:label',
       'query:limit',
+      'query:q',
       'query:repo',
       'query:requester',
       'query:status',
@@ -157,6 +161,38 @@ describe('OpenAPI document and interactive docs', () => {
     expect(
       Object.keys(document.paths['/api/v1/runs/{id}/patch']?.get?.responses['200']?.content ?? {}),
     ).toEqual(['text/x-diff']);
+    const feed = document.paths['/api/v1/stream']?.get;
+    expect(Object.keys(feed?.responses['200']?.content ?? {})).toEqual(['text/event-stream']);
+    const policy = document.paths['/api/v1/runs/{id}/policy']?.get;
+    expect(policy?.parameters?.map((parameter) => `${parameter.in}:${parameter.name}`)).toEqual(
+      expect.arrayContaining(['path:id', 'query:path']),
+    );
+  });
+
+  it('gives the panel explicit shapes: list items, verification, the policy explanation', () => {
+    const schemas = document.components.schemas;
+    expect(Object.keys(schemas.SessionListItem?.properties ?? {})).toEqual(
+      expect.arrayContaining(['id', 'status', 'task', 'runId']),
+    );
+    expect(Object.keys(schemas.SessionVerification?.properties ?? {})).toEqual(
+      expect.arrayContaining(['sessionId', 'ok', 'events', 'firstBrokenSeq', 'reason', 'lastHash']),
+    );
+    const policy = schemas.RunPolicy as {
+      properties: Record<string, { items?: { oneOf?: { properties: Record<string, unknown> }[] } }>;
+    };
+    expect(Object.keys(policy.properties)).toEqual(
+      expect.arrayContaining(['layers', 'values', 'paths', 'agents', 'unrecorded']),
+    );
+    // One variant per policy field, each with its own value shape rather than "anything".
+    const variants = policy.properties.values?.items?.oneOf ?? [];
+    expect(variants).toHaveLength(23);
+    for (const variant of variants) {
+      expect(Object.keys(variant.properties.value as object).length).toBeGreaterThan(0);
+    }
+  });
+
+  it('leaves the static panel out of the document', () => {
+    expect(Object.keys(document.paths).filter((path) => path.startsWith('/panel'))).toEqual([]);
   });
 
   it('publishes the shared shapes as components, the error model with the closed code set', () => {

@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_CODES, type Code, httpStatusFor } from '../../src/kernel/index.js';
 import { TOKEN_ROLES } from '../../src/store/index.js';
 import { type StoreFixture, storeDialects } from '../store/dialects.js';
-import { job, type RunningApi, type SeededRun, seedFinishedRun, startApi } from './api-fixture.js';
+import {
+  job,
+  type RunningApi,
+  recordPolicyResolved,
+  type SeededRun,
+  seedFinishedRun,
+  startApi,
+} from './api-fixture.js';
 
 /**
  * Random and mutated requests against every route: whatever arrives, the answer is never a
@@ -78,7 +85,10 @@ const TEMPLATES = [
   '/api/v1/sessions/{ses}',
   '/api/v1/sessions/{ses}/events',
   '/api/v1/sessions/{ses}/events/stream',
+  '/api/v1/sessions/{ses}/verify',
+  '/api/v1/stream',
   '/api/v1/runs/{run}',
+  '/api/v1/runs/{run}/policy',
   '/api/v1/runs/{run}/patch',
   '/api/v1/runs/{run}/logs/{log}',
   '/api/v1/runs/{run}/cancel',
@@ -90,6 +100,9 @@ const TEMPLATES = [
   '/api/v1/metrics',
   '/openapi.json',
   '/docs',
+  '/panel',
+  '/panel/{log}',
+  '/panel/assets/{log}',
 ] as const;
 
 const QUERY_KEYS = [
@@ -98,6 +111,8 @@ const QUERY_KEYS = [
   'agent',
   'label',
   'requester',
+  'q',
+  'path',
   'cursor',
   'limit',
   'after',
@@ -330,6 +345,25 @@ function arbitraries(api: RunningApi, seeded: SeededRun) {
     },
     {
       method: 'GET',
+      path: `/api/v1/sessions/${seeded.sessionId}/verify`,
+      headers: { authorization: admin },
+      body: undefined,
+    },
+    { method: 'GET', path: '/api/v1/stream', headers: { authorization: admin }, body: undefined },
+    {
+      method: 'GET',
+      path: '/api/v1/sessions?q=typo&limit=2',
+      headers: { authorization: admin },
+      body: undefined,
+    },
+    {
+      method: 'GET',
+      path: `/api/v1/runs/${seeded.runId}/policy?path=src/a.ts&path=.env`,
+      headers: { authorization: admin },
+      body: undefined,
+    },
+    {
+      method: 'GET',
       path: `/api/v1/runs/${seeded.runId}`,
       headers: { authorization: admin },
       body: undefined,
@@ -464,6 +498,7 @@ for (const dialect of dialects) {
       fixture = await dialect.open();
       api = await startApi(fixture, { bodyLimitBytes: BODY_LIMIT });
       seeded = await seedFinishedRun(api);
+      await recordPolicyResolved(api, seeded);
     });
     afterAll(async () => {
       await api?.close();
@@ -476,7 +511,8 @@ for (const dialect of dialects) {
       const statuses = [];
       for (const request of valid) statuses.push((await send(base, request)).status);
       expect(statuses).toEqual([
-        201, 200, 200, 200, 200, 200, 200, 200, 409, 200, 200, 201, 200, 200, 200, 200,
+        201, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 409, 200, 200, 201, 200, 200,
+        200, 200,
       ]);
     });
 

@@ -7,6 +7,7 @@ import {
   job,
   PROMOTABLE,
   type RunningApi,
+  recordPolicyResolved,
   type SeededRun,
   seedFinishedRun,
   startApi,
@@ -85,6 +86,27 @@ const ROUTES: readonly RouteCase[] = [
       path: `${V1}/sessions/${seeded.sessionId}/events/stream`,
       init: {},
     }),
+  },
+  {
+    key: 'GET /api/v1/sessions/{id}/verify',
+    access: 'read',
+    success: 200,
+    request: async (_api, seeded) => ({
+      path: `${V1}/sessions/${seeded.sessionId}/verify`,
+      init: {},
+    }),
+  },
+  {
+    key: 'GET /api/v1/stream',
+    access: 'read',
+    success: 200,
+    request: async () => ({ path: `${V1}/stream`, init: {} }),
+  },
+  {
+    key: 'GET /api/v1/runs/{id}/policy',
+    access: 'read',
+    success: 200,
+    request: async () => ({ path: `${V1}/runs/${promoted.runId}/policy?path=src/a.ts`, init: {} }),
   },
   {
     key: 'GET /api/v1/runs/{id}',
@@ -232,6 +254,9 @@ const EXPECTED_ALLOWED: Record<string, readonly TokenRole[] | typeof EVERYONE> =
   'GET /api/v1/sessions/{id}': READERS,
   'GET /api/v1/sessions/{id}/events': READERS,
   'GET /api/v1/sessions/{id}/events/stream': READERS,
+  'GET /api/v1/sessions/{id}/verify': READERS,
+  'GET /api/v1/stream': READERS,
+  'GET /api/v1/runs/{id}/policy': READERS,
   'GET /api/v1/runs/{id}': READERS,
   'GET /api/v1/runs/{id}/patch': READERS,
   'GET /api/v1/runs/{id}/logs/{name}': READERS,
@@ -311,6 +336,7 @@ for (const dialect of dialects) {
       api = await startApi(fixture);
       seeded = await seedFinishedRun(api);
       promoted = await seedFinishedRun(api, '/repos/demo', PROMOTABLE);
+      await recordPolicyResolved(api, promoted);
       await api.json(`${V1}/runs/${promoted.runId}/approvals`, {
         ...json({}),
         secret: api.secrets.approver,

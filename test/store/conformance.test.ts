@@ -220,6 +220,111 @@ for (const dialect of dialects) {
 
         expect(await store.listSessionIds()).toEqual([1, 2, 3, 4, 5, 6, 7].map(sessionId));
       });
+
+      it("lists each session with its latest run's id", async () => {
+        for (let n = 1; n <= 3; n += 1) await createSession(store, n);
+        const listed = await store.listSessions();
+        expect(listed.map((s) => [s.id, s.runId])).toEqual(
+          [3, 2, 1].map((n) => [sessionId(n), runId(n)]),
+        );
+        // Apart from the run id, a listed session is the session record itself.
+        const { runId: _, ...session } = listed[0] ?? { runId: null };
+        expect(session).toEqual(await store.getSession(sessionId(3)));
+        const labelled = await store.listSessions({ label: 'demo', limit: 1 });
+        expect(labelled.map((s) => s.runId)).toEqual([runId(3)]);
+      });
+
+      describe('q: substring search over task, repo, agent and requester', () => {
+        const sessions: Record<number, { task: string; repo: string; agent: string; by: string }> =
+          {
+            1: { task: 'Fix the TYPO', repo: '/repos/demo', agent: 'mock', by: 'alice' },
+            2: { task: 'add tests', repo: '/repos/Alpha', agent: 'mock', by: 'alice' },
+            3: { task: 'refactor', repo: '/repos/demo', agent: 'Claude-Code', by: 'alice' },
+            4: { task: 'refactor', repo: '/repos/demo', agent: 'mock', by: 'BOB.smith' },
+            5: { task: 'reach 100% coverage', repo: '/repos/demo', agent: 'mock', by: 'alice' },
+            6: { task: 'rename snake_case', repo: '/repos/demo', agent: 'mock', by: 'alice' },
+            7: { task: 'rename snakeXcase', repo: '/repos/demo', agent: 'mock', by: 'alice' },
+            8: { task: 'say hi! loudly', repo: '/repos/demo', agent: 'mock', by: 'alice' },
+            9: { task: 'Über-refactor', repo: '/repos/demo', agent: 'mock', by: 'alice' },
+            10: { task: 'path C:\\temp', repo: '/repos/demo', agent: 'mock', by: 'alice' },
+          };
+
+        beforeEach(async () => {
+          for (const [key, s] of Object.entries(sessions)) {
+            const n = Number(key);
+            await store.createSession({
+              session: {
+                id: sessionId(n),
+                createdAt: at(n * 1_000),
+                task: s.task,
+                repo: s.repo,
+                agent: s.agent,
+                requestedBy: s.by,
+                labels: n % 2 === 0 ? ['even'] : ['odd'],
+              },
+              run: { id: runId(n), createdAt: at(n * 1_000), jobSpec: {} },
+              events: [event('session.created', n * 1_000)],
+            });
+          }
+        });
+
+        const found = async (filter: Parameters<Store['listSessions']>[0]) =>
+          (await store.listSessions(filter)).map((s) => Number.parseInt(s.id.slice(4), 16));
+
+        it('matches any of the four fields, ignoring the case of ASCII letters', async () => {
+          expect(await found({ q: 'typo' })).toEqual([1]);
+          expect(await found({ q: 'fIX tHE' })).toEqual([1]);
+          expect(await found({ q: 'ALPHA' })).toEqual([2]);
+          expect(await found({ q: 'claude-code' })).toEqual([3]);
+          expect(await found({ q: 'bob.S' })).toEqual([4]);
+          expect(await found({ q: 'refactor' })).toEqual([9, 4, 3]);
+          expect(await found({ q: 'no such text' })).toEqual([]);
+        });
+
+        it('matches %, _, ! and backslashes literally', async () => {
+          expect(await found({ q: '100%' })).toEqual([5]);
+          expect(await found({ q: '%' })).toEqual([5]);
+          expect(await found({ q: 'snake_case' })).toEqual([6]);
+          expect(await found({ q: '_' })).toEqual([6]);
+          expect(await found({ q: 'hi!' })).toEqual([8]);
+          expect(await found({ q: '!' })).toEqual([8]);
+          expect(await found({ q: 'C:\\temp' })).toEqual([10]);
+          expect(await found({ q: '\\' })).toEqual([10]);
+        });
+
+        it('folds only ASCII letters, the same in both dialects', async () => {
+          expect(await found({ q: 'Über' })).toEqual([9]);
+          expect(await found({ q: 'ÜBER' })).toEqual([9]);
+          // PostgreSQL's locale could fold Ü; the store does not, so both dialects agree.
+          expect(await found({ q: 'über' })).toEqual([]);
+        });
+
+        it('combines with the other filters and pages without gap or duplicate', async () => {
+          expect(await found({ q: 'refactor', status: 'queued', agent: 'mock' })).toEqual([9, 4]);
+          expect(await found({ q: 'refactor', label: 'odd' })).toEqual([9, 3]);
+          expect(await found({ q: 'rename', requestedBy: 'alice', label: 'even' })).toEqual([6]);
+          await store.updateRun({ runId: runId(4), changes: { status: 'running' }, events: [] });
+          expect(await found({ q: 'refactor', status: 'running' })).toEqual([4]);
+
+          for (const filter of [{ q: 'r' }, { q: 'R', label: 'odd' }]) {
+            const all = await found(filter);
+            expect(all.length).toBeGreaterThan(2);
+            const paged: number[] = [];
+            let beforeId: string | undefined;
+            for (;;) {
+              const page = await store.listSessions({
+                ...filter,
+                limit: 2,
+                ...(beforeId ? { beforeId } : {}),
+              });
+              if (page.length === 0) break;
+              paged.push(...page.map((s) => Number.parseInt(s.id.slice(4), 16)));
+              beforeId = page.at(-1)?.id;
+            }
+            expect(paged).toEqual(all);
+          }
+        });
+      });
     });
 
     describe('appendEvents', () => {

@@ -1,0 +1,211 @@
+import type { ServerResponse } from 'node:http';
+import type { Logger } from '../kernel/index.js';
+import type { EventBus } from '../sessions/index.js';
+import type { RunStatus, SessionListItem, Store, StoredEvent } from '../store/index.js';
+
+export interface SessionFeedDeps {
+  readonly store: Store;
+  readonly bus: EventBus;
+  readonly log: Logger;
+  readonly keepAliveMs: number;
+}
+
+/**
+ * Types appended in bulk while an agent works, never in the transaction of a status change:
+ * the feed does not read the store for them.
+ */
+const QUIET_TYPES: ReadonlySet<string> = new Set([
+  'agent.event',
+  'agent.usage',
+  'network.allowed',
+  'network.refused',
+]);
+
+/**
+ * Types recorded together with status changes. For a session whose status the feed does not
+ * know yet (it was last written before the first client connected), only these say that the
+ * status just changed; any other event merely teaches the feed the current status.
+ */
+const STATUS_TYPES: ReadonlySet<string> = new Set([
+  'session.created',
+  'run.queued',
+  'run.started',
+  'run.requeued',
+  'run.interrupted',
+  'run.completed',
+  'approval.recorded',
+  'promotion.requested',
+  'promotion.preflight',
+  'promotion.completed',
+  'promotion.failed',
+]);
+
+/** Statuses remembered at most; the oldest is forgotten first (it is then re-learnt). */
+const MAX_TRACKED = 10_000;
+
+/** A client this far behind is cut off: it reconnects and reloads its list. */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+/** One `session` frame: the list item as one line of JSON (JSON.stringify escapes line breaks). */
+export function sessionFrame(item: SessionListItem): string {
+  return `event: session\ndata: ${JSON.stringify(item)}\n\n`;
+}
+
+/**
+ * The live feed of session status changes (`GET /stream`) shared by every client of this server.
+ *
+ * It follows the in-process bus only, so it carries the changes this process commits (its own
+ * workers, its own API calls) and not those of other processes sharing the database; there is
+ * no replay either, so a client loads the list first, then applies the feed, and loads again
+ * after a reconnect. The bus only says that a session has news: the feed then reads the
+ * session from the store (once per session per published batch) and sends it when its status
+ * differs from the last one the feed saw, so a burst of changes may arrive as one frame with
+ * the latest state. While no client is connected the feed does not listen, and forgets.
+ */
+export class SessionFeed {
+  private readonly clients = new Set<ServerResponse>();
+  private readonly statuses = new Map<string, RunStatus>();
+  /** Sessions with news not read yet: true when a status-bearing event was among it. */
+  private readonly pending = new Map<string, boolean>();
+  private flushing: Promise<void> | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private keepAlive: NodeJS.Timeout | null = null;
+  private closedForGood = false;
+
+  constructor(private readonly deps: SessionFeedDeps) {}
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /** True once the server began closing: a stream opened now would hold the close open. */
+  get closed(): boolean {
+    return this.closedForGood;
+  }
+
+  start(raw: ServerResponse): void {
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-content-type-options': 'nosniff',
+      // Reverse proxies (nginx) must not buffer a stream.
+      'x-accel-buffering': 'no',
+    });
+    // A first line flushes the headers, so the client knows the stream is open.
+    raw.write(': stream open\n\n');
+    const socket = raw.socket;
+    // The client may have gone already: 'close' would never fire again.
+    if (socket === null || socket.destroyed) {
+      raw.end();
+      return;
+    }
+    raw.on('close', () => this.drop(raw));
+    raw.on('error', () => this.drop(raw));
+    this.clients.add(raw);
+    if (this.unsubscribe === null) this.follow();
+  }
+
+  /** Ends every stream and waits for a read in flight, so the store can be closed after this. */
+  async closeAll(): Promise<void> {
+    this.closedForGood = true;
+    for (const client of [...this.clients]) this.drop(client);
+    await this.flushing;
+  }
+
+  private follow(): void {
+    this.unsubscribe = this.deps.bus.onAny((event) => this.note(event));
+    this.keepAlive = setInterval(() => {
+      for (const client of this.clients) this.write(client, ': keep-alive\n\n');
+    }, this.deps.keepAliveMs);
+    this.keepAlive.unref();
+  }
+
+  private unfollow(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    if (this.keepAlive !== null) clearInterval(this.keepAlive);
+    this.keepAlive = null;
+    // Statuses are not followed from here on, so what the feed knows would go stale.
+    this.statuses.clear();
+    this.pending.clear();
+  }
+
+  private drop(client: ServerResponse): void {
+    if (!this.clients.delete(client)) return;
+    if (!client.writableEnded) client.end();
+    if (this.clients.size === 0) this.unfollow();
+  }
+
+  private write(client: ServerResponse, text: string): void {
+    if (client.writableEnded) return;
+    if (client.writableLength > MAX_BUFFERED_BYTES) {
+      this.deps.log.warn(
+        { buffered: client.writableLength },
+        'session feed client too slow; cut off',
+      );
+      this.drop(client);
+      return;
+    }
+    client.write(text);
+  }
+
+  private note(event: StoredEvent): void {
+    if (QUIET_TYPES.has(event.type)) return;
+    const announced = this.pending.get(event.sessionId) === true || STATUS_TYPES.has(event.type);
+    this.pending.set(event.sessionId, announced);
+    this.wake();
+  }
+
+  private wake(): void {
+    if (this.flushing !== null) return;
+    this.flushing = this.flush().finally(() => {
+      this.flushing = null;
+      // News noted after the loop's last check must not wait for the next event.
+      if (this.pending.size > 0 && this.unsubscribe !== null) this.wake();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    // The rest of the batch being published arrives first: one read per session per batch.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.clients.size > 0) {
+      const next = this.pending.entries().next();
+      if (next.done === true) return;
+      const [sessionId, announced] = next.value;
+      this.pending.delete(sessionId);
+      let item: SessionListItem | null;
+      try {
+        item = await this.read(sessionId);
+      } catch (error) {
+        // The session's next event tries again; a failing store is not hammered meanwhile.
+        this.deps.log.warn({ err: error, sessionId }, 'session feed read failed');
+        continue;
+      }
+      if (item === null) continue;
+      const known = this.statuses.get(sessionId);
+      this.remember(sessionId, item.status);
+      const changed = known === undefined ? announced : known !== item.status;
+      if (!changed) continue;
+      const frame = sessionFrame(item);
+      for (const client of this.clients) this.write(client, frame);
+    }
+  }
+
+  private async read(sessionId: string): Promise<SessionListItem | null> {
+    const session = await this.deps.store.getSession(sessionId);
+    if (session === null) return null;
+    const runs = await this.deps.store.listRunsForSession(sessionId);
+    return { ...session, runId: runs.at(-1)?.id ?? null };
+  }
+
+  private remember(sessionId: string, status: RunStatus): void {
+    // Re-inserted so the map's order is least recently seen first.
+    this.statuses.delete(sessionId);
+    this.statuses.set(sessionId, status);
+    if (this.statuses.size > MAX_TRACKED) {
+      const oldest = this.statuses.keys().next();
+      if (oldest.done !== true) this.statuses.delete(oldest.value);
+    }
+  }
+}

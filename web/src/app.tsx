@@ -1,0 +1,97 @@
+import { useCallback, useEffect, useState } from 'react';
+import { api, asApiError, type Identity, whenUnauthorized } from './api';
+import { clearToken, readToken } from './auth';
+import { ApprovalsPage } from './pages/approvals-page';
+import { NewRunPage } from './pages/new-run-page';
+import { RunPage } from './pages/run-page';
+import { RunsPage } from './pages/runs-page';
+import { SignInPage } from './pages/sign-in-page';
+import { WorkersPage } from './pages/workers-page';
+import { href, useRoute } from './router';
+
+export function App() {
+  const route = useRoute();
+  const [identity, setIdentity] = useState<Identity | null>(null);
+  const [checking, setChecking] = useState(() => readToken() !== null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  const signOut = useCallback((message: string | null) => {
+    clearToken();
+    setIdentity(null);
+    setNotice(message);
+  }, []);
+
+  useEffect(
+    () =>
+      whenUnauthorized(() => signOut('The server no longer accepts this token. Sign in again.')),
+    [signOut],
+  );
+
+  // A token kept from earlier in this tab is checked once; a refused one signs out.
+  useEffect(() => {
+    if (readToken() === null) return;
+    api
+      .GET('/api/v1/whoami')
+      .then(({ data, error, response }) => {
+        if (data) setIdentity(data);
+        else if (response.status !== 401) setNotice(asApiError(error, response.status).message);
+      })
+      .catch(() => setNotice('The server could not be reached.'))
+      .finally(() => setChecking(false));
+  }, []);
+
+  if (checking) return <p className="loading page">Checking your token…</p>;
+  if (identity === null) {
+    return (
+      <SignInPage
+        notice={notice}
+        onSignedIn={(who) => {
+          setNotice(null);
+          setIdentity(who);
+        }}
+      />
+    );
+  }
+
+  const nav = [
+    {
+      label: 'Runs',
+      target: href({ page: 'runs' }),
+      active: route.page === 'runs' || route.page === 'run',
+    },
+    { label: 'New run', target: href({ page: 'new' }), active: route.page === 'new' },
+    { label: 'Approvals', target: href({ page: 'approvals' }), active: route.page === 'approvals' },
+    { label: 'Workers', target: href({ page: 'workers' }), active: route.page === 'workers' },
+  ];
+  return (
+    <div className="shell">
+      <header className="topbar">
+        <a className="brand" href={href({ page: 'runs' })}>
+          AAS
+        </a>
+        <nav aria-label="Main">
+          {nav.map((item) => (
+            <a key={item.label} href={item.target} aria-current={item.active ? 'page' : undefined}>
+              {item.label}
+            </a>
+          ))}
+        </nav>
+        <span className="who" title={`token ${identity.tokenId}`}>
+          {identity.name} <span className="role">{identity.role}</span>
+        </span>
+        <button type="button" className="link" onClick={() => signOut(null)}>
+          Sign out
+        </button>
+      </header>
+      <main>
+        {route.page === 'runs' && <RunsPage />}
+        {route.page === 'new' && <NewRunPage />}
+        {route.page === 'run' && (
+          <RunPage sessionId={route.sessionId} tab={route.tab} identity={identity} />
+        )}
+        {route.page === 'approvals' && <ApprovalsPage identity={identity} />}
+        {route.page === 'workers' && <WorkersPage />}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,170 @@
+import { type FormEvent, useState } from 'react';
+import { type ApiError, api, asApiError } from '../api';
+import { ErrorBox } from '../components/error-box';
+import { href } from '../router';
+
+interface Draft {
+  task: string;
+  repo: string;
+  agent: string;
+  baseRef: string;
+  labels: string;
+  agentInput: string;
+  policy: string;
+}
+
+type Field = keyof Draft;
+type FieldErrors = Partial<Record<Field, string>>;
+
+const EXAMPLE_INPUT = JSON.stringify(
+  { mock: { edits: [{ path: 'hello.txt', write: 'hello from the panel\n' }] } },
+  null,
+  2,
+);
+
+/** Client-side checks: what the server would refuse anyway, said before the round trip. */
+function check(draft: Draft): { errors: FieldErrors; agentInput?: unknown; policy?: unknown } {
+  const errors: FieldErrors = {};
+  if (draft.task.trim() === '') errors.task = 'Describe the task.';
+  if (draft.repo.trim() === '') errors.repo = 'Name the repository on the server.';
+  else if (!draft.repo.trim().startsWith('/')) {
+    errors.repo = 'Use an absolute path on the server, e.g. /srv/repos/app.';
+  }
+  if (draft.agent.trim() === '') errors.agent = 'Name an agent (aas agents lists them).';
+  const parse = (field: 'agentInput' | 'policy', text: string): unknown => {
+    if (text.trim() === '') return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      errors[field] = `Not valid JSON: ${(error as Error).message}`;
+      return undefined;
+    }
+  };
+  const agentInput = parse('agentInput', draft.agentInput);
+  const policy = parse('policy', draft.policy);
+  return { errors, agentInput, policy };
+}
+
+/** Which form field a server error names (`details.field` such as `agentInput.mock.edits`). */
+function fieldOf(error: ApiError): Field | null {
+  const first = String(error.details.field ?? '').split(/[.[]/)[0] ?? '';
+  const fields: Field[] = ['task', 'repo', 'agent', 'baseRef', 'labels', 'agentInput', 'policy'];
+  return fields.find((field) => field === first) ?? null;
+}
+
+export function NewRunPage() {
+  const [draft, setDraft] = useState<Draft>({
+    task: '',
+    repo: '',
+    agent: 'mock',
+    baseRef: '',
+    labels: '',
+    agentInput: EXAMPLE_INPUT,
+    policy: '',
+  });
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [failure, setFailure] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    const checked = check(draft);
+    setErrors(checked.errors);
+    setFailure(null);
+    if (Object.keys(checked.errors).length > 0) return;
+    setBusy(true);
+    const labels = draft.labels
+      .split(',')
+      .map((label) => label.trim())
+      .filter(Boolean);
+    const body = {
+      task: draft.task.trim(),
+      repo: draft.repo.trim(),
+      agent: draft.agent.trim(),
+      ...(draft.baseRef.trim() ? { baseRef: draft.baseRef.trim() } : {}),
+      ...(labels.length > 0 ? { labels } : {}),
+      ...(checked.agentInput === undefined ? {} : { agentInput: checked.agentInput }),
+      ...(checked.policy === undefined ? {} : { policy: checked.policy }),
+    };
+    try {
+      const { data, error, response } = await api.POST('/api/v1/sessions', {
+        // The server validates the whole JobSpec; its errors come back next to the field.
+        body: body as never,
+      });
+      if (data) {
+        window.location.hash = href({ page: 'run', sessionId: data.sessionId, tab: 'timeline' });
+        return;
+      }
+      const problem = asApiError(error, response.status);
+      const field = fieldOf(problem);
+      if (field !== null) setErrors({ [field]: problem.message });
+      else setFailure(problem);
+    } catch {
+      setFailure(asApiError(null));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const input = (field: Field, label: string, hint?: string, multiline = false) => {
+    const id = `field-${field}`;
+    const error = errors[field];
+    const common = {
+      id,
+      value: draft[field],
+      'aria-invalid': error !== undefined,
+      'aria-describedby': error !== undefined ? `${id}-error` : hint ? `${id}-hint` : undefined,
+    };
+    return (
+      <div className="field">
+        <label htmlFor={id}>{label}</label>
+        {multiline ? (
+          <textarea
+            {...common}
+            rows={field === 'task' ? 3 : 6}
+            spellCheck={field === 'task'}
+            onChange={(event) => setDraft({ ...draft, [field]: event.target.value })}
+          />
+        ) : (
+          <input
+            {...common}
+            onChange={(event) => setDraft({ ...draft, [field]: event.target.value })}
+          />
+        )}
+        {hint !== undefined && error === undefined && (
+          <p id={`${id}-hint`} className="hint">
+            {hint}
+          </p>
+        )}
+        {error !== undefined && (
+          <p id={`${id}-error`} className="field-error">
+            {error}
+          </p>
+        )}
+      </div>
+    );
+  };
+
+  return (
+    <section className="narrow">
+      <h1>New run</h1>
+      <form onSubmit={submit} noValidate aria-label="New run">
+        {input('task', 'Task', 'What the agent should do, in words.', true)}
+        {input('repo', 'Repository', 'An absolute path to a git repository on the server.')}
+        {input('agent', 'Agent', 'mock, command, claude-code, codex, gemini, aider, openhands…')}
+        {input(
+          'baseRef',
+          'Base ref',
+          'Optional: the branch or commit to start from (default HEAD).',
+        )}
+        {input('labels', 'Labels', 'Optional, comma-separated.')}
+        {input('agentInput', 'Agent input (JSON)', 'Passed to the agent as job input.', true)}
+        {input('policy', 'Policy layer (JSON)', 'Optional: narrows what the run may do.', true)}
+        {failure !== null && <ErrorBox error={failure} title="The run was not submitted" />}
+        <button type="submit" disabled={busy}>
+          {busy ? 'Submitting…' : 'Submit run'}
+        </button>
+      </form>
+    </section>
+  );
+}

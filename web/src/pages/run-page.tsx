@@ -1,0 +1,199 @@
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import {
+  type ApiError,
+  api,
+  asApiError,
+  type Identity,
+  type RunDetail,
+  type SessionDetail,
+  type StoredEvent,
+} from '../api';
+import { AuditPanel } from '../components/audit-panel';
+import { DiffView } from '../components/diff-view';
+import { ErrorBox } from '../components/error-box';
+import { GatesPanel } from '../components/gates-panel';
+import { LogsPanel } from '../components/logs-panel';
+import { PolicyPanel } from '../components/policy-panel';
+import { PromotionPanel } from '../components/promotion-panel';
+import { StatusBadge } from '../components/status-badge';
+import { Timeline } from '../components/timeline';
+import { dollars, shortDuration } from '../format';
+import { href } from '../router';
+import { streamEvents } from '../sse';
+
+const TABS = [
+  ['timeline', 'Timeline'],
+  ['diff', 'Diff'],
+  ['policy', 'Policy'],
+  ['gates', 'Gates'],
+  ['logs', 'Logs'],
+  ['promotion', 'Approve & promote'],
+  ['audit', 'Audit'],
+] as const;
+
+/** Events after which the run's record (status, attempts, logs, patch) has changed. */
+const REFRESHING = /^(run\.|gate\.|patch\.|artifact\.|approval\.|promotion\.)/;
+
+export function RunPage({
+  sessionId,
+  tab,
+  identity,
+}: {
+  sessionId: string;
+  tab: string;
+  identity: Identity;
+}) {
+  const [session, setSession] = useState<SessionDetail | null>(null);
+  const [run, setRun] = useState<RunDetail | null>(null);
+  const [events, setEvents] = useState<StoredEvent[]>([]);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [live, setLive] = useState<'live' | 'reconnecting' | 'off'>('off');
+
+  const refresh = useCallback(async () => {
+    const found = await api.GET('/api/v1/sessions/{id}', { params: { path: { id: sessionId } } });
+    if (!found.data) {
+      setError(asApiError(found.error, found.response.status));
+      return;
+    }
+    setSession(found.data);
+    const latest = found.data.runs.at(-1);
+    if (latest === undefined) return;
+    const detail = await api.GET('/api/v1/runs/{id}', { params: { path: { id: latest.id } } });
+    if (detail.data) setRun(detail.data);
+    else setError(asApiError(detail.error, detail.response.status));
+  }, [sessionId]);
+
+  useEffect(() => {
+    setSession(null);
+    setRun(null);
+    setEvents([]);
+    setError(null);
+    refresh().catch(() => setError(asApiError(null)));
+  }, [refresh]);
+
+  // The session's history, live: the stream replays it from the start, then follows.
+  useEffect(() => {
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    void streamEvents(
+      `/api/v1/sessions/${encodeURIComponent(sessionId)}/events/stream`,
+      (message) => {
+        let event: StoredEvent;
+        try {
+          event = JSON.parse(message.data) as StoredEvent;
+        } catch {
+          return;
+        }
+        setEvents((previous) =>
+          previous.some((known) => known.seq === event.seq) ? previous : [...previous, event],
+        );
+        if (REFRESHING.test(event.type)) {
+          clearTimeout(timer);
+          timer = setTimeout(() => refresh().catch(() => undefined), 150);
+        }
+      },
+      controller.signal,
+      setLive,
+    );
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
+  }, [sessionId, refresh]);
+
+  const runRecord = run?.run ?? null;
+  const patchFiles = useMemo(() => latestPatch(events), [events]);
+
+  if (error !== null) return <ErrorBox error={error} title="This run could not be loaded" />;
+  if (session === null) return <p className="loading">Loading run…</p>;
+
+  const status = runRecord?.status ?? session.session.status;
+  const started = Date.parse(session.session.createdAt);
+  const ended = runRecord?.finishedAt ? Date.parse(runRecord.finishedAt) : null;
+  return (
+    <section>
+      <nav className="crumbs" aria-label="Breadcrumb">
+        <a href={href({ page: 'runs' })}>Runs</a> / <span className="mono">{sessionId}</span>
+      </nav>
+      <div className="page-head">
+        <h1 className="task-title">{session.session.task}</h1>
+        <StatusBadge status={status} code={runRecord?.reasonCode ?? null} />
+        <span className={`live live-${live}`} role="status">
+          {live === 'live' ? 'Live' : live === 'reconnecting' ? 'Reconnecting…' : 'Connecting…'}
+        </span>
+      </div>
+      <dl className="facts">
+        <dt>Agent</dt>
+        <dd>{session.session.agent}</dd>
+        <dt>Repository</dt>
+        <dd className="mono">{session.session.repo}</dd>
+        <dt>Requested by</dt>
+        <dd>{session.session.requestedBy}</dd>
+        <dt>Base</dt>
+        <dd className="mono">{runRecord?.baseCommit?.slice(0, 12) ?? '—'}</dd>
+        <dt>Duration</dt>
+        <dd>{ended === null ? 'running' : shortDuration(ended - started)}</dd>
+        <dt>Decision</dt>
+        <dd>
+          {runRecord?.reasonCode ?? '—'}
+          {runRecord?.reasonDetail ? (
+            <span className="detail"> — {runRecord.reasonDetail}</span>
+          ) : null}
+        </dd>
+        <dt>Model spend</dt>
+        <dd>
+          {run
+            ? `${dollars(run.spend.costUsd)} · ${run.spend.calls} calls · ${run.spend.inputTokens} in / ${run.spend.outputTokens} out tokens`
+            : '—'}
+        </dd>
+      </dl>
+      <div className="tabs" role="tablist" aria-label="Run views">
+        {TABS.map(([id, label]) => (
+          <a
+            key={id}
+            role="tab"
+            aria-selected={tab === id}
+            href={href({ page: 'run', sessionId, tab: id })}
+          >
+            {label}
+          </a>
+        ))}
+      </div>
+      <div className="tab-body" role="tabpanel">
+        {tab === 'timeline' && <Timeline events={events} />}
+        {tab === 'diff' && runRecord !== null && (
+          <DiffView runId={runRecord.id} patchSha256={runRecord.patchSha256} files={patchFiles} />
+        )}
+        {tab === 'policy' && runRecord !== null && (
+          <PolicyPanel
+            runId={runRecord.id}
+            paths={patchFiles?.files.map((file) => file.path) ?? []}
+          />
+        )}
+        {tab === 'gates' && <GatesPanel events={events} />}
+        {tab === 'logs' && run !== null && <LogsPanel runId={run.run.id} logs={run.logs} />}
+        {tab === 'promotion' && run !== null && (
+          <PromotionPanel run={run} identity={identity} onChange={() => void refresh()} />
+        )}
+        {tab === 'audit' && <AuditPanel sessionId={sessionId} />}
+        {runRecord === null && tab !== 'timeline' && tab !== 'audit' && tab !== 'gates' && (
+          <p className="loading">Loading…</p>
+        )}
+      </div>
+    </section>
+  );
+}
+
+export interface PatchFiles {
+  readonly files: readonly { path: string; status: string; binary: boolean }[];
+  readonly runtimeDropped: readonly { path: string; layer: string; rule: string }[];
+}
+
+/** What the last `patch.computed` event says about the files: status, binary, dropped. */
+function latestPatch(events: readonly StoredEvent[]): PatchFiles | null {
+  for (let index = events.length - 1; index >= 0; index -= 1) {
+    const event = events[index];
+    if (event?.type === 'patch.computed') return event.data as PatchFiles;
+  }
+  return null;
+}

@@ -1,0 +1,71 @@
+import { useEffect, useState } from 'react';
+import { type ApiError, api, asApiError, type Workers } from '../api';
+import { ErrorBox } from '../components/error-box';
+import { age } from '../format';
+import { useNow } from '../use-now';
+
+/** The workers of this server: state, current run and lease, last heartbeat. */
+export function WorkersPage() {
+  const [workers, setWorkers] = useState<Workers | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const now = useNow(2_000);
+
+  useEffect(() => {
+    let stopped = false;
+    const load = async () => {
+      const { data, error: failure, response } = await api.GET('/api/v1/workers');
+      if (stopped) return;
+      if (data) {
+        setWorkers(data);
+        setError(null);
+      } else setError(asApiError(failure, response.status));
+    };
+    load().catch(() => setError(asApiError(null)));
+    const timer = setInterval(() => load().catch(() => undefined), 3_000);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, []);
+
+  const items = workers?.items ?? null;
+  return (
+    <section>
+      <h1>Workers</h1>
+      {error !== null && <ErrorBox error={error} title="Workers could not be loaded" />}
+      {items === null && error === null && <p className="loading">Loading workers…</p>}
+      {items !== null && items.length === 0 && (
+        <p className="empty">
+          This server runs no workers (AAS_WORKERS=0): it only serves the API.
+        </p>
+      )}
+      {items !== null && items.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th>Worker</th>
+              <th>State</th>
+              <th>Run</th>
+              <th>Lease until</th>
+              <th>Last heartbeat</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((worker) => (
+              <tr key={worker.id}>
+                <td className="mono">{worker.id}</td>
+                <td>
+                  <span className={`badge worker-${worker.state}`}>{worker.state}</span>
+                </td>
+                <td className="mono">{worker.runId ?? '—'}</td>
+                <td>{worker.leaseExpiresAt ?? '—'}</td>
+                <td>{worker.lastHeartbeatAt ? age(worker.lastHeartbeatAt, now) : '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <p className="hint">Schedules and remote workers appear here once they are configured.</p>
+    </section>
+  );
+}

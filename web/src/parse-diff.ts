@@ -1,0 +1,104 @@
+/** One file of a git diff, as the diff view shows it. */
+export interface DiffFile {
+  readonly oldPath: string | null;
+  readonly newPath: string | null;
+  readonly change: 'added' | 'deleted' | 'modified' | 'renamed';
+  readonly binary: boolean;
+  readonly hunks: DiffHunk[];
+}
+
+export interface DiffHunk {
+  readonly header: string;
+  readonly lines: DiffLine[];
+}
+
+export interface DiffLine {
+  readonly kind: 'context' | 'add' | 'del' | 'note';
+  readonly text: string;
+  readonly oldNo: number | null;
+  readonly newNo: number | null;
+}
+
+function unquote(path: string): string {
+  if (!path.startsWith('"')) return path;
+  try {
+    return JSON.parse(path) as string;
+  } catch {
+    return path.slice(1, -1);
+  }
+}
+
+function stripPrefix(path: string): string | null {
+  const clean = unquote(path.trim());
+  if (clean === '/dev/null') return null;
+  return clean.replace(/^[ab]\//, '');
+}
+
+/** Parses `git diff` output (the patch AAS computed) into files, hunks and numbered lines. */
+export function parseDiff(text: string): DiffFile[] {
+  const files: DiffFile[] = [];
+  let file: {
+    oldPath: string | null;
+    newPath: string | null;
+    change: DiffFile['change'];
+    binary: boolean;
+    hunks: DiffHunk[];
+  } | null = null;
+  let hunk: DiffHunk | null = null;
+  let oldNo = 0;
+  let newNo = 0;
+  const push = () => {
+    if (file !== null) files.push(file);
+  };
+  for (const line of text.split('\n')) {
+    if (line.startsWith('diff --git ')) {
+      push();
+      const match = /^diff --git (\S+|"[^"]+") (\S+|"[^"]+")$/.exec(line);
+      file = {
+        oldPath: match?.[1] ? stripPrefix(match[1]) : null,
+        newPath: match?.[2] ? stripPrefix(match[2]) : null,
+        change: 'modified',
+        binary: false,
+        hunks: [],
+      };
+      hunk = null;
+      continue;
+    }
+    if (file === null) continue;
+    if (hunk === null) {
+      if (line.startsWith('new file mode')) file.change = 'added';
+      else if (line.startsWith('deleted file mode')) file.change = 'deleted';
+      else if (line.startsWith('rename from ')) {
+        file.change = 'renamed';
+        file.oldPath = unquote(line.slice('rename from '.length));
+      } else if (line.startsWith('rename to '))
+        file.newPath = unquote(line.slice('rename to '.length));
+      else if (line.startsWith('Binary files ') || line === 'GIT binary patch') file.binary = true;
+      else if (line.startsWith('--- ')) file.oldPath = stripPrefix(line.slice(4));
+      else if (line.startsWith('+++ ')) file.newPath = stripPrefix(line.slice(4));
+    }
+    const header = /^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@/.exec(line);
+    if (header) {
+      hunk = { header: line, lines: [] };
+      file.hunks.push(hunk);
+      oldNo = Number(header[1]);
+      newNo = Number(header[2]);
+      continue;
+    }
+    if (hunk === null) continue;
+    if (line.startsWith('+'))
+      hunk.lines.push({ kind: 'add', text: line.slice(1), oldNo: null, newNo: newNo++ });
+    else if (line.startsWith('-'))
+      hunk.lines.push({ kind: 'del', text: line.slice(1), oldNo: oldNo++, newNo: null });
+    else if (line.startsWith(' ')) {
+      hunk.lines.push({ kind: 'context', text: line.slice(1), oldNo: oldNo++, newNo: newNo++ });
+    } else if (line.startsWith('\\'))
+      hunk.lines.push({ kind: 'note', text: line, oldNo: null, newNo: null });
+  }
+  push();
+  return files;
+}
+
+export function displayPath(file: DiffFile): string {
+  return file.newPath ?? file.oldPath ?? '(unknown)';
+}
