@@ -145,6 +145,9 @@ export class SessionFeed {
         'session feed client too slow; cut off',
       );
       this.drop(client);
+      // end() would queue behind the megabyte it is not reading; the socket goes now, and the
+      // client's reconnect reloads what it missed.
+      client.destroy();
       return;
     }
     client.write(text);

@@ -36,6 +36,8 @@ let remote: string;
 let remoteParent: string;
 const secrets = { alice: '', bob: '' };
 const foreignRequests: string[] = [];
+/** Uncaught exceptions and console errors other than failed HTTP requests the tests cause. */
+const pageErrors: string[] = [];
 
 async function issue(name: string, role: string): Promise<string> {
   const response = await server.api('/api/v1/tokens', {
@@ -51,6 +53,12 @@ async function newPage(width = 1280, height = 900): Promise<Page> {
   const context = await browser.newContext({ viewport: { width, height } });
   const page = await context.newPage();
   // The panel must never reach past the server that served it (fonts, icons, scripts).
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
+      pageErrors.push(message.text());
+    }
+  });
   page.on('request', (request) => {
     const url = request.url();
     if (!url.startsWith(server.url) && !url.startsWith('data:') && !url.startsWith('blob:')) {
@@ -111,6 +119,10 @@ describeInBrowser('the panel at /panel, in a real browser', () => {
   });
 
   it('signs in, submits a run with the mock agent, and watches it reach ready_for_promotion live', async () => {
+    // A second window on the run list sees the new run appear and finish without a reload.
+    const listPage = await newPage();
+    await signIn(listPage, secrets.alice);
+    await listPage.getByText('Live', { exact: true }).waitFor();
     const page = await newPage();
     await signIn(page, secrets.alice);
     await page.getByRole('link', { name: 'New run' }).first().click();
@@ -131,11 +143,11 @@ describeInBrowser('the panel at /panel, in a real browser', () => {
     await page.getByText('run.completed').waitFor();
     await page.screenshot({ path: join(SHOTS, 'run-timeline.png'), fullPage: true });
 
-    await page.getByRole('link', { name: 'Runs' }).first().click();
-    const row = page.locator(`tr[data-session="${sessionId}"]`);
-    await row.waitFor();
-    expect(await row.textContent()).toContain('ready for promotion');
-    await page.screenshot({ path: join(SHOTS, 'runs.png') });
+    const row = listPage.locator(`tr[data-session="${sessionId}"]`);
+    await row.locator('.badge', { hasText: 'ready for promotion' }).waitFor({ timeout: 30_000 });
+    expect(await row.textContent()).toContain('Say hello from the panel');
+    await listPage.screenshot({ path: join(SHOTS, 'runs.png') });
+    await listPage.context().close();
     await page.context().close();
   }, 90_000);
 
@@ -166,7 +178,7 @@ describeInBrowser('the panel at /panel, in a real browser', () => {
     await page.screenshot({ path: join(SHOTS, 'run-policy.png'), fullPage: true });
 
     await page.getByRole('tab', { name: 'Gates' }).click();
-    expect(await page.locator('table.gates tbody tr').count()).toBeGreaterThanOrEqual(5);
+    await page.locator('table.gates tbody tr').nth(4).waitFor();
     expect(await page.locator('table.gates').textContent()).toContain('patch.applies');
 
     await page.getByRole('tab', { name: 'Logs' }).click();
@@ -221,13 +233,16 @@ describeInBrowser('the panel at /panel, in a real browser', () => {
     await signIn(page, secrets.alice);
     await page.locator(`tr[data-session="${sessionId}"]`).waitFor();
     await page.screenshot({ path: join(SHOTS, 'runs-phone.png'), fullPage: true });
+    // Nothing wider than the screen: the page never scrolls sideways.
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API token').waitFor();
     expect(await page.evaluate("sessionStorage.getItem('aas.token')")).toBeNull();
     await page.context().close();
   });
 
-  it('made no request to anything but its own server', () => {
+  it('made no request to anything but its own server, and threw nothing', () => {
     expect(foreignRequests).toEqual([]);
+    expect(pageErrors).toEqual([]);
   });
 });

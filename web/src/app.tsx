@@ -87,7 +87,12 @@ export function App() {
         {route.page === 'runs' && <RunsPage />}
         {route.page === 'new' && <NewRunPage />}
         {route.page === 'run' && (
-          <RunPage sessionId={route.sessionId} tab={route.tab} identity={identity} />
+          <RunPage
+            key={route.sessionId}
+            sessionId={route.sessionId}
+            tab={route.tab}
+            identity={identity}
+          />
         )}
         {route.page === 'approvals' && <ApprovalsPage identity={identity} />}
         {route.page === 'workers' && <WorkersPage />}

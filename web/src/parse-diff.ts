@@ -34,6 +34,22 @@ function stripPrefix(path: string): string | null {
   return clean.replace(/^[ab]\//, '');
 }
 
+/**
+ * The two paths of a `diff --git` line. Quoted paths are unambiguous; unquoted ones may hold
+ * spaces, and then only the equal halves of `a/P b/P` can be told apart (a rename's real
+ * names come later, from its `rename from` / `rename to` lines).
+ */
+function headerPaths(rest: string): [string | null, string | null] {
+  const quoted = /^("(?:[^"\\]|\\.)*"|\S+) ("(?:[^"\\]|\\.)*"|\S+)$/.exec(rest);
+  if (quoted?.[1] && quoted[2]) return [stripPrefix(quoted[1]), stripPrefix(quoted[2])];
+  const half = (rest.length - 5) / 2;
+  if (Number.isInteger(half) && half > 0) {
+    const path = rest.slice(2, 2 + half);
+    if (rest === `a/${path} b/${path}`) return [path, path];
+  }
+  return [null, null];
+}
+
 /** Parses `git diff` output (the patch AAS computed) into files, hunks and numbered lines. */
 export function parseDiff(text: string): DiffFile[] {
   const files: DiffFile[] = [];
@@ -53,10 +69,10 @@ export function parseDiff(text: string): DiffFile[] {
   for (const line of text.split('\n')) {
     if (line.startsWith('diff --git ')) {
       push();
-      const match = /^diff --git (\S+|"[^"]+") (\S+|"[^"]+")$/.exec(line);
+      const [oldPath, newPath] = headerPaths(line.slice('diff --git '.length));
       file = {
-        oldPath: match?.[1] ? stripPrefix(match[1]) : null,
-        newPath: match?.[2] ? stripPrefix(match[2]) : null,
+        oldPath,
+        newPath,
         change: 'modified',
         binary: false,
         hunks: [],

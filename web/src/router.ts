@@ -12,7 +12,18 @@ export type Route =
   | { readonly page: 'workers' };
 
 export function parseRoute(hash: string): Route {
-  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  const parts = hash
+    .replace(/^#\/?/, '')
+    .split('/')
+    .filter(Boolean)
+    .map((part) => {
+      try {
+        return decodeURIComponent(part);
+      } catch {
+        // A malformed escape in a hand-edited URL: keep the raw text, the page says not found.
+        return part;
+      }
+    });
   switch (parts[0]) {
     case 'new':
       return { page: 'new' };

@@ -1,5 +1,7 @@
 import { fetchWithToken } from './api';
 
+export type StreamState = 'live' | 'reconnecting' | 'stopped';
+
 export interface SseMessage {
   readonly id: string | null;
   readonly event: string;
@@ -15,7 +17,7 @@ export async function streamEvents(
   path: string,
   onMessage: (message: SseMessage) => void,
   signal: AbortSignal,
-  onState?: (state: 'live' | 'reconnecting') => void,
+  onState?: (state: StreamState) => void,
 ): Promise<void> {
   let lastId: string | null = null;
   let pauseMs = 500;
@@ -24,6 +26,15 @@ export async function streamEvents(
       const headers: Record<string, string> = { accept: 'text/event-stream' };
       if (lastId !== null) headers['last-event-id'] = lastId;
       const response = await fetchWithToken(path, { headers, signal });
+      // A refusal that retrying cannot change (unknown id, no permission, signed out) ends it.
+      if (
+        response.status >= 400 &&
+        response.status < 500 &&
+        ![408, 429].includes(response.status)
+      ) {
+        onState?.('stopped');
+        return;
+      }
       if (!response.ok || response.body === null) throw new Error(`stream ${response.status}`);
       onState?.('live');
       pauseMs = 500;
@@ -49,7 +60,17 @@ export async function streamEvents(
       if (signal.aborted) return;
     }
     onState?.('reconnecting');
-    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, pauseMs);
+      signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
+    });
     pauseMs = Math.min(pauseMs * 2, 10_000);
   }
 }

@@ -7,7 +7,9 @@ const TAIL_LINES = 500;
 
 /** The agent's and validators' output: pick a log, read its tail, or download all of it. */
 export function LogsPanel({ runId, logs }: { runId: string; logs: readonly string[] }) {
-  const [name, setName] = useState<string | null>(logs[0] ?? null);
+  const [chosen, setChosen] = useState<string | null>(null);
+  // The first log until one is chosen: logs that appear after the tab opened are picked up.
+  const name = chosen ?? logs[0] ?? null;
   const [text, setText] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [downloadError, setDownloadError] = useState<string | null>(null);
@@ -42,7 +44,11 @@ export function LogsPanel({ runId, logs }: { runId: string; logs: readonly strin
     <div className="logs">
       <div className="logs-toolbar">
         <label htmlFor="log-name">Log</label>
-        <select id="log-name" value={name ?? ''} onChange={(event) => setName(event.target.value)}>
+        <select
+          id="log-name"
+          value={name ?? ''}
+          onChange={(event) => setChosen(event.target.value)}
+        >
           {logs.map((log) => (
             <option key={log} value={log}>
               {log}

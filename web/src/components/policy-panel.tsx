@@ -1,4 +1,4 @@
-import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
 import { type ApiError, api, asApiError } from '../api';
 import { ErrorBox } from './error-box';
 
@@ -17,10 +17,14 @@ export function PolicyPanel({ runId, paths }: { runId: string; paths: readonly s
   const [explanation, setExplanation] = useState<Explanation | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
 
+  const latest = useRef(0);
   const load = useCallback(
     async (extra: readonly string[]) => {
       const all = [...new Set([...extra, ...paths])].slice(0, 50);
+      const asked = ++latest.current;
       const { data, error: failure, response } = await fetchExplanation(runId, all);
+      // An older question answered late must not overwrite the newer answer.
+      if (asked !== latest.current) return;
       if (data) {
         setExplanation(data);
         setError(null);
@@ -129,6 +133,8 @@ function describeDecision(item: Explanation['paths'][number]): string {
     decision.reason,
     decision.rule ? `rule ${decision.rule}` : null,
     decision.layer ? `layer ${decision.layer}` : null,
+    // An allowed path: every layer whose allow-list admits it.
+    !decision.layer && item.decidedBy.length > 0 ? `by ${item.decidedBy.join(', ')}` : null,
   ];
   return parts.filter(Boolean).join(' · ');
 }

@@ -10,6 +10,7 @@ import {
   type RunDetail,
 } from '../api';
 import { downloadWithToken } from '../download';
+import type { PreflightData } from '../pages/run-page';
 import { ErrorBox } from './error-box';
 
 type PromotionMode = 'patch' | 'branch' | 'draft_pr';
@@ -20,10 +21,16 @@ const PROMOTABLE = new Set(['ready_for_promotion', 'awaiting_approval', 'promoti
 export function PromotionPanel({
   run,
   identity,
+  preflight,
+  decisionsSeq,
   onChange,
 }: {
   run: RunDetail;
   identity: Identity;
+  /** The latest `promotion.preflight` event: a refused preflight has no promotion record. */
+  preflight: PreflightData | undefined;
+  /** Seq of the latest approval or promotion event: others' decisions reload the lists. */
+  decisionsSeq: number;
   onChange: () => void;
 }) {
   const runId = run.run.id;
@@ -39,9 +46,14 @@ export function PromotionPanel({
     'patch';
   const [mode, setMode] = useState<PromotionMode>(jobMode);
 
+  const [loadError, setLoadError] = useState<ApiError | null>(null);
+
   const load = useCallback(async () => {
     const found = await api.GET('/api/v1/runs/{id}/approvals', { params: { path: { id: runId } } });
-    if (found.data) setApprovals(found.data);
+    if (found.data) {
+      setApprovals(found.data);
+      setLoadError(null);
+    } else setLoadError(asApiError(found.error, found.response.status));
     const promotion = await api.GET('/api/v1/runs/{id}/promotion', {
       params: { path: { id: runId } },
     });
@@ -49,8 +61,9 @@ export function PromotionPanel({
   }, [runId]);
 
   useEffect(() => {
-    load().catch(() => setError(asApiError(null)));
-  }, [load]);
+    // Another person's approval or a promotion step arrived on the stream: read the lists again.
+    if (decisionsSeq >= 0) load().catch(() => setLoadError(asApiError(null)));
+  }, [load, decisionsSeq]);
 
   async function decide(decision: 'approved' | 'rejected', event?: FormEvent) {
     event?.preventDefault();
@@ -104,6 +117,7 @@ export function PromotionPanel({
   const checks =
     result?.checks ??
     (record?.detail as { checks?: PromotionResult['checks'] } | null)?.checks ??
+    preflight?.checks ??
     [];
   const branch = result?.branch ?? record?.branch ?? null;
   const prUrl = result?.prUrl ?? record?.prUrl ?? null;
@@ -113,8 +127,9 @@ export function PromotionPanel({
     <div className="promotion">
       <section aria-labelledby="approvals-title">
         <h2 id="approvals-title">Approvals</h2>
+        {loadError !== null && <ErrorBox error={loadError} title="Approvals could not be loaded" />}
         {approvals === null ? (
-          <p className="loading">Loading approvals…</p>
+          loadError === null && <p className="loading">Loading approvals…</p>
         ) : (
           <>
             <p>

@@ -30,27 +30,53 @@ export function ApprovalsPage({ identity }: { identity: Identity }) {
       return;
     }
     const all = pages.flatMap((page) => page.data?.items ?? []);
+    // Runs this user already decided on are not waiting for them any more.
+    const decided = await api.GET('/api/v1/approvals', { params: { query: { limit: 500 } } });
+    const decidedSessions = new Set(
+      (decided.data?.items ?? [])
+        .filter((approval) => approval.decidedBy === identity.name)
+        .map((approval) => approval.sessionId),
+    );
     setError(null);
-    setWaiting(all.filter((item) => item.requestedBy !== identity.name));
+    setWaiting(
+      all.filter((item) => item.requestedBy !== identity.name && !decidedSessions.has(item.id)),
+    );
     setMine(all.filter((item) => item.requestedBy === identity.name));
   }, [identity.name]);
 
   useEffect(() => {
     load().catch(() => setError(asApiError(null)));
     const controller = new AbortController();
-    void streamEvents(
-      '/api/v1/stream',
-      () => void load().catch(() => undefined),
-      controller.signal,
-    );
-    return () => controller.abort();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // At most one reload a second however busy the feed is.
+    const reloadSoon = () => {
+      if (timer !== undefined) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        load().catch(() => undefined);
+      }, 1_000);
+    };
+    void streamEvents('/api/v1/stream', reloadSoon, controller.signal, (state) => {
+      if (state === 'live') reloadSoon();
+    });
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
   }, [load]);
+
+  const canApprove = identity.role === 'approver' || identity.role === 'admin';
 
   return (
     <section>
       <h1>Approvals</h1>
       {error !== null && <ErrorBox error={error} title="The inbox could not be loaded" />}
       {waiting === null && error === null && <p className="loading">Loading…</p>}
+      {!canApprove && (
+        <p className="notice">
+          Your role ({identity.role}) cannot approve; these runs wait for an approver or an admin.
+        </p>
+      )}
       {waiting !== null && waiting.length === 0 && (
         <p className="empty">Nothing waits for your decision.</p>
       )}

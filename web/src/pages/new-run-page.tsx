@@ -52,6 +52,12 @@ function fieldOf(error: ApiError): Field | null {
   return fields.find((field) => field === first) ?? null;
 }
 
+/** Keyboard users land on what needs fixing (after React has rendered the message). */
+function focusField(field: string | undefined): void {
+  if (field === undefined) return;
+  requestAnimationFrame(() => document.getElementById(`field-${field}`)?.focus());
+}
+
 export function NewRunPage() {
   const [draft, setDraft] = useState<Draft>({
     task: '',
@@ -71,7 +77,10 @@ export function NewRunPage() {
     const checked = check(draft);
     setErrors(checked.errors);
     setFailure(null);
-    if (Object.keys(checked.errors).length > 0) return;
+    if (Object.keys(checked.errors).length > 0) {
+      focusField(Object.keys(checked.errors)[0]);
+      return;
+    }
     setBusy(true);
     const labels = draft.labels
       .split(',')
@@ -97,8 +106,10 @@ export function NewRunPage() {
       }
       const problem = asApiError(error, response.status);
       const field = fieldOf(problem);
-      if (field !== null) setErrors({ [field]: problem.message });
-      else setFailure(problem);
+      if (field !== null) {
+        setErrors({ [field]: problem.message });
+        focusField(field);
+      } else setFailure(problem);
     } catch {
       setFailure(asApiError(null));
     } finally {

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import {
   type ApiError,
   api,
@@ -19,7 +19,7 @@ import { StatusBadge } from '../components/status-badge';
 import { Timeline } from '../components/timeline';
 import { dollars, shortDuration } from '../format';
 import { href } from '../router';
-import { streamEvents } from '../sse';
+import { type StreamState, streamEvents } from '../sse';
 
 const TABS = [
   ['timeline', 'Timeline'],
@@ -46,29 +46,37 @@ export function RunPage({
   const [session, setSession] = useState<SessionDetail | null>(null);
   const [run, setRun] = useState<RunDetail | null>(null);
   const [events, setEvents] = useState<StoredEvent[]>([]);
+  /** A first load that failed: the page has nothing to show. */
   const [error, setError] = useState<ApiError | null>(null);
-  const [live, setLive] = useState<'live' | 'reconnecting' | 'off'>('off');
+  /** A later refresh that failed: shown above what is still on screen, cleared by the next. */
+  const [stale, setStale] = useState<ApiError | null>(null);
+  const [live, setLive] = useState<StreamState | 'off'>('off');
+  const loaded = useRef(false);
 
   const refresh = useCallback(async () => {
+    const fail = (problem: ApiError) => (loaded.current ? setStale(problem) : setError(problem));
     const found = await api.GET('/api/v1/sessions/{id}', { params: { path: { id: sessionId } } });
     if (!found.data) {
-      setError(asApiError(found.error, found.response.status));
+      fail(asApiError(found.error, found.response.status));
       return;
     }
     setSession(found.data);
     const latest = found.data.runs.at(-1);
     if (latest === undefined) return;
     const detail = await api.GET('/api/v1/runs/{id}', { params: { path: { id: latest.id } } });
-    if (detail.data) setRun(detail.data);
-    else setError(asApiError(detail.error, detail.response.status));
+    if (!detail.data) {
+      fail(asApiError(detail.error, detail.response.status));
+      return;
+    }
+    setRun(detail.data);
+    loaded.current = true;
+    setStale(null);
   }, [sessionId]);
 
   useEffect(() => {
-    setSession(null);
-    setRun(null);
-    setEvents([]);
-    setError(null);
-    refresh().catch(() => setError(asApiError(null)));
+    refresh().catch(() =>
+      loaded.current ? setStale(asApiError(null)) : setError(asApiError(null)),
+    );
   }, [refresh]);
 
   // The session's history, live: the stream replays it from the start, then follows.
@@ -84,8 +92,10 @@ export function RunPage({
         } catch {
           return;
         }
+        // The stream sends seqs in order and never twice; a replay after a reconnect starts
+        // after the last one received, so anything at or below it is a duplicate.
         setEvents((previous) =>
-          previous.some((known) => known.seq === event.seq) ? previous : [...previous, event],
+          (previous.at(-1)?.seq ?? 0) >= event.seq ? previous : [...previous, event],
         );
         if (REFRESHING.test(event.type)) {
           clearTimeout(timer);
@@ -103,8 +113,17 @@ export function RunPage({
 
   const runRecord = run?.run ?? null;
   const patchFiles = useMemo(() => latestPatch(events), [events]);
+  // The same array for as long as the patch is the same: the policy view refetches on change only.
+  const patchPaths = useMemo(() => patchFiles?.files.map((file) => file.path) ?? [], [patchFiles]);
+  const preflight = useMemo(() => latestOf(events, 'promotion.preflight'), [events]);
+  const decisionsSeq = useMemo(
+    () => events.findLast((event) => /^(approval|promotion)\./.test(event.type))?.seq ?? 0,
+    [events],
+  );
 
   if (error !== null) return <ErrorBox error={error} title="This run could not be loaded" />;
+  const staleBanner =
+    stale === null ? null : <ErrorBox error={stale} title="Showing what was last loaded" />;
   if (session === null) return <p className="loading">Loading run…</p>;
 
   const status = runRecord?.status ?? session.session.status;
@@ -112,6 +131,7 @@ export function RunPage({
   const ended = runRecord?.finishedAt ? Date.parse(runRecord.finishedAt) : null;
   return (
     <section>
+      {staleBanner}
       <nav className="crumbs" aria-label="Breadcrumb">
         <a href={href({ page: 'runs' })}>Runs</a> / <span className="mono">{sessionId}</span>
       </nav>
@@ -119,7 +139,13 @@ export function RunPage({
         <h1 className="task-title">{session.session.task}</h1>
         <StatusBadge status={status} code={runRecord?.reasonCode ?? null} />
         <span className={`live live-${live}`} role="status">
-          {live === 'live' ? 'Live' : live === 'reconnecting' ? 'Reconnecting…' : 'Connecting…'}
+          {live === 'live'
+            ? 'Live'
+            : live === 'reconnecting'
+              ? 'Reconnecting…'
+              : live === 'stopped'
+                ? 'Not live'
+                : 'Connecting…'}
         </span>
       </div>
       <dl className="facts">
@@ -165,15 +191,18 @@ export function RunPage({
           <DiffView runId={runRecord.id} patchSha256={runRecord.patchSha256} files={patchFiles} />
         )}
         {tab === 'policy' && runRecord !== null && (
-          <PolicyPanel
-            runId={runRecord.id}
-            paths={patchFiles?.files.map((file) => file.path) ?? []}
-          />
+          <PolicyPanel runId={runRecord.id} paths={patchPaths} />
         )}
         {tab === 'gates' && <GatesPanel events={events} />}
         {tab === 'logs' && run !== null && <LogsPanel runId={run.run.id} logs={run.logs} />}
         {tab === 'promotion' && run !== null && (
-          <PromotionPanel run={run} identity={identity} onChange={() => void refresh()} />
+          <PromotionPanel
+            run={run}
+            identity={identity}
+            preflight={preflight?.data as PreflightData | undefined}
+            decisionsSeq={decisionsSeq}
+            onChange={() => void refresh()}
+          />
         )}
         {tab === 'audit' && <AuditPanel sessionId={sessionId} />}
         {runRecord === null && tab !== 'timeline' && tab !== 'audit' && tab !== 'gates' && (
@@ -189,11 +218,17 @@ export interface PatchFiles {
   readonly runtimeDropped: readonly { path: string; layer: string; rule: string }[];
 }
 
+export interface PreflightData {
+  readonly ok: boolean;
+  readonly mode: string;
+  readonly checks: readonly { name: string; ok: boolean; detail: string }[];
+}
+
+function latestOf(events: readonly StoredEvent[], type: string): StoredEvent | undefined {
+  return events.findLast((event) => event.type === type);
+}
+
 /** What the last `patch.computed` event says about the files: status, binary, dropped. */
 function latestPatch(events: readonly StoredEvent[]): PatchFiles | null {
-  for (let index = events.length - 1; index >= 0; index -= 1) {
-    const event = events[index];
-    if (event?.type === 'patch.computed') return event.data as PatchFiles;
-  }
-  return null;
+  return (latestOf(events, 'patch.computed')?.data as PatchFiles | undefined) ?? null;
 }

@@ -4,7 +4,7 @@ import { ErrorBox } from '../components/error-box';
 import { StatusBadge } from '../components/status-badge';
 import { age, isTerminal, shortDuration } from '../format';
 import { href } from '../router';
-import { streamEvents } from '../sse';
+import { type StreamState, streamEvents } from '../sse';
 import { useNow } from '../use-now';
 
 const STATUSES: RunStatus[] = [
@@ -27,6 +27,19 @@ interface Filters {
   readonly requester: string;
 }
 
+/**
+ * How long the run took, or has taken so far. After a decision (approval, promotion) the
+ * session's updatedAt moves on, so those states show no figure here; the run page has it.
+ */
+function durationOf(item: SessionItem, now: number): string {
+  if (item.status === 'queued') return 'queued';
+  if (item.status === 'running') return shortDuration(now - Date.parse(item.createdAt));
+  if (isTerminal(item.status) && item.status !== 'promoted') {
+    return shortDuration(Date.parse(item.updatedAt) - Date.parse(item.createdAt));
+  }
+  return '—';
+}
+
 const NO_FILTERS: Filters = { q: '', status: '', agent: '', requester: '' };
 const PAGE_SIZE = 50;
 
@@ -37,65 +50,108 @@ export function RunsPage() {
   const [items, setItems] = useState<SessionItem[] | null>(null);
   const [nextCursor, setNextCursor] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
-  const [live, setLive] = useState<'live' | 'reconnecting' | 'off'>('off');
+  const [live, setLive] = useState<StreamState | 'off'>('off');
   const [loadingMore, setLoadingMore] = useState(false);
   const now = useNow();
-  const pages = useRef(1);
+  // Bumped when the filters change: answers to an older question are dropped.
+  const generation = useRef(0);
+  const pagesLoaded = useRef(0);
+  // What is on screen, for the stream handler (a state updater runs later, not in place).
+  const shownItems = useRef<SessionItem[] | null>(null);
+  useEffect(() => {
+    shownItems.current = items;
+  }, [items]);
 
-  const load = useCallback(
-    async (cursor: string | null, pageCount = 1): Promise<void> => {
-      const query = {
-        limit: PAGE_SIZE * (cursor === null ? pageCount : 1),
-        ...(cursor === null ? {} : { cursor }),
-        ...(filters.q ? { q: filters.q } : {}),
-        ...(filters.status ? { status: filters.status as RunStatus } : {}),
-        ...(filters.agent ? { agent: filters.agent } : {}),
-        ...(filters.requester ? { requester: filters.requester } : {}),
-      };
-      const {
-        data,
-        error: failure,
-        response,
-      } = await api.GET('/api/v1/sessions', {
-        params: { query },
-      });
-      if (!data) {
-        setError(asApiError(failure, response.status));
-        return;
-      }
-      setError(null);
-      setItems((previous) => (cursor === null ? data.items : [...(previous ?? []), ...data.items]));
-      setNextCursor(data.nextCursor);
-    },
+  const query = useCallback(
+    (cursor: string | null) => ({
+      limit: PAGE_SIZE,
+      ...(cursor === null ? {} : { cursor }),
+      ...(filters.q ? { q: filters.q } : {}),
+      ...(filters.status ? { status: filters.status as RunStatus } : {}),
+      ...(filters.agent ? { agent: filters.agent } : {}),
+      ...(filters.requester ? { requester: filters.requester } : {}),
+    }),
     [filters],
   );
 
-  useEffect(() => {
-    pages.current = 1;
-    setItems(null);
-    load(null).catch(() => setError(asApiError(null)));
-  }, [load]);
+  /**
+   * (Re)reads the first page and puts it in front of what is already shown: rows further down
+   * (older, loaded with "Load more") stay, so a live update never loses the user's place.
+   */
+  const loadFirstPage = useCallback(async (): Promise<void> => {
+    const asked = generation.current;
+    const {
+      data,
+      error: failure,
+      response,
+    } = await api.GET('/api/v1/sessions', {
+      params: { query: query(null) },
+    });
+    if (asked !== generation.current) return;
+    if (!data) {
+      setError(asApiError(failure, response.status));
+      return;
+    }
+    setError(null);
+    const first = data.items;
+    const oldest = first.at(-1)?.id;
+    setItems((previous) => {
+      if (previous === null || pagesLoaded.current <= 1 || oldest === undefined) return first;
+      const seen = new Set(first.map((item) => item.id));
+      return [...first, ...previous.filter((item) => !seen.has(item.id) && item.id < oldest)];
+    });
+    if (pagesLoaded.current <= 1) setNextCursor(data.nextCursor);
+    pagesLoaded.current = Math.max(1, pagesLoaded.current);
+  }, [query]);
 
-  // Any change anywhere reloads what is on screen (debounced): order and filters stay right.
+  useEffect(() => {
+    generation.current += 1;
+    pagesLoaded.current = 0;
+    setItems(null);
+    setNextCursor(null);
+    loadFirstPage().catch(() => setError(asApiError(null)));
+  }, [loadFirstPage]);
+
+  // Each frame carries the changed session's list item: a row on screen is replaced in place;
+  // one that is not (a new run) brings a reload of the first page, at most once a second. A
+  // (re)connected stream reloads too: the feed does not replay what happened meanwhile.
   useEffect(() => {
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const reloadSoon = () => {
+      if (timer !== undefined) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        loadFirstPage().catch(() => undefined);
+      }, 1_000);
+    };
     void streamEvents(
       '/api/v1/stream',
-      () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-          load(null, pages.current).catch(() => undefined);
-        }, 250);
+      (message) => {
+        let changed: SessionItem;
+        try {
+          changed = JSON.parse(message.data) as SessionItem;
+        } catch {
+          return;
+        }
+        if (shownItems.current?.some((item) => item.id === changed.id)) {
+          setItems(
+            (previous) =>
+              previous?.map((item) => (item.id === changed.id ? changed : item)) ?? previous,
+          );
+        } else reloadSoon();
       },
       controller.signal,
-      setLive,
+      (state) => {
+        setLive(state);
+        if (state === 'live') loadFirstPage().catch(() => undefined);
+      },
     );
     return () => {
       clearTimeout(timer);
       controller.abort();
     };
-  }, [load]);
+  }, [loadFirstPage]);
 
   function applyFilters(event: FormEvent) {
     event.preventDefault();
@@ -104,10 +160,32 @@ export function RunsPage() {
 
   async function loadMore() {
     if (nextCursor === null) return;
+    const asked = generation.current;
     setLoadingMore(true);
-    pages.current += 1;
-    await load(nextCursor).catch(() => setError(asApiError(null)));
-    setLoadingMore(false);
+    try {
+      const {
+        data,
+        error: failure,
+        response,
+      } = await api.GET('/api/v1/sessions', {
+        params: { query: query(nextCursor) },
+      });
+      if (asked !== generation.current) return;
+      if (!data) {
+        setError(asApiError(failure, response.status));
+        return;
+      }
+      pagesLoaded.current += 1;
+      setItems((previous) => {
+        const seen = new Set((previous ?? []).map((item) => item.id));
+        return [...(previous ?? []), ...data.items.filter((item) => !seen.has(item.id))];
+      });
+      setNextCursor(data.nextCursor);
+    } catch {
+      setError(asApiError(null));
+    } finally {
+      setLoadingMore(false);
+    }
   }
 
   return (
@@ -115,7 +193,13 @@ export function RunsPage() {
       <div className="page-head">
         <h1>Runs</h1>
         <span className={`live live-${live}`} role="status">
-          {live === 'live' ? 'Live' : live === 'reconnecting' ? 'Reconnecting…' : 'Connecting…'}
+          {live === 'live'
+            ? 'Live'
+            : live === 'reconnecting'
+              ? 'Reconnecting…'
+              : live === 'stopped'
+                ? 'Not live'
+                : 'Connecting…'}
         </span>
         <a className="button" href={href({ page: 'new' })}>
           New run
@@ -197,17 +281,16 @@ export function RunsPage() {
                   <a href={href({ page: 'run', sessionId: item.id, tab: 'timeline' })}>
                     {item.task}
                   </a>
+                  <span className="narrow-show hint">
+                    {item.agent} · {item.requestedBy} · {durationOf(item, now)}
+                    {item.reasonCode ? ` · ${item.reasonCode}` : ''}
+                  </span>
                 </td>
                 <td className="narrow-hide">{item.agent}</td>
                 <td className="wide mono">{item.repo}</td>
                 <td className="narrow-hide">{item.requestedBy}</td>
                 <td title={item.createdAt}>{age(item.createdAt, now)}</td>
-                <td className="narrow-hide">
-                  {shortDuration(
-                    (isTerminal(item.status) ? Date.parse(item.updatedAt) : now) -
-                      Date.parse(item.createdAt),
-                  )}
-                </td>
+                <td className="narrow-hide">{durationOf(item, now)}</td>
                 <td className="mono narrow-hide">{item.reasonCode ?? '—'}</td>
               </tr>
             ))}
