@@ -184,20 +184,8 @@ export function DiffView({
               All files
             </button>
           </li>
-          {files.map((file) => (
-            <li key={displayPath(file)}>
-              <button
-                type="button"
-                className="link mono"
-                aria-pressed={selected === displayPath(file)}
-                onClick={() => setSelected(displayPath(file))}
-              >
-                {displayPath(file)}
-              </button>
-              <FileMarks file={file} />
-            </li>
-          ))}
         </ul>
+        <TreeLevel node={buildTree(files)} selected={selected} onSelect={setSelected} />
         <Dropped dropped={dropped} />
       </aside>
       <div className="diff-files">
@@ -239,6 +227,66 @@ export function DiffView({
         ))}
       </div>
     </div>
+  );
+}
+
+interface TreeNode {
+  readonly dirs: Map<string, TreeNode>;
+  readonly files: { name: string; file: DiffFile }[];
+}
+
+/** Changed files grouped by directory, as nested lists. */
+function buildTree(files: readonly DiffFile[]): TreeNode {
+  const root: TreeNode = { dirs: new Map(), files: [] };
+  for (const file of files) {
+    const parts = displayPath(file).split('/');
+    const name = parts.pop() ?? '';
+    let node = root;
+    for (const part of parts) {
+      let next = node.dirs.get(part);
+      if (next === undefined) {
+        next = { dirs: new Map(), files: [] };
+        node.dirs.set(part, next);
+      }
+      node = next;
+    }
+    node.files.push({ name, file });
+  }
+  return root;
+}
+
+function TreeLevel({
+  node,
+  selected,
+  onSelect,
+}: {
+  node: TreeNode;
+  selected: string | null;
+  onSelect: (path: string) => void;
+}) {
+  return (
+    <ul className="tree">
+      {[...node.dirs].map(([name, child]) => (
+        <li key={`d:${name}`}>
+          <span className="dir mono">{name}/</span>
+          <TreeLevel node={child} selected={selected} onSelect={onSelect} />
+        </li>
+      ))}
+      {node.files.map(({ name, file }) => (
+        <li key={`f:${displayPath(file)}`}>
+          <button
+            type="button"
+            className="link mono"
+            title={displayPath(file)}
+            aria-pressed={selected === displayPath(file)}
+            onClick={() => onSelect(displayPath(file))}
+          >
+            {name}
+          </button>
+          <FileMarks file={file} />
+        </li>
+      ))}
+    </ul>
   );
 }
 
