@@ -32,11 +32,14 @@ const ALLOWED_DEPENDENCIES: Record<string, readonly string[]> = {
   ],
   queue: ['kernel', 'store', 'sessions'],
   workers: ['kernel', 'store', 'sessions', 'queue', 'runner'],
+  // Schedules fire runs from a stored JobSpec through the store: the runner only parses the job
+  // and shapes the new session's records.
+  schedules: ['kernel', 'store', 'sessions', 'runner'],
   // The only privileged step: approvals, the writer lease, preflight, attestation, branch and PR.
   promotion: ['kernel', 'store', 'sessions', 'policy', 'workspaces', 'sandbox', 'gates', 'runner'],
   // The API reads the store and streams the bus; everything that changes runs goes through the
   // control-plane port the composition root hands it, so it holds no queue or runner logic.
-  api: ['kernel', 'store', 'sessions', 'policy', 'runner', 'promotion'],
+  api: ['kernel', 'store', 'sessions', 'policy', 'runner', 'promotion', 'schedules'],
   app: [
     'kernel',
     'config',
@@ -51,6 +54,7 @@ const ALLOWED_DEPENDENCIES: Record<string, readonly string[]> = {
     'queue',
     'workers',
     'promotion',
+    'schedules',
     'gateway',
     'api',
   ],
@@ -65,6 +69,7 @@ const ALLOWED_DEPENDENCIES: Record<string, readonly string[]> = {
     'drivers',
     'runner',
     'promotion',
+    'schedules',
     'api',
   ],
 };

@@ -1,5 +1,6 @@
 import type { Clock, Logger } from '../kernel/index.js';
 import type { PromotionService } from '../promotion/index.js';
+import type { ScheduleService } from '../schedules/index.js';
 import type { EventBus } from '../sessions/index.js';
 import type { RunRecord, Store, TokenRole } from '../store/index.js';
 
@@ -52,6 +53,8 @@ export interface ApiDeps {
   readonly controlPlane: ControlPlane;
   /** Approvals, promotion, attestations and the installation's public key. */
   readonly promotion: PromotionService;
+  /** Schedules: their definitions, pause and resume, fires on demand, previews. */
+  readonly schedules: ScheduleService;
   readonly paths: {
     /** `<runs>/<runId>/<attemptId>/…`: attempt logs. */
     readonly runs: string;

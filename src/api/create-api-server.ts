@@ -20,6 +20,7 @@ import { EventStreams } from './event-stream.js';
 import { registerPanelRoutes } from './panel-routes.js';
 import { registerPromotionRoutes } from './promotion-routes.js';
 import { registerRunRoutes } from './runs-routes.js';
+import { registerScheduleRoutes } from './schedule-routes.js';
 import { SessionFeed } from './session-feed.js';
 import { registerSessionRoutes } from './sessions-routes.js';
 import { registerSystemRoutes } from './system-routes.js';
@@ -163,6 +164,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     registerSessionRoutes(typed, context);
     registerRunRoutes(typed, context);
     registerPromotionRoutes(typed, context);
+    registerScheduleRoutes(typed, context);
     registerSystemRoutes(typed, context);
   });
   // Outside the API's scope: the static panel needs no token and is not in the OpenAPI document.

@@ -22,9 +22,11 @@ import {
   createPlainBackend,
   type SandboxBackend,
 } from '../sandbox/index.js';
+import { ScheduleService } from '../schedules/index.js';
 import { EventBus } from '../sessions/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { collectCheckoutCache, collectOrphanWorkspaces } from '../workspaces/index.js';
+import { checkSubmittable } from './check-job.js';
 import { findAgentClis } from './find-agent-clis.js';
 import { loadModelPrices } from './load-model-prices.js';
 import { createPromotionDeps } from './promotion-deps.js';
@@ -51,6 +53,8 @@ export interface Runtime {
     approvals: ApprovalDeps;
     service: PromotionService;
   };
+  /** Schedules on this runtime's store; job templates are checked as submissions are. */
+  readonly schedules: ScheduleService;
   close(): Promise<void>;
 }
 
@@ -166,6 +170,10 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
         owner,
         runnerDeps: () => runtime.runnerDeps(),
       }),
+      schedules: new ScheduleService(
+        { store, clock, bus },
+        { checkJob: (job) => checkSubmittable(registry, job) },
+      ),
       close: () => store.close(),
     };
     if (options.recover ?? true) await recover(runtime);

@@ -1,6 +1,4 @@
-import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { isAbsolute } from 'node:path';
 import {
   type ControlPlane,
   createApiServer,
@@ -11,7 +9,9 @@ import {
 import type { AasConfig } from '../config/index.js';
 import { AasError, isAasError, normaliseError } from '../kernel/index.js';
 import { parseJobSpec, submitRun } from '../runner/index.js';
+import { Scheduler } from '../schedules/index.js';
 import { WorkerPool } from '../workers/index.js';
+import { checkSubmittable } from './check-job.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from './create-runtime.js';
 
 export interface RunningServer {
@@ -64,7 +64,7 @@ export async function startServer(
     const controlPlane: ControlPlane = {
       async submitJob(body: unknown, identity: Identity) {
         const job = parseJobSpec(body);
-        await checkSubmittable(runtime, job.repo, [job.agent, ...job.fallbackAgents]);
+        await checkSubmittable(runtime.registry, job);
         const ids = await submitRun(runtime.runnerDeps(), job, identity.name);
         pool.wake();
         return ids;
@@ -80,6 +80,7 @@ export async function startServer(
       bus,
       controlPlane,
       promotion: runtime.promotion.service,
+      schedules: runtime.schedules,
       paths: { runs: config.paths.runs, artifacts: config.paths.artifacts },
       panelDir: options.panelDir ?? defaultPanelDir(),
       bodyLimitBytes: BODY_LIMIT_BYTES,
@@ -131,6 +132,16 @@ export async function startServer(
       Math.max(1_000, Math.floor(config.runLeaseMs / 2)),
     );
     sweeper.unref();
+    // Every replica may tick: each slot fires once across all of them (see Scheduler).
+    const scheduler = new Scheduler(
+      { store, clock, bus, log },
+      {
+        actor: `system:scheduler:${serverId}`,
+        misfireGraceMs: config.scheduler.misfireGraceMs,
+        onFired: () => pool.wake(),
+      },
+    );
+    if (config.scheduler.tickMs > 0) scheduler.start(config.scheduler.tickMs);
     log.info(
       { url: address, workers: config.server.workers, dialect: store.dialect },
       'AAS server listening',
@@ -141,6 +152,7 @@ export async function startServer(
       closing ??= (async () => {
         accepting = false;
         clearInterval(sweeper);
+        await scheduler.stop();
         log.info({ graceMs: config.server.shutdownGraceMs }, 'draining workers');
         await pool.drain(config.server.shutdownGraceMs);
         await resuming;
@@ -198,29 +210,4 @@ async function bootstrapAdmin(runtime: Runtime): Promise<string | null> {
     if (isAasError(thrown) && thrown.code === 'CONFLICT') return null;
     throw thrown;
   }
-}
-
-/**
- * What can be checked before queueing, so a typo is a 400 now rather than a failed run later:
- * the repository is an absolute path that exists on this host, and every agent is registered.
- */
-async function checkSubmittable(
-  runtime: Runtime,
-  repo: string,
-  agents: readonly string[],
-): Promise<void> {
-  if (!isAbsolute(repo)) {
-    throw new AasError('JOB_INVALID', `repo must be an absolute path on the server, got ${repo}`, {
-      field: 'repo',
-      hint: 'the server resolves paths on its own host; aas run --server sends an absolute path',
-    });
-  }
-  try {
-    await stat(repo);
-  } catch {
-    throw new AasError('REPO_NOT_FOUND', `no repository at ${repo} on the server`, {
-      field: 'repo',
-    });
-  }
-  for (const agent of agents) runtime.registry.get(agent);
 }

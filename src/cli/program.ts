@@ -11,6 +11,7 @@ import { registerGcCommand } from './commands/gc-command.js';
 import { registerPolicyCommand } from './commands/policy-command.js';
 import { registerPromotionCommands } from './commands/promotion-command.js';
 import { registerRunCommand } from './commands/run-command.js';
+import { registerSchedulesCommand } from './commands/schedules-command.js';
 import { registerSessionsCommand } from './commands/sessions-command.js';
 import { registerStartCommand } from './commands/start-command.js';
 import { registerTokenCommand } from './commands/token-command.js';
@@ -43,7 +44,7 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
     .addOption(
       new Option(
         '--server <url>',
-        'AAS server URL: `aas run` and `aas sessions` become its clients (default $AAS_SERVER; local otherwise)',
+        'AAS server URL: `aas run`, `aas sessions`, `aas schedules` and others become its clients (default $AAS_SERVER; local otherwise)',
       ),
     )
     .addOption(
@@ -68,6 +69,7 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
     );
   registerRunCommand(program, io, setExit);
   registerSessionsCommand(program, io, setExit);
+  registerSchedulesCommand(program, io, setExit);
   registerAuditCommand(program, io, setExit);
   registerPolicyCommand(program, io, setExit);
   registerAgentsCommand(program, io, setExit);

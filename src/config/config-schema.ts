@@ -77,6 +77,10 @@ export const CONFIG_ENV_VARS = {
     'most US dollars of model calls one session may spend, all its runs and attempts together; default no limit',
   AAS_REPO_DAILY_MAX_COST_USD:
     'most US dollars of model calls the runs of one repository may spend per UTC day; default no limit',
+  AAS_SCHEDULER_TICK_MS:
+    'how often `aas start` looks for due schedules, ms; default 1000 (0 = this server fires none)',
+  AAS_SCHEDULER_MISFIRE_GRACE_MS:
+    "how late a schedule's slot may fire and still count as on time, ms; later is a misfire, handled by the schedule's policy; default 60000",
   AAS_GITHUB_REPOSITORIES:
     'owner/name repositories, comma-separated, a job may name for pull requests when its remote URL does not say which (a mirror, a local path)',
 } as const;
@@ -179,6 +183,15 @@ const ConfigSchema = z
         repoDailyMaxCostUsd: usdLimit.optional(),
       })
       .strict(),
+    scheduler: z
+      .object({
+        tickMs: z
+          .number()
+          .int()
+          .refine((ms) => ms === 0 || (ms >= 50 && ms <= 60_000), 'must be 0 (off) or 50 to 60000'),
+        misfireGraceMs: z.number().int().min(0).max(86_400_000),
+      })
+      .strict(),
     client: z
       .object({
         serverUrl: z
@@ -213,6 +226,8 @@ export interface AasConfig {
     readonly maxRunningPerRepo: number;
     readonly shutdownGraceMs: number;
   };
+  /** `aas start`: how often due schedules are looked for, and how late is still on time. */
+  readonly scheduler: SchedulerConfig;
   /** Commands that talk to a server instead of the local store. */
   readonly client: { readonly serverUrl?: string; readonly token?: string };
   /** Promotion: where branches go, who commits them, the writer lease, the forge credential. */
@@ -253,6 +268,12 @@ export interface ModelsConfig {
   readonly geminiBin?: string;
   readonly aiderBin?: string;
   readonly openhandsBin?: string;
+}
+
+export interface SchedulerConfig {
+  /** 0: this server fires no schedules (another replica does). */
+  readonly tickMs: number;
+  readonly misfireGraceMs: number;
 }
 
 export interface BudgetsConfig {
@@ -321,6 +342,10 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       bootstrapToken: nonEmpty(env.AAS_BOOTSTRAP_TOKEN),
       maxRunningPerRepo: numberFrom(env.AAS_MAX_RUNNING_PER_REPO, 2),
       shutdownGraceMs: numberFrom(env.AAS_SHUTDOWN_GRACE_MS, 30_000),
+    },
+    scheduler: {
+      tickMs: numberFrom(env.AAS_SCHEDULER_TICK_MS, 1_000),
+      misfireGraceMs: numberFrom(env.AAS_SCHEDULER_MISFIRE_GRACE_MS, 60_000),
     },
     client: {
       serverUrl: overrides.serverUrl ?? nonEmpty(env.AAS_SERVER),
@@ -401,6 +426,10 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       ...(config.server.bootstrapToken ? { bootstrapToken: config.server.bootstrapToken } : {}),
       maxRunningPerRepo: config.server.maxRunningPerRepo,
       shutdownGraceMs: config.server.shutdownGraceMs,
+    },
+    scheduler: {
+      tickMs: config.scheduler.tickMs,
+      misfireGraceMs: config.scheduler.misfireGraceMs,
     },
     client: {
       ...(config.client.serverUrl
@@ -521,6 +550,8 @@ const fieldToEnv: Record<string, string> = {
   'server.shutdownGraceMs': 'AAS_SHUTDOWN_GRACE_MS',
   'client.serverUrl': 'AAS_SERVER',
   'client.token': 'AAS_TOKEN',
+  'scheduler.tickMs': 'AAS_SCHEDULER_TICK_MS',
+  'scheduler.misfireGraceMs': 'AAS_SCHEDULER_MISFIRE_GRACE_MS',
   'promotion.remote': 'AAS_PROMOTION_REMOTE',
   'promotion.branchPrefix': 'AAS_PROMOTION_BRANCH_PREFIX',
   'promotion.authorName': 'AAS_PROMOTION_AUTHOR',

@@ -5,5 +5,6 @@ export {
   type ConfigSources,
   LogLevel,
   parseConfig,
+  type SchedulerConfig,
   WorkspaceStrategySetting,
 } from './config-schema.js';

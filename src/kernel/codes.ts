@@ -70,7 +70,11 @@ export const CODES = {
     http: 409,
     summary: 'the repository has uncommitted changes',
   },
-  NOT_FOUND: { exit: ExitCode.badInput, http: 404, summary: 'no such session, run or event' },
+  NOT_FOUND: {
+    exit: ExitCode.badInput,
+    http: 404,
+    summary: 'no such session, run, schedule or event',
+  },
   REQUEST_INVALID: {
     exit: ExitCode.badInput,
     http: 400,

@@ -6,6 +6,7 @@ export {
   type StoppedRun,
 } from './execute-run.js';
 export { type JobSpec, type JobSpecInput, JobSpecSchema, parseJobSpec } from './job-spec.js';
+export { newSubmission, type Submission } from './new-submission.js';
 export { type RevalidationVerdict, revalidatePatch } from './revalidate-patch.js';
 export { runStatusFor } from './run-status-for.js';
 export type { RunnerDeps } from './runner-deps.js';

@@ -1,7 +1,5 @@
-import { IdPrefix, newId } from '../kernel/index.js';
-import { sessionEvent } from '../sessions/index.js';
-import { canonicalRepoPath } from './canonical-repo-path.js';
 import type { JobSpec } from './job-spec.js';
+import { newSubmission } from './new-submission.js';
 import type { RunnerDeps } from './runner-deps.js';
 
 /** Records a new session with its run in `queued`. Nothing runs yet. */
@@ -17,49 +15,21 @@ export async function submitRun(
     reserveFor?: Pick<RunnerDeps, 'owner' | 'runLeaseMs'>;
   } = {},
 ): Promise<{ sessionId: string; runId: string }> {
-  const job = { ...submitted, repo: canonicalRepoPath(submitted.repo) };
   const nowMs = deps.clock.nowMs();
-  const at = deps.clock.nowIso();
-  const sessionId = newId(IdPrefix.session, nowMs);
-  const runId = newId(IdPrefix.run, nowMs);
-  const events = [
-    sessionEvent('session.created', {
-      task: job.task,
-      repo: job.repo,
-      agent: job.agent,
-      requestedBy,
-      labels: job.labels,
-    }),
-    sessionEvent('run.queued', { runId, jobSpec: job }),
-  ].map((event) => ({ ...event, at, actor: requestedBy }));
-  const stored = await deps.store.createSession({
-    session: {
-      id: sessionId,
-      createdAt: at,
-      task: job.task,
-      repo: job.repo,
-      agent: job.agent,
-      requestedBy,
-      labels: job.labels,
-    },
-    run: {
-      id: runId,
-      createdAt: at,
-      jobSpec: job,
-      priority: job.priority,
-      // A run reserved for one process is never requeued: no one else was meant to run it.
-      maxClaims: options.reserveFor ? 1 : 1 + job.interruptRetries,
-      ...(options.reserveFor
-        ? {
-            reservedBy: {
-              leaseOwner: options.reserveFor.owner,
-              leaseExpiresAt: new Date(nowMs + options.reserveFor.runLeaseMs).toISOString(),
-            },
-          }
-        : {}),
-    },
-    events,
-  });
+  const submission = newSubmission(
+    submitted,
+    requestedBy,
+    { nowMs },
+    options.reserveFor
+      ? {
+          reservedBy: {
+            leaseOwner: options.reserveFor.owner,
+            leaseExpiresAt: new Date(nowMs + options.reserveFor.runLeaseMs).toISOString(),
+          },
+        }
+      : {},
+  );
+  const stored = await deps.store.createSession(submission.create);
   deps.bus.publish(stored);
-  return { sessionId, runId };
+  return { sessionId: submission.sessionId, runId: submission.runId };
 }

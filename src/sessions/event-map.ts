@@ -33,6 +33,22 @@ export interface SessionEventMap {
     readonly labels: readonly string[];
   };
   'run.queued': { readonly runId: string; readonly jobSpec: unknown };
+  /**
+   * The session was created by a schedule: at its slot by the scheduler, or now because someone
+   * asked (`manual`). Recorded in the same transaction as the fire, so a slot has one session.
+   */
+  'schedule.fired': {
+    readonly scheduleId: string;
+    readonly scheduleName: string;
+    readonly runId: string;
+    /** The slot fired (a manual fire's slot is the instant it was asked for). */
+    readonly slotAt: string;
+    readonly trigger: 'schedule' | 'manual';
+    /** How long after its slot this fire happened. */
+    readonly lateMs: number;
+    /** Earlier slots not run on their own: `run_once` after downtime runs once for them all. */
+    readonly missedSlots: number;
+  };
   'run.started': {
     readonly runId: string;
     readonly owner: string;
@@ -390,6 +406,7 @@ export interface TypedEvent<K extends SessionEventType = SessionEventType> {
 const KNOWN_TYPES: Record<SessionEventType, true> = {
   'session.created': true,
   'run.queued': true,
+  'schedule.fired': true,
   'run.started': true,
   'run.base.resolved': true,
   'policy.resolved': true,

@@ -175,6 +175,8 @@ export interface DatabaseSchema {
   writer_leases: WriterLeasesTable;
   promotions: PromotionsTable;
   model_spend: ModelSpendTable;
+  schedules: SchedulesTable;
+  schedule_fires: ScheduleFiresTable;
 }
 
 export type SessionRow = SessionsTable;
@@ -186,3 +188,38 @@ export type ApprovalRow = ApprovalsTable;
 export type WriterLeaseRow = WriterLeasesTable;
 export type PromotionRow = PromotionsTable;
 export type ModelSpendRow = ModelSpendTable;
+export type ScheduleRow = SchedulesTable;
+export type ScheduleFireRow = ScheduleFiresTable;
+
+/** A stored schedule (see ScheduleRecord); `job_spec` is JSON. */
+export interface SchedulesTable {
+  id: string;
+  name: string;
+  kind: string;
+  at: string | null;
+  every_sec: number | null;
+  cron: string | null;
+  timezone: string | null;
+  misfire: string;
+  paused_at: string | null;
+  job_spec: string;
+  next_fire_at: string | null;
+  created_by: string;
+  created_at: string;
+  updated_by: string;
+  updated_at: string;
+  version: number;
+}
+
+/** One fired or skipped slot; its primary key is what makes a slot fire at most once. */
+export interface ScheduleFiresTable {
+  schedule_id: string;
+  trigger: string;
+  slot_at: string;
+  outcome: string;
+  missed_slots: number;
+  session_id: string | null;
+  run_id: string | null;
+  recorded_at: string;
+  recorded_by: string;
+}

@@ -1,4 +1,5 @@
 export { openStore } from './open-store.js';
 export { describeLeaseKey, type RunGuard, writerLeaseKey } from './promotion-operations.js';
 export * from './records.js';
+export type { FireScheduleInput, NewSessionWithRun } from './schedule-operations.js';
 export type { Dialect, OpenStoreOptions, Store } from './store.js';

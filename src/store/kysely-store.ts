@@ -21,6 +21,7 @@ import {
   type AttemptRecord,
   type AttemptStatus,
   type EventRange,
+  type FireScheduleResult,
   type LeaseRenewal,
   type ModelSpend,
   type ModelSpendScope,
@@ -28,6 +29,7 @@ import {
   type NewEvent,
   type NewPromotion,
   type NewRun,
+  type NewSchedule,
   type NewSession,
   type NewToken,
   type PromotionChanges,
@@ -37,6 +39,9 @@ import {
   type RunFence,
   type RunRecord,
   RunStatus,
+  type ScheduleChanges,
+  type ScheduleFireRecord,
+  type ScheduleRecord,
   type SessionFilter,
   type SessionListItem,
   type SessionRecord,
@@ -57,6 +62,18 @@ import {
 import { runConflict, runUpdatedAt } from './run-changes.js';
 import { checkRunFence, fenceHolds, leaseFenced } from './run-fence.js';
 import { type RunExpectation, runUpdateStatement } from './run-update-statement.js';
+import {
+  checkNewSchedule,
+  checkScheduleChanges,
+  createSchedule,
+  deleteSchedule,
+  type FireScheduleInput,
+  fireSchedule,
+  readSchedule,
+  scheduleFireFromRow,
+  scheduleFromRow,
+  updateSchedule,
+} from './schedule-operations.js';
 import { appendToLockedHead, insertEventRows, lockSessionHead } from './session-head.js';
 import { sessionListQuery } from './session-list-query.js';
 import type { SqlExecutor } from './sql-executor.js';
@@ -469,6 +486,105 @@ export class KyselyStore implements Store {
     events: readonly NewEvent[];
   }): Promise<{ promotion: PromotionRecord; run: RunRecord; events: StoredEvent[] }> {
     return this.#write('recordPromotionStep', () => recordPromotionStep(this.#db, input));
+  }
+
+  async createSchedule(schedule: NewSchedule): Promise<ScheduleRecord> {
+    checkNewSchedule(schedule);
+    try {
+      return await this.#write('createSchedule', () => createSchedule(this.#db, schedule));
+    } catch (error) {
+      // A concurrent create committed the same name after this one looked.
+      if (!isUniqueViolation(error) && !isUniqueViolation(errorCause(error))) throw error;
+      throw new AasError('CONFLICT', `a schedule named "${schedule.name}" already exists`, {
+        field: 'name',
+        name: schedule.name,
+      });
+    }
+  }
+
+  async getSchedule(idOrName: string): Promise<ScheduleRecord | null> {
+    return this.#read('getSchedule', () => readSchedule(this.#db, idOrName));
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    const query = this.#db.selectFrom('schedules').selectAll().orderBy('name').compile();
+    return this.#read('listSchedules', function* () {
+      return (yield* rowsOf(query)).map(scheduleFromRow);
+    });
+  }
+
+  async updateSchedule(input: {
+    id: string;
+    expectedVersion?: number;
+    changes: ScheduleChanges;
+    updatedAt: string;
+    updatedBy: string;
+  }): Promise<ScheduleRecord> {
+    checkScheduleChanges(input.changes);
+    try {
+      return await this.#write('updateSchedule', () => updateSchedule(this.#db, input));
+    } catch (error) {
+      if (!isUniqueViolation(error) && !isUniqueViolation(errorCause(error))) throw error;
+      throw new AasError('CONFLICT', `a schedule named "${input.changes.name}" already exists`, {
+        field: 'name',
+      });
+    }
+  }
+
+  async deleteSchedule(id: string): Promise<ScheduleRecord> {
+    return this.#write('deleteSchedule', () => deleteSchedule(this.#db, id));
+  }
+
+  async dueSchedules(nowIso: string, limit: number): Promise<ScheduleRecord[]> {
+    checkLimit(limit, 'limit');
+    const query = this.#db
+      .selectFrom('schedules')
+      .selectAll()
+      .where('paused_at', 'is', null)
+      .where('next_fire_at', '<=', nowIso)
+      .orderBy('next_fire_at')
+      .orderBy('id')
+      .limit(limit)
+      .compile();
+    return this.#read('dueSchedules', function* () {
+      return (yield* rowsOf(query)).map(scheduleFromRow);
+    });
+  }
+
+  async fireSchedule(input: FireScheduleInput): Promise<FireScheduleResult> {
+    if (input.create !== undefined) checkNewRun(input.create.run);
+    if (!Number.isSafeInteger(input.missedSlots) || input.missedSlots < 0) {
+      throw new AasError('INVALID_ARGUMENT', 'missedSlots must be a non-negative integer', {
+        field: 'missedSlots',
+      });
+    }
+    return this.#write('fireSchedule', () =>
+      fireSchedule(this.#db, input, (create) => this.#createSession(create)),
+    );
+  }
+
+  async listScheduleFires(scheduleId: string, limit?: number): Promise<ScheduleFireRecord[]> {
+    checkLimit(limit, 'limit');
+    const query = this.#db
+      .selectFrom('schedule_fires')
+      .selectAll()
+      .where('schedule_id', '=', scheduleId)
+      .orderBy('recorded_at', 'desc')
+      .orderBy('slot_at', 'desc')
+      .$if(limit !== undefined, (qb) => qb.limit(limit ?? 0))
+      .compile();
+    const exists = this.#db
+      .selectFrom('schedules')
+      .select('id')
+      .where('id', '=', scheduleId)
+      .compile();
+    return this.#read('listScheduleFires', function* () {
+      const rows = yield* rowsOf(query);
+      if (rows.length === 0 && (yield* rowsOf(exists)).length === 0) {
+        throw new AasError('NOT_FOUND', `no schedule with id ${scheduleId}`, { scheduleId });
+      }
+      return rows.map(scheduleFireFromRow);
+    });
   }
 
   async close(): Promise<void> {

@@ -359,3 +359,109 @@ export type ModelSpendScope =
   | { readonly runId: string }
   | { readonly sessionId: string }
   | { readonly repo: string; readonly fromIso: string; readonly toIso: string };
+
+/** How a schedule's slots are laid out in time. */
+export const ScheduleKind = { once: 'once', interval: 'interval', cron: 'cron' } as const;
+export type ScheduleKind = (typeof ScheduleKind)[keyof typeof ScheduleKind];
+export const SCHEDULE_KINDS = Object.values(ScheduleKind) as ScheduleKind[];
+
+/**
+ * What a schedule does about slots that passed while no scheduler ran (downtime): `skip` them
+ * and wait for the next one, or `run_once` for the latest of them, then go on.
+ */
+export const MisfirePolicy = { skip: 'skip', runOnce: 'run_once' } as const;
+export type MisfirePolicy = (typeof MisfirePolicy)[keyof typeof MisfirePolicy];
+export const MISFIRE_POLICIES = Object.values(MisfirePolicy) as MisfirePolicy[];
+
+/** Who made a fire happen: the scheduler at a slot, or a person asking for one now. */
+export const FireTrigger = { schedule: 'schedule', manual: 'manual' } as const;
+export type FireTrigger = (typeof FireTrigger)[keyof typeof FireTrigger];
+export const FIRE_TRIGGERS = Object.values(FireTrigger) as FireTrigger[];
+
+/** `fired` created a session and its run; `skipped` records slots a `skip` policy let pass. */
+export const FireOutcome = { fired: 'fired', skipped: 'skipped' } as const;
+export type FireOutcome = (typeof FireOutcome)[keyof typeof FireOutcome];
+export const FIRE_OUTCOMES = Object.values(FireOutcome) as FireOutcome[];
+
+/**
+ * A stored schedule: when (`kind` with `at`, `everySec` or `cron` + `timezone`), what (a JobSpec
+ * template, validated by the caller), and where it stands (`nextFireAt`, `pausedAt`).
+ */
+export interface ScheduleRecord {
+  readonly id: string;
+  /** Unique among live schedules. */
+  readonly name: string;
+  readonly kind: ScheduleKind;
+  /** `once`: the instant. `interval`: the first slot; later ones follow every `everySec`. */
+  readonly at: string | null;
+  readonly everySec: number | null;
+  /** `cron`: five fields, read in `timezone` (an IANA name). */
+  readonly cron: string | null;
+  readonly timezone: string | null;
+  readonly misfire: MisfirePolicy;
+  /** Set while paused: a paused schedule is never due. */
+  readonly pausedAt: string | null;
+  readonly jobSpec: unknown;
+  /** The next slot to fire; null when there is none (a `once` that fired, a cron that ended). */
+  readonly nextFireAt: string | null;
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly updatedBy: string;
+  readonly updatedAt: string;
+  /**
+   * Incremented by every change, firing included: a fire or an update that expects the version
+   * it read cannot act on a schedule someone else changed meanwhile.
+   */
+  readonly version: number;
+}
+
+export type NewSchedule = Omit<ScheduleRecord, 'updatedBy' | 'updatedAt' | 'version'>;
+
+/** Absent = unchanged. Timing fields change together with `kind` (the caller sends all four). */
+export interface ScheduleChanges {
+  readonly name?: string;
+  readonly kind?: ScheduleKind;
+  readonly at?: string | null;
+  readonly everySec?: number | null;
+  readonly cron?: string | null;
+  readonly timezone?: string | null;
+  readonly misfire?: MisfirePolicy;
+  readonly pausedAt?: string | null;
+  readonly jobSpec?: unknown;
+  readonly nextFireAt?: string | null;
+}
+
+/** One slot of a schedule that was fired or skipped, at most once per (schedule, trigger, slot). */
+export interface ScheduleFireRecord {
+  readonly scheduleId: string;
+  readonly trigger: FireTrigger;
+  /** The slot (a manual fire's slot is the instant it was asked for). */
+  readonly slotAt: string;
+  readonly outcome: FireOutcome;
+  /** Slots before this one that were not run on their own (downtime, or a `skip`). */
+  readonly missedSlots: number;
+  readonly sessionId: string | null;
+  readonly runId: string | null;
+  readonly recordedAt: string;
+  readonly recordedBy: string;
+}
+
+/** What `fireSchedule` did. */
+export type FireScheduleResult =
+  | {
+      /** The fire row was written (and, for `fired`, the session with its run). */
+      readonly outcome: 'fired' | 'skipped';
+      readonly schedule: ScheduleRecord;
+      readonly fire: ScheduleFireRecord;
+      readonly events: readonly StoredEvent[];
+    }
+  | {
+      /** This slot was fired before (by another replica): nothing but the advance was written. */
+      readonly outcome: 'already_fired';
+      readonly schedule: ScheduleRecord;
+    }
+  | {
+      /** The schedule changed (or was deleted) since it was read: nothing was written. */
+      readonly outcome: 'stale';
+      readonly schedule: ScheduleRecord | null;
+    };

@@ -4,6 +4,7 @@ import type {
   AttemptRecord,
   AttemptStatus,
   EventRange,
+  FireScheduleResult,
   LeaseRenewal,
   ModelSpend,
   ModelSpendScope,
@@ -11,6 +12,7 @@ import type {
   NewEvent,
   NewPromotion,
   NewRun,
+  NewSchedule,
   NewSession,
   NewToken,
   PromotionChanges,
@@ -19,6 +21,9 @@ import type {
   RunFence,
   RunRecord,
   RunStatus,
+  ScheduleChanges,
+  ScheduleFireRecord,
+  ScheduleRecord,
   SessionFilter,
   SessionListItem,
   SessionRecord,
@@ -27,6 +32,7 @@ import type {
   WriterLeaseFence,
   WriterLeaseRecord,
 } from './records.js';
+import type { FireScheduleInput } from './schedule-operations.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -222,6 +228,42 @@ export interface Store {
     updatedAt: string;
     events: readonly NewEvent[];
   }): Promise<{ promotion: PromotionRecord; run: RunRecord; events: StoredEvent[] }>;
+
+  /**
+   * Stores a schedule at version 1. CONFLICT (field `name`) when the name is taken;
+   * INVALID_ARGUMENT when the kind, the misfire policy or the timing fields the kind uses do
+   * not fit (`once`: `at`; `interval`: `at` and `everySec`; `cron`: `cron` and `timezone`).
+   */
+  createSchedule(schedule: NewSchedule): Promise<ScheduleRecord>;
+  /** By id, else by name; null when neither matches. */
+  getSchedule(idOrName: string): Promise<ScheduleRecord | null>;
+  /** By name. */
+  listSchedules(): Promise<ScheduleRecord[]>;
+  /**
+   * Applies `changes` and increments the version. NOT_FOUND for an unknown id; CONFLICT when
+   * `expectedVersion` is given and differs (nothing written), or the new name is taken.
+   */
+  updateSchedule(input: {
+    id: string;
+    expectedVersion?: number;
+    changes: ScheduleChanges;
+    updatedAt: string;
+    updatedBy: string;
+  }): Promise<ScheduleRecord>;
+  /** Deletes the schedule and its fire records (not the sessions it created); NOT_FOUND. */
+  deleteSchedule(id: string): Promise<ScheduleRecord>;
+  /** Unpaused schedules whose `nextFireAt` <= `nowIso`, earliest first. */
+  dueSchedules(nowIso: string, limit: number): Promise<ScheduleRecord[]>;
+  /**
+   * Records one fire of a schedule in one transaction: the schedule must still be at
+   * `expectedVersion` (else `stale`, nothing written); `advance` moves its next slot and bumps
+   * its version; the fire row is keyed (schedule, trigger, slot), so a slot fired before is
+   * `already_fired` (only the advance is kept); `create` is the session and run, created as
+   * `createSession` would. Concurrent callers, in one process or many, fire a slot once.
+   */
+  fireSchedule(input: FireScheduleInput): Promise<FireScheduleResult>;
+  /** Newest first; NOT_FOUND for an unknown schedule. */
+  listScheduleFires(scheduleId: string, limit?: number): Promise<ScheduleFireRecord[]>;
 
   close(): Promise<void>;
 }

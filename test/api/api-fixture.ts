@@ -15,6 +15,7 @@ import {
   silentLogger,
 } from '../../src/kernel/index.js';
 import { type EffectivePolicy, mergePolicy, type NamedLayer } from '../../src/policy/index.js';
+import { ScheduleService } from '../../src/schedules/index.js';
 import { EventBus, SessionRecorder, sessionEvent } from '../../src/sessions/index.js';
 import {
   type Store,
@@ -114,6 +115,7 @@ export async function startApi(
     bus,
     controlPlane,
     promotion: promotion.service,
+    schedules: new ScheduleService({ store, clock, bus }),
     paths,
     panelDir: options.panelDir ?? join(dir, 'panel'),
     bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024,

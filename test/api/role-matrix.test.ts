@@ -47,6 +47,17 @@ const json = (body: unknown): RequestInit => ({
   body: JSON.stringify(body),
 });
 let tokenCounter = 0;
+let scheduleCounter = 0;
+/** A schedule the schedule routes read and change. */
+let matrixSchedule: string;
+const scheduleBody = () => {
+  scheduleCounter += 1;
+  return {
+    name: `matrix-${scheduleCounter}`,
+    timing: { kind: 'cron', cron: '0 9 * * 1-5', timezone: 'Europe/Berlin' },
+    job: job(),
+  };
+};
 /** A run approved and promoted (patch mode) before the matrix runs, for the read routes. */
 let promoted: SeededRun;
 
@@ -232,6 +243,75 @@ const ROUTES: readonly RouteCase[] = [
     request: async () => ({ path: `${V1}/keys`, init: {} }),
   },
   {
+    key: 'GET /api/v1/schedules',
+    access: 'read',
+    success: 200,
+    request: async () => ({ path: `${V1}/schedules`, init: {} }),
+  },
+  {
+    key: 'POST /api/v1/schedules',
+    access: 'submit',
+    success: 201,
+    request: async () => ({ path: `${V1}/schedules`, init: json(scheduleBody()) }),
+  },
+  {
+    key: 'GET /api/v1/schedules/{id}',
+    access: 'read',
+    success: 200,
+    request: async () => ({ path: `${V1}/schedules/${matrixSchedule}`, init: {} }),
+  },
+  {
+    key: 'PATCH /api/v1/schedules/{id}',
+    access: 'submit',
+    success: 200,
+    request: async () => ({
+      path: `${V1}/schedules/${matrixSchedule}`,
+      init: { ...json({ misfire: 'skip' }), method: 'PATCH' },
+    }),
+  },
+  {
+    key: 'DELETE /api/v1/schedules/{id}',
+    access: 'submit',
+    success: 200,
+    request: async (api) => {
+      const created = await api.json<{ id: string }>(`${V1}/schedules`, json(scheduleBody()));
+      return { path: `${V1}/schedules/${created.id}`, init: { method: 'DELETE' } };
+    },
+  },
+  {
+    key: 'POST /api/v1/schedules/{id}/pause',
+    access: 'submit',
+    success: 200,
+    request: async () => ({
+      path: `${V1}/schedules/${matrixSchedule}/pause`,
+      init: { method: 'POST' },
+    }),
+  },
+  {
+    key: 'POST /api/v1/schedules/{id}/resume',
+    access: 'submit',
+    success: 200,
+    request: async () => ({
+      path: `${V1}/schedules/${matrixSchedule}/resume`,
+      init: { method: 'POST' },
+    }),
+  },
+  {
+    key: 'POST /api/v1/schedules/{id}/trigger',
+    access: 'submit',
+    success: 201,
+    request: async () => ({
+      path: `${V1}/schedules/${matrixSchedule}/trigger`,
+      init: { method: 'POST' },
+    }),
+  },
+  {
+    key: 'GET /api/v1/schedules/{id}/preview',
+    access: 'read',
+    success: 200,
+    request: async () => ({ path: `${V1}/schedules/${matrixSchedule}/preview?count=3`, init: {} }),
+  },
+  {
     key: 'GET /api/v1/health',
     access: 'public',
     success: 200,
@@ -273,6 +353,15 @@ const EXPECTED_ALLOWED: Record<string, readonly TokenRole[] | typeof EVERYONE> =
   'GET /api/v1/runs/{id}/promotion': READERS,
   'GET /api/v1/runs/{id}/attestation': READERS,
   'GET /api/v1/keys': READERS,
+  'GET /api/v1/schedules': READERS,
+  'POST /api/v1/schedules': ['operator', 'admin'],
+  'GET /api/v1/schedules/{id}': READERS,
+  'PATCH /api/v1/schedules/{id}': ['operator', 'admin'],
+  'DELETE /api/v1/schedules/{id}': ['operator', 'admin'],
+  'POST /api/v1/schedules/{id}/pause': ['operator', 'admin'],
+  'POST /api/v1/schedules/{id}/resume': ['operator', 'admin'],
+  'POST /api/v1/schedules/{id}/trigger': ['operator', 'admin'],
+  'GET /api/v1/schedules/{id}/preview': READERS,
   'GET /api/v1/health': EVERYONE,
   'GET /api/v1/metrics': READERS,
 };
@@ -342,6 +431,7 @@ for (const dialect of dialects) {
         secret: api.secrets.approver,
       });
       await api.json(`${V1}/runs/${promoted.runId}/promote`, json({ mode: 'patch' }));
+      matrixSchedule = (await api.json<{ id: string }>(`${V1}/schedules`, json(scheduleBody()))).id;
     });
     afterAll(async () => {
       await api?.close();

@@ -9,6 +9,8 @@ const COMMANDS = [
   ['sessions', 'list'],
   ['sessions', 'show'],
   ['sessions', 'events'],
+  ['schedules'],
+  ['schedules', 'create'],
   ['audit'],
   ['audit', 'verify'],
   ['policy'],

@@ -1262,6 +1262,7 @@ for (const dialect of dialects) {
           { name: '0002-queue-and-tokens' },
           { name: '0003-promotion' },
           { name: '0004-model-spend' },
+          { name: '0005-schedules' },
         ]);
       });
 

@@ -312,6 +312,123 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List schedules by name */
+        get: operations["listSchedules"];
+        put?: never;
+        /**
+         * Create a schedule: a JobSpec submitted once, every interval, or on a cron
+         * @description The job is checked as a submission is (JOB_INVALID naming the field). Every run the schedule fires is requested by the caller. Each slot fires exactly once across all servers sharing the database.
+         */
+        post: operations["createSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A schedule with its latest fires */
+        get: operations["getSchedule"];
+        put?: never;
+        post?: never;
+        /** Delete a schedule (the sessions it created stay) */
+        delete: operations["deleteSchedule"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a schedule's name, timing, misfire policy or job
+         * @description A new timing starts from now: its first slot is the first one from now on.
+         */
+        patch: operations["updateSchedule"];
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause a schedule: it fires nothing until resumed */
+        post: operations["pauseSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a schedule from its first slot from now on (paused slots are not missed) */
+        post: operations["resumeSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}/trigger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fire a schedule now (its next slot stays as it is)
+         * @description Queues a session with one run from the job template, requested by the schedule’s creator; its history records `schedule.fired` with trigger `manual`.
+         */
+        post: operations["triggerSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The next fire times of a schedule
+         * @description From its next fire on; for a paused schedule, from now on (as if resumed).
+         */
+        get: operations["previewSchedule"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/whoami": {
         parameters: {
             query?: never;
@@ -2883,6 +3000,1296 @@ export interface operations {
             };
             /** @description Default Response */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSchedules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: string;
+                            name: string;
+                            timing: {
+                                /** @enum {string} */
+                                kind: "once";
+                                at: string;
+                            } | {
+                                /** @enum {string} */
+                                kind: "interval";
+                                everySec: number;
+                                startAt: string;
+                            } | {
+                                /** @enum {string} */
+                                kind: "cron";
+                                cron: string;
+                                timezone: string;
+                            };
+                            /** @enum {string} */
+                            misfire: "skip" | "run_once";
+                            /** @enum {string} */
+                            state: "active" | "paused" | "finished";
+                            pausedAt: string | null;
+                            nextFireAt: string | null;
+                            job: unknown;
+                            createdBy: string;
+                            createdAt: string;
+                            updatedBy: string;
+                            updatedAt: string;
+                            version: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    timing: {
+                        /** @enum {string} */
+                        kind: "once";
+                        /** Format: date-time */
+                        at: string;
+                    } | {
+                        /** @enum {string} */
+                        kind: "interval";
+                        everySec: number;
+                        /** Format: date-time */
+                        startAt?: string;
+                    } | {
+                        /** @enum {string} */
+                        kind: "cron";
+                        cron: string;
+                        /** @default UTC */
+                        timezone?: string;
+                    };
+                    /**
+                     * @default run_once
+                     * @enum {string}
+                     */
+                    misfire?: "skip" | "run_once";
+                    /** @default false */
+                    paused?: boolean;
+                    job: {
+                        task: string;
+                        repo: string;
+                        baseRef?: string;
+                        agent: string;
+                        /** @default [] */
+                        fallbackAgents?: string[];
+                        policy?: {
+                            /** @enum {number} */
+                            version?: 1;
+                            paths?: {
+                                allow?: string[];
+                                deny?: string[];
+                                runtime?: string[];
+                            };
+                            network?: ("disabled" | "full") | {
+                                allow: string[];
+                            };
+                            tools?: string[];
+                            env?: {
+                                allow?: string[];
+                            };
+                            limits?: {
+                                timeoutSec?: number;
+                                maxChangedFiles?: number;
+                                maxPatchLines?: number;
+                                maxOutputBytes?: number;
+                                cpuSec?: number;
+                                maxProcesses?: number;
+                                maxFileBytes?: number;
+                                maxWorkspaceGrowthBytes?: number;
+                                maxCostUsd?: number;
+                                maxInputTokens?: number;
+                                maxOutputTokens?: number;
+                            };
+                            binaryChanges?: boolean;
+                            /** @enum {string} */
+                            sandbox?: "required" | "preferred" | "off";
+                            promotion?: {
+                                approvals?: number;
+                                requireDistinctApprover?: boolean;
+                                protectedBranches?: string[];
+                                /** @enum {string} */
+                                onBaseMoved?: "revalidate" | "block";
+                            };
+                        };
+                        /** @default [] */
+                        validators?: {
+                            name?: string;
+                            command: string;
+                            /** @default 600 */
+                            timeoutSec?: number;
+                        }[];
+                        /**
+                         * @default {
+                         *       "mode": "patch"
+                         *     }
+                         */
+                        promotion?: {
+                            /**
+                             * @default patch
+                             * @enum {string}
+                             */
+                            mode?: "patch" | "branch" | "draft_pr";
+                            targetBranch?: string;
+                            repository?: string;
+                        };
+                        /** @default 0 */
+                        retries?: number;
+                        /** @default 0 */
+                        priority?: number;
+                        /** @default 1 */
+                        interruptRetries?: number;
+                        /** @default [] */
+                        labels?: string[];
+                        /** @default false */
+                        allowDirtyBase?: boolean;
+                        /** @default false */
+                        keepWorkspace?: boolean;
+                        agentInput?: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        timing: {
+                            /** @enum {string} */
+                            kind: "once";
+                            at: string;
+                        } | {
+                            /** @enum {string} */
+                            kind: "interval";
+                            everySec: number;
+                            startAt: string;
+                        } | {
+                            /** @enum {string} */
+                            kind: "cron";
+                            cron: string;
+                            timezone: string;
+                        };
+                        /** @enum {string} */
+                        misfire: "skip" | "run_once";
+                        /** @enum {string} */
+                        state: "active" | "paused" | "finished";
+                        pausedAt: string | null;
+                        nextFireAt: string | null;
+                        job: unknown;
+                        createdBy: string;
+                        createdAt: string;
+                        updatedBy: string;
+                        updatedAt: string;
+                        version: number;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        schedule: {
+                            id: string;
+                            name: string;
+                            timing: {
+                                /** @enum {string} */
+                                kind: "once";
+                                at: string;
+                            } | {
+                                /** @enum {string} */
+                                kind: "interval";
+                                everySec: number;
+                                startAt: string;
+                            } | {
+                                /** @enum {string} */
+                                kind: "cron";
+                                cron: string;
+                                timezone: string;
+                            };
+                            /** @enum {string} */
+                            misfire: "skip" | "run_once";
+                            /** @enum {string} */
+                            state: "active" | "paused" | "finished";
+                            pausedAt: string | null;
+                            nextFireAt: string | null;
+                            job: unknown;
+                            createdBy: string;
+                            createdAt: string;
+                            updatedBy: string;
+                            updatedAt: string;
+                            version: number;
+                        };
+                        fires: {
+                            scheduleId: string;
+                            /** @enum {string} */
+                            trigger: "schedule" | "manual";
+                            slotAt: string;
+                            /** @enum {string} */
+                            outcome: "fired" | "skipped";
+                            missedSlots: number;
+                            sessionId: string | null;
+                            runId: string | null;
+                            recordedAt: string;
+                            recordedBy: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        timing: {
+                            /** @enum {string} */
+                            kind: "once";
+                            at: string;
+                        } | {
+                            /** @enum {string} */
+                            kind: "interval";
+                            everySec: number;
+                            startAt: string;
+                        } | {
+                            /** @enum {string} */
+                            kind: "cron";
+                            cron: string;
+                            timezone: string;
+                        };
+                        /** @enum {string} */
+                        misfire: "skip" | "run_once";
+                        /** @enum {string} */
+                        state: "active" | "paused" | "finished";
+                        pausedAt: string | null;
+                        nextFireAt: string | null;
+                        job: unknown;
+                        createdBy: string;
+                        createdAt: string;
+                        updatedBy: string;
+                        updatedAt: string;
+                        version: number;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    timing?: {
+                        /** @enum {string} */
+                        kind: "once";
+                        /** Format: date-time */
+                        at: string;
+                    } | {
+                        /** @enum {string} */
+                        kind: "interval";
+                        everySec: number;
+                        /** Format: date-time */
+                        startAt?: string;
+                    } | {
+                        /** @enum {string} */
+                        kind: "cron";
+                        cron: string;
+                        /** @default UTC */
+                        timezone?: string;
+                    };
+                    /** @enum {string} */
+                    misfire?: "skip" | "run_once";
+                    job?: {
+                        task: string;
+                        repo: string;
+                        baseRef?: string;
+                        agent: string;
+                        /** @default [] */
+                        fallbackAgents?: string[];
+                        policy?: {
+                            /** @enum {number} */
+                            version?: 1;
+                            paths?: {
+                                allow?: string[];
+                                deny?: string[];
+                                runtime?: string[];
+                            };
+                            network?: ("disabled" | "full") | {
+                                allow: string[];
+                            };
+                            tools?: string[];
+                            env?: {
+                                allow?: string[];
+                            };
+                            limits?: {
+                                timeoutSec?: number;
+                                maxChangedFiles?: number;
+                                maxPatchLines?: number;
+                                maxOutputBytes?: number;
+                                cpuSec?: number;
+                                maxProcesses?: number;
+                                maxFileBytes?: number;
+                                maxWorkspaceGrowthBytes?: number;
+                                maxCostUsd?: number;
+                                maxInputTokens?: number;
+                                maxOutputTokens?: number;
+                            };
+                            binaryChanges?: boolean;
+                            /** @enum {string} */
+                            sandbox?: "required" | "preferred" | "off";
+                            promotion?: {
+                                approvals?: number;
+                                requireDistinctApprover?: boolean;
+                                protectedBranches?: string[];
+                                /** @enum {string} */
+                                onBaseMoved?: "revalidate" | "block";
+                            };
+                        };
+                        /** @default [] */
+                        validators?: {
+                            name?: string;
+                            command: string;
+                            /** @default 600 */
+                            timeoutSec?: number;
+                        }[];
+                        /**
+                         * @default {
+                         *       "mode": "patch"
+                         *     }
+                         */
+                        promotion?: {
+                            /**
+                             * @default patch
+                             * @enum {string}
+                             */
+                            mode?: "patch" | "branch" | "draft_pr";
+                            targetBranch?: string;
+                            repository?: string;
+                        };
+                        /** @default 0 */
+                        retries?: number;
+                        /** @default 0 */
+                        priority?: number;
+                        /** @default 1 */
+                        interruptRetries?: number;
+                        /** @default [] */
+                        labels?: string[];
+                        /** @default false */
+                        allowDirtyBase?: boolean;
+                        /** @default false */
+                        keepWorkspace?: boolean;
+                        agentInput?: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        timing: {
+                            /** @enum {string} */
+                            kind: "once";
+                            at: string;
+                        } | {
+                            /** @enum {string} */
+                            kind: "interval";
+                            everySec: number;
+                            startAt: string;
+                        } | {
+                            /** @enum {string} */
+                            kind: "cron";
+                            cron: string;
+                            timezone: string;
+                        };
+                        /** @enum {string} */
+                        misfire: "skip" | "run_once";
+                        /** @enum {string} */
+                        state: "active" | "paused" | "finished";
+                        pausedAt: string | null;
+                        nextFireAt: string | null;
+                        job: unknown;
+                        createdBy: string;
+                        createdAt: string;
+                        updatedBy: string;
+                        updatedAt: string;
+                        version: number;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pauseSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        timing: {
+                            /** @enum {string} */
+                            kind: "once";
+                            at: string;
+                        } | {
+                            /** @enum {string} */
+                            kind: "interval";
+                            everySec: number;
+                            startAt: string;
+                        } | {
+                            /** @enum {string} */
+                            kind: "cron";
+                            cron: string;
+                            timezone: string;
+                        };
+                        /** @enum {string} */
+                        misfire: "skip" | "run_once";
+                        /** @enum {string} */
+                        state: "active" | "paused" | "finished";
+                        pausedAt: string | null;
+                        nextFireAt: string | null;
+                        job: unknown;
+                        createdBy: string;
+                        createdAt: string;
+                        updatedBy: string;
+                        updatedAt: string;
+                        version: number;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    resumeSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        timing: {
+                            /** @enum {string} */
+                            kind: "once";
+                            at: string;
+                        } | {
+                            /** @enum {string} */
+                            kind: "interval";
+                            everySec: number;
+                            startAt: string;
+                        } | {
+                            /** @enum {string} */
+                            kind: "cron";
+                            cron: string;
+                            timezone: string;
+                        };
+                        /** @enum {string} */
+                        misfire: "skip" | "run_once";
+                        /** @enum {string} */
+                        state: "active" | "paused" | "finished";
+                        pausedAt: string | null;
+                        nextFireAt: string | null;
+                        job: unknown;
+                        createdBy: string;
+                        createdAt: string;
+                        updatedBy: string;
+                        updatedAt: string;
+                        version: number;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    triggerSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        scheduleId: string;
+                        sessionId: string;
+                        runId: string;
+                        slotAt: string;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    previewSchedule: {
+        parameters: {
+            query?: {
+                count?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        scheduleId: string;
+                        name: string;
+                        times: string[];
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

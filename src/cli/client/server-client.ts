@@ -17,17 +17,24 @@ import {
   KeysWire,
   NestedRunViewWire,
   NestedSessionViewWire,
+  PreviewWire,
   type PromotionResultView,
   PromotionResultWire,
   type RunApprovalsView,
   RunApprovalsWire,
   RunViewWire,
+  ScheduleDetailWire,
+  type ScheduleFireWireView,
+  ScheduleListWire,
+  ScheduleWire,
+  type ScheduleWireView,
   SessionPageWire,
   SessionViewWire,
   SubmittedWire,
   TokenListWire,
   type TokenView,
   TokenWire,
+  TriggeredWire,
 } from './wire.js';
 
 export const API_PREFIX = '/api/v1';
@@ -349,6 +356,51 @@ export class ServerClient {
 
   async revokeToken(idOrName: string): Promise<TokenView> {
     return this.#json('DELETE', `/tokens/${segment(idOrName)}`, TokenWire);
+  }
+
+  async listSchedules(): Promise<ScheduleWireView[]> {
+    return (await this.#json('GET', '/schedules', ScheduleListWire)).items;
+  }
+
+  async getSchedule(
+    idOrName: string,
+  ): Promise<{ schedule: ScheduleWireView; fires: ScheduleFireWireView[] }> {
+    return this.#json('GET', `/schedules/${segment(idOrName)}`, ScheduleDetailWire);
+  }
+
+  async createSchedule(body: unknown): Promise<ScheduleWireView> {
+    return this.#json('POST', '/schedules', ScheduleWire, { body });
+  }
+
+  async updateSchedule(idOrName: string, body: unknown): Promise<ScheduleWireView> {
+    return this.#json('PATCH', `/schedules/${segment(idOrName)}`, ScheduleWire, { body });
+  }
+
+  async deleteSchedule(idOrName: string): Promise<ScheduleWireView> {
+    return this.#json('DELETE', `/schedules/${segment(idOrName)}`, ScheduleWire);
+  }
+
+  async pauseSchedule(idOrName: string): Promise<ScheduleWireView> {
+    return this.#json('POST', `/schedules/${segment(idOrName)}/pause`, ScheduleWire);
+  }
+
+  async resumeSchedule(idOrName: string): Promise<ScheduleWireView> {
+    return this.#json('POST', `/schedules/${segment(idOrName)}/resume`, ScheduleWire);
+  }
+
+  async triggerSchedule(
+    idOrName: string,
+  ): Promise<{ scheduleId: string; sessionId: string; runId: string; slotAt: string }> {
+    return this.#json('POST', `/schedules/${segment(idOrName)}/trigger`, TriggeredWire);
+  }
+
+  async previewSchedule(
+    idOrName: string,
+    count: number,
+  ): Promise<{ scheduleId: string; name: string; times: string[] }> {
+    return this.#json('GET', `/schedules/${segment(idOrName)}/preview`, PreviewWire, {
+      query: { count },
+    });
   }
 
   /** Removes the token from text that came from elsewhere (a server may echo a header). */

@@ -194,3 +194,48 @@ export type PromotionResultView = z.infer<typeof PromotionResultWire>;
 export const KeysWire = z.object({
   keys: z.array(z.looseObject({ keyId: z.string(), publicKeyPem: z.string() })),
 });
+
+export const ScheduleWire = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  timing: z.looseObject({ kind: z.string() }),
+  misfire: z.string(),
+  state: z.string(),
+  pausedAt: nullableString,
+  nextFireAt: nullableString,
+  job: z.unknown(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  updatedBy: z.string(),
+  updatedAt: z.string(),
+  version: z.number().int(),
+});
+export type ScheduleWireView = z.infer<typeof ScheduleWire>;
+export const ScheduleListWire = z.object({ items: z.array(ScheduleWire) });
+export const ScheduleFireWire = z.looseObject({
+  scheduleId: z.string(),
+  trigger: z.string(),
+  slotAt: z.string(),
+  outcome: z.string(),
+  missedSlots: z.number().int(),
+  sessionId: nullableString,
+  runId: nullableString,
+  recordedAt: z.string(),
+  recordedBy: z.string(),
+});
+export type ScheduleFireWireView = z.infer<typeof ScheduleFireWire>;
+export const ScheduleDetailWire = z.object({
+  schedule: ScheduleWire,
+  fires: z.array(ScheduleFireWire),
+});
+export const TriggeredWire = z.looseObject({
+  scheduleId: z.string(),
+  sessionId: z.string(),
+  runId: z.string(),
+  slotAt: z.string(),
+});
+export const PreviewWire = z.looseObject({
+  scheduleId: z.string(),
+  name: z.string(),
+  times: z.array(z.string()),
+});

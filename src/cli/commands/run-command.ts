@@ -12,7 +12,8 @@ import { diffstat } from '../format.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
 import { runWithProgress } from '../run-with-progress.js';
 
-interface RunFlags {
+/** The flags that describe a job, shared by `aas run` and `aas schedules create|update`. */
+export interface JobFlags {
   repo?: string;
   task?: string;
   agent?: string;
@@ -28,6 +29,9 @@ interface RunFlags {
   keepWorkspace?: boolean;
   label: string[];
   agentInput?: string;
+}
+
+interface RunFlags extends JobFlags {
   json?: boolean;
 }
 
@@ -130,8 +134,16 @@ async function readStructured(
   }
 }
 
-async function buildJob(io: CliIo, flags: RunFlags): Promise<JobSpec> {
-  const fromFile = flags.job ? await readStructured(io, flags.job, 'JOB_INVALID') : {};
+/**
+ * The job the flags describe: `--job FILE` (YAML or JSON) or `base` (a schedule's current job),
+ * with each flag given overriding its field.
+ */
+export async function buildJob(
+  io: CliIo,
+  flags: JobFlags,
+  base: Readonly<Record<string, unknown>> = {},
+): Promise<JobSpec> {
+  const fromFile = flags.job ? await readStructured(io, flags.job, 'JOB_INVALID') : base;
   if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) {
     throw new AasError('JOB_INVALID', 'a job file must hold a mapping', {
       ...(flags.job ? { file: flags.job } : {}),

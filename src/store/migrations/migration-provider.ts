@@ -3,6 +3,7 @@ import * as initial from './0001-initial.js';
 import * as queueAndTokens from './0002-queue-and-tokens.js';
 import * as promotion from './0003-promotion.js';
 import * as modelSpend from './0004-model-spend.js';
+import * as schedules from './0005-schedules.js';
 
 /**
  * Migrations are compiled into the program rather than read from a folder at run time, so a
@@ -13,6 +14,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0002-queue-and-tokens': queueAndTokens,
   '0003-promotion': promotion,
   '0004-model-spend': modelSpend,
+  '0005-schedules': schedules,
 };
 
 export const migrationProvider: MigrationProvider = {

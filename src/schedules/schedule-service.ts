@@ -1,0 +1,503 @@
+import { AasError, assertNever, type Clock, IdPrefix, isAasError, newId } from '../kernel/index.js';
+import { type JobSpec, newSubmission, parseJobSpec } from '../runner/index.js';
+import { type EventBus, sessionEvent } from '../sessions/index.js';
+import type {
+  FireTrigger,
+  MisfirePolicy,
+  ScheduleChanges,
+  ScheduleFireRecord,
+  ScheduleRecord,
+  Store,
+} from '../store/index.js';
+import { parseCreateInput, parseUpdateInput, type ScheduleTimingInput } from './schedule-input.js';
+import {
+  canonicalTimezone,
+  checkCronPattern,
+  firstSlotOfNewTiming,
+  type ScheduleTiming,
+  timingOf,
+  upcomingSlots,
+} from './schedule-timing.js';
+
+export interface ScheduleDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly bus: EventBus;
+}
+
+export interface ScheduleServiceOptions {
+  /**
+   * Checks a job template as a submission would be checked on this host (the repository exists,
+   * the agents are registered), so a typo is refused when the schedule is made, not at 3 a.m.
+   */
+  readonly checkJob?: (job: JobSpec) => Promise<void>;
+}
+
+export type ScheduleTimingView =
+  | { readonly kind: 'once'; readonly at: string }
+  | { readonly kind: 'interval'; readonly everySec: number; readonly startAt: string }
+  | { readonly kind: 'cron'; readonly cron: string; readonly timezone: string };
+
+/** `finished`: no slot is left (a `once` that fired or was skipped). */
+export type ScheduleState = 'active' | 'paused' | 'finished';
+
+/** A schedule as the API and the CLI show it. */
+export interface ScheduleView {
+  readonly id: string;
+  readonly name: string;
+  readonly timing: ScheduleTimingView;
+  readonly misfire: MisfirePolicy;
+  readonly state: ScheduleState;
+  readonly pausedAt: string | null;
+  readonly nextFireAt: string | null;
+  readonly job: unknown;
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly updatedBy: string;
+  readonly updatedAt: string;
+  readonly version: number;
+}
+
+export interface TriggeredFire {
+  readonly scheduleId: string;
+  readonly sessionId: string;
+  readonly runId: string;
+  readonly slotAt: string;
+}
+
+/** How often a manual trigger re-reads a schedule that the scheduler changed meanwhile. */
+const TRIGGER_ATTEMPTS = 5;
+const MAX_PREVIEW = 100;
+
+export function scheduleView(schedule: ScheduleRecord): ScheduleView {
+  const timing = timingOf(schedule);
+  return {
+    id: schedule.id,
+    name: schedule.name,
+    timing: timingView(timing),
+    misfire: schedule.misfire,
+    state:
+      schedule.pausedAt !== null ? 'paused' : schedule.nextFireAt === null ? 'finished' : 'active',
+    pausedAt: schedule.pausedAt,
+    nextFireAt: schedule.nextFireAt,
+    job: schedule.jobSpec,
+    createdBy: schedule.createdBy,
+    createdAt: schedule.createdAt,
+    updatedBy: schedule.updatedBy,
+    updatedAt: schedule.updatedAt,
+    version: schedule.version,
+  };
+}
+
+function timingView(timing: ScheduleTiming): ScheduleTimingView {
+  switch (timing.kind) {
+    case 'once':
+      return { kind: 'once', at: new Date(timing.atMs).toISOString() };
+    case 'interval':
+      return {
+        kind: 'interval',
+        everySec: timing.everySec,
+        startAt: new Date(timing.startMs).toISOString(),
+      };
+    case 'cron':
+      return { kind: 'cron', cron: timing.cron, timezone: timing.timezone };
+    default:
+      return assertNever(timing);
+  }
+}
+
+/** The stored columns of a timing. */
+function timingColumns(
+  timing: ScheduleTiming,
+): Required<Pick<ScheduleChanges, 'kind' | 'at' | 'everySec' | 'cron' | 'timezone'>> {
+  switch (timing.kind) {
+    case 'once':
+      return {
+        kind: 'once',
+        at: new Date(timing.atMs).toISOString(),
+        everySec: null,
+        cron: null,
+        timezone: null,
+      };
+    case 'interval':
+      return {
+        kind: 'interval',
+        at: new Date(timing.startMs).toISOString(),
+        everySec: timing.everySec,
+        cron: null,
+        timezone: null,
+      };
+    case 'cron':
+      return {
+        kind: 'cron',
+        at: null,
+        everySec: null,
+        cron: timing.cron,
+        timezone: timing.timezone,
+      };
+    default:
+      return assertNever(timing);
+  }
+}
+
+/** The job template, parsed as a submission is; its errors name `job.<field>`. */
+function parseJobTemplate(value: unknown): JobSpec {
+  try {
+    return parseJobSpec(value);
+  } catch (thrown) {
+    if (isAasError(thrown) && typeof thrown.details.field === 'string') {
+      const inner = thrown.details.field === '(job)' ? '' : `.${thrown.details.field}`;
+      throw new AasError(
+        thrown.code,
+        thrown.message,
+        { ...thrown.details, field: `job${inner}` },
+        { cause: thrown },
+      );
+    }
+    throw thrown;
+  }
+}
+
+/**
+ * Creating, changing and firing schedules on demand; the `Scheduler` fires them on time. Every
+ * change goes through the store's schedule operations; every fire through `fireSchedule`, so a
+ * slot creates one session however many replicas or people ask.
+ */
+export class ScheduleService {
+  readonly #deps: ScheduleDeps;
+  readonly #options: ScheduleServiceOptions;
+
+  constructor(deps: ScheduleDeps, options: ScheduleServiceOptions = {}) {
+    this.#deps = deps;
+    this.#options = options;
+  }
+
+  async create(body: unknown, createdBy: string): Promise<ScheduleView> {
+    const input = parseCreateInput(body);
+    const job = await this.#checkJob(input.job);
+    const nowMs = this.#deps.clock.nowMs();
+    const timing = this.#timing(input.timing, nowMs);
+    const nextFireMs = this.#firstFire(timing, nowMs);
+    const createdAt = new Date(nowMs).toISOString();
+    const record = await this.#deps.store.createSchedule({
+      id: newId(IdPrefix.schedule, nowMs),
+      name: input.name,
+      ...timingColumns(timing),
+      misfire: input.misfire,
+      pausedAt: input.paused ? createdAt : null,
+      jobSpec: job,
+      nextFireAt: new Date(nextFireMs).toISOString(),
+      createdBy,
+      createdAt,
+    });
+    return scheduleView(record);
+  }
+
+  async update(idOrName: string, body: unknown, updatedBy: string): Promise<ScheduleView> {
+    const input = parseUpdateInput(body);
+    if (Object.values(input).every((value) => value === undefined)) {
+      throw new AasError('INVALID_ARGUMENT', 'nothing to change', {
+        field: '(schedule)',
+        hint: 'give name, timing, misfire or job',
+      });
+    }
+    const current = await this.#require(idOrName);
+    const nowMs = this.#deps.clock.nowMs();
+    let changes: ScheduleChanges = {
+      ...(input.name === undefined ? {} : { name: input.name }),
+      ...(input.misfire === undefined ? {} : { misfire: input.misfire }),
+      ...(input.job === undefined ? {} : { jobSpec: await this.#checkJob(input.job) }),
+    };
+    if (input.timing !== undefined) {
+      const timing = this.#timing(input.timing, nowMs);
+      changes = {
+        ...changes,
+        ...timingColumns(timing),
+        // New timing, new slots: none of them has passed, so none is missed.
+        nextFireAt: new Date(this.#firstFire(timing, nowMs)).toISOString(),
+      };
+    }
+    const updated = await this.#deps.store.updateSchedule({
+      id: current.id,
+      changes,
+      updatedAt: new Date(nowMs).toISOString(),
+      updatedBy,
+    });
+    return scheduleView(updated);
+  }
+
+  async remove(idOrName: string): Promise<ScheduleView> {
+    const current = await this.#require(idOrName);
+    return scheduleView(await this.#deps.store.deleteSchedule(current.id));
+  }
+
+  async get(
+    idOrName: string,
+    fireLimit = 20,
+  ): Promise<{
+    schedule: ScheduleView;
+    fires: ScheduleFireRecord[];
+  }> {
+    const schedule = await this.#require(idOrName);
+    const fires = await this.#deps.store.listScheduleFires(schedule.id, fireLimit);
+    return { schedule: scheduleView(schedule), fires };
+  }
+
+  async list(): Promise<ScheduleView[]> {
+    return (await this.#deps.store.listSchedules()).map(scheduleView);
+  }
+
+  /** Idempotent: pausing a paused schedule changes nothing. */
+  async pause(idOrName: string, by: string): Promise<ScheduleView> {
+    const current = await this.#require(idOrName);
+    if (current.pausedAt !== null) return scheduleView(current);
+    const at = this.#deps.clock.nowIso();
+    return scheduleView(
+      await this.#deps.store.updateSchedule({
+        id: current.id,
+        changes: { pausedAt: at },
+        updatedAt: at,
+        updatedBy: by,
+      }),
+    );
+  }
+
+  /**
+   * Slots that passed while paused were paused, not missed: the next fire is the first slot
+   * after now (a `once` whose time passed is then finished). Idempotent.
+   */
+  async resume(idOrName: string, by: string): Promise<ScheduleView> {
+    const current = await this.#require(idOrName);
+    if (current.pausedAt === null) return scheduleView(current);
+    const nowMs = this.#deps.clock.nowMs();
+    const next = firstSlotOfNewTiming(timingOf(current), nowMs);
+    const at = new Date(nowMs).toISOString();
+    return scheduleView(
+      await this.#deps.store.updateSchedule({
+        id: current.id,
+        changes: {
+          pausedAt: null,
+          nextFireAt: next === null ? null : new Date(next).toISOString(),
+        },
+        updatedAt: at,
+        updatedBy: by,
+      }),
+    );
+  }
+
+  /**
+   * Fires now, whatever the schedule's state (paused and finished included), without moving
+   * its next slot. The run is requested by the schedule's creator, triggered by `by`.
+   */
+  async trigger(idOrName: string, by: string): Promise<TriggeredFire> {
+    for (let attempt = 1; ; attempt += 1) {
+      const current = await this.#require(idOrName);
+      const nowMs = this.#deps.clock.nowMs();
+      const fired = await fireNow(this.#deps, current, {
+        trigger: 'manual',
+        slotMs: nowMs,
+        nowMs,
+        missedSlots: 0,
+        actor: by,
+      });
+      if (fired.outcome === 'fired') return fired.fire;
+      if (fired.outcome === 'already_fired') {
+        throw new AasError('CONFLICT', `schedule ${current.name} was triggered at this instant`, {
+          scheduleId: current.id,
+          hint: 'trigger it again',
+        });
+      }
+      // The scheduler (or an update) moved the schedule between the read and the fire.
+      if (attempt >= TRIGGER_ATTEMPTS) {
+        throw new AasError('CONFLICT', `schedule ${current.name} keeps changing; try again`, {
+          scheduleId: current.id,
+        });
+      }
+    }
+  }
+
+  /** The next `count` fire times: from the next fire on, or (paused) from now on. */
+  async preview(
+    idOrName: string,
+    count: number,
+  ): Promise<{ scheduleId: string; name: string; times: string[] }> {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_PREVIEW) {
+      throw new AasError('INVALID_ARGUMENT', `count must be 1 to ${MAX_PREVIEW}`, {
+        field: 'count',
+      });
+    }
+    const current = await this.#require(idOrName);
+    const timing = timingOf(current);
+    const fromMs =
+      current.pausedAt !== null
+        ? this.#deps.clock.nowMs()
+        : current.nextFireAt === null
+          ? null
+          : Date.parse(current.nextFireAt);
+    const times = fromMs === null ? [] : upcomingSlots(timing, fromMs, count);
+    return {
+      scheduleId: current.id,
+      name: current.name,
+      times: times.map((ms) => new Date(ms).toISOString()),
+    };
+  }
+
+  async #require(idOrName: string): Promise<ScheduleRecord> {
+    const found = await this.#deps.store.getSchedule(idOrName);
+    if (found === null) {
+      throw new AasError('NOT_FOUND', `no schedule with id or name "${idOrName}"`, {
+        field: 'id',
+        hint: 'see `aas schedules list`',
+      });
+    }
+    return found;
+  }
+
+  async #checkJob(value: unknown): Promise<JobSpec> {
+    const job = parseJobTemplate(value);
+    try {
+      await this.#options.checkJob?.(job);
+    } catch (thrown) {
+      if (isAasError(thrown) && typeof thrown.details.field === 'string') {
+        throw new AasError(
+          thrown.code,
+          thrown.message,
+          { ...thrown.details, field: `job.${thrown.details.field}` },
+          { cause: thrown },
+        );
+      }
+      throw thrown;
+    }
+    return job;
+  }
+
+  #timing(input: ScheduleTimingInput, nowMs: number): ScheduleTiming {
+    switch (input.kind) {
+      case 'once': {
+        const atMs = Date.parse(input.at);
+        if (atMs < nowMs) {
+          throw new AasError('INVALID_ARGUMENT', `timing.at ${input.at} has passed`, {
+            field: 'timing.at',
+            hint: 'give a time in the future, or trigger a schedule to run now',
+          });
+        }
+        return { kind: 'once', atMs };
+      }
+      case 'interval':
+        return {
+          kind: 'interval',
+          everySec: input.everySec,
+          startMs:
+            input.startAt === undefined ? nowMs + input.everySec * 1000 : Date.parse(input.startAt),
+        };
+      case 'cron': {
+        const timezone = canonicalTimezone(input.timezone, 'timing.timezone');
+        const cron = input.cron.trim().replace(/\s+/g, ' ');
+        checkCronPattern(cron, timezone, 'timing.cron');
+        return { kind: 'cron', cron, timezone };
+      }
+      default:
+        return assertNever(input);
+    }
+  }
+
+  #firstFire(timing: ScheduleTiming, nowMs: number): number {
+    const first = firstSlotOfNewTiming(timing, nowMs);
+    if (first === null) {
+      throw new AasError('INVALID_ARGUMENT', 'this timing never fires', {
+        field: timing.kind === 'cron' ? 'timing.cron' : 'timing',
+        hint: 'a cron pattern naming a day that does not exist (30 2 … for February 30) matches nothing',
+      });
+    }
+    return first;
+  }
+}
+
+/** The outcome of one attempt to fire a schedule. */
+export type FireNowResult =
+  | { readonly outcome: 'fired'; readonly fire: TriggeredFire; readonly schedule: ScheduleRecord }
+  | { readonly outcome: 'skipped' | 'already_fired'; readonly schedule: ScheduleRecord }
+  | { readonly outcome: 'stale'; readonly schedule: ScheduleRecord | null };
+
+/**
+ * Fires (or, with `skip`, records as skipped) one slot of `schedule` as read, through the
+ * store's compare-and-set: the session, its queued run and `schedule.fired` are written with
+ * the fire row in one transaction, then published.
+ */
+export async function fireNow(
+  deps: ScheduleDeps,
+  schedule: ScheduleRecord,
+  fire: {
+    readonly trigger: FireTrigger;
+    readonly slotMs: number;
+    readonly nowMs: number;
+    readonly missedSlots: number;
+    readonly actor: string;
+    /** Scheduled fires move the schedule to its next slot; manual ones leave it. */
+    readonly advance?: { readonly nextMs: number | null };
+    /** False: record the slot as skipped, create nothing. */
+    readonly skip?: boolean;
+  },
+): Promise<FireNowResult> {
+  const slotAt = new Date(fire.slotMs).toISOString();
+  const submission =
+    fire.skip === true
+      ? undefined
+      : newSubmission(
+          parseJobTemplate(schedule.jobSpec),
+          schedule.createdBy,
+          { nowMs: fire.nowMs, actor: fire.actor },
+          {
+            extraEvents: (runId) => [
+              sessionEvent('schedule.fired', {
+                scheduleId: schedule.id,
+                scheduleName: schedule.name,
+                runId,
+                slotAt,
+                trigger: fire.trigger,
+                lateMs: Math.max(0, fire.nowMs - fire.slotMs),
+                missedSlots: fire.missedSlots,
+              }),
+            ],
+          },
+        );
+  const result = await deps.store.fireSchedule({
+    scheduleId: schedule.id,
+    expectedVersion: schedule.version,
+    trigger: fire.trigger,
+    slotAt,
+    missedSlots: fire.missedSlots,
+    ...(fire.advance === undefined
+      ? {}
+      : {
+          advance: {
+            nextFireAt:
+              fire.advance.nextMs === null ? null : new Date(fire.advance.nextMs).toISOString(),
+          },
+        }),
+    ...(submission === undefined ? {} : { create: submission.create }),
+    recordedAt: new Date(fire.nowMs).toISOString(),
+    recordedBy: fire.actor,
+  });
+  switch (result.outcome) {
+    case 'fired':
+      deps.bus.publish(result.events);
+      return {
+        outcome: 'fired',
+        schedule: result.schedule,
+        fire: {
+          scheduleId: schedule.id,
+          sessionId: submission?.sessionId ?? '',
+          runId: submission?.runId ?? '',
+          slotAt,
+        },
+      };
+    case 'skipped':
+    case 'already_fired':
+      return { outcome: result.outcome, schedule: result.schedule };
+    case 'stale':
+      return { outcome: 'stale', schedule: result.schedule };
+    default:
+      return assertNever(result);
+  }
+}

@@ -1,0 +1,250 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startServer } from '../../src/app/index.js';
+import { parseConfig } from '../../src/config/index.js';
+import { ManualClock } from '../../src/kernel/index.js';
+import { jsonOf, runCli } from '../helpers/run-cli.js';
+import { waitFor } from '../helpers/server-process.js';
+import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+
+/**
+ * `aas schedules …` from the built binary: against a real server (whose scheduler loop runs on
+ * an injected clock, so a slot comes when the test moves the clock) and on a local database.
+ * The server has no workers: fired runs stay queued, which is all a schedule promises.
+ */
+
+const TOKEN = `aas_${'sched0123456789abcdefghijklmnopqrstuvwxyz'}`;
+const T0 = Date.parse('2026-06-01T06:30:00.000Z');
+
+const cleanup: string[] = [];
+let server: RunningServer;
+let clock: ManualClock;
+let clientHome: string;
+let repo: string;
+
+beforeAll(async () => {
+  const serverHome = makeTempDir('aas-sched-server-');
+  clientHome = makeTempDir('aas-sched-client-');
+  repo = createTempRepo({ 'README.md': '# demo\n' });
+  cleanup.push(serverHome, clientHome, repo);
+  clock = new ManualClock(T0);
+  const config = parseConfig({
+    env: {
+      AAS_HOME: serverHome,
+      AAS_BOOTSTRAP_TOKEN: TOKEN,
+      AAS_LOG_LEVEL: 'error',
+      AAS_SCHEDULER_TICK_MS: '50',
+    },
+    cwd: serverHome,
+    overrides: { port: 0, workers: 0 },
+  });
+  server = await startServer(config, { hostEnv: process.env, nodePath: process.execPath, clock });
+});
+
+afterAll(async () => {
+  await server?.close();
+  for (const dir of cleanup) removeDir(dir);
+});
+
+function client(args: readonly string[]) {
+  return runCli(['--server', server.url, ...args], {
+    home: clientHome,
+    env: { AAS_TOKEN: TOKEN },
+  });
+}
+
+interface ScheduleJson {
+  id: string;
+  name: string;
+  state: string;
+  nextFireAt: string | null;
+  version: number;
+  createdBy: string;
+  timing: Record<string, unknown>;
+  job: Record<string, unknown>;
+}
+
+const JOB = () => ['--repo', repo, '--task', 'tidy up', '--agent', 'mock'];
+
+describe('aas schedules --server', () => {
+  it('the server fires a slot when its clock reaches it, once', async () => {
+    const created = await client([
+      'schedules',
+      'create',
+      '--name',
+      'every-minute',
+      '--every',
+      '1m',
+      ...JOB(),
+      '--json',
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    const schedule = jsonOf<ScheduleJson>(created);
+    expect(schedule).toMatchObject({
+      name: 'every-minute',
+      state: 'active',
+      timing: { kind: 'interval', everySec: 60 },
+      nextFireAt: new Date(T0 + 60_000).toISOString(),
+      createdBy: 'admin',
+    });
+    clock.advance(60_000);
+    const fires = await waitFor('the slot to fire', async () => {
+      const shown = jsonOf<{ fires: { sessionId: string; trigger: string }[] }>(
+        await client(['schedules', 'show', 'every-minute', '--json']),
+      );
+      return shown.fires.length > 0 ? shown.fires : undefined;
+    });
+    expect(fires).toEqual([expect.objectContaining({ trigger: 'schedule', outcome: 'fired' })]);
+    const events = await client(['sessions', 'events', fires[0]?.sessionId ?? '', '--json']);
+    const types = events.stdout
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { type: string }).type);
+    expect(types).toEqual(['session.created', 'run.queued', 'schedule.fired']);
+    // Paused, the next slot does not fire.
+    expect((await client(['schedules', 'pause', 'every-minute'])).code).toBe(0);
+    const deleted = await client(['schedules', 'delete', 'every-minute']);
+    expect(deleted.stdout).toContain('deleted schedule every-minute');
+  });
+
+  it('create, list, show, preview, update, pause, resume, trigger, delete', async () => {
+    const created = await client([
+      'schedules',
+      'create',
+      '--name',
+      'weekday-nine',
+      '--cron',
+      '0 9 * * 1-5',
+      '--timezone',
+      'Europe/Berlin',
+      '--misfire',
+      'skip',
+      ...JOB(),
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toContain('created schedule weekday-nine');
+    // Monday 2026-06-01, 08:30 in Berlin (UTC+2): 09:00 local is 07:00Z the same day.
+    expect(created.stdout).toContain(
+      '2026-06-01T07:00:00.000Z  (Mon 2026-06-01 09:00 Europe/Berlin)',
+    );
+
+    const list = await client(['schedules', 'list']);
+    expect(list.stdout).toMatch(/weekday-nine\s+active/);
+
+    const preview = await client(['schedules', 'preview', 'weekday-nine', '--count', '2']);
+    expect(preview.stdout.trim().split('\n')).toEqual([
+      '2026-06-01T07:00:00.000Z  Mon 2026-06-01 09:00 Europe/Berlin',
+      '2026-06-02T07:00:00.000Z  Tue 2026-06-02 09:00 Europe/Berlin',
+    ]);
+
+    const updated = jsonOf<ScheduleJson>(
+      await client([
+        'schedules',
+        'update',
+        'weekday-nine',
+        '--task',
+        'tidy more',
+        '--rename',
+        'nine',
+        '--json',
+      ]),
+    );
+    expect(updated).toMatchObject({ name: 'nine', version: 2, job: { task: 'tidy more', repo } });
+
+    const paused = await client(['schedules', 'pause', 'nine']);
+    expect(paused.stdout).toContain('paused schedule nine; next fire (paused)');
+    const resumed = await client(['schedules', 'resume', 'nine']);
+    expect(resumed.stdout).toContain('resumed schedule nine; next fire 2026-06-01T07:00:00.000Z');
+
+    const fired = await client(['schedules', 'trigger', 'nine', '--json']);
+    expect(fired.code, fired.stderr).toBe(0);
+    const { sessionId } = jsonOf<{ sessionId: string }>(fired);
+    const session = await client(['sessions', 'show', sessionId, '--json']);
+    expect(jsonOf<{ session: { requestedBy: string } }>(session).session.requestedBy).toBe('admin');
+    const shown = await client(['schedules', 'show', 'nine']);
+    expect(shown.stdout).toMatch(/manual\s+fired\s+0\s+ses_/);
+
+    const deleted = await client(['schedules', 'delete', 'nine', '--json']);
+    expect(jsonOf<ScheduleJson>(deleted).name).toBe('nine');
+    const gone = await client(['schedules', 'show', 'nine']);
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toContain('[NOT_FOUND]');
+  });
+
+  it('bad input is exit 2 naming the flag', async () => {
+    const cases: [readonly string[], string][] = [
+      [['--every', '5s'], '--every'],
+      [['--every', 'soon'], '--every'],
+      [['--cron', '0 9 * * 1-5', '--timezone', 'Mars/Olympus'], '--timezone'],
+      [['--cron', '0 25 * * *'], '--cron'],
+      [['--at', '2020-01-01T00:00:00Z'], '--at'],
+      [['--at', '2030-01-01T00:00:00Z', '--every', '1h'], '--every'],
+      [['--start', '2030-01-01T00:00:00Z'], '--start'],
+      [[], '--cron'],
+    ];
+    for (const [flags, field] of cases) {
+      const result = await client([
+        'schedules',
+        'create',
+        '--name',
+        'bad',
+        ...flags,
+        ...JOB(),
+        '--json',
+      ]);
+      expect(result.code, flags.join(' ')).toBe(2);
+      const body = jsonOf<{ ok: boolean; error: { details: { field?: string } } }>(result);
+      expect(body.error.details.field, flags.join(' ')).toBe(field);
+    }
+    const unknownAgent = await client([
+      'schedules',
+      'create',
+      '--name',
+      'bad',
+      '--every',
+      '1h',
+      '--repo',
+      repo,
+      '--task',
+      't',
+      '--agent',
+      'nosuch',
+    ]);
+    expect(unknownAgent.code).toBe(2);
+    expect(unknownAgent.stderr).toContain('job.agent');
+  });
+});
+
+describe('aas schedules on a local database', () => {
+  it('works without a server, and every subcommand has help', async () => {
+    const home = makeTempDir('aas-sched-local-');
+    cleanup.push(home);
+    const created = await runCli(
+      ['schedules', 'create', '--name', 'local', '--every', '2h', ...JOB()],
+      {
+        home,
+      },
+    );
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toContain('it fires while `aas start` runs on this database');
+    const fired = await runCli(['schedules', 'trigger', 'local', '--json'], { home });
+    expect(fired.code, fired.stderr).toBe(0);
+    const list = jsonOf<ScheduleJson[]>(await runCli(['schedules', 'list', '--json'], { home }));
+    expect(list.map((s) => s.name)).toEqual(['local']);
+    for (const sub of [
+      [],
+      ['list'],
+      ['show'],
+      ['create'],
+      ['update'],
+      ['delete'],
+      ['pause'],
+      ['resume'],
+      ['trigger'],
+      ['preview'],
+    ]) {
+      const help = await runCli(['schedules', ...sub, '--help'], { home });
+      expect(help.code, sub.join(' ')).toBe(0);
+      expect(help.stdout, sub.join(' ')).toMatch(/^Usage: aas schedules/);
+    }
+  });
+});
