@@ -228,6 +228,39 @@ describeInBrowser('the panel at /panel, in a real browser', () => {
     await page.context().close();
   });
 
+  it('lists workers and schedules, with the next fire time, pause and run-now', async () => {
+    const created = await server.api('/api/v1/schedules', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'nightly-hello',
+        // Once a year: it never fires by itself during the test.
+        timing: { kind: 'cron', cron: '0 3 1 1 *', timezone: 'Europe/Berlin' },
+        job: {
+          task: 'Scheduled hello',
+          repo,
+          agent: 'mock',
+          agentInput: { mock: { edits: [{ path: 'scheduled.txt', write: 'hi\n' }] } },
+        },
+      }),
+    });
+    expect(created.status).toBe(201);
+    const page = await newPage();
+    await signIn(page, secrets.alice);
+    await page.getByRole('link', { name: 'Workers & schedules' }).click();
+    const row = page.locator('tr[data-schedule="nightly-hello"]');
+    await row.waitFor();
+    expect(await row.textContent()).toContain('cron 0 3 1 1 * (Europe/Berlin)');
+    expect(await row.textContent()).toMatch(/20\d\d-01-01T02:00:00/);
+    expect(await page.locator('table').first().textContent()).toContain('worker:');
+    await row.getByRole('button', { name: 'Pause' }).click();
+    await row.locator('.badge', { hasText: 'paused' }).waitFor();
+    await row.getByRole('button', { name: 'Run now' }).click();
+    await page.getByText('nightly-hello: a run was submitted now.').waitFor();
+    await page.screenshot({ path: join(SHOTS, 'workers-schedules.png'), fullPage: true });
+    await page.context().close();
+  });
+
   it('works at phone width, and signing out forgets the token', async () => {
     const page = await newPage(390, 844);
     await signIn(page, secrets.alice);

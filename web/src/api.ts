@@ -47,6 +47,7 @@ export type Approvals = Json<'/api/v1/runs/{id}/approvals', 'get'>;
 export type PromotionResult = Json<'/api/v1/runs/{id}/promote', 'post'>;
 export type PromotionRecord = Json<'/api/v1/runs/{id}/promotion', 'get'>;
 export type Workers = Json<'/api/v1/workers', 'get'>;
+export type ScheduleList = Json<'/api/v1/schedules', 'get'>;
 export type Identity = Json<'/api/v1/whoami', 'get'>;
 export type StoredEvent = Json<'/api/v1/sessions/{id}/events', 'get'>['items'][number];
 

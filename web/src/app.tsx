@@ -61,7 +61,11 @@ export function App() {
     },
     { label: 'New run', target: href({ page: 'new' }), active: route.page === 'new' },
     { label: 'Approvals', target: href({ page: 'approvals' }), active: route.page === 'approvals' },
-    { label: 'Workers', target: href({ page: 'workers' }), active: route.page === 'workers' },
+    {
+      label: 'Workers & schedules',
+      target: href({ page: 'workers' }),
+      active: route.page === 'workers',
+    },
   ];
   return (
     <div className="shell">
@@ -95,7 +99,7 @@ export function App() {
           />
         )}
         {route.page === 'approvals' && <ApprovalsPage identity={identity} />}
-        {route.page === 'workers' && <WorkersPage />}
+        {route.page === 'workers' && <WorkersPage identity={identity} />}
       </main>
     </div>
   );

@@ -1,11 +1,12 @@
 import { useEffect, useState } from 'react';
-import { type ApiError, api, asApiError, type Workers } from '../api';
+import { type ApiError, api, asApiError, type Identity, type Workers } from '../api';
 import { ErrorBox } from '../components/error-box';
+import { SchedulesPanel } from '../components/schedules-panel';
 import { age } from '../format';
 import { useNow } from '../use-now';
 
 /** The workers of this server: state, current run and lease, last heartbeat. */
-export function WorkersPage() {
+export function WorkersPage({ identity }: { identity: Identity }) {
   const [workers, setWorkers] = useState<Workers | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const now = useNow(2_000);
@@ -31,7 +32,7 @@ export function WorkersPage() {
   const items = workers?.items ?? null;
   return (
     <section>
-      <h1>Workers</h1>
+      <h1>Workers and schedules</h1>
       {error !== null && <ErrorBox error={error} title="Workers could not be loaded" />}
       {items === null && error === null && <p className="loading">Loading workers…</p>}
       {items !== null && items.length === 0 && (
@@ -65,7 +66,7 @@ export function WorkersPage() {
           </tbody>
         </table>
       )}
-      <p className="hint">Schedules and remote workers appear here once they are configured.</p>
+      <SchedulesPanel identity={identity} />
     </section>
   );
 }
