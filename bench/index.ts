@@ -1,5 +1,5 @@
 /**
- * AAS benchmarks: `npm run bench` (all sections) or `npm run bench -- run|events|replay|queue|promotion|gateway|workspace|sandbox|api|panel`.
+ * AAS benchmarks: `npm run bench` (all sections) or `npm run bench -- run|events|replay|queue|fleet|promotion|gateway|workspace|sandbox|api|panel`.
  * Prints one table of medians per measurement and writes bench/out/results.json.
  * AAS_BENCH_QUICK=1 shrinks every section for a smoke run; see bench/README.md.
  */
@@ -9,6 +9,7 @@ import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { apiBench } from './api-bench.js';
 import { eventBench } from './event-bench.js';
+import { fleetBench } from './fleet-bench.js';
 import { gatewayBench } from './gateway-bench.js';
 import { panelBench } from './panel-bench.js';
 import { promotionBench } from './promotion-bench.js';
@@ -24,6 +25,7 @@ const SECTIONS = [
   'events',
   'replay',
   'queue',
+  'fleet',
   'promotion',
   'gateway',
   'workspace',
@@ -82,6 +84,18 @@ const runners: Record<Section, () => Promise<ResultTable[]>> = {
   promotion: () => promotionBench({ warmups: quick ? 1 : 2, iterations: quick ? 3 : 15, progress }),
   queue: () =>
     queueBench({ runs: quick ? 300 : 2_000, rounds: quick ? 2 : 5, warmups: 1, env, progress }),
+  fleet: () =>
+    fleetBench({
+      runs: quick ? 300 : 2_000,
+      rounds: quick ? 2 : 5,
+      warmups: 1,
+      claimers: 8,
+      reclaimSamples: quick ? 5 : 10,
+      leaseMs: 500,
+      pollMs: 50,
+      env,
+      progress,
+    }),
   sandbox: () =>
     sandboxBench({
       warmups: quick ? 1 : 5,

@@ -1,7 +1,10 @@
 import { percentile, summarise } from './stats.js';
 
-/** `ms`, `s` and `KB`: lower is better. Rates (`events/s`, `req/s`, `runs/s`): higher is better. */
-export type Unit = 'ms' | 's' | 'KB' | 'events/s' | 'req/s' | 'runs/s';
+/**
+ * `ms`, `s` and `KB`: lower is better. Rates (`events/s`, `req/s`, `runs/s`, `jobs/s`) and
+ * `ratio` (ours ÷ a baseline's rate): higher is better.
+ */
+export type Unit = 'ms' | 's' | 'KB' | 'events/s' | 'req/s' | 'runs/s' | 'jobs/s' | 'ratio';
 
 export interface Target {
   readonly op: '<=' | '>=';
@@ -25,7 +28,13 @@ export interface ResultTable {
 }
 
 function higherIsBetter(unit: Unit): boolean {
-  return unit === 'events/s' || unit === 'req/s' || unit === 'runs/s';
+  return (
+    unit === 'events/s' ||
+    unit === 'req/s' ||
+    unit === 'runs/s' ||
+    unit === 'jobs/s' ||
+    unit === 'ratio'
+  );
 }
 
 /**
@@ -57,6 +66,10 @@ function formatValue(value: number, unit: Unit): string {
       return `${Math.round(value).toLocaleString('en-US')} req/s`;
     case 'runs/s':
       return `${Math.round(value).toLocaleString('en-US')} runs/s`;
+    case 'jobs/s':
+      return `${Math.round(value).toLocaleString('en-US')} jobs/s`;
+    case 'ratio':
+      return `${value.toFixed(2)}×`;
   }
 }
 
