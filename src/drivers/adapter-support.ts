@@ -75,14 +75,34 @@ export interface CliOutcome {
   readonly costUsd?: number;
 }
 
-export interface AgentCliRun {
+/** What every adapter starts from: the AEP paths and job, and the binary it drives. */
+export interface AdapterStart {
   /** The adapter's name, for messages. */
   readonly adapter: string;
   readonly emit: Emit;
   readonly resultPath: string;
+  readonly workspace: string;
+  readonly job: AdapterJob;
+  /** The agent binary the manifest names (`AAS_AGENT_BIN`), or its usual command name. */
   readonly bin: string;
+  /** A variable the runner sets for this agent (HOME, the gateway's URL); exit 2 without it. */
+  env(name: string): string;
+}
+
+export function startAdapter(adapter: string, command: string): AdapterStart {
+  return {
+    adapter,
+    emit: emitter(requiredEnv(adapter, 'AEP_EVENT_LOG')),
+    resultPath: requiredEnv(adapter, 'AEP_RESULT_PATH'),
+    workspace: requiredEnv(adapter, 'AEP_WORKSPACE'),
+    job: readAdapterJob(adapter),
+    bin: agentBin(command),
+    env: (name) => requiredEnv(adapter, name),
+  };
+}
+
+export interface AgentCliRun {
   readonly args: readonly string[];
-  readonly cwd: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Called with each line the CLI writes to stdout. */
   readonly onLine: (line: string) => void;
@@ -108,7 +128,7 @@ const STDOUT_DRAIN_MS = 1_000;
  * binary that runs, alongside the real run so it adds no time to it. Resolves once the event is
  * written, or after VERSION_PROBE_MS with `unknown`: the attempt never waits on a stuck probe.
  */
-function reportVersion(run: AgentCliRun): Promise<void> {
+function reportVersion(start: AdapterStart, run: AgentCliRun): Promise<void> {
   return new Promise((resolve) => {
     let out = '';
     let reported = false;
@@ -116,14 +136,14 @@ function reportVersion(run: AgentCliRun): Promise<void> {
       if (reported) return;
       reported = true;
       clearTimeout(timer);
-      run.emit('agent.version', version ?? 'unknown', {
-        binary: run.bin,
+      start.emit('agent.version', version ?? 'unknown', {
+        binary: start.bin,
         version: version ?? 'unknown',
       });
       resolve();
     };
-    const child = spawn(run.bin, [...(run.versionArgs ?? ['--version'])], {
-      cwd: run.cwd,
+    const child = spawn(start.bin, [...(run.versionArgs ?? ['--version'])], {
+      cwd: start.workspace,
       stdio: ['ignore', 'pipe', 'ignore'],
       env: { ...process.env, ...run.env },
     });
@@ -156,18 +176,18 @@ function writeResult(path: string, result: Record<string, unknown>): void {
  * result is written exactly once, when the CLI exits (or cannot start), even if something it
  * left behind still holds its stdout open.
  */
-export function runAgentCli(run: AgentCliRun): void {
+export function runAgentCli(start: AdapterStart, run: AgentCliRun): void {
   const started = Date.now();
-  const version = reportVersion(run);
+  const version = reportVersion(start, run);
   let finished = false;
   const finish = (result: Record<string, unknown>, exitCode: number): void => {
     if (finished) return;
     finished = true;
-    writeResult(run.resultPath, result);
+    writeResult(start.resultPath, result);
     void version.then(() => process.exit(exitCode));
   };
-  const child = spawn(run.bin, [...run.args], {
-    cwd: run.cwd,
+  const child = spawn(start.bin, [...run.args], {
+    cwd: start.workspace,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...run.env },
   });
@@ -175,7 +195,7 @@ export function runAgentCli(run: AgentCliRun): void {
     finish(
       {
         status: 'failed',
-        summary: `${run.adapter}: cannot start ${run.bin}`,
+        summary: `${start.adapter}: cannot start ${start.bin}`,
         error: error.message,
         recommendedAction: 'reject',
       },
@@ -198,7 +218,7 @@ export function runAgentCli(run: AgentCliRun): void {
       finish(
         {
           status: ok ? 'succeeded' : 'failed',
-          summary: clip(outcome.summary || (ok ? 'done' : `${run.bin} ${exited}`)),
+          summary: clip(outcome.summary || (ok ? 'done' : `${start.bin} ${exited}`)),
           recommendedAction: ok ? 'promote' : 'retry',
           metrics: {
             tokensIn: outcome.tokensIn ?? 0,

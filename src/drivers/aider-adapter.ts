@@ -21,23 +21,11 @@
  * becomes a tool call and result, `Tokens: N sent, M received.` becomes `agent.usage`, and
  * everything else the model said is one `agent.message` per reply. Importing this module runs it.
  */
-import {
-  adapterPrompt,
-  agentBin,
-  emitter,
-  modelOf,
-  readAdapterJob,
-  requiredEnv,
-  runAgentCli,
-} from './adapter-support.js';
+import { adapterPrompt, modelOf, runAgentCli, startAdapter } from './adapter-support.js';
 
-const ADAPTER = 'aider-adapter';
-const emit = emitter(requiredEnv(ADAPTER, 'AEP_EVENT_LOG'));
-const resultPath = requiredEnv(ADAPTER, 'AEP_RESULT_PATH');
-const workspace = requiredEnv(ADAPTER, 'AEP_WORKSPACE');
-const baseUrl = requiredEnv(ADAPTER, 'OPENAI_BASE_URL');
-const job = readAdapterJob(ADAPTER);
-const aider = agentBin('aider');
+const start = startAdapter('aider-adapter', 'aider');
+const { emit, job } = start;
+const baseUrl = start.env('OPENAI_BASE_URL');
 
 /** Aider's litellm routes `openai/<name>` to the OpenAI-compatible base URL as `<name>`. */
 const model = modelOf(job) ?? 'gpt-5';
@@ -113,13 +101,8 @@ function onLine(line: string): void {
   }
 }
 
-runAgentCli({
-  adapter: ADAPTER,
-  emit,
-  resultPath,
-  bin: aider,
+runAgentCli(start, {
   args,
-  cwd: workspace,
   env: { OPENAI_API_BASE: baseUrl },
   onLine,
   outcome: () => {

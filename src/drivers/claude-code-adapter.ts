@@ -13,22 +13,10 @@
  * The model is reached through AAS's gateway: ANTHROPIC_BASE_URL and a placeholder
  * ANTHROPIC_API_KEY are in the environment the runner built. Importing this module runs it.
  */
-import {
-  adapterPrompt,
-  agentBin,
-  clip,
-  emitter,
-  modelOf,
-  readAdapterJob,
-  requiredEnv,
-  runAgentCli,
-} from './adapter-support.js';
+import { adapterPrompt, clip, modelOf, runAgentCli, startAdapter } from './adapter-support.js';
 
-const emit = emitter(requiredEnv('claude-code-adapter', 'AEP_EVENT_LOG'));
-const resultPath = requiredEnv('claude-code-adapter', 'AEP_RESULT_PATH');
-const workspace = requiredEnv('claude-code-adapter', 'AEP_WORKSPACE');
-const job = readAdapterJob('claude-code-adapter');
-const claude = agentBin('claude');
+const start = startAdapter('claude-code-adapter', 'claude');
+const { emit, job } = start;
 
 const model = modelOf(job);
 const args = [
@@ -113,13 +101,8 @@ function onLine(line: string): void {
   }
 }
 
-runAgentCli({
-  adapter: 'claude-code-adapter',
-  emit,
-  resultPath,
-  bin: claude,
+runAgentCli(start, {
   args,
-  cwd: workspace,
   onLine,
   outcome: () => {
     const done = final as Final | null;

@@ -14,24 +14,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  adapterPrompt,
-  agentBin,
-  clip,
-  emitter,
-  modelOf,
-  readAdapterJob,
-  requiredEnv,
-  runAgentCli,
-} from './adapter-support.js';
+import { adapterPrompt, clip, modelOf, runAgentCli, startAdapter } from './adapter-support.js';
 
-const emit = emitter(requiredEnv('codex-adapter', 'AEP_EVENT_LOG'));
-const resultPath = requiredEnv('codex-adapter', 'AEP_RESULT_PATH');
-const workspace = requiredEnv('codex-adapter', 'AEP_WORKSPACE');
-const baseUrl = requiredEnv('codex-adapter', 'OPENAI_BASE_URL');
-const home = requiredEnv('codex-adapter', 'HOME');
-const job = readAdapterJob('codex-adapter');
-const codex = agentBin('codex');
+const start = startAdapter('codex-adapter', 'codex');
+const { emit, job } = start;
+const baseUrl = start.env('OPENAI_BASE_URL');
+const home = start.env('HOME');
 const codexHome = join(home, '.codex');
 mkdirSync(codexHome, { recursive: true });
 
@@ -117,13 +105,8 @@ function onLine(line: string): void {
   }
 }
 
-runAgentCli({
-  adapter: 'codex-adapter',
-  emit,
-  resultPath,
-  bin: codex,
+runAgentCli(start, {
   args,
-  cwd: workspace,
   env: { CODEX_HOME: codexHome },
   onLine,
   // Codex reports retried connection problems as `error` lines too; its exit code decides.

@@ -21,25 +21,12 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  adapterPrompt,
-  agentBin,
-  clip,
-  emitter,
-  modelOf,
-  readAdapterJob,
-  requiredEnv,
-  runAgentCli,
-} from './adapter-support.js';
+import { adapterPrompt, clip, modelOf, runAgentCli, startAdapter } from './adapter-support.js';
 
-const ADAPTER = 'gemini-adapter';
-const emit = emitter(requiredEnv(ADAPTER, 'AEP_EVENT_LOG'));
-const resultPath = requiredEnv(ADAPTER, 'AEP_RESULT_PATH');
-const workspace = requiredEnv(ADAPTER, 'AEP_WORKSPACE');
-const home = requiredEnv(ADAPTER, 'HOME');
-requiredEnv(ADAPTER, 'GOOGLE_GEMINI_BASE_URL');
-const job = readAdapterJob(ADAPTER);
-const gemini = agentBin('gemini');
+const start = startAdapter('gemini-adapter', 'gemini');
+const { emit, job } = start;
+const home = start.env('HOME');
+start.env('GOOGLE_GEMINI_BASE_URL');
 
 const settingsDir = join(home, '.gemini');
 mkdirSync(settingsDir, { recursive: true });
@@ -137,13 +124,8 @@ function onLine(line: string): void {
   }
 }
 
-runAgentCli({
-  adapter: ADAPTER,
-  emit,
-  resultPath,
-  bin: gemini,
+runAgentCli(start, {
   args,
-  cwd: workspace,
   env: { GEMINI_CLI_TRUST_WORKSPACE: 'true', NO_COLOR: '1' },
   onLine,
   outcome: () => {

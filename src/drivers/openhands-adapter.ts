@@ -14,25 +14,12 @@
  * call (its `message`/`finish` actions are the agent speaking), an `observation` its result.
  * Importing this module runs it.
  */
-import {
-  adapterPrompt,
-  agentBin,
-  clip,
-  emitter,
-  modelOf,
-  readAdapterJob,
-  requiredEnv,
-  runAgentCli,
-} from './adapter-support.js';
+import { adapterPrompt, clip, modelOf, runAgentCli, startAdapter } from './adapter-support.js';
 
-const ADAPTER = 'openhands-adapter';
-const emit = emitter(requiredEnv(ADAPTER, 'AEP_EVENT_LOG'));
-const resultPath = requiredEnv(ADAPTER, 'AEP_RESULT_PATH');
-const workspace = requiredEnv(ADAPTER, 'AEP_WORKSPACE');
-const baseUrl = requiredEnv(ADAPTER, 'OPENAI_BASE_URL');
-const apiKey = requiredEnv(ADAPTER, 'OPENAI_API_KEY');
-const job = readAdapterJob(ADAPTER);
-const openhands = agentBin('openhands');
+const start = startAdapter('openhands-adapter', 'openhands');
+const { emit, job } = start;
+const baseUrl = start.env('OPENAI_BASE_URL');
+const apiKey = start.env('OPENAI_API_KEY');
 
 const model = modelOf(job) ?? 'gpt-5';
 const args = ['--headless', '--json', '--override-with-envs', '-t', adapterPrompt(job)];
@@ -103,13 +90,8 @@ function onLine(line: string): void {
   }
 }
 
-runAgentCli({
-  adapter: ADAPTER,
-  emit,
-  resultPath,
-  bin: openhands,
+runAgentCli(start, {
   args,
-  cwd: workspace,
   env: {
     LLM_MODEL: model.includes('/') ? model : `openai/${model}`,
     LLM_BASE_URL: baseUrl,

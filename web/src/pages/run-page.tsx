@@ -12,6 +12,7 @@ import { AuditPanel } from '../components/audit-panel';
 import { DiffView } from '../components/diff-view';
 import { ErrorBox } from '../components/error-box';
 import { GatesPanel } from '../components/gates-panel';
+import { LiveBadge } from '../components/live-badge';
 import { LogsPanel } from '../components/logs-panel';
 import { PolicyPanel } from '../components/policy-panel';
 import { PromotionPanel } from '../components/promotion-panel';
@@ -138,15 +139,7 @@ export function RunPage({
       <div className="page-head">
         <h1 className="task-title">{session.session.task}</h1>
         <StatusBadge status={status} code={runRecord?.reasonCode ?? null} />
-        <span className={`live live-${live}`} role="status">
-          {live === 'live'
-            ? 'Live'
-            : live === 'reconnecting'
-              ? 'Reconnecting…'
-              : live === 'stopped'
-                ? 'Not live'
-                : 'Connecting…'}
-        </span>
+        <LiveBadge state={live} />
       </div>
       <dl className="facts">
         <dt>Agent</dt>

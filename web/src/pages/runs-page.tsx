@@ -1,6 +1,7 @@
 import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
 import { type ApiError, api, asApiError, type RunStatus, type SessionItem } from '../api';
 import { ErrorBox } from '../components/error-box';
+import { LiveBadge } from '../components/live-badge';
 import { StatusBadge } from '../components/status-badge';
 import { age, isTerminal, shortDuration } from '../format';
 import { href } from '../router';
@@ -192,15 +193,7 @@ export function RunsPage() {
     <section>
       <div className="page-head">
         <h1>Runs</h1>
-        <span className={`live live-${live}`} role="status">
-          {live === 'live'
-            ? 'Live'
-            : live === 'reconnecting'
-              ? 'Reconnecting…'
-              : live === 'stopped'
-                ? 'Not live'
-                : 'Connecting…'}
-        </span>
+        <LiveBadge state={live} />
         <a className="button" href={href({ page: 'new' })}>
           New run
         </a>
