@@ -2,7 +2,7 @@ import type { Clock, Logger } from '../kernel/index.js';
 import type { PromotionService } from '../promotion/index.js';
 import type { ScheduleService } from '../schedules/index.js';
 import type { EventBus } from '../sessions/index.js';
-import type { RunRecord, Store, TokenRole } from '../store/index.js';
+import type { RemoteWorkerRecord, RunRecord, Store, TokenRole } from '../store/index.js';
 
 /** Who is calling: resolved from the bearer token on every request. */
 export interface Identity {
@@ -10,6 +10,50 @@ export interface Identity {
   /** The identity written into history (`requestedBy`, event actors). */
   readonly name: string;
   readonly role: TokenRole;
+  /** Set for a remote worker's own credential: the worker it is bound to. */
+  readonly workerId?: string;
+}
+
+/** A claim handed to a remote worker (see RemoteWorkers in the workers context). */
+export interface WorkerLease {
+  readonly runId: string;
+  readonly sessionId: string;
+  readonly claim: number;
+  readonly maxClaims: number;
+  readonly jobSpec: unknown;
+  readonly repo: string;
+  readonly baseRef: string | null;
+  readonly baseCommit: string | null;
+  readonly leaseExpiresAt: string;
+  readonly fencingToken: number;
+}
+
+export type WorkerReportStatus = 'human_review' | 'blocked' | 'failed' | 'cancelled';
+
+/** The remote-worker protocol, implemented by the composition root with the queue. */
+export interface WorkerGateway {
+  /** Waits up to `waitMs` for a run the worker can execute; null when none came. */
+  claim(
+    worker: RemoteWorkerRecord,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<WorkerLease | null>;
+  /** Renews each listed lease under its fencing token; per run ok / cancel / lost, and drain. */
+  heartbeat(
+    worker: RemoteWorkerRecord,
+    leases: readonly { readonly runId: string; readonly fencingToken: number }[],
+  ): Promise<{ runs: { runId: string; order: 'ok' | 'cancel' | 'lost' }[]; drain: boolean }>;
+  /** Ends the run as reported, only with the current fencing token (else LEASE_FENCED). */
+  report(
+    worker: RemoteWorkerRecord,
+    runId: string,
+    report: {
+      readonly fencingToken: number;
+      readonly status: WorkerReportStatus;
+      readonly reasonCode: string;
+      readonly detail: string;
+    },
+  ): Promise<RunRecord>;
 }
 
 /** One embedded (or, later, remote) worker as the control plane sees it. */
@@ -55,6 +99,8 @@ export interface ApiDeps {
   readonly promotion: PromotionService;
   /** Schedules: their definitions, pause and resume, fires on demand, previews. */
   readonly schedules: ScheduleService;
+  /** Remote workers' claims, heartbeats and reports. */
+  readonly workerGateway: WorkerGateway;
   readonly paths: {
     /** `<runs>/<runId>/<attemptId>/…`: attempt logs. */
     readonly runs: string;

@@ -7,6 +7,7 @@ import {
   POLICY_VALUE_SCHEMAS,
   type PolicyField,
 } from '../policy/index.js';
+import { WORKER_LABEL_PATTERN } from '../runner/index.js';
 import type { ChainProblemKind } from '../sessions/index.js';
 import { AttemptStatus, RunStatus, TokenRole } from '../store/index.js';
 import { isStorableText } from './body-guard.js';
@@ -169,14 +170,156 @@ export const IdentitySchema = z.object({
   role: z.enum(TokenRole),
 });
 
-export const WorkerSchema = z.object({
+export const WORKER_STATES = ['online', 'busy', 'draining', 'stale', 'offline'] as const;
+
+export const WorkerCapabilitiesSchema = z
+  .object({
+    agents: z
+      .array(z.string().min(1).max(64))
+      .max(64)
+      .readonly()
+      .describe('agent ids whose CLIs are installed on the worker'),
+    sandbox: z
+      .array(z.string().min(1).max(64))
+      .max(16)
+      .readonly()
+      .describe('sandbox backends usable there (bubblewrap, plain)'),
+  })
+  .strict();
+
+export const WorkerSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['embedded', 'remote']),
+    /** A remote worker's enrolled name; an embedded worker's id. */
+    name: z.string(),
+    state: z.enum(WORKER_STATES),
+    labels: z.array(z.string()).readonly(),
+    capabilities: WorkerCapabilitiesSchema.nullable(),
+    /** The run it is working on (a remote worker may hold several: the oldest). */
+    runId: z.string().nullable(),
+    runIds: z.array(z.string()).readonly(),
+    fencingToken: z.number().int().nullable(),
+    leaseExpiresAt: isoTime.nullable(),
+    lastHeartbeatAt: isoTime.nullable(),
+    /** A remote worker's last claim or heartbeat. */
+    lastSeenAt: isoTime.nullable(),
+    enrolledAt: isoTime.nullable(),
+    revokedAt: isoTime.nullable(),
+  })
+  .describe(
+    'online: reachable and idle; busy: holds a lease; draining: finishing, claims nothing; ' +
+      'stale: a remote worker not seen for 60 s; offline: not seen for 5 min, revoked, or stopped',
+  );
+
+export const RemoteWorkerSchema = z.object({
   id: z.string(),
-  state: z.enum(['idle', 'busy', 'draining', 'stopped']),
-  runId: z.string().nullable(),
-  fencingToken: z.number().int().nullable(),
-  leaseExpiresAt: isoTime.nullable(),
-  lastHeartbeatAt: isoTime.nullable(),
+  name: z.string(),
+  labels: z.array(z.string()).readonly(),
+  capabilities: WorkerCapabilitiesSchema,
+  enrolledAt: isoTime,
+  enrolledBy: z.string(),
+  revokedAt: isoTime.nullable(),
+  lastSeenAt: isoTime.nullable(),
+  draining: z.boolean(),
 });
+
+export const WorkerEnrolmentSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  labels: z.array(z.string()).readonly(),
+  createdAt: isoTime,
+  createdBy: z.string(),
+  expiresAt: isoTime,
+  usedAt: isoTime.nullable(),
+  workerId: z.string().nullable(),
+});
+
+const WorkerLabelSchema = z
+  .string()
+  .regex(WORKER_LABEL_PATTERN, 'use 1-64 of a-z 0-9 . _ -, starting with a letter or digit');
+
+export const CreateEnrolmentBodySchema = z
+  .object({
+    name: z
+      .string()
+      .regex(TOKEN_NAME_PATTERN, 'use 1-64 of a-z 0-9 . _ -, starting with a letter or digit'),
+    labels: z.array(WorkerLabelSchema).max(16).default([]),
+    ttlSec: z
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 86_400)
+      .default(3_600)
+      .describe('how long the one-time secret can be used; default 1 h'),
+  })
+  .strict();
+
+export const RegisterWorkerBodySchema = z
+  .object({
+    enrolmentSecret: z.string().min(1).max(300).describe('the one-time secret, "aase_…"'),
+    capabilities: WorkerCapabilitiesSchema,
+  })
+  .strict();
+
+export const WorkerRefParamsSchema = z
+  .object({
+    idOrName: z
+      .string()
+      .refine(
+        (value) => isValidId(value, IdPrefix.worker) || TOKEN_NAME_PATTERN.test(value),
+        'neither a worker id nor a worker name',
+      )
+      .describe('worker id or name'),
+  })
+  .strict();
+
+export const ClaimBodySchema = z
+  .object({
+    waitSec: z
+      .number()
+      .int()
+      .min(0)
+      .max(30)
+      .default(25)
+      .describe('how long to wait for work before answering 204'),
+  })
+  .strict();
+
+export const WorkerLeaseSchema = z.object({
+  runId: z.string(),
+  sessionId: z.string(),
+  claim: z.number().int().describe('this claim of the run: 1 = first'),
+  maxClaims: z.number().int(),
+  jobSpec: z.unknown(),
+  repo: z.string().describe('the repository as the job named it'),
+  baseRef: z.string().nullable(),
+  baseCommit: z.string().nullable(),
+  leaseExpiresAt: isoTime,
+  fencingToken: z.number().int().describe('send with every heartbeat and the report'),
+});
+
+export const HeartbeatBodySchema = z
+  .object({
+    leases: z
+      .array(z.object({ runId: RunIdSchema, fencingToken: z.number().int().min(0) }).strict())
+      .max(64),
+  })
+  .strict();
+
+export const HeartbeatReplySchema = z.object({
+  runs: z.array(z.object({ runId: z.string(), order: z.enum(['ok', 'cancel', 'lost']) })),
+  drain: z.boolean().describe('finish what you hold and claim nothing more'),
+});
+
+export const ReportBodySchema = z
+  .object({
+    fencingToken: z.number().int().min(0),
+    status: z.enum(['human_review', 'blocked', 'failed', 'cancelled']),
+    reasonCode: z.enum(ALL_CODES),
+    detail: z.string().max(10_000).default(''),
+  })
+  .strict();
 
 export const HealthSchema = z.object({
   status: z.enum(['ok', 'degraded']),

@@ -3,6 +3,7 @@ import type { Store } from '../store/index.js';
 import type { Identity } from './api-deps.js';
 import { type Permission, roleAllows } from './permissions.js';
 import { hashTokenSecret, isTokenSecretFormat } from './tokens.js';
+import { isWorkerCredentialFormat } from './worker-secrets.js';
 
 const BEARER = /^Bearer +(\S+) *$/i;
 
@@ -24,6 +25,17 @@ export async function authenticate(
   authorization: string | undefined,
 ): Promise<Identity> {
   const secret = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
+  if (secret !== undefined && isWorkerCredentialFormat(secret)) {
+    // A remote worker's credential: its own table, so revoking the worker ends it at once.
+    const worker = await store.findWorkerByCredentialHash(hashTokenSecret(secret));
+    if (worker === null || worker.revokedAt !== null) throw unauthenticated();
+    return {
+      tokenId: worker.id,
+      name: `worker:${worker.name}`,
+      role: 'worker',
+      workerId: worker.id,
+    };
+  }
   if (secret === undefined || !isTokenSecretFormat(secret)) throw unauthenticated();
   const token = await store.findTokenBySecretHash(hashTokenSecret(secret));
   if (token === null || token.revokedAt !== null) throw unauthenticated();

@@ -24,6 +24,7 @@ import { registerScheduleRoutes } from './schedule-routes.js';
 import { SessionFeed } from './session-feed.js';
 import { registerSessionRoutes } from './sessions-routes.js';
 import { registerSystemRoutes } from './system-routes.js';
+import { registerWorkerRoutes } from './worker-routes.js';
 
 export const API_VERSION = '1';
 
@@ -166,6 +167,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     registerPromotionRoutes(typed, context);
     registerScheduleRoutes(typed, context);
     registerSystemRoutes(typed, context);
+    registerWorkerRoutes(typed, context);
   });
   // Outside the API's scope: the static panel needs no token and is not in the OpenAPI document.
   await registerPanelRoutes(app, deps.panelDir);

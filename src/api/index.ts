@@ -1,5 +1,12 @@
 export { API_PREFIX } from './api-app.js';
-export type { ApiDeps, ControlPlane, Identity, WorkerStatus } from './api-deps.js';
+export type {
+  ApiDeps,
+  ControlPlane,
+  Identity,
+  WorkerGateway,
+  WorkerLease,
+  WorkerStatus,
+} from './api-deps.js';
 export type { ErrorBody } from './api-schemas.js';
 export { API_VERSION, createApiServer } from './create-api-server.js';
 export { defaultPanelDir } from './panel-routes.js';
@@ -17,3 +24,17 @@ export {
   newTokenSecret,
   TOKEN_NAME_PATTERN,
 } from './tokens.js';
+export {
+  enrolWorker,
+  isEnrolmentSecretFormat,
+  isWorkerCredentialFormat,
+  newEnrolmentSecret,
+  newWorkerCredential,
+} from './worker-secrets.js';
+export {
+  embeddedWorkerState,
+  remoteWorkerState,
+  WORKER_OFFLINE_AFTER_MS,
+  WORKER_STALE_AFTER_MS,
+  type WorkerState as ListedWorkerState,
+} from './worker-state.js';

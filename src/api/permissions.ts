@@ -2,8 +2,8 @@ import { TokenRole } from '../store/index.js';
 
 /**
  * Which roles hold each permission: the one table every route's access is decided by. The
- * `worker` role holds none of these: remote workers get routes of their own, so a leaked worker
- * token cannot read history, submit work or mint tokens.
+ * `worker` role holds only `workers:work`: remote workers get routes of their own, so a leaked
+ * worker credential cannot read history, submit work or mint tokens.
  */
 export const PERMISSIONS = {
   read: [TokenRole.viewer, TokenRole.operator, TokenRole.approver, TokenRole.admin],
@@ -13,6 +13,10 @@ export const PERMISSIONS = {
   promote: [TokenRole.operator, TokenRole.approver, TokenRole.admin],
   tokens: [TokenRole.admin],
   'workers:read': [TokenRole.viewer, TokenRole.operator, TokenRole.approver, TokenRole.admin],
+  /** Enrol and revoke remote workers: hands out the power to run jobs, so admins only. */
+  'workers:enrol': [TokenRole.admin],
+  /** Claim, heartbeat, report: a remote worker's own credential (the route checks the binding). */
+  'workers:work': [TokenRole.worker],
 } as const satisfies Record<string, readonly TokenRole[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

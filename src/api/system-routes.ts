@@ -16,7 +16,6 @@ import {
   NoQuerySchema,
   TokenRefParamsSchema,
   TokenSchema,
-  WorkerSchema,
 } from './api-schemas.js';
 import { READ_ERRORS } from './route-errors.js';
 import { issueToken } from './tokens.js';
@@ -37,21 +36,6 @@ export function registerSystemRoutes(app: ApiApp, context: RouteContext): void {
       response: { 200: IdentitySchema, ...READ_ERRORS },
     },
     handler: async (request) => identityOf(request),
-  });
-
-  app.route({
-    method: 'GET',
-    url: `${API_PREFIX}/workers`,
-    config: { access: 'workers:read' },
-    schema: {
-      summary: 'The workers of this server and what each is doing',
-      tags: ['system'],
-      operationId: 'listWorkers',
-      security: BEARER_SECURITY,
-      querystring: NoQuerySchema,
-      response: { 200: z.object({ items: z.array(WorkerSchema) }), ...READ_ERRORS },
-    },
-    handler: async () => ({ items: [...controlPlane.workers()] }),
   });
 
   app.route({

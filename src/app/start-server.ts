@@ -10,7 +10,7 @@ import type { AasConfig } from '../config/index.js';
 import { AasError, isAasError, normaliseError } from '../kernel/index.js';
 import { parseJobSpec, submitRun } from '../runner/index.js';
 import { Scheduler } from '../schedules/index.js';
-import { WorkerPool } from '../workers/index.js';
+import { RemoteWorkers, WorkerPool } from '../workers/index.js';
 import { checkSubmittable } from './check-job.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from './create-runtime.js';
 
@@ -58,8 +58,11 @@ export async function startServer(
         idPrefix: `worker:${hostname()}:${process.pid}`,
         idlePollMs: 1_000,
         errorBackoffMs: 2_000,
+        labels: config.server.workerLabels,
       },
     );
+    // Waiting remote claims ask the store every second too: other servers queue runs as well.
+    const remoteWorkers = new RemoteWorkers({ queue, store, clock, bus, log }, { pollMs: 1_000 });
     let accepting = true;
     const controlPlane: ControlPlane = {
       async submitJob(body: unknown, identity: Identity) {
@@ -81,6 +84,7 @@ export async function startServer(
       controlPlane,
       promotion: runtime.promotion.service,
       schedules: runtime.schedules,
+      workerGateway: remoteWorkers,
       paths: { runs: config.paths.runs, artifacts: config.paths.artifacts },
       panelDir: options.panelDir ?? defaultPanelDir(),
       bodyLimitBytes: BODY_LIMIT_BYTES,
@@ -153,6 +157,8 @@ export async function startServer(
         accepting = false;
         clearInterval(sweeper);
         await scheduler.stop();
+        // Waiting long-poll claims would hold their connections (and the API's close) open.
+        remoteWorkers.stop();
         log.info({ graceMs: config.server.shutdownGraceMs }, 'draining workers');
         await pool.drain(config.server.shutdownGraceMs);
         await resuming;

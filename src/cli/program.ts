@@ -15,6 +15,7 @@ import { registerSchedulesCommand } from './commands/schedules-command.js';
 import { registerSessionsCommand } from './commands/sessions-command.js';
 import { registerStartCommand } from './commands/start-command.js';
 import { registerTokenCommand } from './commands/token-command.js';
+import { registerWorkerCommands } from './commands/worker-command.js';
 
 export const VERSION = '0.1.0';
 
@@ -78,6 +79,7 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
   registerDemoCommand(program, io, setExit);
   registerStartCommand(program, io, setExit);
   registerTokenCommand(program, io, setExit);
+  registerWorkerCommands(program, io, setExit);
   registerPromotionCommands(program, io, setExit);
   registerExportCommands(program, io, setExit);
   // Subcommands inherit the error handling and output routing of the root.

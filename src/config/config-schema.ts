@@ -28,6 +28,8 @@ export const CONFIG_ENV_VARS = {
   AAS_HOST: 'address `aas start` binds; default 127.0.0.1 (others need --public)',
   AAS_PORT: 'port `aas start` listens on; default 8001',
   AAS_WORKERS: 'embedded workers `aas start` runs; default 1 (0 = API only)',
+  AAS_WORKER_LABELS:
+    'comma-separated labels the embedded workers offer (jobs with `requireLabels` need them); default none',
   AAS_BOOTSTRAP_TOKEN:
     'the first admin token (aas_…) on an empty database, instead of a generated one',
   AAS_MAX_RUNNING_PER_REPO: 'runs of one repository that may run at once; default 2',
@@ -116,6 +118,16 @@ const ConfigSchema = z
         host: z.string().min(1),
         port: z.number().int().min(0).max(65_535),
         workers: z.number().int().min(0).max(64),
+        workerLabels: z
+          .array(
+            z
+              .string()
+              .regex(
+                /^[a-z0-9][a-z0-9._-]{0,63}$/,
+                'a worker label is lowercase [a-z0-9._-], at most 64',
+              ),
+          )
+          .max(16),
         public: z.boolean(),
         bootstrapToken: z
           .string()
@@ -220,6 +232,8 @@ export interface AasConfig {
     readonly host: string;
     readonly port: number;
     readonly workers: number;
+    /** Labels the embedded workers offer; a run requiring others is left to remote workers. */
+    readonly workerLabels: readonly string[];
     /** Binding to a non-loopback address is refused unless this is set (`--public`). */
     readonly public: boolean;
     readonly bootstrapToken?: string;
@@ -338,6 +352,9 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       host: overrides.host ?? nonEmpty(env.AAS_HOST) ?? '127.0.0.1',
       port: overrides.port ?? numberFrom(env.AAS_PORT, 8001),
       workers: overrides.workers ?? numberFrom(env.AAS_WORKERS, 1),
+      workerLabels: (nonEmpty(env.AAS_WORKER_LABELS)?.split(',') ?? [])
+        .map((label) => label.trim())
+        .filter(Boolean),
       public: overrides.public ?? false,
       bootstrapToken: nonEmpty(env.AAS_BOOTSTRAP_TOKEN),
       maxRunningPerRepo: numberFrom(env.AAS_MAX_RUNNING_PER_REPO, 2),
@@ -422,6 +439,7 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       host: config.server.host,
       port: config.server.port,
       workers: config.server.workers,
+      workerLabels: config.server.workerLabels,
       public: config.server.public,
       ...(config.server.bootstrapToken ? { bootstrapToken: config.server.bootstrapToken } : {}),
       maxRunningPerRepo: config.server.maxRunningPerRepo,
@@ -545,6 +563,7 @@ const fieldToEnv: Record<string, string> = {
   'server.host': 'AAS_HOST',
   'server.port': 'AAS_PORT',
   'server.workers': 'AAS_WORKERS',
+  'server.workerLabels': 'AAS_WORKER_LABELS',
   'server.bootstrapToken': 'AAS_BOOTSTRAP_TOKEN',
   'server.maxRunningPerRepo': 'AAS_MAX_RUNNING_PER_REPO',
   'server.shutdownGraceMs': 'AAS_SHUTDOWN_GRACE_MS',

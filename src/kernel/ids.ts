@@ -7,6 +7,8 @@ export const IdPrefix = {
   token: 'tok',
   approval: 'apr',
   schedule: 'sch',
+  worker: 'wrk',
+  enrolment: 'wen',
 } as const;
 export type IdPrefix = (typeof IdPrefix)[keyof typeof IdPrefix];
 
@@ -19,7 +21,7 @@ export function newId(prefix: IdPrefix, nowMs: number): string {
   return `${prefix}_${time}${randomBytes(6).toString('hex')}`;
 }
 
-const ID_PATTERN = /^(ses|run|att|tok|apr|sch)_[0-9a-f]{24}$/;
+const ID_PATTERN = /^(ses|run|att|tok|apr|sch|wrk|wen)_[0-9a-f]{24}$/;
 
 /** Ids become directory names: accept only what we generate. */
 export function isValidId(value: string, prefix?: IdPrefix): boolean {

@@ -1,6 +1,14 @@
 import { AasError, type Clock, isAasError, type Logger } from '../kernel/index.js';
 import { type EventBus, SessionRecorder, sessionEvent } from '../sessions/index.js';
-import type { AttemptRecord, LeaseRenewal, RunFence, RunRecord, Store } from '../store/index.js';
+import type {
+  AttemptRecord,
+  LeaseRenewal,
+  RunFence,
+  RunRecord,
+  RunStatus,
+  Store,
+  WorkerMatch,
+} from '../store/index.js';
 import { retryBackoffMs } from './retry-backoff.js';
 
 export interface QueueDeps {
@@ -52,8 +60,14 @@ export class RunQueue {
     return new Date(this.deps.clock.nowMs() + this.settings.leaseMs).toISOString();
   }
 
-  /** Claims the best claimable run for `owner` (or exactly `runId`), or null when none is. */
-  async claim(owner: string, options: { runId?: string } = {}): Promise<ClaimedRun | null> {
+  /**
+   * Claims the best claimable run for `owner` (or exactly `runId`), or null when none is. With
+   * `match`, only runs whose requirements the worker meets (see Store.claimRun).
+   */
+  async claim(
+    owner: string,
+    options: { runId?: string; match?: WorkerMatch } = {},
+  ): Promise<ClaimedRun | null> {
     const nowIso = this.deps.clock.nowIso();
     const leaseExpiresAt = this.leaseExpiresAt();
     const claimed = await this.deps.store.claimRun({
@@ -64,6 +78,7 @@ export class RunQueue {
         ? {}
         : { maxRunningPerRepo: this.settings.maxRunningPerRepo }),
       ...(options.runId === undefined ? {} : { runId: options.runId }),
+      ...(options.match === undefined ? {} : { match: options.match }),
       events: (run) => [
         {
           ...sessionEvent('run.started', {
@@ -166,6 +181,58 @@ export class RunQueue {
       runId,
       hint: 'try again',
     });
+  }
+
+  /**
+   * Records the holder's final report: the run ends with `outcome`, only while `fence` still
+   * holds its lease (owner and fencing token, checked in the write's own transaction). A stale
+   * holder's report is not written; that it was refused is (`lease.fenced`, unfenced, so the
+   * history says why this holder's work is missing), and LEASE_FENCED is thrown.
+   */
+  async complete(
+    fence: ClaimFence,
+    outcome: { status: RunStatus; reasonCode: string; detail: string },
+  ): Promise<RunRecord> {
+    const run = await this.deps.store.getRun(fence.runId);
+    if (run === null) throw new AasError('NOT_FOUND', `no run ${fence.runId}`, { field: 'runId' });
+    const recorder = new SessionRecorder(this.deps, run.sessionId, fence.leaseOwner);
+    try {
+      return await recorder.fenced(fence).updateRun(
+        run.id,
+        {
+          status: outcome.status,
+          reasonCode: outcome.reasonCode,
+          reasonDetail: outcome.detail,
+          finishedAt: this.deps.clock.nowIso(),
+          leaseOwner: null,
+          leaseExpiresAt: null,
+        },
+        [
+          sessionEvent('run.completed', {
+            runId: run.id,
+            status: outcome.status,
+            reasonCode: outcome.reasonCode,
+            detail: outcome.detail,
+            patchSha256: null,
+          }),
+        ],
+        { status: ['running'] },
+      );
+    } catch (thrown) {
+      if (!isAasError(thrown) || thrown.code !== 'LEASE_FENCED') throw thrown;
+      const current = (await this.deps.store.getRun(run.id)) ?? run;
+      await recorder.append(
+        sessionEvent('lease.fenced', {
+          runId: run.id,
+          staleOwner: fence.leaseOwner,
+          staleFencingToken: fence.fencingToken,
+          currentOwner: current.leaseOwner,
+          currentFencingToken: current.fencingToken,
+          rejected: 'the final report of a holder that lost its lease',
+        }),
+      );
+      throw thrown;
+    }
   }
 
   /**

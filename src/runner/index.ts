@@ -5,7 +5,14 @@ export {
   type RunOutcome,
   type StoppedRun,
 } from './execute-run.js';
-export { type JobSpec, type JobSpecInput, JobSpecSchema, parseJobSpec } from './job-spec.js';
+export {
+  type JobSpec,
+  type JobSpecInput,
+  JobSpecSchema,
+  parseJobSpec,
+  runRequirements,
+  WORKER_LABEL_PATTERN,
+} from './job-spec.js';
 export { newSubmission, type Submission } from './new-submission.js';
 export { type RevalidationVerdict, revalidatePatch } from './revalidate-patch.js';
 export { runStatusFor } from './run-status-for.js';

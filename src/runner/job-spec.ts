@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { AasError } from '../kernel/index.js';
 import { PolicyLayerSchema } from '../policy/index.js';
 
+/** Worker labels: what `AAS_WORKER_LABELS` and `aas worker enrol --labels` accept too. */
+export const WORKER_LABEL_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
 const ValidatorSchema = z
   .object({
     name: z.string().min(1).max(64).optional(),
@@ -49,6 +52,17 @@ export const JobSpecSchema = z
      */
     interruptRetries: z.number().int().min(0).max(10).default(1),
     labels: z.array(z.string().min(1).max(64)).max(32).default([]),
+    /** Worker labels the run needs: only a worker carrying every one of them claims it. */
+    requireLabels: z
+      .array(
+        z
+          .string()
+          .regex(WORKER_LABEL_PATTERN, 'a worker label is lowercase [a-z0-9._-], at most 64'),
+      )
+      .max(16)
+      .default([]),
+    /** Pins the run to the worker of this name (remote, or an embedded worker's id). */
+    worker: z.string().min(1).max(200).optional(),
     allowDirtyBase: z.boolean().default(false),
     keepWorkspace: z.boolean().default(false),
     /** Agent-specific input: `{ command }` for the command agent, `{ mock }` for the mock agent. */
@@ -87,4 +101,17 @@ export function parseJobSpec(value: unknown, source: { file?: string } = {}): Jo
     field,
     hint: 'see the JobSpec fields in the README',
   });
+}
+
+/**
+ * What a worker must offer to claim a run of `job` (see `WorkerMatch` in the store): its
+ * required labels, its pinned worker, and every agent it may run (primary and fallbacks are all
+ * checked before the first attempt, so a worker lacking any one of them could not start it).
+ */
+export function runRequirements(job: JobSpec): string[] {
+  return [
+    ...job.requireLabels.map((label) => `label:${label}`),
+    ...(job.worker === undefined ? [] : [`worker:${job.worker}`]),
+    ...[job.agent, ...job.fallbackAgents].map((agent) => `agent:${agent}`),
+  ];
 }

@@ -2,7 +2,7 @@ import { IdPrefix, newId } from '../kernel/index.js';
 import { sessionEvent, type TypedEvent } from '../sessions/index.js';
 import type { NewSessionWithRun } from '../store/index.js';
 import { canonicalRepoPath } from './canonical-repo-path.js';
-import type { JobSpec } from './job-spec.js';
+import { type JobSpec, runRequirements } from './job-spec.js';
 
 export interface Submission {
   readonly sessionId: string;
@@ -62,6 +62,7 @@ export function newSubmission(
         priority: job.priority,
         // A run reserved for one process is never requeued: no one else was meant to run it.
         maxClaims: options.reservedBy ? 1 : 1 + job.interruptRetries,
+        requirements: runRequirements(job),
         ...(options.reservedBy ? { reservedBy: options.reservedBy } : {}),
       },
       events,

@@ -1,7 +1,14 @@
 import { type Kysely, sql } from 'kysely';
 import { AasError } from '../kernel/index.js';
 import type { DatabaseSchema, RunRow } from './database-schema.js';
-import { type NewEvent, type RunRecord, RunStatus, type StoredEvent } from './records.js';
+import {
+  type NewEvent,
+  RequirementKind,
+  type RunRecord,
+  RunStatus,
+  type StoredEvent,
+  type WorkerMatch,
+} from './records.js';
 import { repoLockKey } from './repo-lock-key.js';
 import { runFromRow } from './row-mappers.js';
 import { appendToLockedHead, lockSessionHead } from './session-head.js';
@@ -15,6 +22,8 @@ export interface ClaimRunInput {
   readonly leaseExpiresAt: string;
   readonly maxRunningPerRepo?: number;
   readonly runId?: string;
+  /** Without it the claim ignores run requirements (a process claiming the run it reserved). */
+  readonly match?: WorkerMatch;
   readonly events: (claimed: RunRecord) => readonly NewEvent[];
 }
 
@@ -68,12 +77,19 @@ export function* claimRun(
   return claimed === undefined ? null : yield* recordClaim(db, claimed, input);
 }
 
-/** Claimable runs of `input`, best first, as `candidate`; `skipped` runs and repos left out. */
+/**
+ * Claimable runs of `input`, best first, as `candidate`; `skipped` runs and repos left out.
+ * With a `match`, a run is left out while one of its requirements is not among `offers`
+ * (SQLite's cached statement passes its placeholders as `offers`, so the list is a parameter
+ * per item, never text).
+ */
 function candidates(
   db: Kysely<DatabaseSchema>,
   input: ClaimRunInput,
   skipped: { runs: readonly string[]; repos: readonly string[] } = { runs: [], repos: [] },
+  offers: readonly string[] = input.match?.offers ?? [],
 ) {
+  const match = input.match;
   return (
     db
       .selectFrom('runs as candidate')
@@ -95,6 +111,21 @@ function candidates(
         ]),
       )
       .$if(input.runId !== undefined, (qb) => qb.where('candidate.id', '=', input.runId ?? ''))
+      .$if(match !== undefined, (qb) =>
+        qb.where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('run_requirements as unmet')
+                .select('unmet.run_id')
+                .whereRef('unmet.run_id', '=', 'candidate.id')
+                .$if(match?.anyAgent === true, (sub) =>
+                  sub.where('unmet.kind', '<>', sql.lit(RequirementKind.agent)),
+                )
+                .$if(offers.length > 0, (sub) => sub.where('unmet.requirement', 'not in', offers)),
+            ),
+          ),
+        ),
+      )
       .$if(skipped.runs.length > 0, (qb) => qb.where('candidate.id', 'not in', skipped.runs))
       .$if(skipped.repos.length > 0, (qb) => qb.where('candidate.repo', 'not in', skipped.repos))
       .orderBy('candidate.priority', 'desc')
@@ -124,18 +155,32 @@ function* claimOnSqlite(
   db: Kysely<DatabaseSchema>,
   input: ClaimRunInput,
 ): SqlOperation<RunRow | undefined> {
-  const values = {
+  const offers = input.match?.offers ?? [];
+  const values: Record<string, unknown> = {
     owner: input.owner,
     nowIso: input.nowIso,
     leaseExpiresAt: input.leaseExpiresAt,
     ...(input.runId === undefined ? {} : { runId: input.runId }),
     ...(input.maxRunningPerRepo === undefined ? {} : { limit: input.maxRunningPerRepo }),
+    ...Object.fromEntries(offers.map((offer, index) => [`offer${index}`, offer])),
   };
-  const shape = `claimRun:${input.runId !== undefined}:${input.maxRunningPerRepo !== undefined}`;
+  // Everything that changes the SQL text: a worker's offers are a fixed list, so it reuses one.
+  const matchShape =
+    input.match === undefined ? 'none' : `${input.match.anyAgent}:${offers.length}`;
+  const shape = `claimRun:${input.runId !== undefined}:${input.maxRunningPerRepo !== undefined}:${matchShape}`;
   const [row] = yield* rowsOf(
     cachedStatement(db, shape, values, (p) => {
-      const placeholders: ClaimRunInput = { ...p, events: () => [] };
-      const best = candidates(db, placeholders)
+      const placeholders: ClaimRunInput = {
+        // Placeholders stand in for the values, whatever their type: they are bound later.
+        owner: p.owner as string,
+        nowIso: p.nowIso as string,
+        leaseExpiresAt: p.leaseExpiresAt as string,
+        ...(p.runId === undefined ? {} : { runId: p.runId as string }),
+        ...(input.match === undefined ? {} : { match: input.match }),
+        events: () => [],
+      };
+      const offerPlaceholders = offers.map((_, index) => p[`offer${index}`] as string);
+      const best = candidates(db, placeholders, undefined, offerPlaceholders)
         .select('candidate.id')
         .$if(p.limit !== undefined, (qb) =>
           qb.where(
@@ -146,7 +191,7 @@ function* claimOnSqlite(
                 .whereRef('busy.repo', '=', 'candidate.repo')
                 .where('busy.status', '=', sql.lit(RunStatus.running)),
             '<',
-            p.limit ?? 0,
+            (p.limit ?? 0) as number,
           ),
         );
       return claimUpdate(db, placeholders).where('id', '=', best).returningAll();

@@ -177,6 +177,9 @@ export interface DatabaseSchema {
   model_spend: ModelSpendTable;
   schedules: SchedulesTable;
   schedule_fires: ScheduleFiresTable;
+  run_requirements: RunRequirementsTable;
+  remote_workers: RemoteWorkersTable;
+  worker_enrolments: WorkerEnrolmentsTable;
 }
 
 export type SessionRow = SessionsTable;
@@ -223,3 +226,43 @@ export interface ScheduleFiresTable {
   recorded_at: string;
   recorded_by: string;
 }
+
+/** One requirement of a run (`<kind>:<value>`): a claim skips runs with one its worker lacks. */
+export interface RunRequirementsTable {
+  run_id: string;
+  kind: string;
+  requirement: string;
+}
+
+export interface RemoteWorkersTable {
+  id: string;
+  name: string;
+  /** JSON array of strings. */
+  labels: string;
+  /** JSON `{agents, sandbox}`. */
+  capabilities: string;
+  /** Lowercase hex SHA-256 of the worker's credential; the credential itself is never stored. */
+  credential_sha256: string;
+  enrolled_at: string;
+  enrolled_by: string;
+  revoked_at: string | null;
+  last_seen_at: string | null;
+  /** 0 or 1 in both dialects (portable integer, not boolean). */
+  draining: number;
+}
+
+export interface WorkerEnrolmentsTable {
+  id: string;
+  name: string;
+  /** JSON array of strings. */
+  labels: string;
+  secret_sha256: string;
+  created_at: string;
+  created_by: string;
+  expires_at: string;
+  used_at: string | null;
+  worker_id: string | null;
+}
+
+export type RemoteWorkerRow = RemoteWorkersTable;
+export type WorkerEnrolmentRow = WorkerEnrolmentsTable;

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { AasError, GENESIS_HASH } from '../kernel/index.js';
 import { chainEvents } from './chain-events.js';
 import { type ClaimedRun, type ClaimRunInput, claimRun } from './claim-run.js';
@@ -32,11 +32,16 @@ import {
   type NewSchedule,
   type NewSession,
   type NewToken,
+  type NewWorkerEnrolment,
   type PromotionChanges,
   type PromotionRecord,
+  REQUIREMENT_KINDS,
+  type RegisterWorkerInput,
+  type RemoteWorkerRecord,
   RUN_STATUSES,
   type RunChanges,
   type RunFence,
+  type RunLease,
   type RunRecord,
   RunStatus,
   type ScheduleChanges,
@@ -47,6 +52,7 @@ import {
   type SessionRecord,
   type StoredEvent,
   type TokenRecord,
+  type WorkerEnrolmentRecord,
   type WriterLeaseFence,
   type WriterLeaseRecord,
 } from './records.js';
@@ -87,6 +93,13 @@ import {
   revokeToken,
   tokenConflict,
 } from './token-operations.js';
+import {
+  checkSha256,
+  createWorkerEnrolment,
+  registerWorker,
+  remoteWorkerFromRow,
+  updateWorker,
+} from './worker-operations.js';
 
 /** PostgreSQL's `integer`: priorities and claim budgets must fit both dialects alike. */
 const INT32_MIN = -(2 ** 31);
@@ -378,6 +391,94 @@ export class KyselyStore implements Store {
       const [row] = yield* rowsOf(query);
       return Number(row?.tokens ?? 0);
     });
+  }
+
+  async createWorkerEnrolment(enrolment: NewWorkerEnrolment): Promise<WorkerEnrolmentRecord> {
+    checkSha256(enrolment.secretSha256, 'secretSha256');
+    return this.#write('createWorkerEnrolment', () => createWorkerEnrolment(this.#db, enrolment));
+  }
+
+  async registerWorker(input: RegisterWorkerInput): Promise<RemoteWorkerRecord> {
+    checkSha256(input.enrolmentSecretSha256, 'enrolmentSecretSha256');
+    checkSha256(input.credentialSha256, 'credentialSha256');
+    try {
+      return await this.#write('registerWorker', () => registerWorker(this.#db, input));
+    } catch (error) {
+      // A concurrent registration took the name (or the credential hash) after this one looked.
+      if (!isUniqueViolation(error) && !isUniqueViolation(errorCause(error))) throw error;
+      throw new AasError('CONFLICT', 'the worker name or credential was taken concurrently', {
+        hint: 'ask for a new enrolment with another name',
+      });
+    }
+  }
+
+  async findWorkerByCredentialHash(credentialSha256: string): Promise<RemoteWorkerRecord | null> {
+    const query = this.#db
+      .selectFrom('remote_workers')
+      .selectAll()
+      .where('credential_sha256', '=', credentialSha256)
+      .compile();
+    return this.#read('findWorkerByCredentialHash', function* () {
+      const [row] = yield* rowsOf(query);
+      return row === undefined ? null : remoteWorkerFromRow(row);
+    });
+  }
+
+  async getWorker(idOrName: string): Promise<RemoteWorkerRecord | null> {
+    const db = this.#db;
+    return this.#read('getWorker', function* () {
+      for (const column of ['id', 'name'] as const) {
+        const [row] = yield* rowsOf(
+          db.selectFrom('remote_workers').selectAll().where(column, '=', idOrName).compile(),
+        );
+        if (row !== undefined) return remoteWorkerFromRow(row);
+      }
+      return null;
+    });
+  }
+
+  async listWorkers(): Promise<RemoteWorkerRecord[]> {
+    const query = this.#db.selectFrom('remote_workers').selectAll().orderBy('name').compile();
+    return this.#read('listWorkers', function* () {
+      return (yield* rowsOf(query)).map(remoteWorkerFromRow);
+    });
+  }
+
+  async revokeWorker(idOrName: string, revokedAt: string): Promise<RemoteWorkerRecord> {
+    return this.#write('revokeWorker', () =>
+      updateWorker(this.#db, idOrName, { revoked_at: revokedAt }, true),
+    );
+  }
+
+  async recordWorkerSeen(id: string, seenAt: string): Promise<RemoteWorkerRecord> {
+    return this.#write('recordWorkerSeen', () =>
+      updateWorker(this.#db, id, { last_seen_at: seenAt }, false),
+    );
+  }
+
+  async listRunningLeases(): Promise<RunLease[]> {
+    const query = this.#db
+      .selectFrom('runs')
+      .select(['id', 'lease_owner', 'fencing_token', 'lease_expires_at'])
+      .where('status', '=', sql.lit(RunStatus.running))
+      .where('lease_owner', 'is not', null)
+      .orderBy('started_at')
+      .orderBy('id')
+      .compile();
+    return this.#read('listRunningLeases', function* () {
+      return (yield* rowsOf(query)).map((row) => ({
+        runId: row.id,
+        leaseOwner: row.lease_owner ?? '',
+        fencingToken: Number(row.fencing_token),
+        leaseExpiresAt: row.lease_expires_at,
+      }));
+    });
+  }
+
+  async setWorkerDraining(idOrName: string, draining: boolean): Promise<RemoteWorkerRecord> {
+    return this.#write('setWorkerDraining', () =>
+      updateWorker(this.#db, idOrName, { draining: draining ? 1 : 0 }, false),
+    );
   }
 
   async recordApproval(input: {
@@ -672,6 +773,21 @@ export class KyselyStore implements Store {
         })
         .compile(),
     );
+    const requirements = [...new Set(run.requirements ?? [])];
+    if (requirements.length > 0) {
+      yield* rowsOf(
+        this.#db
+          .insertInto('run_requirements')
+          .values(
+            requirements.map((requirement) => ({
+              run_id: run.id,
+              kind: requirement.slice(0, requirement.indexOf(':')),
+              requirement,
+            })),
+          )
+          .compile(),
+      );
+    }
     const labels = [...new Set(session.labels)];
     if (labels.length > 0) {
       yield* rowsOf(
@@ -878,6 +994,22 @@ function checkNewRun(run: NewRun): void {
         'INVALID_ARGUMENT',
         `${field} must be an integer from ${min} to ${INT32_MAX}, got ${value}`,
         { field },
+      );
+    }
+  }
+  for (const requirement of run.requirements ?? []) {
+    const kind = requirement.slice(0, Math.max(0, requirement.indexOf(':')));
+    if (
+      !(REQUIREMENT_KINDS as readonly string[]).includes(kind) ||
+      requirement.length <= kind.length + 1
+    ) {
+      throw new AasError(
+        'INVALID_ARGUMENT',
+        `run requirement "${requirement}" is not <kind>:<value>`,
+        {
+          field: 'run.requirements',
+          allowed: REQUIREMENT_KINDS,
+        },
       );
     }
   }

@@ -147,6 +147,26 @@ export interface NewRun {
   readonly priority?: number;
   /** Default 1 (never requeued after an interruption). */
   readonly maxClaims?: number;
+  /**
+   * What a worker must offer to claim the run (`label:<l>`, `worker:<name>`, `agent:<id>`); see
+   * `WorkerMatch`. None: any worker may claim it.
+   */
+  readonly requirements?: readonly string[];
+}
+
+/** The kinds of run requirement; a requirement is written `<kind>:<value>`. */
+export const RequirementKind = { label: 'label', worker: 'worker', agent: 'agent' } as const;
+export type RequirementKind = (typeof RequirementKind)[keyof typeof RequirementKind];
+export const REQUIREMENT_KINDS = Object.values(RequirementKind) as RequirementKind[];
+
+/**
+ * What a claiming worker offers. A run is claimable by it only when every requirement of the run
+ * is among `offers`, except `agent:` requirements when `anyAgent` (an embedded worker runs on
+ * the server, whose agent registry already refused a job naming an agent it lacks).
+ */
+export interface WorkerMatch {
+  readonly offers: readonly string[];
+  readonly anyAgent: boolean;
 }
 
 /**
@@ -465,3 +485,65 @@ export type FireScheduleResult =
       readonly outcome: 'stale';
       readonly schedule: ScheduleRecord | null;
     };
+
+/** What a remote worker said it can do when it registered. */
+export interface WorkerCapabilities {
+  /** Agent ids whose CLIs are installed on the worker's host. */
+  readonly agents: readonly string[];
+  /** Sandbox backends usable there (`bubblewrap`, `plain`). */
+  readonly sandbox: readonly string[];
+}
+
+/** A remote worker enrolled through a one-time enrolment. Its credential hash is never returned. */
+export interface RemoteWorkerRecord {
+  readonly id: string;
+  /** Unique forever (also after revocation), like a token name. */
+  readonly name: string;
+  readonly labels: readonly string[];
+  readonly capabilities: WorkerCapabilities;
+  readonly enrolledAt: string;
+  readonly enrolledBy: string;
+  readonly revokedAt: string | null;
+  readonly lastSeenAt: string | null;
+  readonly draining: boolean;
+}
+
+/** A one-time enrolment secret (only its SHA-256 is stored), for one named worker. */
+export interface WorkerEnrolmentRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly labels: readonly string[];
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly expiresAt: string;
+  readonly usedAt: string | null;
+  readonly workerId: string | null;
+}
+
+export interface NewWorkerEnrolment {
+  readonly id: string;
+  readonly name: string;
+  readonly labels: readonly string[];
+  /** Lowercase hex SHA-256 of the enrolment secret. */
+  readonly secretSha256: string;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly expiresAt: string;
+}
+
+export interface RegisterWorkerInput {
+  readonly enrolmentSecretSha256: string;
+  readonly nowIso: string;
+  readonly workerId: string;
+  /** Lowercase hex SHA-256 of the worker's new credential. */
+  readonly credentialSha256: string;
+  readonly capabilities: WorkerCapabilities;
+}
+
+/** Who holds a running run's lease. */
+export interface RunLease {
+  readonly runId: string;
+  readonly leaseOwner: string;
+  readonly fencingToken: number;
+  readonly leaseExpiresAt: string | null;
+}

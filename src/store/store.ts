@@ -15,10 +15,14 @@ import type {
   NewSchedule,
   NewSession,
   NewToken,
+  NewWorkerEnrolment,
   PromotionChanges,
   PromotionRecord,
+  RegisterWorkerInput,
+  RemoteWorkerRecord,
   RunChanges,
   RunFence,
+  RunLease,
   RunRecord,
   RunStatus,
   ScheduleChanges,
@@ -29,6 +33,8 @@ import type {
   SessionRecord,
   StoredEvent,
   TokenRecord,
+  WorkerEnrolmentRecord,
+  WorkerMatch,
   WriterLeaseFence,
   WriterLeaseRecord,
 } from './records.js';
@@ -131,7 +137,9 @@ export interface Store {
    * sets status `running`, the lease, `startedAt`, increments `fencingToken`, `claimCount` and
    * `version`, and clears `notBefore`. Returns null when nothing is claimable. Concurrent
    * claimers (threads, processes, PostgreSQL connections) never claim the same run twice and
-   * never exceed `maxRunningPerRepo`.
+   * never exceed `maxRunningPerRepo`. With `match`, a run is claimable only when every one of
+   * its requirements is among `match.offers` (agent requirements aside under `anyAgent`); a
+   * worker that does not match never receives it.
    */
   claimRun(input: {
     owner: string;
@@ -139,6 +147,7 @@ export interface Store {
     leaseExpiresAt: string;
     maxRunningPerRepo?: number;
     runId?: string;
+    match?: WorkerMatch;
     events: (claimed: RunRecord) => readonly NewEvent[];
   }): Promise<{ run: RunRecord; events: StoredEvent[] } | null>;
 
@@ -177,6 +186,33 @@ export interface Store {
   /** Revokes by id or name; NOT_FOUND when neither matches; revoking twice keeps the first time. */
   revokeToken(idOrName: string, revokedAt: string): Promise<TokenRecord>;
   countTokens(): Promise<number>;
+
+  /**
+   * Stores a one-time enrolment for the worker `name`. CONFLICT (field `name`) when a worker
+   * already has the name (names stay taken after revocation).
+   */
+  createWorkerEnrolment(enrolment: NewWorkerEnrolment): Promise<WorkerEnrolmentRecord>;
+  /**
+   * Spends the enrolment whose secret hashes to `enrolmentSecretSha256` and creates its worker
+   * (name and labels from the enrolment), atomically. UNAUTHENTICATED when the enrolment is
+   * unknown, used or expired at `nowIso` (one error for all three); CONFLICT when the name was
+   * taken since (the enrolment stays unused).
+   */
+  registerWorker(input: RegisterWorkerInput): Promise<RemoteWorkerRecord>;
+  /** The worker whose credential hashes to this, revoked or not; null when none. */
+  findWorkerByCredentialHash(credentialSha256: string): Promise<RemoteWorkerRecord | null>;
+  /** By id, else by name. */
+  getWorker(idOrName: string): Promise<RemoteWorkerRecord | null>;
+  /** By name, revoked included. */
+  listWorkers(): Promise<RemoteWorkerRecord[]>;
+  /** NOT_FOUND when neither id nor name matches; revoking twice keeps the first time. */
+  revokeWorker(idOrName: string, revokedAt: string): Promise<RemoteWorkerRecord>;
+  /** Sets `lastSeenAt` (a claim or heartbeat); NOT_FOUND for an unknown id. */
+  recordWorkerSeen(id: string, seenAt: string): Promise<RemoteWorkerRecord>;
+  /** The holders of every running run's lease (who is busy with what), oldest claim first. */
+  listRunningLeases(): Promise<RunLease[]>;
+  /** A draining worker is told so by its heartbeats and gets no new claims; NOT_FOUND. */
+  setWorkerDraining(idOrName: string, draining: boolean): Promise<RemoteWorkerRecord>;
 
   /**
    * Records an approval decision, changes the run when `runChanges` is given, and appends

@@ -1,4 +1,12 @@
 export {
+  type LeaseOrder,
+  REPORTABLE_STATUSES,
+  type RemoteLease,
+  type RemoteWorkerSettings,
+  RemoteWorkers,
+  type ReportableStatus,
+} from './remote-workers.js';
+export {
   type EmbeddedWorkerStatus,
   WorkerPool,
   type WorkerPoolSettings,

@@ -1,6 +1,7 @@
 import { type Logger, normaliseError } from '../kernel/index.js';
 import type { ClaimedRun, RunQueue } from '../queue/index.js';
 import { executeClaimedRun, type RunnerDeps } from '../runner/index.js';
+import type { WorkerMatch } from '../store/index.js';
 
 export type WorkerState = 'idle' | 'busy' | 'draining' | 'stopped';
 
@@ -22,6 +23,8 @@ export interface WorkerPoolSettings {
   readonly idlePollMs: number;
   /** Pause after a failed claim (the database is away): no tight loop against a dead store. */
   readonly errorBackoffMs: number;
+  /** Labels every loop offers (`AAS_WORKER_LABELS`); a run requiring others is left alone. */
+  readonly labels?: readonly string[];
 }
 
 interface WorkerSlot {
@@ -119,7 +122,7 @@ export class WorkerPool {
     while (!this.#draining) {
       let claimed: ClaimedRun | null;
       try {
-        claimed = await this.deps.queue.claim(slot.id);
+        claimed = await this.deps.queue.claim(slot.id, { match: this.#match(slot) });
       } catch (thrown) {
         log.error({ err: normaliseError(thrown).message }, 'claim failed');
         await this.#sleep(slot, this.settings.errorBackoffMs);
@@ -132,6 +135,20 @@ export class WorkerPool {
       await this.#execute(slot, claimed, log);
     }
     slot.state = 'stopped';
+  }
+
+  /**
+   * What an embedded loop offers: the configured labels and its own id (a job may pin it). Any
+   * agent: the server's registry refused jobs naming agents it does not have at submission.
+   */
+  #match(slot: WorkerSlot): WorkerMatch {
+    return {
+      offers: [
+        ...(this.settings.labels ?? []).map((label) => `label:${label}`),
+        `worker:${slot.id}`,
+      ],
+      anyAgent: true,
+    };
   }
 
   async #execute(slot: WorkerSlot, claimed: ClaimedRun, log: Logger): Promise<void> {

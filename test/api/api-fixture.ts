@@ -2,7 +2,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
-import { type ApiDeps, createApiServer, issueToken } from '../../src/api/index.js';
+import {
+  type ApiDeps,
+  createApiServer,
+  hashTokenSecret,
+  issueToken,
+  newEnrolmentSecret,
+  newWorkerCredential,
+} from '../../src/api/index.js';
 import { createPromotionDeps } from '../../src/app/index.js';
 import { parseConfig } from '../../src/config/index.js';
 import {
@@ -15,6 +22,7 @@ import {
   silentLogger,
 } from '../../src/kernel/index.js';
 import { type EffectivePolicy, mergePolicy, type NamedLayer } from '../../src/policy/index.js';
+import { RunQueue } from '../../src/queue/index.js';
 import { ScheduleService } from '../../src/schedules/index.js';
 import { EventBus, SessionRecorder, sessionEvent } from '../../src/sessions/index.js';
 import {
@@ -23,6 +31,7 @@ import {
   TOKEN_ROLES,
   type TokenRole,
 } from '../../src/store/index.js';
+import { RemoteWorkers } from '../../src/workers/index.js';
 import { makeTempDir, removeDir } from '../helpers/temp-repo.js';
 import type { StoreFixture } from '../store/dialects.js';
 import { StoreControlPlane } from './store-control-plane.js';
@@ -49,6 +58,11 @@ export interface RunningApi {
   readonly bus: EventBus;
   readonly clock: Clock;
   readonly controlPlane: StoreControlPlane;
+  /** The queue remote workers claim from (leases by this fixture's clock). */
+  readonly queue: RunQueue;
+  readonly remoteWorkers: RemoteWorkers;
+  /** The remote worker whose credential is `secrets.worker`. */
+  readonly workerId: string;
   readonly paths: { readonly runs: string; readonly artifacts: string };
   /** A live token secret per role. */
   readonly secrets: Record<TokenRole, string>;
@@ -93,6 +107,26 @@ export async function startApi(
     });
     secrets[role] = issued.secret;
   }
+  // The worker role's secret is a real remote worker's credential (bound to a worker, as the
+  // worker routes demand). It offers no agent, so its own claims find nothing unless pinned.
+  const enrolmentSecret = newEnrolmentSecret();
+  await store.createWorkerEnrolment({
+    id: newId(IdPrefix.enrolment, clock.nowMs()),
+    name: `worker-${suffix}`,
+    labels: [],
+    secretSha256: hashTokenSecret(enrolmentSecret),
+    createdAt: clock.nowIso(),
+    createdBy: 'fixture',
+    expiresAt: new Date(clock.nowMs() + 3_600_000).toISOString(),
+  });
+  secrets.worker = newWorkerCredential();
+  const fixtureWorker = await store.registerWorker({
+    enrolmentSecretSha256: hashTokenSecret(enrolmentSecret),
+    nowIso: clock.nowIso(),
+    workerId: newId(IdPrefix.worker, clock.nowMs()),
+    credentialSha256: hashTokenSecret(secrets.worker),
+    capabilities: { agents: [], sandbox: [] },
+  });
   const revoked = await issueToken(store, clock, {
     name: `revoked-${suffix}`,
     role: 'admin',
@@ -108,6 +142,14 @@ export async function startApi(
     log: silentLogger,
     owner: 'api-test',
   });
+  const queue = new RunQueue(
+    { store, clock, log: silentLogger, bus },
+    { leaseMs: 60_000, retryBackoff: { baseMs: 1_000, maxMs: 10_000 } },
+  );
+  const remoteWorkers = new RemoteWorkers(
+    { queue, store, clock, bus, log: silentLogger },
+    { pollMs: options.streamPollMs ?? 60 * 60 * 1000 },
+  );
   const deps: ApiDeps = {
     store,
     clock,
@@ -116,6 +158,7 @@ export async function startApi(
     controlPlane,
     promotion: promotion.service,
     schedules: new ScheduleService({ store, clock, bus }),
+    workerGateway: remoteWorkers,
     paths,
     panelDir: options.panelDir ?? join(dir, 'panel'),
     bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024,
@@ -142,6 +185,9 @@ export async function startApi(
     bus,
     clock,
     controlPlane,
+    queue,
+    remoteWorkers,
+    workerId: fixtureWorker.id,
     paths,
     secrets,
     revokedSecret: revoked.secret,
@@ -155,6 +201,7 @@ export async function startApi(
       return body;
     },
     async close() {
+      remoteWorkers.stop();
       await app.close();
       removeDir(dir);
     },

@@ -62,6 +62,12 @@ const EXPECTED_OPERATIONS: Record<string, 'bearer' | 'public'> = {
   'GET /api/v1/schedules/{id}/preview': 'bearer',
   'GET /api/v1/health': 'public',
   'GET /api/v1/metrics': 'bearer',
+  'POST /api/v1/workers/enrolments': 'bearer',
+  'POST /api/v1/workers/register': 'public',
+  'DELETE /api/v1/workers/{idOrName}': 'bearer',
+  'POST /api/v1/workers/claim': 'bearer',
+  'POST /api/v1/workers/heartbeat': 'bearer',
+  'POST /api/v1/runs/{id}/report': 'bearer',
 };
 
 const [sqlite] = await storeDialects();

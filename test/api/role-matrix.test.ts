@@ -47,6 +47,7 @@ const json = (body: unknown): RequestInit => ({
   body: JSON.stringify(body),
 });
 let tokenCounter = 0;
+let enrolmentCounter = 0;
 let scheduleCounter = 0;
 /** A schedule the schedule routes read and change. */
 let matrixSchedule: string;
@@ -318,6 +319,84 @@ const ROUTES: readonly RouteCase[] = [
     request: async () => ({ path: `${V1}/health`, init: {} }),
   },
   {
+    key: 'POST /api/v1/workers/enrolments',
+    access: 'workers:enrol',
+    success: 201,
+    request: async () => {
+      enrolmentCounter += 1;
+      return {
+        path: `${V1}/workers/enrolments`,
+        init: json({ name: `matrix-${enrolmentCounter}` }),
+      };
+    },
+  },
+  {
+    key: 'POST /api/v1/workers/register',
+    access: 'public',
+    success: 201,
+    request: async (api) => {
+      enrolmentCounter += 1;
+      const { secret } = await api.json<{ secret: string }>(
+        `${V1}/workers/enrolments`,
+        json({ name: `matrix-${enrolmentCounter}` }),
+      );
+      return {
+        path: `${V1}/workers/register`,
+        init: json({ enrolmentSecret: secret, capabilities: { agents: ['mock'], sandbox: [] } }),
+      };
+    },
+  },
+  {
+    key: 'DELETE /api/v1/workers/{idOrName}',
+    access: 'workers:enrol',
+    success: 200,
+    request: async (api) => {
+      enrolmentCounter += 1;
+      const name = `matrix-${enrolmentCounter}`;
+      const { secret } = await api.json<{ secret: string }>(
+        `${V1}/workers/enrolments`,
+        json({ name }),
+      );
+      await api.json(`${V1}/workers/register`, {
+        ...json({ enrolmentSecret: secret, capabilities: { agents: [], sandbox: [] } }),
+        secret: null,
+      });
+      return { path: `${V1}/workers/${name}`, init: { method: 'DELETE' } };
+    },
+  },
+  {
+    key: 'POST /api/v1/workers/claim',
+    access: 'workers:work',
+    // The fixture's worker offers no agent: nothing is claimable for it, so the answer is 204.
+    success: 204,
+    request: async () => ({ path: `${V1}/workers/claim`, init: json({ waitSec: 0 }) }),
+  },
+  {
+    key: 'POST /api/v1/workers/heartbeat',
+    access: 'workers:work',
+    success: 200,
+    request: async () => ({ path: `${V1}/workers/heartbeat`, init: json({ leases: [] }) }),
+  },
+  {
+    key: 'POST /api/v1/runs/{id}/report',
+    access: 'workers:work',
+    success: 200,
+    request: async (api) => {
+      // A run held by the fixture's worker under a fresh claim (claimed by id, so no match).
+      const { runId } = await submitQueued(api);
+      const claimed = await api.queue.claim(api.workerId, { runId });
+      return {
+        path: `${V1}/runs/${runId}/report`,
+        init: json({
+          fencingToken: claimed?.fence.fencingToken ?? -1,
+          status: 'failed',
+          reasonCode: 'AGENT_FAILED',
+          detail: 'matrix',
+        }),
+      };
+    },
+  },
+  {
     key: 'GET /api/v1/metrics',
     access: 'read',
     success: 200,
@@ -364,6 +443,12 @@ const EXPECTED_ALLOWED: Record<string, readonly TokenRole[] | typeof EVERYONE> =
   'GET /api/v1/schedules/{id}/preview': READERS,
   'GET /api/v1/health': EVERYONE,
   'GET /api/v1/metrics': READERS,
+  'POST /api/v1/workers/enrolments': ['admin'],
+  'POST /api/v1/workers/register': EVERYONE,
+  'DELETE /api/v1/workers/{idOrName}': ['admin'],
+  'POST /api/v1/workers/claim': ['worker'],
+  'POST /api/v1/workers/heartbeat': ['worker'],
+  'POST /api/v1/runs/{id}/report': ['worker'],
 };
 
 function expectedFromTable(route: RouteCase, caller: Caller): number {
@@ -406,9 +491,11 @@ it('the hand-written table agrees with the permission table', () => {
     }
   }
   expect(Object.keys(EXPECTED_ALLOWED).sort()).toEqual(ROUTES.map((route) => route.key).sort());
-  // The worker role holds no permission on these routes.
-  for (const roles of Object.values(PERMISSIONS)) {
-    expect(roles as readonly string[]).not.toContain('worker');
+  // The worker role holds only the worker protocol's own permission.
+  for (const [permission, roles] of Object.entries(PERMISSIONS)) {
+    expect(roles as readonly string[], permission).toEqual(
+      permission === 'workers:work' ? ['worker'] : expect.not.arrayContaining(['worker']),
+    );
   }
 });
 

@@ -705,10 +705,18 @@ for (const dialect of dialects) {
             lastHeartbeatAt: null,
           },
         ];
-        const body = await api.json<{ items: { id: string }[] }>(`${V1}/workers`, {
-          secret: api.secrets.viewer,
-        });
-        expect(body.items.map((worker) => worker.id)).toEqual(['worker-1', 'worker-2']);
+        const body = await api.json<{ items: { id: string; kind: string; state: string }[] }>(
+          `${V1}/workers`,
+          { secret: api.secrets.viewer },
+        );
+        // Embedded first (states mapped to the common vocabulary), then the remote ones.
+        expect(body.items.slice(0, 2)).toEqual([
+          expect.objectContaining({ id: 'worker-1', kind: 'embedded', state: 'busy' }),
+          expect.objectContaining({ id: 'worker-2', kind: 'embedded', state: 'draining' }),
+        ]);
+        expect(body.items.slice(2)).toEqual([
+          expect.objectContaining({ id: api.workerId, kind: 'remote', state: 'online' }),
+        ]);
         const health = await api.json<unknown>(`${V1}/health`, { secret: null });
         expect(health).toEqual({
           status: 'ok',

@@ -253,7 +253,10 @@ describeInBrowser('the panel at /panel, in a real browser', () => {
     expect(await row.textContent()).toContain('cron 0 3 1 1 * (Europe/Berlin)');
     expect(await row.textContent()).toMatch(/20\d\d-01-01T02:00:00/);
     // The server's embedded worker, listed on its own (the two tables load independently).
-    await page.locator('td.mono', { hasText: /^worker:/ }).first().waitFor();
+    await page
+      .locator('td.mono', { hasText: /^worker:/ })
+      .first()
+      .waitFor();
     await row.getByRole('button', { name: 'Pause' }).click();
     await row.locator('.badge', { hasText: 'paused' }).waitFor();
     await row.getByRole('button', { name: 'Run now' }).click();

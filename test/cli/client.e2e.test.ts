@@ -191,6 +191,45 @@ describe('aas as a client of a server', () => {
     expect(unknown.stderr).toMatch(/^error \[NOT_FOUND\]/);
   });
 
+  it('aas worker enrol / workers / worker revoke --server: enrol, register, list, revoke', async () => {
+    const enrolled = await client([
+      'worker',
+      'enrol',
+      '--name',
+      'gpu-box',
+      '--labels',
+      'linux,gpu',
+    ]);
+    expect(enrolled.code, enrolled.stderr).toBe(0);
+    const secret = /^secret \(shown once, usable once\): (aase_\S+)$/m.exec(enrolled.stdout)?.[1];
+    expect(secret).toBeDefined();
+    // The worker side of the exchange (its CLI loop is the next increment): plain HTTP.
+    const registered = await fetch(`${server.url}/api/v1/workers/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        enrolmentSecret: secret,
+        capabilities: { agents: ['mock'], sandbox: ['plain'] },
+      }),
+    });
+    expect(registered.status).toBe(201);
+
+    const listed = await client(['workers']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/^gpu-box\s+remote\s+online\s+linux,gpu\s/m);
+    expect(listed.stdout).toMatch(/^worker:\S+\s+embedded\s+(online|busy)\s/m);
+
+    const revoked = await client(['worker', 'revoke', 'gpu-box']);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toMatch(/^revoked worker gpu-box \(wrk_/);
+    const after = jsonOf<{ name: string; state: string }[]>(await client(['workers', '--json']));
+    expect(after).toContainEqual(expect.objectContaining({ name: 'gpu-box', state: 'offline' }));
+
+    const bad = await client(['worker', 'enrol', '--name', 'x', '--labels', 'Not-Lower']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error \[REQUEST_INVALID\]/);
+  });
+
   it('an unreachable server: exit 1 and SERVER_UNAVAILABLE', async () => {
     const port = await freePort();
     const result = await runCli(

@@ -1263,6 +1263,7 @@ for (const dialect of dialects) {
           { name: '0003-promotion' },
           { name: '0004-model-spend' },
           { name: '0005-schedules' },
+          { name: '0006-remote-workers' },
         ]);
       });
 

@@ -11,6 +11,7 @@ import {
   asRun,
   asSession,
   DecisionWire,
+  EnrolmentWire,
   ErrorBodyWire,
   EventPageWire,
   IssuedTokenWire,
@@ -20,6 +21,7 @@ import {
   PreviewWire,
   type PromotionResultView,
   PromotionResultWire,
+  RemoteWorkerWire,
   type RunApprovalsView,
   RunApprovalsWire,
   RunViewWire,
@@ -35,6 +37,8 @@ import {
   type TokenView,
   TokenWire,
   TriggeredWire,
+  WorkerListWire,
+  type WorkerView,
 } from './wire.js';
 
 export const API_PREFIX = '/api/v1';
@@ -356,6 +360,22 @@ export class ServerClient {
 
   async revokeToken(idOrName: string): Promise<TokenView> {
     return this.#json('DELETE', `/tokens/${segment(idOrName)}`, TokenWire);
+  }
+
+  async enrolWorker(input: {
+    name: string;
+    labels: readonly string[];
+    ttlSec: number;
+  }): Promise<z.infer<typeof EnrolmentWire>> {
+    return this.#json('POST', '/workers/enrolments', EnrolmentWire, { body: input });
+  }
+
+  async revokeWorker(idOrName: string): Promise<z.infer<typeof RemoteWorkerWire>> {
+    return this.#json('DELETE', `/workers/${segment(idOrName)}`, RemoteWorkerWire);
+  }
+
+  async listWorkers(): Promise<WorkerView[]> {
+    return (await this.#json('GET', '/workers', WorkerListWire)).items;
   }
 
   async listSchedules(): Promise<ScheduleWireView[]> {

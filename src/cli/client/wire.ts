@@ -77,6 +77,33 @@ export const TokenListWire = z.object({ items: z.array(TokenWire) });
 export const IssuedTokenWire = z.object({ token: TokenWire, secret: z.string() });
 export type TokenView = z.infer<typeof TokenWire>;
 
+export const WorkerWire = z.looseObject({
+  id: z.string(),
+  kind: z.string(),
+  name: z.string(),
+  state: z.string(),
+  labels: z.array(z.string()),
+  runIds: z.array(z.string()),
+  lastSeenAt: nullableString,
+  revokedAt: nullableString,
+});
+export const WorkerListWire = z.object({ items: z.array(WorkerWire) });
+export type WorkerView = z.infer<typeof WorkerWire>;
+export const RemoteWorkerWire = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  revokedAt: nullableString,
+});
+export const EnrolmentWire = z.object({
+  enrolment: z.looseObject({
+    id: z.string(),
+    name: z.string(),
+    labels: z.array(z.string()),
+    expiresAt: z.string(),
+  }),
+  secret: z.string(),
+});
+
 export const SessionPageWire = z.object({
   items: z.array(SessionWire),
   nextCursor: z.string().nullable().optional(),

@@ -4,6 +4,7 @@ import * as queueAndTokens from './0002-queue-and-tokens.js';
 import * as promotion from './0003-promotion.js';
 import * as modelSpend from './0004-model-spend.js';
 import * as schedules from './0005-schedules.js';
+import * as remoteWorkers from './0006-remote-workers.js';
 
 /**
  * Migrations are compiled into the program rather than read from a folder at run time, so a
@@ -15,6 +16,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0003-promotion': promotion,
   '0004-model-spend': modelSpend,
   '0005-schedules': schedules,
+  '0006-remote-workers': remoteWorkers,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -45,22 +45,32 @@ export function WorkersPage({ identity }: { identity: Identity }) {
           <thead>
             <tr>
               <th>Worker</th>
+              <th>Kind</th>
               <th>State</th>
+              <th>Labels</th>
               <th>Run</th>
               <th>Lease until</th>
-              <th>Last heartbeat</th>
+              <th>Last seen</th>
             </tr>
           </thead>
           <tbody>
             {items.map((worker) => (
               <tr key={worker.id}>
-                <td className="mono">{worker.id}</td>
+                <td className="mono">{worker.name}</td>
+                <td>{worker.kind}</td>
                 <td>
                   <span className={`badge worker-${worker.state}`}>{worker.state}</span>
                 </td>
-                <td className="mono">{worker.runId ?? '—'}</td>
+                <td>{worker.labels.length > 0 ? worker.labels.join(', ') : '—'}</td>
+                <td className="mono">
+                  {worker.runIds.length > 0 ? worker.runIds.join(', ') : '—'}
+                </td>
                 <td>{worker.leaseExpiresAt ?? '—'}</td>
-                <td>{worker.lastHeartbeatAt ? age(worker.lastHeartbeatAt, now) : '—'}</td>
+                <td>
+                  {(worker.lastSeenAt ?? worker.lastHeartbeatAt)
+                    ? age(worker.lastSeenAt ?? worker.lastHeartbeatAt ?? '', now)
+                    : '—'}
+                </td>
               </tr>
             ))}
           </tbody>

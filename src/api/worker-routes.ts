@@ -1,0 +1,304 @@
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { AasError, IdPrefix, newId } from '../kernel/index.js';
+import type { RemoteWorkerRecord } from '../store/index.js';
+import {
+  API_PREFIX,
+  type ApiApp,
+  BEARER_SECURITY,
+  identityOf,
+  NO_SECURITY,
+  type RouteContext,
+} from './api-app.js';
+import {
+  ClaimBodySchema,
+  CreateEnrolmentBodySchema,
+  ErrorBodySchema,
+  HeartbeatBodySchema,
+  HeartbeatReplySchema,
+  NoQuerySchema,
+  RegisterWorkerBodySchema,
+  RemoteWorkerSchema,
+  ReportBodySchema,
+  RunParamsSchema,
+  WorkerEnrolmentSchema,
+  WorkerLeaseSchema,
+  WorkerRefParamsSchema,
+  WorkerSchema,
+} from './api-schemas.js';
+import { READ_ERRORS } from './route-errors.js';
+import { hashTokenSecret } from './tokens.js';
+import { enrolWorker, isEnrolmentSecretFormat, newWorkerCredential } from './worker-secrets.js';
+import {
+  embeddedWorkerState,
+  leasesOf,
+  remoteWorkerState,
+  WORKER_STALE_AFTER_MS,
+} from './worker-state.js';
+
+const BODY_ERRORS = { 413: ErrorBodySchema, 415: ErrorBodySchema } as const;
+
+/**
+ * Remote workers: enrolment (admin) → registration (the one-time secret buys a credential) →
+ * long-poll claims, heartbeats and fenced reports under that credential; revocation ends it.
+ */
+export function registerWorkerRoutes(app: ApiApp, context: RouteContext): void {
+  const { store, clock, controlPlane, log, workerGateway } = context.deps;
+
+  /** The worker bound to the calling credential; a plain `worker`-role token has none. */
+  async function callingWorker(request: FastifyRequest): Promise<RemoteWorkerRecord> {
+    const identity = identityOf(request);
+    const worker =
+      identity.workerId === undefined ? null : await store.getWorker(identity.workerId);
+    if (worker === null) {
+      throw new AasError('FORBIDDEN', 'this route needs a remote worker credential', {
+        hint: 'register with an enrolment secret: aas worker enrol --name <name>',
+      });
+    }
+    return worker;
+  }
+
+  app.route({
+    method: 'GET',
+    url: `${API_PREFIX}/workers`,
+    config: { access: 'workers:read' },
+    schema: {
+      summary: 'Embedded workers of this server and enrolled remote workers, with their state',
+      description: `Remote workers are stale after ${WORKER_STALE_AFTER_MS / 1000} s without a claim or heartbeat, offline after 5 min.`,
+      tags: ['workers'],
+      operationId: 'listWorkers',
+      security: BEARER_SECURITY,
+      querystring: NoQuerySchema,
+      response: { 200: z.object({ items: z.array(WorkerSchema) }), ...READ_ERRORS },
+    },
+    handler: async () => {
+      const [remote, leases] = await Promise.all([store.listWorkers(), store.listRunningLeases()]);
+      const nowMs = clock.nowMs();
+      const embedded = controlPlane.workers().map((worker) => ({
+        id: worker.id,
+        kind: 'embedded' as const,
+        name: worker.id,
+        state: embeddedWorkerState(worker.state),
+        labels: [],
+        capabilities: null,
+        runId: worker.runId,
+        runIds: worker.runId === null ? [] : [worker.runId],
+        fencingToken: worker.fencingToken,
+        leaseExpiresAt: worker.leaseExpiresAt,
+        lastHeartbeatAt: worker.lastHeartbeatAt,
+        lastSeenAt: null,
+        enrolledAt: null,
+        revokedAt: null,
+      }));
+      const remoteItems = remote.map((worker) => {
+        const held = leasesOf(leases, worker.id);
+        const first = held[0];
+        return {
+          id: worker.id,
+          kind: 'remote' as const,
+          name: worker.name,
+          state: remoteWorkerState(worker, held.length > 0, nowMs),
+          labels: worker.labels,
+          capabilities: worker.capabilities,
+          runId: first?.runId ?? null,
+          runIds: held.map((lease) => lease.runId),
+          fencingToken: first?.fencingToken ?? null,
+          leaseExpiresAt: first?.leaseExpiresAt ?? null,
+          lastHeartbeatAt: worker.lastSeenAt,
+          lastSeenAt: worker.lastSeenAt,
+          enrolledAt: worker.enrolledAt,
+          revokedAt: worker.revokedAt,
+        };
+      });
+      return { items: [...embedded, ...remoteItems] };
+    },
+  });
+
+  app.route({
+    method: 'POST',
+    url: `${API_PREFIX}/workers/enrolments`,
+    config: { access: 'workers:enrol' },
+    schema: {
+      summary:
+        'Create a one-time enrolment secret for a remote worker; shown in this response only',
+      tags: ['workers'],
+      operationId: 'createWorkerEnrolment',
+      security: BEARER_SECURITY,
+      querystring: NoQuerySchema,
+      body: CreateEnrolmentBodySchema,
+      response: {
+        201: z.object({
+          enrolment: WorkerEnrolmentSchema,
+          secret: z.string().describe('give to `aas worker --token`; one use, shown once'),
+        }),
+        ...READ_ERRORS,
+        409: ErrorBodySchema,
+        ...BODY_ERRORS,
+      },
+    },
+    handler: async (request, reply) => {
+      const { enrolment, secret } = await enrolWorker(store, clock, {
+        name: request.body.name,
+        labels: request.body.labels,
+        ttlSec: request.body.ttlSec,
+        createdBy: identityOf(request).name,
+      });
+      log.info(
+        { enrolmentId: enrolment.id, name: enrolment.name, by: identityOf(request).name },
+        'worker enrolment created',
+      );
+      return reply.code(201).send({ enrolment, secret });
+    },
+  });
+
+  app.route({
+    method: 'POST',
+    url: `${API_PREFIX}/workers/register`,
+    // The enrolment secret in the body is the credential: a worker has no bearer token yet.
+    config: { access: 'public' },
+    schema: {
+      summary: 'Exchange a one-time enrolment secret for the worker credential (once)',
+      tags: ['workers'],
+      operationId: 'registerWorker',
+      security: NO_SECURITY,
+      querystring: NoQuerySchema,
+      body: RegisterWorkerBodySchema,
+      response: {
+        201: z.object({
+          worker: RemoteWorkerSchema,
+          credential: z
+            .string()
+            .describe('send as "Authorization: Bearer <credential>"; shown once'),
+        }),
+        400: ErrorBodySchema,
+        401: ErrorBodySchema,
+        409: ErrorBodySchema,
+        ...BODY_ERRORS,
+        500: ErrorBodySchema,
+        503: ErrorBodySchema,
+      },
+    },
+    handler: async (request, reply) => {
+      const { enrolmentSecret, capabilities } = request.body;
+      if (!isEnrolmentSecretFormat(enrolmentSecret)) {
+        throw new AasError('UNAUTHENTICATED', 'the enrolment secret is unknown, used or expired', {
+          hint: 'ask an administrator for a new one: aas worker enrol --name <name>',
+        });
+      }
+      const credential = newWorkerCredential();
+      const nowMs = clock.nowMs();
+      const worker = await store.registerWorker({
+        enrolmentSecretSha256: hashTokenSecret(enrolmentSecret),
+        nowIso: new Date(nowMs).toISOString(),
+        workerId: newId(IdPrefix.worker, nowMs),
+        credentialSha256: hashTokenSecret(credential),
+        capabilities: {
+          agents: [...new Set(capabilities.agents)],
+          sandbox: [...new Set(capabilities.sandbox)],
+        },
+      });
+      log.info({ workerId: worker.id, name: worker.name }, 'remote worker registered');
+      return reply.code(201).send({ worker, credential });
+    },
+  });
+
+  app.route({
+    method: 'DELETE',
+    url: `${API_PREFIX}/workers/:idOrName`,
+    config: { access: 'workers:enrol' },
+    schema: {
+      summary: 'Revoke a remote worker; its credential stops working on its next request',
+      tags: ['workers'],
+      operationId: 'revokeWorker',
+      security: BEARER_SECURITY,
+      querystring: NoQuerySchema,
+      params: WorkerRefParamsSchema,
+      response: { 200: RemoteWorkerSchema, ...READ_ERRORS, 404: ErrorBodySchema },
+    },
+    handler: async (request) => {
+      const worker = await store.revokeWorker(request.params.idOrName, clock.nowIso());
+      log.info(
+        { workerId: worker.id, name: worker.name, by: identityOf(request).name },
+        'remote worker revoked',
+      );
+      return worker;
+    },
+  });
+
+  app.route({
+    method: 'POST',
+    url: `${API_PREFIX}/workers/claim`,
+    config: { access: 'workers:work' },
+    schema: {
+      summary:
+        'Long-poll for a run this worker can execute: 200 with the lease, 204 when none came',
+      tags: ['workers'],
+      operationId: 'claimRun',
+      security: BEARER_SECURITY,
+      querystring: NoQuerySchema,
+      body: ClaimBodySchema,
+      response: {
+        200: WorkerLeaseSchema,
+        204: z.null().describe('no claimable run within waitSec'),
+        ...READ_ERRORS,
+        ...BODY_ERRORS,
+      },
+    },
+    handler: async (request, reply) => {
+      const worker = await callingWorker(request);
+      // A client that goes away stops waiting; a run claimed in that instant is not lost: its
+      // lease lapses unrenewed and the sweep requeues it.
+      const gone = new AbortController();
+      reply.raw.on('close', () => gone.abort());
+      const lease = await workerGateway.claim(worker, request.body.waitSec * 1000, gone.signal);
+      if (lease === null) return reply.code(204).send(null);
+      return reply.code(200).send(lease);
+    },
+  });
+
+  app.route({
+    method: 'POST',
+    url: `${API_PREFIX}/workers/heartbeat`,
+    config: { access: 'workers:work' },
+    schema: {
+      summary: 'Renew every listed lease; per run ok / cancel / lost, and whether to drain',
+      tags: ['workers'],
+      operationId: 'workerHeartbeat',
+      security: BEARER_SECURITY,
+      querystring: NoQuerySchema,
+      body: HeartbeatBodySchema,
+      response: { 200: HeartbeatReplySchema, ...READ_ERRORS, ...BODY_ERRORS },
+    },
+    handler: async (request) => {
+      const worker = await callingWorker(request);
+      return workerGateway.heartbeat(worker, request.body.leases);
+    },
+  });
+
+  app.route({
+    method: 'POST',
+    url: `${API_PREFIX}/runs/:id/report`,
+    config: { access: 'workers:work' },
+    schema: {
+      summary: "A remote worker's final report; accepted only with the current fencing token",
+      tags: ['workers'],
+      operationId: 'reportRun',
+      security: BEARER_SECURITY,
+      querystring: NoQuerySchema,
+      params: RunParamsSchema,
+      body: ReportBodySchema,
+      response: {
+        200: z.object({ runId: z.string(), status: z.string(), reasonCode: z.string().nullable() }),
+        ...READ_ERRORS,
+        404: ErrorBodySchema,
+        409: ErrorBodySchema.describe('LEASE_FENCED: this worker no longer holds the run'),
+        ...BODY_ERRORS,
+      },
+    },
+    handler: async (request) => {
+      const worker = await callingWorker(request);
+      const run = await workerGateway.report(worker, request.params.id, request.body);
+      return { runId: run.id, status: run.status, reasonCode: run.reasonCode };
+    },
+  });
+}

@@ -1,0 +1,48 @@
+import { assertNever } from '../kernel/index.js';
+import type { RemoteWorkerRecord, RunLease } from '../store/index.js';
+import type { WorkerStatus } from './api-deps.js';
+
+/**
+ * A remote worker is `stale` once it has not claimed or heartbeated for this long: a waiting
+ * claim returns within 30 s and a worker heartbeats well inside its lease, so two missed
+ * contacts mean something is wrong, though its leases may still be alive.
+ */
+export const WORKER_STALE_AFTER_MS = 60_000;
+/** …and `offline` after this long (also when revoked or never seen). */
+export const WORKER_OFFLINE_AFTER_MS = 300_000;
+
+export type WorkerState = 'online' | 'busy' | 'draining' | 'stale' | 'offline';
+
+/** Derived from `lastSeenAt` by the injected clock's `nowMs`, never stored. */
+export function remoteWorkerState(
+  worker: RemoteWorkerRecord,
+  holdsLeases: boolean,
+  nowMs: number,
+): WorkerState {
+  if (worker.revokedAt !== null || worker.lastSeenAt === null) return 'offline';
+  const silentMs = nowMs - Date.parse(worker.lastSeenAt);
+  if (silentMs >= WORKER_OFFLINE_AFTER_MS) return 'offline';
+  if (silentMs >= WORKER_STALE_AFTER_MS) return 'stale';
+  if (worker.draining) return 'draining';
+  return holdsLeases ? 'busy' : 'online';
+}
+
+export function embeddedWorkerState(state: WorkerStatus['state']): WorkerState {
+  switch (state) {
+    case 'idle':
+      return 'online';
+    case 'busy':
+      return 'busy';
+    case 'draining':
+      return 'draining';
+    case 'stopped':
+      return 'offline';
+    default:
+      return assertNever(state, 'embedded worker state');
+  }
+}
+
+/** The leases held by `owner`, oldest claim first. */
+export function leasesOf(leases: readonly RunLease[], owner: string): RunLease[] {
+  return leases.filter((lease) => lease.leaseOwner === owner);
+}

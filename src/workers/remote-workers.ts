@@ -1,0 +1,206 @@
+import { AasError, type Clock, type Logger } from '../kernel/index.js';
+import type { ClaimFence, RunQueue } from '../queue/index.js';
+import type { EventBus } from '../sessions/index.js';
+import type {
+  RemoteWorkerRecord,
+  RunRecord,
+  RunStatus,
+  Store,
+  WorkerMatch,
+} from '../store/index.js';
+
+/** What a remote worker receives with a claim: everything it needs to run the job elsewhere. */
+export interface RemoteLease {
+  readonly runId: string;
+  readonly sessionId: string;
+  /** This claim's number (1 = first) and how many the job allows. */
+  readonly claim: number;
+  readonly maxClaims: number;
+  readonly jobSpec: unknown;
+  /** The repository as the job named it (a path on the server, or a URL). */
+  readonly repo: string;
+  readonly baseRef: string | null;
+  readonly baseCommit: string | null;
+  readonly leaseExpiresAt: string;
+  readonly fencingToken: number;
+}
+
+/** Per held lease: keep going, stop because the run was cancelled, or stop because it was lost. */
+export type LeaseOrder = 'ok' | 'cancel' | 'lost';
+
+/** Final statuses a remote worker may report (promotion states are the control plane's). */
+export const REPORTABLE_STATUSES = ['human_review', 'blocked', 'failed', 'cancelled'] as const;
+export type ReportableStatus = (typeof REPORTABLE_STATUSES)[number] & RunStatus;
+
+export interface RemoteWorkerSettings {
+  /** How often a waiting claim asks the store again when the bus is quiet (other servers queue too). */
+  readonly pollMs: number;
+}
+
+/**
+ * The control plane's side of the remote-worker protocol: long-poll claims filtered by what the
+ * worker offers, heartbeats that renew every lease it holds and carry cancel and drain orders,
+ * and fenced final reports. The API reaches it through its `WorkerGateway` port.
+ */
+export class RemoteWorkers {
+  readonly #waiting = new Set<() => void>();
+  #stopped = false;
+
+  constructor(
+    private readonly deps: {
+      readonly queue: RunQueue;
+      readonly store: Store;
+      readonly clock: Clock;
+      readonly bus: EventBus;
+      readonly log: Logger;
+    },
+    private readonly settings: RemoteWorkerSettings,
+  ) {}
+
+  /** What a remote worker offers a claim: its labels, its name (a pin) and its agents. */
+  static match(worker: RemoteWorkerRecord): WorkerMatch {
+    return {
+      offers: [
+        ...worker.labels.map((label) => `label:${label}`),
+        `worker:${worker.name}`,
+        ...worker.capabilities.agents.map((agent) => `agent:${agent}`),
+      ],
+      anyAgent: false,
+    };
+  }
+
+  /**
+   * Claims a run `worker` can execute, waiting up to `waitMs` for one: a run queued or requeued
+   * in this process wakes the wait at once; otherwise the store is asked again every `pollMs`
+   * (runs queued by other servers sharing the database). Null when the wait ends empty, the
+   * request goes away (`signal`), the service stops, or the worker is draining.
+   */
+  async claim(
+    worker: RemoteWorkerRecord,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<RemoteLease | null> {
+    const seen = await this.deps.store.recordWorkerSeen(worker.id, this.deps.clock.nowIso());
+    if (seen.draining) return null;
+    const match = RemoteWorkers.match(seen);
+    // The wait's end, and the request going away, both end the current wait at once.
+    const expiry = new AbortController();
+    const deadline = waitMs > 0 ? setTimeout(() => expiry.abort(), waitMs) : undefined;
+    if (deadline === undefined) expiry.abort();
+    const ended = signal === undefined ? expiry.signal : AbortSignal.any([signal, expiry.signal]);
+    try {
+      for (;;) {
+        const claimed = await this.deps.queue.claim(worker.id, { match });
+        if (claimed !== null) return leaseOf(claimed.run, claimed.fence);
+        if (ended.aborted || this.#stopped) return null;
+        await this.#wait(ended);
+      }
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  /**
+   * Renews every lease `worker` lists, each under its own fencing token, and answers per run:
+   * `ok`, `cancel` (stop, the run was cancelled: report it cancelled) or `lost` (another holder
+   * or the sweep has it: stop and report nothing). `drain`: finish what you hold, claim nothing.
+   */
+  async heartbeat(
+    worker: RemoteWorkerRecord,
+    leases: readonly { readonly runId: string; readonly fencingToken: number }[],
+  ): Promise<{ runs: { runId: string; order: LeaseOrder }[]; drain: boolean }> {
+    const seen = await this.deps.store.recordWorkerSeen(worker.id, this.deps.clock.nowIso());
+    const runs: { runId: string; order: LeaseOrder }[] = [];
+    for (const lease of leases) {
+      const fence: ClaimFence = {
+        runId: lease.runId,
+        leaseOwner: worker.id,
+        fencingToken: lease.fencingToken,
+      };
+      let order: LeaseOrder;
+      try {
+        const renewal = await this.deps.queue.heartbeat(fence);
+        order = !renewal.held ? 'lost' : renewal.cancelRequested ? 'cancel' : 'ok';
+      } catch (thrown) {
+        // A run id the store does not know is not a lease this worker holds.
+        if (!(thrown instanceof AasError) || thrown.code !== 'NOT_FOUND') throw thrown;
+        order = 'lost';
+      }
+      runs.push({ runId: lease.runId, order });
+    }
+    return { runs, drain: seen.draining };
+  }
+
+  /**
+   * The worker's final report on a run it holds: recorded only with the current fencing token
+   * (else LEASE_FENCED, and `lease.fenced` is recorded).
+   */
+  async report(
+    worker: RemoteWorkerRecord,
+    runId: string,
+    report: {
+      readonly fencingToken: number;
+      readonly status: ReportableStatus;
+      readonly reasonCode: string;
+      readonly detail: string;
+    },
+  ): Promise<RunRecord> {
+    await this.deps.store.recordWorkerSeen(worker.id, this.deps.clock.nowIso());
+    const run = await this.deps.queue.complete(
+      { runId, leaseOwner: worker.id, fencingToken: report.fencingToken },
+      { status: report.status, reasonCode: report.reasonCode, detail: report.detail },
+    );
+    this.deps.log.info(
+      { runId, worker: worker.name, status: run.status, reasonCode: run.reasonCode },
+      'remote worker reported',
+    );
+    return run;
+  }
+
+  /** Claims waiting for work right now (between two looks at the store). */
+  get waiting(): number {
+    return this.#waiting.size;
+  }
+
+  /** Ends every waiting claim (the server is closing): they answer "nothing" at once. */
+  stop(): void {
+    this.#stopped = true;
+    for (const wake of this.#waiting) wake();
+  }
+
+  /** Resolves on a queued or requeued run, after `pollMs`, on abort, or on stop. */
+  #wait(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const unsubscribe = [
+        this.deps.bus.on('run.queued', () => done()),
+        this.deps.bus.on('run.requeued', () => done()),
+      ];
+      const timer = setTimeout(done, this.settings.pollMs);
+      const waiting = this.#waiting;
+      waiting.add(done);
+      signal.addEventListener('abort', done, { once: true });
+      function done() {
+        clearTimeout(timer);
+        for (const off of unsubscribe) off();
+        waiting.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+    });
+  }
+}
+
+function leaseOf(run: RunRecord, fence: ClaimFence): RemoteLease {
+  return {
+    runId: run.id,
+    sessionId: run.sessionId,
+    claim: run.claimCount,
+    maxClaims: run.maxClaims,
+    jobSpec: run.jobSpec,
+    repo: run.repo,
+    baseRef: run.baseRef,
+    baseCommit: run.baseCommit,
+    leaseExpiresAt: run.leaseExpiresAt ?? '',
+    fencingToken: fence.fencingToken,
+  };
+}

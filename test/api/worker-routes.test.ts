@@ -1,0 +1,248 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type StoreFixture, storeDialects } from '../store/dialects.js';
+import {
+  expectError,
+  job,
+  postJson,
+  type RunningApi,
+  startApi,
+  submitQueued,
+} from './api-fixture.js';
+
+/**
+ * The remote-worker protocol over HTTP: one-time enrolment, the worker credential and its
+ * revocation, claims that respect labels and agents, the long-poll woken by a queued run,
+ * heartbeats with cancel orders, and fenced final reports.
+ */
+
+const V1 = '/api/v1';
+let counter = 0;
+
+interface Lease {
+  runId: string;
+  sessionId: string;
+  fencingToken: number;
+  jobSpec: { requireLabels?: string[] };
+  repo: string;
+  leaseExpiresAt: string;
+}
+
+async function enrolAndRegister(
+  api: RunningApi,
+  options: { labels?: string[]; agents?: string[] } = {},
+): Promise<{ name: string; credential: string; workerId: string }> {
+  counter += 1;
+  const name = `remote-${counter}`;
+  const { secret } = await api.json<{ secret: string }>(
+    `${V1}/workers/enrolments`,
+    postJson({ name, labels: options.labels ?? [] }),
+  );
+  expect(secret).toMatch(/^aase_/);
+  const registered = await api.json<{ worker: { id: string }; credential: string }>(
+    `${V1}/workers/register`,
+    postJson(
+      {
+        enrolmentSecret: secret,
+        capabilities: { agents: options.agents ?? ['mock'], sandbox: [] },
+      },
+      { secret: null },
+    ),
+  );
+  return { name, credential: registered.credential, workerId: registered.worker.id };
+}
+
+function claimRequest(api: RunningApi, credential: string, waitSec = 0) {
+  return api.request(`${V1}/workers/claim`, postJson({ waitSec }, { secret: credential }));
+}
+
+const dialects = await storeDialects();
+
+for (const dialect of dialects) {
+  describe.skipIf(!dialect.available)(`remote worker routes: ${dialect.name}`, () => {
+    let fixture: StoreFixture;
+    let api: RunningApi;
+
+    beforeAll(async () => {
+      fixture = await dialect.open();
+      api = await startApi(fixture);
+    });
+    afterAll(async () => {
+      await api?.close();
+      await fixture?.cleanup();
+    });
+
+    it('an enrolment secret buys one credential, once', async () => {
+      const { secret } = await api.json<{ secret: string }>(
+        `${V1}/workers/enrolments`,
+        postJson({ name: 'once-only', labels: ['linux'] }),
+      );
+      const body = { enrolmentSecret: secret, capabilities: { agents: ['mock'], sandbox: [] } };
+      const first = await api.request(`${V1}/workers/register`, postJson(body, { secret: null }));
+      expect(first.status).toBe(201);
+      const registered = (await first.json()) as {
+        credential: string;
+        worker: { labels: string[] };
+      };
+      expect(registered.credential).toMatch(/^aasw_/);
+      expect(registered.worker.labels).toEqual(['linux']);
+      const again = await api.request(`${V1}/workers/register`, postJson(body, { secret: null }));
+      await expectError(again, 'UNAUTHENTICATED');
+      // The credential works for the worker routes and nothing else.
+      const beat = await api.request(
+        `${V1}/workers/heartbeat`,
+        postJson({ leases: [] }, { secret: registered.credential }),
+      );
+      expect(beat.status).toBe(200);
+      await expectError(
+        await api.request(`${V1}/sessions`, { secret: registered.credential }),
+        'FORBIDDEN',
+      );
+    });
+
+    it('a revoked worker is refused at once (401)', async () => {
+      const worker = await enrolAndRegister(api);
+      expect((await claimRequest(api, worker.credential)).status).toBe(204);
+      const revoked = await api.request(`${V1}/workers/${worker.name}`, { method: 'DELETE' });
+      expect(revoked.status).toBe(200);
+      await expectError(await claimRequest(api, worker.credential), 'UNAUTHENTICATED');
+      const listed = await api.json<{ items: { name: string; state: string }[] }>(`${V1}/workers`);
+      expect(listed.items.find((item) => item.name === worker.name)?.state).toBe('offline');
+    });
+
+    it('a worker whose labels do not match never claims the run; one that matches does', async () => {
+      const { runId } = await submitQueued(api, { requireLabels: ['gpu-xyz'] });
+      const plain = await enrolAndRegister(api, { labels: ['linux'] });
+      const noAgent = await enrolAndRegister(api, { labels: ['gpu-xyz'], agents: ['codex'] });
+      expect((await claimRequest(api, plain.credential)).status).toBe(204);
+      expect((await claimRequest(api, noAgent.credential)).status).toBe(204);
+      const gpu = await enrolAndRegister(api, { labels: ['gpu-xyz', 'linux'] });
+      const response = await claimRequest(api, gpu.credential);
+      expect(response.status).toBe(200);
+      const lease = (await response.json()) as Lease;
+      expect(lease).toMatchObject({ runId, repo: '/repos/demo', fencingToken: 1 });
+      expect(lease.jobSpec.requireLabels).toEqual(['gpu-xyz']);
+      const listed = await api.json<{ items: { name: string; state: string; runIds: string[] }[] }>(
+        `${V1}/workers`,
+      );
+      expect(listed.items.find((item) => item.name === gpu.name)).toMatchObject({
+        state: 'busy',
+        runIds: [runId],
+      });
+    });
+
+    it('a waiting claim returns a run queued while it waits', async () => {
+      const worker = await enrolAndRegister(api, { labels: ['late'] });
+      // Only this worker can take it, and it is queued only once the claim is waiting (after
+      // its first look at the store found nothing): the bus must wake it, the poll is an hour.
+      const waiting = claimRequest(api, worker.credential, 30);
+      while (api.remoteWorkers.waiting === 0) await new Promise((resolve) => setImmediate(resolve));
+      await api.json(`${V1}/sessions`, postJson(job({ requireLabels: ['late'] })));
+      const response = await waiting;
+      expect(response.status).toBe(200);
+      const lease = (await response.json()) as Lease;
+      expect(lease.jobSpec.requireLabels).toEqual(['late']);
+    });
+
+    it('heartbeats renew leases and carry cancel and lost orders', async () => {
+      const worker = await enrolAndRegister(api, { labels: ['beat'] });
+      const { runId } = await submitQueued(api, { requireLabels: ['beat'] });
+      const lease = (await (await claimRequest(api, worker.credential)).json()) as Lease;
+      const beat = (fencingToken: number) =>
+        api.json<{ runs: { runId: string; order: string }[]; drain: boolean }>(
+          `${V1}/workers/heartbeat`,
+          postJson({ leases: [{ runId, fencingToken }] }, { secret: worker.credential }),
+        );
+      expect(await beat(lease.fencingToken)).toEqual({
+        runs: [{ runId, order: 'ok' }],
+        drain: false,
+      });
+      expect((await beat(lease.fencingToken + 1)).runs).toEqual([{ runId, order: 'lost' }]);
+      await api.json(`${V1}/runs/${runId}/cancel`, { method: 'POST' });
+      expect(await beat(lease.fencingToken)).toEqual({
+        runs: [{ runId, order: 'cancel' }],
+        drain: false,
+      });
+      await api.store.setWorkerDraining(worker.name, true);
+      expect((await beat(lease.fencingToken)).drain).toBe(true);
+      expect((await claimRequest(api, worker.credential)).status).toBe(204);
+    });
+
+    it('accepts the report with the current fencing token only; a stale one is recorded as lease.fenced', async () => {
+      const worker = await enrolAndRegister(api, { labels: ['fence'] });
+      const { runId, sessionId } = await submitQueued(api, { requireLabels: ['fence'] });
+      const lease = (await (await claimRequest(api, worker.credential)).json()) as Lease;
+      const report = (fencingToken: number) =>
+        api.request(
+          `${V1}/runs/${runId}/report`,
+          postJson(
+            { fencingToken, status: 'failed', reasonCode: 'AGENT_FAILED', detail: 'exit 1' },
+            { secret: worker.credential },
+          ),
+        );
+      await expectError(await report(lease.fencingToken + 5), 'LEASE_FENCED');
+      const events = await api.json<{ items: { type: string; data: Record<string, unknown> }[] }>(
+        `${V1}/sessions/${sessionId}/events`,
+      );
+      expect(events.items.find((item) => item.type === 'lease.fenced')?.data).toMatchObject({
+        runId,
+        staleOwner: worker.workerId,
+        staleFencingToken: lease.fencingToken + 5,
+        currentFencingToken: lease.fencingToken,
+      });
+      expect((await api.store.getRun(runId))?.status).toBe('running');
+      const accepted = await report(lease.fencingToken);
+      expect(accepted.status).toBe(200);
+      expect(await accepted.json()).toEqual({
+        runId,
+        status: 'failed',
+        reasonCode: 'AGENT_FAILED',
+      });
+      // Once finished, even the token that was current is fenced.
+      await expectError(await report(lease.fencingToken), 'LEASE_FENCED');
+    });
+
+    it('a plain worker-role token without a worker binding cannot use the worker routes', async () => {
+      const issued = await api.json<{ secret: string }>(
+        `${V1}/tokens`,
+        postJson({ name: `plain-worker-${dialect.name}`, role: 'worker' }),
+      );
+      await expectError(await claimRequest(api, issued.secret), 'FORBIDDEN');
+    });
+
+    it('refuses bad input with 4xx codes', async () => {
+      const worker = await enrolAndRegister(api);
+      await expectError(
+        await api.request(
+          `${V1}/workers/claim`,
+          postJson({ waitSec: 31 }, { secret: worker.credential }),
+        ),
+        'REQUEST_INVALID',
+        'waitSec',
+      );
+      await expectError(
+        await api.request(
+          `${V1}/workers/register`,
+          postJson(
+            { enrolmentSecret: 'nope', capabilities: { agents: [], sandbox: [] } },
+            { secret: null },
+          ),
+        ),
+        'UNAUTHENTICATED',
+      );
+      await expectError(
+        await api.request(`${V1}/workers/enrolments`, postJson({ name: 'Bad Name' })),
+        'REQUEST_INVALID',
+        'name',
+      );
+      await expectError(
+        await api.request(`${V1}/workers/${worker.name}x`, { method: 'DELETE' }),
+        'NOT_FOUND',
+      );
+      await expectError(
+        await api.request(`${V1}/sessions`, postJson(job({ requireLabels: ['UPPER'] }))),
+        'JOB_INVALID',
+        'requireLabels.0',
+      );
+    });
+  });
+}
