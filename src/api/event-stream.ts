@@ -56,6 +56,7 @@ class EventStream {
     private readonly sessionId: string,
     afterSeq: number,
     private readonly onEnd: (stream: EventStream) => void,
+    private readonly stillAuthorised: () => Promise<boolean>,
   ) {
     this.lastSent = afterSeq;
   }
@@ -84,7 +85,15 @@ class EventStream {
     });
     const poll = setInterval(() => this.wake(), this.deps.pollMs);
     const keepAlive = setInterval(() => {
-      if (!this.ended) this.raw.write(': keep-alive\n\n');
+      if (this.ended) return;
+      this.raw.write(': keep-alive\n\n');
+      // A token revoked while its stream is open stops receiving at the next keep-alive.
+      this.stillAuthorised().then(
+        (allowed) => {
+          if (!allowed) this.end();
+        },
+        () => undefined,
+      );
     }, this.deps.keepAliveMs);
     poll.unref();
     keepAlive.unref();
@@ -184,9 +193,20 @@ export class EventStreams {
     return this.closedForGood;
   }
 
-  start(raw: ServerResponse, sessionId: string, afterSeq: number): void {
-    const stream = new EventStream(this.deps, raw, sessionId, afterSeq, (ended) =>
-      this.open.delete(ended),
+  /** `stillAuthorised` is asked at every keep-alive; false ends the stream. */
+  start(
+    raw: ServerResponse,
+    sessionId: string,
+    afterSeq: number,
+    stillAuthorised: () => Promise<boolean> = async () => true,
+  ): void {
+    const stream = new EventStream(
+      this.deps,
+      raw,
+      sessionId,
+      afterSeq,
+      (ended) => this.open.delete(ended),
+      stillAuthorised,
     );
     this.open.add(stream);
     stream.start();

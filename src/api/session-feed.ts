@@ -70,6 +70,7 @@ export class SessionFeed {
   private flushing: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
   private keepAlive: NodeJS.Timeout | null = null;
+  private readonly authorised = new WeakMap<ServerResponse, () => Promise<boolean>>();
   private closedForGood = false;
 
   constructor(private readonly deps: SessionFeedDeps) {}
@@ -83,7 +84,8 @@ export class SessionFeed {
     return this.closedForGood;
   }
 
-  start(raw: ServerResponse): void {
+  /** `stillAuthorised` is asked at every keep-alive; false disconnects the client. */
+  start(raw: ServerResponse, stillAuthorised: () => Promise<boolean> = async () => true): void {
     raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
@@ -103,6 +105,7 @@ export class SessionFeed {
     raw.on('close', () => this.drop(raw));
     raw.on('error', () => this.drop(raw));
     this.clients.add(raw);
+    this.authorised.set(raw, stillAuthorised);
     if (this.unsubscribe === null) this.follow();
   }
 
@@ -116,7 +119,21 @@ export class SessionFeed {
   private follow(): void {
     this.unsubscribe = this.deps.bus.onAny((event) => this.note(event));
     this.keepAlive = setInterval(() => {
-      for (const client of this.clients) this.write(client, ': keep-alive\n\n');
+      for (const client of this.clients) {
+        this.write(client, ': keep-alive\n\n');
+        // A token revoked while its feed is open stops receiving at the next keep-alive.
+        this.authorised
+          .get(client)?.()
+          .then(
+            (allowed) => {
+              if (!allowed) {
+                this.drop(client);
+                client.destroy();
+              }
+            },
+            () => undefined,
+          );
+      }
     }, this.deps.keepAliveMs);
     this.keepAlive.unref();
   }

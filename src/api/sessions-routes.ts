@@ -1,8 +1,13 @@
 import { z } from 'zod';
-import { AasError, IdPrefix, isValidId } from '../kernel/index.js';
+import { AasError, IdPrefix, isAasError, isValidId } from '../kernel/index.js';
 import { JobSpecSchema } from '../runner/index.js';
 import { verifyChain } from '../sessions/index.js';
-import { NO_MODEL_SPEND, type SessionRecord, type StoredEvent } from '../store/index.js';
+import {
+  NO_MODEL_SPEND,
+  type SessionRecord,
+  type Store,
+  type StoredEvent,
+} from '../store/index.js';
 import {
   API_PREFIX,
   type ApiApp,
@@ -25,6 +30,7 @@ import {
   StreamEventsHeadersSchema,
   StreamEventsQuerySchema,
 } from './api-schemas.js';
+import { authenticate } from './authenticate.js';
 import { READ_ERRORS } from './route-errors.js';
 
 /**
@@ -72,6 +78,18 @@ async function chainSnapshot(
     return { head: session, events: events.filter((event) => event.seq <= session.lastSeq) };
   }
   return { head: now, events };
+}
+
+/**
+ * Whether the token that opened a stream still holds: authentication runs once per request,
+ * and a stream is one request that lasts, so it asks again at every keep-alive.
+ */
+function stillAuthorised(store: Store, authorization: string | undefined): () => Promise<boolean> {
+  return () =>
+    authenticate(store, authorization).then(
+      () => true,
+      (error: unknown) => !(isAasError(error) && error.code === 'UNAUTHENTICATED'),
+    );
 }
 
 export function registerSessionRoutes(app: ApiApp, context: RouteContext): void {
@@ -293,7 +311,12 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
       }
       // From here the stream writes the response itself, and the server's close ends it.
       reply.hijack();
-      context.streams.start(reply.raw, session.id, afterSeq);
+      context.streams.start(
+        reply.raw,
+        session.id,
+        afterSeq,
+        stillAuthorised(context.deps.store, request.headers.authorization),
+      );
     },
   });
 
@@ -324,14 +347,17 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
         ...READ_ERRORS,
       },
     },
-    handler: async (_request, reply) => {
+    handler: async (request, reply) => {
       if (context.feed.closed) {
         throw new AasError('SERVER_UNAVAILABLE', 'the server is shutting down', {
           hint: 'reconnect to another server or after the restart, then reload the list',
         });
       }
       reply.hijack();
-      context.feed.start(reply.raw);
+      context.feed.start(
+        reply.raw,
+        stillAuthorised(context.deps.store, request.headers.authorization),
+      );
     },
   });
 }
