@@ -11,7 +11,12 @@ import {
 } from './records.js';
 import { repoLockKey } from './repo-lock-key.js';
 import { runFromRow } from './row-mappers.js';
-import { appendToLockedHead, lockSessionHead } from './session-head.js';
+import {
+  appendToLockedHead,
+  appendToReadHead,
+  type LockedHead,
+  lockSessionHead,
+} from './session-head.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
 import { cachedStatement } from './statement-cache.js';
 import type { Dialect } from './store.js';
@@ -60,7 +65,9 @@ const MAX_CANDIDATES = 64;
  *    until its commit, and a commit is visible before its locks are released, so each count
  *    sees every earlier claim of the repo: two claimers cannot both take the last slot. A repo
  *    whose lock is busy or whose slots are full is skipped for the rest of this claim.
- * 4. The UPDATE, then the events under the session head.
+ * 4. The UPDATE, then the events chained after the session head read under the lock of step 2,
+ *    and one UPDATE of the session row that reserves their seqs and records the new head (no
+ *    other writer can change the head while this claim holds that lock).
  *
  * Deadlock freedom: every lock the claim takes is taken without waiting (SKIP LOCKED, a try-lock)
  * or is already held by it (the run's UPDATE, the session head UPDATE), so a claim never waits
@@ -72,9 +79,12 @@ export function* claimRun(
   dialect: Dialect,
   input: ClaimRunInput,
 ): SqlOperation<ClaimedRun | null> {
-  const claimed =
-    dialect === 'sqlite' ? yield* claimOnSqlite(db, input) : yield* claimOnPostgres(db, input);
-  return claimed === undefined ? null : yield* recordClaim(db, claimed, input);
+  if (dialect === 'sqlite') {
+    const claimed = yield* claimOnSqlite(db, input);
+    return claimed === undefined ? null : yield* recordClaim(db, claimed, input);
+  }
+  const claimed = yield* claimOnPostgres(db, input);
+  return claimed === undefined ? null : yield* recordClaim(db, claimed.row, input, claimed.head);
 }
 
 /**
@@ -204,14 +214,15 @@ function* claimOnSqlite(
 function* claimOnPostgres(
   db: Kysely<DatabaseSchema>,
   input: ClaimRunInput,
-): SqlOperation<RunRow | undefined> {
+): SqlOperation<{ row: RunRow; head: LockedHead } | undefined> {
   const skipped = { runs: [] as string[], repos: [] as string[] };
   for (let looked = 0; looked < MAX_CANDIDATES; looked += 1) {
     const [candidate] = yield* rowsOf(
       candidates(db, input, skipped).selectAll('candidate').forNoKeyUpdate().skipLocked().compile(),
     );
     if (candidate === undefined) return undefined;
-    if (!(yield* tryLockSession(db, candidate.session_id))) {
+    const head = yield* tryLockSession(db, candidate.session_id);
+    if (head === undefined) {
       skipped.runs.push(candidate.id);
       continue;
     }
@@ -228,24 +239,33 @@ function* claimOnPostgres(
         .returningAll()
         .compile(),
     );
-    if (row !== undefined) return row;
+    if (row !== undefined) return { row, head };
     skipped.runs.push(candidate.id);
   }
   return undefined;
 }
 
-/** PostgreSQL: takes the session row lock unless another transaction holds it. */
-function* tryLockSession(db: Kysely<DatabaseSchema>, sessionId: string): SqlOperation<boolean> {
-  const locked = yield* rowsOf(
+/**
+ * PostgreSQL: takes the session row lock unless another transaction holds it, and reads the
+ * chain head under it (the newest committed version of the row, which no one else can change
+ * until this transaction ends).
+ */
+function* tryLockSession(
+  db: Kysely<DatabaseSchema>,
+  sessionId: string,
+): SqlOperation<LockedHead | undefined> {
+  const [locked] = yield* rowsOf(
     db
       .selectFrom('sessions')
-      .select('id')
+      .select(['id', 'last_seq', 'last_hash'])
       .where('id', '=', sessionId)
       .forNoKeyUpdate()
       .skipLocked()
       .compile(),
   );
-  return locked.length > 0;
+  return locked === undefined
+    ? undefined
+    : { sessionId: locked.id, lastSeq: locked.last_seq, lastHash: locked.last_hash };
 }
 
 /** Whether `repo` runs fewer than `limit` runs, counted under the repo's claim lock. */
@@ -274,11 +294,15 @@ function* repoHasRoom(
   return Number(count?.running ?? 0) < limit;
 }
 
-/** Appends the claim's events under the session head and mirrors the status on the session. */
+/**
+ * Appends the claim's events under the session head and mirrors the status on the session.
+ * `lockedHead`: the head the claim read under the session lock it already holds (PostgreSQL).
+ */
 function* recordClaim(
   db: Kysely<DatabaseSchema>,
   claimedRow: RunRow,
   input: ClaimRunInput,
+  lockedHead?: LockedHead,
 ): SqlOperation<ClaimedRun> {
   const events = input.events(runFromRow(claimedRow));
   let row = claimedRow;
@@ -295,14 +319,16 @@ function* recordClaim(
     );
     row = dated ?? row;
   }
+  const mirror = { status: row.status, reason_code: row.reason_code };
+  if (lockedHead !== undefined) {
+    const stored = yield* appendToReadHead(db, lockedHead, events, mirror);
+    return { run: runFromRow(row), events: stored };
+  }
   // Already locked by this transaction: reserves the seqs without waiting.
   const head = yield* lockSessionHead(db, { sessionId: row.session_id }, events);
   // runs.session_id references sessions: only a database edited by hand gets here.
   if (head === null)
     throw new AasError('INTERNAL', `run ${row.id} has no session ${row.session_id}`);
-  const stored = yield* appendToLockedHead(db, head, events, {
-    status: row.status,
-    reason_code: row.reason_code,
-  });
+  const stored = yield* appendToLockedHead(db, head, events, mirror);
   return { run: runFromRow(row), events: stored };
 }

@@ -111,9 +111,10 @@ const INT32_MAX = 2 ** 31 - 1;
  * PostgreSQL that takes the row lock that serialises writers of one session; in SQLite the
  * executor has already taken the database write lock (BEGIN IMMEDIATE). Taking the session lock
  * first in every operation also gives all writers one lock order, so they cannot deadlock.
- * Two writes differ: renewRunLease changes only its run row and appends nothing, and claimRun
- * must find its run before it knows the session; it takes every lock without waiting, so it
- * cannot deadlock either (see claim-run.ts). Tokens are not session state and lock no session.
+ * Two writes differ: renewRunLease changes only its run row and appends nothing (one statement,
+ * so PostgreSQL runs it without BEGIN/COMMIT), and claimRun must find its run before it knows
+ * the session; it takes every lock without waiting, so it cannot deadlock either (see
+ * claim-run.ts). Tokens are not session state and lock no session.
  *
  * The store has no clock: timestamps come from inputs. `updated_at` of a session is the `at` of
  * its newest event; of a run, the `at` of the last event of the update, else the update's
@@ -187,7 +188,10 @@ export class KyselyStore implements Store {
   }
 
   async renewRunLease(fence: RunFence, leaseExpiresAt: string): Promise<LeaseRenewal> {
-    return this.#write('renewRunLease', () => renewRunLease(this.#db, fence, leaseExpiresAt));
+    // One fenced UPDATE (and, only when the lease is lost, one read explaining it): a statement
+    // is atomic on its own, and under READ COMMITTED a surrounding transaction would give the
+    // read no other view, so PostgreSQL skips BEGIN and COMMIT.
+    return this.#autocommit('renewRunLease', () => renewRunLease(this.#db, fence, leaseExpiresAt));
   }
 
   async claimRun(input: ClaimRunInput): Promise<ClaimedRun | null> {
@@ -695,6 +699,14 @@ export class KyselyStore implements Store {
   async #write<T>(operationName: string, operation: () => SqlOperation<T>): Promise<T> {
     try {
       return await this.#executor.write(operation);
+    } catch (error) {
+      throw toStoreError(error, operationName);
+    }
+  }
+
+  async #autocommit<T>(operationName: string, operation: () => SqlOperation<T>): Promise<T> {
+    try {
+      return await this.#executor.autocommit(operation);
     } catch (error) {
       throw toStoreError(error, operationName);
     }

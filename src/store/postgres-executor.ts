@@ -25,6 +25,11 @@ export class PostgresExecutor implements SqlExecutor {
     );
   }
 
+  /** Each statement commits on its own, so a single-statement write costs one round trip. */
+  async autocommit<T>(operation: () => SqlOperation<T>): Promise<T> {
+    return this.read(operation);
+  }
+
   async write<T>(operation: () => SqlOperation<T>): Promise<T> {
     this.#assertOpen();
     return this.#kysely

@@ -56,6 +56,11 @@ export class SqliteExecutor implements SqlExecutor {
     }
   }
 
+  /** Under the write lock, as any write: a transaction costs SQLite no round trip. */
+  async autocommit<T>(operation: () => SqlOperation<T>): Promise<T> {
+    return this.write(operation);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
