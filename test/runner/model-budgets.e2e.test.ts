@@ -162,10 +162,11 @@ describe('model budgets across attempts', () => {
   });
 
   it('a run stops when a run of the same repository running beside it spends the day', async () => {
-    const { runtime, upstream, repo } = await setup({ AAS_REPO_DAILY_MAX_COST_USD: '0.003' });
+    const { runtime, upstream, repo } = await setup({ AAS_REPO_DAILY_MAX_COST_USD: '0.004' });
     const deps = runtime.runnerDeps();
-    // Three calls a second apart: alone, all three would fit the day's $0.003 but the last.
-    const paced = [curlCalls(1), 'sleep 1', curlCalls(1), 'sleep 1', curlCalls(1)].join('\n');
+    // Three calls of $0.001119 two seconds apart: alone, all three fit the day's $0.004, and
+    // the gateway, given $0.004 at the start, would forward every one of them.
+    const paced = [curlCalls(1), 'sleep 2', curlCalls(1), 'sleep 2', curlCalls(1)].join('\n');
     const job = parseJobSpec({
       task: 'paced',
       repo,
@@ -205,11 +206,14 @@ describe('model budgets across attempts', () => {
       },
     ]);
 
-    // The gateway alone would forward the third call; the re-read after the second stops it.
+    // The re-read after the second call (its own usage flushed first) sums both calls and the
+    // other run's $0.0025, $0.004738, and stops the agent before the third. The re-read after
+    // the first call may or may not see the other run's spend yet; either way it is $0.003619
+    // at most, under the limit.
     const outcome = await running;
     expect(outcome.reasonCode).toBe('BUDGET_EXCEEDED');
     expect(outcome.detail).toMatch(
-      /^repository-day budget \(AAS_REPO_DAILY_MAX_COST_USD, .* UTC\): spent \$0\.004738 of the \$0\.003 cost limit; the agent was stopped$/,
+      /^repository-day budget \(AAS_REPO_DAILY_MAX_COST_USD, .* UTC\): spent \$0\.004738 of the \$0\.004 cost limit; the agent was stopped$/,
     );
     expect(forwarded(upstream)).toBe(2);
   });
