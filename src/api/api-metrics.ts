@@ -74,8 +74,10 @@ export class ApiMetrics {
     this.gateVerdicts.inc({ verdict: 'failed' }, 0);
     for (const scope of BUDGET_SCOPES) this.budgetsExceeded.inc({ scope }, 0);
     // Every run whose events this process publishes is counted: embedded workers and `aas run`
-    // share the server's bus, and the bus carries committed events only.
-    this.unsubscribe = bus.onAny((event) => {
+    // share the server's bus, and the bus carries committed events only. Events relayed from
+    // other replicas are theirs to count: summed over replicas, each event counts once.
+    this.unsubscribe = bus.onAny((event, origin) => {
+      if (origin !== 'local') return;
       switch (event.type) {
         // Only run.interrupted: the queue records every interruption with exactly one, and a
         // requeue adds run.requeued to the same write (src/queue/run-queue.ts), so counting

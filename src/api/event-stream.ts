@@ -36,8 +36,8 @@ export function sseFrame(event: StoredEvent): string {
 
 /**
  * One client following one session. The store is the only source of what is written: the bus
- * (events committed by this process) and a poll timer (events committed by other processes,
- * which this process's bus never sees) only wake the stream, which then reads everything after
+ * (events committed by this process, and by other replicas when they are relayed) and a poll
+ * timer (anything the bus never carried) only wake the stream, which then reads everything after
  * the last seq it sent. Reads are serialised per stream, so a wake-up during a read is folded
  * into one more read afterwards: no seq is skipped, none is sent twice, whatever the order in
  * which bus events, polls and store answers arrive.

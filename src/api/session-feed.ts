@@ -55,12 +55,14 @@ export function sessionFrame(item: SessionListItem): string {
  * The live feed of session status changes (`GET /stream`) shared by every client of this server.
  *
  * It follows the in-process bus only, so it carries the changes this process commits (its own
- * workers, its own API calls) and not those of other processes sharing the database; there is
- * no replay either, so a client loads the list first, then applies the feed, and loads again
- * after a reconnect. The bus only says that a session has news: the feed then reads the
- * session from the store (once per session per published batch) and sends it when its status
- * differs from the last one the feed saw, so a burst of changes may arrive as one frame with
- * the latest state. While no client is connected the feed does not listen, and forgets.
+ * workers, its own API calls) and, on PostgreSQL, those the other replicas commit (relayed onto
+ * the bus); not those of other processes on a SQLite file, nor what the relay missed while
+ * reconnecting. There is no replay either, so a client loads the list first, then applies the
+ * feed, and loads again after a reconnect. The bus only says that a session has news: the feed
+ * then reads the session from the store (once per session per published batch) and sends it
+ * when its status differs from the last one the feed saw, so a burst of changes may arrive as
+ * one frame with the latest state. While no client is connected the feed does not listen, and
+ * forgets.
  */
 export class SessionFeed {
   private readonly clients = new Set<ServerResponse>();

@@ -10,4 +10,5 @@ export {
 export { type AgentStatus, describeAgents } from './describe-agents.js';
 export { diagnoseHost, type HostDiagnosis } from './diagnose-host.js';
 export { createPromotionDeps, forgeHostOf, forgeHttpEnv } from './promotion-deps.js';
+export { relayCommittedEvents } from './relay-committed-events.js';
 export { type RunningServer, type StartServerOptions, startServer } from './start-server.js';

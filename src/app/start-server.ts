@@ -10,9 +10,11 @@ import type { AasConfig } from '../config/index.js';
 import { AasError, isAasError, normaliseError } from '../kernel/index.js';
 import { parseJobSpec, submitRun } from '../runner/index.js';
 import { Scheduler } from '../schedules/index.js';
+import { openLeadership } from '../store/index.js';
 import { RemoteWorkers, WorkerPool } from '../workers/index.js';
 import { checkSubmittable } from './check-job.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from './create-runtime.js';
+import { relayCommittedEvents } from './relay-committed-events.js';
 
 export interface RunningServer {
   /** `http://host:port` as bound (the real port when 0 was asked for). */
@@ -45,12 +47,24 @@ export async function startServer(
   // Recovery runs first: runs a killed server left behind are requeued or ended explicitly.
   const runtime = await createRuntime(config, { ...options, recover: true });
   const { store, clock, log, bus, queue } = runtime;
+  // Events other replicas commit reach this bus too (PostgreSQL; inert on SQLite). Awaiting the
+  // first connection means a server that says it listens also hears the others.
+  const relay = relayCommittedEvents({ store, bus, log });
+  const serverId = `server:${hostname()}:${process.pid}`;
+  // Other processes' holders die too: sweep at least twice per lease. One replica at a time
+  // sweeps and resumes promotions (both are safe to race, so this only saves the others the
+  // work); when the leader goes, its lead passes to whichever replica ticks next.
+  const sweepEveryMs = Math.max(1_000, Math.floor(config.runLeaseMs / 2));
+  const leadership = openLeadership(store, 'lease-sweep', {
+    checkEveryMs: sweepEveryMs,
+    onTrouble: (error) => log.warn({ err: error.message }, 'sweep leadership unavailable'),
+  });
   try {
+    await relay.ready;
     const bootstrapSecret = await bootstrapAdmin(runtime);
     // The installation's signing key exists from the first start: GET /keys can publish it
     // before anything was promoted, and a key directory it cannot use stops the start here.
     await runtime.promotion.promotion.signingKey();
-    const serverId = `server:${hostname()}:${process.pid}`;
     const pool = new WorkerPool(
       { queue, runnerDeps: runtime.runnerDeps(), log },
       {
@@ -61,7 +75,8 @@ export async function startServer(
         labels: config.server.workerLabels,
       },
     );
-    // Waiting remote claims ask the store every second too: other servers queue runs as well.
+    // Waiting remote claims also ask the store every second: runs other processes queue reach
+    // this bus only when relayed (PostgreSQL), and not while the relay reconnects.
     const remoteWorkers = new RemoteWorkers({ queue, store, clock, bus, log }, { pollMs: 1_000 });
     let accepting = true;
     const controlPlane: ControlPlane = {
@@ -119,22 +134,34 @@ export async function startServer(
           resuming = null;
         });
     };
-    resumePromotions();
-    // Other processes' holders die too: sweep at least twice per lease.
-    const sweeper = setInterval(
-      () => {
-        if (accepting) resumePromotions();
-        queue
-          .sweep(`system:sweeper:${serverId}`)
-          .then((report) => {
-            if (report.requeued.length > 0) pool.wake();
-          })
-          .catch((thrown: unknown) =>
-            log.error({ err: normaliseError(thrown).message }, 'lease sweep failed'),
-          );
-      },
-      Math.max(1_000, Math.floor(config.runLeaseMs / 2)),
-    );
+    let leading = false;
+    let sweeping: Promise<void> | null = null;
+    const sweep = async () => {
+      const now = await leadership.check();
+      if (now !== leading) {
+        log.info(
+          { serverId },
+          now ? 'leading the lease sweep' : 'no longer leading the lease sweep',
+        );
+      }
+      leading = now;
+      if (!now) return;
+      if (accepting) resumePromotions();
+      try {
+        const report = await queue.sweep(`system:sweeper:${serverId}`);
+        if (report.requeued.length > 0) pool.wake();
+      } catch (thrown) {
+        log.error({ err: normaliseError(thrown).message }, 'lease sweep failed');
+      }
+    };
+    const tick = () => {
+      // A slow sweep is not run twice at once; the next tick finds it done.
+      sweeping ??= sweep().finally(() => {
+        sweeping = null;
+      });
+    };
+    tick();
+    const sweeper = setInterval(tick, sweepEveryMs);
     sweeper.unref();
     // Every replica may tick: each slot fires once across all of them (see Scheduler).
     const scheduler = new Scheduler(
@@ -156,6 +183,7 @@ export async function startServer(
       closing ??= (async () => {
         accepting = false;
         clearInterval(sweeper);
+        await sweeping;
         await scheduler.stop();
         // Waiting long-poll claims would hold their connections (and the API's close) open.
         remoteWorkers.stop();
@@ -163,6 +191,9 @@ export async function startServer(
         await pool.drain(config.server.shutdownGraceMs);
         await resuming;
         await api.close();
+        // At once, not when this process's session ends: another replica sweeps from its next tick.
+        await leadership.release();
+        await relay.close();
         await runtime.close();
         log.info({}, 'AAS server stopped');
       })();
@@ -170,6 +201,8 @@ export async function startServer(
     };
     return { url: address, runtime, bootstrapSecret, close };
   } catch (thrown) {
+    await leadership.release();
+    await relay.close();
     await runtime.close();
     throw thrown;
   }

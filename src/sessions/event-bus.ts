@@ -11,12 +11,25 @@ export type TypedStoredEvent<K extends SessionEventType = SessionEventType> = Om
   readonly data: SessionEventMap[K];
 };
 
-type Listener<K extends SessionEventType> = (event: TypedStoredEvent<K>) => void;
-type AnyListener = (event: StoredEvent) => void;
+/**
+ * Who committed a published event: this process (`local`), or another process sharing the
+ * database whose event was relayed here (`replica`). Listeners that wake up on news take both;
+ * listeners that count what this process did (metrics) take `local` only, or replicas scraped
+ * side by side would each count every event.
+ */
+export type EventOrigin = 'local' | 'replica';
+
+type Listener<K extends SessionEventType> = (
+  event: TypedStoredEvent<K>,
+  origin: EventOrigin,
+) => void;
+type AnyListener = (event: StoredEvent, origin: EventOrigin) => void;
 
 /**
  * In-process fan-out of events AFTER they are committed. Listeners never see an event the
- * store does not have, so a crash cannot show a watcher something history lacks.
+ * store does not have, so a crash cannot show a watcher something history lacks. Events of one
+ * origin arrive in commit order per session; a session written by two processes at once may
+ * interleave theirs out of seq order, so a listener that needs order reads the store.
  */
 export class EventBus {
   private readonly emitter = new EventEmitter();
@@ -27,7 +40,8 @@ export class EventBus {
   }
 
   on<K extends SessionEventType>(type: K, listener: Listener<K>): () => void {
-    const wrapped = (event: StoredEvent) => listener(event as TypedStoredEvent<K>);
+    const wrapped = (event: StoredEvent, origin: EventOrigin) =>
+      listener(event as TypedStoredEvent<K>, origin);
     this.emitter.on(type, wrapped);
     return () => this.emitter.off(type, wrapped);
   }
@@ -37,13 +51,13 @@ export class EventBus {
     return () => this.emitter.off('*', listener);
   }
 
-  publish(events: readonly StoredEvent[]): void {
+  publish(events: readonly StoredEvent[], origin: EventOrigin = 'local'): void {
     for (const event of events) {
       // A throwing listener must not break the run that produced the event, nor starve the
       // other listeners: history is already durable, a listener failure is the listener's.
       for (const channel of [event.type, '*']) {
         try {
-          this.emitter.emit(channel, event);
+          this.emitter.emit(channel, event, origin);
         } catch {
           // See above.
         }

@@ -5,7 +5,7 @@ export type {
   SessionRecord,
   StoredEvent,
 } from '../store/index.js';
-export { EventBus, type TypedStoredEvent } from './event-bus.js';
+export { EventBus, type EventOrigin, type TypedStoredEvent } from './event-bus.js';
 export {
   type GateVerdictData,
   isSessionEventType,

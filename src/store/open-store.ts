@@ -1,13 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { AasError, isAasError } from '../kernel/index.js';
+import { announceCommitsOf } from './commit-announcements.js';
 import type { DatabaseSchema } from './database-schema.js';
 import { KyselyStore } from './kysely-store.js';
 import { migrateSqlite, migrateToLatest } from './migrate.js';
 import { PostgresExecutor } from './postgres-executor.js';
+import { linkReplica } from './replica-links.js';
 import { SqliteExecutor } from './sqlite-executor.js';
 import type { OpenStoreOptions, Store } from './store.js';
 import { describeDatabaseUrl } from './store-errors.js';
@@ -104,5 +107,11 @@ async function openPostgres(databaseUrl: string): Promise<Store> {
     await db.destroy();
     throw error;
   }
-  return new KyselyStore('postgres', db, new PostgresExecutor(db));
+  // Each store announces its appends under an id of its own, so that its relay can tell the
+  // events it committed (already on its process's bus) from those of other replicas.
+  const origin = randomBytes(9).toString('base64url');
+  announceCommitsOf(db, origin);
+  const store = new KyselyStore('postgres', db, new PostgresExecutor(db));
+  linkReplica(store, { databaseUrl, origin });
+  return store;
 }

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { chainEvents } from './chain-events.js';
+import { announcementPayload, announcementSql } from './commit-announcements.js';
 import type { DatabaseSchema, EventRow } from './database-schema.js';
 import { recordModelSpend } from './model-spend.js';
 import { powerOfTwoChunks } from './power-of-two-chunks.js';
@@ -94,28 +95,49 @@ export function* lockSessionHead(
   return { sessionId: row.id, lastSeq: row.last_seq, prevHash: row.last_hash };
 }
 
-/** Multi-row INSERTs of already chained events. */
+/**
+ * Multi-row INSERTs of already chained events (one session's, consecutive seqs). On PostgreSQL
+ * the last INSERT also announces the whole append (announcementSql): NOTIFY is delivered only
+ * when the transaction commits, so other replicas hear of exactly the appends that were
+ * committed, and the announcement costs no statement of its own.
+ */
 export function* insertEventRows(
   db: Kysely<DatabaseSchema>,
   rows: readonly EventRow[],
 ): SqlOperation<void> {
-  for (const chunk of powerOfTwoChunks(rows, MAX_EVENT_ROWS_PER_INSERT)) {
+  const first = rows[0];
+  const last = rows.at(-1);
+  const payload =
+    first === undefined || last === undefined
+      ? undefined
+      : announcementPayload(db, first.session_id, first.seq, last.seq);
+  const chunks = powerOfTwoChunks(rows, MAX_EVENT_ROWS_PER_INSERT);
+  for (const [chunkIndex, chunk] of chunks.entries()) {
     const values: Record<string, unknown> = {};
     chunk.forEach((row, index) => {
       for (const column of EVENT_COLUMNS) values[`${column}${index}`] = row[column];
     });
     const size = chunk.length;
-    yield* rowsOf(
-      cachedStatement(db, `insertEvents:${size}`, values, (p) =>
-        db.insertInto('events').values(
-          Array.from({ length: size }, (_, index) => {
-            const row: Record<string, unknown> = {};
-            for (const column of EVENT_COLUMNS) row[column] = p[`${column}${index}`];
-            return row as unknown as EventRow;
-          }),
+    const insert = (p: Record<string, unknown>) =>
+      db.insertInto('events').values(
+        Array.from({ length: size }, (_, index) => {
+          const row: Record<string, unknown> = {};
+          for (const column of EVENT_COLUMNS) row[column] = p[`${column}${index}`];
+          return row as unknown as EventRow;
+        }),
+      );
+    if (payload !== undefined && chunkIndex === chunks.length - 1) {
+      // A data-modifying WITH runs even though nothing refers to it: one round trip, one NOTIFY.
+      yield* rowsOf(
+        cachedStatement(db, `insertEvents:${size}:announced`, { ...values, payload }, (p) =>
+          db
+            .with('inserted', () => insert(p))
+            .selectNoFrom(announcementSql(p.payload).as('announced')),
         ),
-      ),
-    );
+      );
+    } else {
+      yield* rowsOf(cachedStatement(db, `insertEvents:${size}`, values, insert));
+    }
   }
 }
 
