@@ -31,7 +31,9 @@ const ALLOWED_DEPENDENCIES: Record<string, readonly string[]> = {
     'gateway',
   ],
   queue: ['kernel', 'store', 'sessions'],
-  workers: ['kernel', 'store', 'sessions', 'queue', 'runner'],
+  // Remote workers: the control plane's side (claims, lease operations, base packs from
+  // workspaces) and the worker program, which runs the runner against the control plane.
+  workers: ['kernel', 'store', 'sessions', 'queue', 'runner', 'policy', 'workspaces'],
   // Schedules fire runs from a stored JobSpec through the store: the runner only parses the job
   // and shapes the new session's records.
   schedules: ['kernel', 'store', 'sessions', 'runner'],

@@ -1,8 +1,10 @@
+import type { z } from 'zod';
 import type { Clock, Logger } from '../kernel/index.js';
 import type { PromotionService } from '../promotion/index.js';
 import type { ScheduleService } from '../schedules/index.js';
 import type { EventBus } from '../sessions/index.js';
 import type { RemoteWorkerRecord, RunRecord, Store, TokenRole } from '../store/index.js';
+import type { LeaseOpBodySchema, WorkerLeaseSchema } from './api-schemas.js';
 
 /** Who is calling: resolved from the bearer token on every request. */
 export interface Identity {
@@ -15,18 +17,11 @@ export interface Identity {
 }
 
 /** A claim handed to a remote worker (see RemoteWorkers in the workers context). */
-export interface WorkerLease {
-  readonly runId: string;
-  readonly sessionId: string;
-  readonly claim: number;
-  readonly maxClaims: number;
-  readonly jobSpec: unknown;
-  readonly repo: string;
-  readonly baseRef: string | null;
-  readonly baseCommit: string | null;
-  readonly leaseExpiresAt: string;
-  readonly fencingToken: number;
-}
+/** What a remote worker receives with a claim (see WorkerLeaseSchema). */
+export type WorkerLease = z.infer<typeof WorkerLeaseSchema>;
+
+/** One runner operation of a worker on a run it holds (see LeaseOpBodySchema). */
+export type WorkerLeaseOp = z.infer<typeof LeaseOpBodySchema>['operation'];
 
 export type WorkerReportStatus = 'human_review' | 'blocked' | 'failed' | 'cancelled';
 
@@ -43,6 +38,32 @@ export interface WorkerGateway {
     worker: RemoteWorkerRecord,
     leases: readonly { readonly runId: string; readonly fencingToken: number }[],
   ): Promise<{ runs: { runId: string; order: 'ok' | 'cancel' | 'lost' }[]; drain: boolean }>;
+  /** Applies one runner operation under the claim's fencing token (see applyLeaseOp). */
+  leaseOp(
+    worker: RemoteWorkerRecord,
+    runId: string,
+    fencingToken: number,
+    op: WorkerLeaseOp,
+  ): Promise<{ readonly op: string }>;
+  /** The held run's base as a git pack, cut against the commits the worker has. */
+  basePack(
+    worker: RemoteWorkerRecord,
+    runId: string,
+    fencingToken: number,
+    haves: readonly string[],
+  ): Promise<{ readonly commit: string; readonly pack: Buffer; readonly haves: readonly string[] }>;
+  /** Stores the held run's patch or a log tail; the digest must match the bytes. */
+  putArtifact(
+    worker: RemoteWorkerRecord,
+    runId: string,
+    upload: {
+      readonly fencingToken: number;
+      readonly name: string;
+      readonly sha256: string;
+      readonly originalBytes: number;
+      readonly content: Buffer;
+    },
+  ): Promise<{ readonly name: string; readonly sha256: string; readonly bytes: number }>;
   /** Ends the run as reported, only with the current fencing token (else LEASE_FENCED). */
   report(
     worker: RemoteWorkerRecord,

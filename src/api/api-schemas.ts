@@ -9,7 +9,7 @@ import {
 } from '../policy/index.js';
 import { WORKER_LABEL_PATTERN } from '../runner/index.js';
 import type { ChainProblemKind } from '../sessions/index.js';
-import { AttemptStatus, RunStatus, TokenRole } from '../store/index.js';
+import { AttemptStatus, RUN_STATUSES, RunStatus, TokenRole } from '../store/index.js';
 import { isStorableText } from './body-guard.js';
 import { TOKEN_NAME_PATTERN } from './tokens.js';
 
@@ -297,7 +297,143 @@ export const WorkerLeaseSchema = z.object({
   baseCommit: z.string().nullable(),
   leaseExpiresAt: isoTime,
   fencingToken: z.number().int().describe('send with every heartbeat and the report'),
+  leaseMs: z.number().int().describe('lease length: stop work that cannot be reported by then'),
+  serverPolicy: z
+    .object({ name: z.string(), source: z.string(), layer: z.unknown() })
+    .nullable()
+    .describe("the operator's policy layer, merged by the worker's runner as on the server"),
+  budgets: z.object({
+    sessionMaxCostUsd: z.number().optional(),
+    repoDailyMaxCostUsd: z.number().optional(),
+  }),
+  basePackPath: z.string().describe('GET it (with ?have=<commit>…) for the base as a git pack'),
 });
+
+const LeaseEventSchema = z
+  .object({
+    type: z.string().min(1).max(100),
+    at: isoTime,
+    actor: z.string().max(200),
+    data: z.unknown(),
+  })
+  .strict();
+const WriteSeqSchema = z
+  .number()
+  .int()
+  .min(1)
+  .max(2 ** 31 - 1);
+const LeaseEventsSchema = z.array(LeaseEventSchema).max(1_000);
+
+export const LeaseOpBodySchema = z
+  .object({
+    fencingToken: z.number().int().min(0),
+    operation: z.discriminatedUnion('op', [
+      z
+        .object({
+          op: z.literal('appendEvents'),
+          writeSeq: WriteSeqSchema,
+          events: LeaseEventsSchema,
+        })
+        .strict(),
+      z
+        .object({
+          op: z.literal('updateRun'),
+          writeSeq: WriteSeqSchema,
+          changes: z
+            .object({
+              status: z.enum(RUN_STATUSES as [RunStatus, ...RunStatus[]]).optional(),
+              reasonCode: z.string().max(100).nullable().optional(),
+              reasonDetail: z.string().max(100_000).nullable().optional(),
+              baseRef: z.string().max(1_000).nullable().optional(),
+              baseCommit: z.string().max(64).nullable().optional(),
+              patchSha256: z.string().max(64).nullable().optional(),
+              summary: z.unknown().optional(),
+              finishedAt: isoTime.nullable().optional(),
+              leaseOwner: z.null().optional(),
+              leaseExpiresAt: z.null().optional(),
+            })
+            .strict(),
+          events: LeaseEventsSchema,
+          expectStatus: z
+            .array(z.enum(RUN_STATUSES as [RunStatus, ...RunStatus[]]))
+            .max(10)
+            .optional(),
+        })
+        .strict(),
+      z
+        .object({
+          op: z.literal('createAttempt'),
+          writeSeq: WriteSeqSchema,
+          attempt: z
+            .object({
+              id: z.string().max(100),
+              number: z.number().int().min(1),
+              agentId: z.string().max(200),
+              startedAt: isoTime,
+            })
+            .strict(),
+          events: LeaseEventsSchema,
+        })
+        .strict(),
+      z
+        .object({
+          op: z.literal('finishAttempt'),
+          writeSeq: WriteSeqSchema,
+          attemptId: z.string().max(100),
+          status: z.enum(['succeeded', 'failed', 'blocked']),
+          reasonCode: z.string().max(100).nullable(),
+          finishedAt: isoTime,
+          detail: z.unknown(),
+          events: LeaseEventsSchema,
+        })
+        .strict(),
+      z.object({ op: z.literal('getRun') }).strict(),
+      z.object({ op: z.literal('listAttempts') }).strict(),
+      z
+        .object({
+          op: z.literal('modelSpend'),
+          scope: z.union([
+            z.enum(['run', 'session']),
+            z.object({ fromIso: isoTime, toIso: isoTime }).strict(),
+          ]),
+        })
+        .strict(),
+    ]),
+  })
+  .strict();
+
+export const LeaseOpReplySchema = z
+  .object({ op: z.string() })
+  .passthrough()
+  .describe('per op: events (+ duplicate), run, attempts or spend');
+
+export const ArtifactHeadersSchema = z
+  .object({
+    'x-aas-fencing-token': z.coerce.number().int().min(0),
+    'x-aas-sha256': z.string().regex(/^[0-9a-f]{64}$/),
+    'x-aas-original-bytes': z.coerce.number().int().min(0).optional(),
+  })
+  .passthrough();
+
+export const BasePackQuerySchema = z
+  .object({
+    fencingToken: z.coerce.number().int().min(0),
+    have: z
+      .union([
+        z.string().regex(/^[0-9a-f]{40}$/),
+        z.array(z.string().regex(/^[0-9a-f]{40}$/)).max(64),
+      ])
+      .optional()
+      .describe('commits the worker already holds'),
+  })
+  .strict();
+
+export const ArtifactParamsSchema = z
+  .object({
+    id: RunIdSchema,
+    name: z.string().regex(/^(?:patch|[1-9][0-9]{0,5}\.[a-z0-9][a-z0-9._-]{0,80})$/),
+  })
+  .strict();
 
 export const HeartbeatBodySchema = z
   .object({

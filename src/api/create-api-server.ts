@@ -50,6 +50,13 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: a text/plain body is refused (415) instead of being handed to a JSON schema.
   app.removeContentTypeParser('text/plain');
+  // Raw bytes for one route only: a remote worker's artifact upload (its route sets the limit;
+  // a JSON route receiving bytes fails its schema with 400).
+  app.addContentTypeParser(
+    'application/octet-stream',
+    { parseAs: 'buffer' },
+    (_request, body, done) => done(null, body),
+  );
   app.decorateRequest('identity', null);
 
   const metrics = new ApiMetrics(deps.store, deps.bus);

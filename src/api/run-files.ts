@@ -99,8 +99,47 @@ export function openPatch(artifactsDir: string, sha256: string): Promise<FileHan
   return openBelow(artifactsDir, [], `${sha256}.patch`);
 }
 
-/** Log names of a run that exist now, attempt by attempt, agent logs before validator logs. */
+/**
+ * Log names of a run that exist now, on this host's disk or among the stored tails every
+ * replica reads, attempt by attempt, agent logs before validator logs.
+ */
 export async function listRunLogs(
+  runsDir: string,
+  runId: string,
+  attempts: readonly AttemptRecord[],
+  stored: readonly { readonly name: string }[] = [],
+): Promise<string[]> {
+  const local = await listLocalRunLogs(runsDir, runId, attempts);
+  const known = new Set(attempts.map((attempt) => attempt.number));
+  const names = new Set(local);
+  for (const { name } of stored) {
+    const location = parseLogName(name);
+    if (location !== null && known.has(location.attempt)) names.add(name);
+  }
+  return [...names].sort(compareLogNames);
+}
+
+/** Attempt number first, then agent logs before validator logs, validators in number order. */
+function compareLogNames(a: string, b: string): number {
+  const [attemptA, fileA] = splitLogName(a);
+  const [attemptB, fileB] = splitLogName(b);
+  if (attemptA !== attemptB) return attemptA - attemptB;
+  const agentA = AGENT_LOGS.indexOf(fileA as (typeof AGENT_LOGS)[number]);
+  const agentB = AGENT_LOGS.indexOf(fileB as (typeof AGENT_LOGS)[number]);
+  if (agentA !== -1 || agentB !== -1) {
+    return (
+      (agentA === -1 ? AGENT_LOGS.length : agentA) - (agentB === -1 ? AGENT_LOGS.length : agentB)
+    );
+  }
+  return fileA.localeCompare(fileB, 'en', { numeric: true });
+}
+
+function splitLogName(name: string): [number, string] {
+  const dot = name.indexOf('.');
+  return [Number(name.slice(0, dot)), name.slice(dot + 1)];
+}
+
+async function listLocalRunLogs(
   runsDir: string,
   runId: string,
   attempts: readonly AttemptRecord[],

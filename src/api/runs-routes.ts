@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { AasError } from '../kernel/index.js';
@@ -64,7 +64,12 @@ export function registerRunRoutes(app: ApiApp, context: RouteContext): void {
         store.listAttempts(run.id),
         store.modelSpend({ runId: run.id }),
       ]);
-      const logs = await listRunLogs(paths.runs, run.id, attempts);
+      const logs = await listRunLogs(
+        paths.runs,
+        run.id,
+        attempts,
+        await store.listRunArtifacts(run.id),
+      );
       return { run, attempts, spend, logs };
     },
   });
@@ -93,14 +98,19 @@ export function registerRunRoutes(app: ApiApp, context: RouteContext): void {
           hint: 'only a run whose agent changed something and passed the patch gates has one',
         });
       }
+      reply.header('content-disposition', `inline; filename="${run.id}.patch"`);
+      // This host's copy when it ran the attempt; else the one every replica reads.
       const handle = await openPatch(paths.artifacts, run.patchSha256);
-      if (handle === null) {
+      if (handle !== null) {
+        return sendStream(reply, 'text/x-diff; charset=utf-8', handle.createReadStream());
+      }
+      const stored = await store.getRunArtifact(run.id, 'patch');
+      if (stored === null || stored.artifact.sha256 !== run.patchSha256) {
         throw new AasError('NOT_FOUND', `the patch of run ${run.id} is no longer stored`, {
           sha256: run.patchSha256,
         });
       }
-      reply.header('content-disposition', `inline; filename="${run.id}.patch"`);
-      return sendStream(reply, 'text/x-diff; charset=utf-8', handle.createReadStream());
+      return sendStream(reply, 'text/x-diff; charset=utf-8', Readable.from(stored.content));
     },
   });
 
@@ -134,9 +144,17 @@ export function registerRunRoutes(app: ApiApp, context: RouteContext): void {
         hint: 'GET /runs/{id} lists the logs that exist',
       });
       if (!attempts.some((attempt) => attempt.number === location.attempt)) throw notFound;
+      // The whole log where this host ran the attempt; else its tail, which every replica reads.
       const handle = await openRunLog(paths.runs, run.id, location);
-      if (handle === null) throw notFound;
-      return sendStream(reply, 'text/plain; charset=utf-8', handle.createReadStream());
+      if (handle !== null) {
+        return sendStream(reply, 'text/plain; charset=utf-8', handle.createReadStream());
+      }
+      const stored = await store.getRunArtifact(run.id, name);
+      if (stored === null) throw notFound;
+      if (stored.artifact.originalBytes > stored.artifact.bytes) {
+        reply.header('x-aas-log-truncated', String(stored.artifact.originalBytes));
+      }
+      return sendStream(reply, 'text/plain; charset=utf-8', Readable.from(stored.content));
     },
   });
 

@@ -1,4 +1,5 @@
-import type { FastifyRequest } from 'fastify';
+import { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AasError, IdPrefix, newId } from '../kernel/index.js';
 import type { RemoteWorkerRecord } from '../store/index.js';
@@ -11,11 +12,16 @@ import {
   type RouteContext,
 } from './api-app.js';
 import {
+  ArtifactHeadersSchema,
+  ArtifactParamsSchema,
+  BasePackQuerySchema,
   ClaimBodySchema,
   CreateEnrolmentBodySchema,
   ErrorBodySchema,
   HeartbeatBodySchema,
   HeartbeatReplySchema,
+  LeaseOpBodySchema,
+  LeaseOpReplySchema,
   NoQuerySchema,
   RegisterWorkerBodySchema,
   RemoteWorkerSchema,
@@ -35,6 +41,11 @@ import {
   remoteWorkerState,
   WORKER_STALE_AFTER_MS,
 } from './worker-state.js';
+
+/** Bytes under a content type the route's schema documents (the typed reply expects JSON). */
+function sendBytes(reply: FastifyReply, contentType: string, body: Readable): FastifyReply {
+  return reply.type(contentType).send(body);
+}
 
 const BODY_ERRORS = { 413: ErrorBodySchema, 415: ErrorBodySchema } as const;
 
@@ -272,6 +283,118 @@ export function registerWorkerRoutes(app: ApiApp, context: RouteContext): void {
     handler: async (request) => {
       const worker = await callingWorker(request);
       return workerGateway.heartbeat(worker, request.body.leases);
+    },
+  });
+
+  app.route({
+    method: 'POST',
+    url: `${API_PREFIX}/workers/runs/:id/ops`,
+    config: { access: 'workers:work' },
+    schema: {
+      summary: "One runner operation on a run this worker holds, under the claim's fencing token",
+      description:
+        'Writes (appendEvents, updateRun, createAttempt, finishAttempt) are numbered by writeSeq ' +
+        'per claim and applied once: a repeat answers `duplicate: true` and writes nothing. Only ' +
+        'runner events and the fields a runner sets are accepted; a final report naming a patch ' +
+        'needs that patch uploaded first. Reads (getRun, listAttempts, modelSpend) see only the ' +
+        'held run, its session and its repository.',
+      tags: ['workers'],
+      operationId: 'leaseOperation',
+      security: BEARER_SECURITY,
+      querystring: NoQuerySchema,
+      params: RunParamsSchema,
+      body: LeaseOpBodySchema,
+      response: {
+        200: LeaseOpReplySchema,
+        ...READ_ERRORS,
+        404: ErrorBodySchema,
+        409: ErrorBodySchema.describe('LEASE_FENCED: this worker no longer holds the run'),
+        422: ErrorBodySchema,
+        ...BODY_ERRORS,
+      },
+    },
+    handler: async (request) => {
+      const worker = await callingWorker(request);
+      const { fencingToken, operation } = request.body;
+      return workerGateway.leaseOp(worker, request.params.id, fencingToken, operation);
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: `${API_PREFIX}/workers/runs/:id/base-pack`,
+    config: { access: 'workers:work' },
+    schema: {
+      summary: "The held run's base commit with its history as a git pack",
+      description:
+        'A thin pack against the `have` commits the server knows (the worker completes it with ' +
+        '`git index-pack --fix-thin`). The commit is in the `x-aas-base-commit` header.',
+      tags: ['workers'],
+      operationId: 'getBasePack',
+      security: BEARER_SECURITY,
+      querystring: BasePackQuerySchema,
+      params: RunParamsSchema,
+      response: {
+        200: {
+          description: 'The pack',
+          content: { 'application/x-git-packfile': { schema: z.string() } },
+        },
+        ...READ_ERRORS,
+        404: ErrorBodySchema,
+        409: ErrorBodySchema,
+        413: ErrorBodySchema,
+      },
+    },
+    handler: async (request, reply) => {
+      const worker = await callingWorker(request);
+      const { fencingToken, have } = request.query;
+      const haves = have === undefined ? [] : Array.isArray(have) ? have : [have];
+      const base = await workerGateway.basePack(worker, request.params.id, fencingToken, haves);
+      reply.header('x-aas-base-commit', base.commit);
+      reply.header('x-aas-pack-haves', String(base.haves.length));
+      return sendBytes(reply, 'application/x-git-packfile', Readable.from(base.pack));
+    },
+  });
+
+  app.route({
+    method: 'PUT',
+    url: `${API_PREFIX}/workers/runs/:id/artifacts/:name`,
+    config: { access: 'workers:work' },
+    // A patch may be up to 32 MiB (see PATCH_MAX_BYTES in the runner); logs are 1 MiB tails.
+    bodyLimit: 33 * 1024 * 1024,
+    schema: {
+      summary: "Upload the held run's patch (`patch`) or a log tail (`<attempt>.<file>`)",
+      description:
+        'Body: the raw bytes (application/octet-stream). Headers: `x-aas-fencing-token`, ' +
+        '`x-aas-sha256` (of the body; a mismatch is refused), `x-aas-original-bytes` (a log ' +
+        'cut to its tail: its size before). Replaces an upload of the same name.',
+      tags: ['workers'],
+      operationId: 'putRunArtifact',
+      security: BEARER_SECURITY,
+      querystring: NoQuerySchema,
+      params: ArtifactParamsSchema,
+      headers: ArtifactHeadersSchema,
+      body: z.instanceof(Buffer).describe('the bytes'),
+      response: {
+        200: z.object({ name: z.string(), sha256: z.string(), bytes: z.number().int() }),
+        ...READ_ERRORS,
+        404: ErrorBodySchema,
+        409: ErrorBodySchema,
+        422: ErrorBodySchema,
+        ...BODY_ERRORS,
+      },
+    },
+    handler: async (request) => {
+      const worker = await callingWorker(request);
+      const headers = request.headers;
+      const stored = await workerGateway.putArtifact(worker, request.params.id, {
+        fencingToken: headers['x-aas-fencing-token'],
+        name: request.params.name,
+        sha256: headers['x-aas-sha256'],
+        originalBytes: headers['x-aas-original-bytes'] ?? request.body.length,
+        content: request.body,
+      });
+      return { name: stored.name, sha256: stored.sha256, bytes: stored.bytes };
     },
   });
 

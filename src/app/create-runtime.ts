@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import pino from 'pino';
 import type { AasConfig } from '../config/index.js';
-import { type AgentRegistry, builtinManifests, createAgentRegistry } from '../drivers/index.js';
+import type { AgentRegistry } from '../drivers/index.js';
 import {
   AasError,
   type Clock,
@@ -12,23 +12,17 @@ import {
   normaliseError,
   systemClock,
 } from '../kernel/index.js';
-import { type NamedLayer, readPolicyLayerFile } from '../policy/index.js';
+import type { NamedLayer } from '../policy/index.js';
 import type { ApprovalDeps, PromotionDeps, PromotionService } from '../promotion/index.js';
 import { RunQueue } from '../queue/index.js';
 import type { RunnerDeps } from '../runner/index.js';
-import {
-  collectStaleTreeGroups,
-  createBubblewrapBackend,
-  createPlainBackend,
-  type SandboxBackend,
-} from '../sandbox/index.js';
+import { collectStaleTreeGroups, type SandboxBackend } from '../sandbox/index.js';
 import { ScheduleService } from '../schedules/index.js';
 import { EventBus } from '../sessions/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { collectCheckoutCache, collectOrphanWorkspaces } from '../workspaces/index.js';
 import { checkSubmittable } from './check-job.js';
-import { findAgentClis } from './find-agent-clis.js';
-import { loadModelPrices } from './load-model-prices.js';
+import { createExecutionHost } from './execution-host.js';
 import { createPromotionDeps } from './promotion-deps.js';
 
 /** The typed resources bag: built once here, passed explicitly everywhere else. */
@@ -77,48 +71,19 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
       pino.destination({ fd: 2, sync: true }),
     );
   const bus = new EventBus();
-  // A named server layer that cannot be read refuses start-up rather than run without it.
-  const serverPolicy = config.serverPolicyFile
-    ? await readPolicyLayerFile(config.serverPolicyFile, 'server')
-    : null;
-  const prices = await loadModelPrices(config.models.pricesFile);
-  const agentClis = await findAgentClis(config, options.hostEnv.PATH);
-  const upstreamOf = (provider: { baseUrl: string; apiKey?: string }) =>
-    provider.apiKey === undefined
-      ? undefined
-      : { baseUrl: provider.baseUrl, apiKey: provider.apiKey };
-  const anthropic = upstreamOf(config.models.anthropic);
-  const openai = upstreamOf(config.models.openai);
-  const google = upstreamOf(config.models.google);
-  const models = {
-    upstreams: {
-      ...(anthropic === undefined ? {} : { anthropic }),
-      ...(openai === undefined ? {} : { openai }),
-      ...(google === undefined ? {} : { google }),
-    },
-    prices,
-  };
+  const host = await createExecutionHost(config, {
+    clock,
+    nodePath: options.nodePath,
+    hostEnv: options.hostEnv,
+  });
+  const { serverPolicy, models } = host;
   await ensureHome(config.home, [config.paths.runs, dirname(config.paths.checkouts)]);
   const store = await openStore({
     sqlitePath: config.paths.sqlite,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
   });
   try {
-    const registry = await createAgentRegistry({
-      builtins: builtinManifests({ nodePath: options.nodePath, cliBins: agentClis.found }),
-      dirs: config.agentsDirs,
-      unavailable: agentClis.missing,
-    });
-    // Ranked: bubblewrap wherever it passes its self-test; plain only for `off` or `preferred`
-    // on a host without it (recorded as sandbox.degraded).
-    const sandboxes = [
-      createBubblewrapBackend({
-        clock,
-        nodePath: options.nodePath,
-        ...(config.bwrapPath === undefined ? {} : { bwrapPath: config.bwrapPath }),
-      }),
-      createPlainBackend({ clock }),
-    ];
+    const { registry, sandboxes } = host;
     const owner = `runner:${hostname()}:${process.pid}`;
     const queue = new RunQueue(
       { store, clock, log, bus },

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type AgentManifest, CLI_AGENTS, isCliAgentId } from '../drivers/index.js';
-import type { Runtime } from './create-runtime.js';
+import type { ExecutionHost } from './execution-host.js';
 
 /** One agent as `aas agents` shows it: whether it is installed here, and whether it can run. */
 export interface AgentStatus {
@@ -64,8 +64,10 @@ function requiresSandbox(manifest: AgentManifest): boolean {
 }
 
 /** Every agent this installation knows, including built-in CLIs whose binary is missing. */
-export async function describeAgents(runtime: Runtime): Promise<AgentStatus[]> {
-  const upstreams = runtime.runnerDeps().models.upstreams;
+export async function describeAgents(
+  runtime: Pick<ExecutionHost, 'registry' | 'sandboxes' | 'models'>,
+): Promise<AgentStatus[]> {
+  const upstreams = runtime.models.upstreams;
   let isolating: { ok: boolean; reason?: string } | null = null;
   const sandboxCheck = async (): Promise<{ ok: boolean; reason?: string }> => {
     if (isolating === null) {

@@ -12,3 +12,12 @@ export { diagnoseHost, type HostDiagnosis } from './diagnose-host.js';
 export { createPromotionDeps, forgeHostOf, forgeHttpEnv } from './promotion-deps.js';
 export { relayCommittedEvents } from './relay-committed-events.js';
 export { type RunningServer, type StartServerOptions, startServer } from './start-server.js';
+export {
+  createWorkerHost,
+  readWorkerCredential,
+  type WorkerCapabilities,
+  type WorkerCredential,
+  type WorkerHost,
+  workerPaths,
+  writeWorkerCredential,
+} from './start-worker.js';

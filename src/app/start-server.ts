@@ -77,7 +77,15 @@ export async function startServer(
     );
     // Waiting remote claims also ask the store every second: runs other processes queue reach
     // this bus only when relayed (PostgreSQL), and not while the relay reconnects.
-    const remoteWorkers = new RemoteWorkers({ queue, store, clock, bus, log }, { pollMs: 1_000 });
+    const remoteWorkers = new RemoteWorkers(
+      { queue, store, clock, bus, log },
+      {
+        pollMs: 1_000,
+        leaseMs: config.runLeaseMs,
+        serverPolicy: runtime.serverPolicy,
+        budgets: config.budgets,
+      },
+    );
     let accepting = true;
     const controlPlane: ControlPlane = {
       async submitJob(body: unknown, identity: Identity) {

@@ -104,7 +104,7 @@ export async function runPreflight(
         : `the run did not end with every gate passed (${run.reasonCode ?? 'no verdict'})`;
     fail({ name: 'gates.passed', ok: false, detail }, new AasError('PREFLIGHT_FAILED', detail));
   }
-  const patch = await verifiedPatch(deps.artifactsDir, run.patchSha256);
+  const patch = await verifiedPatch(deps, run.id, run.patchSha256);
   if (patch.ok) pass('patch.digest', `sha256:${run.patchSha256 ?? ''}`);
   else fail({ name: 'patch.digest', ok: false, detail: patch.detail }, patch.error);
 
@@ -240,25 +240,35 @@ export function refusalCode(run: { status: RunStatus; reasonCode: string | null 
   return 'PREFLIGHT_FAILED' as const;
 }
 
+/**
+ * The run's patch, checked against the digest its final report recorded: this host's file when
+ * this host ran the attempt, else the copy in the database (a remote worker's upload, or another
+ * replica's run). Either way the bytes must hash to the recorded digest.
+ */
 async function verifiedPatch(
-  artifactsDir: string,
+  deps: Pick<PromotionDeps, 'artifactsDir' | 'store'>,
+  runId: string,
   patchSha256: string | null,
 ): Promise<{ ok: true; bytes: Buffer } | { ok: false; detail: string; error: AasError }> {
   if (patchSha256 === null) {
     const detail = 'the run recorded no patch';
     return { ok: false, detail, error: new AasError('PREFLIGHT_FAILED', detail) };
   }
-  const path = join(artifactsDir, `${patchSha256}.patch`);
+  const path = join(deps.artifactsDir, `${patchSha256}.patch`);
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch {
-    const detail = `the patch file ${path} cannot be read`;
-    return {
-      ok: false,
-      detail,
-      error: new AasError('PATCH_DIGEST_MISMATCH', detail, { file: path }),
-    };
+    const stored = await deps.store.getRunArtifact(runId, 'patch');
+    if (stored === null) {
+      const detail = `the patch is neither in ${path} nor stored with the run`;
+      return {
+        ok: false,
+        detail,
+        error: new AasError('PATCH_DIGEST_MISMATCH', detail, { file: path }),
+      };
+    }
+    bytes = stored.content;
   }
   const actual = sha256Hex(bytes);
   if (actual === patchSha256) return { ok: true, bytes };

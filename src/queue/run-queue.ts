@@ -2,8 +2,8 @@ import { AasError, type Clock, isAasError, type Logger } from '../kernel/index.j
 import { type EventBus, SessionRecorder, sessionEvent } from '../sessions/index.js';
 import type {
   AttemptRecord,
+  HeldFence,
   LeaseRenewal,
-  RunFence,
   RunRecord,
   RunStatus,
   Store,
@@ -30,7 +30,7 @@ export interface QueueSettings {
 }
 
 /** The fence of a claim: owner and token together, so a re-claim fences the earlier holder. */
-export type ClaimFence = Required<RunFence>;
+export type ClaimFence = HeldFence;
 
 export interface ClaimedRun {
   readonly run: RunRecord;

@@ -7,7 +7,7 @@ import {
   loadModelAllowance,
   type ModelAllowanceLimits,
 } from './model-allowance.js';
-import type { RunnerDeps } from './runner-deps.js';
+import type { ExecutionDeps } from './runner-deps.js';
 
 /**
  * Stops an attempt's agent once one of its budgets is spent, and records which, once. Two
@@ -22,7 +22,7 @@ export class BudgetWatch {
   #queued = false;
 
   constructor(
-    private readonly deps: Pick<RunnerDeps, 'store' | 'clock' | 'budgets' | 'log'>,
+    private readonly deps: Pick<ExecutionDeps, 'store' | 'clock' | 'budgets' | 'log'>,
     private readonly attempt: {
       readonly runId: string;
       readonly sessionId: string;

@@ -21,7 +21,7 @@ import {
 } from '../policy/index.js';
 import { limitEnforcement, type SandboxSelection, selectSandbox } from '../sandbox/index.js';
 import { SessionRecorder, sessionEvent } from '../sessions/index.js';
-import type { LeaseRenewal, RunFence, RunRecord, RunStatus } from '../store/index.js';
+import type { HeldFence, LeaseRenewal, RunRecord, RunStatus } from '../store/index.js';
 import {
   collectOrphanWorkspaces,
   type PatchStats,
@@ -34,7 +34,7 @@ import { type JobSpec, parseJobSpec } from './job-spec.js';
 import { loadModelAllowance, type ModelAllowance } from './model-allowance.js';
 import { type AttemptOutcome, runAttempt } from './run-attempt.js';
 import { runStatusFor } from './run-status-for.js';
-import type { RunnerDeps } from './runner-deps.js';
+import type { ExecutionDeps, RunnerDeps } from './runner-deps.js';
 
 export interface RunOutcome {
   readonly sessionId: string;
@@ -86,7 +86,7 @@ interface AgentPlan {
 }
 
 interface RunContext {
-  readonly deps: RunnerDeps;
+  readonly deps: ExecutionDeps;
   readonly recorder: SessionRecorder;
   readonly run: RunRecord;
   readonly runDir: string;
@@ -177,8 +177,8 @@ export async function executeRun(
  * shutdown (`stop`) stops the sandbox and returns `{stopped}` for the caller to give the run back.
  */
 export async function executeClaimedRun(
-  deps: RunnerDeps,
-  claimed: { readonly run: RunRecord; readonly fence: Required<RunFence> },
+  deps: ExecutionDeps,
+  claimed: { readonly run: RunRecord; readonly fence: HeldFence },
   options: ClaimedRunOptions = {},
 ): Promise<RunOutcome | StoppedRun> {
   const { run, fence } = claimed;
@@ -503,9 +503,9 @@ function firstLine(text: string): string {
  * that it was refused is (unfenced, so the history says why this holder's work is missing).
  */
 async function fencedOutcome(
-  deps: RunnerDeps,
+  deps: ExecutionDeps,
   run: RunRecord,
-  fence: Required<RunFence>,
+  fence: HeldFence,
 ): Promise<RunOutcome> {
   const current = (await deps.store.getRun(run.id)) ?? run;
   try {

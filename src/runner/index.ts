@@ -16,5 +16,5 @@ export {
 export { newSubmission, type Submission } from './new-submission.js';
 export { type RevalidationVerdict, revalidatePatch } from './revalidate-patch.js';
 export { runStatusFor } from './run-status-for.js';
-export type { RunnerDeps } from './runner-deps.js';
+export type { ExecutionDeps, RunnerDeps, RunStore } from './runner-deps.js';
 export { submitRun } from './submit-run.js';

@@ -1,7 +1,7 @@
 import type { BudgetExceeded, BudgetLimit, ModelBudget } from '../gateway/index.js';
 import type { EffectiveLimits } from '../policy/index.js';
 import { type ModelSpend, NO_MODEL_SPEND } from '../store/index.js';
-import type { RunnerDeps } from './runner-deps.js';
+import type { ExecutionDeps, RunnerDeps } from './runner-deps.js';
 
 /**
  * Whose budget: the run's (policy `limits.*`, every attempt and claim of the run together), the
@@ -209,7 +209,7 @@ export function breachOf(allowance: ModelAllowance, reason: BudgetExceeded): Bud
  * with a limit are read; each read sums an index of the spend rows (see Store.modelSpend).
  */
 export async function loadModelAllowance(
-  deps: Pick<RunnerDeps, 'store' | 'clock' | 'budgets'>,
+  deps: Pick<ExecutionDeps, 'store' | 'clock' | 'budgets'>,
   input: {
     readonly runId: string;
     readonly sessionId: string;

@@ -20,9 +20,10 @@ import { AgentEventBatcher } from './agent-event-batcher.js';
 import { startAttemptGateway } from './attempt-gateway.js';
 import { BudgetWatch } from './budget-watch.js';
 import type { JobSpec } from './job-spec.js';
+import { keepAttemptLogs, keepPatch } from './keep-run-artifacts.js';
 import type { ModelAllowance } from './model-allowance.js';
 import { NetworkRecorder, sandboxNetworkFor } from './network-recorder.js';
-import type { RunnerDeps } from './runner-deps.js';
+import type { ExecutionDeps } from './runner-deps.js';
 import { storeArtifact } from './store-artifact.js';
 import { validatorSetup } from './validator-setup.js';
 
@@ -53,7 +54,7 @@ export type AttemptOutcome =
     });
 
 export interface AttemptInput {
-  readonly deps: RunnerDeps;
+  readonly deps: ExecutionDeps;
   readonly recorder: SessionRecorder;
   readonly runId: string;
   readonly sessionId: string;
@@ -133,6 +134,8 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     await removeAgentScratch(attemptDir);
   }
 
+  // Before the attempt is recorded as finished: whoever sees it finished can read its logs.
+  await keepAttemptLogs(deps, { runId, fence: recorder.fence, attemptDir, attempt });
   await recorder.finishAttempt(
     {
       attemptId: input.attemptId,
@@ -438,6 +441,7 @@ async function agentAndGates(
 
   if (gates.passed) {
     const artifact = await storeArtifact(deps.paths.artifacts, patch.text, 'patch');
+    await keepPatch(deps, { runId, fence: recorder.fence, text: patch.text });
     await recorder.append(
       sessionEvent('artifact.stored', {
         runId,

@@ -6,6 +6,30 @@ import type { SandboxBackend } from '../sandbox/index.js';
 import type { EventBus } from '../sessions/index.js';
 import type { Store } from '../store/index.js';
 
+/**
+ * What executing a claimed run asks of storage: fenced writes of its own run's history, reads of
+ * its run, attempts and spend, and its artifacts. On the control plane this is the store; on a
+ * remote worker, a client that sends each operation to the control plane under the claim's
+ * fencing token (so the same runner code runs in both places).
+ */
+export type RunStore = Pick<
+  Store,
+  | 'appendEvents'
+  | 'updateRun'
+  | 'createAttempt'
+  | 'finishAttempt'
+  | 'recordApproval'
+  | 'recordPromotionStep'
+  | 'renewRunLease'
+  | 'getRun'
+  | 'listAttempts'
+  | 'modelSpend'
+  | 'putRunArtifact'
+>;
+
+/** What executing a claimed run needs: the resources bag with storage narrowed to RunStore. */
+export type ExecutionDeps = Omit<RunnerDeps, 'store'> & { readonly store: RunStore };
+
 /** The slice of the resources bag a governed run needs. Built once by the composition root. */
 export interface RunnerDeps {
   readonly store: Store;

@@ -11,6 +11,17 @@ import type {
 import type { EventBus } from './event-bus.js';
 import type { SessionEventMap, SessionEventType, TypedEvent } from './event-map.js';
 
+/** The writes a recorder makes. */
+export type RecorderStore = Pick<
+  Store,
+  | 'appendEvents'
+  | 'updateRun'
+  | 'createAttempt'
+  | 'finishAttempt'
+  | 'recordApproval'
+  | 'recordPromotionStep'
+>;
+
 /** Build a typed event: the compiler checks the payload against the event map. */
 export function sessionEvent<K extends SessionEventType>(
   type: K,
@@ -27,7 +38,7 @@ export function sessionEvent<K extends SessionEventType>(
  */
 export class SessionRecorder {
   constructor(
-    private readonly deps: { store: Store; clock: Clock; bus: EventBus },
+    private readonly deps: { store: RecorderStore; clock: Clock; bus: EventBus },
     readonly sessionId: string,
     readonly actor: string,
     readonly fence?: RunFence,

@@ -180,6 +180,8 @@ export interface DatabaseSchema {
   run_requirements: RunRequirementsTable;
   remote_workers: RemoteWorkersTable;
   worker_enrolments: WorkerEnrolmentsTable;
+  run_artifacts: RunArtifactsTable;
+  lease_writes: LeaseWritesTable;
 }
 
 export type SessionRow = SessionsTable;
@@ -266,3 +268,25 @@ export interface WorkerEnrolmentsTable {
 
 export type RemoteWorkerRow = RemoteWorkersTable;
 export type WorkerEnrolmentRow = WorkerEnrolmentsTable;
+
+/** A run's patch or log tail, readable by every replica (see migration 0007). */
+export interface RunArtifactsTable {
+  run_id: string;
+  /** `patch`, or a log's API name such as `1.stdout.log`. */
+  name: string;
+  /** Digest of `content` (what is stored, which for a cut log is its tail). */
+  sha256: string;
+  bytes: number;
+  /** Size before a log was cut to its tail; equal to `bytes` when nothing was cut. */
+  original_bytes: number;
+  content: Buffer;
+  created_at: string;
+}
+
+/** A fenced write a remote worker made (see migration 0007): present = applied once. */
+export interface LeaseWritesTable {
+  run_id: string;
+  fencing_token: number;
+  write_seq: number;
+  lease_owner: string;
+}

@@ -1,6 +1,8 @@
+export { checkArtifactName, type NewRunArtifact } from './artifact-operations.js';
 export type { CommittedEventsHandler } from './committed-event-relay.js';
 export { type CommittedEventsFeed, followCommittedEvents } from './follow-committed-events.js';
 export type { Leadership, LeadershipOptions } from './leadership.js';
+export { isDuplicateWrite } from './lease-write.js';
 export { openLeadership } from './open-leadership.js';
 export { openStore } from './open-store.js';
 export { describeLeaseKey, type RunGuard, writerLeaseKey } from './promotion-operations.js';

@@ -1,8 +1,10 @@
 import { type Kysely, sql } from 'kysely';
 import { AasError, GENESIS_HASH } from '../kernel/index.js';
+import { type NewRunArtifact, putRunArtifact, runArtifactFromRow } from './artifact-operations.js';
 import { chainEvents } from './chain-events.js';
 import { type ClaimedRun, type ClaimRunInput, claimRun } from './claim-run.js';
 import type { DatabaseSchema } from './database-schema.js';
+import { recordLeaseWrite } from './lease-write.js';
 import { modelSpendFromRow, modelSpendQuery, recordModelSpend } from './model-spend.js';
 import {
   acquireWriterLease,
@@ -39,6 +41,7 @@ import {
   type RegisterWorkerInput,
   type RemoteWorkerRecord,
   RUN_STATUSES,
+  type RunArtifactRecord,
   type RunChanges,
   type RunFence,
   type RunLease,
@@ -157,6 +160,7 @@ export class KyselyStore implements Store {
     expect?: RunExpectation;
     changes: RunChanges;
     events: readonly NewEvent[];
+    writeSeq?: number;
   }): Promise<{ run: RunRecord; events: StoredEvent[] }> {
     if (input.expect?.fencingToken !== undefined && input.expect.leaseOwner === undefined) {
       throw new AasError('INVALID_ARGUMENT', 'expect.fencingToken needs expect.leaseOwner', {
@@ -308,6 +312,44 @@ export class KyselyStore implements Store {
       if (rows.length === 0 && (yield* rowsOf(exists)).length === 0)
         throw notFound('session', sessionId);
       return rows.map(eventFromRow);
+    });
+  }
+
+  async putRunArtifact(artifact: NewRunArtifact): Promise<RunArtifactRecord> {
+    return this.#write('putRunArtifact', () => putRunArtifact(this.#db, artifact));
+  }
+
+  async getRunArtifact(
+    runId: string,
+    name: string,
+  ): Promise<{ artifact: RunArtifactRecord; content: Buffer } | null> {
+    const db = this.#db;
+    return this.#read('getRunArtifact', function* () {
+      const [row] = yield* rowsOf(
+        db
+          .selectFrom('run_artifacts')
+          .selectAll()
+          .where('run_id', '=', runId)
+          .where('name', '=', name)
+          .compile(),
+      );
+      if (row === undefined) return null;
+      return { artifact: runArtifactFromRow(row), content: Buffer.from(row.content) };
+    });
+  }
+
+  async listRunArtifacts(runId: string): Promise<RunArtifactRecord[]> {
+    const db = this.#db;
+    return this.#read('listRunArtifacts', function* () {
+      const rows = yield* rowsOf(
+        db
+          .selectFrom('run_artifacts')
+          .select(['run_id', 'name', 'sha256', 'bytes', 'original_bytes', 'created_at'])
+          .where('run_id', '=', runId)
+          .orderBy('name')
+          .compile(),
+      );
+      return rows.map(runArtifactFromRow);
     });
   }
 
@@ -830,11 +872,21 @@ export class KyselyStore implements Store {
     expect?: RunExpectation;
     changes: RunChanges;
     events: readonly NewEvent[];
+    writeSeq?: number;
   }): SqlOperation<{ run: RunRecord; events: StoredEvent[] }> {
     const { runId, expect, changes, events } = input;
     const head = yield* lockSessionHead(this.#db, { runId }, events);
     if (head === null) throw notFound('run', runId);
 
+    // Recorded before the update (see checkRunFence): a repeat is a repeat even once the run ended.
+    if (input.writeSeq !== undefined) {
+      yield* recordLeaseWrite(this.#db, {
+        runId,
+        leaseOwner: expect?.leaseOwner ?? '',
+        fencingToken: expect?.leaseOwner === undefined ? undefined : expect.fencingToken,
+        writeSeq: input.writeSeq,
+      });
+    }
     const updatedAt = runUpdatedAt(changes, events);
     // `IN ()` is not valid SQL; an empty list of acceptable statuses matches no run.
     const [row] =

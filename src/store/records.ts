@@ -183,6 +183,28 @@ export interface RunFence {
    * name) cannot write with the old claim.
    */
   readonly fencingToken?: number;
+  /**
+   * A remote worker's sequence number for this write under this claim (needs `fencingToken`).
+   * The write is recorded with it in the same transaction; the same number again (a request
+   * retried after its answer was lost) writes nothing and fails with CONFLICT whose details
+   * say `duplicateWrite: true`.
+   */
+  readonly writeSeq?: number;
+}
+
+/** The fence of a claim as its holder keeps it: owner and token, always both. */
+export type HeldFence = Required<Omit<RunFence, 'writeSeq'>>;
+
+/** A run's patch or a log tail as stored for every replica (see Store.putRunArtifact). */
+export interface RunArtifactRecord {
+  readonly runId: string;
+  /** `patch`, or a log's API name such as `1.stdout.log`. */
+  readonly name: string;
+  readonly sha256: string;
+  readonly bytes: number;
+  /** Size before a log was cut to its tail (equal to `bytes` when nothing was cut). */
+  readonly originalBytes: number;
+  readonly createdAt: string;
 }
 
 /** Fields of a run a caller may change. Absent = unchanged; `null` = cleared. */

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { AasError } from '../kernel/index.js';
 import type { DatabaseSchema } from './database-schema.js';
+import { recordLeaseWrite } from './lease-write.js';
 import type { RunFence } from './records.js';
 import type { ReservedHead } from './session-head.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
@@ -85,13 +86,23 @@ export function* readFencedRun(
  * `fence.fencingToken`, when given), a run of the locked session. Must run after
  * `lockSessionHead`: recovery and claims change a lease through the same session lock, so
  * between this check and the commit no one can take the lease away, and a throw rolls back the
- * seqs the lock reserved.
+ * seqs the lock reserved. A numbered fence (`writeSeq`) also records its write, once.
  */
 export function* checkRunFence(
   db: Kysely<DatabaseSchema>,
   head: ReservedHead,
   fence: RunFence,
 ): SqlOperation<void> {
+  // A numbered write is recorded first: its repeat is told apart from a lost lease even after
+  // the first one ended the run, and a refused fence rolls the record back with the rest.
+  if (fence.writeSeq !== undefined) {
+    yield* recordLeaseWrite(db, {
+      runId: fence.runId,
+      leaseOwner: fence.leaseOwner,
+      fencingToken: fence.fencingToken,
+      writeSeq: fence.writeSeq,
+    });
+  }
   const current = yield* readFencedRun(db, fence.runId);
   if (
     current === undefined ||

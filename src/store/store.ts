@@ -1,3 +1,4 @@
+import type { NewRunArtifact } from './artifact-operations.js';
 import type { RunGuard } from './promotion-operations.js';
 import type {
   ApprovalRecord,
@@ -20,6 +21,7 @@ import type {
   PromotionRecord,
   RegisterWorkerInput,
   RemoteWorkerRecord,
+  RunArtifactRecord,
   RunChanges,
   RunFence,
   RunLease,
@@ -91,6 +93,8 @@ export interface Store {
     };
     changes: RunChanges;
     events: readonly NewEvent[];
+    /** A remote worker's write number under `expect`'s fence: applied once (see RunFence). */
+    writeSeq?: number;
   }): Promise<{ run: RunRecord; events: StoredEvent[] }>;
 
   /**
@@ -174,6 +178,19 @@ export interface Store {
    * events. NOT_FOUND for an unknown run or session; an unknown repository spent nothing.
    */
   modelSpend(scope: ModelSpendScope): Promise<ModelSpend>;
+  /**
+   * Stores a run's patch or log tail where every replica reads it, replacing one of the same
+   * name. With `fence`, only while it holds the run's lease (else LEASE_FENCED). NOT_FOUND for
+   * an unknown run; INVALID_ARGUMENT for a name other than `patch` or `<attempt>.<file>`.
+   */
+  putRunArtifact(artifact: NewRunArtifact): Promise<RunArtifactRecord>;
+  /** One artifact with its bytes; null when the run has none of that name. */
+  getRunArtifact(
+    runId: string,
+    name: string,
+  ): Promise<{ artifact: RunArtifactRecord; content: Buffer } | null>;
+  /** A run's artifacts without their bytes, by name. */
+  listRunArtifacts(runId: string): Promise<RunArtifactRecord[]>;
   /** Every session id, oldest first (used by `aas audit verify` without an id). */
   listSessionIds(): Promise<string[]>;
 

@@ -1,3 +1,12 @@
+export type { ControlPlaneLink, LeaseGrant, LeaseOrderWire } from './control-plane-link.js';
+export { type LeaseOp, type LeaseOpResult, RUNNER_EVENT_TYPES } from './lease-ops.js';
+export { type LeaseDeadline, RemoteRunStore } from './remote-run-store.js';
+export {
+  RemoteWorkerAgent,
+  type RemoteWorkerAgentSettings,
+  type RemoteWorkerStatus,
+  type WorkerExecutionDeps,
+} from './remote-worker-agent.js';
 export {
   type LeaseOrder,
   REPORTABLE_STATUSES,

@@ -1,13 +1,18 @@
-import { AasError, type Clock, type Logger } from '../kernel/index.js';
+import { AasError, type Clock, type Logger, sha256Hex } from '../kernel/index.js';
+import type { NamedLayer } from '../policy/index.js';
 import type { ClaimFence, RunQueue } from '../queue/index.js';
+import { parseJobSpec } from '../runner/index.js';
 import type { EventBus } from '../sessions/index.js';
 import type {
   RemoteWorkerRecord,
+  RunArtifactRecord,
   RunRecord,
   RunStatus,
   Store,
   WorkerMatch,
 } from '../store/index.js';
+import { type BasePack, createBasePack } from '../workspaces/index.js';
+import { applyLeaseOp, type LeaseOp, type LeaseOpResult } from './lease-ops.js';
 
 /** What a remote worker receives with a claim: everything it needs to run the job elsewhere. */
 export interface RemoteLease {
@@ -23,6 +28,14 @@ export interface RemoteLease {
   readonly baseCommit: string | null;
   readonly leaseExpiresAt: string;
   readonly fencingToken: number;
+  /** How long a lease lasts without renewal: a worker that cannot reach the server stops by then. */
+  readonly leaseMs: number;
+  /** The operator's policy layer, merged by the worker's runner exactly as here. */
+  readonly serverPolicy: NamedLayer | null;
+  /** The server's model-spend limits beyond the run's own policy. */
+  readonly budgets: { readonly sessionMaxCostUsd?: number; readonly repoDailyMaxCostUsd?: number };
+  /** Where the worker fetches the base (GET, with `have` commits it already holds). */
+  readonly basePackPath: string;
 }
 
 /** Per held lease: keep going, stop because the run was cancelled, or stop because it was lost. */
@@ -35,6 +48,9 @@ export type ReportableStatus = (typeof REPORTABLE_STATUSES)[number] & RunStatus;
 export interface RemoteWorkerSettings {
   /** How often a waiting claim asks the store again when the bus is quiet (other servers queue too). */
   readonly pollMs: number;
+  readonly leaseMs: number;
+  readonly serverPolicy: NamedLayer | null;
+  readonly budgets: { readonly sessionMaxCostUsd?: number; readonly repoDailyMaxCostUsd?: number };
 }
 
 /**
@@ -91,7 +107,7 @@ export class RemoteWorkers {
     try {
       for (;;) {
         const claimed = await this.deps.queue.claim(worker.id, { match });
-        if (claimed !== null) return leaseOf(claimed.run, claimed.fence);
+        if (claimed !== null) return this.#leaseOf(claimed.run, claimed.fence);
         if (ended.aborted || this.#stopped) return null;
         await this.#wait(ended);
       }
@@ -157,6 +173,96 @@ export class RemoteWorkers {
     return run;
   }
 
+  /** One runner operation of a worker on a run it holds (see applyLeaseOp). */
+  async leaseOp(
+    worker: RemoteWorkerRecord,
+    runId: string,
+    fencingToken: number,
+    op: LeaseOp,
+  ): Promise<LeaseOpResult> {
+    return applyLeaseOp(this.deps.store, worker, runId, fencingToken, op);
+  }
+
+  /**
+   * The base of a run the worker holds, as a git pack of the commit its job names in the
+   * server's repository, cut against the commits the worker already has.
+   */
+  async basePack(
+    worker: RemoteWorkerRecord,
+    runId: string,
+    fencingToken: number,
+    haves: readonly string[],
+  ): Promise<BasePack> {
+    const run = await this.#heldRun(worker, runId, fencingToken);
+    const job = parseJobSpec(run.jobSpec);
+    // A requeued run keeps the base an earlier holder resolved, even if the branch moved since.
+    return createBasePack({ repo: job.repo, ref: run.baseCommit ?? job.baseRef ?? null, haves });
+  }
+
+  /** Stores the patch or a log tail of a run the worker holds; the digest must match the bytes. */
+  async putArtifact(
+    worker: RemoteWorkerRecord,
+    runId: string,
+    upload: {
+      readonly fencingToken: number;
+      readonly name: string;
+      readonly sha256: string;
+      readonly originalBytes: number;
+      readonly content: Buffer;
+    },
+  ): Promise<RunArtifactRecord> {
+    const actual = sha256Hex(upload.content);
+    if (actual !== upload.sha256) {
+      throw new AasError(
+        'PATCH_DIGEST_MISMATCH',
+        `the uploaded ${upload.name} hashes to ${actual}, not ${upload.sha256}`,
+        { field: 'x-aas-sha256', hint: 'the upload was damaged on the way; send it again' },
+      );
+    }
+    return this.deps.store.putRunArtifact({
+      runId,
+      name: upload.name,
+      content: upload.content,
+      sha256: actual,
+      originalBytes: Math.max(upload.originalBytes, upload.content.length),
+      createdAt: this.deps.clock.nowIso(),
+      fence: { runId, leaseOwner: worker.id, fencingToken: upload.fencingToken },
+    });
+  }
+
+  async #heldRun(
+    worker: RemoteWorkerRecord,
+    runId: string,
+    fencingToken: number,
+  ): Promise<RunRecord> {
+    const run = await this.deps.store.getRun(runId);
+    if (run === null || run.leaseOwner !== worker.id || run.fencingToken !== fencingToken) {
+      throw new AasError('LEASE_FENCED', `run ${runId} is not leased to worker ${worker.name}`, {
+        runId,
+      });
+    }
+    return run;
+  }
+
+  #leaseOf(run: RunRecord, fence: ClaimFence): RemoteLease {
+    return {
+      runId: run.id,
+      sessionId: run.sessionId,
+      claim: run.claimCount,
+      maxClaims: run.maxClaims,
+      jobSpec: run.jobSpec,
+      repo: run.repo,
+      baseRef: run.baseRef,
+      baseCommit: run.baseCommit,
+      leaseExpiresAt: run.leaseExpiresAt ?? '',
+      fencingToken: fence.fencingToken,
+      leaseMs: this.settings.leaseMs,
+      serverPolicy: this.settings.serverPolicy,
+      budgets: this.settings.budgets,
+      basePackPath: `/api/v1/workers/runs/${encodeURIComponent(run.id)}/base-pack`,
+    };
+  }
+
   /** Claims waiting for work right now (between two looks at the store). */
   get waiting(): number {
     return this.#waiting.size;
@@ -188,19 +294,4 @@ export class RemoteWorkers {
       }
     });
   }
-}
-
-function leaseOf(run: RunRecord, fence: ClaimFence): RemoteLease {
-  return {
-    runId: run.id,
-    sessionId: run.sessionId,
-    claim: run.claimCount,
-    maxClaims: run.maxClaims,
-    jobSpec: run.jobSpec,
-    repo: run.repo,
-    baseRef: run.baseRef,
-    baseCommit: run.baseCommit,
-    leaseExpiresAt: run.leaseExpiresAt ?? '',
-    fencingToken: fence.fencingToken,
-  };
 }

@@ -1,5 +1,14 @@
 export { applyPatchToWorkspace } from './apply-patch-to-workspace.js';
 export {
+  addBasePack,
+  BASE_PACK_MAX_BYTES,
+  type BasePack,
+  cachedBaseCommits,
+  createBasePack,
+  hasCachedCommit,
+  openBaseCache,
+} from './base-pack.js';
+export {
   checkPatchApplies,
   type PatchApplyCheck,
   type PatchApplyTarget,

@@ -148,7 +148,12 @@ export async function startApi(
   );
   const remoteWorkers = new RemoteWorkers(
     { queue, store, clock, bus, log: silentLogger },
-    { pollMs: options.streamPollMs ?? 60 * 60 * 1000 },
+    {
+      pollMs: options.streamPollMs ?? 60 * 60 * 1000,
+      leaseMs: 30_000,
+      serverPolicy: null,
+      budgets: {},
+    },
   );
   const deps: ApiDeps = {
     store,

@@ -67,6 +67,9 @@ const EXPECTED_OPERATIONS: Record<string, 'bearer' | 'public'> = {
   'DELETE /api/v1/workers/{idOrName}': 'bearer',
   'POST /api/v1/workers/claim': 'bearer',
   'POST /api/v1/workers/heartbeat': 'bearer',
+  'POST /api/v1/workers/runs/{id}/ops': 'bearer',
+  'GET /api/v1/workers/runs/{id}/base-pack': 'bearer',
+  'PUT /api/v1/workers/runs/{id}/artifacts/{name}': 'bearer',
   'POST /api/v1/runs/{id}/report': 'bearer',
 };
 

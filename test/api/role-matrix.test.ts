@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PERMISSIONS, type RouteAccess } from '../../src/api/index.js';
 import { ALL_CODES } from '../../src/kernel/index.js';
 import { TOKEN_ROLES, type TokenRole } from '../../src/store/index.js';
+import { createTempRepo } from '../helpers/temp-repo.js';
 import { type StoreFixture, storeDialects } from '../store/dialects.js';
 import {
   job,
@@ -378,6 +380,58 @@ const ROUTES: readonly RouteCase[] = [
     request: async () => ({ path: `${V1}/workers/heartbeat`, init: json({ leases: [] }) }),
   },
   {
+    key: 'POST /api/v1/workers/runs/{id}/ops',
+    access: 'workers:work',
+    success: 200,
+    request: async (api) => {
+      const { runId } = await submitQueued(api);
+      const claimed = await api.queue.claim(api.workerId, { runId });
+      return {
+        path: `${V1}/workers/runs/${runId}/ops`,
+        init: json({
+          fencingToken: claimed?.fence.fencingToken ?? -1,
+          operation: { op: 'getRun' },
+        }),
+      };
+    },
+  },
+  {
+    key: 'GET /api/v1/workers/runs/{id}/base-pack',
+    access: 'workers:work',
+    success: 200,
+    request: async (api) => {
+      const repo = createTempRepo();
+      const { runId } = await submitQueued(api, { repo });
+      const claimed = await api.queue.claim(api.workerId, { runId });
+      return {
+        path: `${V1}/workers/runs/${runId}/base-pack?fencingToken=${claimed?.fence.fencingToken ?? -1}`,
+        init: {},
+      };
+    },
+  },
+  {
+    key: 'PUT /api/v1/workers/runs/{id}/artifacts/{name}',
+    access: 'workers:work',
+    success: 200,
+    request: async (api) => {
+      const { runId } = await submitQueued(api);
+      const claimed = await api.queue.claim(api.workerId, { runId });
+      const content = Buffer.from('log line\n');
+      return {
+        path: `${V1}/workers/runs/${runId}/artifacts/1.stdout.log`,
+        init: {
+          method: 'PUT',
+          headers: {
+            'content-type': 'application/octet-stream',
+            'x-aas-fencing-token': String(claimed?.fence.fencingToken ?? -1),
+            'x-aas-sha256': createHash('sha256').update(content).digest('hex'),
+          },
+          body: content,
+        },
+      };
+    },
+  },
+  {
     key: 'POST /api/v1/runs/{id}/report',
     access: 'workers:work',
     success: 200,
@@ -448,6 +502,9 @@ const EXPECTED_ALLOWED: Record<string, readonly TokenRole[] | typeof EVERYONE> =
   'DELETE /api/v1/workers/{idOrName}': ['admin'],
   'POST /api/v1/workers/claim': ['worker'],
   'POST /api/v1/workers/heartbeat': ['worker'],
+  'POST /api/v1/workers/runs/{id}/ops': ['worker'],
+  'GET /api/v1/workers/runs/{id}/base-pack': ['worker'],
+  'PUT /api/v1/workers/runs/{id}/artifacts/{name}': ['worker'],
   'POST /api/v1/runs/{id}/report': ['worker'],
 };
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StoreFixture, storeDialects } from '../store/dialects.js';
 import {
@@ -199,6 +200,122 @@ for (const dialect of dialects) {
       });
       // Once finished, even the token that was current is fenced.
       await expectError(await report(lease.fencingToken), 'LEASE_FENCED');
+    });
+
+    it('lease operations: numbered writes apply once, runner events only, reads of the held run only', async () => {
+      const worker = await enrolAndRegister(api, { labels: ['ops'] });
+      const { runId, sessionId } = await submitQueued(api, { requireLabels: ['ops'] });
+      const lease = (await (await claimRequest(api, worker.credential)).json()) as Lease;
+      const op = (
+        operation: unknown,
+        fencingToken = lease.fencingToken,
+        secret = worker.credential,
+      ) =>
+        api.request(
+          `${V1}/workers/runs/${runId}/ops`,
+          postJson({ fencingToken, operation }, { secret }),
+        );
+      const agentEvent = {
+        type: 'agent.event',
+        at: '2026-01-01T00:00:01.000Z',
+        actor: 'anyone',
+        data: { kind: 'message', text: 'hi' },
+      };
+      const first = await op({ op: 'appendEvents', writeSeq: 1, events: [agentEvent] });
+      expect(first.status).toBe(200);
+      expect(await first.json()).toMatchObject({ op: 'appendEvents', duplicate: false });
+      const repeat = await op({ op: 'appendEvents', writeSeq: 1, events: [agentEvent] });
+      expect(await repeat.json()).toMatchObject({ duplicate: true, events: [] });
+      const history = await api.json<{ items: { type: string; actor: string }[] }>(
+        `${V1}/sessions/${sessionId}/events`,
+      );
+      const recorded = history.items.filter((event) => event.type === 'agent.event');
+      // Recorded once, as the worker's own whatever actor the request named.
+      expect(recorded).toEqual([expect.objectContaining({ actor: worker.workerId })]);
+
+      // The control plane's events and fields are not the worker's to write.
+      await expectError(
+        await op({
+          op: 'appendEvents',
+          writeSeq: 2,
+          events: [{ ...agentEvent, type: 'approval.recorded' }],
+        }),
+        'FORBIDDEN',
+        'events.0.type',
+      );
+      await expectError(
+        await op({ op: 'updateRun', writeSeq: 3, changes: { status: 'promoted' }, events: [] }),
+        'FORBIDDEN',
+        'changes.status',
+      );
+      // A patch digest on record must be of bytes the control plane holds.
+      await expectError(
+        await op({
+          op: 'updateRun',
+          writeSeq: 4,
+          changes: { status: 'ready_for_promotion', patchSha256: 'a'.repeat(64) },
+          events: [],
+        }),
+        'PATCH_DIGEST_MISMATCH',
+        'changes.patchSha256',
+      );
+      const upload = (name: string, body: Buffer, sha256: string) =>
+        api.request(`${V1}/workers/runs/${runId}/artifacts/${name}`, {
+          method: 'PUT',
+          headers: {
+            'content-type': 'application/octet-stream',
+            'x-aas-fencing-token': String(lease.fencingToken),
+            'x-aas-sha256': sha256,
+          },
+          body,
+          secret: worker.credential,
+        });
+      const patch = Buffer.from('diff --git a/x b/x\n');
+      const digest = createHash('sha256').update(patch).digest('hex');
+      await expectError(await upload('patch', patch, 'b'.repeat(64)), 'PATCH_DIGEST_MISMATCH');
+      expect((await upload('patch', patch, digest)).status).toBe(200);
+      await expectError(await upload('..%2Fetc', patch, digest), 'REQUEST_INVALID');
+
+      // Reads see the held run only, under the current token.
+      const read = await op({ op: 'getRun' });
+      expect(await read.json()).toMatchObject({ op: 'getRun', run: { id: runId } });
+      await expectError(await op({ op: 'getRun' }, lease.fencingToken + 1), 'LEASE_FENCED');
+      const stranger = await enrolAndRegister(api, { labels: ['ops'] });
+      await expectError(
+        await op({ op: 'getRun' }, lease.fencingToken, stranger.credential),
+        'LEASE_FENCED',
+      );
+      await expectError(
+        await op(
+          { op: 'appendEvents', writeSeq: 1, events: [agentEvent] },
+          lease.fencingToken,
+          stranger.credential,
+        ),
+        'LEASE_FENCED',
+      );
+
+      const final = {
+        op: 'updateRun',
+        writeSeq: 5,
+        changes: {
+          status: 'ready_for_promotion',
+          reasonCode: 'GATES_PASSED',
+          patchSha256: digest,
+          leaseOwner: null,
+          leaseExpiresAt: null,
+        },
+        events: [],
+        expectStatus: ['running'],
+      };
+      const done = await op(final);
+      expect(await done.json()).toMatchObject({
+        duplicate: false,
+        run: { status: 'ready_for_promotion' },
+      });
+      // The answer was lost; the retry is a repeat, not a lost lease.
+      expect(await (await op(final)).json()).toMatchObject({ duplicate: true });
+      const patchServed = await api.request(`${V1}/runs/${runId}/patch`);
+      expect(await patchServed.text()).toBe(patch.toString());
     });
 
     it('a plain worker-role token without a worker binding cannot use the worker routes', async () => {

@@ -1264,6 +1264,7 @@ for (const dialect of dialects) {
           { name: '0004-model-spend' },
           { name: '0005-schedules' },
           { name: '0006-remote-workers' },
+          { name: '0007-run-artifacts' },
         ]);
       });
 

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAasError } from '../../src/kernel/index.js';
 import {
+  type HeldFence,
   type NewToken,
   RUN_STATUSES,
-  type RunFence,
   type RunRecord,
   type Store,
 } from '../../src/store/index.js';
@@ -269,12 +269,12 @@ for (const dialect of dialects) {
     });
 
     describe('fencing tokens', () => {
-      const stale: Required<RunFence> = {
+      const stale: HeldFence = {
         runId: runId(1),
         leaseOwner: 'worker-1',
         fencingToken: 1,
       };
-      const current: Required<RunFence> = { ...stale, fencingToken: 2 };
+      const current: HeldFence = { ...stale, fencingToken: 2 };
 
       /** Run 1 claimed twice by worker-1 (token 2 now), with a running attempt from each claim. */
       async function reclaimedRun(): Promise<void> {
@@ -299,7 +299,7 @@ for (const dialect of dialects) {
         await claim(store, 'worker-1', { nowMs: NOW + 2 });
       }
 
-      function fencedWrites(fence: Required<RunFence>) {
+      function fencedWrites(fence: HeldFence) {
         return {
           append: () => store.appendEvents(sessionId(1), [event('agent.output', NOW + 3)], fence),
           createAttempt: () =>

@@ -620,6 +620,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workers/runs/{id}/ops": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * One runner operation on a run this worker holds, under the claim's fencing token
+         * @description Writes (appendEvents, updateRun, createAttempt, finishAttempt) are numbered by writeSeq per claim and applied once: a repeat answers `duplicate: true` and writes nothing. Only runner events and the fields a runner sets are accepted; a final report naming a patch needs that patch uploaded first. Reads (getRun, listAttempts, modelSpend) see only the held run, its session and its repository.
+         */
+        post: operations["leaseOperation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workers/runs/{id}/base-pack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The held run's base commit with its history as a git pack
+         * @description A thin pack against the `have` commits the server knows (the worker completes it with `git index-pack --fix-thin`). The commit is in the `x-aas-base-commit` header.
+         */
+        get: operations["getBasePack"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workers/runs/{id}/artifacts/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Upload the held run's patch (`patch`) or a log tail (`<attempt>.<file>`)
+         * @description Body: the raw bytes (application/octet-stream). Headers: `x-aas-fencing-token`, `x-aas-sha256` (of the body; a mismatch is refused), `x-aas-original-bytes` (a log cut to its tail: its size before). Replaces an upload of the same name.
+         */
+        put: operations["putRunArtifact"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{id}/report": {
         parameters: {
             query?: never;
@@ -5281,6 +5341,17 @@ export interface operations {
                         baseCommit: string | null;
                         leaseExpiresAt: string;
                         fencingToken: number;
+                        leaseMs: number;
+                        serverPolicy: {
+                            name: string;
+                            source: string;
+                            layer: unknown;
+                        } | null;
+                        budgets: {
+                            sessionMaxCostUsd?: number;
+                            repoDailyMaxCostUsd?: number;
+                        };
+                        basePackPath: string;
                     };
                 };
             };
@@ -5428,6 +5499,430 @@ export interface operations {
             };
             /** @description Default Response */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    leaseOperation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    fencingToken: number;
+                    operation: {
+                        /** @enum {string} */
+                        op: "appendEvents";
+                        writeSeq: number;
+                        events: {
+                            type: string;
+                            at: string;
+                            actor: string;
+                            data: unknown;
+                        }[];
+                    } | {
+                        /** @enum {string} */
+                        op: "updateRun";
+                        writeSeq: number;
+                        changes: {
+                            /** @enum {string} */
+                            status?: "queued" | "running" | "ready_for_promotion" | "human_review" | "blocked" | "failed" | "cancelled" | "awaiting_approval" | "promoting" | "promoted";
+                            reasonCode?: string | null;
+                            reasonDetail?: string | null;
+                            baseRef?: string | null;
+                            baseCommit?: string | null;
+                            patchSha256?: string | null;
+                            summary?: unknown;
+                            finishedAt?: string | null;
+                            leaseOwner?: null;
+                            leaseExpiresAt?: null;
+                        };
+                        events: {
+                            type: string;
+                            at: string;
+                            actor: string;
+                            data: unknown;
+                        }[];
+                        expectStatus?: ("queued" | "running" | "ready_for_promotion" | "human_review" | "blocked" | "failed" | "cancelled" | "awaiting_approval" | "promoting" | "promoted")[];
+                    } | {
+                        /** @enum {string} */
+                        op: "createAttempt";
+                        writeSeq: number;
+                        attempt: {
+                            id: string;
+                            number: number;
+                            agentId: string;
+                            startedAt: string;
+                        };
+                        events: {
+                            type: string;
+                            at: string;
+                            actor: string;
+                            data: unknown;
+                        }[];
+                    } | {
+                        /** @enum {string} */
+                        op: "finishAttempt";
+                        writeSeq: number;
+                        attemptId: string;
+                        /** @enum {string} */
+                        status: "succeeded" | "failed" | "blocked";
+                        reasonCode: string | null;
+                        finishedAt: string;
+                        detail: unknown;
+                        events: {
+                            type: string;
+                            at: string;
+                            actor: string;
+                            data: unknown;
+                        }[];
+                    } | {
+                        /** @enum {string} */
+                        op: "getRun";
+                    } | {
+                        /** @enum {string} */
+                        op: "listAttempts";
+                    } | {
+                        /** @enum {string} */
+                        op: "modelSpend";
+                        scope: ("run" | "session") | {
+                            fromIso: string;
+                            toIso: string;
+                        };
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        op: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getBasePack: {
+        parameters: {
+            query: {
+                fencingToken: number;
+                have?: string | string[];
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pack */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-git-packfile": string;
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putRunArtifact: {
+        parameters: {
+            query?: never;
+            header: {
+                "x-aas-fencing-token": number;
+                "x-aas-sha256": string;
+                "x-aas-original-bytes"?: number;
+            };
+            path: {
+                id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": unknown;
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        name: string;
+                        sha256: string;
+                        bytes: number;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -14,13 +14,17 @@ import {
   EnrolmentWire,
   ErrorBodyWire,
   EventPageWire,
+  HeartbeatReplyWire,
   IssuedTokenWire,
   KeysWire,
+  type LeaseGrantView,
+  LeaseGrantWire,
   NestedRunViewWire,
   NestedSessionViewWire,
   PreviewWire,
   type PromotionResultView,
   PromotionResultWire,
+  RegisteredWorkerWire,
   RemoteWorkerWire,
   type RunApprovalsView,
   RunApprovalsWire,
@@ -110,6 +114,10 @@ type Query = Readonly<Record<string, string | number | undefined>>;
 interface RequestOptions {
   readonly query?: Query;
   readonly body?: unknown;
+  /** Raw bytes instead of a JSON body. */
+  readonly bytes?: { readonly contentType: string; readonly content: Uint8Array };
+  /** Query parameters that repeat (`have=a&have=b`). */
+  readonly repeated?: Readonly<Record<string, readonly string[]>>;
   readonly accept?: string;
   readonly headers?: Readonly<Record<string, string>>;
   readonly signal?: AbortSignal;
@@ -374,6 +382,100 @@ export class ServerClient {
     return this.#json('DELETE', `/workers/${segment(idOrName)}`, RemoteWorkerWire);
   }
 
+  /** Exchanges a one-time enrolment secret (sent in the body, not as this client's token). */
+  async registerWorker(input: {
+    enrolmentSecret: string;
+    capabilities: { agents: readonly string[]; sandbox: readonly string[] };
+  }): Promise<{ worker: z.infer<typeof RemoteWorkerWire>; credential: string }> {
+    return this.#json('POST', '/workers/register', RegisteredWorkerWire, { body: input });
+  }
+
+  /** Long-polls for a run this worker can execute; null when none came within `waitSec`. */
+  async claimRun(waitSec: number, signal: AbortSignal): Promise<LeaseGrantView | null> {
+    const response = await this.#send('POST', '/workers/claim', {
+      body: { waitSec },
+      signal,
+    });
+    if (response.status === 204) {
+      await response.body?.cancel().catch(() => {});
+      return null;
+    }
+    const text = await this.#text(response);
+    return this.#check(LeaseGrantWire, parseJson(text), `POST ${API_PREFIX}/workers/claim`);
+  }
+
+  async workerHeartbeat(
+    leases: readonly { readonly runId: string; readonly fencingToken: number }[],
+  ): Promise<z.infer<typeof HeartbeatReplyWire>> {
+    return this.#json('POST', '/workers/heartbeat', HeartbeatReplyWire, { body: { leases } });
+  }
+
+  async leaseOp(runId: string, fencingToken: number, operation: unknown): Promise<unknown> {
+    return this.#json('POST', `/workers/runs/${segment(runId)}/ops`, z.unknown(), {
+      body: { fencingToken, operation },
+    });
+  }
+
+  async basePack(
+    runId: string,
+    fencingToken: number,
+    haves: readonly string[],
+  ): Promise<{ commit: string; pack: Buffer }> {
+    const route = `/workers/runs/${segment(runId)}/base-pack`;
+    const response = await this.#send('GET', route, {
+      query: { fencingToken },
+      repeated: { have: haves },
+      accept: 'application/x-git-packfile',
+    });
+    const commit = response.headers.get('x-aas-base-commit') ?? '';
+    let pack: Buffer;
+    try {
+      pack = Buffer.from(await response.arrayBuffer());
+    } catch (thrown) {
+      throw this.connectionLost(thrown);
+    }
+    if (!/^[0-9a-f]{40}$/.test(commit)) {
+      throw new AasError(
+        'INTERNAL',
+        `the server at ${this.url} sent a base pack without its commit`,
+        {
+          route: `GET ${API_PREFIX}${route}`,
+        },
+      );
+    }
+    return { commit, pack };
+  }
+
+  async putRunArtifact(
+    runId: string,
+    upload: {
+      readonly fencingToken: number;
+      readonly name: string;
+      readonly sha256: string;
+      readonly originalBytes: number;
+      readonly content: Buffer;
+    },
+  ): Promise<void> {
+    const response = await this.#send(
+      'PUT',
+      `/workers/runs/${segment(runId)}/artifacts/${segment(upload.name)}`,
+      {
+        bytes: { contentType: 'application/octet-stream', content: upload.content },
+        headers: {
+          'x-aas-fencing-token': String(upload.fencingToken),
+          'x-aas-sha256': upload.sha256,
+          'x-aas-original-bytes': String(upload.originalBytes),
+        },
+      },
+    );
+    await response.body?.cancel().catch(() => {});
+  }
+
+  /** Whether waiting and trying again may succeed (see the module's isTransient). */
+  isTransient(error: AasError): boolean {
+    return isTransient(error);
+  }
+
   async listWorkers(): Promise<WorkerView[]> {
     return (await this.#json('GET', '/workers', WorkerListWire)).items;
   }
@@ -484,6 +586,9 @@ export class ServerClient {
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
+    for (const [key, values] of Object.entries(options.repeated ?? {})) {
+      for (const value of values) url.searchParams.append(key, value);
+    }
     const headers: Record<string, string> = {
       authorization: `Bearer ${this.#token}`,
       accept: options.accept ?? 'application/json',
@@ -491,6 +596,7 @@ export class ServerClient {
       ...options.headers,
     };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (options.bytes !== undefined) headers['content-type'] = options.bytes.contentType;
     let response: Response;
     try {
       response = await this.#fetch(url, {
@@ -499,6 +605,7 @@ export class ServerClient {
         // A redirect could carry the bearer header to another host: never follow one.
         redirect: 'manual',
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        ...(options.bytes === undefined ? {} : { body: options.bytes.content }),
         ...(options.signal ? { signal: options.signal } : {}),
       });
     } catch (thrown) {
@@ -586,6 +693,14 @@ export class ServerClient {
           : {}),
       },
     );
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 

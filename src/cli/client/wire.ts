@@ -266,3 +266,30 @@ export const PreviewWire = z.looseObject({
   name: z.string(),
   times: z.array(z.string()),
 });
+
+export const RegisteredWorkerWire = z.object({ worker: RemoteWorkerWire, credential: z.string() });
+
+export const LeaseGrantWire = z.looseObject({
+  runId: z.string(),
+  sessionId: z.string(),
+  claim: z.number().int(),
+  maxClaims: z.number().int(),
+  jobSpec: z.unknown(),
+  repo: z.string(),
+  baseRef: nullableString,
+  baseCommit: nullableString,
+  leaseExpiresAt: z.string(),
+  fencingToken: z.number().int(),
+  leaseMs: z.number().int().positive(),
+  serverPolicy: z.object({ name: z.string(), source: z.string(), layer: z.unknown() }).nullable(),
+  budgets: z.object({
+    sessionMaxCostUsd: z.number().optional(),
+    repoDailyMaxCostUsd: z.number().optional(),
+  }),
+});
+export type LeaseGrantView = z.infer<typeof LeaseGrantWire>;
+
+export const HeartbeatReplyWire = z.object({
+  runs: z.array(z.object({ runId: z.string(), order: z.enum(['ok', 'cancel', 'lost']) })),
+  drain: z.boolean(),
+});

@@ -28,7 +28,7 @@ found (set AAS_<NAME>_BIN or put it on PATH), and "unusable" when something else
         const agents = await withRuntime(
           io,
           command.optsWithGlobals<GlobalOptions>(),
-          describeAgents,
+          (runtime) => describeAgents({ ...runtime, models: runtime.runnerDeps().models }),
           { recover: false },
         );
         if (flags.json) {

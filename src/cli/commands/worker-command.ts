@@ -1,11 +1,18 @@
 import type { Command } from 'commander';
 import { enrolWorker, remoteWorkerState } from '../../api/index.js';
-import type { ExitCode } from '../../kernel/index.js';
+import {
+  createWorkerHost,
+  readWorkerCredential,
+  workerPaths,
+  writeWorkerCredential,
+} from '../../app/index.js';
+import { AasError, type ExitCode } from '../../kernel/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { serverClientFor } from '../client/connect.js';
+import { normaliseServerUrl, ServerClient } from '../client/server-client.js';
 import type { WorkerView } from '../client/wire.js';
 import { table } from '../format.js';
-import { type GlobalOptions, withRuntime } from '../open-runtime.js';
+import { configFrom, type GlobalOptions, withRuntime } from '../open-runtime.js';
 
 const LABELS_HINT = 'comma-separated, e.g. linux,gpu (lowercase a-z 0-9 . _ -)';
 
@@ -54,8 +61,29 @@ export function registerWorkerCommands(
   const worker = program
     .command('worker')
     .description(
-      'enrol and revoke remote workers; with --server, through the API as an admin (the worker loop itself is not yet available)',
-    );
+      'run this host as a remote worker of --server (SIGTERM drains); `enrol` and `revoke` administer workers',
+    )
+    .option('--concurrency <n>', 'runs held at once (1 to 16)', '1')
+    .addHelpText(
+      'after',
+      `
+Run as a worker: aas worker --server https://aas.example --token <enrolment secret>
+The first start exchanges the one-time secret (from \`aas worker enrol\`) for this worker's
+own credential, kept in <AAS_HOME>/worker/credential.json (mode 0600); later starts need
+only --server. The worker claims runs the control plane lets it execute (labels, pins, the
+agents installed here), fetches each run's base into <AAS_HOME>/worker/repos, runs it in
+the sandbox, and sends its history, patch and logs back under the run's lease. It holds no
+database or forge credential. SIGTERM or SIGINT: finish held runs, claim nothing more;
+a second one stops at once (the runs' leases lapse and the control plane requeues them).`,
+    )
+    .action(async (flags: { concurrency: string }, command: Command) => {
+      try {
+        const globals = command.optsWithGlobals<GlobalOptions>();
+        await runWorker(io, globals, flags);
+      } catch (thrown) {
+        setExit(reportError(io, thrown, false));
+      }
+    });
   worker
     .command('enrol')
     .description('create a one-time enrolment secret for a remote worker; printed once')
@@ -65,7 +93,7 @@ export function registerWorkerCommands(
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nThe worker exchanges the secret once for its own credential (POST /api/v1/workers/register);\nrunning `aas worker --server URL --token SECRET` is the next increment.',
+      '\nOn the worker host: aas worker --server URL --token SECRET (exchanged once for its own credential).',
     )
     .action(
       async (
@@ -163,3 +191,86 @@ export function registerWorkerCommands(
       }
     });
 }
+
+/**
+ * `aas worker --server URL [--token ENROLMENT_SECRET]`: registers once, then claims and runs
+ * until drained (SIGTERM/SIGINT) or refused by the control plane (a revoked credential).
+ */
+async function runWorker(
+  io: CliIo,
+  globals: GlobalOptions,
+  flags: { concurrency: string },
+): Promise<void> {
+  const concurrency = Number(flags.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) {
+    throw new AasError('INVALID_ARGUMENT', '--concurrency must be an integer from 1 to 16', {
+      field: '--concurrency',
+    });
+  }
+  const config = configFrom(io, globals);
+  const serverUrl = config.client.serverUrl;
+  if (serverUrl === undefined) {
+    throw new AasError('CONFIG_INVALID', 'a worker needs its control plane', {
+      field: '--server',
+      hint: 'aas worker --server https://aas.example --token <enrolment secret>',
+    });
+  }
+  const server = normaliseServerUrl(serverUrl);
+  const host = await createWorkerHost(config, { hostEnv: io.env, nodePath: io.nodePath });
+  const credentialPath = workerPaths(config).credential;
+  const secret = config.client.token;
+  let identity = await readWorkerCredential(credentialPath);
+  if (secret?.startsWith(ENROLMENT_PREFIX)) {
+    const registered = await new ServerClient({
+      serverUrl: server,
+      token: secret,
+      userAgent: 'aas-worker',
+    }).registerWorker({ enrolmentSecret: secret, capabilities: host.capabilities });
+    identity = {
+      server,
+      workerId: registered.worker.id,
+      name: registered.worker.name,
+      credential: registered.credential,
+    };
+    await writeWorkerCredential(credentialPath, identity);
+    println(io.stderr, `registered as worker ${identity.name} (${identity.workerId})`);
+  }
+  if (identity === null) {
+    throw new AasError('UNAUTHENTICATED', `this host is not registered with ${server}`, {
+      field: '--token',
+      hint: 'give the enrolment secret an admin created with `aas worker enrol --name <name>`',
+    });
+  }
+  if (identity.server !== server) {
+    throw new AasError(
+      'CONFIG_INVALID',
+      `this host is registered with ${identity.server}, not ${server}`,
+      {
+        field: '--server',
+        hint: `use --server ${identity.server}, or register anew with an enrolment secret from ${server}`,
+      },
+    );
+  }
+  const link = new ServerClient({
+    serverUrl: server,
+    token: identity.credential,
+    userAgent: 'aas-worker',
+  });
+  const agent = host.start(link, identity.workerId, { concurrency });
+  const onSignal = () => agent.drain();
+  if (io.signal.aborted) agent.drain();
+  else io.signal.addEventListener('abort', onSignal, { once: true });
+  host.log.info(
+    { server, worker: identity.name, capabilities: host.capabilities, concurrency },
+    'worker started',
+  );
+  try {
+    await agent.run();
+  } finally {
+    io.signal.removeEventListener('abort', onSignal);
+  }
+  host.log.info({ worker: identity.name }, 'worker stopped');
+}
+
+/** How an enrolment secret starts (see worker-secrets.ts); anything else is not one. */
+const ENROLMENT_PREFIX = 'aase_';

@@ -5,6 +5,7 @@ import * as promotion from './0003-promotion.js';
 import * as modelSpend from './0004-model-spend.js';
 import * as schedules from './0005-schedules.js';
 import * as remoteWorkers from './0006-remote-workers.js';
+import * as runArtifacts from './0007-run-artifacts.js';
 
 /**
  * Migrations are compiled into the program rather than read from a folder at run time, so a
@@ -17,6 +18,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004-model-spend': modelSpend,
   '0005-schedules': schedules,
   '0006-remote-workers': remoteWorkers,
+  '0007-run-artifacts': runArtifacts,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,74 @@
+import type { AasConfig } from '../config/index.js';
+import { type AgentRegistry, builtinManifests, createAgentRegistry } from '../drivers/index.js';
+import type { Clock } from '../kernel/index.js';
+import { type NamedLayer, readPolicyLayerFile } from '../policy/index.js';
+import type { RunnerDeps } from '../runner/index.js';
+import {
+  createBubblewrapBackend,
+  createPlainBackend,
+  type SandboxBackend,
+} from '../sandbox/index.js';
+import { findAgentClis } from './find-agent-clis.js';
+import { loadModelPrices } from './load-model-prices.js';
+
+/**
+ * What a host needs to execute runs, whoever stores them: the agents installed here, the sandbox
+ * backends, the model upstreams with this host's credentials, and the operator's policy layer.
+ * The control plane and a remote worker build it the same way.
+ */
+export interface ExecutionHost {
+  readonly registry: AgentRegistry;
+  /** Ranked, most isolating first. */
+  readonly sandboxes: readonly SandboxBackend[];
+  readonly models: RunnerDeps['models'];
+  /** AAS_POLICY on this host (a remote worker uses its control plane's instead). */
+  readonly serverPolicy: NamedLayer | null;
+}
+
+export async function createExecutionHost(
+  config: AasConfig,
+  options: {
+    readonly clock: Clock;
+    readonly nodePath: string;
+    readonly hostEnv: Readonly<Record<string, string | undefined>>;
+  },
+): Promise<ExecutionHost> {
+  const { clock } = options;
+  // A named server layer that cannot be read refuses start-up rather than run without it.
+  const serverPolicy = config.serverPolicyFile
+    ? await readPolicyLayerFile(config.serverPolicyFile, 'server')
+    : null;
+  const prices = await loadModelPrices(config.models.pricesFile);
+  const agentClis = await findAgentClis(config, options.hostEnv.PATH);
+  const upstreamOf = (provider: { baseUrl: string; apiKey?: string }) =>
+    provider.apiKey === undefined
+      ? undefined
+      : { baseUrl: provider.baseUrl, apiKey: provider.apiKey };
+  const anthropic = upstreamOf(config.models.anthropic);
+  const openai = upstreamOf(config.models.openai);
+  const google = upstreamOf(config.models.google);
+  const models = {
+    upstreams: {
+      ...(anthropic === undefined ? {} : { anthropic }),
+      ...(openai === undefined ? {} : { openai }),
+      ...(google === undefined ? {} : { google }),
+    },
+    prices,
+  };
+  const registry = await createAgentRegistry({
+    builtins: builtinManifests({ nodePath: options.nodePath, cliBins: agentClis.found }),
+    dirs: config.agentsDirs,
+    unavailable: agentClis.missing,
+  });
+  // Ranked: bubblewrap wherever it passes its self-test; plain only for `off` or `preferred`
+  // on a host without it (recorded as sandbox.degraded).
+  const sandboxes = [
+    createBubblewrapBackend({
+      clock,
+      nodePath: options.nodePath,
+      ...(config.bwrapPath === undefined ? {} : { bwrapPath: config.bwrapPath }),
+    }),
+    createPlainBackend({ clock }),
+  ];
+  return { registry, sandboxes, models, serverPolicy };
+}

@@ -1,0 +1,172 @@
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import pino from 'pino';
+import type { AasConfig } from '../config/index.js';
+import { AasError, type Clock, type Logger, normaliseError, systemClock } from '../kernel/index.js';
+import { EventBus } from '../sessions/index.js';
+import { type ControlPlaneLink, RemoteWorkerAgent } from '../workers/index.js';
+import { describeAgents } from './describe-agents.js';
+import { createExecutionHost, type ExecutionHost } from './execution-host.js';
+
+/** What a worker tells the control plane it can do when it registers. */
+export interface WorkerCapabilities {
+  readonly agents: readonly string[];
+  readonly sandbox: readonly string[];
+}
+
+/** A remote worker's identity, kept in its home after registration (mode 0600). */
+export interface WorkerCredential {
+  readonly server: string;
+  readonly workerId: string;
+  readonly name: string;
+  readonly credential: string;
+}
+
+export interface WorkerHost {
+  readonly capabilities: WorkerCapabilities;
+  readonly log: Logger;
+  /** Starts claiming from `link` as `workerId`; `run()` of the result ends when it stops. */
+  start(
+    link: ControlPlaneLink,
+    workerId: string,
+    settings: { concurrency: number },
+  ): RemoteWorkerAgent;
+}
+
+/** Where a worker keeps its credential and its repository cache. */
+export function workerPaths(config: AasConfig): { credential: string; repos: string } {
+  return {
+    credential: join(config.home, 'worker', 'credential.json'),
+    repos: join(config.home, 'worker', 'repos'),
+  };
+}
+
+/**
+ * The execution side of this host as a remote worker: the same agents, sandboxes and model
+ * upstreams the control plane would use, and no store: everything a run records goes to the
+ * control plane under the run's lease.
+ */
+export async function createWorkerHost(
+  config: AasConfig,
+  options: {
+    readonly hostEnv: Readonly<Record<string, string | undefined>>;
+    readonly nodePath: string;
+    readonly clock?: Clock;
+    readonly log?: Logger;
+  },
+): Promise<WorkerHost> {
+  const clock = options.clock ?? systemClock;
+  const log: Logger =
+    options.log ??
+    pino(
+      { level: config.logLevel, base: { pid: process.pid } },
+      pino.destination({ fd: 2, sync: true }),
+    );
+  const host: ExecutionHost = await createExecutionHost(config, {
+    clock,
+    nodePath: options.nodePath,
+    hostEnv: options.hostEnv,
+  });
+  const paths = workerPaths(config);
+  for (const dir of [config.paths.runs, paths.repos]) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+  }
+  const agents = (await describeAgents(host)).filter((agent) => agent.usable).map((a) => a.id);
+  const isolating = host.sandboxes.find((backend) => backend.isolating);
+  const sandbox =
+    isolating !== undefined && (await isolating.selfTest()).ok ? [isolating.name] : [];
+  return {
+    capabilities: { agents, sandbox },
+    log,
+    start(link, workerId, settings) {
+      return new RemoteWorkerAgent(
+        {
+          link,
+          workerId,
+          clock,
+          log: log.child({ worker: workerId }),
+          sleep: (ms, signal) => sleep(ms, signal),
+          execution: {
+            clock,
+            log,
+            bus: new EventBus(),
+            registry: host.registry,
+            sandboxes: host.sandboxes,
+            hostEnv: options.hostEnv,
+            paths: {
+              home: config.home,
+              runs: config.paths.runs,
+              artifacts: config.paths.artifacts,
+              checkouts: config.paths.checkouts,
+            },
+            workspaceStrategy: config.workspaceStrategy,
+            models: host.models,
+          },
+        },
+        {
+          concurrency: settings.concurrency,
+          claimWaitSec: 25,
+          cacheDir: paths.repos,
+          backoff: { firstMs: 1_000, maxMs: 30_000 },
+        },
+      );
+    },
+  };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
+
+/** The credential this host registered with, or null when it has none yet. */
+export async function readWorkerCredential(path: string): Promise<WorkerCredential | null> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const value = JSON.parse(text) as Record<string, unknown>;
+    const { server, workerId, name, credential } = value;
+    if (
+      typeof server === 'string' &&
+      typeof workerId === 'string' &&
+      typeof name === 'string' &&
+      typeof credential === 'string'
+    ) {
+      return { server, workerId, name, credential };
+    }
+  } catch {
+    // Reported below.
+  }
+  throw new AasError('CONFIG_INVALID', `${path} is not a worker credential file`, {
+    file: path,
+    hint: 'remove it and register again with a new enrolment secret (aas worker enrol)',
+  });
+}
+
+/** Keeps the credential readable by this user only; written whole or not at all. */
+export async function writeWorkerCredential(path: string, value: WorkerCredential): Promise<void> {
+  try {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const temporary = `${path}.${process.pid}.tmp`;
+    await writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+    await rename(temporary, path);
+  } catch (thrown) {
+    throw new AasError(
+      'CONFIG_INVALID',
+      `cannot store the worker credential in ${path}: ${normaliseError(thrown).message}`,
+      { field: 'AAS_HOME', hint: 'point AAS_HOME (or --home) at a directory you can write' },
+    );
+  }
+}

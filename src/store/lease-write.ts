@@ -1,0 +1,67 @@
+import type { Kysely } from 'kysely';
+import { AasError } from '../kernel/index.js';
+import type { DatabaseSchema } from './database-schema.js';
+import { rowsOf, type SqlOperation } from './sql-operation.js';
+
+/** The details of the CONFLICT a repeated remote write fails with. */
+export const DUPLICATE_WRITE = 'duplicateWrite';
+
+/**
+ * Records that the holder of `runId` under `fencingToken` made its write number `writeSeq`, in
+ * the transaction of that write. A second write with the same number inserts nothing and throws
+ * CONFLICT (`duplicateWrite: true`), which rolls the whole write back: a remote worker that
+ * retries a request whose answer it never received cannot append the same events twice.
+ */
+export function* recordLeaseWrite(
+  db: Kysely<DatabaseSchema>,
+  write: { runId: string; leaseOwner: string; fencingToken: number | undefined; writeSeq: number },
+): SqlOperation<void> {
+  const { runId, leaseOwner, fencingToken, writeSeq } = write;
+  if (fencingToken === undefined || !Number.isSafeInteger(writeSeq) || writeSeq < 1) {
+    throw new AasError(
+      'INVALID_ARGUMENT',
+      'a numbered write needs the fencing token and a positive integer writeSeq',
+      { field: 'writeSeq' },
+    );
+  }
+  const inserted = yield* rowsOf(
+    db
+      .insertInto('lease_writes')
+      .values({
+        run_id: runId,
+        fencing_token: fencingToken,
+        write_seq: writeSeq,
+        lease_owner: leaseOwner,
+      })
+      .onConflict((conflict) => conflict.doNothing())
+      .returning('write_seq')
+      .compile(),
+  );
+  if (inserted.length > 0) return;
+  const [earlier] = yield* rowsOf(
+    db
+      .selectFrom('lease_writes')
+      .select('lease_owner')
+      .where('run_id', '=', runId)
+      .where('fencing_token', '=', fencingToken)
+      .where('write_seq', '=', writeSeq)
+      .compile(),
+  );
+  // Only the holder that made the write can repeat it; anyone else falls through to the fence
+  // check, which refuses them (a fencing token is one claim, and a claim has one holder).
+  if (earlier?.lease_owner !== leaseOwner) return;
+  throw new AasError(
+    'CONFLICT',
+    `write ${writeSeq} of run ${runId} under fencing token ${fencingToken} was already applied`,
+    { runId, fencingToken, writeSeq, [DUPLICATE_WRITE]: true },
+  );
+}
+
+/** Whether `error` is the refusal of a write that was already applied (see recordLeaseWrite). */
+export function isDuplicateWrite(error: unknown): boolean {
+  return (
+    error instanceof AasError &&
+    error.code === 'CONFLICT' &&
+    error.details[DUPLICATE_WRITE] === true
+  );
+}

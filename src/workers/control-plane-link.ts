@@ -1,0 +1,56 @@
+import type { AasError } from '../kernel/index.js';
+import type { LeaseOp } from './lease-ops.js';
+
+/** A claim as a remote worker receives it (see RemoteLease on the control plane). */
+export interface LeaseGrant {
+  readonly runId: string;
+  readonly sessionId: string;
+  readonly claim: number;
+  readonly maxClaims: number;
+  readonly jobSpec: unknown;
+  readonly repo: string;
+  readonly baseRef: string | null;
+  readonly baseCommit: string | null;
+  readonly leaseExpiresAt: string;
+  readonly fencingToken: number;
+  readonly leaseMs: number;
+  readonly serverPolicy: {
+    readonly name: string;
+    readonly source: string;
+    readonly layer: unknown;
+  } | null;
+  readonly budgets: { readonly sessionMaxCostUsd?: number; readonly repoDailyMaxCostUsd?: number };
+}
+
+export type LeaseOrderWire = 'ok' | 'cancel' | 'lost';
+
+/**
+ * How a remote worker reaches its control plane: the worker protocol over HTTP(S), under the
+ * worker's own credential. Failures are AasErrors; `isTransient` tells those worth retrying
+ * (unreachable, 5xx) from answers that will not change (fenced, refused, bad input).
+ */
+export interface ControlPlaneLink {
+  /** The server as shown to people. */
+  readonly url: string;
+  claimRun(waitSec: number, signal: AbortSignal): Promise<LeaseGrant | null>;
+  workerHeartbeat(
+    leases: readonly { readonly runId: string; readonly fencingToken: number }[],
+  ): Promise<{ runs: { runId: string; order: LeaseOrderWire }[]; drain: boolean }>;
+  leaseOp(runId: string, fencingToken: number, operation: LeaseOp): Promise<unknown>;
+  basePack(
+    runId: string,
+    fencingToken: number,
+    haves: readonly string[],
+  ): Promise<{ commit: string; pack: Buffer }>;
+  putRunArtifact(
+    runId: string,
+    upload: {
+      readonly fencingToken: number;
+      readonly name: string;
+      readonly sha256: string;
+      readonly originalBytes: number;
+      readonly content: Buffer;
+    },
+  ): Promise<void>;
+  isTransient(error: AasError): boolean;
+}

@@ -1,0 +1,395 @@
+import { createHash } from 'node:crypto';
+import {
+  AasError,
+  type Clock,
+  type Code,
+  isCode,
+  type Logger,
+  normaliseError,
+} from '../kernel/index.js';
+import { type NamedLayer, validatePolicyLayer } from '../policy/index.js';
+import {
+  type ExecutionDeps,
+  executeClaimedRun,
+  parseJobSpec,
+  runStatusFor,
+} from '../runner/index.js';
+import { sessionEvent } from '../sessions/index.js';
+import type { RunRecord } from '../store/index.js';
+import {
+  addBasePack,
+  cachedBaseCommits,
+  hasCachedCommit,
+  openBaseCache,
+} from '../workspaces/index.js';
+import type { ControlPlaneLink, LeaseGrant } from './control-plane-link.js';
+import { type LeaseDeadline, RemoteRunStore } from './remote-run-store.js';
+
+export interface RemoteWorkerAgentSettings {
+  /** Runs held at once. */
+  readonly concurrency: number;
+  /** How long one claim request waits for work (the server answers within 30 s). */
+  readonly claimWaitSec: number;
+  /** Where fetched repositories are cached between runs. */
+  readonly cacheDir: string;
+  /** Pause after a claim failed because the control plane was away: 1 s doubling to 30 s. */
+  readonly backoff: { readonly firstMs: number; readonly maxMs: number };
+}
+
+/** The execution resources of this host; store, owner, policy and budgets come with each lease. */
+export type WorkerExecutionDeps = Omit<
+  ExecutionDeps,
+  'store' | 'owner' | 'serverPolicy' | 'budgets' | 'runLeaseMs'
+>;
+
+interface HeldLease {
+  readonly grant: LeaseGrant;
+  deadline: LeaseDeadline;
+  order: 'ok' | 'cancel' | 'lost';
+  /** Stops the sandbox: the run was lost, or the worker must stop now. */
+  readonly stop: AbortController;
+}
+
+export interface RemoteWorkerStatus {
+  readonly state: 'online' | 'busy' | 'draining' | 'stopped';
+  readonly runs: readonly { runId: string; fencingToken: number; expiresAtMs: number }[];
+}
+
+/**
+ * The worker program: claims runs from its control plane over HTTP (long-poll), fetches each
+ * run's base into a local cache, executes it with the same runner and sandbox as the control
+ * plane (its history, patch and logs going back through the lease), and keeps every lease alive
+ * with one heartbeat. A heartbeat's orders are obeyed at once: `cancel` ends the run cancelled,
+ * `lost` stops it and reports nothing, `drain` stops claiming. While the control plane cannot be
+ * reached, work continues until the lease would lapse (the sweep may then give the run to
+ * someone else), and then stops without reporting.
+ */
+export class RemoteWorkerAgent {
+  readonly #held = new Map<string, HeldLease>();
+  readonly #claiming = new AbortController();
+  #draining = false;
+  #stopped = false;
+  #fatal: AasError | null = null;
+  #loops: Promise<void>[] = [];
+  #heartbeat: NodeJS.Timeout | null = null;
+  #heartbeating = false;
+
+  constructor(
+    private readonly deps: {
+      readonly link: ControlPlaneLink;
+      readonly execution: WorkerExecutionDeps;
+      readonly workerId: string;
+      readonly clock: Clock;
+      readonly log: Logger;
+      readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+    },
+    private readonly settings: RemoteWorkerAgentSettings,
+  ) {}
+
+  /** Starts claiming; resolves when the worker has stopped (drained, or refused by the server). */
+  run(): Promise<void> {
+    this.#scheduleBeat();
+    this.#loops = Array.from({ length: this.settings.concurrency }, () => this.#loop());
+    return Promise.all(this.#loops).then(() => {
+      this.#stopped = true;
+      if (this.#heartbeat !== null) clearTimeout(this.#heartbeat);
+      if (this.#fatal !== null) throw this.#fatal;
+    });
+  }
+
+  #scheduleBeat(): void {
+    if (this.#stopped) return;
+    this.#heartbeat = setTimeout(() => {
+      void this.#beat().finally(() => this.#scheduleBeat());
+    }, this.#heartbeatMs());
+  }
+
+  /** Finish what is held and claim nothing more (SIGTERM, or the control plane's order). */
+  drain(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    this.deps.log.info({ held: [...this.#held.keys()] }, 'draining: finishing held runs');
+    this.#claiming.abort();
+  }
+
+  /** Stop now: every sandbox is stopped and nothing more is reported (the leases lapse). */
+  stopNow(): void {
+    this.drain();
+    for (const held of this.#held.values()) held.stop.abort();
+  }
+
+  status(): RemoteWorkerStatus {
+    return {
+      state: this.#stopped
+        ? 'stopped'
+        : this.#draining
+          ? 'draining'
+          : this.#held.size > 0
+            ? 'busy'
+            : 'online',
+      runs: [...this.#held.values()].map((held) => ({
+        runId: held.grant.runId,
+        fencingToken: held.grant.fencingToken,
+        expiresAtMs: held.deadline.expiresAtMs,
+      })),
+    };
+  }
+
+  /** At least three heartbeats per lease, at most 5 s apart (a cancel travels on them). */
+  #heartbeatMs(): number {
+    let ms = 5_000;
+    for (const held of this.#held.values()) ms = Math.min(ms, Math.floor(held.grant.leaseMs / 3));
+    // With nothing held, look again soon: a claim may be answered at any moment.
+    return Math.max(100, this.#held.size === 0 ? Math.min(ms, 500) : ms);
+  }
+
+  async #loop(): Promise<void> {
+    let backoffMs = this.settings.backoff.firstMs;
+    while (!this.#draining) {
+      let grant: LeaseGrant | null;
+      try {
+        grant = await this.deps.link.claimRun(this.settings.claimWaitSec, this.#claiming.signal);
+        backoffMs = this.settings.backoff.firstMs;
+      } catch (thrown) {
+        if (this.#claiming.signal.aborted) break;
+        const error = normaliseError(thrown);
+        if (!this.deps.link.isTransient(error)) {
+          // A revoked credential, or a server that refuses this worker: retrying cannot help.
+          this.#fatal ??= error;
+          this.deps.log.error(
+            { err: error.message, code: error.code },
+            'the control plane refused this worker',
+          );
+          this.stopNow();
+          break;
+        }
+        this.deps.log.warn({ err: error.message, retryInMs: backoffMs }, 'claim failed: retrying');
+        await this.deps.sleep(backoffMs, this.#claiming.signal).catch(() => undefined);
+        backoffMs = Math.min(this.settings.backoff.maxMs, backoffMs * 2);
+        continue;
+      }
+      if (grant === null) continue;
+      await this.#execute(grant);
+    }
+  }
+
+  async #execute(grant: LeaseGrant): Promise<void> {
+    const receivedAtMs = this.deps.clock.nowMs();
+    const held: HeldLease = {
+      grant,
+      // Counted from when the claim was answered: the server's lease began no later.
+      deadline: { expiresAtMs: receivedAtMs + grant.leaseMs },
+      order: 'ok',
+      stop: new AbortController(),
+    };
+    this.#held.set(grant.runId, held);
+    const log = this.deps.log.child({ runId: grant.runId, claim: grant.claim });
+    const store = new RemoteRunStore(
+      { link: this.deps.link, clock: this.deps.clock, log, sleep: (ms) => this.deps.sleep(ms) },
+      {
+        runId: grant.runId,
+        sessionId: grant.sessionId,
+        fencingToken: grant.fencingToken,
+        deadline: () => held.deadline,
+      },
+    );
+    try {
+      log.info({ fencingToken: grant.fencingToken }, 'claimed');
+      // Beat at once: the lease just granted is renewed before the base is fetched.
+      void this.#beat();
+      const run = await store.getRun(grant.runId);
+      if (run === null) throw new AasError('INTERNAL', `the control plane lost run ${grant.runId}`);
+      let local: RunRecord;
+      try {
+        local = await this.#withLocalBase(run, grant);
+      } catch (thrown) {
+        const error = normaliseError(thrown);
+        if (error.code === 'LEASE_FENCED' || this.deps.link.isTransient(error)) throw error;
+        await reportUnrunnable(store, run, this.deps.clock, error.code, error.describe());
+        log.warn({ code: error.code, err: error.message }, 'base not available: run ended');
+        return;
+      }
+      const deps: ExecutionDeps = {
+        ...this.deps.execution,
+        store,
+        owner: this.deps.workerId,
+        serverPolicy: serverPolicyOf(grant),
+        budgets: grant.budgets,
+        runLeaseMs: grant.leaseMs,
+      };
+      const outcome = await executeClaimedRun(
+        deps,
+        {
+          run: local,
+          fence: {
+            runId: grant.runId,
+            leaseOwner: this.deps.workerId,
+            fencingToken: grant.fencingToken,
+          },
+        },
+        {
+          // The heartbeat below renews every held lease at once; the runner reads its verdict.
+          renewLease: async () => ({
+            held: held.order !== 'lost',
+            cancelRequested: held.order === 'cancel',
+          }),
+          stop: held.stop.signal,
+        },
+      );
+      if ('stopped' in outcome) log.warn({}, 'stopped before the run ended: its lease will lapse');
+      else log.info({ status: outcome.status, reasonCode: outcome.reasonCode }, 'run finished');
+    } catch (thrown) {
+      const error = normaliseError(thrown);
+      log.warn({ code: error.code, err: error.message }, 'run abandoned');
+    } finally {
+      this.#held.delete(grant.runId);
+    }
+  }
+
+  /**
+   * The run as this host executes it: its job's repository is the local cache holding the base
+   * commit (fetched once, then only what is new), its base ref that commit. The run record keeps
+   * the server's repository, which keys budgets and history.
+   */
+  async #withLocalBase(run: RunRecord, grant: LeaseGrant): Promise<RunRecord> {
+    const job = parseJobSpec(run.jobSpec);
+    const key = createHash('sha256').update(`${this.deps.link.url}\n${run.repo}`).digest('hex');
+    const repoPath = await openBaseCache(this.settings.cacheDir, key.slice(0, 32));
+    let commit = run.baseCommit;
+    if (commit === null || !(await hasCachedCommit(repoPath, commit))) {
+      const haves = await cachedBaseCommits(repoPath);
+      const base = await this.#retryingWhileHeld(grant, () =>
+        this.deps.link.basePack(grant.runId, grant.fencingToken, haves),
+      );
+      await addBasePack(repoPath, base.commit, base.pack);
+      commit = base.commit;
+    }
+    return {
+      ...run,
+      jobSpec: { ...job, repo: repoPath, baseRef: commit, allowDirtyBase: false },
+    };
+  }
+
+  async #retryingWhileHeld<T>(grant: LeaseGrant, send: () => Promise<T>): Promise<T> {
+    let waitMs = this.settings.backoff.firstMs;
+    for (;;) {
+      try {
+        return await send();
+      } catch (thrown) {
+        const error = normaliseError(thrown);
+        const held = this.#held.get(grant.runId);
+        if (!this.deps.link.isTransient(error) || held === undefined) throw error;
+        if (held.deadline.expiresAtMs <= this.deps.clock.nowMs()) {
+          throw new AasError(
+            'LEASE_FENCED',
+            `the lease of ${grant.runId} lapsed while the control plane was away`,
+          );
+        }
+        await this.deps.sleep(waitMs);
+        waitMs = Math.min(this.settings.backoff.maxMs, waitMs * 2);
+      }
+    }
+  }
+
+  /**
+   * One heartbeat for every held lease. A lease the server does not renew is lost; one whose
+   * deadline passes without a renewal (the server unreachable) is given up the same way.
+   */
+  async #beat(): Promise<void> {
+    if (this.#heartbeating || this.#held.size === 0) return;
+    this.#heartbeating = true;
+    const sentAtMs = this.deps.clock.nowMs();
+    const leases = [...this.#held.values()].map((held) => ({
+      runId: held.grant.runId,
+      fencingToken: held.grant.fencingToken,
+    }));
+    try {
+      const reply = await this.deps.link.workerHeartbeat(leases);
+      for (const { runId, order } of reply.runs) {
+        const held = this.#held.get(runId);
+        if (held === undefined) continue;
+        if (order === 'lost') {
+          held.order = 'lost';
+          held.stop.abort();
+          this.deps.log.warn({ runId }, 'lease lost: stopping the run, reporting nothing');
+        } else {
+          if (order === 'cancel' && held.order !== 'cancel') {
+            this.deps.log.info({ runId }, 'cancel requested');
+          }
+          held.order = order === 'cancel' ? 'cancel' : held.order;
+          held.deadline = { expiresAtMs: sentAtMs + held.grant.leaseMs };
+        }
+      }
+      if (reply.drain) this.drain();
+    } catch (thrown) {
+      const error = normaliseError(thrown);
+      this.deps.log.warn({ err: error.message }, 'heartbeat failed');
+      const nowMs = this.deps.clock.nowMs();
+      for (const held of this.#held.values()) {
+        if (held.deadline.expiresAtMs <= nowMs && held.order !== 'lost') {
+          held.order = 'lost';
+          held.stop.abort();
+          this.deps.log.warn(
+            { runId: held.grant.runId },
+            'lease lapsed while the control plane was unreachable: stopping, reporting nothing',
+          );
+        }
+      }
+    } finally {
+      this.#heartbeating = false;
+    }
+  }
+}
+
+/** The operator's policy layer as the lease carried it, checked like any policy file. */
+function serverPolicyOf(grant: LeaseGrant): NamedLayer | null {
+  if (grant.serverPolicy === null) return null;
+  return {
+    name: grant.serverPolicy.name,
+    source: grant.serverPolicy.source,
+    layer: validatePolicyLayer(grant.serverPolicy.layer, {
+      file: `${grant.serverPolicy.source} (from the control plane)`,
+      fieldPrefix: 'policy',
+      code: 'POLICY_INVALID',
+    }),
+  };
+}
+
+/** A run this host cannot even start (its base cannot be fetched): ended with the reason. */
+async function reportUnrunnable(
+  store: RemoteRunStore,
+  run: RunRecord,
+  clock: Clock,
+  code: Code,
+  detail: string,
+): Promise<void> {
+  const reasonCode: Code = isCode(code) ? code : 'INTERNAL';
+  const status = runStatusFor(reasonCode);
+  const at = clock.nowIso();
+  await store.updateRun({
+    runId: run.id,
+    changes: {
+      status,
+      reasonCode,
+      reasonDetail: detail,
+      finishedAt: at,
+      patchSha256: null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+    },
+    events: [
+      {
+        ...sessionEvent('run.completed', {
+          runId: run.id,
+          status,
+          reasonCode,
+          detail,
+          patchSha256: null,
+        }),
+        at,
+        actor: run.leaseOwner ?? 'worker',
+      },
+    ],
+    expect: { status: ['running'] },
+  });
+}

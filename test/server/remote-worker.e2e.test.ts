@@ -1,0 +1,265 @@
+import type { ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunRecord, StoredEvent } from '../../src/store/index.js';
+import {
+  newBootstrapToken,
+  type ServerProcess,
+  startServerProcess,
+  waitFor,
+} from '../helpers/server-process.js';
+import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
+
+/**
+ * Remote workers as real processes on loopback: `aas start` with no embedded worker, and
+ * `aas worker` processes with their own data directories that register with one-time secrets,
+ * fetch bases as git packs, run in the sandbox and send history, patch and logs back under the
+ * lease. Nothing asserts a duration: waits end on what the server reports.
+ */
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const step of cleanup.reverse()) await step();
+});
+
+function killOnExit(process: { child: ChildProcess; exited: Promise<unknown> }): void {
+  cleanup.push(async () => {
+    if (process.child.exitCode === null && process.child.signalCode === null) {
+      process.child.kill('SIGKILL');
+      await process.exited;
+    }
+  });
+}
+
+describe('remote workers over HTTP', () => {
+  let server: ServerProcess;
+  let repo: string;
+  const homes: string[] = [];
+  /** Worker processes by name, so a test can find the one holding a run. */
+  const processes = new Map<string, WorkerProcess>();
+
+  function newHome(prefix: string): string {
+    const home = makeTempDir(prefix);
+    homes.push(home);
+    return home;
+  }
+
+  async function json<T>(path: string, init?: RequestInit): Promise<T> {
+    const response = await server.api(path, init);
+    const text = await response.text();
+    if (!response.ok)
+      throw new Error(`${init?.method ?? 'GET'} ${path}: ${response.status} ${text}`);
+    return JSON.parse(text) as T;
+  }
+
+  async function enrol(name: string, labels: readonly string[]): Promise<string> {
+    const body = await json<{ secret: string }>('/api/v1/workers/enrolments', {
+      method: 'POST',
+      body: JSON.stringify({ name, labels }),
+    });
+    return body.secret;
+  }
+
+  async function worker(name: string, labels: readonly string[]): Promise<WorkerProcess> {
+    const started = await startWorkerProcess({
+      server: server.url,
+      home: newHome(`aas-worker-${name}-`),
+      secret: await enrol(name, labels),
+    });
+    killOnExit(started);
+    processes.set(name, started);
+    return started;
+  }
+
+  async function submit(
+    job: Record<string, unknown>,
+  ): Promise<{ sessionId: string; runId: string }> {
+    return json('/api/v1/sessions', {
+      method: 'POST',
+      body: JSON.stringify({ task: 'edit', repo, agent: 'command', ...job }),
+    });
+  }
+
+  const run = async (runId: string) =>
+    await json<{ run: RunRecord; logs: string[] }>(`/api/v1/runs/${runId}`);
+
+  async function settled(runId: string): Promise<RunRecord> {
+    return waitFor(`run ${runId} to end`, async () => {
+      const { run: current } = await run(runId);
+      return current.status === 'queued' || current.status === 'running' ? undefined : current;
+    });
+  }
+
+  async function events(sessionId: string): Promise<StoredEvent[]> {
+    return (await json<{ items: StoredEvent[] }>(`/api/v1/sessions/${sessionId}/events?limit=1000`))
+      .items;
+  }
+
+  beforeAll(async () => {
+    const home = newHome('aas-control-plane-');
+    repo = createTempRepo({ 'a.txt': 'hello\n' });
+    cleanup.push(() => {
+      for (const dir of [...homes, repo]) removeDir(dir);
+    });
+    server = await startServerProcess({
+      home,
+      token: newBootstrapToken(),
+      env: { AAS_WORKERS: '0', AAS_RUN_LEASE_MS: '3000' },
+    });
+    killOnExit(server);
+  });
+
+  it('runs a job on a worker that has only the control plane: patch, logs and history come back', async () => {
+    const linux = await worker('linux-1', ['linux']);
+    const { sessionId, runId } = await submit({
+      requireLabels: ['linux'],
+      agentInput: { command: 'echo changed >> a.txt' },
+      validators: [{ command: 'grep changed a.txt' }],
+    });
+    const done = await settled(runId);
+    expect(done.status).toBe('ready_for_promotion');
+
+    const history = await events(sessionId);
+    const started = history.find((event) => event.type === 'run.started');
+    const workerId = (started?.data as { owner?: string } | undefined)?.owner;
+    expect(workerId).toMatch(/^wrk_/);
+    // Everything after the claim was recorded by the worker, from its own cache of the base.
+    const base = history.find((event) => event.type === 'run.base.resolved');
+    expect(base?.actor).toBe(workerId);
+    const repoRoot = (base?.data as { repoRoot?: string } | undefined)?.repoRoot ?? '';
+    expect(repoRoot.startsWith(linux.home)).toBe(true);
+    expect(readdirSync(join(linux.home, 'worker', 'repos'))).toHaveLength(1);
+    expect(history.filter((event) => event.type === 'run.completed')).toHaveLength(1);
+
+    // The control plane never ran the attempt: patch and logs come from what was uploaded.
+    const patch = await (await server.api(`/api/v1/runs/${runId}/patch`)).text();
+    expect(patch).toContain('+changed');
+    const { logs } = await run(runId);
+    expect(logs).toEqual(expect.arrayContaining(['1.stdout.log', '1.validator-1.stdout.log']));
+    const validatorLog = await (
+      await server.api(`/api/v1/runs/${runId}/logs/1.validator-1.stdout.log`)
+    ).text();
+    expect(validatorLog).toBe('changed\n');
+
+    // Promotion stays on the control plane, from the uploaded patch.
+    const approver = await json<{ secret: string }>('/api/v1/tokens', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'approver', role: 'approver' }),
+    });
+    const approval = await fetch(`${server.url}/api/v1/runs/${runId}/approvals`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${approver.secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ decision: 'approved' }),
+    });
+    expect(approval.status).toBe(201);
+    const promoted = await server.api(`/api/v1/runs/${runId}/promote`, {
+      method: 'POST',
+      body: JSON.stringify({ mode: 'patch' }),
+    });
+    expect(promoted.status).toBe(200);
+    expect((await run(runId)).run.status).toBe('promoted');
+  });
+
+  it('never hands a run to a worker whose labels do not match', async () => {
+    const gpu = await submit({ requireLabels: ['gpu'], agentInput: { command: 'true' } });
+    // A run the linux worker can take, submitted after: once it is done, the worker has asked.
+    const after = await submit({
+      requireLabels: ['linux'],
+      agentInput: { command: 'echo more >> a.txt' },
+    });
+    expect((await settled(after.runId)).status).toBe('ready_for_promotion');
+    const { run: waiting } = await run(gpu.runId);
+    expect(waiting.status).toBe('queued');
+    expect((await events(gpu.sessionId)).some((event) => event.type === 'run.started')).toBe(false);
+    await json(`/api/v1/runs/${gpu.runId}/cancel`, { method: 'POST', body: '{}' });
+  });
+
+  it('re-leases the run of a killed worker; its late report is fenced', async () => {
+    const { sessionId, runId } = await submit({
+      requireLabels: ['linux'],
+      agentInput: { command: 'sleep 4; echo survived >> a.txt' },
+    });
+    const first = await waitFor('the run to start', async () => {
+      const current = (await run(runId)).run;
+      return current.status === 'running' ? current : undefined;
+    });
+    const holder = first.leaseOwner;
+    const listed = await json<{ items: { id: string; name: string }[] }>('/api/v1/workers');
+    const victim = processes.get(listed.items.find((item) => item.id === holder)?.name ?? '');
+    if (victim === undefined) throw new Error(`no process of ours holds ${runId} (${holder})`);
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    const rescuer = await worker('linux-2', ['linux']);
+    const done = await settled(runId);
+    expect(done.status).toBe('ready_for_promotion');
+    expect(done.claimCount).toBe(2);
+    expect(done.leaseOwner).toBeNull();
+    const history = await events(sessionId);
+    const claims = history.filter((event) => event.type === 'run.started');
+    expect(claims.map((event) => (event.data as { owner: string }).owner)).toEqual([
+      holder,
+      expect.not.stringMatching(holder ?? ''),
+    ]);
+
+    // The dead worker's final report, sent now with its saved credential and its old claim.
+    const saved = JSON.parse(
+      readFileSync(join(victim.home, 'worker', 'credential.json'), 'utf8'),
+    ) as { credential: string };
+    const late = await fetch(`${server.url}/api/v1/workers/runs/${runId}/ops`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${saved.credential}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        fencingToken: first.fencingToken,
+        operation: {
+          op: 'updateRun',
+          writeSeq: 99,
+          changes: { status: 'failed', reasonCode: 'AGENT_FAILED', leaseOwner: null },
+          events: [],
+        },
+      }),
+    });
+    expect(late.status).toBe(409);
+    expect(((await late.json()) as { code: string }).code).toBe('LEASE_FENCED');
+    expect((await run(runId)).run.status).toBe('ready_for_promotion');
+    expect(rescuer.child.exitCode).toBeNull();
+  });
+
+  it('drains on SIGTERM: the held run finishes, nothing new is claimed', async () => {
+    const drainer = await worker('drainer', ['drain']);
+    const { runId } = await submit({
+      requireLabels: ['drain'],
+      agentInput: { command: 'sleep 2; echo drained >> a.txt' },
+    });
+    await waitFor('the run to start', async () =>
+      (await run(runId)).run.status === 'running' ? true : undefined,
+    );
+    drainer.child.kill('SIGTERM');
+    const queuedAfter = await submit({ requireLabels: ['drain'], agentInput: { command: 'true' } });
+    expect(await drainer.exited).toBe(0);
+    expect((await run(runId)).run.status).toBe('ready_for_promotion');
+    expect((await run(queuedAfter.runId)).run.status).toBe('queued');
+    expect(drainer.output().stderr).toContain('draining');
+    await json(`/api/v1/runs/${queuedAfter.runId}/cancel`, { method: 'POST', body: '{}' });
+  });
+
+  it('stops a worker whose credential was revoked', async () => {
+    const revoked = await worker('revoked', ['linux']);
+    await json('/api/v1/workers/revoked', { method: 'DELETE' });
+    const code = await revoked.exited;
+    expect(code).not.toBe(0);
+    expect(revoked.output().stderr).toContain('UNAUTHENTICATED');
+    // Starting it again with its stored credential is refused the same way.
+    const again = await startWorkerProcess({ server: server.url, home: revoked.home }).then(
+      async (restarted) => {
+        killOnExit(restarted);
+        const exitCode = await restarted.exited;
+        return `exit ${exitCode}\n${restarted.output().stderr}`;
+      },
+      (error: unknown) => String(error),
+    );
+    expect(again).not.toMatch(/^exit 0\n/);
+    expect(again).toContain('UNAUTHENTICATED');
+  });
+});
