@@ -33,11 +33,19 @@ export interface WorkerGateway {
     waitMs: number,
     signal?: AbortSignal,
   ): Promise<WorkerLease | null>;
-  /** Renews each listed lease under its fencing token; per run ok / cancel / lost, and drain. */
+  /**
+   * Renews each listed lease under its fencing token; per run ok / cancel / lost, and drain.
+   * `state.draining`: the worker says it is draining itself (shown, never stored).
+   */
   heartbeat(
     worker: RemoteWorkerRecord,
     leases: readonly { readonly runId: string; readonly fencingToken: number }[],
+    state?: { readonly draining?: boolean | undefined },
   ): Promise<{ runs: { runId: string; order: 'ok' | 'cancel' | 'lost' }[]; drain: boolean }>;
+  /** An administrator's drain (true) or resume (false), kept with the worker; NOT_FOUND. */
+  setDraining(idOrName: string, draining: boolean): Promise<RemoteWorkerRecord>;
+  /** Whether the worker reported lately that it is draining itself (SIGTERM). */
+  selfDraining(workerId: string): boolean;
   /** Applies one runner operation under the claim's fencing token (see applyLeaseOp). */
   leaseOp(
     worker: RemoteWorkerRecord,

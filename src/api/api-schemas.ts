@@ -206,6 +206,12 @@ export const WorkerSchema = z
     lastSeenAt: isoTime.nullable(),
     enrolledAt: isoTime.nullable(),
     revokedAt: isoTime.nullable(),
+    drainRequested: z
+      .boolean()
+      .describe(
+        "an administrator's drain (POST /workers/{idOrName}/drain), kept until resumed, also " +
+          "across the worker's restarts; false for embedded workers",
+      ),
   })
   .describe(
     'online: reachable and idle; busy: holds a lease; draining: finishing, claims nothing; ' +
@@ -440,6 +446,13 @@ export const HeartbeatBodySchema = z
     leases: z
       .array(z.object({ runId: RunIdSchema, fencingToken: z.number().int().min(0) }).strict())
       .max(64),
+    draining: z
+      .boolean()
+      .optional()
+      .describe(
+        'the worker is draining itself (SIGTERM): shown as its state until it claims again; ' +
+          "unlike an administrator's drain, not kept across its restarts",
+      ),
   })
   .strict();
 

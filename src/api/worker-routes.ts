@@ -100,6 +100,7 @@ export function registerWorkerRoutes(app: ApiApp, context: RouteContext): void {
         lastSeenAt: null,
         enrolledAt: null,
         revokedAt: null,
+        drainRequested: false,
       }));
       const remoteItems = remote.map((worker) => {
         const held = leasesOf(leases, worker.id);
@@ -108,7 +109,12 @@ export function registerWorkerRoutes(app: ApiApp, context: RouteContext): void {
           id: worker.id,
           kind: 'remote' as const,
           name: worker.name,
-          state: remoteWorkerState(worker, held.length > 0, nowMs),
+          state: remoteWorkerState(
+            worker,
+            held.length > 0,
+            nowMs,
+            workerGateway.selfDraining(worker.id),
+          ),
           labels: worker.labels,
           capabilities: worker.capabilities,
           runId: first?.runId ?? null,
@@ -119,6 +125,7 @@ export function registerWorkerRoutes(app: ApiApp, context: RouteContext): void {
           lastSeenAt: worker.lastSeenAt,
           enrolledAt: worker.enrolledAt,
           revokedAt: worker.revokedAt,
+          drainRequested: worker.draining,
         };
       });
       return { items: [...embedded, ...remoteItems] };
@@ -236,6 +243,40 @@ export function registerWorkerRoutes(app: ApiApp, context: RouteContext): void {
     },
   });
 
+  for (const action of ['drain', 'resume'] as const) {
+    const draining = action === 'drain';
+    app.route({
+      method: 'POST',
+      url: `${API_PREFIX}/workers/:idOrName/${action}`,
+      config: { access: 'workers:enrol' },
+      schema: {
+        summary: draining
+          ? 'Drain a remote worker: it finishes what it holds and gets no new claims until resumed'
+          : 'Resume a drained remote worker: its claims are served again',
+        description: draining
+          ? 'Kept with the worker, also across its restarts, until resumed: its claims wait ' +
+            'and get nothing, its heartbeats answer `drain: true`, the runs it holds go on. ' +
+            'Draining a drained worker changes nothing.'
+          : "Ends an administrator's drain: the worker's waiting claims are served again. A " +
+            'worker draining itself (SIGTERM) still stops; started again, it claims at once.',
+        tags: ['workers'],
+        operationId: draining ? 'drainWorker' : 'resumeWorker',
+        security: BEARER_SECURITY,
+        querystring: NoQuerySchema,
+        params: WorkerRefParamsSchema,
+        response: { 200: RemoteWorkerSchema, ...READ_ERRORS, 404: ErrorBodySchema },
+      },
+      handler: async (request) => {
+        const worker = await workerGateway.setDraining(request.params.idOrName, draining);
+        log.info(
+          { workerId: worker.id, name: worker.name, by: identityOf(request).name },
+          draining ? 'remote worker drained' : 'remote worker resumed',
+        );
+        return worker;
+      },
+    });
+  }
+
   app.route({
     method: 'POST',
     url: `${API_PREFIX}/workers/claim`,
@@ -282,7 +323,8 @@ export function registerWorkerRoutes(app: ApiApp, context: RouteContext): void {
     },
     handler: async (request) => {
       const worker = await callingWorker(request);
-      return workerGateway.heartbeat(worker, request.body.leases);
+      const { leases, draining } = request.body;
+      return workerGateway.heartbeat(worker, leases, { draining });
     },
   });
 

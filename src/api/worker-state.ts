@@ -13,17 +13,21 @@ export const WORKER_OFFLINE_AFTER_MS = 300_000;
 
 export type WorkerState = 'online' | 'busy' | 'draining' | 'stale' | 'offline';
 
-/** Derived from `lastSeenAt` by the injected clock's `nowMs`, never stored. */
+/**
+ * Derived from `lastSeenAt` by the injected clock's `nowMs`, never stored. `draining` is an
+ * administrator's drain (stored) or the worker's own (`selfDraining`, as this server heard it).
+ */
 export function remoteWorkerState(
   worker: RemoteWorkerRecord,
   holdsLeases: boolean,
   nowMs: number,
+  selfDraining = false,
 ): WorkerState {
   if (worker.revokedAt !== null || worker.lastSeenAt === null) return 'offline';
   const silentMs = nowMs - Date.parse(worker.lastSeenAt);
   if (silentMs >= WORKER_OFFLINE_AFTER_MS) return 'offline';
   if (silentMs >= WORKER_STALE_AFTER_MS) return 'stale';
-  if (worker.draining) return 'draining';
+  if (worker.draining || selfDraining) return 'draining';
   return holdsLeases ? 'busy' : 'online';
 }
 

@@ -33,8 +33,10 @@ export interface ControlPlaneLink {
   /** The server as shown to people. */
   readonly url: string;
   claimRun(waitSec: number, signal: AbortSignal): Promise<LeaseGrant | null>;
+  /** `state.draining`: this worker is draining itself, so the control plane shows it so. */
   workerHeartbeat(
     leases: readonly { readonly runId: string; readonly fencingToken: number }[],
+    state: { readonly draining: boolean },
   ): Promise<{ runs: { runId: string; order: LeaseOrderWire }[]; drain: boolean }>;
   leaseOp(runId: string, fencingToken: number, operation: LeaseOp): Promise<unknown>;
   basePack(

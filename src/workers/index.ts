@@ -14,6 +14,7 @@ export {
   type RemoteWorkerSettings,
   RemoteWorkers,
   type ReportableStatus,
+  SELF_DRAIN_CURRENT_MS,
 } from './remote-workers.js';
 export {
   type EmbeddedWorkerStatus,

@@ -60,8 +60,11 @@ export interface RemoteWorkerStatus {
  * run's base into a local cache, executes it with the same runner and sandbox as the control
  * plane (its history, patch and logs going back through the lease), and keeps every lease alive
  * with one heartbeat. A heartbeat's orders are obeyed at once: `cancel` ends the run cancelled,
- * `lost` stops it and reports nothing, `drain` stops claiming. While the control plane cannot be
- * reached, work continues until the lease would lapse (the sweep may then give the run to
+ * `lost` stops it and reports nothing. `drain` (an administrator's) asks nothing of the worker:
+ * the control plane gives it no runs until resumed, its claims just wait, so the program keeps
+ * running and a resume is served at once. SIGTERM drains the worker itself: it finishes what it
+ * holds, claims nothing more, says so on a heartbeat, and stops. While the control plane cannot
+ * be reached, work continues until the lease would lapse (the sweep may then give the run to
  * someone else), and then stops without reporting.
  */
 export class RemoteWorkerAgent {
@@ -72,7 +75,12 @@ export class RemoteWorkerAgent {
   #fatal: AasError | null = null;
   #loops: Promise<void>[] = [];
   #heartbeat: NodeJS.Timeout | null = null;
-  #heartbeating = false;
+  /** The heartbeat on its way, if any: one at a time. */
+  #beating: Promise<void> | null = null;
+  /** Whether a heartbeat saying this worker is draining has been answered. */
+  #drainReported = false;
+  /** The last heartbeat's `drain`: an administrator drained this worker (for logs and status). */
+  #drainOrdered = false;
 
   constructor(
     private readonly deps: {
@@ -90,10 +98,17 @@ export class RemoteWorkerAgent {
   run(): Promise<void> {
     this.#scheduleBeat();
     this.#loops = Array.from({ length: this.settings.concurrency }, () => this.#loop());
-    return Promise.all(this.#loops).then(() => {
+    return Promise.all(this.#loops).then(async () => {
       this.#stopped = true;
       if (this.#heartbeat !== null) clearTimeout(this.#heartbeat);
       if (this.#fatal !== null) throw this.#fatal;
+      // Say it before leaving, also when nothing was held (no heartbeat carried it then), so the
+      // control plane shows this worker draining rather than online until it falls silent. The
+      // first call may only join a heartbeat sent before the drain; the second then says it.
+      if (this.#draining) {
+        await this.#beat();
+        if (!this.#drainReported) await this.#beat();
+      }
     });
   }
 
@@ -104,12 +119,14 @@ export class RemoteWorkerAgent {
     }, this.#heartbeatMs());
   }
 
-  /** Finish what is held and claim nothing more (SIGTERM, or the control plane's order). */
+  /** Finish what is held, claim nothing more, then stop (SIGTERM). */
   drain(): void {
     if (this.#draining) return;
     this.#draining = true;
     this.deps.log.info({ held: [...this.#held.keys()] }, 'draining: finishing held runs');
     this.#claiming.abort();
+    // Tell the control plane now (the next heartbeat would too, but only while runs are held).
+    if (!this.#stopped && this.#fatal === null) void this.#beat();
   }
 
   /** Stop now: every sandbox is stopped and nothing more is reported (the leases lapse). */
@@ -122,7 +139,7 @@ export class RemoteWorkerAgent {
     return {
       state: this.#stopped
         ? 'stopped'
-        : this.#draining
+        : this.#draining || this.#drainOrdered
           ? 'draining'
           : this.#held.size > 0
             ? 'busy'
@@ -292,19 +309,35 @@ export class RemoteWorkerAgent {
   }
 
   /**
-   * One heartbeat for every held lease. A lease the server does not renew is lost; one whose
-   * deadline passes without a renewal (the server unreachable) is given up the same way.
+   * One heartbeat for every held lease, or the one on its way. With nothing held there is
+   * nothing to renew, so none is sent, unless the worker is draining and has not said so yet.
    */
-  async #beat(): Promise<void> {
-    if (this.#heartbeating || this.#held.size === 0) return;
-    this.#heartbeating = true;
+  #beat(): Promise<void> {
+    if (this.#beating !== null) return this.#beating;
+    if (this.#held.size === 0 && !(this.#draining && !this.#drainReported)) {
+      return Promise.resolve();
+    }
+    const beating = this.#sendBeat().finally(() => {
+      this.#beating = null;
+    });
+    this.#beating = beating;
+    return beating;
+  }
+
+  /**
+   * A lease the server does not renew is lost; one whose deadline passes without a renewal
+   * (the server unreachable) is given up the same way. Carries whether this worker is draining.
+   */
+  async #sendBeat(): Promise<void> {
     const sentAtMs = this.deps.clock.nowMs();
+    const draining = this.#draining;
     const leases = [...this.#held.values()].map((held) => ({
       runId: held.grant.runId,
       fencingToken: held.grant.fencingToken,
     }));
     try {
-      const reply = await this.deps.link.workerHeartbeat(leases);
+      const reply = await this.deps.link.workerHeartbeat(leases, { draining });
+      if (draining) this.#drainReported = true;
       for (const { runId, order } of reply.runs) {
         const held = this.#held.get(runId);
         if (held === undefined) continue;
@@ -320,7 +353,15 @@ export class RemoteWorkerAgent {
           held.deadline = { expiresAtMs: sentAtMs + held.grant.leaseMs };
         }
       }
-      if (reply.drain) this.drain();
+      if (reply.drain !== this.#drainOrdered) {
+        this.#drainOrdered = reply.drain;
+        this.deps.log.info(
+          { held: [...this.#held.keys()] },
+          reply.drain
+            ? 'drained by the control plane: finishing held runs, given none until resumed'
+            : 'resumed by the control plane',
+        );
+      }
     } catch (thrown) {
       const error = normaliseError(thrown);
       this.deps.log.warn({ err: error.message }, 'heartbeat failed');
@@ -335,8 +376,6 @@ export class RemoteWorkerAgent {
           );
         }
       }
-    } finally {
-      this.#heartbeating = false;
     }
   }
 }

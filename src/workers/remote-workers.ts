@@ -54,12 +54,32 @@ export interface RemoteWorkerSettings {
 }
 
 /**
+ * How long a worker's own report that it is draining (SIGTERM) counts without being repeated.
+ * A draining worker that holds runs repeats it with every heartbeat (at most 5 s apart); one
+ * that holds none says it once and exits, and is shown `stale` after 60 s anyway. The bound
+ * keeps a server that stopped hearing from the worker (it talks to another replica now, say,
+ * after a restart) from showing an old drain for long.
+ */
+export const SELF_DRAIN_CURRENT_MS = 60_000;
+
+/**
  * The control plane's side of the remote-worker protocol: long-poll claims filtered by what the
  * worker offers, heartbeats that renew every lease it holds and carry cancel and drain orders,
  * and fenced final reports. The API reaches it through its `WorkerGateway` port.
+ *
+ * Two kinds of draining, kept apart on purpose:
+ * - an administrator's drain (`setDraining`) is an order, stored with the worker: it gets no
+ *   claims, its heartbeats say `drain`, and this holds across the worker's restarts until the
+ *   administrator resumes it;
+ * - a worker's own drain (SIGTERM: it finishes what it holds and exits) is a state of that
+ *   process, reported on its heartbeats and only remembered here, in memory, for display. It is
+ *   never written to the store, so the same worker started again claims at once, and it can
+ *   never clear an administrator's drain either. Its first claim forgets it.
  */
 export class RemoteWorkers {
   readonly #waiting = new Set<() => void>();
+  /** Worker id → when it last said it is draining itself (clock ms). */
+  readonly #selfDrains = new Map<string, number>();
   #stopped = false;
 
   constructor(
@@ -89,16 +109,23 @@ export class RemoteWorkers {
    * Claims a run `worker` can execute, waiting up to `waitMs` for one: a run queued or requeued
    * in this process wakes the wait at once; otherwise the store is asked again every `pollMs`
    * (runs queued by other servers sharing the database). Null when the wait ends empty, the
-   * request goes away (`signal`), the service stops, or the worker is draining.
+   * request goes away (`signal`), the service stops, or the worker is revoked.
+   *
+   * A worker an administrator drained waits out its claims empty-handed rather than being
+   * answered at once (a worker started while drained would otherwise ask again and again), and
+   * is served again as soon as it is resumed. The worker is read again after every wait, so a
+   * drain ordered while a claim waits is obeyed.
    */
   async claim(
     worker: RemoteWorkerRecord,
     waitMs: number,
     signal?: AbortSignal,
   ): Promise<RemoteLease | null> {
-    const seen = await this.deps.store.recordWorkerSeen(worker.id, this.deps.clock.nowIso());
-    if (seen.draining) return null;
-    const match = RemoteWorkers.match(seen);
+    // A worker that claims is not draining itself: this is a new process, or it never was.
+    // (Forgotten before any await, so a drain reported after this claim arrived is kept.)
+    this.#selfDrains.delete(worker.id);
+    let current = await this.deps.store.recordWorkerSeen(worker.id, this.deps.clock.nowIso());
+    const match = RemoteWorkers.match(current);
     // The wait's end, and the request going away, both end the current wait at once.
     const expiry = new AbortController();
     const deadline = waitMs > 0 ? setTimeout(() => expiry.abort(), waitMs) : undefined;
@@ -106,10 +133,14 @@ export class RemoteWorkers {
     const ended = signal === undefined ? expiry.signal : AbortSignal.any([signal, expiry.signal]);
     try {
       for (;;) {
-        const claimed = await this.deps.queue.claim(worker.id, { match });
-        if (claimed !== null) return this.#leaseOf(claimed.run, claimed.fence);
+        if (current.revokedAt !== null) return null;
+        if (!current.draining) {
+          const claimed = await this.deps.queue.claim(worker.id, { match });
+          if (claimed !== null) return this.#leaseOf(claimed.run, claimed.fence);
+        }
         if (ended.aborted || this.#stopped) return null;
         await this.#wait(ended);
+        current = (await this.deps.store.getWorker(worker.id)) ?? current;
       }
     } finally {
       clearTimeout(deadline);
@@ -119,12 +150,16 @@ export class RemoteWorkers {
   /**
    * Renews every lease `worker` lists, each under its own fencing token, and answers per run:
    * `ok`, `cancel` (stop, the run was cancelled: report it cancelled) or `lost` (another holder
-   * or the sweep has it: stop and report nothing). `drain`: finish what you hold, claim nothing.
+   * or the sweep has it: stop and report nothing). `drain`: finish what you hold, claim nothing
+   * (an administrator's order). `state.draining`: the worker says it is draining itself.
    */
   async heartbeat(
     worker: RemoteWorkerRecord,
     leases: readonly { readonly runId: string; readonly fencingToken: number }[],
+    state: { readonly draining?: boolean | undefined } = {},
   ): Promise<{ runs: { runId: string; order: LeaseOrder }[]; drain: boolean }> {
+    if (state.draining === true) this.#selfDrains.set(worker.id, this.deps.clock.nowMs());
+    else this.#selfDrains.delete(worker.id);
     const seen = await this.deps.store.recordWorkerSeen(worker.id, this.deps.clock.nowIso());
     const runs: { runId: string; order: LeaseOrder }[] = [];
     for (const lease of leases) {
@@ -145,6 +180,26 @@ export class RemoteWorkers {
       runs.push({ runId: lease.runId, order });
     }
     return { runs, drain: seen.draining };
+  }
+
+  /**
+   * An administrator drains (`true`) or resumes (`false`) a worker by id or name; NOT_FOUND.
+   * Claims waiting here look again at once: a drained worker's claim gets nothing more, a
+   * resumed one's is served (claims waiting on other servers notice within `pollMs`).
+   */
+  async setDraining(idOrName: string, draining: boolean): Promise<RemoteWorkerRecord> {
+    const worker = await this.deps.store.setWorkerDraining(idOrName, draining);
+    for (const wake of this.#waiting) wake();
+    return worker;
+  }
+
+  /** Whether the worker said, recently, that it is draining itself (see SELF_DRAIN_CURRENT_MS). */
+  selfDraining(workerId: string): boolean {
+    const at = this.#selfDrains.get(workerId);
+    if (at === undefined) return false;
+    if (this.deps.clock.nowMs() - at < SELF_DRAIN_CURRENT_MS) return true;
+    this.#selfDrains.delete(workerId);
+    return false;
   }
 
   /**

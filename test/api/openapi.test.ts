@@ -65,6 +65,8 @@ const EXPECTED_OPERATIONS: Record<string, 'bearer' | 'public'> = {
   'POST /api/v1/workers/enrolments': 'bearer',
   'POST /api/v1/workers/register': 'public',
   'DELETE /api/v1/workers/{idOrName}': 'bearer',
+  'POST /api/v1/workers/{idOrName}/drain': 'bearer',
+  'POST /api/v1/workers/{idOrName}/resume': 'bearer',
   'POST /api/v1/workers/claim': 'bearer',
   'POST /api/v1/workers/heartbeat': 'bearer',
   'POST /api/v1/workers/runs/{id}/ops': 'bearer',

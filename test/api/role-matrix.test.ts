@@ -64,6 +64,18 @@ const scheduleBody = () => {
 /** A run approved and promoted (patch mode) before the matrix runs, for the read routes. */
 let promoted: SeededRun;
 
+/** A freshly enrolled and registered remote worker, for the routes that change one: its name. */
+async function registeredWorker(api: RunningApi): Promise<string> {
+  enrolmentCounter += 1;
+  const name = `matrix-${enrolmentCounter}`;
+  const { secret } = await api.json<{ secret: string }>(`${V1}/workers/enrolments`, json({ name }));
+  await api.json(`${V1}/workers/register`, {
+    ...json({ enrolmentSecret: secret, capabilities: { agents: [], sandbox: [] } }),
+    secret: null,
+  });
+  return name;
+}
+
 const ROUTES: readonly RouteCase[] = [
   {
     key: 'POST /api/v1/sessions',
@@ -352,19 +364,28 @@ const ROUTES: readonly RouteCase[] = [
     key: 'DELETE /api/v1/workers/{idOrName}',
     access: 'workers:enrol',
     success: 200,
-    request: async (api) => {
-      enrolmentCounter += 1;
-      const name = `matrix-${enrolmentCounter}`;
-      const { secret } = await api.json<{ secret: string }>(
-        `${V1}/workers/enrolments`,
-        json({ name }),
-      );
-      await api.json(`${V1}/workers/register`, {
-        ...json({ enrolmentSecret: secret, capabilities: { agents: [], sandbox: [] } }),
-        secret: null,
-      });
-      return { path: `${V1}/workers/${name}`, init: { method: 'DELETE' } };
-    },
+    request: async (api) => ({
+      path: `${V1}/workers/${await registeredWorker(api)}`,
+      init: { method: 'DELETE' },
+    }),
+  },
+  {
+    key: 'POST /api/v1/workers/{idOrName}/drain',
+    access: 'workers:enrol',
+    success: 200,
+    request: async (api) => ({
+      path: `${V1}/workers/${await registeredWorker(api)}/drain`,
+      init: { method: 'POST' },
+    }),
+  },
+  {
+    key: 'POST /api/v1/workers/{idOrName}/resume',
+    access: 'workers:enrol',
+    success: 200,
+    request: async (api) => ({
+      path: `${V1}/workers/${await registeredWorker(api)}/resume`,
+      init: { method: 'POST' },
+    }),
   },
   {
     key: 'POST /api/v1/workers/claim',
@@ -500,6 +521,8 @@ const EXPECTED_ALLOWED: Record<string, readonly TokenRole[] | typeof EVERYONE> =
   'POST /api/v1/workers/enrolments': ['admin'],
   'POST /api/v1/workers/register': EVERYONE,
   'DELETE /api/v1/workers/{idOrName}': ['admin'],
+  'POST /api/v1/workers/{idOrName}/drain': ['admin'],
+  'POST /api/v1/workers/{idOrName}/resume': ['admin'],
   'POST /api/v1/workers/claim': ['worker'],
   'POST /api/v1/workers/heartbeat': ['worker'],
   'POST /api/v1/workers/runs/{id}/ops': ['worker'],

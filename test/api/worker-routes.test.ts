@@ -13,7 +13,8 @@ import {
 /**
  * The remote-worker protocol over HTTP: one-time enrolment, the worker credential and its
  * revocation, claims that respect labels and agents, the long-poll woken by a queued run,
- * heartbeats with cancel orders, and fenced final reports.
+ * heartbeats with cancel orders, drains (an administrator's, and a worker's own), and fenced
+ * final reports.
  */
 
 const V1 = '/api/v1';
@@ -166,6 +167,103 @@ for (const dialect of dialects) {
       await api.store.setWorkerDraining(worker.name, true);
       expect((await beat(lease.fencingToken)).drain).toBe(true);
       expect((await claimRequest(api, worker.credential)).status).toBe(204);
+    });
+
+    it("an administrator's drain: no claims, heartbeats say drain, kept until resumed", async () => {
+      const worker = await enrolAndRegister(api, { labels: ['drained'] });
+      const { runId } = await submitQueued(api, { requireLabels: ['drained'] });
+      const drained = await api.json<{ name: string; draining: boolean }>(
+        `${V1}/workers/${worker.name}/drain`,
+        { method: 'POST' },
+      );
+      expect(drained).toMatchObject({ name: worker.name, draining: true });
+      const beat = (body: Record<string, unknown>) =>
+        api.json<{ drain: boolean }>(
+          `${V1}/workers/heartbeat`,
+          postJson({ leases: [], ...body }, { secret: worker.credential }),
+        );
+      expect((await beat({})).drain).toBe(true);
+      expect((await claimRequest(api, worker.credential)).status).toBe(204);
+      // The worker started again says it is not draining itself: the order stands.
+      expect((await beat({ draining: false })).drain).toBe(true);
+      expect((await claimRequest(api, worker.credential)).status).toBe(204);
+      const listed = await api.json<{
+        items: { name: string; state: string; drainRequested: boolean }[];
+      }>(`${V1}/workers`);
+      expect(listed.items.find((item) => item.name === worker.name)).toMatchObject({
+        state: 'draining',
+        drainRequested: true,
+      });
+      expect((await api.store.getRun(runId))?.status).toBe('queued');
+
+      const resumed = await api.json<{ draining: boolean }>(
+        `${V1}/workers/${worker.workerId}/resume`,
+        { method: 'POST' },
+      );
+      expect(resumed.draining).toBe(false);
+      expect((await beat({})).drain).toBe(false);
+      const response = await claimRequest(api, worker.credential);
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as Lease).runId).toBe(runId);
+
+      for (const action of ['drain', 'resume']) {
+        await expectError(
+          await api.request(`${V1}/workers/nobody-here/${action}`, { method: 'POST' }),
+          'NOT_FOUND',
+        );
+      }
+    });
+
+    it('a claim waiting when its worker is drained gets nothing, and is served once resumed', async () => {
+      const worker = await enrolAndRegister(api, { labels: ['wait-drain'] });
+      const waiting = claimRequest(api, worker.credential, 30);
+      while (api.remoteWorkers.waiting === 0) await new Promise((resolve) => setImmediate(resolve));
+      await api.json(`${V1}/workers/${worker.name}/drain`, { method: 'POST' });
+      const { runId } = await api.json<{ runId: string }>(
+        `${V1}/sessions`,
+        postJson(job({ requireLabels: ['wait-drain'] })),
+      );
+      // The queued run woke the claim; it read the worker again and went back to waiting.
+      let answered = false;
+      void waiting.then(() => {
+        answered = true;
+      });
+      for (let turn = 0; turn < 20; turn += 1) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const deadline = Date.now() + 10_000;
+      while (api.remoteWorkers.waiting === 0 && !answered && Date.now() < deadline) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(answered).toBe(false);
+      expect((await api.store.getRun(runId))?.status).toBe('queued');
+      await api.json(`${V1}/workers/${worker.name}/resume`, { method: 'POST' });
+      const response = await waiting;
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as Lease).runId).toBe(runId);
+    });
+
+    it("a worker's own drain is shown, never stored: started again, it claims at once", async () => {
+      const worker = await enrolAndRegister(api, { labels: ['self-drain'] });
+      const beat = await api.json<{ drain: boolean }>(
+        `${V1}/workers/heartbeat`,
+        postJson({ leases: [], draining: true }, { secret: worker.credential }),
+      );
+      expect(beat.drain).toBe(false);
+      const state = async () =>
+        (
+          await api.json<{ items: { name: string; state: string; drainRequested: boolean }[] }>(
+            `${V1}/workers`,
+          )
+        ).items.find((item) => item.name === worker.name);
+      expect(await state()).toMatchObject({ state: 'draining', drainRequested: false });
+      expect((await api.store.getWorker(worker.workerId))?.draining).toBe(false);
+
+      const { runId } = await submitQueued(api, { requireLabels: ['self-drain'] });
+      const response = await claimRequest(api, worker.credential);
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as Lease).runId).toBe(runId);
+      expect(await state()).toMatchObject({ state: 'busy', drainRequested: false });
     });
 
     it('accepts the report with the current fencing token only; a stale one is recorded as lease.fenced', async () => {

@@ -228,7 +228,23 @@ describeInBrowser('the panel at /panel, in a real browser', () => {
     await page.context().close();
   });
 
-  it('lists workers and schedules, with the next fire time, pause and run-now', async () => {
+  it('lists workers and schedules, with the next fire time, pause and run-now, drain and resume', async () => {
+    // A remote worker, enrolled and registered (its program need not run to be drained).
+    const enrolment = await server.api('/api/v1/workers/enrolments', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'panel-box', labels: ['linux'] }),
+    });
+    const { secret } = (await enrolment.json()) as { secret: string };
+    const registered = await fetch(`${server.url}/api/v1/workers/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        enrolmentSecret: secret,
+        capabilities: { agents: ['mock'], sandbox: [] },
+      }),
+    });
+    expect(registered.status).toBe(201);
     const created = await server.api('/api/v1/schedules', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -257,6 +273,10 @@ describeInBrowser('the panel at /panel, in a real browser', () => {
       .locator('td.mono', { hasText: /^worker:/ })
       .first()
       .waitFor();
+    const box = page.locator('tr[data-worker="panel-box"]');
+    await box.getByRole('button', { name: 'Drain' }).click();
+    await box.getByRole('button', { name: 'Resume' }).click();
+    await box.getByRole('button', { name: 'Drain' }).waitFor();
     await row.getByRole('button', { name: 'Pause' }).click();
     await row.locator('.badge', { hasText: 'paused' }).waitFor();
     await row.getByRole('button', { name: 'Run now' }).click();

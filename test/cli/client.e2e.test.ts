@@ -191,7 +191,7 @@ describe('aas as a client of a server', () => {
     expect(unknown.stderr).toMatch(/^error \[NOT_FOUND\]/);
   });
 
-  it('aas worker enrol / workers / worker revoke --server: enrol, register, list, revoke', async () => {
+  it('aas worker enrol / workers / worker drain, resume, revoke --server', async () => {
     const enrolled = await client([
       'worker',
       'enrol',
@@ -218,6 +218,23 @@ describe('aas as a client of a server', () => {
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toMatch(/^gpu-box\s+remote\s+online\s+linux,gpu\s/m);
     expect(listed.stdout).toMatch(/^worker:\S+\s+embedded\s+(online|busy)\s/m);
+
+    const drained = await client(['worker', 'drain', 'gpu-box']);
+    expect(drained.code, drained.stderr).toBe(0);
+    expect(drained.stdout).toMatch(/^draining worker gpu-box \(wrk_\S+\): it gets no new runs/);
+    const whileDrained = jsonOf<{ name: string; state: string; drainRequested?: boolean }[]>(
+      await client(['workers', '--json']),
+    );
+    expect(whileDrained).toContainEqual(
+      expect.objectContaining({ name: 'gpu-box', state: 'draining', drainRequested: true }),
+    );
+    const resumed = jsonOf<{ name: string; draining: boolean }>(
+      await client(['worker', 'resume', 'gpu-box', '--json']),
+    );
+    expect(resumed).toMatchObject({ name: 'gpu-box', draining: false });
+    const unknownDrain = await client(['worker', 'drain', 'no-such-box']);
+    expect(unknownDrain.code).toBe(2);
+    expect(unknownDrain.stderr).toMatch(/^error \[NOT_FOUND\]/);
 
     const revoked = await client(['worker', 'revoke', 'gpu-box']);
     expect(revoked.code, revoked.stderr).toBe(0);

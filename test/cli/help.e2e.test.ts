@@ -27,6 +27,8 @@ const COMMANDS = [
   ['worker'],
   ['worker', 'enrol'],
   ['worker', 'revoke'],
+  ['worker', 'drain'],
+  ['worker', 'resume'],
   ['workers'],
   ['approve'],
   ['approvals'],

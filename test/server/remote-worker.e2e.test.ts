@@ -82,6 +82,15 @@ describe('remote workers over HTTP', () => {
     });
   }
 
+  async function workerState(name: string): Promise<{ state: string; drainRequested: boolean }> {
+    const { items } = await json<{
+      items: { name: string; state: string; drainRequested: boolean }[];
+    }>('/api/v1/workers');
+    const found = items.find((item) => item.name === name);
+    if (found === undefined) throw new Error(`no worker ${name}`);
+    return found;
+  }
+
   const run = async (runId: string) =>
     await json<{ run: RunRecord; logs: string[] }>(`/api/v1/runs/${runId}`);
 
@@ -226,7 +235,7 @@ describe('remote workers over HTTP', () => {
     expect(rescuer.child.exitCode).toBeNull();
   });
 
-  it('drains on SIGTERM: the held run finishes, nothing new is claimed', async () => {
+  it('drains on SIGTERM (shown, not kept across a restart); an admin drain holds until resumed', async () => {
     const drainer = await worker('drainer', ['drain']);
     const { runId } = await submit({
       requireLabels: ['drain'],
@@ -236,12 +245,44 @@ describe('remote workers over HTTP', () => {
       (await run(runId)).run.status === 'running' ? true : undefined,
     );
     drainer.child.kill('SIGTERM');
-    const queuedAfter = await submit({ requireLabels: ['drain'], agentInput: { command: 'true' } });
+    const queuedAfter = await submit({
+      requireLabels: ['drain'],
+      agentInput: { command: 'echo after >> a.txt' },
+    });
+    // The worker says it is draining: shown so while it finishes, and after it left.
+    await waitFor('the worker to be shown draining', async () =>
+      (await workerState('drainer')).state === 'draining' ? true : undefined,
+    );
     expect(await drainer.exited).toBe(0);
     expect((await run(runId)).run.status).toBe('ready_for_promotion');
     expect((await run(queuedAfter.runId)).run.status).toBe('queued');
     expect(drainer.output().stderr).toContain('draining');
-    await json(`/api/v1/runs/${queuedAfter.runId}/cancel`, { method: 'POST', body: '{}' });
+    expect(await workerState('drainer')).toMatchObject({
+      state: 'draining',
+      drainRequested: false,
+    });
+
+    // Its own drain was not kept: started again, it takes the run that waited.
+    const restarted = await startWorkerProcess({ server: server.url, home: drainer.home });
+    killOnExit(restarted);
+    expect((await settled(queuedAfter.runId)).status).toBe('ready_for_promotion');
+
+    // An administrator's drain is kept: the worker keeps running and gets nothing until resumed.
+    await json('/api/v1/workers/drainer/drain', { method: 'POST' });
+    const held = await submit({
+      requireLabels: ['drain'],
+      agentInput: { command: 'echo resumed >> a.txt' },
+    });
+    await waitFor('the drained worker to be seen again', async () => {
+      const seen = await workerState('drainer');
+      return seen.state === 'draining' && seen.drainRequested ? true : undefined;
+    });
+    expect((await run(held.runId)).run).toMatchObject({ status: 'queued', claimCount: 0 });
+    await json('/api/v1/workers/drainer/resume', { method: 'POST' });
+    expect((await settled(held.runId)).status).toBe('ready_for_promotion');
+    expect(restarted.child.exitCode).toBeNull();
+    restarted.child.kill('SIGTERM');
+    expect(await restarted.exited).toBe(0);
   });
 
   it('stops a worker whose credential was revoked', async () => {

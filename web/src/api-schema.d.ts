@@ -586,6 +586,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workers/{idOrName}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Drain a remote worker: it finishes what it holds and gets no new claims until resumed
+         * @description Kept with the worker, also across its restarts, until resumed: its claims wait and get nothing, its heartbeats answer `drain: true`, the runs it holds go on. Draining a drained worker changes nothing.
+         */
+        post: operations["drainWorker"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workers/{idOrName}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a drained remote worker: its claims are served again
+         * @description Ends an administrator's drain: the worker's waiting claims are served again. A worker draining itself (SIGTERM) still stops; started again, it claims at once.
+         */
+        post: operations["resumeWorker"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workers/claim": {
         parameters: {
             query?: never;
@@ -1037,6 +1077,7 @@ export interface components {
             lastSeenAt: string | null;
             enrolledAt: string | null;
             revokedAt: string | null;
+            drainRequested: boolean;
         };
         HealthInput: {
             /** @enum {string} */
@@ -1431,6 +1472,7 @@ export interface components {
             lastSeenAt: string | null;
             enrolledAt: string | null;
             revokedAt: string | null;
+            drainRequested: boolean;
         };
         Health: {
             /** @enum {string} */
@@ -5308,6 +5350,184 @@ export interface operations {
             };
         };
     };
+    drainWorker: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        readonly labels: string[];
+                        capabilities: {
+                            readonly agents: string[];
+                            readonly sandbox: string[];
+                        };
+                        enrolledAt: string;
+                        enrolledBy: string;
+                        revokedAt: string | null;
+                        lastSeenAt: string | null;
+                        draining: boolean;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    resumeWorker: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                idOrName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        readonly labels: string[];
+                        capabilities: {
+                            readonly agents: string[];
+                            readonly sandbox: string[];
+                        };
+                        enrolledAt: string;
+                        enrolledBy: string;
+                        revokedAt: string | null;
+                        lastSeenAt: string | null;
+                        draining: boolean;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     claimRun: {
         parameters: {
             query?: never;
@@ -5441,6 +5661,7 @@ export interface operations {
                         runId: string;
                         fencingToken: number;
                     }[];
+                    draining?: boolean;
                 };
             };
         };

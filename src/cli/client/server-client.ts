@@ -382,6 +382,15 @@ export class ServerClient {
     return this.#json('DELETE', `/workers/${segment(idOrName)}`, RemoteWorkerWire);
   }
 
+  /** An administrator's drain: the worker finishes what it holds and gets no new claims. */
+  async drainWorker(idOrName: string): Promise<z.infer<typeof RemoteWorkerWire>> {
+    return this.#json('POST', `/workers/${segment(idOrName)}/drain`, RemoteWorkerWire);
+  }
+
+  async resumeWorker(idOrName: string): Promise<z.infer<typeof RemoteWorkerWire>> {
+    return this.#json('POST', `/workers/${segment(idOrName)}/resume`, RemoteWorkerWire);
+  }
+
   /** Exchanges a one-time enrolment secret (sent in the body, not as this client's token). */
   async registerWorker(input: {
     enrolmentSecret: string;
@@ -404,10 +413,14 @@ export class ServerClient {
     return this.#check(LeaseGrantWire, parseJson(text), `POST ${API_PREFIX}/workers/claim`);
   }
 
+  /** Renews `leases`; `state.draining` says this worker is draining itself (SIGTERM). */
   async workerHeartbeat(
     leases: readonly { readonly runId: string; readonly fencingToken: number }[],
+    state: { readonly draining: boolean },
   ): Promise<z.infer<typeof HeartbeatReplyWire>> {
-    return this.#json('POST', '/workers/heartbeat', HeartbeatReplyWire, { body: { leases } });
+    return this.#json('POST', '/workers/heartbeat', HeartbeatReplyWire, {
+      body: { leases, draining: state.draining },
+    });
   }
 
   async leaseOp(runId: string, fencingToken: number, operation: unknown): Promise<unknown> {

@@ -93,6 +93,7 @@ export const RemoteWorkerWire = z.looseObject({
   id: z.string(),
   name: z.string(),
   revokedAt: nullableString,
+  draining: z.boolean(),
 });
 export const EnrolmentWire = z.object({
   enrolment: z.looseObject({

@@ -49,9 +49,10 @@ function printWorkers(io: CliIo, workers: readonly WorkerView[], json: boolean):
 }
 
 /**
- * Remote worker administration: `aas worker enrol` and `aas worker revoke`, and `aas workers`.
- * With `--server` (or AAS_SERVER) through the API as an admin; without, on this host's database
- * (where `aas workers` can show only remote workers: embedded ones live in a running server).
+ * Remote worker administration: `aas worker enrol`, `revoke`, `drain` and `resume`, and
+ * `aas workers`. With `--server` (or AAS_SERVER) through the API as an admin; without, on this
+ * host's database (where `aas workers` can show only remote workers: embedded ones live in a
+ * running server).
  */
 export function registerWorkerCommands(
   program: Command,
@@ -61,7 +62,7 @@ export function registerWorkerCommands(
   const worker = program
     .command('worker')
     .description(
-      'run this host as a remote worker of --server (SIGTERM drains); `enrol` and `revoke` administer workers',
+      'run this host as a remote worker of --server (SIGTERM drains); `enrol`, `revoke`, `drain` and `resume` administer workers',
     )
     .option('--concurrency <n>', 'runs held at once (1 to 16)', '1')
     .addHelpText(
@@ -150,6 +151,51 @@ a second one stops at once (the runs' leases lapse and the control plane requeue
         setExit(reportError(io, thrown, flags.json === true));
       }
     });
+
+  for (const action of ['drain', 'resume'] as const) {
+    const draining = action === 'drain';
+    worker
+      .command(action)
+      .description(
+        draining
+          ? 'drain a remote worker by id or name: it finishes what it holds and gets no new runs'
+          : 'resume a drained remote worker: it gets runs again',
+      )
+      .argument('<worker>', 'worker id (wrk_…) or name')
+      .option('--json', 'machine-readable output')
+      .addHelpText(
+        'after',
+        draining
+          ? `
+The worker finishes the runs it holds and is given no new ones until \`aas worker resume\`,
+also across its restarts; its program keeps running, waiting. \`aas workers\` shows it
+draining, with the runs it still holds. (SIGTERM on the worker host drains that process
+only: the worker, started again, gets runs at once.)`
+          : `
+Ends a drain set by \`aas worker drain\`: the worker's waiting claims are served again.`,
+      )
+      .action(async (idOrName: string, flags: { json?: boolean }, command: Command) => {
+        try {
+          const globals = command.optsWithGlobals<GlobalOptions>();
+          const server = serverClientFor(io, globals);
+          const changed = server
+            ? await (draining ? server.drainWorker(idOrName) : server.resumeWorker(idOrName))
+            : await withRuntime(io, globals, (runtime) =>
+                runtime.store.setWorkerDraining(idOrName, draining),
+              );
+          if (flags.json) println(io.stdout, JSON.stringify(changed));
+          else
+            println(
+              io.stdout,
+              draining
+                ? `draining worker ${changed.name} (${changed.id}): it gets no new runs until resumed`
+                : `resumed worker ${changed.name} (${changed.id}): it gets runs again`,
+            );
+        } catch (thrown) {
+          setExit(reportError(io, thrown, flags.json === true));
+        }
+      });
+  }
 
   program
     .command('workers')

@@ -1,39 +1,54 @@
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { type ApiError, api, asApiError, type Identity, type Workers } from '../api';
 import { ErrorBox } from '../components/error-box';
 import { SchedulesPanel } from '../components/schedules-panel';
 import { age } from '../format';
 import { useNow } from '../use-now';
 
-/** The workers of this server: state, current run and lease, last heartbeat. */
+type Worker = Workers['items'][number];
+
+/**
+ * The workers of this server: state, current run and lease, last heartbeat; admins drain and
+ * resume remote workers.
+ */
 export function WorkersPage({ identity }: { identity: Identity }) {
   const [workers, setWorkers] = useState<Workers | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
   const now = useNow(2_000);
+  const canDrain = identity.role === 'admin';
+
+  const load = useCallback(async () => {
+    const { data, error: failure, response } = await api.GET('/api/v1/workers');
+    if (data) {
+      setWorkers(data);
+      setError(null);
+    } else setError(asApiError(failure, response.status));
+  }, []);
 
   useEffect(() => {
-    let stopped = false;
-    const load = async () => {
-      const { data, error: failure, response } = await api.GET('/api/v1/workers');
-      if (stopped) return;
-      if (data) {
-        setWorkers(data);
-        setError(null);
-      } else setError(asApiError(failure, response.status));
-    };
     load().catch(() => setError(asApiError(null)));
     const timer = setInterval(() => load().catch(() => undefined), 3_000);
-    return () => {
-      stopped = true;
-      clearInterval(timer);
-    };
-  }, []);
+    return () => clearInterval(timer);
+  }, [load]);
+
+  async function act(worker: Worker, action: 'drain' | 'resume') {
+    setBusy(true);
+    const path = { params: { path: { idOrName: worker.id } } };
+    const result =
+      action === 'drain'
+        ? await api.POST('/api/v1/workers/{idOrName}/drain', path)
+        : await api.POST('/api/v1/workers/{idOrName}/resume', path);
+    if (result.error) setError(asApiError(result.error, result.response.status));
+    await load().catch(() => undefined);
+    setBusy(false);
+  }
 
   const items = workers?.items ?? null;
   return (
     <section>
       <h1>Workers and schedules</h1>
-      {error !== null && <ErrorBox error={error} title="Workers could not be loaded" />}
+      {error !== null && <ErrorBox error={error} title="Workers could not be loaded or changed" />}
       {items === null && error === null && <p className="loading">Loading workers…</p>}
       {items !== null && items.length === 0 && (
         <p className="empty">
@@ -51,11 +66,12 @@ export function WorkersPage({ identity }: { identity: Identity }) {
               <th>Run</th>
               <th>Lease until</th>
               <th>Last seen</th>
+              {canDrain && <th>Actions</th>}
             </tr>
           </thead>
           <tbody>
             {items.map((worker) => (
-              <tr key={worker.id}>
+              <tr key={worker.id} data-worker={worker.name}>
                 <td className="mono">{worker.name}</td>
                 <td>{worker.kind}</td>
                 <td>
@@ -71,6 +87,25 @@ export function WorkersPage({ identity }: { identity: Identity }) {
                     ? age(worker.lastSeenAt ?? worker.lastHeartbeatAt ?? '', now)
                     : '—'}
                 </td>
+                {canDrain && (
+                  <td>
+                    {worker.kind === 'remote' && worker.revokedAt === null && (
+                      <button
+                        type="button"
+                        className="secondary"
+                        disabled={busy}
+                        title={
+                          worker.drainRequested
+                            ? 'Give this worker runs again'
+                            : 'Let it finish what it holds and give it no new runs'
+                        }
+                        onClick={() => act(worker, worker.drainRequested ? 'resume' : 'drain')}
+                      >
+                        {worker.drainRequested ? 'Resume' : 'Drain'}
+                      </button>
+                    )}
+                  </td>
+                )}
               </tr>
             ))}
           </tbody>
