@@ -69,6 +69,7 @@ export interface RemoteWorkerStatus {
  */
 export class RemoteWorkerAgent {
   readonly #held = new Map<string, HeldLease>();
+  readonly #cacheLocks = new Map<string, Promise<void>>();
   readonly #claiming = new AbortController();
   #draining = false;
   #stopped = false;
@@ -221,7 +222,9 @@ export class RemoteWorkerAgent {
         local = await this.#withLocalBase(run, grant);
       } catch (thrown) {
         const error = normaliseError(thrown);
-        if (error.code === 'LEASE_FENCED' || this.deps.link.isTransient(error)) throw error;
+        // Only a base the job itself gets wrong ends the run; anything else is this host's
+        // trouble, and the run is left to lapse back into the queue for another claim.
+        if (!RUN_BASE_FAILURES.has(error.code)) throw error;
         await reportUnrunnable(store, run, this.deps.clock, error.code, error.describe());
         log.warn({ code: error.code, err: error.message }, 'base not available: run ended');
         return;
@@ -272,19 +275,38 @@ export class RemoteWorkerAgent {
     const job = parseJobSpec(run.jobSpec);
     const key = createHash('sha256').update(`${this.deps.link.url}\n${run.repo}`).digest('hex');
     const repoPath = await openBaseCache(this.settings.cacheDir, key.slice(0, 32));
-    let commit = run.baseCommit;
-    if (commit === null || !(await hasCachedCommit(repoPath, commit))) {
+    // One fetch into a cache repository at a time: runs held side by side share it.
+    const commit = await this.#serialised(repoPath, async () => {
+      if (run.baseCommit !== null && (await hasCachedCommit(repoPath, run.baseCommit))) {
+        return run.baseCommit;
+      }
       const haves = await cachedBaseCommits(repoPath);
       const base = await this.#retryingWhileHeld(grant, () =>
         this.deps.link.basePack(grant.runId, grant.fencingToken, haves),
       );
       await addBasePack(repoPath, base.commit, base.pack);
-      commit = base.commit;
-    }
+      return base.commit;
+    });
     return {
       ...run,
       jobSpec: { ...job, repo: repoPath, baseRef: commit, allowDirtyBase: false },
     };
+  }
+
+  /** Runs `body` after every earlier body for the same key has settled. */
+  async #serialised<T>(key: string, body: () => Promise<T>): Promise<T> {
+    const before = this.#cacheLocks.get(key) ?? Promise.resolve();
+    const current = before.then(body, body);
+    const settled = current.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#cacheLocks.set(key, settled);
+    try {
+      return await current;
+    } finally {
+      if (this.#cacheLocks.get(key) === settled) this.#cacheLocks.delete(key);
+    }
   }
 
   async #retryingWhileHeld<T>(grant: LeaseGrant, send: () => Promise<T>): Promise<T> {
@@ -379,6 +401,14 @@ export class RemoteWorkerAgent {
     }
   }
 }
+
+/** Why a base cannot exist whoever fetches it: the job names a repository or ref that is not. */
+const RUN_BASE_FAILURES: ReadonlySet<Code> = new Set<Code>([
+  'REPO_NOT_FOUND',
+  'REPO_NOT_GIT',
+  'BASE_REF_UNKNOWN',
+  'PAYLOAD_TOO_LARGE',
+]);
 
 /** The operator's policy layer as the lease carried it, checked like any policy file. */
 function serverPolicyOf(grant: LeaseGrant): NamedLayer | null {

@@ -1,4 +1,5 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AasError } from '../kernel/index.js';
 import { DEFAULT_GIT_SEARCH_PATH, type GitEnvOptions } from './git-env.js';
@@ -92,12 +93,20 @@ export async function openBaseCache(cacheDir: string, key: string): Promise<stri
     () => false,
   );
   if (!exists) {
-    await mkdir(path, { recursive: true });
+    // Initialised aside and renamed into place: a half-initialised repository is never seen
+    // under the key, and of two that race, the first rename wins and the other is dropped.
+    await mkdir(cacheDir, { recursive: true });
+    const aside = `${path}.init-${randomBytes(6).toString('hex')}`;
     await runGit({
-      args: ['init', '--quiet', path],
+      args: ['init', '--quiet', aside],
       cwd: cacheDir,
       env: { searchPath: DEFAULT_GIT_SEARCH_PATH },
     });
+    try {
+      await rename(aside, path);
+    } catch {
+      await rm(aside, { recursive: true, force: true });
+    }
   }
   return path;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AasError } from '../kernel/index.js';
@@ -107,9 +108,14 @@ async function isGitDir(dir: string): Promise<boolean> {
   }
 }
 
-/** Readers (a concurrent git process) see the old file or the new one, never half of one. */
+/**
+ * Readers (a concurrent git process) see the old file or the new one, never half of one. The
+ * temporary name is unique: two processes preparing one git dir at once (replicas sharing a data
+ * directory, both asked to promote the same run) each rename their own file; with one shared
+ * name, the second rename found the file already moved and failed with ENOENT.
+ */
 async function writeAtomically(path: string, content: string): Promise<void> {
-  const temp = `${path}.aas-tmp`;
+  const temp = `${path}.${randomBytes(6).toString('hex')}.aas-tmp`;
   await writeFile(temp, content);
   await rename(temp, path);
 }

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { AasError, isAasError, ManualClock, silentLogger } from '../kernel/index.js';
+import type { ControlPlaneLink } from './control-plane-link.js';
+import type { LeaseOp } from './lease-ops.js';
+import { RemoteRunStore } from './remote-run-store.js';
+
+/** A link whose answers the test scripts: `failures` transient errors, then `answer`. */
+function scriptedLink(script: { failures: number; answer: unknown }) {
+  const sent: LeaseOp[] = [];
+  let failures = script.failures;
+  const link: ControlPlaneLink = {
+    url: 'http://control-plane.test',
+    claimRun: async () => null,
+    workerHeartbeat: async () => ({ runs: [], drain: false }),
+    basePack: async () => ({ commit: '0'.repeat(40), pack: Buffer.alloc(0) }),
+    putRunArtifact: async () => undefined,
+    leaseOp: async (_runId, _token, operation) => {
+      sent.push(operation);
+      if (failures > 0) {
+        failures -= 1;
+        throw new AasError('SERVER_UNAVAILABLE', 'connection refused');
+      }
+      return script.answer;
+    },
+    isTransient: (error) => error.code === 'SERVER_UNAVAILABLE',
+  };
+  return { link, sent };
+}
+
+function storeOver(link: ControlPlaneLink, clock: ManualClock, leaseMs: number) {
+  const expiresAtMs = clock.nowMs() + leaseMs;
+  const slept: number[] = [];
+  const store = new RemoteRunStore(
+    {
+      link,
+      clock,
+      log: silentLogger,
+      // Sleeping advances the manual clock: the retry schedule is observable without waiting.
+      sleep: async (ms) => {
+        slept.push(ms);
+        clock.advance(ms);
+      },
+    },
+    { runId: 'run_1', sessionId: 'ses_1', fencingToken: 3, deadline: () => ({ expiresAtMs }) },
+  );
+  return { store, slept };
+}
+
+const event = { type: 'agent.event', at: '2026-01-01T00:00:00.000Z', actor: 'w', data: {} };
+
+describe('RemoteRunStore', () => {
+  it('retries a write with the same number, backing off, until the control plane answers', async () => {
+    const clock = new ManualClock(0);
+    const { link, sent } = scriptedLink({
+      failures: 3,
+      answer: { op: 'appendEvents', events: [] },
+    });
+    const { store, slept } = storeOver(link, clock, 30_000);
+    await store.appendEvents('ses_1', [event]);
+    await store.appendEvents('ses_1', [event]);
+    const numbers = sent.map((op) => ('writeSeq' in op ? op.writeSeq : null));
+    // Four tries of write 1 (three lost), then write 2 once.
+    expect(numbers).toEqual([1, 1, 1, 1, 2]);
+    expect(slept).toEqual([250, 500, 1_000]);
+  });
+
+  it('gives the run up as fenced once the lease would have lapsed', async () => {
+    const clock = new ManualClock(0);
+    const { link, sent } = scriptedLink({ failures: 1_000, answer: null });
+    const { store, slept } = storeOver(link, clock, 10_000);
+    const error = await store.appendEvents('ses_1', [event]).catch((thrown: unknown) => thrown);
+    expect(isAasError(error) && error.code).toBe('LEASE_FENCED');
+    // Never waits past the lease: the last sleep is cut to what was left.
+    expect(slept.reduce((sum, ms) => sum + ms, 0)).toBe(10_000);
+    expect(Math.max(...slept)).toBeLessThanOrEqual(5_000);
+    expect(sent.length).toBe(slept.length + 1);
+  });
+
+  it('does not retry an answer that will not change, and refuses other runs and sessions', async () => {
+    const clock = new ManualClock(0);
+    const fenced: ControlPlaneLink = {
+      ...scriptedLink({ failures: 0, answer: null }).link,
+      leaseOp: async () => {
+        throw new AasError('LEASE_FENCED', 'another holder');
+      },
+    };
+    const { store, slept } = storeOver(fenced, clock, 30_000);
+    const error = await store.getRun('run_1').catch((thrown: unknown) => thrown);
+    expect(isAasError(error) && error.code).toBe('LEASE_FENCED');
+    expect(slept).toEqual([]);
+    expect(await store.getRun('run_other')).toBeNull();
+    const elsewhere = await store
+      .appendEvents('ses_other', [event])
+      .catch((thrown: unknown) => thrown);
+    expect(isAasError(elsewhere) && elsewhere.code).toBe('FORBIDDEN');
+    const approval = await store.recordApproval().catch((thrown: unknown) => thrown);
+    expect(isAasError(approval) && approval.code).toBe('FORBIDDEN');
+  });
+});
