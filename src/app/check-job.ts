@@ -3,14 +3,20 @@ import { isAbsolute } from 'node:path';
 import type { AgentRegistry } from '../drivers/index.js';
 import { AasError } from '../kernel/index.js';
 import type { JobSpec } from '../runner/index.js';
+import { isRepoUrl } from '../workspaces/index.js';
 
 /**
  * What can be checked before a job is queued (submitted now, or stored in a schedule), so a
- * typo is a 400 now rather than a failed run later: the repository is an absolute path that
- * exists on this host, and every agent is registered.
+ * typo is a 400 now rather than a failed run later: the repository is a URL (fetched by whoever
+ * runs the job, so not read here) or an absolute path that exists on this host, and every agent
+ * is registered.
  */
 export async function checkSubmittable(registry: AgentRegistry, job: JobSpec): Promise<void> {
   const { repo } = job;
+  if (isRepoUrl(repo)) {
+    for (const agent of [job.agent, ...job.fallbackAgents]) registry.get(agent);
+    return;
+  }
   if (!isAbsolute(repo)) {
     throw new AasError('JOB_INVALID', `repo must be an absolute path on the server, got ${repo}`, {
       field: 'repo',

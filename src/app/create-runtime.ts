@@ -118,6 +118,7 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
           runs: config.paths.runs,
           artifacts: config.paths.artifacts,
           checkouts: config.paths.checkouts,
+          repos: config.paths.repos,
         },
         workspaceStrategy: config.workspaceStrategy,
         serverPolicy,

@@ -99,6 +99,8 @@ export async function createWorkerHost(
               runs: config.paths.runs,
               artifacts: config.paths.artifacts,
               checkouts: config.paths.checkouts,
+              // Beside the bases the control plane sends: their keys have 32 hex digits, a URL's 64.
+              repos: paths.repos,
             },
             workspaceStrategy: config.workspaceStrategy,
             models: host.models,

@@ -255,6 +255,8 @@ export interface AasConfig {
     readonly keys: string;
     /** Read-only checkouts of base commits, shared by runs as overlay lower layers. */
     readonly checkouts: string;
+    /** Cache repositories of jobs whose `repo` is a URL: one per URL, fetched by this host. */
+    readonly repos: string;
     readonly sqlite: string;
     readonly runs: string;
     readonly artifacts: string;
@@ -489,6 +491,7 @@ export function parseConfig(sources: ConfigSources): AasConfig {
     paths: {
       keys: resolve(config.home, 'keys'),
       checkouts: resolve(config.home, 'cache', 'checkouts'),
+      repos: resolve(config.home, 'repos'),
       sqlite: resolve(config.home, 'aas.db'),
       runs: resolve(config.home, 'runs'),
       artifacts: resolve(config.home, 'artifacts'),

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { AasError, newId } from '../kernel/index.js';
 import { SessionRecorder, sessionEvent } from '../sessions/index.js';
 import type { ApprovalDecision, ApprovalRecord, RunRecord, RunStatus } from '../store/index.js';
+import { isRepoUrl } from '../workspaces/index.js';
 import {
   branchOfRef,
   loadPromotionContext,
@@ -29,11 +30,14 @@ export interface ApprovalDeps extends PromotionStoreDeps {
 
 /**
  * The branch a run's patch is promoted onto: the job's `promotion.targetBranch`, else the branch
- * its base ref named, else the branch the repository had checked out.
+ * its base ref named, else the branch the repository had checked out. A repository named by URL
+ * has no checkout here: its target is then `HEAD`, the remote's default branch it was fetched at
+ * (only patch mode promotes such a run, so the name binds approvals and nothing is pushed to it).
  */
 export async function targetBranchOf(context: PromotionContext, runsDir: string): Promise<string> {
   const named = context.job.promotion.targetBranch ?? branchOfRef(context.run.baseRef);
   if (named !== null) return named;
+  if (isRepoUrl(context.session.repo)) return 'HEAD';
   const git = await openPromotionGit(join(runsDir, context.run.id), context.session.repo);
   const branch = await checkedOutBranch(git);
   if (branch === null) {

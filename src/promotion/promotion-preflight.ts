@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AasError, normaliseError, sha256Hex } from '../kernel/index.js';
 import type { ApprovalRecord, PromotionRecord, RunStatus } from '../store/index.js';
+import { isRepoUrl } from '../workspaces/index.js';
 import { APPROVABLE_STATUSES, standingOf } from './approvals.js';
 import { parseGitHubRemote } from './draft-pr-provider.js';
 import type { PromotionContext } from './promotion-context.js';
@@ -144,6 +145,19 @@ export async function runPreflight(
   // Nothing of the remote is read, and nothing runs, for a run that cannot be promoted anyway.
   if (failure !== null || mode === PromotionMode.patch) {
     checks.push({ name: 'mode', ok: failure === null, detail: describeMode(mode, fallbacks) });
+    return outcome();
+  }
+  if (isRepoUrl(context.session.repo)) {
+    // A branch is built on the target's head in the checkout's remote; a URL gives this host
+    // no checkout and no remote of its own to push to.
+    const detail = `the run's repository is a URL (${redactUrl(context.session.repo)}): ${mode} promotion needs a checkout with a remote on this server`;
+    fail(
+      { name: 'remote', ok: false, detail },
+      new AasError('PREFLIGHT_FAILED', detail, {
+        hint: 'promote with --mode patch and apply the patch where the repository is checked out',
+      }),
+    );
+    checks.push({ name: 'mode', ok: false, detail: describeMode(mode, fallbacks) });
     return outcome();
   }
 

@@ -32,4 +32,10 @@ describe('canonicalRepoPath', () => {
     expect(canonicalRepoPath(join(root, 'plain'))).toBe(join(root, 'plain'));
     expect(canonicalRepoPath('relative/path')).toBe('relative/path');
   });
+
+  it('leaves repository URLs alone: their host fetches them, nothing here resolves them', () => {
+    for (const url of [`file://${repo}`, 'https://example.test/o/r.git', 'git@example.test:o/r']) {
+      expect(canonicalRepoPath(url), url).toBe(url);
+    }
+  });
 });

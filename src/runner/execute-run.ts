@@ -24,6 +24,8 @@ import { SessionRecorder, sessionEvent } from '../sessions/index.js';
 import type { HeldFence, LeaseRenewal, RunRecord, RunStatus } from '../store/index.js';
 import {
   collectOrphanWorkspaces,
+  fetchRepoUrl,
+  isRepoUrl,
   type PatchStats,
   prepareRunGit,
   readFileAtCommit,
@@ -70,6 +72,7 @@ const AAS_DATA_ENTRIES = [
   'artifacts',
   'agents',
   'demo',
+  'repos',
 ];
 
 interface Terminal {
@@ -263,6 +266,25 @@ export async function executeClaimedRun(
   }
 }
 
+/**
+ * Where the run's base comes from on this host. A local path is used as it is. A URL is fetched
+ * into this host's cache repository for it, and the run works from there with the fetched commit
+ * as its base; a requeued run asks for the commit its first claim resolved, which the cache
+ * usually holds already, so a moved branch does not change its base.
+ */
+async function localSource(
+  context: RunContext,
+  job: JobSpec,
+): Promise<{ repo: string; baseRef: string | undefined; url: string | null }> {
+  if (!isRepoUrl(job.repo)) return { repo: job.repo, baseRef: job.baseRef, url: null };
+  const fetched = await fetchRepoUrl({
+    cacheDir: context.deps.paths.repos,
+    url: job.repo,
+    ref: context.run.baseCommit ?? job.baseRef ?? 'HEAD',
+  });
+  return { repo: fetched.repoPath, baseRef: fetched.commit, url: job.repo };
+}
+
 async function governedRun(context: RunContext): Promise<Terminal> {
   const { deps, recorder, runDir } = context;
   const runId = context.run.id;
@@ -281,15 +303,22 @@ async function governedRun(context: RunContext): Promise<Terminal> {
   const job = parseJobSpec(context.run.jobSpec);
   const manifests = [job.agent, ...job.fallbackAgents].map((id) => deps.registry.get(id));
 
-  const git = await prepareRunGit({ runDir, repo: job.repo });
-  const base = await resolveBase(git, {
-    ...(job.baseRef ? { baseRef: job.baseRef } : {}),
+  const source = await localSource(context, job);
+  const git = await prepareRunGit({ runDir, repo: source.repo });
+  const resolved = await resolveBase(git, {
+    ...(source.baseRef ? { baseRef: source.baseRef } : {}),
     allowDirty: job.allowDirtyBase,
     // AAS's own data may live inside the repository (the default ./.aas does when run from the
     // checkout): it is neither dirt nor part of any base. Only what AAS writes is excluded, so a
     // repository's own `.aas/policy.yaml` still counts.
     excludePaths: AAS_DATA_ENTRIES.map((entry) => join(deps.paths.home, entry)),
   });
+  // A fetched repository is recorded as the job named it: its URL and the ref it asked for,
+  // not this host's cache path and the commit id the cache was asked for.
+  const base =
+    source.url === null
+      ? resolved
+      : { ...resolved, repoRoot: source.url, baseRef: job.baseRef ?? 'HEAD' };
   context.baseCommit = base.baseCommit;
   await recorder.updateRun(runId, { baseRef: base.baseRef, baseCommit: base.baseCommit }, [
     sessionEvent('run.base.resolved', {

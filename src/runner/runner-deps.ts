@@ -48,6 +48,8 @@ export interface RunnerDeps {
     readonly artifacts: string;
     /** Shared read-only checkouts of base commits (overlay lower layers). */
     readonly checkouts: string;
+    /** Cache repositories of jobs whose `repo` is a URL, fetched by this host (one per URL). */
+    readonly repos: string;
   };
   /** How workspaces are prepared; `auto` uses an overlay where the host allows it. */
   readonly workspaceStrategy: 'auto' | 'overlay' | 'worktree';

@@ -20,6 +20,7 @@ import {
   addBasePack,
   cachedBaseCommits,
   hasCachedCommit,
+  isRepoUrl,
   openBaseCache,
 } from '../workspaces/index.js';
 import type { ControlPlaneLink, LeaseGrant } from './control-plane-link.js';
@@ -269,10 +270,12 @@ export class RemoteWorkerAgent {
   /**
    * The run as this host executes it: its job's repository is the local cache holding the base
    * commit (fetched once, then only what is new), its base ref that commit. The run record keeps
-   * the server's repository, which keys budgets and history.
+   * the server's repository, which keys budgets and history. A job whose repository is a URL is
+   * left as it is: the runner fetches it from there itself, never through the control plane.
    */
   async #withLocalBase(run: RunRecord, grant: LeaseGrant): Promise<RunRecord> {
     const job = parseJobSpec(run.jobSpec);
+    if (isRepoUrl(job.repo)) return run;
     const key = createHash('sha256').update(`${this.deps.link.url}\n${run.repo}`).digest('hex');
     const repoPath = await openBaseCache(this.settings.cacheDir, key.slice(0, 32));
     // One fetch into a cache repository at a time: runs held side by side share it.

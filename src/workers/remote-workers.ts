@@ -11,7 +11,7 @@ import type {
   Store,
   WorkerMatch,
 } from '../store/index.js';
-import { type BasePack, createBasePack } from '../workspaces/index.js';
+import { type BasePack, createBasePack, isRepoUrl } from '../workspaces/index.js';
 import { applyLeaseOp, type LeaseOp, type LeaseOpResult } from './lease-ops.js';
 
 /** What a remote worker receives with a claim: everything it needs to run the job elsewhere. */
@@ -250,6 +250,13 @@ export class RemoteWorkers {
   ): Promise<BasePack> {
     const run = await this.#heldRun(worker, runId, fencingToken);
     const job = parseJobSpec(run.jobSpec);
+    if (isRepoUrl(job.repo)) {
+      // The worker fetches a URL itself: the control plane never holds a copy of it to pack.
+      throw new AasError('INVALID_ARGUMENT', `run ${runId} names a URL, not a server repository`, {
+        field: 'repo',
+        hint: `fetch it from its URL: ${job.repo}`,
+      });
+    }
     // A requeued run keeps the base an earlier holder resolved, even if the branch moved since.
     return createBasePack({ repo: job.repo, ref: run.baseCommit ?? job.baseRef ?? null, haves });
   }

@@ -161,9 +161,17 @@ export async function addBasePack(repoPath: string, commit: string, pack: Buffer
       hint: 'the control plane sent an incomplete pack; the run is retried on the next claim',
     });
   }
+  await pinBaseCommit(repoPath, commit);
+}
+
+/**
+ * Keeps `commit` in the cache repository under refs/aas/bases/: a pinned commit is never pruned,
+ * and its objects count as what the cache already has (haves for a pack, negotiation for a fetch).
+ */
+export async function pinBaseCommit(repoPath: string, commit: string): Promise<void> {
   await runGit({
     args: ['update-ref', `${BASE_REF_PREFIX}${commit}`, commit],
     cwd: repoPath,
-    env,
+    env: { searchPath: DEFAULT_GIT_SEARCH_PATH, gitDir: join(repoPath, '.git') },
   });
 }

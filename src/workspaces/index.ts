@@ -34,7 +34,14 @@ export {
   createWorkspace,
   type WorkspaceStrategyChoice,
 } from './create-workspace.js';
+export {
+  type FetchedRepo,
+  type FetchRepoUrlOptions,
+  fetchRepoUrl,
+  REPO_FETCH_TIMEOUT_MS,
+} from './fetch-repo-url.js';
 export { DEFAULT_GIT_SEARCH_PATH } from './git-env.js';
+export { isRepoUrl } from './is-repo-url.js';
 export { type WorkspaceStrategySupport, workspaceStrategySupport } from './overlay-support.js';
 export { type PrepareRunGitOptions, prepareRunGit } from './prepare-run-git.js';
 export { readFileAtCommit } from './read-file-at-commit.js';

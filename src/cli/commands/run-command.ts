@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { AasError, type ExitCode, exitCodeFor, normaliseError } from '../../kernel/index.js';
 import { readPolicyLayerFile } from '../../policy/index.js';
 import { type JobSpec, parseJobSpec, type RunOutcome } from '../../runner/index.js';
+import { isRepoUrl } from '../../workspaces/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { serverClientFor } from '../client/connect.js';
 import { isRemoteOutcome, runOnServer } from '../client/remote-run.js';
@@ -45,7 +46,10 @@ export function registerRunCommand(
   program
     .command('run')
     .description('run one governed agent job on a repository and decide its patch')
-    .option('--repo <path>', 'git repository to work on (committed state is the base)')
+    .option(
+      '--repo <path|url>',
+      'git repository to work on (committed state is the base), or a URL the runner fetches',
+    )
     .option('--task <text>', 'what the agent should do')
     .option('--agent <id>', 'agent manifest id (see `aas agents`)')
     .option(
@@ -85,7 +89,8 @@ Exit codes: 0 ready for promotion, 2 bad input, 3 blocked by policy or gates,
 
 With --server URL (or AAS_SERVER) and a token (AAS_TOKEN or --token) the job is submitted
 to that server and its live progress is followed here; --repo must then be a path the
-server can read (it is sent as an absolute path). Ctrl-C asks the server to cancel the run
+server can read (it is sent as an absolute path) or a URL. A URL (https://, ssh://, file://,
+user@host:path, …) is fetched by the host that runs the job, without credentials. Ctrl-C asks the server to cancel the run
 and waits for it to end; the patch stays on the server (its URL is printed).
 
 Examples:
@@ -155,8 +160,9 @@ export async function buildJob(
       field: '--agent-cmd',
     });
   }
-  if (flags.repo) job.repo = resolve(io.cwd, flags.repo);
-  else if (typeof job.repo === 'string' && flags.job)
+  // A URL is fetched by whoever runs the job: only a path is made absolute here.
+  if (flags.repo) job.repo = isRepoUrl(flags.repo) ? flags.repo : resolve(io.cwd, flags.repo);
+  else if (typeof job.repo === 'string' && flags.job && !isRepoUrl(job.repo))
     job.repo = resolve(resolve(io.cwd, flags.job), '..', job.repo);
   if (flags.task) job.task = flags.task;
   if (flags.agent) job.agent = flags.agent;

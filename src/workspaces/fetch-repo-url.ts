@@ -1,0 +1,161 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { AasError } from '../kernel/index.js';
+import { hasCachedCommit, openBaseCache, pinBaseCommit } from './base-pack.js';
+import { DEFAULT_GIT_SEARCH_PATH, type GitEnvOptions } from './git-env.js';
+import { repoUrlProtocol } from './is-repo-url.js';
+import { resolveCommits } from './resolve-commit.js';
+import { type GitResult, runGit } from './run-git.js';
+
+/**
+ * A fetch that has not finished after this long is given up: a URL that stops answering must
+ * not hold a run (and its lease) forever. Generous, because a first fetch carries all history.
+ */
+export const REPO_FETCH_TIMEOUT_MS = 10 * 60_000;
+
+const SHA = /^[0-9a-f]{40}$/;
+/** Where one fetch lands before its commit is pinned; unique, so concurrent fetches never meet. */
+const FETCHED_REF_PREFIX = 'refs/aas/fetched/';
+
+export interface FetchRepoUrlOptions {
+  /** The directory of cache repositories (one per URL, keyed by the URL's SHA-256). */
+  readonly cacheDir: string;
+  /** A repository URL (see isRepoUrl). */
+  readonly url: string;
+  /** A branch, tag, full ref or full commit id on the remote; default HEAD. */
+  readonly ref?: string;
+  readonly searchPath?: string;
+  readonly timeoutMs?: number;
+}
+
+export interface FetchedRepo {
+  /** The cache repository: a job's `repo` for the run, with `commit` as its base ref. */
+  readonly repoPath: string;
+  /** The commit `ref` named on the remote, pinned under refs/aas/bases/ in the cache. */
+  readonly commit: string;
+}
+
+/** One fetch into a cache repository at a time in this process: runs side by side share it. */
+const fetching = new Map<string, Promise<unknown>>();
+
+/**
+ * Fetches `ref` of a repository URL into this host's cache repository for that URL and pins the
+ * commit, so its objects persist between runs and a later fetch transfers only what is new (git
+ * negotiates with every pinned commit). A full commit id already in the cache is not fetched
+ * again. The URL must be readable without credentials: git runs with an environment built from
+ * scratch (no credential helper, no prompt, no user config), and only the URL's own transport is
+ * allowed, for this one command. REPO_NOT_FOUND when the URL cannot be read, BASE_REF_UNKNOWN
+ * when it has no such ref.
+ */
+export async function fetchRepoUrl(options: FetchRepoUrlOptions): Promise<FetchedRepo> {
+  const { url } = options;
+  const ref = options.ref ?? 'HEAD';
+  const protocol = repoUrlProtocol(url);
+  // A URL starting with '-' is not one of the accepted forms anyway; said twice because git
+  // must never read it as an option, whatever isRepoUrl comes to accept.
+  if (protocol === null || url.startsWith('-') || hasControlChar(url)) {
+    throw new AasError('INVALID_ARGUMENT', `${JSON.stringify(url)} is not a repository URL`, {
+      field: 'repo',
+      hint: 'use https://, http://, ssh://, git://, file:// or user@host:path',
+    });
+  }
+  // A ref becomes half of a refspec: no option, no second colon, no whitespace or control chars.
+  if (ref === '' || ref.startsWith('-') || hasControlChar(ref) || /[\s:]/.test(ref)) {
+    throw new AasError('BASE_REF_UNKNOWN', `${JSON.stringify(ref)} cannot name a ref of ${url}`, {
+      field: 'baseRef',
+      hint: 'name a branch, a tag, a full ref or a full commit id of the remote repository',
+    });
+  }
+  const key = createHash('sha256').update(url).digest('hex');
+  const repoPath = await openBaseCache(options.cacheDir, key);
+  return serialised(repoPath, async () => {
+    if (SHA.test(ref) && (await hasCachedCommit(repoPath, ref))) return { repoPath, commit: ref };
+    const searchPath = options.searchPath ?? DEFAULT_GIT_SEARCH_PATH;
+    const env: GitEnvOptions = {
+      searchPath,
+      gitDir: join(repoPath, '.git'),
+      // ssh asks nothing either: without a usable key and a known host key it fails at once.
+      ...(protocol === 'ssh' ? { extra: { GIT_SSH_COMMAND: 'ssh -o BatchMode=yes' } } : {}),
+    };
+    const fetchedRef = `${FETCHED_REF_PREFIX}${randomBytes(8).toString('hex')}`;
+    const timeoutMs = options.timeoutMs ?? REPO_FETCH_TIMEOUT_MS;
+    let result: GitResult;
+    try {
+      result = await runGit({
+        args: [
+          // The hardened config forbids every transport; this command may use the URL's only.
+          '-c',
+          `protocol.${protocol}.allow=always`,
+          '-c',
+          'credential.helper=',
+          'fetch',
+          '--no-tags',
+          '--no-write-fetch-head',
+          '--no-recurse-submodules',
+          '--quiet',
+          '--',
+          url,
+          `+${ref}:${fetchedRef}`,
+        ],
+        cwd: repoPath,
+        env,
+        okExitCodes: [0, 1, 128],
+        timeoutMs,
+      });
+    } catch (thrown) {
+      const message = thrown instanceof Error ? thrown.message : String(thrown);
+      throw new AasError('REPO_NOT_FOUND', `cannot fetch ${url}: ${message}`, {
+        field: 'repo',
+        hint: `the fetch did not finish within ${timeoutMs} ms`,
+      });
+    }
+    if (result.exitCode !== 0) throw fetchFailure(url, ref, result.stderr);
+    try {
+      const [commit] = await resolveCommits(env, repoPath, [fetchedRef]);
+      if (commit === null || commit === undefined) {
+        throw new AasError('BASE_REF_UNKNOWN', `${ref} names no commit in ${url}`, {
+          field: 'baseRef',
+        });
+      }
+      await pinBaseCommit(repoPath, commit);
+      return { repoPath, commit };
+    } finally {
+      await runGit({ args: ['update-ref', '-d', fetchedRef], cwd: repoPath, env });
+    }
+  });
+}
+
+/** Git's own words decide between a ref the remote lacks and a remote that cannot be read. */
+function fetchFailure(url: string, ref: string, stderr: string): AasError {
+  const said = stderr.trim().slice(0, 2_000);
+  if (/couldn't find remote ref|not our ref|unadvertised object/i.test(said)) {
+    return new AasError('BASE_REF_UNKNOWN', `${ref} names nothing in ${url}`, {
+      field: 'baseRef',
+      hint: said,
+    });
+  }
+  return new AasError('REPO_NOT_FOUND', `cannot fetch ${url}`, {
+    field: 'repo',
+    hint: `${said || 'git failed without a message'} (the URL must be readable without credentials)`,
+  });
+}
+
+function hasControlChar(text: string): boolean {
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+async function serialised<T>(key: string, body: () => Promise<T>): Promise<T> {
+  const before = fetching.get(key) ?? Promise.resolve();
+  const current = before.then(body, body);
+  const settled = current.catch(() => undefined);
+  fetching.set(key, settled);
+  try {
+    return await current;
+  } finally {
+    if (fetching.get(key) === settled) fetching.delete(key);
+  }
+}

@@ -1,0 +1,160 @@
+import { createHash } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AasError } from '../../src/kernel/index.js';
+import {
+  cachedBaseCommits,
+  fetchRepoUrl,
+  hasCachedCommit,
+  isRepoUrl,
+} from '../../src/workspaces/index.js';
+import {
+  commitAll,
+  createTempRepo,
+  git,
+  headCommit,
+  makeTempDir,
+  removeDir,
+} from '../helpers/temp-repo.js';
+
+/**
+ * A job's repository may be a URL: the host running the job fetches it into a cache repository
+ * of its own, keeps what it fetched, and fetches only what is new the next time. Real git over
+ * file:// URLs of real repositories.
+ */
+describe('repository URLs', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) removeDir(dir);
+  });
+
+  function fixture() {
+    const repo = createTempRepo({ 'README.md': '# demo\n', 'src/a.txt': 'a\n' });
+    const cacheDir = makeTempDir('aas-url-cache-');
+    dirs.push(repo, cacheDir);
+    return { repo, cacheDir, url: `file://${repo}` };
+  }
+
+  /** Objects in the cache repository: a small fetch lands them loose, so the count is exact. */
+  function objectCount(repoPath: string): number {
+    const out = git(repoPath, ['count-objects', '-v']);
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(out)?.[1]);
+    return field('count') + field('in-pack');
+  }
+
+  async function refusal(promise: Promise<unknown>): Promise<AasError> {
+    const error = await promise.then(
+      () => null,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(AasError);
+    return error as AasError;
+  }
+
+  it('tells URLs from paths', () => {
+    for (const url of [
+      'https://github.com/o/r.git',
+      'http://example.test/r',
+      'ssh://git@example.test/r.git',
+      'git://example.test/r',
+      'file:///srv/r',
+      'git@github.com:o/r.git',
+    ]) {
+      expect(isRepoUrl(url), url).toBe(true);
+    }
+    for (const path of [
+      '/srv/r',
+      './r',
+      'r',
+      'dir/x@y:z',
+      'ext::sh -c touch% /tmp/x',
+      'fd::3',
+      '-uhttps://x',
+      'C:/r',
+    ]) {
+      expect(isRepoUrl(path), path).toBe(false);
+    }
+  });
+
+  it('fetches a ref into a cache keyed by the URL, then only the new objects', async () => {
+    const { repo, cacheDir, url } = fixture();
+    const first = headCommit(repo);
+    const fetched = await fetchRepoUrl({ cacheDir, url });
+    expect(fetched.commit).toBe(first);
+    const key = createHash('sha256').update(url).digest('hex');
+    expect(fetched.repoPath).toBe(join(cacheDir, key));
+    expect(await hasCachedCommit(fetched.repoPath, first)).toBe(true);
+    expect(await cachedBaseCommits(fetched.repoPath)).toEqual([first]);
+    // The fetch's own ref is gone once the commit is pinned: nothing else accumulates.
+    expect(git(fetched.repoPath, ['for-each-ref', '--format=%(refname)']).trim()).toBe(
+      `refs/aas/bases/${first}`,
+    );
+    const before = objectCount(fetched.repoPath);
+    // commit + root tree + README blob + src tree + a.txt blob
+    expect(before).toBe(5);
+
+    // One changed file: a new commit, a new root tree, a new src tree and a new blob.
+    writeFileSync(join(repo, 'src/a.txt'), 'a\nb\n');
+    const second = commitAll(repo, 'second');
+    const branch = git(repo, ['symbolic-ref', '--short', 'HEAD']).trim();
+    const again = await fetchRepoUrl({ cacheDir, url, ref: branch });
+    expect(again).toEqual({ repoPath: fetched.repoPath, commit: second });
+    expect(objectCount(fetched.repoPath) - before).toBe(4);
+    expect(new Set(await cachedBaseCommits(fetched.repoPath))).toEqual(new Set([first, second]));
+
+    // A commit id the cache holds is answered without asking the URL at all.
+    removeDir(repo);
+    expect(await fetchRepoUrl({ cacheDir, url, ref: first })).toEqual({
+      repoPath: fetched.repoPath,
+      commit: first,
+    });
+  });
+
+  it('fetches a full commit id, and says BASE_REF_UNKNOWN for a ref the remote lacks', async () => {
+    const { repo, cacheDir, url } = fixture();
+    const first = headCommit(repo);
+    writeFileSync(join(repo, 'b.txt'), 'b\n');
+    commitAll(repo, 'second');
+    expect((await fetchRepoUrl({ cacheDir, url, ref: first })).commit).toBe(first);
+
+    const unknown = await refusal(fetchRepoUrl({ cacheDir, url, ref: 'no-such-branch' }));
+    expect(unknown.code).toBe('BASE_REF_UNKNOWN');
+    expect(unknown.details.hint).toMatch(/no-such-branch/);
+    const absent = await refusal(fetchRepoUrl({ cacheDir, url, ref: 'f'.repeat(40) }));
+    expect(absent.code).toBe('BASE_REF_UNKNOWN');
+    for (const ref of ['--upload-pack=touch /tmp/x', 'a:refs/heads/x', 'a\nb', 'a b']) {
+      expect((await refusal(fetchRepoUrl({ cacheDir, url, ref }))).code, ref).toBe(
+        'BASE_REF_UNKNOWN',
+      );
+    }
+  });
+
+  it('says REPO_NOT_FOUND with git’s words for a URL that cannot be read', async () => {
+    const cacheDir = makeTempDir('aas-url-cache-');
+    const missing = makeTempDir('aas-url-missing-');
+    dirs.push(cacheDir, missing);
+    const url = `file://${join(missing, 'nothing-here')}`;
+    const error = await refusal(fetchRepoUrl({ cacheDir, url }));
+    expect(error.code).toBe('REPO_NOT_FOUND');
+    expect(error.message).toContain(url);
+    expect(error.details.hint).toMatch(/does not appear to be a git repository/);
+  });
+
+  it('never lets a URL be read as an option, nor accepts a transport it does not name', async () => {
+    const cacheDir = makeTempDir('aas-url-cache-');
+    const marker = join(cacheDir, 'pwned');
+    dirs.push(cacheDir);
+    for (const url of [
+      `--upload-pack=touch ${marker}`,
+      `-ufile:///tmp`,
+      `ext::sh -c touch% ${marker}`,
+      '/a/local/path',
+      'file:///tmp/a\nb',
+    ]) {
+      const error = await refusal(fetchRepoUrl({ cacheDir, url }));
+      expect(error.code, url).toBe('INVALID_ARGUMENT');
+    }
+    expect(existsSync(marker)).toBe(false);
+  });
+});
