@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { jsonOf, runCli } from '../helpers/run-cli.js';
+import { createTempRepo, headCommit, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+
+const cleanup: string[] = [];
+afterAll(() => {
+  for (const dir of cleanup) removeDir(dir);
+});
+
+const FIX = "sed -i 's/teh/the/' README.md";
+
+/**
+ * `aas run --repo <URL>`: the runner fetches the repository into its own cache (the URL is not
+ * turned into a path), runs from there, and records the URL and the ref the job asked for. Such
+ * a run is promoted as a patch; a branch needs a checkout with a remote, and is refused.
+ */
+describe('aas run on a repository URL', () => {
+  it('fetches, runs, records the URL, and promotes as a patch only', async () => {
+    const home = makeTempDir('aas-url-home-');
+    const repo = createTempRepo({ 'README.md': 'teh readme\n' });
+    cleanup.push(home, repo);
+    const url = `file://${repo}`;
+    const policy = join(home, 'server-policy.yaml');
+    writeFileSync(policy, 'promotion:\n  approvals: 0\n');
+    const env = { AAS_POLICY: policy };
+
+    const ran = await runCli(
+      ['run', '--repo', url, '--task', 'fix', '--agent-cmd', FIX, '--json'],
+      {
+        home,
+        env,
+      },
+    );
+    expect(ran.code, ran.stderr).toBe(0);
+    const outcome = jsonOf<{
+      runId: string;
+      sessionId: string;
+      status: string;
+      baseCommit: string;
+      patch: { files: { path: string }[] } | null;
+    }>(ran);
+    expect(outcome.status).toBe('ready_for_promotion');
+    expect(outcome.baseCommit).toBe(headCommit(repo));
+    expect(outcome.patch?.files.map((file) => file.path)).toEqual(['README.md']);
+    const key = createHash('sha256').update(url).digest('hex');
+    expect(existsSync(join(home, 'repos', key, '.git'))).toBe(true);
+
+    const events = await runCli(['sessions', 'events', outcome.sessionId, '--json'], { home });
+    const resolved = events.stdout
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as { type: string; data: Record<string, unknown> })
+      .find((event) => event.type === 'run.base.resolved');
+    expect(resolved?.data).toMatchObject({
+      repoRoot: url,
+      baseRef: 'HEAD',
+      baseCommit: outcome.baseCommit,
+    });
+
+    const branch = await runCli(['promote', outcome.runId, '--mode', 'branch'], { home, env });
+    expect(branch.code).toBe(3);
+    expect(branch.stderr).toMatch(/PREFLIGHT_FAILED.*repository is a URL/);
+    expect(branch.stderr).toMatch(/--mode patch/);
+    const patch = await runCli(['promote', outcome.runId, '--mode', 'patch', '--json'], {
+      home,
+      env,
+    });
+    expect(patch.code, patch.stderr).toBe(0);
+    expect(jsonOf(patch)).toMatchObject({ mode: 'patch' });
+  });
+});
