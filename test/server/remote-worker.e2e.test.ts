@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import {
   startServerProcess,
   waitFor,
 } from '../helpers/server-process.js';
-import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+import { createTempRepo, headCommit, makeTempDir, removeDir } from '../helpers/temp-repo.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 
 /**
@@ -183,6 +184,26 @@ describe('remote workers over HTTP', () => {
     expect(waiting.status).toBe('queued');
     expect((await events(gpu.sessionId)).some((event) => event.type === 'run.started')).toBe(false);
     await json(`/api/v1/runs/${gpu.runId}/cancel`, { method: 'POST', body: '{}' });
+  });
+
+  it("runs a job whose repository is a URL from the worker's own fetch, not a base pack", async () => {
+    const fetcher = await worker('fetcher', ['url']);
+    const source = createTempRepo({ 'b.txt': 'from the url\n' });
+    cleanup.push(() => removeDir(source));
+    const url = `file://${source}`;
+    const { sessionId, runId } = await submit({
+      repo: url,
+      requireLabels: ['url'],
+      agentInput: { command: 'echo fetched >> b.txt' },
+    });
+    expect((await settled(runId)).status).toBe('ready_for_promotion');
+    const base = (await events(sessionId)).find((event) => event.type === 'run.base.resolved');
+    expect(base?.actor).toMatch(/^wrk_/);
+    expect(base?.data).toMatchObject({ repoRoot: url, baseCommit: headCommit(source) });
+    // The worker's cache holds the URL's repository and nothing the control plane packed.
+    const key = createHash('sha256').update(url).digest('hex');
+    expect(readdirSync(join(fetcher.home, 'worker', 'repos'))).toEqual([key]);
+    expect(await (await server.api(`/api/v1/runs/${runId}/patch`)).text()).toContain('+fetched');
   });
 
   it('re-leases the run of a killed worker; its late report is fenced', async () => {
