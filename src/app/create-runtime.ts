@@ -71,13 +71,15 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
       pino.destination({ fd: 2, sync: true }),
     );
   const bus = new EventBus();
+  // The data directory first: an unusable one is the operator's to fix (CONFIG_INVALID), not
+  // a failure of whatever reads below it (agent manifests) first.
+  await ensureHome(config.home, [config.paths.runs, dirname(config.paths.checkouts)]);
   const host = await createExecutionHost(config, {
     clock,
     nodePath: options.nodePath,
     hostEnv: options.hostEnv,
   });
   const { serverPolicy, models } = host;
-  await ensureHome(config.home, [config.paths.runs, dirname(config.paths.checkouts)]);
   const store = await openStore({
     sqlitePath: config.paths.sqlite,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),

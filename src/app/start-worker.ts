@@ -62,16 +62,25 @@ export async function createWorkerHost(
       { level: config.logLevel, base: { pid: process.pid } },
       pino.destination({ fd: 2, sync: true }),
     );
+  const paths = workerPaths(config);
+  try {
+    // Runs hold what sandboxed processes wrote: private to this user, as on the control plane.
+    for (const dir of [config.paths.runs, paths.repos]) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await chmod(dir, 0o700);
+    }
+  } catch (thrown) {
+    throw new AasError(
+      'CONFIG_INVALID',
+      `cannot use ${config.home} as the worker's data directory: ${normaliseError(thrown).message}`,
+      { field: 'AAS_HOME', hint: 'point AAS_HOME (or --home) at a directory you can write' },
+    );
+  }
   const host: ExecutionHost = await createExecutionHost(config, {
     clock,
     nodePath: options.nodePath,
     hostEnv: options.hostEnv,
   });
-  const paths = workerPaths(config);
-  for (const dir of [config.paths.runs, paths.repos]) {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await chmod(dir, 0o700);
-  }
   const agents = (await describeAgents(host)).filter((agent) => agent.usable).map((a) => a.id);
   const isolating = host.sandboxes.find((backend) => backend.isolating);
   const sandbox =
