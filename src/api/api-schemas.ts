@@ -31,6 +31,14 @@ function idOf(prefix: IdPrefix, what: string) {
 export const SessionIdSchema = idOf(IdPrefix.session, 'session');
 export const RunIdSchema = idOf(IdPrefix.run, 'run');
 
+/**
+ * PostgreSQL's `integer`: every count and token that reaches such a column is bounded here, so a
+ * larger number is refused as bad input (400) instead of failing in the database (it was a 500).
+ */
+const INT32_MAX = 2 ** 31 - 1;
+const Int32Schema = z.number().int().min(0).max(INT32_MAX);
+const SHA256_PATTERN = /^[0-9a-f]{64}$/;
+
 export const ErrorBodySchema = z
   .object({
     code: z.enum(ALL_CODES),
@@ -332,7 +340,7 @@ const LeaseEventsSchema = z.array(LeaseEventSchema).max(1_000);
 
 export const LeaseOpBodySchema = z
   .object({
-    fencingToken: z.number().int().min(0),
+    fencingToken: Int32Schema,
     operation: z.discriminatedUnion('op', [
       z
         .object({
@@ -352,7 +360,7 @@ export const LeaseOpBodySchema = z
               reasonDetail: z.string().max(100_000).nullable().optional(),
               baseRef: z.string().max(1_000).nullable().optional(),
               baseCommit: z.string().max(64).nullable().optional(),
-              patchSha256: z.string().max(64).nullable().optional(),
+              patchSha256: z.string().regex(SHA256_PATTERN).nullable().optional(),
               summary: z.unknown().optional(),
               finishedAt: isoTime.nullable().optional(),
               leaseOwner: z.null().optional(),
@@ -373,7 +381,7 @@ export const LeaseOpBodySchema = z
           attempt: z
             .object({
               id: z.string().max(100),
-              number: z.number().int().min(1),
+              number: Int32Schema.min(1),
               agentId: z.string().max(200),
               startedAt: isoTime,
             })
@@ -415,15 +423,15 @@ export const LeaseOpReplySchema = z
 
 export const ArtifactHeadersSchema = z
   .object({
-    'x-aas-fencing-token': z.coerce.number().int().min(0),
+    'x-aas-fencing-token': z.coerce.number().int().min(0).max(INT32_MAX),
     'x-aas-sha256': z.string().regex(/^[0-9a-f]{64}$/),
-    'x-aas-original-bytes': z.coerce.number().int().min(0).optional(),
+    'x-aas-original-bytes': z.coerce.number().int().min(0).max(INT32_MAX).optional(),
   })
   .passthrough();
 
 export const BasePackQuerySchema = z
   .object({
-    fencingToken: z.coerce.number().int().min(0),
+    fencingToken: z.coerce.number().int().min(0).max(INT32_MAX),
     have: z
       .union([
         z.string().regex(/^[0-9a-f]{40}$/),
@@ -443,9 +451,7 @@ export const ArtifactParamsSchema = z
 
 export const HeartbeatBodySchema = z
   .object({
-    leases: z
-      .array(z.object({ runId: RunIdSchema, fencingToken: z.number().int().min(0) }).strict())
-      .max(64),
+    leases: z.array(z.object({ runId: RunIdSchema, fencingToken: Int32Schema }).strict()).max(64),
     draining: z
       .boolean()
       .optional()
@@ -463,7 +469,7 @@ export const HeartbeatReplySchema = z.object({
 
 export const ReportBodySchema = z
   .object({
-    fencingToken: z.number().int().min(0),
+    fencingToken: Int32Schema,
     status: z.enum(['human_review', 'blocked', 'failed', 'cancelled']),
     reasonCode: z.enum(ALL_CODES),
     detail: z.string().max(10_000).default(''),

@@ -95,6 +95,7 @@ interface RunContext {
   readonly runDir: string;
   readonly signal: AbortSignal;
   readonly cancelled: () => boolean;
+  readonly localBase: ClaimedRunOptions['localBase'];
   baseCommit: string | null;
 }
 
@@ -106,6 +107,12 @@ export interface ClaimedRunOptions {
   readonly stop?: AbortSignal;
   /** Aborted by a local cancel (Ctrl-C of `aas run`): the run ends CANCELLED. */
   readonly cancel?: AbortSignal;
+  /**
+   * Where this host already holds the run's base: a repository (a remote worker's cache) and the
+   * commit in it. The run works from there and is recorded under the repository and ref its job
+   * names, as if it had read them itself.
+   */
+  readonly localBase?: { readonly repo: string; readonly commit: string };
   /** Called after every heartbeat, held or not (worker status, metrics). */
   readonly onHeartbeat?: (renewal: LeaseRenewal) => void;
 }
@@ -238,6 +245,7 @@ export async function executeClaimedRun(
     runDir: join(deps.paths.runs, runId),
     signal: abort.signal,
     cancelled: () => cancelRequested,
+    localBase: options.localBase,
     baseCommit: null,
   };
   let terminal: Terminal;
@@ -276,6 +284,8 @@ async function localSource(
   context: RunContext,
   job: JobSpec,
 ): Promise<{ repo: string; baseRef: string | undefined; url: string | null }> {
+  const held = context.localBase;
+  if (held !== undefined) return { repo: held.repo, baseRef: held.commit, url: job.repo };
   if (!isRepoUrl(job.repo)) return { repo: job.repo, baseRef: job.baseRef, url: null };
   const fetched = await fetchRepoUrl({
     cacheDir: context.deps.paths.repos,
@@ -313,8 +323,8 @@ async function governedRun(context: RunContext): Promise<Terminal> {
     // repository's own `.aas/policy.yaml` still counts.
     excludePaths: AAS_DATA_ENTRIES.map((entry) => join(deps.paths.home, entry)),
   });
-  // A fetched repository is recorded as the job named it: its URL and the ref it asked for,
-  // not this host's cache path and the commit id the cache was asked for.
+  // A fetched repository is recorded as the job named it: its URL (or the control plane's path)
+  // and the ref it asked for, not this host's cache path and the commit id it was asked for.
   const base =
     source.url === null
       ? resolved

@@ -13,6 +13,7 @@ export {
   runRequirements,
   WORKER_LABEL_PATTERN,
 } from './job-spec.js';
+export { LOG_TAIL_BYTES, PATCH_MAX_BYTES } from './keep-run-artifacts.js';
 export { newSubmission, type Submission } from './new-submission.js';
 export { type RevalidationVerdict, revalidatePatch } from './revalidate-patch.js';
 export { runStatusFor } from './run-status-for.js';

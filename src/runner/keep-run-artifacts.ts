@@ -6,12 +6,12 @@ import type { RunFence } from '../store/index.js';
 import type { RunStore } from './runner-deps.js';
 
 /**
- * The largest patch kept in the database. A patch is promoted whole or not at all, so a larger
- * one is refused rather than cut; 32 MiB is far beyond what a reviewer reads or a forge accepts
- * in one pull request (GitHub's diff view gives up at 20,000 lines), and small enough to pass
- * through one request and one row on either database.
+ * The largest patch kept in the database: the largest patch the runner computes at all
+ * (compute-patch's own limit), so a patch that passed its gates is never refused here. A patch
+ * is promoted whole or not at all; 64 MiB is far beyond what a reviewer reads or a forge
+ * accepts in one pull request, and small enough for one request and one row on either database.
  */
-export const PATCH_MAX_BYTES = 32 * 1024 * 1024;
+export const PATCH_MAX_BYTES = 64 * 1024 * 1024;
 
 /**
  * How much of each log is kept: its last 1 MiB. The end of a log says why something failed;

@@ -1,4 +1,4 @@
-import { AasError } from '../kernel/index.js';
+import { AasError, isCode } from '../kernel/index.js';
 import type {
   AttemptRecord,
   ModelSpend,
@@ -189,6 +189,11 @@ export async function applyLeaseOp(
           }),
         };
       case 'finishAttempt':
+        if (op.reasonCode !== null && !isCode(op.reasonCode)) {
+          throw new AasError('INVALID_ARGUMENT', `${op.reasonCode} is not a reason code`, {
+            field: 'reasonCode',
+          });
+        }
         return {
           op: op.op,
           duplicate: false,
@@ -203,16 +208,14 @@ export async function applyLeaseOp(
           }),
         };
       case 'updateRun': {
-        await checkRunChanges(store, runId, op.changes);
+        await checkRunChanges(store, run, op.changes);
         const updated = await store.updateRun({
           runId,
           changes: op.changes,
           events,
-          expect: {
-            leaseOwner: worker.id,
-            fencingToken,
-            ...(op.expectStatus === undefined ? {} : { status: op.expectStatus }),
-          },
+          // A runner changes only a running run, whatever the worker asks: once ended (and
+          // perhaps approved or promoted) the run is the control plane's alone.
+          expect: { leaseOwner: worker.id, fencingToken, status: ['running'] },
           writeSeq: op.writeSeq,
         });
         return { op: 'updateRun', duplicate: false, ...updated };
@@ -250,7 +253,8 @@ function checkedEvents(events: readonly NewEvent[], worker: RemoteWorkerRecord):
   });
 }
 
-async function checkRunChanges(store: Store, runId: string, changes: RunChanges): Promise<void> {
+async function checkRunChanges(store: Store, run: RunRecord, changes: RunChanges): Promise<void> {
+  const runId = run.id;
   for (const [field, value] of Object.entries(changes)) {
     if (value !== undefined && !WORKER_RUN_FIELDS.has(field)) {
       throw new AasError('FORBIDDEN', `a worker cannot change a run's ${field}`, {
@@ -258,11 +262,16 @@ async function checkRunChanges(store: Store, runId: string, changes: RunChanges)
       });
     }
   }
+  // A status change is the final report: it hands the lease back in the same write, so a
+  // worker cannot end a run and keep holding it (and change it again later).
+  const final = changes.status !== undefined;
   for (const field of ['leaseOwner', 'leaseExpiresAt'] as const) {
-    if (changes[field] !== undefined && (changes[field] !== null || changes.status === undefined)) {
-      throw new AasError('FORBIDDEN', `a worker only clears ${field}, with its final report`, {
-        field: `changes.${field}`,
-      });
+    if (final ? changes[field] !== null : changes[field] !== undefined) {
+      throw new AasError(
+        'FORBIDDEN',
+        `a worker clears ${field} with its final report, and only then`,
+        { field: `changes.${field}` },
+      );
     }
   }
   if (changes.status !== undefined && !WORKER_FINAL_STATUSES.has(changes.status)) {
@@ -270,12 +279,48 @@ async function checkRunChanges(store: Store, runId: string, changes: RunChanges)
       field: 'changes.status',
     });
   }
+  if (
+    changes.reasonCode !== undefined &&
+    changes.reasonCode !== null &&
+    !isCode(changes.reasonCode)
+  ) {
+    throw new AasError('INVALID_ARGUMENT', `${changes.reasonCode} is not a reason code`, {
+      field: 'changes.reasonCode',
+    });
+  }
+  // The base is resolved once: a commit id, set while none is recorded (or repeated as is),
+  // under the ref the job named. A worker cannot point a run, or a later claim's base pack, at
+  // anything else in the repository.
+  if (changes.baseCommit !== undefined) {
+    if (changes.baseCommit === null || !/^[0-9a-f]{40}$/.test(changes.baseCommit)) {
+      throw new AasError('INVALID_ARGUMENT', 'a base commit is a full commit id', {
+        field: 'changes.baseCommit',
+      });
+    }
+    if (run.baseCommit !== null && run.baseCommit !== changes.baseCommit) {
+      throw new AasError('FORBIDDEN', `run ${runId}'s base is ${run.baseCommit} already`, {
+        field: 'changes.baseCommit',
+      });
+    }
+  }
+  if (changes.baseRef !== undefined) {
+    const asked = jobBaseRef(run.jobSpec);
+    if (changes.baseRef !== asked) {
+      throw new AasError(
+        'FORBIDDEN',
+        `run ${runId}'s job names base ${asked}, not ${changes.baseRef}`,
+        {
+          field: 'changes.baseRef',
+        },
+      );
+    }
+  }
   if (changes.status === 'ready_for_promotion' && !changes.patchSha256) {
     throw new AasError('INVALID_ARGUMENT', 'a run ready for promotion needs its patch digest', {
       field: 'changes.patchSha256',
     });
   }
-  if (changes.patchSha256) {
+  if (changes.patchSha256 !== undefined && changes.patchSha256 !== null) {
     // The digest on record must be of bytes the control plane holds: a worker cannot name a
     // patch it did not upload, or one other than what it uploaded.
     const stored = await store.getRunArtifact(runId, 'patch');
@@ -287,4 +332,13 @@ async function checkRunChanges(store: Store, runId: string, changes: RunChanges)
       );
     }
   }
+}
+
+/** The base ref the run's job names (HEAD when none), as the runner records it. */
+function jobBaseRef(jobSpec: unknown): string {
+  const ref =
+    typeof jobSpec === 'object' && jobSpec !== null && 'baseRef' in jobSpec
+      ? jobSpec.baseRef
+      : undefined;
+  return typeof ref === 'string' && ref !== '' ? ref : 'HEAD';
 }

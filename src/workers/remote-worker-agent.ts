@@ -196,11 +196,20 @@ export class RemoteWorkerAgent {
     const receivedAtMs = this.deps.clock.nowMs();
     const held: HeldLease = {
       grant,
-      // Counted from when the claim was answered: the server's lease began no later.
-      deadline: { expiresAtMs: receivedAtMs + grant.leaseMs },
+      // The lease began before its answer arrived, so counting from the arrival overestimates
+      // it by the answer's transit: a margin covers that until the first heartbeat (sent at
+      // once), whose renewal is counted from when it was sent, which errs the safe way.
+      deadline: { expiresAtMs: receivedAtMs + grant.leaseMs - Math.min(1_000, grant.leaseMs / 10) },
       order: 'ok',
       stop: new AbortController(),
     };
+    // Claimed again while an older execution of the same run is still winding down here (its
+    // lease was lost): that one is stopped, and only the new claim is heartbeated.
+    const older = this.#held.get(grant.runId);
+    if (older !== undefined) {
+      older.order = 'lost';
+      older.stop.abort();
+    }
     this.#held.set(grant.runId, held);
     const log = this.deps.log.child({ runId: grant.runId, claim: grant.claim });
     const store = new RemoteRunStore(
@@ -218,9 +227,9 @@ export class RemoteWorkerAgent {
       void this.#beat();
       const run = await store.getRun(grant.runId);
       if (run === null) throw new AasError('INTERNAL', `the control plane lost run ${grant.runId}`);
-      let local: RunRecord;
+      let localBase: { repo: string; commit: string } | undefined;
       try {
-        local = await this.#withLocalBase(run, grant);
+        localBase = await this.#withLocalBase(run, grant);
       } catch (thrown) {
         const error = normaliseError(thrown);
         // Only a base the job itself gets wrong ends the run; anything else is this host's
@@ -241,7 +250,7 @@ export class RemoteWorkerAgent {
       const outcome = await executeClaimedRun(
         deps,
         {
-          run: local,
+          run,
           fence: {
             runId: grant.runId,
             leaseOwner: this.deps.workerId,
@@ -249,12 +258,14 @@ export class RemoteWorkerAgent {
           },
         },
         {
-          // The heartbeat below renews every held lease at once; the runner reads its verdict.
+          // The heartbeat below renews every held lease at once; the runner reads its verdict,
+          // and a lease this worker could not renew in time counts as lost.
           renewLease: async () => ({
-            held: held.order !== 'lost',
+            held: held.order !== 'lost' && held.deadline.expiresAtMs > this.deps.clock.nowMs(),
             cancelRequested: held.order === 'cancel',
           }),
           stop: held.stop.signal,
+          ...(localBase === undefined ? {} : { localBase }),
         },
       );
       if ('stopped' in outcome) log.warn({}, 'stopped before the run ended: its lease will lapse');
@@ -263,19 +274,22 @@ export class RemoteWorkerAgent {
       const error = normaliseError(thrown);
       log.warn({ code: error.code, err: error.message }, 'run abandoned');
     } finally {
-      this.#held.delete(grant.runId);
+      if (this.#held.get(grant.runId) === held) this.#held.delete(grant.runId);
     }
   }
 
   /**
-   * The run as this host executes it: its job's repository is the local cache holding the base
-   * commit (fetched once, then only what is new), its base ref that commit. The run record keeps
-   * the server's repository, which keys budgets and history. A job whose repository is a URL is
-   * left as it is: the runner fetches it from there itself, never through the control plane.
+   * Where this host holds the run's base: the local cache repository with the base commit
+   * (fetched once, then only what is new). The runner works from there and records the run under
+   * the repository and ref its job names. A job whose repository is a URL needs none: the runner
+   * fetches it from there itself, never through the control plane.
    */
-  async #withLocalBase(run: RunRecord, grant: LeaseGrant): Promise<RunRecord> {
+  async #withLocalBase(
+    run: RunRecord,
+    grant: LeaseGrant,
+  ): Promise<{ repo: string; commit: string } | undefined> {
     const job = parseJobSpec(run.jobSpec);
-    if (isRepoUrl(job.repo)) return run;
+    if (isRepoUrl(job.repo)) return undefined;
     const key = createHash('sha256').update(`${this.deps.link.url}\n${run.repo}`).digest('hex');
     const repoPath = await openBaseCache(this.settings.cacheDir, key.slice(0, 32));
     // One fetch into a cache repository at a time: runs held side by side share it.
@@ -290,10 +304,7 @@ export class RemoteWorkerAgent {
       await addBasePack(repoPath, base.commit, base.pack);
       return base.commit;
     });
-    return {
-      ...run,
-      jobSpec: { ...job, repo: repoPath, baseRef: commit, allowDirtyBase: false },
-    };
+    return { repo: repoPath, commit };
   }
 
   /** Runs `body` after every earlier body for the same key has settled. */

@@ -1,7 +1,7 @@
 import { AasError, type Clock, type Logger, sha256Hex } from '../kernel/index.js';
 import type { NamedLayer } from '../policy/index.js';
 import type { ClaimFence, RunQueue } from '../queue/index.js';
-import { parseJobSpec } from '../runner/index.js';
+import { LOG_TAIL_BYTES, PATCH_MAX_BYTES, parseJobSpec } from '../runner/index.js';
 import type { EventBus } from '../sessions/index.js';
 import type {
   RemoteWorkerRecord,
@@ -78,6 +78,7 @@ export const SELF_DRAIN_CURRENT_MS = 60_000;
  */
 export class RemoteWorkers {
   readonly #waiting = new Set<() => void>();
+  readonly #packing = new OneAtATime();
   /** Worker id → when it last said it is draining itself (clock ms). */
   readonly #selfDrains = new Map<string, number>();
   #stopped = false;
@@ -217,6 +218,15 @@ export class RemoteWorkers {
     },
   ): Promise<RunRecord> {
     await this.deps.store.recordWorkerSeen(worker.id, this.deps.clock.nowIso());
+    // A refused report is recorded in the run's history (lease.fenced) only when this worker
+    // holds the run under another claim; any other worker is refused without a trace, so no
+    // worker can write into the history of runs it does not hold.
+    const current = await this.deps.store.getRun(runId);
+    if (current === null || current.leaseOwner !== worker.id) {
+      throw new AasError('LEASE_FENCED', `run ${runId} is not leased to worker ${worker.name}`, {
+        runId,
+      });
+    }
     const run = await this.deps.queue.complete(
       { runId, leaseOwner: worker.id, fencingToken: report.fencingToken },
       { status: report.status, reasonCode: report.reasonCode, detail: report.detail },
@@ -235,7 +245,11 @@ export class RemoteWorkers {
     fencingToken: number,
     op: LeaseOp,
   ): Promise<LeaseOpResult> {
-    return applyLeaseOp(this.deps.store, worker, runId, fencingToken, op);
+    const result = await applyLeaseOp(this.deps.store, worker, runId, fencingToken, op);
+    // Committed: this server's streams, metrics and waiting claims hear of it as of any write
+    // (other replicas through the relay).
+    if ('events' in result) this.deps.bus.publish(result.events);
+    return result;
   }
 
   /**
@@ -258,7 +272,11 @@ export class RemoteWorkers {
       });
     }
     // A requeued run keeps the base an earlier holder resolved, even if the branch moved since.
-    return createBasePack({ repo: job.repo, ref: run.baseCommit ?? job.baseRef ?? null, haves });
+    // Packs are built one at a time per server: each holds a pack-objects and its output in
+    // memory, and a worker must not be able to start any number of them at once.
+    return this.#packing.run(() =>
+      createBasePack({ repo: job.repo, ref: run.baseCommit ?? job.baseRef ?? null, haves }),
+    );
   }
 
   /** Stores the patch or a log tail of a run the worker holds; the digest must match the bytes. */
@@ -273,6 +291,13 @@ export class RemoteWorkers {
       readonly content: Buffer;
     },
   ): Promise<RunArtifactRecord> {
+    const run = await this.#heldRun(worker, runId, upload.fencingToken);
+    if (run.status !== 'running') {
+      throw new AasError('CONFLICT', `run ${runId} is ${run.status}: its artifacts are final`, {
+        runId,
+      });
+    }
+    await this.#checkArtifactUpload(run, upload.name, upload.content.length);
     const actual = sha256Hex(upload.content);
     if (actual !== upload.sha256) {
       throw new AasError(
@@ -290,6 +315,37 @@ export class RemoteWorkers {
       createdAt: this.deps.clock.nowIso(),
       fence: { runId, leaseOwner: worker.id, fencingToken: upload.fencingToken },
     });
+  }
+
+  /**
+   * Only what a runner uploads: the patch (whole, up to PATCH_MAX_BYTES) and the tails of the
+   * logs of attempts the run has (agent output and validators), at most LOG_TAIL_BYTES each.
+   */
+  async #checkArtifactUpload(run: RunRecord, name: string, bytes: number): Promise<void> {
+    if (name === 'patch') {
+      if (bytes > PATCH_MAX_BYTES) {
+        throw new AasError('PAYLOAD_TOO_LARGE', `a patch is at most ${PATCH_MAX_BYTES} bytes`, {
+          field: 'body',
+        });
+      }
+      return;
+    }
+    const match = RUNNER_LOG_NAME.exec(name);
+    const attempt = Number(match?.[1]);
+    const attempts = match ? await this.deps.store.listAttempts(run.id) : [];
+    if (!attempts.some((known) => known.number === attempt)) {
+      throw new AasError(
+        'INVALID_ARGUMENT',
+        `${name} is not a log of an attempt of run ${run.id} (<attempt>.stdout.log, <attempt>.stderr.log, <attempt>.validator-<n>.{stdout,stderr}.log)`,
+        { field: 'name' },
+      );
+    }
+    if (bytes > LOG_TAIL_BYTES) {
+      throw new AasError('PAYLOAD_TOO_LARGE', `a log tail is at most ${LOG_TAIL_BYTES} bytes`, {
+        field: 'body',
+        hint: 'send the last bytes of the log and its whole size in x-aas-original-bytes',
+      });
+    }
   }
 
   async #heldRun(
@@ -355,5 +411,20 @@ export class RemoteWorkers {
         resolve();
       }
     });
+  }
+}
+
+/** The logs a runner writes per attempt, by the names the API serves them under. */
+const RUNNER_LOG_NAME =
+  /^([1-9][0-9]{0,5})\.(?:stdout|stderr|validator-[1-9][0-9]{0,2}\.(?:stdout|stderr))\.log$/;
+
+/** Runs tasks one after another, in arrival order. */
+class OneAtATime {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(task, task);
+    this.#tail = result.catch(() => undefined);
+    return result;
   }
 }

@@ -74,8 +74,17 @@ export async function fetchRepoUrl(options: FetchRepoUrlOptions): Promise<Fetche
     const env: GitEnvOptions = {
       searchPath,
       gitDir: join(repoPath, '.git'),
-      // ssh asks nothing either: without a usable key and a known host key it fails at once.
-      ...(protocol === 'ssh' ? { extra: { GIT_SSH_COMMAND: 'ssh -o BatchMode=yes' } } : {}),
+      // ssh asks nothing either, and reads no configuration and offers no key of the user AAS
+      // runs as (ssh finds ~/.ssh through the passwd entry, not HOME): whoever submits a job
+      // must not borrow this host's deploy keys. Only public ssh access remains.
+      ...(protocol === 'ssh'
+        ? {
+            extra: {
+              GIT_SSH_COMMAND:
+                'ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityFile=none -o IdentityAgent=none -o StrictHostKeyChecking=yes',
+            },
+          }
+        : {}),
     };
     const fetchedRef = `${FETCHED_REF_PREFIX}${randomBytes(8).toString('hex')}`;
     const timeoutMs = options.timeoutMs ?? REPO_FETCH_TIMEOUT_MS;

@@ -437,9 +437,9 @@ const ROUTES: readonly RouteCase[] = [
     request: async (api) => {
       const { runId } = await submitQueued(api);
       const claimed = await api.queue.claim(api.workerId, { runId });
-      const content = Buffer.from('log line\n');
+      const content = Buffer.from('diff --git a/x b/x\n');
       return {
-        path: `${V1}/workers/runs/${runId}/artifacts/1.stdout.log`,
+        path: `${V1}/workers/runs/${runId}/artifacts/patch`,
         init: {
           method: 'PUT',
           headers: {

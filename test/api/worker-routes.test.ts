@@ -342,7 +342,12 @@ for (const dialect of dialects) {
         'events.0.type',
       );
       await expectError(
-        await op({ op: 'updateRun', writeSeq: 3, changes: { status: 'promoted' }, events: [] }),
+        await op({
+          op: 'updateRun',
+          writeSeq: 3,
+          changes: { status: 'promoted', leaseOwner: null, leaseExpiresAt: null },
+          events: [],
+        }),
         'FORBIDDEN',
         'changes.status',
       );
@@ -351,7 +356,12 @@ for (const dialect of dialects) {
         await op({
           op: 'updateRun',
           writeSeq: 4,
-          changes: { status: 'ready_for_promotion', patchSha256: 'a'.repeat(64) },
+          changes: {
+            status: 'ready_for_promotion',
+            patchSha256: 'a'.repeat(64),
+            leaseOwner: null,
+            leaseExpiresAt: null,
+          },
           events: [],
         }),
         'PATCH_DIGEST_MISMATCH',
@@ -392,6 +402,39 @@ for (const dialect of dialects) {
         'LEASE_FENCED',
       );
 
+      // A final status hands the lease back in the same write; the base is a commit, once; a
+      // log must be one of an attempt the run has; numbers beyond PostgreSQL's integer are 400.
+      await expectError(
+        await op({ op: 'updateRun', writeSeq: 6, changes: { status: 'failed' }, events: [] }),
+        'FORBIDDEN',
+        'changes.leaseOwner',
+      );
+      await expectError(
+        await op({ op: 'updateRun', writeSeq: 7, changes: { baseCommit: 'main~1' }, events: [] }),
+        'INVALID_ARGUMENT',
+        'changes.baseCommit',
+      );
+      await expectError(
+        await op({ op: 'updateRun', writeSeq: 8, changes: { baseRef: 'other' }, events: [] }),
+        'FORBIDDEN',
+        'changes.baseRef',
+      );
+      await expectError(await upload('9.stdout.log', patch, digest), 'INVALID_ARGUMENT', 'name');
+      await expectError(await op({ op: 'getRun' }, 2 ** 31), 'REQUEST_INVALID', 'fencingToken');
+      // A report by a worker that does not hold the run leaves no trace in its history.
+      const report = await api.request(
+        `${V1}/runs/${runId}/report`,
+        postJson(
+          { fencingToken: lease.fencingToken, status: 'failed', reasonCode: 'AGENT_FAILED' },
+          { secret: stranger.credential },
+        ),
+      );
+      await expectError(report, 'LEASE_FENCED');
+      const fencedEvents = await api.json<{ items: { type: string }[] }>(
+        `${V1}/sessions/${sessionId}/events`,
+      );
+      expect(fencedEvents.items.some((event) => event.type === 'lease.fenced')).toBe(false);
+
       const final = {
         op: 'updateRun',
         writeSeq: 5,
@@ -414,6 +457,17 @@ for (const dialect of dialects) {
       expect(await (await op(final)).json()).toMatchObject({ duplicate: true });
       const patchServed = await api.request(`${V1}/runs/${runId}/patch`);
       expect(await patchServed.text()).toBe(patch.toString());
+      // Ended, the run is the control plane's: no later write or upload changes it.
+      await expectError(
+        await op({
+          op: 'updateRun',
+          writeSeq: 9,
+          changes: { status: 'failed', leaseOwner: null, leaseExpiresAt: null },
+          events: [],
+        }),
+        'LEASE_FENCED',
+      );
+      await expectError(await upload('patch', patch, digest), 'LEASE_FENCED');
     });
 
     it('a plain worker-role token without a worker binding cannot use the worker routes', async () => {

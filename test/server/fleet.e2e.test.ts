@@ -213,7 +213,12 @@ describe.skipIf(skip)('a fleet: two replicas, three remote workers, one PostgreS
         operation: {
           op: 'updateRun',
           writeSeq: 1_000,
-          changes: { status: 'failed', reasonCode: 'AGENT_FAILED', leaseOwner: null },
+          changes: {
+            status: 'failed',
+            reasonCode: 'AGENT_FAILED',
+            leaseOwner: null,
+            leaseExpiresAt: null,
+          },
           events: [],
         },
       }),

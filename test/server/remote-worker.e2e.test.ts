@@ -138,8 +138,10 @@ describe('remote workers over HTTP', () => {
     // Everything after the claim was recorded by the worker, from its own cache of the base.
     const base = history.find((event) => event.type === 'run.base.resolved');
     expect(base?.actor).toBe(workerId);
-    const repoRoot = (base?.data as { repoRoot?: string } | undefined)?.repoRoot ?? '';
-    expect(repoRoot.startsWith(linux.home)).toBe(true);
+    // Recorded as the job named it (the control plane's path and ref), though the worker ran
+    // it from its own cache of the base.
+    expect(base?.data).toMatchObject({ repoRoot: repo, baseRef: 'HEAD' });
+    expect(done.baseRef).toBe('HEAD');
     expect(readdirSync(join(linux.home, 'worker', 'repos'))).toHaveLength(1);
     expect(history.filter((event) => event.type === 'run.completed')).toHaveLength(1);
 
@@ -245,7 +247,12 @@ describe('remote workers over HTTP', () => {
         operation: {
           op: 'updateRun',
           writeSeq: 99,
-          changes: { status: 'failed', reasonCode: 'AGENT_FAILED', leaseOwner: null },
+          changes: {
+            status: 'failed',
+            reasonCode: 'AGENT_FAILED',
+            leaseOwner: null,
+            leaseExpiresAt: null,
+          },
           events: [],
         },
       }),

@@ -47,6 +47,15 @@ import {
 
 export const API_PREFIX = '/api/v1';
 
+/**
+ * How long a worker waits for the control plane before treating a request as lost and retrying
+ * it (the writes are numbered, so a retry never applies twice): a heartbeat, a runner operation,
+ * a pack or artifact transfer.
+ */
+const WORKER_HEARTBEAT_TIMEOUT_MS = 10_000;
+const WORKER_OPERATION_TIMEOUT_MS = 30_000;
+const WORKER_TRANSFER_TIMEOUT_MS = 300_000;
+
 /** Errors made from a 5xx answer: the server failed this time, which may not last. */
 const serverFailures = new WeakSet<AasError>();
 
@@ -116,6 +125,8 @@ interface RequestOptions {
   readonly body?: unknown;
   /** Raw bytes instead of a JSON body. */
   readonly bytes?: { readonly contentType: string; readonly content: Uint8Array };
+  /** Give up after this long without an answer (SERVER_UNAVAILABLE, so callers may retry). */
+  readonly timeoutMs?: number;
   /** Query parameters that repeat (`have=a&have=b`). */
   readonly repeated?: Readonly<Record<string, readonly string[]>>;
   readonly accept?: string;
@@ -404,6 +415,8 @@ export class ServerClient {
     const response = await this.#send('POST', '/workers/claim', {
       body: { waitSec },
       signal,
+      // The server answers within waitSec; past that plus a margin, the connection is dead.
+      timeoutMs: (waitSec + 15) * 1000,
     });
     if (response.status === 204) {
       await response.body?.cancel().catch(() => {});
@@ -420,12 +433,15 @@ export class ServerClient {
   ): Promise<z.infer<typeof HeartbeatReplyWire>> {
     return this.#json('POST', '/workers/heartbeat', HeartbeatReplyWire, {
       body: { leases, draining: state.draining },
+      // A heartbeat that hangs would hold back every renewal: give up well within a lease.
+      timeoutMs: WORKER_HEARTBEAT_TIMEOUT_MS,
     });
   }
 
   async leaseOp(runId: string, fencingToken: number, operation: unknown): Promise<unknown> {
     return this.#json('POST', `/workers/runs/${segment(runId)}/ops`, z.unknown(), {
       body: { fencingToken, operation },
+      timeoutMs: WORKER_OPERATION_TIMEOUT_MS,
     });
   }
 
@@ -439,6 +455,7 @@ export class ServerClient {
       query: { fencingToken },
       repeated: { have: haves },
       accept: 'application/x-git-packfile',
+      timeoutMs: WORKER_TRANSFER_TIMEOUT_MS,
     });
     const commit = response.headers.get('x-aas-base-commit') ?? '';
     let pack: Buffer;
@@ -474,6 +491,7 @@ export class ServerClient {
       `/workers/runs/${segment(runId)}/artifacts/${segment(upload.name)}`,
       {
         bytes: { contentType: 'application/octet-stream', content: upload.content },
+        timeoutMs: WORKER_TRANSFER_TIMEOUT_MS,
         headers: {
           'x-aas-fencing-token': String(upload.fencingToken),
           'x-aas-sha256': upload.sha256,
@@ -611,6 +629,11 @@ export class ServerClient {
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     if (options.bytes !== undefined) headers['content-type'] = options.bytes.contentType;
     let response: Response;
+    const timeout =
+      options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
+    const signals = [options.signal, timeout].filter(
+      (signal): signal is AbortSignal => signal !== undefined,
+    );
     try {
       response = await this.#fetch(url, {
         method,
@@ -619,10 +642,17 @@ export class ServerClient {
         redirect: 'manual',
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
         ...(options.bytes === undefined ? {} : { body: options.bytes.content }),
-        ...(options.signal ? { signal: options.signal } : {}),
+        ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
       });
     } catch (thrown) {
       if (options.signal?.aborted) throw thrown;
+      if (timeout?.aborted) {
+        throw new AasError(
+          'SERVER_UNAVAILABLE',
+          `the AAS server at ${this.url} did not answer ${method} ${API_PREFIX}${path} within ${options.timeoutMs} ms`,
+          { hint: 'check the server and the network between; the request may be retried' },
+        );
+      }
       throw this.#unreachable(thrown);
     }
     if (response.status >= 300 && response.status < 400) {
