@@ -9,6 +9,7 @@ import { IdPrefix, newId, silentLogger, systemClock } from '../src/kernel/index.
 import { type ClaimedRun, type QueueSettings, RunQueue } from '../src/queue/index.js';
 import { EventBus, SessionRecorder, sessionEvent } from '../src/sessions/index.js';
 import { openStore, RUN_STATUSES, RunStatus, type Store } from '../src/store/index.js';
+import { PEEKED_CANDIDATES } from '../src/store/postgres-claim-at-peek.js';
 import { benchPostgresUrl, withThrowawayPostgres } from './postgres.js';
 import type { ResultRow, ResultTable } from './report.js';
 import { median } from './stats.js';
@@ -100,46 +101,39 @@ async function measureThroughput(
 ): Promise<Measured> {
   const gw: GraphileWorker = await import('graphile-worker');
   const logger = new gw.Logger(() => () => undefined);
-  const claimers: Claimer[] = [];
   const oursClient = new pg.Client({ connectionString: oursUrl });
   const graphileClient = new pg.Client({ connectionString: graphileUrl });
   const utils = await gw.makeWorkerUtils({ connectionString: graphileUrl, logger });
+  // Queues runs as `aas submit` does, through a store of its own (the API server's).
+  const submitter = await openStore({ databaseUrl: oursUrl, sqlitePath: UNUSED_SQLITE });
   try {
     await oursClient.connect();
     await graphileClient.connect();
-    for (let i = 0; i < options.claimers; i += 1) {
-      claimers.push(
-        makeClaimer(
-          await openStore({ databaseUrl: oursUrl, sqlitePath: UNUSED_SQLITE }),
-          `runner:bench-fleet:${i}`,
-          {
-            leaseMs: 60_000,
-            retryBackoff: UNUSED_BACKOFF,
-          },
-        ),
-      );
-    }
-    const [first] = claimers;
-    if (first === undefined) throw new Error('no claimer');
     await utils.migrate();
 
     const ours: number[] = [];
     const graphile: number[] = [];
     const ratios: number[] = [];
+    const oursWal: number[] = [];
+    const graphileWal: number[] = [];
     let graphileVersion = '?';
     const steps: StepTimes = { claim: 0, heartbeat: 0, complete: 0 };
     for (let round = 0; round < options.warmups + options.rounds; round += 1) {
       // Interleaved rounds, ours then graphile-worker's: load on the machine drifts, and both
       // see the same drift.
-      await enqueueRuns(first.store, options.runs);
+      await enqueueRuns(submitter, options.runs);
       await oursClient.query('ANALYZE runs, sessions, events');
-      const drainedOurs = await drainOurs(claimers, options.runs);
+      const oursFrom = await walPosition(oursClient);
+      const drainedOurs = await drainFreshClaimers(oursUrl, options);
+      const oursWalBytes = await walBytesSince(oursClient, oursFrom);
       const oursMs = drainedOurs.ms;
-      await verifyOurs(first.store, oursClient, options.runs * (round + 1));
+      await verifyOurs(submitter, oursClient, options.runs * (round + 1));
 
       for (let i = 0; i < options.runs; i += 1) await utils.addJob(TASK, {});
       await graphileClient.query('ANALYZE graphile_worker._private_jobs');
+      const graphileFrom = await walPosition(graphileClient);
       const drained = await drainGraphile(gw, graphileUrl, graphileClient, options, logger);
+      const graphileWalBytes = await walBytesSince(graphileClient, graphileFrom);
       const graphileMs = drained.ms;
       graphileVersion = drained.version;
 
@@ -155,6 +149,8 @@ async function measureThroughput(
       steps.complete += drainedOurs.steps.complete;
       graphile.push(graphileRate);
       ratios.push(oursRate / graphileRate);
+      oursWal.push(oursWalBytes / options.runs);
+      graphileWal.push(graphileWalBytes / options.runs);
     }
     const graphileMedian = median(graphile);
     const perRun = (sum: number) => (sum / (options.runs * options.rounds)).toFixed(2);
@@ -176,14 +172,16 @@ async function measureThroughput(
       ],
       notes: [
         `each round queues ${options.runs.toLocaleString('en-US')} no-op runs and ${options.runs.toLocaleString('en-US')} no-op jobs (not timed, then ANALYZE) and times draining each; ${options.rounds} rounds after ${options.warmups} warm-up, ours and graphile-worker's alternating`,
-        `AAS: ${options.claimers} loops, each its own Store (pg pool): RunQueue.claim (lease, fencing token, run.started), one RunQueue.heartbeat, completion fenced by owner and token (run.completed); every run checked claimed once and completed once`,
-        `graphile-worker: one run() with concurrency ${options.claimers}, pool ${GRAPHILE_POOL_SIZE}, pollInterval ${options.pollMs} ms, localQueue off (size -1), completeJobBatchDelay and failJobBatchDelay -1; timed from pool:create until the jobs table is empty (its completions are not awaited by the worker)`,
+        `AAS: ${options.claimers} loops, each its own Store (pg pool) opened for the round: RunQueue.claim (lease, fencing token, run.started), one RunQueue.heartbeat, completion fenced by owner and token (run.completed); every run checked claimed once and completed once; timed from the first claim until the last completion committed`,
+        `graphile-worker: one run() per round with concurrency ${options.claimers}, pool ${GRAPHILE_POOL_SIZE}, pollInterval ${options.pollMs} ms, localQueue off (size -1), completeJobBatchDelay and failJobBatchDelay -1; timed from pool:create until the jobs table is empty (its completions are not awaited by the worker)`,
+        `per item, AAS: 4 prepared statements, 3 of them commits (claim: a read of the ${PEEKED_CANDIDATES} best queued runs with their sessions' chain heads, then one statement that locks a run and its session without waiting, claims it and chains run.started; heartbeat: one fenced UPDATE; completion: one statement, fenced by owner and token, that chains run.completed); graphile-worker: 2 prepared statements, 2 commits (get_job, then the DELETE), and it keeps no history`,
+        `WAL written per item at the median (the measure of what each commit has to flush): AAS ${Math.round(median(oursWal)).toLocaleString('en-US')} B, graphile-worker ${Math.round(median(graphileWal)).toLocaleString('en-US')} B; synchronous_commit as each side's connections see it: AAS ${await settingOf(oursClient, 'synchronous_commit')}, graphile-worker ${await settingOf(graphileClient, 'synchronous_commit')} (the server's default; neither sets it)`,
         `wall time per item at the median: AAS ${(1_000 / median(ours)).toFixed(2)} ms, graphile-worker ${(1_000 / graphileMedian).toFixed(2)} ms`,
         `AAS, mean latency per run with ${options.claimers} in flight: claim ${perRun(steps.claim)} ms, heartbeat ${perRun(steps.heartbeat)} ms, complete ${perRun(steps.complete)} ms`,
       ],
     };
   } finally {
-    await Promise.all(claimers.map((claimer) => claimer.store.close()));
+    await submitter.close();
     await utils.release();
     await oursClient.end().catch(() => undefined);
     await graphileClient.end().catch(() => undefined);
@@ -242,6 +240,33 @@ async function enqueueRuns(
     ids.push(runId);
   }
   return ids;
+}
+
+/**
+ * Opens `options.claimers` stores, drains the queue with them, closes them. Fresh every round,
+ * like graphile-worker's runner: each side starts its round with its pools just opened (one
+ * connection each, from the open's migration check) and prepares its statements again, inside
+ * the timed part, instead of ours alone keeping warm connections from round to round.
+ */
+async function drainFreshClaimers(
+  url: string,
+  options: FleetBenchOptions,
+): Promise<{ ms: number; steps: StepTimes }> {
+  const claimers: Claimer[] = [];
+  try {
+    for (let i = 0; i < options.claimers; i += 1) {
+      const store = await openStore({ databaseUrl: url, sqlitePath: UNUSED_SQLITE });
+      claimers.push(
+        makeClaimer(store, `runner:bench-fleet:${i}`, {
+          leaseMs: 60_000,
+          retryBackoff: UNUSED_BACKOFF,
+        }),
+      );
+    }
+    return await drainOurs(claimers, options.runs);
+  } finally {
+    await Promise.all(claimers.map((claimer) => claimer.store.close()));
+  }
 }
 
 /** Time spent in each step, summed over every run of a round (steps of several loops overlap). */
@@ -440,6 +465,27 @@ async function drainGraphile(
   } finally {
     await runner.stop();
   }
+}
+
+/** The server's current WAL position: a drain's WAL is the difference (one server, both sides). */
+async function walPosition(client: pg.Client): Promise<string> {
+  const result = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  return result.rows[0]?.lsn ?? '0/0';
+}
+
+async function walBytesSince(client: pg.Client, from: string): Promise<number> {
+  const result = await client.query<{ bytes: number }>(
+    'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8 AS bytes',
+    [from],
+  );
+  return result.rows[0]?.bytes ?? 0;
+}
+
+async function settingOf(client: pg.Client, name: string): Promise<string> {
+  const result = await client.query<{ value: string }>('SELECT current_setting($1) AS value', [
+    name,
+  ]);
+  return result.rows[0]?.value ?? '?';
 }
 
 async function countJobs(client: pg.Client): Promise<number> {

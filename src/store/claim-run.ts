@@ -1,6 +1,7 @@
-import { type Kysely, sql } from 'kysely';
+import { type Expression, type Kysely, type SqlBool, sql } from 'kysely';
 import { AasError } from '../kernel/index.js';
 import type { DatabaseSchema, RunRow } from './database-schema.js';
+import { claimOnPostgres } from './postgres-claim.js';
 import {
   type NewEvent,
   RequirementKind,
@@ -9,14 +10,8 @@ import {
   type StoredEvent,
   type WorkerMatch,
 } from './records.js';
-import { repoLockKey } from './repo-lock-key.js';
 import { runFromRow } from './row-mappers.js';
-import {
-  appendToLockedHead,
-  appendToReadHead,
-  type LockedHead,
-  lockSessionHead,
-} from './session-head.js';
+import { appendToLockedHead, lockSessionHead } from './session-head.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
 import { cachedStatement } from './statement-cache.js';
 import type { Dialect } from './store.js';
@@ -29,6 +24,11 @@ export interface ClaimRunInput {
   readonly runId?: string;
   /** Without it the claim ignores run requirements (a process claiming the run it reserved). */
   readonly match?: WorkerMatch;
+  /**
+   * The claim's events, given the run as the claim leaves it. Must depend on nothing else and
+   * do nothing else: on PostgreSQL it is called before the run is written, once for every run
+   * the claim may take (postgres-claim-at-peek.ts).
+   */
   readonly events: (claimed: RunRecord) => readonly NewEvent[];
 }
 
@@ -38,68 +38,56 @@ export interface ClaimedRun {
 }
 
 /**
- * Candidates one claim looks at before it gives up and returns null. Each one skipped is a run
- * whose session another writer holds at that instant (PostgreSQL only); a repo found full or
- * busy is skipped as a whole, so this bounds only a burst of such collisions.
- */
-const MAX_CANDIDATES = 64;
-
-/**
- * Claims the best claimable run (see Store.claimRun) in the caller's write transaction, then
+ * Claims the best claimable run (see Store.claimRun) in the caller's write transaction and
  * appends its events under the session head.
  *
  * SQLite: the executor holds the database write lock (BEGIN IMMEDIATE) for the whole operation,
  * so nothing can change between choosing and claiming. The claim is one statement,
- * `UPDATE runs … WHERE id = (SELECT best candidate [whose repo runs < limit]) RETURNING *`.
+ * `UPDATE runs … WHERE id = (SELECT best candidate [whose repo runs < limit]) RETURNING *`,
+ * then the events are appended under the session head like any other write's.
  *
- * PostgreSQL (READ COMMITTED), per candidate, in this order:
- * 1. `SELECT … ORDER BY priority DESC, created_at, id LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED`:
- *    the best claimable run no other transaction holds, locked; PostgreSQL re-checks the WHERE
- *    on the newest committed version of the row before returning it, so a run another claimer
- *    committed as running is never returned.
- * 2. `SELECT … FROM sessions … FOR NO KEY UPDATE SKIP LOCKED`: the session lock every writer of
- *    that session takes first (lockSessionHead), so fenced writes and recovery cannot interleave
- *    with the claim, and seqs stay gap-free. Skipped when another writer holds it.
- * 3. With a per-repo limit: `pg_try_advisory_xact_lock(repoLockKey(repo))`, then a fresh count of
- *    the repo's running runs. Every claimer of the repo holds that lock from before its count
- *    until its commit, and a commit is visible before its locks are released, so each count
- *    sees every earlier claim of the repo: two claimers cannot both take the last slot. A repo
- *    whose lock is busy or whose slots are full is skipped for the rest of this claim.
- * 4. The UPDATE, then the events chained after the session head read under the lock of step 2,
- *    and one UPDATE of the session row that reserves their seqs and records the new head (no
- *    other writer can change the head while this claim holds that lock).
- *
- * Deadlock freedom: every lock the claim takes is taken without waiting (SKIP LOCKED, a try-lock)
- * or is already held by it (the run's UPDATE, the session head UPDATE), so a claim never waits
- * on another transaction and cannot close a cycle of waits, although it locks the run before
- * the session while updateRun locks the session before the run.
+ * PostgreSQL: see postgres-claim.ts.
  */
 export function* claimRun(
   db: Kysely<DatabaseSchema>,
   dialect: Dialect,
   input: ClaimRunInput,
 ): SqlOperation<ClaimedRun | null> {
-  if (dialect === 'sqlite') {
-    const claimed = yield* claimOnSqlite(db, input);
-    return claimed === undefined ? null : yield* recordClaim(db, claimed, input);
-  }
-  const claimed = yield* claimOnPostgres(db, input);
-  return claimed === undefined ? null : yield* recordClaim(db, claimed.row, input, claimed.head);
+  if (dialect === 'postgres') return yield* claimOnPostgres(db, input);
+  const claimed = yield* claimOnSqlite(db, input);
+  return claimed === undefined ? null : yield* recordClaim(db, claimed, input);
 }
 
 /**
- * Claimable runs of `input`, best first, as `candidate`; `skipped` runs and repos left out.
- * With a `match`, a run is left out while one of its requirements is not among `offers`
- * (SQLite's cached statement passes its placeholders as `offers`, so the list is a parameter
- * per item, never text).
+ * How a dialect states that a value is not among a list: SQLite binds one placeholder per
+ * item (`not in (…)`), PostgreSQL one array parameter (`<> all(…)`), which keeps the statement
+ * text the same whatever the list's length.
  */
-function candidates(
+export type NotAmong = (column: string) => Expression<SqlBool>;
+
+/** Which runs `candidates` leaves out besides those not claimable. */
+export interface CandidateExclusions {
+  /** Runs whose requirements are not all among the worker's offers (with `input.match`). */
+  readonly unoffered?: NotAmong;
+  /** Runs (PostgreSQL: looked at and skipped earlier in the same claim). */
+  readonly runs?: NotAmong;
+  /** Repositories (PostgreSQL: found full or busy earlier in the same claim). */
+  readonly repos?: NotAmong;
+}
+
+/**
+ * The `count` best claimable runs of `input`, best first, as `candidate`. With a `match`, a run
+ * is left out while one of its requirements is not among the offers (`exclusions.unoffered`;
+ * none means the worker offers nothing).
+ */
+export function candidates(
   db: Kysely<DatabaseSchema>,
   input: ClaimRunInput,
-  skipped: { runs: readonly string[]; repos: readonly string[] } = { runs: [], repos: [] },
-  offers: readonly string[] = input.match?.offers ?? [],
+  exclusions: CandidateExclusions = {},
+  count = 1,
 ) {
   const match = input.match;
+  const { unoffered, runs, repos } = exclusions;
   return (
     db
       .selectFrom('runs as candidate')
@@ -131,33 +119,21 @@ function candidates(
                 .$if(match?.anyAgent === true, (sub) =>
                   sub.where('unmet.kind', '<>', sql.lit(RequirementKind.agent)),
                 )
-                .$if(offers.length > 0, (sub) => sub.where('unmet.requirement', 'not in', offers)),
+                .$if(unoffered !== undefined, (sub) =>
+                  sub.where(unoffered?.('unmet.requirement') ?? sql.lit(true)),
+                ),
             ),
           ),
         ),
       )
-      .$if(skipped.runs.length > 0, (qb) => qb.where('candidate.id', 'not in', skipped.runs))
-      .$if(skipped.repos.length > 0, (qb) => qb.where('candidate.repo', 'not in', skipped.repos))
+      .$if(runs !== undefined, (qb) => qb.where(runs?.('candidate.id') ?? sql.lit(true)))
+      .$if(repos !== undefined, (qb) => qb.where(repos?.('candidate.repo') ?? sql.lit(true)))
       .orderBy('candidate.priority', 'desc')
       .orderBy('candidate.created_at')
       .orderBy('candidate.id')
-      .limit(1)
+      // A literal: a prepared statement's generic plan then knows how few rows are wanted.
+      .limit(sql.lit(count))
   );
-}
-
-/** Everything a claim sets; the caller adds which run. */
-function claimUpdate(db: Kysely<DatabaseSchema>, input: ClaimRunInput) {
-  return db.updateTable('runs').set((eb) => ({
-    status: RunStatus.running,
-    lease_owner: input.owner,
-    lease_expires_at: input.leaseExpiresAt,
-    started_at: input.nowIso,
-    updated_at: input.nowIso,
-    not_before: null,
-    fencing_token: eb('fencing_token', '+', 1),
-    claim_count: eb('claim_count', '+', 1),
-    version: eb('version', '+', 1),
-  }));
 }
 
 /** SQLite, under the database write lock: choose and claim in one statement. */
@@ -190,7 +166,11 @@ function* claimOnSqlite(
         events: () => [],
       };
       const offerPlaceholders = offers.map((_, index) => p[`offer${index}`] as string);
-      const best = candidates(db, placeholders, undefined, offerPlaceholders)
+      const unoffered: NotAmong | undefined =
+        offerPlaceholders.length === 0
+          ? undefined
+          : (column) => sql<SqlBool>`${sql.ref(column)} not in (${sql.join(offerPlaceholders)})`;
+      const best = candidates(db, placeholders, unoffered === undefined ? {} : { unoffered })
         .select('candidate.id')
         .$if(p.limit !== undefined, (qb) =>
           qb.where(
@@ -204,105 +184,31 @@ function* claimOnSqlite(
             (p.limit ?? 0) as number,
           ),
         );
-      return claimUpdate(db, placeholders).where('id', '=', best).returningAll();
+      return db
+        .updateTable('runs')
+        .set((eb) => ({
+          status: RunStatus.running,
+          lease_owner: placeholders.owner,
+          lease_expires_at: placeholders.leaseExpiresAt,
+          started_at: placeholders.nowIso,
+          updated_at: placeholders.nowIso,
+          not_before: null,
+          fencing_token: eb('fencing_token', '+', 1),
+          claim_count: eb('claim_count', '+', 1),
+          version: eb('version', '+', 1),
+        }))
+        .where('id', '=', best)
+        .returningAll();
     }),
   );
   return row;
 }
 
-/** PostgreSQL: lock a candidate, then its session, then its repo's slot, each without waiting. */
-function* claimOnPostgres(
-  db: Kysely<DatabaseSchema>,
-  input: ClaimRunInput,
-): SqlOperation<{ row: RunRow; head: LockedHead } | undefined> {
-  const skipped = { runs: [] as string[], repos: [] as string[] };
-  for (let looked = 0; looked < MAX_CANDIDATES; looked += 1) {
-    const [candidate] = yield* rowsOf(
-      candidates(db, input, skipped).selectAll('candidate').forNoKeyUpdate().skipLocked().compile(),
-    );
-    if (candidate === undefined) return undefined;
-    const head = yield* tryLockSession(db, candidate.session_id);
-    if (head === undefined) {
-      skipped.runs.push(candidate.id);
-      continue;
-    }
-    const limit = input.maxRunningPerRepo;
-    if (limit !== undefined && !(yield* repoHasRoom(db, candidate.repo, limit))) {
-      skipped.repos.push(candidate.repo);
-      continue;
-    }
-    // Locked since the candidate SELECT: the status condition only guards the invariant.
-    const [row] = yield* rowsOf(
-      claimUpdate(db, input)
-        .where('id', '=', candidate.id)
-        .where('status', '=', RunStatus.queued)
-        .returningAll()
-        .compile(),
-    );
-    if (row !== undefined) return { row, head };
-    skipped.runs.push(candidate.id);
-  }
-  return undefined;
-}
-
-/**
- * PostgreSQL: takes the session row lock unless another transaction holds it, and reads the
- * chain head under it (the newest committed version of the row, which no one else can change
- * until this transaction ends).
- */
-function* tryLockSession(
-  db: Kysely<DatabaseSchema>,
-  sessionId: string,
-): SqlOperation<LockedHead | undefined> {
-  const [locked] = yield* rowsOf(
-    db
-      .selectFrom('sessions')
-      .select(['id', 'last_seq', 'last_hash'])
-      .where('id', '=', sessionId)
-      .forNoKeyUpdate()
-      .skipLocked()
-      .compile(),
-  );
-  return locked === undefined
-    ? undefined
-    : { sessionId: locked.id, lastSeq: locked.last_seq, lastHash: locked.last_hash };
-}
-
-/** Whether `repo` runs fewer than `limit` runs, counted under the repo's claim lock. */
-function* repoHasRoom(
-  db: Kysely<DatabaseSchema>,
-  repo: string,
-  limit: number,
-): SqlOperation<boolean> {
-  const [lock] = yield* rowsOf(
-    sql<{
-      locked: boolean;
-    }>`select pg_try_advisory_xact_lock(cast(${repoLockKey(repo)} as bigint)) as locked`.compile(
-      db,
-    ),
-  );
-  if (lock?.locked !== true) return false;
-  // A statement of its own: under READ COMMITTED it sees every claim committed before the lock.
-  const [count] = yield* rowsOf(
-    db
-      .selectFrom('runs')
-      .select((eb) => eb.fn.countAll().as('running'))
-      .where('repo', '=', repo)
-      .where('status', '=', sql.lit(RunStatus.running))
-      .compile(),
-  );
-  return Number(count?.running ?? 0) < limit;
-}
-
-/**
- * Appends the claim's events under the session head and mirrors the status on the session.
- * `lockedHead`: the head the claim read under the session lock it already holds (PostgreSQL).
- */
+/** SQLite: appends the claim's events under the session head and mirrors the status on it. */
 function* recordClaim(
   db: Kysely<DatabaseSchema>,
   claimedRow: RunRow,
   input: ClaimRunInput,
-  lockedHead?: LockedHead,
 ): SqlOperation<ClaimedRun> {
   const events = input.events(runFromRow(claimedRow));
   let row = claimedRow;
@@ -319,16 +225,11 @@ function* recordClaim(
     );
     row = dated ?? row;
   }
-  const mirror = { status: row.status, reason_code: row.reason_code };
-  if (lockedHead !== undefined) {
-    const stored = yield* appendToReadHead(db, lockedHead, events, mirror);
-    return { run: runFromRow(row), events: stored };
-  }
-  // Already locked by this transaction: reserves the seqs without waiting.
   const head = yield* lockSessionHead(db, { sessionId: row.session_id }, events);
   // runs.session_id references sessions: only a database edited by hand gets here.
   if (head === null)
     throw new AasError('INTERNAL', `run ${row.id} has no session ${row.session_id}`);
+  const mirror = { status: row.status, reason_code: row.reason_code };
   const stored = yield* appendToLockedHead(db, head, events, mirror);
   return { run: runFromRow(row), events: stored };
 }

@@ -5,7 +5,14 @@ import { chainEvents } from './chain-events.js';
 import { type ClaimedRun, type ClaimRunInput, claimRun } from './claim-run.js';
 import type { DatabaseSchema } from './database-schema.js';
 import { recordLeaseWrite } from './lease-write.js';
-import { modelSpendFromRow, modelSpendQuery, recordModelSpend } from './model-spend.js';
+import {
+  MODEL_USAGE_EVENT,
+  modelSpendFromRow,
+  modelSpendQuery,
+  recordModelSpend,
+} from './model-spend.js';
+import { claimAtPeek } from './postgres-claim-at-peek.js';
+import { updateRunAtKnownHead } from './postgres-run-update.js';
 import {
   acquireWriterLease,
   approvalFromRow,
@@ -84,6 +91,7 @@ import {
   updateSchedule,
 } from './schedule-operations.js';
 import { appendToLockedHead, insertEventRows, lockSessionHead } from './session-head.js';
+import { SessionHeadCache } from './session-head-cache.js';
 import { sessionListQuery } from './session-list-query.js';
 import type { SqlExecutor } from './sql-executor.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
@@ -119,6 +127,13 @@ const INT32_MAX = 2 ** 31 - 1;
  * the session; it takes every lock without waiting, so it cannot deadlock either (see
  * claim-run.ts). Tokens are not session state and lock no session.
  *
+ * On PostgreSQL the queue's hot writes also come as single statements, each atomic on its own
+ * with the same locks, checks and seqs: a claim without a per-repo limit is a read of the queue
+ * and one write (postgres-claim-at-peek.ts), and updateRun, when this store knows the session's
+ * head from its own last write (SessionHeadCache), is one statement that checks that head under
+ * the session lock (postgres-run-update.ts). Either falls back to the transaction when what it
+ * read has moved.
+ *
  * The store has no clock: timestamps come from inputs. `updated_at` of a session is the `at` of
  * its newest event; of a run, the `at` of the last event of the update, else the update's
  * `finishedAt`, else its `startedAt`, else unchanged.
@@ -131,6 +146,8 @@ export class KyselyStore implements Store {
   readonly dialect: Dialect;
   readonly #db: Kysely<DatabaseSchema>;
   readonly #executor: SqlExecutor;
+  /** PostgreSQL: heads this store wrote last, for writes that skip the head read. */
+  readonly #heads = new SessionHeadCache();
 
   constructor(dialect: Dialect, db: Kysely<DatabaseSchema>, executor: SqlExecutor) {
     this.dialect = dialect;
@@ -144,7 +161,10 @@ export class KyselyStore implements Store {
     events: readonly NewEvent[];
   }): Promise<StoredEvent[]> {
     checkNewRun(input.run);
-    return this.#write('createSession', () => this.#createSession(input));
+    const stored = await this.#write('createSession', () => this.#createSession(input));
+    this.#heads.rememberRun(input.run.id, input.session.id);
+    this.#heads.remember(stored);
+    return stored;
   }
 
   async appendEvents(
@@ -152,7 +172,11 @@ export class KyselyStore implements Store {
     events: readonly NewEvent[],
     fence?: RunFence,
   ): Promise<StoredEvent[]> {
-    return this.#write('appendEvents', () => this.#appendEvents(sessionId, events, fence));
+    const stored = await this.#write('appendEvents', () =>
+      this.#appendEvents(sessionId, events, fence),
+    );
+    this.#heads.remember(stored);
+    return stored;
   }
 
   async updateRun(input: {
@@ -167,7 +191,44 @@ export class KyselyStore implements Store {
         field: 'expect.fencingToken',
       });
     }
-    return this.#write('updateRun', () => this.#updateRun(input));
+    const known = await this.#updateRunAtKnownHead(input);
+    if (known !== undefined) return known;
+    const updated = await this.#write('updateRun', () => this.#updateRun(input));
+    this.#heads.remember(updated.events);
+    return updated;
+  }
+
+  /**
+   * PostgreSQL, when this store knows the head of the run's session: the update in one statement
+   * (see postgres-run-update.ts). Undefined when it does not apply or wrote nothing; the caller
+   * then takes the locking path, which also explains a refusal.
+   */
+  async #updateRunAtKnownHead(input: {
+    runId: string;
+    expect?: RunExpectation;
+    changes: RunChanges;
+    events: readonly NewEvent[];
+    writeSeq?: number;
+  }): Promise<{ run: RunRecord; events: StoredEvent[] } | undefined> {
+    const head = this.dialect === 'postgres' ? this.#heads.headOfRun(input.runId) : undefined;
+    if (
+      head === undefined ||
+      input.writeSeq !== undefined ||
+      input.expect?.status?.length === 0 ||
+      // Model calls also record their spend (recordModelSpend): the locking path does that.
+      input.events.some((event) => event.type === MODEL_USAGE_EVENT)
+    ) {
+      return undefined;
+    }
+    const outcome = await this.#autocommit('updateRun', () =>
+      updateRunAtKnownHead(this.#db, head, { ...input, expect: input.expect ?? {} }),
+    );
+    if (!outcome.applied) {
+      if (outcome.headMoved) this.#heads.forget(head.sessionId);
+      return undefined;
+    }
+    this.#heads.remember(outcome.events);
+    return { run: runFromRow(outcome.row), events: outcome.events };
   }
 
   async createAttempt(input: {
@@ -176,7 +237,9 @@ export class KyselyStore implements Store {
     fence?: RunFence;
   }): Promise<StoredEvent[]> {
     checkFenceMatchesRun(input.fence, input.attempt.runId);
-    return this.#write('createAttempt', () => this.#createAttempt(input));
+    const stored = await this.#write('createAttempt', () => this.#createAttempt(input));
+    this.#heads.remember(stored);
+    return stored;
   }
 
   async finishAttempt(input: {
@@ -188,7 +251,9 @@ export class KyselyStore implements Store {
     events: readonly NewEvent[];
     fence?: RunFence;
   }): Promise<StoredEvent[]> {
-    return this.#write('finishAttempt', () => this.#finishAttempt(input));
+    const stored = await this.#write('finishAttempt', () => this.#finishAttempt(input));
+    this.#heads.remember(stored);
+    return stored;
   }
 
   async renewRunLease(fence: RunFence, leaseExpiresAt: string): Promise<LeaseRenewal> {
@@ -200,7 +265,28 @@ export class KyselyStore implements Store {
 
   async claimRun(input: ClaimRunInput): Promise<ClaimedRun | null> {
     checkLimit(input.maxRunningPerRepo, 'maxRunningPerRepo');
-    return this.#write('claimRun', () => claimRun(this.#db, this.dialect, input));
+    const peeked = await this.#claimAtPeek(input);
+    const claimed =
+      peeked !== undefined
+        ? peeked
+        : await this.#write('claimRun', () => claimRun(this.#db, this.dialect, input));
+    if (claimed !== null) {
+      this.#heads.rememberRun(claimed.run.id, claimed.run.sessionId);
+      this.#heads.remember(claimed.events);
+    }
+    return claimed;
+  }
+
+  /**
+   * PostgreSQL without a per-repo limit: the claim in two statements (see
+   * postgres-claim-at-peek.ts). Undefined when it does not apply or every run it offered was
+   * taken first; the caller then claims through the locking path.
+   */
+  async #claimAtPeek(input: ClaimRunInput): Promise<ClaimedRun | null | undefined> {
+    if (this.dialect !== 'postgres' || input.maxRunningPerRepo !== undefined) return undefined;
+    const peeked = await this.#autocommit('claimRun', () => claimAtPeek(this.#db, input));
+    if (peeked.outcome === 'claimed') return peeked.claimed;
+    return peeked.outcome === 'none' ? null : undefined;
   }
 
   async countRunsByStatus(): Promise<Record<RunStatus, number>> {

@@ -5,7 +5,7 @@ import type { ModelSpend, ModelSpendScope, StoredEvent } from './records.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
 
 /** The event type the runner records for every model call through the gateway. */
-const MODEL_USAGE_EVENT = 'agent.usage';
+export const MODEL_USAGE_EVENT = 'agent.usage';
 
 /**
  * Refusals the gateway answers without forwarding anything: they spent nothing. Every other

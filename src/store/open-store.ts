@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { AasError, isAasError } from '../kernel/index.js';
 import { announceCommitsOf } from './commit-announcements.js';
@@ -10,6 +10,7 @@ import type { DatabaseSchema } from './database-schema.js';
 import { KyselyStore } from './kysely-store.js';
 import { migrateSqlite, migrateToLatest } from './migrate.js';
 import { PostgresExecutor } from './postgres-executor.js';
+import { PreparedPostgresDialect } from './postgres-prepared-driver.js';
 import { linkReplica } from './replica-links.js';
 import { SqliteExecutor } from './sqlite-executor.js';
 import type { OpenStoreOptions, Store } from './store.js';
@@ -89,7 +90,7 @@ async function openPostgres(databaseUrl: string): Promise<Store> {
   // An idle pooled client whose server goes away emits 'error' on the pool; unhandled, that
   // crashes the process. The next query on a fresh client reports the outage instead.
   pool.on('error', () => undefined);
-  const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DatabaseSchema>({ dialect: new PreparedPostgresDialect(pool) });
   try {
     // Through Kysely, so that its driver owns the pool from here on and destroy() ends it.
     await sql`SELECT 1`.execute(db);

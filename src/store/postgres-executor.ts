@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { AasError } from '../kernel/index.js';
 import type { DatabaseSchema } from './database-schema.js';
+import { isStalePreparedStatement } from './postgres-prepared-driver.js';
 import type { SqlExecutor } from './sql-executor.js';
 import { runOperationAsync, type SqlOperation } from './sql-operation.js';
 
@@ -32,11 +33,19 @@ export class PostgresExecutor implements SqlExecutor {
 
   async write<T>(operation: () => SqlOperation<T>): Promise<T> {
     this.#assertOpen();
-    return this.#kysely
-      .transaction()
-      .execute((trx) =>
-        runOperationAsync(operation(), async (query) => (await trx.executeQuery(query)).rows),
-      );
+    const run = () =>
+      this.#kysely
+        .transaction()
+        .execute((trx) =>
+          runOperationAsync(operation(), async (query) => (await trx.executeQuery(query)).rows),
+        );
+    try {
+      return await run();
+    } catch (error) {
+      // Rolled back by a stale prepared statement: the driver prepares no more, so once more.
+      if (!isStalePreparedStatement(error)) throw error;
+      return run();
+    }
   }
 
   async close(): Promise<void> {

@@ -141,13 +141,6 @@ export function* insertEventRows(
   }
 }
 
-/** A session's chain head as read under its row lock, before any seq is reserved. */
-export interface LockedHead {
-  readonly sessionId: string;
-  readonly lastSeq: number;
-  readonly lastHash: string;
-}
-
 /**
  * Chains `events` after a head reserved by lockSessionHead, inserts them (with the spend of any
  * model call among them), and records the new head hash (and, for a run status change, the
@@ -159,63 +152,26 @@ export function* appendToLockedHead(
   events: readonly NewEvent[],
   mirror?: SessionStatusMirror,
 ): SqlOperation<StoredEvent[]> {
-  return yield* appendAfterHead(db, head, events, mirror, false);
-}
-
-/**
- * As lockSessionHead then appendToLockedHead, for a caller that already holds the session row
- * lock and read the head under it (claimRun's `FOR NO KEY UPDATE`): every writer of the session
- * takes that lock before it changes the head, so the head read is still the head, and the seqs
- * are reserved by the same statement that records the new hash, one round trip fewer.
- */
-export function* appendToReadHead(
-  db: Kysely<DatabaseSchema>,
-  head: LockedHead,
-  events: readonly NewEvent[],
-  mirror?: SessionStatusMirror,
-): SqlOperation<StoredEvent[]> {
-  const reserved: ReservedHead = {
-    sessionId: head.sessionId,
-    lastSeq: head.lastSeq + events.length,
-    prevHash: head.lastHash,
-  };
-  return yield* appendAfterHead(db, reserved, events, mirror, true);
-}
-
-function* appendAfterHead(
-  db: Kysely<DatabaseSchema>,
-  head: ReservedHead,
-  events: readonly NewEvent[],
-  mirror: SessionStatusMirror | undefined,
-  reserve: boolean,
-): SqlOperation<StoredEvent[]> {
   const firstSeq = head.lastSeq - events.length + 1;
   const chained = chainEvents(head.sessionId, firstSeq, head.prevHash, events);
   yield* insertEventRows(db, chained.rows);
   yield* recordModelSpend(db, head.sessionId, chained.stored);
   const lastHash = chained.stored.at(-1)?.hash;
-  // What lockSessionHead would have set: the reserved seqs and the newest event's `at`.
-  const lastAt = reserve ? events.at(-1)?.at : undefined;
-  const count = reserve && events.length > 0 ? events.length : undefined;
   if (lastHash !== undefined || mirror !== undefined) {
     const values = {
       id: head.sessionId,
       ...(lastHash === undefined ? {} : { hash: lastHash }),
       ...(mirror === undefined ? {} : { status: mirror.status, reason: mirror.reason_code }),
-      ...(count === undefined ? {} : { count }),
-      ...(lastAt === undefined ? {} : { at: lastAt }),
     };
-    const shape = `sessionHeadTail:${lastHash !== undefined}:${mirror !== undefined}:${count !== undefined}:${lastAt !== undefined}`;
+    const shape = `sessionHeadTail:${lastHash !== undefined}:${mirror !== undefined}`;
     yield* rowsOf(
       cachedStatement(db, shape, values, (p) =>
         db
           .updateTable('sessions')
-          .set((eb) => ({
-            ...(p.count === undefined ? {} : { last_seq: eb('last_seq', '+', p.count) }),
-            ...(p.at === undefined ? {} : { updated_at: p.at }),
+          .set({
             ...(p.hash === undefined ? {} : { last_hash: p.hash }),
             ...(p.status === undefined ? {} : { status: p.status, reason_code: p.reason }),
-          }))
+          })
           .where('id', '=', p.id),
       ),
     );

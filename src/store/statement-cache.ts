@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Compilable, CompiledQuery } from 'kysely';
 import { AasError } from '../kernel/index.js';
 
@@ -14,6 +15,17 @@ interface Template {
 
 /** Per Kysely instance (one dialect, one store): shape → compiled statement. */
 const templates = new WeakMap<object, Map<string, Template>>();
+
+/**
+ * SQL text of every template → the name PostgreSQL connections prepare it under (see
+ * postgres-prepared-driver.ts). Bounded like the templates: one entry per shape's text.
+ */
+const preparedNames = new Map<string, string>();
+
+/** The prepared-statement name of a template's SQL text; undefined for any other statement. */
+export function preparedStatementName(sqlText: string): string | undefined {
+  return preparedNames.get(sqlText);
+}
 
 /**
  * Builds and compiles a statement once per `shape`; later calls only bind `values`. Kysely
@@ -64,6 +76,11 @@ function makeTemplate<V extends Record<string, unknown>>(
     throw new AasError('INTERNAL', `statement ${shape} inlines a value into its SQL text`, {
       shape,
     });
+  }
+  if (!preparedNames.has(compiled.sql)) {
+    // From the text itself, so equal texts share a name and different ones cannot (96 bits).
+    const digest = createHash('sha256').update(compiled.sql).digest('hex');
+    preparedNames.set(compiled.sql, `aas_${digest.slice(0, 24)}`);
   }
   const slots = compiled.parameters.map(
     (parameter): Slot =>

@@ -1,0 +1,235 @@
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DatabaseSchema } from '../../src/store/database-schema.js';
+import type { Store } from '../../src/store/index.js';
+import { claimAtPeek, type PeekedClaim } from '../../src/store/postgres-claim-at-peek.js';
+import { repoLockKey, repoLockKeySql } from '../../src/store/repo-lock-key.js';
+import { runOperationAsync } from '../../src/store/sql-operation.js';
+import { type StoreFixture, storeDialects } from './dialects.js';
+import {
+  at,
+  claim,
+  createQueuedRun,
+  event,
+  expectCode,
+  expectValidChain,
+  finish,
+  runId,
+  sessionId,
+} from './queue-helpers.js';
+
+/**
+ * The queue's shortcuts on PostgreSQL, against both dialects where the outcome is the same: a
+ * store's guess of a session head (postgres-run-update.ts) may be stale, a claim's read of the
+ * queue (postgres-claim-at-peek.ts) may be overtaken, and prepared statements may go stale
+ * under a migration. Each must end exactly as the locking path would.
+ */
+
+const dialects = await storeDialects();
+
+for (const dialect of dialects) {
+  describe.skipIf(!dialect.available)(`queue fast paths: ${dialect.name}`, () => {
+    let fixture: StoreFixture;
+    let store: Store;
+
+    beforeEach(async () => {
+      fixture = await dialect.open();
+      store = fixture.store;
+    });
+
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    async function expectChainOf(n: number): Promise<void> {
+      expectValidChain(await store.readEvents(sessionId(n)), await store.getSession(sessionId(n)));
+    }
+
+    it('finishes after the head another store moved, chaining after it', async () => {
+      const other = await fixture.openAnother();
+      await createQueuedRun(store, 1);
+      const claimed = await claim(store, 'worker-1');
+      if (claimed === null) throw new Error('nothing claimed');
+      // The session moves on behind this store's back: its known head is now stale.
+      await other.appendEvents(sessionId(1), [event('agent.output', 1), event('agent.output', 2)]);
+      const finished = await finish(store, claimed.run);
+      expect(finished.run.status).toBe('ready_for_promotion');
+      expect(finished.events.map((stored) => stored.seq)).toEqual([5]);
+      await expectChainOf(1);
+      // And the next write of this store, its head known again, chains after that one.
+      const appended = await store.appendEvents(sessionId(1), [event('agent.output', 3)]);
+      expect(appended.map((stored) => stored.seq)).toEqual([6]);
+      await expectChainOf(1);
+    });
+
+    it('refuses a finish whose fence was lost while the head stayed, writing nothing', async () => {
+      const other = await fixture.openAnother();
+      await createQueuedRun(store, 1);
+      const claimed = await claim(store, 'worker-1');
+      if (claimed === null) throw new Error('nothing claimed');
+      // The lease changes hands without an event: this store's head is still the head.
+      await other.updateRun({
+        runId: runId(1),
+        expect: { status: ['running'] },
+        changes: { leaseOwner: 'worker-2' },
+        events: [],
+      });
+      const before = await store.readEvents(sessionId(1));
+      await expectCode(finish(store, claimed.run), 'LEASE_FENCED');
+      expect(await store.readEvents(sessionId(1))).toEqual(before);
+      expect(await store.getRun(runId(1))).toMatchObject({
+        status: 'running',
+        leaseOwner: 'worker-2',
+      });
+      await expectChainOf(1);
+    });
+
+    it('refuses a finish whose status moved with the head, writing nothing', async () => {
+      const other = await fixture.openAnother();
+      await createQueuedRun(store, 1);
+      const claimed = await claim(store, 'worker-1');
+      if (claimed === null) throw new Error('nothing claimed');
+      await other.updateRun({
+        runId: runId(1),
+        expect: { status: ['running'] },
+        changes: { status: 'queued', leaseOwner: null, leaseExpiresAt: null },
+        events: [event('run.requeued', 1)],
+      });
+      await expectCode(finish(store, claimed.run), 'LEASE_FENCED');
+      expect((await store.readEvents(sessionId(1))).map((stored) => stored.type)).toEqual([
+        'session.created',
+        'run.started',
+        'run.requeued',
+      ]);
+      await expectChainOf(1);
+    });
+
+    it('claims a run whose session another store wrote since it was queued', async () => {
+      const other = await fixture.openAnother();
+      await createQueuedRun(other, 1);
+      await other.appendEvents(sessionId(1), [event('note', 1)]);
+      const claimed = await claim(store, 'worker-1');
+      expect(claimed?.events.map((stored) => stored.seq)).toEqual([3]);
+      if (claimed === null) throw new Error('nothing claimed');
+      await finish(store, claimed.run);
+      await expectChainOf(1);
+    });
+  });
+}
+
+const postgres = dialects.find((candidate) => candidate.name === 'postgres');
+
+describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only', () => {
+  let fixture: StoreFixture;
+  let store: Store;
+
+  beforeEach(async () => {
+    if (postgres === undefined) throw new Error('no postgres fixture');
+    fixture = await postgres.open();
+    store = fixture.store;
+  });
+
+  afterEach(async () => {
+    await fixture.cleanup();
+  });
+
+  /** The store's own statements, compiled for this database and run on a client of the test's. */
+  async function withKysely<T>(
+    use: (db: Kysely<DatabaseSchema>, client: pg.Client) => Promise<T>,
+  ): Promise<T> {
+    const client = new pg.Client({ connectionString: fixture.databaseUrl });
+    await client.connect();
+    const db = new Kysely<DatabaseSchema>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ max: 1 }) }),
+    });
+    try {
+      return await use(db, client);
+    } finally {
+      await client.end();
+      await db.destroy();
+    }
+  }
+
+  /** claimAtPeek with `between` run after its read of the queue and before its write. */
+  function claimAtPeekAround(between: () => Promise<void>): Promise<PeekedClaim> {
+    return withKysely((db, client) => {
+      let statements = 0;
+      return runOperationAsync(
+        claimAtPeek(db, {
+          owner: 'worker-1',
+          nowIso: at(3_600_000),
+          leaseExpiresAt: at(3_660_000),
+          events: (run) => [event('run.started', 3_600_000, { fencingToken: run.fencingToken })],
+        }),
+        async (query) => {
+          statements += 1;
+          if (statements === 2) await between();
+          return (await client.query(query.sql, [...query.parameters])).rows;
+        },
+      );
+    });
+  }
+
+  it('computes the repo lock key in SQL as repoLockKey does', async () => {
+    const repos = ['/srv/repos/demo', "/it's/a repo", '/srv/ünïcödé/日本', ''];
+    await withKysely(async (db, client) => {
+      for (const repo of repos) {
+        const query = sql<{ key: string }>`select ${repoLockKeySql('t.repo')} as key
+          from (values (cast(${repo} as text))) as t(repo)`.compile(db);
+        const { rows } = await client.query<{ key: string }>(query.sql, [...query.parameters]);
+        expect(rows[0]?.key).toBe(repoLockKey(repo));
+      }
+    });
+  });
+
+  it('passes over a run whose session moved after the read and claims the next', async () => {
+    const other = await fixture.openAnother();
+    await createQueuedRun(store, 1);
+    await createQueuedRun(store, 2);
+    const outcome = await claimAtPeekAround(async () => {
+      await other.appendEvents(sessionId(1), [event('note', 1)]);
+    });
+    expect(outcome).toMatchObject({ outcome: 'claimed', claimed: { run: { id: runId(2) } } });
+    expect(await store.getRun(runId(1))).toMatchObject({ status: 'queued', claimCount: 0 });
+    expectValidChain(await store.readEvents(sessionId(2)), await store.getSession(sessionId(2)));
+  });
+
+  it('writes nothing when every run it read was claimed first, and says so', async () => {
+    const other = await fixture.openAnother();
+    await createQueuedRun(store, 1);
+    await createQueuedRun(store, 2);
+    const outcome = await claimAtPeekAround(async () => {
+      expect(await claim(other, 'worker-2')).not.toBeNull();
+      expect(await claim(other, 'worker-2')).not.toBeNull();
+    });
+    expect(outcome).toEqual({ outcome: 'overtaken' });
+    for (const n of [1, 2]) {
+      expect(await store.getRun(runId(n))).toMatchObject({ leaseOwner: 'worker-2', claimCount: 1 });
+      expectValidChain(await store.readEvents(sessionId(n)), await store.getSession(sessionId(n)));
+    }
+  });
+
+  it('keeps claiming, renewing and finishing after another process adds a column', async () => {
+    for (const n of [1, 2, 3, 4]) await createQueuedRun(store, n);
+    // Every shape of claim and finish, prepared on the store's connection…
+    const first = await claim(store, 'worker-1');
+    const limited = await claim(store, 'worker-1', { maxRunningPerRepo: 5 });
+    if (first === null || limited === null) throw new Error('nothing claimed');
+    await finish(store, first.run);
+    await finish(store, limited.run);
+    // …then a migration elsewhere changes what `RETURNING *` and `SELECT *` return.
+    await fixture.rawQuery('ALTER TABLE runs ADD COLUMN added_elsewhere text');
+    // First inside a transaction (aborted by the stale statement, then run again unprepared).
+    const limitedAgain = await claim(store, 'worker-1', { maxRunningPerRepo: 5 });
+    const again = await claim(store, 'worker-1');
+    if (again === null || limitedAgain === null) throw new Error('nothing claimed');
+    const fence = { runId: again.run.id, leaseOwner: 'worker-1', fencingToken: 1 };
+    expect(await store.renewRunLease(fence, at(3_700_000))).toMatchObject({ held: true });
+    await finish(store, again.run);
+    await finish(store, limitedAgain.run);
+    for (const n of [1, 2, 3, 4]) {
+      expect(await store.getRun(runId(n))).toMatchObject({ status: 'ready_for_promotion' });
+    }
+  });
+});
