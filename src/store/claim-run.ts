@@ -1,41 +1,21 @@
-import { type Expression, type Kysely, type SqlBool, sql } from 'kysely';
+import { type Kysely, type SqlBool, sql } from 'kysely';
 import { AasError } from '../kernel/index.js';
+import {
+  type ClaimedRun,
+  type ClaimRunInput,
+  candidates,
+  type NotAmong,
+} from './claim-candidates.js';
 import type { DatabaseSchema, RunRow } from './database-schema.js';
 import { claimOnPostgres } from './postgres-claim.js';
-import {
-  type NewEvent,
-  RequirementKind,
-  type RunRecord,
-  RunStatus,
-  type StoredEvent,
-  type WorkerMatch,
-} from './records.js';
+import { RunStatus } from './records.js';
 import { runFromRow } from './row-mappers.js';
 import { appendToLockedHead, lockSessionHead } from './session-head.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
 import { cachedStatement } from './statement-cache.js';
 import type { Dialect } from './store.js';
 
-export interface ClaimRunInput {
-  readonly owner: string;
-  readonly nowIso: string;
-  readonly leaseExpiresAt: string;
-  readonly maxRunningPerRepo?: number;
-  readonly runId?: string;
-  /** Without it the claim ignores run requirements (a process claiming the run it reserved). */
-  readonly match?: WorkerMatch;
-  /**
-   * The claim's events, given the run as the claim leaves it. Must depend on nothing else and
-   * do nothing else: on PostgreSQL it is called before the run is written, once for every run
-   * the claim may take (postgres-claim-at-peek.ts).
-   */
-  readonly events: (claimed: RunRecord) => readonly NewEvent[];
-}
-
-export interface ClaimedRun {
-  readonly run: RunRecord;
-  readonly events: StoredEvent[];
-}
+export type { ClaimedRun, ClaimRunInput } from './claim-candidates.js';
 
 /**
  * Claims the best claimable run (see Store.claimRun) in the caller's write transaction and
@@ -56,84 +36,6 @@ export function* claimRun(
   if (dialect === 'postgres') return yield* claimOnPostgres(db, input);
   const claimed = yield* claimOnSqlite(db, input);
   return claimed === undefined ? null : yield* recordClaim(db, claimed, input);
-}
-
-/**
- * How a dialect states that a value is not among a list: SQLite binds one placeholder per
- * item (`not in (…)`), PostgreSQL one array parameter (`<> all(…)`), which keeps the statement
- * text the same whatever the list's length.
- */
-export type NotAmong = (column: string) => Expression<SqlBool>;
-
-/** Which runs `candidates` leaves out besides those not claimable. */
-export interface CandidateExclusions {
-  /** Runs whose requirements are not all among the worker's offers (with `input.match`). */
-  readonly unoffered?: NotAmong;
-  /** Runs (PostgreSQL: looked at and skipped earlier in the same claim). */
-  readonly runs?: NotAmong;
-  /** Repositories (PostgreSQL: found full or busy earlier in the same claim). */
-  readonly repos?: NotAmong;
-}
-
-/**
- * The `count` best claimable runs of `input`, best first, as `candidate`. With a `match`, a run
- * is left out while one of its requirements is not among the offers (`exclusions.unoffered`;
- * none means the worker offers nothing).
- */
-export function candidates(
-  db: Kysely<DatabaseSchema>,
-  input: ClaimRunInput,
-  exclusions: CandidateExclusions = {},
-  count = 1,
-) {
-  const match = input.match;
-  const { unoffered, runs, repos } = exclusions;
-  return (
-    db
-      .selectFrom('runs as candidate')
-      // A literal, not a parameter: SQLite uses the partial index runs_queued_claim_order only
-      // when the statement itself says status = 'queued'.
-      .where('candidate.status', '=', sql.lit(RunStatus.queued))
-      .where('candidate.cancel_requested_at', 'is', null)
-      .where((eb) =>
-        eb.or([
-          eb('candidate.not_before', 'is', null),
-          eb('candidate.not_before', '<=', input.nowIso),
-        ]),
-      )
-      // Unleased, or reserved for this owner (a reservation by another process is its own).
-      .where((eb) =>
-        eb.or([
-          eb('candidate.lease_owner', 'is', null),
-          eb('candidate.lease_owner', '=', input.owner),
-        ]),
-      )
-      .$if(input.runId !== undefined, (qb) => qb.where('candidate.id', '=', input.runId ?? ''))
-      .$if(match !== undefined, (qb) =>
-        qb.where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('run_requirements as unmet')
-                .select('unmet.run_id')
-                .whereRef('unmet.run_id', '=', 'candidate.id')
-                .$if(match?.anyAgent === true, (sub) =>
-                  sub.where('unmet.kind', '<>', sql.lit(RequirementKind.agent)),
-                )
-                .$if(unoffered !== undefined, (sub) =>
-                  sub.where(unoffered?.('unmet.requirement') ?? sql.lit(true)),
-                ),
-            ),
-          ),
-        ),
-      )
-      .$if(runs !== undefined, (qb) => qb.where(runs?.('candidate.id') ?? sql.lit(true)))
-      .$if(repos !== undefined, (qb) => qb.where(repos?.('candidate.repo') ?? sql.lit(true)))
-      .orderBy('candidate.priority', 'desc')
-      .orderBy('candidate.created_at')
-      .orderBy('candidate.id')
-      // A literal: a prepared statement's generic plan then knows how few rows are wanted.
-      .limit(sql.lit(count))
-  );
 }
 
 /** SQLite, under the database write lock: choose and claim in one statement. */

@@ -1,7 +1,7 @@
 import { type CompiledQuery, type Kysely, type SqlBool, sql } from 'kysely';
 import { AasError } from '../kernel/index.js';
 import { chainEvents } from './chain-events.js';
-import { type ClaimedRun, type ClaimRunInput, candidates } from './claim-run.js';
+import { type ClaimedRun, type ClaimRunInput, candidates } from './claim-candidates.js';
 import { announcementPayload } from './commit-announcements.js';
 import type { DatabaseSchema, EventRow, RunRow } from './database-schema.js';
 import { announced, eventColumns } from './event-columns.js';

@@ -7,7 +7,7 @@ import {
   type ClaimRunInput,
   candidates,
   type NotAmong,
-} from './claim-run.js';
+} from './claim-candidates.js';
 import { announcementPayload } from './commit-announcements.js';
 import type { DatabaseSchema, RunRow } from './database-schema.js';
 import { announced, type EventColumns, eventColumns, insertEventColumns } from './event-columns.js';
