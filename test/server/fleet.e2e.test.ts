@@ -126,20 +126,32 @@ describe.skipIf(skip)('a fleet: two replicas, three remote workers, one PostgreS
       );
     }
 
-    // Kill w1 while it holds a run; remember that claim for its late report.
-    const held = await waitFor('w1 to hold a run', async () => {
-      const listed = await json<{
-        items: { name: string; runIds: string[]; fencingToken: number | null }[];
-      }>(follower, '/api/v1/workers');
-      const w1 = listed.items.find((item) => item.name === 'w1');
-      const runId = w1?.runIds[0];
-      return runId !== undefined && w1?.fencingToken != null
-        ? { runId, fencingToken: w1.fencingToken }
-        : undefined;
-    });
-    const w1 = workers.get('w1');
-    w1?.child.kill('SIGKILL');
-    await w1?.exited;
+    // Kill a worker while it holds a run; what it held is read after the kill (its leases stay
+    // on record until they lapse), so the claim remembered for its late report is one it held.
+    type Listed = {
+      items: { id: string; name: string; runIds: string[]; fencingToken: number | null }[];
+    };
+    let held: { runId: string; fencingToken: number } | undefined;
+    let w1: WorkerProcess | undefined = workers.get('w1');
+    for (let round = 1; held === undefined; round += 1) {
+      if (round > 5) throw new Error('no killed worker held a run');
+      const name = round === 1 ? 'w1' : `w1-${round}`;
+      w1 = round === 1 ? workers.get('w1') : await startWorker(name, leader);
+      await waitFor(`${name} to hold a run`, async () => {
+        const listed = await json<Listed>(follower, '/api/v1/workers');
+        return (listed.items.find((item) => item.name === name)?.runIds.length ?? 0) > 0
+          ? true
+          : undefined;
+      });
+      w1?.child.kill('SIGKILL');
+      await w1?.exited;
+      const after = await json<Listed>(follower, '/api/v1/workers');
+      const victim = after.items.find((item) => item.name === name);
+      const runId = victim?.runIds[0];
+      if (runId !== undefined && victim?.fencingToken != null) {
+        held = { runId, fencingToken: victim.fencingToken };
+      }
+    }
 
     // Then the replica that leads the sweep, while its worker w2 still holds runs.
     const status = async (server: ServerProcess, runId: string) =>
@@ -228,7 +240,8 @@ describe.skipIf(skip)('a fleet: two replicas, three remote workers, one PostgreS
     expect((await status(follower, held.runId)).status).toBe('ready_for_promotion');
 
     // Revoked, its credential is refused outright.
-    await json(follower, '/api/v1/workers/w1', { method: 'DELETE' });
+    const victimName = [...workers.entries()].find(([, process]) => process === w1)?.[0] ?? 'w1';
+    await json(follower, `/api/v1/workers/${victimName}`, { method: 'DELETE' });
     const refused = await fetch(`${follower.url}/api/v1/workers/claim`, {
       method: 'POST',
       headers: { authorization: `Bearer ${saved.credential}`, 'content-type': 'application/json' },
