@@ -1,26 +1,19 @@
 import type { AasError } from '../kernel/index.js';
 import type { LeaseOp } from './lease-ops.js';
+import type { RemoteLease } from './remote-workers.js';
 
-/** A claim as a remote worker receives it (see RemoteLease on the control plane). */
-export interface LeaseGrant {
-  readonly runId: string;
-  readonly sessionId: string;
-  readonly claim: number;
-  readonly maxClaims: number;
-  readonly jobSpec: unknown;
-  readonly repo: string;
-  readonly baseRef: string | null;
-  readonly baseCommit: string | null;
-  readonly leaseExpiresAt: string;
-  readonly fencingToken: number;
-  readonly leaseMs: number;
+/**
+ * A claim as a remote worker receives it: the control plane's RemoteLease as it crosses the
+ * wire, whose policy layer is checked again on arrival (see serverPolicyOf) and whose base-pack
+ * path the worker does not need (it asks by run id).
+ */
+export type LeaseGrant = Omit<RemoteLease, 'serverPolicy' | 'basePackPath'> & {
   readonly serverPolicy: {
     readonly name: string;
     readonly source: string;
     readonly layer: unknown;
   } | null;
-  readonly budgets: { readonly sessionMaxCostUsd?: number; readonly repoDailyMaxCostUsd?: number };
-}
+};
 
 export type LeaseOrderWire = 'ok' | 'cancel' | 'lost';
 
