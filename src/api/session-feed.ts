@@ -40,6 +40,18 @@ const STATUS_TYPES: ReadonlySet<string> = new Set([
   'promotion.failed',
 ]);
 
+/** What the feed last read of a session. */
+interface KnownStatus {
+  readonly status: RunStatus;
+  /** The session's last seq in that read: the read reflects every event up to it. */
+  readonly seq: number;
+  /** Learnt without sending it (the session was new to the feed and nothing announced a change). */
+  readonly silent: boolean;
+}
+
+/** No status-bearing event among a session's news. */
+const NOT_ANNOUNCED = -1;
+
 /** Statuses remembered at most; the oldest is forgotten first (it is then re-learnt). */
 const MAX_TRACKED = 10_000;
 
@@ -66,9 +78,12 @@ export function sessionFrame(item: SessionListItem): string {
  */
 export class SessionFeed {
   private readonly clients = new Set<ServerResponse>();
-  private readonly statuses = new Map<string, RunStatus>();
-  /** Sessions with news not read yet: true when a status-bearing event was among it. */
-  private readonly pending = new Map<string, boolean>();
+  private readonly statuses = new Map<string, KnownStatus>();
+  /**
+   * Sessions with news not read yet: the highest seq of a status-bearing event among it, or
+   * NOT_ANNOUNCED.
+   */
+  private readonly pending = new Map<string, number>();
   private flushing: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
   private keepAlive: NodeJS.Timeout | null = null;
@@ -174,8 +189,16 @@ export class SessionFeed {
 
   private note(event: StoredEvent): void {
     if (QUIET_TYPES.has(event.type)) return;
-    const announced = this.pending.get(event.sessionId) === true || STATUS_TYPES.has(event.type);
-    this.pending.set(event.sessionId, announced);
+    const announcedSeq = STATUS_TYPES.has(event.type) ? event.seq : NOT_ANNOUNCED;
+    if (announcedSeq !== NOT_ANNOUNCED) {
+      // A read for other news may have seen this change committed before it was published
+      // here, and learnt its status silently: that status is this change's, so forget it, and
+      // the read this event causes sends it as news.
+      const known = this.statuses.get(event.sessionId);
+      if (known?.silent === true && known.seq >= event.seq) this.statuses.delete(event.sessionId);
+    }
+    const before = this.pending.get(event.sessionId) ?? NOT_ANNOUNCED;
+    this.pending.set(event.sessionId, Math.max(before, announcedSeq));
     this.wake();
   }
 
@@ -194,7 +217,7 @@ export class SessionFeed {
     while (this.clients.size > 0) {
       const next = this.pending.entries().next();
       if (next.done === true) return;
-      const [sessionId, announced] = next.value;
+      const [sessionId, announcedSeq] = next.value;
       this.pending.delete(sessionId);
       let item: SessionListItem | null;
       try {
@@ -206,8 +229,18 @@ export class SessionFeed {
       }
       if (item === null) continue;
       const known = this.statuses.get(sessionId);
-      this.remember(sessionId, item.status);
-      const changed = known === undefined ? announced : known !== item.status;
+      let changed: boolean;
+      if (known !== undefined) changed = known.status !== item.status;
+      else {
+        // A status change announced while this read was in flight, and already in what it
+        // read, is news too: without this the feed would learn it silently here and then
+        // find nothing changed when that announcement's own read comes.
+        const announcedSince = this.pending.get(sessionId) ?? NOT_ANNOUNCED;
+        changed =
+          announcedSeq !== NOT_ANNOUNCED ||
+          (announcedSince !== NOT_ANNOUNCED && announcedSince <= item.lastSeq);
+      }
+      this.remember(sessionId, { status: item.status, seq: item.lastSeq, silent: !changed });
       if (!changed) continue;
       const frame = sessionFrame(item);
       for (const client of this.clients) this.write(client, frame);
@@ -221,10 +254,10 @@ export class SessionFeed {
     return { ...session, runId: runs.at(-1)?.id ?? null };
   }
 
-  private remember(sessionId: string, status: RunStatus): void {
+  private remember(sessionId: string, known: KnownStatus): void {
     // Re-inserted so the map's order is least recently seen first.
     this.statuses.delete(sessionId);
-    this.statuses.set(sessionId, status);
+    this.statuses.set(sessionId, known);
     if (this.statuses.size > MAX_TRACKED) {
       const oldest = this.statuses.keys().next();
       if (oldest.done !== true) this.statuses.delete(oldest.value);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionRecorder, sessionEvent } from '../../src/sessions/index.js';
+import { EventBus, SessionRecorder, sessionEvent } from '../../src/sessions/index.js';
+import type { Store, StoredEvent } from '../../src/store/index.js';
 import { type StoreFixture, storeDialects } from '../store/dialects.js';
 import { expectError, type RunningApi, startApi, submitQueued } from './api-fixture.js';
 import { openSse, type SseConnection } from './sse-client.js';
@@ -65,6 +66,59 @@ function log(api: RunningApi, sessionId: string, runId: string, message: string)
       durationMs: 1,
     }),
   );
+}
+
+/**
+ * The store with the feed's reads under the test's control: `hold()` parks the next session
+ * read until released; `nextRead()` resolves once a whole read (session, then its runs) is done.
+ */
+function readGate(store: Store) {
+  let parked: { entered: () => void; released: Promise<void> } | null = null;
+  let readDone: (() => void) | null = null;
+  const wrapped = new Proxy(store, {
+    get(target, key, receiver) {
+      if (key === 'getSession') {
+        return async (sessionId: string) => {
+          const park = parked;
+          parked = null;
+          if (park !== null) {
+            park.entered();
+            await park.released;
+          }
+          return target.getSession(sessionId);
+        };
+      }
+      if (key === 'listRunsForSession') {
+        return async (sessionId: string) => {
+          const runs = await target.listRunsForSession(sessionId);
+          const done = readDone;
+          readDone = null;
+          done?.();
+          return runs;
+        };
+      }
+      const value: unknown = Reflect.get(target, key, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return {
+    store: wrapped,
+    hold() {
+      let release: () => void = () => undefined;
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const entered = new Promise<void>((resolve) => {
+        parked = { entered: resolve, released };
+      });
+      return { entered, release };
+    },
+    nextRead() {
+      return new Promise<void>((resolve) => {
+        readDone = resolve;
+      });
+    },
+  };
 }
 
 for (const dialect of dialects) {
@@ -170,6 +224,62 @@ for (const dialect of dialects) {
         ]);
       } finally {
         feed.close();
+      }
+    });
+
+    it('sends a change announced while a read for other news was in flight', async () => {
+      const gate = readGate(fixture.store);
+      const gated = await startApi(fixture, { store: gate.store });
+      const older = await submitQueued(gated);
+      await start(gated, older.sessionId, older.runId);
+      const feed = await openSse(`${gated.url}/api/v1/stream`, {
+        authorization: `Bearer ${gated.secrets.viewer}`,
+      });
+      try {
+        const held = gate.hold();
+        await log(gated, older.sessionId, older.runId, 'before the change');
+        await held.entered;
+        // The change commits and is announced while the read for the log is parked; the
+        // parked read then sees it committed.
+        await finish(gated, older.sessionId, older.runId);
+        held.release();
+        expect(items(await feed.take(1))).toEqual([
+          expect.objectContaining({ id: older.sessionId, status: 'failed' }),
+        ]);
+      } finally {
+        feed.close();
+        await gated.close();
+      }
+    });
+
+    it('sends a change a read for other news saw before it was announced', async () => {
+      const gate = readGate(fixture.store);
+      const gated = await startApi(fixture, { store: gate.store });
+      const older = await submitQueued(gated);
+      await start(gated, older.sessionId, older.runId);
+      const feed = await openSse(`${gated.url}/api/v1/stream`, {
+        authorization: `Bearer ${gated.secrets.viewer}`,
+      });
+      try {
+        // The change commits, but its announcement is held back...
+        const unannounced: StoredEvent[] = [];
+        const elsewhere = new EventBus();
+        elsewhere.onAny((event) => unannounced.push(event));
+        await finish({ ...gated, bus: elsewhere }, older.sessionId, older.runId);
+        // ...while the read for a later log learns the new status...
+        const read = gate.nextRead();
+        await log(gated, older.sessionId, older.runId, 'after the change');
+        await read;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        // ...and only then does the announcement arrive.
+        expect(unannounced.map((event) => event.type)).toEqual(['run.completed']);
+        gated.bus.publish(unannounced);
+        expect(items(await feed.take(1))).toEqual([
+          expect.objectContaining({ id: older.sessionId, status: 'failed' }),
+        ]);
+      } finally {
+        feed.close();
+        await gated.close();
       }
     });
 
