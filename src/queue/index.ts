@@ -3,6 +3,7 @@ export {
   type CancelOutcome,
   type ClaimedRun,
   type ClaimFence,
+  LEASE_WRITE_RETENTION_MS,
   type QueueDeps,
   type QueueSettings,
   RunQueue,

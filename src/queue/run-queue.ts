@@ -42,7 +42,17 @@ export type CancelOutcome = 'cancelled' | 'cancel_requested';
 export interface SweepReport {
   readonly requeued: readonly string[];
   readonly ended: readonly string[];
+  /** Records of applied remote writes forgotten (runs finished an hour ago or more). */
+  readonly prunedLeaseWrites: number;
 }
+
+/**
+ * How long the record of a remote worker's numbered write outlives its run: a worker retries a
+ * write only while its lease could still be held (a minute by default), so an hour is ample.
+ */
+export const LEASE_WRITE_RETENTION_MS = 3_600_000;
+/** Sweeps run every second or so; the prune, a table scan, at most this often. */
+const LEASE_WRITE_PRUNE_EVERY_MS = 10 * 60_000;
 
 /**
  * The durable run queue: claims with a lease and a fencing token, heartbeats that renew the
@@ -51,6 +61,8 @@ export interface SweepReport {
  * transaction, so any number of processes can share one queue.
  */
 export class RunQueue {
+  #nextLeaseWritePruneMs = Number.NEGATIVE_INFINITY;
+
   constructor(
     private readonly deps: QueueDeps,
     readonly settings: QueueSettings,
@@ -285,7 +297,15 @@ export class RunQueue {
     if (requeued.length + ended.length > 0) {
       this.deps.log.warn({ requeued, ended }, 'runs whose lease expired were recovered');
     }
-    return { requeued, ended };
+    return { requeued, ended, prunedLeaseWrites: await this.#pruneLeaseWrites() };
+  }
+
+  async #pruneLeaseWrites(): Promise<number> {
+    const nowMs = this.deps.clock.nowMs();
+    if (nowMs < this.#nextLeaseWritePruneMs) return 0;
+    this.#nextLeaseWritePruneMs = nowMs + LEASE_WRITE_PRUNE_EVERY_MS;
+    const cutoff = new Date(nowMs - LEASE_WRITE_RETENTION_MS).toISOString();
+    return this.deps.store.pruneLeaseWrites(cutoff);
   }
 
   async #interrupt(

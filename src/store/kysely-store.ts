@@ -4,7 +4,7 @@ import { type NewRunArtifact, putRunArtifact, runArtifactFromRow } from './artif
 import { chainEvents } from './chain-events.js';
 import { type ClaimedRun, type ClaimRunInput, claimRun } from './claim-run.js';
 import type { DatabaseSchema } from './database-schema.js';
-import { recordLeaseWrite } from './lease-write.js';
+import { pruneLeaseWrites, recordLeaseWrite } from './lease-write.js';
 import {
   MODEL_USAGE_EVENT,
   modelSpendFromRow,
@@ -310,11 +310,14 @@ export class KyselyStore implements Store {
 
   async listRunsWithExpiredLease(nowIso: string, limit?: number): Promise<RunRecord[]> {
     checkLimit(limit, 'limit');
-    // A NULL lease (never leased) never compares as expired.
+    // A NULL lease (never leased) never compares as expired. A lease always has an owner
+    // (claims and reservations set both, every release clears both): `lease_owner` selects the
+    // leased runs through runs_lease_owner, whose key a renewal never changes (migration 0008).
     const query = this.#db
       .selectFrom('runs')
       .selectAll()
       .where('status', 'in', [RunStatus.queued, RunStatus.running])
+      .where('lease_owner', 'is not', null)
       .where('lease_expires_at', '<', nowIso)
       .orderBy('lease_expires_at')
       .orderBy('id')
@@ -323,6 +326,10 @@ export class KyselyStore implements Store {
     return this.#read('listRunsWithExpiredLease', function* () {
       return (yield* rowsOf(query)).map(runFromRow);
     });
+  }
+
+  async pruneLeaseWrites(finishedBeforeIso: string): Promise<number> {
+    return this.#write('pruneLeaseWrites', () => pruneLeaseWrites(this.#db, finishedBeforeIso));
   }
 
   async getSession(id: string): Promise<SessionRecord | null> {

@@ -1,6 +1,7 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { AasError } from '../kernel/index.js';
 import type { DatabaseSchema } from './database-schema.js';
+import { RunStatus } from './records.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
 
 /** The details of the CONFLICT a repeated remote write fails with. */
@@ -64,4 +65,32 @@ export function isDuplicateWrite(error: unknown): boolean {
     error.code === 'CONFLICT' &&
     error.details[DUPLICATE_WRITE] === true
   );
+}
+
+/**
+ * Deletes the numbered-write records of runs that finished before `finishedBeforeIso` (and are
+ * not queued or running again); returns how many. Only a holder retrying a write whose answer it
+ * lost reads them, and it stops retrying once its lease would have expired, long before any
+ * sensible cutoff.
+ */
+export function* pruneLeaseWrites(
+  db: Kysely<DatabaseSchema>,
+  finishedBeforeIso: string,
+): SqlOperation<number> {
+  const deleted = yield* rowsOf(
+    db
+      .deleteFrom('lease_writes')
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('runs')
+            .select(sql.lit(1).as('one'))
+            .whereRef('runs.id', '=', 'lease_writes.run_id')
+            .where('runs.status', 'not in', [RunStatus.queued, RunStatus.running])
+            .where('runs.finished_at', '<', finishedBeforeIso),
+        ),
+      )
+      .returning('run_id')
+      .compile(),
+  );
+  return deleted.length;
 }

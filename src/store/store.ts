@@ -164,6 +164,12 @@ export interface Store {
    */
   listRunsWithExpiredLease(nowIso: string, limit?: number): Promise<RunRecord[]>;
 
+  /**
+   * Forgets which numbered remote writes were applied (see `writeSeq`) for runs that finished
+   * before `finishedBeforeIso`; returns how many records went.
+   */
+  pruneLeaseWrites(finishedBeforeIso: string): Promise<number>;
+
   getSession(id: string): Promise<SessionRecord | null>;
   /** Newest first, each with its latest run. */
   listSessions(filter?: SessionFilter): Promise<SessionListItem[]>;

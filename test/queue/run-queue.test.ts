@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAasError, ManualClock, silentLogger } from '../../src/kernel/index.js';
-import { RunQueue } from '../../src/queue/index.js';
+import { LEASE_WRITE_RETENTION_MS, RunQueue } from '../../src/queue/index.js';
 import { parseJobSpec, submitRun } from '../../src/runner/index.js';
 import { EventBus, SessionRecorder, verifyChain } from '../../src/sessions/index.js';
 import { POSTGRES_REQUIRED, type StoreFixture, storeDialects } from '../store/dialects.js';
@@ -70,7 +70,11 @@ for (const dialect of dialects) {
       expect(await queue.heartbeat(claimed.fence)).toEqual({ held: true, cancelRequested: false });
       clock.advance(LEASE_MS - 1);
       // Renewed: not expired although more than one lease length passed since the claim.
-      expect(await queue.sweep('sweeper')).toEqual({ requeued: [], ended: [] });
+      expect(await queue.sweep('sweeper')).toEqual({
+        requeued: [],
+        ended: [],
+        prunedLeaseWrites: 0,
+      });
 
       expect(await queue.requestCancel(submitted.runId, 'bob')).toMatchObject({
         outcome: 'cancel_requested',
@@ -97,7 +101,11 @@ for (const dialect of dialects) {
         fence: first.fence,
       });
       clock.advance(LEASE_MS + 1);
-      expect(await queue.sweep('sweeper')).toEqual({ requeued: [submitted.runId], ended: [] });
+      expect(await queue.sweep('sweeper')).toEqual({
+        requeued: [submitted.runId],
+        ended: [],
+        prunedLeaseWrites: 0,
+      });
       const requeued = await fixture.store.getRun(submitted.runId);
       expect(requeued).toMatchObject({ status: 'queued', leaseOwner: null, claimCount: 1 });
       // random() = 1: the full first backoff step.
@@ -131,7 +139,11 @@ for (const dialect of dialects) {
       expect(isAasError(stale) && stale.code).toBe('LEASE_FENCED');
 
       clock.advance(LEASE_MS + 1);
-      expect(await queue.sweep('sweeper')).toEqual({ requeued: [], ended: [submitted.runId] });
+      expect(await queue.sweep('sweeper')).toEqual({
+        requeued: [],
+        ended: [submitted.runId],
+        prunedLeaseWrites: 0,
+      });
       expect(await fixture.store.getRun(submitted.runId)).toMatchObject({
         status: 'failed',
         reasonCode: 'INTERRUPTED',
@@ -183,7 +195,11 @@ for (const dialect of dialects) {
       await queue.claim('w1');
       await queue.requestCancel(submitted.runId, 'bob');
       clock.advance(LEASE_MS + 1);
-      expect(await queue.sweep('sweeper')).toEqual({ requeued: [], ended: [submitted.runId] });
+      expect(await queue.sweep('sweeper')).toEqual({
+        requeued: [],
+        ended: [submitted.runId],
+        prunedLeaseWrites: 0,
+      });
       expect(await fixture.store.getRun(submitted.runId)).toMatchObject({
         status: 'cancelled',
         reasonCode: 'CANCELLED',
@@ -204,6 +220,36 @@ for (const dialect of dialects) {
       expect(interrupted.map((event) => event.data)).toEqual([
         expect.objectContaining({ cause: 'released', previousOwner: 'w1' }),
       ]);
+    });
+
+    it('forgets applied remote writes an hour after their run finished, pruning every ten minutes', async () => {
+      // This sweep prunes (nothing yet); the next prune is due ten minutes later.
+      expect((await queue.sweep('sweeper')).prunedLeaseWrites).toBe(0);
+      const submitted = await submit();
+      const claimed = await queue.claim('wrk_remote');
+      if (claimed === null) throw new Error('expected a claim');
+      const finishedAtMs = clock.nowMs() - LEASE_WRITE_RETENTION_MS - 1;
+      const finish = () =>
+        fixture.store.updateRun({
+          runId: submitted.runId,
+          changes: {
+            status: 'failed',
+            reasonCode: 'AGENT_FAILED',
+            finishedAt: new Date(finishedAtMs).toISOString(),
+            leaseOwner: null,
+            leaseExpiresAt: null,
+          },
+          events: [],
+          expect: { ...claimed.fence, status: ['running'] },
+          writeSeq: 1,
+        });
+      await finish();
+      clock.advance(10 * 60_000 - 1);
+      expect((await queue.sweep('sweeper')).prunedLeaseWrites).toBe(0);
+      await expect(finish()).rejects.toMatchObject({ code: 'CONFLICT' });
+      clock.advance(1);
+      expect((await queue.sweep('sweeper')).prunedLeaseWrites).toBe(1);
+      await expect(finish()).rejects.toMatchObject({ code: 'LEASE_FENCED' });
     });
 
     it('a sweep races a renewing holder and loses: the live run is left alone', async () => {

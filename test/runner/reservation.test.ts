@@ -48,6 +48,7 @@ describe('a run reserved for immediate execution', () => {
       expect(await runtime.queue.sweep('system:test')).toEqual({
         ended: [reserved.runId],
         requeued: [],
+        prunedLeaseWrites: 0,
       });
 
       const run = await runtime.store.getRun(reserved.runId);

@@ -1265,6 +1265,7 @@ for (const dialect of dialects) {
           { name: '0005-schedules' },
           { name: '0006-remote-workers' },
           { name: '0007-run-artifacts' },
+          { name: '0008-heartbeat-only-heap' },
         ]);
       });
 

@@ -101,6 +101,48 @@ for (const dialect of dialects) {
       expect(completed).toHaveLength(1);
     });
 
+    it('forgets the numbered writes of runs finished before the cutoff, and only those', async () => {
+      await createQueuedRun(store, 2);
+      const ended = await claimed(store, 1, 'wrk_a');
+      const running = await claimed(store, 2, 'wrk_b');
+      const final = {
+        runId: runId(1),
+        changes: {
+          status: 'failed' as const,
+          reasonCode: 'AGENT_FAILED',
+          finishedAt: at(20_000),
+          leaseOwner: null,
+          leaseExpiresAt: null,
+        },
+        events: [event('run.completed', 20_000)],
+        expect: { leaseOwner: ended.leaseOwner, fencingToken: ended.fencingToken },
+        writeSeq: 3,
+      };
+      await store.updateRun(final);
+      await store.appendEvents(sessionId(2), [event('agent.event', 11_000)], {
+        ...running,
+        writeSeq: 1,
+      });
+      // Finished at 20 s: a cutoff at that instant keeps it, a later one does not.
+      expect(await store.pruneLeaseWrites(at(20_000))).toBe(0);
+      expect(isDuplicateWrite(await errorOf(store.updateRun(final)))).toBe(true);
+      expect(await store.pruneLeaseWrites(at(3_600_000))).toBe(1);
+      expect(await store.pruneLeaseWrites(at(3_600_000))).toBe(0);
+      // Forgotten: the late repeat now meets the fence, which refuses it all the same.
+      expect(await codeOf(store.updateRun(final))).toBe('LEASE_FENCED');
+      // A running run's records stay, whatever the cutoff.
+      expect(
+        isDuplicateWrite(
+          await errorOf(
+            store.appendEvents(sessionId(2), [event('agent.event', 11_000)], {
+              ...running,
+              writeSeq: 1,
+            }),
+          ),
+        ),
+      ).toBe(true);
+    });
+
     it('keeps the numbers of one claim apart from the next claim of the same run', async () => {
       await createQueuedRun(store, 2, { maxClaims: 2 });
       const first = await claimed(store, 2, 'wrk_a');

@@ -6,6 +6,7 @@ import * as modelSpend from './0004-model-spend.js';
 import * as schedules from './0005-schedules.js';
 import * as remoteWorkers from './0006-remote-workers.js';
 import * as runArtifacts from './0007-run-artifacts.js';
+import * as heartbeatOnlyHeap from './0008-heartbeat-only-heap.js';
 
 /**
  * Migrations are compiled into the program rather than read from a folder at run time, so a
@@ -19,6 +20,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0005-schedules': schedules,
   '0006-remote-workers': remoteWorkers,
   '0007-run-artifacts': runArtifacts,
+  '0008-heartbeat-only-heap': heartbeatOnlyHeap,
 };
 
 export const migrationProvider: MigrationProvider = {
