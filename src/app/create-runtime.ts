@@ -122,6 +122,7 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
           checkouts: config.paths.checkouts,
           repos: config.paths.repos,
         },
+        repoUrls: config.repoUrls,
         workspaceStrategy: config.workspaceStrategy,
         serverPolicy,
         runLeaseMs: config.runLeaseMs,
@@ -140,7 +141,7 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
       }),
       schedules: new ScheduleService(
         { store, clock, bus },
-        { checkJob: (job) => checkSubmittable(registry, job) },
+        { checkJob: (job) => checkSubmittable(registry, job, config.repoUrls) },
       ),
       close: () => store.close(),
     };

@@ -111,6 +111,8 @@ export async function createWorkerHost(
               // Beside the bases the control plane sends: their keys have 32 hex digits, a URL's 64.
               repos: paths.repos,
             },
+            // This host's own rule: it fetches from its own network.
+            repoUrls: config.repoUrls,
             workspaceStrategy: config.workspaceStrategy,
             models: host.models,
           },

@@ -37,6 +37,37 @@ describe('parseConfig', () => {
     );
   });
 
+  it('reads which repository URLs jobs may name: any public host by default', () => {
+    expect(parseConfig({ env: {}, cwd: '/' }).repoUrls).toEqual({
+      hosts: ['*'],
+      privateNetworks: false,
+    });
+    expect(
+      parseConfig({
+        env: {
+          AAS_REPO_URL_HOSTS: 'github.com, *.corp.example',
+          AAS_REPO_URL_PRIVATE_NETWORKS: 'allow',
+        },
+        cwd: '/',
+      }).repoUrls,
+    ).toEqual({ hosts: ['github.com', '*.corp.example'], privateNetworks: true });
+    for (const [name, value, why] of [
+      ['AAS_REPO_URL_HOSTS', 'github.com,https://gitlab.com', /host name or glob/],
+      ['AAS_REPO_URL_HOSTS', ' , ', /at least one host/],
+      ['AAS_REPO_URL_PRIVATE_NETWORKS', 'yes', /refuse|allow/],
+    ] as const) {
+      let thrown: unknown;
+      try {
+        parseConfig({ env: { [name]: value }, cwd: '/' });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isAasError(thrown) && thrown.code, value).toBe('CONFIG_INVALID');
+      expect(isAasError(thrown) && thrown.details.field, value).toBe(name);
+      expect(isAasError(thrown) && thrown.message, value).toMatch(why);
+    }
+  });
+
   it('reads the session and repository-day model budgets, none by default', () => {
     expect(parseConfig({ env: {}, cwd: '/' }).budgets).toEqual({});
     const config = parseConfig({

@@ -85,6 +85,10 @@ export const CONFIG_ENV_VARS = {
     "how late a schedule's slot may fire and still count as on time, ms; later is a misfire, handled by the schedule's policy; default 60000",
   AAS_GITHUB_REPOSITORIES:
     'owner/name repositories, comma-separated, a job may name for pull requests when its remote URL does not say which (a mirror, a local path)',
+  AAS_REPO_URL_HOSTS:
+    "hosts a job's repository URL may name, comma-separated globs (github.com, *.corp.example); checked at submission and by the host that fetches; default * (any)",
+  AAS_REPO_URL_PRIVATE_NETWORKS:
+    'refuse | allow: whether this host fetches repository URLs whose host resolves to a loopback, private or link-local address; default refuse',
 } as const;
 
 export const WorkspaceStrategySetting = {
@@ -204,6 +208,21 @@ const ConfigSchema = z
         misfireGraceMs: z.number().int().min(0).max(86_400_000),
       })
       .strict(),
+    repoUrls: z
+      .object({
+        hosts: z
+          .array(
+            z
+              .string()
+              .regex(
+                /^[A-Za-z0-9*?.\-[\]:]+$/,
+                'each must be a host name or glob such as github.com or *.corp.example',
+              ),
+          )
+          .min(1, 'name at least one host (* for any)'),
+        privateNetworks: z.enum(['refuse', 'allow']),
+      })
+      .strict(),
     client: z
       .object({
         serverUrl: z
@@ -242,6 +261,11 @@ export interface AasConfig {
   };
   /** `aas start`: how often due schedules are looked for, and how late is still on time. */
   readonly scheduler: SchedulerConfig;
+  /** Which repository URLs jobs may name and this host fetches (see RepoUrlRule). */
+  readonly repoUrls: {
+    readonly hosts: readonly string[];
+    readonly privateNetworks: boolean;
+  };
   /** Commands that talk to a server instead of the local store. */
   readonly client: { readonly serverUrl?: string; readonly token?: string };
   /** Promotion: where branches go, who commits them, the writer lease, the forge credential. */
@@ -366,6 +390,12 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       tickMs: numberFrom(env.AAS_SCHEDULER_TICK_MS, 1_000),
       misfireGraceMs: numberFrom(env.AAS_SCHEDULER_MISFIRE_GRACE_MS, 60_000),
     },
+    repoUrls: {
+      hosts: (nonEmpty(env.AAS_REPO_URL_HOSTS)?.split(',') ?? ['*'])
+        .map((host) => host.trim())
+        .filter(Boolean),
+      privateNetworks: nonEmpty(env.AAS_REPO_URL_PRIVATE_NETWORKS) ?? 'refuse',
+    },
     client: {
       serverUrl: overrides.serverUrl ?? nonEmpty(env.AAS_SERVER),
       token: overrides.token ?? nonEmpty(env.AAS_TOKEN),
@@ -413,7 +443,8 @@ export function parseConfig(sources: ConfigSources): AasConfig {
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const field = issue?.path.join('.') ?? '';
+    // An element of a list variable is reported as the variable (AAS_WORKER_LABELS, not .0).
+    const field = issue?.path.filter((part) => typeof part !== 'number').join('.') ?? '';
     const envName = fieldToEnv[field] ?? field;
     // Name what the person actually typed: the flag when one was given, else the variable.
     const flag = fieldToFlag[field];
@@ -450,6 +481,10 @@ export function parseConfig(sources: ConfigSources): AasConfig {
     scheduler: {
       tickMs: config.scheduler.tickMs,
       misfireGraceMs: config.scheduler.misfireGraceMs,
+    },
+    repoUrls: {
+      hosts: config.repoUrls.hosts,
+      privateNetworks: config.repoUrls.privateNetworks === 'allow',
     },
     client: {
       ...(config.client.serverUrl
@@ -572,6 +607,8 @@ const fieldToEnv: Record<string, string> = {
   'server.shutdownGraceMs': 'AAS_SHUTDOWN_GRACE_MS',
   'client.serverUrl': 'AAS_SERVER',
   'client.token': 'AAS_TOKEN',
+  'repoUrls.hosts': 'AAS_REPO_URL_HOSTS',
+  'repoUrls.privateNetworks': 'AAS_REPO_URL_PRIVATE_NETWORKS',
   'scheduler.tickMs': 'AAS_SCHEDULER_TICK_MS',
   'scheduler.misfireGraceMs': 'AAS_SCHEDULER_MISFIRE_GRACE_MS',
   'promotion.remote': 'AAS_PROMOTION_REMOTE',

@@ -291,6 +291,7 @@ async function localSource(
     cacheDir: context.deps.paths.repos,
     url: job.repo,
     ref: context.run.baseCommit ?? job.baseRef ?? 'HEAD',
+    rule: context.deps.repoUrls,
   });
   return { repo: fetched.repoPath, baseRef: fetched.commit, url: job.repo };
 }

@@ -5,6 +5,7 @@ import type { NamedLayer } from '../policy/index.js';
 import type { SandboxBackend } from '../sandbox/index.js';
 import type { EventBus } from '../sessions/index.js';
 import type { Store } from '../store/index.js';
+import type { RepoUrlRule } from '../workspaces/index.js';
 
 /**
  * What executing a claimed run asks of storage: fenced writes of its own run's history, reads of
@@ -51,6 +52,8 @@ export interface RunnerDeps {
     /** Cache repositories of jobs whose `repo` is a URL, fetched by this host (one per URL). */
     readonly repos: string;
   };
+  /** Which repository URLs this host fetches for a job whose `repo` is one. */
+  readonly repoUrls: RepoUrlRule;
   /** How workspaces are prepared; `auto` uses an overlay where the host allows it. */
   readonly workspaceStrategy: 'auto' | 'overlay' | 'worktree';
   /** The operator's policy layer (AAS_POLICY), applied right after the built-in floor. */

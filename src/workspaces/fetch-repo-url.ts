@@ -4,6 +4,7 @@ import { AasError } from '../kernel/index.js';
 import { hasCachedCommit, openBaseCache, pinBaseCommit } from './base-pack.js';
 import { DEFAULT_GIT_SEARCH_PATH, type GitEnvOptions } from './git-env.js';
 import { repoUrlProtocol } from './is-repo-url.js';
+import { type CheckedRepoHost, checkRepoUrl, type RepoUrlRule } from './repo-url-rule.js';
 import { resolveCommits } from './resolve-commit.js';
 import { type GitResult, runGit } from './run-git.js';
 
@@ -24,6 +25,10 @@ export interface FetchRepoUrlOptions {
   readonly url: string;
   /** A branch, tag, full ref or full commit id on the remote; default HEAD. */
   readonly ref?: string;
+  /** Which hosts this host fetches from (checked, with their addresses, before each fetch). */
+  readonly rule: RepoUrlRule;
+  /** How a host name becomes addresses; the system resolver by default. */
+  readonly resolveHost?: (host: string) => Promise<readonly string[]>;
   readonly searchPath?: string;
   readonly timeoutMs?: number;
 }
@@ -70,6 +75,7 @@ export async function fetchRepoUrl(options: FetchRepoUrlOptions): Promise<Fetche
   const repoPath = await openBaseCache(options.cacheDir, key);
   return serialised(repoPath, async () => {
     if (SHA.test(ref) && (await hasCachedCommit(repoPath, ref))) return { repoPath, commit: ref };
+    const checked = await checkRepoUrl(url, options.rule, options.resolveHost);
     const searchPath = options.searchPath ?? DEFAULT_GIT_SEARCH_PATH;
     const env: GitEnvOptions = {
       searchPath,
@@ -97,6 +103,7 @@ export async function fetchRepoUrl(options: FetchRepoUrlOptions): Promise<Fetche
           `protocol.${protocol}.allow=always`,
           '-c',
           'credential.helper=',
+          ...pinnedHttp(protocol, checked),
           'fetch',
           '--no-tags',
           '--no-write-fetch-head',
@@ -132,6 +139,22 @@ export async function fetchRepoUrl(options: FetchRepoUrlOptions): Promise<Fetche
       await runGit({ args: ['update-ref', '-d', fetchedRef], cwd: repoPath, env });
     }
   });
+}
+
+/**
+ * For http(s): connect to the address the rule checked, not to whatever a second lookup says,
+ * and follow no redirect (which could lead to a host the rule never saw). ssh and git:// look
+ * the host up again; the glob still holds for them.
+ */
+function pinnedHttp(protocol: string, checked: CheckedRepoHost | null): string[] {
+  if (checked === null || (protocol !== 'https' && protocol !== 'http')) return [];
+  const address = checked.address.includes(':') ? `[${checked.address}]` : checked.address;
+  return [
+    '-c',
+    `http.curloptResolve=${checked.host}:${checked.port}:${address}`,
+    '-c',
+    'http.followRedirects=false',
+  ];
 }
 
 /** Git's own words decide between a ref the remote lacks and a remote that cannot be read. */

@@ -46,6 +46,15 @@ export { type WorkspaceStrategySupport, workspaceStrategySupport } from './overl
 export { type PrepareRunGitOptions, prepareRunGit } from './prepare-run-git.js';
 export { readFileAtCommit } from './read-file-at-commit.js';
 export { removeWorkspace } from './remove-workspace.js';
+export {
+  ANY_REPO_URL,
+  type CheckedRepoHost,
+  checkRepoUrl,
+  checkRepoUrlHost,
+  isLocalNetworkAddress,
+  type RepoUrlRule,
+  repoUrlEndpoint,
+} from './repo-url-rule.js';
 export { type ResolveBaseOptions, resolveBase } from './resolve-base.js';
 export { type GitInvocation, type GitResult, runGit } from './run-git.js';
 export type {

@@ -71,4 +71,23 @@ describe('aas run on a repository URL', () => {
     expect(patch.code, patch.stderr).toBe(0);
     expect(jsonOf(patch)).toMatchObject({ mode: 'patch' });
   });
+
+  it('fetches from no local network unless this host allows it', async () => {
+    const home = makeTempDir('aas-url-home-');
+    cleanup.push(home);
+    const url = 'http://127.0.0.1:9/r.git';
+    const refused = await runCli(['run', '--repo', url, '--task', 't', '--agent-cmd', 'true'], {
+      home,
+    });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stdout + refused.stderr).toMatch(
+      /JOB_INVALID\) repo: this host does not fetch http:\/\/127\.0\.0\.1:9\/r\.git: its host is 127\.0\.0\.1, an address of a local network/,
+    );
+    // Allowed, git does try (and finds nothing listening).
+    const allowed = await runCli(['run', '--repo', url, '--task', 't', '--agent-cmd', 'true'], {
+      home,
+      env: { AAS_REPO_URL_PRIVATE_NETWORKS: 'allow' },
+    });
+    expect(allowed.stdout + allowed.stderr).toMatch(/REPO_NOT_FOUND/);
+  });
 });

@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AasError } from '../../src/kernel/index.js';
 import {
+  ANY_REPO_URL,
   cachedBaseCommits,
   fetchRepoUrl,
   hasCachedCommit,
@@ -80,7 +83,7 @@ describe('repository URLs', () => {
   it('fetches a ref into a cache keyed by the URL, then only the new objects', async () => {
     const { repo, cacheDir, url } = fixture();
     const first = headCommit(repo);
-    const fetched = await fetchRepoUrl({ cacheDir, url });
+    const fetched = await fetchRepoUrl({ cacheDir, url, rule: ANY_REPO_URL });
     expect(fetched.commit).toBe(first);
     const key = createHash('sha256').update(url).digest('hex');
     expect(fetched.repoPath).toBe(join(cacheDir, key));
@@ -98,14 +101,14 @@ describe('repository URLs', () => {
     writeFileSync(join(repo, 'src/a.txt'), 'a\nb\n');
     const second = commitAll(repo, 'second');
     const branch = git(repo, ['symbolic-ref', '--short', 'HEAD']).trim();
-    const again = await fetchRepoUrl({ cacheDir, url, ref: branch });
+    const again = await fetchRepoUrl({ cacheDir, url, rule: ANY_REPO_URL, ref: branch });
     expect(again).toEqual({ repoPath: fetched.repoPath, commit: second });
     expect(objectCount(fetched.repoPath) - before).toBe(4);
     expect(new Set(await cachedBaseCommits(fetched.repoPath))).toEqual(new Set([first, second]));
 
     // A commit id the cache holds is answered without asking the URL at all.
     removeDir(repo);
-    expect(await fetchRepoUrl({ cacheDir, url, ref: first })).toEqual({
+    expect(await fetchRepoUrl({ cacheDir, url, rule: ANY_REPO_URL, ref: first })).toEqual({
       repoPath: fetched.repoPath,
       commit: first,
     });
@@ -116,17 +119,24 @@ describe('repository URLs', () => {
     const first = headCommit(repo);
     writeFileSync(join(repo, 'b.txt'), 'b\n');
     commitAll(repo, 'second');
-    expect((await fetchRepoUrl({ cacheDir, url, ref: first })).commit).toBe(first);
+    expect((await fetchRepoUrl({ cacheDir, url, rule: ANY_REPO_URL, ref: first })).commit).toBe(
+      first,
+    );
 
-    const unknown = await refusal(fetchRepoUrl({ cacheDir, url, ref: 'no-such-branch' }));
+    const unknown = await refusal(
+      fetchRepoUrl({ cacheDir, url, rule: ANY_REPO_URL, ref: 'no-such-branch' }),
+    );
     expect(unknown.code).toBe('BASE_REF_UNKNOWN');
     expect(unknown.details.hint).toMatch(/no-such-branch/);
-    const absent = await refusal(fetchRepoUrl({ cacheDir, url, ref: 'f'.repeat(40) }));
+    const absent = await refusal(
+      fetchRepoUrl({ cacheDir, url, rule: ANY_REPO_URL, ref: 'f'.repeat(40) }),
+    );
     expect(absent.code).toBe('BASE_REF_UNKNOWN');
     for (const ref of ['--upload-pack=touch /tmp/x', 'a:refs/heads/x', 'a\nb', 'a b']) {
-      expect((await refusal(fetchRepoUrl({ cacheDir, url, ref }))).code, ref).toBe(
-        'BASE_REF_UNKNOWN',
-      );
+      expect(
+        (await refusal(fetchRepoUrl({ cacheDir, url, rule: ANY_REPO_URL, ref }))).code,
+        ref,
+      ).toBe('BASE_REF_UNKNOWN');
     }
   });
 
@@ -135,7 +145,7 @@ describe('repository URLs', () => {
     const missing = makeTempDir('aas-url-missing-');
     dirs.push(cacheDir, missing);
     const url = `file://${join(missing, 'nothing-here')}`;
-    const error = await refusal(fetchRepoUrl({ cacheDir, url }));
+    const error = await refusal(fetchRepoUrl({ cacheDir, url, rule: ANY_REPO_URL }));
     expect(error.code).toBe('REPO_NOT_FOUND');
     expect(error.message).toContain(url);
     expect(error.details.hint).toMatch(/does not appear to be a git repository/);
@@ -152,9 +162,99 @@ describe('repository URLs', () => {
       '/a/local/path',
       'file:///tmp/a\nb',
     ]) {
-      const error = await refusal(fetchRepoUrl({ cacheDir, url }));
+      const error = await refusal(fetchRepoUrl({ cacheDir, url, rule: ANY_REPO_URL }));
       expect(error.code, url).toBe('INVALID_ARGUMENT');
     }
     expect(existsSync(marker)).toBe(false);
+  });
+
+  /** A loopback HTTP server that counts requests and answers each with `answer`. */
+  async function httpServer(
+    answer: (response: import('node:http').ServerResponse) => void,
+  ): Promise<{ server: Server; port: number; requests: () => number }> {
+    let requests = 0;
+    const server = createServer((_request, response) => {
+      requests += 1;
+      answer(response);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { server, port: (server.address() as AddressInfo).port, requests: () => requests };
+  }
+
+  it('fetches from no host the rule leaves out, nor from a local network unless allowed', async () => {
+    const cacheDir = makeTempDir('aas-url-cache-');
+    dirs.push(cacheDir);
+    const target = await httpServer((response) => response.writeHead(404).end());
+    const elsewhere = await httpServer((response) => response.writeHead(404).end());
+    const redirecting = await httpServer((response) =>
+      response
+        .writeHead(302, {
+          location: `http://127.0.0.1:${elsewhere.port}/r.git/info/refs?service=git-upload-pack`,
+        })
+        .end(),
+    );
+    try {
+      const local = { hosts: ['*'], privateNetworks: false };
+      for (const url of [
+        `http://127.0.0.1:${target.port}/r.git`,
+        `http://localhost:${target.port}/r.git`,
+        `http://[::1]:${target.port}/r.git`,
+        'https://169.254.169.254/latest/meta-data',
+        'ssh://git@10.0.0.7/r.git',
+        'git@192.168.1.2:r.git',
+      ]) {
+        const error = await refusal(fetchRepoUrl({ cacheDir, url, rule: local }));
+        expect(error.code, url).toBe('JOB_INVALID');
+        expect(error.details.field).toBe('repo');
+        expect(error.message, url).toMatch(/address of a local network/);
+        expect(error.details.hint).toMatch(/AAS_REPO_URL_PRIVATE_NETWORKS=allow/);
+      }
+      const onlyGithub = { hosts: ['github.com', '*.github.com'], privateNetworks: true };
+      const other = await refusal(
+        fetchRepoUrl({ cacheDir, url: `http://127.0.0.1:${target.port}/r.git`, rule: onlyGithub }),
+      );
+      expect(other.code).toBe('JOB_INVALID');
+      expect(other.message).toMatch(/127\.0\.0\.1 is not among the allowed hosts/);
+      expect(other.details.hint).toMatch(/AAS_REPO_URL_HOSTS/);
+      expect(target.requests()).toBe(0);
+
+      // Allowed: git does ask the server, which has no repository.
+      const allowed = await refusal(
+        fetchRepoUrl({
+          cacheDir,
+          url: `http://127.0.0.1:${target.port}/r.git`,
+          rule: ANY_REPO_URL,
+        }),
+      );
+      expect(allowed.code).toBe('REPO_NOT_FOUND');
+      expect(target.requests()).toBeGreaterThan(0);
+
+      // git connects to the address the rule checked, not to a second lookup of its own: this
+      // name resolves nowhere but through the checked answer.
+      const before = target.requests();
+      const pinned = await refusal(
+        fetchRepoUrl({
+          cacheDir,
+          url: `http://git.aas-test.invalid:${target.port}/r.git`,
+          rule: ANY_REPO_URL,
+          resolveHost: async () => ['127.0.0.1'],
+        }),
+      );
+      expect(pinned.code).toBe('REPO_NOT_FOUND');
+      expect(target.requests()).toBeGreaterThan(before);
+
+      // A redirect could lead anywhere the rule never saw: git does not follow it.
+      await refusal(
+        fetchRepoUrl({
+          cacheDir,
+          url: `http://127.0.0.1:${redirecting.port}/r.git`,
+          rule: ANY_REPO_URL,
+        }),
+      );
+      expect(redirecting.requests()).toBeGreaterThan(0);
+      expect(elsewhere.requests()).toBe(0);
+    } finally {
+      for (const { server } of [target, elsewhere, redirecting]) server.close();
+    }
   });
 });

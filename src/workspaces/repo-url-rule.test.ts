@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { AasError } from '../kernel/index.js';
+import {
+  checkRepoUrl,
+  checkRepoUrlHost,
+  isLocalNetworkAddress,
+  repoUrlEndpoint,
+} from './repo-url-rule.js';
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  return promise.then(
+    () => 'resolved',
+    (error: unknown) => (error instanceof AasError ? error.code : String(error)),
+  );
+}
+
+describe('repository URL rule', () => {
+  it('finds the host and port each URL form connects to', () => {
+    expect(repoUrlEndpoint('https://GitHub.com/o/r.git')).toEqual({
+      host: 'github.com',
+      port: 443,
+    });
+    expect(repoUrlEndpoint('http://example.test:8080/r')).toEqual({
+      host: 'example.test',
+      port: 8080,
+    });
+    expect(repoUrlEndpoint('ssh://git@example.test:2222/r.git')).toEqual({
+      host: 'example.test',
+      port: 2222,
+    });
+    expect(repoUrlEndpoint('git://example.test/r')).toEqual({ host: 'example.test', port: 9418 });
+    expect(repoUrlEndpoint('git@github.com:o/r.git')).toEqual({ host: 'github.com', port: 22 });
+    expect(repoUrlEndpoint('https://[::1]:9/r')).toEqual({ host: '::1', port: 9 });
+    expect(repoUrlEndpoint('file:///srv/r')).toBeNull();
+    expect(repoUrlEndpoint('/srv/r')).toBeNull();
+  });
+
+  it('tells local and special-purpose addresses from public ones', () => {
+    for (const local of [
+      '127.0.0.1',
+      '127.8.9.10',
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.0.10',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      '::',
+      'fd00::1',
+      'fe80::1',
+      '::ffff:127.0.0.1',
+      '::ffff:10.0.0.1',
+      'not an address',
+    ]) {
+      expect(isLocalNetworkAddress(local), local).toBe(true);
+    }
+    for (const public_ of ['8.8.8.8', '140.82.121.3', '172.32.0.1', '2606:4700::1111']) {
+      expect(isLocalNetworkAddress(public_), public_).toBe(false);
+    }
+  });
+
+  it('matches hosts against globs, case-insensitively, and passes file:// URLs', () => {
+    const rule = { hosts: ['github.com', '*.corp.example'], privateNetworks: false };
+    expect(() => checkRepoUrlHost('https://GITHUB.com/o/r', rule)).not.toThrow();
+    expect(() => checkRepoUrlHost('git@git.corp.example:r.git', rule)).not.toThrow();
+    expect(() => checkRepoUrlHost('file:///srv/r', rule)).not.toThrow();
+    expect(() => checkRepoUrlHost('https://gitlab.com/o/r', rule)).toThrow(/gitlab\.com/);
+    // A glob for subdomains is not the domain itself, nor a look-alike suffix.
+    expect(() => checkRepoUrlHost('https://corp.example/r', rule)).toThrow(AasError);
+    expect(() => checkRepoUrlHost('https://evilcorp.example/r', rule)).toThrow(AasError);
+  });
+
+  it('checks every address a name resolves to, and pins the first', async () => {
+    const rule = { hosts: ['*'], privateNetworks: false };
+    const resolveTo = (addresses: string[]) => async () => addresses;
+    expect(
+      await checkRepoUrl('https://example.test/r', rule, resolveTo(['93.184.215.14', '2606::1'])),
+    ).toEqual({ host: 'example.test', port: 443, address: '93.184.215.14' });
+    // One local answer among public ones is enough to refuse (the client may pick any).
+    expect(
+      await codeOf(
+        checkRepoUrl('https://example.test/r', rule, resolveTo(['93.184.215.14', '10.0.0.1'])),
+      ),
+    ).toBe('JOB_INVALID');
+    expect(
+      await checkRepoUrl(
+        'https://example.test/r',
+        { ...rule, privateNetworks: true },
+        resolveTo(['10.0.0.1']),
+      ),
+    ).toMatchObject({ address: '10.0.0.1' });
+    const failing = async () => {
+      throw new Error('getaddrinfo ENOTFOUND example.test');
+    };
+    expect(await codeOf(checkRepoUrl('https://example.test/r', rule, failing))).toBe(
+      'REPO_NOT_FOUND',
+    );
+    expect(await codeOf(checkRepoUrl('https://example.test/r', rule, resolveTo([])))).toBe(
+      'REPO_NOT_FOUND',
+    );
+    expect(await checkRepoUrl('file:///srv/r', rule, failing)).toBeNull();
+  });
+});
