@@ -275,6 +275,53 @@ export class RunQueue {
   }
 
   /**
+   * Gives back a claim its holder never received (the worker's long-poll went away while the
+   * claim was being made): the run is queued again at once and the claim is not counted
+   * against its budget, so a worker stopping at the wrong instant cannot end a run that allows
+   * one claim. History keeps the claim (run.started) and says why it was undone (run.interrupted
+   * with cause `released`, then run.requeued). False when the claim is no longer this fence's.
+   */
+  async giveBack(claimed: ClaimedRun, reason: string): Promise<boolean> {
+    const { run, fence } = claimed;
+    const nowIso = this.deps.clock.nowIso();
+    const claimsUsed = Math.max(0, run.claimCount - 1);
+    try {
+      await new SessionRecorder(this.deps, run.sessionId, fence.leaseOwner).fenced(fence).updateRun(
+        run.id,
+        {
+          status: 'queued',
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          notBefore: null,
+          claimCount: claimsUsed,
+        },
+        [
+          sessionEvent('run.interrupted', {
+            runId: run.id,
+            previousOwner: fence.leaseOwner,
+            detail: reason,
+            cause: 'released',
+          }),
+          sessionEvent('run.requeued', {
+            runId: run.id,
+            reason,
+            notBefore: nowIso,
+            claimsUsed,
+            maxClaims: run.maxClaims,
+          }),
+        ],
+        { status: ['running'] },
+      );
+      return true;
+    } catch (thrown) {
+      if (isAasError(thrown) && (thrown.code === 'CONFLICT' || thrown.code === 'LEASE_FENCED')) {
+        return false;
+      }
+      throw thrown;
+    }
+  }
+
+  /**
    * Deals with every run whose lease expired: its holder crashed or lost the database. A
    * running run is requeued while its claim budget lasts, else ended INTERRUPTED; a run whose
    * cancel was requested ends CANCELLED; a run reserved by a process that died before starting

@@ -223,6 +223,11 @@ export interface RunChanges {
   readonly notBefore?: string | null;
   readonly cancelRequestedAt?: string | null;
   readonly cancelRequestedBy?: string | null;
+  /**
+   * Claims spent. Set only to give back a claim whose holder never received it (see
+   * RunQueue.giveBack); every claim counts it up by itself.
+   */
+  readonly claimCount?: number;
 }
 
 export interface SessionFilter {

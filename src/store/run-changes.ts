@@ -22,6 +22,7 @@ export function runChangesToRow(changes: RunChanges): Updateable<RunsTable> {
   if (changes.notBefore !== undefined) row.not_before = changes.notBefore;
   if (changes.cancelRequestedAt !== undefined) row.cancel_requested_at = changes.cancelRequestedAt;
   if (changes.cancelRequestedBy !== undefined) row.cancel_requested_by = changes.cancelRequestedBy;
+  if (changes.claimCount !== undefined) row.claim_count = changes.claimCount;
   return row;
 }
 

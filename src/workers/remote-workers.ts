@@ -137,7 +137,19 @@ export class RemoteWorkers {
         if (current.revokedAt !== null) return null;
         if (!current.draining) {
           const claimed = await this.deps.queue.claim(worker.id, { match });
-          if (claimed !== null) return this.#leaseOf(claimed.run, claimed.fence);
+          if (claimed !== null) {
+            // The request went away while the claim was made: nobody will run it or renew it.
+            // Given back now, it is claimable at once and its budget is untouched, instead of
+            // waiting out the lease and spending a claim.
+            if (signal?.aborted === true) {
+              await this.deps.queue.giveBack(
+                claimed,
+                `claim not delivered: ${worker.id} went away before the answer`,
+              );
+              return null;
+            }
+            return this.#leaseOf(claimed.run, claimed.fence);
+          }
         }
         if (ended.aborted || this.#stopped) return null;
         await this.#wait(ended);

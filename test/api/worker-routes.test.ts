@@ -111,6 +111,26 @@ for (const dialect of dialects) {
       expect(listed.items.find((item) => item.name === worker.name)?.state).toBe('offline');
     });
 
+    it('gives back, unspent, a claim made as the worker went away', async () => {
+      const worker = await enrolAndRegister(api);
+      // One claim allowed, and ahead of anything other tests left queued.
+      const { runId, sessionId } = await submitQueued(api, { interruptRetries: 0, priority: 9 });
+      const record = await api.store.getWorker(worker.workerId);
+      if (record === null) throw new Error('worker not registered');
+      expect(await api.remoteWorkers.claim(record, 0, AbortSignal.abort())).toBeNull();
+      const run = await api.store.getRun(runId);
+      expect(run).toMatchObject({ status: 'queued', claimCount: 0, leaseOwner: null });
+      const types = (await api.store.readEvents(sessionId)).map((event) => event.type);
+      expect(types.slice(-3)).toEqual(['run.started', 'run.interrupted', 'run.requeued']);
+      // Its one claim is still there to be made, at once.
+      const claimed = await claimRequest(api, worker.credential);
+      expect(claimed.status).toBe(200);
+      const lease = (await claimed.json()) as Lease;
+      expect(lease.runId).toBe(runId);
+      expect(lease.fencingToken).toBeGreaterThan(run?.fencingToken ?? 0);
+      expect(await api.store.getRun(runId)).toMatchObject({ status: 'running', claimCount: 1 });
+    });
+
     it('a worker whose labels do not match never claims the run; one that matches does', async () => {
       const { runId } = await submitQueued(api, { requireLabels: ['gpu-xyz'] });
       const plain = await enrolAndRegister(api, { labels: ['linux'] });
