@@ -20,7 +20,13 @@ import { collectStaleTreeGroups, type SandboxBackend } from '../sandbox/index.js
 import { ScheduleService } from '../schedules/index.js';
 import { EventBus } from '../sessions/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { collectCheckoutCache, collectOrphanWorkspaces } from '../workspaces/index.js';
+import {
+  collectCheckoutCache,
+  collectOrphanWorkspaces,
+  collectRepoCaches,
+  isRepoUrl,
+  repoUrlCacheKey,
+} from '../workspaces/index.js';
 import { checkSubmittable } from './check-job.js';
 import { createExecutionHost } from './execution-host.js';
 import { createPromotionDeps } from './promotion-deps.js';
@@ -201,17 +207,24 @@ export interface CacheCollectionReport {
   readonly removedCheckouts: readonly string[];
   /** Kept because a live run is based on them or a workspace is mounted on them. */
   readonly keptCheckouts: readonly string[];
+  /** Cache repositories of URL jobs removed (`repos/<sha256 of the URL>`). */
+  readonly removedRepoCaches: readonly string[];
+  /** Kept because a live run uses them or they were used within the age limit. */
+  readonly keptRepoCaches: readonly string[];
 }
 
 /**
- * Evicts cached base checkouts that no live run needs and nobody used for `olderThanMs`.
- * Only `aas gc` does this: a cache entry is what makes the next run on that commit cheap.
+ * Evicts, for `aas gc`, cached base checkouts and the cache repositories of URL jobs that no
+ * live run of this home needs and that were not used for `olderThanMs`.
  */
 export async function collectCaches(
   runtime: Runtime,
   options: { readonly olderThanMs: number },
 ): Promise<CacheCollectionReport> {
   const keepCommits = new Set<string>();
+  const keepRepoKeys = new Set<string>();
+  // A queued run has not resolved its base yet: every recent checkout may be the one it needs.
+  let baseUnknown = false;
   let runIds: string[] = [];
   try {
     runIds = (await readdir(runtime.config.paths.runs)).filter((name) => isValidId(name));
@@ -221,18 +234,32 @@ export async function collectCaches(
   for (const runId of runIds) {
     const run = await runtime.store.getRun(runId);
     if (run === null || !(run.status === 'running' || run.status === 'queued')) continue;
+    // The run's git dir borrows the objects of its URL's cache for as long as it runs.
+    const repo = (run.jobSpec as { repo?: unknown } | null)?.repo;
+    if (typeof repo === 'string' && isRepoUrl(repo)) {
+      keepRepoKeys.add(repoUrlCacheKey(repo));
+    }
     if (run.baseCommit !== null) keepCommits.add(run.baseCommit);
-    // A queued run has not resolved its base yet; keep everything recent for it.
-    else return { removedCheckouts: [], keptCheckouts: [] };
+    else baseUnknown = true;
   }
-  const collected = await collectCheckoutCache(runtime.config.paths.checkouts, {
-    keepCommits,
+  const nowMs = runtime.clock.nowMs();
+  const checkouts = baseUnknown
+    ? { removed: [], kept: [], inUse: [] }
+    : await collectCheckoutCache(runtime.config.paths.checkouts, {
+        keepCommits,
+        olderThanMs: options.olderThanMs,
+        nowMs,
+      });
+  const repos = await collectRepoCaches(runtime.config.paths.repos, {
+    keepKeys: keepRepoKeys,
     olderThanMs: options.olderThanMs,
-    nowMs: runtime.clock.nowMs(),
+    nowMs,
   });
   return {
-    removedCheckouts: collected.removed,
-    keptCheckouts: [...collected.kept, ...collected.inUse],
+    removedCheckouts: checkouts.removed,
+    keptCheckouts: [...checkouts.kept, ...checkouts.inUse],
+    removedRepoCaches: repos.removed,
+    keptRepoCaches: repos.kept,
   };
 }
 

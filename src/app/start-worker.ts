@@ -34,6 +34,9 @@ export interface WorkerHost {
 }
 
 /** Where a worker keeps its credential and its repository cache. */
+/** A worker's cache repository unused for a week is deleted (README, "Remote workers"). */
+const WORKER_CACHE_MAX_IDLE_MS = 7 * 24 * 3_600_000;
+
 export function workerPaths(config: AasConfig): { credential: string; repos: string } {
   return {
     credential: join(config.home, 'worker', 'credential.json'),
@@ -121,6 +124,7 @@ export async function createWorkerHost(
           concurrency: settings.concurrency,
           claimWaitSec: 25,
           cacheDir: paths.repos,
+          cacheMaxIdleMs: WORKER_CACHE_MAX_IDLE_MS,
           backoff: { firstMs: 1_000, maxMs: 30_000 },
         },
       );

@@ -19,12 +19,17 @@ import type { RunRecord } from '../store/index.js';
 import {
   addBasePack,
   cachedBaseCommits,
+  collectRepoCaches,
   hasCachedCommit,
   isRepoUrl,
   openBaseCache,
+  repoUrlCacheKey,
 } from '../workspaces/index.js';
 import type { ControlPlaneLink, LeaseGrant } from './control-plane-link.js';
 import { type LeaseDeadline, RemoteRunStore } from './remote-run-store.js';
+
+/** How often a running worker looks for idle cache repositories. */
+const CACHE_SWEEP_EVERY_MS = 60 * 60 * 1000;
 
 export interface RemoteWorkerAgentSettings {
   /** Runs held at once. */
@@ -33,6 +38,11 @@ export interface RemoteWorkerAgentSettings {
   readonly claimWaitSec: number;
   /** Where fetched repositories are cached between runs. */
   readonly cacheDir: string;
+  /**
+   * A cache repository unused this long is deleted (looked for at start, then hourly); those
+   * of held runs never are.
+   */
+  readonly cacheMaxIdleMs: number;
   /** Pause after a claim failed because the control plane was away: 1 s doubling to 30 s. */
   readonly backoff: { readonly firstMs: number; readonly maxMs: number };
 }
@@ -77,6 +87,7 @@ export class RemoteWorkerAgent {
   #fatal: AasError | null = null;
   #loops: Promise<void>[] = [];
   #heartbeat: NodeJS.Timeout | null = null;
+  #cacheSweep: NodeJS.Timeout | null = null;
   /** The heartbeat on its way, if any: one at a time. */
   #beating: Promise<void> | null = null;
   /** Whether a heartbeat saying this worker is draining has been answered. */
@@ -99,10 +110,14 @@ export class RemoteWorkerAgent {
   /** Starts claiming; resolves when the worker has stopped (drained, or refused by the server). */
   run(): Promise<void> {
     this.#scheduleBeat();
+    void this.#collectCaches();
+    this.#cacheSweep = setInterval(() => void this.#collectCaches(), CACHE_SWEEP_EVERY_MS);
+    this.#cacheSweep.unref();
     this.#loops = Array.from({ length: this.settings.concurrency }, () => this.#loop());
     return Promise.all(this.#loops).then(async () => {
       this.#stopped = true;
       if (this.#heartbeat !== null) clearTimeout(this.#heartbeat);
+      if (this.#cacheSweep !== null) clearInterval(this.#cacheSweep);
       if (this.#fatal !== null) throw this.#fatal;
       // Say it before leaving, also when nothing was held (no heartbeat carried it then), so the
       // control plane shows this worker draining rather than online until it falls silent. The
@@ -112,6 +127,37 @@ export class RemoteWorkerAgent {
         if (!this.#drainReported) await this.#beat();
       }
     });
+  }
+
+  /**
+   * Deletes cache repositories unused for `cacheMaxIdleMs`, keeping those of held runs. A run
+   * opening a cache marks it used first, so one starting meanwhile is never taken for idle.
+   */
+  async #collectCaches(): Promise<void> {
+    const keepKeys = new Set<string>();
+    for (const held of this.#held.values()) {
+      const { repo, jobSpec } = held.grant;
+      keepKeys.add(this.#baseCacheKey(repo));
+      const job = jobSpec as { repo?: unknown };
+      if (typeof job.repo === 'string') keepKeys.add(repoUrlCacheKey(job.repo));
+    }
+    try {
+      const collected = await collectRepoCaches(this.settings.cacheDir, {
+        keepKeys,
+        olderThanMs: this.settings.cacheMaxIdleMs,
+        nowMs: this.deps.clock.nowMs(),
+      });
+      if (collected.removed.length > 0) {
+        this.deps.log.info({ removed: collected.removed }, 'evicted idle cache repositories');
+      }
+    } catch (thrown) {
+      this.deps.log.warn({ err: normaliseError(thrown).message }, 'cache eviction failed');
+    }
+  }
+
+  /** The key of the cache holding bases of `repo` (a control-plane path) from this server. */
+  #baseCacheKey(repo: string): string {
+    return createHash('sha256').update(`${this.deps.link.url}\n${repo}`).digest('hex').slice(0, 32);
   }
 
   #scheduleBeat(): void {
@@ -290,8 +336,7 @@ export class RemoteWorkerAgent {
   ): Promise<{ repo: string; commit: string } | undefined> {
     const job = parseJobSpec(run.jobSpec);
     if (isRepoUrl(job.repo)) return undefined;
-    const key = createHash('sha256').update(`${this.deps.link.url}\n${run.repo}`).digest('hex');
-    const repoPath = await openBaseCache(this.settings.cacheDir, key.slice(0, 32));
+    const repoPath = await openBaseCache(this.settings.cacheDir, this.#baseCacheKey(run.repo));
     // One fetch into a cache repository at a time: runs held side by side share it.
     const commit = await this.#serialised(repoPath, async () => {
       if (run.baseCommit !== null && (await hasCachedCommit(repoPath, run.baseCommit))) {

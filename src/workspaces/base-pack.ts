@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AasError } from '../kernel/index.js';
+import { markRepoCacheUsed } from './collect-repo-caches.js';
 import { DEFAULT_GIT_SEARCH_PATH, type GitEnvOptions } from './git-env.js';
 import { locateRepo } from './locate-repo.js';
 import { resolveCommits } from './resolve-commit.js';
@@ -108,6 +109,7 @@ export async function openBaseCache(cacheDir: string, key: string): Promise<stri
       await rm(aside, { recursive: true, force: true });
     }
   }
+  await markRepoCacheUsed(path);
   return path;
 }
 

@@ -40,6 +40,11 @@ export interface FetchedRepo {
   readonly commit: string;
 }
 
+/** The name of a URL's cache repository under the cache directory: the URL's SHA-256. */
+export function repoUrlCacheKey(url: string): string {
+  return createHash('sha256').update(url).digest('hex');
+}
+
 /** One fetch into a cache repository at a time in this process: runs side by side share it. */
 const fetching = new Map<string, Promise<unknown>>();
 
@@ -71,8 +76,7 @@ export async function fetchRepoUrl(options: FetchRepoUrlOptions): Promise<Fetche
       hint: 'name a branch, a tag, a full ref or a full commit id of the remote repository',
     });
   }
-  const key = createHash('sha256').update(url).digest('hex');
-  const repoPath = await openBaseCache(options.cacheDir, key);
+  const repoPath = await openBaseCache(options.cacheDir, repoUrlCacheKey(url));
   return serialised(repoPath, async () => {
     if (SHA.test(ref) && (await hasCachedCommit(repoPath, ref))) return { repoPath, commit: ref };
     const checked = await checkRepoUrl(url, options.rule, options.resolveHost);

@@ -24,6 +24,10 @@ export {
   markWorkspaceKept,
   type OrphanCollection,
 } from './collect-orphan-workspaces.js';
+export {
+  collectRepoCaches,
+  type RepoCacheCollection,
+} from './collect-repo-caches.js';
 export { type ComputePatchOptions, computePatch } from './compute-patch.js';
 export {
   type CreateRepositoryOptions,
@@ -39,6 +43,7 @@ export {
   type FetchRepoUrlOptions,
   fetchRepoUrl,
   REPO_FETCH_TIMEOUT_MS,
+  repoUrlCacheKey,
 } from './fetch-repo-url.js';
 export { DEFAULT_GIT_SEARCH_PATH } from './git-env.js';
 export { isRepoUrl } from './is-repo-url.js';

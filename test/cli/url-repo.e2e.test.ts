@@ -70,6 +70,18 @@ describe('aas run on a repository URL', () => {
     });
     expect(patch.code, patch.stderr).toBe(0);
     expect(jsonOf(patch)).toMatchObject({ mode: 'patch' });
+
+    // The cache repository outlives the run until gc finds it unused for long enough.
+    type Collected = { removedRepoCaches: string[]; keptRepoCaches: string[] };
+    const young = await runCli(['gc', '--json'], { home, env });
+    expect(young.code, young.stderr).toBe(0);
+    expect(jsonOf<Collected>(young)).toMatchObject({
+      removedRepoCaches: [],
+      keptRepoCaches: [key],
+    });
+    const all = await runCli(['gc', '--cache-age', '0', '--json'], { home, env });
+    expect(jsonOf<Collected>(all)).toMatchObject({ removedRepoCaches: [key], keptRepoCaches: [] });
+    expect(existsSync(join(home, 'repos', key))).toBe(false);
   });
 
   it('fetches from no local network unless this host allows it', async () => {

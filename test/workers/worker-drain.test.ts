@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { existsSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import { AasError, type Clock, silentLogger, systemClock } from '../../src/kernel/index.js';
 import type { RunQueue } from '../../src/queue/index.js';
 import { EventBus } from '../../src/sessions/index.js';
@@ -10,6 +12,8 @@ import {
   SELF_DRAIN_CURRENT_MS,
   type WorkerExecutionDeps,
 } from '../../src/workers/index.js';
+import { openBaseCache } from '../../src/workspaces/index.js';
+import { makeTempDir, removeDir } from '../helpers/temp-repo.js';
 
 /**
  * A worker's own drain (SIGTERM): the worker program says so on a heartbeat even when it holds
@@ -47,7 +51,7 @@ function fakeLink(options: { refuseClaims?: boolean } = {}): ControlPlaneLink & 
   };
 }
 
-function agentOn(link: ControlPlaneLink): RemoteWorkerAgent {
+function agentOn(link: ControlPlaneLink, cacheDir = '/nonexistent'): RemoteWorkerAgent {
   return new RemoteWorkerAgent(
     {
       link,
@@ -61,7 +65,8 @@ function agentOn(link: ControlPlaneLink): RemoteWorkerAgent {
     {
       concurrency: 2,
       claimWaitSec: 25,
-      cacheDir: '/nonexistent',
+      cacheDir,
+      cacheMaxIdleMs: 3_600_000,
       backoff: { firstMs: 1, maxMs: 1 },
     },
   );
@@ -78,6 +83,24 @@ describe('the worker program draining itself', () => {
     await running;
     expect(link.beats).toEqual([{ leases: [], draining: true }]);
     expect(agent.status().state).toBe('stopped');
+  });
+
+  it('deletes cache repositories idle for longer than its limit when it starts', async () => {
+    const cacheDir = makeTempDir('aas-worker-cache-');
+    try {
+      const idle = await openBaseCache(cacheDir, 'a'.repeat(32));
+      const recent = await openBaseCache(cacheDir, 'b'.repeat(64));
+      const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+      utimesSync(join(idle, '.git', 'aas-used'), twoHoursAgo, twoHoursAgo);
+      const agent = agentOn(fakeLink(), cacheDir);
+      const running = agent.run();
+      await vi.waitFor(() => expect(existsSync(idle)).toBe(false));
+      expect(existsSync(join(recent, '.git'))).toBe(true);
+      agent.drain();
+      await running;
+    } finally {
+      removeDir(cacheDir);
+    }
   });
 
   it('refused by the control plane, stops without a heartbeat', async () => {

@@ -14,18 +14,18 @@ export function registerGcCommand(
   program
     .command('gc')
     .description(
-      'end runs interrupted by a crash, remove workspaces no live run owns (logs stay), and evict unused cached base checkouts',
+      'end runs interrupted by a crash, remove workspaces no live run owns (logs stay), and evict unused cached base checkouts and URL cache repositories',
     )
     .option('--json', 'machine-readable output')
     .option('--kept', 'also remove workspaces that runs kept with --keep-workspace')
     .option(
       '--cache-age <hours>',
-      'evict cached base checkouts unused for this many hours (0 = every one no live run needs)',
+      'evict cached base checkouts and URL cache repositories unused for this many hours (0 = every one no live run needs)',
       '24',
     )
     .addHelpText(
       'after',
-      '\nEvery other command ends interrupted runs and removes orphan workspaces too, before it starts; only gc evicts cached checkouts and, with --kept, workspaces kept with --keep-workspace.',
+      '\nEvery other command ends interrupted runs and removes orphan workspaces too, before it starts; only gc evicts caches and, with --kept, workspaces kept with --keep-workspace. A remote worker evicts its own caches (unused for a week).',
     )
     .action(
       async (flags: { json?: boolean; kept?: boolean; cacheAge: string }, command: Command) => {
@@ -55,7 +55,7 @@ export function registerGcCommand(
           } else {
             println(
               io.stdout,
-              `ended ${report.interruptedRuns.length} interrupted run(s); requeued ${report.requeuedRuns.length}; removed ${report.removedWorkspaces.length} orphan workspace(s); evicted ${report.removedCheckouts.length} cached checkout(s), kept ${report.keptCheckouts.length}`,
+              `ended ${report.interruptedRuns.length} interrupted run(s); requeued ${report.requeuedRuns.length}; removed ${report.removedWorkspaces.length} orphan workspace(s); evicted ${report.removedCheckouts.length} cached checkout(s), kept ${report.keptCheckouts.length}; evicted ${report.removedRepoCaches.length} URL cache repositor${report.removedRepoCaches.length === 1 ? 'y' : 'ies'}, kept ${report.keptRepoCaches.length}`,
             );
           }
         } catch (thrown) {
