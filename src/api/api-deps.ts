@@ -44,8 +44,6 @@ export interface WorkerGateway {
   ): Promise<{ runs: { runId: string; order: 'ok' | 'cancel' | 'lost' }[]; drain: boolean }>;
   /** An administrator's drain (true) or resume (false), kept with the worker; NOT_FOUND. */
   setDraining(idOrName: string, draining: boolean): Promise<RemoteWorkerRecord>;
-  /** Whether the worker reported lately that it is draining itself (SIGTERM). */
-  selfDraining(workerId: string): boolean;
   /** Applies one runner operation under the claim's fencing token (see applyLeaseOp). */
   leaseOp(
     worker: RemoteWorkerRecord,

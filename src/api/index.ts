@@ -34,6 +34,7 @@ export {
 export {
   embeddedWorkerState,
   remoteWorkerState,
+  SELF_DRAIN_CURRENT_MS,
   WORKER_OFFLINE_AFTER_MS,
   WORKER_STALE_AFTER_MS,
   type WorkerState as ListedWorkerState,

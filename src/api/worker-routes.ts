@@ -109,12 +109,7 @@ export function registerWorkerRoutes(app: ApiApp, context: RouteContext): void {
           id: worker.id,
           kind: 'remote' as const,
           name: worker.name,
-          state: remoteWorkerState(
-            worker,
-            held.length > 0,
-            nowMs,
-            workerGateway.selfDraining(worker.id),
-          ),
+          state: remoteWorkerState(worker, held.length > 0, nowMs),
           labels: worker.labels,
           capabilities: worker.capabilities,
           runId: first?.runId ?? null,

@@ -251,6 +251,8 @@ export interface RemoteWorkersTable {
   last_seen_at: string | null;
   /** 0 or 1 in both dialects (portable integer, not boolean). */
   draining: number;
+  /** The heartbeat on which the worker last said it is draining itself (migration 0009). */
+  self_drain_reported_at: string | null;
 }
 
 export interface WorkerEnrolmentsTable {

@@ -589,9 +589,15 @@ export class KyselyStore implements Store {
     );
   }
 
-  async recordWorkerSeen(id: string, seenAt: string): Promise<RemoteWorkerRecord> {
+  async recordWorkerSeen(
+    id: string,
+    seenAt: string,
+    selfDraining?: boolean,
+  ): Promise<RemoteWorkerRecord> {
+    const selfDrain =
+      selfDraining === undefined ? {} : { self_drain_reported_at: selfDraining ? seenAt : null };
     return this.#write('recordWorkerSeen', () =>
-      updateWorker(this.#db, id, { last_seen_at: seenAt }, false),
+      updateWorker(this.#db, id, { last_seen_at: seenAt, ...selfDrain }, false),
     );
   }
 

@@ -532,7 +532,13 @@ export interface RemoteWorkerRecord {
   readonly enrolledBy: string;
   readonly revokedAt: string | null;
   readonly lastSeenAt: string | null;
+  /** An administrator's drain: the worker gets no runs until resumed. */
   readonly draining: boolean;
+  /**
+   * When the worker last said, on a heartbeat, that it is draining itself (it finishes what it
+   * holds and stops); null once it says otherwise or claims again. Display only.
+   */
+  readonly selfDrainReportedAt: string | null;
 }
 
 /** A one-time enrolment secret (only its SHA-256 is stored), for one named worker. */

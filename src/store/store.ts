@@ -231,7 +231,11 @@ export interface Store {
   /** NOT_FOUND when neither id nor name matches; revoking twice keeps the first time. */
   revokeWorker(idOrName: string, revokedAt: string): Promise<RemoteWorkerRecord>;
   /** Sets `lastSeenAt` (a claim or heartbeat); NOT_FOUND for an unknown id. */
-  recordWorkerSeen(id: string, seenAt: string): Promise<RemoteWorkerRecord>;
+  /**
+   * The worker was in contact at `seenAt`. `selfDraining`: whether it said it is draining itself
+   * (true records `seenAt` as `selfDrainReportedAt`, false clears it); absent leaves it.
+   */
+  recordWorkerSeen(id: string, seenAt: string, selfDraining?: boolean): Promise<RemoteWorkerRecord>;
   /** The holders of every running run's lease (who is busy with what), oldest claim first. */
   listRunningLeases(): Promise<RunLease[]>;
   /** A draining worker is told so by its heartbeats and gets no new claims; NOT_FOUND. */

@@ -51,6 +51,7 @@ export function remoteWorkerFromRow(row: RemoteWorkerRow): RemoteWorkerRecord {
     lastSeenAt: row.last_seen_at,
     // PostgreSQL's integer may come back as a string through some drivers: compare loosely.
     draining: Number(row.draining) === 1,
+    selfDrainReportedAt: row.self_drain_reported_at,
   };
 }
 
@@ -153,6 +154,7 @@ export function* registerWorker(
     revoked_at: null,
     last_seen_at: input.nowIso,
     draining: 0,
+    self_drain_reported_at: null,
   };
   yield* rowsOf(db.insertInto('remote_workers').values(row).compile());
   return remoteWorkerFromRow(row);
@@ -162,7 +164,9 @@ export function* registerWorker(
 export function* updateWorker(
   db: Kysely<DatabaseSchema>,
   idOrName: string,
-  changes: Partial<Pick<RemoteWorkerRow, 'revoked_at' | 'last_seen_at' | 'draining'>>,
+  changes: Partial<
+    Pick<RemoteWorkerRow, 'revoked_at' | 'last_seen_at' | 'draining' | 'self_drain_reported_at'>
+  >,
   keepFirstRevocation: boolean,
 ): SqlOperation<RemoteWorkerRecord> {
   for (const column of ['id', 'name'] as const) {

@@ -14,7 +14,6 @@ export {
   type RemoteWorkerSettings,
   RemoteWorkers,
   type ReportableStatus,
-  SELF_DRAIN_CURRENT_MS,
 } from './remote-workers.js';
 export {
   type EmbeddedWorkerStatus,

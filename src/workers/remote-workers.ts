@@ -54,15 +54,6 @@ export interface RemoteWorkerSettings {
 }
 
 /**
- * How long a worker's own report that it is draining (SIGTERM) counts without being repeated.
- * A draining worker that holds runs repeats it with every heartbeat (at most 5 s apart); one
- * that holds none says it once and exits, and is shown `stale` after 60 s anyway. The bound
- * keeps a server that stopped hearing from the worker (it talks to another replica now, say,
- * after a restart) from showing an old drain for long.
- */
-export const SELF_DRAIN_CURRENT_MS = 60_000;
-
-/**
  * The control plane's side of the remote-worker protocol: long-poll claims filtered by what the
  * worker offers, heartbeats that renew every lease it holds and carry cancel and drain orders,
  * and fenced final reports. The API reaches it through its `WorkerGateway` port.
@@ -72,15 +63,14 @@ export const SELF_DRAIN_CURRENT_MS = 60_000;
  *   claims, its heartbeats say `drain`, and this holds across the worker's restarts until the
  *   administrator resumes it;
  * - a worker's own drain (SIGTERM: it finishes what it holds and exits) is a state of that
- *   process, reported on its heartbeats and only remembered here, in memory, for display. It is
- *   never written to the store, so the same worker started again claims at once, and it can
- *   never clear an administrator's drain either. Its first claim forgets it.
+ *   process, reported on its heartbeats and recorded for display only (`selfDrainReportedAt`,
+ *   so every replica shows it): claims never read it, so the same worker started again claims
+ *   at once, and it can never clear an administrator's drain either. Its first claim, or a
+ *   heartbeat that does not say it, clears it.
  */
 export class RemoteWorkers {
   readonly #waiting = new Set<() => void>();
   readonly #packing = new OneAtATime();
-  /** Worker id → when it last said it is draining itself (clock ms). */
-  readonly #selfDrains = new Map<string, number>();
   #stopped = false;
 
   constructor(
@@ -123,9 +113,11 @@ export class RemoteWorkers {
     signal?: AbortSignal,
   ): Promise<RemoteLease | null> {
     // A worker that claims is not draining itself: this is a new process, or it never was.
-    // (Forgotten before any await, so a drain reported after this claim arrived is kept.)
-    this.#selfDrains.delete(worker.id);
-    let current = await this.deps.store.recordWorkerSeen(worker.id, this.deps.clock.nowIso());
+    let current = await this.deps.store.recordWorkerSeen(
+      worker.id,
+      this.deps.clock.nowIso(),
+      false,
+    );
     const match = RemoteWorkers.match(current);
     // The wait's end, and the request going away, both end the current wait at once.
     const expiry = new AbortController();
@@ -171,9 +163,11 @@ export class RemoteWorkers {
     leases: readonly { readonly runId: string; readonly fencingToken: number }[],
     state: { readonly draining?: boolean | undefined } = {},
   ): Promise<{ runs: { runId: string; order: LeaseOrder }[]; drain: boolean }> {
-    if (state.draining === true) this.#selfDrains.set(worker.id, this.deps.clock.nowMs());
-    else this.#selfDrains.delete(worker.id);
-    const seen = await this.deps.store.recordWorkerSeen(worker.id, this.deps.clock.nowIso());
+    const seen = await this.deps.store.recordWorkerSeen(
+      worker.id,
+      this.deps.clock.nowIso(),
+      state.draining === true,
+    );
     const runs: { runId: string; order: LeaseOrder }[] = [];
     for (const lease of leases) {
       const fence: ClaimFence = {
@@ -204,15 +198,6 @@ export class RemoteWorkers {
     const worker = await this.deps.store.setWorkerDraining(idOrName, draining);
     for (const wake of this.#waiting) wake();
     return worker;
-  }
-
-  /** Whether the worker said, recently, that it is draining itself (see SELF_DRAIN_CURRENT_MS). */
-  selfDraining(workerId: string): boolean {
-    const at = this.#selfDrains.get(workerId);
-    if (at === undefined) return false;
-    if (this.deps.clock.nowMs() - at < SELF_DRAIN_CURRENT_MS) return true;
-    this.#selfDrains.delete(workerId);
-    return false;
   }
 
   /**

@@ -1266,6 +1266,7 @@ for (const dialect of dialects) {
           { name: '0006-remote-workers' },
           { name: '0007-run-artifacts' },
           { name: '0008-heartbeat-only-heap' },
+          { name: '0009-worker-self-drain' },
         ]);
       });
 

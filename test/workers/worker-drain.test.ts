@@ -1,15 +1,10 @@
 import { existsSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { AasError, type Clock, silentLogger, systemClock } from '../../src/kernel/index.js';
-import type { RunQueue } from '../../src/queue/index.js';
-import { EventBus } from '../../src/sessions/index.js';
-import type { RemoteWorkerRecord, Store } from '../../src/store/index.js';
+import { AasError, silentLogger, systemClock } from '../../src/kernel/index.js';
 import {
   type ControlPlaneLink,
   RemoteWorkerAgent,
-  RemoteWorkers,
-  SELF_DRAIN_CURRENT_MS,
   type WorkerExecutionDeps,
 } from '../../src/workers/index.js';
 import { openBaseCache } from '../../src/workspaces/index.js';
@@ -17,7 +12,8 @@ import { makeTempDir, removeDir } from '../helpers/temp-repo.js';
 
 /**
  * A worker's own drain (SIGTERM): the worker program says so on a heartbeat even when it holds
- * nothing, and the control plane remembers it for display only, for a bounded time.
+ * nothing (what the control plane makes of it: test/api/worker-self-drain.test.ts). Also: the
+ * program's eviction of its idle caches.
  */
 
 type Beat = { leases: readonly { runId: string; fencingToken: number }[]; draining: boolean };
@@ -107,70 +103,5 @@ describe('the worker program draining itself', () => {
     const link = fakeLink({ refuseClaims: true });
     await expect(agentOn(link).run()).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     expect(link.beats).toEqual([]);
-  });
-});
-
-class ManualClock implements Clock {
-  ms = Date.parse('2026-03-01T00:00:00.000Z');
-  nowMs(): number {
-    return this.ms;
-  }
-  now(): Date {
-    return new Date(this.ms);
-  }
-  nowIso(): string {
-    return this.now().toISOString();
-  }
-}
-
-describe('the control plane hearing a worker drain itself', () => {
-  const record: RemoteWorkerRecord = {
-    id: 'wrk_self',
-    name: 'self',
-    labels: [],
-    capabilities: { agents: [], sandbox: [] },
-    enrolledAt: '2026-03-01T00:00:00.000Z',
-    enrolledBy: 'test',
-    revokedAt: null,
-    lastSeenAt: null,
-    draining: false,
-  };
-  const writes: string[] = [];
-  // Only what a heartbeat without leases and a claim that finds nothing touch.
-  const store = {
-    recordWorkerSeen: async () => record,
-    getWorker: async () => record,
-    setWorkerDraining: async () => {
-      writes.push('setWorkerDraining');
-      return record;
-    },
-  } as unknown as Store;
-  const queue = { claim: async () => null } as unknown as RunQueue;
-
-  it('remembers it for display only, for a bounded time, and forgets it on a claim', async () => {
-    const clock = new ManualClock();
-    const workers = new RemoteWorkers(
-      { queue, store, clock, bus: new EventBus(), log: silentLogger },
-      { pollMs: 1_000, leaseMs: 30_000, serverPolicy: null, budgets: {} },
-    );
-    expect(await workers.heartbeat(record, [], { draining: true })).toEqual({
-      runs: [],
-      drain: false,
-    });
-    expect(workers.selfDraining(record.id)).toBe(true);
-    clock.ms += SELF_DRAIN_CURRENT_MS - 1;
-    expect(workers.selfDraining(record.id)).toBe(true);
-    clock.ms += 1;
-    expect(workers.selfDraining(record.id)).toBe(false);
-
-    await workers.heartbeat(record, [], { draining: true });
-    await workers.heartbeat(record, []);
-    expect(workers.selfDraining(record.id)).toBe(false);
-
-    await workers.heartbeat(record, [], { draining: true });
-    expect(await workers.claim(record, 0)).toBeNull();
-    expect(workers.selfDraining(record.id)).toBe(false);
-    // Never written: the store's flag is the administrator's alone.
-    expect(writes).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ import * as schedules from './0005-schedules.js';
 import * as remoteWorkers from './0006-remote-workers.js';
 import * as runArtifacts from './0007-run-artifacts.js';
 import * as heartbeatOnlyHeap from './0008-heartbeat-only-heap.js';
+import * as workerSelfDrain from './0009-worker-self-drain.js';
 
 /**
  * Migrations are compiled into the program rather than read from a folder at run time, so a
@@ -21,6 +22,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0006-remote-workers': remoteWorkers,
   '0007-run-artifacts': runArtifacts,
   '0008-heartbeat-only-heap': heartbeatOnlyHeap,
+  '0009-worker-self-drain': workerSelfDrain,
 };
 
 export const migrationProvider: MigrationProvider = {
