@@ -2,6 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { isAasError } from '../kernel/index.js';
 import { parseConfig } from './config-schema.js';
 
+/** The error parsing `sources` fails with (the test fails if it does not). */
+function failure(sources: Parameters<typeof parseConfig>[0]) {
+  try {
+    parseConfig(sources);
+  } catch (error) {
+    if (isAasError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected CONFIG_INVALID');
+}
+
 describe('parseConfig', () => {
   it('defaults AAS_HOME to ./.aas under the working directory and SQLite inside it', () => {
     const config = parseConfig({ env: {}, cwd: '/srv/project' });
@@ -17,15 +28,6 @@ describe('parseConfig', () => {
   });
 
   it('names the variable or flag that is wrong', () => {
-    const failure = (sources: Parameters<typeof parseConfig>[0]) => {
-      try {
-        parseConfig(sources);
-      } catch (error) {
-        if (isAasError(error)) return error;
-        throw error;
-      }
-      throw new Error('expected CONFIG_INVALID');
-    };
     const fromEnv = failure({ env: { AAS_DATABASE_URL: 'mysql://x' }, cwd: '/' });
     expect(fromEnv.code).toBe('CONFIG_INVALID');
     expect(fromEnv.describe()).toMatch(/^AAS_DATABASE_URL: must start with postgres:\/\//);
@@ -56,15 +58,10 @@ describe('parseConfig', () => {
       ['AAS_REPO_URL_HOSTS', ' , ', /at least one host/],
       ['AAS_REPO_URL_PRIVATE_NETWORKS', 'yes', /refuse|allow/],
     ] as const) {
-      let thrown: unknown;
-      try {
-        parseConfig({ env: { [name]: value }, cwd: '/' });
-      } catch (error) {
-        thrown = error;
-      }
-      expect(isAasError(thrown) && thrown.code, value).toBe('CONFIG_INVALID');
-      expect(isAasError(thrown) && thrown.details.field, value).toBe(name);
-      expect(isAasError(thrown) && thrown.message, value).toMatch(why);
+      const thrown = failure({ env: { [name]: value }, cwd: '/' });
+      expect(thrown.code, value).toBe('CONFIG_INVALID');
+      expect(thrown.details.field, value).toBe(name);
+      expect(thrown.message, value).toMatch(why);
     }
   });
 
@@ -80,14 +77,9 @@ describe('parseConfig', () => {
       ['AAS_SESSION_MAX_COST_USD', 'Infinity'],
       ['AAS_REPO_DAILY_MAX_COST_USD', '-1'],
     ] as const) {
-      let thrown: unknown;
-      try {
-        parseConfig({ env: { [name]: value }, cwd: '/' });
-      } catch (error) {
-        thrown = error;
-      }
-      expect(isAasError(thrown) && thrown.code).toBe('CONFIG_INVALID');
-      expect(isAasError(thrown) && thrown.details.field).toBe(name);
+      const thrown = failure({ env: { [name]: value }, cwd: '/' });
+      expect(thrown.code).toBe('CONFIG_INVALID');
+      expect(thrown.details.field).toBe(name);
     }
   });
 });

@@ -7,13 +7,6 @@ import {
   repoUrlEndpoint,
 } from './repo-url-rule.js';
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  return promise.then(
-    () => 'resolved',
-    (error: unknown) => (error instanceof AasError ? error.code : String(error)),
-  );
-}
-
 describe('repository URL rule', () => {
   it('finds the host and port each URL form connects to', () => {
     expect(repoUrlEndpoint('https://GitHub.com/o/r.git')).toEqual({
@@ -79,11 +72,9 @@ describe('repository URL rule', () => {
       await checkRepoUrl('https://example.test/r', rule, resolveTo(['93.184.215.14', '2606::1'])),
     ).toEqual({ host: 'example.test', port: 443, address: '93.184.215.14' });
     // One local answer among public ones is enough to refuse (the client may pick any).
-    expect(
-      await codeOf(
-        checkRepoUrl('https://example.test/r', rule, resolveTo(['93.184.215.14', '10.0.0.1'])),
-      ),
-    ).toBe('JOB_INVALID');
+    await expect(
+      checkRepoUrl('https://example.test/r', rule, resolveTo(['93.184.215.14', '10.0.0.1'])),
+    ).rejects.toMatchObject({ code: 'JOB_INVALID' });
     expect(
       await checkRepoUrl(
         'https://example.test/r',
@@ -94,11 +85,11 @@ describe('repository URL rule', () => {
     const failing = async () => {
       throw new Error('getaddrinfo ENOTFOUND example.test');
     };
-    expect(await codeOf(checkRepoUrl('https://example.test/r', rule, failing))).toBe(
-      'REPO_NOT_FOUND',
-    );
-    expect(await codeOf(checkRepoUrl('https://example.test/r', rule, resolveTo([])))).toBe(
-      'REPO_NOT_FOUND',
+    await expect(checkRepoUrl('https://example.test/r', rule, failing)).rejects.toMatchObject({
+      code: 'REPO_NOT_FOUND',
+    });
+    await expect(checkRepoUrl('https://example.test/r', rule, resolveTo([]))).rejects.toMatchObject(
+      { code: 'REPO_NOT_FOUND' },
     );
     expect(await checkRepoUrl('file:///srv/r', rule, failing)).toBeNull();
   });

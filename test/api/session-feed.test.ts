@@ -227,7 +227,18 @@ for (const dialect of dialects) {
       }
     });
 
-    it('sends a change announced while a read for other news was in flight', async () => {
+    /**
+     * A server whose feed reads go through a read gate, a session that was running before its
+     * feed opened (so the feed knows nothing of it), and that feed; `scenario` then orders the
+     * feed's reads against the session's next changes, and the session's end must be sent.
+     */
+    async function endIsSent(
+      scenario: (
+        gated: RunningApi,
+        gate: ReturnType<typeof readGate>,
+        older: { sessionId: string; runId: string },
+      ) => Promise<void>,
+    ) {
       const gate = readGate(fixture.store);
       const gated = await startApi(fixture, { store: gate.store });
       const older = await submitQueued(gated);
@@ -236,13 +247,7 @@ for (const dialect of dialects) {
         authorization: `Bearer ${gated.secrets.viewer}`,
       });
       try {
-        const held = gate.hold();
-        await log(gated, older.sessionId, older.runId, 'before the change');
-        await held.entered;
-        // The change commits and is announced while the read for the log is parked; the
-        // parked read then sees it committed.
-        await finish(gated, older.sessionId, older.runId);
-        held.release();
+        await scenario(gated, gate, older);
         expect(items(await feed.take(1))).toEqual([
           expect.objectContaining({ id: older.sessionId, status: 'failed' }),
         ]);
@@ -250,17 +255,22 @@ for (const dialect of dialects) {
         feed.close();
         await gated.close();
       }
+    }
+
+    it('sends a change announced while a read for other news was in flight', async () => {
+      await endIsSent(async (gated, gate, older) => {
+        const held = gate.hold();
+        await log(gated, older.sessionId, older.runId, 'before the change');
+        await held.entered;
+        // The change commits and is announced while the read for the log is parked; the
+        // parked read then sees it committed.
+        await finish(gated, older.sessionId, older.runId);
+        held.release();
+      });
     });
 
     it('sends a change a read for other news saw before it was announced', async () => {
-      const gate = readGate(fixture.store);
-      const gated = await startApi(fixture, { store: gate.store });
-      const older = await submitQueued(gated);
-      await start(gated, older.sessionId, older.runId);
-      const feed = await openSse(`${gated.url}/api/v1/stream`, {
-        authorization: `Bearer ${gated.secrets.viewer}`,
-      });
-      try {
+      await endIsSent(async (gated, gate, older) => {
         // The change commits, but its announcement is held back...
         const unannounced: StoredEvent[] = [];
         const elsewhere = new EventBus();
@@ -274,13 +284,7 @@ for (const dialect of dialects) {
         // ...and only then does the announcement arrive.
         expect(unannounced.map((event) => event.type)).toEqual(['run.completed']);
         gated.bus.publish(unannounced);
-        expect(items(await feed.take(1))).toEqual([
-          expect.objectContaining({ id: older.sessionId, status: 'failed' }),
-        ]);
-      } finally {
-        feed.close();
-        await gated.close();
-      }
+      });
     });
 
     it('keeps the connection alive with comments and needs a reader token', async () => {
