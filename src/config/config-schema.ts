@@ -215,8 +215,8 @@ const ConfigSchema = z
             z
               .string()
               .regex(
-                /^[A-Za-z0-9*?.\-[\]:]+$/,
-                'each must be a host name or glob such as github.com or *.corp.example',
+                /^[A-Za-z0-9*?._:-]+$/,
+                'each must be a host name or glob such as github.com or *.corp.example (an IPv6 address without brackets)',
               ),
           )
           .min(1, 'name at least one host (* for any)'),

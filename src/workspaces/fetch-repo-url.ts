@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { AasError } from '../kernel/index.js';
 import { hasCachedCommit, openBaseCache, pinBaseCommit } from './base-pack.js';
@@ -90,8 +91,7 @@ export async function fetchRepoUrl(options: FetchRepoUrlOptions): Promise<Fetche
       ...(protocol === 'ssh'
         ? {
             extra: {
-              GIT_SSH_COMMAND:
-                'ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityFile=none -o IdentityAgent=none -o StrictHostKeyChecking=yes',
+              GIT_SSH_COMMAND: `ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityFile=none -o IdentityAgent=none -o StrictHostKeyChecking=yes${pinnedSsh(checked)}`,
             },
           }
         : {}),
@@ -107,7 +107,9 @@ export async function fetchRepoUrl(options: FetchRepoUrlOptions): Promise<Fetche
           `protocol.${protocol}.allow=always`,
           '-c',
           'credential.helper=',
-          ...pinnedHttp(protocol, checked),
+          ...(checked !== null && (protocol === 'https' || protocol === 'http')
+            ? await pinnedHttp(checked, options.rule, url, searchPath, repoPath)
+            : []),
           'fetch',
           '--no-tags',
           '--no-write-fetch-head',
@@ -146,19 +148,60 @@ export async function fetchRepoUrl(options: FetchRepoUrlOptions): Promise<Fetche
 }
 
 /**
- * For http(s): connect to the address the rule checked, not to whatever a second lookup says,
- * and follow no redirect (which could lead to a host the rule never saw). ssh and git:// look
- * the host up again; the glob still holds for them.
+ * For http(s): git (curl) connects to the addresses the rule checked, not to whatever a second
+ * lookup says, and follows no redirect (which could lead to a host the rule never saw). An
+ * address literal needs no pin. `http.curloptResolve` exists from git 2.37; an older git would
+ * ignore it, so there the fetch is refused unless local networks are allowed anyway.
  */
-function pinnedHttp(protocol: string, checked: CheckedRepoHost | null): string[] {
-  if (checked === null || (protocol !== 'https' && protocol !== 'http')) return [];
-  const address = checked.address.includes(':') ? `[${checked.address}]` : checked.address;
-  return [
-    '-c',
-    `http.curloptResolve=${checked.host}:${checked.port}:${address}`,
-    '-c',
-    'http.followRedirects=false',
-  ];
+async function pinnedHttp(
+  checked: CheckedRepoHost,
+  rule: RepoUrlRule,
+  url: string,
+  searchPath: string,
+  cwd: string,
+): Promise<string[]> {
+  const noRedirects = ['-c', 'http.followRedirects=false'];
+  if (checked.literal) return noRedirects;
+  if (!(await gitPinsHttp(searchPath, cwd))) {
+    if (rule.privateNetworks) return noRedirects;
+    throw new AasError(
+      'JOB_INVALID',
+      `this host does not fetch ${url}: its git cannot hold the connection to the address checked (http.curloptResolve needs git 2.37 or later)`,
+      {
+        field: 'repo',
+        hint: 'upgrade git on the host that fetches it, or set AAS_REPO_URL_PRIVATE_NETWORKS=allow there',
+      },
+    );
+  }
+  const addresses = checked.addresses
+    .map((address) => (isIP(address) === 6 ? `[${address}]` : address))
+    .join(',');
+  return ['-c', `http.curloptResolve=${checked.host}:${checked.port}:${addresses}`, ...noRedirects];
+}
+
+/** ssh connects to the first address checked, and checks the host key under the URL's name. */
+function pinnedSsh(checked: CheckedRepoHost | null): string {
+  const [address] = checked?.addresses ?? [];
+  if (checked === null || checked.literal || address === undefined) return '';
+  return ` -o HostName=${address} -o HostKeyAlias=${checked.host}`;
+}
+
+const gitVersions = new Map<string, Promise<boolean>>();
+
+/** Whether the git on `searchPath` knows `http.curloptResolve` (2.37+); asked once per path. */
+function gitPinsHttp(searchPath: string, cwd: string): Promise<boolean> {
+  let known = gitVersions.get(searchPath);
+  if (known === undefined) {
+    known = runGit({ args: ['--version'], cwd, env: { searchPath } }).then(
+      (result) => {
+        const [, major, minor] = /git version (\d+)\.(\d+)/.exec(result.stdout.toString()) ?? [];
+        return Number(major) > 2 || (Number(major) === 2 && Number(minor) >= 37);
+      },
+      () => false,
+    );
+    gitVersions.set(searchPath, known);
+  }
+  return known;
 }
 
 /** Git's own words decide between a ref the remote lacks and a remote that cannot be read. */

@@ -10,20 +10,35 @@ import {
 describe('repository URL rule', () => {
   it('finds the host and port each URL form connects to', () => {
     expect(repoUrlEndpoint('https://GitHub.com/o/r.git')).toEqual({
+      protocol: 'https',
       host: 'github.com',
       port: 443,
     });
     expect(repoUrlEndpoint('http://example.test:8080/r')).toEqual({
+      protocol: 'http',
       host: 'example.test',
       port: 8080,
     });
     expect(repoUrlEndpoint('ssh://git@example.test:2222/r.git')).toEqual({
+      protocol: 'ssh',
       host: 'example.test',
       port: 2222,
     });
-    expect(repoUrlEndpoint('git://example.test/r')).toEqual({ host: 'example.test', port: 9418 });
-    expect(repoUrlEndpoint('git@github.com:o/r.git')).toEqual({ host: 'github.com', port: 22 });
-    expect(repoUrlEndpoint('https://[::1]:9/r')).toEqual({ host: '::1', port: 9 });
+    expect(repoUrlEndpoint('git://example.test/r')).toEqual({
+      protocol: 'git',
+      host: 'example.test',
+      port: 9418,
+    });
+    expect(repoUrlEndpoint('git@github.com:o/r.git')).toEqual({
+      protocol: 'ssh',
+      host: 'github.com',
+      port: 22,
+    });
+    expect(repoUrlEndpoint('https://[::1]:9/r')).toEqual({
+      protocol: 'https',
+      host: '::1',
+      port: 9,
+    });
     expect(repoUrlEndpoint('file:///srv/r')).toBeNull();
     expect(repoUrlEndpoint('/srv/r')).toBeNull();
   });
@@ -65,12 +80,64 @@ describe('repository URL rule', () => {
     expect(() => checkRepoUrlHost('https://evilcorp.example/r', rule)).toThrow(AasError);
   });
 
-  it('checks every address a name resolves to, and pins the first', async () => {
+  it('refuses URLs that git, ssh or curl would read as another host than the check does', () => {
+    const rule = { hosts: ['github.com'], privateNetworks: false };
+    for (const url of [
+      // curl takes "github.com\\" for a user name and connects to 127.0.0.1.
+      'http://github.com\\@127.0.0.1:8765/probe',
+      // git decodes %2f before it splits a git:// or ssh:// URL.
+      'git://127.0.0.1:8766%2f@github.com/r.git',
+      'ssh://127.0.0.1%2f@github.com/r.git',
+      // ssh does not know fragments or queries.
+      'ssh://git@github.com#@10.0.0.5:6379/r.git',
+      'https://github.com?@10.0.0.5/r.git',
+      // Spellings a URL parser rewrites (to 127.0.0.1) are not guessed at.
+      'http://0x7f.1/r.git',
+      'http://2130706433/r.git',
+      'https://github.com:99999/r.git',
+      'https://gith ub.com/r.git',
+    ]) {
+      expect(() => checkRepoUrlHost(url, rule), url).toThrow(AasError);
+    }
+    // A user part is allowed, but the host is what follows it.
+    expect(() => checkRepoUrlHost('https://github.com@evil.example/r', rule)).toThrow(
+      /evil\.example is not among the allowed hosts/,
+    );
+    expect(() => checkRepoUrlHost('https://git@github.com/o/r.git', rule)).not.toThrow();
+  });
+
+  it('fetches git:// only from an address literal while local networks are refused', async () => {
+    const rule = { hosts: ['*'], privateNetworks: false };
+    const never = async (): Promise<string[]> => {
+      throw new Error('not looked up');
+    };
+    await expect(checkRepoUrl('git://example.test/r', rule, never)).rejects.toMatchObject({
+      code: 'JOB_INVALID',
+      message: expect.stringMatching(/git:\/\/ connection cannot be held/),
+    });
+    expect(await checkRepoUrl('git://93.184.215.14/r', rule, never)).toMatchObject({
+      addresses: ['93.184.215.14'],
+      literal: true,
+    });
+    expect(
+      await checkRepoUrl('git://example.test/r', { ...rule, privateNetworks: true }, async () => [
+        '10.0.0.1',
+      ]),
+    ).toMatchObject({ protocol: 'git', port: 9418, literal: false });
+  });
+
+  it('checks every address a name resolves to, and returns them all to pin', async () => {
     const rule = { hosts: ['*'], privateNetworks: false };
     const resolveTo = (addresses: string[]) => async () => addresses;
     expect(
       await checkRepoUrl('https://example.test/r', rule, resolveTo(['93.184.215.14', '2606::1'])),
-    ).toEqual({ host: 'example.test', port: 443, address: '93.184.215.14' });
+    ).toEqual({
+      protocol: 'https',
+      host: 'example.test',
+      port: 443,
+      addresses: ['93.184.215.14', '2606::1'],
+      literal: false,
+    });
     // One local answer among public ones is enough to refuse (the client may pick any).
     await expect(
       checkRepoUrl('https://example.test/r', rule, resolveTo(['93.184.215.14', '10.0.0.1'])),
@@ -81,7 +148,7 @@ describe('repository URL rule', () => {
         { ...rule, privateNetworks: true },
         resolveTo(['10.0.0.1']),
       ),
-    ).toMatchObject({ address: '10.0.0.1' });
+    ).toMatchObject({ addresses: ['10.0.0.1'] });
     const failing = async () => {
       throw new Error('getaddrinfo ENOTFOUND example.test');
     };

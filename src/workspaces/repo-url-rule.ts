@@ -21,19 +21,30 @@ export interface RepoUrlRule {
 /** Every host, local networks included: for tests and single-user setups that want it. */
 export const ANY_REPO_URL: RepoUrlRule = { hosts: ['*'], privateNetworks: true };
 
-/** The address a URL's host was checked at: git is told to connect there and nowhere else. */
+/** What the rule checked of a URL: git is told to connect to `addresses` and nowhere else. */
 export interface CheckedRepoHost {
+  readonly protocol: 'https' | 'http' | 'ssh' | 'git';
+  /** Lowercase; an IPv6 literal without its brackets. */
   readonly host: string;
   readonly port: number;
-  readonly address: string;
+  /** Every address the host resolved to (the host itself when it is an address literal). */
+  readonly addresses: readonly string[];
+  /** The host is an address literal: there is nothing to resolve, hence nothing to pin. */
+  readonly literal: boolean;
 }
 
-const DEFAULT_PORTS: Readonly<Record<string, number>> = {
-  https: 443,
-  http: 80,
-  ssh: 22,
-  git: 9418,
-};
+const DEFAULT_PORTS = { https: 443, http: 80, ssh: 22, git: 9418 } as const;
+
+/**
+ * Characters refused anywhere in a URL this host fetches, because git, curl, ssh and a URL
+ * parser read them differently, so a host checked here could differ from the host contacted:
+ * curl ends a user name at a backslash where a WHATWG parser sees a slash; git decodes `%xx`
+ * in git:// and ssh:// URLs before it splits them; `#` and `?` start a fragment or a query for
+ * a parser but not for ssh. None is needed to name a repository.
+ */
+const AMBIGUOUS = /[\\%#?\s\p{Cc}]/u;
+/** `[user@]host[:port]`: a plain user name, a DNS name or IPv4, or a bracketed IPv6 literal. */
+const AUTHORITY = /^(?:[A-Za-z0-9._~-]+@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::([0-9]{1,5}))?$/;
 
 /**
  * Addresses that are not the public internet (IANA special-purpose registries): loopback, the
@@ -78,34 +89,61 @@ export function isLocalNetworkAddress(address: string): boolean {
 }
 
 /**
- * The host and port a repository URL connects to; null for `file://` (no network) and for what
- * is not a repository URL.
+ * The protocol, host and port a repository URL connects to, read strictly (see AMBIGUOUS and
+ * AUTHORITY; JOB_INVALID otherwise); null for `file://` (no network) and for what is not a
+ * repository URL.
  */
-export function repoUrlEndpoint(url: string): { host: string; port: number } | null {
+export function repoUrlEndpoint(
+  url: string,
+): { protocol: CheckedRepoHost['protocol']; host: string; port: number } | null {
   const protocol = repoUrlProtocol(url);
   if (protocol === null || protocol === 'file') return null;
-  const scheme = /^[a-z]+:\/\//.test(url);
-  if (!scheme) {
-    // scp-like user@host:path; isRepoUrl already refused slashes and colons in the host.
-    const host = url.slice(url.indexOf('@') + 1, url.indexOf(':'));
-    return { host: host.toLowerCase(), port: DEFAULT_PORTS.ssh ?? 22 };
+  if (AMBIGUOUS.test(url)) {
+    throw refused(
+      url,
+      'it holds a character that git, ssh and curl read differently (a backslash, %, #, ? or whitespace)',
+      'write the URL without them: naming a repository needs none',
+    );
   }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw refused(url, 'it is not a valid URL');
+  const scheme = /^[a-z]+:\/\//.exec(url)?.[0];
+  let authority: string;
+  if (scheme === undefined) {
+    // scp-like user@host:path (isRepoUrl required the user and refused slashes in both parts).
+    authority = url.slice(0, url.indexOf(':'));
+  } else {
+    const rest = url.slice(scheme.length);
+    const slash = rest.indexOf('/');
+    authority = slash === -1 ? rest : rest.slice(0, slash);
   }
-  // WHATWG keeps IPv6 literals bracketed; git, curl and the lookup want them bare.
-  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (host === '') throw refused(url, 'it names no host');
-  const port = parsed.port === '' ? (DEFAULT_PORTS[protocol] ?? 0) : Number(parsed.port);
-  return { host, port };
+  const match = AUTHORITY.exec(authority);
+  if (match === null) {
+    throw refused(url, `its host part ${JSON.stringify(authority)} is not [user@]host[:port]`);
+  }
+  const host = (match[1] ?? '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const port = match[2] === undefined ? DEFAULT_PORTS[protocol] : Number(match[2]);
+  if (scheme !== undefined) {
+    // A second reading, by the WHATWG parser, must find the same host: what the two read
+    // differently (a numeric IPv4 spelling, say) is refused rather than guessed.
+    let parsedHost: string;
+    try {
+      parsedHost = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+    } catch {
+      throw refused(url, 'it is not a valid URL');
+    }
+    if (parsedHost !== host) {
+      throw refused(url, `its host reads as ${host} here but as ${parsedHost} to a URL parser`);
+    }
+  }
+  if (host === '' || port < 1 || port > 65_535) {
+    throw refused(url, 'it names no usable host and port');
+  }
+  return { protocol, host, port };
 }
 
 /**
- * Refuses (JOB_INVALID, field `repo`) a URL whose host no glob of the rule matches. Needs no
- * network: it is what a submission is checked against before the job is queued.
+ * Refuses (JOB_INVALID, field `repo`) a URL whose host no glob of the rule matches, or that
+ * cannot be read unambiguously. Needs no network: it is what a submission is checked against
+ * before the job is queued.
  */
 export function checkRepoUrlHost(url: string, rule: RepoUrlRule): void {
   const endpoint = repoUrlEndpoint(url);
@@ -122,9 +160,10 @@ export function checkRepoUrlHost(url: string, rule: RepoUrlRule): void {
 
 /**
  * The whole rule, just before a fetch: the host glob, then, unless local networks are allowed,
- * every address the host resolves to. Returns the address to pin the connection to (so a DNS
- * answer that changes between this check and git's own lookup cannot send git elsewhere); null
- * for `file://` URLs.
+ * every address the host resolves to. Returns what to pin the connection to (so a DNS answer
+ * that changes between this check and git's own lookup cannot send git elsewhere); null for
+ * `file://` URLs. A git:// connection cannot be pinned, so while local networks are refused it
+ * is made only to an address literal.
  */
 export async function checkRepoUrl(
   url: string,
@@ -134,9 +173,17 @@ export async function checkRepoUrl(
   checkRepoUrlHost(url, rule);
   const endpoint = repoUrlEndpoint(url);
   if (endpoint === null) return null;
+  const literal = isIP(endpoint.host) !== 0;
+  if (!literal && endpoint.protocol === 'git' && !rule.privateNetworks) {
+    throw refused(
+      url,
+      'a git:// connection cannot be held to the address checked here, so its name could resolve to a local network by the time git connects',
+      'use the https:// or ssh:// URL of the repository, or set AAS_REPO_URL_PRIVATE_NETWORKS=allow on the host that fetches it',
+    );
+  }
   let addresses: readonly string[];
   try {
-    addresses = isIP(endpoint.host) === 0 ? await resolve(endpoint.host) : [endpoint.host];
+    addresses = literal ? [endpoint.host] : await resolve(endpoint.host);
   } catch (thrown) {
     throw new AasError(
       'REPO_NOT_FOUND',
@@ -144,8 +191,7 @@ export async function checkRepoUrl(
       { field: 'repo', hint: 'check the URL and the DNS of the host that fetches it' },
     );
   }
-  const [first] = addresses;
-  if (first === undefined) {
+  if (addresses.length === 0) {
     throw new AasError('REPO_NOT_FOUND', `cannot fetch ${url}: ${endpoint.host} has no address`, {
       field: 'repo',
     });
@@ -153,10 +199,9 @@ export async function checkRepoUrl(
   if (!rule.privateNetworks) {
     const local = addresses.find(isLocalNetworkAddress);
     if (local !== undefined) {
-      const where =
-        isIP(endpoint.host) === 0
-          ? `its host ${endpoint.host} resolves to ${local}`
-          : `its host is ${local}`;
+      const where = literal
+        ? `its host is ${local}`
+        : `its host ${endpoint.host} resolves to ${local}`;
       throw refused(
         url,
         `${where}, an address of a local network`,
@@ -164,7 +209,7 @@ export async function checkRepoUrl(
       );
     }
   }
-  return { ...endpoint, address: first };
+  return { ...endpoint, addresses, literal };
 }
 
 async function resolveAll(host: string): Promise<string[]> {

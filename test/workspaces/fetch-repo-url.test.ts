@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { AasError } from '../../src/kernel/index.js';
 import {
   ANY_REPO_URL,
   cachedBaseCommits,
+  DEFAULT_GIT_SEARCH_PATH,
   fetchRepoUrl,
   hasCachedCommit,
   isRepoUrl,
@@ -256,5 +257,56 @@ describe('repository URLs', () => {
     } finally {
       for (const { server } of [target, elsewhere, redirecting]) server.close();
     }
+  });
+
+  it('fetches from an IPv6 literal, which needs no pin', async () => {
+    const cacheDir = makeTempDir('aas-url-cache-');
+    dirs.push(cacheDir);
+    let requests = 0;
+    const server = createServer((_request, response) => {
+      requests += 1;
+      response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const error = await refusal(
+        fetchRepoUrl({ cacheDir, url: `http://[::1]:${port}/r.git`, rule: ANY_REPO_URL }),
+      );
+      expect(error.code).toBe('REPO_NOT_FOUND');
+      expect(requests).toBeGreaterThan(0);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("holds ssh to the checked address, checking the host key under the URL's name", async () => {
+    const cacheDir = makeTempDir('aas-url-cache-');
+    const bin = makeTempDir('aas-fake-ssh-');
+    dirs.push(cacheDir, bin);
+    const argsFile = join(bin, 'args');
+    // An ssh that only says how it was called.
+    writeFileSync(join(bin, 'ssh'), `#!/bin/sh\nprintf '%s\\n' "$@" > ${argsFile}\nexit 255\n`, {
+      mode: 0o755,
+    });
+    const error = await refusal(
+      fetchRepoUrl({
+        cacheDir,
+        url: 'ssh://git@git.example.test/o/r.git',
+        rule: { hosts: ['*'], privateNetworks: false },
+        resolveHost: async () => ['93.184.215.14'],
+        searchPath: `${bin}:${DEFAULT_GIT_SEARCH_PATH}`,
+      }),
+    );
+    expect(error.code).toBe('REPO_NOT_FOUND');
+    const args = readFileSync(argsFile, 'utf8').split('\n');
+    expect(args).toEqual(
+      expect.arrayContaining([
+        'HostName=93.184.215.14',
+        'HostKeyAlias=git.example.test',
+        'StrictHostKeyChecking=yes',
+        'git@git.example.test',
+      ]),
+    );
   });
 });
