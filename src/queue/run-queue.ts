@@ -279,46 +279,65 @@ export class RunQueue {
    * claim was being made): the run is queued again at once and the claim is not counted
    * against its budget, so a worker stopping at the wrong instant cannot end a run that allows
    * one claim. History keeps the claim (run.started) and says why it was undone (run.interrupted
-   * with cause `released`, then run.requeued). False when the claim is no longer this fence's.
+   * with cause `released`, then run.requeued). A cancel requested meanwhile ends the run
+   * cancelled instead (a queued run with a pending cancel would be claimed by no one). False
+   * when the claim is no longer this fence's.
    */
   async giveBack(claimed: ClaimedRun, reason: string): Promise<boolean> {
-    const { run, fence } = claimed;
-    const nowIso = this.deps.clock.nowIso();
-    const claimsUsed = Math.max(0, run.claimCount - 1);
-    try {
-      await new SessionRecorder(this.deps, run.sessionId, fence.leaseOwner).fenced(fence).updateRun(
-        run.id,
-        {
-          status: 'queued',
-          leaseOwner: null,
-          leaseExpiresAt: null,
-          notBefore: null,
-          claimCount: claimsUsed,
-        },
-        [
-          sessionEvent('run.interrupted', {
-            runId: run.id,
-            previousOwner: fence.leaseOwner,
-            detail: reason,
-            cause: 'released',
-          }),
-          sessionEvent('run.requeued', {
-            runId: run.id,
-            reason,
-            notBefore: nowIso,
-            claimsUsed,
-            maxClaims: run.maxClaims,
-          }),
-        ],
-        { status: ['running'] },
-      );
-      return true;
-    } catch (thrown) {
-      if (isAasError(thrown) && (thrown.code === 'CONFLICT' || thrown.code === 'LEASE_FENCED')) {
+    const { fence } = claimed;
+    // Each pass expects the version it read: a cancel landing in between makes it read again.
+    for (let pass = 0; pass < 3; pass += 1) {
+      const run = await this.deps.store.getRun(fence.runId);
+      if (
+        run === null ||
+        run.status !== 'running' ||
+        run.leaseOwner !== fence.leaseOwner ||
+        run.fencingToken !== fence.fencingToken
+      ) {
         return false;
       }
-      throw thrown;
+      try {
+        if (run.cancelRequestedAt !== null) {
+          await this.#interrupt(run, reason, fence);
+          return true;
+        }
+        const claimsUsed = Math.max(0, run.claimCount - 1);
+        await new SessionRecorder(this.deps, run.sessionId, fence.leaseOwner)
+          .fenced(fence)
+          .updateRun(
+            run.id,
+            {
+              status: 'queued',
+              leaseOwner: null,
+              leaseExpiresAt: null,
+              notBefore: null,
+              claimCount: claimsUsed,
+            },
+            [
+              sessionEvent('run.interrupted', {
+                runId: run.id,
+                previousOwner: fence.leaseOwner,
+                detail: reason,
+                cause: 'released',
+              }),
+              sessionEvent('run.requeued', {
+                runId: run.id,
+                reason,
+                notBefore: this.deps.clock.nowIso(),
+                claimsUsed,
+                maxClaims: run.maxClaims,
+              }),
+            ],
+            { status: ['running'], version: run.version },
+          );
+        return true;
+      } catch (thrown) {
+        if (isAasError(thrown) && thrown.code === 'CONFLICT') continue;
+        if (isAasError(thrown) && thrown.code === 'LEASE_FENCED') return false;
+        throw thrown;
+      }
     }
+    return false;
   }
 
   /**

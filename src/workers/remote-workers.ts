@@ -124,16 +124,19 @@ export class RemoteWorkers {
     const deadline = waitMs > 0 ? setTimeout(() => expiry.abort(), waitMs) : undefined;
     if (deadline === undefined) expiry.abort();
     const ended = signal === undefined ? expiry.signal : AbortSignal.any([signal, expiry.signal]);
+    const gone = () => signal?.aborted === true;
     try {
       for (;;) {
         if (current.revokedAt !== null) return null;
+        // Gone already: claim nothing for a request nobody waits on.
+        if (gone()) return null;
         if (!current.draining) {
           const claimed = await this.deps.queue.claim(worker.id, { match });
           if (claimed !== null) {
             // The request went away while the claim was made: nobody will run it or renew it.
             // Given back now, it is claimable at once and its budget is untouched, instead of
             // waiting out the lease and spending a claim.
-            if (signal?.aborted === true) {
+            if (gone()) {
               await this.deps.queue.giveBack(
                 claimed,
                 `claim not delivered: ${worker.id} went away before the answer`,

@@ -111,17 +111,32 @@ for (const dialect of dialects) {
       expect(listed.items.find((item) => item.name === worker.name)?.state).toBe('offline');
     });
 
-    it('gives back, unspent, a claim made as the worker went away', async () => {
+    it('claims nothing for a worker already gone, and gives back, unspent, a claim made as it went', async () => {
       const worker = await enrolAndRegister(api);
       // One claim allowed, and ahead of anything other tests left queued.
       const { runId, sessionId } = await submitQueued(api, { interruptRetries: 0, priority: 9 });
       const record = await api.store.getWorker(worker.workerId);
       if (record === null) throw new Error('worker not registered');
+      const types = async () => (await api.store.readEvents(sessionId)).map((event) => event.type);
+
       expect(await api.remoteWorkers.claim(record, 0, AbortSignal.abort())).toBeNull();
+      expect(await api.store.getRun(runId)).toMatchObject({ status: 'queued', claimCount: 0 });
+      expect(await types()).not.toContain('run.started');
+
+      // The request goes away while the claim is being made (its run.started is published
+      // before the claim returns).
+      const going = new AbortController();
+      const unsubscribe = api.bus.on('run.started', (event) => {
+        if (event.data.runId === runId) going.abort();
+      });
+      try {
+        expect(await api.remoteWorkers.claim(record, 0, going.signal)).toBeNull();
+      } finally {
+        unsubscribe();
+      }
       const run = await api.store.getRun(runId);
       expect(run).toMatchObject({ status: 'queued', claimCount: 0, leaseOwner: null });
-      const types = (await api.store.readEvents(sessionId)).map((event) => event.type);
-      expect(types.slice(-3)).toEqual(['run.started', 'run.interrupted', 'run.requeued']);
+      expect((await types()).slice(-3)).toEqual(['run.started', 'run.interrupted', 'run.requeued']);
       // Its one claim is still there to be made, at once.
       const claimed = await claimRequest(api, worker.credential);
       expect(claimed.status).toBe(200);
@@ -129,6 +144,24 @@ for (const dialect of dialects) {
       expect(lease.runId).toBe(runId);
       expect(lease.fencingToken).toBeGreaterThan(run?.fencingToken ?? 0);
       expect(await api.store.getRun(runId)).toMatchObject({ status: 'running', claimCount: 1 });
+    });
+
+    it('ends cancelled, not queued, a claim given back after a cancel was requested', async () => {
+      const worker = await enrolAndRegister(api);
+      const { runId } = await submitQueued(api, { priority: 9 });
+      const claimed = await api.queue.claim(worker.workerId, { runId });
+      if (claimed === null) throw new Error('expected a claim');
+      expect(await api.queue.requestCancel(runId, 'alice')).toMatchObject({
+        outcome: 'cancel_requested',
+      });
+      expect(await api.queue.giveBack(claimed, 'claim not delivered')).toBe(true);
+      expect(await api.store.getRun(runId)).toMatchObject({
+        status: 'cancelled',
+        reasonCode: 'CANCELLED',
+        leaseOwner: null,
+      });
+      // Given back once; the same claim again is not this fence's any more.
+      expect(await api.queue.giveBack(claimed, 'again')).toBe(false);
     });
 
     it('a worker whose labels do not match never claims the run; one that matches does', async () => {
