@@ -53,6 +53,9 @@ export interface SweepReport {
 export const LEASE_WRITE_RETENTION_MS = 3_600_000;
 /** Sweeps run every second or so; the prune, a table scan, at most this often. */
 const LEASE_WRITE_PRUNE_EVERY_MS = 10 * 60_000;
+/** Runs whose records one prune transaction deletes, and transactions per prune. */
+const LEASE_WRITE_PRUNE_RUNS = 200;
+const LEASE_WRITE_PRUNE_BATCHES = 50;
 
 /**
  * The durable run queue: claims with a lease and a fencing token, heartbeats that renew the
@@ -371,7 +374,15 @@ export class RunQueue {
     if (nowMs < this.#nextLeaseWritePruneMs) return 0;
     this.#nextLeaseWritePruneMs = nowMs + LEASE_WRITE_PRUNE_EVERY_MS;
     const cutoff = new Date(nowMs - LEASE_WRITE_RETENTION_MS).toISOString();
-    return this.deps.store.pruneLeaseWrites(cutoff);
+    // In short transactions, so a backlog never holds the database (SQLite's one writer) long;
+    // what one sweep leaves, the next prune takes.
+    let records = 0;
+    for (let batch = 0; batch < LEASE_WRITE_PRUNE_BATCHES; batch += 1) {
+      const pruned = await this.deps.store.pruneLeaseWrites(cutoff, LEASE_WRITE_PRUNE_RUNS);
+      records += pruned.records;
+      if (pruned.runs < LEASE_WRITE_PRUNE_RUNS) break;
+    }
+    return records;
   }
 
   async #interrupt(

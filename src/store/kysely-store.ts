@@ -328,8 +328,14 @@ export class KyselyStore implements Store {
     });
   }
 
-  async pruneLeaseWrites(finishedBeforeIso: string): Promise<number> {
-    return this.#write('pruneLeaseWrites', () => pruneLeaseWrites(this.#db, finishedBeforeIso));
+  async pruneLeaseWrites(
+    finishedBeforeIso: string,
+    maxRuns: number,
+  ): Promise<{ records: number; runs: number }> {
+    checkLimit(maxRuns, 'maxRuns');
+    return this.#write('pruneLeaseWrites', () =>
+      pruneLeaseWrites(this.#db, finishedBeforeIso, maxRuns),
+    );
   }
 
   async getSession(id: string): Promise<SessionRecord | null> {

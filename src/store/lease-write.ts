@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import { AasError } from '../kernel/index.js';
 import type { DatabaseSchema } from './database-schema.js';
 import { RunStatus } from './records.js';
@@ -68,29 +68,27 @@ export function isDuplicateWrite(error: unknown): boolean {
 }
 
 /**
- * Deletes the numbered-write records of runs that finished before `finishedBeforeIso` (and are
- * not queued or running again); returns how many. Only a holder retrying a write whose answer it
- * lost reads them, and it stops retrying once its lease would have expired, long before any
- * sensible cutoff.
+ * Deletes the numbered-write records of at most `maxRuns` runs that finished before
+ * `finishedBeforeIso` (and are not queued or running again); says how many records and runs.
+ * Only a holder retrying a write whose answer it lost reads them, and it stops retrying once
+ * its lease would have expired, long before any sensible cutoff. Bounded, so one call is one
+ * short transaction whatever the backlog: call again while `runs` reaches `maxRuns`.
  */
 export function* pruneLeaseWrites(
   db: Kysely<DatabaseSchema>,
   finishedBeforeIso: string,
-): SqlOperation<number> {
+  maxRuns: number,
+): SqlOperation<{ records: number; runs: number }> {
+  const finished = db
+    .selectFrom('lease_writes')
+    .innerJoin('runs', 'runs.id', 'lease_writes.run_id')
+    .select('lease_writes.run_id')
+    .distinct()
+    .where('runs.status', 'not in', [RunStatus.queued, RunStatus.running])
+    .where('runs.finished_at', '<', finishedBeforeIso)
+    .limit(maxRuns);
   const deleted = yield* rowsOf(
-    db
-      .deleteFrom('lease_writes')
-      .where(({ exists, selectFrom }) =>
-        exists(
-          selectFrom('runs')
-            .select(sql.lit(1).as('one'))
-            .whereRef('runs.id', '=', 'lease_writes.run_id')
-            .where('runs.status', 'not in', [RunStatus.queued, RunStatus.running])
-            .where('runs.finished_at', '<', finishedBeforeIso),
-        ),
-      )
-      .returning('run_id')
-      .compile(),
+    db.deleteFrom('lease_writes').where('run_id', 'in', finished).returning('run_id').compile(),
   );
-  return deleted.length;
+  return { records: deleted.length, runs: new Set(deleted.map((row) => row.run_id)).size };
 }

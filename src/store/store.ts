@@ -165,10 +165,13 @@ export interface Store {
   listRunsWithExpiredLease(nowIso: string, limit?: number): Promise<RunRecord[]>;
 
   /**
-   * Forgets which numbered remote writes were applied (see `writeSeq`) for runs that finished
-   * before `finishedBeforeIso`; returns how many records went.
+   * Forgets which numbered remote writes were applied (see `writeSeq`) for at most `maxRuns`
+   * runs that finished before `finishedBeforeIso`; says how many records and runs went.
    */
-  pruneLeaseWrites(finishedBeforeIso: string): Promise<number>;
+  pruneLeaseWrites(
+    finishedBeforeIso: string,
+    maxRuns: number,
+  ): Promise<{ records: number; runs: number }>;
 
   getSession(id: string): Promise<SessionRecord | null>;
   /** Newest first, each with its latest run. */

@@ -89,6 +89,9 @@ export async function openBaseCache(cacheDir: string, key: string): Promise<stri
     throw new AasError('INTERNAL', `cache key ${key} is not hex`, { field: 'key' });
   }
   const path = join(cacheDir, key);
+  // Marked used before anything else: an eviction that read the cache as idle looks again after
+  // moving it away, sees this, and puts it back (collectRepoCaches).
+  if (await markRepoCacheUsed(path)) return path;
   const exists = await stat(join(path, '.git')).then(
     () => true,
     () => false,

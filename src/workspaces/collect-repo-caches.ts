@@ -19,14 +19,22 @@ export interface RepoCacheCollection {
   readonly kept: readonly string[];
 }
 
-/** Marks the cache repository at `path` used now (see collectRepoCaches). */
-export async function markRepoCacheUsed(path: string): Promise<void> {
+/**
+ * Marks the cache repository at `path` used now (see collectRepoCaches); false when there is
+ * no repository there.
+ */
+export async function markRepoCacheUsed(path: string): Promise<boolean> {
   const used = join(path, '.git', USED_NAME);
   const now = new Date();
   try {
     await utimes(used, now, now);
+    return true;
   } catch {
-    await writeFile(used, '').catch(() => undefined);
+    // A cache from before the marker, or none at all: writing fails when `.git` is missing.
+    return writeFile(used, '').then(
+      () => true,
+      () => false,
+    );
   }
 }
 
@@ -35,7 +43,8 @@ export async function markRepoCacheUsed(path: string): Promise<void> {
  * that were last used `olderThanMs` ago or more. A run's private git dir borrows the objects of
  * the cache it started from for as long as it runs, so `keepKeys` must name the cache of every
  * live run. Eviction renames the repository away first, so a fetch starting at that moment
- * makes a fresh cache rather than writing into one being deleted.
+ * makes a fresh cache rather than writing into one being deleted, and puts it back if it was
+ * marked used in between.
  */
 export async function collectRepoCaches(
   cacheDir: string,
@@ -66,6 +75,19 @@ export async function collectRepoCaches(
         await rename(path, evicted);
       } catch {
         continue;
+      }
+      // A run may have opened it between the look and the move (it marks the cache first): put
+      // it back then. A run opening it after the move finds nothing and makes a fresh cache.
+      const lastLookMs = await lastUsed(evicted);
+      if (lastLookMs !== null && lastLookMs !== lastUsedMs) {
+        const restored = await rename(evicted, path).then(
+          () => true,
+          () => false,
+        );
+        if (restored) {
+          kept.push(name);
+          continue;
+        }
       }
       await forceRemove(evicted);
       removed.push(name);

@@ -123,11 +123,28 @@ for (const dialect of dialects) {
         ...running,
         writeSeq: 1,
       });
-      // Finished at 20 s: a cutoff at that instant keeps it, a later one does not.
-      expect(await store.pruneLeaseWrites(at(20_000))).toBe(0);
+      // Another finished run, with two numbered writes.
+      await createQueuedRun(store, 3);
+      const other = await claimed(store, 3, 'wrk_c');
+      await store.appendEvents(sessionId(3), [event('agent.event', 11_000)], {
+        ...other,
+        writeSeq: 1,
+      });
+      await store.updateRun({
+        ...final,
+        runId: runId(3),
+        expect: { leaseOwner: other.leaseOwner, fencingToken: other.fencingToken },
+        writeSeq: 2,
+      });
+      // Finished at 20 s: a cutoff at that instant keeps them, a later one does not.
+      expect(await store.pruneLeaseWrites(at(20_000), 10)).toEqual({ records: 0, runs: 0 });
       expect(isDuplicateWrite(await errorOf(store.updateRun(final)))).toBe(true);
-      expect(await store.pruneLeaseWrites(at(3_600_000))).toBe(1);
-      expect(await store.pruneLeaseWrites(at(3_600_000))).toBe(0);
+      // At most one run's records per call.
+      const first = await store.pruneLeaseWrites(at(3_600_000), 1);
+      const second = await store.pruneLeaseWrites(at(3_600_000), 1);
+      expect([first.runs, second.runs]).toEqual([1, 1]);
+      expect(first.records + second.records).toBe(3);
+      expect(await store.pruneLeaseWrites(at(3_600_000), 1)).toEqual({ records: 0, runs: 0 });
       // Forgotten: the late repeat now meets the fence, which refuses it all the same.
       expect(await codeOf(store.updateRun(final))).toBe('LEASE_FENCED');
       // A running run's records stay, whatever the cutoff.
