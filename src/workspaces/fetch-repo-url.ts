@@ -179,11 +179,15 @@ async function pinnedHttp(
   return ['-c', `http.curloptResolve=${checked.host}:${checked.port}:${addresses}`, ...noRedirects];
 }
 
-/** ssh connects to the first address checked, and checks the host key under the URL's name. */
+/**
+ * ssh connects to the first address checked, on the port checked, whatever host and port git
+ * makes of the URL (OpenSSH takes the first value of an option, and these come before git's
+ * own `-p`); the host key is checked under the URL's name.
+ */
 function pinnedSsh(checked: CheckedRepoHost | null): string {
   const [address] = checked?.addresses ?? [];
-  if (checked === null || checked.literal || address === undefined) return '';
-  return ` -o HostName=${address} -o HostKeyAlias=${checked.host}`;
+  if (checked === null || address === undefined) return '';
+  return ` -o HostName=${address} -o Port=${checked.port} -o HostKeyAlias=${checked.host}`;
 }
 
 const gitVersions = new Map<string, Promise<boolean>>();

@@ -58,7 +58,17 @@ describe('repository URL rule', () => {
       '::',
       'fd00::1',
       'fe80::1',
+      'fec0::1',
       '::ffff:127.0.0.1',
+      '::ffff:0:7f00:1',
+      '::7f00:1',
+      '64:ff9b::a00:1',
+      '64:ff9b:1::a00:1',
+      '2002:7f00:1::1',
+      '2001:0:4136:e378::1',
+      '100::1',
+      '192.0.2.1',
+      '2001:db8::1',
       '::ffff:10.0.0.1',
       'not an address',
     ]) {
@@ -96,6 +106,13 @@ describe('repository URL rule', () => {
       'http://2130706433/r.git',
       'https://github.com:99999/r.git',
       'https://gith ub.com/r.git',
+      // git finds a bracketed host after "@[" anywhere, path included.
+      'ssh://github.com/x@[127.0.0.1:2222]/repo',
+      'git@github.com:x@[127.0.0.1]:y',
+      'https://github.com/o/r[1].git',
+      // Options for ssh never start a user or a host.
+      'ssh://-oProxyCommand@github.com/r',
+      'ssh://-github.com/r',
     ]) {
       expect(() => checkRepoUrlHost(url, rule), url).toThrow(AasError);
     }

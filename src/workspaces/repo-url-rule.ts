@@ -44,12 +44,20 @@ const DEFAULT_PORTS = { https: 443, http: 80, ssh: 22, git: 9418 } as const;
  */
 const AMBIGUOUS = /[\\%#?\s\p{Cc}]/u;
 /** `[user@]host[:port]`: a plain user name, a DNS name or IPv4, or a bracketed IPv6 literal. */
-const AUTHORITY = /^(?:[A-Za-z0-9._~-]+@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::([0-9]{1,5}))?$/;
+const AUTHORITY =
+  /^(?:[A-Za-z0-9][A-Za-z0-9._~-]*@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9._-]*)(?::([0-9]{1,5}))?$/;
+/**
+ * Refused in the path too: git looks for `@[` anywhere after the scheme to find a bracketed
+ * host (connect.c, host_end), so `ssh://1.2.3.4/x@[127.0.0.1:2222]/r` would connect to
+ * 127.0.0.1:2222. A repository path needs none of them.
+ */
+const PATH_AMBIGUOUS = /[@[\]]/;
 
 /**
  * Addresses that are not the public internet (IANA special-purpose registries): loopback, the
  * RFC 1918 and unique-local ranges, link-local (cloud metadata services live at 169.254.169.254),
- * carrier-grade NAT, "this network", benchmarking, multicast and reserved space.
+ * carrier-grade NAT, "this network", benchmarking, documentation, multicast and reserved space,
+ * and IPv6 forms that carry an IPv4 address.
  */
 const LOCAL_NETWORKS = (() => {
   const list = new BlockList();
@@ -62,17 +70,28 @@ const LOCAL_NETWORKS = (() => {
     ['172.16.0.0', 12],
     ['192.0.0.0', 24],
     ['192.168.0.0', 16],
+    ['192.0.2.0', 24],
     ['198.18.0.0', 15],
+    ['198.51.100.0', 24],
+    ['203.0.113.0', 24],
     ['224.0.0.0', 4],
     ['240.0.0.0', 4],
   ];
   for (const [network, prefix] of v4) list.addSubnet(network, prefix, 'ipv4');
   const v6: [string, number][] = [
-    ['::', 128],
-    ['::1', 128],
+    // IPv4-compatible (and with it :: and ::1), SIIT and NAT64 forms embed an IPv4 address,
+    // 6to4 and Teredo tunnel to one: none is checked as that address, so all are refused.
+    ['::', 96],
+    ['::ffff:0:0:0', 96],
     ['64:ff9b::', 96],
+    ['64:ff9b:1::', 48],
+    ['100::', 64],
+    ['2001::', 32],
+    ['2001:db8::', 32],
+    ['2002::', 16],
     ['fc00::', 7],
     ['fe80::', 10],
+    ['fec0::', 10],
     ['ff00::', 8],
   ];
   for (const [network, prefix] of v6) list.addSubnet(network, prefix, 'ipv6');
@@ -107,13 +126,23 @@ export function repoUrlEndpoint(
   }
   const scheme = /^[a-z]+:\/\//.exec(url)?.[0];
   let authority: string;
+  let path: string;
   if (scheme === undefined) {
     // scp-like user@host:path (isRepoUrl required the user and refused slashes in both parts).
     authority = url.slice(0, url.indexOf(':'));
+    path = url.slice(authority.length + 1);
   } else {
     const rest = url.slice(scheme.length);
     const slash = rest.indexOf('/');
     authority = slash === -1 ? rest : rest.slice(0, slash);
+    path = slash === -1 ? '' : rest.slice(slash);
+  }
+  if (PATH_AMBIGUOUS.test(path)) {
+    throw refused(
+      url,
+      'its path holds @, [ or ], which git may read as another host',
+      'write the URL without them: naming a repository needs none',
+    );
   }
   const match = AUTHORITY.exec(authority);
   if (match === null) {

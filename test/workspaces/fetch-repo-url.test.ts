@@ -303,6 +303,7 @@ describe('repository URLs', () => {
     expect(args).toEqual(
       expect.arrayContaining([
         'HostName=93.184.215.14',
+        'Port=22',
         'HostKeyAlias=git.example.test',
         'StrictHostKeyChecking=yes',
         'git@git.example.test',
