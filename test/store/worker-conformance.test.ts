@@ -97,6 +97,7 @@ for (const dialect of dialects) {
         revokedAt: null,
         lastSeenAt: at(1_000),
         draining: false,
+        selfDrainReportedAt: null,
       });
       expect(
         await codeOf(
@@ -139,6 +140,18 @@ for (const dialect of dialects) {
         capabilities: { agents: [], sandbox: [] },
       });
       expect((await store.recordWorkerSeen(workerId(1), at(2_000))).lastSeenAt).toBe(at(2_000));
+      // The worker's own drain: recorded when said, kept when not mentioned, cleared when denied.
+      expect(await store.recordWorkerSeen(workerId(1), at(2_100), true)).toMatchObject({
+        lastSeenAt: at(2_100),
+        selfDrainReportedAt: at(2_100),
+        draining: false,
+      });
+      expect((await store.recordWorkerSeen(workerId(1), at(2_200))).selfDrainReportedAt).toBe(
+        at(2_100),
+      );
+      expect(
+        (await store.recordWorkerSeen(workerId(1), at(2_300), false)).selfDrainReportedAt,
+      ).toBe(null);
       expect((await store.setWorkerDraining('gpu-1', true)).draining).toBe(true);
       expect((await store.revokeWorker('gpu-1', at(3_000))).revokedAt).toBe(at(3_000));
       expect((await store.revokeWorker(workerId(1), at(4_000))).revokedAt).toBe(at(3_000));
