@@ -280,7 +280,7 @@ describe('repository URLs', () => {
     }
   });
 
-  it("holds ssh to the checked address, checking the host key under the URL's name", async () => {
+  it("holds ssh to the checked address and port, checking the host key under the URL's name", async () => {
     const cacheDir = makeTempDir('aas-url-cache-');
     const bin = makeTempDir('aas-fake-ssh-');
     dirs.push(cacheDir, bin);
@@ -289,18 +289,21 @@ describe('repository URLs', () => {
     writeFileSync(join(bin, 'ssh'), `#!/bin/sh\nprintf '%s\\n' "$@" > ${argsFile}\nexit 255\n`, {
       mode: 0o755,
     });
-    const error = await refusal(
-      fetchRepoUrl({
-        cacheDir,
-        url: 'ssh://git@git.example.test/o/r.git',
-        rule: { hosts: ['*'], privateNetworks: false },
-        resolveHost: async () => ['93.184.215.14'],
-        searchPath: `${bin}:${DEFAULT_GIT_SEARCH_PATH}`,
-      }),
-    );
-    expect(error.code).toBe('REPO_NOT_FOUND');
-    const args = readFileSync(argsFile, 'utf8').split('\n');
-    expect(args).toEqual(
+    const sshArgs = async (url: string) => {
+      const error = await refusal(
+        fetchRepoUrl({
+          cacheDir,
+          url,
+          rule: { hosts: ['*'], privateNetworks: false },
+          resolveHost: async () => ['93.184.215.14'],
+          searchPath: `${bin}:${DEFAULT_GIT_SEARCH_PATH}`,
+        }),
+      );
+      expect(error.code).toBe('REPO_NOT_FOUND');
+      return readFileSync(argsFile, 'utf8').split('\n');
+    };
+    const named = await sshArgs('ssh://git@git.example.test/o/r.git');
+    expect(named).toEqual(
       expect.arrayContaining([
         'HostName=93.184.215.14',
         'Port=22',
@@ -309,5 +312,11 @@ describe('repository URLs', () => {
         'git@git.example.test',
       ]),
     );
+    // An address literal is held too, with its port ahead of git's own -p.
+    const literal = await sshArgs('ssh://git@93.184.215.14:2222/o/r.git');
+    const port = literal.indexOf('Port=2222');
+    expect(port).toBeGreaterThan(-1);
+    expect(literal.indexOf('-p')).toBeGreaterThan(port);
+    expect(literal).toEqual(expect.arrayContaining(['HostName=93.184.215.14']));
   });
 });
