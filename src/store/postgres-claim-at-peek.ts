@@ -1,4 +1,4 @@
-import { type CompiledQuery, type Kysely, type SqlBool, sql } from 'kysely';
+import { type CompiledQuery, type Kysely, sql } from 'kysely';
 import { AasError } from '../kernel/index.js';
 import { chainEvents } from './chain-events.js';
 import { type ClaimedRun, type ClaimRunInput, candidates } from './claim-candidates.js';
@@ -6,7 +6,7 @@ import { announcementPayload } from './commit-announcements.js';
 import type { DatabaseSchema, EventRow, RunRow } from './database-schema.js';
 import { announced, eventColumns } from './event-columns.js';
 import { MODEL_USAGE_EVENT } from './model-spend.js';
-import { claimedRow } from './postgres-claim.js';
+import { claimedRow, notAmong, placeholderClaim } from './postgres-claim.js';
 import { RunStatus, type StoredEvent } from './records.js';
 import { runFromRow } from './row-mappers.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
@@ -144,20 +144,10 @@ function peekStatement(db: Kysely<DatabaseSchema>, input: ClaimRunInput) {
   const matchShape = input.match === undefined ? 'none' : String(input.match.anyAgent);
   const shape = `claimPeek:${input.runId !== undefined}:${matchShape}`;
   const statement = cachedStatement(db, shape, values, (p) => {
-    const placeholders: ClaimRunInput = {
-      owner: p.owner,
-      nowIso: p.nowIso,
-      leaseExpiresAt: '',
-      ...(p.runId === undefined ? {} : { runId: p.runId }),
-      ...(input.match === undefined ? {} : { match: input.match }),
-      events: () => [],
-    };
-    const unoffered = (column: string) =>
-      sql<SqlBool>`${sql.ref(column)} <> all(cast(${p.offers} as text[]))`;
     return candidates(
       db,
-      placeholders,
-      p.offers === undefined ? {} : { unoffered },
+      placeholderClaim(p, input.match),
+      p.offers === undefined ? {} : { unoffered: notAmong(p.offers) },
       PEEKED_CANDIDATES,
     )
       .innerJoin('sessions as head', 'head.id', 'candidate.session_id')

@@ -138,8 +138,27 @@ export function claimedRow(queued: RunRow, input: ClaimRunInput): RunRow {
   };
 }
 
-function notAmong(list: unknown): NotAmong {
+/** `column` is none of the text array bound as `list`. */
+export function notAmong(list: unknown): NotAmong {
   return (column) => sql<SqlBool>`${sql.ref(column)} <> all(cast(${list} as text[]))`;
+}
+
+/**
+ * The claim a cached candidates statement is built from: the placeholders `p` of what varies per
+ * call (owner, time, run), and `match` itself, whose shape (not its offers) decides the text.
+ */
+export function placeholderClaim(
+  p: { readonly owner: string; readonly nowIso: string; readonly runId?: string },
+  match: ClaimRunInput['match'],
+): ClaimRunInput {
+  return {
+    owner: p.owner,
+    nowIso: p.nowIso,
+    leaseExpiresAt: '',
+    ...(p.runId === undefined ? {} : { runId: p.runId }),
+    ...(match === undefined ? {} : { match }),
+    events: () => [],
+  };
 }
 
 /** Statement 1: the best claimable run and its session, both locked without waiting. */
@@ -160,14 +179,7 @@ function pickStatement(
   const matchShape = input.match === undefined ? 'none' : String(input.match.anyAgent);
   const shape = `claimPick:${input.runId !== undefined}:${limited}:${matchShape}`;
   const statement = cachedStatement(db, shape, values, (p) => {
-    const placeholders: ClaimRunInput = {
-      owner: p.owner,
-      nowIso: p.nowIso,
-      leaseExpiresAt: '',
-      ...(p.runId === undefined ? {} : { runId: p.runId }),
-      ...(input.match === undefined ? {} : { match: input.match }),
-      events: () => [],
-    };
+    const placeholders = placeholderClaim(p, input.match);
     const exclusions: CandidateExclusions = {
       ...(p.offers === undefined ? {} : { unoffered: notAmong(p.offers) }),
       runs: notAmong(p.skippedRuns),
