@@ -8,37 +8,18 @@ import {
 } from './repo-url-rule.js';
 
 describe('repository URL rule', () => {
-  it('finds the host and port each URL form connects to', () => {
-    expect(repoUrlEndpoint('https://GitHub.com/o/r.git')).toEqual({
-      protocol: 'https',
-      host: 'github.com',
-      port: 443,
-    });
-    expect(repoUrlEndpoint('http://example.test:8080/r')).toEqual({
-      protocol: 'http',
-      host: 'example.test',
-      port: 8080,
-    });
-    expect(repoUrlEndpoint('ssh://git@example.test:2222/r.git')).toEqual({
-      protocol: 'ssh',
-      host: 'example.test',
-      port: 2222,
-    });
-    expect(repoUrlEndpoint('git://example.test/r')).toEqual({
-      protocol: 'git',
-      host: 'example.test',
-      port: 9418,
-    });
-    expect(repoUrlEndpoint('git@github.com:o/r.git')).toEqual({
-      protocol: 'ssh',
-      host: 'github.com',
-      port: 22,
-    });
-    expect(repoUrlEndpoint('https://[::1]:9/r')).toEqual({
-      protocol: 'https',
-      host: '::1',
-      port: 9,
-    });
+  it('finds the protocol, host and port each URL form connects to', () => {
+    const endpoints: [string, string, string, number][] = [
+      ['https://GitHub.com/o/r.git', 'https', 'github.com', 443],
+      ['http://example.test:8080/r', 'http', 'example.test', 8080],
+      ['ssh://git@example.test:2222/r.git', 'ssh', 'example.test', 2222],
+      ['git://example.test/r', 'git', 'example.test', 9418],
+      ['git@github.com:o/r.git', 'ssh', 'github.com', 22],
+      ['https://[::1]:9/r', 'https', '::1', 9],
+    ];
+    for (const [url, protocol, host, port] of endpoints) {
+      expect(repoUrlEndpoint(url), url).toEqual({ protocol, host, port });
+    }
     expect(repoUrlEndpoint('file:///srv/r')).toBeNull();
     expect(repoUrlEndpoint('/srv/r')).toBeNull();
   });
