@@ -42,15 +42,21 @@ for (const dialect of dialects) {
       await fixture.cleanup();
     });
 
+    /** Run 1 claimed by worker-1 through `store`, and another store on the same database. */
+    async function claimedWithRival() {
+      const other = await fixture.openAnother();
+      await createQueuedRun(store, 1);
+      const claimed = await claim(store, 'worker-1');
+      if (claimed === null) throw new Error('nothing claimed');
+      return { other, claimed };
+    }
+
     async function expectChainOf(n: number): Promise<void> {
       expectValidChain(await store.readEvents(sessionId(n)), await store.getSession(sessionId(n)));
     }
 
     it('finishes after the head another store moved, chaining after it', async () => {
-      const other = await fixture.openAnother();
-      await createQueuedRun(store, 1);
-      const claimed = await claim(store, 'worker-1');
-      if (claimed === null) throw new Error('nothing claimed');
+      const { other, claimed } = await claimedWithRival();
       // The session moves on behind this store's back: its known head is now stale.
       await other.appendEvents(sessionId(1), [event('agent.output', 1), event('agent.output', 2)]);
       const finished = await finish(store, claimed.run);
@@ -64,10 +70,7 @@ for (const dialect of dialects) {
     });
 
     it('refuses a finish whose fence was lost while the head stayed, writing nothing', async () => {
-      const other = await fixture.openAnother();
-      await createQueuedRun(store, 1);
-      const claimed = await claim(store, 'worker-1');
-      if (claimed === null) throw new Error('nothing claimed');
+      const { other, claimed } = await claimedWithRival();
       // The lease changes hands without an event: this store's head is still the head.
       await other.updateRun({
         runId: runId(1),
@@ -86,10 +89,7 @@ for (const dialect of dialects) {
     });
 
     it('refuses a finish whose status moved with the head, writing nothing', async () => {
-      const other = await fixture.openAnother();
-      await createQueuedRun(store, 1);
-      const claimed = await claim(store, 'worker-1');
-      if (claimed === null) throw new Error('nothing claimed');
+      const { other, claimed } = await claimedWithRival();
       await other.updateRun({
         runId: runId(1),
         expect: { status: ['running'] },
