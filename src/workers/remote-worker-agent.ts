@@ -138,8 +138,8 @@ export class RemoteWorkerAgent {
     for (const held of this.#held.values()) {
       const { repo, jobSpec } = held.grant;
       keepKeys.add(this.#baseCacheKey(repo));
-      const job = jobSpec as { repo?: unknown };
-      if (typeof job.repo === 'string') keepKeys.add(repoUrlCacheKey(job.repo));
+      const url = (jobSpec as { repo?: unknown } | null)?.repo;
+      if (typeof url === 'string') keepKeys.add(repoUrlCacheKey(url));
     }
     try {
       const collected = await collectRepoCaches(this.settings.cacheDir, {
