@@ -9,7 +9,6 @@ import { IdPrefix, newId, silentLogger, systemClock } from '../src/kernel/index.
 import { type ClaimedRun, type QueueSettings, RunQueue } from '../src/queue/index.js';
 import { EventBus, SessionRecorder, sessionEvent } from '../src/sessions/index.js';
 import { openStore, RUN_STATUSES, RunStatus, type Store } from '../src/store/index.js';
-import { PEEKED_CANDIDATES } from '../src/store/postgres-claim-at-peek.js';
 import { benchPostgresUrl, withThrowawayPostgres } from './postgres.js';
 import type { ResultRow, ResultTable } from './report.js';
 import { median } from './stats.js';
@@ -46,7 +45,7 @@ const UNUSED_BACKOFF = { baseMs: 5_000, maxMs: 300_000 };
 /** openStore wants an SQLite path even for PostgreSQL; with a postgres:// URL it is never opened. */
 const UNUSED_SQLITE = join(tmpdir(), 'aas-bench-fleet-unused.db');
 
-/** One claimer: its own store (its own pg pool) and queue, as a separate worker process has. */
+/** One claimer: an owner and a queue over a store (shared by the throughput loops). */
 interface Claimer {
   readonly owner: string;
   readonly store: Store;
@@ -172,9 +171,9 @@ async function measureThroughput(
       ],
       notes: [
         `each round queues ${options.runs.toLocaleString('en-US')} no-op runs and ${options.runs.toLocaleString('en-US')} no-op jobs (not timed, then ANALYZE) and times draining each; ${options.rounds} rounds after ${options.warmups} warm-up, ours and graphile-worker's alternating`,
-        `AAS: ${options.claimers} loops, each its own Store (pg pool) opened for the round: RunQueue.claim (lease, fencing token, run.started), one RunQueue.heartbeat, completion fenced by owner and token (run.completed); every run checked claimed once and completed once; timed from the first claim until the last completion committed`,
+        `AAS: ${options.claimers} loops sharing one Store (one pg pool of 10), opened for the round: RunQueue.claim (lease, fencing token, run.started), one RunQueue.heartbeat, completion fenced by owner and token (run.completed); every run checked claimed once and completed once; timed from the first claim until the last completion committed`,
         `graphile-worker: one run() per round with concurrency ${options.claimers}, pool ${GRAPHILE_POOL_SIZE}, pollInterval ${options.pollMs} ms, localQueue off (size -1), completeJobBatchDelay and failJobBatchDelay -1; timed from pool:create until the jobs table is empty (its completions are not awaited by the worker)`,
-        `per item, AAS: 4 prepared statements, 3 of them commits (claim: a read of the ${PEEKED_CANDIDATES} best queued runs with their sessions' chain heads, then one statement that locks a run and its session without waiting, claims it and chains run.started; heartbeat: one fenced UPDATE; completion: one statement, fenced by owner and token, that chains run.completed); graphile-worker: 2 prepared statements, 2 commits (get_job, then the DELETE), and it keeps no history`,
+        `per item, AAS: a claim, a heartbeat and a completion, each one prepared statement and one commit shared by every concurrent caller of the store (natural batching, no timer: up to 16 claims, 64 heartbeats, 32 completions of distinct sessions per statement; the claim chains run.started in SQL, the completion chains run.completed after the head the store last wrote); graphile-worker: 2 prepared statements, 2 commits per job (get_job, then the DELETE), and it keeps no history`,
         `WAL written per item at the median (the measure of what each commit has to flush): AAS ${Math.round(median(oursWal)).toLocaleString('en-US')} B, graphile-worker ${Math.round(median(graphileWal)).toLocaleString('en-US')} B; synchronous_commit as each side's connections see it: AAS ${await settingOf(oursClient, 'synchronous_commit')}, graphile-worker ${await settingOf(graphileClient, 'synchronous_commit')} (the server's default; neither sets it)`,
         `wall time per item at the median: AAS ${(1_000 / median(ours)).toFixed(2)} ms, graphile-worker ${(1_000 / graphileMedian).toFixed(2)} ms`,
         `AAS, mean latency per run with ${options.claimers} in flight: claim ${perRun(steps.claim)} ms, heartbeat ${perRun(steps.heartbeat)} ms, complete ${perRun(steps.complete)} ms`,
@@ -243,29 +242,28 @@ async function enqueueRuns(
 }
 
 /**
- * Opens `options.claimers` stores, drains the queue with them, closes them. Fresh every round,
- * like graphile-worker's runner: each side starts its round with its pools just opened (one
- * connection each, from the open's migration check) and prepares its statements again, inside
- * the timed part, instead of ours alone keeping warm connections from round to round.
+ * Opens one store, drains the queue with `options.claimers` loops on it, closes it. One store,
+ * as a control-plane process answers every worker's claims, heartbeats and reports through its
+ * own, and as graphile-worker's runner shares one pool among its workers. Fresh every round,
+ * like graphile-worker's runner: each side starts its round with its pool just opened (one
+ * connection, from the open's migration check) and prepares its statements again, inside the
+ * timed part, instead of ours alone keeping warm connections from round to round.
  */
 async function drainFreshClaimers(
   url: string,
   options: FleetBenchOptions,
 ): Promise<{ ms: number; steps: StepTimes }> {
-  const claimers: Claimer[] = [];
+  const store = await openStore({ databaseUrl: url, sqlitePath: UNUSED_SQLITE });
   try {
-    for (let i = 0; i < options.claimers; i += 1) {
-      const store = await openStore({ databaseUrl: url, sqlitePath: UNUSED_SQLITE });
-      claimers.push(
-        makeClaimer(store, `runner:bench-fleet:${i}`, {
-          leaseMs: 60_000,
-          retryBackoff: UNUSED_BACKOFF,
-        }),
-      );
-    }
+    const claimers = Array.from({ length: options.claimers }, (_, i) =>
+      makeClaimer(store, `runner:bench-fleet:${i}`, {
+        leaseMs: 60_000,
+        retryBackoff: UNUSED_BACKOFF,
+      }),
+    );
     return await drainOurs(claimers, options.runs);
   } finally {
-    await Promise.all(claimers.map((claimer) => claimer.store.close()));
+    await store.close();
   }
 }
 

@@ -94,20 +94,6 @@ export class RunQueue {
         : { maxRunningPerRepo: this.settings.maxRunningPerRepo }),
       ...(options.runId === undefined ? {} : { runId: options.runId }),
       ...(options.match === undefined ? {} : { match: options.match }),
-      events: (run) => [
-        {
-          ...sessionEvent('run.started', {
-            runId: run.id,
-            owner,
-            leaseExpiresAt,
-            fencingToken: run.fencingToken,
-            claim: run.claimCount,
-            maxClaims: run.maxClaims,
-          }),
-          at: nowIso,
-          actor: owner,
-        },
-      ],
     });
     if (claimed === null) return null;
     this.deps.bus.publish(claimed.events);

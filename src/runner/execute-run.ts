@@ -141,20 +141,6 @@ export async function executeRun(
     nowIso,
     leaseExpiresAt,
     runId,
-    events: (claimedRun) => [
-      {
-        ...sessionEvent('run.started', {
-          runId,
-          owner: deps.owner,
-          leaseExpiresAt,
-          fencingToken: claimedRun.fencingToken,
-          claim: claimedRun.claimCount,
-          maxClaims: claimedRun.maxClaims,
-        }),
-        at: nowIso,
-        actor: deps.owner,
-      },
-    ],
   });
   if (claimed === null) {
     const current = (await deps.store.getRun(runId)) ?? run;

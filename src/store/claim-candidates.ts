@@ -1,4 +1,5 @@
 import { type Expression, type Kysely, type SqlBool, sql } from 'kysely';
+import { claimStartedEvent } from './claim-started-event.js';
 import type { DatabaseSchema } from './database-schema.js';
 import {
   type NewEvent,
@@ -11,8 +12,8 @@ import {
 
 /**
  * What a claim asks for and which runs it may take: shared by the SQLite claim (claim-run.ts)
- * and the PostgreSQL ones (postgres-claim.ts, postgres-claim-at-peek.ts), which claim-run.ts
- * dispatches to, so none of them imports another's dispatcher.
+ * and the PostgreSQL ones (postgres-claim.ts, which claim-run.ts dispatches to, and
+ * postgres-claim-batch.ts), so none of them imports another's dispatcher.
  */
 
 export interface ClaimRunInput {
@@ -24,11 +25,17 @@ export interface ClaimRunInput {
   /** Without it the claim ignores run requirements (a process claiming the run it reserved). */
   readonly match?: WorkerMatch;
   /**
-   * The claim's events, given the run as the claim leaves it. Must depend on nothing else and
-   * do nothing else: on PostgreSQL it is called before the run is written, once for every run
-   * the claim may take (postgres-claim-at-peek.ts).
+   * The claim's events, given the run as the claim leaves it; without it, the claim records
+   * `claimStartedEvent` (which lets PostgreSQL claim in one statement, several claims at once:
+   * postgres-claim-batch.ts). Must depend on nothing else and do nothing else: on PostgreSQL it
+   * is called before the run is written.
    */
-  readonly events: (claimed: RunRecord) => readonly NewEvent[];
+  readonly events?: (claimed: RunRecord) => readonly NewEvent[];
+}
+
+/** The events `input` records for the run as its claim leaves it. */
+export function claimEventsOf(input: ClaimRunInput, claimed: RunRecord): readonly NewEvent[] {
+  return input.events === undefined ? [claimStartedEvent(claimed, input)] : input.events(claimed);
 }
 
 export interface ClaimedRun {
@@ -43,6 +50,9 @@ export interface ClaimedRun {
  */
 export type NotAmong = (column: string) => Expression<SqlBool>;
 
+/** The opposite test: `column` is one of a list. */
+export type Among = (column: string) => Expression<SqlBool>;
+
 /** Which runs `candidates` leaves out besides those not claimable. */
 export interface CandidateExclusions {
   /** Runs whose requirements are not all among the worker's offers (with `input.match`). */
@@ -51,6 +61,11 @@ export interface CandidateExclusions {
   readonly runs?: NotAmong;
   /** Repositories (PostgreSQL: found full or busy earlier in the same claim). */
   readonly repos?: NotAmong;
+  /**
+   * Which owners' reservations count, in place of `input.owner`'s: a claim made for several
+   * owners at once (postgres-claim-batch.ts) takes runs reserved for any of them.
+   */
+  readonly reservedFor?: Among;
 }
 
 /**
@@ -65,7 +80,7 @@ export function candidates(
   count = 1,
 ) {
   const match = input.match;
-  const { unoffered, runs, repos } = exclusions;
+  const { unoffered, runs, repos, reservedFor } = exclusions;
   return (
     db
       .selectFrom('runs as candidate')
@@ -83,7 +98,9 @@ export function candidates(
       .where((eb) =>
         eb.or([
           eb('candidate.lease_owner', 'is', null),
-          eb('candidate.lease_owner', '=', input.owner),
+          reservedFor === undefined
+            ? eb('candidate.lease_owner', '=', input.owner)
+            : reservedFor('candidate.lease_owner'),
         ]),
       )
       .$if(input.runId !== undefined, (qb) => qb.where('candidate.id', '=', input.runId ?? ''))

@@ -4,6 +4,7 @@ import {
   type ClaimedRun,
   type ClaimRunInput,
   candidates,
+  claimEventsOf,
   type NotAmong,
 } from './claim-candidates.js';
 import type { DatabaseSchema, RunRow } from './database-schema.js';
@@ -65,7 +66,6 @@ function* claimOnSqlite(
         leaseExpiresAt: p.leaseExpiresAt as string,
         ...(p.runId === undefined ? {} : { runId: p.runId as string }),
         ...(input.match === undefined ? {} : { match: input.match }),
-        events: () => [],
       };
       const offerPlaceholders = offers.map((_, index) => p[`offer${index}`] as string);
       const unoffered: NotAmong | undefined =
@@ -112,7 +112,7 @@ function* recordClaim(
   claimedRow: RunRow,
   input: ClaimRunInput,
 ): SqlOperation<ClaimedRun> {
-  const events = input.events(runFromRow(claimedRow));
+  const events = claimEventsOf(input, runFromRow(claimedRow));
   let row = claimedRow;
   // A run's updated_at is the `at` of the last event of the change that dated it.
   const lastAt = events.at(-1)?.at;

@@ -29,6 +29,11 @@ export function announceCommitsOf(db: object, origin: string): void {
   origins.set(db, origin);
 }
 
+/** The origin `db`'s appends are announced under; undefined when it does not announce. */
+export function announcementOrigin(db: object): string | undefined {
+  return origins.get(db);
+}
+
 /**
  * The NOTIFY payload for an append of `firstSeq`…`lastSeq` through `db`; undefined when `db`
  * does not announce (SQLite) or the payload would not fit (listeners then learn of the append

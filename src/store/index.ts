@@ -1,4 +1,5 @@
 export { checkArtifactName, type NewRunArtifact } from './artifact-operations.js';
+export { type ClaimStart, claimStartedEvent } from './claim-started-event.js';
 export type { CommittedEventsHandler } from './committed-event-relay.js';
 export { type CommittedEventsFeed, followCommittedEvents } from './follow-committed-events.js';
 export type { Leadership, LeadershipOptions } from './leadership.js';

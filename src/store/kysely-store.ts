@@ -11,7 +11,7 @@ import {
   modelSpendQuery,
   recordModelSpend,
 } from './model-spend.js';
-import { claimAtPeek } from './postgres-claim-at-peek.js';
+import { PostgresBatches } from './postgres-batches.js';
 import { updateRunAtKnownHead } from './postgres-run-update.js';
 import {
   acquireWriterLease,
@@ -128,11 +128,12 @@ const INT32_MAX = 2 ** 31 - 1;
  * claim-run.ts). Tokens are not session state and lock no session.
  *
  * On PostgreSQL the queue's hot writes also come as single statements, each atomic on its own
- * with the same locks, checks and seqs: a claim without a per-repo limit is a read of the queue
- * and one write (postgres-claim-at-peek.ts), and updateRun, when this store knows the session's
- * head from its own last write (SessionHeadCache), is one statement that checks that head under
- * the session lock (postgres-run-update.ts). Either falls back to the transaction when what it
- * read has moved.
+ * with the same locks, checks and seqs, and each shared by every caller of this store at that
+ * moment (postgres-batches.ts): a claim that records the standard run.started and names no run
+ * and no per-repo limit (postgres-claim-batch.ts), a lease renewal, and updateRun when this
+ * store knows the session's head from its own last write (SessionHeadCache), which checks that
+ * head under the session lock (postgres-run-update-batch.ts) and falls back to the transaction
+ * when it has moved.
  *
  * The store has no clock: timestamps come from inputs. `updated_at` of a session is the `at` of
  * its newest event; of a run, the `at` of the last event of the update, else the update's
@@ -148,11 +149,17 @@ export class KyselyStore implements Store {
   readonly #executor: SqlExecutor;
   /** PostgreSQL: heads this store wrote last, for writes that skip the head read. */
   readonly #heads = new SessionHeadCache();
+  /** PostgreSQL: claims and heartbeats of concurrent callers, one statement per batch. */
+  readonly #batches: PostgresBatches | undefined;
 
   constructor(dialect: Dialect, db: Kysely<DatabaseSchema>, executor: SqlExecutor) {
     this.dialect = dialect;
     this.#db = db;
     this.#executor = executor;
+    this.#batches =
+      dialect === 'postgres'
+        ? new PostgresBatches(db, (name, operation) => this.#autocommit(name, operation))
+        : undefined;
   }
 
   async createSession(input: {
@@ -220,9 +227,11 @@ export class KyselyStore implements Store {
     ) {
       return undefined;
     }
-    const outcome = await this.#autocommit('updateRun', () =>
-      updateRunAtKnownHead(this.#db, head, { ...input, expect: input.expect ?? {} }),
-    );
+    const update = { ...input, head, expect: input.expect ?? {} };
+    const outcome =
+      this.#batches === undefined
+        ? await this.#autocommit('updateRun', () => updateRunAtKnownHead(this.#db, head, update))
+        : await this.#batches.updateAtKnownHead(update);
     if (!outcome.applied) {
       if (outcome.headMoved) this.#heads.forget(head.sessionId);
       return undefined;
@@ -260,33 +269,27 @@ export class KyselyStore implements Store {
     // One fenced UPDATE (and, only when the lease is lost, one read explaining it): a statement
     // is atomic on its own, and under READ COMMITTED a surrounding transaction would give the
     // read no other view, so PostgreSQL skips BEGIN and COMMIT.
+    const batched = await this.#batches?.renew(fence, leaseExpiresAt);
+    if (batched !== undefined) return batched;
     return this.#autocommit('renewRunLease', () => renewRunLease(this.#db, fence, leaseExpiresAt));
   }
 
   async claimRun(input: ClaimRunInput): Promise<ClaimedRun | null> {
     checkLimit(input.maxRunningPerRepo, 'maxRunningPerRepo');
-    const peeked = await this.#claimAtPeek(input);
-    const claimed =
-      peeked !== undefined
-        ? peeked
-        : await this.#write('claimRun', () => claimRun(this.#db, this.dialect, input));
+    if (this.#batches !== undefined && PostgresBatches.batchable(input)) {
+      const claimed = await this.#batches.claim(input);
+      if (claimed !== null) {
+        this.#heads.rememberRun(claimed.run.id, claimed.run.sessionId);
+        this.#heads.remember(claimed.events);
+      }
+      return claimed;
+    }
+    const claimed = await this.#write('claimRun', () => claimRun(this.#db, this.dialect, input));
     if (claimed !== null) {
       this.#heads.rememberRun(claimed.run.id, claimed.run.sessionId);
       this.#heads.remember(claimed.events);
     }
     return claimed;
-  }
-
-  /**
-   * PostgreSQL without a per-repo limit: the claim in two statements (see
-   * postgres-claim-at-peek.ts). Undefined when it does not apply or every run it offered was
-   * taken first; the caller then claims through the locking path.
-   */
-  async #claimAtPeek(input: ClaimRunInput): Promise<ClaimedRun | null | undefined> {
-    if (this.dialect !== 'postgres' || input.maxRunningPerRepo !== undefined) return undefined;
-    const peeked = await this.#autocommit('claimRun', () => claimAtPeek(this.#db, input));
-    if (peeked.outcome === 'claimed') return peeked.claimed;
-    return peeked.outcome === 'none' ? null : undefined;
   }
 
   async countRunsByStatus(): Promise<Record<RunStatus, number>> {

@@ -2,10 +2,12 @@ import { type CompiledQuery, type Kysely, type SqlBool, sql } from 'kysely';
 import { AasError } from '../kernel/index.js';
 import { chainEvents } from './chain-events.js';
 import {
+  type Among,
   type CandidateExclusions,
   type ClaimedRun,
   type ClaimRunInput,
   candidates,
+  claimEventsOf,
   type NotAmong,
 } from './claim-candidates.js';
 import { announcementPayload } from './commit-announcements.js';
@@ -77,7 +79,7 @@ export function* claimOnPostgres(
     }
     const { head_seq: headSeq, head_hash: headHash, repo_locked: _, ...candidate } = picked;
     const claimed = claimedRow(candidate, input);
-    const events = input.events(runFromRow(claimed));
+    const events = claimEventsOf(input, runFromRow(claimed));
     const chained = chainEvents(candidate.session_id, headSeq + 1, headHash, events);
     const last = chained.stored.at(-1);
     const values = {
@@ -123,7 +125,7 @@ export function* claimOnPostgres(
 }
 
 /** A queued run as a claim by `input` leaves it (the UPDATE of claimWrite, done in advance). */
-export function claimedRow(queued: RunRow, input: ClaimRunInput): RunRow {
+function claimedRow(queued: RunRow, input: ClaimRunInput): RunRow {
   return {
     ...queued,
     status: RunStatus.running,
@@ -138,6 +140,11 @@ export function claimedRow(queued: RunRow, input: ClaimRunInput): RunRow {
   };
 }
 
+/** `column` is one of the text array bound as `list`. */
+export function among(list: unknown): Among {
+  return (column) => sql<SqlBool>`${sql.ref(column)} = any(cast(${list} as text[]))`;
+}
+
 /** `column` is none of the text array bound as `list`. */
 export function notAmong(list: unknown): NotAmong {
   return (column) => sql<SqlBool>`${sql.ref(column)} <> all(cast(${list} as text[]))`;
@@ -147,7 +154,7 @@ export function notAmong(list: unknown): NotAmong {
  * The claim a cached candidates statement is built from: the placeholders `p` of what varies per
  * call (owner, time, run), and `match` itself, whose shape (not its offers) decides the text.
  */
-export function placeholderClaim(
+function placeholderClaim(
   p: { readonly owner: string; readonly nowIso: string; readonly runId?: string },
   match: ClaimRunInput['match'],
 ): ClaimRunInput {
@@ -157,7 +164,6 @@ export function placeholderClaim(
     leaseExpiresAt: '',
     ...(p.runId === undefined ? {} : { runId: p.runId }),
     ...(match === undefined ? {} : { match }),
-    events: () => [],
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { DatabaseSchema } from './database-schema.js';
 import type { LeaseRenewal, RunFence } from './records.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
@@ -43,4 +43,46 @@ export function* renewRunLease(
   );
   if (current === undefined) throw notFound('run', fence.runId);
   return { held: false, cancelRequested: current.cancel_requested_at !== null };
+}
+
+/** One renewal of a batch (see renewRunLeases). */
+export interface LeaseRenewalRequest {
+  readonly fence: RunFence;
+  readonly leaseExpiresAt: string;
+}
+
+/**
+ * PostgreSQL: the renewals of several runs in one fenced UPDATE. Each run is renewed exactly as
+ * renewRunLease renews it, under its own fence; the answer for a run this did not renew is
+ * undefined (the caller asks renewRunLease, which also reads why). `requests` name distinct runs.
+ */
+export function* renewRunLeases(
+  db: Kysely<DatabaseSchema>,
+  requests: readonly LeaseRenewalRequest[],
+): SqlOperation<(LeaseRenewal | undefined)[]> {
+  const values = {
+    runIds: requests.map((request) => request.fence.runId),
+    owners: requests.map((request) => request.fence.leaseOwner),
+    tokens: requests.map((request) => request.fence.fencingToken ?? null),
+    leaseExpiries: requests.map((request) => request.leaseExpiresAt),
+  };
+  const renewed = yield* rowsOf(
+    cachedStatement(db, 'renewRunLeases', values, (p) => {
+      const write = sql<{ id: string; cancel_requested_at: string | null }>`update runs set
+          lease_expires_at = renewal.lease_expires_at, version = runs.version + 1
+        from unnest(
+          cast(${p.runIds} as text[]), cast(${p.owners} as text[]),
+          cast(${p.tokens} as integer[]), cast(${p.leaseExpiries} as text[])
+        ) as renewal(run_id, lease_owner, fencing_token, lease_expires_at)
+        where runs.id = renewal.run_id and runs.lease_owner = renewal.lease_owner
+          and (renewal.fencing_token is null or runs.fencing_token = renewal.fencing_token)
+        returning runs.id, runs.cancel_requested_at`;
+      return { compile: () => write.compile(db) };
+    }),
+  );
+  const byRun = new Map(renewed.map((row) => [row.id, row.cancel_requested_at !== null]));
+  return requests.map((request) => {
+    const cancelRequested = byRun.get(request.fence.runId);
+    return cancelRequested === undefined ? undefined : { held: true, cancelRequested };
+  });
 }

@@ -152,7 +152,8 @@ export interface Store {
     maxRunningPerRepo?: number;
     runId?: string;
     match?: WorkerMatch;
-    events: (claimed: RunRecord) => readonly NewEvent[];
+    /** The claim's events; without it, `run.started` as `claimStartedEvent` builds it. */
+    events?: (claimed: RunRecord) => readonly NewEvent[];
   }): Promise<{ run: RunRecord; events: StoredEvent[] } | null>;
 
   /** Number of runs in each status (every status present, zero when none). */

@@ -3,9 +3,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DatabaseSchema } from '../../src/store/database-schema.js';
 import type { Store } from '../../src/store/index.js';
-import { claimAtPeek, type PeekedClaim } from '../../src/store/postgres-claim-at-peek.js';
 import { repoLockKey, repoLockKeySql } from '../../src/store/repo-lock-key.js';
-import { runOperationAsync } from '../../src/store/sql-operation.js';
 import { type StoreFixture, storeDialects } from './dialects.js';
 import {
   at,
@@ -21,9 +19,9 @@ import {
 
 /**
  * The queue's shortcuts on PostgreSQL, against both dialects where the outcome is the same: a
- * store's guess of a session head (postgres-run-update.ts) may be stale, a claim's read of the
- * queue (postgres-claim-at-peek.ts) may be overtaken, and prepared statements may go stale
- * under a migration. Each must end exactly as the locking path would.
+ * store's guess of a session head (postgres-run-update.ts) may be stale, a batched claim
+ * (postgres-claim-batch.ts) meets runs and sessions other transactions hold, and prepared
+ * statements may go stale under a migration. Each must end exactly as the locking path would.
  */
 
 const dialects = await storeDialects();
@@ -151,26 +149,6 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
     }
   }
 
-  /** claimAtPeek with `between` run after its read of the queue and before its write. */
-  function claimAtPeekAround(between: () => Promise<void>): Promise<PeekedClaim> {
-    return withKysely((db, client) => {
-      let statements = 0;
-      return runOperationAsync(
-        claimAtPeek(db, {
-          owner: 'worker-1',
-          nowIso: at(3_600_000),
-          leaseExpiresAt: at(3_660_000),
-          events: (run) => [event('run.started', 3_600_000, { fencingToken: run.fencingToken })],
-        }),
-        async (query) => {
-          statements += 1;
-          if (statements === 2) await between();
-          return (await client.query(query.sql, [...query.parameters])).rows;
-        },
-      );
-    });
-  }
-
   it('computes the repo lock key in SQL as repoLockKey does', async () => {
     const repos = ['/srv/repos/demo', "/it's/a repo", '/srv/ünïcödé/日本', ''];
     await withKysely(async (db, client) => {
@@ -183,31 +161,36 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
     });
   });
 
-  it('passes over a run whose session moved after the read and claims the next', async () => {
-    const other = await fixture.openAnother();
+  it('passes over a run whose session another transaction holds, and takes it once free', async () => {
     await createQueuedRun(store, 1);
     await createQueuedRun(store, 2);
-    const outcome = await claimAtPeekAround(async () => {
-      await other.appendEvents(sessionId(1), [event('note', 1)]);
-    });
-    expect(outcome).toMatchObject({ outcome: 'claimed', claimed: { run: { id: runId(2) } } });
-    expect(await store.getRun(runId(1))).toMatchObject({ status: 'queued', claimCount: 0 });
-    expectValidChain(await store.readEvents(sessionId(2)), await store.getSession(sessionId(2)));
-  });
-
-  it('writes nothing when every run it read was claimed first, and says so', async () => {
-    const other = await fixture.openAnother();
-    await createQueuedRun(store, 1);
-    await createQueuedRun(store, 2);
-    const outcome = await claimAtPeekAround(async () => {
-      expect(await claim(other, 'worker-2')).not.toBeNull();
-      expect(await claim(other, 'worker-2')).not.toBeNull();
-    });
-    expect(outcome).toEqual({ outcome: 'overtaken' });
+    const holder = new pg.Client({ connectionString: fixture.databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM sessions WHERE id = $1 FOR NO KEY UPDATE', [sessionId(1)]);
+      const [first, none] = await Promise.all([claim(store, 'worker-1'), claim(store, 'worker-2')]);
+      expect(first?.run.id).toBe(runId(2));
+      expect(none).toBeNull();
+      expect(await store.getRun(runId(1))).toMatchObject({ status: 'queued', claimCount: 0 });
+      await holder.query('COMMIT');
+    } finally {
+      await holder.end();
+    }
+    expect((await claim(store, 'worker-2'))?.run.id).toBe(runId(1));
     for (const n of [1, 2]) {
-      expect(await store.getRun(runId(n))).toMatchObject({ leaseOwner: 'worker-2', claimCount: 1 });
       expectValidChain(await store.readEvents(sessionId(n)), await store.getSession(sessionId(n)));
     }
+  });
+
+  it('claims the run reserved for the owner that names it, in one statement or the other', async () => {
+    await createQueuedRun(store, 1, {
+      reservedBy: { leaseOwner: 'runner-x', leaseExpiresAt: at(9_000_000) },
+    });
+    expect(await claim(store, 'worker-1')).toBeNull();
+    const byId = await claim(store, 'runner-x', { runId: runId(1) });
+    expect(byId?.events[0]).toMatchObject({ type: 'run.started', actor: 'runner-x' });
+    expectValidChain(await store.readEvents(sessionId(1)), await store.getSession(sessionId(1)));
   });
 
   it('keeps claiming, renewing and finishing after another process adds a column', async () => {

@@ -65,11 +65,20 @@ export async function createQueuedRun(
   });
 }
 
-/** A claim at `nowMs` (default T0 + 1 h) with a one-minute lease and one `run.started` event. */
+/**
+ * A claim at `nowMs` (default T0 + 1 h) with a one-minute lease, recording the standard
+ * `run.started` (on PostgreSQL, through the batched claim unless it names a run or a limit), or
+ * with `ownEvents`, a `run.started` of the caller's own (always through the single claim).
+ */
 export function claim(
   store: Store,
   owner: string,
-  options: { nowMs?: number; maxRunningPerRepo?: number; runId?: string } = {},
+  options: {
+    nowMs?: number;
+    maxRunningPerRepo?: number;
+    runId?: string;
+    ownEvents?: boolean;
+  } = {},
 ) {
   const nowMs = options.nowMs ?? 3_600_000;
   return store.claimRun({
@@ -80,9 +89,13 @@ export function claim(
       ? {}
       : { maxRunningPerRepo: options.maxRunningPerRepo }),
     ...(options.runId === undefined ? {} : { runId: options.runId }),
-    events: (run: RunRecord) => [
-      event('run.started', nowMs, { runId: run.id, owner, fencingToken: run.fencingToken }),
-    ],
+    ...(options.ownEvents === true
+      ? {
+          events: (run: RunRecord) => [
+            event('run.started', nowMs, { runId: run.id, owner, fencingToken: run.fencingToken }),
+          ],
+        }
+      : {}),
   });
 }
 

@@ -1,0 +1,185 @@
+import type { Kysely } from 'kysely';
+import type { ClaimedRun, ClaimRunInput } from './claim-candidates.js';
+import type { DatabaseSchema } from './database-schema.js';
+import { type BatchAnswer, NaturalBatcher } from './natural-batcher.js';
+import {
+  type BatchClaim,
+  claimBatchOnPostgres,
+  MAX_CLAIMS_PER_STATEMENT,
+} from './postgres-claim-batch.js';
+import type { GuessedUpdate } from './postgres-run-update.js';
+import {
+  type KnownHeadUpdate,
+  knownHeadShape,
+  updateRunsAtKnownHeads,
+} from './postgres-run-update-batch.js';
+import type { LeaseRenewal, RunFence } from './records.js';
+import { type LeaseRenewalRequest, renewRunLeases } from './renew-run-lease.js';
+import type { SqlOperation } from './sql-operation.js';
+
+/** Renewals one statement carries at most. */
+const MAX_RENEWALS_PER_STATEMENT = 64;
+/** Run updates one statement carries at most. */
+const MAX_UPDATES_PER_STATEMENT = 32;
+
+/** Runs an operation as one autocommitted statement of the store, with its error mapping. */
+export type Autocommit = <T>(operationName: string, operation: () => SqlOperation<T>) => Promise<T>;
+
+/**
+ * PostgreSQL: the hot queue writes of one store, batched across its concurrent callers (see
+ * NaturalBatcher). A control-plane process answers the claims and heartbeats of every worker and
+ * runner it serves through one store; batched, N of them cost one round trip and one commit
+ * instead of N, which is most of what each costs the server and this process. Nothing waits
+ * for a timer, so a lone call goes at once.
+ *
+ * - Claims that record the standard `run.started` and name no run and no per-repo limit, one
+ *   lane per match (workers with the same offers share a statement): postgres-claim-batch.ts.
+ * - Heartbeats: renewRunLeases; a run not renewed is asked again alone (renewRunLease), which
+ *   also reads why. Two renewals of one run never share a statement.
+ * - Run updates at a known head (completions, mostly), one lane per statement shape:
+ *   postgres-run-update-batch.ts. Two updates of one session never share a statement. An update
+ *   the batch did not apply, or a batch that failed, sends its callers down the locking path,
+ *   which also explains a refusal.
+ */
+export class PostgresBatches {
+  readonly #claimLanes = new Map<string, NaturalBatcher<ClaimRunInput, ClaimedRun | null>>();
+  readonly #renewals: NaturalBatcher<LeaseRenewalRequest, LeaseRenewal | undefined>;
+  readonly #updateLanes = new Map<string, NaturalBatcher<KnownHeadUpdate, GuessedUpdate>>();
+
+  constructor(
+    private readonly db: Kysely<DatabaseSchema>,
+    private readonly autocommit: Autocommit,
+  ) {
+    this.#renewals = new NaturalBatcher(
+      (requests) => this.#renewBatch(requests),
+      MAX_RENEWALS_PER_STATEMENT,
+    );
+  }
+
+  /** Whether `input` can be claimed in a batch. */
+  static batchable(input: ClaimRunInput): boolean {
+    return (
+      input.events === undefined &&
+      input.runId === undefined &&
+      input.maxRunningPerRepo === undefined
+    );
+  }
+
+  claim(input: ClaimRunInput): Promise<ClaimedRun | null> {
+    const key =
+      input.match === undefined
+        ? 'none'
+        : `${input.match.anyAgent}:${JSON.stringify([...input.match.offers].sort())}`;
+    return laneOf(
+      this.#claimLanes,
+      key,
+      async (inputs) => {
+        const answers = await this.autocommit('claimRun', () =>
+          claimBatchOnPostgres(this.db, inputs),
+        );
+        return answers.map(claimAnswer);
+      },
+      MAX_CLAIMS_PER_STATEMENT,
+    ).submit(input);
+  }
+
+  /** updateRunAtKnownHead, batched with concurrent updates of the same shape. */
+  updateAtKnownHead(update: KnownHeadUpdate): Promise<GuessedUpdate> {
+    return laneOf(
+      this.#updateLanes,
+      knownHeadShape(update),
+      (updates) => this.#updateBatch(updates),
+      MAX_UPDATES_PER_STATEMENT,
+    ).submit(update);
+  }
+
+  async #updateBatch(updates: readonly KnownHeadUpdate[]): Promise<BatchAnswer<GuessedUpdate>[]> {
+    const sessions = new Set<string>();
+    const distinct: KnownHeadUpdate[] = [];
+    const inBatch = updates.map((update) => {
+      if (sessions.has(update.head.sessionId)) return false;
+      sessions.add(update.head.sessionId);
+      distinct.push(update);
+      return true;
+    });
+    let outcomes: GuessedUpdate[];
+    try {
+      outcomes = await this.autocommit('updateRun', () =>
+        updateRunsAtKnownHeads(this.db, distinct),
+      );
+    } catch {
+      // The locking path runs each update alone, and reports its error to its own caller.
+      outcomes = distinct.map(() => ({ applied: false, headMoved: false }));
+    }
+    let next = 0;
+    return inBatch.map((included): BatchAnswer<GuessedUpdate> => {
+      if (!included) return { again: true };
+      const outcome = outcomes[next] ?? { applied: false, headMoved: false };
+      next += 1;
+      return { value: outcome };
+    });
+  }
+
+  /**
+   * The renewal of `fence`'s lease, or undefined when the batch did not renew it (the caller
+   * asks again alone).
+   */
+  renew(fence: RunFence, leaseExpiresAt: string): Promise<LeaseRenewal | undefined> {
+    return this.#renewals.submit({ fence, leaseExpiresAt });
+  }
+
+  async #renewBatch(
+    requests: readonly LeaseRenewalRequest[],
+  ): Promise<BatchAnswer<LeaseRenewal | undefined>[]> {
+    const seen = new Set<string>();
+    const distinct: LeaseRenewalRequest[] = [];
+    const inBatch = requests.map((request) => {
+      if (seen.has(request.fence.runId)) return false;
+      seen.add(request.fence.runId);
+      distinct.push(request);
+      return true;
+    });
+    const renewed = await this.autocommit('renewRunLease', () => renewRunLeases(this.db, distinct));
+    let next = 0;
+    return inBatch.map((included): BatchAnswer<LeaseRenewal | undefined> => {
+      if (!included) return { again: true };
+      const answer = renewed[next];
+      next += 1;
+      return { value: answer };
+    });
+  }
+}
+
+/**
+ * The batcher of `key` in `lanes`, made on first use and dropped once idle: lanes are keyed by
+ * workers' offers or statement shapes, which are many and come and go.
+ */
+function laneOf<I, O>(
+  lanes: Map<string, NaturalBatcher<I, O>>,
+  key: string,
+  runBatch: (items: readonly I[]) => Promise<readonly BatchAnswer<O>[]>,
+  maxBatch: number,
+): NaturalBatcher<I, O> {
+  const existing = lanes.get(key);
+  if (existing !== undefined) return existing;
+  const lane: NaturalBatcher<I, O> = new NaturalBatcher(runBatch, maxBatch, () => {
+    if (lanes.get(key) === lane) lanes.delete(key);
+  });
+  lanes.set(key, lane);
+  return lane;
+}
+
+function claimAnswer(answer: BatchClaim): BatchAnswer<ClaimedRun | null> {
+  switch (answer.outcome) {
+    case 'claimed':
+      return { value: answer.claimed };
+    case 'none':
+      return { value: null };
+    case 'again':
+      return { again: true };
+    default: {
+      const unknown: never = answer;
+      throw new Error(`unknown claim outcome ${JSON.stringify(unknown)}`);
+    }
+  }
+}

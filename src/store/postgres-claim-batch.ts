@@ -1,0 +1,256 @@
+import { type CompiledQuery, type Kysely, sql } from 'kysely';
+import { AasError, computeEventHash } from '../kernel/index.js';
+import { type ClaimedRun, type ClaimRunInput, candidates } from './claim-candidates.js';
+import { announcementOrigin, announcementSql } from './commit-announcements.js';
+import type { DatabaseSchema, RunRow } from './database-schema.js';
+import { among, notAmong } from './postgres-claim.js';
+import { RunStatus, type StoredEvent } from './records.js';
+import { runFromRow } from './row-mappers.js';
+import { rowsOf, type SqlOperation } from './sql-operation.js';
+import { cachedStatement } from './statement-cache.js';
+
+/** Claims one statement makes at most: claimers beyond it wait for the next statement. */
+export const MAX_CLAIMS_PER_STATEMENT = 16;
+
+/** One claimer's answer: its claim, none (nothing claimable), or again (ask in the next batch). */
+export type BatchClaim =
+  | { readonly outcome: 'claimed'; readonly claimed: ClaimedRun }
+  | { readonly outcome: 'none' }
+  | { readonly outcome: 'again' };
+
+type ClaimedBatchRow = RunRow & {
+  readonly picked: string | number;
+  readonly claimer: string | number | null;
+  readonly owner_json: string;
+  readonly lease_json: string;
+  readonly now_json: string;
+  readonly announced: unknown;
+  readonly head_seq: number;
+  readonly head_hash: string;
+  readonly data: string;
+  readonly hash: string;
+};
+
+/**
+ * PostgreSQL: the claims of several claimers in ONE statement, each recording the standard
+ * `run.started` (claimStartedEvent). `inputs` share their match (the same offers, or none) and
+ * have no run id, no per-repo limit and no events of their own; the store batches only such
+ * claims (kysely-store.ts).
+ *
+ * The statement locks the best claimable runs together with their sessions, `FOR NO KEY UPDATE
+ * SKIP LOCKED` as every PostgreSQL claim does (so it waits for no one, and PostgreSQL re-checks
+ * each locked row on its newest committed version), keeps the first run of each session, hands
+ * a run reserved for an owner to a claimer of that owner and the others out in order (the best
+ * to the first claimer without one), and for each claims the run, appends its
+ * `run.started` after the head it locked, and records the session's new head and status. The
+ * event's canonical JSON and SHA-256 are computed by the server from the locked head, so there
+ * is nothing to read first: one round trip and one commit for up to MAX_CLAIMS_PER_STATEMENT
+ * claims, where claimAtPeek takes two for one. Strings that come from callers (owner, times)
+ * arrive already JSON-encoded by JSON.stringify; ids and hashes are encoded by `to_json`, which
+ * writes the same bytes for them. Each claim's event is hashed again here from what came back,
+ * and a difference is refused as INTERNAL (a test holds both to the same bytes).
+ *
+ * A claimer is answered `again` when its batch left runs unclaimed that it could have had (two
+ * of one session were picked, only one can be chained per statement).
+ */
+export function* claimBatchOnPostgres(
+  db: Kysely<DatabaseSchema>,
+  inputs: readonly ClaimRunInput[],
+): SqlOperation<BatchClaim[]> {
+  const first = inputs[0];
+  if (first === undefined) return [];
+  if (inputs.length > MAX_CLAIMS_PER_STATEMENT) {
+    throw new AasError('INTERNAL', `at most ${MAX_CLAIMS_PER_STATEMENT} claims per statement`);
+  }
+  // A power of two, so that a handful of statement texts serve every batch size.
+  const limit = 2 ** Math.ceil(Math.log2(inputs.length));
+  const eligibleAt = inputs.reduce(
+    (min, input) => (input.nowIso < min ? input.nowIso : min),
+    first.nowIso,
+  );
+  const values = {
+    owners: inputs.map((input) => input.owner),
+    leases: inputs.map((input) => input.leaseExpiresAt),
+    nows: inputs.map((input) => input.nowIso),
+    ownerJsons: inputs.map((input) => JSON.stringify(input.owner)),
+    leaseJsons: inputs.map((input) => JSON.stringify(input.leaseExpiresAt)),
+    nowJsons: inputs.map((input) => JSON.stringify(input.nowIso)),
+    eligibleAt,
+    ...(first.match === undefined ? {} : { offers: [...first.match.offers] }),
+    origin: announcementOrigin(db) ?? null,
+  };
+  const matchShape = first.match === undefined ? 'none' : String(first.match.anyAgent);
+  const statement = cachedStatement(db, `claimBatch:${limit}:${matchShape}`, values, (p) => {
+    const pick = candidates(
+      db,
+      {
+        owner: '',
+        nowIso: p.eligibleAt,
+        leaseExpiresAt: '',
+        ...(first.match === undefined ? {} : { match: first.match }),
+      },
+      {
+        ...(p.offers === undefined ? {} : { unoffered: notAmong(p.offers) }),
+        reservedFor: among(p.owners),
+      },
+      limit,
+    )
+      .innerJoin('sessions as head', 'head.id', 'candidate.session_id')
+      .select([
+        'candidate.id',
+        'candidate.session_id',
+        'candidate.priority',
+        'candidate.created_at',
+        'candidate.lease_owner',
+        'head.last_seq as head_seq',
+        'head.last_hash as head_hash',
+      ])
+      .forNoKeyUpdate(['candidate', 'head'])
+      .skipLocked();
+    const write = batchWrite(p, pick);
+    return { compile: () => write.compile(db) };
+  }) as CompiledQuery<ClaimedBatchRow>;
+  const rows = yield* rowsOf(statement);
+  const answers: BatchClaim[] = inputs.map(() => ({ outcome: 'none' }));
+  let served = 0;
+  let picked = 0;
+  for (const row of rows) {
+    picked = Number(row.picked);
+    if (row.claimer === null) continue;
+    const index = Number(row.claimer) - 1;
+    const input = inputs[index];
+    if (input === undefined)
+      throw new AasError('INTERNAL', `claim batch returned claimer ${row.claimer}`);
+    answers[index] = { outcome: 'claimed', claimed: claimedOf(row) };
+    served += 1;
+  }
+  if (picked > served) {
+    // Runs were left for the claimers that got none: they ask again, in the next statement.
+    return answers.map((answer) => (answer.outcome === 'none' ? { outcome: 'again' } : answer));
+  }
+  return answers;
+}
+
+/** The run as claimed and its `run.started`, checked against the hash the server computed. */
+function claimedOf(row: ClaimedBatchRow): ClaimedRun {
+  const {
+    picked: _picked,
+    claimer: _claimer,
+    owner_json: _ownerJson,
+    lease_json: _leaseJson,
+    now_json: _nowJson,
+    announced: _announced,
+    head_seq: headSeq,
+    head_hash: headHash,
+    data,
+    hash,
+    ...runRow
+  } = row;
+  const run = runFromRow(runRow as RunRow);
+  const fields = {
+    sessionId: run.sessionId,
+    seq: headSeq + 1,
+    type: 'run.started',
+    at: run.startedAt ?? '',
+    actor: run.leaseOwner ?? '',
+    data: JSON.parse(data) as unknown,
+    prevHash: headHash,
+  };
+  if (computeEventHash(fields) !== hash) {
+    throw new AasError(
+      'INTERNAL',
+      `the run.started of run ${run.id} was hashed differently by the database`,
+      { runId: run.id, seq: fields.seq },
+    );
+  }
+  const event: StoredEvent = { ...fields, hash };
+  return { run, events: [event] };
+}
+
+function batchWrite(p: Readonly<Record<string, unknown>>, pick: { compile(): CompiledQuery }) {
+  const running = sql.lit(RunStatus.running);
+  return sql<ClaimedBatchRow>`with claimers as (
+      select * from unnest(
+        cast(${p.owners} as text[]), cast(${p.leases} as text[]), cast(${p.nows} as text[]),
+        cast(${p.ownerJsons} as text[]), cast(${p.leaseJsons} as text[]),
+        cast(${p.nowJsons} as text[])
+      ) with ordinality as c(owner, lease_expires_at, now_iso, owner_json, lease_json, now_json, n)
+    ), picked as materialized (
+      ${pick}
+    ), firsts as (
+      select ranked.*, row_number() over (
+          partition by ranked.lease_owner
+          order by ranked.priority desc, ranked.created_at, ranked.id
+        ) as owner_rank
+      from (
+        select picked.*, row_number() over (
+          partition by picked.session_id
+          order by picked.priority desc, picked.created_at, picked.id
+        ) as nth
+        from picked
+      ) as ranked
+      where ranked.nth = 1
+    ), reserved as (
+      select firsts.id, owned.n
+      from firsts
+      join (
+        select claimers.owner, claimers.n,
+          row_number() over (partition by claimers.owner order by claimers.n) as owner_rank
+        from claimers
+      ) as owned on owned.owner = firsts.lease_owner and owned.owner_rank = firsts.owner_rank
+    ), unreserved as (
+      select firsts.id, free.n
+      from firsts
+      join (
+        select claimers.n, row_number() over (order by claimers.n) as free_rank
+        from claimers
+        where claimers.n not in (select reserved.n from reserved)
+      ) as free on free.free_rank = firsts.owner_rank
+      where firsts.lease_owner is null
+    ), assigned as (
+      select * from reserved union all select * from unreserved
+    ), claimed as (
+      update runs set
+        status = ${running}, lease_owner = c.owner, lease_expires_at = c.lease_expires_at,
+        started_at = c.now_iso, updated_at = c.now_iso, not_before = null,
+        fencing_token = runs.fencing_token + 1, claim_count = runs.claim_count + 1,
+        version = runs.version + 1
+      from assigned
+      join firsts on firsts.id = assigned.id
+      join claimers as c on c.n = assigned.n
+      where runs.id = assigned.id
+      returning runs.*, firsts.head_seq, firsts.head_hash, c.n as claimer, c.owner_json,
+        c.lease_json, c.now_json
+    ), started as (
+      select claimed.*,
+        '{"claim":' || claimed.claim_count || ',"fencingToken":' || claimed.fencing_token
+        || ',"leaseExpiresAt":' || claimed.lease_json || ',"maxClaims":' || claimed.max_claims
+        || ',"owner":' || claimed.owner_json || ',"runId":' || to_json(claimed.id)::text
+        || '}' as data
+      from claimed
+    ), chained as (
+      select started.*, encode(sha256(convert_to(
+        '{"actor":' || started.owner_json || ',"at":' || started.now_json
+        || ',"data":' || started.data || ',"prevHash":' || to_json(started.head_hash)::text
+        || ',"seq":' || (started.head_seq + 1) || ',"sessionId":'
+        || to_json(started.session_id)::text || ',"type":"run.started"}',
+        'UTF8')), 'hex') as hash
+      from started
+    ), appended as (
+      insert into events (session_id, seq, type, at, actor, data, prev_hash, hash)
+      select session_id, head_seq + 1, 'run.started', started_at, lease_owner, data, head_hash, hash
+      from chained
+    ), head as (
+      update sessions set
+        last_seq = chained.head_seq + 1, last_hash = chained.hash,
+        updated_at = chained.started_at, status = chained.status,
+        reason_code = chained.reason_code
+      from chained where sessions.id = chained.session_id
+    )
+    select (select count(*) from picked) as picked, chained.*,
+      case when chained.id is not null and cast(${p.origin} as text) is not null then ${announcementSql(
+        sql`json_build_object('o', cast(${p.origin} as text), 's', chained.session_id,
+          'f', chained.head_seq + 1, 'l', chained.head_seq + 1)::text`,
+      )} end as announced
+    from (select) as one left join chained on true`;
+}
