@@ -212,21 +212,6 @@ function claimOne(store: Store, owner: string, mode: Mode) {
       ...(mode.maxRunningPerRepo === undefined
         ? {}
         : { maxRunningPerRepo: mode.maxRunningPerRepo }),
-      events: (run) => [
-        {
-          type: 'run.started',
-          at: nowIso,
-          actor: owner,
-          data: {
-            runId: run.id,
-            owner,
-            leaseExpiresAt,
-            fencingToken: run.fencingToken,
-            claim: run.claimCount,
-            maxClaims: run.maxClaims,
-          },
-        },
-      ],
     })
     .then((claimed) => claimed?.run ?? null);
 }

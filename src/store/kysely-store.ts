@@ -277,12 +277,14 @@ export class KyselyStore implements Store {
   async claimRun(input: ClaimRunInput): Promise<ClaimedRun | null> {
     checkLimit(input.maxRunningPerRepo, 'maxRunningPerRepo');
     if (this.#batches !== undefined && PostgresBatches.batchable(input)) {
-      const claimed = await this.#batches.claim(input);
-      if (claimed !== null) {
-        this.#heads.rememberRun(claimed.run.id, claimed.run.sessionId);
-        this.#heads.remember(claimed.events);
+      const batched = await this.#batches.claim(input);
+      if (batched !== undefined) {
+        if (batched !== null) {
+          this.#heads.rememberRun(batched.run.id, batched.run.sessionId);
+          this.#heads.remember(batched.events);
+        }
+        return batched;
       }
-      return claimed;
     }
     const claimed = await this.#write('claimRun', () => claimRun(this.#db, this.dialect, input));
     if (claimed !== null) {

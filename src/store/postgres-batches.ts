@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { isAasError } from '../kernel/index.js';
 import type { ClaimedRun, ClaimRunInput } from './claim-candidates.js';
 import type { DatabaseSchema } from './database-schema.js';
 import { type BatchAnswer, NaturalBatcher } from './natural-batcher.js';
@@ -37,12 +38,15 @@ export type Autocommit = <T>(operationName: string, operation: () => SqlOperatio
  * - Heartbeats: renewRunLeases; a run not renewed is asked again alone (renewRunLease), which
  *   also reads why. Two renewals of one run never share a statement.
  * - Run updates at a known head (completions, mostly), one lane per statement shape:
- *   postgres-run-update-batch.ts. Two updates of one session never share a statement. An update
- *   the batch did not apply, or a batch that failed, sends its callers down the locking path,
- *   which also explains a refusal.
+ *   postgres-run-update-batch.ts. A second update of a session already in the batch, an update
+ *   the batch did not apply, and the updates of a batch the server refused take the locking
+ *   path, which also explains a refusal; an unreachable database fails them all.
  */
 export class PostgresBatches {
-  readonly #claimLanes = new Map<string, NaturalBatcher<ClaimRunInput, ClaimedRun | null>>();
+  readonly #claimLanes = new Map<
+    string,
+    NaturalBatcher<ClaimRunInput, ClaimedRun | null | undefined>
+  >();
   readonly #renewals: NaturalBatcher<LeaseRenewalRequest, LeaseRenewal | undefined>;
   readonly #updateLanes = new Map<string, NaturalBatcher<KnownHeadUpdate, GuessedUpdate>>();
 
@@ -65,7 +69,12 @@ export class PostgresBatches {
     );
   }
 
-  claim(input: ClaimRunInput): Promise<ClaimedRun | null> {
+  /**
+   * The claim of `input`, made with those of concurrent callers with the same match; null when
+   * nothing is claimable, undefined when the server refused the batch (nothing was written, and
+   * the caller claims through the locking path, which reports its own error).
+   */
+  claim(input: ClaimRunInput): Promise<ClaimedRun | null | undefined> {
     const key =
       input.match === undefined
         ? 'none'
@@ -74,10 +83,16 @@ export class PostgresBatches {
       this.#claimLanes,
       key,
       async (inputs) => {
-        const answers = await this.autocommit('claimRun', () =>
-          claimBatchOnPostgres(this.db, inputs),
-        );
-        return answers.map(claimAnswer);
+        try {
+          const answers = await this.autocommit('claimRun', () =>
+            claimBatchOnPostgres(this.db, inputs),
+          );
+          return answers.map(claimAnswer);
+        } catch (error) {
+          // Unreachable database: whether the batch committed is unknown; no claim is retried.
+          if (isAasError(error) && error.code === 'STORE_UNAVAILABLE') throw error;
+          return inputs.map(() => ({ value: undefined }));
+        }
       },
       MAX_CLAIMS_PER_STATEMENT,
     ).submit(input);
@@ -107,13 +122,19 @@ export class PostgresBatches {
       outcomes = await this.autocommit('updateRun', () =>
         updateRunsAtKnownHeads(this.db, distinct),
       );
-    } catch {
-      // The locking path runs each update alone, and reports its error to its own caller.
+    } catch (error) {
+      // Unreachable database: the batch may or may not have committed, so no update may be
+      // tried again; each caller learns it as it would alone.
+      if (isAasError(error) && error.code === 'STORE_UNAVAILABLE') throw error;
+      // Refused by the server (a deadlock, a value it cannot hold): nothing was written, and
+      // the locking path runs each update alone and reports its error to its own caller.
       outcomes = distinct.map(() => ({ applied: false, headMoved: false }));
     }
     let next = 0;
     return inBatch.map((included): BatchAnswer<GuessedUpdate> => {
-      if (!included) return { again: true };
+      // A second update of one session was chained from the head before the first one: the
+      // locking path chains it after whatever the first one wrote.
+      if (!included) return { value: { applied: false, headMoved: false } };
       const outcome = outcomes[next] ?? { applied: false, headMoved: false };
       next += 1;
       return { value: outcome };

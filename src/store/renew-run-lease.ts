@@ -53,8 +53,11 @@ export interface LeaseRenewalRequest {
 
 /**
  * PostgreSQL: the renewals of several runs in one fenced UPDATE. Each run is renewed exactly as
- * renewRunLease renews it, under its own fence; the answer for a run this did not renew is
- * undefined (the caller asks renewRunLease, which also reads why). `requests` name distinct runs.
+ * renewRunLease renews it, under its own fence. Rows are locked without waiting (`SKIP LOCKED`):
+ * a statement holding several run locks must not wait for one held by a writer that may wait
+ * for another of them. The answer for a run this did not renew (its fence does not hold, or
+ * another writer holds the row) is undefined; the caller asks renewRunLease, which waits while
+ * holding nothing else and also reads why. `requests` name distinct runs.
  */
 export function* renewRunLeases(
   db: Kysely<DatabaseSchema>,
@@ -68,14 +71,20 @@ export function* renewRunLeases(
   };
   const renewed = yield* rowsOf(
     cachedStatement(db, 'renewRunLeases', values, (p) => {
-      const write = sql<{ id: string; cancel_requested_at: string | null }>`update runs set
-          lease_expires_at = renewal.lease_expires_at, version = runs.version + 1
-        from unnest(
-          cast(${p.runIds} as text[]), cast(${p.owners} as text[]),
-          cast(${p.tokens} as integer[]), cast(${p.leaseExpiries} as text[])
-        ) as renewal(run_id, lease_owner, fencing_token, lease_expires_at)
-        where runs.id = renewal.run_id and runs.lease_owner = renewal.lease_owner
-          and (renewal.fencing_token is null or runs.fencing_token = renewal.fencing_token)
+      const write = sql<{ id: string; cancel_requested_at: string | null }>`with renewal as (
+          select * from unnest(
+            cast(${p.runIds} as text[]), cast(${p.owners} as text[]),
+            cast(${p.tokens} as integer[]), cast(${p.leaseExpiries} as text[])
+          ) as r(run_id, lease_owner, fencing_token, lease_expires_at)
+        ), held as (
+          select runs.id, renewal.lease_expires_at
+          from runs join renewal on runs.id = renewal.run_id
+          where runs.lease_owner = renewal.lease_owner
+            and (renewal.fencing_token is null or runs.fencing_token = renewal.fencing_token)
+          for no key update of runs skip locked
+        )
+        update runs set lease_expires_at = held.lease_expires_at, version = runs.version + 1
+        from held where runs.id = held.id
         returning runs.id, runs.cancel_requested_at`;
       return { compile: () => write.compile(db) };
     }),

@@ -201,6 +201,45 @@ for (const dialect of dialects) {
         }
       });
 
+      it('keeps a caller whose claim or update the database refuses from failing the others', async () => {
+        for (let n = 1; n <= 3; n += 1) await createQueuedRun(store, n);
+        // PostgreSQL text cannot hold NUL: the statement carrying it is refused as a whole.
+        const [good, bad] = await Promise.allSettled([
+          claim(store, 'worker-1'),
+          claim(store, 'worker-\u0000'),
+        ]);
+        expect(good).toMatchObject({ status: 'fulfilled', value: { run: { id: runId(1) } } });
+        if (dialect.name === 'postgres') expect(bad.status).toBe('rejected');
+        const [other] = await claimedRuns(1);
+        if (good.status !== 'fulfilled' || good.value === null || other === undefined) {
+          throw new Error('two claims expected');
+        }
+        const refused = { ...event('run.completed', 7_200_000), actor: 'tester\u0000' };
+        const [finished, notFinished] = await Promise.allSettled([
+          finish(store, good.value.run),
+          store.updateRun({
+            runId: other.id,
+            expect: { status: ['running'], leaseOwner: other.leaseOwner ?? '', fencingToken: 1 },
+            changes: { status: 'ready_for_promotion', finishedAt: at(7_200_000) },
+            events: [refused],
+          }),
+        ]);
+        expect(finished.status).toBe('fulfilled');
+        expect(await store.getRun(good.value.run.id)).toMatchObject({
+          status: 'ready_for_promotion',
+        });
+        if (dialect.name === 'postgres') {
+          expect(notFinished.status).toBe('rejected');
+          expect(await store.getRun(other.id)).toMatchObject({ status: 'running' });
+        }
+        for (const run of [good.value.run, other]) {
+          expectValidChain(
+            await store.readEvents(run.sessionId),
+            await store.getSession(run.sessionId),
+          );
+        }
+      });
+
       it('chains concurrent writes of one session one after the other', async () => {
         await createQueuedRun(store, 1);
         const [run] = await claimedRuns(1);

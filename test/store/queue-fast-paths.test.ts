@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DatabaseSchema } from '../../src/store/database-schema.js';
-import type { Store } from '../../src/store/index.js';
+import type { RunRecord, Store } from '../../src/store/index.js';
 import { repoLockKey, repoLockKeySql } from '../../src/store/repo-lock-key.js';
 import { type StoreFixture, storeDialects } from './dialects.js';
 import {
@@ -180,6 +180,39 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
     expect((await claim(store, 'worker-2'))?.run.id).toBe(runId(1));
     for (const n of [1, 2]) {
       expectValidChain(await store.readEvents(sessionId(n)), await store.getSession(sessionId(n)));
+    }
+  });
+
+  it('renews the leases no one else holds at once, and waits for the one another writer holds', async () => {
+    for (const n of [1, 2]) await createQueuedRun(store, n);
+    const [one, two] = await Promise.all([claim(store, 'worker-1'), claim(store, 'worker-2')]);
+    if (one === null || two === null) throw new Error('two claims expected');
+    const holder = new pg.Client({ connectionString: fixture.databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM runs WHERE id = $1 FOR NO KEY UPDATE', [one.run.id]);
+      const fenceOf = (run: RunRecord) => ({
+        runId: run.id,
+        leaseOwner: run.leaseOwner ?? '',
+        fencingToken: run.fencingToken,
+      });
+      let heldRenewed = false;
+      const held = store.renewRunLease(fenceOf(one.run), at(3_700_000)).then((renewal) => {
+        heldRenewed = true;
+        return renewal;
+      });
+      // In the same statement as the held run's renewal, and not kept waiting by it.
+      const free = await store.renewRunLease(fenceOf(two.run), at(3_700_000));
+      expect(free).toEqual({ held: true, cancelRequested: false });
+      expect(heldRenewed).toBe(false);
+      await holder.query('COMMIT');
+      expect(await held).toEqual({ held: true, cancelRequested: false });
+    } finally {
+      await holder.end();
+    }
+    for (const claimed of [one, two]) {
+      expect(await store.getRun(claimed.run.id)).toMatchObject({ leaseExpiresAt: at(3_700_000) });
     }
   });
 
