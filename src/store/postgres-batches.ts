@@ -108,37 +108,30 @@ export class PostgresBatches {
     ).submit(update);
   }
 
-  async #updateBatch(updates: readonly KnownHeadUpdate[]): Promise<BatchAnswer<GuessedUpdate>[]> {
-    const sessions = new Set<string>();
-    const distinct: KnownHeadUpdate[] = [];
-    const inBatch = updates.map((update) => {
-      if (sessions.has(update.head.sessionId)) return false;
-      sessions.add(update.head.sessionId);
-      distinct.push(update);
-      return true;
-    });
-    let outcomes: GuessedUpdate[];
-    try {
-      outcomes = await this.autocommit('updateRun', () =>
-        updateRunsAtKnownHeads(this.db, distinct),
-      );
-    } catch (error) {
-      // Unreachable database: the batch may or may not have committed, so no update may be
-      // tried again; each caller learns it as it would alone.
-      if (isAasError(error) && error.code === 'STORE_UNAVAILABLE') throw error;
-      // Refused by the server (a deadlock, a value it cannot hold): nothing was written, and
-      // the locking path runs each update alone and reports its error to its own caller.
-      outcomes = distinct.map(() => ({ applied: false, headMoved: false }));
-    }
-    let next = 0;
-    return inBatch.map((included): BatchAnswer<GuessedUpdate> => {
+  #updateBatch(updates: readonly KnownHeadUpdate[]): Promise<BatchAnswer<GuessedUpdate>[]> {
+    const notApplied: GuessedUpdate = { applied: false, headMoved: false };
+    return firstOfEachKey(
+      updates,
+      (update) => update.head.sessionId,
+      async (distinct) => {
+        try {
+          return await this.autocommit('updateRun', () =>
+            updateRunsAtKnownHeads(this.db, distinct),
+          );
+        } catch (error) {
+          // Unreachable database: the batch may or may not have committed, so no update may be
+          // tried again; each caller learns it as it would alone.
+          if (isAasError(error) && error.code === 'STORE_UNAVAILABLE') throw error;
+          // Refused by the server (a deadlock, a value it cannot hold): nothing was written, and
+          // the locking path runs each update alone and reports its error to its own caller.
+          return distinct.map(() => notApplied);
+        }
+      },
+      (outcome) => ({ value: outcome ?? notApplied }),
       // A second update of one session was chained from the head before the first one: the
       // locking path chains it after whatever the first one wrote.
-      if (!included) return { value: { applied: false, headMoved: false } };
-      const outcome = outcomes[next] ?? { applied: false, headMoved: false };
-      next += 1;
-      return { value: outcome };
-    });
+      { value: notApplied },
+    );
   }
 
   /**
@@ -149,26 +142,48 @@ export class PostgresBatches {
     return this.#renewals.submit({ fence, leaseExpiresAt });
   }
 
-  async #renewBatch(
+  #renewBatch(
     requests: readonly LeaseRenewalRequest[],
   ): Promise<BatchAnswer<LeaseRenewal | undefined>[]> {
-    const seen = new Set<string>();
-    const distinct: LeaseRenewalRequest[] = [];
-    const inBatch = requests.map((request) => {
-      if (seen.has(request.fence.runId)) return false;
-      seen.add(request.fence.runId);
-      distinct.push(request);
-      return true;
-    });
-    const renewed = await this.autocommit('renewRunLease', () => renewRunLeases(this.db, distinct));
-    let next = 0;
-    return inBatch.map((included): BatchAnswer<LeaseRenewal | undefined> => {
-      if (!included) return { again: true };
-      const answer = renewed[next];
-      next += 1;
-      return { value: answer };
-    });
+    return firstOfEachKey(
+      requests,
+      (request) => request.fence.runId,
+      (distinct) => this.autocommit('renewRunLease', () => renewRunLeases(this.db, distinct)),
+      (renewal) => ({ value: renewal }),
+      { again: true },
+    );
   }
+}
+
+/**
+ * Runs `batch` on the first item of each key and answers each item from its result; an item
+ * whose key is already in the batch is answered `repeated` instead (a statement must never carry
+ * two writes of one run or session).
+ */
+async function firstOfEachKey<I, R, O>(
+  items: readonly I[],
+  keyOf: (item: I) => string,
+  batch: (distinct: readonly I[]) => Promise<readonly R[]>,
+  answer: (result: R | undefined) => BatchAnswer<O>,
+  repeated: BatchAnswer<O>,
+): Promise<BatchAnswer<O>[]> {
+  const keys = new Set<string>();
+  const distinct: I[] = [];
+  const included = items.map((item) => {
+    const key = keyOf(item);
+    if (keys.has(key)) return false;
+    keys.add(key);
+    distinct.push(item);
+    return true;
+  });
+  const results = await batch(distinct);
+  let next = 0;
+  return included.map((first) => {
+    if (!first) return repeated;
+    const result = results[next];
+    next += 1;
+    return answer(result);
+  });
 }
 
 /**
