@@ -47,7 +47,7 @@ type ClaimedBatchRow = RunRow & {
  * is nothing to read first: one round trip and one commit for up to MAX_CLAIMS_PER_STATEMENT
  * claims, where claimAtPeek takes two for one. Strings that come from callers (owner, times)
  * arrive already JSON-encoded by JSON.stringify; ids and hashes are encoded by `to_json`, which
- * escapes text exactly as JSON.stringify does (test/store/queue-batches.test.ts verifies the
+ * escapes text exactly as JSON.stringify does (test/store/queue-fast-paths.test.ts verifies the
  * chain of claims by owners that need every kind of escape, and `aas audit verify` would find a
  * difference). A session has one run through the store's own writes; should several of its runs
  * be queued at once, a statement claims one of them and the claimers left over ask again.
