@@ -118,8 +118,13 @@ export function agentBin(command: string): string {
   return configured === undefined || configured === '' ? command : configured;
 }
 
-/** How long the version probe may take; a run never waits longer than this for it. */
-const VERSION_PROBE_MS = 5_000;
+/**
+ * How long the version probe may take; a run never waits longer than this for it. It runs
+ * alongside the real run, so only a run that ends sooner waits at all. 5 s was too short: under
+ * the full test suite on a 2-vCPU VM the Gemini CLI (a large Node program, started cold inside
+ * the sandbox) took longer to print its version, and the attempt recorded `unknown`.
+ */
+const VERSION_PROBE_MS = 15_000;
 /** After the CLI exits, how long its stdout may still drain (a leftover child may hold it open). */
 const STDOUT_DRAIN_MS = 1_000;
 
