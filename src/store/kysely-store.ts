@@ -12,7 +12,6 @@ import {
   recordModelSpend,
 } from './model-spend.js';
 import { PostgresBatches } from './postgres-batches.js';
-import { updateRunAtKnownHead } from './postgres-run-update.js';
 import {
   acquireWriterLease,
   approvalFromRow,
@@ -207,7 +206,7 @@ export class KyselyStore implements Store {
 
   /**
    * PostgreSQL, when this store knows the head of the run's session: the update in one statement
-   * (see postgres-run-update.ts). Undefined when it does not apply or wrote nothing; the caller
+   * shared with concurrent ones (postgres-run-update-batch.ts). Undefined when it does not apply or wrote nothing; the caller
    * then takes the locking path, which also explains a refusal.
    */
   async #updateRunAtKnownHead(input: {
@@ -217,8 +216,9 @@ export class KyselyStore implements Store {
     events: readonly NewEvent[];
     writeSeq?: number;
   }): Promise<{ run: RunRecord; events: StoredEvent[] } | undefined> {
-    const head = this.dialect === 'postgres' ? this.#heads.headOfRun(input.runId) : undefined;
+    const head = this.#heads.headOfRun(input.runId);
     if (
+      this.#batches === undefined ||
       head === undefined ||
       input.writeSeq !== undefined ||
       input.expect?.status?.length === 0 ||
@@ -227,11 +227,11 @@ export class KyselyStore implements Store {
     ) {
       return undefined;
     }
-    const update = { ...input, head, expect: input.expect ?? {} };
-    const outcome =
-      this.#batches === undefined
-        ? await this.#autocommit('updateRun', () => updateRunAtKnownHead(this.#db, head, update))
-        : await this.#batches.updateAtKnownHead(update);
+    const outcome = await this.#batches.updateAtKnownHead({
+      ...input,
+      head,
+      expect: input.expect ?? {},
+    });
     if (!outcome.applied) {
       if (outcome.headMoved) this.#heads.forget(head.sessionId);
       return undefined;

@@ -8,8 +8,8 @@ import {
   claimBatchOnPostgres,
   MAX_CLAIMS_PER_STATEMENT,
 } from './postgres-claim-batch.js';
-import type { GuessedUpdate } from './postgres-run-update.js';
 import {
+  type GuessedUpdate,
   type KnownHeadUpdate,
   knownHeadShape,
   updateRunsAtKnownHeads,
@@ -98,7 +98,7 @@ export class PostgresBatches {
     ).submit(input);
   }
 
-  /** updateRunAtKnownHead, batched with concurrent updates of the same shape. */
+  /** updateRun at a known head, batched with concurrent updates of the same shape. */
   updateAtKnownHead(update: KnownHeadUpdate): Promise<GuessedUpdate> {
     return laneOf(
       this.#updateLanes,

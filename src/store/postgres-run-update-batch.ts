@@ -4,7 +4,6 @@ import { chainEvents } from './chain-events.js';
 import { announcementPayload, announcementSql } from './commit-announcements.js';
 import type { DatabaseSchema, EventRow, RunRow } from './database-schema.js';
 import { eventColumns } from './event-columns.js';
-import type { GuessedUpdate } from './postgres-run-update.js';
 import type { NewEvent, RunChanges, StoredEvent } from './records.js';
 import { runChangesToRow, runUpdatedAt } from './run-changes.js';
 import type { RunExpectation } from './run-update-statement.js';
@@ -12,7 +11,12 @@ import type { KnownHead } from './session-head-cache.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
 import { cachedStatement } from './statement-cache.js';
 
-/** One updateRun at a head its store knows (see updateRunAtKnownHead). */
+/** What a batched update did: applied, or nothing written (head moved, or `expect` failed). */
+export type GuessedUpdate =
+  | { readonly applied: true; readonly row: RunRow; readonly events: StoredEvent[] }
+  | { readonly applied: false; readonly headMoved: boolean };
+
+/** One updateRun at a head its store knows: the head its own last write of the session left. */
 export interface KnownHeadUpdate {
   readonly head: KnownHead;
   readonly runId: string;
@@ -49,7 +53,8 @@ type BatchRow = Partial<RunRow> & {
 };
 
 /**
- * PostgreSQL: several updateRunAtKnownHead in ONE statement, for updates of the same shape
+ * PostgreSQL: updateRun for callers that know their sessions' heads, several in ONE statement,
+ * for updates of the same shape
  * (knownHeadShape) to runs of distinct sessions. Each update gets exactly what it would get
  * alone: its session row is locked only while its head is still the one known, its run is
  * updated only under its own expectations and that lock, and its events and new head are
@@ -65,10 +70,11 @@ export function* updateRunsAtKnownHeads(
 ): SqlOperation<GuessedUpdate[]> {
   const first = updates[0];
   if (first === undefined) return [];
+  // The lane that made the batch keys it by shape (postgres-batches.ts); sessions it checks here.
   const shape = knownHeadShape(first);
   const sessions = new Set(updates.map((update) => update.head.sessionId));
-  if (sessions.size !== updates.length || updates.some((u) => knownHeadShape(u) !== shape)) {
-    throw new AasError('INTERNAL', 'a batch of updates needs one shape and distinct sessions');
+  if (sessions.size !== updates.length) {
+    throw new AasError('INTERNAL', 'a batch of updates needs distinct sessions');
   }
   const names = Object.keys(runChangesToRow(first.changes)).sort();
   const chained = updates.map((update) =>

@@ -10,7 +10,7 @@ export interface KnownHead {
 /**
  * Sessions' chain heads as this store's own writes left them, and which session each run it
  * claimed or created belongs to, so that a write can chain its events before it reaches the
- * database and check the guess there (see postgres-run-update.ts) instead of reading the head
+ * database and check the guess there (see postgres-run-update-batch.ts) instead of reading the head
  * under a lock first. Any other writer makes a guess stale; a stale guess only costs a retry
  * through the locking path. Least recently used entries go first beyond `capacity`.
  */

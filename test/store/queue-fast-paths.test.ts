@@ -19,7 +19,7 @@ import {
 
 /**
  * The queue's shortcuts on PostgreSQL, against both dialects where the outcome is the same: a
- * store's guess of a session head (postgres-run-update.ts) may be stale, concurrent callers'
+ * store's guess of a session head (postgres-run-update-batch.ts) may be stale, concurrent callers'
  * claims, renewals and updates share statements (postgres-batches.ts) that meet runs and
  * sessions other transactions hold, and prepared statements may go stale under a migration.
  * Each must end exactly as the locking path would.
