@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +9,7 @@ import { IdPrefix, newId, silentLogger, systemClock } from '../src/kernel/index.
 import { type ClaimedRun, type QueueSettings, RunQueue } from '../src/queue/index.js';
 import { EventBus, SessionRecorder, sessionEvent } from '../src/sessions/index.js';
 import { openStore, RUN_STATUSES, RunStatus, type Store } from '../src/store/index.js';
+import { type CpuSpent, cpuMark, cpuSince } from './machine-cpu.js';
 import { benchPostgresUrl, withThrowawayPostgres } from './postgres.js';
 import type { ResultRow, ResultTable } from './report.js';
 import { median } from './stats.js';
@@ -115,6 +116,8 @@ async function measureThroughput(
     const ratios: number[] = [];
     const oursWal: number[] = [];
     const graphileWal: number[] = [];
+    const oursCpu: CpuSpent[] = [];
+    const graphileCpu: CpuSpent[] = [];
     let graphileVersion = '?';
     const steps: StepTimes = { claim: 0, heartbeat: 0, complete: 0 };
     for (let round = 0; round < options.warmups + options.rounds; round += 1) {
@@ -123,7 +126,9 @@ async function measureThroughput(
       await enqueueRuns(submitter, options.runs);
       await oursClient.query('ANALYZE runs, sessions, events');
       const oursFrom = await walPosition(oursClient);
+      const oursCpuFrom = cpuMark();
       const drainedOurs = await drainFreshClaimers(oursUrl, options);
+      const oursCpuSpent = cpuSince(oursCpuFrom);
       const oursWalBytes = await walBytesSince(oursClient, oursFrom);
       const oursMs = drainedOurs.ms;
       await verifyOurs(submitter, oursClient, options.runs * (round + 1));
@@ -131,7 +136,9 @@ async function measureThroughput(
       for (let i = 0; i < options.runs; i += 1) await utils.addJob(TASK, {});
       await graphileClient.query('ANALYZE graphile_worker._private_jobs');
       const graphileFrom = await walPosition(graphileClient);
+      const graphileCpuFrom = cpuMark();
       const drained = await drainGraphile(gw, graphileUrl, graphileClient, options, logger);
+      const graphileCpuSpent = cpuSince(graphileCpuFrom);
       const graphileWalBytes = await walBytesSince(graphileClient, graphileFrom);
       const graphileMs = drained.ms;
       graphileVersion = drained.version;
@@ -150,6 +157,8 @@ async function measureThroughput(
       ratios.push(oursRate / graphileRate);
       oursWal.push(oursWalBytes / options.runs);
       graphileWal.push(graphileWalBytes / options.runs);
+      if (oursCpuSpent !== undefined) oursCpu.push(oursCpuSpent);
+      if (graphileCpuSpent !== undefined) graphileCpu.push(graphileCpuSpent);
     }
     const graphileMedian = median(graphile);
     const perRun = (sum: number) => (sum / (options.runs * options.rounds)).toFixed(2);
@@ -174,7 +183,8 @@ async function measureThroughput(
         `AAS: ${options.claimers} loops sharing one Store (one pg pool of 10), opened for the round: RunQueue.claim (lease, fencing token, run.started), one RunQueue.heartbeat, completion fenced by owner and token (run.completed); every run checked claimed once and completed once; timed from the first claim until the last completion committed`,
         `graphile-worker: one run() per round with concurrency ${options.claimers}, pool ${GRAPHILE_POOL_SIZE}, pollInterval ${options.pollMs} ms, localQueue off (size -1), completeJobBatchDelay and failJobBatchDelay -1; timed from pool:create until the jobs table is empty (its completions are not awaited by the worker)`,
         `per item, AAS: a claim, a heartbeat and a completion, each one prepared statement and one commit shared by every concurrent caller of the store (natural batching, no timer: up to 16 claims, 64 heartbeats, 32 completions of distinct sessions per statement; the claim chains run.started in SQL, the completion chains run.completed after the head the store last wrote); graphile-worker: 2 prepared statements, 2 commits per job (get_job, then the DELETE), and it keeps no history`,
-        `WAL written per item at the median (the measure of what each commit has to flush): AAS ${Math.round(median(oursWal)).toLocaleString('en-US')} B, graphile-worker ${Math.round(median(graphileWal)).toLocaleString('en-US')} B; synchronous_commit as each side's connections see it: AAS ${await settingOf(oursClient, 'synchronous_commit')}, graphile-worker ${await settingOf(graphileClient, 'synchronous_commit')} (the server's default; neither sets it)`,
+        `WAL written per item at the median (the measure of what each commit has to flush): AAS ${Math.round(median(oursWal)).toLocaleString('en-US')} B, graphile-worker ${Math.round(median(graphileWal)).toLocaleString('en-US')} B; synchronous_commit as each side's connections see it: AAS ${await settingOf(oursClient, 'synchronous_commit')}, graphile-worker ${await settingOf(graphileClient, 'synchronous_commit')} (the server's default), except that AAS's lease renewals commit without waiting for the flush (renew-run-lease.ts explains why that is safe)`,
+        ...cpuNote(oursCpu, graphileCpu, options.runs),
         `wall time per item at the median: AAS ${(1_000 / median(ours)).toFixed(2)} ms, graphile-worker ${(1_000 / graphileMedian).toFixed(2)} ms`,
         `AAS, mean latency per run with ${options.claimers} in flight: claim ${perRun(steps.claim)} ms, heartbeat ${perRun(steps.heartbeat)} ms, complete ${perRun(steps.complete)} ms`,
       ],
@@ -466,6 +476,26 @@ async function drainGraphile(
 }
 
 /** The server's current WAL position: a drain's WAL is the difference (one server, both sides). */
+/**
+ * What the machine's CPUs did while each side drained, from /proc/stat (every process: the
+ * database server's backends, this process, anything else running). Nothing where there is no
+ * /proc/stat.
+ */
+function cpuNote(
+  ours: readonly CpuSpent[],
+  graphile: readonly CpuSpent[],
+  items: number,
+): string[] {
+  if (ours.length === 0 || graphile.length === 0) return [];
+  const perItem = (spent: readonly CpuSpent[]) =>
+    median(spent.map((one) => one.busyMs / items)).toFixed(2);
+  const busy = (spent: readonly CpuSpent[]) =>
+    `${Math.round(median(spent.map((one) => one.busyShare)) * 100)}%`;
+  return [
+    `CPU time per item, all processes, at the median: AAS ${perItem(ours)} ms, graphile-worker ${perItem(graphile)} ms; share of the machine's ${availableParallelism()} CPUs busy while draining: AAS ${busy(ours)}, graphile-worker ${busy(graphile)}`,
+  ];
+}
+
 async function walPosition(client: pg.Client): Promise<string> {
   const result = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
   return result.rows[0]?.lsn ?? '0/0';

