@@ -48,7 +48,16 @@ export async function markRepoCacheUsed(path: string): Promise<boolean> {
  */
 export async function collectRepoCaches(
   cacheDir: string,
-  options: { keepKeys: ReadonlySet<string>; olderThanMs: number; nowMs: number },
+  options: {
+    keepKeys: ReadonlySet<string>;
+    olderThanMs: number;
+    nowMs: number;
+    /**
+     * Called between the look at an idle cache and its move, the moment a run opening that
+     * cache races the collector: tests open it here to make the race happen.
+     */
+    beforeMove?: (name: string) => Promise<void>;
+  },
 ): Promise<RepoCacheCollection> {
   const removed: string[] = [];
   const kept: string[] = [];
@@ -70,6 +79,7 @@ export async function collectRepoCaches(
         kept.push(name);
         continue;
       }
+      await options.beforeMove?.(name);
       const evicted = join(cacheDir, `${EVICT_PREFIX}${name}-${randomBytes(6).toString('hex')}`);
       try {
         await rename(path, evicted);

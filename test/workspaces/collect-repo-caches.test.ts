@@ -1,4 +1,11 @@
-import { existsSync, mkdirSync, utimesSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collectRepoCaches, openBaseCache } from '../../src/workspaces/index.js';
@@ -71,6 +78,33 @@ describe('collectRepoCaches', () => {
         })
       ).removed,
     ).toEqual(['c'.repeat(32)]);
+  });
+
+  it('puts back a cache that a run opened between the look at it and its eviction', async () => {
+    const cacheDir = makeTempDir('aas-repo-caches-');
+    dirs.push(cacheDir);
+    const nowMs = Date.now();
+    const key = 'a'.repeat(64);
+    const idle = await openBaseCache(cacheDir, key);
+    writeFileSync(join(idle, 'kept-by-the-run'), 'x');
+    lastUsed(idle, nowMs - 25 * HOUR_MS);
+    const looked: string[] = [];
+
+    const collected = await collectRepoCaches(cacheDir, {
+      keepKeys: new Set(),
+      olderThanMs: 24 * HOUR_MS,
+      nowMs,
+      beforeMove: async (name) => {
+        looked.push(name);
+        // What a run does first when it opens a cache: mark it used.
+        lastUsed(idle, Date.now());
+      },
+    });
+
+    expect(looked).toEqual([key]);
+    expect(collected).toEqual({ removed: [], kept: [key] });
+    expect(readFileSync(join(idle, 'kept-by-the-run'), 'utf8')).toBe('x');
+    expect(readdirSync(cacheDir)).toEqual([key]);
   });
 
   it('finds nothing to do in a directory that does not exist', async () => {
