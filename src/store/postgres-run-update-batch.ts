@@ -48,6 +48,7 @@ export function knownHeadShape(update: KnownHeadUpdate): string {
 type BatchRow = Partial<RunRow> & {
   readonly item: string | number;
   readonly head_held: boolean;
+  readonly head_known: boolean;
   readonly changed_item: unknown;
   readonly announced: unknown;
 };
@@ -58,8 +59,11 @@ type BatchRow = Partial<RunRow> & {
  * (knownHeadShape) to runs of distinct sessions. Each update gets exactly what it would get
  * alone: its session row is locked only while its head is still the one known, its run is
  * updated only under its own expectations and that lock, and its events and new head are
- * written only if its run was. The sessions are locked in id order, so two such statements
- * cannot deadlock on each other; every writer locks a session before its run.
+ * written only if its run was. Sessions are locked without waiting (`SKIP LOCKED`, as the claim
+ * and renewal batches lock): an update whose session another writer holds is answered "not
+ * applied, head not moved", and the caller takes the locking path, which waits for that session
+ * alone. Otherwise one transaction hanging while it holds a session (a replica frozen mid-write)
+ * would stall every report this process makes.
  *
  * One round trip and one commit for the batch: a control plane finishing many workers' runs
  * at once pays for it once instead of once per run.
@@ -137,10 +141,22 @@ export function* updateRunsAtKnownHeads(
     const chain = chained[index];
     if (chain === undefined) throw new AasError('INTERNAL', `update batch returned item ${index}`);
     if (result.id === undefined || result.id === null) {
-      outcomes[index] = { applied: false, headMoved: result.head_held !== true };
+      // Not held, yet still the known head: another writer holds the session, which has not
+      // moved (yet). The locking path waits for it; the head stays remembered.
+      outcomes[index] = {
+        applied: false,
+        headMoved: result.head_held !== true && result.head_known !== true,
+      };
       continue;
     }
-    const { item: _, head_held: __, changed_item: ___, announced: ____, ...row } = result;
+    const {
+      item: _,
+      head_held: __,
+      head_known: ___,
+      changed_item: ____,
+      announced: _____,
+      ...row
+    } = result;
     outcomes[index] = { applied: true, row: row as RunRow, events: chain.stored as StoredEvent[] };
   }
   return outcomes;
@@ -201,7 +217,7 @@ function batchUpdate(p: Record<string, unknown>, names: readonly string[], mirro
       join items on sessions.id = items.session_id and sessions.last_seq = items.head_seq
         and sessions.last_hash = items.head_hash
       order by sessions.id
-      for no key update of sessions
+      for no key update of sessions skip locked
     ), changed as (
       update runs set ${sql.join(set)}
       from items join head on head.n = items.n
@@ -224,7 +240,12 @@ function batchUpdate(p: Record<string, unknown>, names: readonly string[], mirro
       from changed join items on items.n = changed.changed_item
       where sessions.id = changed.session_id
     )
-    select items.n as item, head.n is not null as head_held, changed.*,
+    select items.n as item, head.n is not null as head_held,
+      exists (
+        select from sessions where sessions.id = items.session_id
+          and sessions.last_seq = items.head_seq and sessions.last_hash = items.head_hash
+      ) as head_known,
+      changed.*,
       case when changed.id is not null and items.announcement is not null
         then ${announcementSql(sql`items.announcement`)} end as announced
     from items

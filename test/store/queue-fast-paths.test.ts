@@ -449,6 +449,40 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
     }
   });
 
+  it('finishes the runs whose sessions no one else holds at once, and waits for the one held', async () => {
+    for (const n of [1, 2]) await createQueuedRun(store, n);
+    const [one, two] = await Promise.all([claim(store, 'worker-1'), claim(store, 'worker-2')]);
+    if (one === null || two === null) throw new Error('two claims expected');
+    const holder = new pg.Client({ connectionString: fixture.databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM sessions WHERE id = $1 FOR NO KEY UPDATE', [
+        one.run.sessionId,
+      ]);
+      let heldFinished = false;
+      const held = finish(store, one.run).then((finished) => {
+        heldFinished = true;
+        return finished;
+      });
+      // In the same statement as the held session's update, and not kept waiting by it: a
+      // transaction that hangs on one session must not stall every report of the process.
+      const free = await finish(store, two.run);
+      expect(free.run.status).toBe('ready_for_promotion');
+      expect(heldFinished).toBe(false);
+      await holder.query('COMMIT');
+      expect((await held).run.status).toBe('ready_for_promotion');
+    } finally {
+      await holder.end();
+    }
+    for (const claimed of [one, two]) {
+      expectValidChain(
+        await store.readEvents(claimed.run.sessionId),
+        await store.getSession(claimed.run.sessionId),
+      );
+    }
+  });
+
   it('claims the run reserved for the owner that names it, in one statement or the other', async () => {
     await createQueuedRun(store, 1, {
       reservedBy: { leaseOwner: 'runner-x', leaseExpiresAt: at(9_000_000) },
