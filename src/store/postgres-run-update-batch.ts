@@ -241,10 +241,10 @@ function batchUpdate(p: Record<string, unknown>, names: readonly string[], mirro
       where sessions.id = changed.session_id
     )
     select items.n as item, head.n is not null as head_held,
-      exists (
+      case when head.n is null then exists (
         select from sessions where sessions.id = items.session_id
           and sessions.last_seq = items.head_seq and sessions.last_hash = items.head_hash
-      ) as head_known,
+      ) else true end as head_known,
       changed.*,
       case when changed.id is not null and items.announcement is not null
         then ${announcementSql(sql`items.announcement`)} end as announced
