@@ -141,8 +141,9 @@ export function* updateRunsAtKnownHeads(
     const chain = chained[index];
     if (chain === undefined) throw new AasError('INTERNAL', `update batch returned item ${index}`);
     if (result.id === undefined || result.id === null) {
-      // Not held, yet still the known head: another writer holds the session, which has not
-      // moved (yet). The locking path waits for it; the head stays remembered.
+      // Not held, yet the known head as this statement's snapshot saw it: another writer holds
+      // the session (or moved it since that snapshot, which the next write finds). The locking
+      // path waits for it; the head stays remembered.
       outcomes[index] = {
         applied: false,
         headMoved: result.head_held !== true && result.head_known !== true,
@@ -216,7 +217,6 @@ function batchUpdate(p: Record<string, unknown>, names: readonly string[], mirro
       select items.n from sessions
       join items on sessions.id = items.session_id and sessions.last_seq = items.head_seq
         and sessions.last_hash = items.head_hash
-      order by sessions.id
       for no key update of sessions skip locked
     ), changed as (
       update runs set ${sql.join(set)}

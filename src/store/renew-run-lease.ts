@@ -60,14 +60,15 @@ export interface LeaseRenewalRequest {
  * holding nothing else and also reads why. `requests` name distinct runs.
  *
  * The statement commits without waiting for the WAL flush (`synchronous_commit` off for its own
- * transaction only, through `set_config(…, true)`). A renewal is the one write a running run
- * repeats, and losing it is harmless: a crash can undo only a renewal no later durable commit
- * followed (PostgreSQL flushes WAL in order, and every claim, report and sweep waits for its
- * flush), so all it can cost is a lease that ends one renewal earlier. Then the sweep requeues
- * the run and its holder's report is refused by the fencing token, exactly as when a worker
- * loses touch. Every other write of the store stays synchronous. Measured on this machine: a
- * one-row UPDATE takes 0.33 ms synchronous and 0.18 ms so; on the fleet bench a heartbeat of 8
- * leases went from 0.65 to 0.55 ms.
+ * transaction only, through `set_config(…, true)`; so it must run as its own autocommitted
+ * statement, never inside a longer transaction). A renewal is the one write a running run
+ * repeats, and losing it is harmless: PostgreSQL flushes WAL in order, so a crash can undo only
+ * the renewals of the last moments (the WAL writer flushes within 3 × `wal_writer_delay`) that
+ * no later durable commit followed. A lease then ends that much earlier than its holder was
+ * told; the sweep may requeue the run, and its holder's report is refused by the fencing token,
+ * exactly as when a worker loses touch. A cancel a renewal reported was itself committed
+ * durably. Every other write of the store waits for the flush. What this saves is measured in
+ * bench/README.md (`fleet`).
  */
 export function* renewRunLeases(
   db: Kysely<DatabaseSchema>,

@@ -96,8 +96,8 @@ describe('collectRepoCaches', () => {
       nowMs,
       beforeMove: async (name) => {
         looked.push(name);
-        // What a run does first when it opens a cache: mark it used.
-        lastUsed(idle, Date.now());
+        // A run opens the cache (which marks it used) at the worst moment.
+        expect(await openBaseCache(cacheDir, key)).toBe(idle);
       },
     });
 
