@@ -1,9 +1,11 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { type CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DatabaseSchema } from '../../src/store/database-schema.js';
 import { claimStartedEvent, type RunRecord, type Store } from '../../src/store/index.js';
+import { renewRunLeases } from '../../src/store/renew-run-lease.js';
 import { repoLockKey, repoLockKeySql } from '../../src/store/repo-lock-key.js';
+import { runOperationAsync } from '../../src/store/sql-operation.js';
 import { type StoreFixture, storeDialects } from './dialects.js';
 import {
   at,
@@ -447,6 +449,39 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
     for (const claimed of [one, two]) {
       expect(await store.getRun(claimed.run.id)).toMatchObject({ leaseExpiresAt: at(3_700_000) });
     }
+  });
+
+  it('renews leases without waiting for the WAL flush, for that statement alone', async () => {
+    await createQueuedRun(store, 1);
+    const claimed = await claim(store, 'worker-1');
+    if (claimed === null) throw new Error('a claim expected');
+    const request = {
+      fence: {
+        runId: claimed.run.id,
+        leaseOwner: claimed.run.leaseOwner ?? '',
+        fencingToken: claimed.run.fencingToken,
+      },
+      leaseExpiresAt: at(3_700_000),
+    };
+    await withKysely(async (db, client) => {
+      const execute = async (query: CompiledQuery) =>
+        (await client.query(query.sql, [...query.parameters])).rows;
+      const setting = async () =>
+        (await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]
+          ?.synchronous_commit;
+      // Inside a transaction the statement's setting shows until the transaction ends.
+      await client.query('BEGIN');
+      expect(await runOperationAsync(renewRunLeases(db, [request]), execute)).toEqual([
+        { held: true, cancelRequested: false },
+      ]);
+      expect(await setting()).toBe('off');
+      await client.query('COMMIT');
+      expect(await setting()).toBe('on');
+      // On its own, as the store runs it: nothing is left for the connection's next statement.
+      await runOperationAsync(renewRunLeases(db, [request]), execute);
+      expect(await setting()).toBe('on');
+    });
+    expect(await store.getRun(claimed.run.id)).toMatchObject({ leaseExpiresAt: at(3_700_000) });
   });
 
   it('finishes the runs whose sessions no one else holds at once, and waits for the one held', async () => {
