@@ -384,6 +384,34 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
     }
   }
 
+  /** Another client's transaction holding one row, until `commit`; `close` ends it either way. */
+  async function holdRow(table: 'runs' | 'sessions', id: string) {
+    const holder = new pg.Client({ connectionString: fixture.databaseUrl });
+    await holder.connect();
+    let open = true;
+    const close = async () => {
+      if (!open) return;
+      open = false;
+      await holder.end();
+    };
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT id FROM ${table} WHERE id = $1 FOR NO KEY UPDATE`, [id]);
+    } catch (error) {
+      await close();
+      throw error;
+    }
+    return { commit: async () => void (await holder.query('COMMIT')), close };
+  }
+
+  /** Runs 1 and 2 queued and claimed by two workers. */
+  async function twoClaimed(): Promise<[RunRecord, RunRecord]> {
+    for (const n of [1, 2]) await createQueuedRun(store, n);
+    const [one, two] = await Promise.all([claim(store, 'worker-1'), claim(store, 'worker-2')]);
+    if (one === null || two === null) throw new Error('two claims expected');
+    return [one.run, two.run];
+  }
+
   it('computes the repo lock key in SQL as repoLockKey does', async () => {
     const repos = ['/srv/repos/demo', "/it's/a repo", '/srv/ünïcödé/日本', ''];
     await withKysely(async (db, client) => {
@@ -399,18 +427,15 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
   it('passes over a run whose session another transaction holds, and takes it once free', async () => {
     await createQueuedRun(store, 1);
     await createQueuedRun(store, 2);
-    const holder = new pg.Client({ connectionString: fixture.databaseUrl });
-    await holder.connect();
+    const held = await holdRow('sessions', sessionId(1));
     try {
-      await holder.query('BEGIN');
-      await holder.query('SELECT id FROM sessions WHERE id = $1 FOR NO KEY UPDATE', [sessionId(1)]);
       const [first, none] = await Promise.all([claim(store, 'worker-1'), claim(store, 'worker-2')]);
       expect(first?.run.id).toBe(runId(2));
       expect(none).toBeNull();
       expect(await store.getRun(runId(1))).toMatchObject({ status: 'queued', claimCount: 0 });
-      await holder.query('COMMIT');
+      await held.commit();
     } finally {
-      await holder.end();
+      await held.close();
     }
     expect((await claim(store, 'worker-2'))?.run.id).toBe(runId(1));
     for (const n of [1, 2]) {
@@ -419,35 +444,30 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
   });
 
   it('renews the leases no one else holds at once, and waits for the one another writer holds', async () => {
-    for (const n of [1, 2]) await createQueuedRun(store, n);
-    const [one, two] = await Promise.all([claim(store, 'worker-1'), claim(store, 'worker-2')]);
-    if (one === null || two === null) throw new Error('two claims expected');
-    const holder = new pg.Client({ connectionString: fixture.databaseUrl });
-    await holder.connect();
+    const [one, two] = await twoClaimed();
+    const holder = await holdRow('runs', one.id);
     try {
-      await holder.query('BEGIN');
-      await holder.query('SELECT id FROM runs WHERE id = $1 FOR NO KEY UPDATE', [one.run.id]);
       const fenceOf = (run: RunRecord) => ({
         runId: run.id,
         leaseOwner: run.leaseOwner ?? '',
         fencingToken: run.fencingToken,
       });
       let heldRenewed = false;
-      const held = store.renewRunLease(fenceOf(one.run), at(3_700_000)).then((renewal) => {
+      const held = store.renewRunLease(fenceOf(one), at(3_700_000)).then((renewal) => {
         heldRenewed = true;
         return renewal;
       });
       // In the same statement as the held run's renewal, and not kept waiting by it.
-      const free = await store.renewRunLease(fenceOf(two.run), at(3_700_000));
+      const free = await store.renewRunLease(fenceOf(two), at(3_700_000));
       expect(free).toEqual({ held: true, cancelRequested: false });
       expect(heldRenewed).toBe(false);
-      await holder.query('COMMIT');
+      await holder.commit();
       expect(await held).toEqual({ held: true, cancelRequested: false });
     } finally {
-      await holder.end();
+      await holder.close();
     }
-    for (const claimed of [one, two]) {
-      expect(await store.getRun(claimed.run.id)).toMatchObject({ leaseExpiresAt: at(3_700_000) });
+    for (const run of [one, two]) {
+      expect(await store.getRun(run.id)).toMatchObject({ leaseExpiresAt: at(3_700_000) });
     }
   });
 
@@ -485,35 +505,28 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
   });
 
   it('finishes the runs whose sessions no one else holds at once, and waits for the one held', async () => {
-    for (const n of [1, 2]) await createQueuedRun(store, n);
-    const [one, two] = await Promise.all([claim(store, 'worker-1'), claim(store, 'worker-2')]);
-    if (one === null || two === null) throw new Error('two claims expected');
-    const holder = new pg.Client({ connectionString: fixture.databaseUrl });
-    await holder.connect();
+    const [one, two] = await twoClaimed();
+    const holder = await holdRow('sessions', one.sessionId);
     try {
-      await holder.query('BEGIN');
-      await holder.query('SELECT id FROM sessions WHERE id = $1 FOR NO KEY UPDATE', [
-        one.run.sessionId,
-      ]);
       let heldFinished = false;
-      const held = finish(store, one.run).then((finished) => {
+      const held = finish(store, one).then((finished) => {
         heldFinished = true;
         return finished;
       });
       // In the same statement as the held session's update, and not kept waiting by it: a
       // transaction that hangs on one session must not stall every report of the process.
-      const free = await finish(store, two.run);
+      const free = await finish(store, two);
       expect(free.run.status).toBe('ready_for_promotion');
       expect(heldFinished).toBe(false);
-      await holder.query('COMMIT');
+      await holder.commit();
       expect((await held).run.status).toBe('ready_for_promotion');
     } finally {
-      await holder.end();
+      await holder.close();
     }
-    for (const claimed of [one, two]) {
+    for (const run of [one, two]) {
       expectValidChain(
-        await store.readEvents(claimed.run.sessionId),
-        await store.getSession(claimed.run.sessionId),
+        await store.readEvents(run.sessionId),
+        await store.getSession(run.sessionId),
       );
     }
   });
