@@ -55,20 +55,52 @@ function isSeq(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
 }
 
-/** Null for anything that is not an announcement of this format (another version, noise). */
-export function parseAnnouncement(payload: string): CommitAnnouncement | null {
+/**
+ * The appends a payload announces: one (`{o, s, f, l}`, an append to one session) or several
+ * (`{o, a: [[s, f, l], …]}`, a statement that appended to several sessions). None for anything
+ * else (another version, noise); an entry of a list that is not one is left out.
+ */
+export function parseAnnouncements(payload: string): CommitAnnouncement[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(payload);
   } catch {
-    return null;
+    return [];
   }
-  if (typeof parsed !== 'object' || parsed === null) return null;
-  const { o, s, f, l } = parsed as Record<string, unknown>;
-  if (typeof o !== 'string' || typeof s !== 'string' || !isSeq(f) || !isSeq(l) || f > l) {
-    return null;
+  if (typeof parsed !== 'object' || parsed === null) return [];
+  const { o, s, f, l, a } = parsed as Record<string, unknown>;
+  if (typeof o !== 'string') return [];
+  const entries: unknown[] = Array.isArray(a) ? a : [[s, f, l]];
+  const announcements: CommitAnnouncement[] = [];
+  for (const entry of entries) {
+    if (!Array.isArray(entry)) continue;
+    const [sessionId, firstSeq, lastSeq]: unknown[] = entry;
+    if (typeof sessionId !== 'string' || !isSeq(firstSeq) || !isSeq(lastSeq)) continue;
+    if (firstSeq > lastSeq) continue;
+    announcements.push({ origin: o, sessionId, firstSeq, lastSeq });
   }
-  return { origin: o, sessionId: s, firstSeq: f, lastSeq: l };
+  return announcements;
+}
+
+/**
+ * One announcement for every append a statement made to several sessions, as a scalar
+ * subquery: `rows` selects `(session_id, first_seq, last_seq)` of each append (none: nothing is
+ * announced). PostgreSQL takes a lock that every notifying commit of the cluster queues on and
+ * files each notification apart, so a batch announces once, not once per session. `origin` null
+ * (a store that does not announce) announces nothing; a payload too long for NOTIFY neither
+ * (listeners then learn of those appends from their polls, as announcementPayload's callers do).
+ */
+export function statementAnnouncementSql(origin: unknown, rows: RawBuilder<unknown>) {
+  return sql`(select case when announcement.payload is not null
+        and octet_length(announcement.payload) <= ${sql.lit(MAX_PAYLOAD_BYTES)}
+      then pg_notify(${sql.lit(COMMITTED_EVENTS_CHANNEL)}, announcement.payload) end
+    from (
+      select case when count(*) > 0 and cast(${origin} as text) is not null
+        then json_build_object('o', cast(${origin} as text), 'a', json_agg(
+          json_build_array(appended.session_id, appended.first_seq, appended.last_seq)
+          order by appended.session_id))::text end as payload
+      from (${rows}) as appended(session_id, first_seq, last_seq)
+    ) as announcement)`;
 }
 
 /**

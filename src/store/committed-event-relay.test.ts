@@ -71,6 +71,24 @@ describe('CommittedEventRelay', () => {
     expect(delivered).toEqual(['ses_a#3', 'ses_a#4']);
   });
 
+  it('reads every append of a statement that announced several sessions at once', async () => {
+    const { reads, read } = fakeStore();
+    const delivered: string[] = [];
+    const relay = new CommittedEventRelay('me', read, {
+      onEvents: (events) => delivered.push(...events.map((e) => `${e.sessionId}#${e.seq}`)),
+    });
+    relay.announce(JSON.stringify({ o: 'me', a: [['ses_a', 1, 1]] }));
+    relay.announce(JSON.stringify({ o: 'them', a: 'ses_a' }));
+    await settle();
+    expect(reads).toEqual([]);
+    // An entry that is not one is left out; the others stand.
+    relay.announce(
+      JSON.stringify({ o: 'them', a: [['ses_a', 2, 3], ['ses_b', 0, 1], 'x', ['ses_c', 5, 5]] }),
+    );
+    await answerAll(reads, () => delivered.length === 3);
+    expect(delivered).toEqual(['ses_a#2', 'ses_a#3', 'ses_c#5']);
+  });
+
   it('reads announcements that join as one range, and keeps the others apart', async () => {
     const { reads, read } = fakeStore();
     const delivered: number[] = [];

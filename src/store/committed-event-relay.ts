@@ -1,5 +1,5 @@
 import { type AasError, normaliseError } from '../kernel/index.js';
-import { parseAnnouncement } from './commit-announcements.js';
+import { parseAnnouncements } from './commit-announcements.js';
 import type { EventRange, StoredEvent } from './records.js';
 
 /** What a follower of committed events is told. */
@@ -51,18 +51,20 @@ export class CommittedEventRelay {
 
   announce(payload: string): void {
     if (this.#closed) return;
-    const announcement = parseAnnouncement(payload);
-    if (announcement === null || announcement.origin === this.#origin) return;
-    const { sessionId, firstSeq, lastSeq } = announcement;
-    const ranges = this.#pending.get(sessionId);
-    const previous = ranges?.at(-1);
-    if (previous !== undefined && previous.lastSeq + 1 === firstSeq) {
-      previous.lastSeq = lastSeq;
-    } else if (ranges !== undefined) {
-      ranges.push({ firstSeq, lastSeq });
-    } else {
-      this.#pending.set(sessionId, [{ firstSeq, lastSeq }]);
+    // Every append of one payload was made by one store: its origin decides for all of them.
+    for (const { origin, sessionId, firstSeq, lastSeq } of parseAnnouncements(payload)) {
+      if (origin === this.#origin) return;
+      const ranges = this.#pending.get(sessionId);
+      const previous = ranges?.at(-1);
+      if (previous !== undefined && previous.lastSeq + 1 === firstSeq) {
+        previous.lastSeq = lastSeq;
+      } else if (ranges !== undefined) {
+        ranges.push({ firstSeq, lastSeq });
+      } else {
+        this.#pending.set(sessionId, [{ firstSeq, lastSeq }]);
+      }
     }
+    if (this.#pending.size === 0) return;
     this.#pumping ??= this.#pump().finally(() => {
       this.#pumping = null;
     });

@@ -1,7 +1,7 @@
 import { type CompiledQuery, type Kysely, sql } from 'kysely';
 import { AasError } from '../kernel/index.js';
 import { type ClaimedRun, type ClaimRunInput, candidates } from './claim-candidates.js';
-import { announcementOrigin, announcementSql } from './commit-announcements.js';
+import { announcementOrigin, statementAnnouncementSql } from './commit-announcements.js';
 import type { DatabaseSchema, RunRow } from './database-schema.js';
 import { among, notAmong } from './postgres-claim.js';
 import { RunStatus, type StoredEvent } from './records.js';
@@ -243,9 +243,9 @@ function batchWrite(p: Readonly<Record<string, unknown>>, pick: { compile(): Com
       from chained where sessions.id = chained.session_id
     )
     select (select count(*) from picked) as picked, chained.*,
-      case when chained.id is not null and cast(${p.origin} as text) is not null then ${announcementSql(
-        sql`json_build_object('o', cast(${p.origin} as text), 's', chained.session_id,
-          'f', chained.head_seq + 1, 'l', chained.head_seq + 1)::text`,
-      )} end as announced
+      ${statementAnnouncementSql(
+        p.origin,
+        sql`select chained.session_id, chained.head_seq + 1, chained.head_seq + 1 from chained`,
+      )} as announced
     from (select) as one left join chained on true`;
 }

@@ -1,7 +1,7 @@
 import { type CompiledQuery, type Kysely, type RawBuilder, sql } from 'kysely';
 import { AasError } from '../kernel/index.js';
 import { chainEvents } from './chain-events.js';
-import { announcementPayload, announcementSql } from './commit-announcements.js';
+import { announcementOrigin, statementAnnouncementSql } from './commit-announcements.js';
 import type { DatabaseSchema, EventRow, RunRow } from './database-schema.js';
 import { eventColumns } from './event-columns.js';
 import type { NewEvent, RunChanges, StoredEvent } from './records.js';
@@ -119,13 +119,7 @@ export function* updateRunsAtKnownHeads(
     lastSeqs: updates.map((update, index) => lasts[index]?.seq ?? update.head.lastSeq),
     lastHashes: updates.map((update, index) => lasts[index]?.hash ?? update.head.lastHash),
     lastAts: lasts.map((last) => last?.at ?? null),
-    announcements: updates.map((update, index) => {
-      const last = lasts[index];
-      return last === undefined
-        ? null
-        : (announcementPayload(db, update.head.sessionId, update.head.lastSeq + 1, last.seq) ??
-            null);
-    }),
+    origin: announcementOrigin(db) ?? null,
     ranks: eventRows.map((entry) => entry.rank),
     ...eventColumns(eventRows.map((entry) => entry.row)),
   };
@@ -195,9 +189,8 @@ function batchUpdate(p: Record<string, unknown>, names: readonly string[], mirro
     sql`cast(${p.lastSeqs} as integer[])`,
     sql`cast(${p.lastHashes} as text[])`,
     sql`cast(${p.lastAts} as text[])`,
-    sql`cast(${p.announcements} as text[])`,
   );
-  itemNames.push('last_seq', 'last_hash', 'last_at', 'announcement');
+  itemNames.push('last_seq', 'last_hash', 'last_at');
   const expected: RawBuilder<unknown>[] = [
     sql`runs.id = items.run_id`,
     sql`runs.session_id = items.session_id`,
@@ -246,8 +239,12 @@ function batchUpdate(p: Record<string, unknown>, names: readonly string[], mirro
           and sessions.last_seq = items.head_seq and sessions.last_hash = items.head_hash
       ) else true end as head_known,
       changed.*,
-      case when changed.id is not null and items.announcement is not null
-        then ${announcementSql(sql`items.announcement`)} end as announced
+      ${statementAnnouncementSql(
+        p.origin,
+        sql`select items.session_id, items.head_seq + 1, items.last_seq
+          from changed join items on items.n = changed.changed_item
+          where items.last_at is not null`,
+      )} as announced
     from items
     left join head on head.n = items.n
     left join changed on changed.changed_item = items.n`;

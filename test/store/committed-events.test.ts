@@ -1,7 +1,12 @@
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { relayCommittedEvents } from '../../src/app/index.js';
 import { type AasError, isAasError, silentLogger } from '../../src/kernel/index.js';
 import { EventBus, type EventOrigin } from '../../src/sessions/index.js';
+import {
+  COMMITTED_EVENTS_CHANNEL,
+  parseAnnouncements,
+} from '../../src/store/commit-announcements.js';
 import {
   type CommittedEventsFeed,
   followCommittedEvents,
@@ -202,6 +207,48 @@ describe.skipIf(!postgres?.available && !POSTGRES_REQUIRED)(
         committed.map((e) => `${e.seq} ${e.type}`),
       );
       expect(relayed).toEqual(committed);
+    });
+
+    it('announces a statement of several claims or finishes once, naming every session', async () => {
+      if (!postgres) throw new Error('unreachable');
+      fixture = await postgres.open();
+      const store = fixture.store;
+      for (const n of [1, 2, 3]) await createQueuedRun(store, n);
+      const listener = new pg.Client({ connectionString: fixture.databaseUrl });
+      await listener.connect();
+      const payloads: string[] = [];
+      listener.on('notification', (message) => payloads.push(message.payload ?? ''));
+      try {
+        await listener.query(`LISTEN ${COMMITTED_EVENTS_CHANNEL}`);
+        const sessions = [1, 2, 3].map((n) => sessionId(n)).sort();
+        const announced = () =>
+          payloads.flatMap((payload) => parseAnnouncements(payload).map((a) => a.sessionId));
+        // Called together, the three claims share one statement (postgres-batches.ts); each
+        // appends run.started after its session's first event.
+        const claimed = await Promise.all(
+          ['runner:1', 'runner:2', 'runner:3'].map((owner) => claim(store, owner)),
+        );
+        await until('the claims announced', () => announced().length >= 3);
+        expect(payloads).toHaveLength(1);
+        expect(announced().sort()).toEqual(sessions);
+        expect(parseAnnouncements(payloads[0] ?? '').map((a) => [a.firstSeq, a.lastSeq])).toEqual([
+          [2, 2],
+          [2, 2],
+          [2, 2],
+        ]);
+        payloads.length = 0;
+        await Promise.all(
+          claimed.map((one) => {
+            if (one === null) throw new Error('three claims expected');
+            return finish(store, one.run);
+          }),
+        );
+        await until('the finishes announced', () => announced().length >= 3);
+        expect(payloads).toHaveLength(1);
+        expect(announced().sort()).toEqual(sessions);
+      } finally {
+        await listener.end();
+      }
     });
 
     it('delivers every event once to every bus when both replicas write one session', async () => {
