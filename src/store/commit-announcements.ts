@@ -85,8 +85,9 @@ export function parseAnnouncements(payload: string): CommitAnnouncement[] {
 /**
  * One announcement for every append a statement made to several sessions, as a scalar
  * subquery: `rows` selects `(session_id, first_seq, last_seq)` of each append (none: nothing is
- * announced). PostgreSQL takes a lock that every notifying commit of the cluster queues on and
- * files each notification apart, so a batch announces once, not once per session. `origin` null
+ * announced). Each notification is an entry of PostgreSQL's notification queue, written while
+ * the commit holds the lock every notifying commit of the cluster queues on, and a wake-up and a
+ * parse for every listener: a batch announces once, not once per session. `origin` null
  * (a store that does not announce) announces nothing; a payload too long for NOTIFY neither
  * (listeners then learn of those appends from their polls, as announcementPayload's callers do).
  */

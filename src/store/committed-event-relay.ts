@@ -51,9 +51,10 @@ export class CommittedEventRelay {
 
   announce(payload: string): void {
     if (this.#closed) return;
+    const announcements = parseAnnouncements(payload);
     // Every append of one payload was made by one store: its origin decides for all of them.
-    for (const { origin, sessionId, firstSeq, lastSeq } of parseAnnouncements(payload)) {
-      if (origin === this.#origin) return;
+    if (announcements[0] === undefined || announcements[0].origin === this.#origin) return;
+    for (const { sessionId, firstSeq, lastSeq } of announcements) {
       const ranges = this.#pending.get(sessionId);
       const previous = ranges?.at(-1);
       if (previous !== undefined && previous.lastSeq + 1 === firstSeq) {
@@ -64,7 +65,6 @@ export class CommittedEventRelay {
         this.#pending.set(sessionId, [{ firstSeq, lastSeq }]);
       }
     }
-    if (this.#pending.size === 0) return;
     this.#pumping ??= this.#pump().finally(() => {
       this.#pumping = null;
     });

@@ -209,7 +209,7 @@ describe.skipIf(!postgres?.available && !POSTGRES_REQUIRED)(
       expect(relayed).toEqual(committed);
     });
 
-    it('announces a statement of several claims or finishes once, naming every session', async () => {
+    it('announces a statement of several claims or finishes once, naming what it appended', async () => {
       if (!postgres) throw new Error('unreachable');
       fixture = await postgres.open();
       const store = fixture.store;
@@ -218,34 +218,51 @@ describe.skipIf(!postgres?.available && !POSTGRES_REQUIRED)(
       await listener.connect();
       const payloads: string[] = [];
       listener.on('notification', (message) => payloads.push(message.payload ?? ''));
+      const appends = (payload: string | undefined) =>
+        parseAnnouncements(payload ?? '')
+          .map((a) => [a.sessionId, a.firstSeq, a.lastSeq])
+          .sort();
+      // Notifications arrive in commit order: once this one is in, nothing committed before it
+      // can still come.
+      const sentinel = async () => {
+        await listener.query(`NOTIFY ${COMMITTED_EVENTS_CHANNEL}, 'sentinel'`);
+        await until('the sentinel', () => payloads.at(-1) === 'sentinel');
+      };
       try {
         await listener.query(`LISTEN ${COMMITTED_EVENTS_CHANNEL}`);
-        const sessions = [1, 2, 3].map((n) => sessionId(n)).sort();
-        const announced = () =>
-          payloads.flatMap((payload) => parseAnnouncements(payload).map((a) => a.sessionId));
         // Called together, the three claims share one statement (postgres-batches.ts); each
         // appends run.started after its session's first event.
         const claimed = await Promise.all(
           ['runner:1', 'runner:2', 'runner:3'].map((owner) => claim(store, owner)),
         );
-        await until('the claims announced', () => announced().length >= 3);
-        expect(payloads).toHaveLength(1);
-        expect(announced().sort()).toEqual(sessions);
-        expect(parseAnnouncements(payloads[0] ?? '').map((a) => [a.firstSeq, a.lastSeq])).toEqual([
-          [2, 2],
-          [2, 2],
-          [2, 2],
-        ]);
+        await sentinel();
+        expect(payloads).toHaveLength(2);
+        expect(appends(payloads[0])).toEqual([1, 2, 3].map((n) => [sessionId(n), 2, 2]));
+
+        // Three finishes in one statement, one of them under a stale fence: it appends nothing,
+        // so the announcement leaves its session out.
         payloads.length = 0;
-        await Promise.all(
-          claimed.map((one) => {
-            if (one === null) throw new Error('three claims expected');
-            return finish(store, one.run);
-          }),
+        const runs = claimed.map((one) => {
+          if (one === null) throw new Error('three claims expected');
+          return one.run;
+        });
+        const finished = await Promise.allSettled(
+          runs.map((run, index) => finish(store, index === 1 ? { ...run, fencingToken: 9 } : run)),
         );
-        await until('the finishes announced', () => announced().length >= 3);
-        expect(payloads).toHaveLength(1);
-        expect(announced().sort()).toEqual(sessions);
+        expect(finished.map((outcome) => outcome.status)).toEqual([
+          'fulfilled',
+          'rejected',
+          'fulfilled',
+        ]);
+        await sentinel();
+        expect(payloads).toHaveLength(2);
+        expect(appends(payloads[0])).toEqual([1, 3].map((n) => [sessionId(n), 3, 3]));
+
+        // A claim that finds nothing announces nothing.
+        payloads.length = 0;
+        expect(await claim(store, 'runner:4')).toBeNull();
+        await sentinel();
+        expect(payloads).toEqual(['sentinel']);
       } finally {
         await listener.end();
       }
