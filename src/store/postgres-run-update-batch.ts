@@ -124,10 +124,23 @@ export function* updateRunsAtKnownHeads(
     ...eventColumns(eventRows.map((entry) => entry.row)),
   };
   const mirror = first.changes.status !== undefined || first.changes.reasonCode !== undefined;
-  const statement = cachedStatement(db, `updateRunsAtKnownHeads:${shape}`, values, (p) => {
-    const write = batchUpdate(p, names, mirror);
-    return { compile: () => write.compile(db) };
-  }) as CompiledQuery<BatchRow>;
+  // The statement states how many items it carries at most, as a power of two (a handful of
+  // texts serve every batch size). A prepared statement's generic plan cannot see how long the
+  // arrays are and assumes 10 items; for fewer, PostgreSQL judged it dearer than a plan made
+  // for the values and planned every statement again: measured on PostgreSQL 15, 0.6–0.7 ms of
+  // planning per finish against 0.25 ms of executing it, and a lone claimer's loop of claim,
+  // heartbeat and finish ran 35–40% faster with the limit (queue-fast-paths.test.ts counts the
+  // plans).
+  const capacity = 2 ** Math.ceil(Math.log2(updates.length));
+  const statement = cachedStatement(
+    db,
+    `updateRunsAtKnownHeads:${capacity}:${shape}`,
+    values,
+    (p) => {
+      const write = batchUpdate(p, names, mirror, capacity);
+      return { compile: () => write.compile(db) };
+    },
+  ) as CompiledQuery<BatchRow>;
   const results = yield* rowsOf(statement);
   const outcomes: GuessedUpdate[] = updates.map(() => ({ applied: false, headMoved: true }));
   for (const result of results) {
@@ -157,7 +170,12 @@ export function* updateRunsAtKnownHeads(
   return outcomes;
 }
 
-function batchUpdate(p: Record<string, unknown>, names: readonly string[], mirror: boolean) {
+function batchUpdate(
+  p: Record<string, unknown>,
+  names: readonly string[],
+  mirror: boolean,
+  capacity: number,
+) {
   const itemColumns: RawBuilder<unknown>[] = [
     sql`cast(${p.runIds} as text[])`,
     sql`cast(${p.sessionIds} as text[])`,
@@ -206,6 +224,7 @@ function batchUpdate(p: Record<string, unknown>, names: readonly string[], mirro
   return sql<BatchRow>`with items as (
       select * from unnest(${sql.join(itemColumns)})
         with ordinality as i(${sql.join(itemNames.map((name) => sql.ref(name)))}, n)
+      limit ${sql.lit(capacity)}
     ), head as (
       select items.n from sessions
       join items on sessions.id = items.session_id and sessions.last_seq = items.head_seq
