@@ -36,6 +36,11 @@ type GraphileWorker = typeof import('graphile-worker');
 const TASK = 'bench_noop';
 /** graphile-worker's default; its docs advise max(10, concurrency + 2), which is 10 for 8. */
 const GRAPHILE_POOL_SIZE = 10;
+/**
+ * The server's default AAS_MAX_RUNNING_PER_REPO (config): the queued runs spread over 8 repos,
+ * so with 8 claimers the limit never binds, and the row measures what checking it costs.
+ */
+const DEFAULT_PER_REPO_LIMIT = 2;
 /** A claimer that finds nothing this often in a row while runs remain means the queue is stuck. */
 const MAX_IDLE_TURNS = 1_000_000;
 /**
@@ -112,6 +117,7 @@ async function measureThroughput(
     await utils.migrate();
 
     const ours: number[] = [];
+    const limited: number[] = [];
     const graphile: number[] = [];
     const ratios: number[] = [];
     const oursWal: number[] = [];
@@ -131,7 +137,7 @@ async function measureThroughput(
       const oursCpuSpent = cpuSince(oursCpuFrom);
       const oursWalBytes = await walBytesSince(oursClient, oursFrom);
       const oursMs = drainedOurs.ms;
-      await verifyOurs(submitter, oursClient, options.runs * (round + 1));
+      await verifyOurs(submitter, oursClient, options.runs * (2 * round + 1));
 
       for (let i = 0; i < options.runs; i += 1) await utils.addJob(TASK, {});
       await graphileClient.query('ANALYZE graphile_worker._private_jobs');
@@ -143,13 +149,21 @@ async function measureThroughput(
       const graphileMs = drained.ms;
       graphileVersion = drained.version;
 
+      // The server's default: every claim under a per-repository limit (its own statements).
+      await enqueueRuns(submitter, options.runs);
+      await oursClient.query('ANALYZE runs, sessions, events');
+      const drainedLimited = await drainFreshClaimers(oursUrl, options, DEFAULT_PER_REPO_LIMIT);
+      await verifyOurs(submitter, oursClient, options.runs * (2 * round + 2));
+
       const oursRate = (options.runs / oursMs) * 1_000;
       const graphileRate = (options.runs / graphileMs) * 1_000;
+      const limitedRate = (options.runs / drainedLimited.ms) * 1_000;
       options.progress(
-        `fleet: round ${round + 1}${round < options.warmups ? ' (warm-up)' : ''}: ours ${Math.round(oursRate)} runs/s, graphile-worker ${Math.round(graphileRate)} jobs/s`,
+        `fleet: round ${round + 1}${round < options.warmups ? ' (warm-up)' : ''}: ours ${Math.round(oursRate)} runs/s (per-repo limit: ${Math.round(limitedRate)}), graphile-worker ${Math.round(graphileRate)} jobs/s`,
       );
       if (round < options.warmups) continue;
       ours.push(oursRate);
+      limited.push(limitedRate);
       steps.claim += drainedOurs.steps.claim;
       steps.heartbeat += drainedOurs.steps.heartbeat;
       steps.complete += drainedOurs.steps.complete;
@@ -177,6 +191,11 @@ async function measureThroughput(
           samples: graphile,
         },
         { metric: 'ratio AAS / graphile-worker (paired rounds)', unit: 'ratio', samples: ratios },
+        {
+          metric: `AAS RunQueue, ${options.claimers} claimers, per-repo limit ${DEFAULT_PER_REPO_LIMIT} (the server's default)`,
+          unit: 'runs/s',
+          samples: limited,
+        },
       ],
       notes: [
         `each round queues ${options.runs.toLocaleString('en-US')} no-op runs and ${options.runs.toLocaleString('en-US')} no-op jobs (not timed, then ANALYZE) and times draining each; ${options.rounds} rounds after ${options.warmups} warm-up, ours and graphile-worker's alternating`,
@@ -184,6 +203,7 @@ async function measureThroughput(
         `graphile-worker: one run() per round with concurrency ${options.claimers}, pool ${GRAPHILE_POOL_SIZE}, pollInterval ${options.pollMs} ms, localQueue off (size -1), completeJobBatchDelay and failJobBatchDelay -1; timed from pool:create until the jobs table is empty (its completions are not awaited by the worker)`,
         `per item, AAS: a claim, a heartbeat and a completion, each one prepared statement and one commit shared by every concurrent caller of the store (natural batching, no timer: up to 16 claims, 64 heartbeats, 32 completions of distinct sessions per statement; the claim chains run.started in SQL, the completion chains run.completed after the head the store last wrote); graphile-worker: 2 prepared statements, 2 commits per job (get_job, then the DELETE), and it keeps no history`,
         `WAL written per item at the median (the measure of what each commit has to flush): AAS ${Math.round(median(oursWal)).toLocaleString('en-US')} B, graphile-worker ${Math.round(median(graphileWal)).toLocaleString('en-US')} B; synchronous_commit as each side's connections see it: AAS ${await settingOf(oursClient, 'synchronous_commit')}, graphile-worker ${await settingOf(graphileClient, 'synchronous_commit')} (the server's default), except that AAS's lease renewals commit without waiting for the flush (renew-run-lease.ts explains why that is safe)`,
+        `per-repo limit row: the same loops with RunQueue's maxRunningPerRepo ${DEFAULT_PER_REPO_LIMIT} (AAS_MAX_RUNNING_PER_REPO's default), runs spread over 8 repos, queued and drained after graphile-worker's in each round; its claims share one transaction of two statements per batch (the pick, which takes the repos' claim locks, then the claim, which counts each repo's running runs afresh)`,
         ...cpuNote(oursCpu, graphileCpu, options.runs),
         `wall time per item at the median: AAS ${(1_000 / median(ours)).toFixed(2)} ms, graphile-worker ${(1_000 / graphileMedian).toFixed(2)} ms`,
         `AAS, mean latency per run with ${options.claimers} in flight: claim ${perRun(steps.claim)} ms, heartbeat ${perRun(steps.heartbeat)} ms, complete ${perRun(steps.complete)} ms`,
@@ -200,7 +220,7 @@ async function measureThroughput(
 function makeClaimer(
   store: Store,
   owner: string,
-  settings: Pick<QueueSettings, 'leaseMs' | 'retryBackoff'>,
+  settings: Pick<QueueSettings, 'leaseMs' | 'retryBackoff' | 'maxRunningPerRepo'>,
 ): Claimer {
   const bus = new EventBus();
   const queue = new RunQueue({ store, clock: systemClock, log: silentLogger, bus }, settings);
@@ -262,6 +282,7 @@ async function enqueueRuns(
 async function drainFreshClaimers(
   url: string,
   options: FleetBenchOptions,
+  maxRunningPerRepo?: number,
 ): Promise<{ ms: number; steps: StepTimes }> {
   const store = await openStore({ databaseUrl: url, sqlitePath: UNUSED_SQLITE });
   try {
@@ -269,6 +290,7 @@ async function drainFreshClaimers(
       makeClaimer(store, `runner:bench-fleet:${i}`, {
         leaseMs: 60_000,
         retryBackoff: UNUSED_BACKOFF,
+        ...(maxRunningPerRepo === undefined ? {} : { maxRunningPerRepo }),
       }),
     );
     return await drainOurs(claimers, options.runs);

@@ -129,7 +129,8 @@ const INT32_MAX = 2 ** 31 - 1;
  * On PostgreSQL the queue's hot writes also come as single statements, each atomic on its own
  * with the same locks, checks and seqs, and each shared by every caller of this store at that
  * moment (postgres-batches.ts): a claim that records the standard run.started and names no run
- * and no per-repo limit (postgres-claim-batch.ts), a lease renewal, and updateRun when this
+ * (postgres-claim-batch.ts; with a per-repo limit, a transaction of two statements shared the
+ * same way, postgres-limited-claim-batch.ts), a lease renewal, and updateRun when this
  * store knows the session's head from its own last write (SessionHeadCache), which checks that
  * head under the session lock (postgres-run-update-batch.ts) and falls back to the transaction
  * when it has moved.
@@ -157,7 +158,11 @@ export class KyselyStore implements Store {
     this.#executor = executor;
     this.#batches =
       dialect === 'postgres'
-        ? new PostgresBatches(db, (name, operation) => this.#autocommit(name, operation))
+        ? new PostgresBatches(
+            db,
+            (name, operation) => this.#autocommit(name, operation),
+            (name, operation) => this.#write(name, operation),
+          )
         : undefined;
   }
 

@@ -8,6 +8,7 @@ import {
   claimBatchOnPostgres,
   MAX_CLAIMS_PER_STATEMENT,
 } from './postgres-claim-batch.js';
+import { claimLimitedBatchOnPostgres } from './postgres-limited-claim-batch.js';
 import {
   type GuessedUpdate,
   type KnownHeadUpdate,
@@ -33,8 +34,9 @@ export type Autocommit = <T>(operationName: string, operation: () => SqlOperatio
  * instead of N, which is most of what each costs the server and this process. Nothing waits
  * for a timer, so a lone call goes at once.
  *
- * - Claims that record the standard `run.started` and name no run and no per-repo limit, one
- *   lane per match (workers with the same offers share a statement): postgres-claim-batch.ts.
+ * - Claims that record the standard `run.started` and name no run, one lane per match and
+ *   per-repo limit (workers with the same offers share a statement): postgres-claim-batch.ts,
+ *   or with a limit postgres-limited-claim-batch.ts (one transaction of two statements).
  * - Heartbeats: renewRunLeases; a run not renewed is asked again alone (renewRunLease), which
  *   also reads why. Two renewals of one run never share a statement.
  * - Run updates at a known head (completions, mostly), one lane per statement shape:
@@ -53,6 +55,8 @@ export class PostgresBatches {
   constructor(
     private readonly db: Kysely<DatabaseSchema>,
     private readonly autocommit: Autocommit,
+    /** Runs an operation in one transaction of the store, with its error mapping. */
+    private readonly transact: Autocommit,
   ) {
     this.#renewals = new NaturalBatcher(
       (requests) => this.#renewBatch(requests),
@@ -62,11 +66,7 @@ export class PostgresBatches {
 
   /** Whether `input` can be claimed in a batch. */
   static batchable(input: ClaimRunInput): boolean {
-    return (
-      input.events === undefined &&
-      input.runId === undefined &&
-      input.maxRunningPerRepo === undefined
-    );
+    return input.events === undefined && input.runId === undefined;
   }
 
   /**
@@ -75,18 +75,21 @@ export class PostgresBatches {
    * the caller claims through the locking path, which reports its own error).
    */
   claim(input: ClaimRunInput): Promise<ClaimedRun | null | undefined> {
-    const key =
+    const match =
       input.match === undefined
         ? 'none'
         : `${input.match.anyAgent}:${JSON.stringify([...input.match.offers].sort())}`;
+    const limit = input.maxRunningPerRepo;
     return laneOf(
       this.#claimLanes,
-      key,
+      `${limit ?? '-'}:${match}`,
       async (inputs) => {
         try {
-          const answers = await this.autocommit('claimRun', () =>
-            claimBatchOnPostgres(this.db, inputs),
-          );
+          // A per-repo limit needs a transaction: its count must come after the repos' locks.
+          const answers =
+            limit === undefined
+              ? await this.autocommit('claimRun', () => claimBatchOnPostgres(this.db, inputs))
+              : await this.transact('claimRun', () => claimLimitedBatchOnPostgres(this.db, inputs));
           return answers.map(claimAnswer);
         } catch (error) {
           // Unreachable database: whether the batch committed is unknown; no claim is retried.

@@ -1,4 +1,4 @@
-import { type CompiledQuery, type Kysely, sql } from 'kysely';
+import { type CompiledQuery, type Kysely, type RawBuilder, sql } from 'kysely';
 import { AasError } from '../kernel/index.js';
 import { type ClaimedRun, type ClaimRunInput, candidates } from './claim-candidates.js';
 import { announcementOrigin, statementAnnouncementSql } from './commit-announcements.js';
@@ -18,7 +18,7 @@ export type BatchClaim =
   | { readonly outcome: 'none' }
   | { readonly outcome: 'again' };
 
-type ClaimedBatchRow = RunRow & {
+export type ClaimedBatchRow = RunRow & {
   readonly picked: string | number;
   readonly claimer: string | number | null;
   readonly owner_json: string;
@@ -35,7 +35,7 @@ type ClaimedBatchRow = RunRow & {
  * PostgreSQL: the claims of several claimers in ONE statement, each recording the standard
  * `run.started` (claimStartedEvent). `inputs` share their match (the same offers, or none) and
  * have no run id, no per-repo limit and no events of their own; the store batches only such
- * claims (kysely-store.ts).
+ * claims here (kysely-store.ts), and those with a limit in postgres-limited-claim-batch.ts.
  *
  * The statement locks the best claimable runs together with their sessions, `FOR NO KEY UPDATE
  * SKIP LOCKED` as every PostgreSQL claim does (so it waits for no one, and PostgreSQL re-checks
@@ -65,23 +65,8 @@ export function* claimBatchOnPostgres(
   if (inputs.length > MAX_CLAIMS_PER_STATEMENT) {
     throw new AasError('INTERNAL', `at most ${MAX_CLAIMS_PER_STATEMENT} claims per statement`);
   }
-  // A power of two, so that a handful of statement texts serve every batch size.
-  const limit = 2 ** Math.ceil(Math.log2(inputs.length));
-  const eligibleAt = inputs.reduce(
-    (min, input) => (input.nowIso < min ? input.nowIso : min),
-    first.nowIso,
-  );
-  const values = {
-    owners: inputs.map((input) => input.owner),
-    leases: inputs.map((input) => input.leaseExpiresAt),
-    nows: inputs.map((input) => input.nowIso),
-    ownerJsons: inputs.map((input) => JSON.stringify(input.owner)),
-    leaseJsons: inputs.map((input) => JSON.stringify(input.leaseExpiresAt)),
-    nowJsons: inputs.map((input) => JSON.stringify(input.nowIso)),
-    eligibleAt,
-    ...(first.match === undefined ? {} : { offers: [...first.match.offers] }),
-    origin: announcementOrigin(db) ?? null,
-  };
+  const limit = statementCapacity(inputs.length);
+  const values = { ...claimerValues(inputs), origin: announcementOrigin(db) ?? null };
   const matchShape = first.match === undefined ? 'none' : String(first.match.anyAgent);
   const statement = cachedStatement(db, `claimBatch:${limit}:${matchShape}`, values, (p) => {
     const pick = candidates(
@@ -110,10 +95,52 @@ export function* claimBatchOnPostgres(
       ])
       .forNoKeyUpdate(['candidate', 'head'])
       .skipLocked();
-    const write = batchWrite(p, pick);
+    const write = claimBatchWrite(p, pick);
     return { compile: () => write.compile(db) };
   }) as CompiledQuery<ClaimedBatchRow>;
-  const rows = yield* rowsOf(statement);
+  return batchAnswers(inputs, yield* rowsOf(statement));
+}
+
+/**
+ * The claim statements' capacity for `count` claims: a power of two, so that a handful of
+ * statement texts serve every batch size.
+ */
+export function statementCapacity(count: number): number {
+  return 2 ** Math.ceil(Math.log2(count));
+}
+
+/** What a claim statement binds for its claimers (claimBatchWrite's `p`), shared by both kinds. */
+export function claimerValues(inputs: readonly ClaimRunInput[]) {
+  const first = inputs[0];
+  if (first === undefined) throw new AasError('INTERNAL', 'a claim batch needs a claimer');
+  const eligibleAt = inputs.reduce(
+    (min, input) => (input.nowIso < min ? input.nowIso : min),
+    first.nowIso,
+  );
+  return {
+    owners: inputs.map((input) => input.owner),
+    leases: inputs.map((input) => input.leaseExpiresAt),
+    nows: inputs.map((input) => input.nowIso),
+    ownerJsons: inputs.map((input) => JSON.stringify(input.owner)),
+    leaseJsons: inputs.map((input) => JSON.stringify(input.leaseExpiresAt)),
+    nowJsons: inputs.map((input) => JSON.stringify(input.nowIso)),
+    eligibleAt,
+    ...(first.match === undefined ? {} : { offers: [...first.match.offers] }),
+  };
+}
+
+/**
+ * Each claimer's answer from the rows of claimBatchWrite. A claimer is answered `again` when its
+ * statement left runs unclaimed that it could have had (two of one session were picked, only one
+ * can be chained per statement), or, with `moreBeyond` (claimable runs may lie beyond those the
+ * statement looked at), when it claimed anything at all: each `again` then follows a claim, so
+ * claimers never ask again without the queue having moved.
+ */
+export function batchAnswers(
+  inputs: readonly ClaimRunInput[],
+  rows: readonly ClaimedBatchRow[],
+  moreBeyond = false,
+): BatchClaim[] {
   const answers: BatchClaim[] = inputs.map(() => ({ outcome: 'none' }));
   let served = 0;
   let picked = 0;
@@ -123,7 +150,7 @@ export function* claimBatchOnPostgres(
     answers[Number(row.claimer) - 1] = { outcome: 'claimed', claimed: claimedOf(row) };
     served += 1;
   }
-  if (picked > served) {
+  if (picked > served || (moreBeyond && served > 0)) {
     // Runs were left for the claimers that got none: they ask again, in the next statement.
     return answers.map((answer) => (answer.outcome === 'none' ? { outcome: 'again' } : answer));
   }
@@ -162,7 +189,15 @@ function claimedOf(row: ClaimedBatchRow): ClaimedRun {
   return { run, events: [event] };
 }
 
-function batchWrite(p: Readonly<Record<string, unknown>>, pick: { compile(): CompiledQuery }) {
+/**
+ * The write of a claim statement: hands the runs `pick` returns (locked, with their sessions'
+ * heads) out to the claimers bound in `p` (claimerValues), claims them, chains each
+ * `run.started` and records the sessions' new heads.
+ */
+export function claimBatchWrite(
+  p: Readonly<Record<string, unknown>>,
+  pick: { compile(): CompiledQuery } | RawBuilder<unknown>,
+) {
   const running = sql.lit(RunStatus.running);
   return sql<ClaimedBatchRow>`with claimers as (
       select * from unnest(

@@ -104,7 +104,8 @@ for (const dialect of dialects) {
       }
     });
 
-    it('never runs more than maxRunningPerRepo runs of one repo at once', async () => {
+    /** Drains 150 runs of 3 repos with limit 2 through `loops` claimers on each store. */
+    async function expectLimitHeld(stores: readonly Store[], loops: number): Promise<void> {
       const repos = 3;
       const limit = 2;
       await enqueue(150, repos);
@@ -122,15 +123,17 @@ for (const dialect of dialects) {
           }
         })();
         const claimed = await Promise.all(
-          claimers.map((claimer, i) =>
-            drain(claimer, `w${i}`, {
-              maxRunningPerRepo: limit,
-              whileHeld: async (run) => {
-                // Counted while this run is held: it and every other running run of its repo.
-                maxSeenByHolder = Math.max(maxSeenByHolder, await counter.running(run.repo));
-                await sleep(2);
-              },
-            }),
+          stores.flatMap((claimer, i) =>
+            Array.from({ length: loops }, (_, loop) =>
+              drain(claimer, `w${i}-${loop}`, {
+                maxRunningPerRepo: limit,
+                whileHeld: async (run) => {
+                  // Counted while this run is held: it and every other running run of its repo.
+                  maxSeenByHolder = Math.max(maxSeenByHolder, await counter.running(run.repo));
+                  await sleep(2);
+                },
+              }),
+            ),
           ),
         ).finally(() => {
           draining = false;
@@ -143,6 +146,14 @@ for (const dialect of dialects) {
       expect(maxSeenByMonitor).toBeLessThanOrEqual(limit);
       // The limit was reached, not merely never approached.
       expect(maxSeenByHolder).toBe(limit);
+    }
+
+    it('never runs more than maxRunningPerRepo runs of one repo at once', async () => {
+      await expectLimitHeld(claimers, 1);
+    });
+
+    it('holds maxRunningPerRepo with several claimers per store, whose claims share statements', async () => {
+      await expectLimitHeld(claimers.slice(0, 3), 4);
     });
 
     it('never deadlocks or fails while other writers hit the same sessions and runs', async () => {

@@ -165,6 +165,35 @@ for (const dialect of dialects) {
       }
     });
 
+    it('hands concurrent claimers with a per-repo limit no more runs of a repo than it has room for', async () => {
+      // Repo a: 4 queued, 1 already running; repo b: 4 queued; repo c: 1 queued. Limit 2.
+      const repoOf = (n: number) => (n <= 5 ? '/repos/a' : n <= 9 ? '/repos/b' : '/repos/c');
+      for (let n = 1; n <= 10; n += 1) await createQueuedRun(store, n, { repo: repoOf(n) });
+      const busy = await claim(store, 'worker-busy', { runId: runId(1) });
+      expect(busy?.run.id).toBe(runId(1));
+      const owners = Array.from({ length: 8 }, (_, index) => `worker-${index}`);
+      const claimed = await Promise.all(
+        owners.map((owner) => claim(store, owner, { maxRunningPerRepo: 2 })),
+      );
+      const ids = claimed.flatMap((one) => (one === null ? [] : [one.run.id]));
+      // The best runs that fit: one more of a, two of b, the one of c; the other claimers none.
+      expect(ids.sort()).toEqual([2, 6, 7, 10].map(runId).sort());
+      expect(claimed.filter((one) => one === null)).toHaveLength(4);
+      for (const one of claimed) {
+        if (one === null) continue;
+        expect(one.run).toMatchObject({ status: 'running', fencingToken: 1, claimCount: 1 });
+        expectValidChain(
+          await store.readEvents(one.run.sessionId),
+          await store.getSession(one.run.sessionId),
+        );
+      }
+      expect(await store.countRunsByStatus()).toMatchObject({ running: 5, queued: 5 });
+      // Room again once a run of a finishes: the next claim takes a's next run.
+      if (busy === null) throw new Error('a claim expected');
+      await finish(store, busy.run);
+      expect((await claim(store, 'worker-next', { maxRunningPerRepo: 2 }))?.run.id).toBe(runId(3));
+    });
+
     it('hashes owners and times JSON must escape exactly as the chain does', async () => {
       await createQueuedRun(store, 1);
       await createQueuedRun(store, 2);
@@ -598,6 +627,27 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
         await store.getSession(run.sessionId),
       );
     }
+  });
+
+  it('passes over a repo whose claim lock another claim holds, without waiting for it', async () => {
+    await createQueuedRun(store, 1, { repo: '/repos/held' });
+    await createQueuedRun(store, 2, { repo: '/repos/free' });
+    const holder = new pg.Client({ connectionString: fixture.databaseUrl });
+    await holder.connect();
+    try {
+      // The lock a limited claim of that repo holds until its commit.
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1)', [repoLockKey('/repos/held')]);
+      const claimed = await Promise.all(
+        ['worker-1', 'worker-2'].map((owner) => claim(store, owner, { maxRunningPerRepo: 2 })),
+      );
+      expect(claimed.map((one) => one?.run.id ?? null).sort()).toEqual([runId(2), null].sort());
+      expect(await store.getRun(runId(1))).toMatchObject({ status: 'queued', claimCount: 0 });
+      await holder.query('COMMIT');
+    } finally {
+      await holder.end();
+    }
+    expect((await claim(store, 'worker-3', { maxRunningPerRepo: 2 }))?.run.id).toBe(runId(1));
   });
 
   it('claims the run reserved for the owner that names it, in one statement or the other', async () => {

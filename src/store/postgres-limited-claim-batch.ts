@@ -1,0 +1,152 @@
+import { type CompiledQuery, type Kysely, sql } from 'kysely';
+import { AasError } from '../kernel/index.js';
+import type { ClaimRunInput } from './claim-candidates.js';
+import { candidates } from './claim-candidates.js';
+import { announcementOrigin } from './commit-announcements.js';
+import type { DatabaseSchema } from './database-schema.js';
+import { among, notAmong } from './postgres-claim.js';
+import {
+  type BatchClaim,
+  batchAnswers,
+  type ClaimedBatchRow,
+  claimBatchWrite,
+  claimerValues,
+  MAX_CLAIMS_PER_STATEMENT,
+  statementCapacity,
+} from './postgres-claim-batch.js';
+import { RunStatus } from './records.js';
+import { repoLockKeySql } from './repo-lock-key.js';
+import { rowsOf, type SqlOperation } from './sql-operation.js';
+import { cachedStatement } from './statement-cache.js';
+
+/**
+ * PostgreSQL (READ COMMITTED): the claims of several claimers that share a per-repo limit
+ * (`maxRunningPerRepo`, the server's default) and a match, in ONE transaction of two
+ * statements, where each claim alone takes a transaction of its own (postgres-claim.ts).
+ * Run by the caller in a transaction.
+ *
+ * 1. The pick: the best claimable runs whose repo this statement's snapshot shows below the
+ *    limit, locked with their sessions `FOR NO KEY UPDATE SKIP LOCKED` (as every claim locks),
+ *    and each of their repos' claim lock tried once (`pg_try_advisory_xact_lock(repoLockKey)`,
+ *    the lock the single claim takes). Runs of a repo whose lock another claim holds are left.
+ * 2. The claim (claimBatchWrite): of the picked runs in locked repos, at most as many per repo
+ *    as a fresh count of its running runs leaves room for, handed out as the unlimited batch
+ *    hands them out. Being a later statement, its snapshot holds every claim committed before
+ *    this transaction took the repos' locks, and every other limited claimer of those repos
+ *    holds their lock from before its count until its commit, so no two claims can both take a
+ *    repo's last slot. The count cannot be in the pick: there the snapshot predates the lock.
+ *
+ * The pick looks at as many runs as there are claimers (rounded up to a power of two); when some
+ * of them do not fit their repo's room, claimable runs of other repos may lie behind them, so the
+ * claimers left without a run ask again in the next batch, whose snapshot shows the full repos
+ * full. They ask again only after a batch that claimed something (batchAnswers), so a busy or
+ * full repo never makes claimers spin: with nothing claimed they get nothing, as a single claim
+ * that finds only busy or full repos does. Deadlock freedom is the single claim's: every lock is
+ * taken without waiting or is already held.
+ */
+export function* claimLimitedBatchOnPostgres(
+  db: Kysely<DatabaseSchema>,
+  inputs: readonly ClaimRunInput[],
+): SqlOperation<BatchClaim[]> {
+  const first = inputs[0];
+  if (first === undefined) return [];
+  const limit = first.maxRunningPerRepo;
+  if (limit === undefined || inputs.some((input) => input.maxRunningPerRepo !== limit)) {
+    throw new AasError('INTERNAL', 'a limited claim batch needs one per-repo limit');
+  }
+  // Checked before anything is written: after the commit nothing may throw (see claimedOf).
+  if (inputs.length > MAX_CLAIMS_PER_STATEMENT) {
+    throw new AasError('INTERNAL', `at most ${MAX_CLAIMS_PER_STATEMENT} claims per statement`);
+  }
+  const capacity = statementCapacity(inputs.length);
+  const claimers = claimerValues(inputs);
+  const matchShape = first.match === undefined ? 'none' : String(first.match.anyAgent);
+  const pickValues = {
+    owners: claimers.owners,
+    eligibleAt: claimers.eligibleAt,
+    limit,
+    ...(claimers.offers === undefined ? {} : { offers: claimers.offers }),
+  };
+  const pick = cachedStatement(
+    db,
+    `limitedClaimPick:${capacity}:${matchShape}`,
+    pickValues,
+    (p) => {
+      const locked = candidates(
+        db,
+        {
+          owner: '',
+          nowIso: p.eligibleAt,
+          leaseExpiresAt: '',
+          ...(first.match === undefined ? {} : { match: first.match }),
+        },
+        {
+          ...(p.offers === undefined ? {} : { unoffered: notAmong(p.offers) }),
+          reservedFor: among(p.owners),
+        },
+        capacity,
+      )
+        .where(
+          (eb) =>
+            eb
+              .selectFrom('runs as busy')
+              .select((count) => count.fn.countAll<number>().as('running'))
+              .whereRef('busy.repo', '=', 'candidate.repo')
+              .where('busy.status', '=', sql.lit(RunStatus.running)),
+          '<',
+          p.limit,
+        )
+        .innerJoin('sessions as head', 'head.id', 'candidate.session_id')
+        .select(['candidate.id', 'candidate.repo'])
+        .forNoKeyUpdate(['candidate', 'head'])
+        .skipLocked();
+      // Materialized, so that each repo's lock is tried exactly once.
+      const statement = sql<{ id: string; taken: boolean }>`with picked as materialized (
+        ${locked}
+      ), repos as materialized (
+        select distinct picked.repo from picked
+      ), locks as materialized (
+        select repos.repo, pg_try_advisory_xact_lock(${repoLockKeySql('repos.repo')}) as taken
+        from repos
+      )
+      select picked.id, locks.taken from picked join locks on locks.repo = picked.repo`;
+      return { compile: () => statement.compile(db) };
+    },
+  ) as CompiledQuery<{ id: string; taken: boolean }>;
+  const looked = yield* rowsOf(pick);
+  const picked = looked.filter((row) => row.taken);
+  if (picked.length === 0) return inputs.map(() => ({ outcome: 'none' }));
+
+  const values = {
+    ...claimers,
+    limit,
+    runIds: picked.map((row) => row.id),
+    origin: announcementOrigin(db) ?? null,
+  };
+  const write = cachedStatement(db, `limitedClaimWrite:${capacity}`, values, (p) => {
+    const running = sql.lit(RunStatus.running);
+    // The runs the pick locked, as many per repo as its running runs leave room for now.
+    const room = sql`select ranked.id, ranked.session_id, ranked.priority, ranked.created_at,
+        ranked.lease_owner, ranked.head_seq, ranked.head_hash
+      from (
+        select candidate.id, candidate.session_id, candidate.priority, candidate.created_at,
+          candidate.lease_owner, head.last_seq as head_seq, head.last_hash as head_hash,
+          row_number() over (
+            partition by candidate.repo
+            order by candidate.priority desc, candidate.created_at, candidate.id
+          ) as repo_rank,
+          (select count(*) from runs as busy
+            where busy.repo = candidate.repo and busy.status = ${running}) as repo_running
+        from runs as candidate
+        join sessions as head on head.id = candidate.session_id
+        where candidate.id = any(cast(${p.runIds} as text[]))
+          and candidate.status = ${sql.lit(RunStatus.queued)}
+      ) as ranked
+      where ranked.repo_rank <= cast(${p.limit} as integer) - ranked.repo_running`;
+    const statement = claimBatchWrite(p, room);
+    return { compile: () => statement.compile(db) };
+  }) as CompiledQuery<ClaimedBatchRow>;
+  // A pick that found as many runs as it could lock may have left claimable runs behind it, in
+  // other repos, when some of its own did not fit: claimers left without a run ask again.
+  return batchAnswers(inputs, yield* rowsOf(write), looked.length >= capacity);
+}
