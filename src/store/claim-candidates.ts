@@ -1,4 +1,4 @@
-import { type Expression, type Kysely, type SqlBool, sql } from 'kysely';
+import { type Expression, type Kysely, type RawBuilder, type SqlBool, sql } from 'kysely';
 import { claimStartedEvent } from './claim-started-event.js';
 import type { DatabaseSchema } from './database-schema.js';
 import {
@@ -129,4 +129,13 @@ export function candidates(
       // A literal: a prepared statement's generic plan then knows how few rows are wanted.
       .limit(sql.lit(count))
   );
+}
+
+/**
+ * The running runs of `candidate.repo` (the alias `candidates` gives its runs): what a
+ * per-repository limit is checked against, through the partial index of running runs.
+ */
+export function runningOfCandidateRepo(): RawBuilder<number> {
+  return sql<number>`(select count(*) from runs as busy
+    where busy.repo = candidate.repo and busy.status = ${sql.lit(RunStatus.running)})`;
 }

@@ -6,6 +6,7 @@ import {
   candidates,
   claimEventsOf,
   type NotAmong,
+  runningOfCandidateRepo,
 } from './claim-candidates.js';
 import type { DatabaseSchema, RunRow } from './database-schema.js';
 import { claimOnPostgres } from './postgres-claim.js';
@@ -75,16 +76,7 @@ function* claimOnSqlite(
       const best = candidates(db, placeholders, unoffered === undefined ? {} : { unoffered })
         .select('candidate.id')
         .$if(p.limit !== undefined, (qb) =>
-          qb.where(
-            (eb) =>
-              eb
-                .selectFrom('runs as busy')
-                .select((count) => count.fn.countAll<number>().as('running'))
-                .whereRef('busy.repo', '=', 'candidate.repo')
-                .where('busy.status', '=', sql.lit(RunStatus.running)),
-            '<',
-            (p.limit ?? 0) as number,
-          ),
+          qb.where(runningOfCandidateRepo(), '<', (p.limit ?? 0) as number),
         );
       return db
         .updateTable('runs')

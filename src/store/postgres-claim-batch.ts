@@ -4,7 +4,7 @@ import { type ClaimedRun, type ClaimRunInput, candidates } from './claim-candida
 import { announcementOrigin, statementAnnouncementSql } from './commit-announcements.js';
 import type { DatabaseSchema, RunRow } from './database-schema.js';
 import { among, notAmong } from './postgres-claim.js';
-import { RunStatus, type StoredEvent } from './records.js';
+import { RunStatus, type StoredEvent, type WorkerMatch } from './records.js';
 import { runFromRow } from './row-mappers.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
 import { cachedStatement } from './statement-cache.js';
@@ -69,20 +69,7 @@ export function* claimBatchOnPostgres(
   const values = { ...claimerValues(inputs), origin: announcementOrigin(db) ?? null };
   const matchShape = first.match === undefined ? 'none' : String(first.match.anyAgent);
   const statement = cachedStatement(db, `claimBatch:${limit}:${matchShape}`, values, (p) => {
-    const pick = candidates(
-      db,
-      {
-        owner: '',
-        nowIso: p.eligibleAt,
-        leaseExpiresAt: '',
-        ...(first.match === undefined ? {} : { match: first.match }),
-      },
-      {
-        ...(p.offers === undefined ? {} : { unoffered: notAmong(p.offers) }),
-        reservedFor: among(p.owners),
-      },
-      limit,
-    )
+    const pick = claimersCandidates(db, first.match, p, limit)
       .innerJoin('sessions as head', 'head.id', 'candidate.session_id')
       .select([
         'candidate.id',
@@ -99,6 +86,32 @@ export function* claimBatchOnPostgres(
     return { compile: () => write.compile(db) };
   }) as CompiledQuery<ClaimedBatchRow>;
   return batchAnswers(inputs, yield* rowsOf(statement));
+}
+
+/**
+ * The `count` best runs any of the claimers bound in `p` (claimerValues) may claim: a run
+ * reserved for one of them, or for no one.
+ */
+export function claimersCandidates(
+  db: Kysely<DatabaseSchema>,
+  match: WorkerMatch | undefined,
+  p: { readonly eligibleAt: string; readonly owners: unknown; readonly offers?: unknown },
+  count: number,
+) {
+  return candidates(
+    db,
+    {
+      owner: '',
+      nowIso: p.eligibleAt,
+      leaseExpiresAt: '',
+      ...(match === undefined ? {} : { match }),
+    },
+    {
+      ...(p.offers === undefined ? {} : { unoffered: notAmong(p.offers) }),
+      reservedFor: among(p.owners),
+    },
+    count,
+  );
 }
 
 /**

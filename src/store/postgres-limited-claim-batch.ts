@@ -1,15 +1,14 @@
 import { type CompiledQuery, type Kysely, sql } from 'kysely';
 import { AasError } from '../kernel/index.js';
-import type { ClaimRunInput } from './claim-candidates.js';
-import { candidates } from './claim-candidates.js';
+import { type ClaimRunInput, runningOfCandidateRepo } from './claim-candidates.js';
 import { announcementOrigin } from './commit-announcements.js';
 import type { DatabaseSchema } from './database-schema.js';
-import { among, notAmong } from './postgres-claim.js';
 import {
   type BatchClaim,
   batchAnswers,
   type ClaimedBatchRow,
   claimBatchWrite,
+  claimersCandidates,
   claimerValues,
   MAX_CLAIMS_PER_STATEMENT,
   statementCapacity,
@@ -72,30 +71,8 @@ export function* claimLimitedBatchOnPostgres(
     `limitedClaimPick:${capacity}:${matchShape}`,
     pickValues,
     (p) => {
-      const locked = candidates(
-        db,
-        {
-          owner: '',
-          nowIso: p.eligibleAt,
-          leaseExpiresAt: '',
-          ...(first.match === undefined ? {} : { match: first.match }),
-        },
-        {
-          ...(p.offers === undefined ? {} : { unoffered: notAmong(p.offers) }),
-          reservedFor: among(p.owners),
-        },
-        capacity,
-      )
-        .where(
-          (eb) =>
-            eb
-              .selectFrom('runs as busy')
-              .select((count) => count.fn.countAll<number>().as('running'))
-              .whereRef('busy.repo', '=', 'candidate.repo')
-              .where('busy.status', '=', sql.lit(RunStatus.running)),
-          '<',
-          p.limit,
-        )
+      const locked = claimersCandidates(db, first.match, p, capacity)
+        .where(runningOfCandidateRepo(), '<', p.limit)
         .innerJoin('sessions as head', 'head.id', 'candidate.session_id')
         .select(['candidate.id', 'candidate.repo'])
         .forNoKeyUpdate(['candidate', 'head'])
@@ -124,7 +101,6 @@ export function* claimLimitedBatchOnPostgres(
     origin: announcementOrigin(db) ?? null,
   };
   const write = cachedStatement(db, `limitedClaimWrite:${capacity}`, values, (p) => {
-    const running = sql.lit(RunStatus.running);
     // The runs the pick locked, as many per repo as its running runs leave room for now.
     const room = sql`select ranked.id, ranked.session_id, ranked.priority, ranked.created_at,
         ranked.lease_owner, ranked.head_seq, ranked.head_hash
@@ -135,8 +111,7 @@ export function* claimLimitedBatchOnPostgres(
             partition by candidate.repo
             order by candidate.priority desc, candidate.created_at, candidate.id
           ) as repo_rank,
-          (select count(*) from runs as busy
-            where busy.repo = candidate.repo and busy.status = ${running}) as repo_running
+          ${runningOfCandidateRepo()} as repo_running
         from runs as candidate
         join sessions as head on head.id = candidate.session_id
         where candidate.id = any(cast(${p.runIds} as text[]))
