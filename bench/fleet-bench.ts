@@ -38,7 +38,7 @@ const TASK = 'bench_noop';
 const GRAPHILE_POOL_SIZE = 10;
 /**
  * The server's default AAS_MAX_RUNNING_PER_REPO (config): the queued runs spread over 8 repos,
- * so with 8 claimers the limit never binds, and the row measures what checking it costs.
+ * so with 8 claimers the limit rarely binds, and the row measures mostly what checking it costs.
  */
 const DEFAULT_PER_REPO_LIMIT = 2;
 /** A claimer that finds nothing this often in a row while runs remain means the queue is stuck. */

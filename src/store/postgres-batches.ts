@@ -208,7 +208,7 @@ function laneOf<I, O>(
   return lane;
 }
 
-function claimAnswer(answer: BatchClaim): BatchAnswer<ClaimedRun | null> {
+function claimAnswer(answer: BatchClaim): BatchAnswer<ClaimedRun | null | undefined> {
   switch (answer.outcome) {
     case 'claimed':
       return { value: answer.claimed };
@@ -216,6 +216,9 @@ function claimAnswer(answer: BatchClaim): BatchAnswer<ClaimedRun | null> {
       return { value: null };
     case 'again':
       return { again: true };
+    case 'alone':
+      // As for a refused batch: the caller claims through the single claim's transaction.
+      return { value: undefined };
     default: {
       const unknown: never = answer;
       throw new Error(`unknown claim outcome ${JSON.stringify(unknown)}`);

@@ -4,6 +4,7 @@ import { type ClaimedRun, type ClaimRunInput, candidates } from './claim-candida
 import { announcementOrigin, statementAnnouncementSql } from './commit-announcements.js';
 import type { DatabaseSchema, RunRow } from './database-schema.js';
 import { among, notAmong } from './postgres-claim.js';
+import { statementCapacity } from './power-of-two-chunks.js';
 import { RunStatus, type StoredEvent, type WorkerMatch } from './records.js';
 import { runFromRow } from './row-mappers.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
@@ -12,11 +13,15 @@ import { cachedStatement } from './statement-cache.js';
 /** Claims one statement makes at most: claimers beyond it wait for the next statement. */
 export const MAX_CLAIMS_PER_STATEMENT = 16;
 
-/** One claimer's answer: its claim, none (nothing claimable), or again (ask in the next batch). */
+/**
+ * One claimer's answer: its claim, none (nothing claimable), again (ask in the next batch), or
+ * alone (claim through the single claim's transaction, which looks further).
+ */
 export type BatchClaim =
   | { readonly outcome: 'claimed'; readonly claimed: ClaimedRun }
   | { readonly outcome: 'none' }
-  | { readonly outcome: 'again' };
+  | { readonly outcome: 'again' }
+  | { readonly outcome: 'alone' };
 
 export type ClaimedBatchRow = RunRow & {
   readonly picked: string | number;
@@ -112,14 +117,6 @@ export function claimersCandidates(
     },
     count,
   );
-}
-
-/**
- * The claim statements' capacity for `count` claims: a power of two, so that a handful of
- * statement texts serve every batch size.
- */
-export function statementCapacity(count: number): number {
-  return 2 ** Math.ceil(Math.log2(count));
 }
 
 /** What a claim statement binds for its claimers (claimBatchWrite's `p`), shared by both kinds. */

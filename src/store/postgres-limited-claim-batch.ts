@@ -11,8 +11,8 @@ import {
   claimersCandidates,
   claimerValues,
   MAX_CLAIMS_PER_STATEMENT,
-  statementCapacity,
 } from './postgres-claim-batch.js';
+import { statementCapacity } from './power-of-two-chunks.js';
 import { RunStatus } from './records.js';
 import { repoLockKeySql } from './repo-lock-key.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
@@ -38,10 +38,11 @@ import { cachedStatement } from './statement-cache.js';
  * The pick looks at as many runs as there are claimers (rounded up to a power of two); when some
  * of them do not fit their repo's room, claimable runs of other repos may lie behind them, so the
  * claimers left without a run ask again in the next batch, whose snapshot shows the full repos
- * full. They ask again only after a batch that claimed something (batchAnswers), so a busy or
- * full repo never makes claimers spin: with nothing claimed they get nothing, as a single claim
- * that finds only busy or full repos does. Deadlock freedom is the single claim's: every lock is
- * taken without waiting or is already held.
+ * full. They ask again only after a batch that claimed something (batchAnswers), so they never
+ * spin. A batch that claimed nothing although it found runs (all in busy or full repos) sends
+ * its claimers to the single claim (`alone`), which passes over such repos and looks further,
+ * up to its own bound. Deadlock freedom is the single claim's: every lock is taken without
+ * waiting or is already held.
  */
 export function* claimLimitedBatchOnPostgres(
   db: Kysely<DatabaseSchema>,
@@ -91,11 +92,14 @@ export function* claimLimitedBatchOnPostgres(
     },
   ) as CompiledQuery<{ id: string; taken: boolean }>;
   const looked = yield* rowsOf(pick);
+  if (looked.length === 0) return inputs.map(() => ({ outcome: 'none' }));
   const picked = looked.filter((row) => row.taken);
-  if (picked.length === 0) return inputs.map(() => ({ outcome: 'none' }));
+  if (picked.length === 0) return inputs.map(() => ({ outcome: 'alone' }));
 
+  // The write hands runs out by owner and needs no offers: the pick applied them.
+  const { offers: _offers, ...forWrite } = claimers;
   const values = {
-    ...claimers,
+    ...forWrite,
     limit,
     runIds: picked.map((row) => row.id),
     origin: announcementOrigin(db) ?? null,
@@ -123,5 +127,8 @@ export function* claimLimitedBatchOnPostgres(
   }) as CompiledQuery<ClaimedBatchRow>;
   // A pick that found as many runs as it could lock may have left claimable runs behind it, in
   // other repos, when some of its own did not fit: claimers left without a run ask again.
-  return batchAnswers(inputs, yield* rowsOf(write), looked.length >= capacity);
+  const answers = batchAnswers(inputs, yield* rowsOf(write), looked.length >= capacity);
+  if (answers.some((answer) => answer.outcome === 'claimed')) return answers;
+  // Everything it looked at was in a busy or full repo: the single claim passes over those.
+  return inputs.map(() => ({ outcome: 'alone' }));
 }

@@ -4,6 +4,7 @@ import { chainEvents } from './chain-events.js';
 import { announcementOrigin, statementAnnouncementSql } from './commit-announcements.js';
 import type { DatabaseSchema, EventRow, RunRow } from './database-schema.js';
 import { eventColumns } from './event-columns.js';
+import { statementCapacity } from './power-of-two-chunks.js';
 import type { NewEvent, RunChanges, StoredEvent } from './records.js';
 import { runChangesToRow, runUpdatedAt } from './run-changes.js';
 import type { RunExpectation } from './run-update-statement.js';
@@ -131,7 +132,7 @@ export function* updateRunsAtKnownHeads(
   // planning per finish against 0.25 ms of executing it, and a lone claimer's loop of claim,
   // heartbeat and finish ran 35–40% faster with the limit (queue-fast-paths.test.ts counts the
   // plans).
-  const capacity = 2 ** Math.ceil(Math.log2(updates.length));
+  const capacity = statementCapacity(updates.length);
   const statement = cachedStatement(
     db,
     `updateRunsAtKnownHeads:${capacity}:${shape}`,

@@ -18,3 +18,11 @@ export function powerOfTwoChunks<T>(items: readonly T[], maxChunkSize: number): 
   }
   return chunks;
 }
+
+/**
+ * The capacity a batched statement states for `count` items: the least power of two not below
+ * it, so that a handful of statement texts serve every batch size.
+ */
+export function statementCapacity(count: number): number {
+  return 2 ** Math.ceil(Math.log2(count));
+}

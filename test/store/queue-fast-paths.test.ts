@@ -1,8 +1,15 @@
 import { type CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ClaimRunInput } from '../../src/store/claim-candidates.js';
 import type { DatabaseSchema } from '../../src/store/database-schema.js';
-import { claimStartedEvent, type RunRecord, type Store } from '../../src/store/index.js';
+import {
+  claimStartedEvent,
+  type RunRecord,
+  type Store,
+  type WorkerMatch,
+} from '../../src/store/index.js';
+import { claimLimitedBatchOnPostgres } from '../../src/store/postgres-limited-claim-batch.js';
 import { updateRunsAtKnownHeads } from '../../src/store/postgres-run-update-batch.js';
 import { renewRunLeases } from '../../src/store/renew-run-lease.js';
 import { repoLockKey, repoLockKeySql } from '../../src/store/repo-lock-key.js';
@@ -632,22 +639,66 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
   it('passes over a repo whose claim lock another claim holds, without waiting for it', async () => {
     await createQueuedRun(store, 1, { repo: '/repos/held' });
     await createQueuedRun(store, 2, { repo: '/repos/free' });
+    await createQueuedRun(store, 3, { repo: '/repos/free' });
     const holder = new pg.Client({ connectionString: fixture.databaseUrl });
     await holder.connect();
     try {
       // The lock a limited claim of that repo holds until its commit.
       await holder.query('BEGIN');
       await holder.query('SELECT pg_advisory_xact_lock($1)', [repoLockKey('/repos/held')]);
+      // Alone: the batch finds only the held repo's run and hands the claim to the single
+      // claim, which passes over that repo to the next one.
+      expect((await claim(store, 'worker-1', { maxRunningPerRepo: 2 }))?.run.id).toBe(runId(2));
+      // Together: one takes the free repo's last run; the other finds only the held one.
       const claimed = await Promise.all(
-        ['worker-1', 'worker-2'].map((owner) => claim(store, owner, { maxRunningPerRepo: 2 })),
+        ['worker-2', 'worker-3'].map((owner) => claim(store, owner, { maxRunningPerRepo: 2 })),
       );
-      expect(claimed.map((one) => one?.run.id ?? null).sort()).toEqual([runId(2), null].sort());
+      expect(claimed.map((one) => one?.run.id ?? null).sort()).toEqual([runId(3), null].sort());
       expect(await store.getRun(runId(1))).toMatchObject({ status: 'queued', claimCount: 0 });
       await holder.query('COMMIT');
     } finally {
       await holder.end();
     }
-    expect((await claim(store, 'worker-3', { maxRunningPerRepo: 2 }))?.run.id).toBe(runId(1));
+    expect((await claim(store, 'worker-4', { maxRunningPerRepo: 2 }))?.run.id).toBe(runId(1));
+  });
+
+  it('claims a batch under a per-repo limit in one transaction, with a match or without', async () => {
+    for (let n = 1; n <= 6; n += 1) await createQueuedRun(store, n, { repo: `/repos/r${n % 3}` });
+    await withKysely(async (db, client) => {
+      const execute = async (query: CompiledQuery) =>
+        (await client.query(query.sql, [...query.parameters])).rows;
+      const inputs = (owners: readonly string[], match?: WorkerMatch) =>
+        owners.map((owner) => ({
+          owner,
+          nowIso: at(3_600_000),
+          leaseExpiresAt: at(3_660_000),
+          maxRunningPerRepo: 1,
+          ...(match === undefined ? {} : { match }),
+        }));
+      const batch = async (claimers: readonly ClaimRunInput[]) => {
+        await client.query('BEGIN');
+        const answers = await runOperationAsync(claimLimitedBatchOnPostgres(db, claimers), execute);
+        await client.query('COMMIT');
+        return answers;
+      };
+      // Three repos, limit 1: two claimers with a worker's offers, then two without any match
+      // (a statement of the same capacity, whose values differ).
+      const withMatch = await batch(
+        inputs(['worker-a', 'worker-b'], { offers: ['label:x'], anyAgent: true }),
+      );
+      expect(withMatch.map((answer) => answer.outcome)).toEqual(['claimed', 'claimed']);
+      // r0 alone has room: one claim, and the other claimer asks again (the pick was full, so
+      // more might have lain behind it)…
+      const without = await batch(inputs(['worker-c', 'worker-d']));
+      expect(without.map((answer) => answer.outcome).sort()).toEqual(['again', 'claimed']);
+      // …and finds every repo full.
+      expect((await batch(inputs(['worker-d']))).map((answer) => answer.outcome)).toEqual(['none']);
+      const repos = [...withMatch, ...without].flatMap((answer) =>
+        answer.outcome === 'claimed' ? [answer.claimed.run.repo] : [],
+      );
+      expect(repos.sort()).toEqual(['/repos/r0', '/repos/r1', '/repos/r2']);
+    });
+    expect(await store.countRunsByStatus()).toMatchObject({ running: 3, queued: 3 });
   });
 
   it('claims the run reserved for the owner that names it, in one statement or the other', async () => {
