@@ -21,8 +21,9 @@ import { cachedStatement } from './statement-cache.js';
 /**
  * PostgreSQL (READ COMMITTED): the claims of several claimers that share a per-repo limit
  * (`maxRunningPerRepo`, the server's default) and a match, in ONE transaction of two
- * statements, where each claim alone takes a transaction of its own (postgres-claim.ts).
- * Run by the caller in a transaction.
+ * statements, where each claim alone takes a transaction of its own (postgres-claim.ts). Run
+ * by the caller in a transaction; the store sends batches of two or more here, and a lone claim
+ * to postgres-claim.ts, whose statements are simpler.
  *
  * 1. The pick: the best claimable runs whose repo this statement's snapshot shows below the
  *    limit, locked with their sessions `FOR NO KEY UPDATE SKIP LOCKED` (as every claim locks),
