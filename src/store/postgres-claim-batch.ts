@@ -66,10 +66,6 @@ export function* claimBatchOnPostgres(
 ): SqlOperation<BatchClaim[]> {
   const first = inputs[0];
   if (first === undefined) return [];
-  // Checked before anything is written: after the commit nothing may throw (see claimedOf).
-  if (inputs.length > MAX_CLAIMS_PER_STATEMENT) {
-    throw new AasError('INTERNAL', `at most ${MAX_CLAIMS_PER_STATEMENT} claims per statement`);
-  }
   const limit = statementCapacity(inputs.length);
   const values = { ...claimerValues(inputs), origin: announcementOrigin(db) ?? null };
   const matchShape = first.match === undefined ? 'none' : String(first.match.anyAgent);
@@ -119,10 +115,16 @@ export function claimersCandidates(
   );
 }
 
-/** What a claim statement binds for its claimers (claimBatchWrite's `p`), shared by both kinds. */
+/**
+ * What a claim statement binds for its claimers (claimBatchWrite's `p`), shared by both kinds.
+ * Both call it before they write anything: after the commit nothing may throw (see claimedOf).
+ */
 export function claimerValues(inputs: readonly ClaimRunInput[]) {
   const first = inputs[0];
   if (first === undefined) throw new AasError('INTERNAL', 'a claim batch needs a claimer');
+  if (inputs.length > MAX_CLAIMS_PER_STATEMENT) {
+    throw new AasError('INTERNAL', `at most ${MAX_CLAIMS_PER_STATEMENT} claims per statement`);
+  }
   const eligibleAt = inputs.reduce(
     (min, input) => (input.nowIso < min ? input.nowIso : min),
     first.nowIso,

@@ -10,7 +10,6 @@ import {
   claimBatchWrite,
   claimersCandidates,
   claimerValues,
-  MAX_CLAIMS_PER_STATEMENT,
 } from './postgres-claim-batch.js';
 import { statementCapacity } from './power-of-two-chunks.js';
 import { RunStatus } from './records.js';
@@ -54,10 +53,6 @@ export function* claimLimitedBatchOnPostgres(
   const limit = first.maxRunningPerRepo;
   if (limit === undefined || inputs.some((input) => input.maxRunningPerRepo !== limit)) {
     throw new AasError('INTERNAL', 'a limited claim batch needs one per-repo limit');
-  }
-  // Checked before anything is written: after the commit nothing may throw (see claimedOf).
-  if (inputs.length > MAX_CLAIMS_PER_STATEMENT) {
-    throw new AasError('INTERNAL', `at most ${MAX_CLAIMS_PER_STATEMENT} claims per statement`);
   }
   const capacity = statementCapacity(inputs.length);
   const claimers = claimerValues(inputs);
