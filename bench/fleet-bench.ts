@@ -8,7 +8,13 @@ import pg from 'pg';
 import { IdPrefix, newId, silentLogger, systemClock } from '../src/kernel/index.js';
 import { type ClaimedRun, type QueueSettings, RunQueue } from '../src/queue/index.js';
 import { EventBus, SessionRecorder, sessionEvent } from '../src/sessions/index.js';
-import { openStore, RUN_STATUSES, RunStatus, type Store } from '../src/store/index.js';
+import {
+  openStore,
+  RUN_STATUSES,
+  RunStatus,
+  type Store,
+  type WorkerMatch,
+} from '../src/store/index.js';
 import { type CpuSpent, cpuMark, cpuSince } from './machine-cpu.js';
 import { benchPostgresUrl, withThrowawayPostgres } from './postgres.js';
 import type { ResultRow, ResultTable } from './report.js';
@@ -54,6 +60,8 @@ const UNUSED_SQLITE = join(tmpdir(), 'aas-bench-fleet-unused.db');
 /** One claimer: an owner and a queue over a store (shared by the throughput loops). */
 interface Claimer {
   readonly owner: string;
+  /** What the loop offers: none claims any run; the server's worker slots offer their pin. */
+  readonly match?: WorkerMatch;
   readonly store: Store;
   readonly queue: RunQueue;
   readonly deps: {
@@ -152,14 +160,17 @@ async function measureThroughput(
       // The server's default: every claim under a per-repository limit (its own statements).
       await enqueueRuns(submitter, options.runs);
       await oursClient.query('ANALYZE runs, sessions, events');
-      const drainedLimited = await drainFreshClaimers(oursUrl, options, DEFAULT_PER_REPO_LIMIT);
+      const drainedLimited = await drainFreshClaimers(oursUrl, options, {
+        maxRunningPerRepo: DEFAULT_PER_REPO_LIMIT,
+        asWorkerSlots: true,
+      });
       await verifyOurs(submitter, oursClient, options.runs * (2 * round + 2));
 
       const oursRate = (options.runs / oursMs) * 1_000;
       const graphileRate = (options.runs / graphileMs) * 1_000;
       const limitedRate = (options.runs / drainedLimited.ms) * 1_000;
       options.progress(
-        `fleet: round ${round + 1}${round < options.warmups ? ' (warm-up)' : ''}: ours ${Math.round(oursRate)} runs/s (per-repo limit: ${Math.round(limitedRate)}), graphile-worker ${Math.round(graphileRate)} jobs/s`,
+        `fleet: round ${round + 1}${round < options.warmups ? ' (warm-up)' : ''}: ours ${Math.round(oursRate)} runs/s (worker slots: ${Math.round(limitedRate)}), graphile-worker ${Math.round(graphileRate)} jobs/s`,
       );
       if (round < options.warmups) continue;
       ours.push(oursRate);
@@ -192,7 +203,7 @@ async function measureThroughput(
         },
         { metric: 'ratio AAS / graphile-worker (paired rounds)', unit: 'ratio', samples: ratios },
         {
-          metric: `AAS RunQueue, ${options.claimers} claimers, per-repo limit ${DEFAULT_PER_REPO_LIMIT} (the server's default)`,
+          metric: `AAS RunQueue, ${options.claimers} worker slots, per-repo limit ${DEFAULT_PER_REPO_LIMIT} (the server's defaults)`,
           unit: 'runs/s',
           samples: limited,
         },
@@ -203,7 +214,7 @@ async function measureThroughput(
         `graphile-worker: one run() per round with concurrency ${options.claimers}, pool ${GRAPHILE_POOL_SIZE}, pollInterval ${options.pollMs} ms, localQueue off (size -1), completeJobBatchDelay and failJobBatchDelay -1; timed from pool:create until the jobs table is empty (its completions are not awaited by the worker)`,
         `per item, AAS: a claim, a heartbeat and a completion, each one prepared statement and one commit shared by every concurrent caller of the store (natural batching, no timer: up to 16 claims, 64 heartbeats, 32 completions of distinct sessions per statement; the claim chains run.started in SQL, the completion chains run.completed after the head the store last wrote); graphile-worker: 2 prepared statements, 2 commits per job (get_job, then the DELETE), and it keeps no history`,
         `WAL written per item at the median (the measure of what each commit has to flush): AAS ${Math.round(median(oursWal)).toLocaleString('en-US')} B, graphile-worker ${Math.round(median(graphileWal)).toLocaleString('en-US')} B; synchronous_commit as each side's connections see it: AAS ${await settingOf(oursClient, 'synchronous_commit')}, graphile-worker ${await settingOf(graphileClient, 'synchronous_commit')} (the server's default), except that AAS's lease renewals commit without waiting for the flush (renew-run-lease.ts explains why that is safe)`,
-        `per-repo limit row: the same loops with RunQueue's maxRunningPerRepo ${DEFAULT_PER_REPO_LIMIT} (AAS_MAX_RUNNING_PER_REPO's default), runs spread over 8 repos, queued and drained after graphile-worker's in each round; its claims share one transaction of two statements per batch (the pick, which takes the repos' claim locks, then the claim, which counts each repo's running runs afresh)`,
+        `worker-slots row: the same loops claiming as the server's worker slots do, each offering its own name (a job may pin a slot) and any agent, under RunQueue's maxRunningPerRepo ${DEFAULT_PER_REPO_LIMIT} (AAS_MAX_RUNNING_PER_REPO's default); runs spread over 8 repos, queued and drained after graphile-worker's in each round. Claims of slots that differ only by their names share one transaction of two statements per batch (the pick, which takes the repos' claim locks, then the claim, which counts each repo's running runs afresh and hands a pinned run only to its slot)`,
         ...cpuNote(oursCpu, graphileCpu, options.runs),
         `wall time per item at the median: AAS ${(1_000 / median(ours)).toFixed(2)} ms, graphile-worker ${(1_000 / graphileMedian).toFixed(2)} ms`,
         `AAS, mean latency per run with ${options.claimers} in flight: claim ${perRun(steps.claim)} ms, heartbeat ${perRun(steps.heartbeat)} ms, complete ${perRun(steps.complete)} ms`,
@@ -221,10 +232,17 @@ function makeClaimer(
   store: Store,
   owner: string,
   settings: Pick<QueueSettings, 'leaseMs' | 'retryBackoff' | 'maxRunningPerRepo'>,
+  match?: WorkerMatch,
 ): Claimer {
   const bus = new EventBus();
   const queue = new RunQueue({ store, clock: systemClock, log: silentLogger, bus }, settings);
-  return { owner, store, queue, deps: { store, clock: systemClock, bus } };
+  return {
+    owner,
+    store,
+    queue,
+    deps: { store, clock: systemClock, bus },
+    ...(match === undefined ? {} : { match }),
+  };
 }
 
 /** No-op runs as `aas submit` records them: a session, its queued run, `run.queued`. */
@@ -278,21 +296,31 @@ async function enqueueRuns(
  * like graphile-worker's runner: each side starts its round with its pool just opened (one
  * connection, from the open's migration check) and prepares its statements again, inside the
  * timed part, instead of ours alone keeping warm connections from round to round.
+ *
+ * `asWorkerSlots`: each loop claims as one of the server's worker slots does, offering its own
+ * name (a job may pin a slot) and any agent, which is what WorkerPool offers with no labels.
  */
 async function drainFreshClaimers(
   url: string,
   options: FleetBenchOptions,
-  maxRunningPerRepo?: number,
+  settings: { maxRunningPerRepo?: number; asWorkerSlots?: boolean } = {},
 ): Promise<{ ms: number; steps: StepTimes }> {
   const store = await openStore({ databaseUrl: url, sqlitePath: UNUSED_SQLITE });
+  const { maxRunningPerRepo, asWorkerSlots = false } = settings;
   try {
-    const claimers = Array.from({ length: options.claimers }, (_, i) =>
-      makeClaimer(store, `runner:bench-fleet:${i}`, {
-        leaseMs: 60_000,
-        retryBackoff: UNUSED_BACKOFF,
-        ...(maxRunningPerRepo === undefined ? {} : { maxRunningPerRepo }),
-      }),
-    );
+    const claimers = Array.from({ length: options.claimers }, (_, i) => {
+      const owner = `runner:bench-fleet:${i}`;
+      return makeClaimer(
+        store,
+        owner,
+        {
+          leaseMs: 60_000,
+          retryBackoff: UNUSED_BACKOFF,
+          ...(maxRunningPerRepo === undefined ? {} : { maxRunningPerRepo }),
+        },
+        asWorkerSlots ? { offers: [`worker:${owner}`], anyAgent: true } : undefined,
+      );
+    });
     return await drainOurs(claimers, options.runs);
   } finally {
     await store.close();
@@ -319,7 +347,10 @@ async function drainOurs(
       let idleTurns = 0;
       while (seen.size < total) {
         const claimStarted = performance.now();
-        const claimed = await claimer.queue.claim(claimer.owner);
+        const claimed = await claimer.queue.claim(
+          claimer.owner,
+          claimer.match === undefined ? {} : { match: claimer.match },
+        );
         if (claimed === null) {
           // The last runs are being claimed by other loops right now.
           idleTurns += 1;

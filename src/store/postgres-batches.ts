@@ -7,6 +7,7 @@ import {
   type BatchClaim,
   claimBatchOnPostgres,
   MAX_CLAIMS_PER_STATEMENT,
+  pinsOf,
 } from './postgres-claim-batch.js';
 import { claimLimitedBatchOnPostgres } from './postgres-limited-claim-batch.js';
 import {
@@ -15,7 +16,7 @@ import {
   knownHeadShape,
   updateRunsAtKnownHeads,
 } from './postgres-run-update-batch.js';
-import type { LeaseRenewal, RunFence } from './records.js';
+import type { LeaseRenewal, RunFence, WorkerMatch } from './records.js';
 import { type LeaseRenewalRequest, renewRunLeases } from './renew-run-lease.js';
 import type { SqlOperation } from './sql-operation.js';
 
@@ -35,8 +36,9 @@ export type Autocommit = <T>(operationName: string, operation: () => SqlOperatio
  * for a timer, so a lone call goes at once.
  *
  * - Claims that record the standard `run.started` and name no run, one lane per match and
- *   per-repo limit (workers with the same offers share a statement): postgres-claim-batch.ts,
- *   or with a limit postgres-limited-claim-batch.ts (one transaction of two statements).
+ *   per-repo limit (workers whose offers differ only by their own names share a statement,
+ *   which hands a pinned run only to its worker): postgres-claim-batch.ts, or with a limit
+ *   postgres-limited-claim-batch.ts (one transaction of two statements).
  * - Heartbeats: renewRunLeases; a run not renewed is asked again alone (renewRunLease), which
  *   also reads why. Two renewals of one run never share a statement.
  * - Run updates at a known head (completions, mostly), one lane per statement shape:
@@ -64,29 +66,36 @@ export class PostgresBatches {
     );
   }
 
-  /** Whether `input` can be claimed in a batch. */
+  /**
+   * Whether `input` can be claimed in a batch: it records the standard event, names no run, and
+   * offers at most one pin (a worker offers its own name; a batch hands a pinned run out by it).
+   */
   static batchable(input: ClaimRunInput): boolean {
-    return input.events === undefined && input.runId === undefined;
+    return (
+      input.events === undefined &&
+      input.runId === undefined &&
+      (input.match === undefined || pinsOf(input.match).length <= 1)
+    );
   }
 
   /**
-   * The claim of `input`, made with those of concurrent callers with the same match; null when
-   * nothing is claimable, undefined when the server refused the batch (nothing was written, and
-   * the caller claims through the locking path, which reports its own error).
+   * The claim of `input`, made with those of concurrent callers whose offers are the same but
+   * for their pins (every worker offers its own name); null when nothing is claimable, undefined
+   * when the server refused the batch (nothing was written, and the caller claims through the
+   * locking path, which reports its own error).
    */
   claim(input: ClaimRunInput): Promise<ClaimedRun | null | undefined> {
     const match =
       input.match === undefined
         ? 'none'
-        : `${input.match.anyAgent}:${JSON.stringify([...input.match.offers].sort())}`;
+        : `${input.match.anyAgent}:${JSON.stringify(unpinnedOffers(input.match).sort())}`;
     const limit = input.maxRunningPerRepo;
     return laneOf(
       this.#claimLanes,
       `${limit ?? '-'}:${match}`,
       async (inputs) => {
         // A lone claim under a limit is cheaper through the single claim's transaction, whose
-        // two statements are simpler: measured 10–15% more runs/s for one claimer at a time,
-        // which is how a server's workers claim (each worker's offers are a lane of its own).
+        // two statements are simpler: measured 10–15% more runs/s for one claimer at a time.
         if (limit !== undefined && inputs.length === 1) return [{ value: undefined }];
         try {
           // A per-repo limit needs a transaction: its count must come after the repos' locks.
@@ -210,6 +219,12 @@ function laneOf<I, O>(
   });
   lanes.set(key, lane);
   return lane;
+}
+
+/** `match`'s offers but its pins: what claimers must share to share a statement. */
+function unpinnedOffers(match: WorkerMatch): string[] {
+  const pins = new Set(pinsOf(match));
+  return match.offers.filter((offer) => !pins.has(offer));
 }
 
 function claimAnswer(answer: BatchClaim): BatchAnswer<ClaimedRun | null | undefined> {

@@ -5,7 +5,7 @@ import { announcementOrigin, statementAnnouncementSql } from './commit-announcem
 import type { DatabaseSchema, RunRow } from './database-schema.js';
 import { among, notAmong } from './postgres-claim.js';
 import { statementCapacity } from './power-of-two-chunks.js';
-import { RunStatus, type StoredEvent, type WorkerMatch } from './records.js';
+import { RequirementKind, RunStatus, type StoredEvent, type WorkerMatch } from './records.js';
 import { runFromRow } from './row-mappers.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
 import { cachedStatement } from './statement-cache.js';
@@ -24,7 +24,8 @@ export type BatchClaim =
   | { readonly outcome: 'alone' };
 
 export type ClaimedBatchRow = RunRow & {
-  readonly picked: string | number;
+  /** The picked runs no claimer got, as JSON `[[leaseOwner, pin], …]`, or null when none. */
+  readonly left_over: string | null;
   readonly claimer: string | number | null;
   readonly owner_json: string;
   readonly lease_json: string;
@@ -80,6 +81,7 @@ export function* claimBatchOnPostgres(
         'candidate.lease_owner',
         'head.last_seq as head_seq',
         'head.last_hash as head_hash',
+        candidatePin(first.match).as('pin'),
       ])
       .forNoKeyUpdate(['candidate', 'head'])
       .skipLocked();
@@ -115,9 +117,37 @@ export function claimersCandidates(
   );
 }
 
+/** The pins `match` offers (`worker:<name>`): a worker offers its own name, once. */
+export function pinsOf(match: WorkerMatch): string[] {
+  const prefix = `${RequirementKind.worker}:`;
+  return match.offers.filter((offer) => offer.startsWith(prefix));
+}
+
+/** The pin `input` claims with (its worker's name), or null. */
+function claimerPin(input: ClaimRunInput): string | null {
+  return input.match === undefined ? null : (pinsOf(input.match)[0] ?? null);
+}
+
+/**
+ * The worker `candidate` is pinned to (its `worker:` requirement): null when none, '' when it
+ * names several (no claimer offers two pins, postgres-batches.ts). Always null for claims with
+ * no match, which ignore requirements.
+ */
+export function candidatePin(match: WorkerMatch | undefined): RawBuilder<string | null> {
+  if (match === undefined) return sql<string | null>`cast(null as text)`;
+  return sql<string | null>`(select case when count(*) = 0 then null
+      when min(pinned.requirement) = max(pinned.requirement) then min(pinned.requirement)
+      else '' end
+    from run_requirements as pinned
+    where pinned.run_id = candidate.id and pinned.kind = ${sql.lit(RequirementKind.worker)})`;
+}
+
 /**
  * What a claim statement binds for its claimers (claimBatchWrite's `p`), shared by both kinds.
  * Both call it before they write anything: after the commit nothing may throw (see claimedOf).
+ * The claimers share their offers but for their pins; the runs they look at may need any of the
+ * shared offers and any one of their pins (`offers`), and a pinned run goes only to the claimer
+ * of its pin (`pins`, claimBatchWrite).
  */
 export function claimerValues(inputs: readonly ClaimRunInput[]) {
   const first = inputs[0];
@@ -136,17 +166,30 @@ export function claimerValues(inputs: readonly ClaimRunInput[]) {
     ownerJsons: inputs.map((input) => JSON.stringify(input.owner)),
     leaseJsons: inputs.map((input) => JSON.stringify(input.leaseExpiresAt)),
     nowJsons: inputs.map((input) => JSON.stringify(input.nowIso)),
+    pins: inputs.map(claimerPin),
     eligibleAt,
-    ...(first.match === undefined ? {} : { offers: [...first.match.offers] }),
+    ...(first.match === undefined ? {} : { offers: sharedOffersAndPins(first.match, inputs) }),
   };
 }
 
+/** The offers `first` shares with every claimer of `inputs`, and every claimer's pin. */
+function sharedOffersAndPins(first: WorkerMatch, inputs: readonly ClaimRunInput[]): string[] {
+  const pins = new Set(pinsOf(first));
+  const offers = new Set(first.offers.filter((offer) => !pins.has(offer)));
+  for (const input of inputs) {
+    const pin = claimerPin(input);
+    if (pin !== null) offers.add(pin);
+  }
+  return [...offers];
+}
+
 /**
- * Each claimer's answer from the rows of claimBatchWrite. A claimer is answered `again` when its
- * statement left runs unclaimed that it could have had (two of one session were picked, only one
- * can be chained per statement), or, with `moreBeyond` (claimable runs may lie beyond those the
- * statement looked at), when it claimed anything at all: each `again` then follows a claim, so
- * claimers never ask again without the queue having moved.
+ * Each claimer's answer from the rows of claimBatchWrite. A claimer that got nothing is answered
+ * `again` when its statement left a run unclaimed that it could have had (two of one session
+ * were picked, only one can be chained per statement; two pinned to its worker, or reserved for
+ * its owner, were picked), or, with `moreBeyond` (claimable runs may lie beyond those the
+ * statement looked at), when the statement claimed anything at all. Each `again` then follows a
+ * claim, so claimers never ask again without the queue having moved.
  */
 export function batchAnswers(
   inputs: readonly ClaimRunInput[],
@@ -155,19 +198,28 @@ export function batchAnswers(
 ): BatchClaim[] {
   const answers: BatchClaim[] = inputs.map(() => ({ outcome: 'none' }));
   let served = 0;
-  let picked = 0;
+  let leftOver: readonly LeftOver[] = [];
   for (const row of rows) {
-    picked = Number(row.picked);
+    if (row.left_over !== null) leftOver = JSON.parse(row.left_over) as LeftOver[];
     if (row.claimer === null) continue;
     answers[Number(row.claimer) - 1] = { outcome: 'claimed', claimed: claimedOf(row) };
     served += 1;
   }
-  if (picked > served || (moreBeyond && served > 0)) {
-    // Runs were left for the claimers that got none: they ask again, in the next statement.
-    return answers.map((answer) => (answer.outcome === 'none' ? { outcome: 'again' } : answer));
-  }
-  return answers;
+  const askAgain = moreBeyond && served > 0;
+  return answers.map((answer, i) => {
+    const input = inputs[i];
+    if (answer.outcome !== 'none' || input === undefined) return answer;
+    const pin = claimerPin(input);
+    const couldHave = leftOver.some(
+      ([owner, runPin]) =>
+        (owner === null || owner === input.owner) && (runPin === null || runPin === pin),
+    );
+    return askAgain || couldHave ? { outcome: 'again' } : answer;
+  });
 }
+
+/** A picked run no claimer got: its reservation's owner and its pin (candidatePin). */
+type LeftOver = readonly [owner: string | null, pin: string | null];
 
 /**
  * The run as claimed and its `run.started` as committed. Nothing here may throw: the claims are
@@ -175,7 +227,7 @@ export function batchAnswers(
  */
 function claimedOf(row: ClaimedBatchRow): ClaimedRun {
   const {
-    picked: _picked,
+    left_over: _leftOver,
     claimer: _claimer,
     owner_json: _ownerJson,
     lease_json: _leaseJson,
@@ -203,8 +255,13 @@ function claimedOf(row: ClaimedBatchRow): ClaimedRun {
 
 /**
  * The write of a claim statement: hands the runs `pick` returns (locked, with their sessions'
- * heads) out to the claimers bound in `p` (claimerValues), claims them, chains each
- * `run.started` and records the sessions' new heads.
+ * heads and their pins) out to the claimers bound in `p` (claimerValues), claims them, chains
+ * each `run.started` and records the sessions' new heads.
+ *
+ * Handing out, best run first within each group: a run reserved for an owner goes to a claimer
+ * of that owner (and of its pin, if it has one); then a run pinned to a worker goes to a claimer
+ * of that pin that got none; then the other runs go to the claimers left, in order. A worker thus
+ * gets a run pinned to it before a better unpinned run, which any claimer may take.
  */
 export function claimBatchWrite(
   p: Readonly<Record<string, unknown>>,
@@ -215,13 +272,15 @@ export function claimBatchWrite(
       select * from unnest(
         cast(${p.owners} as text[]), cast(${p.leases} as text[]), cast(${p.nows} as text[]),
         cast(${p.ownerJsons} as text[]), cast(${p.leaseJsons} as text[]),
-        cast(${p.nowJsons} as text[])
-      ) with ordinality as c(owner, lease_expires_at, now_iso, owner_json, lease_json, now_json, n)
+        cast(${p.nowJsons} as text[]), cast(${p.pins} as text[])
+      ) with ordinality
+        as c(owner, lease_expires_at, now_iso, owner_json, lease_json, now_json, pin, n)
     ), picked as materialized (
       ${pick}
     ), firsts as (
       select ranked.*, row_number() over (
-          partition by ranked.lease_owner
+          partition by case when ranked.lease_owner is not null then 'o:' || ranked.lease_owner
+            when ranked.pin is not null then 'p:' || ranked.pin end
           order by ranked.priority desc, ranked.created_at, ranked.id
         ) as owner_rank
       from (
@@ -236,10 +295,21 @@ export function claimBatchWrite(
       select firsts.id, owned.n
       from firsts
       join (
-        select claimers.owner, claimers.n,
+        select claimers.owner, claimers.pin, claimers.n,
           row_number() over (partition by claimers.owner order by claimers.n) as owner_rank
         from claimers
       ) as owned on owned.owner = firsts.lease_owner and owned.owner_rank = firsts.owner_rank
+      where firsts.pin is null or firsts.pin = owned.pin
+    ), pinned as (
+      select firsts.id, mine.n
+      from firsts
+      join (
+        select claimers.pin, claimers.n,
+          row_number() over (partition by claimers.pin order by claimers.n) as pin_rank
+        from claimers
+        where claimers.n not in (select reserved.n from reserved)
+      ) as mine on mine.pin = firsts.pin and mine.pin_rank = firsts.owner_rank
+      where firsts.lease_owner is null
     ), unreserved as (
       select firsts.id, free.n
       from firsts
@@ -247,10 +317,11 @@ export function claimBatchWrite(
         select claimers.n, row_number() over (order by claimers.n) as free_rank
         from claimers
         where claimers.n not in (select reserved.n from reserved)
+          and claimers.n not in (select pinned.n from pinned)
       ) as free on free.free_rank = firsts.owner_rank
-      where firsts.lease_owner is null
+      where firsts.lease_owner is null and firsts.pin is null
     ), assigned as (
-      select * from reserved union all select * from unreserved
+      select * from reserved union all select * from pinned union all select * from unreserved
     ), claimed as (
       update runs set
         status = ${running}, lease_owner = c.owner, lease_expires_at = c.lease_expires_at,
@@ -289,7 +360,10 @@ export function claimBatchWrite(
         reason_code = chained.reason_code
       from chained where sessions.id = chained.session_id
     )
-    select (select count(*) from picked) as picked, chained.*,
+    select (
+        select cast(json_agg(json_build_array(picked.lease_owner, picked.pin)) as text)
+        from picked where picked.id not in (select assigned.id from assigned)
+      ) as left_over, chained.*,
       ${statementAnnouncementSql(
         p.origin,
         sql`select chained.session_id, chained.head_seq + 1, chained.head_seq + 1 from chained`,

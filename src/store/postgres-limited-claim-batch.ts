@@ -7,6 +7,7 @@ import {
   type BatchClaim,
   batchAnswers,
   type ClaimedBatchRow,
+  candidatePin,
   claimBatchWrite,
   claimersCandidates,
   claimerValues,
@@ -100,13 +101,14 @@ export function* claimLimitedBatchOnPostgres(
     runIds: picked.map((row) => row.id),
     origin: announcementOrigin(db) ?? null,
   };
-  const write = cachedStatement(db, `limitedClaimWrite:${capacity}`, values, (p) => {
+  const write = cachedStatement(db, `limitedClaimWrite:${capacity}:${matchShape}`, values, (p) => {
     // The runs the pick locked, as many per repo as its running runs leave room for now.
     const room = sql`select ranked.id, ranked.session_id, ranked.priority, ranked.created_at,
-        ranked.lease_owner, ranked.head_seq, ranked.head_hash
+        ranked.lease_owner, ranked.head_seq, ranked.head_hash, ranked.pin
       from (
         select candidate.id, candidate.session_id, candidate.priority, candidate.created_at,
           candidate.lease_owner, head.last_seq as head_seq, head.last_hash as head_hash,
+          ${candidatePin(first.match)} as pin,
           row_number() over (
             partition by candidate.repo
             order by candidate.priority desc, candidate.created_at, candidate.id

@@ -9,6 +9,7 @@ import {
   type Store,
   type WorkerMatch,
 } from '../../src/store/index.js';
+import { claimBatchOnPostgres } from '../../src/store/postgres-claim-batch.js';
 import { claimLimitedBatchOnPostgres } from '../../src/store/postgres-limited-claim-batch.js';
 import { updateRunsAtKnownHeads } from '../../src/store/postgres-run-update-batch.js';
 import { renewRunLeases } from '../../src/store/renew-run-lease.js';
@@ -252,6 +253,60 @@ for (const dialect of dialects) {
       const reserved = await claim(store, 'runner-y');
       expect(reserved?.run).toMatchObject({ id: runId(2), leaseOwner: 'runner-y' });
     });
+
+    for (const maxRunningPerRepo of [undefined, 10]) {
+      it(`hands pinned runs only to their workers among concurrent claimers that differ only by pin (per-repo limit ${maxRunningPerRepo ?? 'none'})`, async () => {
+        const pinnedTo: Record<number, string> = { 2: 'a', 3: 'a', 4: 'c', 5: 'b' };
+        for (let n = 1; n <= 9; n += 1) {
+          const pin = pinnedTo[n];
+          const requirements =
+            n === 7
+              ? ['label:gpu']
+              : n === 8
+                ? ['worker:a', 'worker:b']
+                : pin
+                  ? [`worker:${pin}`]
+                  : [];
+          await createQueuedRun(store, n, { requirements, ...(n === 1 ? { priority: 5 } : {}) });
+        }
+        const worker = (name: string): WorkerMatch => ({
+          offers: ['label:linux', `worker:${name}`],
+          anyAgent: true,
+        });
+        const limit = maxRunningPerRepo === undefined ? {} : { maxRunningPerRepo };
+        const claimAs = (name: string) => claim(store, name, { match: worker(name), ...limit });
+        const names = ['a', 'b', 'd', 'e', 'f'];
+        const claimed = await Promise.all(names.map(claimAs));
+        const runOf = new Map<string, number>();
+        for (const [index, one] of claimed.entries()) {
+          const name = names[index] ?? '';
+          // Claiming one at a time (SQLite), a takes the best run and f finds only a's left.
+          if (one === null) continue;
+          const n = Number.parseInt(one.run.id.slice(4), 16);
+          runOf.set(name, n);
+          // A run pinned to a worker goes to that worker; the others are anyone's.
+          expect(pinnedTo[n] ?? name).toBe(name);
+          expectValidChain(
+            await store.readEvents(one.run.sessionId),
+            await store.getSession(one.run.sessionId),
+          );
+        }
+        if (dialect.name === 'postgres') {
+          // One statement: each worker first gets a run pinned to it, the others go in order.
+          expect(Object.fromEntries(runOf)).toEqual({ a: 2, b: 5, d: 1, e: 6, f: 9 });
+        }
+        // Workers a and b take what is left pinned to them, and nothing else.
+        for (let turn = 0; turn < 3; turn += 1) {
+          await Promise.all([claimAs('a'), claimAs('b'), claimAs('d')]);
+        }
+        const queued = [];
+        for (let n = 1; n <= 9; n += 1) {
+          if ((await store.getRun(runId(n)))?.status === 'queued') queued.push(n);
+        }
+        // Pinned to a worker that never asked, needing a label no one offers, pinned to two.
+        expect(queued).toEqual([4, 7, 8]);
+      });
+    }
 
     it('renews held leases and reports lost ones, in the same moment', async () => {
       for (let n = 1; n <= 4; n += 1) await createQueuedRun(store, n);
@@ -699,6 +754,78 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
       expect(repos.sort()).toEqual(['/repos/r0', '/repos/r1', '/repos/r2']);
     });
     expect(await store.countRunsByStatus()).toMatchObject({ running: 3, queued: 3 });
+  });
+
+  for (const maxRunningPerRepo of [undefined, 2]) {
+    it(`claims for workers that differ only by their pins in one transaction (per-repo limit ${maxRunningPerRepo ?? 'none'})`, async () => {
+      for (let n = 1; n <= 6; n += 1) {
+        await createQueuedRun(store, n, {
+          repo: `/repos/r${n % 3}`,
+          ...(n === 3 ? { requirements: ['worker:c'] } : {}),
+        });
+      }
+      const limit = maxRunningPerRepo === undefined ? {} : { maxRunningPerRepo };
+      // As a server's worker slots claim: the same labels, each slot its own pin.
+      const claimed = await Promise.all(
+        ['a', 'b', 'c', 'd'].map((name) =>
+          claim(store, `slot-${name}`, {
+            match: { offers: ['label:linux', `worker:${name}`], anyAgent: true },
+            ...limit,
+          }),
+        ),
+      );
+      expect(claimed.map((one) => one?.run.id)).toEqual([1, 2, 3, 4].map(runId));
+      // Rows written by one transaction carry its id.
+      const writers = await fixture.rawQuery(
+        "SELECT DISTINCT xmin::text AS xid FROM runs WHERE status = 'running'",
+      );
+      expect(writers).toHaveLength(1);
+    });
+  }
+
+  it('answers a claimer again only when a run it could have had was left', async () => {
+    await createQueuedRun(store, 2, { requirements: ['worker:a'] });
+    await createQueuedRun(store, 3, { requirements: ['worker:a'] });
+    await createQueuedRun(store, 5, { requirements: ['worker:b'] });
+    await createQueuedRun(store, 8, { requirements: ['worker:a', 'worker:b'] });
+    await withKysely(async (db, client) => {
+      const execute = async (query: CompiledQuery) =>
+        (await client.query(query.sql, [...query.parameters])).rows;
+      const batch = async (claimers: readonly [owner: string, pin: string][]) => {
+        const inputs = claimers.map(([owner, pin]) => ({
+          owner,
+          nowIso: at(3_600_000),
+          leaseExpiresAt: at(3_660_000),
+          match: { offers: [`worker:${pin}`], anyAgent: true },
+        }));
+        const answers = await runOperationAsync(claimBatchOnPostgres(db, inputs), execute);
+        return answers.map((answer) =>
+          answer.outcome === 'claimed' ? answer.claimed.run.id : answer.outcome,
+        );
+      };
+      // Run 3 is left, but only a could have had it: d is told there is none.
+      expect(
+        await batch([
+          ['worker-a', 'a'],
+          ['worker-d', 'd'],
+        ]),
+      ).toEqual([runId(2), 'none']);
+      // Another claimer of pin a asks with d, and gets it; d still none.
+      expect(
+        await batch([
+          ['worker-d', 'd'],
+          ['worker-a2', 'a'],
+        ]),
+      ).toEqual(['none', runId(3)]);
+      // Run 8 needs both pins: picked when a and b ask together, handed to neither.
+      expect(
+        await batch([
+          ['worker-a', 'a'],
+          ['worker-b', 'b'],
+        ]),
+      ).toEqual(['none', runId(5)]);
+    });
+    expect(await store.getRun(runId(8))).toMatchObject({ status: 'queued' });
   });
 
   it('claims the run reserved for the owner that names it, in one statement or the other', async () => {

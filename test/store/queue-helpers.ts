@@ -8,6 +8,7 @@ import type {
   SessionRecord,
   Store,
   StoredEvent,
+  WorkerMatch,
 } from '../../src/store/index.js';
 import type { StoreFixture } from './dialects.js';
 
@@ -34,6 +35,8 @@ export interface QueuedRunOptions {
   /** Default: n seconds after T0. */
   readonly createdAtMs?: number;
   readonly reservedBy?: { leaseOwner: string; leaseExpiresAt: string };
+  /** What a worker must offer to claim it (`label:…`, `worker:…`, `agent:…`). */
+  readonly requirements?: readonly string[];
 }
 
 /** Session n with its queued run n and one `session.created` event. */
@@ -60,6 +63,7 @@ export async function createQueuedRun(
       ...(options.priority === undefined ? {} : { priority: options.priority }),
       ...(options.maxClaims === undefined ? {} : { maxClaims: options.maxClaims }),
       ...(options.reservedBy === undefined ? {} : { reservedBy: options.reservedBy }),
+      ...(options.requirements === undefined ? {} : { requirements: options.requirements }),
     },
     events: [event('session.created', 0, { n })],
   });
@@ -78,6 +82,7 @@ export function claim(
     maxRunningPerRepo?: number;
     runId?: string;
     ownEvents?: boolean;
+    match?: WorkerMatch;
   } = {},
 ) {
   const nowMs = options.nowMs ?? 3_600_000;
@@ -89,6 +94,7 @@ export function claim(
       ? {}
       : { maxRunningPerRepo: options.maxRunningPerRepo }),
     ...(options.runId === undefined ? {} : { runId: options.runId }),
+    ...(options.match === undefined ? {} : { match: options.match }),
     ...(options.ownEvents === true
       ? {
           events: (run: RunRecord) => [
