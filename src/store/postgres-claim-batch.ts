@@ -59,7 +59,9 @@ export type ClaimedBatchRow = RunRow & {
  * be queued at once, a statement claims one of them and the claimers left over ask again.
  *
  * A claimer is answered `again` when its batch left runs unclaimed that it could have had (two
- * of one session were picked, only one can be chained per statement).
+ * of one session were picked, only one can be chained per statement), and `alone` when the
+ * batch picked as many runs as it could but none it could have (runs pinned to the other
+ * claimers crowded the pick; the single claim looks only at runs it may take).
  */
 export function* claimBatchOnPostgres(
   db: Kysely<DatabaseSchema>,
@@ -88,7 +90,12 @@ export function* claimBatchOnPostgres(
     const write = claimBatchWrite(p, pick);
     return { compile: () => write.compile(db) };
   }) as CompiledQuery<ClaimedBatchRow>;
-  return batchAnswers(inputs, yield* rowsOf(statement));
+  // A claimer the picked runs left nothing it could have had, although more runs may lie behind
+  // them (runs pinned to other claimers filled the pick), claims alone: the single claim looks
+  // only at runs it may take.
+  return batchAnswers(inputs, yield* rowsOf(statement), (picked) =>
+    picked >= limit ? 'alone' : 'none',
+  );
 }
 
 /**
@@ -187,14 +194,14 @@ function sharedOffersAndPins(first: WorkerMatch, inputs: readonly ClaimRunInput[
  * Each claimer's answer from the rows of claimBatchWrite. A claimer that got nothing is answered
  * `again` when its statement left a run unclaimed that it could have had (two of one session
  * were picked, only one can be chained per statement; two pinned to its worker, or reserved for
- * its owner, were picked), or, with `moreBeyond` (claimable runs may lie beyond those the
- * statement looked at), when the statement claimed anything at all. Each `again` then follows a
- * claim, so claimers never ask again without the queue having moved.
+ * its owner, were picked); otherwise as `nothingLeft` says, given how many runs the statement
+ * picked and claimed. Each `again` follows a claim, so claimers never ask again without the
+ * queue having moved.
  */
 export function batchAnswers(
   inputs: readonly ClaimRunInput[],
   rows: readonly ClaimedBatchRow[],
-  moreBeyond = false,
+  nothingLeft: (picked: number, served: number) => 'none' | 'again' | 'alone',
 ): BatchClaim[] {
   const answers: BatchClaim[] = inputs.map(() => ({ outcome: 'none' }));
   let served = 0;
@@ -205,7 +212,7 @@ export function batchAnswers(
     answers[Number(row.claimer) - 1] = { outcome: 'claimed', claimed: claimedOf(row) };
     served += 1;
   }
-  const askAgain = moreBeyond && served > 0;
+  const otherwise = nothingLeft(served + leftOver.length, served);
   return answers.map((answer, i) => {
     const input = inputs[i];
     if (answer.outcome !== 'none' || input === undefined) return answer;
@@ -214,7 +221,7 @@ export function batchAnswers(
       ([owner, runPin]) =>
         (owner === null || owner === input.owner) && (runPin === null || runPin === pin),
     );
-    return askAgain || couldHave ? { outcome: 'again' } : answer;
+    return { outcome: couldHave ? 'again' : otherwise };
   });
 }
 

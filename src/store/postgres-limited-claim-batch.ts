@@ -125,7 +125,9 @@ export function* claimLimitedBatchOnPostgres(
   }) as CompiledQuery<ClaimedBatchRow>;
   // A pick that found as many runs as it could lock may have left claimable runs behind it, in
   // other repos, when some of its own did not fit: claimers left without a run ask again.
-  const answers = batchAnswers(inputs, yield* rowsOf(write), looked.length >= capacity);
+  const answers = batchAnswers(inputs, yield* rowsOf(write), (_picked, served) =>
+    looked.length >= capacity && served > 0 ? 'again' : 'none',
+  );
   if (answers.some((answer) => answer.outcome === 'claimed')) return answers;
   // Everything it looked at was in a busy or full repo: the single claim passes over those.
   return inputs.map(() => ({ outcome: 'alone' }));

@@ -308,6 +308,16 @@ for (const dialect of dialects) {
       });
     }
 
+    it('keeps runs pinned to one worker at the head of the queue from holding up the others', async () => {
+      for (let n = 1; n <= 6; n += 1) {
+        await createQueuedRun(store, n, n <= 4 ? { requirements: ['worker:a'] } : {});
+      }
+      const claimAs = (name: string) =>
+        claim(store, name, { match: { offers: [`worker:${name}`], anyAgent: true } });
+      const claimed = await Promise.all([claimAs('a'), claimAs('d')]);
+      expect(claimed.map((one) => one?.run.id)).toEqual([runId(1), runId(5)]);
+    });
+
     it('renews held leases and reports lost ones, in the same moment', async () => {
       for (let n = 1; n <= 4; n += 1) await createQueuedRun(store, n);
       const [a, b, c, d] = await claimedRuns(4);
@@ -783,7 +793,7 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
     });
   }
 
-  it('answers a claimer again only when a run it could have had was left', async () => {
+  it('answers a claimer again only when a run it could have had was left, alone when others filled the pick', async () => {
     await createQueuedRun(store, 2, { requirements: ['worker:a'] });
     await createQueuedRun(store, 3, { requirements: ['worker:a'] });
     await createQueuedRun(store, 5, { requirements: ['worker:b'] });
@@ -803,27 +813,16 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
           answer.outcome === 'claimed' ? answer.claimed.run.id : answer.outcome,
         );
       };
-      // Run 3 is left, but only a could have had it: d is told there is none.
-      expect(
-        await batch([
-          ['worker-a', 'a'],
-          ['worker-d', 'd'],
-        ]),
-      ).toEqual([runId(2), 'none']);
-      // Another claimer of pin a asks with d, and gets it; d still none.
-      expect(
-        await batch([
-          ['worker-d', 'd'],
-          ['worker-a2', 'a'],
-        ]),
-      ).toEqual(['none', runId(3)]);
+      const a: [string, string] = ['worker-a', 'a'];
+      const a2: [string, string] = ['worker-a2', 'a'];
+      const b: [string, string] = ['worker-b', 'b'];
+      const d: [string, string] = ['worker-d', 'd'];
+      // Runs 2 and 3 fill the pick, and only a may have them: d claims alone, looking further.
+      expect(await batch([a, d])).toEqual([runId(2), 'alone']);
+      // Another claimer of pin a asks with d, and gets run 3; the pick was not full: d has none.
+      expect(await batch([d, a2])).toEqual(['none', runId(3)]);
       // Run 8 needs both pins: picked when a and b ask together, handed to neither.
-      expect(
-        await batch([
-          ['worker-a', 'a'],
-          ['worker-b', 'b'],
-        ]),
-      ).toEqual(['none', runId(5)]);
+      expect(await batch([a, b])).toEqual(['alone', runId(5)]);
     });
     expect(await store.getRun(runId(8))).toMatchObject({ status: 'queued' });
   });
