@@ -24,6 +24,12 @@ import type { SqlOperation } from './sql-operation.js';
 const MAX_RENEWALS_PER_STATEMENT = 64;
 /** Run updates one statement carries at most. */
 const MAX_UPDATES_PER_STATEMENT = 32;
+/**
+ * How often one claim is asked again before it takes the single claim instead. Every `again`
+ * follows a claim of its batch, so the queue moves; the bound keeps a claimer from waiting
+ * through many batches that each serve someone else.
+ */
+const MAX_CLAIM_AGAINS = 4;
 
 /** Runs an operation as one autocommitted statement of the store, with its error mapping. */
 export type Autocommit = <T>(operationName: string, operation: () => SqlOperation<T>) => Promise<T>;
@@ -51,6 +57,8 @@ export class PostgresBatches {
     string,
     NaturalBatcher<ClaimRunInput, ClaimedRun | null | undefined>
   >();
+  /** How often each waiting claim was answered `again`. */
+  readonly #claimAgains = new WeakMap<ClaimRunInput, number>();
   readonly #renewals: NaturalBatcher<LeaseRenewalRequest, LeaseRenewal | undefined>;
   readonly #updateLanes = new Map<string, NaturalBatcher<KnownHeadUpdate, GuessedUpdate>>();
 
@@ -103,7 +111,13 @@ export class PostgresBatches {
             limit === undefined
               ? await this.autocommit('claimRun', () => claimBatchOnPostgres(this.db, inputs))
               : await this.transact('claimRun', () => claimLimitedBatchOnPostgres(this.db, inputs));
-          return answers.map(claimAnswer);
+          return answers.map((answer, i) => {
+            const waiting = inputs[i];
+            if (answer.outcome !== 'again' || waiting === undefined) return claimAnswer(answer);
+            const agains = (this.#claimAgains.get(waiting) ?? 0) + 1;
+            this.#claimAgains.set(waiting, agains);
+            return agains > MAX_CLAIM_AGAINS ? { value: undefined } : { again: true };
+          });
         } catch (error) {
           // Unreachable database: whether the batch committed is unknown; no claim is retried.
           if (isAasError(error) && error.code === 'STORE_UNAVAILABLE') throw error;

@@ -39,15 +39,16 @@ export type ClaimedBatchRow = RunRow & {
 
 /**
  * PostgreSQL: the claims of several claimers in ONE statement, each recording the standard
- * `run.started` (claimStartedEvent). `inputs` share their match (the same offers, or none) and
- * have no run id, no per-repo limit and no events of their own; the store batches only such
+ * `run.started` (claimStartedEvent). `inputs` share their match but for their pins (the
+ * same offers but each worker's own name, or none; postgres-batches.ts) and have no run id, no per-repo limit and no events of their own; the store batches only such
  * claims here (kysely-store.ts), and those with a limit in postgres-limited-claim-batch.ts.
  *
  * The statement locks the best claimable runs together with their sessions, `FOR NO KEY UPDATE
  * SKIP LOCKED` as every PostgreSQL claim does (so it waits for no one, and PostgreSQL re-checks
- * each locked row on its newest committed version), keeps the first run of each session, hands
- * a run reserved for an owner to a claimer of that owner and the others out in order (the best
- * to the first claimer without one), and for each claims the run, appends its
+ * each locked row on its newest committed version), keeps the first run of each session that a
+ * claimer may take, hands them out (claimBatchWrite: a reserved run to a claimer of its owner, a
+ * pinned run to the claimer of its pin, the others in order), and for each claims the run,
+ * appends its
  * `run.started` after the head it locked, and records the session's new head and status. The
  * event's canonical JSON and SHA-256 are computed by the server from the locked head, so there
  * is nothing to read first: one round trip and one commit for up to MAX_CLAIMS_PER_STATEMENT
@@ -195,8 +196,9 @@ function sharedOffersAndPins(first: WorkerMatch, inputs: readonly ClaimRunInput[
  * `again` when its statement left a run unclaimed that it could have had (two of one session
  * were picked, only one can be chained per statement; two pinned to its worker, or reserved for
  * its owner, were picked); otherwise as `nothingLeft` says, given how many runs the statement
- * picked and claimed. Each `again` follows a claim, so claimers never ask again without the
- * queue having moved.
+ * picked and claimed. A run left for a claimer is there for the next statement, whose claimers
+ * come first in it, unless that run's session or rank was taken by a claim of this one: every
+ * `again` follows a claim (the store still bounds how often one claimer is asked again).
  */
 export function batchAnswers(
   inputs: readonly ClaimRunInput[],
@@ -296,6 +298,13 @@ export function claimBatchWrite(
           order by picked.priority desc, picked.created_at, picked.id
         ) as nth
         from picked
+        -- Only runs some claimer may take: one no claimer may take must not hide the next run
+        -- of its session, nor take a rank that a run a claimer may take would then lack.
+        where exists (
+          select from claimers
+          where (picked.lease_owner is null or claimers.owner = picked.lease_owner)
+            and (picked.pin is null or claimers.pin = picked.pin)
+        )
       ) as ranked
       where ranked.nth = 1
     ), reserved as (

@@ -20,7 +20,8 @@ import { cachedStatement } from './statement-cache.js';
 
 /**
  * PostgreSQL (READ COMMITTED): the claims of several claimers that share a per-repo limit
- * (`maxRunningPerRepo`, the server's default) and a match, in ONE transaction of two
+ * (`maxRunningPerRepo`, the server's default) and a match but for their pins (the workers'
+ * own names, postgres-batches.ts), in ONE transaction of two
  * statements, where each claim alone takes a transaction of its own (postgres-claim.ts). Run
  * by the caller in a transaction; the store sends batches of two or more here, and a lone claim
  * to postgres-claim.ts, whose statements are simpler.
@@ -93,7 +94,7 @@ export function* claimLimitedBatchOnPostgres(
   const picked = looked.filter((row) => row.taken);
   if (picked.length === 0) return inputs.map(() => ({ outcome: 'alone' }));
 
-  // The write hands runs out by owner and needs no offers: the pick applied them.
+  // The write hands runs out by owner and pin and needs no offers: the pick applied them.
   const { offers: _offers, ...forWrite } = claimers;
   const values = {
     ...forWrite,
@@ -102,13 +103,16 @@ export function* claimLimitedBatchOnPostgres(
     origin: announcementOrigin(db) ?? null,
   };
   const write = cachedStatement(db, `limitedClaimWrite:${capacity}:${matchShape}`, values, (p) => {
-    // The runs the pick locked, as many per repo as its running runs leave room for now.
+    // The runs the pick locked that a claimer may take (by owner and pin: one no claimer may
+    // take must not use up its repo's room), as many per repo as its running runs leave room
+    // for now.
+    const pin = candidatePin(first.match);
     const room = sql`select ranked.id, ranked.session_id, ranked.priority, ranked.created_at,
         ranked.lease_owner, ranked.head_seq, ranked.head_hash, ranked.pin
       from (
         select candidate.id, candidate.session_id, candidate.priority, candidate.created_at,
           candidate.lease_owner, head.last_seq as head_seq, head.last_hash as head_hash,
-          ${candidatePin(first.match)} as pin,
+          ${pin} as pin,
           row_number() over (
             partition by candidate.repo
             order by candidate.priority desc, candidate.created_at, candidate.id
@@ -118,15 +122,21 @@ export function* claimLimitedBatchOnPostgres(
         join sessions as head on head.id = candidate.session_id
         where candidate.id = any(cast(${p.runIds} as text[]))
           and candidate.status = ${sql.lit(RunStatus.queued)}
+          and exists (
+            select from claimers
+            where (candidate.lease_owner is null or claimers.owner = candidate.lease_owner)
+              and (${pin} is null or claimers.pin = ${pin})
+          )
       ) as ranked
       where ranked.repo_rank <= cast(${p.limit} as integer) - ranked.repo_running`;
     const statement = claimBatchWrite(p, room);
     return { compile: () => statement.compile(db) };
   }) as CompiledQuery<ClaimedBatchRow>;
-  // A pick that found as many runs as it could lock may have left claimable runs behind it, in
-  // other repos, when some of its own did not fit: claimers left without a run ask again.
+  // Claimers left without a run ask again after a batch that claimed something, when the pick
+  // was full (more runs may lie behind it) or left runs unclaimed (a run no claimer of this
+  // batch got, such as another's second pinned run, may have taken its repo's room).
   const answers = batchAnswers(inputs, yield* rowsOf(write), (_picked, served) =>
-    looked.length >= capacity && served > 0 ? 'again' : 'none',
+    served > 0 && (looked.length >= capacity || looked.length > served) ? 'again' : 'none',
   );
   if (answers.some((answer) => answer.outcome === 'claimed')) return answers;
   // Everything it looked at was in a busy or full repo: the single claim passes over those.

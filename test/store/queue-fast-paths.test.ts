@@ -318,6 +318,62 @@ for (const dialect of dialects) {
       expect(claimed.map((one) => one?.run.id)).toEqual([runId(1), runId(5)]);
     });
 
+    it('hands a run reserved for an owner and pinned to a worker only to a claimer of both', async () => {
+      await createQueuedRun(store, 1, {
+        reservedBy: { leaseOwner: 'runner-x', leaseExpiresAt: at(9_000_000) },
+        requirements: ['worker:b'],
+      });
+      const offering = (pin: string) => ({ match: { offers: [`worker:${pin}`], anyAgent: true } });
+      const claimed = await Promise.all([
+        claim(store, 'runner-x', offering('a')),
+        claim(store, 'runner-y', offering('b')),
+      ]);
+      expect(claimed).toEqual([null, null]);
+      expect((await claim(store, 'runner-x', offering('b')))?.run.id).toBe(runId(1));
+    });
+
+    it('claims the next run of a session whose first run no claimer may take', async () => {
+      await createQueuedRun(store, 1, { requirements: ['worker:a', 'worker:b'] });
+      await fixture.rawQuery(
+        `INSERT INTO runs (id, session_id, status, job_spec, created_at, updated_at, version)
+       VALUES ('${runId(2)}', '${sessionId(1)}', 'queued', '{}', '${at(5_000)}', '${at(5_000)}', 1)`,
+      );
+      const offering = (pin: string) => ({ match: { offers: [`worker:${pin}`], anyAgent: true } });
+      const claimed = await Promise.all([
+        claim(store, 'worker-a', offering('a')),
+        claim(store, 'worker-b', offering('b')),
+      ]);
+      expect(claimed.map((one) => one?.run.id ?? null).sort()).toEqual([runId(2), null].sort());
+      expect(await store.getRun(runId(1))).toMatchObject({ status: 'queued' });
+    });
+
+    it('keeps a pinned run a batch does not hand out from using up the room of its repo', async () => {
+      // Limit 2; repo r already runs one. Run 1 (repo s) and run 2 (repo r) are pinned to a,
+      // run 1 the better; run 3 (repo r) is anyone's, and fits r's last slot.
+      await createQueuedRun(store, 4, { repo: '/repos/r', createdAtMs: 0 });
+      expect((await claim(store, 'worker-busy', { runId: runId(4) }))?.run.id).toBe(runId(4));
+      await createQueuedRun(store, 1, {
+        repo: '/repos/s',
+        priority: 9,
+        requirements: ['worker:a'],
+      });
+      await createQueuedRun(store, 2, {
+        repo: '/repos/r',
+        priority: 5,
+        requirements: ['worker:a'],
+      });
+      await createQueuedRun(store, 3, { repo: '/repos/r' });
+      const claimAs = (name: string) =>
+        claim(store, `worker-${name}`, {
+          maxRunningPerRepo: 2,
+          match: { offers: [`worker:${name}`], anyAgent: true },
+        });
+      const claimed = await Promise.all(['a', 'd', 'e'].map(claimAs));
+      const ids = claimed.map((one) => one?.run.id ?? null);
+      expect(ids[0]).toBe(runId(1));
+      expect(ids.slice(1).sort()).toEqual([runId(3), null].sort());
+    });
+
     it('renews held leases and reports lost ones, in the same moment', async () => {
       for (let n = 1; n <= 4; n += 1) await createQueuedRun(store, n);
       const [a, b, c, d] = await claimedRuns(4);
@@ -823,6 +879,12 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
       expect(await batch([d, a2])).toEqual(['none', runId(3)]);
       // Run 8 needs both pins: picked when a and b ask together, handed to neither.
       expect(await batch([a, b])).toEqual(['alone', runId(5)]);
+      // A later run of run 8's session: run 8, which neither may take, no longer hides it.
+      await fixture.rawQuery(
+        `INSERT INTO runs (id, session_id, status, job_spec, created_at, updated_at, version)
+       VALUES ('${runId(10)}', '${sessionId(8)}', 'queued', '{}', '${at(50_000)}', '${at(50_000)}', 1)`,
+      );
+      expect(await batch([a, b])).toEqual([runId(10), 'alone']);
     });
     expect(await store.getRun(runId(8))).toMatchObject({ status: 'queued' });
   });
