@@ -25,9 +25,10 @@ const MAX_RENEWALS_PER_STATEMENT = 64;
 /** Run updates one statement carries at most. */
 const MAX_UPDATES_PER_STATEMENT = 32;
 /**
- * How often one claim is asked again before it takes the single claim instead. Every `again`
- * follows a claim of its batch, so the queue moves; the bound keeps a claimer from waiting
- * through many batches that each serve someone else.
+ * How often one claim is asked again before it takes the single claim instead. An `again`
+ * follows a claim of its batch, but for one case no worker makes (batchAnswers); the bound
+ * covers that case, and keeps a claimer from waiting through many batches that each serve
+ * someone else (another worker's pinned runs filling a pick under a per-repo limit).
  */
 const MAX_CLAIM_AGAINS = 4;
 

@@ -57,7 +57,8 @@ export type ClaimedBatchRow = RunRow & {
  * escapes text exactly as JSON.stringify does (test/store/queue-fast-paths.test.ts verifies the
  * chain of claims by owners that need every kind of escape, and `aas audit verify` would find a
  * difference). A session has one run through the store's own writes; should several of its runs
- * be queued at once, a statement claims one of them and the claimers left over ask again.
+ * be queued at once, a statement claims at most one of them (the first a claimer may take, if
+ * it is handed out) and the claimers left over that could have had another ask again.
  *
  * A claimer is answered `again` when its batch left runs unclaimed that it could have had (two
  * of one session were picked, only one can be chained per statement), and `alone` when the
@@ -196,9 +197,12 @@ function sharedOffersAndPins(first: WorkerMatch, inputs: readonly ClaimRunInput[
  * `again` when its statement left a run unclaimed that it could have had (two of one session
  * were picked, only one can be chained per statement; two pinned to its worker, or reserved for
  * its owner, were picked); otherwise as `nothingLeft` says, given how many runs the statement
- * picked and claimed. A run left for a claimer is there for the next statement, whose claimers
- * come first in it, unless that run's session or rank was taken by a claim of this one: every
- * `again` follows a claim (the store still bounds how often one claimer is asked again).
+ * picked and claimed. A run left for a claimer is there because another run of its session, or
+ * of its group (owner, pin or neither), was handed out before it, so an `again` follows a claim
+ * of the statement; one exception: claimers of one owner with different pins (no worker is such:
+ * a worker's owner and pin are both its own name) may miss the runs reserved for that owner by
+ * rank, claiming nothing. The store bounds how often one claim is asked again
+ * (postgres-batches.ts).
  */
 export function batchAnswers(
   inputs: readonly ClaimRunInput[],

@@ -40,8 +40,9 @@ import { cachedStatement } from './statement-cache.js';
  * The pick looks at as many runs as there are claimers (rounded up to a power of two); when some
  * of them do not fit their repo's room, claimable runs of other repos may lie behind them, so the
  * claimers left without a run ask again in the next batch, whose snapshot shows the full repos
- * full. They ask again only after a batch that claimed something (batchAnswers), so they never
- * spin. A batch that claimed nothing although it found runs (all in busy or full repos) sends
+ * full; so do they when the batch left runs unclaimed (another worker's second pinned run may
+ * have taken a repo's room). They ask again only after a batch that claimed something, and the
+ * store bounds how often (postgres-batches.ts), so they never spin. A batch that claimed nothing although it found runs (all in busy or full repos) sends
  * its claimers to the single claim (`alone`), which passes over such repos and looks further,
  * up to its own bound. Deadlock freedom is the single claim's: every lock is taken without
  * waiting or is already held.

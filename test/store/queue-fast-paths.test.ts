@@ -347,7 +347,7 @@ for (const dialect of dialects) {
       expect(await store.getRun(runId(1))).toMatchObject({ status: 'queued' });
     });
 
-    it('keeps a pinned run a batch does not hand out from using up the room of its repo', async () => {
+    it('under a per-repo limit, finds the run whose repo room a pinned run the batch left had taken', async () => {
       // Limit 2; repo r already runs one. Run 1 (repo s) and run 2 (repo r) are pinned to a,
       // run 1 the better; run 3 (repo r) is anyone's, and fits r's last slot.
       await createQueuedRun(store, 4, { repo: '/repos/r', createdAtMs: 0 });
@@ -887,6 +887,35 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
       expect(await batch([a, b])).toEqual([runId(10), 'alone']);
     });
     expect(await store.getRun(runId(8))).toMatchObject({ status: 'queued' });
+  });
+
+  it('keeps a run no claimer of a limited batch may take from using up its repo room', async () => {
+    // Limit 2; repo r already runs one. Run 1 needs both a and b; run 3 is anyone's.
+    await createQueuedRun(store, 4, { repo: '/repos/r', createdAtMs: 0 });
+    expect((await claim(store, 'worker-busy', { runId: runId(4) }))?.run.id).toBe(runId(4));
+    await createQueuedRun(store, 1, { repo: '/repos/r', requirements: ['worker:a', 'worker:b'] });
+    await createQueuedRun(store, 3, { repo: '/repos/r' });
+    await withKysely(async (db, client) => {
+      const execute = async (query: CompiledQuery) =>
+        (await client.query(query.sql, [...query.parameters])).rows;
+      const inputs = ['a', 'b', 'd'].map((name) => ({
+        owner: `worker-${name}`,
+        nowIso: at(3_600_000),
+        leaseExpiresAt: at(3_660_000),
+        maxRunningPerRepo: 2,
+        match: { offers: [`worker:${name}`], anyAgent: true },
+      }));
+      await client.query('BEGIN');
+      const answers = await runOperationAsync(claimLimitedBatchOnPostgres(db, inputs), execute);
+      await client.query('COMMIT');
+      // Run 1 is picked (a and b together offer both) but goes to no one: run 3 takes r's room.
+      expect(
+        answers.map((answer) =>
+          answer.outcome === 'claimed' ? answer.claimed.run.id : answer.outcome,
+        ),
+      ).toEqual([runId(3), 'again', 'again']);
+    });
+    expect(await store.getRun(runId(1))).toMatchObject({ status: 'queued' });
   });
 
   it('claims the run reserved for the owner that names it, in one statement or the other', async () => {
