@@ -332,6 +332,26 @@ for (const dialect of dialects) {
       expect((await claim(store, 'runner-x', offering('b')))?.run.id).toBe(runId(1));
     });
 
+    it('ends the claims of one owner offering two pins, which a batch pairs with the wrong runs', async () => {
+      // No worker claims so (its owner and its pin are both its own name); the store must still
+      // end such claims: a batch hands neither run out, and asks again only so often.
+      for (const [n, pin] of [
+        [1, 'b'],
+        [2, 'a'],
+      ] as const) {
+        await createQueuedRun(store, n, {
+          reservedBy: { leaseOwner: 'runner-x', leaseExpiresAt: at(9_000_000) },
+          requirements: [`worker:${pin}`],
+        });
+      }
+      const offering = (pin: string) => ({ match: { offers: [`worker:${pin}`], anyAgent: true } });
+      const claimed = await Promise.all([
+        claim(store, 'runner-x', offering('a')),
+        claim(store, 'runner-x', offering('b')),
+      ]);
+      expect(claimed.map((one) => one?.run.id)).toEqual([runId(2), runId(1)]);
+    });
+
     it('claims the next run of a session whose first run no claimer may take', async () => {
       await createQueuedRun(store, 1, { requirements: ['worker:a', 'worker:b'] });
       await fixture.rawQuery(
