@@ -95,7 +95,7 @@ export function* claimBatchOnPostgres(
   // A claimer the picked runs left nothing it could have had, although more runs may lie behind
   // them (runs pinned to other claimers filled the pick), claims alone: the single claim looks
   // only at runs it may take.
-  return batchAnswers(inputs, yield* rowsOf(statement), (picked) =>
+  return batchAnswers(inputs, yield* rowsOf(statement), (_input, picked) =>
     picked >= limit ? 'alone' : 'none',
   );
 }
@@ -207,7 +207,7 @@ function sharedOffersAndPins(first: WorkerMatch, inputs: readonly ClaimRunInput[
 export function batchAnswers(
   inputs: readonly ClaimRunInput[],
   rows: readonly ClaimedBatchRow[],
-  nothingLeft: (picked: number, served: number) => 'none' | 'again' | 'alone',
+  nothingLeft: (input: ClaimRunInput, picked: number, served: number) => 'none' | 'again' | 'alone',
 ): BatchClaim[] {
   const answers: BatchClaim[] = inputs.map(() => ({ outcome: 'none' }));
   let served = 0;
@@ -218,17 +218,18 @@ export function batchAnswers(
     answers[Number(row.claimer) - 1] = { outcome: 'claimed', claimed: claimedOf(row) };
     served += 1;
   }
-  const otherwise = nothingLeft(served + leftOver.length, served);
+  const picked = served + leftOver.length;
   return answers.map((answer, i) => {
     const input = inputs[i];
     if (answer.outcome !== 'none' || input === undefined) return answer;
-    const pin = claimerPin(input);
-    const couldHave = leftOver.some(
-      ([owner, runPin]) =>
-        (owner === null || owner === input.owner) && (runPin === null || runPin === pin),
-    );
-    return { outcome: couldHave ? 'again' : otherwise };
+    const couldHave = leftOver.some(([owner, pin]) => mayTake(input, owner, pin));
+    return { outcome: couldHave ? 'again' : nothingLeft(input, picked, served) };
   });
+}
+
+/** Whether `input` may take a claimable run reserved for `owner` (or no one), pinned to `pin`. */
+export function mayTake(input: ClaimRunInput, owner: string | null, pin: string | null): boolean {
+  return (owner === null || owner === input.owner) && (pin === null || pin === claimerPin(input));
 }
 
 /** A picked run no claimer got: its reservation's owner and its pin (candidatePin). */

@@ -11,6 +11,7 @@ import {
   claimBatchWrite,
   claimersCandidates,
   claimerValues,
+  mayTake,
 } from './postgres-claim-batch.js';
 import { statementCapacity } from './power-of-two-chunks.js';
 import { RunStatus } from './records.js';
@@ -18,11 +19,19 @@ import { repoLockKeySql } from './repo-lock-key.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
 import { cachedStatement } from './statement-cache.js';
 
+/** A run the pick looked at: whether its repo's claim lock was taken, for whom it may be. */
+interface LookedRow {
+  readonly id: string;
+  readonly lease_owner: string | null;
+  readonly pin: string | null;
+  readonly taken: boolean;
+}
+
 /**
  * PostgreSQL (READ COMMITTED): the claims of several claimers that share a per-repo limit
  * (`maxRunningPerRepo`, the server's default) and a match but for their pins (the workers'
- * own names, postgres-batches.ts), in ONE transaction of two
- * statements, where each claim alone takes a transaction of its own (postgres-claim.ts). Run
+ * own names, postgres-batches.ts), in ONE transaction of two statements, where each claim
+ * alone takes a transaction of its own (postgres-claim.ts). Run
  * by the caller in a transaction; the store sends batches of two or more here, and a lone claim
  * to postgres-claim.ts, whose statements are simpler.
  *
@@ -37,13 +46,15 @@ import { cachedStatement } from './statement-cache.js';
  *    holds their lock from before its count until its commit, so no two claims can both take a
  *    repo's last slot. The count cannot be in the pick: there the snapshot predates the lock.
  *
- * The pick looks at as many runs as there are claimers (rounded up to a power of two); when some
- * of them do not fit their repo's room, claimable runs of other repos may lie behind them, so the
- * claimers left without a run ask again in the next batch, whose snapshot shows the full repos
- * full; so do they when the batch left runs unclaimed (another worker's second pinned run may
- * have taken a repo's room). They ask again only after a batch that claimed something, and the
- * store bounds how often (postgres-batches.ts), so they never spin. A batch that claimed nothing although it found runs (all in busy or full repos) sends
- * its claimers to the single claim (`alone`), which passes over such repos and looks further,
+ * The pick looks at as many runs as there are claimers (rounded up to a power of two). A
+ * claimer left without a run asks again in the next batch when the pick looked at a run it may
+ * take and did not claim it: the run's repo was full (claimable runs of other repos may lie
+ * behind it, and the next snapshot shows the full repo full), busy, or filled by a run no
+ * claimer got (another worker's second pinned run). It claims alone when the pick was full of
+ * runs pinned to others. Either only after a batch that claimed something, and the store bounds
+ * how often one claim asks again (postgres-batches.ts), so claimers never spin. A batch that
+ * claimed nothing although it found runs (all in busy or full repos) sends its claimers to the
+ * single claim (`alone`), which passes over such repos and looks further,
  * up to its own bound. Deadlock freedom is the single claim's: every lock is taken without
  * waiting or is already held.
  */
@@ -74,11 +85,12 @@ export function* claimLimitedBatchOnPostgres(
       const locked = claimersCandidates(db, first.match, p, capacity)
         .where(runningOfCandidateRepo(), '<', p.limit)
         .innerJoin('sessions as head', 'head.id', 'candidate.session_id')
-        .select(['candidate.id', 'candidate.repo'])
+        .select(['candidate.id', 'candidate.repo', 'candidate.lease_owner'])
+        .select(candidatePin(first.match).as('pin'))
         .forNoKeyUpdate(['candidate', 'head'])
         .skipLocked();
       // Materialized, so that each repo's lock is tried exactly once.
-      const statement = sql<{ id: string; taken: boolean }>`with picked as materialized (
+      const statement = sql<LookedRow>`with picked as materialized (
         ${locked}
       ), repos as materialized (
         select distinct picked.repo from picked
@@ -86,10 +98,11 @@ export function* claimLimitedBatchOnPostgres(
         select repos.repo, pg_try_advisory_xact_lock(${repoLockKeySql('repos.repo')}) as taken
         from repos
       )
-      select picked.id, locks.taken from picked join locks on locks.repo = picked.repo`;
+      select picked.id, picked.lease_owner, picked.pin, locks.taken
+      from picked join locks on locks.repo = picked.repo`;
       return { compile: () => statement.compile(db) };
     },
-  ) as CompiledQuery<{ id: string; taken: boolean }>;
+  ) as CompiledQuery<LookedRow>;
   const looked = yield* rowsOf(pick);
   if (looked.length === 0) return inputs.map(() => ({ outcome: 'none' }));
   const picked = looked.filter((row) => row.taken);
@@ -133,12 +146,19 @@ export function* claimLimitedBatchOnPostgres(
     const statement = claimBatchWrite(p, room);
     return { compile: () => statement.compile(db) };
   }) as CompiledQuery<ClaimedBatchRow>;
-  // Claimers left without a run ask again after a batch that claimed something, when the pick
-  // was full (more runs may lie behind it) or left runs unclaimed (a run no claimer of this
-  // batch got, such as another's second pinned run, may have taken its repo's room).
-  const answers = batchAnswers(inputs, yield* rowsOf(write), (_picked, served) =>
-    served > 0 && (looked.length >= capacity || looked.length > served) ? 'again' : 'none',
-  );
+  const rows = yield* rowsOf(write);
+  const claimedIds = new Set(rows.flatMap((row) => (row.claimer === null ? [] : [row.id])));
+  const unclaimed = looked.filter((row) => !claimedIds.has(row.id));
+  // After a batch that claimed something, a claimer left without a run asks again when the pick
+  // looked at a run it may take and did not claim it (its repo was full or busy, or a run no
+  // claimer got, such as another's second pinned run, took its repo's room), and claims alone
+  // when the pick was full of runs it may not take (pinned to the others): the single claim
+  // looks only at runs it may take.
+  const answers = batchAnswers(inputs, rows, (input, _picked, served) => {
+    if (served === 0) return 'none';
+    if (unclaimed.some((row) => mayTake(input, row.lease_owner, row.pin))) return 'again';
+    return looked.length >= capacity ? 'alone' : 'none';
+  });
   if (answers.some((answer) => answer.outcome === 'claimed')) return answers;
   // Everything it looked at was in a busy or full repo: the single claim passes over those.
   return inputs.map(() => ({ outcome: 'alone' }));

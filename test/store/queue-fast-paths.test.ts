@@ -928,14 +928,44 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
       await client.query('BEGIN');
       const answers = await runOperationAsync(claimLimitedBatchOnPostgres(db, inputs), execute);
       await client.query('COMMIT');
-      // Run 1 is picked (a and b together offer both) but goes to no one: run 3 takes r's room.
+      // Run 1 is picked (a and b together offer both) but goes to no one: run 3 takes r's room,
+      // and the others are told there is nothing for them (the pick was not full).
       expect(
         answers.map((answer) =>
           answer.outcome === 'claimed' ? answer.claimed.run.id : answer.outcome,
         ),
-      ).toEqual([runId(3), 'again', 'again']);
+      ).toEqual([runId(3), 'none', 'none']);
     });
     expect(await store.getRun(runId(1))).toMatchObject({ status: 'queued' });
+  });
+
+  it('sends claimers alone when runs pinned to another filled the pick of a limited batch', async () => {
+    for (let n = 1; n <= 6; n += 1) {
+      await createQueuedRun(store, n, {
+        repo: `/repos/r${n}`,
+        ...(n <= 4 ? { requirements: ['worker:a'] } : {}),
+      });
+    }
+    await withKysely(async (db, client) => {
+      const execute = async (query: CompiledQuery) =>
+        (await client.query(query.sql, [...query.parameters])).rows;
+      const inputs = ['a', 'd', 'e'].map((name) => ({
+        owner: `worker-${name}`,
+        nowIso: at(3_600_000),
+        leaseExpiresAt: at(3_660_000),
+        maxRunningPerRepo: 2,
+        match: { offers: [`worker:${name}`], anyAgent: true },
+      }));
+      await client.query('BEGIN');
+      const answers = await runOperationAsync(claimLimitedBatchOnPostgres(db, inputs), execute);
+      await client.query('COMMIT');
+      // The pick (4 runs) holds only a's: d and e take the single claim, which looks further.
+      expect(
+        answers.map((answer) =>
+          answer.outcome === 'claimed' ? answer.claimed.run.id : answer.outcome,
+        ),
+      ).toEqual([runId(1), 'alone', 'alone']);
+    });
   });
 
   it('claims the run reserved for the owner that names it, in one statement or the other', async () => {
