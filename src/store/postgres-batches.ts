@@ -28,7 +28,8 @@ const MAX_UPDATES_PER_STATEMENT = 32;
  * How often one claim is asked again before it takes the single claim instead. An `again`
  * follows a claim of its batch, but for one case no worker makes (batchAnswers); the bound
  * covers that case, and keeps a claimer from waiting through many batches that each serve
- * someone else (another worker's pinned runs filling a pick under a per-repo limit).
+ * someone else (under a per-repo limit, a claimer whose only run in the pick sat in a full repo
+ * while the rest was pinned to another worker that keeps claiming).
  */
 const MAX_CLAIM_AGAINS = 4;
 

@@ -196,8 +196,8 @@ function sharedOffersAndPins(first: WorkerMatch, inputs: readonly ClaimRunInput[
  * Each claimer's answer from the rows of claimBatchWrite. A claimer that got nothing is answered
  * `again` when its statement left a run unclaimed that it could have had (two of one session
  * were picked, only one can be chained per statement; two pinned to its worker, or reserved for
- * its owner, were picked); otherwise as `nothingLeft` says, given how many runs the statement
- * picked and claimed. A run left for a claimer is there because another run of its session, or
+ * its owner, were picked); otherwise as `nothingLeft` says, given the claimer and how many runs
+ * the statement picked and claimed. A run left for a claimer is there because another run of its session, or
  * of its group (owner, pin or neither), was handed out before it, so an `again` follows a claim
  * of the statement; one exception: claimers of one owner with different pins (no worker is such:
  * a worker's owner and pin are both its own name) may miss the runs reserved for that owner by

@@ -154,8 +154,8 @@ export function* claimLimitedBatchOnPostgres(
   // claimer got, such as another's second pinned run, took its repo's room), and claims alone
   // when the pick was full of runs it may not take (pinned to the others): the single claim
   // looks only at runs it may take.
-  const answers = batchAnswers(inputs, rows, (input, _picked, served) => {
-    if (served === 0) return 'none';
+  // (A batch that claimed nothing sends everyone alone, below.)
+  const answers = batchAnswers(inputs, rows, (input) => {
     if (unclaimed.some((row) => mayTake(input, row.lease_owner, row.pin))) return 'again';
     return looked.length >= capacity ? 'alone' : 'none';
   });
