@@ -39,31 +39,31 @@ export type ClaimedBatchRow = RunRow & {
 
 /**
  * PostgreSQL: the claims of several claimers in ONE statement, each recording the standard
- * `run.started` (claimStartedEvent). `inputs` share their match but for their pins (the
- * same offers but each worker's own name, or none; postgres-batches.ts) and have no run id, no per-repo limit and no events of their own; the store batches only such
- * claims here (kysely-store.ts), and those with a limit in postgres-limited-claim-batch.ts.
+ * `run.started` (claimStartedEvent). `inputs` share their match but for their pins (the same offers
+ * but each worker's own name, or none; postgres-batches.ts) and have no run id, no per-repo limit
+ * and no events of their own; the store batches only such claims here (kysely-store.ts), and those
+ * with a limit in postgres-limited-claim-batch.ts.
  *
- * The statement locks the best claimable runs together with their sessions, `FOR NO KEY UPDATE
- * SKIP LOCKED` as every PostgreSQL claim does (so it waits for no one, and PostgreSQL re-checks
- * each locked row on its newest committed version), keeps the first run of each session that a
- * claimer may take, hands them out (claimBatchWrite: a reserved run to a claimer of its owner, a
- * pinned run to the claimer of its pin, the others in order), and for each claims the run,
- * appends its
+ * The statement locks the best claimable runs together with their sessions, `FOR NO KEY UPDATE SKIP
+ * LOCKED` as every PostgreSQL claim does (so it waits for no one, and PostgreSQL re-checks each
+ * locked row on its newest committed version), keeps the first run of each session that a claimer
+ * may take, hands them out (claimBatchWrite: a reserved run to a claimer of its owner, a pinned run
+ * to the claimer of its pin, the others in order), and for each claims the run, appends its
  * `run.started` after the head it locked, and records the session's new head and status. The
- * event's canonical JSON and SHA-256 are computed by the server from the locked head, so there
- * is nothing to read first: one round trip and one commit for up to MAX_CLAIMS_PER_STATEMENT
- * claims, where claimAtPeek takes two for one. Strings that come from callers (owner, times)
- * arrive already JSON-encoded by JSON.stringify; ids and hashes are encoded by `to_json`, which
- * escapes text exactly as JSON.stringify does (test/store/queue-fast-paths.test.ts verifies the
- * chain of claims by owners that need every kind of escape, and `aas audit verify` would find a
- * difference). A session has one run through the store's own writes; should several of its runs
- * be queued at once, a statement claims at most one of them (the first a claimer may take, if
- * it is handed out) and the claimers left over that could have had another ask again.
+ * event's canonical JSON and SHA-256 are computed by the server from the locked head, so there is
+ * nothing to read first: one round trip and one commit for up to MAX_CLAIMS_PER_STATEMENT claims,
+ * where claimAtPeek takes two for one. Strings that come from callers (owner, times) arrive already
+ * JSON-encoded by JSON.stringify; ids and hashes are encoded by `to_json`, which escapes text
+ * exactly as JSON.stringify does (test/store/queue-fast-paths.test.ts verifies the chain of claims
+ * by owners that need every kind of escape, and `aas audit verify` would find a difference). A
+ * session has one run through the store's own writes; should several of its runs be queued at once,
+ * a statement claims at most one of them (the first a claimer may take, if it is handed out) and
+ * the claimers left over that could have had another ask again.
  *
- * A claimer is answered `again` when its batch left runs unclaimed that it could have had (two
- * of one session were picked, only one can be chained per statement), and `alone` when the
- * batch picked as many runs as it could but none it could have (runs pinned to the other
- * claimers crowded the pick; the single claim looks only at runs it may take).
+ * A claimer is answered `again` when its batch left runs unclaimed that it could have had (two of
+ * one session were picked, only one can be chained per statement), and `alone` when the batch
+ * picked as many runs as it could but none it could have (runs pinned to the other claimers crowded
+ * the pick; the single claim looks only at runs it may take).
  */
 export function* claimBatchOnPostgres(
   db: Kysely<DatabaseSchema>,
@@ -194,14 +194,14 @@ function sharedOffersAndPins(first: WorkerMatch, inputs: readonly ClaimRunInput[
 
 /**
  * Each claimer's answer from the rows of claimBatchWrite. A claimer that got nothing is answered
- * `again` when its statement left a run unclaimed that it could have had (two of one session
- * were picked, only one can be chained per statement; two pinned to its worker, or reserved for
- * its owner, were picked); otherwise as `nothingLeft` says, given the claimer and how many runs
- * the statement picked and claimed. A run left for a claimer is there because another run of its session, or
- * of its group (owner, pin or neither), was handed out before it, so an `again` follows a claim
- * of the statement; one exception: claimers of one owner with different pins (no worker is such:
- * a worker's owner and pin are both its own name) may miss the runs reserved for that owner by
- * rank, claiming nothing. The store bounds how often one claim is asked again
+ * `again` when its statement left a run unclaimed that it could have had (two of one session were
+ * picked, only one can be chained per statement; two pinned to its worker, or reserved for its
+ * owner, were picked); otherwise as `nothingLeft` says, given the claimer and how many runs the
+ * statement picked and claimed. A run left for a claimer is there because another run of its
+ * session, or of its group (owner, pin or neither), was handed out before it, so an `again` follows
+ * a claim of the statement; one exception: claimers of one owner with different pins (no worker is
+ * such: a worker's owner and pin are both its own name) may miss the runs reserved for that owner
+ * by rank, claiming nothing. The store bounds how often one claim is asked again
  * (postgres-batches.ts).
  */
 export function batchAnswers(
