@@ -562,6 +562,30 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
     }
   }
 
+  /**
+   * One limited claim batch (limit 2) of workers offering their own names, committed: each
+   * worker's claimed run id, or its outcome.
+   */
+  function limitedBatchOfWorkers(names: readonly string[]): Promise<string[]> {
+    return withKysely(async (db, client) => {
+      const execute = async (query: CompiledQuery) =>
+        (await client.query(query.sql, [...query.parameters])).rows;
+      const inputs = names.map((name) => ({
+        owner: `worker-${name}`,
+        nowIso: at(3_600_000),
+        leaseExpiresAt: at(3_660_000),
+        maxRunningPerRepo: 2,
+        match: { offers: [`worker:${name}`], anyAgent: true },
+      }));
+      await client.query('BEGIN');
+      const answers = await runOperationAsync(claimLimitedBatchOnPostgres(db, inputs), execute);
+      await client.query('COMMIT');
+      return answers.map((answer) =>
+        answer.outcome === 'claimed' ? answer.claimed.run.id : answer.outcome,
+      );
+    });
+  }
+
   /** Another client's transaction holding one row, until `commit`; `close` ends it either way. */
   async function holdRow(table: 'runs' | 'sessions', id: string) {
     const holder = new pg.Client({ connectionString: fixture.databaseUrl });
@@ -915,27 +939,9 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
     expect((await claim(store, 'worker-busy', { runId: runId(4) }))?.run.id).toBe(runId(4));
     await createQueuedRun(store, 1, { repo: '/repos/r', requirements: ['worker:a', 'worker:b'] });
     await createQueuedRun(store, 3, { repo: '/repos/r' });
-    await withKysely(async (db, client) => {
-      const execute = async (query: CompiledQuery) =>
-        (await client.query(query.sql, [...query.parameters])).rows;
-      const inputs = ['a', 'b', 'd'].map((name) => ({
-        owner: `worker-${name}`,
-        nowIso: at(3_600_000),
-        leaseExpiresAt: at(3_660_000),
-        maxRunningPerRepo: 2,
-        match: { offers: [`worker:${name}`], anyAgent: true },
-      }));
-      await client.query('BEGIN');
-      const answers = await runOperationAsync(claimLimitedBatchOnPostgres(db, inputs), execute);
-      await client.query('COMMIT');
-      // Run 1 is picked (a and b together offer both) but goes to no one: run 3 takes r's room,
-      // and the others are told there is nothing for them (the pick was not full).
-      expect(
-        answers.map((answer) =>
-          answer.outcome === 'claimed' ? answer.claimed.run.id : answer.outcome,
-        ),
-      ).toEqual([runId(3), 'none', 'none']);
-    });
+    // Run 1 is picked (a and b together offer both) but goes to no one: run 3 takes r's room,
+    // and the others are told there is nothing for them (the pick was not full).
+    expect(await limitedBatchOfWorkers(['a', 'b', 'd'])).toEqual([runId(3), 'none', 'none']);
     expect(await store.getRun(runId(1))).toMatchObject({ status: 'queued' });
   });
 
@@ -946,26 +952,8 @@ describe.skipIf(postgres?.available !== true)('queue fast paths: postgres only',
         ...(n <= 4 ? { requirements: ['worker:a'] } : {}),
       });
     }
-    await withKysely(async (db, client) => {
-      const execute = async (query: CompiledQuery) =>
-        (await client.query(query.sql, [...query.parameters])).rows;
-      const inputs = ['a', 'd', 'e'].map((name) => ({
-        owner: `worker-${name}`,
-        nowIso: at(3_600_000),
-        leaseExpiresAt: at(3_660_000),
-        maxRunningPerRepo: 2,
-        match: { offers: [`worker:${name}`], anyAgent: true },
-      }));
-      await client.query('BEGIN');
-      const answers = await runOperationAsync(claimLimitedBatchOnPostgres(db, inputs), execute);
-      await client.query('COMMIT');
-      // The pick (4 runs) holds only a's: d and e take the single claim, which looks further.
-      expect(
-        answers.map((answer) =>
-          answer.outcome === 'claimed' ? answer.claimed.run.id : answer.outcome,
-        ),
-      ).toEqual([runId(1), 'alone', 'alone']);
-    });
+    // The pick (4 runs) holds only a's: d and e take the single claim, which looks further.
+    expect(await limitedBatchOfWorkers(['a', 'd', 'e'])).toEqual([runId(1), 'alone', 'alone']);
   });
 
   it('claims the run reserved for the owner that names it, in one statement or the other', async () => {
