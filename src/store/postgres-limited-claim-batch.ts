@@ -114,32 +114,34 @@ export function* claimLimitedBatchOnPostgres(
     ...forWrite,
     limit,
     runIds: picked.map((row) => row.id),
+    // Their pins as the pick found them, so the write need not look them up again.
+    runPins: picked.map((row) => row.pin),
     origin: announcementOrigin(db) ?? null,
   };
-  const write = cachedStatement(db, `limitedClaimWrite:${capacity}:${matchShape}`, values, (p) => {
+  const write = cachedStatement(db, `limitedClaimWrite:${capacity}`, values, (p) => {
     // The runs the pick locked that a claimer may take (by owner and pin: one no claimer may
     // take must not use up its repo's room), as many per repo as its running runs leave room
     // for now.
-    const pin = candidatePin(first.match);
     const room = sql`select ranked.id, ranked.session_id, ranked.priority, ranked.created_at,
         ranked.lease_owner, ranked.head_seq, ranked.head_hash, ranked.pin
       from (
         select candidate.id, candidate.session_id, candidate.priority, candidate.created_at,
           candidate.lease_owner, head.last_seq as head_seq, head.last_hash as head_hash,
-          ${pin} as pin,
+          picked.pin,
           row_number() over (
             partition by candidate.repo
             order by candidate.priority desc, candidate.created_at, candidate.id
           ) as repo_rank,
           ${runningOfCandidateRepo()} as repo_running
-        from runs as candidate
+        from unnest(cast(${p.runIds} as text[]), cast(${p.runPins} as text[]))
+          as picked(id, pin)
+        join runs as candidate on candidate.id = picked.id
         join sessions as head on head.id = candidate.session_id
-        where candidate.id = any(cast(${p.runIds} as text[]))
-          and candidate.status = ${sql.lit(RunStatus.queued)}
+        where candidate.status = ${sql.lit(RunStatus.queued)}
           and exists (
             select from claimers
             where (candidate.lease_owner is null or claimers.owner = candidate.lease_owner)
-              and (${pin} is null or claimers.pin = ${pin})
+              and (picked.pin is null or claimers.pin = picked.pin)
           )
       ) as ranked
       where ranked.repo_rank <= cast(${p.limit} as integer) - ranked.repo_running`;
