@@ -171,6 +171,31 @@ describe('planFire', () => {
     expect(then).toMatchObject({ fire: true, slotMs: ms('2026-01-01T13:00:00Z'), missedSlots: 0 });
   });
 
+  it('a grace longer than the period does not fire every slot a downtime passed', () => {
+    const everyMinute: ScheduleTiming = {
+      kind: 'interval',
+      everySec: 60,
+      startMs: ms('2026-01-01T10:00:00Z'),
+    };
+    const now = ms('2026-01-01T10:30:00Z');
+    const hourGrace = 60 * MINUTE;
+    const runOnce = planFire(
+      due('2026-01-01T10:00:00.000Z', 'run_once'),
+      everyMinute,
+      now,
+      hourGrace,
+    );
+    expect(runOnce).toEqual({
+      slotMs: now,
+      fire: true,
+      missedSlots: 30,
+      nextMs: ms('2026-01-01T10:31:00Z'),
+      lateMs: 0,
+    });
+    const skip = planFire(due('2026-01-01T10:00:00.000Z', 'skip'), everyMinute, now, hourGrace);
+    expect(skip).toMatchObject({ fire: false, missedSlots: 30, nextMs: now });
+  });
+
   it('a once schedule missed by a downtime runs once or is skipped, then is finished', () => {
     const once: ScheduleTiming = { kind: 'once', atMs: ms('2026-01-01T10:00:00Z') };
     const now = ms('2026-01-02T00:00:00Z');

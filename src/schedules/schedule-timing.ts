@@ -201,14 +201,12 @@ export function planFire(
   if (schedule.pausedAt !== null || schedule.nextFireAt === null) return null;
   const dueMs = Date.parse(schedule.nextFireAt);
   if (dueMs > nowMs) return null;
-  if (nowMs - dueMs <= graceMs) {
-    return {
-      slotMs: dueMs,
-      fire: true,
-      missedSlots: 0,
-      nextMs: nextSlotAfter(timing, dueMs),
-      lateMs: nowMs - dueMs,
-    };
+  // On time only while no later slot has passed too: with a grace as long as the period (an
+  // hour's grace, a minute's interval), a downtime within the grace would otherwise fire every
+  // slot it passed, one by one, whatever the misfire policy.
+  const afterDue = nextSlotAfter(timing, dueMs);
+  if (nowMs - dueMs <= graceMs && (afterDue === null || afterDue > nowMs)) {
+    return { slotMs: dueMs, fire: true, missedSlots: 0, nextMs: afterDue, lateMs: nowMs - dueMs };
   }
   const { latestMs, count } = slotsThrough(timing, dueMs, nowMs);
   const afterLatest = nextSlotAfter(timing, latestMs);

@@ -27,7 +27,7 @@ function scriptedLink(script: { failures: number; answer: unknown }) {
   return { link, sent };
 }
 
-function storeOver(link: ControlPlaneLink, clock: ManualClock, leaseMs: number) {
+function storeOver(link: ControlPlaneLink, clock: ManualClock, leaseMs: number, jitter = 1) {
   const expiresAtMs = clock.nowMs() + leaseMs;
   const slept: number[] = [];
   const store = new RemoteRunStore(
@@ -40,6 +40,7 @@ function storeOver(link: ControlPlaneLink, clock: ManualClock, leaseMs: number) 
         slept.push(ms);
         clock.advance(ms);
       },
+      random: () => jitter,
     },
     { runId: 'run_1', sessionId: 'ses_1', fencingToken: 3, deadline: () => ({ expiresAtMs }) },
   );
@@ -62,6 +63,14 @@ describe('RemoteRunStore', () => {
     // Four tries of write 1 (three lost), then write 2 once.
     expect(numbers).toEqual([1, 1, 1, 1, 2]);
     expect(slept).toEqual([250, 500, 1_000]);
+  });
+
+  it('draws each wait in the upper half of its step, so cut-off workers do not retry in step', async () => {
+    const clock = new ManualClock(0);
+    const { link } = scriptedLink({ failures: 3, answer: { op: 'appendEvents', events: [] } });
+    const { store, slept } = storeOver(link, clock, 30_000, 0);
+    await store.appendEvents('ses_1', [event]);
+    expect(slept).toEqual([125, 250, 500]);
   });
 
   it('gives the run up as fenced once the lease would have lapsed', async () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AasError, type Clock, type Logger, normaliseError } from '../kernel/index.js';
+import { retryBackoffMs } from '../queue/index.js';
 import type { RunStore } from '../runner/index.js';
 import type {
   AttemptRecord,
@@ -50,7 +51,11 @@ export interface LeaseDeadline {
   readonly expiresAtMs: number;
 }
 
-/** Waits between retries of a request the control plane did not answer: 250 ms doubling to 5 s. */
+/**
+ * Waits between retries of a request the control plane did not answer: 250 ms doubling to 5 s,
+ * each drawn in [step/2, step] (retryBackoffMs), so that the workers a restarted control plane
+ * lost together do not all come back at the same instant.
+ */
 const RETRY_FIRST_MS = 250;
 const RETRY_MAX_MS = 5_000;
 
@@ -71,6 +76,8 @@ export class RemoteRunStore implements RunStore {
       readonly log: Logger;
       /** Sleeps `ms` (injected so tests need not wait). */
       readonly sleep: (ms: number) => Promise<void>;
+      /** Jitter of the waits between retries (tests fix it); Math.random otherwise. */
+      readonly random?: () => number;
     },
     private readonly lease: {
       readonly runId: string;
@@ -208,7 +215,7 @@ export class RemoteRunStore implements RunStore {
   }
 
   async #retrying<T>(what: string, send: () => Promise<T>): Promise<T> {
-    let waitMs = RETRY_FIRST_MS;
+    let failures = 0;
     for (;;) {
       try {
         return await send();
@@ -223,12 +230,20 @@ export class RemoteRunStore implements RunStore {
             { runId: this.lease.runId, lastError: error.message },
           );
         }
+        failures += 1;
+        const waitMs = Math.min(
+          retryBackoffMs(
+            failures,
+            { baseMs: RETRY_FIRST_MS, maxMs: RETRY_MAX_MS },
+            this.deps.random,
+          ),
+          leftMs,
+        );
         this.deps.log.warn(
           { runId: this.lease.runId, op: what, err: error.message, retryInMs: waitMs },
           'control plane unreachable: retrying',
         );
-        await this.deps.sleep(Math.min(waitMs, leftMs));
-        waitMs = Math.min(RETRY_MAX_MS, waitMs * 2);
+        await this.deps.sleep(waitMs);
       }
     }
   }

@@ -8,6 +8,7 @@ import {
   normaliseError,
 } from '../kernel/index.js';
 import { type NamedLayer, validatePolicyLayer } from '../policy/index.js';
+import { retryBackoffMs } from '../queue/index.js';
 import {
   type ExecutionDeps,
   executeClaimedRun,
@@ -43,7 +44,10 @@ export interface RemoteWorkerAgentSettings {
    * of held runs never are.
    */
   readonly cacheMaxIdleMs: number;
-  /** Pause after a claim failed because the control plane was away: 1 s doubling to 30 s. */
+  /**
+   * Pause after a claim failed because the control plane was away: 1 s doubling to 30 s, each
+   * drawn in [step/2, step].
+   */
   readonly backoff: { readonly firstMs: number; readonly maxMs: number };
 }
 
@@ -103,6 +107,8 @@ export class RemoteWorkerAgent {
       readonly clock: Clock;
       readonly log: Logger;
       readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+      /** Jitter of the pauses between retries (tests fix it); Math.random otherwise. */
+      readonly random?: () => number;
     },
     private readonly settings: RemoteWorkerAgentSettings,
   ) {}
@@ -209,12 +215,13 @@ export class RemoteWorkerAgent {
   }
 
   async #loop(): Promise<void> {
-    let backoffMs = this.settings.backoff.firstMs;
+    let failures = 0;
     while (!this.#draining) {
       let grant: LeaseGrant | null;
+      const askedAtMs = this.deps.clock.nowMs();
       try {
         grant = await this.deps.link.claimRun(this.settings.claimWaitSec, this.#claiming.signal);
-        backoffMs = this.settings.backoff.firstMs;
+        failures = 0;
       } catch (thrown) {
         if (this.#claiming.signal.aborted) break;
         const error = normaliseError(thrown);
@@ -228,12 +235,22 @@ export class RemoteWorkerAgent {
           this.stopNow();
           break;
         }
-        this.deps.log.warn({ err: error.message, retryInMs: backoffMs }, 'claim failed: retrying');
-        await this.deps.sleep(backoffMs, this.#claiming.signal).catch(() => undefined);
-        backoffMs = Math.min(this.settings.backoff.maxMs, backoffMs * 2);
+        failures += 1;
+        const pauseMs = this.#backoffMs(failures);
+        this.deps.log.warn({ err: error.message, retryInMs: pauseMs }, 'claim failed: retrying');
+        await this.deps.sleep(pauseMs, this.#claiming.signal).catch(() => undefined);
         continue;
       }
-      if (grant === null) continue;
+      if (grant === null) {
+        // Empty long before the wait was up (a server shutting down, a proxy cutting long polls
+        // short): pause as after a first failure instead of asking again at once, over and over.
+        const answeredAfterMs = this.deps.clock.nowMs() - askedAtMs;
+        const early = answeredAfterMs < (this.settings.claimWaitSec * 1_000) / 2;
+        if (early && !this.#claiming.signal.aborted) {
+          await this.deps.sleep(this.#backoffMs(1), this.#claiming.signal).catch(() => undefined);
+        }
+        continue;
+      }
       await this.#execute(grant);
     }
   }
@@ -259,7 +276,13 @@ export class RemoteWorkerAgent {
     this.#held.set(grant.runId, held);
     const log = this.deps.log.child({ runId: grant.runId, claim: grant.claim });
     const store = new RemoteRunStore(
-      { link: this.deps.link, clock: this.deps.clock, log, sleep: (ms) => this.deps.sleep(ms) },
+      {
+        link: this.deps.link,
+        clock: this.deps.clock,
+        log,
+        sleep: (ms) => this.deps.sleep(ms),
+        ...(this.deps.random === undefined ? {} : { random: this.deps.random }),
+      },
       {
         runId: grant.runId,
         sessionId: grant.sessionId,
@@ -368,8 +391,18 @@ export class RemoteWorkerAgent {
     }
   }
 
+  /**
+   * The pause after `failures` failures in a row: doubling from `backoff.firstMs` up to
+   * `backoff.maxMs`, each drawn in [step/2, step] so that the workers a restarted control plane
+   * lost together do not all come back at the same instant.
+   */
+  #backoffMs(failures: number): number {
+    const { firstMs, maxMs } = this.settings.backoff;
+    return retryBackoffMs(failures, { baseMs: firstMs, maxMs }, this.deps.random);
+  }
+
   async #retryingWhileHeld<T>(grant: LeaseGrant, send: () => Promise<T>): Promise<T> {
-    let waitMs = this.settings.backoff.firstMs;
+    let failures = 0;
     for (;;) {
       try {
         return await send();
@@ -377,14 +410,19 @@ export class RemoteWorkerAgent {
         const error = normaliseError(thrown);
         const held = this.#held.get(grant.runId);
         if (!this.deps.link.isTransient(error) || held === undefined) throw error;
-        if (held.deadline.expiresAtMs <= this.deps.clock.nowMs()) {
+        const leftMs = held.deadline.expiresAtMs - this.deps.clock.nowMs();
+        if (leftMs <= 0) {
           throw new AasError(
             'LEASE_FENCED',
             `the lease of ${grant.runId} lapsed while the control plane was away`,
           );
         }
-        await this.deps.sleep(waitMs);
-        waitMs = Math.min(this.settings.backoff.maxMs, waitMs * 2);
+        failures += 1;
+        // Never past the lease, and not at all once the run was stopped (lost, or stop now).
+        await this.deps
+          .sleep(Math.min(this.#backoffMs(failures), leftMs), held.stop.signal)
+          .catch(() => undefined);
+        if (held.stop.signal.aborted) throw error;
       }
     }
   }
@@ -416,12 +454,16 @@ export class RemoteWorkerAgent {
       runId: held.grant.runId,
       fencingToken: held.grant.fencingToken,
     }));
+    const sentTokens = new Map(leases.map((lease) => [lease.runId, lease.fencingToken]));
     try {
       const reply = await this.deps.link.workerHeartbeat(leases, { draining });
       if (draining) this.#drainReported = true;
       for (const { runId, order } of reply.runs) {
         const held = this.#held.get(runId);
-        if (held === undefined) continue;
+        // The order speaks of the lease this beat carried: a run claimed again meanwhile (its
+        // earlier lease lapsed, the sweep requeued it, this worker took it anew) holds a newer
+        // token, which that "lost" is not about, and which this beat did not renew.
+        if (held === undefined || held.grant.fencingToken !== sentTokens.get(runId)) continue;
         if (order === 'lost') {
           held.order = 'lost';
           held.stop.abort();

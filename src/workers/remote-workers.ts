@@ -112,6 +112,7 @@ export class RemoteWorkers {
     waitMs: number,
     signal?: AbortSignal,
   ): Promise<RemoteLease | null> {
+    this.#refuseIfStopped();
     // A worker that claims is not draining itself: this is a new process, or it never was.
     let current = await this.deps.store.recordWorkerSeen(
       worker.id,
@@ -130,6 +131,7 @@ export class RemoteWorkers {
         if (current.revokedAt !== null) return null;
         // Gone already: claim nothing for a request nobody waits on.
         if (gone()) return null;
+        this.#refuseIfStopped();
         if (!current.draining) {
           const claimed = await this.deps.queue.claim(worker.id, { match });
           if (claimed !== null) {
@@ -146,7 +148,7 @@ export class RemoteWorkers {
             return this.#leaseOf(claimed.run, claimed.fence);
           }
         }
-        if (ended.aborted || this.#stopped) return null;
+        if (ended.aborted) return null;
         await this.#wait(ended);
         current = (await this.deps.store.getWorker(worker.id)) ?? current;
       }
@@ -386,10 +388,22 @@ export class RemoteWorkers {
     return this.#waiting.size;
   }
 
-  /** Ends every waiting claim (the server is closing): they answer "nothing" at once. */
+  /**
+   * The server is closing: every waiting claim, and every claim from now on, is refused as
+   * unavailable (503) without claiming anything. Not "nothing" (204): a worker asks again at
+   * once after an empty answer, and would spin against this server for its whole shutdown grace
+   * while runs still went out; a 503 makes it back off, or try another replica.
+   */
   stop(): void {
     this.#stopped = true;
     for (const wake of this.#waiting) wake();
+  }
+
+  #refuseIfStopped(): void {
+    if (!this.#stopped) return;
+    throw new AasError('SERVER_UNAVAILABLE', 'this server is shutting down: it hands out no runs', {
+      hint: 'ask again after a pause, or ask another replica',
+    });
   }
 
   /** Resolves on a queued or requeued run, after `pollMs`, on abort, or on stop. */

@@ -146,6 +146,33 @@ for (const dialect of dialects) {
       expect(await api.store.getRun(runId)).toMatchObject({ status: 'running', claimCount: 1 });
     });
 
+    it('a server shutting down refuses claims (503), waiting or new, and hands out nothing', async () => {
+      const closing = await startApi(fixture);
+      try {
+        const worker = await enrolAndRegister(closing, { labels: ['closing'] });
+        const waiting = claimRequest(closing, worker.credential, 30);
+        while (closing.remoteWorkers.waiting === 0) {
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        closing.remoteWorkers.stop();
+        await expectError(await waiting, 'SERVER_UNAVAILABLE');
+        // A run only this worker could take stays queued: asking again gets the same answer
+        // rather than the run, or an empty answer to ask again at once on.
+        const { runId } = await submitQueued(closing, { requireLabels: ['closing'] });
+        await expectError(await claimRequest(closing, worker.credential, 30), 'SERVER_UNAVAILABLE');
+        expect(await closing.store.getRun(runId)).toMatchObject({
+          status: 'queued',
+          claimCount: 0,
+        });
+        // Another replica, still serving, hands it out.
+        const served = await claimRequest(api, worker.credential);
+        expect(served.status).toBe(200);
+        expect(((await served.json()) as Lease).runId).toBe(runId);
+      } finally {
+        await closing.close();
+      }
+    });
+
     it('ends cancelled, not queued, a claim given back after a cancel was requested', async () => {
       const worker = await enrolAndRegister(api);
       const { runId } = await submitQueued(api, { priority: 9 });

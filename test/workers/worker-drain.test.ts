@@ -99,6 +99,46 @@ describe('the worker program draining itself', () => {
     }
   });
 
+  it('pauses after an empty answer that came long before its wait was up, instead of asking again at once', async () => {
+    const link = fakeLink();
+    let claims = 0;
+    const slept: number[] = [];
+    const quick: ControlPlaneLink = {
+      ...link,
+      // Two answers at once, as from a server shutting down, then the usual long wait.
+      claimRun: (waitSec, signal) => {
+        claims += 1;
+        return claims <= 2 ? Promise.resolve(null) : link.claimRun(waitSec, signal);
+      },
+    };
+    const agent = new RemoteWorkerAgent(
+      {
+        link: quick,
+        execution: {} as WorkerExecutionDeps,
+        workerId: 'wrk_test',
+        clock: systemClock,
+        log: silentLogger,
+        sleep: async (ms) => {
+          slept.push(ms);
+        },
+        random: () => 0,
+      },
+      {
+        concurrency: 1,
+        claimWaitSec: 25,
+        cacheDir: '/nonexistent',
+        cacheMaxIdleMs: 3_600_000,
+        backoff: { firstMs: 400, maxMs: 10_000 },
+      },
+    );
+    const running = agent.run();
+    await vi.waitFor(() => expect(claims).toBe(3));
+    agent.drain();
+    await running;
+    // One pause after each early answer, the first step's lower bound (jitter fixed at 0).
+    expect(slept).toEqual([200, 200]);
+  });
+
   it('refused by the control plane, stops without a heartbeat', async () => {
     const link = fakeLink({ refuseClaims: true });
     await expect(agentOn(link).run()).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
