@@ -290,11 +290,26 @@ export function* updateSchedule(
   );
 }
 
-/** Removes the schedule and its fire records; the sessions it created stay (they are history). */
+/**
+ * Removes the schedule and its fire records; the sessions it created stay (they are history).
+ * The schedule row is locked first, by the same version bump a fire makes: a fire in flight
+ * (PostgreSQL, READ COMMITTED) has it locked and has added its fire row, so the delete waits for
+ * it, then removes that row too; deleting the fires first would miss it, and the schedule's
+ * delete would fail on the foreign key. A fire that comes after finds the row gone (`stale`).
+ */
 export function* deleteSchedule(
   db: Kysely<DatabaseSchema>,
   id: string,
 ): SqlOperation<ScheduleRecord> {
+  const locked = yield* rowsOf(
+    db
+      .updateTable('schedules')
+      .set((eb) => ({ version: eb('version', '+', 1) }))
+      .where('id', '=', id)
+      .returning('id')
+      .compile(),
+  );
+  if (locked.length === 0) throw scheduleNotFound(id);
   yield* rowsOf(db.deleteFrom('schedule_fires').where('schedule_id', '=', id).compile());
   const [row] = yield* rowsOf(
     db.deleteFrom('schedules').where('id', '=', id).returningAll().compile(),

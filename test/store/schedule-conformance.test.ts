@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAasError } from '../../src/kernel/index.js';
 import type {
@@ -217,6 +218,47 @@ for (const dialect of dialects) {
       // The name is free again.
       await store.createSchedule(newSchedule(3, { name: 'nightly-2' }));
     });
+
+    it.skipIf(dialect.name !== 'postgres')(
+      'a delete that meets a fire in flight waits for it, then removes its record too',
+      async () => {
+        await store.createSchedule(newSchedule(2));
+        const url = fixture.databaseUrl;
+        if (url === undefined) throw new Error('PostgreSQL fixture without a URL');
+        const firing = new pg.Client({ connectionString: url });
+        await firing.connect();
+        try {
+          // A fire half done: the schedule row locked by its version bump, its fire row added.
+          await firing.query('begin');
+          await firing.query('update schedules set version = version + 1 where id = $1', [
+            scheduleId(2),
+          ]);
+          await firing.query(
+            `insert into schedule_fires (schedule_id, trigger, slot_at, outcome, missed_slots,
+               recorded_at, recorded_by) values ($1, 'manual', $2, 'skipped', 0, $2, 'test')`,
+            [scheduleId(2), at(1_000)],
+          );
+          const deleting = store.deleteSchedule(scheduleId(2)).then(
+            () => 'deleted',
+            (error: unknown) => (isAasError(error) ? error.code : String(error)),
+          );
+          // The delete waits on the fire's lock before the fire commits.
+          for (;;) {
+            const waiting = await firing.query(
+              `select count(*)::int as n from pg_stat_activity
+               where wait_event_type = 'Lock' and datname = current_database()`,
+            );
+            if (waiting.rows[0].n > 0) break;
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+          await firing.query('commit');
+          expect(await deleting).toBe('deleted');
+          expect(await store.getSchedule(scheduleId(2))).toBeNull();
+        } finally {
+          await firing.end();
+        }
+      },
+    );
 
     it('lists due schedules earliest first, never paused or finished ones', async () => {
       await store.createSchedule(newSchedule(3, { nextFireAt: at(3_000) }));
