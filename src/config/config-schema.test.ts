@@ -65,6 +65,21 @@ describe('parseConfig', () => {
     }
   });
 
+  it('refuses a misfire grace shorter than two scheduler ticks, which would make every slot late', () => {
+    const short = failure({
+      env: { AAS_SCHEDULER_TICK_MS: '1000', AAS_SCHEDULER_MISFIRE_GRACE_MS: '1500' },
+      cwd: '/',
+    });
+    expect(short.code).toBe('CONFIG_INVALID');
+    expect(short.details.field).toBe('AAS_SCHEDULER_MISFIRE_GRACE_MS');
+    expect(short.describe()).toMatch(/at least twice AAS_SCHEDULER_TICK_MS/);
+    const env = { AAS_SCHEDULER_TICK_MS: '1000', AAS_SCHEDULER_MISFIRE_GRACE_MS: '2000' };
+    expect(parseConfig({ env, cwd: '/' }).scheduler.misfireGraceMs).toBe(2_000);
+    // A replica that fires nothing has no ticks to be late by.
+    const off = { AAS_SCHEDULER_TICK_MS: '0', AAS_SCHEDULER_MISFIRE_GRACE_MS: '0' };
+    expect(parseConfig({ env: off, cwd: '/' }).scheduler.misfireGraceMs).toBe(0);
+  });
+
   it('reads the session and repository-day model budgets, none by default', () => {
     expect(parseConfig({ env: {}, cwd: '/' }).budgets).toEqual({});
     const config = parseConfig({

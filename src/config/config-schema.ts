@@ -82,7 +82,7 @@ export const CONFIG_ENV_VARS = {
   AAS_SCHEDULER_TICK_MS:
     'how often `aas start` looks for due schedules, ms; default 1000 (0 = this server fires none)',
   AAS_SCHEDULER_MISFIRE_GRACE_MS:
-    "how late a schedule's slot may fire and still count as on time, ms; later is a misfire, handled by the schedule's policy; default 60000",
+    "how late a schedule's slot may fire and still count as on time, ms; later is a misfire, handled by the schedule's policy; at least twice AAS_SCHEDULER_TICK_MS; default 60000",
   AAS_GITHUB_REPOSITORIES:
     'owner/name repositories, comma-separated, a job may name for pull requests when its remote URL does not say which (a mirror, a local path)',
   AAS_REPO_URL_HOSTS:
@@ -207,7 +207,14 @@ const ConfigSchema = z
           .refine((ms) => ms === 0 || (ms >= 50 && ms <= 60_000), 'must be 0 (off) or 50 to 60000'),
         misfireGraceMs: z.number().int().min(0).max(86_400_000),
       })
-      .strict(),
+      .strict()
+      // A tick finds a slot up to one tick late; with a shorter grace every slot is a misfire,
+      // and a `skip` schedule would never fire at all.
+      .refine(({ tickMs, misfireGraceMs }) => tickMs === 0 || misfireGraceMs >= 2 * tickMs, {
+        path: ['misfireGraceMs'],
+        message:
+          'must be at least twice AAS_SCHEDULER_TICK_MS: a slot is seen up to one tick late, so a shorter grace makes every slot a misfire',
+      }),
     repoUrls: z
       .object({
         hosts: z
