@@ -328,9 +328,10 @@ export class ScheduleService {
     }
     const current = await this.#require(idOrName);
     const timing = timingOf(current);
+    // Paused: the slots a resume now would give (it passes over a slot at this very instant).
     const fromMs =
       current.pausedAt !== null
-        ? this.#deps.clock.nowMs()
+        ? firstSlotOfNewTiming(timing, this.#deps.clock.nowMs())
         : current.nextFireAt === null
           ? null
           : Date.parse(current.nextFireAt);

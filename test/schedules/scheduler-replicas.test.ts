@@ -191,6 +191,19 @@ for (const dialect of dialects) {
       expect(fires.map((f) => f.trigger).sort()).toEqual(['manual', 'schedule']);
       expect(fires.find((f) => f.trigger === 'manual')?.runId).toBe(manual.runId);
     });
+    it("a paused schedule's preview starts where a resume would, also at a slot's very instant", async () => {
+      await service.create(
+        { name: 'daily-9', timing: { kind: 'cron', cron: '0 9 * * *', timezone: 'UTC' }, job },
+        'alice',
+      );
+      await service.pause('daily-9', 'alice');
+      clock.set(T0 + 60 * MINUTE); // 09:00:00.000, the slot itself
+      const preview = await service.preview('daily-9', 2);
+      const resumed = await service.resume('daily-9', 'alice');
+      expect(preview.times[0]).toBe(resumed.nextFireAt);
+      expect(preview.times).toEqual(['2026-03-03T09:00:00.000Z', '2026-03-04T09:00:00.000Z']);
+    });
+
     it('a stored job that no longer parses pauses its schedule instead of firing', async () => {
       await fixture.store.createSchedule({
         id: 'sch_00000000000000000000000b',
