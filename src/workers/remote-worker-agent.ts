@@ -27,7 +27,8 @@ import {
   repoUrlCacheKey,
 } from '../workspaces/index.js';
 import type { ControlPlaneLink, LeaseGrant } from './control-plane-link.js';
-import { type LeaseDeadline, RemoteRunStore } from './remote-run-store.js';
+import { applyHeartbeatOrders, type HeldLease } from './held-lease.js';
+import { RemoteRunStore } from './remote-run-store.js';
 
 /** How often a running worker looks for idle cache repositories. */
 const CACHE_SWEEP_EVERY_MS = 60 * 60 * 1000;
@@ -56,14 +57,6 @@ export type WorkerExecutionDeps = Omit<
   ExecutionDeps,
   'store' | 'owner' | 'serverPolicy' | 'budgets' | 'runLeaseMs'
 >;
-
-interface HeldLease {
-  readonly grant: LeaseGrant;
-  deadline: LeaseDeadline;
-  order: 'ok' | 'cancel' | 'lost';
-  /** Stops the sandbox: the run was lost, or the worker must stop now. */
-  readonly stop: AbortController;
-}
 
 export interface RemoteWorkerStatus {
   readonly state: 'online' | 'busy' | 'draining' | 'stopped';
@@ -458,24 +451,11 @@ export class RemoteWorkerAgent {
     try {
       const reply = await this.deps.link.workerHeartbeat(leases, { draining });
       if (draining) this.#drainReported = true;
-      for (const { runId, order } of reply.runs) {
-        const held = this.#held.get(runId);
-        // The order speaks of the lease this beat carried: a run claimed again meanwhile (its
-        // earlier lease lapsed, the sweep requeued it, this worker took it anew) holds a newer
-        // token, which that "lost" is not about, and which this beat did not renew.
-        if (held === undefined || held.grant.fencingToken !== sentTokens.get(runId)) continue;
-        if (order === 'lost') {
-          held.order = 'lost';
-          held.stop.abort();
-          this.deps.log.warn({ runId }, 'lease lost: stopping the run, reporting nothing');
-        } else {
-          if (order === 'cancel' && held.order !== 'cancel') {
-            this.deps.log.info({ runId }, 'cancel requested');
-          }
-          held.order = order === 'cancel' ? 'cancel' : held.order;
-          held.deadline = { expiresAtMs: sentAtMs + held.grant.leaseMs };
-        }
+      const applied = applyHeartbeatOrders(this.#held, sentTokens, reply.runs, sentAtMs);
+      for (const runId of applied.lost) {
+        this.deps.log.warn({ runId }, 'lease lost: stopping the run, reporting nothing');
       }
+      for (const runId of applied.cancelled) this.deps.log.info({ runId }, 'cancel requested');
       if (reply.drain !== this.#drainOrdered) {
         this.#drainOrdered = reply.drain;
         this.deps.log.info(

@@ -1,0 +1,58 @@
+import type { LeaseGrant, LeaseOrderWire } from './control-plane-link.js';
+import type { LeaseDeadline } from './remote-run-store.js';
+
+/** A lease this worker holds, as its heartbeats see it. */
+export interface HeldLease {
+  readonly grant: LeaseGrant;
+  deadline: LeaseDeadline;
+  order: 'ok' | 'cancel' | 'lost';
+  /** Stops the sandbox: the run was lost, or the worker must stop now. */
+  readonly stop: AbortController;
+}
+
+/** What one heartbeat's answer changed: runs newly lost, and newly cancelled. */
+export interface AppliedOrders {
+  readonly lost: string[];
+  readonly cancelled: string[];
+}
+
+/**
+ * Applies a heartbeat's per-run orders to the leases held now. `sent` is what the beat carried
+ * (run id → fencing token): an order speaks of that lease only. A run claimed again while the
+ * beat was on its way (its earlier lease lapsed, the sweep requeued it, this worker took it
+ * anew) holds a newer token, which a `lost` for the older one is not about, and which the beat
+ * did not renew. `ok` and `cancel` renew from `sentAtMs`: the server counted from later, so the
+ * worker errs the safe way.
+ */
+export function applyHeartbeatOrders(
+  held: ReadonlyMap<string, HeldLease>,
+  sent: ReadonlyMap<string, number>,
+  orders: readonly { readonly runId: string; readonly order: LeaseOrderWire }[],
+  sentAtMs: number,
+): AppliedOrders {
+  const applied: AppliedOrders = { lost: [], cancelled: [] };
+  for (const { runId, order } of orders) {
+    const lease = held.get(runId);
+    if (lease === undefined || lease.grant.fencingToken !== sent.get(runId)) continue;
+    switch (order) {
+      case 'lost':
+        lease.order = 'lost';
+        lease.stop.abort();
+        applied.lost.push(runId);
+        break;
+      case 'cancel':
+        if (lease.order !== 'cancel') applied.cancelled.push(runId);
+        lease.order = 'cancel';
+        lease.deadline = { expiresAtMs: sentAtMs + lease.grant.leaseMs };
+        break;
+      case 'ok':
+        lease.deadline = { expiresAtMs: sentAtMs + lease.grant.leaseMs };
+        break;
+      default: {
+        const unknown: never = order;
+        throw new Error(`unknown heartbeat order ${String(unknown)}`);
+      }
+    }
+  }
+  return applied;
+}
