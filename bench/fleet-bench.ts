@@ -664,8 +664,15 @@ async function measureReclaim(url: string, options: FleetBenchOptions): Promise<
       if (claimed === null || claimed.run.leaseExpiresAt === null) {
         throw new Error(`the dying claimer could not claim ${runId}`);
       }
-      sample.expiresAtMs = Date.parse(claimed.run.leaseExpiresAt);
-      // …and it dies: no heartbeat, no completion.
+      // One heartbeat, so the claim counts as received (an unacknowledged one is given back
+      // unspent: RunQueue.sweep), which also sets the expiry measured from…
+      if (!(await dying.queue.heartbeat(claimed.fence)).held) {
+        throw new Error(`the dying claimer lost ${runId} at once`);
+      }
+      const renewed = (await dying.store.getRun(runId))?.leaseExpiresAt;
+      if (renewed === null || renewed === undefined) throw new Error(`${runId} has no lease`);
+      sample.expiresAtMs = Date.parse(renewed);
+      // …and it dies: no more heartbeats, no completion.
       const limitMs = options.leaseMs + 10_000;
       await Promise.race([
         done,
@@ -706,7 +713,7 @@ async function measureReclaim(url: string, options: FleetBenchOptions): Promise<
       },
     ],
     notes: [
-      `dying claimer: lease ${options.leaseMs} ms, no heartbeat; rescuer (own store): sweep + claim every ${options.pollMs} ms; ${options.reclaimSamples} samples after 1 warm-up, at a random phase against the poll`,
+      `dying claimer: lease ${options.leaseMs} ms, one heartbeat right after its claim, then none; rescuer (own store): sweep + claim every ${options.pollMs} ms; ${options.reclaimSamples} samples after 1 warm-up, at a random phase against the poll`,
       `retry backoff 0 for the bench: the server's (2.5–5 s on the first requeue) and its sweep period (max(1 s, lease/2)) would add to this; every sample checks the run completed on its second claim and the dead holder is fenced`,
       `timestamps are wall-clock ms (the lease's expiry is one); expected ≈ pollMs/2 of waiting plus one sweep and one claim`,
     ],

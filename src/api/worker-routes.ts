@@ -295,7 +295,8 @@ export function registerWorkerRoutes(app: ApiApp, context: RouteContext): void {
       const worker = await callingWorker(request);
       // A client that goes away stops waiting; a run claimed in that instant is given back at
       // once. One whose answer is lost after it was sent is not lost either: its lease lapses
-      // unrenewed and the sweep requeues it.
+      // unrenewed and the sweep requeues it without spending the claim (no heartbeat ever
+      // acknowledged it: RunQueue.sweep).
       const gone = new AbortController();
       reply.raw.on('close', () => gone.abort());
       const lease = await workerGateway.claim(worker, request.body.waitSec * 1000, gone.signal);

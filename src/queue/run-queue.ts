@@ -52,6 +52,12 @@ export interface SweepReport {
  */
 export const LEASE_WRITE_RETENTION_MS = 3_600_000;
 /** Sweeps run every second or so; the prune, a table scan, at most this often. */
+/**
+ * How often the sweep gives back unspent a claim whose holder never acknowledged it (see
+ * #interrupt): enough for answers lost in transit, few enough that a run killing every holder
+ * before its first heartbeat still ends.
+ */
+const MAX_UNACKNOWLEDGED_CLAIMS = 3;
 const LEASE_WRITE_PRUNE_EVERY_MS = 10 * 60_000;
 /** Runs whose records one prune transaction deletes, and transactions per prune. */
 const LEASE_WRITE_PRUNE_RUNS = 200;
@@ -426,6 +432,48 @@ export class RunQueue {
       );
       await this.#finishAttempts(run, openAttempts, recorder.actor, detail);
       return 'cancelled';
+    }
+    if (
+      run.status === 'running' &&
+      fence === undefined &&
+      run.renewedFencingToken !== run.fencingToken &&
+      openAttempts.length === 0 &&
+      run.unacknowledgedClaims < MAX_UNACKNOWLEDGED_CLAIMS
+    ) {
+      // No heartbeat ever came under this claim and no attempt started: its holder most likely
+      // never received it (the answer lost on its way), so it is given back like an undelivered
+      // claim (giveBack), at once and unspent. A few times only: a run that kills its holder
+      // before the first heartbeat must still use up its budget.
+      const claimsUsed = Math.max(0, run.claimCount - 1);
+      const unacknowledged = `${detail}; ${run.leaseOwner ?? 'its holder'} never acknowledged the claim (no heartbeat), so it is given back unspent`;
+      await recorder.updateRun(
+        run.id,
+        {
+          status: 'queued',
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          notBefore: null,
+          claimCount: claimsUsed,
+          unacknowledgedClaims: run.unacknowledgedClaims + 1,
+        },
+        [
+          sessionEvent('run.interrupted', {
+            runId: run.id,
+            previousOwner: run.leaseOwner,
+            detail: unacknowledged,
+            cause: 'lease_expired',
+          }),
+          sessionEvent('run.requeued', {
+            runId: run.id,
+            reason: unacknowledged,
+            notBefore: at,
+            claimsUsed,
+            maxClaims: run.maxClaims,
+          }),
+        ],
+        expect,
+      );
+      return 'requeued';
     }
     if (run.status === 'running' && run.claimCount < run.maxClaims) {
       const notBefore = new Date(

@@ -45,6 +45,10 @@ export interface RunsTable {
   fencing_token: number;
   claim_count: number;
   max_claims: number;
+  /** The fencing token of the last lease renewal (migration 0010). */
+  renewed_fencing_token: number | null;
+  /** Claims the sweep gave back unspent because no renewal ever acknowledged them. */
+  unacknowledged_claims: number;
   not_before: string | null;
   cancel_requested_at: string | null;
   cancel_requested_by: string | null;

@@ -936,6 +936,8 @@ export class KyselyStore implements Store {
           fencing_token: 0,
           claim_count: 0,
           max_claims: run.maxClaims ?? 1,
+          renewed_fencing_token: null,
+          unacknowledged_claims: 0,
           not_before: null,
           cancel_requested_at: null,
           cancel_requested_by: null,

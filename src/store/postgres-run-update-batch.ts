@@ -26,8 +26,8 @@ export interface KnownHeadUpdate {
   readonly events: readonly NewEvent[];
 }
 
-/** The only integer column a RunChanges sets; every other one is text. */
-const INTEGER_COLUMNS: ReadonlySet<string> = new Set(['claim_count']);
+/** The integer columns a RunChanges sets; every other one is text. */
+const INTEGER_COLUMNS: ReadonlySet<string> = new Set(['claim_count', 'unacknowledged_claims']);
 
 /**
  * What decides the statement text of an update: updates with the same shape can share one

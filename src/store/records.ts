@@ -104,6 +104,13 @@ export interface RunRecord {
   readonly claimCount: number;
   /** The job's budget of claims: 1 + how often an interrupted run may be requeued. */
   readonly maxClaims: number;
+  /**
+   * The fencing token of the last lease renewal: when it is not `fencingToken`, the current
+   * holder never acknowledged its claim (see RunQueue.sweep).
+   */
+  readonly renewedFencingToken: number | null;
+  /** Claims the sweep gave back unspent because their holder never acknowledged them. */
+  readonly unacknowledgedClaims: number;
   /** Not claimable before this instant (retry backoff); null = at once. */
   readonly notBefore: string | null;
   /** Set when someone asked a running run to stop; the holder learns it from its heartbeat. */
@@ -228,6 +235,8 @@ export interface RunChanges {
    * RunQueue.giveBack); every claim counts it up by itself.
    */
   readonly claimCount?: number;
+  /** Set only by the sweep, when it gives back a claim no renewal acknowledged. */
+  readonly unacknowledgedClaims?: number;
 }
 
 export interface SessionFilter {

@@ -26,7 +26,12 @@ export function* renewRunLease(
     cachedStatement(db, `renewRunLease:${fence.fencingToken !== undefined}`, values, (p) =>
       db
         .updateTable('runs')
-        .set((eb) => ({ lease_expires_at: p.leaseExpiresAt, version: eb('version', '+', 1) }))
+        .set((eb) => ({
+          lease_expires_at: p.leaseExpiresAt,
+          version: eb('version', '+', 1),
+          // The holder has its claim: the sweep may spend it (migration 0010).
+          renewed_fencing_token: eb.ref('fencing_token'),
+        }))
         .where('id', '=', p.runId)
         .where('lease_owner', '=', p.leaseOwner)
         .$if(p.fencingToken !== undefined, (qb) =>
@@ -97,7 +102,8 @@ export function* renewRunLeases(
             and exists (select from relaxed)
           for no key update of runs skip locked
         )
-        update runs set lease_expires_at = held.lease_expires_at, version = runs.version + 1
+        update runs set lease_expires_at = held.lease_expires_at, version = runs.version + 1,
+          renewed_fencing_token = runs.fencing_token
         from held where runs.id = held.id
         returning runs.id, runs.cancel_requested_at`;
       return { compile: () => write.compile(db) };

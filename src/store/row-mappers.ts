@@ -99,6 +99,8 @@ export function runFromRow(row: RunRow): RunRecord {
     fencingToken: row.fencing_token,
     claimCount: row.claim_count,
     maxClaims: row.max_claims,
+    renewedFencingToken: row.renewed_fencing_token ?? null,
+    unacknowledgedClaims: row.unacknowledged_claims ?? 0,
     notBefore: row.not_before,
     cancelRequestedAt: row.cancel_requested_at,
     cancelRequestedBy: row.cancel_requested_by,

@@ -23,6 +23,9 @@ export function runChangesToRow(changes: RunChanges): Updateable<RunsTable> {
   if (changes.cancelRequestedAt !== undefined) row.cancel_requested_at = changes.cancelRequestedAt;
   if (changes.cancelRequestedBy !== undefined) row.cancel_requested_by = changes.cancelRequestedBy;
   if (changes.claimCount !== undefined) row.claim_count = changes.claimCount;
+  if (changes.unacknowledgedClaims !== undefined) {
+    row.unacknowledged_claims = changes.unacknowledgedClaims;
+  }
   return row;
 }
 

@@ -85,6 +85,44 @@ for (const dialect of dialects) {
       ).toMatchObject({ held: false });
     });
 
+    it('gives back unspent, a few times, a claim its holder never acknowledged', async () => {
+      // One claim allowed: a claim whose answer never reached its holder must not use it up.
+      const submitted = await submit({ interruptRetries: 0 });
+      for (let lost = 1; lost <= 3; lost += 1) {
+        expect(await queue.claim(`w${lost}`)).not.toBeNull();
+        clock.advance(LEASE_MS + 1);
+        expect((await queue.sweep('sweeper')).requeued).toEqual([submitted.runId]);
+        expect(await fixture.store.getRun(submitted.runId)).toMatchObject({
+          status: 'queued',
+          claimCount: 0,
+          unacknowledgedClaims: lost,
+          notBefore: null,
+        });
+      }
+      const events = await fixture.store.readEvents(submitted.sessionId);
+      expect(events.filter((e) => e.type === 'run.requeued').at(-1)?.data).toMatchObject({
+        claimsUsed: 0,
+        reason: expect.stringMatching(/never acknowledged the claim/),
+      });
+      // The fourth holder that never acknowledges spends it: the run cannot bounce forever.
+      expect(await queue.claim('w4')).not.toBeNull();
+      clock.advance(LEASE_MS + 1);
+      expect((await queue.sweep('sweeper')).ended).toEqual([submitted.runId]);
+      expect(await fixture.store.getRun(submitted.runId)).toMatchObject({
+        status: 'failed',
+        reasonCode: 'INTERRUPTED',
+      });
+    });
+
+    it('spends a claim its holder acknowledged, even before any attempt', async () => {
+      const submitted = await submit({ interruptRetries: 0 });
+      const claimed = await queue.claim('w1');
+      if (claimed === null) throw new Error('expected a claim');
+      expect((await queue.heartbeat(claimed.fence)).held).toBe(true);
+      clock.advance(LEASE_MS + 1);
+      expect((await queue.sweep('sweeper')).ended).toEqual([submitted.runId]);
+    });
+
     it('requeues an expired run with backoff while the job allows, then ends it INTERRUPTED', async () => {
       const submitted = await submit({ interruptRetries: 1 });
       const first = await queue.claim('w1');
@@ -138,6 +176,9 @@ for (const dialect of dialects) {
         );
       expect(isAasError(stale) && stale.code).toBe('LEASE_FENCED');
 
+      // The second holder acknowledged its claim (a heartbeat), then died: that claim is spent.
+      if (second === null) throw new Error('expected a second claim');
+      expect((await queue.heartbeat(second.fence)).held).toBe(true);
       clock.advance(LEASE_MS + 1);
       expect(await queue.sweep('sweeper')).toEqual({
         requeued: [],

@@ -140,6 +140,8 @@ for (const dialect of dialects) {
           fencingToken: 0,
           claimCount: 0,
           maxClaims: 1,
+          renewedFencingToken: null,
+          unacknowledgedClaims: 0,
           notBefore: null,
           cancelRequestedAt: null,
           cancelRequestedBy: null,
@@ -1267,6 +1269,7 @@ for (const dialect of dialects) {
           { name: '0007-run-artifacts' },
           { name: '0008-heartbeat-only-heap' },
           { name: '0009-worker-self-drain' },
+          { name: '0010-claim-acknowledgement' },
         ]);
       });
 

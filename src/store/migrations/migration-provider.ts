@@ -8,6 +8,7 @@ import * as remoteWorkers from './0006-remote-workers.js';
 import * as runArtifacts from './0007-run-artifacts.js';
 import * as heartbeatOnlyHeap from './0008-heartbeat-only-heap.js';
 import * as workerSelfDrain from './0009-worker-self-drain.js';
+import * as claimAcknowledgement from './0010-claim-acknowledgement.js';
 
 /**
  * Migrations are compiled into the program rather than read from a folder at run time, so a
@@ -23,6 +24,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0007-run-artifacts': runArtifacts,
   '0008-heartbeat-only-heap': heartbeatOnlyHeap,
   '0009-worker-self-drain': workerSelfDrain,
+  '0010-claim-acknowledgement': claimAcknowledgement,
 };
 
 export const migrationProvider: MigrationProvider = {
