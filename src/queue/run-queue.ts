@@ -52,16 +52,16 @@ export interface SweepReport {
  */
 export const LEASE_WRITE_RETENTION_MS = 3_600_000;
 /** Sweeps run every second or so; the prune, a table scan, at most this often. */
+const LEASE_WRITE_PRUNE_EVERY_MS = 10 * 60_000;
+/** Runs whose records one prune transaction deletes, and transactions per prune. */
+const LEASE_WRITE_PRUNE_RUNS = 200;
+const LEASE_WRITE_PRUNE_BATCHES = 50;
 /**
  * How often the sweep gives back unspent a claim whose holder never acknowledged it (see
  * #interrupt): enough for answers lost in transit, few enough that a run killing every holder
  * before its first heartbeat still ends.
  */
 const MAX_UNACKNOWLEDGED_CLAIMS = 3;
-const LEASE_WRITE_PRUNE_EVERY_MS = 10 * 60_000;
-/** Runs whose records one prune transaction deletes, and transactions per prune. */
-const LEASE_WRITE_PRUNE_RUNS = 200;
-const LEASE_WRITE_PRUNE_BATCHES = 50;
 
 /**
  * The durable run queue: claims with a lease and a fencing token, heartbeats that renew the

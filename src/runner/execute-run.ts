@@ -203,23 +203,27 @@ export async function executeClaimedRun(
   else options.stop?.addEventListener('abort', onStop, { once: true });
   // A cancel requested while the run was being claimed is seen at once, not a heartbeat later.
   if (run.cancelRequestedAt !== null) onCancel();
+  const beat = (): Promise<void> =>
+    renewLease()
+      .then((renewed) => {
+        options.onHeartbeat?.(renewed);
+        if (!renewed.held) {
+          leaseLost = true;
+          abort.abort();
+        } else if (renewed.cancelRequested && !cancelRequested) {
+          onCancel();
+        }
+      })
+      .catch((error: unknown) =>
+        deps.log.warn({ err: normaliseError(error).message, runId }, 'lease renewal failed'),
+      );
+  // One first, before any work: it acknowledges the claim, so a holder that dies from here on
+  // spends it (a claim never renewed is given back unspent: RunQueue.sweep), however short the
+  // run, and a cancel or a lost lease is known before anything starts.
+  await beat();
+  // At least three heartbeats per lease, and at most 5 s apart: a cancel travels on them.
   const renewal = setInterval(
-    () => {
-      renewLease()
-        .then((renewed) => {
-          options.onHeartbeat?.(renewed);
-          if (!renewed.held) {
-            leaseLost = true;
-            abort.abort();
-          } else if (renewed.cancelRequested && !cancelRequested) {
-            onCancel();
-          }
-        })
-        .catch((error: unknown) =>
-          deps.log.warn({ err: normaliseError(error).message, runId }, 'lease renewal failed'),
-        );
-    },
-    // At least three heartbeats per lease, and at most 5 s apart: a cancel travels on them.
+    () => void beat(),
     Math.max(200, Math.min(5_000, Math.floor(deps.runLeaseMs / 3))),
   );
   renewal.unref();

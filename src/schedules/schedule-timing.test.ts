@@ -196,6 +196,27 @@ describe('planFire', () => {
     expect(skip).toMatchObject({ fire: false, missedSlots: 30, nextMs: now });
   });
 
+  it('a tick a whole period late still fires the slot it was late for, not only the next', () => {
+    const everyMinute: ScheduleTiming = {
+      kind: 'interval',
+      everySec: 60,
+      startMs: ms('2026-01-01T10:00:00Z'),
+    };
+    const now = ms('2026-01-01T10:01:00.500Z');
+    const plan = planFire(
+      due('2026-01-01T10:00:00.000Z', 'run_once'),
+      everyMinute,
+      now,
+      2 * MINUTE,
+    );
+    expect(plan).toMatchObject({
+      slotMs: ms('2026-01-01T10:00:00Z'),
+      fire: true,
+      missedSlots: 0,
+      nextMs: ms('2026-01-01T10:01:00Z'),
+    });
+  });
+
   it('a once schedule missed by a downtime runs once or is skipped, then is finished', () => {
     const once: ScheduleTiming = { kind: 'once', atMs: ms('2026-01-01T10:00:00Z') };
     const now = ms('2026-01-02T00:00:00Z');

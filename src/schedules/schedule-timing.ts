@@ -201,11 +201,13 @@ export function planFire(
   if (schedule.pausedAt !== null || schedule.nextFireAt === null) return null;
   const dueMs = Date.parse(schedule.nextFireAt);
   if (dueMs > nowMs) return null;
-  // On time only while no later slot has passed too: with a grace as long as the period (an
-  // hour's grace, a minute's interval), a downtime within the grace would otherwise fire every
-  // slot it passed, one by one, whatever the misfire policy.
+  // On time only while at most the next slot has passed too (a tick may come up to a period
+  // late, with the shortest period one minute and the longest tick too): with a grace several
+  // periods long (an hour's grace, a minute's interval), a downtime within the grace would
+  // otherwise fire every slot it passed, one by one, whatever the misfire policy.
   const afterDue = nextSlotAfter(timing, dueMs);
-  if (nowMs - dueMs <= graceMs && (afterDue === null || afterDue > nowMs)) {
+  const secondAfterDue = afterDue === null ? null : nextSlotAfter(timing, afterDue);
+  if (nowMs - dueMs <= graceMs && (secondAfterDue === null || secondAfterDue > nowMs)) {
     return { slotMs: dueMs, fire: true, missedSlots: 0, nextMs: afterDue, lateMs: nowMs - dueMs };
   }
   const { latestMs, count } = slotsThrough(timing, dueMs, nowMs);

@@ -149,6 +149,7 @@ export class RemoteWorkers {
           }
         }
         if (ended.aborted) return null;
+        this.#refuseIfStopped();
         await this.#wait(ended);
         current = (await this.deps.store.getWorker(worker.id)) ?? current;
       }

@@ -85,4 +85,38 @@ describe('a runner that lost its lease', () => {
       await runtime.close();
     }
   });
+
+  it('acknowledges its claim with a renewal before any work, however short the run', async () => {
+    const home = makeTempDir('aas-home-');
+    const repo = createTempRepo({ 'src/a.txt': 'a\n' });
+    cleanup.push(home, repo);
+    const runtime = await createRuntime(parseConfig({ env: { AAS_HOME: home }, cwd: home }), {
+      hostEnv: {},
+      nodePath: process.execPath,
+    });
+    try {
+      const deps = runtime.runnerDeps();
+      const job = parseJobSpec({
+        task: 'x',
+        repo,
+        agent: 'command',
+        agentInput: { command: 'echo b > src/b.txt' },
+      });
+      const { runId } = await submitRun(deps, job, 'user:test');
+      // Renewed before the agent starts: a holder dying from then on spends its claim.
+      const renewedAtAgentStart = new Promise<number | null | undefined>((resolve) => {
+        const off = runtime.bus.on('agent.started', () => {
+          off();
+          void runtime.store.getRun(runId).then((run) => resolve(run?.renewedFencingToken));
+        });
+      });
+      await executeRun(deps, runId);
+      const run = await runtime.store.getRun(runId);
+      expect(run?.fencingToken).toBe(1);
+      expect(await renewedAtAgentStart).toBe(1);
+      expect(run?.renewedFencingToken).toBe(1);
+    } finally {
+      await runtime.close();
+    }
+  });
 });
