@@ -1074,6 +1074,16 @@ export class KyselyStore implements Store {
     const head = yield* lockSessionHead(this.#db, { runId: attempt.runId }, events);
     if (head === null) throw notFound('run', attempt.runId);
     if (fence !== undefined) yield* checkRunFence(this.#db, head, fence);
+    // A new version: a recoverer that listed the run's attempts before this one existed, and
+    // then changes the run expecting the version it read, gets CONFLICT instead of requeueing
+    // the run over a running attempt (RunQueue's sweep reads attempts, then writes).
+    yield* rowsOf(
+      this.#db
+        .updateTable('runs')
+        .set((eb) => ({ version: eb('version', '+', 1) }))
+        .where('id', '=', attempt.runId)
+        .compile(),
+    );
     if (standing.length > 0) {
       const voided = yield* voidApprovals(
         this.#db,

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { LeaseGrant } from './control-plane-link.js';
-import { applyHeartbeatOrders, type HeldLease } from './held-lease.js';
+import {
+  applyHeartbeatOrders,
+  type HeldLease,
+  nextLeaseDeadlineMs,
+  stopLapsedLeases,
+} from './held-lease.js';
 
 const LEASE_MS = 30_000;
 
@@ -58,5 +63,28 @@ describe('applyHeartbeatOrders', () => {
     const held = new Map<string, HeldLease>();
     const orders = [{ runId: 'run_gone', order: 'lost' }] as const;
     expect(applyHeartbeatOrders(held, new Map([['run_gone', 1]]), orders, 0).lost).toEqual([]);
+  });
+});
+
+describe('stopLapsedLeases and nextLeaseDeadlineMs', () => {
+  it('stops the leases due by now, once, and names the next deadline among the rest', () => {
+    const due = heldLease('run_due', 1);
+    const later = heldLease('run_later', 2);
+    later.deadline = { expiresAtMs: 9_000 };
+    const lost = heldLease('run_lost', 3);
+    lost.order = 'lost';
+    lost.deadline = { expiresAtMs: 500 };
+    const held = [due, later, lost];
+    expect(nextLeaseDeadlineMs(held)).toBe(1_000);
+    expect(stopLapsedLeases(held, 999)).toEqual([]);
+    expect(stopLapsedLeases(held, 1_000)).toEqual(['run_due']);
+    expect(due).toMatchObject({ order: 'lost' });
+    expect(due.stop.signal.aborted).toBe(true);
+    expect(later.stop.signal.aborted).toBe(false);
+    expect(lost.stop.signal.aborted).toBe(false);
+    expect(stopLapsedLeases(held, 1_000)).toEqual([]);
+    expect(nextLeaseDeadlineMs(held)).toBe(9_000);
+    expect(stopLapsedLeases(held, 9_000)).toEqual(['run_later']);
+    expect(nextLeaseDeadlineMs(held)).toBeUndefined();
   });
 });

@@ -56,3 +56,31 @@ export function applyHeartbeatOrders(
   }
   return applied;
 }
+
+/**
+ * Marks lost, and stops, every lease whose deadline is at or before `nowMs` by this worker's
+ * own reckoning (the control plane may have given the run to someone else by then); returns
+ * their run ids. A lease already lost is not news.
+ */
+export function stopLapsedLeases(held: Iterable<HeldLease>, nowMs: number): string[] {
+  const lapsed: string[] = [];
+  for (const lease of held) {
+    if (lease.order === 'lost' || lease.deadline.expiresAtMs > nowMs) continue;
+    lease.order = 'lost';
+    lease.stop.abort();
+    lapsed.push(lease.grant.runId);
+  }
+  return lapsed;
+}
+
+/** The earliest deadline among leases not yet lost, or undefined when there is none. */
+export function nextLeaseDeadlineMs(held: Iterable<HeldLease>): number | undefined {
+  let earliest: number | undefined;
+  for (const lease of held) {
+    if (lease.order === 'lost') continue;
+    if (earliest === undefined || lease.deadline.expiresAtMs < earliest) {
+      earliest = lease.deadline.expiresAtMs;
+    }
+  }
+  return earliest;
+}

@@ -27,11 +27,18 @@ import {
   repoUrlCacheKey,
 } from '../workspaces/index.js';
 import type { ControlPlaneLink, LeaseGrant } from './control-plane-link.js';
-import { applyHeartbeatOrders, type HeldLease } from './held-lease.js';
+import {
+  applyHeartbeatOrders,
+  type HeldLease,
+  nextLeaseDeadlineMs,
+  stopLapsedLeases,
+} from './held-lease.js';
 import { RemoteRunStore } from './remote-run-store.js';
 
 /** How often a running worker looks for idle cache repositories. */
 const CACHE_SWEEP_EVERY_MS = 60 * 60 * 1000;
+/** The longest the lapse watch sleeps before it looks again (see #watchLapses). */
+const MAX_LAPSE_WAIT_MS = 60_000;
 
 export interface RemoteWorkerAgentSettings {
   /** Runs held at once. */
@@ -84,6 +91,8 @@ export class RemoteWorkerAgent {
   #fatal: AasError | null = null;
   #loops: Promise<void>[] = [];
   #heartbeat: NodeJS.Timeout | null = null;
+  /** Fires at the earliest deadline of the held leases (see #watchLapses). */
+  #lapseWatch: NodeJS.Timeout | null = null;
   #cacheSweep: NodeJS.Timeout | null = null;
   /** The heartbeat on its way, if any: one at a time. */
   #beating: Promise<void> | null = null;
@@ -116,6 +125,7 @@ export class RemoteWorkerAgent {
     return Promise.all(this.#loops).then(async () => {
       this.#stopped = true;
       if (this.#heartbeat !== null) clearTimeout(this.#heartbeat);
+      if (this.#lapseWatch !== null) clearTimeout(this.#lapseWatch);
       if (this.#cacheSweep !== null) clearInterval(this.#cacheSweep);
       if (this.#fatal !== null) throw this.#fatal;
       // Say it before leaving, also when nothing was held (no heartbeat carried it then), so the
@@ -267,6 +277,7 @@ export class RemoteWorkerAgent {
       older.stop.abort();
     }
     this.#held.set(grant.runId, held);
+    this.#watchLapses();
     const log = this.deps.log.child({ runId: grant.runId, claim: grant.claim });
     const store = new RemoteRunStore(
       {
@@ -337,6 +348,7 @@ export class RemoteWorkerAgent {
       log.warn({ code: error.code, err: error.message }, 'run abandoned');
     } finally {
       if (this.#held.get(grant.runId) === held) this.#held.delete(grant.runId);
+      this.#watchLapses();
     }
   }
 
@@ -438,7 +450,8 @@ export class RemoteWorkerAgent {
 
   /**
    * A lease the server does not renew is lost; one whose deadline passes without a renewal
-   * (the server unreachable) is given up the same way. Carries whether this worker is draining.
+   * (the server unreachable) is given up the same way (also by #watchLapses, which does not
+   * wait for a beat to fail). Carries whether this worker is draining.
    */
   async #sendBeat(): Promise<void> {
     const sentAtMs = this.deps.clock.nowMs();
@@ -468,17 +481,41 @@ export class RemoteWorkerAgent {
     } catch (thrown) {
       const error = normaliseError(thrown);
       this.deps.log.warn({ err: error.message }, 'heartbeat failed');
-      const nowMs = this.deps.clock.nowMs();
-      for (const held of this.#held.values()) {
-        if (held.deadline.expiresAtMs <= nowMs && held.order !== 'lost') {
-          held.order = 'lost';
-          held.stop.abort();
-          this.deps.log.warn(
-            { runId: held.grant.runId },
-            'lease lapsed while the control plane was unreachable: stopping, reporting nothing',
-          );
-        }
-      }
+      this.#stopLapsed();
+    } finally {
+      this.#watchLapses();
+    }
+  }
+
+  /**
+   * Stops each run at its lease's deadline when no renewal moved it. Beats alone would notice
+   * only when one fails, which a control plane that accepts the connection and never answers
+   * puts off by the heartbeat's whole request timeout (10 s), on top of the pause between
+   * beats: long enough for the sweep to have given the run to another worker while this
+   * sandbox still runs. The timer is set again whenever a deadline may have moved.
+   */
+  #watchLapses(): void {
+    if (this.#lapseWatch !== null) clearTimeout(this.#lapseWatch);
+    this.#lapseWatch = null;
+    if (this.#stopped) return;
+    const nextMs = nextLeaseDeadlineMs(this.#held.values());
+    if (nextMs === undefined) return;
+    // Capped, so that a long lease never overflows the timer (it fires early then looks again).
+    const waitMs = Math.min(Math.max(0, nextMs - this.deps.clock.nowMs()), MAX_LAPSE_WAIT_MS);
+    this.#lapseWatch = setTimeout(() => {
+      this.#lapseWatch = null;
+      this.#stopLapsed();
+      this.#watchLapses();
+    }, waitMs);
+    this.#lapseWatch.unref();
+  }
+
+  #stopLapsed(): void {
+    for (const runId of stopLapsedLeases(this.#held.values(), this.deps.clock.nowMs())) {
+      this.deps.log.warn(
+        { runId },
+        'lease lapsed while the control plane was unreachable: stopping, reporting nothing',
+      );
     }
   }
 }

@@ -123,6 +123,58 @@ for (const dialect of dialects) {
       expect((await queue.sweep('sweeper')).ended).toEqual([submitted.runId]);
     });
 
+    it('a sweep that found no attempt loses to one opened before its write', async () => {
+      // A holder that never renewed (an older replica's worker starts without a first beat)
+      // opens its attempt between the sweep's listing of attempts and its give-back: the
+      // attempt must not be left running under a run queued again for someone else.
+      const submitted = await submit({ interruptRetries: 0 });
+      const claimed = await queue.claim('w1');
+      if (claimed === null) throw new Error('expected a claim');
+      clock.advance(LEASE_MS + 1);
+      const holder = new SessionRecorder(
+        { store: fixture.store, clock, bus },
+        submitted.sessionId,
+        'w1',
+      ).fenced(claimed.fence);
+      let opened = false;
+      const racing = new Proxy(fixture.store, {
+        get(target, key) {
+          if (key !== 'listAttempts') {
+            const value: unknown = Reflect.get(target, key);
+            // The store's methods use private fields: they must run on the store itself.
+            return typeof value === 'function' ? value.bind(target) : value;
+          }
+          return async (runId: string) => {
+            const listed = await target.listAttempts(runId);
+            if (!opened) {
+              opened = true;
+              await holder.createAttempt(
+                { id: 'att_racing', runId, number: 1, agentId: 'command' },
+                [],
+              );
+            }
+            return listed;
+          };
+        },
+      });
+      const sweeper = new RunQueue(
+        { store: racing, clock, log: silentLogger, bus },
+        { leaseMs: LEASE_MS, retryBackoff: { baseMs: 1_000, maxMs: 8_000 }, random: () => 1 },
+      );
+      expect(await sweeper.sweep('sweeper')).toMatchObject({ requeued: [], ended: [] });
+      expect(opened).toBe(true);
+      expect(await fixture.store.getRun(submitted.runId)).toMatchObject({
+        status: 'running',
+        leaseOwner: 'w1',
+      });
+      // The next sweep sees the attempt: the claim is spent, the attempt ends with the run.
+      expect((await queue.sweep('sweeper')).ended).toEqual([submitted.runId]);
+      expect((await fixture.store.listAttempts(submitted.runId))[0]).toMatchObject({
+        status: 'failed',
+        reasonCode: 'INTERRUPTED',
+      });
+    });
+
     it('requeues an expired run with backoff while the job allows, then ends it INTERRUPTED', async () => {
       const submitted = await submit({ interruptRetries: 1 });
       const first = await queue.claim('w1');
