@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { AasError, type Clock } from '../kernel/index.js';
 import { OutputCapture } from './output-capture.js';
-import { signalProcessGroup } from './process-group.js';
+import { signalProcessGroup, trackProcessGroup, untrackProcessGroup } from './process-group.js';
 import {
   DEFAULT_KILL_GRACE_MS,
   type LaunchOutcome,
@@ -113,6 +113,7 @@ export async function launchProcess(
   return new Promise<LaunchOutcome>((resolve) => {
     const graceMs = spec.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     const pid = child.pid;
+    if (pid !== undefined) trackProcessGroup(pid);
     let killReason: KillReason | null = null;
     let limitReport: LimitReport | null = null;
     const monitorTimers: NodeJS.Timeout[] = [];
@@ -211,6 +212,7 @@ export async function launchProcess(
       // The attempt is over when its leader exits: anything it left behind in the group is an
       // orphan nobody will wait for, so it is killed outright.
       signalProcessGroup(pid, 'SIGKILL');
+      untrackProcessGroup(pid);
       // A descendant that left the group (setsid) may still hold our pipes open; do not wait
       // for it forever.
       closeTimer = setTimeout(() => {

@@ -26,10 +26,14 @@ export interface ControlPlaneLink {
   /** The server as shown to people. */
   readonly url: string;
   claimRun(waitSec: number, signal: AbortSignal): Promise<LeaseGrant | null>;
-  /** `state.draining`: this worker is draining itself, so the control plane shows it so. */
+  /**
+   * `state.draining`: this worker is draining itself, so the control plane shows it so.
+   * `state.timeoutMs`: give up on the answer sooner than the link's own limit (a beat that
+   * hangs holds back the next, so it must end well within the shortest lease it renews).
+   */
   workerHeartbeat(
     leases: readonly { readonly runId: string; readonly fencingToken: number }[],
-    state: { readonly draining: boolean },
+    state: { readonly draining: boolean; readonly timeoutMs?: number },
   ): Promise<{ runs: { runId: string; order: LeaseOrderWire }[]; drain: boolean }>;
   leaseOp(runId: string, fencingToken: number, operation: LeaseOp): Promise<unknown>;
   basePack(

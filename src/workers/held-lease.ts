@@ -1,5 +1,5 @@
 import type { LeaseGrant, LeaseOrderWire } from './control-plane-link.js';
-import type { LeaseDeadline } from './remote-run-store.js';
+import type { LeaseDeadline } from './send-while-held.js';
 
 /** A lease this worker holds, as its heartbeats see it. */
 export interface HeldLease {

@@ -1,6 +1,6 @@
 export type { ControlPlaneLink, LeaseGrant, LeaseOrderWire } from './control-plane-link.js';
 export { type LeaseOp, type LeaseOpResult, RUNNER_EVENT_TYPES } from './lease-ops.js';
-export { type LeaseDeadline, RemoteRunStore } from './remote-run-store.js';
+export { RemoteRunStore } from './remote-run-store.js';
 export {
   RemoteWorkerAgent,
   type RemoteWorkerAgentSettings,
@@ -15,6 +15,7 @@ export {
   RemoteWorkers,
   type ReportableStatus,
 } from './remote-workers.js';
+export type { HeldLeaseView, LeaseDeadline } from './send-while-held.js';
 export {
   type EmbeddedWorkerStatus,
   WorkerPool,

@@ -27,8 +27,16 @@ function scriptedLink(script: { failures: number; answer: unknown }) {
   return { link, sent };
 }
 
-function storeOver(link: ControlPlaneLink, clock: ManualClock, leaseMs: number, jitter = 1) {
-  const expiresAtMs = clock.nowMs() + leaseMs;
+function storeOver(
+  link: ControlPlaneLink,
+  clock: ManualClock,
+  leaseMs: number,
+  jitter = 1,
+  lease: { retryBudgetMs?: number; stop?: AbortController; renewed?: boolean } = {},
+) {
+  const grantedAtMs = clock.nowMs();
+  // `renewed`: heartbeats keep the lease a full length ahead of now, as a reachable peer would.
+  const expiresAtMs = () => (lease.renewed === true ? clock.nowMs() : grantedAtMs) + leaseMs;
   const slept: number[] = [];
   const store = new RemoteRunStore(
     {
@@ -42,7 +50,14 @@ function storeOver(link: ControlPlaneLink, clock: ManualClock, leaseMs: number, 
       },
       random: () => jitter,
     },
-    { runId: 'run_1', sessionId: 'ses_1', fencingToken: 3, deadline: () => ({ expiresAtMs }) },
+    {
+      runId: 'run_1',
+      sessionId: 'ses_1',
+      fencingToken: 3,
+      deadline: () => ({ expiresAtMs: expiresAtMs() }),
+      stopped: (lease.stop ?? new AbortController()).signal,
+      retryBudgetMs: lease.retryBudgetMs ?? 60_000,
+    },
   );
   return { store, slept };
 }
@@ -82,7 +97,39 @@ describe('RemoteRunStore', () => {
     // Never waits past the lease: the last sleep is cut to what was left.
     expect(slept.reduce((sum, ms) => sum + ms, 0)).toBe(10_000);
     expect(Math.max(...slept)).toBeLessThanOrEqual(5_000);
+    // Nothing is sent once the last wait ended at the deadline.
+    expect(sent.length).toBe(slept.length);
+  });
+
+  it('gives a request up after its retry budget although heartbeats keep the lease', async () => {
+    const clock = new ManualClock(0);
+    const { link, sent } = scriptedLink({ failures: 1_000, answer: null });
+    const { store, slept } = storeOver(link, clock, 10_000, 1, {
+      retryBudgetMs: 30_000,
+      renewed: true,
+    });
+    const error = await store.appendEvents('ses_1', [event]).catch((thrown: unknown) => thrown);
+    expect(isAasError(error) && error.code).toBe('SERVER_UNAVAILABLE');
+    expect(String(error)).toMatch(/given up/);
+    expect(slept.reduce((sum, ms) => sum + ms, 0)).toBeGreaterThanOrEqual(30_000);
     expect(sent.length).toBe(slept.length + 1);
+  });
+
+  it('sends nothing once the run was stopped here or its lease lapsed, not even a first try', async () => {
+    const clock = new ManualClock(0);
+    const { link, sent } = scriptedLink({ failures: 0, answer: { events: [] } });
+    const stop = new AbortController();
+    const { store } = storeOver(link, clock, 10_000, 1, { stop });
+    await store.appendEvents('ses_1', [event]);
+    expect(sent).toHaveLength(1);
+    clock.advance(10_000);
+    const lapsed = await store.appendEvents('ses_1', [event]).catch((thrown: unknown) => thrown);
+    expect(isAasError(lapsed) && lapsed.code).toBe('LEASE_FENCED');
+    const stopped = storeOver(link, clock, 10_000, 1, { stop }).store;
+    stop.abort();
+    const refused = await stopped.appendEvents('ses_1', [event]).catch((thrown: unknown) => thrown);
+    expect(isAasError(refused) && refused.code).toBe('LEASE_FENCED');
+    expect(sent).toHaveLength(1);
   });
 
   it('does not retry an answer that will not change, and refuses other runs and sessions', async () => {

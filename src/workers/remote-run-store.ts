@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { AasError, type Clock, type Logger, normaliseError } from '../kernel/index.js';
-import { retryBackoffMs } from '../queue/index.js';
+import { AasError, type Clock, type Logger } from '../kernel/index.js';
 import type { RunStore } from '../runner/index.js';
 import type {
   AttemptRecord,
@@ -15,6 +14,7 @@ import type {
 } from '../store/index.js';
 import type { ControlPlaneLink } from './control-plane-link.js';
 import type { LeaseOp } from './lease-ops.js';
+import { type HeldLeaseView, sendWhileHeld } from './send-while-held.js';
 
 const StoredEventReply = z.looseObject({
   sessionId: z.string(),
@@ -45,26 +45,13 @@ const SpendReply = z.object({
 });
 const EventsReply = z.looseObject({ events: z.array(StoredEventReply) });
 
-/** When the lease of a held run lapses by this worker's own reckoning (see LeaseDeadline). */
-export interface LeaseDeadline {
-  /** Local epoch ms after which the control plane may have given the run to someone else. */
-  readonly expiresAtMs: number;
-}
-
-/**
- * Waits between retries of a request the control plane did not answer: 250 ms doubling to 5 s,
- * each drawn in [step/2, step] (retryBackoffMs), so that the workers a restarted control plane
- * lost together do not all come back at the same instant.
- */
-const RETRY_FIRST_MS = 250;
-const RETRY_MAX_MS = 5_000;
-
 /**
  * The runner's storage on a remote worker: every operation goes to the control plane under the
  * claim's fencing token, writes numbered so a retry never applies twice. A request the control
- * plane does not answer is retried with backoff for as long as the lease may still be held; once
- * it would have lapsed, the run is treated as lost (LEASE_FENCED): nothing more is sent, so a
- * worker that was cut off never reports over whoever holds the run now.
+ * plane does not answer is retried with backoff for as long as the lease may still be held (and
+ * within its retry budget); once it would have lapsed, or the run was stopped here, the run is
+ * treated as lost (LEASE_FENCED): nothing more is sent, so a worker that was cut off never
+ * reports over whoever holds the run now (sendWhileHeld).
  */
 export class RemoteRunStore implements RunStore {
   #writeSeq = 0;
@@ -74,16 +61,14 @@ export class RemoteRunStore implements RunStore {
       readonly link: ControlPlaneLink;
       readonly clock: Clock;
       readonly log: Logger;
-      /** Sleeps `ms` (injected so tests need not wait). */
-      readonly sleep: (ms: number) => Promise<void>;
+      /** Sleeps `ms`, ending early when `signal` aborts (injected so tests need not wait). */
+      readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
       /** Jitter of the waits between retries (tests fix it); Math.random otherwise. */
       readonly random?: () => number;
     },
-    private readonly lease: {
-      readonly runId: string;
+    private readonly lease: HeldLeaseView & {
       readonly sessionId: string;
       readonly fencingToken: number;
-      readonly deadline: () => LeaseDeadline;
     },
   ) {}
 
@@ -214,38 +199,8 @@ export class RemoteRunStore implements RunStore {
     );
   }
 
-  async #retrying<T>(what: string, send: () => Promise<T>): Promise<T> {
-    let failures = 0;
-    for (;;) {
-      try {
-        return await send();
-      } catch (thrown) {
-        const error = normaliseError(thrown);
-        if (!this.deps.link.isTransient(error)) throw error;
-        const leftMs = this.lease.deadline().expiresAtMs - this.deps.clock.nowMs();
-        if (leftMs <= 0) {
-          throw new AasError(
-            'LEASE_FENCED',
-            `the control plane at ${this.deps.link.url} was unreachable until run ${this.lease.runId}'s lease lapsed; its work is abandoned`,
-            { runId: this.lease.runId, lastError: error.message },
-          );
-        }
-        failures += 1;
-        const waitMs = Math.min(
-          retryBackoffMs(
-            failures,
-            { baseMs: RETRY_FIRST_MS, maxMs: RETRY_MAX_MS },
-            this.deps.random,
-          ),
-          leftMs,
-        );
-        this.deps.log.warn(
-          { runId: this.lease.runId, op: what, err: error.message, retryInMs: waitMs },
-          'control plane unreachable: retrying',
-        );
-        await this.deps.sleep(waitMs);
-      }
-    }
+  #retrying<T>(what: string, send: () => Promise<T>): Promise<T> {
+    return sendWhileHeld(this.deps, this.lease, what, send);
   }
 
   #ownRun(runId: string): void {

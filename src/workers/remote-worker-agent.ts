@@ -34,11 +34,18 @@ import {
   stopLapsedLeases,
 } from './held-lease.js';
 import { RemoteRunStore } from './remote-run-store.js';
+import { type HeldLeaseView, type SendDeps, sendWhileHeld } from './send-while-held.js';
 
 /** How often a running worker looks for idle cache repositories. */
 const CACHE_SWEEP_EVERY_MS = 60 * 60 * 1000;
 /** The longest the lapse watch sleeps before it looks again (see #watchLapses). */
 const MAX_LAPSE_WAIT_MS = 60_000;
+/**
+ * The least time a request under a held lease keeps being retried, whatever the lease's length
+ * (see HeldLeaseView.retryBudgetMs): a replica restarting behind an address its peers share
+ * takes tens of seconds, while the heartbeats that reach a peer keep the lease alive.
+ */
+const MIN_RETRY_BUDGET_MS = 30_000;
 
 export interface RemoteWorkerAgentSettings {
   /** Runs held at once. */
@@ -96,6 +103,8 @@ export class RemoteWorkerAgent {
   #cacheSweep: NodeJS.Timeout | null = null;
   /** The heartbeat on its way, if any: one at a time. */
   #beating: Promise<void> | null = null;
+  /** The leases the heartbeat on its way renews. */
+  #beatCarries: ReadonlySet<HeldLease> = new Set();
   /** Whether a heartbeat saying this worker is draining has been answered. */
   #drainReported = false;
   /** The last heartbeat's `drain`: an administrator drained this worker (for logs and status). */
@@ -210,6 +219,18 @@ export class RemoteWorkerAgent {
   }
 
   /** At least three heartbeats per lease, at most 5 s apart (a cancel travels on them). */
+  /**
+   * A third of the shortest lease held: a beat that hangs holds back the next one, so it must
+   * give up while the leases it renews have time left for another. Holding nothing, the
+   * link's own limit.
+   */
+  #heartbeatTimeout(): { timeoutMs?: number } {
+    if (this.#held.size === 0) return {};
+    let leaseMs = Number.POSITIVE_INFINITY;
+    for (const held of this.#held.values()) leaseMs = Math.min(leaseMs, held.grant.leaseMs);
+    return { timeoutMs: Math.max(100, Math.floor(leaseMs / 3)) };
+  }
+
   #heartbeatMs(): number {
     let ms = 5_000;
     for (const held of this.#held.values()) ms = Math.min(ms, Math.floor(held.grant.leaseMs / 3));
@@ -279,30 +300,36 @@ export class RemoteWorkerAgent {
     this.#held.set(grant.runId, held);
     this.#watchLapses();
     const log = this.deps.log.child({ runId: grant.runId, claim: grant.claim });
-    const store = new RemoteRunStore(
-      {
-        link: this.deps.link,
-        clock: this.deps.clock,
-        log,
-        sleep: (ms) => this.deps.sleep(ms),
-        ...(this.deps.random === undefined ? {} : { random: this.deps.random }),
-      },
-      {
-        runId: grant.runId,
-        sessionId: grant.sessionId,
-        fencingToken: grant.fencingToken,
-        deadline: () => held.deadline,
-      },
-    );
+    // This execution's own lease, never looked up by run id again: a later claim of the same
+    // run is another lease, whose deadline and stop are not this one's.
+    const view: HeldLeaseView = {
+      runId: grant.runId,
+      deadline: () => held.deadline,
+      stopped: held.stop.signal,
+      retryBudgetMs: Math.max(grant.leaseMs, MIN_RETRY_BUDGET_MS),
+    };
+    const sendDeps = {
+      link: this.deps.link,
+      clock: this.deps.clock,
+      log,
+      sleep: this.deps.sleep,
+      ...(this.deps.random === undefined ? {} : { random: this.deps.random }),
+    };
+    const store = new RemoteRunStore(sendDeps, {
+      sessionId: grant.sessionId,
+      fencingToken: grant.fencingToken,
+      ...view,
+    });
     try {
       log.info({ fencingToken: grant.fencingToken }, 'claimed');
-      // Beat at once: the lease just granted is renewed before the base is fetched.
-      void this.#beat();
+      // Beat at once: the lease just granted is renewed before the base is fetched. A beat
+      // already on its way does not carry it, so then one more follows that one.
+      void this.#beat(held);
       const run = await store.getRun(grant.runId);
       if (run === null) throw new AasError('INTERNAL', `the control plane lost run ${grant.runId}`);
       let localBase: { repo: string; commit: string } | undefined;
       try {
-        localBase = await this.#withLocalBase(run, grant);
+        localBase = await this.#withLocalBase(run, grant, view, sendDeps);
       } catch (thrown) {
         const error = normaliseError(thrown);
         // Only a base the job itself gets wrong ends the run; anything else is this host's
@@ -361,6 +388,8 @@ export class RemoteWorkerAgent {
   async #withLocalBase(
     run: RunRecord,
     grant: LeaseGrant,
+    view: HeldLeaseView,
+    sendDeps: SendDeps,
   ): Promise<{ repo: string; commit: string } | undefined> {
     const job = parseJobSpec(run.jobSpec);
     if (isRepoUrl(job.repo)) return undefined;
@@ -371,7 +400,7 @@ export class RemoteWorkerAgent {
         return run.baseCommit;
       }
       const haves = await cachedBaseCommits(repoPath);
-      const base = await this.#retryingWhileHeld(grant, () =>
+      const base = await sendWhileHeld(sendDeps, view, 'base pack', () =>
         this.deps.link.basePack(grant.runId, grant.fencingToken, haves),
       );
       await addBasePack(repoPath, base.commit, base.pack);
@@ -406,38 +435,15 @@ export class RemoteWorkerAgent {
     return retryBackoffMs(failures, { baseMs: firstMs, maxMs }, this.deps.random);
   }
 
-  async #retryingWhileHeld<T>(grant: LeaseGrant, send: () => Promise<T>): Promise<T> {
-    let failures = 0;
-    for (;;) {
-      try {
-        return await send();
-      } catch (thrown) {
-        const error = normaliseError(thrown);
-        const held = this.#held.get(grant.runId);
-        if (!this.deps.link.isTransient(error) || held === undefined) throw error;
-        const leftMs = held.deadline.expiresAtMs - this.deps.clock.nowMs();
-        if (leftMs <= 0) {
-          throw new AasError(
-            'LEASE_FENCED',
-            `the lease of ${grant.runId} lapsed while the control plane was away`,
-          );
-        }
-        failures += 1;
-        // Never past the lease, and not at all once the run was stopped (lost, or stop now).
-        await this.deps
-          .sleep(Math.min(this.#backoffMs(failures), leftMs), held.stop.signal)
-          .catch(() => undefined);
-        if (held.stop.signal.aborted) throw error;
-      }
-    }
-  }
-
   /**
    * One heartbeat for every held lease, or the one on its way. With nothing held there is
    * nothing to renew, so none is sent, unless the worker is draining and has not said so yet.
    */
-  #beat(): Promise<void> {
-    if (this.#beating !== null) return this.#beating;
+  #beat(joining?: HeldLease): Promise<void> {
+    if (this.#beating !== null) {
+      if (joining === undefined || this.#beatCarries.has(joining)) return this.#beating;
+      return this.#beating.then(() => this.#beat(joining));
+    }
     if (this.#held.size === 0 && !(this.#draining && !this.#drainReported)) {
       return Promise.resolve();
     }
@@ -456,13 +462,17 @@ export class RemoteWorkerAgent {
   async #sendBeat(): Promise<void> {
     const sentAtMs = this.deps.clock.nowMs();
     const draining = this.#draining;
+    this.#beatCarries = new Set(this.#held.values());
     const leases = [...this.#held.values()].map((held) => ({
       runId: held.grant.runId,
       fencingToken: held.grant.fencingToken,
     }));
     const sentTokens = new Map(leases.map((lease) => [lease.runId, lease.fencingToken]));
     try {
-      const reply = await this.deps.link.workerHeartbeat(leases, { draining });
+      const reply = await this.deps.link.workerHeartbeat(leases, {
+        draining,
+        ...this.#heartbeatTimeout(),
+      });
       if (draining) this.#drainReported = true;
       const applied = applyHeartbeatOrders(this.#held, sentTokens, reply.runs, sentAtMs);
       for (const runId of applied.lost) {

@@ -429,12 +429,12 @@ export class ServerClient {
   /** Renews `leases`; `state.draining` says this worker is draining itself (SIGTERM). */
   async workerHeartbeat(
     leases: readonly { readonly runId: string; readonly fencingToken: number }[],
-    state: { readonly draining: boolean },
+    state: { readonly draining: boolean; readonly timeoutMs?: number },
   ): Promise<z.infer<typeof HeartbeatReplyWire>> {
     return this.#json('POST', '/workers/heartbeat', HeartbeatReplyWire, {
       body: { leases, draining: state.draining },
       // A heartbeat that hangs would hold back every renewal: give up well within a lease.
-      timeoutMs: WORKER_HEARTBEAT_TIMEOUT_MS,
+      timeoutMs: Math.min(WORKER_HEARTBEAT_TIMEOUT_MS, state.timeoutMs ?? Number.POSITIVE_INFINITY),
     });
   }
 
