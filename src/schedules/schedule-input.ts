@@ -19,8 +19,24 @@ export const ScheduleNameSchema = z
   .refine((name) => !isValidId(name, IdPrefix.schedule), 'a name must not look like a schedule id')
   .describe('unique; the schedule can be named by it wherever an id is accepted');
 
+/**
+ * The last instant stored as a four-digit year. Fire times are kept as ISO text in UTC and
+ * compared as text (what is due is `next_fire_at <= now`); past year 9999 (`+010000-…`) or
+ * before year 0 (`-000001-…`, an offset can take 0000-01-01 there) the text no longer sorts
+ * by time, and such a schedule would look due on every tick without ever firing.
+ */
+const LAST_INSTANT_MS = Date.parse('9999-12-31T23:59:59.999Z');
+const FIRST_INSTANT_MS = Date.parse('0000-01-01T00:00:00.000Z');
+
 const instant = z.iso
   .datetime({ offset: true, error: 'must be an ISO-8601 time with Z or an offset' })
+  .refine(
+    (value) => {
+      const ms = Date.parse(value);
+      return ms >= FIRST_INSTANT_MS && ms <= LAST_INSTANT_MS;
+    },
+    { error: 'must fall between years 0000 and 9999 in UTC' },
+  )
   .describe('ISO-8601 with `Z` or an offset, e.g. 2026-05-01T09:00:00+02:00');
 
 export const ScheduleTimingInputSchema = z
@@ -86,6 +102,14 @@ export const UpdateScheduleBodySchema = z
     ),
     misfire: misfire.optional(),
     job: JobSpecSchema.optional().describe('replaces the job template'),
+    expectedVersion: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe(
+        'change only if the schedule is still at this version (else 409 CONFLICT): what a client that read the schedule, changed it and writes it back sends',
+      ),
   })
   .strict();
 

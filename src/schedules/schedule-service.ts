@@ -67,6 +67,8 @@ export interface TriggeredFire {
 
 /** How often a manual trigger re-reads a schedule that the scheduler changed meanwhile. */
 const TRIGGER_ATTEMPTS = 5;
+/** Reads and writes of one change, each lost to another change of the schedule meanwhile. */
+const UPDATE_ATTEMPTS = 5;
 const MAX_PREVIEW = 100;
 
 export function scheduleView(schedule: ScheduleRecord): ScheduleView {
@@ -193,37 +195,79 @@ export class ScheduleService {
     return scheduleView(record);
   }
 
+  /**
+   * With `expectedVersion` (what a read-modify-write sends, as `aas schedules update` does when
+   * it merges job flags into the job it read), a schedule changed since answers CONFLICT.
+   */
   async update(idOrName: string, body: unknown, updatedBy: string): Promise<ScheduleView> {
-    const input = parseUpdateInput(body);
+    const { expectedVersion, ...input } = parseUpdateInput(body);
     if (Object.values(input).every((value) => value === undefined)) {
       throw new AasError('INVALID_ARGUMENT', 'nothing to change', {
         field: '(schedule)',
         hint: 'give name, timing, misfire or job',
       });
     }
-    const current = await this.#require(idOrName);
-    const nowMs = this.#deps.clock.nowMs();
-    let changes: ScheduleChanges = {
-      ...(input.name === undefined ? {} : { name: input.name }),
-      ...(input.misfire === undefined ? {} : { misfire: input.misfire }),
-      ...(input.job === undefined ? {} : { jobSpec: await this.#checkJob(input.job) }),
-    };
-    if (input.timing !== undefined) {
-      const timing = this.#timing(input.timing, nowMs);
-      changes = {
-        ...changes,
-        ...timingColumns(timing),
-        // New timing, new slots: none of them has passed, so none is missed.
-        nextFireAt: new Date(this.#firstFire(timing, nowMs)).toISOString(),
-      };
-    }
-    const updated = await this.#deps.store.updateSchedule({
-      id: current.id,
-      changes,
-      updatedAt: new Date(nowMs).toISOString(),
+    const jobSpec = input.job === undefined ? undefined : await this.#checkJob(input.job);
+    return this.#changeAtVersion(
+      idOrName,
       updatedBy,
-    });
-    return scheduleView(updated);
+      (_current, nowMs) => {
+        let changes: ScheduleChanges = {
+          ...(input.name === undefined ? {} : { name: input.name }),
+          ...(input.misfire === undefined ? {} : { misfire: input.misfire }),
+          ...(jobSpec === undefined ? {} : { jobSpec }),
+        };
+        if (input.timing !== undefined) {
+          const timing = this.#timing(input.timing, nowMs);
+          changes = {
+            ...changes,
+            ...timingColumns(timing),
+            // New timing, new slots: none of them has passed, so none is missed.
+            nextFireAt: new Date(this.#firstFire(timing, nowMs)).toISOString(),
+          };
+        }
+        return changes;
+      },
+      expectedVersion,
+    );
+  }
+
+  /**
+   * Writes what `plan` makes of the schedule as read, only if no one changed it meanwhile (a
+   * fire, a pause, another update): each change is computed from the version it replaces, so
+   * a resume computing the next slot from the old timing cannot land after a new timing. A
+   * lost race reads again, a few times. With `expectedVersion` the caller's own read counts,
+   * and a change since answers CONFLICT. `plan` returning null: nothing to change.
+   */
+  async #changeAtVersion(
+    idOrName: string,
+    by: string,
+    plan: (current: ScheduleRecord, nowMs: number) => ScheduleChanges | null,
+    expectedVersion?: number,
+  ): Promise<ScheduleView> {
+    for (let attempt = 1; ; attempt += 1) {
+      const current = await this.#require(idOrName);
+      const nowMs = this.#deps.clock.nowMs();
+      const changes = plan(current, nowMs);
+      if (changes === null) return scheduleView(current);
+      try {
+        return scheduleView(
+          await this.#deps.store.updateSchedule({
+            id: current.id,
+            expectedVersion: expectedVersion ?? current.version,
+            changes,
+            updatedAt: new Date(nowMs).toISOString(),
+            updatedBy: by,
+          }),
+        );
+      } catch (thrown) {
+        const changedMeanwhile =
+          isAasError(thrown) && thrown.code === 'CONFLICT' && thrown.details.field !== 'name';
+        if (!changedMeanwhile || expectedVersion !== undefined || attempt >= UPDATE_ATTEMPTS) {
+          throw thrown;
+        }
+      }
+    }
   }
 
   async remove(idOrName: string): Promise<ScheduleView> {
@@ -249,16 +293,8 @@ export class ScheduleService {
 
   /** Idempotent: pausing a paused schedule changes nothing. */
   async pause(idOrName: string, by: string): Promise<ScheduleView> {
-    const current = await this.#require(idOrName);
-    if (current.pausedAt !== null) return scheduleView(current);
-    const at = this.#deps.clock.nowIso();
-    return scheduleView(
-      await this.#deps.store.updateSchedule({
-        id: current.id,
-        changes: { pausedAt: at },
-        updatedAt: at,
-        updatedBy: by,
-      }),
+    return this.#changeAtVersion(idOrName, by, (current, nowMs) =>
+      current.pausedAt !== null ? null : { pausedAt: new Date(nowMs).toISOString() },
     );
   }
 
@@ -267,22 +303,11 @@ export class ScheduleService {
    * after now (a `once` whose time passed is then finished). Idempotent.
    */
   async resume(idOrName: string, by: string): Promise<ScheduleView> {
-    const current = await this.#require(idOrName);
-    if (current.pausedAt === null) return scheduleView(current);
-    const nowMs = this.#deps.clock.nowMs();
-    const next = firstSlotOfNewTiming(timingOf(current), nowMs);
-    const at = new Date(nowMs).toISOString();
-    return scheduleView(
-      await this.#deps.store.updateSchedule({
-        id: current.id,
-        changes: {
-          pausedAt: null,
-          nextFireAt: next === null ? null : new Date(next).toISOString(),
-        },
-        updatedAt: at,
-        updatedBy: by,
-      }),
-    );
+    return this.#changeAtVersion(idOrName, by, (current, nowMs) => {
+      if (current.pausedAt === null) return null;
+      const next = firstSlotOfNewTiming(timingOf(current), nowMs);
+      return { pausedAt: null, nextFireAt: next === null ? null : new Date(next).toISOString() };
+    });
   }
 
   /**

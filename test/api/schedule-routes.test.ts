@@ -193,6 +193,20 @@ describe('schedule routes', () => {
       'REQUEST_INVALID',
       'timing.at',
     );
+    // Past year 9999 in UTC the stored text would sort before every real time.
+    await expectError(
+      await create({ ...base, timing: { kind: 'once', at: '9999-12-31T23:59:59-12:00' } }),
+      'REQUEST_INVALID',
+      'timing.at',
+    );
+    await expectError(
+      await create({
+        ...base,
+        timing: { kind: 'interval', everySec: 600, startAt: '0000-01-01T00:00:00+01:00' },
+      }),
+      'REQUEST_INVALID',
+      'timing.startAt',
+    );
     await expectError(
       await create({ ...base, timing: { kind: 'interval', everySec: 5 } }),
       'REQUEST_INVALID',

@@ -3975,6 +3975,7 @@ export interface operations {
                         keepWorkspace?: boolean;
                         agentInput?: unknown;
                     };
+                    expectedVersion?: number;
                 };
             };
         };

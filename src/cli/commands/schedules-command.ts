@@ -459,13 +459,17 @@ Examples:
         const backend = backendFor(io, command.optsWithGlobals<GlobalOptions>());
         const timing = timingFrom(flags);
         let job: unknown;
+        let readVersion: number | undefined;
         if (givesJob(flags)) {
-          const current = (await backend.get(id)).schedule.job;
+          const { schedule } = await backend.get(id);
+          const current = schedule.job;
           const base =
             typeof current === 'object' && current !== null
               ? (current as Record<string, unknown>)
               : {};
           job = await buildJob(io, flags, base);
+          // The job flags change the job as read: a change made since is not overwritten.
+          if (!flags.job) readVersion = schedule.version;
         }
         const body = {
           ...(flags.rename === undefined ? {} : { name: flags.rename }),
@@ -479,7 +483,10 @@ Examples:
             hint: 'give --rename, a timing (--at, --every, --cron), --misfire or job flags',
           });
         }
-        const updated = await backend.update(id, body);
+        const updated = await backend.update(id, {
+          ...body,
+          ...(readVersion === undefined ? {} : { expectedVersion: readVersion }),
+        });
         if (flags.json) println(io.stdout, JSON.stringify(updated));
         else {
           println(io.stdout, `updated schedule ${updated.name} (version ${updated.version})`);
