@@ -42,7 +42,12 @@ export const ScheduleSchema = z
     pausedAt: isoTime.nullable(),
     nextFireAt: isoTime.nullable().describe('the next slot; while paused, where it stood'),
     job: z.unknown().describe('the JobSpec template each fire submits'),
-    createdBy: z.string().describe('the requester of every run the schedule fires'),
+    jobSetBy: z
+      .string()
+      .describe(
+        'who last set the job (its creator, or whoever changed it since): the requester of every run the schedule fires',
+      ),
+    createdBy: z.string(),
     createdAt: isoTime,
     updatedBy: z.string(),
     updatedAt: isoTime,

@@ -90,7 +90,7 @@ export const CreateScheduleBodySchema = z
     timing: ScheduleTimingInputSchema,
     misfire: misfire.default('run_once'),
     paused: z.boolean().default(false).describe('create it paused (it fires once resumed)'),
-    job: JobSpecSchema.describe('the JobSpec every fire submits, requested by the creator'),
+    job: JobSpecSchema.describe('the JobSpec every fire submits, requested by its author'),
   })
   .strict();
 

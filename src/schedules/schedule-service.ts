@@ -51,6 +51,8 @@ export interface ScheduleView {
   readonly pausedAt: string | null;
   readonly nextFireAt: string | null;
   readonly job: unknown;
+  /** Who last set the job: the requester of every run the schedule fires. */
+  readonly jobSetBy: string;
   readonly createdBy: string;
   readonly createdAt: string;
   readonly updatedBy: string;
@@ -83,6 +85,7 @@ export function scheduleView(schedule: ScheduleRecord): ScheduleView {
     pausedAt: schedule.pausedAt,
     nextFireAt: schedule.nextFireAt,
     job: schedule.jobSpec,
+    jobSetBy: schedule.jobSetBy,
     createdBy: schedule.createdBy,
     createdAt: schedule.createdAt,
     updatedBy: schedule.updatedBy,
@@ -312,7 +315,7 @@ export class ScheduleService {
 
   /**
    * Fires now, whatever the schedule's state (paused and finished included), without moving
-   * its next slot. The run is requested by the schedule's creator, triggered by `by`.
+   * its next slot. The run is requested by whoever last set the job, triggered by `by`.
    */
   async trigger(idOrName: string, by: string): Promise<TriggeredFire> {
     for (let attempt = 1; ; attempt += 1) {
@@ -471,7 +474,7 @@ export async function fireNow(
       ? undefined
       : newSubmission(
           parseJobTemplate(schedule.jobSpec),
-          schedule.createdBy,
+          schedule.jobSetBy,
           { nowMs: fire.nowMs, actor: fire.actor },
           {
             extraEvents: (runId) => [

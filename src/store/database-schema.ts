@@ -212,6 +212,8 @@ export interface SchedulesTable {
   misfire: string;
   paused_at: string | null;
   job_spec: string;
+  /** Who last set job_spec (migration 0011). */
+  job_set_by: string;
   next_fire_at: string | null;
   created_by: string;
   created_at: string;

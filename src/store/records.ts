@@ -458,6 +458,11 @@ export interface ScheduleRecord {
   /** Set while paused: a paused schedule is never due. */
   readonly pausedAt: string | null;
   readonly jobSpec: unknown;
+  /**
+   * Who last set the job: the requester of every run the schedule fires, so the self-approval
+   * rule reaches whoever wrote the job. Set by the store with every change of `jobSpec`.
+   */
+  readonly jobSetBy: string;
   /** The next slot to fire; null when there is none (a `once` that fired, a cron that ended). */
   readonly nextFireAt: string | null;
   readonly createdBy: string;
@@ -471,7 +476,7 @@ export interface ScheduleRecord {
   readonly version: number;
 }
 
-export type NewSchedule = Omit<ScheduleRecord, 'updatedBy' | 'updatedAt' | 'version'>;
+export type NewSchedule = Omit<ScheduleRecord, 'jobSetBy' | 'updatedBy' | 'updatedAt' | 'version'>;
 
 /** Absent = unchanged. Timing fields change together with `kind` (the caller sends all four). */
 export interface ScheduleChanges {
@@ -483,6 +488,7 @@ export interface ScheduleChanges {
   readonly timezone?: string | null;
   readonly misfire?: MisfirePolicy;
   readonly pausedAt?: string | null;
+  /** Also makes the change's `updatedBy` the job's author (`jobSetBy`). */
   readonly jobSpec?: unknown;
   readonly nextFireAt?: string | null;
 }

@@ -75,6 +75,7 @@ export function scheduleFromRow(row: ScheduleRow): ScheduleRecord {
     misfire: parseOneOf<MisfirePolicy>(MISFIRE_POLICIES, row.misfire, 'schedules.misfire'),
     pausedAt: row.paused_at,
     jobSpec: parseJsonColumn(row.job_spec, 'schedules.job_spec'),
+    jobSetBy: row.job_set_by,
     nextFireAt: row.next_fire_at,
     createdBy: row.created_by,
     createdAt: row.created_at,
@@ -213,6 +214,7 @@ export function* createSchedule(
     misfire: schedule.misfire,
     paused_at: schedule.pausedAt,
     job_spec: JSON.stringify(schedule.jobSpec) ?? 'null',
+    job_set_by: schedule.createdBy,
     next_fire_at: schedule.nextFireAt,
     created_by: schedule.createdBy,
     created_at: schedule.createdAt,
@@ -266,7 +268,7 @@ export function* updateSchedule(
     ...(changes.pausedAt === undefined ? {} : { paused_at: changes.pausedAt }),
     ...(changes.jobSpec === undefined
       ? {}
-      : { job_spec: JSON.stringify(changes.jobSpec) ?? 'null' }),
+      : { job_spec: JSON.stringify(changes.jobSpec) ?? 'null', job_set_by: input.updatedBy }),
     ...(changes.nextFireAt === undefined ? {} : { next_fire_at: changes.nextFireAt }),
   };
   const [row] = yield* rowsOf(

@@ -125,6 +125,43 @@ describe('schedule routes', () => {
     expect(after.fires).toEqual([expect.objectContaining({ trigger: 'manual', outcome: 'fired' })]);
   });
 
+  it("runs are requested by whoever last set the job, not by the schedule's creator", async () => {
+    const created = (await (
+      await create(
+        { name: 'handed-over', timing: { kind: 'interval', everySec: 3600 }, job: job() },
+        api.secrets.operator,
+      )
+    ).json()) as ScheduleBody & { jobSetBy: string };
+    expect(created.jobSetBy).toBe(created.createdBy);
+    // The admin puts a job of their own into the operator's schedule; the operator pauses it.
+    const edited = await api.request(`${V1}/schedules/handed-over`, {
+      ...postJson({ job: job({ task: 'a job of my own' }) }, { secret: api.secrets.admin }),
+      method: 'PATCH',
+    });
+    expect(edited.status).toBe(200);
+    const pausedBy = await api.request(`${V1}/schedules/handed-over/pause`, {
+      method: 'POST',
+      secret: api.secrets.operator,
+    });
+    expect(pausedBy.status).toBe(200);
+    const shown = await api.json<{ schedule: ScheduleBody & { jobSetBy: string } }>(
+      `${V1}/schedules/handed-over`,
+    );
+    expect(shown.schedule.jobSetBy).toMatch(/^admin-/);
+    expect(shown.schedule.createdBy).toMatch(/^operator-/);
+    const fired = (await (
+      await api.request(`${V1}/schedules/handed-over/trigger`, {
+        method: 'POST',
+        secret: api.secrets.operator,
+      })
+    ).json()) as { sessionId: string };
+    const session = await api.json<{ session: { requestedBy: string } }>(
+      `${V1}/sessions/${fired.sessionId}`,
+    );
+    // The author of the job is its runs' requester, whom the self-approval rule then reaches.
+    expect(session.session.requestedBy).toBe(shown.schedule.jobSetBy);
+  });
+
   it('pauses, resumes, changes and deletes', async () => {
     const created = (await (
       await create({

@@ -1270,6 +1270,7 @@ for (const dialect of dialects) {
           { name: '0008-heartbeat-only-heap' },
           { name: '0009-worker-self-drain' },
           { name: '0010-claim-acknowledgement' },
+          { name: '0011-schedule-job-author' },
         ]);
       });
 

@@ -3302,6 +3302,7 @@ export interface operations {
                             pausedAt: string | null;
                             nextFireAt: string | null;
                             job: unknown;
+                            jobSetBy: string;
                             createdBy: string;
                             createdAt: string;
                             updatedBy: string;
@@ -3513,6 +3514,7 @@ export interface operations {
                         pausedAt: string | null;
                         nextFireAt: string | null;
                         job: unknown;
+                        jobSetBy: string;
                         createdBy: string;
                         createdAt: string;
                         updatedBy: string;
@@ -3647,6 +3649,7 @@ export interface operations {
                             pausedAt: string | null;
                             nextFireAt: string | null;
                             job: unknown;
+                            jobSetBy: string;
                             createdBy: string;
                             createdAt: string;
                             updatedBy: string;
@@ -3767,6 +3770,7 @@ export interface operations {
                         pausedAt: string | null;
                         nextFireAt: string | null;
                         job: unknown;
+                        jobSetBy: string;
                         createdBy: string;
                         createdAt: string;
                         updatedBy: string;
@@ -4011,6 +4015,7 @@ export interface operations {
                         pausedAt: string | null;
                         nextFireAt: string | null;
                         job: unknown;
+                        jobSetBy: string;
                         createdBy: string;
                         createdAt: string;
                         updatedBy: string;
@@ -4144,6 +4149,7 @@ export interface operations {
                         pausedAt: string | null;
                         nextFireAt: string | null;
                         job: unknown;
+                        jobSetBy: string;
                         createdBy: string;
                         createdAt: string;
                         updatedBy: string;
@@ -4277,6 +4283,7 @@ export interface operations {
                         pausedAt: string | null;
                         nextFireAt: string | null;
                         job: unknown;
+                        jobSetBy: string;
                         createdBy: string;
                         createdAt: string;
                         updatedBy: string;

@@ -232,6 +232,8 @@ export const ScheduleWire = z.looseObject({
   pausedAt: nullableString,
   nextFireAt: nullableString,
   job: z.unknown(),
+  // Absent from servers older than the job's own author: their runs are the creator's.
+  jobSetBy: z.string().optional(),
   createdBy: z.string(),
   createdAt: z.string(),
   updatedBy: z.string(),

@@ -16,6 +16,7 @@ interface ScheduleShown {
   readonly pausedAt: string | null;
   readonly nextFireAt: string | null;
   readonly job: unknown;
+  readonly jobSetBy?: string | undefined;
   readonly createdBy: string;
   readonly createdAt: string;
   readonly updatedBy: string;
@@ -287,8 +288,9 @@ function printSchedule(io: CliIo, schedule: ScheduleShown): void {
   );
   println(
     io.stdout,
-    `created   ${schedule.createdAt} by ${schedule.createdBy} (runs are requested by them)`,
+    `job by    ${schedule.jobSetBy ?? schedule.createdBy} (runs are requested by them)`,
   );
+  println(io.stdout, `created   ${schedule.createdAt} by ${schedule.createdBy}`);
 }
 
 export function registerSchedulesCommand(
@@ -303,7 +305,7 @@ export function registerSchedulesCommand(
       'after',
       `
 A schedule stores a job (as \`aas run\` takes it) and submits it at each slot; the runs are
-requested by the schedule's creator. Servers sharing a database fire each slot exactly once.
+requested by whoever last set the job (its creator until someone changes it). Servers sharing a database fire each slot exactly once.
 Without --server these work on this host's database, and a running \`aas start\` on it fires
 them. With --server URL (or AAS_SERVER) and a token (AAS_TOKEN or --token) they go through
 that server's API.

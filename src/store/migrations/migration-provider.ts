@@ -9,6 +9,7 @@ import * as runArtifacts from './0007-run-artifacts.js';
 import * as heartbeatOnlyHeap from './0008-heartbeat-only-heap.js';
 import * as workerSelfDrain from './0009-worker-self-drain.js';
 import * as claimAcknowledgement from './0010-claim-acknowledgement.js';
+import * as scheduleJobAuthor from './0011-schedule-job-author.js';
 
 /**
  * Migrations are compiled into the program rather than read from a folder at run time, so a
@@ -25,6 +26,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0008-heartbeat-only-heap': heartbeatOnlyHeap,
   '0009-worker-self-drain': workerSelfDrain,
   '0010-claim-acknowledgement': claimAcknowledgement,
+  '0011-schedule-job-author': scheduleJobAuthor,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,95 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Store } from '../../src/store/index.js';
+import * as initial from '../../src/store/migrations/0001-initial.js';
+import * as queueAndTokens from '../../src/store/migrations/0002-queue-and-tokens.js';
+import * as promotion from '../../src/store/migrations/0003-promotion.js';
+import * as modelSpend from '../../src/store/migrations/0004-model-spend.js';
+import * as schedules from '../../src/store/migrations/0005-schedules.js';
+import * as remoteWorkers from '../../src/store/migrations/0006-remote-workers.js';
+import * as runArtifacts from '../../src/store/migrations/0007-run-artifacts.js';
+import * as heartbeatOnlyHeap from '../../src/store/migrations/0008-heartbeat-only-heap.js';
+import * as workerSelfDrain from '../../src/store/migrations/0009-worker-self-drain.js';
+import * as claimAcknowledgement from '../../src/store/migrations/0010-claim-acknowledgement.js';
+import { storeDialects } from './dialects.js';
+import { databaseMigratedTo, type OldDatabase } from './old-database.js';
+
+/**
+ * Upgrading to 0011: a schedule's job keeps the author history knows, its creator, until
+ * someone sets the job again; other changes leave the author alone.
+ */
+
+const AT = '2026-01-01T00:00:00.000Z';
+
+const dialects = await storeDialects();
+
+for (const dialect of dialects) {
+  describe.skipIf(!dialect.available)(`migration 0011 on ${dialect.name}`, () => {
+    let old: OldDatabase | undefined;
+    let store: Store | undefined;
+
+    afterEach(async () => {
+      await store?.close();
+      await old?.cleanup();
+    });
+
+    it("takes each existing schedule's creator as its job's author", async () => {
+      old = await databaseMigratedTo(dialect.name, {
+        '0001-initial': initial,
+        '0002-queue-and-tokens': queueAndTokens,
+        '0003-promotion': promotion,
+        '0004-model-spend': modelSpend,
+        '0005-schedules': schedules,
+        '0006-remote-workers': remoteWorkers,
+        '0007-run-artifacts': runArtifacts,
+        '0008-heartbeat-only-heap': heartbeatOnlyHeap,
+        '0009-worker-self-drain': workerSelfDrain,
+        '0010-claim-acknowledgement': claimAcknowledgement,
+      });
+      await old.db
+        .insertInto('schedules' as never)
+        .values({
+          id: 'sch_0123456789abcdef01234567',
+          name: 'nightly',
+          kind: 'cron',
+          at: null,
+          every_sec: null,
+          cron: '0 2 * * *',
+          timezone: 'UTC',
+          misfire: 'run_once',
+          paused_at: null,
+          job_spec: '{"task":"t","repo":"/repos/demo","agent":"mock"}',
+          next_fire_at: '2026-01-02T02:00:00.000Z',
+          created_by: 'user:alice',
+          created_at: AT,
+          updated_by: 'user:bob',
+          updated_at: AT,
+          version: 3,
+        } as never)
+        .execute();
+
+      store = await old.openStore();
+      const id = 'sch_0123456789abcdef01234567';
+      expect(await store.getSchedule(id)).toMatchObject({
+        createdBy: 'user:alice',
+        jobSetBy: 'user:alice',
+      });
+      await store.updateSchedule({
+        id,
+        changes: { pausedAt: AT },
+        updatedAt: AT,
+        updatedBy: 'user:carol',
+      });
+      expect((await store.getSchedule(id))?.jobSetBy).toBe('user:alice');
+      await store.updateSchedule({
+        id,
+        changes: { jobSpec: { task: 'other', repo: '/repos/demo', agent: 'mock' } },
+        updatedAt: AT,
+        updatedBy: 'user:bob',
+      });
+      expect(await store.getSchedule(id)).toMatchObject({
+        createdBy: 'user:alice',
+        jobSetBy: 'user:bob',
+      });
+    });
+  });
+}
