@@ -30,7 +30,7 @@ export function isTokenSecretFormat(value: string): boolean {
 /**
  * Creates a token and returns its secret (the only time it exists outside the caller's hands).
  * A supplied secret (provisioning from a secret manager) must have the generated format.
- * Errors: INVALID_ARGUMENT naming the field; CONFLICT from the store when the name is taken.
+ * Errors: INVALID_ARGUMENT naming the field; NAME_TAKEN from the store when the name is taken.
  */
 export async function issueToken(
   store: Store,

@@ -42,6 +42,11 @@ export const CODES = {
     summary: 'an argument or flag is missing or malformed',
   },
   CONFIG_INVALID: { exit: ExitCode.badInput, http: 400, summary: 'the configuration is invalid' },
+  NAME_TAKEN: {
+    exit: ExitCode.badInput,
+    http: 409,
+    summary: 'the name is already taken (by a schedule, token or worker); choose another',
+  },
   JOB_INVALID: { exit: ExitCode.badInput, http: 400, summary: 'the job specification is invalid' },
   POLICY_INVALID: {
     exit: ExitCode.badInput,

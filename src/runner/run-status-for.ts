@@ -25,6 +25,7 @@ export function runStatusFor(code: Code): RunStatus {
       return 'cancelled';
     case 'INVALID_ARGUMENT':
     case 'CONFIG_INVALID':
+    case 'NAME_TAKEN':
     case 'JOB_INVALID':
     case 'POLICY_INVALID':
     case 'MANIFEST_INVALID':

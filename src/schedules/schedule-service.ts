@@ -264,8 +264,7 @@ export class ScheduleService {
           }),
         );
       } catch (thrown) {
-        const changedMeanwhile =
-          isAasError(thrown) && thrown.code === 'CONFLICT' && thrown.details.field !== 'name';
+        const changedMeanwhile = isAasError(thrown) && thrown.code === 'CONFLICT';
         if (!changedMeanwhile || expectedVersion !== undefined || attempt >= UPDATE_ATTEMPTS) {
           throw thrown;
         }

@@ -757,7 +757,7 @@ export class KyselyStore implements Store {
     } catch (error) {
       // A concurrent create committed the same name after this one looked.
       if (!isUniqueViolation(error) && !isUniqueViolation(errorCause(error))) throw error;
-      throw new AasError('CONFLICT', `a schedule named "${schedule.name}" already exists`, {
+      throw new AasError('NAME_TAKEN', `a schedule named "${schedule.name}" already exists`, {
         field: 'name',
         name: schedule.name,
       });
@@ -787,7 +787,7 @@ export class KyselyStore implements Store {
       return await this.#write('updateSchedule', () => updateSchedule(this.#db, input));
     } catch (error) {
       if (!isUniqueViolation(error) && !isUniqueViolation(errorCause(error))) throw error;
-      throw new AasError('CONFLICT', `a schedule named "${input.changes.name}" already exists`, {
+      throw new AasError('NAME_TAKEN', `a schedule named "${input.changes.name}" already exists`, {
         field: 'name',
       });
     }

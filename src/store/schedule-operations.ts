@@ -174,7 +174,7 @@ export function checkScheduleChanges(changes: ScheduleChanges): void {
 }
 
 function nameTaken(name: string): AasError {
-  return new AasError('CONFLICT', `a schedule named "${name}" already exists`, {
+  return new AasError('NAME_TAKEN', `a schedule named "${name}" already exists`, {
     field: 'name',
     name,
     hint: 'choose another name, or change the existing schedule',

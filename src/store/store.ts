@@ -204,7 +204,7 @@ export interface Store {
   /** Every session id, oldest first (used by `aas audit verify` without an id). */
   listSessionIds(): Promise<string[]>;
 
-  /** CONFLICT when the name is taken (revoked names stay taken) or the hash exists. */
+  /** NAME_TAKEN when the name is taken (revoked names stay taken); CONFLICT when the hash exists. */
   createToken(token: NewToken): Promise<TokenRecord>;
   /** The token whose secret hashes to this, revoked or not; null when none. */
   findTokenBySecretHash(secretSha256: string): Promise<TokenRecord | null>;
@@ -215,14 +215,14 @@ export interface Store {
   countTokens(): Promise<number>;
 
   /**
-   * Stores a one-time enrolment for the worker `name`. CONFLICT (field `name`) when a worker
+   * Stores a one-time enrolment for the worker `name`. NAME_TAKEN (field `name`) when a worker
    * already has the name (names stay taken after revocation).
    */
   createWorkerEnrolment(enrolment: NewWorkerEnrolment): Promise<WorkerEnrolmentRecord>;
   /**
    * Spends the enrolment whose secret hashes to `enrolmentSecretSha256` and creates its worker
    * (name and labels from the enrolment), atomically. UNAUTHENTICATED when the enrolment is
-   * unknown, used or expired at `nowIso` (one error for all three); CONFLICT when the name was
+   * unknown, used or expired at `nowIso` (one error for all three); NAME_TAKEN when the name was
    * taken since (the enrolment stays unused).
    */
   registerWorker(input: RegisterWorkerInput): Promise<RemoteWorkerRecord>;

@@ -51,7 +51,7 @@ export function tokenConflict(
 ): AasError {
   if (clash.name === token.name) {
     return new AasError(
-      'CONFLICT',
+      'NAME_TAKEN',
       `a token named "${token.name}" already exists (names stay taken after revocation)`,
       { field: 'name', name: token.name, hint: 'choose another name' },
     );

@@ -79,7 +79,7 @@ export function checkSha256(value: string, field: string): void {
 
 export function workerNameTaken(name: string): AasError {
   return new AasError(
-    'CONFLICT',
+    'NAME_TAKEN',
     `a worker named "${name}" already exists (names stay taken after revocation)`,
     { field: 'name', name, hint: 'choose another name' },
   );
@@ -92,7 +92,7 @@ function enrolmentRefused(): AasError {
   });
 }
 
-/** CONFLICT when a worker already has the name: the enrolment could never be used. */
+/** NAME_TAKEN when a worker already has the name: the enrolment could never be used. */
 export function* createWorkerEnrolment(
   db: Kysely<DatabaseSchema>,
   enrolment: NewWorkerEnrolment,

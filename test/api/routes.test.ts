@@ -599,7 +599,7 @@ for (const dialect of dialects) {
         await api.json(`${V1}/tokens`, postJson({ name: 'taken', role: 'viewer' }));
         await expectError(
           await api.request(`${V1}/tokens`, postJson({ name: 'taken', role: 'admin' })),
-          'CONFLICT',
+          'NAME_TAKEN',
         );
         await expectError(
           await api.request(`${V1}/tokens`, postJson({ name: 'Bad Name', role: 'viewer' })),

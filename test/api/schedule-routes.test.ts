@@ -261,7 +261,7 @@ describe('schedule routes', () => {
     );
     await expectError(await create({ ...base, misfire: 'later' }), 'REQUEST_INVALID', 'misfire');
     expect((await create({ ...base, name: 'taken' })).status).toBe(201);
-    await expectError(await create({ ...base, name: 'taken' }), 'CONFLICT', 'name');
+    await expectError(await create({ ...base, name: 'taken' }), 'NAME_TAKEN', 'name');
     await expectError(await patch('taken', {}), 'INVALID_ARGUMENT');
     await expectError(await patch('nope', { misfire: 'skip' }), 'NOT_FOUND');
     await expectError(

@@ -211,6 +211,28 @@ describe('aas schedules --server', () => {
     ]);
     expect(unknownAgent.code).toBe(2);
     expect(unknownAgent.stderr).toContain('job.agent');
+    // A name in use is the caller's to change: exit 2, naming --name's field.
+    const first = await client([
+      'schedules',
+      'create',
+      '--name',
+      'twice',
+      '--every',
+      '1h',
+      ...JOB(),
+    ]);
+    expect(first.code).toBe(0);
+    const again = await client([
+      'schedules',
+      'create',
+      '--name',
+      'twice',
+      '--every',
+      '1h',
+      ...JOB(),
+    ]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/NAME_TAKEN.*a schedule named "twice" already exists/);
   });
 });
 

@@ -558,10 +558,13 @@ for (const dialect of dialects) {
         expect(await store.countTokens()).toBe(3);
       });
 
-      it('refuses a taken name (also once revoked), secret or id with CONFLICT naming the field', async () => {
+      it('refuses a taken name (also once revoked) with NAME_TAKEN, a taken secret or id with CONFLICT, naming the field', async () => {
         await store.createToken(token(1));
         const clash = async (candidate: NewToken, field: string, message: string) => {
-          const error = await expectCode(store.createToken(candidate), 'CONFLICT');
+          const error = await expectCode(
+            store.createToken(candidate),
+            field === 'name' ? 'NAME_TAKEN' : 'CONFLICT',
+          );
           expect(isAasError(error) && error.message).toBe(message);
           expect(isAasError(error) && error.details.field).toBe(field);
         };

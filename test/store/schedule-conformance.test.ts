@@ -110,7 +110,7 @@ for (const dialect of dialects) {
       expect(await store.getSchedule('nope')).toBeNull();
       expect((await store.listSchedules()).map((s) => s.name)).toEqual(['nightly-1', 'nightly-2']);
       expect(await codeOf(store.createSchedule(newSchedule(3, { name: 'nightly-1' })))).toBe(
-        'CONFLICT',
+        'NAME_TAKEN',
       );
     });
 
@@ -170,7 +170,7 @@ for (const dialect of dialects) {
             updatedBy: 'bob',
           }),
         ),
-      ).toBe('CONFLICT');
+      ).toBe('NAME_TAKEN');
       expect(
         await codeOf(
           store.updateSchedule({

@@ -126,7 +126,7 @@ for (const dialect of dialects) {
       await store.createWorkerEnrolment(enrolment(2));
       await register('enrol-2', 2);
       expect(await codeOf(store.createWorkerEnrolment(enrolment(3, { name: 'gpu-2' })))).toBe(
-        'CONFLICT',
+        'NAME_TAKEN',
       );
     });
 
