@@ -147,7 +147,10 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
       }),
       schedules: new ScheduleService(
         { store, clock, bus },
-        { checkJob: (job) => checkSubmittable(registry, job, config.repoUrls) },
+        {
+          checkJob: (job) => checkSubmittable(registry, job, config.repoUrls),
+          misfireGraceMs: config.scheduler.misfireGraceMs,
+        },
       ),
       close: () => store.close(),
     };

@@ -14,6 +14,7 @@ import {
   canonicalTimezone,
   checkCronPattern,
   firstSlotOfNewTiming,
+  planFire,
   type ScheduleTiming,
   timingOf,
   upcomingSlots,
@@ -31,6 +32,8 @@ export interface ScheduleServiceOptions {
    * the agents are registered), so a typo is refused when the schedule is made, not at 3 a.m.
    */
   readonly checkJob?: (job: JobSpec) => Promise<void>;
+  /** The schedulers' AAS_SCHEDULER_MISFIRE_GRACE_MS, so a preview of an overdue slot agrees. */
+  readonly misfireGraceMs?: number;
 }
 
 export type ScheduleTimingView =
@@ -355,14 +358,21 @@ export class ScheduleService {
     }
     const current = await this.#require(idOrName);
     const timing = timingOf(current);
-    // Paused: the slots a resume now would give (it passes over a slot at this very instant).
-    const fromMs =
-      current.pausedAt !== null
-        ? firstSlotOfNewTiming(timing, this.#deps.clock.nowMs())
-        : current.nextFireAt === null
-          ? null
-          : Date.parse(current.nextFireAt);
-    const times = fromMs === null ? [] : upcomingSlots(timing, fromMs, count);
+    const nowMs = this.#deps.clock.nowMs();
+    const times = ((): number[] => {
+      // Paused: the slots a resume now would give (it passes over a slot at this very instant).
+      if (current.pausedAt !== null) {
+        const fromMs = firstSlotOfNewTiming(timing, nowMs);
+        return fromMs === null ? [] : upcomingSlots(timing, fromMs, count);
+      }
+      if (current.nextFireAt === null) return [];
+      // Overdue (no scheduler ran since): what the next tick will do under the misfire policy,
+      // one fire for the latest slot with run_once, none for the passed slots with skip.
+      const plan = planFire(current, timing, nowMs, this.#options.misfireGraceMs ?? 0);
+      if (plan === null) return upcomingSlots(timing, Date.parse(current.nextFireAt), count);
+      const after = plan.nextMs === null ? [] : upcomingSlots(timing, plan.nextMs, count);
+      return plan.fire ? [plan.slotMs, ...after].slice(0, count) : after;
+    })();
     return {
       scheduleId: current.id,
       name: current.name,

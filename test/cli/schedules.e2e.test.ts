@@ -252,6 +252,22 @@ describe('aas schedules on a local database', () => {
     expect(fired.code, fired.stderr).toBe(0);
     const list = jsonOf<ScheduleJson[]>(await runCli(['schedules', 'list', '--json'], { home }));
     expect(list.map((s) => s.name)).toEqual(['local']);
+
+    // A once whose time passes while it is paused: preview and resume say what happens.
+    const soon = new Date(Date.now() + 1_500).toISOString();
+    const once = await runCli(['schedules', 'create', '--name', 'soon', '--at', soon, ...JOB()], {
+      home,
+    });
+    expect(once.code, once.stderr).toBe(0);
+    expect((await runCli(['schedules', 'pause', 'soon'], { home })).code).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, Date.parse(soon) - Date.now() + 100));
+    const preview = await runCli(['schedules', 'preview', 'soon'], { home });
+    expect(preview.stdout).toContain('resuming would finish the schedule');
+    const resumed = await runCli(['schedules', 'resume', 'soon'], { home });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain(
+      'the schedule is finished; `aas schedules trigger` runs it now',
+    );
     for (const sub of [
       [],
       ['list'],

@@ -204,6 +204,35 @@ for (const dialect of dialects) {
       expect(preview.times).toEqual(['2026-03-03T09:00:00.000Z', '2026-03-04T09:00:00.000Z']);
     });
 
+    it("an overdue schedule's preview shows what the next tick will do under its misfire policy", async () => {
+      const previewing = new ScheduleService(
+        { store: fixture.store, clock, bus: new EventBus() },
+        { misfireGraceMs: MINUTE },
+      );
+      for (const misfire of ['run_once', 'skip'] as const) {
+        await service.create(
+          {
+            name: `nightly-${misfire}`,
+            timing: { kind: 'cron', cron: '0 2 * * *', timezone: 'UTC' },
+            misfire,
+            job,
+          },
+          'alice',
+        );
+      }
+      // Four nights pass with no scheduler running.
+      clock.set(Date.parse('2026-03-06T08:00:00.000Z'));
+      const runOnce = await previewing.preview('nightly-run_once', 2);
+      const skip = await previewing.preview('nightly-skip', 2);
+      // One fire now, for the latest missed night, then on as usual; skip fires none of them.
+      expect(runOnce.times).toEqual(['2026-03-06T02:00:00.000Z', '2026-03-07T02:00:00.000Z']);
+      expect(skip.times).toEqual(['2026-03-07T02:00:00.000Z', '2026-03-08T02:00:00.000Z']);
+      const fired = firedIn(await tickAll());
+      expect(fired.map((fire) => fire.slotAt)).toEqual([runOnce.times[0]]);
+      expect((await service.get('nightly-run_once')).schedule.nextFireAt).toBe(runOnce.times[1]);
+      expect((await service.get('nightly-skip')).schedule.nextFireAt).toBe(skip.times[0]);
+    });
+
     it('a stored job that no longer parses pauses its schedule instead of firing', async () => {
       await fixture.store.createSchedule({
         id: 'sch_00000000000000000000000b',

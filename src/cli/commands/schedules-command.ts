@@ -541,6 +541,12 @@ Examples:
             io.stdout,
             `${action.done} schedule ${schedule.name}${action.name === 'delete' ? '' : `; next fire ${schedule.state === 'paused' ? '(paused)' : (schedule.nextFireAt ?? '-')}`}`,
           );
+          if (action.name === 'resume' && schedule.state === 'finished') {
+            println(
+              io.stdout,
+              'note      no slot is left (a once whose time passed while paused): the schedule is finished; `aas schedules trigger` runs it now, `update --at` gives it a new time',
+            );
+          }
         }),
       );
   }
@@ -585,11 +591,16 @@ Examples:
           println(io.stdout, JSON.stringify(times));
           return;
         }
+        const { schedule } = await backend.get(id);
         if (times.length === 0) {
-          println(io.stdout, 'no fire ahead: the schedule is finished');
+          println(
+            io.stdout,
+            schedule.state === 'paused'
+              ? 'no fire ahead: no slot is left after now, so resuming would finish the schedule'
+              : 'no fire ahead: the schedule is finished',
+          );
           return;
         }
-        const { schedule } = await backend.get(id);
         const zone = schedule.timing.kind === 'cron' ? String(schedule.timing.timezone) : null;
         for (const time of times) {
           println(io.stdout, zone ? `${time}  ${localTime(time, zone)}` : time);
