@@ -1,4 +1,4 @@
-import { isAasError, type Logger, normaliseError } from '../kernel/index.js';
+import { ExitCode, exitCodeFor, isAasError, type Logger, normaliseError } from '../kernel/index.js';
 import type { ScheduleRecord } from '../store/index.js';
 import { fireNow, type ScheduleDeps, type TriggeredFire } from './schedule-service.js';
 import { planFire, timingOf } from './schedule-timing.js';
@@ -102,7 +102,14 @@ export class Scheduler {
     let schedule = first;
     for (let fires = 0; fires < MAX_FIRES_PER_SCHEDULE_PER_TICK; fires += 1) {
       const nowMs = this.#deps.clock.nowMs();
-      const plan = planFire(schedule, timingOf(schedule), nowMs, this.#options.misfireGraceMs);
+      let plan: ReturnType<typeof planFire>;
+      try {
+        plan = planFire(schedule, timingOf(schedule), nowMs, this.#options.misfireGraceMs);
+      } catch (thrown) {
+        // Computed from the stored row alone: what fails now fails on every tick.
+        await this.#pauseBroken(schedule, normaliseError(thrown).message, 'its timing');
+        return;
+      }
       if (plan === null) return;
       let result: Awaited<ReturnType<typeof fireNow>>;
       try {
@@ -116,8 +123,10 @@ export class Scheduler {
           skip: !plan.fire,
         });
       } catch (thrown) {
-        if (isAasError(thrown) && thrown.code === 'JOB_INVALID') {
-          await this.#pauseBroken(schedule, thrown.message);
+        // Refused input (the template, or what the store makes of it) is refused again on
+        // every tick; anything else (the database away) may pass, and is tried next tick.
+        if (isAasError(thrown) && exitCodeFor(thrown.code) === ExitCode.badInput) {
+          await this.#pauseBroken(schedule, thrown.message, 'its job template');
           return;
         }
         throw thrown;
@@ -152,14 +161,15 @@ export class Scheduler {
   }
 
   /**
-   * A stored template that no longer validates (written by another version) cannot fire:
-   * the schedule is paused, loudly, rather than retried every tick or silently dropped.
+   * A stored template or timing that no longer validates (written by another version) cannot
+   * fire: the schedule is paused, loudly, rather than retried every tick, where it would also
+   * keep its place at the head of every tick's batch, or silently dropped.
    */
-  async #pauseBroken(schedule: ScheduleRecord, reason: string): Promise<void> {
+  async #pauseBroken(schedule: ScheduleRecord, reason: string, what: string): Promise<void> {
     const at = this.#deps.clock.nowIso();
     this.#deps.log.error(
       { scheduleId: schedule.id, reason },
-      'schedule paused: its job template is invalid',
+      `schedule paused: ${what} is invalid`,
     );
     try {
       await this.#deps.store.updateSchedule({

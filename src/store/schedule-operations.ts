@@ -99,6 +99,11 @@ export function scheduleFireFromRow(row: ScheduleFireRow): ScheduleFireRecord {
   };
 }
 
+/** "an interval", "a cron", "a once". */
+function article(kind: ScheduleKind): string {
+  return kind === 'interval' ? 'an' : 'a';
+}
+
 function invalid(field: string, message: string): AasError {
   return new AasError('INVALID_ARGUMENT', message, { field });
 }
@@ -130,7 +135,9 @@ export function checkScheduleTiming(timing: {
     if (present !== uses[field]) {
       throw invalid(
         field,
-        uses[field] ? `a ${kind} schedule needs ${field}` : `a ${kind} schedule has no ${field}`,
+        uses[field]
+          ? `${article(kind)} ${kind} schedule needs ${field}`
+          : `${article(kind)} ${kind} schedule has no ${field}`,
       );
     }
   }

@@ -255,5 +255,39 @@ for (const dialect of dialects) {
       expect((await fixture.store.getSchedule('broken'))?.pausedAt).not.toBeNull();
       expect(await fixture.store.listSessions()).toEqual([]);
     });
+
+    it('a stored timing that no longer computes pauses its schedule; the others still fire', async () => {
+      const stored = {
+        misfire: 'run_once' as const,
+        pausedAt: null,
+        jobSpec: job,
+        nextFireAt: new Date(T0 + MINUTE).toISOString(),
+        createdBy: 'alice',
+        createdAt: new Date(T0).toISOString(),
+      };
+      // Written by some other version: a pattern this croner refuses.
+      await fixture.store.createSchedule({
+        ...stored,
+        id: 'sch_00000000000000000000000c',
+        name: 'bad-cron',
+        kind: 'cron',
+        at: null,
+        everySec: null,
+        cron: '0 25 * * *',
+        timezone: 'UTC',
+      });
+      await service.create(
+        { name: 'healthy', timing: { kind: 'interval', everySec: 60 }, job },
+        'alice',
+      );
+      clock.set(T0 + MINUTE);
+      const fired = firedIn(await tickAll());
+      expect(fired.map((fire) => fire.scheduleId)).toEqual([
+        (await fixture.store.getSchedule('healthy'))?.id,
+      ]);
+      expect((await fixture.store.getSchedule('bad-cron'))?.pausedAt).not.toBeNull();
+      // Paused, it is no longer due: the next ticks do not meet it again.
+      expect(await fixture.store.dueSchedules(clock.nowIso(), 10)).toEqual([]);
+    });
   });
 }
