@@ -537,7 +537,13 @@ async function fencedOutcome(
   run: RunRecord,
   fence: HeldFence,
 ): Promise<RunOutcome> {
-  const current = (await deps.store.getRun(run.id)) ?? run;
+  // A remote worker's reads are fenced too: one that lost the lease cannot read the run any
+  // more, and reports what it knew.
+  const current =
+    (await deps.store.getRun(run.id).catch((thrown: unknown) => {
+      deps.log.warn({ err: normaliseError(thrown).message, runId: run.id }, 'cannot read the run');
+      return null;
+    })) ?? run;
   try {
     await new SessionRecorder(deps, run.sessionId, fence.leaseOwner).append(
       sessionEvent('lease.fenced', {

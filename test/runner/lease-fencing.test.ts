@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRuntime } from '../../src/app/index.js';
 import { parseConfig } from '../../src/config/index.js';
+import { AasError } from '../../src/kernel/index.js';
 import { executeRun, parseJobSpec, submitRun } from '../../src/runner/index.js';
 import { verifyChain } from '../../src/sessions/index.js';
 import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
@@ -81,6 +82,59 @@ describe('a runner that lost its lease', () => {
       });
       if (!session) throw new Error('session missing');
       expect(verifyChain(session, events).ok).toBe(true);
+    } finally {
+      await runtime.close();
+    }
+  });
+
+  it("whose reads are fenced too (as a remote worker's are) still ends with a fenced outcome", async () => {
+    const home = makeTempDir('aas-home-');
+    const repo = createTempRepo({ 'src/a.txt': 'a\n' });
+    cleanup.push(home, repo);
+    const runtime = await createRuntime(parseConfig({ env: { AAS_HOME: home }, cwd: home }), {
+      hostEnv: {},
+      nodePath: process.execPath,
+    });
+    try {
+      const local = runtime.runnerDeps();
+      let fenced = false;
+      // Once the lease is gone, every read and write of this holder is refused.
+      const store = new Proxy(local.store, {
+        get(target, key) {
+          const value: unknown = Reflect.get(target, key);
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) =>
+            fenced && (key === 'getRun' || key === 'appendEvents')
+              ? Promise.reject(new AasError('LEASE_FENCED', 'this worker no longer holds the run'))
+              : value.apply(target, args);
+        },
+      });
+      const deps = { ...local, store };
+      const job = parseJobSpec({
+        task: 'x',
+        repo,
+        agent: 'command',
+        agentInput: { command: 'sleep 2; echo b > src/b.txt' },
+      });
+      const { runId } = await submitRun(deps, job, 'user:test');
+      const agentStarted = new Promise<void>((resolve) => {
+        const off = runtime.bus.on('agent.started', () => {
+          off();
+          resolve();
+        });
+      });
+      const running = executeRun(deps, runId);
+      await agentStarted;
+      await runtime.store.updateRun({
+        runId,
+        expect: { status: ['running'] },
+        changes: { status: 'queued', leaseOwner: null, leaseExpiresAt: null },
+        events: [],
+      });
+      fenced = true;
+      const outcome = await running;
+      expect(outcome).toMatchObject({ runId, reasonCode: 'LEASE_FENCED', patch: null });
+      expect(outcome.detail).toContain('lost the run');
     } finally {
       await runtime.close();
     }
