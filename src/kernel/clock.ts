@@ -1,6 +1,12 @@
 /** Time comes from here, never from `Date.now()` in lease or schedule logic, so tests need no sleeping. */
 export interface Clock {
   nowMs(): number;
+  /**
+   * Milliseconds from an arbitrary origin that never goes back (the system's monotonic clock):
+   * for durations and deadlines that a step of the wall clock (NTP, an operator) must not move,
+   * such as how long a lease this process holds has left. Not a time of day.
+   */
+  elapsedMs(): number;
   now(): Date;
   /** ISO-8601 UTC timestamp with millisecond precision. */
   nowIso(): string;
@@ -8,6 +14,7 @@ export interface Clock {
 
 export const systemClock: Clock = {
   nowMs: () => Date.now(),
+  elapsedMs: () => performance.now(),
   now: () => new Date(),
   nowIso: () => new Date().toISOString(),
 };
@@ -21,6 +28,11 @@ export class ManualClock implements Clock {
   }
 
   nowMs(): number {
+    return this.currentMs;
+  }
+
+  /** Moves with the wall clock here, which only moves when told to. */
+  elapsedMs(): number {
     return this.currentMs;
   }
 

@@ -12,7 +12,12 @@ const LEASE_MS = 30_000;
 function heldLease(runId: string, fencingToken: number): HeldLease {
   // Only the fields the heartbeat reads; the rest of a grant does not matter here.
   const grant = { runId, fencingToken, leaseMs: LEASE_MS } as LeaseGrant;
-  return { grant, deadline: { expiresAtMs: 1_000 }, order: 'ok', stop: new AbortController() };
+  return {
+    grant,
+    deadline: { expiresAtElapsedMs: 1_000 },
+    order: 'ok',
+    stop: new AbortController(),
+  };
 }
 
 describe('applyHeartbeatOrders', () => {
@@ -36,8 +41,14 @@ describe('applyHeartbeatOrders', () => {
       lost: ['run_c'],
       cancelled: ['run_b'],
     });
-    expect(held.get('run_a')).toMatchObject({ order: 'ok', deadline: { expiresAtMs: 35_000 } });
-    expect(held.get('run_b')).toMatchObject({ order: 'cancel', deadline: { expiresAtMs: 35_000 } });
+    expect(held.get('run_a')).toMatchObject({
+      order: 'ok',
+      deadline: { expiresAtElapsedMs: 35_000 },
+    });
+    expect(held.get('run_b')).toMatchObject({
+      order: 'cancel',
+      deadline: { expiresAtElapsedMs: 35_000 },
+    });
     expect(held.get('run_c')?.order).toBe('lost');
     expect(held.get('run_c')?.stop.signal.aborted).toBe(true);
     // A cancel already known is not news.
@@ -56,7 +67,7 @@ describe('applyHeartbeatOrders', () => {
     expect(reclaimed.stop.signal.aborted).toBe(false);
     // Nor does an ok for the old token renew the new lease.
     applyHeartbeatOrders(held, sent, [{ runId: 'run_a', order: 'ok' }], 5_000);
-    expect(reclaimed.deadline.expiresAtMs).toBe(1_000);
+    expect(reclaimed.deadline.expiresAtElapsedMs).toBe(1_000);
   });
 
   it('ignores orders for runs no longer held', () => {
@@ -70,10 +81,10 @@ describe('stopLapsedLeases and nextLeaseDeadlineMs', () => {
   it('stops the leases due by now, once, and names the next deadline among the rest', () => {
     const due = heldLease('run_due', 1);
     const later = heldLease('run_later', 2);
-    later.deadline = { expiresAtMs: 9_000 };
+    later.deadline = { expiresAtElapsedMs: 9_000 };
     const lost = heldLease('run_lost', 3);
     lost.order = 'lost';
-    lost.deadline = { expiresAtMs: 500 };
+    lost.deadline = { expiresAtElapsedMs: 500 };
     const held = [due, later, lost];
     expect(nextLeaseDeadlineMs(held)).toBe(1_000);
     expect(stopLapsedLeases(held, 999)).toEqual([]);

@@ -43,10 +43,10 @@ export function applyHeartbeatOrders(
       case 'cancel':
         if (lease.order !== 'cancel') applied.cancelled.push(runId);
         lease.order = 'cancel';
-        lease.deadline = { expiresAtMs: sentAtMs + lease.grant.leaseMs };
+        lease.deadline = { expiresAtElapsedMs: sentAtMs + lease.grant.leaseMs };
         break;
       case 'ok':
-        lease.deadline = { expiresAtMs: sentAtMs + lease.grant.leaseMs };
+        lease.deadline = { expiresAtElapsedMs: sentAtMs + lease.grant.leaseMs };
         break;
       default: {
         const unknown: never = order;
@@ -65,7 +65,7 @@ export function applyHeartbeatOrders(
 export function stopLapsedLeases(held: Iterable<HeldLease>, nowMs: number): string[] {
   const lapsed: string[] = [];
   for (const lease of held) {
-    if (lease.order === 'lost' || lease.deadline.expiresAtMs > nowMs) continue;
+    if (lease.order === 'lost' || lease.deadline.expiresAtElapsedMs > nowMs) continue;
     lease.order = 'lost';
     lease.stop.abort();
     lapsed.push(lease.grant.runId);
@@ -78,8 +78,8 @@ export function nextLeaseDeadlineMs(held: Iterable<HeldLease>): number | undefin
   let earliest: number | undefined;
   for (const lease of held) {
     if (lease.order === 'lost') continue;
-    if (earliest === undefined || lease.deadline.expiresAtMs < earliest) {
-      earliest = lease.deadline.expiresAtMs;
+    if (earliest === undefined || lease.deadline.expiresAtElapsedMs < earliest) {
+      earliest = lease.deadline.expiresAtElapsedMs;
     }
   }
   return earliest;

@@ -29,14 +29,15 @@ function scriptedLink(script: { failures: number; answer: unknown }) {
 
 function storeOver(
   link: ControlPlaneLink,
-  clock: ManualClock,
+  clock: ManualClock | SteppingClock,
   leaseMs: number,
   jitter = 1,
   lease: { retryBudgetMs?: number; stop?: AbortController; renewed?: boolean } = {},
 ) {
-  const grantedAtMs = clock.nowMs();
+  const grantedAtMs = clock.elapsedMs();
   // `renewed`: heartbeats keep the lease a full length ahead of now, as a reachable peer would.
-  const expiresAtMs = () => (lease.renewed === true ? clock.nowMs() : grantedAtMs) + leaseMs;
+  const expiresAtElapsedMs = () =>
+    (lease.renewed === true ? clock.elapsedMs() : grantedAtMs) + leaseMs;
   const slept: number[] = [];
   const store = new RemoteRunStore(
     {
@@ -54,12 +55,24 @@ function storeOver(
       runId: 'run_1',
       sessionId: 'ses_1',
       fencingToken: 3,
-      deadline: () => ({ expiresAtMs: expiresAtMs() }),
+      deadline: () => ({ expiresAtElapsedMs: expiresAtElapsedMs() }),
       stopped: (lease.stop ?? new AbortController()).signal,
       retryBudgetMs: lease.retryBudgetMs ?? 60_000,
     },
   );
   return { store, slept };
+}
+
+/** A wall clock an operator sets back an hour once the first retry slept; elapsed time runs on. */
+class SteppingClock extends ManualClock {
+  #stepped = false;
+  override advance(ms: number): void {
+    super.advance(ms);
+    this.#stepped = true;
+  }
+  override nowMs(): number {
+    return super.nowMs() - (this.#stepped ? 3_600_000 : 0);
+  }
 }
 
 const event = { type: 'agent.event', at: '2026-01-01T00:00:00.000Z', actor: 'w', data: {} };
@@ -130,6 +143,16 @@ describe('RemoteRunStore', () => {
     const refused = await stopped.appendEvents('ses_1', [event]).catch((thrown: unknown) => thrown);
     expect(isAasError(refused) && refused.code).toBe('LEASE_FENCED');
     expect(sent).toHaveLength(1);
+  });
+
+  it('counts the lease on the monotonic clock: a wall clock set back does not stretch it', async () => {
+    const clock = new SteppingClock(0);
+    const { link } = scriptedLink({ failures: 1_000, answer: null });
+    const { store, slept } = storeOver(link, clock, 10_000);
+    const error = await store.appendEvents('ses_1', [event]).catch((thrown: unknown) => thrown);
+    expect(isAasError(error) && error.code).toBe('LEASE_FENCED');
+    expect(clock.nowMs()).toBeLessThan(0);
+    expect(slept.reduce((sum, ms) => sum + ms, 0)).toBe(10_000);
   });
 
   it('does not retry an answer that will not change, and refuses other runs and sessions', async () => {

@@ -74,7 +74,7 @@ export type WorkerExecutionDeps = Omit<
 
 export interface RemoteWorkerStatus {
   readonly state: 'online' | 'busy' | 'draining' | 'stopped';
-  readonly runs: readonly { runId: string; fencingToken: number; expiresAtMs: number }[];
+  readonly runs: readonly { runId: string; fencingToken: number; expiresAtElapsedMs: number }[];
 }
 
 /**
@@ -213,7 +213,7 @@ export class RemoteWorkerAgent {
       runs: [...this.#held.values()].map((held) => ({
         runId: held.grant.runId,
         fencingToken: held.grant.fencingToken,
-        expiresAtMs: held.deadline.expiresAtMs,
+        expiresAtElapsedMs: held.deadline.expiresAtElapsedMs,
       })),
     };
   }
@@ -280,13 +280,15 @@ export class RemoteWorkerAgent {
   }
 
   async #execute(grant: LeaseGrant): Promise<void> {
-    const receivedAtMs = this.deps.clock.nowMs();
+    const receivedAtMs = this.deps.clock.elapsedMs();
     const held: HeldLease = {
       grant,
       // The lease began before its answer arrived, so counting from the arrival overestimates
       // it by the answer's transit: a margin covers that until the first heartbeat (sent at
       // once), whose renewal is counted from when it was sent, which errs the safe way.
-      deadline: { expiresAtMs: receivedAtMs + grant.leaseMs - Math.min(1_000, grant.leaseMs / 10) },
+      deadline: {
+        expiresAtElapsedMs: receivedAtMs + grant.leaseMs - Math.min(1_000, grant.leaseMs / 10),
+      },
       order: 'ok',
       stop: new AbortController(),
     };
@@ -361,7 +363,9 @@ export class RemoteWorkerAgent {
           // The heartbeat below renews every held lease at once; the runner reads its verdict,
           // and a lease this worker could not renew in time counts as lost.
           renewLease: async () => ({
-            held: held.order !== 'lost' && held.deadline.expiresAtMs > this.deps.clock.nowMs(),
+            held:
+              held.order !== 'lost' &&
+              held.deadline.expiresAtElapsedMs > this.deps.clock.elapsedMs(),
             cancelRequested: held.order === 'cancel',
           }),
           stop: held.stop.signal,
@@ -460,7 +464,7 @@ export class RemoteWorkerAgent {
    * wait for a beat to fail). Carries whether this worker is draining.
    */
   async #sendBeat(): Promise<void> {
-    const sentAtMs = this.deps.clock.nowMs();
+    const sentAtMs = this.deps.clock.elapsedMs();
     const draining = this.#draining;
     this.#beatCarries = new Set(this.#held.values());
     const leases = [...this.#held.values()].map((held) => ({
@@ -511,7 +515,7 @@ export class RemoteWorkerAgent {
     const nextMs = nextLeaseDeadlineMs(this.#held.values());
     if (nextMs === undefined) return;
     // Capped, so that a long lease never overflows the timer (it fires early then looks again).
-    const waitMs = Math.min(Math.max(0, nextMs - this.deps.clock.nowMs()), MAX_LAPSE_WAIT_MS);
+    const waitMs = Math.min(Math.max(0, nextMs - this.deps.clock.elapsedMs()), MAX_LAPSE_WAIT_MS);
     this.#lapseWatch = setTimeout(() => {
       this.#lapseWatch = null;
       this.#stopLapsed();
@@ -521,7 +525,7 @@ export class RemoteWorkerAgent {
   }
 
   #stopLapsed(): void {
-    for (const runId of stopLapsedLeases(this.#held.values(), this.deps.clock.nowMs())) {
+    for (const runId of stopLapsedLeases(this.#held.values(), this.deps.clock.elapsedMs())) {
       this.deps.log.warn(
         { runId },
         'lease lapsed while the control plane was unreachable: stopping, reporting nothing',

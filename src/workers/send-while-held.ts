@@ -12,8 +12,11 @@ const RETRY_MAX_MS = 5_000;
 
 /** When the lease of a held run lapses by this worker's own reckoning. */
 export interface LeaseDeadline {
-  /** Local epoch ms after which the control plane may have given the run to someone else. */
-  readonly expiresAtMs: number;
+  /**
+   * When the control plane may have given the run to someone else, on this process's
+   * monotonic clock (Clock.elapsedMs): a step of the wall clock neither stretches nor cuts it.
+   */
+  readonly expiresAtElapsedMs: number;
 }
 
 /** A held lease as a request sent under it sees it. */
@@ -63,7 +66,7 @@ export async function sendWhileHeld<T>(
     } catch (thrown) {
       const error = normaliseError(thrown);
       if (!deps.link.isTransient(error)) throw error;
-      const nowMs = deps.clock.nowMs();
+      const nowMs = deps.clock.elapsedMs();
       firstFailureMs ??= nowMs;
       failures += 1;
       if (nowMs - firstFailureMs >= lease.retryBudgetMs) {
@@ -73,7 +76,7 @@ export async function sendWhileHeld<T>(
           { runId: lease.runId, lastError: error.message },
         );
       }
-      const leftMs = lease.deadline().expiresAtMs - nowMs;
+      const leftMs = lease.deadline().expiresAtElapsedMs - nowMs;
       if (leftMs <= 0) throw lapsed(deps, lease, error);
       const waitMs = Math.min(
         retryBackoffMs(failures, { baseMs: RETRY_FIRST_MS, maxMs: RETRY_MAX_MS }, deps.random),
@@ -96,7 +99,7 @@ function refuseUnlessHeld(deps: SendDeps, lease: HeldLeaseView): void {
       { runId: lease.runId },
     );
   }
-  if (lease.deadline().expiresAtMs <= deps.clock.nowMs()) throw lapsed(deps, lease);
+  if (lease.deadline().expiresAtElapsedMs <= deps.clock.elapsedMs()) throw lapsed(deps, lease);
 }
 
 function lapsed(deps: SendDeps, lease: HeldLeaseView, last?: AasError): AasError {

@@ -49,6 +49,9 @@ export class TickingClock implements Clock {
   nowIso(): string {
     return this.now().toISOString();
   }
+  elapsedMs(): number {
+    return this.nowMs();
+  }
 }
 
 export interface RunningApi {
