@@ -57,6 +57,8 @@ export interface WorkerGateway {
     runId: string,
     fencingToken: number,
     haves: readonly string[],
+    /** Aborts when the worker's request went away. */
+    signal?: AbortSignal,
   ): Promise<{ readonly commit: string; readonly pack: Buffer; readonly haves: readonly string[] }>;
   /** Stores the held run's patch or a log tail; the digest must match the bytes. */
   putArtifact(

@@ -388,7 +388,19 @@ export function registerWorkerRoutes(app: ApiApp, context: RouteContext): void {
       const worker = await callingWorker(request);
       const { fencingToken, have } = request.query;
       const haves = have === undefined ? [] : Array.isArray(have) ? have : [have];
-      const base = await workerGateway.basePack(worker, request.params.id, fencingToken, haves);
+      // A worker whose request timed out asks again: the pack it gave up on is not built (or is
+      // stopped), so abandoned packs never queue up in front of everyone else's.
+      const gone = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) gone.abort();
+      });
+      const base = await workerGateway.basePack(
+        worker,
+        request.params.id,
+        fencingToken,
+        haves,
+        gone.signal,
+      );
       reply.header('x-aas-base-commit', base.commit);
       reply.header('x-aas-pack-haves', String(base.haves.length));
       return sendBytes(reply, 'application/x-git-packfile', Readable.from(base.pack));

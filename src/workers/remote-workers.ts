@@ -13,6 +13,7 @@ import type {
 } from '../store/index.js';
 import { type BasePack, createBasePack, isRepoUrl } from '../workspaces/index.js';
 import { applyLeaseOp, type LeaseOp, type LeaseOpResult } from './lease-ops.js';
+import { OneAtATime } from './one-at-a-time.js';
 
 /** What a remote worker receives with a claim: everything it needs to run the job elsewhere. */
 export interface RemoteLease {
@@ -264,6 +265,8 @@ export class RemoteWorkers {
     runId: string,
     fencingToken: number,
     haves: readonly string[],
+    /** Aborts when the worker's request went away: the pack is then not built, or stopped. */
+    signal?: AbortSignal,
   ): Promise<BasePack> {
     const run = await this.#heldRun(worker, runId, fencingToken);
     const job = parseJobSpec(run.jobSpec);
@@ -277,8 +280,15 @@ export class RemoteWorkers {
     // A requeued run keeps the base an earlier holder resolved, even if the branch moved since.
     // Packs are built one at a time per server: each holds a pack-objects and its output in
     // memory, and a worker must not be able to start any number of them at once.
-    return this.#packing.run(() =>
-      createBasePack({ repo: job.repo, ref: run.baseCommit ?? job.baseRef ?? null, haves }),
+    return this.#packing.run(
+      () =>
+        createBasePack({
+          repo: job.repo,
+          ref: run.baseCommit ?? job.baseRef ?? null,
+          haves,
+          ...(signal === undefined ? {} : { signal }),
+        }),
+      signal,
     );
   }
 
@@ -432,14 +442,3 @@ export class RemoteWorkers {
 /** The logs a runner writes per attempt, by the names the API serves them under. */
 const RUNNER_LOG_NAME =
   /^([1-9][0-9]{0,5})\.(?:stdout|stderr|validator-[1-9][0-9]{0,2}\.(?:stdout|stderr))\.log$/;
-
-/** Runs tasks one after another, in arrival order. */
-class OneAtATime {
-  #tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(task, task);
-    this.#tail = result.catch(() => undefined);
-    return result;
-  }
-}

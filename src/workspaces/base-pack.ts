@@ -40,6 +40,8 @@ export async function createBasePack(input: {
   readonly ref: string | null;
   readonly haves: readonly string[];
   readonly searchPath?: string;
+  /** Stops packing (CANCELLED) once whoever asked went away. */
+  readonly signal?: AbortSignal;
 }): Promise<BasePack> {
   const searchPath = input.searchPath ?? DEFAULT_GIT_SEARCH_PATH;
   const location = await locateRepo(input.repo, searchPath);
@@ -65,6 +67,7 @@ export async function createBasePack(input: {
     env,
     input: `${commit}\n${usable.map((have) => `^${have}\n`).join('')}`,
     maxStdoutBytes: BASE_PACK_MAX_BYTES,
+    ...(input.signal === undefined ? {} : { signal: input.signal }),
   });
   if (result.stdoutOverflow) {
     throw new AasError(

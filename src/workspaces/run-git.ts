@@ -16,6 +16,8 @@ export interface GitInvocation {
   readonly okExitCodes?: readonly number[];
   /** Kill git after this long (default 10 minutes); a hung git never hangs a run. */
   readonly timeoutMs?: number;
+  /** Kill git when this aborts (whoever wanted the answer went away); CANCELLED then. */
+  readonly signal?: AbortSignal;
 }
 
 export interface GitResult {
@@ -44,6 +46,10 @@ export function runGit(invocation: GitInvocation): Promise<GitResult> {
   const okExitCodes = invocation.okExitCodes ?? [0];
   const args = [...HARDENED_GIT_CONFIG, ...invocation.args];
   return new Promise((resolve, reject) => {
+    if (invocation.signal?.aborted === true) {
+      reject(stoppedBySignal(invocation.args));
+      return;
+    }
     const child = spawn('git', args, {
       cwd: invocation.cwd,
       env: gitEnv(invocation.env),
@@ -57,6 +63,12 @@ export function runGit(invocation: GitInvocation): Promise<GitResult> {
       timedOut = true;
       child.kill('SIGKILL');
     }, invocation.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    let stopped = false;
+    const onAbort = (): void => {
+      stopped = true;
+      child.kill('SIGKILL');
+    };
+    invocation.signal?.addEventListener('abort', onAbort, { once: true });
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
       if (overflow) return;
@@ -75,6 +87,7 @@ export function runGit(invocation: GitInvocation): Promise<GitResult> {
     child.stdin.on('error', () => {});
     child.on('error', (error) => {
       clearTimeout(timer);
+      invocation.signal?.removeEventListener('abort', onAbort);
       reject(
         new AasError('INTERNAL', `cannot run git: ${error.message}`, {
           hint: `git must be installed in one of: ${invocation.env.searchPath}`,
@@ -83,6 +96,12 @@ export function runGit(invocation: GitInvocation): Promise<GitResult> {
     });
     child.on('close', (exitCode) => {
       clearTimeout(timer);
+      invocation.signal?.removeEventListener('abort', onAbort);
+      // Whatever git managed before the kill, nobody is waiting for it.
+      if (stopped) {
+        reject(stoppedBySignal(invocation.args));
+        return;
+      }
       if (timedOut) {
         reject(
           gitFailure(
@@ -109,6 +128,13 @@ export function runGit(invocation: GitInvocation): Promise<GitResult> {
     if (invocation.input !== undefined) child.stdin.end(invocation.input);
     else child.stdin.end();
   });
+}
+
+function stoppedBySignal(args: readonly string[]): AasError {
+  return new AasError(
+    'CANCELLED',
+    `git ${args[0] ?? ''} was stopped: its answer is no longer wanted`,
+  );
 }
 
 function gitFailure(args: readonly string[], what: string): AasError {

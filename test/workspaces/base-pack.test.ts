@@ -107,4 +107,23 @@ describe('base packs', () => {
     );
     expect(isAasError(broken)).toBe(true);
   });
+  it('stops packing once whoever asked went away', async () => {
+    const repo = createTempRepo({ 'README.md': '# demo\n', 'src/a.txt': LARGE });
+    dirs.push(repo);
+    const before = new AbortController();
+    before.abort();
+    await expect(
+      createBasePack({ repo, ref: null, haves: [], signal: before.signal }),
+    ).rejects.toMatchObject({ code: 'CANCELLED' });
+    // Aborted while git runs: git is killed, and what it wrote is not taken for a pack.
+    const during = new AbortController();
+    const packing = createBasePack({ repo, ref: null, haves: [], signal: during.signal });
+    setImmediate(() => during.abort());
+    const outcome = await packing.then(
+      () => 'packed',
+      (thrown: unknown) => (isAasError(thrown) ? thrown.code : 'other'),
+    );
+    // Resolving HEAD runs before the pack: an abort that lands there still stops the pack.
+    expect(outcome).toBe('CANCELLED');
+  });
 });
