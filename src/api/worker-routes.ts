@@ -391,6 +391,7 @@ export function registerWorkerRoutes(app: ApiApp, context: RouteContext): void {
       // A worker whose request timed out asks again: the pack it gave up on is not built (or is
       // stopped), so abandoned packs never queue up in front of everyone else's.
       const gone = new AbortController();
+      if (reply.raw.destroyed) gone.abort();
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) gone.abort();
       });

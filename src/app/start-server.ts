@@ -4,14 +4,14 @@ import {
   createApiServer,
   defaultPanelDir,
   type Identity,
-  issueToken,
 } from '../api/index.js';
 import type { AasConfig } from '../config/index.js';
-import { AasError, isAasError, normaliseError } from '../kernel/index.js';
+import { AasError, normaliseError } from '../kernel/index.js';
 import { parseJobSpec, submitRun } from '../runner/index.js';
 import { Scheduler } from '../schedules/index.js';
 import { openLeadership } from '../store/index.js';
 import { RemoteWorkers, WorkerPool } from '../workers/index.js';
+import { bootstrapAdmin } from './bootstrap-admin.js';
 import { checkSubmittable } from './check-job.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from './create-runtime.js';
 import { relayCommittedEvents } from './relay-committed-events.js';
@@ -61,7 +61,11 @@ export async function startServer(
   });
   try {
     await relay.ready;
-    const bootstrapSecret = await bootstrapAdmin(runtime);
+    const bootstrapSecret = await bootstrapAdmin(
+      runtime.store,
+      runtime.clock,
+      runtime.config.server.bootstrapToken,
+    );
     // The installation's signing key exists from the first start: GET /keys can publish it
     // before anything was promoted, and a key directory it cannot use stops the start here.
     await runtime.promotion.promotion.signingKey();
@@ -233,28 +237,4 @@ function refuseUnsafeBind(config: AasConfig): void {
       hint: 'bind to 127.0.0.1 (the default) and put a TLS proxy in front, or pass --public if this is what you want',
     },
   );
-}
-
-/**
- * An empty token table gets one admin token: from AAS_BOOTSTRAP_TOKEN, or generated and shown
- * once. Two servers starting together on one database race on the unique name; the loser
- * simply finds the table no longer empty.
- */
-async function bootstrapAdmin(runtime: Runtime): Promise<string | null> {
-  if ((await runtime.store.countTokens()) > 0) return null;
-  try {
-    const issued = await issueToken(runtime.store, runtime.clock, {
-      name: 'admin',
-      role: 'admin',
-      createdBy: 'system:bootstrap',
-      ...(runtime.config.server.bootstrapToken
-        ? { secret: runtime.config.server.bootstrapToken }
-        : {}),
-    });
-    // A secret the operator supplied is theirs already; only a generated one is shown.
-    return runtime.config.server.bootstrapToken ? null : issued.secret;
-  } catch (thrown) {
-    if (isAasError(thrown) && thrown.code === 'CONFLICT') return null;
-    throw thrown;
-  }
 }

@@ -561,7 +561,7 @@ export class KyselyStore implements Store {
     } catch (error) {
       // A concurrent registration took the name (or the credential hash) after this one looked.
       if (!isUniqueViolation(error) && !isUniqueViolation(errorCause(error))) throw error;
-      throw new AasError('CONFLICT', 'the worker name or credential was taken concurrently', {
+      throw new AasError('NAME_TAKEN', 'the worker name or credential was taken concurrently', {
         hint: 'ask for a new enrolment with another name',
       });
     }

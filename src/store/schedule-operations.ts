@@ -75,7 +75,9 @@ export function scheduleFromRow(row: ScheduleRow): ScheduleRecord {
     misfire: parseOneOf<MisfirePolicy>(MISFIRE_POLICIES, row.misfire, 'schedules.misfire'),
     pausedAt: row.paused_at,
     jobSpec: parseJsonColumn(row.job_spec, 'schedules.job_spec'),
-    jobSetBy: row.job_set_by,
+    // Empty when a replica older than migration 0011 created or changed the row meanwhile (a
+    // rolling upgrade): its runs then stay the creator's, as they were before.
+    jobSetBy: row.job_set_by === '' ? row.created_by : row.job_set_by,
     nextFireAt: row.next_fire_at,
     createdBy: row.created_by,
     createdAt: row.created_at,

@@ -1,5 +1,11 @@
+import type { Clock } from '../kernel/index.js';
 import type { LeaseGrant, LeaseOrderWire } from './control-plane-link.js';
-import type { LeaseDeadline } from './send-while-held.js';
+import {
+  type ClockReading,
+  deadlineAfter,
+  type LeaseDeadline,
+  leaseLeftMs,
+} from './lease-deadline.js';
 
 /** A lease this worker holds, as its heartbeats see it. */
 export interface HeldLease {
@@ -21,14 +27,14 @@ export interface AppliedOrders {
  * (run id → fencing token): an order speaks of that lease only. A run claimed again while the
  * beat was on its way (its earlier lease lapsed, the sweep requeued it, this worker took it
  * anew) holds a newer token, which a `lost` for the older one is not about, and which the beat
- * did not renew. `ok` and `cancel` renew from `sentAtMs`: the server counted from later, so the
+ * did not renew. `ok` and `cancel` renew from `sentAt`: the server counted from later, so the
  * worker errs the safe way.
  */
 export function applyHeartbeatOrders(
   held: ReadonlyMap<string, HeldLease>,
   sent: ReadonlyMap<string, number>,
   orders: readonly { readonly runId: string; readonly order: LeaseOrderWire }[],
-  sentAtMs: number,
+  sentAt: ClockReading,
 ): AppliedOrders {
   const applied: AppliedOrders = { lost: [], cancelled: [] };
   for (const { runId, order } of orders) {
@@ -43,10 +49,10 @@ export function applyHeartbeatOrders(
       case 'cancel':
         if (lease.order !== 'cancel') applied.cancelled.push(runId);
         lease.order = 'cancel';
-        lease.deadline = { expiresAtElapsedMs: sentAtMs + lease.grant.leaseMs };
+        lease.deadline = deadlineAfter(sentAt, lease.grant.leaseMs);
         break;
       case 'ok':
-        lease.deadline = { expiresAtElapsedMs: sentAtMs + lease.grant.leaseMs };
+        lease.deadline = deadlineAfter(sentAt, lease.grant.leaseMs);
         break;
       default: {
         const unknown: never = order;
@@ -58,14 +64,14 @@ export function applyHeartbeatOrders(
 }
 
 /**
- * Marks lost, and stops, every lease whose deadline is at or before `nowMs` by this worker's
- * own reckoning (the control plane may have given the run to someone else by then); returns
- * their run ids. A lease already lost is not news.
+ * Marks lost, and stops, every lease whose deadline has passed by this worker's own reckoning
+ * (the control plane may have given the run to someone else by then); returns their run ids.
+ * A lease already lost is not news.
  */
-export function stopLapsedLeases(held: Iterable<HeldLease>, nowMs: number): string[] {
+export function stopLapsedLeases(held: Iterable<HeldLease>, clock: Clock): string[] {
   const lapsed: string[] = [];
   for (const lease of held) {
-    if (lease.order === 'lost' || lease.deadline.expiresAtElapsedMs > nowMs) continue;
+    if (lease.order === 'lost' || leaseLeftMs(lease.deadline, clock) > 0) continue;
     lease.order = 'lost';
     lease.stop.abort();
     lapsed.push(lease.grant.runId);
@@ -73,14 +79,13 @@ export function stopLapsedLeases(held: Iterable<HeldLease>, nowMs: number): stri
   return lapsed;
 }
 
-/** The earliest deadline among leases not yet lost, or undefined when there is none. */
-export function nextLeaseDeadlineMs(held: Iterable<HeldLease>): number | undefined {
-  let earliest: number | undefined;
+/** How long until the first lease not yet lost lapses, or undefined when there is none. */
+export function nextLapseInMs(held: Iterable<HeldLease>, clock: Clock): number | undefined {
+  let soonest: number | undefined;
   for (const lease of held) {
     if (lease.order === 'lost') continue;
-    if (earliest === undefined || lease.deadline.expiresAtElapsedMs < earliest) {
-      earliest = lease.deadline.expiresAtElapsedMs;
-    }
+    const leftMs = leaseLeftMs(lease.deadline, clock);
+    if (soonest === undefined || leftMs < soonest) soonest = leftMs;
   }
-  return earliest;
+  return soonest;
 }

@@ -1,4 +1,5 @@
 export type { ControlPlaneLink, LeaseGrant, LeaseOrderWire } from './control-plane-link.js';
+export type { LeaseDeadline } from './lease-deadline.js';
 export { type LeaseOp, type LeaseOpResult, RUNNER_EVENT_TYPES } from './lease-ops.js';
 export { RemoteRunStore } from './remote-run-store.js';
 export {
@@ -15,7 +16,7 @@ export {
   RemoteWorkers,
   type ReportableStatus,
 } from './remote-workers.js';
-export type { HeldLeaseView, LeaseDeadline } from './send-while-held.js';
+export type { HeldLeaseView } from './send-while-held.js';
 export {
   type EmbeddedWorkerStatus,
   WorkerPool,

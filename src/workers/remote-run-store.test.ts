@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AasError, isAasError, ManualClock, silentLogger } from '../kernel/index.js';
 import type { ControlPlaneLink } from './control-plane-link.js';
+import { deadlineAfter, readClock } from './lease-deadline.js';
 import type { LeaseOp } from './lease-ops.js';
 import { RemoteRunStore } from './remote-run-store.js';
 
@@ -34,10 +35,10 @@ function storeOver(
   jitter = 1,
   lease: { retryBudgetMs?: number; stop?: AbortController; renewed?: boolean } = {},
 ) {
-  const grantedAtMs = clock.elapsedMs();
+  const granted = readClock(clock);
   // `renewed`: heartbeats keep the lease a full length ahead of now, as a reachable peer would.
-  const expiresAtElapsedMs = () =>
-    (lease.renewed === true ? clock.elapsedMs() : grantedAtMs) + leaseMs;
+  const deadline = () =>
+    deadlineAfter(lease.renewed === true ? readClock(clock) : granted, leaseMs);
   const slept: number[] = [];
   const store = new RemoteRunStore(
     {
@@ -55,7 +56,7 @@ function storeOver(
       runId: 'run_1',
       sessionId: 'ses_1',
       fencingToken: 3,
-      deadline: () => ({ expiresAtElapsedMs: expiresAtElapsedMs() }),
+      deadline,
       stopped: (lease.stop ?? new AbortController()).signal,
       retryBudgetMs: lease.retryBudgetMs ?? 60_000,
     },
@@ -126,6 +127,23 @@ describe('RemoteRunStore', () => {
     expect(String(error)).toMatch(/given up/);
     expect(slept.reduce((sum, ms) => sum + ms, 0)).toBeGreaterThanOrEqual(30_000);
     expect(sent.length).toBe(slept.length + 1);
+  });
+
+  it('gives a request whose tries each time out a few tries before its budget counts', async () => {
+    const clock = new ManualClock(0);
+    const scripted = scriptedLink({ failures: 1_000, answer: null });
+    // Each try hangs 40 s before it fails, longer than the whole 30 s budget.
+    const slow: ControlPlaneLink = {
+      ...scripted.link,
+      leaseOp: async (runId, token, operation) => {
+        clock.advance(40_000);
+        return scripted.link.leaseOp(runId, token, operation);
+      },
+    };
+    const { store } = storeOver(slow, clock, 10_000, 1, { retryBudgetMs: 30_000, renewed: true });
+    const error = await store.appendEvents('ses_1', [event]).catch((thrown: unknown) => thrown);
+    expect(String(error)).toMatch(/failed 5 times/);
+    expect(scripted.sent).toHaveLength(5);
   });
 
   it('sends nothing once the run was stopped here or its lease lapsed, not even a first try', async () => {

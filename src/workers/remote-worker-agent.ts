@@ -30,9 +30,10 @@ import type { ControlPlaneLink, LeaseGrant } from './control-plane-link.js';
 import {
   applyHeartbeatOrders,
   type HeldLease,
-  nextLeaseDeadlineMs,
+  nextLapseInMs,
   stopLapsedLeases,
 } from './held-lease.js';
+import { deadlineAfter, leaseLeftMs, readClock } from './lease-deadline.js';
 import { RemoteRunStore } from './remote-run-store.js';
 import { type HeldLeaseView, type SendDeps, sendWhileHeld } from './send-while-held.js';
 
@@ -74,7 +75,7 @@ export type WorkerExecutionDeps = Omit<
 
 export interface RemoteWorkerStatus {
   readonly state: 'online' | 'busy' | 'draining' | 'stopped';
-  readonly runs: readonly { runId: string; fencingToken: number; expiresAtElapsedMs: number }[];
+  readonly runs: readonly { runId: string; fencingToken: number; leaseLeftMs: number }[];
 }
 
 /**
@@ -213,7 +214,7 @@ export class RemoteWorkerAgent {
       runs: [...this.#held.values()].map((held) => ({
         runId: held.grant.runId,
         fencingToken: held.grant.fencingToken,
-        expiresAtElapsedMs: held.deadline.expiresAtElapsedMs,
+        leaseLeftMs: leaseLeftMs(held.deadline, this.deps.clock),
       })),
     };
   }
@@ -280,15 +281,13 @@ export class RemoteWorkerAgent {
   }
 
   async #execute(grant: LeaseGrant): Promise<void> {
-    const receivedAtMs = this.deps.clock.elapsedMs();
+    const receivedAt = readClock(this.deps.clock);
     const held: HeldLease = {
       grant,
       // The lease began before its answer arrived, so counting from the arrival overestimates
       // it by the answer's transit: a margin covers that until the first heartbeat (sent at
       // once), whose renewal is counted from when it was sent, which errs the safe way.
-      deadline: {
-        expiresAtElapsedMs: receivedAtMs + grant.leaseMs - Math.min(1_000, grant.leaseMs / 10),
-      },
+      deadline: deadlineAfter(receivedAt, grant.leaseMs - Math.min(1_000, grant.leaseMs / 10)),
       order: 'ok',
       stop: new AbortController(),
     };
@@ -363,9 +362,7 @@ export class RemoteWorkerAgent {
           // The heartbeat below renews every held lease at once; the runner reads its verdict,
           // and a lease this worker could not renew in time counts as lost.
           renewLease: async () => ({
-            held:
-              held.order !== 'lost' &&
-              held.deadline.expiresAtElapsedMs > this.deps.clock.elapsedMs(),
+            held: held.order !== 'lost' && leaseLeftMs(held.deadline, this.deps.clock) > 0,
             cancelRequested: held.order === 'cancel',
           }),
           stop: held.stop.signal,
@@ -464,7 +461,7 @@ export class RemoteWorkerAgent {
    * wait for a beat to fail). Carries whether this worker is draining.
    */
   async #sendBeat(): Promise<void> {
-    const sentAtMs = this.deps.clock.elapsedMs();
+    const sentAt = readClock(this.deps.clock);
     const draining = this.#draining;
     this.#beatCarries = new Set(this.#held.values());
     const leases = [...this.#held.values()].map((held) => ({
@@ -478,7 +475,7 @@ export class RemoteWorkerAgent {
         ...this.#heartbeatTimeout(),
       });
       if (draining) this.#drainReported = true;
-      const applied = applyHeartbeatOrders(this.#held, sentTokens, reply.runs, sentAtMs);
+      const applied = applyHeartbeatOrders(this.#held, sentTokens, reply.runs, sentAt);
       for (const runId of applied.lost) {
         this.deps.log.warn({ runId }, 'lease lost: stopping the run, reporting nothing');
       }
@@ -512,10 +509,10 @@ export class RemoteWorkerAgent {
     if (this.#lapseWatch !== null) clearTimeout(this.#lapseWatch);
     this.#lapseWatch = null;
     if (this.#stopped) return;
-    const nextMs = nextLeaseDeadlineMs(this.#held.values());
-    if (nextMs === undefined) return;
+    const nextInMs = nextLapseInMs(this.#held.values(), this.deps.clock);
+    if (nextInMs === undefined) return;
     // Capped, so that a long lease never overflows the timer (it fires early then looks again).
-    const waitMs = Math.min(Math.max(0, nextMs - this.deps.clock.elapsedMs()), MAX_LAPSE_WAIT_MS);
+    const waitMs = Math.min(Math.max(0, nextInMs), MAX_LAPSE_WAIT_MS);
     this.#lapseWatch = setTimeout(() => {
       this.#lapseWatch = null;
       this.#stopLapsed();
@@ -525,7 +522,7 @@ export class RemoteWorkerAgent {
   }
 
   #stopLapsed(): void {
-    for (const runId of stopLapsedLeases(this.#held.values(), this.deps.clock.elapsedMs())) {
+    for (const runId of stopLapsedLeases(this.#held.values(), this.deps.clock)) {
       this.deps.log.warn(
         { runId },
         'lease lapsed while the control plane was unreachable: stopping, reporting nothing',

@@ -1,6 +1,7 @@
 import { AasError, type Clock, type Logger, normaliseError } from '../kernel/index.js';
 import { retryBackoffMs } from '../queue/index.js';
 import type { ControlPlaneLink } from './control-plane-link.js';
+import { type LeaseDeadline, leaseLeftMs } from './lease-deadline.js';
 
 /**
  * Waits between retries of a request the control plane did not answer: 250 ms doubling to 5 s,
@@ -9,15 +10,12 @@ import type { ControlPlaneLink } from './control-plane-link.js';
  */
 const RETRY_FIRST_MS = 250;
 const RETRY_MAX_MS = 5_000;
-
-/** When the lease of a held run lapses by this worker's own reckoning. */
-export interface LeaseDeadline {
-  /**
-   * When the control plane may have given the run to someone else, on this process's
-   * monotonic clock (Clock.elapsedMs): a step of the wall clock neither stretches nor cuts it.
-   */
-  readonly expiresAtElapsedMs: number;
-}
+/**
+ * A request is given up on its budget only after this many failures as well: the budget runs
+ * while tries are in flight, and a transfer that times out once (a large patch, a base pack
+ * queued behind others) can take minutes per try.
+ */
+const MIN_FAILURES_TO_GIVE_UP = 5;
 
 /** A held lease as a request sent under it sees it. */
 export interface HeldLeaseView {
@@ -29,7 +27,8 @@ export interface HeldLeaseView {
    * How long one request may keep failing before it is given up although the lease still
    * holds. Heartbeats travel separately and keep moving the deadline, so the deadline alone
    * would let a request that always fails (a 500 on every try, a transfer that always times
-   * out) be retried for as long as the worker lives, holding the run.
+   * out) be retried for as long as the worker lives, holding the run. Counted from the first
+   * failure, and only once a few tries failed (MIN_FAILURES_TO_GIVE_UP).
    */
   readonly retryBudgetMs: number;
 }
@@ -69,14 +68,14 @@ export async function sendWhileHeld<T>(
       const nowMs = deps.clock.elapsedMs();
       firstFailureMs ??= nowMs;
       failures += 1;
-      if (nowMs - firstFailureMs >= lease.retryBudgetMs) {
+      if (failures >= MIN_FAILURES_TO_GIVE_UP && nowMs - firstFailureMs >= lease.retryBudgetMs) {
         throw new AasError(
           error.code,
           `${what} for run ${lease.runId} failed ${failures} times over ${nowMs - firstFailureMs} ms; given up (last: ${error.message})`,
           { runId: lease.runId, lastError: error.message },
         );
       }
-      const leftMs = lease.deadline().expiresAtElapsedMs - nowMs;
+      const leftMs = leaseLeftMs(lease.deadline(), deps.clock);
       if (leftMs <= 0) throw lapsed(deps, lease, error);
       const waitMs = Math.min(
         retryBackoffMs(failures, { baseMs: RETRY_FIRST_MS, maxMs: RETRY_MAX_MS }, deps.random),
@@ -99,7 +98,7 @@ function refuseUnlessHeld(deps: SendDeps, lease: HeldLeaseView): void {
       { runId: lease.runId },
     );
   }
-  if (lease.deadline().expiresAtElapsedMs <= deps.clock.elapsedMs()) throw lapsed(deps, lease);
+  if (leaseLeftMs(lease.deadline(), deps.clock) <= 0) throw lapsed(deps, lease);
 }
 
 function lapsed(deps: SendDeps, lease: HeldLeaseView, last?: AasError): AasError {

@@ -90,6 +90,33 @@ for (const dialect of dialects) {
         createdBy: 'user:alice',
         jobSetBy: 'user:bob',
       });
+      // A replica still on the old code creates a schedule after the migration (a rolling
+      // upgrade): the column keeps its default, and the creator stays the requester.
+      await old.db
+        .insertInto('schedules' as never)
+        .values({
+          id: 'sch_0123456789abcdef01234568',
+          name: 'from-an-older-replica',
+          kind: 'cron',
+          at: null,
+          every_sec: null,
+          cron: '0 2 * * *',
+          timezone: 'UTC',
+          misfire: 'run_once',
+          paused_at: null,
+          job_spec: '{"task":"t","repo":"/repos/demo","agent":"mock"}',
+          next_fire_at: '2026-01-02T02:00:00.000Z',
+          created_by: 'user:carol',
+          created_at: AT,
+          updated_by: 'user:carol',
+          updated_at: AT,
+          version: 1,
+        } as never)
+        .execute();
+      expect(await store.getSchedule('from-an-older-replica')).toMatchObject({
+        createdBy: 'user:carol',
+        jobSetBy: 'user:carol',
+      });
     });
   });
 }

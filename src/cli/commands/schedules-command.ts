@@ -470,8 +470,9 @@ Examples:
               ? (current as Record<string, unknown>)
               : {};
           job = await buildJob(io, flags, base);
-          // The job flags change the job as read: a change made since is not overwritten.
-          if (!flags.job) readVersion = schedule.version;
+          // The job flags change the job as read: a change made since is not overwritten. A
+          // server that does not name the job's author predates expectedVersion (and refuses it).
+          if (!flags.job && schedule.jobSetBy !== undefined) readVersion = schedule.version;
         }
         const body = {
           ...(flags.rename === undefined ? {} : { name: flags.rename }),
