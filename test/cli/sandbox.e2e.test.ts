@@ -3,20 +3,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/kernel/index.js';
-import { createBubblewrapBackend } from '../../src/sandbox/index.js';
 import { workspaceStrategySupport } from '../../src/workspaces/index.js';
+import { bubblewrapSelfTest } from '../helpers/bubblewrap-self-test.js';
 import { jsonOf, runCli } from '../helpers/run-cli.js';
 import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
 
-const selfTest = await createBubblewrapBackend({
-  clock: systemClock,
-  nodePath: process.execPath,
-}).selfTest();
-if (!selfTest.ok) {
-  if (process.env.AAS_REQUIRE_SANDBOX === '1') throw new Error(`bubblewrap: ${selfTest.reason}`);
-  console.warn(`SKIPPED sandbox e2e tests: bubblewrap unavailable: ${selfTest.reason}`);
-}
+const selfTest = await bubblewrapSelfTest('sandbox e2e tests');
 
 interface RunJson {
   sessionId: string;

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../../src/app/index.js';
 import { parseConfig } from '../../src/config/index.js';
-import { silentLogger, systemClock } from '../../src/kernel/index.js';
+import { silentLogger } from '../../src/kernel/index.js';
 import { executeRun, parseJobSpec, submitRun } from '../../src/runner/index.js';
-import { createBubblewrapBackend } from '../../src/sandbox/index.js';
 import { type ScriptedUpstream, startScriptedUpstream } from '../gateway/scripted-upstream.js';
 import { filesUnder } from '../helpers/agent-harness.js';
+import { bubblewrapSelfTest } from '../helpers/bubblewrap-self-test.js';
 import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
 
 /**
@@ -21,16 +21,7 @@ const REAL_KEY = 'sk-ant-real-credential-0123456789abcdef';
 
 // The gateway's fixed in-sandbox address (127.0.0.1:4100) exists only inside bubblewrap's
 // network namespace; unsandboxed, the agent is pointed at the gateway's host port instead.
-const selfTest = await createBubblewrapBackend({
-  clock: systemClock,
-  nodePath: process.execPath,
-}).selfTest();
-if (!selfTest.ok) {
-  if (process.env.AAS_REQUIRE_SANDBOX === '1') throw new Error(`bubblewrap: ${selfTest.reason}`);
-  console.warn(
-    `SKIPPED the sandboxed model-gateway test: bubblewrap unavailable: ${selfTest.reason}`,
-  );
-}
+const selfTest = await bubblewrapSelfTest('the sandboxed model-gateway test');
 const cleanup: (() => Promise<void> | void)[] = [];
 
 afterEach(async () => {

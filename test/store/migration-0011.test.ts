@@ -20,6 +20,30 @@ import { databaseMigratedTo, type OldDatabase } from './old-database.js';
 
 const AT = '2026-01-01T00:00:00.000Z';
 
+/** A schedules row as code before 0011 writes it (no job_set_by). */
+function scheduleRow(fields: {
+  id: string;
+  name: string;
+  created_by: string;
+  updated_by: string;
+  version: number;
+}) {
+  return {
+    kind: 'cron',
+    at: null,
+    every_sec: null,
+    cron: '0 2 * * *',
+    timezone: 'UTC',
+    misfire: 'run_once',
+    paused_at: null,
+    job_spec: '{"task":"t","repo":"/repos/demo","agent":"mock"}',
+    next_fire_at: '2026-01-02T02:00:00.000Z',
+    created_at: AT,
+    updated_at: AT,
+    ...fields,
+  };
+}
+
 const dialects = await storeDialects();
 
 for (const dialect of dialects) {
@@ -47,24 +71,15 @@ for (const dialect of dialects) {
       });
       await old.db
         .insertInto('schedules' as never)
-        .values({
-          id: 'sch_0123456789abcdef01234567',
-          name: 'nightly',
-          kind: 'cron',
-          at: null,
-          every_sec: null,
-          cron: '0 2 * * *',
-          timezone: 'UTC',
-          misfire: 'run_once',
-          paused_at: null,
-          job_spec: '{"task":"t","repo":"/repos/demo","agent":"mock"}',
-          next_fire_at: '2026-01-02T02:00:00.000Z',
-          created_by: 'user:alice',
-          created_at: AT,
-          updated_by: 'user:bob',
-          updated_at: AT,
-          version: 3,
-        } as never)
+        .values(
+          scheduleRow({
+            id: 'sch_0123456789abcdef01234567',
+            name: 'nightly',
+            created_by: 'user:alice',
+            updated_by: 'user:bob',
+            version: 3,
+          }) as never,
+        )
         .execute();
 
       store = await old.openStore();
@@ -94,24 +109,15 @@ for (const dialect of dialects) {
       // upgrade): the column keeps its default, and the creator stays the requester.
       await old.db
         .insertInto('schedules' as never)
-        .values({
-          id: 'sch_0123456789abcdef01234568',
-          name: 'from-an-older-replica',
-          kind: 'cron',
-          at: null,
-          every_sec: null,
-          cron: '0 2 * * *',
-          timezone: 'UTC',
-          misfire: 'run_once',
-          paused_at: null,
-          job_spec: '{"task":"t","repo":"/repos/demo","agent":"mock"}',
-          next_fire_at: '2026-01-02T02:00:00.000Z',
-          created_by: 'user:carol',
-          created_at: AT,
-          updated_by: 'user:carol',
-          updated_at: AT,
-          version: 1,
-        } as never)
+        .values(
+          scheduleRow({
+            id: 'sch_0123456789abcdef01234568',
+            name: 'from-an-older-replica',
+            created_by: 'user:carol',
+            updated_by: 'user:carol',
+            version: 1,
+          }) as never,
+        )
         .execute();
       expect(await store.getSchedule('from-an-older-replica')).toMatchObject({
         createdBy: 'user:carol',
