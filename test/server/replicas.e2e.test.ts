@@ -59,10 +59,19 @@ describe.skipIf(skip)('aas start replicas on one PostgreSQL', () => {
       AAS_RUN_LEASE_MS: '3000',
       AAS_LOG_LEVEL: 'info',
     };
-    a = await startServerProcess({ home, token, env: { ...env, AAS_WORKERS: '1' } });
-    stopOnExit(a);
-    b = await startServerProcess({ home, token, env: { ...env, AAS_WORKERS: '0' } });
-    stopOnExit(b);
+    // Started together on the empty database: both migrate it (one waits on the other's lock),
+    // and the later one finds the bootstrap token stored, or loses the race to store it, and
+    // starts all the same (that branch, which timing rarely reaches here: bootstrap-admin.test).
+    const started = await Promise.allSettled([
+      startServerProcess({ home, token, env: { ...env, AAS_WORKERS: '1' } }),
+      startServerProcess({ home, token, env: { ...env, AAS_WORKERS: '0' } }),
+    ]);
+    for (const outcome of started) if (outcome.status === 'fulfilled') stopOnExit(outcome.value);
+    const [first, second] = started;
+    if (first?.status !== 'fulfilled') throw first?.reason;
+    if (second?.status !== 'fulfilled') throw second?.reason;
+    a = first.value;
+    b = second.value;
   });
 
   it("streams a run submitted and executed on one replica from the other's list feed", async () => {
