@@ -499,8 +499,9 @@ function filterText(maxLength: number) {
     .refine(isStorableText, 'must not contain U+0000 or an unpaired surrogate');
 }
 
-// Query strings arrive as text: numbers are coerced, then bounded.
-const seqNumber = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+// Query strings arrive as text: numbers are coerced, then bounded. A seq is stored as a 32-bit
+// integer (PostgreSQL `integer`), so a larger one is refused here rather than by the database.
+const seqNumber = z.coerce.number().int().min(0).max(INT32_MAX);
 
 export const ListSessionsQuerySchema = z
   .object({
@@ -538,7 +539,8 @@ export const StreamEventsQuerySchema = z
 export const StreamEventsHeadersSchema = z.looseObject({
   'last-event-id': z
     .string()
-    .regex(/^\d{1,15}$/, 'must be an event seq')
+    .regex(/^\d{1,10}$/, 'must be an event seq')
+    .refine((value) => Number(value) <= INT32_MAX, 'must be an event seq (at most 2147483647)')
     .optional()
     .describe('seq of the last event received: the stream resumes after it'),
 });

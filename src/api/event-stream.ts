@@ -5,6 +5,8 @@ import type { Store, StoredEvent } from '../store/index.js';
 
 /** Events read from the store per round; a long backlog is sent in several rounds. */
 const READ_BATCH = 500;
+/** How long a closing server waits for a stream whose client stopped reading (see close). */
+const CLOSE_DRAIN_WAIT_MS = 1_000;
 
 export interface EventStreamDeps {
   readonly store: Store;
@@ -170,10 +172,35 @@ class EventStream {
     this.onEnd(this);
   }
 
-  /** Ends the stream and waits for a read in flight, so the store can be closed after this. */
+  /**
+   * Ends the stream and waits for a read in flight, so the store can be closed after this. A
+   * client that stopped reading (a laptop asleep, its TCP window full) would hold a pump waiting
+   * for 'drain' for ever, and with it the server's close: after a short wait its connection is
+   * destroyed. It resumes from Last-Event-ID like after any dropped connection.
+   */
   async close(): Promise<void> {
     this.end();
-    await this.pumping;
+    const cutOff = setTimeout(() => this.raw.destroy(), CLOSE_DRAIN_WAIT_MS);
+    try {
+      await this.pumping;
+      // The HTTP server's own close waits for this connection too, until what it holds is sent.
+      await this.finished();
+    } finally {
+      clearTimeout(cutOff);
+    }
+  }
+
+  private finished(): Promise<void> {
+    if (this.raw.writableFinished || this.raw.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.raw.off('finish', done);
+        this.raw.off('close', done);
+        resolve();
+      };
+      this.raw.on('finish', done);
+      this.raw.on('close', done);
+    });
   }
 }
 

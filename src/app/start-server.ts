@@ -196,6 +196,9 @@ export async function startServer(
         accepting = false;
         clearInterval(sweeper);
         await sweeping;
+        // At once: this process sweeps no more, and the drain below may take the whole grace;
+        // another replica takes the sweep from its next tick instead of waiting for this one.
+        await leadership.release();
         await scheduler.stop();
         // Waiting long-poll claims would hold their connections (and the API's close) open.
         remoteWorkers.stop();
@@ -203,8 +206,6 @@ export async function startServer(
         await pool.drain(config.server.shutdownGraceMs);
         await resuming;
         await api.close();
-        // At once, not when this process's session ends: another replica sweeps from its next tick.
-        await leadership.release();
         await relay.close();
         await runtime.close();
         log.info({}, 'AAS server stopped');

@@ -1,4 +1,5 @@
-import type { EventEmitter } from 'node:events';
+import { type EventEmitter, once } from 'node:events';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionRecorder, sessionEvent } from '../../src/sessions/index.js';
 import type { StoredEvent } from '../../src/store/index.js';
@@ -194,6 +195,29 @@ for (const dialect of dialects) {
       expect((Reflect.get(closing.bus, 'emitter') as EventEmitter).listenerCount('*')).toBe(0);
     });
 
+    it("a client that stopped reading does not hold up the server's close", async () => {
+      const closing = await startApi(fixture);
+      const { sessionId, runId } = await submitQueued(closing);
+      // Far more than the socket buffers on both sides hold: the stream's writes back up.
+      const message = 'x'.repeat(32_000);
+      for (let i = 0; i < 1_000; i += 1) await appendLog(closing, sessionId, runId, message);
+      const url = new URL(streamUrl(closing, sessionId));
+      const socket = connect(Number(url.port), url.hostname);
+      await once(socket, 'connect');
+      socket.write(
+        `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${closing.secrets.viewer}\r\nAccept: text/event-stream\r\n\r\n`,
+      );
+      await once(socket, 'data');
+      // Never read again, as a laptop that went to sleep: its window fills up.
+      socket.pause();
+      const gone = once(socket, 'close');
+      await closing.close();
+      // The server let go of the connection it could not finish: reading again, the client
+      // gets what was already on its way, then the end.
+      socket.resume();
+      await gone;
+    });
+
     it('refuses unknown sessions, malformed ids and resume points, and missing tokens', async () => {
       const { sessionId } = await submitQueued(api);
       const get = (url: string, headers: Record<string, string>) => fetch(url, { headers });
@@ -206,6 +230,23 @@ for (const dialect of dialects) {
       );
       await expectError(
         await get(streamUrl(api, sessionId, '?after=-2'), auth(api)),
+        'REQUEST_INVALID',
+        'after',
+      );
+      // Past what a seq can be (a 32-bit integer in the database): refused, never a 500 or a
+      // stream that can never start.
+      await expectError(
+        await get(streamUrl(api, sessionId), auth(api, { 'last-event-id': '2147483648' })),
+        'REQUEST_INVALID',
+        'last-event-id',
+      );
+      await expectError(
+        await get(streamUrl(api, sessionId, '?after=2147483648'), auth(api)),
+        'REQUEST_INVALID',
+        'after',
+      );
+      await expectError(
+        await get(`${api.url}/api/v1/sessions/${sessionId}/events?after=2147483648`, auth(api)),
         'REQUEST_INVALID',
         'after',
       );
