@@ -331,10 +331,11 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
       description:
         'One `event: session` frame per status change (queued, running, ready_for_promotion, …) ' +
         'of any session, its `data` the session as `GET /sessions` lists it (SessionListItem); ' +
-        'comments keep the connection alive. Only changes committed by this server process are ' +
-        'carried (not those of other servers sharing the database), quick successive changes ' +
-        'may arrive as one frame with the latest state, and nothing is replayed: load the list, ' +
-        'then apply the frames, and load it again after reconnecting.',
+        'comments keep the connection alive. Changes committed by this server and, on ' +
+        'PostgreSQL, those other servers sharing the database commit (relayed through ' +
+        'LISTEN/NOTIFY) are carried; quick successive changes may arrive as one frame with the ' +
+        'latest state, and nothing is replayed: load the list, then apply the frames, and load ' +
+        'it again after reconnecting.',
       tags: ['sessions'],
       operationId: 'streamSessions',
       security: BEARER_SECURITY,
