@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRuntime } from '../../src/app/index.js';
+import { createRuntime, type Runtime } from '../../src/app/index.js';
 import { parseConfig } from '../../src/config/index.js';
 import { AasError } from '../../src/kernel/index.js';
 import { executeRun, parseJobSpec, submitRun } from '../../src/runner/index.js';
@@ -11,15 +11,31 @@ afterAll(() => {
   for (const dir of cleanup) removeDir(dir);
 });
 
+/** A runtime on a home of its own, and a repository to run in. */
+async function runtimeWithRepo(): Promise<{ runtime: Runtime; repo: string }> {
+  const home = makeTempDir('aas-home-');
+  const repo = createTempRepo({ 'src/a.txt': 'a\n' });
+  cleanup.push(home, repo);
+  const runtime = await createRuntime(parseConfig({ env: { AAS_HOME: home }, cwd: home }), {
+    hostEnv: {},
+    nodePath: process.execPath,
+  });
+  return { runtime, repo };
+}
+
+/** Resolves once an agent of `runtime` has started. */
+function agentStartedOn(runtime: Runtime): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const off = runtime.bus.on('agent.started', () => {
+      off();
+      resolve();
+    });
+  });
+}
+
 describe('a runner that lost its lease', () => {
   it('writes nothing after recovery ended its run, and reports what the store says', async () => {
-    const home = makeTempDir('aas-home-');
-    const repo = createTempRepo({ 'src/a.txt': 'a\n' });
-    cleanup.push(home, repo);
-    const runtime = await createRuntime(parseConfig({ env: { AAS_HOME: home }, cwd: home }), {
-      hostEnv: {},
-      nodePath: process.execPath,
-    });
+    const { runtime, repo } = await runtimeWithRepo();
     try {
       const deps = runtime.runnerDeps();
       const job = parseJobSpec({
@@ -29,12 +45,7 @@ describe('a runner that lost its lease', () => {
         agentInput: { command: 'sleep 2; echo b > src/b.txt' },
       });
       const { sessionId, runId } = await submitRun(deps, job, 'user:test');
-      const agentStarted = new Promise<void>((resolve) => {
-        const off = runtime.bus.on('agent.started', () => {
-          off();
-          resolve();
-        });
-      });
+      const agentStarted = agentStartedOn(runtime);
       const running = executeRun(deps, runId);
       await agentStarted;
 
@@ -88,13 +99,7 @@ describe('a runner that lost its lease', () => {
   });
 
   it("whose reads are fenced too (as a remote worker's are) still ends with a fenced outcome", async () => {
-    const home = makeTempDir('aas-home-');
-    const repo = createTempRepo({ 'src/a.txt': 'a\n' });
-    cleanup.push(home, repo);
-    const runtime = await createRuntime(parseConfig({ env: { AAS_HOME: home }, cwd: home }), {
-      hostEnv: {},
-      nodePath: process.execPath,
-    });
+    const { runtime, repo } = await runtimeWithRepo();
     try {
       const local = runtime.runnerDeps();
       let fenced = false;
@@ -117,12 +122,7 @@ describe('a runner that lost its lease', () => {
         agentInput: { command: 'sleep 2; echo b > src/b.txt' },
       });
       const { runId } = await submitRun(deps, job, 'user:test');
-      const agentStarted = new Promise<void>((resolve) => {
-        const off = runtime.bus.on('agent.started', () => {
-          off();
-          resolve();
-        });
-      });
+      const agentStarted = agentStartedOn(runtime);
       const running = executeRun(deps, runId);
       await agentStarted;
       await runtime.store.updateRun({
@@ -141,13 +141,7 @@ describe('a runner that lost its lease', () => {
   });
 
   it('acknowledges its claim with a renewal before any work, however short the run', async () => {
-    const home = makeTempDir('aas-home-');
-    const repo = createTempRepo({ 'src/a.txt': 'a\n' });
-    cleanup.push(home, repo);
-    const runtime = await createRuntime(parseConfig({ env: { AAS_HOME: home }, cwd: home }), {
-      hostEnv: {},
-      nodePath: process.execPath,
-    });
+    const { runtime, repo } = await runtimeWithRepo();
     try {
       const deps = runtime.runnerDeps();
       const job = parseJobSpec({

@@ -1,17 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/index.js';
-import * as initial from '../../src/store/migrations/0001-initial.js';
-import * as queueAndTokens from '../../src/store/migrations/0002-queue-and-tokens.js';
-import * as promotion from '../../src/store/migrations/0003-promotion.js';
-import * as modelSpend from '../../src/store/migrations/0004-model-spend.js';
-import * as schedules from '../../src/store/migrations/0005-schedules.js';
-import * as remoteWorkers from '../../src/store/migrations/0006-remote-workers.js';
-import * as runArtifacts from '../../src/store/migrations/0007-run-artifacts.js';
-import * as heartbeatOnlyHeap from '../../src/store/migrations/0008-heartbeat-only-heap.js';
-import * as workerSelfDrain from '../../src/store/migrations/0009-worker-self-drain.js';
-import * as claimAcknowledgement from '../../src/store/migrations/0010-claim-acknowledgement.js';
 import { storeDialects } from './dialects.js';
-import { databaseMigratedTo, type OldDatabase } from './old-database.js';
+import { databaseMigratedBefore, type OldDatabase } from './old-database.js';
 
 /**
  * Upgrading to 0011: a schedule's job keeps the author history knows, its creator, until
@@ -57,18 +47,7 @@ for (const dialect of dialects) {
     });
 
     it("takes each existing schedule's creator as its job's author", async () => {
-      old = await databaseMigratedTo(dialect.name, {
-        '0001-initial': initial,
-        '0002-queue-and-tokens': queueAndTokens,
-        '0003-promotion': promotion,
-        '0004-model-spend': modelSpend,
-        '0005-schedules': schedules,
-        '0006-remote-workers': remoteWorkers,
-        '0007-run-artifacts': runArtifacts,
-        '0008-heartbeat-only-heap': heartbeatOnlyHeap,
-        '0009-worker-self-drain': workerSelfDrain,
-        '0010-claim-acknowledgement': claimAcknowledgement,
-      });
+      old = await databaseMigratedBefore(dialect.name, '0011-schedule-job-author');
       await old.db
         .insertInto('schedules' as never)
         .values(

@@ -5,6 +5,7 @@ import { Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect } from
 import pg from 'pg';
 import { expect } from 'vitest';
 import { type Dialect, openStore, type Store } from '../../src/store/index.js';
+import { MIGRATIONS } from '../../src/store/migrations/migration-provider.js';
 import { makeTempDir, removeDir } from '../helpers/temp-repo.js';
 import { POSTGRES_TEST_URL } from './dialects.js';
 
@@ -74,4 +75,13 @@ export async function databaseMigratedTo(
   }).migrateToLatest();
   expect(error).toBeUndefined();
   return old;
+}
+
+/** A fresh database of `dialect` migrated up to, not including, the migration named `name`. */
+export function databaseMigratedBefore(dialect: Dialect, name: string): Promise<OldDatabase> {
+  if (!(name in MIGRATIONS)) throw new Error(`no migration named ${name}`);
+  return databaseMigratedTo(
+    dialect,
+    Object.fromEntries(Object.entries(MIGRATIONS).filter(([earlier]) => earlier < name)),
+  );
 }
