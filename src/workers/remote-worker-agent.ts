@@ -219,7 +219,6 @@ export class RemoteWorkerAgent {
     };
   }
 
-  /** At least three heartbeats per lease, at most 5 s apart (a cancel travels on them). */
   /**
    * A third of the shortest lease held: a beat that hangs holds back the next one, so it must
    * give up while the leases it renews have time left for another. Holding nothing, the
@@ -232,6 +231,7 @@ export class RemoteWorkerAgent {
     return { timeoutMs: Math.max(100, Math.floor(leaseMs / 3)) };
   }
 
+  /** At least three heartbeats per lease, at most 5 s apart (a cancel travels on them). */
   #heartbeatMs(): number {
     let ms = 5_000;
     for (const held of this.#held.values()) ms = Math.min(ms, Math.floor(held.grant.leaseMs / 3));
