@@ -296,35 +296,12 @@ export class RunQueue {
           await this.#interrupt(run, reason, fence);
           return true;
         }
-        const claimsUsed = Math.max(0, run.claimCount - 1);
-        await new SessionRecorder(this.deps, run.sessionId, fence.leaseOwner)
-          .fenced(fence)
-          .updateRun(
-            run.id,
-            {
-              status: 'queued',
-              leaseOwner: null,
-              leaseExpiresAt: null,
-              notBefore: null,
-              claimCount: claimsUsed,
-            },
-            [
-              sessionEvent('run.interrupted', {
-                runId: run.id,
-                previousOwner: fence.leaseOwner,
-                detail: reason,
-                cause: 'released',
-              }),
-              sessionEvent('run.requeued', {
-                runId: run.id,
-                reason,
-                notBefore: this.deps.clock.nowIso(),
-                claimsUsed,
-                maxClaims: run.maxClaims,
-              }),
-            ],
-            { status: ['running'], version: run.version },
-          );
+        await this.#requeueUnspent(
+          new SessionRecorder(this.deps, run.sessionId, fence.leaseOwner).fenced(fence),
+          run,
+          { reason, cause: 'released' },
+          { status: ['running'], version: run.version },
+        );
         return true;
       } catch (thrown) {
         if (isAasError(thrown) && thrown.code === 'CONFLICT') continue;
@@ -444,34 +421,15 @@ export class RunQueue {
       // never received it (the answer lost on its way), so it is given back like an undelivered
       // claim (giveBack), at once and unspent. A few times only: a run that kills its holder
       // before the first heartbeat must still use up its budget.
-      const claimsUsed = Math.max(0, run.claimCount - 1);
-      const unacknowledged = `${detail}; ${run.leaseOwner ?? 'its holder'} never acknowledged the claim (no heartbeat), so it is given back unspent`;
-      await recorder.updateRun(
-        run.id,
+      await this.#requeueUnspent(
+        recorder,
+        run,
         {
-          status: 'queued',
-          leaseOwner: null,
-          leaseExpiresAt: null,
-          notBefore: null,
-          claimCount: claimsUsed,
-          unacknowledgedClaims: run.unacknowledgedClaims + 1,
+          reason: `${detail}; ${run.leaseOwner ?? 'its holder'} never acknowledged the claim (no heartbeat), so it is given back unspent`,
+          cause: 'lease_expired',
         },
-        [
-          sessionEvent('run.interrupted', {
-            runId: run.id,
-            previousOwner: run.leaseOwner,
-            detail: unacknowledged,
-            cause: 'lease_expired',
-          }),
-          sessionEvent('run.requeued', {
-            runId: run.id,
-            reason: unacknowledged,
-            notBefore: at,
-            claimsUsed,
-            maxClaims: run.maxClaims,
-          }),
-        ],
         expect,
+        { unacknowledgedClaims: run.unacknowledgedClaims + 1 },
       );
       return 'requeued';
     }
@@ -522,6 +480,47 @@ export class RunQueue {
     );
     await this.#finishAttempts(run, openAttempts, recorder.actor, detail);
     return 'ended';
+  }
+
+  /**
+   * Queues the run again at once with its claim not counted (claim_count − 1), recording why
+   * the claim was undone (run.interrupted) and the requeue: a claim its holder never had.
+   */
+  async #requeueUnspent(
+    recorder: SessionRecorder,
+    run: RunRecord,
+    why: { readonly reason: string; readonly cause: 'released' | 'lease_expired' },
+    expect: { status: readonly RunStatus[]; version?: number },
+    changes: { readonly unacknowledgedClaims?: number } = {},
+  ): Promise<void> {
+    const claimsUsed = Math.max(0, run.claimCount - 1);
+    await recorder.updateRun(
+      run.id,
+      {
+        ...changes,
+        status: 'queued',
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        notBefore: null,
+        claimCount: claimsUsed,
+      },
+      [
+        sessionEvent('run.interrupted', {
+          runId: run.id,
+          previousOwner: run.leaseOwner,
+          detail: why.reason,
+          cause: why.cause,
+        }),
+        sessionEvent('run.requeued', {
+          runId: run.id,
+          reason: why.reason,
+          notBefore: this.deps.clock.nowIso(),
+          claimsUsed,
+          maxClaims: run.maxClaims,
+        }),
+      ],
+      expect,
+    );
   }
 
   /** An attempt left `running` by a dead holder ends as failed, so history never shows it live. */
