@@ -38,14 +38,14 @@ export function sseFrame(event: StoredEvent): string {
 
 /**
  * One client following one session. The store is the only source of what is written: the bus
- * (events committed by this process, and by other replicas when they are relayed) and a poll
- * timer (anything the bus never carried) only wake the stream, which then reads everything after
- * the last seq it sent. Reads are serialised per stream, so a wake-up during a read is folded
+ * (events committed by this process, and by other replicas when they are relayed) and the
+ * server's poll (anything the bus never carried, see EventStreams) only wake the stream, which
+ * then reads everything after the last seq it sent. Reads are serialised per stream, so a wake-up during a read is folded
  * into one more read afterwards: no seq is skipped, none is sent twice, whatever the order in
  * which bus events, polls and store answers arrive.
  */
 class EventStream {
-  private lastSent: number;
+  private sentSeq: number;
   private wanted = false;
   private pumping: Promise<void> | null = null;
   private ended = false;
@@ -55,12 +55,17 @@ class EventStream {
   constructor(
     private readonly deps: EventStreamDeps,
     private readonly raw: ServerResponse,
-    private readonly sessionId: string,
+    readonly sessionId: string,
     afterSeq: number,
     private readonly onEnd: (stream: EventStream) => void,
     private readonly stillAuthorised: () => Promise<boolean>,
   ) {
-    this.lastSent = afterSeq;
+    this.sentSeq = afterSeq;
+  }
+
+  /** The last seq sent: the poll wakes the stream when its session's head is past it. */
+  get lastSent(): number {
+    return this.sentSeq;
   }
 
   start(): void {
@@ -82,10 +87,15 @@ class EventStream {
       this.end();
       return;
     }
-    this.unsubscribe = this.deps.bus.onAny((event) => {
-      if (event.sessionId === this.sessionId && event.seq > this.lastSent) this.wake();
+    const offAny = this.deps.bus.onAny((event) => {
+      if (event.sessionId === this.sessionId && event.seq > this.sentSeq) this.wake();
     });
-    const poll = setInterval(() => this.wake(), this.deps.pollMs);
+    // Events the bus missed are read now rather than at the next poll.
+    const offMissed = this.deps.bus.onMissed(() => this.wake());
+    this.unsubscribe = () => {
+      offAny();
+      offMissed();
+    };
     const keepAlive = setInterval(() => {
       if (this.ended) return;
       this.raw.write(': keep-alive\n\n');
@@ -97,13 +107,12 @@ class EventStream {
         () => undefined,
       );
     }, this.deps.keepAliveMs);
-    poll.unref();
     keepAlive.unref();
-    this.timers.push(poll, keepAlive);
+    this.timers.push(keepAlive);
     this.wake();
   }
 
-  private wake(): void {
+  wake(): void {
     if (this.ended) return;
     this.wanted = true;
     if (this.pumping !== null) return;
@@ -120,11 +129,11 @@ class EventStream {
       let events: StoredEvent[];
       try {
         events = await this.deps.store.readEvents(this.sessionId, {
-          afterSeq: this.lastSent,
+          afterSeq: this.sentSeq,
           limit: READ_BATCH,
         });
       } catch (error) {
-        // The next poll tries again (not at once: a failing store would be hammered); the
+        // The next poll wakes it again (not at once: a failing store would be hammered); the
         // client keeps its place either way.
         this.wanted = false;
         if (!this.ended) {
@@ -134,16 +143,16 @@ class EventStream {
       }
       for (const event of events) {
         if (this.ended) return;
-        if (event.seq !== this.lastSent + 1) {
+        if (event.seq !== this.sentSeq + 1) {
           // The store promises gap-free seqs; never paper over a hole by skipping it.
           this.deps.log.warn(
-            { sessionId: this.sessionId, expected: this.lastSent + 1, got: event.seq },
+            { sessionId: this.sessionId, expected: this.sentSeq + 1, got: event.seq },
             'event stream saw a gap; reading again at the next poll',
           );
           return;
         }
         const flushed = this.raw.write(sseFrame(event));
-        this.lastSent = event.seq;
+        this.sentSeq = event.seq;
         if (!flushed) await this.drained();
       }
       if (events.length === READ_BATCH) this.wanted = true;
@@ -204,10 +213,16 @@ class EventStream {
   }
 }
 
-/** Every open stream of one server, so that closing the server ends them all. */
+/**
+ * Every open stream of one server, so that closing the server ends them all, and their poll:
+ * one read of the last seqs of every followed session per `pollMs`, waking only the streams
+ * whose session has moved on. A thousand idle streams cost one query a second, not a thousand.
+ */
 export class EventStreams {
   private readonly open = new Set<EventStream>();
   private closedForGood = false;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private polling: Promise<void> | null = null;
 
   constructor(private readonly deps: EventStreamDeps) {}
 
@@ -232,15 +247,48 @@ export class EventStreams {
       raw,
       sessionId,
       afterSeq,
-      (ended) => this.open.delete(ended),
+      (ended) => this.ended(ended),
       stillAuthorised,
     );
     this.open.add(stream);
+    if (this.pollTimer === null) {
+      this.pollTimer = setInterval(() => {
+        this.polling ??= this.poll().finally(() => {
+          this.polling = null;
+        });
+      }, this.deps.pollMs);
+      this.pollTimer.unref();
+    }
     stream.start();
   }
 
   async closeAll(): Promise<void> {
     this.closedForGood = true;
     await Promise.all([...this.open].map((stream) => stream.close()));
+    await this.polling;
+  }
+
+  private ended(stream: EventStream): void {
+    this.open.delete(stream);
+    if (this.open.size > 0 || this.pollTimer === null) return;
+    clearInterval(this.pollTimer);
+    this.pollTimer = null;
+  }
+
+  private async poll(): Promise<void> {
+    const streams = [...this.open];
+    if (streams.length === 0) return;
+    let heads: Map<string, number>;
+    try {
+      heads = await this.deps.store.lastSeqs(streams.map((stream) => stream.sessionId));
+    } catch (error) {
+      // The next poll asks again; every stream keeps its place.
+      this.deps.log.warn({ err: error, streams: streams.length }, 'event stream poll failed');
+      return;
+    }
+    for (const stream of streams) {
+      const head = heads.get(stream.sessionId);
+      if (head !== undefined && head > stream.lastSent) stream.wake();
+    }
   }
 }

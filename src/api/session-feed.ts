@@ -58,6 +58,16 @@ const MAX_TRACKED = 10_000;
 /** A client this far behind is cut off: it reconnects and reloads its list. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
+/** Pause before a failed read is tried again; it doubles while reads keep failing. */
+const FIRST_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 30_000;
+
+/**
+ * Sent when the feed may have missed changes (see EventBus.reportMissed): the client reloads
+ * its list. `data` is there because an SSE frame without data is never dispatched.
+ */
+export const RESYNC_FRAME = 'event: resync\ndata: {}\n\n';
+
 /** One `session` frame: the list item as one line of JSON (JSON.stringify escapes line breaks). */
 export function sessionFrame(item: SessionListItem): string {
   return `event: session\ndata: ${JSON.stringify(item)}\n\n`;
@@ -69,8 +79,9 @@ export function sessionFrame(item: SessionListItem): string {
  * It follows the in-process bus only, so it carries the changes this process commits (its own
  * workers, its own API calls) and, on PostgreSQL, those the other replicas commit (relayed onto
  * the bus); not those of other processes on a SQLite file, nor what the relay missed while
- * reconnecting. There is no replay either, so a client loads the list first, then applies the
- * feed, and loads again after a reconnect. The bus only says that a session has news: the feed
+ * reconnecting: when the bus says it may have missed events, every client is sent a `resync`
+ * frame. There is no replay either, so a client loads the list first, then applies the feed,
+ * and loads again after a reconnect or a `resync`. The bus only says that a session has news: the feed
  * then reads the session from the store (once per session per published batch) and sends it
  * when its status differs from the last one the feed saw, so a burst of changes may arrive as
  * one frame with the latest state. While no client is connected the feed does not listen, and
@@ -85,6 +96,10 @@ export class SessionFeed {
    */
   private readonly pending = new Map<string, number>();
   private flushing: Promise<void> | null = null;
+  /** Sessions whose read failed, to be read again when `retryTimer` fires. */
+  private readonly retrying = new Map<string, number>();
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryInMs = FIRST_RETRY_MS;
   private unsubscribe: (() => void) | null = null;
   private keepAlive: NodeJS.Timeout | null = null;
   private readonly authorised = new WeakMap<ServerResponse, () => Promise<boolean>>();
@@ -134,7 +149,12 @@ export class SessionFeed {
   }
 
   private follow(): void {
-    this.unsubscribe = this.deps.bus.onAny((event) => this.note(event));
+    const offAny = this.deps.bus.onAny((event) => this.note(event));
+    const offMissed = this.deps.bus.onMissed(() => this.resync());
+    this.unsubscribe = () => {
+      offAny();
+      offMissed();
+    };
     this.keepAlive = setInterval(() => {
       for (const client of this.clients) {
         this.write(client, ': keep-alive\n\n');
@@ -160,9 +180,22 @@ export class SessionFeed {
     this.unsubscribe = null;
     if (this.keepAlive !== null) clearInterval(this.keepAlive);
     this.keepAlive = null;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.retryInMs = FIRST_RETRY_MS;
     // Statuses are not followed from here on, so what the feed knows would go stale.
     this.statuses.clear();
     this.pending.clear();
+    this.retrying.clear();
+  }
+
+  /**
+   * Changes may have been committed that the feed never heard of: every client reloads its
+   * list, and the statuses the feed knew are forgotten, as they may be stale.
+   */
+  private resync(): void {
+    this.statuses.clear();
+    for (const client of [...this.clients]) this.write(client, RESYNC_FRAME);
   }
 
   private drop(client: ServerResponse): void {
@@ -217,16 +250,22 @@ export class SessionFeed {
     while (this.clients.size > 0) {
       const next = this.pending.entries().next();
       if (next.done === true) return;
-      const [sessionId, announcedSeq] = next.value;
+      const [sessionId, noted] = next.value;
       this.pending.delete(sessionId);
+      // A failed read's announcement rides along: this read covers it.
+      const announcedSeq = Math.max(noted, this.retrying.get(sessionId) ?? NOT_ANNOUNCED);
+      this.retrying.delete(sessionId);
       let item: SessionListItem | null;
       try {
         item = await this.read(sessionId);
       } catch (error) {
-        // The session's next event tries again; a failing store is not hammered meanwhile.
+        // The change must not be lost: it is read again later, with a growing pause so that a
+        // failing store is not hammered.
         this.deps.log.warn({ err: error, sessionId }, 'session feed read failed');
+        this.retryLater(sessionId, announcedSeq);
         continue;
       }
+      this.retryInMs = FIRST_RETRY_MS;
       if (item === null) continue;
       const known = this.statuses.get(sessionId);
       let changed: boolean;
@@ -245,6 +284,23 @@ export class SessionFeed {
       const frame = sessionFrame(item);
       for (const client of this.clients) this.write(client, frame);
     }
+  }
+
+  private retryLater(sessionId: string, announcedSeq: number): void {
+    const before = this.retrying.get(sessionId) ?? NOT_ANNOUNCED;
+    this.retrying.set(sessionId, Math.max(before, announcedSeq));
+    if (this.retryTimer !== null) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      for (const [retried, seq] of this.retrying) {
+        const pending = this.pending.get(retried) ?? NOT_ANNOUNCED;
+        this.pending.set(retried, Math.max(pending, seq));
+      }
+      this.retrying.clear();
+      this.wake();
+    }, this.retryInMs);
+    this.retryTimer.unref();
+    this.retryInMs = Math.min(this.retryInMs * 2, MAX_RETRY_MS);
   }
 
   private async read(sessionId: string): Promise<SessionListItem | null> {

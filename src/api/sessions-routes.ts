@@ -335,14 +335,16 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
         'PostgreSQL, those other servers sharing the database commit (relayed through ' +
         'LISTEN/NOTIFY) are carried; quick successive changes may arrive as one frame with the ' +
         'latest state, and nothing is replayed: load the list, then apply the frames, and load ' +
-        'it again after reconnecting.',
+        'it again after reconnecting. An `event: resync` frame (data `{}`) says that this ' +
+        'server may have missed changes (its link to the other servers was cut, or a read ' +
+        'failed): load the list again.',
       tags: ['sessions'],
       operationId: 'streamSessions',
       security: BEARER_SECURITY,
       querystring: NoQuerySchema,
       response: {
         200: {
-          description: 'An event stream of SessionListItem frames',
+          description: 'An event stream of SessionListItem frames and resync frames',
           content: { 'text/event-stream': { schema: z.string() } },
         },
         ...READ_ERRORS,

@@ -1,6 +1,11 @@
 import type { Logger } from '../kernel/index.js';
 import type { EventBus } from '../sessions/index.js';
-import { type CommittedEventsFeed, followCommittedEvents, type Store } from '../store/index.js';
+import {
+  type CommittedEventsFeed,
+  followCommittedEvents,
+  type ListenerTiming,
+  type Store,
+} from '../store/index.js';
 
 /**
  * Puts the events other replicas commit to the shared database on this process's bus, beside
@@ -8,25 +13,41 @@ import { type CommittedEventsFeed, followCommittedEvents, type Store } from '../
  * for both at once instead of at their next poll. Each event reaches the bus once: the feed
  * skips what this store wrote, which its writer has published already. Order holds per writer
  * and session; events of one session written by two replicas may reach the bus out of seq
- * order, which is why the bus is only a wake-up for readers of the store.
+ * order, which is why the bus is only a wake-up for readers of the store. When events may have
+ * been missed (the connection came back after a loss, or a read failed), the bus says so
+ * (`reportMissed`), so that listeners holding state learnt from it re-read the store.
  */
-export function relayCommittedEvents(deps: {
-  readonly store: Store;
-  readonly bus: EventBus;
-  readonly log: Logger;
-}): CommittedEventsFeed {
+export function relayCommittedEvents(
+  deps: {
+    readonly store: Store;
+    readonly bus: EventBus;
+    readonly log: Logger;
+  },
+  options: { readonly timing?: Partial<ListenerTiming> } = {},
+): CommittedEventsFeed {
   const { store, bus, log } = deps;
-  return followCommittedEvents(store, {
-    onEvents: (events) => bus.publish(events, 'replica'),
-    onConnected: (reconnected) => {
-      if (reconnected) log.info({}, 'following the events of other replicas again');
-    },
-    onTrouble: (error, retryInMs) =>
-      retryInMs === undefined
-        ? log.warn({ err: error.message }, 'could not relay events of another replica')
-        : log.warn(
+  return followCommittedEvents(
+    store,
+    {
+      onEvents: (events) => bus.publish(events, 'replica'),
+      onConnected: (reconnected) => {
+        if (!reconnected) return;
+        log.info({}, 'following the events of other replicas again');
+        // What they committed while the connection was down was never announced here.
+        bus.reportMissed();
+      },
+      onTrouble: (error, retryInMs) => {
+        if (retryInMs !== undefined) {
+          log.warn(
             { err: error.message, retryInMs },
             'lost the event feed of other replicas; their events wake streams at polls only until it is back',
-          ),
-  });
+          );
+          return;
+        }
+        log.warn({ err: error.message }, 'could not relay events of another replica');
+        bus.reportMissed();
+      },
+    },
+    options,
+  );
 }

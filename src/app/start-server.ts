@@ -131,11 +131,13 @@ export async function startServer(
       );
     }
     pool.start();
-    // Promotions a crashed process left half-way are finished here (one pass at a time).
+    // Promotions a crashed process left half-way are finished here (one pass at a time). A
+    // closing server finishes the one in progress and starts no other.
     let resuming: Promise<void> | null = null;
+    const stopResuming = new AbortController();
     const resumePromotions = () => {
       resuming ??= runtime.promotion.service
-        .resumeAbandoned()
+        .resumeAbandoned({ signal: stopResuming.signal })
         .then((finished) => {
           if (finished.length > 0) log.info({ runs: finished }, 'finished abandoned promotions');
         })
@@ -194,6 +196,7 @@ export async function startServer(
     const close = () => {
       closing ??= (async () => {
         accepting = false;
+        stopResuming.abort();
         clearInterval(sweeper);
         await sweeping;
         // At once: this process sweeps no more, and the drain below may take the whole grace;

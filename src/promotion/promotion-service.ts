@@ -60,9 +60,14 @@ export interface PromotionService {
   /**
    * Finishes promotions a crashed process abandoned half-way: the run is still `promoting`, no
    * one holds the target's writer lease, and the last thing recorded was not a failure (a
-   * failed promotion waits for a person to retry it). Returns the runs it finished.
+   * failed promotion waits for a person to retry it). Returns the runs it finished. Once
+   * `signal` aborts, no further promotion is started (a closing server waits for one at most;
+   * the rest are finished by the next pass, here or on another replica).
    */
-  resumeAbandoned(limit?: number): Promise<string[]>;
+  resumeAbandoned(options?: {
+    readonly limit?: number;
+    readonly signal?: AbortSignal;
+  }): Promise<string[]>;
 }
 
 export function approvalState(approval: ApprovalRecord, nowIso: string): ApprovalState {
@@ -129,9 +134,10 @@ export function createPromotionService(deps: {
         return null;
       }
     },
-    async resumeAbandoned(limit = 20) {
+    async resumeAbandoned({ limit = 20, signal } = {}) {
       const finished: string[] = [];
       for (const record of await promotion.store.listUnfinishedPromotions(limit)) {
+        if (signal?.aborted === true) break;
         const events = await promotion.store.readEvents(record.sessionId);
         const last = events
           .filter(

@@ -25,6 +25,9 @@ type Listener<K extends SessionEventType> = (
 ) => void;
 type AnyListener = (event: StoredEvent, origin: EventOrigin) => void;
 
+/** Its own channel: no event type can be named like it. */
+const MISSED = Symbol('missed');
+
 /**
  * In-process fan-out of events AFTER they are committed. Listeners never see an event the
  * store does not have, so a crash cannot show a watcher something history lacks. Events of one
@@ -49,6 +52,27 @@ export class EventBus {
   onAny(listener: AnyListener): () => void {
     this.emitter.on('*', listener);
     return () => this.emitter.off('*', listener);
+  }
+
+  /**
+   * Says that events committed elsewhere may never reach this bus: the relay from the other
+   * replicas was cut and has reconnected, or one of its reads failed. A listener that keeps
+   * state learnt from the bus alone (the session list feed) re-reads the store; one that reads
+   * the store anyway (an event stream) reads it now instead of at its next poll.
+   */
+  reportMissed(): void {
+    for (const listener of this.emitter.listeners(MISSED)) {
+      try {
+        (listener as () => void)();
+      } catch {
+        // As in publish: a listener's failure is the listener's.
+      }
+    }
+  }
+
+  onMissed(listener: () => void): () => void {
+    this.emitter.on(MISSED, listener);
+    return () => this.emitter.off(MISSED, listener);
   }
 
   publish(events: readonly StoredEvent[], origin: EventOrigin = 'local'): void {

@@ -6,6 +6,7 @@ export type { Leadership, LeadershipOptions } from './leadership.js';
 export { isDuplicateWrite } from './lease-write.js';
 export { openLeadership } from './open-leadership.js';
 export { openStore } from './open-store.js';
+export type { ListenerTiming } from './postgres-listener.js';
 export { describeLeaseKey, type RunGuard, writerLeaseKey } from './promotion-operations.js';
 export * from './records.js';
 export type { FireScheduleInput, NewSessionWithRun } from './schedule-operations.js';

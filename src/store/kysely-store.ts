@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type CompiledQuery, type Kysely, sql } from 'kysely';
 import { AasError, GENESIS_HASH } from '../kernel/index.js';
 import { type NewRunArtifact, putRunArtifact, runArtifactFromRow } from './artifact-operations.js';
 import { chainEvents } from './chain-events.js';
@@ -12,6 +12,7 @@ import {
   recordModelSpend,
 } from './model-spend.js';
 import { PostgresBatches } from './postgres-batches.js';
+import { statementCapacity } from './power-of-two-chunks.js';
 import {
   acquireWriterLease,
   approvalFromRow,
@@ -114,6 +115,8 @@ import {
 /** PostgreSQL's `integer`: priorities and claim budgets must fit both dialects alike. */
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
+/** Session ids per `lastSeqs` statement: well under either dialect's bind-parameter limit. */
+const MAX_IDS_PER_LOOKUP = 512;
 
 /**
  * The store, written once for both dialects. Every state change runs as one operation in one
@@ -421,6 +424,29 @@ export class KyselyStore implements Store {
       if (rows.length === 0 && (yield* rowsOf(exists)).length === 0)
         throw notFound('session', sessionId);
       return rows.map(eventFromRow);
+    });
+  }
+
+  async lastSeqs(sessionIds: readonly string[]): Promise<Map<string, number>> {
+    const unique = [...new Set(sessionIds)];
+    const queries: CompiledQuery<{ id: string; last_seq: number }>[] = [];
+    for (let start = 0; start < unique.length; start += MAX_IDS_PER_LOOKUP) {
+      const ids = unique.slice(start, start + MAX_IDS_PER_LOOKUP);
+      // Padded with its last id to a power of two: a handful of statement texts serve every
+      // count, so prepared statements are reused rather than made for each.
+      const last = ids.at(-1) ?? '';
+      const capacity = statementCapacity(ids.length);
+      while (ids.length < capacity) ids.push(last);
+      queries.push(
+        this.#db.selectFrom('sessions').select(['id', 'last_seq']).where('id', 'in', ids).compile(),
+      );
+    }
+    return this.#read('lastSeqs', function* () {
+      const heads = new Map<string, number>();
+      for (const query of queries) {
+        for (const row of yield* rowsOf(query)) heads.set(row.id, Number(row.last_seq));
+      }
+      return heads;
     });
   }
 

@@ -183,6 +183,11 @@ export interface Store {
   /** Ascending seq. */
   readEvents(sessionId: string, range?: EventRange): Promise<StoredEvent[]>;
   /**
+   * The last seq of each of these sessions, in one read however many there are (followers of
+   * many sessions ask it instead of reading each one's events); unknown ids are left out.
+   */
+  lastSeqs(sessionIds: readonly string[]): Promise<Map<string, number>>;
+  /**
    * What model calls spent in `scope`: a run (all its attempts and claims), a session, or a
    * repository over `[fromIso, toIso)`. Each sum reads an index of the spend rows, never the
    * events. NOT_FOUND for an unknown run or session; an unknown repository spent nothing.

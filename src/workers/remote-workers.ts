@@ -417,12 +417,16 @@ export class RemoteWorkers {
     });
   }
 
-  /** Resolves on a queued or requeued run, after `pollMs`, on abort, or on stop. */
+  /**
+   * Resolves on a queued or requeued run, when the bus may have missed one, after `pollMs`, on
+   * abort, or on stop.
+   */
   #wait(signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const unsubscribe = [
         this.deps.bus.on('run.queued', () => done()),
         this.deps.bus.on('run.requeued', () => done()),
+        this.deps.bus.onMissed(() => done()),
       ];
       const timer = setTimeout(done, this.settings.pollMs);
       const waiting = this.#waiting;

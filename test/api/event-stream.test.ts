@@ -153,6 +153,80 @@ for (const dialect of dialects) {
       }
     });
 
+    it('polls once for all idle streams, and reads only the sessions that moved on', async () => {
+      // Counts the store's polls and its event reads by session; the rest passes through.
+      let polls = 0;
+      const reads = new Map<string, number>();
+      const counted = new Proxy(fixture.store, {
+        get(target, key, receiver) {
+          const value: unknown = Reflect.get(target, key, receiver);
+          if (typeof value !== 'function') return value;
+          if (key === 'readEvents' || key === 'lastSeqs') {
+            return (...args: unknown[]) => {
+              if (key === 'lastSeqs') polls += 1;
+              else reads.set(String(args[0]), (reads.get(String(args[0])) ?? 0) + 1);
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          }
+          return value.bind(target);
+        },
+      });
+      const polling = await startApi(fixture, { store: counted, streamPollMs: 20 });
+      const otherProcess = await fixture.openAnother();
+      try {
+        const quiet = await submitQueued(polling);
+        const busy = await submitQueued(polling);
+        const streams = await Promise.all(
+          [quiet, quiet, busy, busy].map(({ sessionId }) =>
+            openSse(streamUrl(polling, sessionId), auth(polling)),
+          ),
+        );
+        try {
+          const pollsPast = async (count: number) => {
+            const target = polls + count;
+            while (polls < target) await new Promise((resolve) => setTimeout(resolve, 10));
+          };
+          for (const stream of streams) await stream.take(2);
+          // A poll during a stream's first read may have asked for one more read: let it end.
+          await pollsPast(2);
+          const readsWhenIdle = new Map(reads);
+          await pollsPast(5);
+          // Five polls of four idle streams read no events at all.
+          expect(reads).toEqual(readsWhenIdle);
+          await otherProcess.appendEvents(busy.sessionId, [
+            { type: 'agent.event', at: polling.clock.nowIso(), actor: 'elsewhere', data: {} },
+          ]);
+          for (const stream of streams.slice(2)) expect(seqs(await stream.take(1))).toEqual([3]);
+          // Only the busy session's streams read.
+          expect(reads.get(quiet.sessionId)).toBe(readsWhenIdle.get(quiet.sessionId));
+          expect(reads.get(busy.sessionId)).toBeGreaterThanOrEqual(
+            (readsWhenIdle.get(busy.sessionId) ?? 0) + 2,
+          );
+        } finally {
+          for (const stream of streams) stream.close();
+        }
+      } finally {
+        await polling.close();
+      }
+    });
+
+    it('reads at once, not at its next poll, when the bus may have missed events', async () => {
+      // This server polls once an hour: only the bus's word can wake the stream.
+      const otherProcess = await fixture.openAnother();
+      const { sessionId } = await submitQueued(api);
+      const stream = await openSse(streamUrl(api, sessionId), auth(api));
+      try {
+        await stream.take(2);
+        await otherProcess.appendEvents(sessionId, [
+          { type: 'agent.event', at: api.clock.nowIso(), actor: 'elsewhere', data: {} },
+        ]);
+        api.bus.reportMissed();
+        expect(seqs(await stream.take(1))).toEqual([3]);
+      } finally {
+        stream.close();
+      }
+    });
+
     it('sends keep-alive comments', async () => {
       const chatty = await startApi(fixture, { streamKeepAliveMs: 10 });
       try {
@@ -169,17 +243,26 @@ for (const dialect of dialects) {
       // White-box: the bus's own emitter shows whether a stream still listens.
       const emitter = Reflect.get(api.bus, 'emitter') as EventEmitter;
       const baseline = emitter.listenerCount('*');
+      // The other channel a stream listens on: whether the bus may have missed events.
+      const missedListeners = () =>
+        emitter
+          .eventNames()
+          .filter((name) => typeof name === 'symbol')
+          .reduce((sum, name) => sum + emitter.listenerCount(name), 0);
+      const missedBaseline = missedListeners();
       const { sessionId } = await submitQueued(api);
       const streams = await Promise.all(
         range(1, 3).map(() => openSse(streamUrl(api, sessionId), auth(api))),
       );
       for (const stream of streams) await stream.take(2);
       expect(emitter.listenerCount('*')).toBe(baseline + 3);
+      expect(missedListeners()).toBe(missedBaseline + 3);
       for (const stream of streams) stream.close();
       while (emitter.listenerCount('*') > baseline) {
         await new Promise((resolve) => setImmediate(resolve));
       }
       expect(emitter.listenerCount('*')).toBe(baseline);
+      expect(missedListeners()).toBe(missedBaseline);
     });
 
     it('ends open streams when the server closes, so the close completes', async () => {

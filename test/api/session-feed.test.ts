@@ -70,15 +70,23 @@ function log(api: RunningApi, sessionId: string, runId: string, message: string)
 
 /**
  * The store with the feed's reads under the test's control: `hold()` parks the next session
- * read until released; `nextRead()` resolves once a whole read (session, then its runs) is done.
+ * read until released; `failNext()` makes it fail, and resolves once it did; `nextRead()`
+ * resolves once a whole read (session, then its runs) is done.
  */
 function readGate(store: Store) {
   let parked: { entered: () => void; released: Promise<void> } | null = null;
+  let failing: (() => void) | null = null;
   let readDone: (() => void) | null = null;
   const wrapped = new Proxy(store, {
     get(target, key, receiver) {
       if (key === 'getSession') {
         return async (sessionId: string) => {
+          const fail = failing;
+          failing = null;
+          if (fail !== null) {
+            fail();
+            throw new Error('the database went away');
+          }
           const park = parked;
           parked = null;
           if (park !== null) {
@@ -112,6 +120,11 @@ function readGate(store: Store) {
         parked = { entered: resolve, released };
       });
       return { entered, release };
+    },
+    failNext() {
+      return new Promise<void>((resolve) => {
+        failing = resolve;
+      });
     },
     nextRead() {
       return new Promise<void>((resolve) => {
@@ -285,6 +298,46 @@ for (const dialect of dialects) {
         expect(unannounced.map((event) => event.type)).toEqual(['run.completed']);
         gated.bus.publish(unannounced);
       });
+    });
+
+    it('reads a session again when its read failed', async () => {
+      await endIsSent(async (gated, gate, older) => {
+        const failed = gate.failNext();
+        await finish(gated, older.sessionId, older.runId);
+        await failed;
+      });
+    });
+
+    it('still sends a change whose read failed when later news is read first', async () => {
+      await endIsSent(async (gated, gate, older) => {
+        const failed = gate.failNext();
+        await finish(gated, older.sessionId, older.runId);
+        await failed;
+        // Read long before the retry: it learns "failed", which must still count as news.
+        const read = gate.nextRead();
+        await log(gated, older.sessionId, older.runId, 'after the change');
+        await read;
+      });
+    });
+
+    it('tells every client to reload its list when the bus may have missed changes', async () => {
+      const [a, b] = await Promise.all([open(), open()]);
+      try {
+        api.bus.reportMissed();
+        for (const feed of [a, b]) {
+          expect(await feed.take(1)).toEqual([
+            expect.objectContaining({ event: 'resync', data: '{}' }),
+          ]);
+        }
+        // And it goes on with the changes after.
+        const { sessionId } = await submitQueued(api);
+        expect(items(await a.take(1))).toEqual([
+          expect.objectContaining({ id: sessionId, status: 'queued' }),
+        ]);
+      } finally {
+        a.close();
+        b.close();
+      }
     });
 
     it('keeps the connection alive with comments and needs a reader token', async () => {

@@ -378,6 +378,43 @@ describe('promotion to a branch', () => {
     ).toBe('1');
   });
 
+  it('a pass over abandoned promotions starts none once told to stop, and the next pass goes on', async () => {
+    const runs: string[] = [];
+    for (const _ of [1, 2]) {
+      const { runId } = await fixture.runJob(FIX, {
+        promotion: { mode: 'branch', targetBranch: 'main' },
+      });
+      await approve(runId, 'bob');
+      await promote(runId);
+      runs.push(runId);
+    }
+    // Both as a crash right after their commits leaves them.
+    const db = new Database(join(fixture.home, 'aas.db'));
+    try {
+      for (const runId of runs) {
+        db.prepare(
+          "update promotions set state = 'committed', attestation_sha256 = null where run_id = ?",
+        ).run(runId);
+        db.prepare("update runs set status = 'promoting' where id = ?").run(runId);
+      }
+    } finally {
+      db.close();
+    }
+    const service = fixture.runtime.promotion.service;
+    // The server begins closing while the first one is being finished.
+    const closing = new AbortController();
+    const off = fixture.runtime.bus.on('promotion.completed', () => closing.abort());
+    const first = await service.resumeAbandoned({ signal: closing.signal });
+    off();
+    expect(first).toHaveLength(1);
+    const [left] = runs.filter((runId) => !first.includes(runId));
+    expect((await fixture.runtime.store.getRun(left ?? ''))?.status).toBe('promoting');
+    expect(await service.resumeAbandoned()).toEqual([left]);
+    for (const runId of runs) {
+      expect((await fixture.runtime.store.getRun(runId))?.status).toBe('promoted');
+    }
+  });
+
   it('an unsupported or unreachable remote is an error, never a quiet downgrade to patch', async () => {
     const first = await fixture.runJob(FIX, {
       promotion: { mode: 'branch', targetBranch: 'main' },

@@ -361,6 +361,30 @@ describe.skipIf(!postgres?.available && !POSTGRES_REQUIRED)(
       expect(relayed.map((e) => e.seq)).toEqual([1, 2]);
     });
 
+    it('tells the bus it may have missed events when it listens again after a loss', async () => {
+      if (!postgres) throw new Error('unreachable');
+      fixture = await postgres.open();
+      const bus = new EventBus();
+      let missed = 0;
+      bus.onMissed(() => {
+        missed += 1;
+      });
+      const feed = relayCommittedEvents(
+        { store: await fixture.openAnother(), bus, log: silentLogger },
+        { timing: { initialBackoffMs: 20, maxBackoffMs: 200 } },
+      );
+      feeds.push(feed);
+      await feed.ready;
+      // The first connection is not a reconnection: nothing was missed before it.
+      expect(missed).toBe(0);
+      const database = new URL(fixture.databaseUrl ?? '').pathname.slice(1);
+      await fixture.rawQuery(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = '${database}' AND application_name = 'aas-event-listener'`,
+      );
+      await until('the bus to hear of the gap', () => missed === 1);
+    });
+
     it('lets exactly one contender lead, and the next one take over when it goes', async () => {
       if (!postgres) throw new Error('unreachable');
       fixture = await postgres.open();

@@ -443,6 +443,31 @@ for (const dialect of dialects) {
       });
     });
 
+    describe('lastSeqs', () => {
+      it("gives each known session's last seq, leaving unknown ids out", async () => {
+        await createSession(store, 1, { events: events(3) });
+        await createSession(store, 2, { events: events(1) });
+        await store.appendEvents(sessionId(2), events(4));
+        expect(await store.lastSeqs([])).toEqual(new Map());
+        // Repeated and unknown ids, and more ids than one statement takes.
+        const ids = [sessionId(2), sessionId(404), sessionId(1), sessionId(2)];
+        for (let n = 1_000; n < 1_700; n += 1) ids.push(sessionId(n));
+        ids.push(sessionId(1));
+        expect(await store.lastSeqs(ids)).toEqual(
+          new Map([
+            [sessionId(2), 5],
+            [sessionId(1), 3],
+          ]),
+        );
+        expect(await store.lastSeqs([sessionId(1), sessionId(2), sessionId(3)])).toEqual(
+          new Map([
+            [sessionId(1), 3],
+            [sessionId(2), 5],
+          ]),
+        );
+      });
+    });
+
     describe('updateRun', () => {
       it('applies changes, bumps the version, appends events and mirrors status', async () => {
         await createSession(store, 1);

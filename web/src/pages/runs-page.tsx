@@ -115,7 +115,8 @@ export function RunsPage() {
 
   // Each frame carries the changed session's list item: a row on screen is replaced in place;
   // one that is not (a new run) brings a reload of the first page, at most once a second. A
-  // (re)connected stream reloads too: the feed does not replay what happened meanwhile.
+  // (re)connected stream reloads too, and so does a `resync` frame (the server may have missed
+  // changes): the feed does not replay what happened meanwhile.
   useEffect(() => {
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -129,6 +130,10 @@ export function RunsPage() {
     void streamEvents(
       '/api/v1/stream',
       (message) => {
+        if (message.event === 'resync') {
+          loadFirstPage().catch(() => undefined);
+          return;
+        }
         let changed: SessionItem;
         try {
           changed = JSON.parse(message.data) as SessionItem;
