@@ -101,7 +101,7 @@ export interface paths {
         };
         /**
          * Follow changes to any session's status as Server-Sent Events
-         * @description One `event: session` frame per status change (queued, running, ready_for_promotion, …) of any session, its `data` the session as `GET /sessions` lists it (SessionListItem); comments keep the connection alive. Changes committed by this server and, on PostgreSQL, those other servers sharing the database commit (relayed through LISTEN/NOTIFY) are carried; quick successive changes may arrive as one frame with the latest state, and nothing is replayed: load the list, then apply the frames, and load it again after reconnecting.
+         * @description One `event: session` frame per status change (queued, running, ready_for_promotion, …) of any session, its `data` the session as `GET /sessions` lists it (SessionListItem); comments keep the connection alive. Changes committed by this server and, on PostgreSQL, those other servers sharing the database commit (relayed through LISTEN/NOTIFY) are carried; quick successive changes may arrive as one frame with the latest state, and nothing is replayed: load the list, then apply the frames, and load it again after reconnecting. An `event: resync` frame (data `{}`) says that this server may have missed changes (its link to the other servers was cut, or a read failed): load the list again.
          */
         get: operations["streamSessions"];
         put?: never;
@@ -2132,7 +2132,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description An event stream of SessionListItem frames */
+            /** @description An event stream of SessionListItem frames and resync frames */
             200: {
                 headers: {
                     [name: string]: unknown;
