@@ -143,8 +143,13 @@ export interface ApiDeps {
   readonly panelDir: string;
   /** Largest accepted request body. */
   readonly bodyLimitBytes: number;
-  /** How often an SSE stream re-reads the store when the bus is quiet (other processes append too). */
+  /**
+   * How often the server reads the heads of the sessions its SSE streams follow, for what the
+   * bus did not carry (other processes append too); one read for all streams.
+   */
   readonly streamPollMs: number;
   /** Interval of SSE keep-alive comments. */
   readonly streamKeepAliveMs: number;
+  /** The list feed's first pause before reading again a session whose read failed; 1 s. */
+  readonly feedRetryMs?: number;
 }

@@ -72,6 +72,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     bus: deps.bus,
     log,
     keepAliveMs: deps.streamKeepAliveMs,
+    ...(deps.feedRetryMs === undefined ? {} : { firstRetryMs: deps.feedRetryMs }),
   });
   const context: RouteContext = { deps, streams, feed, metrics };
   let closing = false;

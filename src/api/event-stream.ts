@@ -87,15 +87,9 @@ class EventStream {
       this.end();
       return;
     }
-    const offAny = this.deps.bus.onAny((event) => {
+    this.unsubscribe = this.deps.bus.onAny((event) => {
       if (event.sessionId === this.sessionId && event.seq > this.sentSeq) this.wake();
     });
-    // Events the bus missed are read now rather than at the next poll.
-    const offMissed = this.deps.bus.onMissed(() => this.wake());
-    this.unsubscribe = () => {
-      offAny();
-      offMissed();
-    };
     const keepAlive = setInterval(() => {
       if (this.ended) return;
       this.raw.write(': keep-alive\n\n');
@@ -217,12 +211,15 @@ class EventStream {
  * Every open stream of one server, so that closing the server ends them all, and their poll:
  * one read of the last seqs of every followed session per `pollMs`, waking only the streams
  * whose session has moved on. A thousand idle streams cost one query a second, not a thousand.
+ * When the bus may have missed events, the poll runs at once.
  */
 export class EventStreams {
   private readonly open = new Set<EventStream>();
   private closedForGood = false;
   private pollTimer: NodeJS.Timeout | null = null;
+  private offMissed: (() => void) | null = null;
   private polling: Promise<void> | null = null;
+  private pollAgain = false;
 
   constructor(private readonly deps: EventStreamDeps) {}
 
@@ -252,12 +249,9 @@ export class EventStreams {
     );
     this.open.add(stream);
     if (this.pollTimer === null) {
-      this.pollTimer = setInterval(() => {
-        this.polling ??= this.poll().finally(() => {
-          this.polling = null;
-        });
-      }, this.deps.pollMs);
+      this.pollTimer = setInterval(() => this.pollNow(), this.deps.pollMs);
       this.pollTimer.unref();
+      this.offMissed = this.deps.bus.onMissed(() => this.pollNow());
     }
     stream.start();
   }
@@ -273,6 +267,22 @@ export class EventStreams {
     if (this.open.size > 0 || this.pollTimer === null) return;
     clearInterval(this.pollTimer);
     this.pollTimer = null;
+    this.offMissed?.();
+    this.offMissed = null;
+  }
+
+  /** A poll asked for while one is in flight runs after it: that one may have read too early. */
+  private pollNow(): void {
+    if (this.polling !== null) {
+      this.pollAgain = true;
+      return;
+    }
+    this.polling = this.poll().finally(() => {
+      this.polling = null;
+      if (!this.pollAgain || this.closedForGood) return;
+      this.pollAgain = false;
+      this.pollNow();
+    });
   }
 
   private async poll(): Promise<void> {

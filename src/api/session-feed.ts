@@ -8,6 +8,8 @@ export interface SessionFeedDeps {
   readonly bus: EventBus;
   readonly log: Logger;
   readonly keepAliveMs: number;
+  /** The first pause before a failed read is tried again (FIRST_RETRY_MS unless set). */
+  readonly firstRetryMs?: number;
 }
 
 /**
@@ -61,6 +63,17 @@ const MAX_BUFFERED_BYTES = 1024 * 1024;
 /** Pause before a failed read is tried again; it doubles while reads keep failing. */
 const FIRST_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 30_000;
+/**
+ * Reads of one session's news tried at most (~30 s of failures at the pauses above); then the
+ * feed gives up on it and has every client reload its list instead.
+ */
+const MAX_READ_TRIES = 5;
+
+/** A session whose read failed: what it announced, and how many reads of it failed in a row. */
+interface FailedRead {
+  readonly announcedSeq: number;
+  readonly failures: number;
+}
 
 /**
  * Sent when the feed may have missed changes (see EventBus.reportMissed): the client reloads
@@ -97,15 +110,26 @@ export class SessionFeed {
   private readonly pending = new Map<string, number>();
   private flushing: Promise<void> | null = null;
   /** Sessions whose read failed, to be read again when `retryTimer` fires. */
-  private readonly retrying = new Map<string, number>();
+  private readonly retrying = new Map<string, FailedRead>();
+  /**
+   * Bumped whenever what the feed knows is dropped (a resync, no client left): a read begun
+   * before then must not be remembered nor retried, as clients reload after it anyway.
+   */
+  private generation = 0;
   private retryTimer: NodeJS.Timeout | null = null;
-  private retryInMs = FIRST_RETRY_MS;
+  private retryInMs: number;
   private unsubscribe: (() => void) | null = null;
   private keepAlive: NodeJS.Timeout | null = null;
   private readonly authorised = new WeakMap<ServerResponse, () => Promise<boolean>>();
   private closedForGood = false;
 
-  constructor(private readonly deps: SessionFeedDeps) {}
+  constructor(private readonly deps: SessionFeedDeps) {
+    this.retryInMs = this.firstRetryMs;
+  }
+
+  private get firstRetryMs(): number {
+    return this.deps.firstRetryMs ?? FIRST_RETRY_MS;
+  }
 
   get size(): number {
     return this.clients.size;
@@ -176,13 +200,14 @@ export class SessionFeed {
   }
 
   private unfollow(): void {
+    this.generation += 1;
     this.unsubscribe?.();
     this.unsubscribe = null;
     if (this.keepAlive !== null) clearInterval(this.keepAlive);
     this.keepAlive = null;
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    this.retryInMs = FIRST_RETRY_MS;
+    this.retryInMs = this.firstRetryMs;
     // Statuses are not followed from here on, so what the feed knows would go stale.
     this.statuses.clear();
     this.pending.clear();
@@ -194,7 +219,10 @@ export class SessionFeed {
    * list, and the statuses the feed knew are forgotten, as they may be stale.
    */
   private resync(): void {
+    this.generation += 1;
     this.statuses.clear();
+    // Their news is in the lists the clients reload.
+    this.retrying.clear();
     for (const client of [...this.clients]) this.write(client, RESYNC_FRAME);
   }
 
@@ -253,19 +281,27 @@ export class SessionFeed {
       const [sessionId, noted] = next.value;
       this.pending.delete(sessionId);
       // A failed read's announcement rides along: this read covers it.
-      const announcedSeq = Math.max(noted, this.retrying.get(sessionId) ?? NOT_ANNOUNCED);
+      const failed = this.retrying.get(sessionId);
       this.retrying.delete(sessionId);
+      const announcedSeq = Math.max(noted, failed?.announcedSeq ?? NOT_ANNOUNCED);
+      const generation = this.generation;
       let item: SessionListItem | null;
       try {
         item = await this.read(sessionId);
       } catch (error) {
-        // The change must not be lost: it is read again later, with a growing pause so that a
-        // failing store is not hammered.
-        this.deps.log.warn({ err: error, sessionId }, 'session feed read failed');
-        this.retryLater(sessionId, announcedSeq);
+        if (generation !== this.generation) continue;
+        this.readFailed(
+          sessionId,
+          {
+            announcedSeq,
+            failures: (failed?.failures ?? 0) + 1,
+          },
+          error,
+        );
         continue;
       }
-      this.retryInMs = FIRST_RETRY_MS;
+      if (generation !== this.generation) continue;
+      this.retryInMs = this.firstRetryMs;
       if (item === null) continue;
       const known = this.statuses.get(sessionId);
       let changed: boolean;
@@ -286,17 +322,29 @@ export class SessionFeed {
     }
   }
 
-  private retryLater(sessionId: string, announcedSeq: number): void {
-    const before = this.retrying.get(sessionId) ?? NOT_ANNOUNCED;
-    this.retrying.set(sessionId, Math.max(before, announcedSeq));
+  /**
+   * The change must not be lost: it is read again later, with a growing pause so that a failing
+   * store is not hammered; a session that keeps failing is given up, and the clients reload.
+   */
+  private readFailed(sessionId: string, read: FailedRead, error: unknown): void {
+    if (read.failures >= MAX_READ_TRIES) {
+      this.deps.log.error(
+        { err: error, sessionId, tries: read.failures },
+        'session feed gave up reading a session; clients reload their lists',
+      );
+      this.resync();
+      return;
+    }
+    this.deps.log.warn({ err: error, sessionId }, 'session feed read failed');
+    this.retrying.set(sessionId, read);
     if (this.retryTimer !== null) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      for (const [retried, seq] of this.retrying) {
+      for (const [retried, { announcedSeq }] of this.retrying) {
         const pending = this.pending.get(retried) ?? NOT_ANNOUNCED;
-        this.pending.set(retried, Math.max(pending, seq));
+        this.pending.set(retried, Math.max(pending, announcedSeq));
       }
-      this.retrying.clear();
+      // The entries stay until their reads take them: they carry the count of failures.
       this.wake();
     }, this.retryInMs);
     this.retryTimer.unref();

@@ -6,6 +6,7 @@ import {
   type ListenerTiming,
   type Store,
 } from '../store/index.js';
+import { atMostOncePer } from './at-most-once-per.js';
 
 /**
  * Puts the events other replicas commit to the shared database on this process's bus, beside
@@ -26,7 +27,8 @@ export function relayCommittedEvents(
   options: { readonly timing?: Partial<ListenerTiming> } = {},
 ): CommittedEventsFeed {
   const { store, bus, log } = deps;
-  return followCommittedEvents(
+  const missed = atMostOncePer(MISSED_REPORT_GAP_MS, () => bus.reportMissed());
+  const feed = followCommittedEvents(
     store,
     {
       onEvents: (events) => bus.publish(events, 'replica'),
@@ -34,7 +36,7 @@ export function relayCommittedEvents(
         if (!reconnected) return;
         log.info({}, 'following the events of other replicas again');
         // What they committed while the connection was down was never announced here.
-        bus.reportMissed();
+        missed.call();
       },
       onTrouble: (error, retryInMs) => {
         if (retryInMs !== undefined) {
@@ -45,9 +47,22 @@ export function relayCommittedEvents(
           return;
         }
         log.warn({ err: error.message }, 'could not relay events of another replica');
-        bus.reportMissed();
+        missed.call();
       },
     },
     options,
   );
+  return {
+    ready: feed.ready,
+    async close() {
+      missed.stop();
+      await feed.close();
+    },
+  };
 }
+
+/**
+ * Every report makes each stream, waiting claim and list-feed client read the store again: a
+ * database blip that fails many relay reads at once must not multiply that.
+ */
+const MISSED_REPORT_GAP_MS = 1_000;

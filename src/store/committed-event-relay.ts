@@ -11,7 +11,10 @@ export interface CommittedEventsHandler {
    * read failed. Whatever was committed meanwhile arrives only through the store's own reads.
    */
   onTrouble?(error: AasError, retryInMs?: number): void;
-  /** Following (again): `reconnected` after a loss. */
+  /**
+   * Following (again): `reconnected` after a loss or after failed first tries, when events
+   * committed meanwhile went unannounced here.
+   */
   onConnected?(reconnected: boolean): void;
 }
 

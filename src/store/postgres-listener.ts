@@ -4,7 +4,10 @@ import { endClientQuietly } from './end-client-quietly.js';
 
 export interface ListenerHandlers {
   onNotification(payload: string): void;
-  /** LISTEN is in place (first time or after a reconnect). */
+  /**
+   * LISTEN is in place. `reconnected` when it was not all along since `start`: after a loss, or
+   * after first tries that failed; notifications sent meanwhile were not heard.
+   */
   onConnected(reconnected: boolean): void;
   /** The connection failed or was lost; the next try is in `retryInMs`. */
   onLost(error: AasError, retryInMs: number): void;
@@ -123,13 +126,13 @@ export class PostgresListener {
       await endClientQuietly(client);
       return;
     }
+    const reconnected = this.#connectedBefore || this.#failures > 0;
     this.#client = client;
     this.#failures = 0;
     this.#probe = setInterval(() => {
       client.query('SELECT 1').catch(lose);
     }, this.#timing.probeEveryMs);
     this.#probe.unref();
-    const reconnected = this.#connectedBefore;
     this.#connectedBefore = true;
     quietly(() => this.#handlers.onConnected(reconnected));
   }

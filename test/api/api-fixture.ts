@@ -81,6 +81,7 @@ export interface ApiOptions {
   readonly bodyLimitBytes?: number;
   readonly streamPollMs?: number;
   readonly streamKeepAliveMs?: number;
+  readonly feedRetryMs?: number;
   readonly store?: Store;
   readonly bus?: EventBus;
   /** The panel build to serve; by default a directory that does not exist (not built). */
@@ -172,6 +173,7 @@ export async function startApi(
     bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024,
     streamPollMs: options.streamPollMs ?? 60 * 60 * 1000,
     streamKeepAliveMs: options.streamKeepAliveMs ?? 60 * 60 * 1000,
+    ...(options.feedRetryMs === undefined ? {} : { feedRetryMs: options.feedRetryMs }),
   };
   const app = await createApiServer(deps);
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -70,18 +70,22 @@ function log(api: RunningApi, sessionId: string, runId: string, message: string)
 
 /**
  * The store with the feed's reads under the test's control: `hold()` parks the next session
- * read until released; `failNext()` makes it fail, and resolves once it did; `nextRead()`
- * resolves once a whole read (session, then its runs) is done.
+ * read until released, `holdRuns()` the next read of a session's runs (the session itself is
+ * read by then); `failNext()` makes the next session read fail, and resolves once it did;
+ * `breakReads()` makes every one fail; `nextRead()` resolves once a whole read (session, then
+ * its runs) is done.
  */
 function readGate(store: Store) {
   let parked: { entered: () => void; released: Promise<void> } | null = null;
+  let parkedRuns: { entered: () => void; released: Promise<void> } | null = null;
   let failing: (() => void) | null = null;
+  let broken: (() => void) | null = null;
   let readDone: (() => void) | null = null;
   const wrapped = new Proxy(store, {
     get(target, key, receiver) {
       if (key === 'getSession') {
         return async (sessionId: string) => {
-          const fail = failing;
+          const fail = failing ?? broken;
           failing = null;
           if (fail !== null) {
             fail();
@@ -98,6 +102,12 @@ function readGate(store: Store) {
       }
       if (key === 'listRunsForSession') {
         return async (sessionId: string) => {
+          const park = parkedRuns;
+          parkedRuns = null;
+          if (park !== null) {
+            park.entered();
+            await park.released;
+          }
           const runs = await target.listRunsForSession(sessionId);
           const done = readDone;
           readDone = null;
@@ -109,17 +119,30 @@ function readGate(store: Store) {
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
+  const parking = (park: (at: { entered: () => void; released: Promise<void> }) => void) => {
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const entered = new Promise<void>((resolve) => park({ entered: resolve, released }));
+    return { entered, release };
+  };
   return {
     store: wrapped,
-    hold() {
-      let release: () => void = () => undefined;
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      const entered = new Promise<void>((resolve) => {
-        parked = { entered: resolve, released };
-      });
-      return { entered, release };
+    hold: () =>
+      parking((at) => {
+        parked = at;
+      }),
+    holdRuns: () =>
+      parking((at) => {
+        parkedRuns = at;
+      }),
+    breakReads() {
+      let failures = 0;
+      broken = () => {
+        failures += 1;
+      };
+      return { failures: () => failures };
     },
     failNext() {
       return new Promise<void>((resolve) => {
@@ -318,6 +341,53 @@ for (const dialect of dialects) {
         await log(gated, older.sessionId, older.runId, 'after the change');
         await read;
       });
+    });
+
+    it('gives up on a session whose reads keep failing, and has every client reload', async () => {
+      const gate = readGate(fixture.store);
+      const gated = await startApi(fixture, { store: gate.store, feedRetryMs: 10 });
+      const older = await submitQueued(gated);
+      const feed = await openSse(`${gated.url}/api/v1/stream`, {
+        authorization: `Bearer ${gated.secrets.viewer}`,
+      });
+      try {
+        const reads = gate.breakReads();
+        await start(gated, older.sessionId, older.runId);
+        expect(await feed.take(1)).toEqual([expect.objectContaining({ event: 'resync' })]);
+        expect(reads.failures()).toBe(5);
+      } finally {
+        feed.close();
+        await gated.close();
+      }
+    });
+
+    it('sends nothing of a read that began before a resync', async () => {
+      const gate = readGate(fixture.store);
+      const gated = await startApi(fixture, { store: gate.store });
+      const feed = await openSse(`${gated.url}/api/v1/stream`, {
+        authorization: `Bearer ${gated.secrets.viewer}`,
+      });
+      try {
+        const older = await submitQueued(gated);
+        expect(items(await feed.take(1))).toEqual([
+          expect.objectContaining({ id: older.sessionId, status: 'queued' }),
+        ]);
+        // The read of the run's start has its session (running) when the resync comes: the
+        // clients reload a list with that in it, and the read's result is dropped.
+        const held = gate.holdRuns();
+        await start(gated, older.sessionId, older.runId);
+        await held.entered;
+        gated.bus.reportMissed();
+        expect(await feed.take(1)).toEqual([expect.objectContaining({ event: 'resync' })]);
+        held.release();
+        const marker = await submitQueued(gated);
+        expect(items(await feed.take(1))).toEqual([
+          expect.objectContaining({ id: marker.sessionId, status: 'queued' }),
+        ]);
+      } finally {
+        feed.close();
+        await gated.close();
+      }
     });
 
     it('tells every client to reload its list when the bus may have missed changes', async () => {

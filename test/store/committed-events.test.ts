@@ -1,3 +1,4 @@
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { relayCommittedEvents } from '../../src/app/index.js';
@@ -15,7 +16,13 @@ import {
   type Store,
   type StoredEvent,
 } from '../../src/store/index.js';
-import { POSTGRES_REQUIRED, type StoreFixture, storeDialects } from './dialects.js';
+import { PostgresListener } from '../../src/store/postgres-listener.js';
+import {
+  POSTGRES_REQUIRED,
+  POSTGRES_TEST_URL,
+  type StoreFixture,
+  storeDialects,
+} from './dialects.js';
 import {
   at,
   attemptId,
@@ -383,6 +390,59 @@ describe.skipIf(!postgres?.available && !POSTGRES_REQUIRED)(
           WHERE datname = '${database}' AND application_name = 'aas-event-listener'`,
       );
       await until('the bus to hear of the gap', () => missed === 1);
+    });
+
+    it('counts a first connection made only after failed tries as a reconnection', async () => {
+      if (!postgres) throw new Error('unreachable');
+      // A port that drops every connection until told to pass them on to PostgreSQL.
+      const target = new URL(POSTGRES_TEST_URL);
+      let passing = false;
+      const sockets = new Set<Socket>();
+      const gateway = createServer((socket) => {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        if (!passing) {
+          socket.destroy();
+          return;
+        }
+        const upstream = connect(Number(target.port || 5432), target.hostname);
+        sockets.add(upstream);
+        upstream.on('close', () => sockets.delete(upstream));
+        socket.pipe(upstream).pipe(socket);
+        socket.on('error', () => upstream.destroy());
+        upstream.on('error', () => socket.destroy());
+      });
+      await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+      const address = gateway.address() as AddressInfo;
+      const viaGateway = new URL(POSTGRES_TEST_URL);
+      viaGateway.hostname = '127.0.0.1';
+      viaGateway.port = String(address.port);
+      const connected: boolean[] = [];
+      let lost = 0;
+      const listener = new PostgresListener(
+        viaGateway.toString(),
+        'aas_test_gateway',
+        {
+          onNotification: () => undefined,
+          onConnected: (reconnected) => connected.push(reconnected),
+          onLost: () => {
+            lost += 1;
+          },
+        },
+        { initialBackoffMs: 10, maxBackoffMs: 50 },
+      );
+      try {
+        await listener.start();
+        await until('a failed try', () => lost >= 1);
+        passing = true;
+        await until('the connection', () => connected.length === 1);
+        // Whatever was announced before it listened went unheard.
+        expect(connected).toEqual([true]);
+      } finally {
+        await listener.close();
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => gateway.close(resolve));
+      }
     });
 
     it('lets exactly one contender lead, and the next one take over when it goes', async () => {

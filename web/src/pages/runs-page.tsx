@@ -131,7 +131,7 @@ export function RunsPage() {
       '/api/v1/stream',
       (message) => {
         if (message.event === 'resync') {
-          loadFirstPage().catch(() => undefined);
+          reloadSoon();
           return;
         }
         let changed: SessionItem;
