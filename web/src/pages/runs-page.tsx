@@ -131,6 +131,8 @@ export function RunsPage() {
       '/api/v1/stream',
       (message) => {
         if (message.event === 'resync') {
+          // Rows of later pages may be stale too: back to the first page alone.
+          pagesLoaded.current = 1;
           reloadSoon();
           return;
         }
