@@ -50,7 +50,6 @@ class EventStream {
   private pumping: Promise<void> | null = null;
   private ended = false;
   private readonly timers: NodeJS.Timeout[] = [];
-  private unsubscribe: () => void = () => {};
 
   constructor(
     private readonly deps: EventStreamDeps,
@@ -87,9 +86,6 @@ class EventStream {
       this.end();
       return;
     }
-    this.unsubscribe = this.deps.bus.onAny((event) => {
-      if (event.sessionId === this.sessionId && event.seq > this.sentSeq) this.wake();
-    });
     const keepAlive = setInterval(() => {
       if (this.ended) return;
       this.raw.write(': keep-alive\n\n');
@@ -170,7 +166,6 @@ class EventStream {
     if (this.ended) return;
     this.ended = true;
     for (const timer of this.timers) clearInterval(timer);
-    this.unsubscribe();
     if (!this.raw.writableEnded) this.raw.end();
     this.onEnd(this);
   }
@@ -208,13 +203,16 @@ class EventStream {
 }
 
 /**
- * Every open stream of one server, so that closing the server ends them all, and their poll:
- * one read of the last seqs of every followed session per `pollMs`, waking only the streams
- * whose session has moved on. A thousand idle streams cost one query a second, not a thousand.
- * When the bus may have missed events, the poll runs at once.
+ * Every open stream of one server, so that closing the server ends them all, and what wakes
+ * them: one bus listener that hands each event to the streams of its session only, and one
+ * poll, a read of the last seqs of every followed session per `pollMs` (and at once when the
+ * bus may have missed events), waking only the streams whose session has moved on. A thousand
+ * idle streams cost one query a second and one listener call per event, not a thousand.
  */
 export class EventStreams {
   private readonly open = new Set<EventStream>();
+  private readonly bySession = new Map<string, Set<EventStream>>();
+  private offAny: (() => void) | null = null;
   private closedForGood = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private offMissed: (() => void) | null = null;
@@ -248,10 +246,18 @@ export class EventStreams {
       stillAuthorised,
     );
     this.open.add(stream);
+    const followers = this.bySession.get(sessionId);
+    if (followers === undefined) this.bySession.set(sessionId, new Set([stream]));
+    else followers.add(stream);
     if (this.pollTimer === null) {
       this.pollTimer = setInterval(() => this.pollNow(), this.deps.pollMs);
       this.pollTimer.unref();
       this.offMissed = this.deps.bus.onMissed(() => this.pollNow());
+      this.offAny = this.deps.bus.onAny((event) => {
+        for (const follower of this.bySession.get(event.sessionId) ?? []) {
+          if (event.seq > follower.lastSent) follower.wake();
+        }
+      });
     }
     stream.start();
   }
@@ -264,11 +270,16 @@ export class EventStreams {
 
   private ended(stream: EventStream): void {
     this.open.delete(stream);
+    const followers = this.bySession.get(stream.sessionId);
+    followers?.delete(stream);
+    if (followers?.size === 0) this.bySession.delete(stream.sessionId);
     if (this.open.size > 0 || this.pollTimer === null) return;
     clearInterval(this.pollTimer);
     this.pollTimer = null;
     this.offMissed?.();
     this.offMissed = null;
+    this.offAny?.();
+    this.offAny = null;
   }
 
   /** A poll asked for while one is in flight runs after it: that one may have read too early. */

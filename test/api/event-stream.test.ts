@@ -247,29 +247,36 @@ for (const dialect of dialects) {
     });
 
     it('stops following (bus listener and timers) when the client goes away', async () => {
-      // White-box: the bus's own emitter shows whether a stream still listens.
-      const emitter = Reflect.get(api.bus, 'emitter') as EventEmitter;
-      const baseline = emitter.listenerCount('*');
-      // The other channel the streams listen on, together: whether the bus may have missed events.
-      const missedListeners = () =>
-        emitter
-          .eventNames()
-          .filter((name) => typeof name === 'symbol')
-          .reduce((sum, name) => sum + emitter.listenerCount(name), 0);
-      const missedBaseline = missedListeners();
-      const { sessionId } = await submitQueued(api);
-      const streams = await Promise.all(
-        range(1, 3).map(() => openSse(streamUrl(api, sessionId), auth(api))),
-      );
-      for (const stream of streams) await stream.take(2);
-      expect(emitter.listenerCount('*')).toBe(baseline + 3);
-      expect(missedListeners()).toBe(missedBaseline + 1);
-      for (const stream of streams) stream.close();
-      while (emitter.listenerCount('*') > baseline) {
-        await new Promise((resolve) => setImmediate(resolve));
+      // A server of its own, so that no other test's streams are open on it.
+      const own = await startApi(fixture);
+      try {
+        // White-box: the bus's own emitter shows whether a stream still listens.
+        const emitter = Reflect.get(own.bus, 'emitter') as EventEmitter;
+        const baseline = emitter.listenerCount('*');
+        // The other channel they listen on: whether the bus may have missed events.
+        const missedListeners = () =>
+          emitter
+            .eventNames()
+            .filter((name) => typeof name === 'symbol')
+            .reduce((sum, name) => sum + emitter.listenerCount(name), 0);
+        const missedBaseline = missedListeners();
+        const { sessionId } = await submitQueued(own);
+        const streams = await Promise.all(
+          range(1, 3).map(() => openSse(streamUrl(own, sessionId), auth(own))),
+        );
+        for (const stream of streams) await stream.take(2);
+        // One listener for all the streams, which hands each event to its session's streams.
+        expect(emitter.listenerCount('*')).toBe(baseline + 1);
+        expect(missedListeners()).toBe(missedBaseline + 1);
+        for (const stream of streams) stream.close();
+        while (emitter.listenerCount('*') > baseline) {
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        expect(emitter.listenerCount('*')).toBe(baseline);
+        expect(missedListeners()).toBe(missedBaseline);
+      } finally {
+        await own.close();
       }
-      expect(emitter.listenerCount('*')).toBe(baseline);
-      expect(missedListeners()).toBe(missedBaseline);
     });
 
     it('ends open streams when the server closes, so the close completes', async () => {
