@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AasError, type Clock, IdPrefix, newId } from '../kernel/index.js';
-import { type Store, TOKEN_ROLES, type TokenRecord, type TokenRole } from '../store/index.js';
+import { type Store, TOKEN_ROLES, type TokenRecord, TokenRole } from '../store/index.js';
 
 export const TOKEN_SECRET_PREFIX = 'aas_';
 
@@ -47,6 +47,13 @@ export async function issueToken(
     throw new AasError('INVALID_ARGUMENT', `invalid token role "${String(input.role)}"`, {
       field: 'role',
       hint: `one of: ${TOKEN_ROLES.join(', ')}`,
+    });
+  }
+  if (input.role === TokenRole.worker) {
+    // Such a token would be bound to no worker, and the worker routes refuse it (403).
+    throw new AasError('INVALID_ARGUMENT', 'the worker role is for remote workers only', {
+      field: 'role',
+      hint: 'a remote worker gets its own credential: aas worker enrol --name <name>, then aas worker --token <that secret> on its host',
     });
   }
   if (input.secret !== undefined && !isTokenSecretFormat(input.secret)) {

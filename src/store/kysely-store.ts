@@ -109,6 +109,7 @@ import {
   createWorkerEnrolment,
   registerWorker,
   remoteWorkerFromRow,
+  setWorkerDraining,
   updateWorker,
 } from './worker-operations.js';
 
@@ -663,9 +664,7 @@ export class KyselyStore implements Store {
   }
 
   async setWorkerDraining(idOrName: string, draining: boolean): Promise<RemoteWorkerRecord> {
-    return this.#write('setWorkerDraining', () =>
-      updateWorker(this.#db, idOrName, { draining: draining ? 1 : 0 }, false),
-    );
+    return this.#write('setWorkerDraining', () => setWorkerDraining(this.#db, idOrName, draining));
   }
 
   async recordApproval(input: {

@@ -161,6 +161,30 @@ export function* registerWorker(
 }
 
 /** By id, else by name (an id is never mistaken for another worker's name). */
+/**
+ * An administrator's drain or resume. A revoked worker gets no runs at all, so either would
+ * only say something untrue: INVALID_ARGUMENT.
+ */
+export function* setWorkerDraining(
+  db: Kysely<DatabaseSchema>,
+  idOrName: string,
+  draining: boolean,
+): SqlOperation<RemoteWorkerRecord> {
+  const worker = yield* updateWorker(db, idOrName, { draining: draining ? 1 : 0 }, false);
+  if (worker.revokedAt !== null) {
+    throw new AasError(
+      'INVALID_ARGUMENT',
+      `worker ${worker.name} was revoked at ${worker.revokedAt}: it gets no runs at all, so there is nothing to ${draining ? 'drain' : 'resume'}`,
+      {
+        field: 'worker',
+        worker: worker.name,
+        hint: 'enrol a new worker: aas worker enrol --name <name>',
+      },
+    );
+  }
+  return worker;
+}
+
 export function* updateWorker(
   db: Kysely<DatabaseSchema>,
   idOrName: string,

@@ -104,6 +104,8 @@ export async function startApi(
   const secrets = {} as Record<TokenRole, string>;
   const suffix = Math.random().toString(36).slice(2, 8);
   for (const role of TOKEN_ROLES) {
+    // Its secret is a worker's credential, below.
+    if (role === 'worker') continue;
     const issued = await issueToken(store, clock, {
       name: `${role}-${suffix}`,
       role,

@@ -669,6 +669,11 @@ for (const dialect of dialects) {
           'name',
         ]);
         expect(await attempt({ name: 'fine', role: 'root' })).toEqual(['INVALID_ARGUMENT', 'role']);
+        // Remote workers get credentials of their own.
+        expect(await attempt({ name: 'fine', role: 'worker' })).toEqual([
+          'INVALID_ARGUMENT',
+          'role',
+        ]);
         expect(await attempt({ name: 'fine', role: 'viewer', secret: 'aas_short' })).toEqual([
           'INVALID_ARGUMENT',
           'secret',

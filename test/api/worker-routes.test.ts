@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashTokenSecret, newTokenSecret } from '../../src/api/index.js';
+import { IdPrefix, newId } from '../../src/kernel/index.js';
 import { type StoreFixture, storeDialects } from '../store/dialects.js';
 import {
   expectError,
@@ -550,12 +552,26 @@ for (const dialect of dialects) {
       await expectError(await upload('patch', patch, digest), 'LEASE_FENCED');
     });
 
-    it('a plain worker-role token without a worker binding cannot use the worker routes', async () => {
-      const issued = await api.json<{ secret: string }>(
-        `${V1}/tokens`,
-        postJson({ name: `plain-worker-${dialect.name}`, role: 'worker' }),
+    it('issues no worker-role API token, and one made otherwise cannot use the worker routes', async () => {
+      await expectError(
+        await api.request(
+          `${V1}/tokens`,
+          postJson({ name: `plain-worker-${dialect.name}`, role: 'worker' }),
+        ),
+        'INVALID_ARGUMENT',
+        'role',
       );
-      await expectError(await claimRequest(api, issued.secret), 'FORBIDDEN');
+      // As an older version issued them: bound to no worker.
+      const secret = newTokenSecret();
+      await api.store.createToken({
+        id: newId(IdPrefix.token, api.clock.nowMs()),
+        name: `older-plain-worker-${dialect.name}`,
+        role: 'worker',
+        secretSha256: hashTokenSecret(secret),
+        createdAt: api.clock.nowIso(),
+        createdBy: 'test',
+      });
+      await expectError(await claimRequest(api, secret), 'FORBIDDEN');
     });
 
     it('refuses bad input with 4xx codes', async () => {

@@ -157,6 +157,10 @@ for (const dialect of dialects) {
       expect((await store.revokeWorker(workerId(1), at(4_000))).revokedAt).toBe(at(3_000));
       expect((await store.findWorkerByCredentialHash(sha('cred-1')))?.revokedAt).toBe(at(3_000));
       expect(await codeOf(store.revokeWorker('nobody', at(5_000)))).toBe('NOT_FOUND');
+      // A revoked worker is neither drained nor resumed, and nothing is written.
+      expect(await codeOf(store.setWorkerDraining('gpu-1', false))).toBe('INVALID_ARGUMENT');
+      expect((await store.getWorker('gpu-1'))?.draining).toBe(true);
+      expect(await codeOf(store.setWorkerDraining('nobody', true))).toBe('NOT_FOUND');
     });
 
     it('a worker whose labels, name or agents do not match never receives the run', async () => {

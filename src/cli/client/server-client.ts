@@ -79,6 +79,11 @@ export interface ServerClientOptions {
   /** Defaults to the global `fetch`; tests may pass their own. */
   readonly fetch?: typeof fetch;
   readonly userAgent?: string;
+  /**
+   * What to do when the server refuses `token` (401), for clients whose token is not an API
+   * token (a worker's enrolment secret or credential); an API token's advice otherwise.
+   */
+  readonly refusedTokenHint?: string;
 }
 
 export interface SessionQuery {
@@ -226,6 +231,7 @@ export class ServerClient {
   readonly #token: string;
   readonly #fetch: typeof fetch;
   readonly #userAgent: string;
+  readonly #refusedTokenHint: string | undefined;
 
   constructor(options: ServerClientOptions) {
     this.url = normaliseServerUrl(options.serverUrl);
@@ -233,6 +239,14 @@ export class ServerClient {
     this.#token = checkToken(options.token);
     this.#fetch = options.fetch ?? fetch;
     this.#userAgent = options.userAgent ?? 'aas-cli';
+    this.#refusedTokenHint = options.refusedTokenHint;
+  }
+
+  #hintFor(code: Code): { hint?: string } {
+    if (code === 'UNAUTHENTICATED' && this.#refusedTokenHint !== undefined) {
+      return { hint: this.#refusedTokenHint };
+    }
+    return hintFor(code, this.url);
   }
 
   /** Where a run's patch can be downloaded (with the token). */
@@ -720,7 +734,7 @@ export class ServerClient {
       const ours = code === 'UNAUTHENTICATED' || details.hint === undefined;
       return new AasError(code, this.redact(parsed.data.message), {
         ...details,
-        ...(ours ? hintFor(code, this.url) : {}),
+        ...(ours ? this.#hintFor(code) : {}),
       });
     }
     const code = codeForStatus(response.status);
@@ -730,7 +744,7 @@ export class ServerClient {
       `the server at ${this.url} answered ${route} with HTTP ${response.status}${snippet ? `: ${snippet}` : ''}`,
       {
         status: response.status,
-        ...hintFor(code, this.url),
+        ...this.#hintFor(code),
         ...(response.status === 404
           ? { hint: 'is this URL an AAS server (API under /api/v1)?' }
           : {}),

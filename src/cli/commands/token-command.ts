@@ -40,11 +40,14 @@ export function registerTokenCommand(
     .command('create')
     .description('create a token; its secret is printed once and never stored')
     .requiredOption('--name <name>', 'identity recorded for everything done with it (unique)')
-    .requiredOption('--role <role>', `one of ${TOKEN_ROLES.join(', ')}`)
+    .requiredOption(
+      '--role <role>',
+      `one of ${TOKEN_ROLES.filter((role) => role !== 'worker').join(', ')}`,
+    )
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nRoles: viewer reads; operator also submits and cancels; approver also approves; admin manages tokens and workers; worker is for remote workers.',
+      '\nRoles: viewer reads; operator also submits and cancels; approver also approves; admin manages tokens and workers. Remote workers get credentials of their own (aas worker enrol --help).',
     )
     .action(async (flags: { name: string; role: string; json?: boolean }, command: Command) => {
       try {

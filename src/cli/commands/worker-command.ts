@@ -39,7 +39,8 @@ function printWorkers(io: CliIo, workers: readonly WorkerView[], json: boolean):
       ...workers.map((w) => [
         w.name,
         w.kind,
-        w.state,
+        // The API says offline; a table read by a person says why.
+        w.revokedAt === null ? w.state : 'revoked',
         w.labels.join(',') || '-',
         w.runIds.join(',') || '-',
         w.lastSeenAt ?? '-',
@@ -271,6 +272,7 @@ async function runWorker(
       serverUrl: server,
       token: secret,
       userAgent: 'aas-worker',
+      refusedTokenHint: `ask an admin of ${server} for a new enrolment secret (aas worker enrol --name <name>); each is used once and expires`,
     }).registerWorker({ enrolmentSecret: secret, capabilities: host.capabilities });
     identity = {
       server,
@@ -280,6 +282,16 @@ async function runWorker(
     };
     await writeWorkerCredential(credentialPath, identity);
     println(io.stderr, `registered as worker ${identity.name} (${identity.workerId})`);
+  }
+  if (identity === null && secret !== undefined) {
+    throw new AasError(
+      'UNAUTHENTICATED',
+      `this host is not registered with ${server}, and the token given is not an enrolment secret (they start with ${ENROLMENT_PREFIX}); an API token cannot register a worker`,
+      {
+        field: '--token',
+        hint: 'give the enrolment secret an admin created with `aas worker enrol --name <name>`',
+      },
+    );
   }
   if (identity === null) {
     throw new AasError('UNAUTHENTICATED', `this host is not registered with ${server}`, {
@@ -301,6 +313,7 @@ async function runWorker(
     serverUrl: server,
     token: identity.credential,
     userAgent: 'aas-worker',
+    refusedTokenHint: `${server} refused the credential of worker ${identity.name} (revoked, or unknown to its database): an admin enrols it anew with aas worker enrol --name <new name>, then run aas worker --token <that secret>`,
   });
   const agent = host.start(link, identity.workerId, { concurrency });
   const onSignal = () => agent.drain();
