@@ -157,7 +157,13 @@ export function replyWithError(
 ): FastifyReply {
   const apiError = toApiError(error, request);
   const status = httpStatusFor(apiError.code);
-  if (status >= 500) {
+  if (apiError.code === 'SERVER_UNAVAILABLE') {
+    // A server that is closing refuses what comes in, as it should: news, not a failure.
+    log.info(
+      { requestId: request.id, method: request.method, route: request.routeOptions.url },
+      `request refused: ${apiError.message}`,
+    );
+  } else if (status >= 500) {
     log.error(
       {
         err: error,

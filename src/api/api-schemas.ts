@@ -276,6 +276,15 @@ export const RegisterWorkerBodySchema = z
   })
   .strict();
 
+export const EnrolmentNameParamsSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(TOKEN_NAME_PATTERN, 'not a worker name')
+      .describe('the worker name the enrolments were made for'),
+  })
+  .strict();
+
 export const WorkerRefParamsSchema = z
   .object({
     idOrName: z

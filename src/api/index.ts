@@ -30,6 +30,8 @@ export {
   isWorkerCredentialFormat,
   newEnrolmentSecret,
   newWorkerCredential,
+  revokeWorker,
+  withdrawEnrolments,
 } from './worker-secrets.js';
 export {
   embeddedWorkerState,

@@ -17,6 +17,7 @@ import {
   BasePackQuerySchema,
   ClaimBodySchema,
   CreateEnrolmentBodySchema,
+  EnrolmentNameParamsSchema,
   ErrorBodySchema,
   HeartbeatBodySchema,
   HeartbeatReplySchema,
@@ -34,7 +35,13 @@ import {
 } from './api-schemas.js';
 import { READ_ERRORS } from './route-errors.js';
 import { hashTokenSecret } from './tokens.js';
-import { enrolWorker, isEnrolmentSecretFormat, newWorkerCredential } from './worker-secrets.js';
+import {
+  enrolWorker,
+  isEnrolmentSecretFormat,
+  newWorkerCredential,
+  revokeWorker,
+  withdrawEnrolments,
+} from './worker-secrets.js';
 import {
   embeddedWorkerState,
   leasesOf,
@@ -165,6 +172,49 @@ export function registerWorkerRoutes(app: ApiApp, context: RouteContext): void {
   });
 
   app.route({
+    method: 'GET',
+    url: `${API_PREFIX}/workers/enrolments`,
+    config: { access: 'workers:enrol' },
+    schema: {
+      summary: 'List the enrolments not used yet and not expired: secrets that still register',
+      tags: ['workers'],
+      operationId: 'listWorkerEnrolments',
+      security: BEARER_SECURITY,
+      querystring: NoQuerySchema,
+      response: { 200: z.object({ items: z.array(WorkerEnrolmentSchema) }), ...READ_ERRORS },
+    },
+    handler: async () => ({ items: await store.listPendingEnrolments(clock.nowIso()) }),
+  });
+
+  app.route({
+    method: 'DELETE',
+    url: `${API_PREFIX}/workers/enrolments/:name`,
+    config: { access: 'workers:enrol' },
+    schema: {
+      summary:
+        'Withdraw the unused enrolments of a worker name: their secrets no longer register (404 when there is none)',
+      tags: ['workers'],
+      operationId: 'withdrawWorkerEnrolments',
+      security: BEARER_SECURITY,
+      querystring: NoQuerySchema,
+      params: EnrolmentNameParamsSchema,
+      response: {
+        200: z.object({ withdrawn: z.array(WorkerEnrolmentSchema) }),
+        ...READ_ERRORS,
+        404: ErrorBodySchema,
+      },
+    },
+    handler: async (request) => {
+      const withdrawn = await withdrawEnrolments(store, clock, request.params.name);
+      log.info(
+        { name: request.params.name, count: withdrawn.length, by: identityOf(request).name },
+        'worker enrolments withdrawn',
+      );
+      return { withdrawn };
+    },
+  });
+
+  app.route({
     method: 'POST',
     url: `${API_PREFIX}/workers/register`,
     // The enrolment secret in the body is the credential: a worker has no bearer token yet.
@@ -220,7 +270,8 @@ export function registerWorkerRoutes(app: ApiApp, context: RouteContext): void {
     url: `${API_PREFIX}/workers/:idOrName`,
     config: { access: 'workers:enrol' },
     schema: {
-      summary: 'Revoke a remote worker; its credential stops working on its next request',
+      summary:
+        'Revoke a remote worker; its credential stops working on its next request, and the unused enrolments of its name are withdrawn',
       tags: ['workers'],
       operationId: 'revokeWorker',
       security: BEARER_SECURITY,
@@ -229,7 +280,7 @@ export function registerWorkerRoutes(app: ApiApp, context: RouteContext): void {
       response: { 200: RemoteWorkerSchema, ...READ_ERRORS, 404: ErrorBodySchema },
     },
     handler: async (request) => {
-      const worker = await store.revokeWorker(request.params.idOrName, clock.nowIso());
+      const worker = await revokeWorker(store, clock, request.params.idOrName);
       log.info(
         { workerId: worker.id, name: worker.name, by: identityOf(request).name },
         'remote worker revoked',

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AasError, type Clock, IdPrefix, newId } from '../kernel/index.js';
 import { WORKER_LABEL_PATTERN } from '../runner/index.js';
-import type { Store, WorkerEnrolmentRecord } from '../store/index.js';
+import type { RemoteWorkerRecord, Store, WorkerEnrolmentRecord } from '../store/index.js';
 import { hashTokenSecret, TOKEN_NAME_PATTERN } from './tokens.js';
 
 /**
@@ -68,4 +68,39 @@ export async function enrolWorker(
     expiresAt: new Date(nowMs + input.ttlSec * 1000).toISOString(),
   });
   return { enrolment, secret };
+}
+
+/**
+ * Revokes the worker `idOrName` and withdraws the unused enrolments of its name, so that no
+ * secret handed out for it registers a worker again. NOT_FOUND when no worker matches.
+ */
+export async function revokeWorker(
+  store: Store,
+  clock: Clock,
+  idOrName: string,
+): Promise<RemoteWorkerRecord> {
+  const worker = await store.revokeWorker(idOrName, clock.nowIso());
+  await store.withdrawEnrolments(worker.name, clock.nowIso());
+  return worker;
+}
+
+/**
+ * Withdraws the unused enrolments of the worker name `name` (a secret handed out but not used
+ * yet, or leaked). NOT_FOUND when there is none.
+ */
+export async function withdrawEnrolments(
+  store: Store,
+  clock: Clock,
+  name: string,
+): Promise<WorkerEnrolmentRecord[]> {
+  const withdrawn = TOKEN_NAME_PATTERN.test(name)
+    ? await store.withdrawEnrolments(name, clock.nowIso())
+    : [];
+  if (withdrawn.length === 0) {
+    throw new AasError('NOT_FOUND', `no unused enrolment for a worker named "${name}"`, {
+      field: 'name',
+      hint: 'aas worker enrolments lists the unused ones; a registered worker is revoked instead',
+    });
+  }
+  return withdrawn;
 }

@@ -54,6 +54,8 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
         'bearer token for --server (default $AAS_TOKEN; prefer the variable, arguments are visible to other users)',
       ),
     )
+    // Each command's --help lists --server, --token and the others it takes too.
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
     .configureOutput({

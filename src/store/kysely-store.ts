@@ -111,6 +111,7 @@ import {
   remoteWorkerFromRow,
   setWorkerDraining,
   updateWorker,
+  workerEnrolmentFromRow,
 } from './worker-operations.js';
 
 /** PostgreSQL's `integer`: priorities and claim budgets must fit both dialects alike. */
@@ -578,6 +579,35 @@ export class KyselyStore implements Store {
   async createWorkerEnrolment(enrolment: NewWorkerEnrolment): Promise<WorkerEnrolmentRecord> {
     checkSha256(enrolment.secretSha256, 'secretSha256');
     return this.#write('createWorkerEnrolment', () => createWorkerEnrolment(this.#db, enrolment));
+  }
+
+  async listPendingEnrolments(nowIso: string): Promise<WorkerEnrolmentRecord[]> {
+    const query = this.#db
+      .selectFrom('worker_enrolments')
+      .selectAll()
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', nowIso)
+      .orderBy('created_at')
+      .orderBy('id')
+      .compile();
+    return this.#read('listPendingEnrolments', function* () {
+      return (yield* rowsOf(query)).map(workerEnrolmentFromRow);
+    });
+  }
+
+  async withdrawEnrolments(name: string, nowIso: string): Promise<WorkerEnrolmentRecord[]> {
+    const query = this.#db
+      .updateTable('worker_enrolments')
+      // Spent by no worker: registration wants it unused, whatever the registering host's clock.
+      .set({ used_at: nowIso })
+      .where('name', '=', name)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', nowIso)
+      .returningAll()
+      .compile();
+    return this.#write('withdrawEnrolments', function* () {
+      return (yield* rowsOf(query)).map(workerEnrolmentFromRow);
+    });
   }
 
   async registerWorker(input: RegisterWorkerInput): Promise<RemoteWorkerRecord> {

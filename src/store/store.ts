@@ -231,6 +231,14 @@ export interface Store {
    * taken since (the enrolment stays unused).
    */
   registerWorker(input: RegisterWorkerInput): Promise<RemoteWorkerRecord>;
+  /** Enrolments neither used nor expired at `nowIso`, oldest first: secrets that still work. */
+  listPendingEnrolments(nowIso: string): Promise<WorkerEnrolmentRecord[]>;
+  /**
+   * Ends every pending enrolment for the worker `name` (recorded as used at `nowIso`, by no
+   * worker), so that no secret handed out for it registers a worker any more; returns them, so
+   * marked (none: an empty list).
+   */
+  withdrawEnrolments(name: string, nowIso: string): Promise<WorkerEnrolmentRecord[]>;
   /** The worker whose credential hashes to this, revoked or not; null when none. */
   findWorkerByCredentialHash(credentialSha256: string): Promise<RemoteWorkerRecord | null>;
   /** By id, else by name. */

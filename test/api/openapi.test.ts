@@ -63,6 +63,8 @@ const EXPECTED_OPERATIONS: Record<string, 'bearer' | 'public'> = {
   'GET /api/v1/health': 'public',
   'GET /api/v1/metrics': 'bearer',
   'POST /api/v1/workers/enrolments': 'bearer',
+  'GET /api/v1/workers/enrolments': 'bearer',
+  'DELETE /api/v1/workers/enrolments/{name}': 'bearer',
   'POST /api/v1/workers/register': 'public',
   'DELETE /api/v1/workers/{idOrName}': 'bearer',
   'POST /api/v1/workers/{idOrName}/drain': 'bearer',

@@ -345,6 +345,23 @@ const ROUTES: readonly RouteCase[] = [
     },
   },
   {
+    key: 'GET /api/v1/workers/enrolments',
+    access: 'workers:enrol',
+    success: 200,
+    request: async () => ({ path: `${V1}/workers/enrolments`, init: {} }),
+  },
+  {
+    key: 'DELETE /api/v1/workers/enrolments/{name}',
+    access: 'workers:enrol',
+    success: 200,
+    request: async (api) => {
+      enrolmentCounter += 1;
+      const name = `matrix-${enrolmentCounter}`;
+      await api.json(`${V1}/workers/enrolments`, json({ name }));
+      return { path: `${V1}/workers/enrolments/${name}`, init: { method: 'DELETE' } };
+    },
+  },
+  {
     key: 'POST /api/v1/workers/register',
     access: 'public',
     success: 201,
@@ -519,6 +536,8 @@ const EXPECTED_ALLOWED: Record<string, readonly TokenRole[] | typeof EVERYONE> =
   'GET /api/v1/health': EVERYONE,
   'GET /api/v1/metrics': READERS,
   'POST /api/v1/workers/enrolments': ['admin'],
+  'GET /api/v1/workers/enrolments': ['admin'],
+  'DELETE /api/v1/workers/enrolments/{name}': ['admin'],
   'POST /api/v1/workers/register': EVERYONE,
   'DELETE /api/v1/workers/{idOrName}': ['admin'],
   'POST /api/v1/workers/{idOrName}/drain': ['admin'],

@@ -113,6 +113,49 @@ for (const dialect of dialects) {
       expect(listed.items.find((item) => item.name === worker.name)?.state).toBe('offline');
     });
 
+    it('lists unused enrolments, and withdraws them: by name, or with the revocation of their worker', async () => {
+      const enrol = async (name: string) =>
+        (await api.json<{ secret: string }>(`${V1}/workers/enrolments`, postJson({ name }))).secret;
+      const register = (secret: string) =>
+        api.request(
+          `${V1}/workers/register`,
+          postJson(
+            { enrolmentSecret: secret, capabilities: { agents: ['mock'], sandbox: [] } },
+            { secret: null },
+          ),
+        );
+      const pendingNames = async () =>
+        (
+          await api.json<{ items: { name: string; secret?: unknown }[] }>(
+            `${V1}/workers/enrolments`,
+          )
+        ).items.map((item) => item.name);
+      const leaked = await enrol(`leaked-${dialect.name}`);
+      expect(await pendingNames()).toContain(`leaked-${dialect.name}`);
+      const withdrawn = await api.request(`${V1}/workers/enrolments/leaked-${dialect.name}`, {
+        method: 'DELETE',
+      });
+      expect(withdrawn.status).toBe(200);
+      expect(((await withdrawn.json()) as { withdrawn: unknown[] }).withdrawn).toHaveLength(1);
+      expect(await pendingNames()).not.toContain(`leaked-${dialect.name}`);
+      await expectError(await register(leaked), 'UNAUTHENTICATED');
+      await expectError(
+        await api.request(`${V1}/workers/enrolments/leaked-${dialect.name}`, {
+          method: 'DELETE',
+        }),
+        'NOT_FOUND',
+        'name',
+      );
+      // A second secret for one name, left over once the first registered, goes with its worker.
+      const name = `twice-${dialect.name}`;
+      const first = await enrol(name);
+      await enrol(name);
+      expect((await register(first)).status).toBe(201);
+      expect(await pendingNames()).toContain(name);
+      expect((await api.request(`${V1}/workers/${name}`, { method: 'DELETE' })).status).toBe(200);
+      expect(await pendingNames()).not.toContain(name);
+    });
+
     it('claims nothing for a worker already gone, and gives back, unspent, a claim made as it went', async () => {
       const worker = await enrolAndRegister(api);
       // One claim allowed, and ahead of anything other tests left queued.

@@ -18,15 +18,43 @@ describe('aas worker (local)', () => {
     expect(enrolled.enrolment).toMatchObject({ name: 'box-1', labels: ['linux', 'gpu'] });
     expect(enrolled.secret).toMatch(/^aase_/);
 
-    // Enrolled is not registered: there is no worker to revoke, drain or resume yet.
-    for (const action of ['revoke', 'drain', 'resume']) {
+    // The secret was recorded in this host's database, and the command says so.
+    const pending = await runCli(['worker', 'enrolments'], { home });
+    expect(pending.code, pending.stderr).toBe(0);
+    expect(pending.stdout).toMatch(/^ID +NAME +LABELS/);
+    expect(pending.stdout).toContain('box-1');
+    expect(pending.stdout).not.toContain(enrolled.secret);
+
+    // Enrolled is not registered: there is no worker to drain or resume yet, and revoking the
+    // name withdraws its unused secret.
+    for (const action of ['drain', 'resume']) {
       const unknown = await runCli(['worker', action, 'box-1'], { home });
       expect(unknown.code, action).toBe(2);
       expect(unknown.stderr, action).toMatch(/^error \[NOT_FOUND\]/);
     }
+    const withdrawn = await runCli(['worker', 'revoke', 'box-1'], { home });
+    expect(withdrawn.code, withdrawn.stderr).toBe(0);
+    expect(withdrawn.stdout).toMatch(/^withdrew 1 unused enrolment\(s\) for worker box-1/);
+    expect((await runCli(['worker', 'enrolments'], { home })).stdout).toBe(
+      'no unused enrolments\n',
+    );
+    const gone = await runCli(['worker', 'revoke', 'box-1'], { home });
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toMatch(
+      /^error \[NOT_FOUND\] no worker with that id or name, and no unused/,
+    );
 
     const bad = await runCli(['worker', 'enrol', '--name', 'box-2', '--labels', 'GPU'], { home });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^error \[INVALID_ARGUMENT\]/);
+    const badTtl = await runCli(['worker', 'enrol', '--name', 'box-2', '--ttl', 'abc'], { home });
+    expect(badTtl.code).toBe(2);
+    expect(badTtl.stderr).toMatch(/^error \[INVALID_ARGUMENT\] --ttl must be whole seconds/);
+    // Remote workers get credentials of their own, never an API token.
+    const workerToken = await runCli(['token', 'create', '--name', 'w', '--role', 'worker'], {
+      home,
+    });
+    expect(workerToken.code).toBe(2);
+    expect(workerToken.stderr).toMatch(/the worker role is for remote workers only/);
   });
 });

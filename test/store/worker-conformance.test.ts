@@ -130,6 +130,41 @@ for (const dialect of dialects) {
       );
     });
 
+    it('lists the enrolments still pending, and withdraws those of a name for good', async () => {
+      await store.createWorkerEnrolment(enrolment(1));
+      await store.createWorkerEnrolment(enrolment(2, { createdAt: at(10) }));
+      // A second secret for gpu-2, and one that has expired.
+      await store.createWorkerEnrolment(
+        enrolment(3, { name: 'gpu-2', secretSha256: sha('enrol-3'), createdAt: at(20) }),
+      );
+      await store.createWorkerEnrolment(enrolment(4, { expiresAt: at(500) }));
+      const register = (n: number) =>
+        store.registerWorker({
+          enrolmentSecretSha256: sha(`enrol-${n}`),
+          nowIso: at(1_000),
+          workerId: workerId(n),
+          credentialSha256: sha(`cred-${n}`),
+          capabilities: { agents: [], sandbox: [] },
+        });
+      await register(1);
+      expect((await store.listPendingEnrolments(at(1_000))).map((e) => e.id)).toEqual([
+        enrolmentId(2),
+        enrolmentId(3),
+      ]);
+      const withdrawn = await store.withdrawEnrolments('gpu-2', at(2_000));
+      expect(withdrawn.map((e) => [e.id, e.usedAt, e.workerId])).toEqual([
+        [enrolmentId(2), at(2_000), null],
+        [enrolmentId(3), at(2_000), null],
+      ]);
+      expect(await store.listPendingEnrolments(at(2_000))).toEqual([]);
+      // Neither secret registers now, even on a host whose clock is behind.
+      expect(await codeOf(register(2))).toBe('UNAUTHENTICATED');
+      expect(await codeOf(register(3))).toBe('UNAUTHENTICATED');
+      expect(await store.withdrawEnrolments('gpu-2', at(3_000))).toEqual([]);
+      // A used enrolment is not withdrawn: its worker is revoked instead.
+      expect(await store.withdrawEnrolments('gpu-1', at(3_000))).toEqual([]);
+    });
+
     it('revokes by name (the first time stays), marks seen and draining', async () => {
       await store.createWorkerEnrolment(enrolment(1));
       await store.registerWorker({

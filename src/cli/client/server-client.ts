@@ -11,6 +11,7 @@ import {
   asRun,
   asSession,
   DecisionWire,
+  EnrolmentListWire,
   EnrolmentWire,
   ErrorBodyWire,
   EventPageWire,
@@ -41,6 +42,7 @@ import {
   type TokenView,
   TokenWire,
   TriggeredWire,
+  WithdrawnEnrolmentsWire,
   WorkerListWire,
   type WorkerView,
 } from './wire.js';
@@ -401,6 +403,19 @@ export class ServerClient {
     ttlSec: number;
   }): Promise<z.infer<typeof EnrolmentWire>> {
     return this.#json('POST', '/workers/enrolments', EnrolmentWire, { body: input });
+  }
+
+  /** Enrolments not used yet and not expired. */
+  async listEnrolments(): Promise<z.infer<typeof EnrolmentListWire>['items']> {
+    return (await this.#json('GET', '/workers/enrolments', EnrolmentListWire)).items;
+  }
+
+  /** NOT_FOUND when the name has no unused enrolment. */
+  async withdrawEnrolments(
+    name: string,
+  ): Promise<z.infer<typeof WithdrawnEnrolmentsWire>['withdrawn']> {
+    const path = `/workers/enrolments/${segment(name)}`;
+    return (await this.#json('DELETE', path, WithdrawnEnrolmentsWire)).withdrawn;
   }
 
   async revokeWorker(idOrName: string): Promise<z.infer<typeof RemoteWorkerWire>> {

@@ -95,15 +95,17 @@ export const RemoteWorkerWire = z.looseObject({
   revokedAt: nullableString,
   draining: z.boolean(),
 });
-export const EnrolmentWire = z.object({
-  enrolment: z.looseObject({
-    id: z.string(),
-    name: z.string(),
-    labels: z.array(z.string()),
-    expiresAt: z.string(),
-  }),
-  secret: z.string(),
+const EnrolmentRecordWire = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  labels: z.array(z.string()),
+  createdAt: z.string(),
+  createdBy: z.string(),
+  expiresAt: z.string(),
 });
+export const EnrolmentWire = z.object({ enrolment: EnrolmentRecordWire, secret: z.string() });
+export const EnrolmentListWire = z.object({ items: z.array(EnrolmentRecordWire) });
+export const WithdrawnEnrolmentsWire = z.object({ withdrawn: z.array(EnrolmentRecordWire) });
 
 export const SessionPageWire = z.object({
   items: z.array(SessionWire),

@@ -1,18 +1,32 @@
 import type { Command } from 'commander';
-import { enrolWorker, remoteWorkerState } from '../../api/index.js';
+import {
+  enrolWorker,
+  remoteWorkerState,
+  revokeWorker,
+  withdrawEnrolments,
+} from '../../api/index.js';
 import {
   createWorkerHost,
   readWorkerCredential,
   workerPaths,
   writeWorkerCredential,
 } from '../../app/index.js';
-import { AasError, type ExitCode } from '../../kernel/index.js';
+import { AasError, type ExitCode, isAasError } from '../../kernel/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { serverClientFor } from '../client/connect.js';
 import { normaliseServerUrl, ServerClient } from '../client/server-client.js';
 import type { WorkerView } from '../client/wire.js';
 import { table } from '../format.js';
 import { configFrom, type GlobalOptions, withRuntime } from '../open-runtime.js';
+
+/** What `aas worker enrolments` shows of an enrolment, from the API or this host's database. */
+interface PendingEnrolment {
+  readonly id: string;
+  readonly name: string;
+  readonly labels: readonly string[];
+  readonly createdBy: string;
+  readonly expiresAt: string;
+}
 
 const LABELS_HINT = 'comma-separated, e.g. linux,gpu (lowercase a-z 0-9 . _ -)';
 
@@ -104,17 +118,33 @@ a second one stops at once (the runs' leases lapse and the control plane requeue
       ) => {
         try {
           const globals = command.optsWithGlobals<GlobalOptions>();
-          const input = {
-            name: flags.name,
-            labels: parseLabels(flags.labels),
-            ttlSec: Number(flags.ttl),
-          };
+          const ttlSec = Number(flags.ttl);
+          if (!Number.isInteger(ttlSec)) {
+            throw new AasError(
+              'INVALID_ARGUMENT',
+              `--ttl must be whole seconds, not "${flags.ttl}"`,
+              {
+                field: '--ttl',
+                hint: 'from 60 to 604800 (a week); 3600 by default',
+              },
+            );
+          }
+          const input = { name: flags.name, labels: parseLabels(flags.labels), ttlSec };
           const server = serverClientFor(io, globals);
           const issued = server
             ? await server.enrolWorker(input)
-            : await withRuntime(io, globals, (runtime) =>
-                enrolWorker(runtime.store, runtime.clock, { ...input, createdBy: io.user }),
-              );
+            : await withRuntime(io, globals, async (runtime) => {
+                const local = await enrolWorker(runtime.store, runtime.clock, {
+                  ...input,
+                  createdBy: io.user,
+                });
+                // Without --server the secret is good only for a server on this database.
+                println(
+                  io.stderr,
+                  `recorded in ${runtime.config.databaseUrl === undefined ? runtime.config.paths.sqlite : 'the database of AAS_DATABASE_URL'}: only a server on that database accepts it (pass --server to enrol on a running server)`,
+                );
+                return local;
+              });
           if (flags.json) println(io.stdout, JSON.stringify(issued));
           else {
             println(
@@ -130,23 +160,77 @@ a second one stops at once (the runs' leases lapse and the control plane requeue
     );
   worker
     .command('revoke')
-    .description('revoke a remote worker by id or name; its credential stops working at once')
+    .description(
+      'revoke a remote worker by id or name (its credential stops working at once), or withdraw the unused enrolment secrets of a name',
+    )
     .argument('<worker>', 'worker id (wrk_…) or name')
     .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      '\nRevoking a worker also withdraws the unused enrolments of its name. A name enrolled but not registered yet has no worker: its unused secrets are withdrawn instead (aas worker enrolments lists them).',
+    )
     .action(async (idOrName: string, flags: { json?: boolean }, command: Command) => {
       try {
         const globals = command.optsWithGlobals<GlobalOptions>();
         const server = serverClientFor(io, globals);
-        const revoked = server
-          ? await server.revokeWorker(idOrName)
+        const outcome = server
+          ? await revokeOrWithdraw(
+              () => server.revokeWorker(idOrName),
+              () => server.withdrawEnrolments(idOrName),
+            )
           : await withRuntime(io, globals, (runtime) =>
-              runtime.store.revokeWorker(idOrName, runtime.clock.nowIso()),
+              revokeOrWithdraw(
+                () => revokeWorker(runtime.store, runtime.clock, idOrName),
+                () => withdrawEnrolments(runtime.store, runtime.clock, idOrName),
+              ),
             );
-        if (flags.json) println(io.stdout, JSON.stringify(revoked));
-        else
+        if (flags.json) println(io.stdout, JSON.stringify(outcome));
+        else if ('worker' in outcome) {
+          const revoked = outcome.worker;
           println(
             io.stdout,
             `revoked worker ${revoked.name} (${revoked.id}) at ${revoked.revokedAt ?? '?'}`,
+          );
+        } else {
+          println(
+            io.stdout,
+            `withdrew ${outcome.withdrawn.length} unused enrolment(s) for worker ${idOrName}: ${outcome.withdrawn.map((e) => e.id).join(', ')}`,
+          );
+        }
+      } catch (thrown) {
+        setExit(reportError(io, thrown, flags.json === true));
+      }
+    });
+  worker
+    .command('enrolments')
+    .description(
+      'list the enrolment secrets not used yet and not expired (the secrets stay secret)',
+    )
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { json?: boolean }, command: Command) => {
+      try {
+        const globals = command.optsWithGlobals<GlobalOptions>();
+        const server = serverClientFor(io, globals);
+        const pending: readonly PendingEnrolment[] = server
+          ? await server.listEnrolments()
+          : await withRuntime(io, globals, (runtime) =>
+              runtime.store.listPendingEnrolments(runtime.clock.nowIso()),
+            );
+        if (flags.json) println(io.stdout, JSON.stringify(pending));
+        else if (pending.length === 0) println(io.stdout, 'no unused enrolments');
+        else
+          println(
+            io.stdout,
+            table([
+              ['ID', 'NAME', 'LABELS', 'CREATED BY', 'EXPIRES'],
+              ...pending.map((e) => [
+                e.id,
+                e.name,
+                e.labels.join(',') || '-',
+                e.createdBy,
+                e.expiresAt,
+              ]),
+            ]),
           );
       } catch (thrown) {
         setExit(reportError(io, thrown, flags.json === true));
@@ -333,3 +417,31 @@ async function runWorker(
 
 /** How an enrolment secret starts (see worker-secrets.ts); anything else is not one. */
 const ENROLMENT_PREFIX = 'aase_';
+
+/**
+ * `aas worker revoke`: the worker of that id or name, else the unused enrolments of that name;
+ * NOT_FOUND naming both when neither exists.
+ */
+async function revokeOrWithdraw<W, E>(
+  revoke: () => Promise<W>,
+  withdraw: () => Promise<E[]>,
+): Promise<{ worker: W } | { withdrawn: E[] }> {
+  try {
+    return { worker: await revoke() };
+  } catch (thrown) {
+    if (!isAasError(thrown) || thrown.code !== 'NOT_FOUND') throw thrown;
+  }
+  try {
+    return { withdrawn: await withdraw() };
+  } catch (thrown) {
+    if (!isAasError(thrown) || thrown.code !== 'NOT_FOUND') throw thrown;
+    throw new AasError(
+      'NOT_FOUND',
+      'no worker with that id or name, and no unused enrolment for that name',
+      {
+        field: 'worker',
+        hint: 'aas workers lists the workers, aas worker enrolments the unused enrolments',
+      },
+    );
+  }
+}
