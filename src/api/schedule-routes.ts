@@ -223,8 +223,9 @@ export function registerScheduleRoutes(app: ApiApp, context: RouteContext): void
     schema: {
       summary: 'Fire a schedule now (its next slot stays as it is)',
       description:
-        'Queues a session with one run from the job template, requested by the schedule’s ' +
-        'creator; its history records `schedule.fired` with trigger `manual`.',
+        'Queues a session with one run from the job template, requested by whoever last set ' +
+        'the schedule’s job; its history records `schedule.fired` with trigger `manual`. Takes ' +
+        'no body.',
       tags: ['schedules'],
       operationId: 'triggerSchedule',
       security: BEARER_SECURITY,

@@ -260,6 +260,13 @@ describe('validation', () => {
       field: 'timing.timezone',
     });
     expect(canonicalTimezone('europe/berlin', 'tz')).toBe('Europe/Berlin');
+    // An alias stays as named, not as ICU's own name for the zone.
+    expect(canonicalTimezone('Asia/Kolkata', 'tz')).toBe('Asia/Kolkata');
+    expect(canonicalTimezone('Europe/Kyiv', 'tz')).toBe('Europe/Kyiv');
+    const kolkata: ScheduleTiming = { kind: 'cron', cron: '30 9 * * *', timezone: 'Asia/Kolkata' };
+    expect(
+      new Date(nextSlotAfter(kolkata, Date.parse('2026-12-07T00:00:00Z')) ?? 0).toISOString(),
+    ).toBe('2026-12-07T04:00:00.000Z');
     expect(codeOf(() => checkCronPattern('@daily', 'UTC', 'timing.cron'))).toBeNull();
   });
 });

@@ -40,12 +40,16 @@ function cronJob(cron: string, timezone: string): Cron {
 }
 
 /**
- * The canonical spelling of an IANA time zone (`europe/berlin` → `Europe/Berlin`), or
- * INVALID_ARGUMENT naming `field`.
+ * An IANA time zone as the user named it, its case corrected when that is the zone's own name
+ * (`europe/berlin` → `Europe/Berlin`), or INVALID_ARGUMENT naming `field`. An alias is kept:
+ * ICU would turn `Asia/Kolkata` into `Asia/Calcutta` and `Europe/Kyiv` into `Europe/Kiev`,
+ * names the user never typed (both work alike with Intl and croner).
  */
 export function canonicalTimezone(timezone: string, field: string): string {
   try {
-    return new Intl.DateTimeFormat('en-US', { timeZone: timezone }).resolvedOptions().timeZone;
+    const resolved = new Intl.DateTimeFormat('en-US', { timeZone: timezone }).resolvedOptions()
+      .timeZone;
+    return resolved.toLowerCase() === timezone.toLowerCase() ? resolved : timezone;
   } catch {
     throw new AasError('INVALID_ARGUMENT', `"${timezone}" is not an IANA time zone`, {
       field,

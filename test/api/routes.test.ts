@@ -565,6 +565,21 @@ for (const dialect of dialects) {
           'NOT_FOUND',
         );
       });
+
+      it('takes no body: one saying something is refused, and nothing is cancelled', async () => {
+        const queued = await submitQueued(api);
+        const post = (body: string) =>
+          api.request(`${V1}/runs/${queued.runId}/cancel`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+          });
+        for (const body of ['{"reason":"x"}', '[]', '"stop"']) {
+          await expectError(await post(body), 'REQUEST_INVALID', '(body)');
+        }
+        expect((await api.store.getRun(queued.runId))?.status).toBe('queued');
+        expect((await post('{}')).status).toBe(202);
+      });
     });
 
     describe('tokens', () => {

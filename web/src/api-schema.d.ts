@@ -400,7 +400,7 @@ export interface paths {
         put?: never;
         /**
          * Fire a schedule now (its next slot stays as it is)
-         * @description Queues a session with one run from the job template, requested by the schedule’s creator; its history records `schedule.fired` with trigger `manual`.
+         * @description Queues a session with one run from the job template, requested by whoever last set the schedule’s job; its history records `schedule.fired` with trigger `manual`. Takes no body.
          */
         post: operations["triggerSchedule"];
         delete?: never;
@@ -542,11 +542,29 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** List the enrolments not used yet and not expired: secrets that still register */
+        get: operations["listWorkerEnrolments"];
         put?: never;
         /** Create a one-time enrolment secret for a remote worker; shown in this response only */
         post: operations["createWorkerEnrolment"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workers/enrolments/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Withdraw the unused enrolments of a worker name: their secrets no longer register (404 when there is none) */
+        delete: operations["withdrawWorkerEnrolments"];
         options?: never;
         head?: never;
         patch?: never;
@@ -579,7 +597,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke a remote worker; its credential stops working on its next request */
+        /** Revoke a remote worker; its credential stops working on its next request, and the unused enrolments of its name are withdrawn */
         delete: operations["revokeWorker"];
         options?: never;
         head?: never;
@@ -5046,6 +5064,82 @@ export interface operations {
             };
         };
     };
+    listWorkerEnrolments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: string;
+                            name: string;
+                            readonly labels: string[];
+                            createdAt: string;
+                            createdBy: string;
+                            expiresAt: string;
+                            usedAt: string | null;
+                            workerId: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     createWorkerEnrolment: {
         parameters: {
             query?: never;
@@ -5133,6 +5227,93 @@ export interface operations {
             };
             /** @description Default Response */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    withdrawWorkerEnrolments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        withdrawn: {
+                            id: string;
+                            name: string;
+                            readonly labels: string[];
+                            createdAt: string;
+                            createdBy: string;
+                            expiresAt: string;
+                            usedAt: string | null;
+                            workerId: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -169,10 +169,16 @@ function timingFrom(flags: TimingFlags): Record<string, unknown> | undefined {
     });
   }
   if (flags.start !== undefined && flags.every === undefined) {
-    throw new AasError('INVALID_ARGUMENT', '--start goes with --every', { field: '--start' });
+    throw new AasError('INVALID_ARGUMENT', '--start goes with --every', {
+      field: '--start',
+      hint: 'give the interval with it, e.g. --every 1h --start 2027-01-01T09:00:00Z (aas schedules show prints the current one)',
+    });
   }
   if (flags.timezone !== undefined && flags.cron === undefined) {
-    throw new AasError('INVALID_ARGUMENT', '--timezone goes with --cron', { field: '--timezone' });
+    throw new AasError('INVALID_ARGUMENT', '--timezone goes with --cron', {
+      field: '--timezone',
+      hint: 'give the pattern with it, e.g. --cron "0 9 * * 1-5" --timezone Europe/Berlin (aas schedules show prints the current one)',
+    });
   }
   if (flags.at !== undefined) return { kind: 'once', at: flags.at };
   if (flags.every !== undefined) {
@@ -202,10 +208,13 @@ const FIELD_FLAGS: Readonly<Record<string, string>> = {
   'timing.timezone': '--timezone',
 };
 
-/** Errors about a body field name the flag that set it. */
-function inFlagTerms(thrown: unknown): unknown {
+/** Errors about a body field name the flag that set it (`update` sets the name with --rename). */
+function inFlagTerms(thrown: unknown, commandName: string | undefined): unknown {
   if (!isAasError(thrown) || typeof thrown.details.field !== 'string') return thrown;
-  const flag = FIELD_FLAGS[thrown.details.field];
+  const flag =
+    commandName === 'update' && thrown.details.field === 'name'
+      ? '--rename'
+      : FIELD_FLAGS[thrown.details.field];
   if (flag === undefined) return thrown;
   return new AasError(thrown.code, thrown.message, { ...thrown.details, field: flag });
 }
@@ -327,7 +336,13 @@ Examples:
       } catch (thrown) {
         const command = args.at(-1);
         const json = command instanceof Command && command.opts<{ json?: boolean }>().json === true;
-        setExit(reportError(io, inFlagTerms(thrown), json));
+        setExit(
+          reportError(
+            io,
+            inFlagTerms(thrown, command instanceof Command ? command.name() : undefined),
+            json,
+          ),
+        );
       }
     };
 
@@ -417,7 +432,7 @@ Examples:
         const timing = timingFrom(flags);
         if (timing === undefined) {
           throw new AasError('INVALID_ARGUMENT', 'say when: --at, --every or --cron', {
-            field: '--cron',
+            field: '--at / --every / --cron',
             hint: 'e.g. --cron "0 9 * * 1-5" --timezone Europe/Berlin, or --every 1h',
           });
         }
@@ -482,7 +497,6 @@ Examples:
         };
         if (Object.keys(body).length === 0) {
           throw new AasError('INVALID_ARGUMENT', 'nothing to change', {
-            field: '--rename',
             hint: 'give --rename, a timing (--at, --every, --cron), --misfire or job flags',
           });
         }
