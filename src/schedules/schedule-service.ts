@@ -298,9 +298,21 @@ export class ScheduleService {
 
   /** Idempotent: pausing a paused schedule changes nothing. */
   async pause(idOrName: string, by: string): Promise<ScheduleView> {
-    return this.#changeAtVersion(idOrName, by, (current, nowMs) =>
-      current.pausedAt !== null ? null : { pausedAt: new Date(nowMs).toISOString() },
-    );
+    return this.#changeAtVersion(idOrName, by, (current, nowMs) => {
+      if (current.pausedAt !== null) return null;
+      if (current.nextFireAt === null) {
+        // Paused, it would be listed as paused and look as if it had slots left.
+        throw new AasError(
+          'INVALID_ARGUMENT',
+          `schedule ${current.name} is finished (no slot left): there is nothing to pause`,
+          {
+            field: 'id',
+            hint: '`update --at`, `--every` or `--cron` gives it new slots; `delete` removes it',
+          },
+        );
+      }
+      return { pausedAt: new Date(nowMs).toISOString() };
+    });
   }
 
   /**

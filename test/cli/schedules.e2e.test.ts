@@ -179,7 +179,7 @@ describe('aas schedules --server', () => {
       [['--at', '2020-01-01T00:00:00Z'], '--at'],
       [['--at', '2030-01-01T00:00:00Z', '--every', '1h'], '--every'],
       [['--start', '2030-01-01T00:00:00Z'], '--start'],
-      [[], '--cron'],
+      [[], '--at / --every / --cron'],
     ];
     for (const [flags, field] of cases) {
       const result = await client([
@@ -267,6 +267,12 @@ describe('aas schedules on a local database', () => {
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).toContain(
       'the schedule is finished; `aas schedules trigger` runs it now',
+    );
+    // Finished, it has nothing to pause.
+    const pauseFinished = await runCli(['schedules', 'pause', 'soon'], { home });
+    expect(pauseFinished.code).toBe(2);
+    expect(pauseFinished.stderr).toMatch(
+      /^error \[INVALID_ARGUMENT\]: id: schedule soon is finished/,
     );
     for (const sub of [
       [],

@@ -41,7 +41,7 @@ describe('aas worker (local)', () => {
     const gone = await runCli(['worker', 'revoke', 'box-1'], { home });
     expect(gone.code).toBe(2);
     expect(gone.stderr).toMatch(
-      /^error \[NOT_FOUND\] no worker with that id or name, and no unused/,
+      /^error \[NOT_FOUND\]: worker: no worker with that id or name, and no unused/,
     );
 
     const bad = await runCli(['worker', 'enrol', '--name', 'box-2', '--labels', 'GPU'], { home });
@@ -49,7 +49,7 @@ describe('aas worker (local)', () => {
     expect(bad.stderr).toMatch(/^error \[INVALID_ARGUMENT\]/);
     const badTtl = await runCli(['worker', 'enrol', '--name', 'box-2', '--ttl', 'abc'], { home });
     expect(badTtl.code).toBe(2);
-    expect(badTtl.stderr).toMatch(/^error \[INVALID_ARGUMENT\] --ttl must be whole seconds/);
+    expect(badTtl.stderr).toMatch(/^error \[INVALID_ARGUMENT\]: --ttl: must be whole seconds/);
     // Remote workers get credentials of their own, never an API token.
     const workerToken = await runCli(['token', 'create', '--name', 'w', '--role', 'worker'], {
       home,

@@ -369,7 +369,8 @@ Examples:
             ...rows.map((s) => [
               s.name,
               s.state,
-              s.nextFireAt ?? '-',
+              // A paused schedule's stored slot is not when it fires: resuming picks anew.
+              s.state === 'paused' ? '(paused)' : (s.nextFireAt ?? '-'),
               s.misfire,
               s.id,
               describeTiming(s.timing),
@@ -559,7 +560,7 @@ Examples:
           if (action.name === 'resume' && schedule.state === 'finished') {
             println(
               io.stdout,
-              'note      no slot is left (a once whose time passed while paused): the schedule is finished; `aas schedules trigger` runs it now, `update --at` gives it a new time',
+              'note      no slot is left (a once that fired, or whose time passed while paused): the schedule is finished; `aas schedules trigger` runs it now, `update --at` gives it a new time',
             );
           }
         }),

@@ -120,14 +120,10 @@ a second one stops at once (the runs' leases lapse and the control plane requeue
           const globals = command.optsWithGlobals<GlobalOptions>();
           const ttlSec = Number(flags.ttl);
           if (!Number.isInteger(ttlSec)) {
-            throw new AasError(
-              'INVALID_ARGUMENT',
-              `--ttl must be whole seconds, not "${flags.ttl}"`,
-              {
-                field: '--ttl',
-                hint: 'from 60 to 604800 (a week); 3600 by default',
-              },
-            );
+            throw new AasError('INVALID_ARGUMENT', `must be whole seconds, not "${flags.ttl}"`, {
+              field: '--ttl',
+              hint: 'from 60 to 604800 (a week); 3600 by default',
+            });
           }
           const input = { name: flags.name, labels: parseLabels(flags.labels), ttlSec };
           const server = serverClientFor(io, globals);
