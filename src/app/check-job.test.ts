@@ -1,25 +1,75 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinManifests, createAgentRegistry } from '../drivers/index.js';
 import { parseJobSpec } from '../runner/index.js';
+import { openStore, type Store } from '../store/index.js';
 import { checkSubmittable } from './check-job.js';
 
 describe('checkSubmittable', () => {
+  let dir: string;
+  let store: Store;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'aas-check-job-'));
+    store = await openStore({ sqlitePath: join(dir, 'aas.db') });
+  });
+  afterAll(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const registry = () =>
+    createAgentRegistry({ builtins: builtinManifests({ nodePath: process.execPath }), dirs: [] });
+  const rule = { hosts: ['github.com'], privateNetworks: false };
+
   it('refuses at submission a repository URL whose host the rule leaves out', async () => {
-    const registry = await createAgentRegistry({
-      builtins: builtinManifests({ nodePath: process.execPath }),
-      dirs: [],
-    });
+    const deps = { registry: await registry(), store };
     const job = (repo: string) => parseJobSpec({ task: 't', repo, agent: 'mock' });
-    const rule = { hosts: ['github.com'], privateNetworks: false };
-    await checkSubmittable(registry, job('https://github.com/o/r.git'), rule);
+    await checkSubmittable(deps, job('https://github.com/o/r.git'), rule);
     // file:// names this host's files, as a path does: no host to allow.
-    await checkSubmittable(registry, job('file:///srv/r'), rule);
+    await checkSubmittable(deps, job('file:///srv/r'), rule);
     await expect(
-      checkSubmittable(registry, job('http://169.254.169.254/latest'), rule),
+      checkSubmittable(deps, job('http://169.254.169.254/latest'), rule),
     ).rejects.toMatchObject({
       code: 'JOB_INVALID',
       details: { field: 'repo' },
       message: expect.stringMatching(/169\.254\.169\.254 is not among the allowed hosts/),
+    });
+  });
+
+  it('refuses a pin no run could ever follow: by id, or to a revoked worker', async () => {
+    const deps = { registry: await registry(), store };
+    const sha = (text: string) => text.padEnd(64, '0').replace(/[^0-9a-f]/g, 'a');
+    await store.createWorkerEnrolment({
+      id: 'enr_000000000000000000000001',
+      name: 'gpu-1',
+      labels: [],
+      secretSha256: sha('e1'),
+      createdAt: '2026-01-01T00:00:00.000Z',
+      createdBy: 'admin',
+      expiresAt: '2999-01-01T00:00:00.000Z',
+    });
+    const worker = await store.registerWorker({
+      enrolmentSecretSha256: sha('e1'),
+      nowIso: '2026-01-01T00:00:01.000Z',
+      workerId: 'wrk_000000000000000000000001',
+      credentialSha256: sha('c1'),
+      capabilities: { agents: ['mock'], sandbox: [] },
+    });
+    const pinned = (worker: string) =>
+      parseJobSpec({ task: 't', repo: 'https://github.com/o/r.git', agent: 'mock', worker });
+    await checkSubmittable(deps, pinned('gpu-1'), rule);
+    // An embedded slot's, or a worker's enrolled later.
+    await checkSubmittable(deps, pinned('not-enrolled-yet'), rule);
+    await expect(checkSubmittable(deps, pinned(worker.id), rule)).rejects.toMatchObject({
+      code: 'JOB_INVALID',
+      details: { field: 'worker', hint: 'use "worker": "gpu-1"' },
+    });
+    await store.revokeWorker('gpu-1', '2026-01-02T00:00:00.000Z');
+    await expect(checkSubmittable(deps, pinned('gpu-1'), rule)).rejects.toMatchObject({
+      code: 'JOB_INVALID',
+      details: { field: 'worker' },
+      message: expect.stringMatching(/^worker gpu-1 was revoked/),
     });
   });
 });

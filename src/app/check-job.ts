@@ -3,20 +3,23 @@ import { isAbsolute } from 'node:path';
 import type { AgentRegistry } from '../drivers/index.js';
 import { AasError } from '../kernel/index.js';
 import type { JobSpec } from '../runner/index.js';
+import type { Store } from '../store/index.js';
 import { checkRepoUrlHost, isRepoUrl, type RepoUrlRule } from '../workspaces/index.js';
 
 /**
  * What can be checked before a job is queued (submitted now, or stored in a schedule), so a
  * typo is a 400 now rather than a failed run later: the repository is a URL whose host this
  * control plane's rule allows (fetched by whoever runs the job, so not read here, and checked
- * again, with its addresses, by that host) or an absolute path that exists on this host, and
- * every agent is registered.
+ * again, with its addresses, by that host) or an absolute path that exists on this host, every
+ * agent is registered, and a pinned worker is one a run could go to.
  */
 export async function checkSubmittable(
-  registry: AgentRegistry,
+  deps: { readonly registry: AgentRegistry; readonly store: Store },
   job: JobSpec,
   repoUrls: RepoUrlRule,
 ): Promise<void> {
+  const { registry } = deps;
+  await checkPin(deps.store, job.worker);
   const { repo } = job;
   if (isRepoUrl(repo)) {
     checkRepoUrlHost(repo, repoUrls);
@@ -37,4 +40,28 @@ export async function checkSubmittable(
     });
   }
   for (const agent of [job.agent, ...job.fallbackAgents]) registry.get(agent);
+}
+
+/**
+ * A pin names a worker by its name (`worker:<name>` is what a remote worker offers), so a pin by
+ * id, or to a revoked worker, would wait for ever: refused, saying what to pin instead. A name no
+ * remote worker has is let through: an embedded worker slot's, or a worker's enrolled later.
+ */
+async function checkPin(store: Store, pin: string | undefined): Promise<void> {
+  if (pin === undefined) return;
+  const worker = await store.getWorker(pin);
+  if (worker === null) return;
+  if (worker.name !== pin) {
+    throw new AasError('JOB_INVALID', `worker pins a worker by name, not by id: "${worker.name}"`, {
+      field: 'worker',
+      hint: `use "worker": "${worker.name}"`,
+    });
+  }
+  if (worker.revokedAt !== null) {
+    throw new AasError(
+      'JOB_INVALID',
+      `worker ${worker.name} was revoked at ${worker.revokedAt}: no run pinned to it can run`,
+      { field: 'worker', hint: 'pin another worker, or require labels instead (aas workers)' },
+    );
+  }
 }

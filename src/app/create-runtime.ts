@@ -148,7 +148,7 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
       schedules: new ScheduleService(
         { store, clock, bus },
         {
-          checkJob: (job) => checkSubmittable(registry, job, config.repoUrls),
+          checkJob: (job) => checkSubmittable({ registry, store }, job, config.repoUrls),
           misfireGraceMs: config.scheduler.misfireGraceMs,
         },
       ),
