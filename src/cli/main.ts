@@ -19,10 +19,20 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     interrupts += 1;
     if (interrupts > 1) process.exit(130);
     process.stderr.write(
-      `\n${signal}: stopping; a local run is recorded as cancelled, a server drains its workers (repeat to force quit)\n`,
+      `\n${signal}: stopping (${stoppingWhat(process.argv.slice(2))}; repeat to force quit)\n`,
     );
     controller.abort();
   });
+}
+
+/** What a first Ctrl-C or SIGTERM does, for the command being run. */
+function stoppingWhat(args: readonly string[]): string {
+  // The first word that names one of these (global options and their values may come first).
+  const command = args.find((arg) => arg === 'start' || arg === 'worker' || arg === 'run');
+  if (command === 'start') return 'the server drains its workers, then closes';
+  if (command === 'worker') return 'this worker finishes the runs it holds and claims no more';
+  if (command === 'run') return 'a local run is recorded as cancelled';
+  return 'finishing what is under way';
 }
 
 /** The requester identity. Containers may run as a uid with no passwd entry: use the uid then. */

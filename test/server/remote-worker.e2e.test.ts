@@ -330,5 +330,24 @@ describe('remote workers over HTTP', () => {
     );
     expect(again).not.toMatch(/^exit 0\n/);
     expect(again).toContain('UNAUTHENTICATED');
+    // A new secret does not overwrite the credential its home holds.
+    const replaced = await startWorkerProcess({
+      server: server.url,
+      home: revoked.home,
+      secret: await enrol('revoked-anew', ['linux']),
+    }).then(
+      async (restarted) => {
+        killOnExit(restarted);
+        const exitCode = await restarted.exited;
+        return `exit ${exitCode}\n${restarted.output().stderr}`;
+      },
+      (error: unknown) => String(error),
+    );
+    expect(replaced).toContain('this home is registered already, as worker revoked');
+    expect(
+      (await json<{ items: { name: string }[] }>('/api/v1/workers/enrolments')).items.map(
+        (item) => item.name,
+      ),
+    ).toContain('revoked-anew');
   });
 });

@@ -347,6 +347,17 @@ async function runWorker(
   const credentialPath = workerPaths(config).credential;
   const secret = config.client.token;
   let identity = await readWorkerCredential(credentialPath);
+  if (secret?.startsWith(ENROLMENT_PREFIX) && identity !== null) {
+    // Registering again would overwrite the only copy of that worker's credential.
+    throw new AasError(
+      'CONFIG_INVALID',
+      `this home is registered already, as worker ${identity.name} (${identity.workerId}) of ${identity.server}`,
+      {
+        field: '--token',
+        hint: `start it without --token; or, to register this host anew, revoke ${identity.name} (aas worker revoke ${identity.name}) and remove ${credentialPath}, or use another --home`,
+      },
+    );
+  }
   if (secret?.startsWith(ENROLMENT_PREFIX)) {
     const registered = await new ServerClient({
       serverUrl: server,
