@@ -672,7 +672,8 @@ export const CreateTokenBodySchema = z
     name: z
       .string()
       .regex(TOKEN_NAME_PATTERN, 'use 1-64 of a-z 0-9 . _ -, starting with a letter or digit'),
-    role: z.enum(TokenRole),
+    // Not `worker`: a remote worker's only credential is its own (POST /workers/register).
+    role: z.enum([TokenRole.viewer, TokenRole.operator, TokenRole.approver, TokenRole.admin]),
   })
   .strict();
 

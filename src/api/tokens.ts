@@ -46,7 +46,7 @@ export async function issueToken(
   if (!(TOKEN_ROLES as readonly string[]).includes(input.role)) {
     throw new AasError('INVALID_ARGUMENT', `invalid token role "${String(input.role)}"`, {
       field: 'role',
-      hint: `one of: ${TOKEN_ROLES.join(', ')}`,
+      hint: `one of: ${TOKEN_ROLES.filter((role) => role !== TokenRole.worker).join(', ')}`,
     });
   }
   if (input.role === TokenRole.worker) {

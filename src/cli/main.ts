@@ -25,12 +25,29 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/** Options that take a value (program.ts, and `aas worker`'s): their value is not a command word. */
+const VALUE_OPTIONS = new Set([
+  '--home',
+  '--database-url',
+  '--log-level',
+  '--server',
+  '--token',
+  '--concurrency',
+]);
+
 /** What a first Ctrl-C or SIGTERM does, for the command being run. */
 function stoppingWhat(args: readonly string[]): string {
-  // The first word that names one of these (global options and their values may come first).
-  const command = args.find((arg) => arg === 'start' || arg === 'worker' || arg === 'run');
+  const words: string[] = [];
+  for (let index = 0; index < args.length && words.length < 2; index += 1) {
+    const arg = args[index] ?? '';
+    if (VALUE_OPTIONS.has(arg)) index += 1;
+    else if (!arg.startsWith('-')) words.push(arg);
+  }
+  const [command, subcommand] = words;
   if (command === 'start') return 'the server drains its workers, then closes';
-  if (command === 'worker') return 'this worker finishes the runs it holds and claims no more';
+  if (command === 'worker' && subcommand === undefined) {
+    return 'this worker finishes the runs it holds and claims no more';
+  }
   if (command === 'run') return 'a local run is recorded as cancelled';
   return 'finishing what is under way';
 }

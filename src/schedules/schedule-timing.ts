@@ -41,7 +41,8 @@ function cronJob(cron: string, timezone: string): Cron {
 
 /**
  * An IANA time zone as the user named it, its case corrected when that is the zone's own name
- * (`europe/berlin` → `Europe/Berlin`), or INVALID_ARGUMENT naming `field`. An alias is kept:
+ * (`europe/berlin` → `Europe/Berlin`), or INVALID_ARGUMENT naming `field`. An alias typed with
+ * its capitals is kept:
  * ICU would turn `Asia/Kolkata` into `Asia/Calcutta` and `Europe/Kyiv` into `Europe/Kiev`,
  * names the user never typed (both work alike with Intl and croner).
  */
@@ -49,7 +50,9 @@ export function canonicalTimezone(timezone: string, field: string): string {
   try {
     const resolved = new Intl.DateTimeFormat('en-US', { timeZone: timezone }).resolvedOptions()
       .timeZone;
-    return resolved.toLowerCase() === timezone.toLowerCase() ? resolved : timezone;
+    if (resolved.toLowerCase() === timezone.toLowerCase()) return resolved;
+    // An alias typed in lower case cannot be given its case back: ICU's name it is.
+    return timezone === timezone.toLowerCase() ? resolved : timezone;
   } catch {
     throw new AasError('INVALID_ARGUMENT', `"${timezone}" is not an IANA time zone`, {
       field,

@@ -160,7 +160,6 @@ export function* registerWorker(
   return remoteWorkerFromRow(row);
 }
 
-/** By id, else by name (an id is never mistaken for another worker's name). */
 /**
  * An administrator's drain or resume. A revoked worker gets no runs at all, so either would
  * only say something untrue: INVALID_ARGUMENT.
@@ -185,6 +184,7 @@ export function* setWorkerDraining(
   return worker;
 }
 
+/** By id, else by name (an id is never mistaken for another worker's name). */
 export function* updateWorker(
   db: Kysely<DatabaseSchema>,
   idOrName: string,

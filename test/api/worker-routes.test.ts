@@ -601,7 +601,7 @@ for (const dialect of dialects) {
           `${V1}/tokens`,
           postJson({ name: `plain-worker-${dialect.name}`, role: 'worker' }),
         ),
-        'INVALID_ARGUMENT',
+        'REQUEST_INVALID',
         'role',
       );
       // As an older version issued them: bound to no worker.

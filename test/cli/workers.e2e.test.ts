@@ -49,7 +49,9 @@ describe('aas worker (local)', () => {
     expect(bad.stderr).toMatch(/^error \[INVALID_ARGUMENT\]/);
     const badTtl = await runCli(['worker', 'enrol', '--name', 'box-2', '--ttl', 'abc'], { home });
     expect(badTtl.code).toBe(2);
-    expect(badTtl.stderr).toMatch(/^error \[INVALID_ARGUMENT\]: --ttl: must be whole seconds/);
+    expect(badTtl.stderr).toMatch(
+      /^error \[INVALID_ARGUMENT\]: --ttl: must be whole seconds from 60 to 604800/,
+    );
     // Remote workers get credentials of their own, never an API token.
     const workerToken = await runCli(['token', 'create', '--name', 'w', '--role', 'worker'], {
       home,

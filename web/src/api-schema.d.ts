@@ -4727,7 +4727,7 @@ export interface operations {
                 "application/json": {
                     name: string;
                     /** @enum {string} */
-                    role: "viewer" | "operator" | "approver" | "admin" | "worker";
+                    role: "viewer" | "operator" | "approver" | "admin";
                 };
             };
         };

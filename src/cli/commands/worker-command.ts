@@ -119,11 +119,15 @@ a second one stops at once (the runs' leases lapse and the control plane requeue
         try {
           const globals = command.optsWithGlobals<GlobalOptions>();
           const ttlSec = Number(flags.ttl);
-          if (!Number.isInteger(ttlSec)) {
-            throw new AasError('INVALID_ARGUMENT', `must be whole seconds, not "${flags.ttl}"`, {
-              field: '--ttl',
-              hint: 'from 60 to 604800 (a week); 3600 by default',
-            });
+          if (!Number.isInteger(ttlSec) || ttlSec < 60 || ttlSec > 604_800) {
+            throw new AasError(
+              'INVALID_ARGUMENT',
+              `must be whole seconds from 60 to 604800, not "${flags.ttl}"`,
+              {
+                field: '--ttl',
+                hint: 'from 60 to 604800 (a week); 3600 by default',
+              },
+            );
           }
           const input = { name: flags.name, labels: parseLabels(flags.labels), ttlSec };
           const server = serverClientFor(io, globals);
@@ -180,7 +184,9 @@ a second one stops at once (the runs' leases lapse and the control plane requeue
                 () => withdrawEnrolments(runtime.store, runtime.clock, idOrName),
               ),
             );
-        if (flags.json) println(io.stdout, JSON.stringify(outcome));
+        // The revoked worker's record, as before withdrawals existed; or what was withdrawn.
+        if (flags.json)
+          println(io.stdout, JSON.stringify('worker' in outcome ? outcome.worker : outcome));
         else if ('worker' in outcome) {
           const revoked = outcome.worker;
           println(
@@ -354,7 +360,7 @@ async function runWorker(
       `this home is registered already, as worker ${identity.name} (${identity.workerId}) of ${identity.server}`,
       {
         field: '--token',
-        hint: `start it without --token; or, to register this host anew, revoke ${identity.name} (aas worker revoke ${identity.name}) and remove ${credentialPath}, or use another --home`,
+        hint: `start it without an enrolment secret (neither --token nor AAS_TOKEN); or, to register this host anew, revoke ${identity.name} (aas worker revoke ${identity.name}) and remove ${credentialPath}, or use another --home`,
       },
     );
   }
@@ -396,7 +402,7 @@ async function runWorker(
       `this host is registered with ${identity.server}, not ${server}`,
       {
         field: '--server',
-        hint: `use --server ${identity.server}, or register anew with an enrolment secret from ${server}`,
+        hint: `use --server ${identity.server}; or, to register with ${server}, remove ${credentialPath} (or use another --home) and start with an enrolment secret from it`,
       },
     );
   }
@@ -404,7 +410,7 @@ async function runWorker(
     serverUrl: server,
     token: identity.credential,
     userAgent: 'aas-worker',
-    refusedTokenHint: `${server} refused the credential of worker ${identity.name} (revoked, or unknown to its database): an admin enrols it anew with aas worker enrol --name <new name>, then run aas worker --token <that secret>`,
+    refusedTokenHint: `${server} refused the credential of worker ${identity.name} (revoked, or unknown to its database): an admin enrols it anew with aas worker enrol --name <new name>; remove ${credentialPath}, then run aas worker --token <that secret>`,
   });
   const agent = host.start(link, identity.workerId, { concurrency });
   const onSignal = () => agent.drain();
@@ -440,6 +446,12 @@ async function revokeOrWithdraw<W, E>(
   }
   try {
     return { withdrawn: await withdraw() };
+  } catch (thrown) {
+    if (!isAasError(thrown) || thrown.code !== 'NOT_FOUND') throw thrown;
+  }
+  // A secret used meanwhile made a worker: that one is revoked.
+  try {
+    return { worker: await revoke() };
   } catch (thrown) {
     if (!isAasError(thrown) || thrown.code !== 'NOT_FOUND') throw thrown;
     throw new AasError(
