@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type RunningApi, startApi } from '../api/api-fixture.js';
+import { describeInBrowser, haveChromium, launchChromium } from '../helpers/chromium.js';
 import { REPO_ROOT } from '../helpers/run-cli.js';
 import { type StoreFixture, storeDialects } from '../store/dialects.js';
 import { createQueuedRun } from '../store/queue-helpers.js';
@@ -15,15 +16,8 @@ import { createQueuedRun } from '../store/queue-helpers.js';
  * makes.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const PANEL_DIR = join(REPO_ROOT, 'dist', 'panel');
-const haveChromium = existsSync(CHROMIUM);
-const describeInBrowser = haveChromium || process.env.CI ? describe : describe.skip;
-if (!haveChromium && !process.env.CI) {
-  console.warn(
-    `panel resync browser test skipped: ${CHROMIUM} is missing (apt-get install chromium)`,
-  );
-}
+const describeInPanel = describeInBrowser('panel resync browser test');
 
 const [sqlite] = await storeDialects();
 let fixture: StoreFixture;
@@ -37,13 +31,7 @@ beforeAll(async () => {
   }
   fixture = await sqlite.open();
   api = await startApi(fixture, { panelDir: PANEL_DIR });
-  if (haveChromium) {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-  }
+  if (haveChromium) browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
@@ -52,7 +40,7 @@ afterAll(async () => {
   await fixture?.cleanup();
 });
 
-describeInBrowser('the run list after a resync frame', () => {
+describeInPanel('the run list after a resync frame', () => {
   it('reloads and shows a session its server never heard of', async () => {
     const page = await (await browser.newContext()).newPage();
     // The list loads when the page opens and again when its feed connects; both must be over

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeInBrowser, haveChromium, launchChromium } from '../helpers/chromium.js';
 import { REPO_ROOT } from '../helpers/run-cli.js';
 import {
   newBootstrapToken,
@@ -19,14 +20,9 @@ import { createTempRepo, git, makeTempDir, removeDir } from '../helpers/temp-rep
  * remote, and verify the audit chain. Screenshots of the main pages go to docs/screenshots/.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'docs', 'screenshots');
-const haveChromium = existsSync(CHROMIUM);
 // CI installs Chromium; a developer machine without it is told so instead of failing.
-const describeInBrowser = haveChromium || process.env.CI ? describe : describe.skip;
-if (!haveChromium && !process.env.CI) {
-  console.warn(`panel browser tests skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
-}
+const describeInPanel = describeInBrowser('panel browser tests');
 
 let server: ServerProcess;
 let browser: Browser;
@@ -86,13 +82,7 @@ beforeAll(async () => {
   secrets.alice = await issue('alice', 'admin');
   secrets.bob = await issue('bob', 'approver');
   mkdirSync(SHOTS, { recursive: true });
-  if (haveChromium) {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-  }
+  if (haveChromium) browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
@@ -102,7 +92,7 @@ afterAll(async () => {
   for (const dir of [home, repo, remoteParent]) if (dir) removeDir(dir);
 });
 
-describeInBrowser('the panel at /panel, in a real browser', () => {
+describeInPanel('the panel at /panel, in a real browser', () => {
   let sessionId = '';
 
   it('a wrong token is refused with the reason, and nothing is kept', async () => {
