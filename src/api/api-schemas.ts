@@ -28,6 +28,16 @@ function idOf(prefix: IdPrefix, what: string) {
     .describe(`${what} id: "${prefix}_" followed by 24 lowercase hex digits`);
 }
 
+/**
+ * A whole number sent as text (a query parameter, a header), coerced and bounded; every way it
+ * can be wrong (not a number, a fraction, out of range) gets the one message that says what to
+ * send, instead of zod's "expected number, received NaN".
+ */
+export function wholeNumber(min: number, max: number) {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error: message }).int(message).min(min, message).max(max, message);
+}
+
 export const SessionIdSchema = idOf(IdPrefix.session, 'session');
 export const RunIdSchema = idOf(IdPrefix.run, 'run');
 
@@ -432,15 +442,15 @@ export const LeaseOpReplySchema = z
 
 export const ArtifactHeadersSchema = z
   .object({
-    'x-aas-fencing-token': z.coerce.number().int().min(0).max(INT32_MAX),
+    'x-aas-fencing-token': wholeNumber(0, INT32_MAX),
     'x-aas-sha256': z.string().regex(/^[0-9a-f]{64}$/),
-    'x-aas-original-bytes': z.coerce.number().int().min(0).max(INT32_MAX).optional(),
+    'x-aas-original-bytes': wholeNumber(0, INT32_MAX).optional(),
   })
   .passthrough();
 
 export const BasePackQuerySchema = z
   .object({
-    fencingToken: z.coerce.number().int().min(0).max(INT32_MAX),
+    fencingToken: wholeNumber(0, INT32_MAX),
     have: z
       .union([
         z.string().regex(/^[0-9a-f]{40}$/),
@@ -510,7 +520,7 @@ function filterText(maxLength: number) {
 
 // Query strings arrive as text: numbers are coerced, then bounded. A seq is stored as a 32-bit
 // integer (PostgreSQL `integer`), so a larger one is refused here rather than by the database.
-const seqNumber = z.coerce.number().int().min(0).max(INT32_MAX);
+const seqNumber = wholeNumber(0, INT32_MAX);
 
 export const ListSessionsQuerySchema = z
   .object({
@@ -526,14 +536,14 @@ export const ListSessionsQuerySchema = z
           'every other character (`%` and `_` too) only itself',
       ),
     cursor: z.string().min(1).max(128).optional().describe('`nextCursor` of the previous page'),
-    limit: z.coerce.number().int().min(1).max(200).default(50),
+    limit: wholeNumber(1, 200).default(50),
   })
   .strict();
 
 export const ReadEventsQuerySchema = z
   .object({
     after: seqNumber.default(0).describe('return events with a greater seq'),
-    limit: z.coerce.number().int().min(1).max(1000).default(200),
+    limit: wholeNumber(1, 1000).default(200),
   })
   .strict();
 
@@ -740,7 +750,7 @@ export const DecideBodySchema = z
 export const ListApprovalsQuerySchema = z
   .object({
     status: z.enum(['standing', 'rejected', 'voided', 'expired']).optional(),
-    limit: z.coerce.number().int().min(1).max(500).default(100),
+    limit: wholeNumber(1, 500).default(100),
   })
   .strict();
 

@@ -13,7 +13,7 @@ import {
   identityOf,
   type RouteContext,
 } from './api-app.js';
-import { ErrorBodySchema, NoQuerySchema } from './api-schemas.js';
+import { ErrorBodySchema, NoQuerySchema, wholeNumber } from './api-schemas.js';
 import { READ_ERRORS } from './route-errors.js';
 
 const isoTime = z.string().describe('ISO-8601 UTC timestamp');
@@ -84,9 +84,7 @@ const ScheduleParamsSchema = z
   })
   .strict();
 
-const PreviewQuerySchema = z
-  .object({ count: z.coerce.number().int().min(1).max(100).default(5) })
-  .strict();
+const PreviewQuerySchema = z.object({ count: wholeNumber(1, 100).default(5) }).strict();
 
 const WRITE_ERRORS = {
   ...READ_ERRORS,

@@ -264,11 +264,14 @@ describe('schedule routes', () => {
     await expectError(await create({ ...base, name: 'taken' }), 'NAME_TAKEN', 'name');
     await expectError(await patch('taken', {}), 'INVALID_ARGUMENT');
     await expectError(await patch('nope', { misfire: 'skip' }), 'NOT_FOUND');
-    await expectError(
-      await api.request(`${V1}/schedules/taken/preview?count=0`),
-      'REQUEST_INVALID',
-      'count',
-    );
+    for (const count of ['0', 'abc', '1.5', '101']) {
+      const refused = await expectError(
+        await api.request(`${V1}/schedules/taken/preview?count=${count}`),
+        'REQUEST_INVALID',
+        'count',
+      );
+      expect(refused.message, count).toMatch(/must be a whole number from 1 to 100/);
+    }
     await expectError(await api.request(`${V1}/schedules/no%20such`), 'REQUEST_INVALID', 'id');
     // A viewer reads but does not create.
     await expectError(await create(base, api.secrets.viewer), 'FORBIDDEN');

@@ -253,6 +253,29 @@ describe('aas schedules on a local database', () => {
     const list = jsonOf<ScheduleJson[]>(await runCli(['schedules', 'list', '--json'], { home }));
     expect(list.map((s) => s.name)).toEqual(['local']);
 
+    // A zone alone moves a cron schedule to it, keeping its pattern; an interval has no zone.
+    const cron = await runCli(
+      ['schedules', 'create', '--name', 'zoned', '--cron', '30 9 * * 1-5', ...JOB()],
+      { home },
+    );
+    expect(cron.code, cron.stderr).toBe(0);
+    const zoned = await runCli(
+      ['schedules', 'update', 'zoned', '--timezone', 'Asia/Kolkata', '--json'],
+      { home },
+    );
+    expect(zoned.code, zoned.stderr).toBe(0);
+    expect(jsonOf<{ timing: unknown }>(zoned).timing).toEqual({
+      kind: 'cron',
+      cron: '30 9 * * 1-5',
+      timezone: 'Asia/Kolkata',
+    });
+    const noZone = await runCli(['schedules', 'update', 'local', '--timezone', 'UTC'], { home });
+    expect(noZone.code).toBe(2);
+    expect(noZone.stderr).toMatch(
+      /--timezone alone changes a cron schedule; local's timing is interval/,
+    );
+    expect((await runCli(['schedules', 'delete', 'zoned'], { home })).code).toBe(0);
+
     // A once whose time passes while it is paused: preview and resume say what happens.
     const soon = new Date(Date.now() + 1_500).toISOString();
     const once = await runCli(['schedules', 'create', '--name', 'soon', '--at', soon, ...JOB()], {

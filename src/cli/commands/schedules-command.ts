@@ -475,9 +475,31 @@ Examples:
     .action(
       guarded(async (id: string, flags: UpdateFlags, command: Command) => {
         const backend = backendFor(io, command.optsWithGlobals<GlobalOptions>());
+        let readVersion: number | undefined;
+        const onlyZone = flags.timezone !== undefined && flags.cron === undefined;
+        const onlyStart = flags.start !== undefined && flags.every === undefined;
+        if ((onlyZone || onlyStart) && flags.at === undefined) {
+          // The rest of the timing is the schedule's own, as read: a change made since wins.
+          const { schedule } = await backend.get(id);
+          const current = schedule.timing as Record<string, unknown>;
+          const wanted = onlyZone ? 'cron' : 'interval';
+          if (current.kind !== wanted || (onlyZone && onlyStart)) {
+            throw new AasError(
+              'INVALID_ARGUMENT',
+              `--${onlyZone ? 'timezone' : 'start'} alone changes ${onlyZone ? 'a cron' : 'an interval'} schedule; ${schedule.name}'s timing is ${String(current.kind)}`,
+              {
+                field: onlyZone ? '--timezone' : '--start',
+                hint: 'give the whole timing: --at, --every or --cron',
+              },
+            );
+          }
+          if (onlyZone && typeof current.cron === 'string') flags.cron = current.cron;
+          if (onlyStart && typeof current.everySec === 'number')
+            flags.every = `${current.everySec}s`;
+          if (schedule.jobSetBy !== undefined) readVersion = schedule.version;
+        }
         const timing = timingFrom(flags);
         let job: unknown;
-        let readVersion: number | undefined;
         if (givesJob(flags)) {
           const { schedule } = await backend.get(id);
           const current = schedule.job;
@@ -488,7 +510,7 @@ Examples:
           job = await buildJob(io, flags, base);
           // The job flags change the job as read: a change made since is not overwritten. A
           // server that does not name the job's author predates expectedVersion (and refuses it).
-          if (!flags.job && schedule.jobSetBy !== undefined) readVersion = schedule.version;
+          if (!flags.job && schedule.jobSetBy !== undefined) readVersion ??= schedule.version;
         }
         const body = {
           ...(flags.rename === undefined ? {} : { name: flags.rename }),
