@@ -151,13 +151,18 @@ class EventStream {
 
   /** A slow client holds the stream back instead of growing the server's buffers. */
   private drained(): Promise<void> {
+    return this.closedOr('drain');
+  }
+
+  /** Resolves on `event`, or when the connection closes first. */
+  private closedOr(event: 'drain' | 'finish'): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
-        this.raw.off('drain', done);
+        this.raw.off(event, done);
         this.raw.off('close', done);
         resolve();
       };
-      this.raw.on('drain', done);
+      this.raw.on(event, done);
       this.raw.on('close', done);
     });
   }
@@ -190,15 +195,7 @@ class EventStream {
 
   private finished(): Promise<void> {
     if (this.raw.writableFinished || this.raw.destroyed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.raw.off('finish', done);
-        this.raw.off('close', done);
-        resolve();
-      };
-      this.raw.on('finish', done);
-      this.raw.on('close', done);
-    });
+    return this.closedOr('finish');
   }
 }
 
