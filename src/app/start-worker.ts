@@ -33,10 +33,10 @@ export interface WorkerHost {
   ): RemoteWorkerAgent;
 }
 
-/** Where a worker keeps its credential and its repository cache. */
 /** A worker's cache repository unused for a week is deleted (README, "Remote workers"). */
 const WORKER_CACHE_MAX_IDLE_MS = 7 * 24 * 3_600_000;
 
+/** Where a worker keeps its credential and its repository cache. */
 export function workerPaths(config: AasConfig): { credential: string; repos: string } {
   return {
     credential: join(config.home, 'worker', 'credential.json'),

@@ -350,4 +350,26 @@ describe('remote workers over HTTP', () => {
       ),
     ).toContain('revoked-anew');
   });
+
+  it('refuses a second worker on a home in use, and takes the home once its worker stopped', async () => {
+    const owner = await worker('home-owner', ['linux']);
+    const second = await startWorkerProcess({ server: server.url, home: owner.home }).then(
+      async (started) => {
+        killOnExit(started);
+        return `started\n${started.output().stderr}`;
+      },
+      (error: unknown) => String(error),
+    );
+    expect(second).toContain('aas worker exited with 2');
+    expect(second).toContain(`another aas worker is running on ${owner.home}`);
+    // The first one was not disturbed: it still serves.
+    expect((await workerState('home-owner')).state).not.toBe('offline');
+    owner.child.kill('SIGTERM');
+    expect(await owner.exited).toBe(0);
+    const next = await startWorkerProcess({ server: server.url, home: owner.home });
+    killOnExit(next);
+    expect(next.output().stderr).toContain('"worker started"');
+    next.child.kill('SIGTERM');
+    expect(await next.exited).toBe(0);
+  });
 });

@@ -7,10 +7,12 @@ import {
 } from '../../api/index.js';
 import {
   createWorkerHost,
+  lockWorkerHome,
   readWorkerCredential,
   workerPaths,
   writeWorkerCredential,
 } from '../../app/index.js';
+import type { AasConfig } from '../../config/index.js';
 import { AasError, type ExitCode, isAasError } from '../../kernel/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { serverClientFor } from '../client/connect.js';
@@ -349,6 +351,31 @@ async function runWorker(
     });
   }
   const server = normaliseServerUrl(serverUrl);
+  // The lock may be lost before the worker is there to drain: it then drains as it starts.
+  let lostError: Error | null = null;
+  let onLost: ((error: Error) => void) | null = null;
+  const lock = await lockWorkerHome(config.home, (error) => {
+    lostError = error;
+    onLost?.(error);
+  });
+  try {
+    await workOnHome(io, config, server, concurrency, (callback) => {
+      onLost = callback;
+      if (lostError !== null) callback(lostError);
+    });
+  } finally {
+    await lock.release();
+  }
+}
+
+/** The worker's life on a home this process holds: registration, then claiming until drained. */
+async function workOnHome(
+  io: CliIo,
+  config: AasConfig,
+  server: string,
+  concurrency: number,
+  whenLockLost: (onLost: (error: Error) => void) => void,
+): Promise<void> {
   const host = await createWorkerHost(config, { hostEnv: io.env, nodePath: io.nodePath });
   const credentialPath = workerPaths(config).credential;
   const secret = config.client.token;
@@ -413,6 +440,11 @@ async function runWorker(
     refusedTokenHint: `${server} refused the credential of worker ${identity.name} (revoked, or unknown to its database): an admin enrols it anew with aas worker enrol --name <new name>; remove ${credentialPath}, then run aas worker --token <that secret>`,
   });
   const agent = host.start(link, identity.workerId, { concurrency });
+  whenLockLost((error) => {
+    // Another process may be using this home now: claim nothing more, finish what is held.
+    host.log.error({ err: error, home: config.home }, 'worker lost the lock of its home; draining');
+    agent.drain();
+  });
   const onSignal = () => agent.drain();
   if (io.signal.aborted) agent.drain();
   else io.signal.addEventListener('abort', onSignal, { once: true });
