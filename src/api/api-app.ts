@@ -13,6 +13,8 @@ import type { ApiMetrics } from './api-metrics.js';
 import type { EventStreams } from './event-stream.js';
 import type { RouteAccess } from './permissions.js';
 import type { SessionFeed } from './session-feed.js';
+import type { SharedTokenCheck } from './shared-token-check.js';
+import type { StreamSlots } from './stream-slots.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -42,6 +44,10 @@ export interface RouteContext {
   /** The live feed of session status changes (`GET /stream`). */
   readonly feed: SessionFeed;
   readonly metrics: ApiMetrics;
+  /** The SSE streams open, against the limits. */
+  readonly streamSlots: StreamSlots;
+  /** Whether a stream's token still holds, one lookup per token for all its streams. */
+  readonly streamTokens: SharedTokenCheck;
 }
 
 export const API_PREFIX = '/api/v1';

@@ -5,6 +5,7 @@ import type { ScheduleService } from '../schedules/index.js';
 import type { EventBus } from '../sessions/index.js';
 import type { RemoteWorkerRecord, RunRecord, Store, TokenRole } from '../store/index.js';
 import type { LeaseOpBodySchema, WorkerLeaseSchema } from './api-schemas.js';
+import type { StreamLimits } from './stream-slots.js';
 
 /** Who is calling: resolved from the bearer token on every request. */
 export interface Identity {
@@ -16,7 +17,6 @@ export interface Identity {
   readonly workerId?: string;
 }
 
-/** A claim handed to a remote worker (see RemoteWorkers in the workers context). */
 /** What a remote worker receives with a claim (see WorkerLeaseSchema). */
 export type WorkerLease = z.infer<typeof WorkerLeaseSchema>;
 
@@ -150,6 +150,8 @@ export interface ApiDeps {
   readonly streamPollMs: number;
   /** Interval of SSE keep-alive comments. */
   readonly streamKeepAliveMs: number;
+  /** How many SSE streams may be open at once (AAS_MAX_STREAMS, AAS_MAX_STREAMS_PER_TOKEN). */
+  readonly streamLimits: StreamLimits;
   /** The list feed's first pause before reading again a session whose read failed; 1 s. */
   readonly feedRetryMs?: number;
 }

@@ -6,6 +6,9 @@ import { RUN_STATUSES, type Store } from '../store/index.js';
  * Prometheus metrics of one server. A registry per server, never prom-client's global one, so
  * two servers in one process (tests, a restart in place) never count into each other.
  */
+/** Which limit refused an event stream (StreamSlots). */
+export const STREAM_LIMITS = ['token', 'server'] as const;
+
 export class ApiMetrics {
   readonly registry = new Registry();
   private readonly runs = new Gauge({
@@ -63,12 +66,28 @@ export class ApiMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  private readonly streamsRefused = new Counter({
+    name: 'aas_event_streams_refused_total',
+    help: 'Event streams (SSE) refused with TOO_MANY_STREAMS, by the limit reached: token or server',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+  private readonly eventStreams: Gauge = new Gauge({
+    name: 'aas_event_streams',
+    help: 'Event streams (SSE, both kinds) this server holds open, read at scrape time',
+    registers: [this.registry],
+    // Read when scraped, after construction: the field below is set by then.
+    collect: () => this.eventStreams.set(this.openStreams()),
+  });
   private readonly unsubscribe: () => void;
 
+  /** `openStreams` is read at scrape time: the event streams (SSE) this server holds open. */
   constructor(
     private readonly store: Store,
     bus: EventBus,
+    private readonly openStreams: () => number = () => 0,
   ) {
+    for (const limit of STREAM_LIMITS) this.streamsRefused.inc({ limit }, 0);
     // Both verdicts are present from the first scrape, so a rate over them is defined at once.
     this.gateVerdicts.inc({ verdict: 'passed' }, 0);
     this.gateVerdicts.inc({ verdict: 'failed' }, 0);
@@ -122,6 +141,11 @@ export class ApiMetrics {
       this.modelTokens.inc({ provider, direction }, countOf(value));
     }
     this.modelCostUsd.inc({ provider }, countOf(usage.costUsd));
+  }
+
+  /** A stream refused because `limit` was reached (StreamSlots). */
+  streamRefused(limit: (typeof STREAM_LIMITS)[number]): void {
+    this.streamsRefused.inc({ limit });
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {

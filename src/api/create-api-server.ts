@@ -23,6 +23,8 @@ import { registerRunRoutes } from './runs-routes.js';
 import { registerScheduleRoutes } from './schedule-routes.js';
 import { SessionFeed } from './session-feed.js';
 import { registerSessionRoutes } from './sessions-routes.js';
+import { SharedTokenCheck } from './shared-token-check.js';
+import { StreamSlots } from './stream-slots.js';
 import { registerSystemRoutes } from './system-routes.js';
 import { registerWorkerRoutes } from './worker-routes.js';
 
@@ -59,7 +61,6 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   );
   app.decorateRequest('identity', null);
 
-  const metrics = new ApiMetrics(deps.store, deps.bus);
   const streams = new EventStreams({
     store: deps.store,
     bus: deps.bus,
@@ -74,7 +75,17 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     keepAliveMs: deps.streamKeepAliveMs,
     ...(deps.feedRetryMs === undefined ? {} : { firstRetryMs: deps.feedRetryMs }),
   });
-  const context: RouteContext = { deps, streams, feed, metrics };
+  const streamSlots: StreamSlots = new StreamSlots(deps.streamLimits, (limit) =>
+    metrics.streamRefused(limit),
+  );
+  const metrics = new ApiMetrics(deps.store, deps.bus, () => streamSlots.size);
+  const streamTokens = new SharedTokenCheck({
+    store: deps.store,
+    clock: deps.clock,
+    // Streams keep alive at different moments: half the period still spares most lookups.
+    maxAgeMs: Math.floor(deps.streamKeepAliveMs / 2),
+  });
+  const context: RouteContext = { deps, streams, feed, metrics, streamSlots, streamTokens };
   let closing = false;
 
   app.setErrorHandler((error, request, reply) => {

@@ -17,6 +17,7 @@ export {
   type RouteAccess,
   roleAllows,
 } from './permissions.js';
+export type { StreamLimits } from './stream-slots.js';
 export {
   hashTokenSecret,
   issueToken,

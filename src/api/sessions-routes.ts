@@ -1,13 +1,8 @@
 import { z } from 'zod';
-import { AasError, IdPrefix, isAasError, isValidId } from '../kernel/index.js';
+import { AasError, IdPrefix, isValidId } from '../kernel/index.js';
 import { JobSpecSchema } from '../runner/index.js';
 import { verifyChain } from '../sessions/index.js';
-import {
-  NO_MODEL_SPEND,
-  type SessionRecord,
-  type Store,
-  type StoredEvent,
-} from '../store/index.js';
+import { NO_MODEL_SPEND, type SessionRecord, type StoredEvent } from '../store/index.js';
 import {
   API_PREFIX,
   type ApiApp,
@@ -30,7 +25,6 @@ import {
   StreamEventsHeadersSchema,
   StreamEventsQuerySchema,
 } from './api-schemas.js';
-import { authenticate } from './authenticate.js';
 import { READ_ERRORS } from './route-errors.js';
 
 /**
@@ -80,17 +74,11 @@ async function chainSnapshot(
   return { head: now, events };
 }
 
-/**
- * Whether the token that opened a stream still holds: authentication runs once per request,
- * and a stream is one request that lasts, so it asks again at every keep-alive.
- */
-function stillAuthorised(store: Store, authorization: string | undefined): () => Promise<boolean> {
-  return () =>
-    authenticate(store, authorization).then(
-      () => true,
-      (error: unknown) => !(isAasError(error) && error.code === 'UNAUTHENTICATED'),
-    );
-}
+/** What both stream routes say of the stream limits (StreamSlots). */
+const STREAM_LIMITS_TEXT =
+  'A token may hold `AAS_MAX_STREAMS_PER_TOKEN` streams open at once (50 by default) and the ' +
+  'server `AAS_MAX_STREAMS` (500), counting both kinds: another is `429 TOO_MANY_STREAMS`. ' +
+  "A revoked token's streams end within a keep-alive and a half.";
 
 export function registerSessionRoutes(app: ApiApp, context: RouteContext): void {
   const { store, controlPlane } = context.deps;
@@ -284,7 +272,8 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
         'Replays the stored events after `Last-Event-ID` (or `after`), then follows new ones. ' +
         'Each frame is `id: <seq>`, `event: <type>`, `data: <event JSON>`; comments keep the ' +
         'connection alive. Reconnecting with the last id received continues without a gap or a ' +
-        'duplicate.',
+        'duplicate. ' +
+        STREAM_LIMITS_TEXT,
       tags: ['sessions'],
       operationId: 'streamEvents',
       security: BEARER_SECURITY,
@@ -298,6 +287,7 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
         },
         ...READ_ERRORS,
         404: ErrorBodySchema,
+        429: ErrorBodySchema,
       },
     },
     handler: async (request, reply) => {
@@ -309,13 +299,14 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
           hint: 'reconnect with Last-Event-ID to another server or after the restart',
         });
       }
+      context.streamSlots.hold(identityOf(request).tokenId, reply.raw);
       // From here the stream writes the response itself, and the server's close ends it.
       reply.hijack();
       context.streams.start(
         reply.raw,
         session.id,
         afterSeq,
-        stillAuthorised(context.deps.store, request.headers.authorization),
+        context.streamTokens.forHeader(request.headers.authorization),
       );
     },
   });
@@ -337,7 +328,8 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
         'latest state, and nothing is replayed: load the list, then apply the frames, and load ' +
         'it again after reconnecting. An `event: resync` frame (data `{}`) says that this ' +
         'server may have missed changes (its link to the other servers was cut, or a read ' +
-        'failed): load the list again.',
+        'failed): load the list again. ' +
+        STREAM_LIMITS_TEXT,
       tags: ['sessions'],
       operationId: 'streamSessions',
       security: BEARER_SECURITY,
@@ -348,6 +340,7 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
           content: { 'text/event-stream': { schema: z.string() } },
         },
         ...READ_ERRORS,
+        429: ErrorBodySchema,
       },
     },
     handler: async (request, reply) => {
@@ -356,11 +349,9 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
           hint: 'reconnect to another server or after the restart, then reload the list',
         });
       }
+      context.streamSlots.hold(identityOf(request).tokenId, reply.raw);
       reply.hijack();
-      context.feed.start(
-        reply.raw,
-        stillAuthorised(context.deps.store, request.headers.authorization),
-      );
+      context.feed.start(reply.raw, context.streamTokens.forHeader(request.headers.authorization));
     },
   });
 }

@@ -117,6 +117,10 @@ export async function startServer(
       bodyLimitBytes: BODY_LIMIT_BYTES,
       streamPollMs: 1_000,
       streamKeepAliveMs: 15_000,
+      streamLimits: {
+        maxStreams: config.server.maxStreams,
+        maxStreamsPerToken: config.server.maxStreamsPerToken,
+      },
     });
     let address: string;
     try {

@@ -35,6 +35,9 @@ export const CONFIG_ENV_VARS = {
   AAS_MAX_RUNNING_PER_REPO: 'runs of one repository that may run at once; default 2',
   AAS_SHUTDOWN_GRACE_MS:
     'on SIGTERM, how long running attempts may finish before they are stopped and given back; default 30000',
+  AAS_MAX_STREAMS:
+    'event streams (SSE) `aas start` holds open at once, of all callers; default 500',
+  AAS_MAX_STREAMS_PER_TOKEN: 'event streams (SSE) one token may hold open at once; default 50',
   AAS_SERVER: 'URL of an AAS server: `aas run` and `aas sessions` become its clients',
   AAS_TOKEN: 'bearer token for AAS_SERVER',
   AAS_PROMOTION_REMOTE:
@@ -142,6 +145,8 @@ const ConfigSchema = z
           .optional(),
         maxRunningPerRepo: z.number().int().min(1).max(1_000),
         shutdownGraceMs: z.number().int().min(0).max(3_600_000),
+        maxStreams: z.number().int().min(1).max(100_000),
+        maxStreamsPerToken: z.number().int().min(1).max(100_000),
       })
       .strict(),
     promotion: z
@@ -265,6 +270,9 @@ export interface AasConfig {
     readonly bootstrapToken?: string;
     readonly maxRunningPerRepo: number;
     readonly shutdownGraceMs: number;
+    /** SSE streams open at once, in all and per token. */
+    readonly maxStreams: number;
+    readonly maxStreamsPerToken: number;
   };
   /** `aas start`: how often due schedules are looked for, and how late is still on time. */
   readonly scheduler: SchedulerConfig;
@@ -392,6 +400,8 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       bootstrapToken: nonEmpty(env.AAS_BOOTSTRAP_TOKEN),
       maxRunningPerRepo: numberFrom(env.AAS_MAX_RUNNING_PER_REPO, 2),
       shutdownGraceMs: numberFrom(env.AAS_SHUTDOWN_GRACE_MS, 30_000),
+      maxStreams: numberFrom(env.AAS_MAX_STREAMS, 500),
+      maxStreamsPerToken: numberFrom(env.AAS_MAX_STREAMS_PER_TOKEN, 50),
     },
     scheduler: {
       tickMs: numberFrom(env.AAS_SCHEDULER_TICK_MS, 1_000),
@@ -484,6 +494,8 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       ...(config.server.bootstrapToken ? { bootstrapToken: config.server.bootstrapToken } : {}),
       maxRunningPerRepo: config.server.maxRunningPerRepo,
       shutdownGraceMs: config.server.shutdownGraceMs,
+      maxStreams: config.server.maxStreams,
+      maxStreamsPerToken: config.server.maxStreamsPerToken,
     },
     scheduler: {
       tickMs: config.scheduler.tickMs,
@@ -612,6 +624,8 @@ const fieldToEnv: Record<string, string> = {
   'server.bootstrapToken': 'AAS_BOOTSTRAP_TOKEN',
   'server.maxRunningPerRepo': 'AAS_MAX_RUNNING_PER_REPO',
   'server.shutdownGraceMs': 'AAS_SHUTDOWN_GRACE_MS',
+  'server.maxStreams': 'AAS_MAX_STREAMS',
+  'server.maxStreamsPerToken': 'AAS_MAX_STREAMS_PER_TOKEN',
   'client.serverUrl': 'AAS_SERVER',
   'client.token': 'AAS_TOKEN',
   'repoUrls.hosts': 'AAS_REPO_URL_HOSTS',

@@ -96,6 +96,11 @@ export const CODES = {
     http: 415,
     summary: 'the request body is not in a content type this endpoint accepts',
   },
+  TOO_MANY_STREAMS: {
+    exit: ExitCode.badInput,
+    http: 429,
+    summary: 'as many event streams are open as the server allows, for this token or in all',
+  },
   UNAUTHENTICATED: {
     exit: ExitCode.badInput,
     http: 401,

@@ -38,6 +38,7 @@ export function runStatusFor(code: Code): RunStatus {
     case 'REQUEST_INVALID':
     case 'PAYLOAD_TOO_LARGE':
     case 'MEDIA_TYPE_UNSUPPORTED':
+    case 'TOO_MANY_STREAMS':
     case 'UNAUTHENTICATED':
     case 'FORBIDDEN':
     case 'AGENT_FAILED':

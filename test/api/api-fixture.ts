@@ -9,6 +9,7 @@ import {
   issueToken,
   newEnrolmentSecret,
   newWorkerCredential,
+  type StreamLimits,
 } from '../../src/api/index.js';
 import { createPromotionDeps } from '../../src/app/index.js';
 import { parseConfig } from '../../src/config/index.js';
@@ -82,6 +83,7 @@ export interface ApiOptions {
   readonly streamPollMs?: number;
   readonly streamKeepAliveMs?: number;
   readonly feedRetryMs?: number;
+  readonly streamLimits?: StreamLimits;
   readonly store?: Store;
   readonly bus?: EventBus;
   /** The panel build to serve; by default a directory that does not exist (not built). */
@@ -175,6 +177,7 @@ export async function startApi(
     bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024,
     streamPollMs: options.streamPollMs ?? 60 * 60 * 1000,
     streamKeepAliveMs: options.streamKeepAliveMs ?? 60 * 60 * 1000,
+    streamLimits: options.streamLimits ?? { maxStreams: 500, maxStreamsPerToken: 50 },
     ...(options.feedRetryMs === undefined ? {} : { feedRetryMs: options.feedRetryMs }),
   };
   const app = await createApiServer(deps);

@@ -81,7 +81,7 @@ export interface paths {
         };
         /**
          * Follow a session's events as Server-Sent Events
-         * @description Replays the stored events after `Last-Event-ID` (or `after`), then follows new ones. Each frame is `id: <seq>`, `event: <type>`, `data: <event JSON>`; comments keep the connection alive. Reconnecting with the last id received continues without a gap or a duplicate.
+         * @description Replays the stored events after `Last-Event-ID` (or `after`), then follows new ones. Each frame is `id: <seq>`, `event: <type>`, `data: <event JSON>`; comments keep the connection alive. Reconnecting with the last id received continues without a gap or a duplicate. A token may hold `AAS_MAX_STREAMS_PER_TOKEN` streams open at once (50 by default) and the server `AAS_MAX_STREAMS` (500), counting both kinds: another is `429 TOO_MANY_STREAMS`. A revoked token's streams end within a keep-alive and a half.
          */
         get: operations["streamEvents"];
         put?: never;
@@ -101,7 +101,7 @@ export interface paths {
         };
         /**
          * Follow changes to any session's status as Server-Sent Events
-         * @description One `event: session` frame per status change (queued, running, ready_for_promotion, …) of any session, its `data` the session as `GET /sessions` lists it (SessionListItem); comments keep the connection alive. Changes committed by this server and, on PostgreSQL, those other servers sharing the database commit (relayed through LISTEN/NOTIFY) are carried; quick successive changes may arrive as one frame with the latest state, and nothing is replayed: load the list, then apply the frames, and load it again after reconnecting. An `event: resync` frame (data `{}`) says that this server may have missed changes (its link to the other servers was cut, or a read failed): load the list again.
+         * @description One `event: session` frame per status change (queued, running, ready_for_promotion, …) of any session, its `data` the session as `GET /sessions` lists it (SessionListItem); comments keep the connection alive. Changes committed by this server and, on PostgreSQL, those other servers sharing the database commit (relayed through LISTEN/NOTIFY) are carried; quick successive changes may arrive as one frame with the latest state, and nothing is replayed: load the list, then apply the frames, and load it again after reconnecting. An `event: resync` frame (data `{}`) says that this server may have missed changes (its link to the other servers was cut, or a read failed): load the list again. A token may hold `AAS_MAX_STREAMS_PER_TOKEN` streams open at once (50 by default) and the server `AAS_MAX_STREAMS` (500), counting both kinds: another is `429 TOO_MANY_STREAMS`. A revoked token's streams end within a keep-alive and a half.
          */
         get: operations["streamSessions"];
         put?: never;
@@ -761,7 +761,7 @@ export interface components {
     schemas: {
         ErrorInput: {
             /** @enum {string} */
-            code: "GATES_PASSED" | "HUMAN_REVIEW_REQUESTED" | "INVALID_ARGUMENT" | "CONFIG_INVALID" | "NAME_TAKEN" | "JOB_INVALID" | "POLICY_INVALID" | "MANIFEST_INVALID" | "AGENT_UNKNOWN" | "REPO_NOT_FOUND" | "REPO_NOT_GIT" | "BASE_REF_UNKNOWN" | "BASE_DIRTY" | "NOT_FOUND" | "REQUEST_INVALID" | "PAYLOAD_TOO_LARGE" | "MEDIA_TYPE_UNSUPPORTED" | "UNAUTHENTICATED" | "FORBIDDEN" | "POLICY_DENIED" | "GATE_FAILED" | "GATE_ERROR" | "EMPTY_PATCH" | "SANDBOX_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "APPROVAL_SELF" | "APPROVAL_REQUIRED" | "APPROVAL_REJECTED" | "PREFLIGHT_FAILED" | "BASE_MOVED" | "BRANCH_EXISTS" | "CREDENTIALS_MISSING" | "AGENT_FAILED" | "AGENT_TIMEOUT" | "BUDGET_EXCEEDED" | "AGENT_OUTPUT_LIMIT" | "AGENT_CPU_LIMIT" | "AGENT_PROCESS_LIMIT" | "AGENT_FILE_SIZE_LIMIT" | "WORKSPACE_GROWTH_LIMIT" | "DRIVER_RESULT_INVALID" | "PATCH_DIGEST_MISMATCH" | "ATTESTATION_INVALID" | "AUDIT_CHAIN_BROKEN" | "LEASE_FENCED" | "CONFLICT" | "CANCELLED" | "INTERRUPTED" | "PROVIDER_ERROR" | "STORE_UNAVAILABLE" | "SERVER_UNAVAILABLE" | "INTERNAL";
+            code: "GATES_PASSED" | "HUMAN_REVIEW_REQUESTED" | "INVALID_ARGUMENT" | "CONFIG_INVALID" | "NAME_TAKEN" | "JOB_INVALID" | "POLICY_INVALID" | "MANIFEST_INVALID" | "AGENT_UNKNOWN" | "REPO_NOT_FOUND" | "REPO_NOT_GIT" | "BASE_REF_UNKNOWN" | "BASE_DIRTY" | "NOT_FOUND" | "REQUEST_INVALID" | "PAYLOAD_TOO_LARGE" | "MEDIA_TYPE_UNSUPPORTED" | "TOO_MANY_STREAMS" | "UNAUTHENTICATED" | "FORBIDDEN" | "POLICY_DENIED" | "GATE_FAILED" | "GATE_ERROR" | "EMPTY_PATCH" | "SANDBOX_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "APPROVAL_SELF" | "APPROVAL_REQUIRED" | "APPROVAL_REJECTED" | "PREFLIGHT_FAILED" | "BASE_MOVED" | "BRANCH_EXISTS" | "CREDENTIALS_MISSING" | "AGENT_FAILED" | "AGENT_TIMEOUT" | "BUDGET_EXCEEDED" | "AGENT_OUTPUT_LIMIT" | "AGENT_CPU_LIMIT" | "AGENT_PROCESS_LIMIT" | "AGENT_FILE_SIZE_LIMIT" | "WORKSPACE_GROWTH_LIMIT" | "DRIVER_RESULT_INVALID" | "PATCH_DIGEST_MISMATCH" | "ATTESTATION_INVALID" | "AUDIT_CHAIN_BROKEN" | "LEASE_FENCED" | "CONFLICT" | "CANCELLED" | "INTERRUPTED" | "PROVIDER_ERROR" | "STORE_UNAVAILABLE" | "SERVER_UNAVAILABLE" | "INTERNAL";
             message: string;
             details: {
                 [key: string]: unknown;
@@ -1156,7 +1156,7 @@ export interface components {
         };
         Error: {
             /** @enum {string} */
-            code: "GATES_PASSED" | "HUMAN_REVIEW_REQUESTED" | "INVALID_ARGUMENT" | "CONFIG_INVALID" | "NAME_TAKEN" | "JOB_INVALID" | "POLICY_INVALID" | "MANIFEST_INVALID" | "AGENT_UNKNOWN" | "REPO_NOT_FOUND" | "REPO_NOT_GIT" | "BASE_REF_UNKNOWN" | "BASE_DIRTY" | "NOT_FOUND" | "REQUEST_INVALID" | "PAYLOAD_TOO_LARGE" | "MEDIA_TYPE_UNSUPPORTED" | "UNAUTHENTICATED" | "FORBIDDEN" | "POLICY_DENIED" | "GATE_FAILED" | "GATE_ERROR" | "EMPTY_PATCH" | "SANDBOX_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "APPROVAL_SELF" | "APPROVAL_REQUIRED" | "APPROVAL_REJECTED" | "PREFLIGHT_FAILED" | "BASE_MOVED" | "BRANCH_EXISTS" | "CREDENTIALS_MISSING" | "AGENT_FAILED" | "AGENT_TIMEOUT" | "BUDGET_EXCEEDED" | "AGENT_OUTPUT_LIMIT" | "AGENT_CPU_LIMIT" | "AGENT_PROCESS_LIMIT" | "AGENT_FILE_SIZE_LIMIT" | "WORKSPACE_GROWTH_LIMIT" | "DRIVER_RESULT_INVALID" | "PATCH_DIGEST_MISMATCH" | "ATTESTATION_INVALID" | "AUDIT_CHAIN_BROKEN" | "LEASE_FENCED" | "CONFLICT" | "CANCELLED" | "INTERRUPTED" | "PROVIDER_ERROR" | "STORE_UNAVAILABLE" | "SERVER_UNAVAILABLE" | "INTERNAL";
+            code: "GATES_PASSED" | "HUMAN_REVIEW_REQUESTED" | "INVALID_ARGUMENT" | "CONFIG_INVALID" | "NAME_TAKEN" | "JOB_INVALID" | "POLICY_INVALID" | "MANIFEST_INVALID" | "AGENT_UNKNOWN" | "REPO_NOT_FOUND" | "REPO_NOT_GIT" | "BASE_REF_UNKNOWN" | "BASE_DIRTY" | "NOT_FOUND" | "REQUEST_INVALID" | "PAYLOAD_TOO_LARGE" | "MEDIA_TYPE_UNSUPPORTED" | "TOO_MANY_STREAMS" | "UNAUTHENTICATED" | "FORBIDDEN" | "POLICY_DENIED" | "GATE_FAILED" | "GATE_ERROR" | "EMPTY_PATCH" | "SANDBOX_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "APPROVAL_SELF" | "APPROVAL_REQUIRED" | "APPROVAL_REJECTED" | "PREFLIGHT_FAILED" | "BASE_MOVED" | "BRANCH_EXISTS" | "CREDENTIALS_MISSING" | "AGENT_FAILED" | "AGENT_TIMEOUT" | "BUDGET_EXCEEDED" | "AGENT_OUTPUT_LIMIT" | "AGENT_CPU_LIMIT" | "AGENT_PROCESS_LIMIT" | "AGENT_FILE_SIZE_LIMIT" | "WORKSPACE_GROWTH_LIMIT" | "DRIVER_RESULT_INVALID" | "PATCH_DIGEST_MISMATCH" | "ATTESTATION_INVALID" | "AUDIT_CHAIN_BROKEN" | "LEASE_FENCED" | "CONFLICT" | "CANCELLED" | "INTERRUPTED" | "PROVIDER_ERROR" | "STORE_UNAVAILABLE" | "SERVER_UNAVAILABLE" | "INTERNAL";
             message: string;
             details: {
                 [key: string]: unknown;
@@ -2122,6 +2122,15 @@ export interface operations {
                 };
             };
             /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2179,6 +2188,15 @@ export interface operations {
             };
             /** @description Default Response */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6376,7 +6394,7 @@ export interface operations {
                     /** @enum {string} */
                     status: "human_review" | "blocked" | "failed" | "cancelled";
                     /** @enum {string} */
-                    reasonCode: "GATES_PASSED" | "HUMAN_REVIEW_REQUESTED" | "INVALID_ARGUMENT" | "CONFIG_INVALID" | "NAME_TAKEN" | "JOB_INVALID" | "POLICY_INVALID" | "MANIFEST_INVALID" | "AGENT_UNKNOWN" | "REPO_NOT_FOUND" | "REPO_NOT_GIT" | "BASE_REF_UNKNOWN" | "BASE_DIRTY" | "NOT_FOUND" | "REQUEST_INVALID" | "PAYLOAD_TOO_LARGE" | "MEDIA_TYPE_UNSUPPORTED" | "UNAUTHENTICATED" | "FORBIDDEN" | "POLICY_DENIED" | "GATE_FAILED" | "GATE_ERROR" | "EMPTY_PATCH" | "SANDBOX_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "APPROVAL_SELF" | "APPROVAL_REQUIRED" | "APPROVAL_REJECTED" | "PREFLIGHT_FAILED" | "BASE_MOVED" | "BRANCH_EXISTS" | "CREDENTIALS_MISSING" | "AGENT_FAILED" | "AGENT_TIMEOUT" | "BUDGET_EXCEEDED" | "AGENT_OUTPUT_LIMIT" | "AGENT_CPU_LIMIT" | "AGENT_PROCESS_LIMIT" | "AGENT_FILE_SIZE_LIMIT" | "WORKSPACE_GROWTH_LIMIT" | "DRIVER_RESULT_INVALID" | "PATCH_DIGEST_MISMATCH" | "ATTESTATION_INVALID" | "AUDIT_CHAIN_BROKEN" | "LEASE_FENCED" | "CONFLICT" | "CANCELLED" | "INTERRUPTED" | "PROVIDER_ERROR" | "STORE_UNAVAILABLE" | "SERVER_UNAVAILABLE" | "INTERNAL";
+                    reasonCode: "GATES_PASSED" | "HUMAN_REVIEW_REQUESTED" | "INVALID_ARGUMENT" | "CONFIG_INVALID" | "NAME_TAKEN" | "JOB_INVALID" | "POLICY_INVALID" | "MANIFEST_INVALID" | "AGENT_UNKNOWN" | "REPO_NOT_FOUND" | "REPO_NOT_GIT" | "BASE_REF_UNKNOWN" | "BASE_DIRTY" | "NOT_FOUND" | "REQUEST_INVALID" | "PAYLOAD_TOO_LARGE" | "MEDIA_TYPE_UNSUPPORTED" | "TOO_MANY_STREAMS" | "UNAUTHENTICATED" | "FORBIDDEN" | "POLICY_DENIED" | "GATE_FAILED" | "GATE_ERROR" | "EMPTY_PATCH" | "SANDBOX_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "APPROVAL_SELF" | "APPROVAL_REQUIRED" | "APPROVAL_REJECTED" | "PREFLIGHT_FAILED" | "BASE_MOVED" | "BRANCH_EXISTS" | "CREDENTIALS_MISSING" | "AGENT_FAILED" | "AGENT_TIMEOUT" | "BUDGET_EXCEEDED" | "AGENT_OUTPUT_LIMIT" | "AGENT_CPU_LIMIT" | "AGENT_PROCESS_LIMIT" | "AGENT_FILE_SIZE_LIMIT" | "WORKSPACE_GROWTH_LIMIT" | "DRIVER_RESULT_INVALID" | "PATCH_DIGEST_MISMATCH" | "ATTESTATION_INVALID" | "AUDIT_CHAIN_BROKEN" | "LEASE_FENCED" | "CONFLICT" | "CANCELLED" | "INTERRUPTED" | "PROVIDER_ERROR" | "STORE_UNAVAILABLE" | "SERVER_UNAVAILABLE" | "INTERNAL";
                     /** @default  */
                     detail?: string;
                 };

@@ -788,6 +788,7 @@ function codeForStatus(status: number): Code {
   if (status === 409) return 'CONFLICT';
   if (status === 413) return 'PAYLOAD_TOO_LARGE';
   if (status === 415) return 'MEDIA_TYPE_UNSUPPORTED';
+  if (status === 429) return 'TOO_MANY_STREAMS';
   if (status === 502 || status === 503 || status === 504) return 'SERVER_UNAVAILABLE';
   return 'INTERNAL';
 }
