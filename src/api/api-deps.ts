@@ -4,7 +4,7 @@ import type { PromotionService } from '../promotion/index.js';
 import type { ScheduleService } from '../schedules/index.js';
 import type { EventBus } from '../sessions/index.js';
 import type { RemoteWorkerRecord, RunRecord, Store, TokenRole } from '../store/index.js';
-import type { LeaseOpBodySchema, WorkerLeaseSchema } from './api-schemas.js';
+import type { LeaseOpBodySchema, SubmittedJob, WorkerLeaseSchema } from './api-schemas.js';
 import type { StreamLimits } from './stream-slots.js';
 
 /** Who is calling: resolved from the bearer token on every request. */
@@ -104,7 +104,7 @@ export interface ControlPlane {
    * Validates `job` (JOB_INVALID naming the field) and queues it, requested by `identity`.
    * `requestedBy` always comes from the identity.
    */
-  submitJob(job: unknown, identity: Identity): Promise<{ sessionId: string; runId: string }>;
+  submitJob(job: unknown, identity: Identity): Promise<SubmittedJob>;
   /**
    * Queued: cancelled at once. Running: the holder is told through its heartbeat and must stop
    * within the grace period. Already finished: CONFLICT. Unknown: NOT_FOUND.

@@ -60,6 +60,22 @@ export const ErrorBodySchema = z
   .describe('Every non-2xx response');
 export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
+export const SubmitWarningSchema = z
+  .object({ field: z.string(), message: z.string(), hint: z.string() })
+  .describe(
+    'Something about an accepted job its submitter should know; it was queued all the same',
+  );
+export type SubmitWarning = z.infer<typeof SubmitWarningSchema>;
+
+export const SubmittedJobSchema = z.object({
+  sessionId: z.string(),
+  runId: z.string(),
+  warnings: z
+    .array(SubmitWarningSchema)
+    .describe('Empty, or why the run may wait: no worker known to the server can claim it now'),
+});
+export type SubmittedJob = z.infer<typeof SubmittedJobSchema>;
+
 export const SessionSchema = z.object({
   id: z.string(),
   createdAt: isoTime,

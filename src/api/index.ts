@@ -7,7 +7,7 @@ export type {
   WorkerLease,
   WorkerStatus,
 } from './api-deps.js';
-export type { ErrorBody } from './api-schemas.js';
+export type { ErrorBody, SubmittedJob, SubmitWarning } from './api-schemas.js';
 export { API_VERSION, createApiServer } from './create-api-server.js';
 export { defaultPanelDir } from './panel-routes.js';
 export {

@@ -24,6 +24,7 @@ import {
   SessionVerificationSchema,
   StreamEventsHeadersSchema,
   StreamEventsQuerySchema,
+  SubmittedJobSchema,
 } from './api-schemas.js';
 import { READ_ERRORS } from './route-errors.js';
 
@@ -95,7 +96,7 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
       querystring: NoQuerySchema,
       body: JobSpecSchema,
       response: {
-        201: z.object({ sessionId: z.string(), runId: z.string() }),
+        201: SubmittedJobSchema,
         ...READ_ERRORS,
         409: ErrorBodySchema,
         413: ErrorBodySchema,

@@ -13,6 +13,7 @@ import { openLeadership } from '../store/index.js';
 import { RemoteWorkers, WorkerPool } from '../workers/index.js';
 import { bootstrapAdmin } from './bootstrap-admin.js';
 import { checkSubmittable } from './check-job.js';
+import { claimWarnings } from './claim-warnings.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from './create-runtime.js';
 import { relayCommittedEvents } from './relay-committed-events.js';
 
@@ -95,9 +96,13 @@ export async function startServer(
       async submitJob(body: unknown, identity: Identity) {
         const job = parseJobSpec(body);
         await checkSubmittable(runtime, job, runtime.config.repoUrls);
+        const warnings = await claimWarnings(
+          { store, embedded: pool.matches(), nowIso: clock.nowIso() },
+          job,
+        );
         const ids = await submitRun(runtime.runnerDeps(), job, identity.name);
         pool.wake();
-        return ids;
+        return { ...ids, warnings };
       },
       cancelRun: (runId, identity) => queue.requestCancel(runId, identity.name),
       workers: () => pool.status(),

@@ -86,6 +86,11 @@ export class WorkerPool {
     }));
   }
 
+  /** What each loop offers a claim; none once the pool drains. */
+  matches(): WorkerMatch[] {
+    return this.#draining ? [] : this.#slots.map((slot) => this.#match(slot));
+  }
+
   get draining(): boolean {
     return this.#draining;
   }

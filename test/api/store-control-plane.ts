@@ -1,4 +1,4 @@
-import type { ControlPlane, Identity, WorkerStatus } from '../../src/api/index.js';
+import type { ControlPlane, Identity, SubmittedJob, WorkerStatus } from '../../src/api/index.js';
 import { AasError, type Clock } from '../../src/kernel/index.js';
 import { parseJobSpec, submitRun } from '../../src/runner/index.js';
 import { type EventBus, SessionRecorder, sessionEvent } from '../../src/sessions/index.js';
@@ -17,9 +17,9 @@ export class StoreControlPlane implements ControlPlane {
 
   constructor(private readonly deps: { store: Store; clock: Clock; bus: EventBus }) {}
 
-  async submitJob(job: unknown, identity: Identity): Promise<{ sessionId: string; runId: string }> {
+  async submitJob(job: unknown, identity: Identity): Promise<SubmittedJob> {
     if (this.failWith !== null) throw this.failWith;
-    return submitRun(this.deps, parseJobSpec(job), identity.name);
+    return { ...(await submitRun(this.deps, parseJobSpec(job), identity.name)), warnings: [] };
   }
 
   async cancelRun(

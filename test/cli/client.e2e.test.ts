@@ -1,10 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../../src/app/index.js';
 import { parseConfig } from '../../src/config/index.js';
 import { jsonOf, runCli } from '../helpers/run-cli.js';
+import { waitFor } from '../helpers/server-process.js';
 import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
 
 /**
@@ -142,6 +143,42 @@ describe('aas as a client of a server', () => {
       patch: null,
     });
     expect(result.stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('aas run --server warns when no worker can take the run, and follows it all the same', async () => {
+    const jobFile = join(clientHome, 'gpu-job.json');
+    writeFileSync(jobFile, JSON.stringify({ requireLabels: ['gpu'] }));
+    const task = 'needs a gpu this server lacks';
+    const pending = client([
+      'run',
+      '--job',
+      jobFile,
+      '--repo',
+      repo,
+      '--task',
+      task,
+      '--agent-cmd',
+      'true',
+    ]);
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(`${server.url}/api/v1${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      });
+    // It waits queued: cancelled here, so that the client's follow ends.
+    const runId = await waitFor('the gpu run to be queued', async () => {
+      const page = (await (await api('/sessions?status=queued')).json()) as {
+        items: { task: string; runId: string | null }[];
+      };
+      return page.items.find((item) => item.task === task)?.runId ?? undefined;
+    });
+    expect((await api(`/runs/${runId}/cancel`, { method: 'POST', body: '{}' })).status).toBe(202);
+    const result = await pending;
+    expect(result.stderr).toContain(
+      'warning: requireLabels: no worker known to this server offers all this run needs (label:gpu, agent:command): it waits, queued, until one that does claims it\n  hint: aas workers shows what each worker offers',
+    );
+    expect(result.stdout).toMatch(/^decision {2}cancelled \(CANCELLED\)/m);
+    expect(result.code).toBe(130);
   });
 
   it('a wrong token: exit 2 and a clear message, the token never shown', async () => {

@@ -74,9 +74,11 @@ describe('remote workers over HTTP', () => {
     return started;
   }
 
-  async function submit(
-    job: Record<string, unknown>,
-  ): Promise<{ sessionId: string; runId: string }> {
+  async function submit(job: Record<string, unknown>): Promise<{
+    sessionId: string;
+    runId: string;
+    warnings: { field: string; message: string }[];
+  }> {
     return json('/api/v1/sessions', {
       method: 'POST',
       body: JSON.stringify({ task: 'edit', repo, agent: 'command', ...job }),
@@ -176,11 +178,21 @@ describe('remote workers over HTTP', () => {
 
   it('never hands a run to a worker whose labels do not match', async () => {
     const gpu = await submit({ requireLabels: ['gpu'], agentInput: { command: 'true' } });
+    // Queued all the same, with a word on why it may wait.
+    expect(gpu.warnings).toEqual([
+      expect.objectContaining({
+        field: 'requireLabels',
+        message: expect.stringContaining(
+          'no worker known to this server offers all this run needs (label:gpu, agent:command)',
+        ),
+      }),
+    ]);
     // A run the linux worker can take, submitted after: once it is done, the worker has asked.
     const after = await submit({
       requireLabels: ['linux'],
       agentInput: { command: 'echo more >> a.txt' },
     });
+    expect(after.warnings).toEqual([]);
     expect((await settled(after.runId)).status).toBe('ready_for_promotion');
     const { run: waiting } = await run(gpu.runId);
     expect(waiting.status).toBe('queued');

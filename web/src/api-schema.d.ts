@@ -1740,6 +1740,11 @@ export interface operations {
                     "application/json": {
                         sessionId: string;
                         runId: string;
+                        warnings: {
+                            field: string;
+                            message: string;
+                            hint: string;
+                        }[];
                     };
                 };
             };

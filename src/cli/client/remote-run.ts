@@ -34,7 +34,11 @@ export async function runOnServer(
   if (io.signal.aborted) {
     throw new AasError('CANCELLED', 'interrupted before the job was submitted: nothing was sent');
   }
-  const { sessionId, runId } = await client.submitJob(job);
+  const { sessionId, runId, warnings } = await client.submitJob(job);
+  for (const warning of warnings) {
+    println(io.stderr, `warning: ${warning.field}: ${warning.message}`);
+    if (warning.hint !== undefined) println(io.stderr, `  hint: ${warning.hint}`);
+  }
   let cancelling: Promise<void> | null = null;
   const cancel = (): void => {
     cancelling ??= (async () => {

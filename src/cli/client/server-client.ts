@@ -256,7 +256,7 @@ export class ServerClient {
     return `${this.#api}/runs/${encodeURIComponent(runId)}/patch`;
   }
 
-  async submitJob(job: JobSpec): Promise<{ sessionId: string; runId: string }> {
+  async submitJob(job: JobSpec): Promise<z.infer<typeof SubmittedWire>> {
     if ('requestedBy' in job) {
       throw new AasError('JOB_INVALID', 'requestedBy is taken from the token, never sent', {
         field: 'requestedBy',

@@ -63,7 +63,14 @@ export const AttemptWire = z.looseObject({
   reasonCode: nullableString,
 });
 
-export const SubmittedWire = z.object({ sessionId: z.string(), runId: z.string() });
+export const SubmittedWire = z.object({
+  sessionId: z.string(),
+  runId: z.string(),
+  // Absent from servers older than the field.
+  warnings: z
+    .array(z.object({ field: z.string(), message: z.string(), hint: z.string().optional() }))
+    .default([]),
+});
 
 export const TokenWire = z.looseObject({
   id: z.string(),
