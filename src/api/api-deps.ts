@@ -93,6 +93,8 @@ export interface WorkerStatus {
   readonly fencingToken: number | null;
   readonly leaseExpiresAt: string | null;
   readonly lastHeartbeatAt: string | null;
+  /** The labels it offers (AAS_WORKER_LABELS). */
+  readonly labels: readonly string[];
 }
 
 /**

@@ -236,7 +236,7 @@ export const WorkerSchema = z
     fencingToken: z.number().int().nullable(),
     leaseExpiresAt: isoTime.nullable(),
     lastHeartbeatAt: isoTime.nullable(),
-    /** A remote worker's last claim or heartbeat. */
+    /** A remote worker's last claim or heartbeat; for an embedded one, the time of the answer. */
     lastSeenAt: isoTime.nullable(),
     enrolledAt: isoTime.nullable(),
     revokedAt: isoTime.nullable(),

@@ -12,6 +12,7 @@ export interface EmbeddedWorkerStatus {
   readonly fencingToken: number | null;
   readonly leaseExpiresAt: string | null;
   readonly lastHeartbeatAt: string | null;
+  readonly labels: readonly string[];
 }
 
 export interface WorkerPoolSettings {
@@ -83,6 +84,7 @@ export class WorkerPool {
       fencingToken: slot.claimed?.fence.fencingToken ?? null,
       leaseExpiresAt: slot.leaseExpiresAt,
       lastHeartbeatAt: slot.lastHeartbeatAt,
+      labels: this.settings.labels ?? [],
     }));
   }
 

@@ -715,6 +715,7 @@ for (const dialect of dialects) {
             fencingToken: 3,
             leaseExpiresAt: api.clock.nowIso(),
             lastHeartbeatAt: api.clock.nowIso(),
+            labels: ['linux', 'gpu'],
           },
           {
             id: 'worker-2',
@@ -723,6 +724,7 @@ for (const dialect of dialects) {
             fencingToken: null,
             leaseExpiresAt: null,
             lastHeartbeatAt: null,
+            labels: [],
           },
         ];
         const body = await api.json<{ items: { id: string; kind: string; state: string }[] }>(
@@ -731,7 +733,13 @@ for (const dialect of dialects) {
         );
         // Embedded first (states mapped to the common vocabulary), then the remote ones.
         expect(body.items.slice(0, 2)).toEqual([
-          expect.objectContaining({ id: 'worker-1', kind: 'embedded', state: 'busy' }),
+          expect.objectContaining({
+            id: 'worker-1',
+            kind: 'embedded',
+            state: 'busy',
+            labels: ['linux', 'gpu'],
+            lastSeenAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+          }),
           expect.objectContaining({ id: 'worker-2', kind: 'embedded', state: 'draining' }),
         ]);
         expect(body.items.slice(2)).toEqual([
