@@ -8,6 +8,7 @@ import {
   createPlainBackend,
   type SandboxBackend,
 } from '../sandbox/index.js';
+import { checkGitCredentialsFile } from '../workspaces/index.js';
 import { findAgentClis } from './find-agent-clis.js';
 import { loadModelPrices } from './load-model-prices.js';
 
@@ -38,6 +39,10 @@ export async function createExecutionHost(
   const serverPolicy = config.serverPolicyFile
     ? await readPolicyLayerFile(config.serverPolicyFile, 'server')
     : null;
+  // Likewise credentials that are named but unusable: a private repository's fetch would fail.
+  if (config.repoUrls.credentialsFile !== undefined) {
+    await checkGitCredentialsFile(config.repoUrls.credentialsFile);
+  }
   const prices = await loadModelPrices(config.models.pricesFile);
   const agentClis = await findAgentClis(config, options.hostEnv.PATH);
   const upstreamOf = (provider: { baseUrl: string; apiKey?: string }) =>

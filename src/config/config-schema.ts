@@ -92,6 +92,8 @@ export const CONFIG_ENV_VARS = {
     "hosts a job's repository URL may name, comma-separated globs (github.com, *.corp.example); checked at submission and by the host that fetches; default * (any)",
   AAS_REPO_URL_PRIVATE_NETWORKS:
     'refuse | allow: whether this host fetches repository URLs whose host resolves to a loopback, private or link-local address; default refuse',
+  AAS_GIT_CREDENTIALS:
+    "a file (mode 0600) of https://user:token@host/owner/repo.git lines: credentials this host's fetches of those repository URLs use; default none (public repositories only)",
 } as const;
 
 export const WorkspaceStrategySetting = {
@@ -233,6 +235,7 @@ const ConfigSchema = z
           )
           .min(1, 'name at least one host (* for any)'),
         privateNetworks: z.enum(['refuse', 'allow']),
+        credentialsFile: z.string().min(1).optional(),
       })
       .strict(),
     client: z
@@ -280,6 +283,8 @@ export interface AasConfig {
   readonly repoUrls: {
     readonly hosts: readonly string[];
     readonly privateNetworks: boolean;
+    /** AAS_GIT_CREDENTIALS, absolute: credentials for the http(s) repositories it lists. */
+    readonly credentialsFile?: string;
   };
   /** Commands that talk to a server instead of the local store. */
   readonly client: { readonly serverUrl?: string; readonly token?: string };
@@ -412,6 +417,9 @@ export function parseConfig(sources: ConfigSources): AasConfig {
         .map((host) => host.trim())
         .filter(Boolean),
       privateNetworks: nonEmpty(env.AAS_REPO_URL_PRIVATE_NETWORKS) ?? 'refuse',
+      credentialsFile: nonEmpty(env.AAS_GIT_CREDENTIALS)
+        ? toAbsolute(nonEmpty(env.AAS_GIT_CREDENTIALS) ?? '')
+        : undefined,
     },
     client: {
       serverUrl: overrides.serverUrl ?? nonEmpty(env.AAS_SERVER),
@@ -504,6 +512,9 @@ export function parseConfig(sources: ConfigSources): AasConfig {
     repoUrls: {
       hosts: config.repoUrls.hosts,
       privateNetworks: config.repoUrls.privateNetworks === 'allow',
+      ...(config.repoUrls.credentialsFile
+        ? { credentialsFile: config.repoUrls.credentialsFile }
+        : {}),
     },
     client: {
       ...(config.client.serverUrl
@@ -630,6 +641,7 @@ const fieldToEnv: Record<string, string> = {
   'client.token': 'AAS_TOKEN',
   'repoUrls.hosts': 'AAS_REPO_URL_HOSTS',
   'repoUrls.privateNetworks': 'AAS_REPO_URL_PRIVATE_NETWORKS',
+  'repoUrls.credentialsFile': 'AAS_GIT_CREDENTIALS',
   'scheduler.tickMs': 'AAS_SCHEDULER_TICK_MS',
   'scheduler.misfireGraceMs': 'AAS_SCHEDULER_MISFIRE_GRACE_MS',
   'promotion.remote': 'AAS_PROMOTION_REMOTE',

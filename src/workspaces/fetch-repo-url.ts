@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { AasError } from '../kernel/index.js';
 import { hasCachedCommit, openBaseCache, pinBaseCommit } from './base-pack.js';
+import { gitCredentialArgs } from './git-credentials.js';
 import { DEFAULT_GIT_SEARCH_PATH, type GitEnvOptions } from './git-env.js';
 import { repoUrlProtocol } from './is-repo-url.js';
 import { type CheckedRepoHost, checkRepoUrl, type RepoUrlRule } from './repo-url-rule.js';
@@ -109,6 +110,11 @@ export async function fetchRepoUrl(options: FetchRepoUrlOptions): Promise<Fetche
           'credential.helper=',
           ...(checked !== null && (protocol === 'https' || protocol === 'http')
             ? await pinnedHttp(checked, options.rule, url, searchPath, repoPath)
+            : []),
+          // The operator's credentials for the repositories listed, looked up by the URL.
+          ...(options.rule.credentialsFile !== undefined &&
+          (protocol === 'https' || protocol === 'http')
+            ? gitCredentialArgs(options.rule.credentialsFile)
             : []),
           'fetch',
           '--no-tags',

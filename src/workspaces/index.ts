@@ -45,6 +45,7 @@ export {
   REPO_FETCH_TIMEOUT_MS,
   repoUrlCacheKey,
 } from './fetch-repo-url.js';
+export { checkGitCredentialsFile } from './git-credentials.js';
 export { DEFAULT_GIT_SEARCH_PATH } from './git-env.js';
 export { isRepoUrl } from './is-repo-url.js';
 export { type WorkspaceStrategySupport, workspaceStrategySupport } from './overlay-support.js';

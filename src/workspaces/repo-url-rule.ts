@@ -16,6 +16,11 @@ export interface RepoUrlRule {
   readonly hosts: readonly string[];
   /** Whether a host may resolve to a loopback, private, link-local or otherwise local address. */
   readonly privateNetworks: boolean;
+  /**
+   * A git credential-store file (`AAS_GIT_CREDENTIALS`) this host's fetches of http(s) URLs may
+   * take credentials from, by the repository's whole URL; none: public repositories only.
+   */
+  readonly credentialsFile?: string;
 }
 
 /** Every host, local networks included: for tests and single-user setups that want it. */

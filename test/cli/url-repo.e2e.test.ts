@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startGitHttpServer } from '../helpers/git-http-server.js';
 import { jsonOf, runCli } from '../helpers/run-cli.js';
-import { createTempRepo, headCommit, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+import { createTempRepo, git, headCommit, makeTempDir, removeDir } from '../helpers/temp-repo.js';
 
 const cleanup: string[] = [];
 afterAll(() => {
@@ -101,5 +102,57 @@ describe('aas run on a repository URL', () => {
       env: { AAS_REPO_URL_PRIVATE_NETWORKS: 'allow' },
     });
     expect(allowed.stdout + allowed.stderr).toMatch(/REPO_NOT_FOUND/);
+  });
+
+  it('fetches a private repository with the credentials AAS_GIT_CREDENTIALS lists for it', async () => {
+    const home = makeTempDir('aas-url-home-');
+    const root = makeTempDir('aas-url-private-');
+    const source = createTempRepo({ 'README.md': 'teh readme\n' });
+    cleanup.push(home, root, source);
+    git(root, ['clone', '-q', '--bare', source, 'r.git']);
+    const server = await startGitHttpServer({ root, user: 'ci', password: 'tok-123' });
+    try {
+      const url = `http://127.0.0.1:${server.port}/r.git`;
+      const credentials = join(home, 'git-credentials');
+      writeFileSync(credentials, `http://ci:tok-123@127.0.0.1:${server.port}/r.git\n`, {
+        mode: 0o600,
+      });
+      const job = ['run', '--repo', url, '--task', 'fix', '--agent-cmd', FIX, '--json'];
+      const env = { AAS_REPO_URL_PRIVATE_NETWORKS: 'allow' };
+      const ran = await runCli(job, { home, env: { ...env, AAS_GIT_CREDENTIALS: credentials } });
+      expect(ran.code, ran.stderr).toBe(0);
+      expect(jsonOf<{ status: string; baseCommit: string }>(ran)).toMatchObject({
+        status: 'ready_for_promotion',
+        baseCommit: headCommit(source),
+      });
+      // Without them, the run cannot fetch its base.
+      const denied = await runCli(job, { home: makeTempDir('aas-url-home-'), env });
+      expect(jsonOf<{ status: string; reasonCode: string }>(denied)).toMatchObject({
+        status: 'failed',
+        reasonCode: 'REPO_NOT_FOUND',
+      });
+      // A file other users may read stops the command before anything runs.
+      chmodSync(credentials, 0o644);
+      const exposed = await runCli(job, {
+        home,
+        env: { ...env, AAS_GIT_CREDENTIALS: credentials },
+      });
+      expect(exposed.code).toBe(2);
+      expect(jsonOf(exposed)).toMatchObject({
+        ok: false,
+        error: {
+          code: 'CONFIG_INVALID',
+          message: `${credentials} holds secrets but other users may read or change it (mode 644)`,
+          details: {
+            file: credentials,
+            field: 'AAS_GIT_CREDENTIALS',
+            hint: `chmod 600 ${credentials}`,
+          },
+        },
+      });
+      expect(exposed.stdout + exposed.stderr).not.toContain('tok-123');
+    } finally {
+      await server.close();
+    }
   });
 });
