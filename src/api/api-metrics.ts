@@ -2,13 +2,13 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EventBus } from '../sessions/index.js';
 import { RUN_STATUSES, type Store } from '../store/index.js';
 
+/** Which limit refused an event stream (StreamSlots). */
+export const STREAM_LIMITS = ['token', 'server'] as const;
+
 /**
  * Prometheus metrics of one server. A registry per server, never prom-client's global one, so
  * two servers in one process (tests, a restart in place) never count into each other.
  */
-/** Which limit refused an event stream (StreamSlots). */
-export const STREAM_LIMITS = ['token', 'server'] as const;
-
 export class ApiMetrics {
   readonly registry = new Registry();
   private readonly runs = new Gauge({

@@ -1,5 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { AasError } from '../kernel/index.js';
+import type { STREAM_LIMITS } from './api-metrics.js';
+
+type StreamLimitName = (typeof STREAM_LIMITS)[number];
 
 export interface StreamLimits {
   /** Event streams open on this server at once, of every caller. */
@@ -20,7 +23,7 @@ export class StreamSlots {
 
   constructor(
     private readonly limits: StreamLimits,
-    private readonly onRefused: (limit: 'token' | 'server') => void = () => undefined,
+    private readonly onRefused: (limit: StreamLimitName) => void = () => undefined,
   ) {}
 
   /** Streams open now. */

@@ -21,7 +21,9 @@ describe('lockWorkerHome', () => {
   it('holds the home for one holder until it is released', async () => {
     const home = newHome();
     const first = await lockWorkerHome(home, ignoreLoss);
-    const refused = await lockWorkerHome(home, ignoreLoss).catch((error: unknown) => error);
+    const refused = await lockWorkerHome(home, ignoreLoss, { waitMs: 0 }).catch(
+      (error: unknown) => error,
+    );
     expect(refused).toMatchObject({
       code: 'CONFIG_INVALID',
       message: `another aas worker is running on ${home}`,
@@ -38,13 +40,44 @@ describe('lockWorkerHome', () => {
     const home = newHome();
     const lockDir = join(home, 'worker', 'lock');
     mkdirSync(lockDir, { recursive: true });
-    const fresh = await lockWorkerHome(home, ignoreLoss).catch((error: unknown) => error);
+    const fresh = await lockWorkerHome(home, ignoreLoss, { waitMs: 0 }).catch(
+      (error: unknown) => error,
+    );
     expect(fresh).toMatchObject({ code: 'CONFIG_INVALID' });
     // Its holder stopped refreshing it longer ago than the stale time.
     const past = new Date(Date.now() - WORKER_HOME_LOCK_STALE_MS - 5_000);
     utimesSync(lockDir, past, past);
     const taken = await lockWorkerHome(home, ignoreLoss);
     await taken.release();
+  });
+
+  it('waits for a lock whose holder died a moment ago, rather than refusing at once', async () => {
+    const home = newHome();
+    const lockDir = join(home, 'worker', 'lock');
+    mkdirSync(lockDir, { recursive: true });
+    // Refreshed for the last time a little less than the stale time ago: stale within 2 s.
+    const last = new Date(Date.now() - WORKER_HOME_LOCK_STALE_MS + 1_500);
+    utimesSync(lockDir, last, last);
+    const waits: number[] = [];
+    const taken = await lockWorkerHome(home, ignoreLoss, {
+      waitMs: 10_000,
+      onWait: (waitMs) => waits.push(waitMs),
+    });
+    expect(waits).toEqual([10_000]);
+    await taken.release();
+  });
+
+  it('says how long it waited for a holder that kept its lock', async () => {
+    const home = newHome();
+    const holder = await lockWorkerHome(home, ignoreLoss);
+    const refused = await lockWorkerHome(home, ignoreLoss, { waitMs: 1_000 }).catch(
+      (error: unknown) => error,
+    );
+    expect(refused).toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: `another aas worker is running on ${home}: its lock stayed taken for 1 s`,
+    });
+    await holder.release();
   });
 
   it('names the home it cannot use', async () => {

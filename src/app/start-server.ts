@@ -96,12 +96,19 @@ export async function startServer(
       async submitJob(body: unknown, identity: Identity) {
         const job = parseJobSpec(body);
         await checkSubmittable(runtime, job, runtime.config.repoUrls);
+        const ids = await submitRun(runtime.runnerDeps(), job, identity.name);
+        pool.wake();
+        // Advice only: the job is queued whatever this finds, or fails to find.
         const warnings = await claimWarnings(
           { store, embedded: pool.matches(), nowIso: clock.nowIso() },
           job,
-        );
-        const ids = await submitRun(runtime.runnerDeps(), job, identity.name);
-        pool.wake();
+        ).catch((error: unknown) => {
+          log.warn(
+            { err: normaliseError(error), runId: ids.runId },
+            'cannot check who may claim a run',
+          );
+          return [];
+        });
         return { ...ids, warnings };
       },
       cancelRun: (runId, identity) => queue.requestCancel(runId, identity.name),

@@ -1,6 +1,12 @@
 import { type AgentManifest, RESERVED_ENV_PREFIX } from './agent-manifest.js';
 import type { AttemptPaths } from './attempt-paths.js';
 
+/**
+ * The control plane's own variables (its tokens, provider keys, database URL): never copied
+ * into a sandbox, whatever a policy lists (a policy naming one is refused when it is read).
+ */
+const CONTROL_PLANE_ENV_PREFIX = 'AAS_';
+
 /** Used unless the policy lets the host's PATH through. */
 export const SAFE_DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 
@@ -21,7 +27,8 @@ export interface AgentEnvInput {
  * The environment every sandboxed process starts from — agents and validators alike — built
  * from nothing, so the host's tokens and keys never leak by default: PATH (safe default), HOME
  * and TMPDIR inside the attempt directory, LANG=C.UTF-8, then the host variables named in
- * envAllow (PATH included, if allowed). `AEP_*` names and values with NUL never pass.
+ * envAllow (PATH included, if allowed). `AEP_*` and `AAS_*` names and values with NUL never
+ * pass.
  */
 export function buildSandboxBaseEnv(input: {
   readonly hostEnv: Readonly<Record<string, string | undefined>>;
@@ -37,7 +44,13 @@ export function buildSandboxBaseEnv(input: {
     ['LANG', 'C.UTF-8'],
   ]);
   for (const name of input.envAllow ?? []) {
-    if (name.startsWith(RESERVED_ENV_PREFIX) || !Object.hasOwn(input.hostEnv, name)) continue;
+    if (
+      name.startsWith(RESERVED_ENV_PREFIX) ||
+      name.startsWith(CONTROL_PLANE_ENV_PREFIX) ||
+      !Object.hasOwn(input.hostEnv, name)
+    ) {
+      continue;
+    }
     const value = input.hostEnv[name];
     if (value !== undefined && !value.includes('\0')) env.set(name, value);
   }

@@ -9,7 +9,7 @@ const pattern = (entry: string) => {
   return parsed.pattern;
 };
 const withAllow = (...allow: string[]) =>
-  mergePolicy([{ name: 'job', source: 'job', layer: { network: { allow } } }]);
+  mergePolicy([{ name: 'server', source: 'server.yaml', layer: { network: { allow } } }]);
 
 describe('host patterns', () => {
   it.each([
@@ -80,7 +80,9 @@ describe('allowsHost', () => {
   });
 
   it('refuses malformed hosts and ports', () => {
-    const policy = mergePolicy([{ name: 'job', source: 'job', layer: { network: 'full' } }]);
+    const policy = mergePolicy([
+      { name: 'server', source: 'server.yaml', layer: { network: 'full' } },
+    ]);
     expect(allowsHost(policy, 'example.com', 443)).toBe(true);
     for (const host of ['', 'a b', 'a.com/x', 'user@a.com', '*.a.com'])
       expect(allowsHost(policy, host, 443)).toBe(false);

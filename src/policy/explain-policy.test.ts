@@ -18,6 +18,8 @@ const policy = mergePolicy([
     source: 'job',
     layer: { paths: { allow: ['src/**'] }, network: { allow: ['registry.npmjs.org:443'] } },
   },
+  // The operator grants network, which the job narrows to one host.
+  { name: 'server', source: 'server.yaml', layer: { network: 'full' } },
 ]);
 
 describe('explainPolicy', () => {
@@ -35,6 +37,7 @@ describe('explainPolicy', () => {
       { name: 'floor', source: 'built-in' },
       { name: 'repo', source: '.aas/policy.yaml' },
       { name: 'job', source: 'job' },
+      { name: 'server', source: 'server.yaml' },
     ]);
   });
 
@@ -82,8 +85,8 @@ describe('formatExplanation', () => {
   );
 
   it('prints layers, values with their deciding layer, and one line per path', () => {
-    expect(text).toContain('  1. floor  built-in');
-    expect(text).toContain('  2. repo   .aas/policy.yaml');
+    expect(text).toContain('  1. floor   built-in');
+    expect(text).toContain('  2. repo    .aas/policy.yaml');
     expect(text).toMatch(/limits\.timeoutSec\s+600 s {2}\(repo\)/);
     expect(text).toMatch(/network\s+allowlist: registry\.npmjs\.org:443 {2}\(job\)/);
     expect(text).toMatch(/binaryChanges\s+not allowed {2}\(default\)/);

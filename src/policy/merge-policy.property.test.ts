@@ -123,10 +123,30 @@ const layerArb: fc.Arbitrary<PolicyLayer> = fc.record(
   { requiredKeys: [] },
 );
 
-const layersArb = fc
-  .array(layerArb, { maxLength: 4 })
-  .map((layers): NamedLayer[] =>
-    layers.map((layer, index) => ({ name: `l${index}`, source: `l${index}.yaml`, layer })),
+/**
+ * Layers the operator wrote (agent manifests here), which may grant access: the merge algebra
+ * among them. What the repository's and the job's layers may do is checked below, with
+ * `mixedLayersArb`.
+ */
+const layersArb = fc.array(layerArb, { maxLength: 4 }).map((layers): NamedLayer[] =>
+  layers.map((layer, index) => ({
+    name: `agent:l${index}`,
+    source: `l${index}.yaml`,
+    layer,
+  })),
+);
+
+/** Any of the layers a run can have, each at most once, in any order. */
+const mixedLayersArb = fc
+  .shuffledSubarray(['server', 'agent:a', 'repo', 'job'])
+  .chain((names) =>
+    fc.tuple(
+      fc.constant(names),
+      fc.array(layerArb, { minLength: names.length, maxLength: names.length }),
+    ),
+  )
+  .map(([names, layers]): NamedLayer[] =>
+    names.map((name, index) => ({ name, source: name, layer: layers[index] ?? {} })),
   );
 
 const pathArb = fc
@@ -197,7 +217,7 @@ describe('mergePolicy properties (deny wins)', () => {
         const position = at % (layers.length + 1);
         const withExtra = [
           ...layers.slice(0, position),
-          { name: 'extra', source: 'extra.yaml', layer: extra },
+          { name: 'agent:extra', source: 'extra.yaml', layer: extra },
           ...layers.slice(position),
         ];
         const after = mergePolicy(withExtra);
@@ -366,6 +386,33 @@ describe('mergePolicy properties (deny wins)', () => {
         expect(first.path.split('/')).not.toContain('..');
         expect(first.path.split('/')).not.toContain('');
         expect(decidePath(policy, path)).toEqual(decidePath(policy, first.path));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('grants no sandbox off, network or host variable beyond the defaults but from the operator', () => {
+    fc.assert(
+      fc.property(mixedLayersArb, fc.constantFrom(...ENV), (layers, name) => {
+        const merged = mergePolicy(layers);
+        const granting = layers.filter(
+          (layer) => layer.name === 'server' || layer.name.startsWith('agent:'),
+        );
+        if (!granting.some((layer) => layer.layer.sandbox !== undefined))
+          expect(SANDBOX_RANK[merged.sandbox]).toBeGreaterThanOrEqual(SANDBOX_RANK.preferred);
+        if (!granting.some((layer) => layer.layer.network !== undefined))
+          expect(merged.network.mode).toBe('disabled');
+        if (allowsEnv(merged, name))
+          expect(granting.some((layer) => layer.layer.env?.allow?.includes(name))).toBe(true);
+        // The repository's and the job's layers never widen what the operator's give.
+        const operatorOnly = mergePolicy(granting);
+        expect(NETWORK_RANK[merged.network.mode]).toBeLessThanOrEqual(
+          NETWORK_RANK[operatorOnly.network.mode],
+        );
+        expect(SANDBOX_RANK[merged.sandbox]).toBeGreaterThanOrEqual(
+          SANDBOX_RANK[operatorOnly.sandbox],
+        );
+        if (allowsEnv(merged, name)) expect(allowsEnv(operatorOnly, name)).toBe(true);
       }),
       { numRuns: RUNS },
     );

@@ -174,6 +174,7 @@ describe('mergePolicy: network (strictest; allow-lists intersect)', () => {
 
   it('allowlist ∩ full is that allowlist, not empty', () => {
     const policy = mergePolicy([
+      named('server', { network: 'full' }),
       named('repo', { network: { allow: ['a.example.com', 'b.example.com:443'] } }),
       job({ network: 'full' }),
     ]);
@@ -200,14 +201,14 @@ describe('mergePolicy: network (strictest; allow-lists intersect)', () => {
 
   it('full only when every setting layer says full', () => {
     expect(
-      mergePolicy([named('repo', { network: 'full' }), job({ network: 'full' })]).network,
+      mergePolicy([named('server', { network: 'full' }), job({ network: 'full' })]).network,
     ).toEqual({ mode: 'full' });
-    expect(mergePolicy([job({ network: 'full' })]).network).toEqual({ mode: 'full' });
+    expect(mergePolicy([named('agent:x', { network: 'full' })]).network).toEqual({ mode: 'full' });
   });
 
   it('admits a host only if every allow-list admits it', () => {
     const policy = mergePolicy([
-      named('repo', { network: { allow: ['*.example.com', 'registry.npmjs.org'] } }),
+      named('server', { network: { allow: ['*.example.com', 'registry.npmjs.org'] } }),
       job({ network: { allow: ['api.example.com:443', 'example.com', 'registry.npmjs.org:443'] } }),
     ]);
     expect(policy.network.mode === 'allowlist' && policy.network.allow).toEqual([
@@ -223,7 +224,9 @@ describe('mergePolicy: network (strictest; allow-lists intersect)', () => {
   });
 
   it('lowercases and canonicalises entries', () => {
-    const policy = mergePolicy([job({ network: { allow: ['API.Example.com', '[0:0::1]:8080'] } })]);
+    const policy = mergePolicy([
+      named('server', { network: { allow: ['API.Example.com', '[0:0::1]:8080'] } }),
+    ]);
     expect(policy.network.mode === 'allowlist' && policy.network.allow).toEqual([
       'api.example.com',
       '[::1]:8080',
@@ -236,7 +239,7 @@ describe('mergePolicy: network (strictest; allow-lists intersect)', () => {
 describe('mergePolicy: lists, limits and permissions', () => {
   it('intersects tools and env lists of the layers that set them', () => {
     const policy = mergePolicy([
-      named('repo', {
+      named('server', {
         tools: ['bash', 'edit', 'web'],
         env: { allow: ['CI', 'NODE_ENV', 'TOKEN'] },
       }),
@@ -245,7 +248,7 @@ describe('mergePolicy: lists, limits and permissions', () => {
     ]);
     expect(policy.tools).toEqual(['bash', 'edit']);
     expect(policy.envAllow).toEqual(['CI', 'NODE_ENV']);
-    expect(policy.decidedBy.tools).toEqual(['repo', 'job']);
+    expect(policy.decidedBy.tools).toEqual(['server', 'job']);
     expect(allowsTool(policy, 'web')).toBe(false);
     expect(allowsEnv(policy, 'TOKEN')).toBe(false);
     expect(allowsEnv(policy, 'CI')).toBe(true);
@@ -342,7 +345,7 @@ describe('mergePolicy: lists, limits and permissions', () => {
     [['required', 'off'], 'required'],
     [['preferred', 'required', 'off'], 'required'],
   ] as const)('sandbox %j → %s (strictest, default preferred)', (values, expected) => {
-    const layers = values.map((value, index) => named(`l${index}`, { sandbox: value }));
+    const layers = values.map((value, index) => named(`agent:a${index}`, { sandbox: value }));
     expect(mergePolicy(layers).sandbox).toBe(expected);
   });
 
@@ -437,5 +440,54 @@ describe('mergePolicy: layers', () => {
     }
     expect(isAasError(thrown) && thrown.code).toBe('POLICY_INVALID');
     expect(isAasError(thrown) && thrown.details.field).toBe(field);
+  });
+});
+
+describe('mergePolicy: only the operator grants access beyond the defaults', () => {
+  const repo = (layer: PolicyLayer) => named('repo', layer);
+  const server = (layer: PolicyLayer) => named('server', layer);
+
+  it('keeps the sandbox on when only the repository or the job says off', () => {
+    for (const layers of [[job({ sandbox: 'off' })], [repo({ sandbox: 'off' }), job({})]]) {
+      const policy = mergePolicy(layers);
+      expect(policy.sandbox).toBe('preferred');
+      expect(policy.decidedBy.sandbox).toEqual([]);
+    }
+    expect(mergePolicy([job({ sandbox: 'required' })]).sandbox).toBe('required');
+    expect(mergePolicy([server({ sandbox: 'off' }), job({ sandbox: 'off' })]).sandbox).toBe('off');
+    expect(mergePolicy([server({ sandbox: 'off' }), job({ sandbox: 'required' })])).toMatchObject({
+      sandbox: 'required',
+      decidedBy: expect.objectContaining({ sandbox: ['job'] }),
+    });
+  });
+
+  it('gives no network the operator did not grant, and lets the job narrow what it did', () => {
+    const asked: PolicyLayer['network'][] = ['full', { allow: ['registry.npmjs.org'] }];
+    for (const network of asked) {
+      const policy = mergePolicy([repo({ network }), job({ network })]);
+      expect(policy.network).toEqual({ mode: 'disabled' });
+      expect(policy.decidedBy.network).toEqual([]);
+    }
+    const narrowed = mergePolicy([
+      server({ network: { allow: ['registry.npmjs.org', 'api.example.com'] } }),
+      job({ network: 'full' }),
+      repo({ network: { allow: ['registry.npmjs.org'] } }),
+    ]);
+    expect(narrowed.network.mode === 'allowlist' && narrowed.network.allow).toEqual([
+      'registry.npmjs.org',
+    ]);
+  });
+
+  it('passes no host variable the operator did not list, whatever the job lists', () => {
+    const alone = mergePolicy([job({ env: { allow: ['MY_SECRET', 'HOME'] } })]);
+    expect(alone.envAllow).toEqual([]);
+    expect(alone.decidedBy['env.allow']).toEqual([]);
+    expect(allowsEnv(alone, 'MY_SECRET')).toBe(false);
+    const granted = mergePolicy([
+      server({ env: { allow: ['CI', 'NODE_ENV'] } }),
+      job({ env: { allow: ['CI', 'MY_SECRET'] } }),
+    ]);
+    expect(granted.envAllow).toEqual(['CI']);
+    expect(granted.decidedBy['env.allow']).toEqual(['server', 'job']);
   });
 });

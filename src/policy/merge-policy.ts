@@ -39,6 +39,38 @@ function setting<T>(
   });
 }
 
+/**
+ * Whether a layer was written by whoever runs this installation: the built-in floor, the
+ * operator's server layer (`AAS_POLICY`) and the agent manifests the operator installed. Only
+ * these may grant a run more than the defaults give it: the sandbox off, network access, host
+ * environment variables. The repository's layer (its committers) and the job's (whoever submits
+ * it) can only narrow what those and the defaults leave; otherwise a job could switch the
+ * sandbox off or have the control plane's own secrets passed to its agent.
+ */
+export function grantsAccess(layerName: string): boolean {
+  return layerName === 'floor' || layerName === 'server' || layerName.startsWith('agent:');
+}
+
+/** The defaults, as a layer: merged like one where no granting layer speaks, never reported. */
+const DEFAULTS_NAME = '\0defaults';
+
+/**
+ * `entries`, preceded by the default as a layer when no granting layer is among them: a value
+ * the repository or the job sets then merges with the default (deny wins) instead of replacing it.
+ */
+function boundedByDefault<T>(
+  entries: readonly { name: string; value: T }[],
+  fallback: T,
+): { name: string; value: T }[] {
+  return entries.some((entry) => grantsAccess(entry.name))
+    ? [...entries]
+    : [{ name: DEFAULTS_NAME, value: fallback }, ...entries];
+}
+
+function withoutDefaults<T extends { by: string[] }>(merged: T): T {
+  return { ...merged, by: merged.by.filter((name) => name !== DEFAULTS_NAME) };
+}
+
 /** The winning value by `better`, and every layer that holds it. */
 function extreme<T>(
   entries: readonly { name: string; value: T }[],
@@ -206,6 +238,9 @@ function mergeLimits(layers: readonly Checked[]): {
  * - network: strictest of disabled < allowlist < full; allow-lists intersect exactly.
  * - tools, env.allow: intersection of the layers that set them.
  * - limits: minimum. binaryChanges: AND. sandbox: strictest. approvals: maximum;
+ * - network, env.allow, sandbox and approvals beyond their defaults only where a layer that
+ *   grants access (grantsAccess: the operator's) says so; the repository's and the job's
+ *   layers merge with the default instead.
  *   requireDistinctApprover: OR; protectedBranches: union.
  */
 export function mergePolicy(layers: readonly NamedLayer[]): EffectivePolicy {
@@ -217,9 +252,18 @@ export function mergePolicy(layers: readonly NamedLayer[]): EffectivePolicy {
   );
   const deny = union(checked, (layer) => layer.paths?.deny);
   const runtime = union(checked, (layer) => layer.paths?.runtime);
-  const network = mergeNetwork(setting(checked, (layer) => layer.network));
+  const networkSet = setting(checked, (layer) => layer.network);
+  const network = withoutDefaults(
+    mergeNetwork(
+      networkSet.length === 0 ? [] : boundedByDefault(networkSet, POLICY_DEFAULTS.network),
+    ),
+  );
   const tools = intersection(setting(checked, (layer) => layer.tools));
-  const env = intersection(setting(checked, (layer) => layer.env?.allow));
+  const envSet = setting(checked, (layer) => layer.env?.allow);
+  // No host variable passes by default: without a granting layer's list, none passes at all.
+  const env = envSet.some((entry) => grantsAccess(entry.name))
+    ? intersection(envSet)
+    : { value: envSet.length === 0 ? null : [], by: [] };
   const limits = mergeLimits(checked);
 
   const binarySet = setting(checked, (layer) => layer.binaryChanges);
@@ -228,10 +272,13 @@ export function mergePolicy(layers: readonly NamedLayer[]): EffectivePolicy {
     .filter((entry) => entry.value === binaryChanges)
     .map((entry) => entry.name);
 
-  const sandbox = extreme(
-    setting(checked, (layer) => layer.sandbox),
-    POLICY_DEFAULTS.sandbox,
-    (a, b) => SANDBOX_STRICTNESS[a] > SANDBOX_STRICTNESS[b],
+  const sandboxSet = setting(checked, (layer) => layer.sandbox);
+  const sandbox = withoutDefaults(
+    extreme(
+      sandboxSet.length === 0 ? [] : boundedByDefault(sandboxSet, POLICY_DEFAULTS.sandbox),
+      POLICY_DEFAULTS.sandbox,
+      (a, b) => SANDBOX_STRICTNESS[a] > SANDBOX_STRICTNESS[b],
+    ),
   );
   // Approvals guard against the very people who write the repo and job layers (the requester,
   // the repository's committers), so only the operator's server layer may set fewer than the

@@ -51,6 +51,12 @@ describe('parsePolicyLayer', () => {
     });
   });
 
+  it("says why the control plane's own variables cannot be listed", () => {
+    expect(failure('env: { allow: [AAS_TOKEN] }').message).toContain(
+      "AAS_* variables are the control plane's own configuration and secrets",
+    );
+  });
+
   it('reads JSON, which is YAML', () => {
     const text = JSON.stringify({
       paths: { allow: ['src/**'] },
@@ -125,6 +131,7 @@ describe('parsePolicyLayer', () => {
     ['network:\n  allow: ["example.com:70000"]\n', 'network.allow[0]', 2],
     ['network:\n  allow: ["*.com"]\n', 'network.allow[0]', 2],
     ['env:\n  allow: [1BAD]\n', 'env.allow[0]', 2],
+    ['env:\n  allow: [CI, AAS_GITHUB_TOKEN]\n', 'env.allow[1]', 2],
     ['version: 2\n', 'version', 1],
     ['promotion:\n  approvals: many\n', 'promotion.approvals', 2],
     ['paths:\n  allow: src/**\n', 'paths.allow', 2],

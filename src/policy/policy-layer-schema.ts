@@ -47,6 +47,10 @@ export const PolicyLayerSchema = z.strictObject({
             .regex(
               ENV_NAME,
               'an environment variable name is letters, digits and _, not starting with a digit',
+            )
+            .refine(
+              (name) => !name.startsWith('AAS_'),
+              "AAS_* variables are the control plane's own configuration and secrets: they never reach an agent",
             ),
         )
         .optional(),

@@ -39,10 +39,10 @@ describe('sandboxNetworkFor', () => {
   const recorder = new NetworkRecorder('run_x', 1, 'agent', () => undefined);
   it('maps disabled and full directly, and an allow-list to the policy host rule', () => {
     expect(sandboxNetworkFor(mergePolicy([]), recorder)).toEqual({ mode: 'disabled' });
-    const full = mergePolicy([{ name: 'job', source: 'x', layer: { network: 'full' } }]);
+    const full = mergePolicy([{ name: 'server', source: 'x', layer: { network: 'full' } }]);
     expect(sandboxNetworkFor(full, recorder)).toEqual({ mode: 'full' });
     const listed = mergePolicy([
-      { name: 'job', source: 'x', layer: { network: { allow: ['api.example.com:443'] } } },
+      { name: 'server', source: 'x', layer: { network: { allow: ['api.example.com:443'] } } },
     ]);
     const network = sandboxNetworkFor(listed, recorder);
     if (network.mode !== 'allowlist') throw new Error('expected an allow-list');

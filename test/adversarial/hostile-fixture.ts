@@ -330,7 +330,10 @@ export interface HostileRun {
 }
 
 export interface RunOptions {
+  /** The job's layer (`--policy`): written by whoever submits the job. */
   readonly policy?: Record<string, unknown>;
+  /** The operator's layer (`AAS_POLICY`): the only one that grants network or host variables. */
+  readonly serverPolicy?: Record<string, unknown>;
   readonly validate?: readonly string[];
   readonly keepWorkspace?: boolean;
   /** A registered manifest id instead of `--agent-cmd`. */
@@ -360,7 +363,11 @@ export async function runHostile(
   for (const command of options.validate ?? []) args.push('--validate', command);
   if (options.keepWorkspace === true) args.push('--keep-workspace');
   for (const label of options.labels ?? []) args.push('--label', label);
-  const cli = await runCli(args, { home: env.home, env: env.cliEnv });
+  const cliEnv =
+    options.serverPolicy === undefined
+      ? env.cliEnv
+      : { ...env.cliEnv, AAS_POLICY: writePolicy(env, options.serverPolicy) };
+  const cli = await runCli(args, { home: env.home, env: cliEnv });
   const outcome = jsonOf<RunJson>(cli);
   const files = new Map<string, Buffer>();
   for (const file of filesUnder(join(env.home, 'runs', outcome.runId))) {

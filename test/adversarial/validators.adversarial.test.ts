@@ -114,7 +114,7 @@ describe.skipIf(skipHostile)('adversarial: a validator tries to escape', () => {
     ].join('\n');
     const run = await runHostile(env, HARMLESS_AGENT, {
       validate: [validator],
-      policy: { network: { allow: ['allowed.example.com'] } },
+      serverPolicy: { network: { allow: ['allowed.example.com'] } },
     });
     await sleep(300);
     expectOutcome(env, run, GATE_FAILED);

@@ -94,7 +94,8 @@ describe('ServerClient', () => {
     const client = new ServerClient({ serverUrl: `${server.url}/api/v1/`, token: TOKEN });
     const job = { task: 't', repo: '/srv/repo', agent: 'command' };
     const ids = await client.submitJob(job as never);
-    expect(ids).toEqual({ sessionId: SESSION_ID, runId: RUN_ID });
+    // This server's answer has no `warnings` (as servers before the field): none.
+    expect(ids).toEqual({ sessionId: SESSION_ID, runId: RUN_ID, warnings: [] });
     const [request] = server.requests;
     expect(request?.method).toBe('POST');
     expect(request?.url.pathname).toBe('/api/v1/sessions');
@@ -297,10 +298,18 @@ describe('followSessionEvents', () => {
     let connection = 0;
     const server = await serve(async (request, res, raw) => {
       connection += 1;
-      if (connection === 2 || connection === 3) {
+      if (connection === 2) {
         return sendJson(res, 503, {
           code: 'SERVER_UNAVAILABLE',
           message: 'starting',
+          details: {},
+        });
+      }
+      // A stream closes sooner or later: waiting for a slot is worth it.
+      if (connection === 3) {
+        return sendJson(res, 429, {
+          code: 'TOO_MANY_STREAMS',
+          message: 'this token has 50 event streams open',
           details: {},
         });
       }

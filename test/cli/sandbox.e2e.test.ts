@@ -97,15 +97,25 @@ describe.skipIf(!selfTest.ok)('sandbox policy seam', () => {
     });
   });
 
-  it('`off` must be explicit and runs unconfined without a degradation warning', async () => {
+  it('`off` must be explicit, from the operator, and runs unconfined without a degradation warning', async () => {
     const { home, repo } = setup();
     const policy = policyFile(home, 'sandbox: off\n');
-    const result = await run(home, repo, [
+    // The job's own layer cannot switch the sandbox off: merged with the default, preferred.
+    const asked = await run(home, repo, [
       '--agent-cmd',
       'echo hi >> README.md',
       '--policy',
       policy,
     ]);
+    expect(asked.code, asked.stderr).toBe(0);
+    const kept = await events(home, jsonOf<RunJson>(asked).sessionId);
+    expect(kept.find((event) => event.type === 'sandbox.selected')?.data).toMatchObject({
+      backend: 'bubblewrap',
+      mode: 'preferred',
+    });
+    const result = await run(home, repo, ['--agent-cmd', 'echo hi >> README.md'], {
+      AAS_POLICY: policy,
+    });
     expect(result.code, result.stderr).toBe(0);
     const recorded = await events(home, jsonOf<RunJson>(result).sessionId);
     expect(recorded.find((event) => event.type === 'sandbox.selected')?.data).toMatchObject({
@@ -126,7 +136,8 @@ describe.skipIf(!selfTest.ok)('sandbox policy seam', () => {
         `curl -fsS -m 10 --noproxy '' http://127.0.0.1:${port}/ >> README.md`,
         'curl -fsS -m 10 https://exfil.example.com/ >> README.md 2>/dev/null || true',
       ].join('; ');
-      const result = await run(home, repo, ['--agent-cmd', script, '--policy', policy]);
+      // The operator grants network (AAS_POLICY); a job's layer alone could not.
+      const result = await run(home, repo, ['--agent-cmd', script], { AAS_POLICY: policy });
       expect(result.code, result.stderr).toBe(0);
       const recorded = await events(home, jsonOf<RunJson>(result).sessionId);
       expect(recorded.find((event) => event.type === 'network.allowed')?.data).toMatchObject({

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord, StoredEvent } from '../../src/store/index.js';
@@ -373,15 +373,29 @@ describe('remote workers over HTTP', () => {
       (error: unknown) => String(error),
     );
     expect(second).toContain('aas worker exited with 2');
-    expect(second).toContain(`another aas worker is running on ${owner.home}`);
-    // The first one was not disturbed: it still serves.
-    expect((await workerState('home-owner')).state).not.toBe('offline');
+    // It waited for a holder that might have died a moment ago, then gave up.
+    expect(second).toContain(`another aas worker holds ${owner.home}; waiting up to 15 s`);
+    expect(second).toContain(
+      `another aas worker is running on ${owner.home}: its lock stayed taken for 15 s`,
+    );
+    // The first one was not disturbed: it still runs what is pinned to it.
+    const pinned = await submit({
+      worker: 'home-owner',
+      agentInput: { command: 'echo pinned >> a.txt' },
+    });
+    expect((await settled(pinned.runId)).status).toBe('ready_for_promotion');
     owner.child.kill('SIGTERM');
     expect(await owner.exited).toBe(0);
     const next = await startWorkerProcess({ server: server.url, home: owner.home });
     killOnExit(next);
     expect(next.output().stderr).toContain('"worker started"');
-    next.child.kill('SIGTERM');
-    expect(await next.exited).toBe(0);
+    // Its lock taken from under it (here removed; as by another process): it drains and fails,
+    // so that a supervisor restarts it rather than count a clean stop.
+    rmSync(join(owner.home, 'worker', 'lock'), { recursive: true });
+    expect(await next.exited).toBe(1);
+    expect(next.output().stderr).toContain('worker lost the lock of its home; draining');
+    expect(next.output().stderr).toContain(
+      `INTERRUPTED]: --home: the worker stopped after losing the lock of ${owner.home}`,
+    );
   });
 });

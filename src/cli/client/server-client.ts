@@ -63,13 +63,15 @@ const serverFailures = new WeakSet<AasError>();
 
 /**
  * Whether trying again later may succeed: the server was unreachable, dropped the connection,
- * is starting or draining, or failed with a 5xx. Bad input, a refused token or a protocol
- * mismatch will not change by waiting.
+ * is starting or draining, or failed with a 5xx, or held as many event streams as it allows
+ * (another closes sooner or later). Bad input, a refused token or a protocol mismatch will not
+ * change by waiting.
  */
 export function isTransient(error: AasError): boolean {
   return (
     error.code === 'SERVER_UNAVAILABLE' ||
     error.code === 'STORE_UNAVAILABLE' ||
+    error.code === 'TOO_MANY_STREAMS' ||
     serverFailures.has(error)
   );
 }

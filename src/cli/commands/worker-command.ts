@@ -354,10 +354,20 @@ async function runWorker(
   // The lock may be lost before the worker is there to drain: it then drains as it starts.
   let lostError: Error | null = null;
   let onLost: ((error: Error) => void) | null = null;
-  const lock = await lockWorkerHome(config.home, (error) => {
-    lostError = error;
-    onLost?.(error);
-  });
+  const lock = await lockWorkerHome(
+    config.home,
+    (error) => {
+      lostError = error;
+      onLost?.(error);
+    },
+    {
+      onWait: (waitMs) =>
+        println(
+          io.stderr,
+          `another aas worker holds ${config.home}; waiting up to ${waitMs / 1_000} s for it to stop`,
+        ),
+    },
+  );
   try {
     await workOnHome(io, config, server, concurrency, (callback) => {
       onLost = callback;
@@ -365,6 +375,17 @@ async function runWorker(
     });
   } finally {
     await lock.release();
+  }
+  if (lostError !== null) {
+    // Drained, not stopped by its operator: a supervisor should see a failure and restart it.
+    throw new AasError(
+      'INTERRUPTED',
+      `the worker stopped after losing the lock of ${config.home}: another process may have been using it`,
+      {
+        field: '--home',
+        hint: 'give each worker process a home of its own, then start this one again',
+      },
+    );
   }
 }
 
