@@ -8,7 +8,7 @@ import {
   type PolicyField,
 } from '../policy/index.js';
 import { WORKER_LABEL_PATTERN } from '../runner/index.js';
-import type { ChainProblemKind } from '../sessions/index.js';
+import { CHAIN_PROBLEM_KINDS } from '../sessions/index.js';
 import { AttemptStatus, RUN_STATUSES, RunStatus, TokenRole } from '../store/index.js';
 import { isStorableText } from './body-guard.js';
 import { TOKEN_NAME_PATTERN } from './tokens.js';
@@ -97,15 +97,6 @@ export const SessionListItemSchema = SessionSchema.extend({
     .nullable()
     .describe("the session's latest run (every session has one run today)"),
 }).describe('A session as lists and the live feed show it');
-
-const CHAIN_PROBLEM_KINDS = [
-  'gap',
-  'reordered',
-  'prev-hash-mismatch',
-  'hash-mismatch',
-  'head-mismatch',
-  'wrong-session',
-] as const satisfies readonly ChainProblemKind[];
 
 export const SessionVerificationSchema = z
   .object({

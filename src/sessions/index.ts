@@ -20,6 +20,7 @@ export { SessionRecorder, sessionEvent } from './session-recorder.js';
 export {
   type ChainProblem,
   type ChainProblemKind,
+  CHAIN_PROBLEM_KINDS,
   type ChainVerification,
   verifyChain,
 } from './verify-chain.js';

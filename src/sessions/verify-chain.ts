@@ -1,13 +1,15 @@
 import { computeEventHash, GENESIS_HASH } from '../kernel/index.js';
 import type { SessionRecord, StoredEvent } from '../store/index.js';
 
-export type ChainProblemKind =
-  | 'gap'
-  | 'reordered'
-  | 'prev-hash-mismatch'
-  | 'hash-mismatch'
-  | 'head-mismatch'
-  | 'wrong-session';
+export const CHAIN_PROBLEM_KINDS = [
+  'gap',
+  'reordered',
+  'prev-hash-mismatch',
+  'hash-mismatch',
+  'head-mismatch',
+  'wrong-session',
+] as const;
+export type ChainProblemKind = (typeof CHAIN_PROBLEM_KINDS)[number];
 
 export interface ChainProblem {
   readonly seq: number;

@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../../src/app/index.js';
 import { parseConfig } from '../../src/config/index.js';
@@ -282,6 +283,32 @@ describe('aas as a client of a server', () => {
     const bad = await client(['worker', 'enrol', '--name', 'x', '--labels', 'Not-Lower']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^error \[REQUEST_INVALID\]/);
+  });
+
+  it("aas audit verify --server checks the server's chains, not this host's empty database", async () => {
+    const all = await client(['audit', 'verify']);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toContain(`ok      ${sessionId}  `);
+    expect(all.stdout).toMatch(/^(\d+) of \1 session chain\(s\) verify$/m);
+    expect(existsSync(join(clientHome, 'aas.db'))).toBe(false);
+    const unknown = await client(['audit', 'verify', 'ses_0123456789abcdef01234567']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^error \[NOT_FOUND\]/);
+    // An event edited in the server's database: the server's recomputation finds it.
+    const db = new Database(join(serverHome, 'aas.db'));
+    try {
+      db.prepare(
+        `UPDATE events SET data = replace(data, 'answer', 'ANSWER') WHERE session_id = ? AND type = 'session.created'`,
+      ).run(sessionId);
+    } finally {
+      db.close();
+    }
+    const broken = await client(['audit', 'verify', sessionId, '--json']);
+    expect(broken.code).toBe(6);
+    expect(jsonOf(broken)).toMatchObject({
+      ok: false,
+      sessions: [{ sessionId, ok: false, firstProblem: { seq: 1, kind: 'hash-mismatch' } }],
+    });
   });
 
   it('an unreachable server: exit 1 and SERVER_UNAVAILABLE', async () => {

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { AasError, type Code, type ErrorDetails, isCode } from '../../kernel/index.js';
 import type { JobSpec } from '../../runner/index.js';
-import type { AttemptRecord, RunRecord, SessionRecord, StoredEvent } from '../../sessions/index.js';
+import type {
+  AttemptRecord,
+  ChainVerification,
+  RunRecord,
+  SessionRecord,
+  StoredEvent,
+} from '../../sessions/index.js';
 import type { ModelSpend } from '../../store/index.js';
 import {
   ApprovalListWire,
@@ -37,6 +43,7 @@ import {
   type ScheduleWireView,
   SessionPageWire,
   SessionViewWire,
+  SessionVerificationWire,
   SubmittedWire,
   TokenListWire,
   type TokenView,
@@ -270,6 +277,25 @@ export class ServerClient {
   async listSessions(query: SessionQuery = {}): Promise<SessionPage> {
     const page = await this.#json('GET', '/sessions', SessionPageWire, { query: { ...query } });
     return { items: page.items.map(asSession), nextCursor: page.nextCursor ?? null };
+  }
+
+  /** The server's recomputation of a session's hash chain (`GET /sessions/{id}/verify`). */
+  async verifySession(sessionId: string): Promise<ChainVerification> {
+    const route = `/sessions/${segment(sessionId)}/verify`;
+    const body = await this.#json('GET', route, SessionVerificationWire);
+    return {
+      sessionId,
+      ok: body.ok,
+      eventCount: body.events,
+      firstProblem:
+        body.ok || body.firstBrokenSeq === null
+          ? null
+          : {
+              seq: body.firstBrokenSeq,
+              kind: body.kind ?? 'hash-mismatch',
+              detail: body.reason ?? 'the server did not say',
+            },
+    };
   }
 
   async getSession(sessionId: string): Promise<SessionView> {

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import type { AttemptRecord, RunRecord, SessionRecord, StoredEvent } from '../../sessions/index.js';
+import {
+  type AttemptRecord,
+  CHAIN_PROBLEM_KINDS,
+  type RunRecord,
+  type SessionRecord,
+  type StoredEvent,
+} from '../../sessions/index.js';
 
 /**
  * What the client reads from the server's answers. Each shape checks the fields the CLI uses
@@ -304,4 +310,13 @@ export type LeaseGrantView = z.infer<typeof LeaseGrantWire>;
 export const HeartbeatReplyWire = z.object({
   runs: z.array(z.object({ runId: z.string(), order: z.enum(['ok', 'cancel', 'lost']) })),
   drain: z.boolean(),
+});
+
+/** `GET /sessions/{id}/verify`. */
+export const SessionVerificationWire = z.object({
+  ok: z.boolean(),
+  events: z.number().int(),
+  firstBrokenSeq: z.number().int().nullable(),
+  kind: z.enum(CHAIN_PROBLEM_KINDS).nullable(),
+  reason: z.string().nullable(),
 });

@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { AasError, ExitCode as Exit, type ExitCode, isValidId } from '../../kernel/index.js';
 import { type ChainVerification, verifyChain } from '../../sessions/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
+import { serverClientFor } from '../client/connect.js';
+import type { ServerClient } from '../client/server-client.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
 
 export function registerAuditCommand(
@@ -17,27 +19,41 @@ export function registerAuditCommand(
     )
     .argument('[id]', 'session id; all sessions when omitted')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExit codes: 0 every chain verifies, 6 a chain is broken, 2 bad input.')
+    .addHelpText(
+      'after',
+      `
+With --server (or AAS_SERVER) the server recomputes each chain from its database
+(GET /api/v1/sessions/{id}/verify); without, this host's database is read. To check a
+session without trusting any server, verify its export offline: aas export, then aas verify.
+
+Exit codes: 0 every chain verifies, 6 a chain is broken, 2 bad input.`,
+    )
     .action(async (id: string | undefined, flags: { json?: boolean }, command: Command) => {
       try {
         if (id !== undefined && !isValidId(id, 'ses'))
           throw new AasError('INVALID_ARGUMENT', `"${id}" is not a session id`, { field: 'ID' });
-        const results = await withRuntime(
-          io,
-          command.optsWithGlobals<GlobalOptions>(),
-          async (runtime) => {
-            const ids = id ? [id] : await runtime.store.listSessionIds();
-            const verifications: ChainVerification[] = [];
-            for (const sessionId of ids) {
-              const session = await runtime.store.getSession(sessionId);
-              if (!session)
-                throw new AasError('NOT_FOUND', `no session ${sessionId}`, { field: 'ID' });
-              verifications.push(verifyChain(session, await runtime.store.readEvents(sessionId)));
-            }
-            return verifications;
-          },
-          { recover: false },
-        );
+        const globals = command.optsWithGlobals<GlobalOptions>();
+        const client = serverClientFor(io, globals);
+        const results = client
+          ? await verifyOnServer(client, id)
+          : await withRuntime(
+              io,
+              globals,
+              async (runtime) => {
+                const ids = id ? [id] : await runtime.store.listSessionIds();
+                const verifications: ChainVerification[] = [];
+                for (const sessionId of ids) {
+                  const session = await runtime.store.getSession(sessionId);
+                  if (!session)
+                    throw new AasError('NOT_FOUND', `no session ${sessionId}`, { field: 'ID' });
+                  verifications.push(
+                    verifyChain(session, await runtime.store.readEvents(sessionId)),
+                  );
+                }
+                return verifications;
+              },
+              { recover: false },
+            );
         const broken = results.filter((r) => !r.ok);
         if (flags.json) {
           println(io.stdout, JSON.stringify({ ok: broken.length === 0, sessions: results }));
@@ -52,7 +68,9 @@ export function registerAuditCommand(
           }
           println(
             io.stdout,
-            `${results.length - broken.length} of ${results.length} session chain(s) verify`,
+            results.length === 0
+              ? 'no sessions to verify'
+              : `${results.length - broken.length} of ${results.length} session chain(s) verify`,
           );
         }
         setExit(broken.length === 0 ? Exit.ok : Exit.integrity);
@@ -60,4 +78,20 @@ export function registerAuditCommand(
         setExit(reportError(io, thrown, flags.json === true));
       }
     });
+}
+
+/** Every chain the server holds (or the one named), as the server recomputes them. */
+async function verifyOnServer(
+  client: ServerClient,
+  id: string | undefined,
+): Promise<ChainVerification[]> {
+  if (id !== undefined) return [await client.verifySession(id)];
+  const results: ChainVerification[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.listSessions({ limit: 200, ...(cursor ? { cursor } : {}) });
+    for (const session of page.items) results.push(await client.verifySession(session.id));
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  return results;
 }
