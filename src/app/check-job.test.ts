@@ -37,6 +37,28 @@ describe('checkSubmittable', () => {
     });
   });
 
+  it('refuses a command agent job without its command, also as a fallback', async () => {
+    const deps = { registry: await registry(), store };
+    for (const fields of [
+      { agent: 'command' },
+      { agent: 'command', agentInput: { command: '  ' } },
+      { agent: 'mock', fallbackAgents: ['command'] },
+    ]) {
+      const job = parseJobSpec({ task: 't', repo: dir, ...fields });
+      await expect(checkSubmittable(deps, job, rule)).rejects.toMatchObject({
+        code: 'JOB_INVALID',
+        details: { field: 'agentInput.command' },
+      });
+    }
+    const given = parseJobSpec({
+      task: 't',
+      repo: dir,
+      agent: 'command',
+      agentInput: { command: 'true' },
+    });
+    await checkSubmittable(deps, given, rule);
+  });
+
   it('refuses a pin no run could ever follow: by id, or to a revoked worker', async () => {
     const deps = { registry: await registry(), store };
     const sha = (text: string) => text.padEnd(64, '0').replace(/[^0-9a-f]/g, 'a');

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import type { AgentRegistry } from '../drivers/index.js';
 import { AasError } from '../kernel/index.js';
-import type { JobSpec } from '../runner/index.js';
+import { type JobSpec, requireAgentInput } from '../runner/index.js';
 import type { Store } from '../store/index.js';
 import { checkRepoUrlHost, isRepoUrl, type RepoUrlRule } from '../workspaces/index.js';
 
@@ -11,7 +11,7 @@ import { checkRepoUrlHost, isRepoUrl, type RepoUrlRule } from '../workspaces/ind
  * typo is a 400 now rather than a failed run later: the repository is a URL whose host this
  * control plane's rule allows (fetched by whoever runs the job, so not read here, and checked
  * again, with its addresses, by that host) or an absolute path that exists on this host, every
- * agent is registered, and a pinned worker is one a run could go to.
+ * agent is registered and has the input it needs, and a pinned worker is one a run could go to.
  */
 export async function checkSubmittable(
   deps: { readonly registry: AgentRegistry; readonly store: Store },
@@ -23,7 +23,9 @@ export async function checkSubmittable(
   const { repo } = job;
   if (isRepoUrl(repo)) {
     checkRepoUrlHost(repo, repoUrls);
-    for (const agent of [job.agent, ...job.fallbackAgents]) registry.get(agent);
+    for (const agent of [job.agent, ...job.fallbackAgents]) {
+      requireAgentInput(registry.get(agent), job);
+    }
     return;
   }
   if (!isAbsolute(repo)) {
@@ -39,7 +41,9 @@ export async function checkSubmittable(
       field: 'repo',
     });
   }
-  for (const agent of [job.agent, ...job.fallbackAgents]) registry.get(agent);
+  for (const agent of [job.agent, ...job.fallbackAgents]) {
+    requireAgentInput(registry.get(agent), job);
+  }
 }
 
 /**

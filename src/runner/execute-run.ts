@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type AgentManifest, INPUT_COMMAND_ARG } from '../drivers/index.js';
+import type { AgentManifest } from '../drivers/index.js';
 import {
   AasError,
   type Code,
@@ -34,6 +34,7 @@ import {
 import { requireModelUpstreams } from './attempt-gateway.js';
 import { type JobSpec, parseJobSpec } from './job-spec.js';
 import { loadModelAllowance, type ModelAllowance } from './model-allowance.js';
+import { requireAgentInput } from './require-agent-input.js';
 import { type AttemptOutcome, runAttempt } from './run-attempt.js';
 import { runStatusFor } from './run-status-for.js';
 import type { ExecutionDeps, RunnerDeps } from './runner-deps.js';
@@ -504,24 +505,6 @@ async function allowanceFor(context: RunContext, plan: AgentPlan): Promise<Model
     repo: context.run.repo,
     policyLimits: plan.policy.limits,
   });
-}
-
-/** An agent whose argv takes the job's command (the built-in `command` agent) needs one. */
-function requireAgentInput(manifest: AgentManifest, job: JobSpec): void {
-  if (!manifest.args.includes(INPUT_COMMAND_ARG)) return;
-  const input = job.agentInput;
-  const command =
-    typeof input === 'object' && input !== null && 'command' in input ? input.command : undefined;
-  if (typeof command !== 'string' || command.trim() === '') {
-    throw new AasError(
-      'JOB_INVALID',
-      `agent ${manifest.id} runs the job's command, but the job gives none`,
-      {
-        field: 'agentInput.command',
-        hint: 'use --agent-cmd "…" or set agentInput.command in the job',
-      },
-    );
-  }
 }
 
 function firstLine(text: string): string {

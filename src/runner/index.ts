@@ -15,6 +15,7 @@ export {
 } from './job-spec.js';
 export { LOG_TAIL_BYTES, PATCH_MAX_BYTES } from './keep-run-artifacts.js';
 export { newSubmission, type Submission } from './new-submission.js';
+export { requireAgentInput } from './require-agent-input.js';
 export { type RevalidationVerdict, revalidatePatch } from './revalidate-patch.js';
 export { runStatusFor } from './run-status-for.js';
 export type { ExecutionDeps, RunnerDeps, RunStore } from './runner-deps.js';

@@ -1,0 +1,24 @@
+import { type AgentManifest, INPUT_COMMAND_ARG } from '../drivers/index.js';
+import { AasError } from '../kernel/index.js';
+import type { JobSpec } from './job-spec.js';
+
+/**
+ * An agent whose argv takes the job's command (the built-in `command` agent) needs one: checked
+ * when the job is submitted, and again before its first attempt.
+ */
+export function requireAgentInput(manifest: AgentManifest, job: JobSpec): void {
+  if (!manifest.args.includes(INPUT_COMMAND_ARG)) return;
+  const input = job.agentInput;
+  const command =
+    typeof input === 'object' && input !== null && 'command' in input ? input.command : undefined;
+  if (typeof command !== 'string' || command.trim() === '') {
+    throw new AasError(
+      'JOB_INVALID',
+      `agent ${manifest.id} runs the job's command, but the job gives none`,
+      {
+        field: 'agentInput.command',
+        hint: 'use --agent-cmd "…" or set agentInput.command in the job',
+      },
+    );
+  }
+}
