@@ -4,6 +4,7 @@ import { ExitCode as Exit, type ExitCode } from '../kernel/index.js';
 import type { CliIo } from './cli-io.js';
 import { registerAgentsCommand } from './commands/agents-command.js';
 import { registerAuditCommand } from './commands/audit-command.js';
+import { registerCancelCommand } from './commands/cancel-command.js';
 import { registerDemoCommand } from './commands/demo-command.js';
 import { registerDoctorCommand } from './commands/doctor-command.js';
 import { registerExportCommands } from './commands/export-command.js';
@@ -72,6 +73,7 @@ export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Comm
     );
   registerRunCommand(program, io, setExit);
   registerSessionsCommand(program, io, setExit);
+  registerCancelCommand(program, io, setExit);
   registerSchedulesCommand(program, io, setExit);
   registerAuditCommand(program, io, setExit);
   registerPolicyCommand(program, io, setExit);

@@ -285,6 +285,40 @@ describe('aas as a client of a server', () => {
     expect(bad.stderr).toMatch(/^error \[REQUEST_INVALID\]/);
   });
 
+  it('aas cancel: a queued run ends cancelled, through the server or on its database', async () => {
+    const api = (path: string, body: unknown) =>
+      fetch(`${server.url}/api/v1${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).then((response) => response.json() as Promise<{ runId: string }>);
+    // Labels no worker has: both wait, queued.
+    const job = { task: 'wait', repo, agent: 'command', agentInput: { command: 'true' } };
+    const first = await api('/sessions', { ...job, requireLabels: ['nowhere'] });
+    const second = await api('/sessions', { ...job, requireLabels: ['nowhere'] });
+
+    const remote = await client(['cancel', first.runId, '--json']);
+    expect(remote.code, remote.stderr).toBe(0);
+    expect(jsonOf(remote)).toEqual({
+      runId: first.runId,
+      outcome: 'cancelled',
+      status: 'cancelled',
+    });
+    const again = await client(['cancel', first.runId]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(
+      `error [CONFLICT]: run ${first.runId} has already finished as cancelled`,
+    );
+
+    // Without --server: the server's own database, as its operator on that host.
+    const local = await runCli(['cancel', second.runId], { home: serverHome });
+    expect(local.code, local.stderr).toBe(0);
+    expect(local.stdout).toBe(`cancelled ${second.runId}\n`);
+    const bad = await client(['cancel', 'nope']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('"nope" is not a run id');
+  });
+
   it("aas audit verify --server checks the server's chains, not this host's empty database", async () => {
     const all = await client(['audit', 'verify']);
     expect(all.code, all.stderr).toBe(0);

@@ -9,6 +9,8 @@ const COMMANDS = [
   ['sessions', 'list'],
   ['sessions', 'show'],
   ['sessions', 'events'],
+  ['cancel'],
+  ['worker', 'enrolments'],
   ['schedules'],
   ['schedules', 'create'],
   ['audit'],

@@ -16,6 +16,7 @@ import {
   asEvent,
   asRun,
   asSession,
+  CancelWire,
   DecisionWire,
   EnrolmentListWire,
   EnrolmentWire,
@@ -42,8 +43,8 @@ import {
   ScheduleWire,
   type ScheduleWireView,
   SessionPageWire,
-  SessionViewWire,
   SessionVerificationWire,
+  SessionViewWire,
   SubmittedWire,
   TokenListWire,
   type TokenView,
@@ -371,9 +372,9 @@ export class ServerClient {
     return this.#text(response);
   }
 
-  async cancelRun(runId: string): Promise<void> {
-    const response = await this.#send('POST', `/runs/${segment(runId)}/cancel`, {});
-    await response.body?.cancel().catch(() => {});
+  /** `cancelled` at once (it was queued) or `cancel_requested` (its holder stops it). */
+  async cancelRun(runId: string): Promise<z.infer<typeof CancelWire>> {
+    return this.#json('POST', `/runs/${segment(runId)}/cancel`, CancelWire, { body: {} });
   }
 
   async decide(

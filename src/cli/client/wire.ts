@@ -320,3 +320,10 @@ export const SessionVerificationWire = z.object({
   kind: z.enum(CHAIN_PROBLEM_KINDS).nullable(),
   reason: z.string().nullable(),
 });
+
+/** `POST /runs/{id}/cancel`. */
+export const CancelWire = z.object({
+  runId: z.string(),
+  outcome: z.enum(['cancelled', 'cancel_requested']),
+  status: z.string(),
+});

@@ -5,17 +5,7 @@ import { type CliIo, println, reportError } from '../cli-io.js';
 import { serverClientFor } from '../client/connect.js';
 import { table } from '../format.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
-
-const RUN_ID = /^run_[0-9a-f]{24}$/;
-
-function requireRunId(id: string): void {
-  if (!RUN_ID.test(id)) {
-    throw new AasError('INVALID_ARGUMENT', `"${id}" is not a run id`, {
-      field: 'RUN',
-      hint: 'run ids look like run_0123456789abcdef01234567 (aas sessions show SESSION lists them)',
-    });
-  }
-}
+import { requireRunId } from './require-run-id.js';
 
 function printResult(
   io: CliIo,
