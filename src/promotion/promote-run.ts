@@ -167,7 +167,8 @@ export async function promoteRun(
     ];
     if (preflight.failure !== null) {
       await recordRefusal(deps, recorder, context, preflight.failure, preflightEvents);
-      throw preflight.failure;
+      // Every check goes with the refusal, so that whoever asked sees which passed and which not.
+      throw withChecks(preflight.failure, preflight.checks);
     }
     const before = promotion === null ? null : detailOf(promotion);
     const startDetail: PromotionDetail = {
@@ -682,4 +683,9 @@ async function signAndStore(
     keyId: key.keyId,
     subjects: statement.subject.map((subject) => subject.name),
   };
+}
+
+/** `error` with the preflight's checks in its details (the API's error body carries them). */
+function withChecks(error: AasError, checks: readonly PreflightCheck[]): AasError {
+  return new AasError(error.code, error.message, { ...error.details, checks }, { cause: error });
 }

@@ -144,7 +144,7 @@ export async function runPreflight(
   });
   // Nothing of the remote is read, and nothing runs, for a run that cannot be promoted anyway.
   if (failure !== null || mode === PromotionMode.patch) {
-    checks.push({ name: 'mode', ok: failure === null, detail: describeMode(mode, fallbacks) });
+    checks.push(modeCheck(mode, fallbacks, failure));
     return outcome();
   }
   if (isRepoUrl(context.session.repo)) {
@@ -180,7 +180,7 @@ export async function runPreflight(
       fail({ name: 'remote', ok: false, detail }, new AasError('PREFLIGHT_FAILED', detail));
     } else
       fallBack(PromotionMode.patch, `the repository has no remote named ${deps.settings.remote}`);
-    checks.push({ name: 'mode', ok: failure === null, detail: describeMode(mode, fallbacks) });
+    checks.push(modeCheck(mode, fallbacks, failure));
     return outcome();
   }
   if (!isSupportedRemote(url)) {
@@ -239,8 +239,20 @@ export async function runPreflight(
     'writes.isolated',
     `the commit is built in a private git dir from ${input.targetBranch}; the checkout at ${git.repoRoot}, its index and its refs are not written`,
   );
-  checks.push({ name: 'mode', ok: failure === null, detail: describeMode(mode, fallbacks) });
+  checks.push(modeCheck(mode, fallbacks, failure));
   return outcome({ remote: url, parent, forgeRepo });
+}
+
+/** The mode the promotion takes; not taken at all when a check before it failed. */
+function modeCheck(
+  mode: PromotionMode,
+  fallbacks: readonly Fallback[],
+  failure: AasError | null,
+): PreflightCheck {
+  const detail = describeMode(mode, fallbacks);
+  return failure === null
+    ? { name: 'mode', ok: true, detail }
+    : { name: 'mode', ok: false, detail: `${detail}: not taken, as a check above failed` };
 }
 
 function describeMode(mode: PromotionMode, fallbacks: readonly Fallback[]): string {

@@ -73,6 +73,14 @@ describe('aas approve / promote / export / verify', () => {
     const early = await client(['promote', runId, '--mode', 'branch'], secrets.olivia ?? '');
     expect(early.code).toBe(3);
     expect(early.stderr).toMatch(/^error \[APPROVAL_REQUIRED\]: .*0 of 1 required/m);
+    // Through the server too, the refusal shows every check, and why the mode was not taken.
+    expect(early.stdout).toMatch(/^ {2}ok {3}run\.status: ready_for_promotion$/m);
+    expect(early.stdout).toMatch(/^ {2}FAIL approvals: 0 of 1 required/m);
+    expect(early.stdout).toMatch(/^ {2}FAIL mode: .*: not taken, as a check above failed$/m);
+    const refusal = await client(['promote', runId, '--json'], secrets.olivia ?? '');
+    expect(
+      jsonOf<{ error: { details: { checks: unknown[] } } }>(refusal).error.details.checks,
+    ).toContainEqual({ name: 'approvals', ok: false, detail: expect.stringContaining('0 of 1') });
 
     // The admin may approve runs, but not one it requested; an operator may not approve at all.
     const self = await client(['approve', runId], ADMIN);

@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { AasError, type ExitCode } from '../../kernel/index.js';
+import { AasError, type ExitCode, isAasError } from '../../kernel/index.js';
 import { APPROVAL_STATES, type PromotionResult } from '../../promotion/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { serverClientFor } from '../client/connect.js';
@@ -11,9 +11,7 @@ function printResult(
   io: CliIo,
   result: Omit<PromotionResult, 'status'> & { status: string },
 ): void {
-  for (const check of result.checks) {
-    println(io.stdout, `  ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`);
-  }
+  printChecks(io, result.checks);
   for (const fallback of result.fallbacks) {
     println(io.stdout, `  fell back from ${fallback.from} to ${fallback.to}: ${fallback.reason}`);
   }
@@ -227,41 +225,27 @@ export function registerPromotionCommands(
           const server = serverClientFor(io, globals);
           const result = server
             ? await server.promote(runId, flags.mode)
-            : await withRuntime(io, globals, async (runtime) => {
-                const startedIso = runtime.clock.nowIso();
-                try {
-                  return await runtime.promotion.service.promote(runId, io.user, flags.mode);
-                } catch (thrown) {
-                  if (!flags.json) await printLastPreflight(io, runtime.store, runId, startedIso);
-                  throw thrown;
-                }
-              });
+            : await withRuntime(io, globals, (runtime) =>
+                runtime.promotion.service.promote(runId, io.user, flags.mode),
+              );
           if (flags.json) println(io.stdout, JSON.stringify(result));
           else printResult(io, result);
         } catch (thrown) {
+          // A refusal carries every preflight check, passed or not (`--json`: in its details).
+          if (!flags.json) printChecks(io, isAasError(thrown) ? thrown.details.checks : undefined);
           setExit(reportError(io, thrown, flags.json === true));
         }
       },
     );
 }
 
-/** After a refused promotion: the checks as the history recorded them. */
-async function printLastPreflight(
-  io: CliIo,
-  store: import('../../store/index.js').Store,
-  runId: string,
-  sinceIso: string,
-): Promise<void> {
-  const run = await store.getRun(runId).catch(() => null);
-  if (run === null) return;
-  const events = await store.readEvents(run.sessionId).catch(() => []);
-  const last = events
-    .filter((event) => event.type === 'promotion.preflight' && event.at >= sinceIso)
-    .at(-1);
-  const checks = (
-    last?.data as { checks?: { name: string; ok: boolean; detail: string }[] } | undefined
-  )?.checks;
-  for (const check of checks ?? []) {
-    println(io.stdout, `  ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`);
+/** The preflight checks a refusal carries, one line each, as a promotion prints them. */
+function printChecks(io: CliIo, checks: unknown): void {
+  if (!Array.isArray(checks)) return;
+  for (const check of checks as { name?: unknown; ok?: unknown; detail?: unknown }[]) {
+    println(
+      io.stdout,
+      `  ${check.ok === true ? 'ok  ' : 'FAIL'} ${String(check.name)}: ${String(check.detail)}`,
+    );
   }
 }
