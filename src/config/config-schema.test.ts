@@ -37,6 +37,10 @@ describe('parseConfig', () => {
     expect(failure({ env: { AAS_RUN_LEASE_MS: 'soon' }, cwd: '/' }).details.field).toBe(
       'AAS_RUN_LEASE_MS',
     );
+    // What was typed, rather than the NaN it became.
+    expect(failure({ env: { AAS_PORT: ' abc ' }, cwd: '/' }).describe()).toMatch(
+      /^AAS_PORT: must be a number, got "abc"\n/,
+    );
   });
 
   it('reads which repository URLs jobs may name: any public host by default', () => {

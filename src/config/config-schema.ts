@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { AasError } from '../kernel/index.js';
+import { AasError, shownValue } from '../kernel/index.js';
 
 export const LogLevel = {
   debug: 'debug',
@@ -478,7 +478,13 @@ export function parseConfig(sources: ConfigSources): AasConfig {
         ? flag
         : envName;
     const description = CONFIG_ENV_VARS[envName as keyof typeof CONFIG_ENV_VARS];
-    throw new AasError('CONFIG_INVALID', issue?.message ?? 'invalid value', {
+    // A number variable that does not parse reaches the schema as NaN: say what was typed.
+    const typed = given === envName ? env[envName] : undefined;
+    const message =
+      issue?.code === 'invalid_type' && issue.expected === 'number'
+        ? `must be a number${typed === undefined ? '' : `, got ${shownValue(typed.trim())}`}`
+        : (issue?.message ?? 'invalid value');
+    throw new AasError('CONFIG_INVALID', message, {
       field: given,
       ...(description ? { hint: `${envName} is ${description}` } : {}),
     });

@@ -14,3 +14,4 @@ export { AasError, codeSummary, type ErrorDetails, isAasError, normaliseError } 
 export { computeEventHash, GENESIS_HASH, type HashedEventFields, sha256Hex } from './hash.js';
 export { IdPrefix, isValidId, newId } from './ids.js';
 export { type Logger, silentLogger } from './logger.js';
+export { shownValue, valueAt } from './value-at.js';

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { shownValue, valueAt } from '../kernel/index.js';
 
 /** The first problem of a failed layer validation, phrased for the person who wrote the file. */
 export interface PolicyIssue {
@@ -98,24 +99,6 @@ export function formatField(path: readonly PropertyKey[]): string {
   return field;
 }
 
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let value = root;
-  for (const segment of path) {
-    if (typeof value !== 'object' || value === null) return undefined;
-    value = (value as Record<PropertyKey, unknown>)[segment];
-  }
-  return value;
-}
-
-function shown(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
-}
-
 /** An issue with its path from the layer root (issues inside a union are relative to it). */
 interface Located {
   readonly issue: Issue;
@@ -156,20 +139,20 @@ function describe(
     }
     case 'invalid_type': {
       const expected = TYPE_WORDS[issue.expected] ?? issue.expected;
-      return { message: `expected ${expected}, got ${shown(value)}` };
+      return { message: `expected ${expected}, got ${shownValue(value)}` };
     }
     case 'invalid_value':
       return {
-        message: `expected ${issue.values.map((v) => String(v)).join(' or ')}, got ${shown(value)}`,
+        message: `expected ${issue.values.map((v) => String(v)).join(' or ')}, got ${shownValue(value)}`,
       };
     case 'too_small':
       if (issue.origin === 'string') return { message: 'must not be empty' };
       return {
-        message: `must be ${issue.inclusive ? '≥' : '>'} ${String(issue.minimum)}, got ${shown(value)}`,
+        message: `must be ${issue.inclusive ? '≥' : '>'} ${String(issue.minimum)}, got ${shownValue(value)}`,
       };
     case 'too_big':
       return {
-        message: `must be ${issue.inclusive ? '≤' : '<'} ${String(issue.maximum)}, got ${shown(value)}`,
+        message: `must be ${issue.inclusive ? '≤' : '<'} ${String(issue.maximum)}, got ${shownValue(value)}`,
       };
     case 'custom': {
       const hint = issue.params?.hint;

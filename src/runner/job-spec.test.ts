@@ -37,4 +37,24 @@ describe('parseJobSpec', () => {
     expect(failure({ ...minimal, retires: 2 }).message).toContain('retires');
     expect(failure({ ...minimal, requestedBy: 'someone-else' }).details.field).toBe('requestedBy');
   });
+
+  it('says what a person has to fix: a misspelt field, a missing one, a wrong value', () => {
+    // The misspelling is named first, even with a required field missing because of it.
+    const { task: _task, ...withoutTask } = minimal;
+    expect(failure({ ...withoutTask, tsak: 'fix it', retrys: 1 })).toMatchObject({
+      message: 'unknown fields "tsak", "retrys"',
+      details: { field: 'tsak', hint: 'did you mean "task"?' },
+    });
+    expect(failure({ ...minimal, wibble: 1 }).details.hint).toMatch(
+      /^the fields of a job are task, repo, /,
+    );
+    expect(failure({ task: 'x' })).toMatchObject({
+      message: 'repo is required',
+      details: { field: 'repo' },
+    });
+    expect(failure({ ...minimal, retries: 'twice' }).message).toBe('expected number, got "twice"');
+    expect(failure({ ...minimal, validators: ['npm test'] }).message).toBe(
+      'expected object, got "npm test"',
+    );
+  });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AasError } from '../kernel/index.js';
+import { AasError, shownValue, valueAt } from '../kernel/index.js';
 import { PolicyLayerSchema } from '../policy/index.js';
 
 /** Worker labels: what `AAS_WORKER_LABELS` and `aas worker enrol --labels` accept too. */
@@ -88,19 +88,76 @@ export function parseJobSpec(value: unknown, source: { file?: string } = {}): Jo
   }
   const parsed = JobSpecSchema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const field = issue?.path.map(String).join('.') || '(job)';
-  // zod 4 names unknown keys in its message already; older messages did not.
-  const message = issue?.message ?? 'invalid job';
-  const unknownKeys =
-    issue?.code === 'unrecognized_keys' && !issue.keys.every((key) => message.includes(key))
-      ? ` ${issue.keys.join(', ')}`
-      : '';
-  throw new AasError('JOB_INVALID', `${message}${unknownKeys}`, {
+  // Unknown fields first: a misspelt field often explains the rest (a required one "missing").
+  const issue =
+    parsed.error.issues.find((candidate) => candidate.code === 'unrecognized_keys') ??
+    parsed.error.issues[0];
+  const described = describeJobIssue(issue, value);
+  throw new AasError('JOB_INVALID', described.message, {
     ...(source.file ? { file: source.file } : {}),
-    field,
-    hint: 'see the JobSpec fields in the README',
+    field: described.field,
+    hint: described.hint ?? 'see the JobSpec fields in the README',
   });
+}
+
+/** One validation issue of a job in words a person can act on, naming the field. */
+function describeJobIssue(
+  issue: z.core.$ZodIssue | undefined,
+  input: unknown,
+): { field: string; message: string; hint?: string } {
+  if (issue === undefined) return { field: '(job)', message: 'invalid job' };
+  const path = issue.path.map(String);
+  const field = path.join('.') || '(job)';
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const [key = ''] = issue.keys;
+      const known = path.length === 0 ? Object.keys(JobSpecSchema.shape) : [];
+      const near = closest(key, known);
+      return {
+        field: [...path, key].join('.'),
+        message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`,
+        hint:
+          near !== null
+            ? `did you mean "${near}"?`
+            : known.length > 0
+              ? `the fields of a job are ${known.join(', ')}`
+              : 'remove it; see the JobSpec fields in the README',
+      };
+    }
+    case 'invalid_type': {
+      const given = valueAt(input, issue.path);
+      if (given === undefined) return { field, message: `${field} is required` };
+      return { field, message: `expected ${issue.expected}, got ${shownValue(given)}` };
+    }
+    default:
+      return { field, message: issue.message };
+  }
+}
+
+/** The known name within two edits of `name` (a typo), or null. */
+function closest(name: string, known: readonly string[]): string | null {
+  let best: { name: string; distance: number } | null = null;
+  for (const candidate of known) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance <= 2 && (best === null || distance < best.distance)) {
+      best = { name: candidate, distance };
+    }
+  }
+  return best?.name ?? null;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
 }
 
 /**

@@ -18,9 +18,9 @@ export {
 export { type ReplayedAttempt, replaySession, type SessionProjection } from './replay-session.js';
 export { SessionRecorder, sessionEvent } from './session-recorder.js';
 export {
+  CHAIN_PROBLEM_KINDS,
   type ChainProblem,
   type ChainProblemKind,
-  CHAIN_PROBLEM_KINDS,
   type ChainVerification,
   verifyChain,
 } from './verify-chain.js';
