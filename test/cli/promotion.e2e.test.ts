@@ -113,6 +113,12 @@ describe('aas approve / promote / export / verify', () => {
     const dir = join(clientHome, 'export');
     const exported = await client(['export', runId, dir], secrets.olivia ?? '');
     expect(exported.code, exported.stderr).toBe(0);
+    // Never over an earlier export, unless asked.
+    const again = await client(['export', runId, dir], secrets.olivia ?? '');
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`${dir} holds an export already (patch.diff`);
+    const replaced = await client(['export', runId, dir, '--force'], secrets.olivia ?? '');
+    expect(replaced.code, replaced.stderr).toBe(0);
     const verify = (args: readonly string[] = []) =>
       runCli(['verify', join(dir, 'attestation.json'), ...args], { home: clientHome });
     const ok = await verify();
@@ -168,5 +174,12 @@ describe('aas approve / promote / export / verify', () => {
     const missing = await runCli(['verify', join(home, 'none.json')], { home });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot read .*none\.json \(ENOENT\)/);
+    // Some other JSON file: the wrong file, said before any key is looked for.
+    writeFileSync(join(home, 'other.json'), '{}');
+    const other = await runCli(['verify', join(home, 'other.json')], { home });
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain(
+      `error [INVALID_ARGUMENT]: ${join(home, 'other.json')}: FILE: this is not an attestation`,
+    );
   });
 });

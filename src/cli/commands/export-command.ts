@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AasError, type ExitCode } from '../../kernel/index.js';
@@ -48,94 +48,122 @@ export function registerExportCommands(
     .description("write a run's patch, summary, signed attestation, events and public key into DIR")
     .argument('<run>', 'run id')
     .argument('<dir>', 'directory to write into (created)')
+    .option('--force', 'replace an export already in DIR (its files are removed first)')
     .option('--json', 'machine-readable output')
-    .action(async (runId: string, dir: string, flags: { json?: boolean }, command: Command) => {
-      try {
-        if (!/^run_[0-9a-f]{24}$/.test(runId)) {
-          throw new AasError('INVALID_ARGUMENT', `"${runId}" is not a run id`, { field: 'RUN' });
-        }
-        const globals = command.optsWithGlobals<GlobalOptions>();
-        const server = serverClientFor(io, globals);
-        const bundle: ExportBundle = server
-          ? await (async () => {
-              const { run } = await server.getRun(runId);
-              const patch = await server.getPatch(runId);
-              const attestation = await server.attestation(runId).catch((thrown: unknown) => {
-                if (thrown instanceof AasError && thrown.code === 'NOT_FOUND') return null;
-                throw thrown;
-              });
-              const events: StoredEvent[] = [];
-              for (let after = 0; ; ) {
-                const page = await server.readEvents(run.sessionId, { after, limit: 1000 });
-                events.push(...page.items);
-                if (page.nextAfter === null || page.items.length === 0) break;
-                after = page.nextAfter;
-              }
-              const [key] = await server.publicKeys();
-              return {
-                runId,
-                patch,
-                summary: run.summary,
-                attestation,
-                events,
-                publicKeyPem: key?.publicKeyPem ?? '',
-              };
-            })()
-          : await withRuntime(
-              io,
-              globals,
-              async (runtime) => {
-                const run = await runtime.store.getRun(runId);
-                if (run === null)
-                  throw new AasError('NOT_FOUND', `no run ${runId}`, { field: 'RUN' });
-                if (run.patchSha256 === null) {
-                  throw new AasError('NOT_FOUND', `run ${runId} has no patch`, { field: 'RUN' });
-                }
-                const patchFile = join(runtime.config.paths.artifacts, `${run.patchSha256}.patch`);
-                const patch = await readFile(patchFile, 'utf8').catch(() => {
-                  throw new AasError('NOT_FOUND', `the patch of ${runId} is no longer stored`, {
-                    file: patchFile,
-                  });
+    .action(
+      async (
+        runId: string,
+        dir: string,
+        flags: { json?: boolean; force?: boolean },
+        command: Command,
+      ) => {
+        try {
+          if (!/^run_[0-9a-f]{24}$/.test(runId)) {
+            throw new AasError('INVALID_ARGUMENT', `"${runId}" is not a run id`, { field: 'RUN' });
+          }
+          const target = resolve(io.cwd, dir);
+          // An earlier export's files would sit beside this one's (an attestation of another
+          // run, say) and be verified together: refused, or removed with --force.
+          const earlier = Object.values(EXPORT_FILES).filter((name) =>
+            existsSync(join(target, name)),
+          );
+          if (earlier.length > 0 && flags.force !== true) {
+            throw new AasError(
+              'INVALID_ARGUMENT',
+              `${target} holds an export already (${earlier.join(', ')})`,
+              {
+                field: 'DIR',
+                hint: 'choose another directory, or pass --force to replace it',
+              },
+            );
+          }
+          const globals = command.optsWithGlobals<GlobalOptions>();
+          const server = serverClientFor(io, globals);
+          const bundle: ExportBundle = server
+            ? await (async () => {
+                const { run } = await server.getRun(runId);
+                const patch = await server.getPatch(runId);
+                const attestation = await server.attestation(runId).catch((thrown: unknown) => {
+                  if (thrown instanceof AasError && thrown.code === 'NOT_FOUND') return null;
+                  throw thrown;
                 });
-                const attestation = await runtime.promotion.service.attestationOf(runId);
-                const [key] = await runtime.promotion.service.publicKeys();
+                const events: StoredEvent[] = [];
+                for (let after = 0; ; ) {
+                  const page = await server.readEvents(run.sessionId, { after, limit: 1000 });
+                  events.push(...page.items);
+                  if (page.nextAfter === null || page.items.length === 0) break;
+                  after = page.nextAfter;
+                }
+                const [key] = await server.publicKeys();
                 return {
                   runId,
                   patch,
                   summary: run.summary,
-                  attestation: attestation?.bytes.toString('utf8') ?? null,
-                  events: await runtime.store.readEvents(run.sessionId),
+                  attestation,
+                  events,
                   publicKeyPem: key?.publicKeyPem ?? '',
                 };
-              },
-              { recover: false },
-            );
-        const target = resolve(io.cwd, dir);
-        await mkdir(target, { recursive: true });
-        const written: string[] = [];
-        const write = async (name: string, content: string) => {
-          await writeFile(join(target, name), content);
-          written.push(name);
-        };
-        await write(EXPORT_FILES.patch, bundle.patch);
-        await write(EXPORT_FILES.summary, `${JSON.stringify(bundle.summary, null, 2)}\n`);
-        if (bundle.attestation !== null) await write(EXPORT_FILES.attestation, bundle.attestation);
-        await write(
-          EXPORT_FILES.events,
-          bundle.events.map((e) => `${JSON.stringify(e)}\n`).join(''),
-        );
-        if (bundle.publicKeyPem !== '') await write(EXPORT_FILES.key, bundle.publicKeyPem);
-        if (flags.json) println(io.stdout, JSON.stringify({ dir: target, files: written }));
-        else {
-          println(io.stdout, `exported ${runId} to ${target}: ${written.join(', ')}`);
-          if (bundle.attestation === null) {
-            println(io.stdout, 'note: the run is not promoted, so there is no attestation yet');
+              })()
+            : await withRuntime(
+                io,
+                globals,
+                async (runtime) => {
+                  const run = await runtime.store.getRun(runId);
+                  if (run === null)
+                    throw new AasError('NOT_FOUND', `no run ${runId}`, { field: 'RUN' });
+                  if (run.patchSha256 === null) {
+                    throw new AasError('NOT_FOUND', `run ${runId} has no patch`, { field: 'RUN' });
+                  }
+                  const patchFile = join(
+                    runtime.config.paths.artifacts,
+                    `${run.patchSha256}.patch`,
+                  );
+                  const patch = await readFile(patchFile, 'utf8').catch(() => {
+                    throw new AasError('NOT_FOUND', `the patch of ${runId} is no longer stored`, {
+                      file: patchFile,
+                    });
+                  });
+                  const attestation = await runtime.promotion.service.attestationOf(runId);
+                  const [key] = await runtime.promotion.service.publicKeys();
+                  return {
+                    runId,
+                    patch,
+                    summary: run.summary,
+                    attestation: attestation?.bytes.toString('utf8') ?? null,
+                    events: await runtime.store.readEvents(run.sessionId),
+                    publicKeyPem: key?.publicKeyPem ?? '',
+                  };
+                },
+                { recover: false },
+              );
+          await mkdir(target, { recursive: true });
+          for (const name of earlier) await rm(join(target, name), { force: true });
+          const written: string[] = [];
+          const write = async (name: string, content: string) => {
+            await writeFile(join(target, name), content);
+            written.push(name);
+          };
+          await write(EXPORT_FILES.patch, bundle.patch);
+          await write(EXPORT_FILES.summary, `${JSON.stringify(bundle.summary, null, 2)}\n`);
+          if (bundle.attestation !== null)
+            await write(EXPORT_FILES.attestation, bundle.attestation);
+          await write(
+            EXPORT_FILES.events,
+            bundle.events.map((e) => `${JSON.stringify(e)}\n`).join(''),
+          );
+          if (bundle.publicKeyPem !== '') await write(EXPORT_FILES.key, bundle.publicKeyPem);
+          if (flags.json) println(io.stdout, JSON.stringify({ dir: target, files: written }));
+          else {
+            println(io.stdout, `exported ${runId} to ${target}: ${written.join(', ')}`);
+            if (bundle.attestation === null) {
+              println(io.stdout, 'note: the run is not promoted, so there is no attestation yet');
+            }
           }
+        } catch (thrown) {
+          setExit(reportError(io, thrown, flags.json === true));
         }
-      } catch (thrown) {
-        setExit(reportError(io, thrown, flags.json === true));
-      }
-    });
+      },
+    );
 
   program
     .command('verify')
@@ -170,6 +198,7 @@ export function registerExportCommands(
           const path = resolve(io.cwd, file);
           const beside = (name: string) => join(dirname(path), name);
           const envelope = parseJsonFile(await readInput(path, 'FILE'), path);
+          requireEnvelopeShape(envelope, path);
           const patchPath = flags.patch ? resolve(io.cwd, flags.patch) : beside(EXPORT_FILES.patch);
           const eventsPath = flags.events
             ? resolve(io.cwd, flags.events)
@@ -223,6 +252,32 @@ function parseJsonFile(bytes: Buffer, path: string): unknown {
       hint: 'pass the attestation.json that aas export wrote, or GET /runs/{id}/attestation',
     });
   }
+}
+
+/**
+ * A file that is not even shaped as a DSSE envelope is the wrong file, not a forged one: said
+ * before any key is looked for (whose absence would otherwise be the first complaint).
+ */
+function requireEnvelopeShape(value: unknown, path: string): void {
+  const envelope = value as { payloadType?: unknown; payload?: unknown; signatures?: unknown };
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof envelope.payloadType === 'string' &&
+    typeof envelope.payload === 'string' &&
+    Array.isArray(envelope.signatures)
+  ) {
+    return;
+  }
+  throw new AasError(
+    'INVALID_ARGUMENT',
+    'this is not an attestation: a DSSE envelope has payloadType, payload and signatures',
+    {
+      file: path,
+      field: 'FILE',
+      hint: 'pass the attestation.json that aas export wrote, or GET /runs/{id}/attestation',
+    },
+  );
 }
 
 function parseEvents(text: string, path: string): StoredEvent[] {
