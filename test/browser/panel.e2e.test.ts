@@ -30,7 +30,7 @@ let home: string;
 let repo: string;
 let remote: string;
 let remoteParent: string;
-const secrets = { alice: '', bob: '' };
+const secrets = { alice: '', bob: '', vera: '' };
 const foreignRequests: string[] = [];
 /** Uncaught exceptions and console errors other than failed HTTP requests the tests cause. */
 const pageErrors: string[] = [];
@@ -81,6 +81,7 @@ beforeAll(async () => {
   server = await startServerProcess({ home, token: newBootstrapToken() });
   secrets.alice = await issue('alice', 'admin');
   secrets.bob = await issue('bob', 'approver');
+  secrets.vera = await issue('vera', 'viewer');
   mkdirSync(SHOTS, { recursive: true });
   if (haveChromium) browser = await launchChromium();
 }, 60_000);
@@ -104,6 +105,8 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     await expect
       .poll(() => page.locator('#token-error').textContent())
       .toContain('does not accept this token');
+    // One message, the form's: not also the signed-in one about a token no longer accepted.
+    expect(await page.getByText('no longer accepts').count()).toBe(0);
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
     await page.context().close();
   });
@@ -177,6 +180,19 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     await page.context().close();
   });
 
+  it('offers a viewer neither New run nor the approval buttons', async () => {
+    const page = await newPage();
+    await signIn(page, secrets.vera);
+    await page.getByRole('heading', { name: 'Runs' }).waitFor();
+    expect(await page.getByRole('link', { name: 'New run' }).count()).toBe(0);
+    await page.goto(`${server.url}/panel/#/runs/${sessionId}/promotion`);
+    await page.getByText('Your role (viewer) cannot approve').waitFor();
+    expect(await page.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+    await page.goto(`${server.url}/panel/#/new`);
+    await page.getByText('Your role (viewer) cannot submit runs').waitFor();
+    await page.context().close();
+  });
+
   it('refuses the requester as approver, counts another approver, promotes to the bare remote', async () => {
     const asAlice = await newPage();
     await signIn(asAlice, secrets.alice);
@@ -192,6 +208,9 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     await asBob.getByLabel('Note (optional)').fill('Looks right.');
     await asBob.getByRole('button', { name: 'Approve' }).click();
     await asBob.locator('.approvals .counts').waitFor();
+    // Deciding again would change nothing: no buttons, but what counts already.
+    await asBob.getByText('You approved this patch').waitFor();
+    expect(await asBob.getByRole('button', { name: 'Approve' }).count()).toBe(0);
     await asBob.getByLabel('Promote as').selectOption('branch');
     await asBob.getByRole('button', { name: 'Promote' }).click();
     const branch = asBob.locator('.promoted-branch');

@@ -49,6 +49,11 @@ export type PromotionRecord = Json<'/api/v1/runs/{id}/promotion', 'get'>;
 export type Workers = Json<'/api/v1/workers', 'get'>;
 export type ScheduleList = Json<'/api/v1/schedules', 'get'>;
 export type Identity = Json<'/api/v1/whoami', 'get'>;
+
+/** Whether this identity's role may submit jobs (the server's role table: operator, admin). */
+export function canSubmit(identity: Identity): boolean {
+  return identity.role === 'operator' || identity.role === 'admin';
+}
 export type StoredEvent = Json<'/api/v1/sessions/{id}/events', 'get'>['items'][number];
 
 /** The server's error body: a code from its closed set, a message, and what to do. */

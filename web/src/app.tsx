@@ -1,5 +1,5 @@
-import { useCallback, useEffect, useState } from 'react';
-import { api, asApiError, type Identity, whenUnauthorized } from './api';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { api, asApiError, canSubmit, type Identity, whenUnauthorized } from './api';
 import { clearToken, readToken } from './auth';
 import { ApprovalsPage } from './pages/approvals-page';
 import { NewRunPage } from './pages/new-run-page';
@@ -21,9 +21,14 @@ export function App() {
     setNotice(message);
   }, []);
 
+  // A token refused while signed in signs out; one refused at sign-in is the form's to explain.
+  const signedIn = useRef(false);
+  signedIn.current = identity !== null;
   useEffect(
     () =>
-      whenUnauthorized(() => signOut('The server no longer accepts this token. Sign in again.')),
+      whenUnauthorized(() => {
+        if (signedIn.current) signOut('The server no longer accepts this token. Sign in again.');
+      }),
     [signOut],
   );
 
@@ -34,7 +39,10 @@ export function App() {
       .GET('/api/v1/whoami')
       .then(({ data, error, response }) => {
         if (data) setIdentity(data);
-        else if (response.status !== 401) setNotice(asApiError(error, response.status).message);
+        else if (response.status === 401) {
+          clearToken();
+          setNotice('The server no longer accepts this token. Sign in again.');
+        } else setNotice(asApiError(error, response.status).message);
       })
       .catch(() => setNotice('The server could not be reached.'))
       .finally(() => setChecking(false));
@@ -59,7 +67,9 @@ export function App() {
       target: href({ page: 'runs' }),
       active: route.page === 'runs' || route.page === 'run',
     },
-    { label: 'New run', target: href({ page: 'new' }), active: route.page === 'new' },
+    ...(canSubmit(identity)
+      ? [{ label: 'New run', target: href({ page: 'new' }), active: route.page === 'new' }]
+      : []),
     { label: 'Approvals', target: href({ page: 'approvals' }), active: route.page === 'approvals' },
     {
       label: 'Workers & schedules',
@@ -88,8 +98,15 @@ export function App() {
         </button>
       </header>
       <main>
-        {route.page === 'runs' && <RunsPage />}
-        {route.page === 'new' && <NewRunPage />}
+        {route.page === 'runs' && <RunsPage canSubmit={canSubmit(identity)} />}
+        {route.page === 'new' &&
+          (canSubmit(identity) ? (
+            <NewRunPage />
+          ) : (
+            <p className="notice" role="status">
+              Your role ({identity.role}) cannot submit runs; an operator or an admin can.
+            </p>
+          ))}
         {route.page === 'run' && (
           <RunPage
             key={route.sessionId}

@@ -15,19 +15,6 @@ export function age(iso: string, nowMs: number): string {
   return `${shortDuration(nowMs - Date.parse(iso))} ago`;
 }
 
-export const TERMINAL = new Set([
-  'ready_for_promotion',
-  'human_review',
-  'blocked',
-  'failed',
-  'cancelled',
-  'promoted',
-]);
-
-export function isTerminal(status: string): boolean {
-  return TERMINAL.has(status);
-}
-
 export function dollars(usd: number): string {
   return usd === 0 ? '$0' : `$${usd < 0.01 ? usd.toPrecision(2) : usd.toFixed(2)}`;
 }

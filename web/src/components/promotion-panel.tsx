@@ -114,6 +114,9 @@ export function PromotionPanel({
 
   const status = run.run.status;
   const requester = (run.run.jobSpec as { requestedBy?: string } | null)?.requestedBy;
+  const canApprove = identity.role === 'approver' || identity.role === 'admin';
+  // An approval of yours that counts already: deciding again would change nothing.
+  const mine = approvals?.items.find((item) => item.decidedBy === identity.name && item.counts);
   const checks =
     result?.checks ??
     (record?.detail as { checks?: PromotionResult['checks'] } | null)?.checks ??
@@ -161,7 +164,17 @@ export function PromotionPanel({
             )}
           </>
         )}
-        {PROMOTABLE.has(status) && (
+        {PROMOTABLE.has(status) && !canApprove && (
+          <p className="hint">
+            Your role ({identity.role}) cannot approve; an approver or an admin can.
+          </p>
+        )}
+        {PROMOTABLE.has(status) && canApprove && mine !== undefined && (
+          <p className="hint">
+            You approved this patch ({mine.id}); your approval counts until {mine.expiresAt}.
+          </p>
+        )}
+        {PROMOTABLE.has(status) && canApprove && mine === undefined && (
           <form className="decide" onSubmit={(event) => decide('approved', event)}>
             <label htmlFor="approval-note">Note (optional)</label>
             <textarea

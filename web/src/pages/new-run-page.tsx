@@ -71,6 +71,11 @@ export function NewRunPage() {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [failure, setFailure] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
+  /** A run queued with warnings (no worker can claim it now): shown before moving on. */
+  const [queued, setQueued] = useState<{
+    sessionId: string;
+    warnings: readonly { field: string; message: string; hint: string }[];
+  } | null>(null);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -101,7 +106,10 @@ export function NewRunPage() {
         body: body as never,
       });
       if (data) {
-        window.location.hash = href({ page: 'run', sessionId: data.sessionId, tab: 'timeline' });
+        if (data.warnings.length > 0)
+          setQueued({ sessionId: data.sessionId, warnings: data.warnings });
+        else
+          window.location.hash = href({ page: 'run', sessionId: data.sessionId, tab: 'timeline' });
         return;
       }
       const problem = asApiError(error, response.status);
@@ -155,6 +163,31 @@ export function NewRunPage() {
       </div>
     );
   };
+
+  if (queued !== null) {
+    return (
+      <section className="narrow">
+        <h1>New run</h1>
+        <div className="notice" role="status">
+          <p>The run is queued, but it may wait:</p>
+          <ul>
+            {queued.warnings.map((warning) => (
+              <li key={warning.field + warning.message}>
+                <strong>{warning.field}</strong>: {warning.message}
+                <p className="hint">{warning.hint}</p>
+              </li>
+            ))}
+          </ul>
+          <a
+            className="button"
+            href={href({ page: 'run', sessionId: queued.sessionId, tab: 'timeline' })}
+          >
+            Open the run
+          </a>
+        </div>
+      </section>
+    );
+  }
 
   return (
     <section className="narrow">

@@ -3,7 +3,7 @@ import { type ApiError, api, asApiError, type RunStatus, type SessionItem } from
 import { ErrorBox } from '../components/error-box';
 import { LiveBadge } from '../components/live-badge';
 import { StatusBadge } from '../components/status-badge';
-import { age, isTerminal, shortDuration } from '../format';
+import { age } from '../format';
 import { href } from '../router';
 import { type StreamState, streamEvents } from '../sse';
 import { useNow } from '../use-now';
@@ -28,24 +28,11 @@ interface Filters {
   readonly requester: string;
 }
 
-/**
- * How long the run took, or has taken so far. After a decision (approval, promotion) the
- * session's updatedAt moves on, so those states show no figure here; the run page has it.
- */
-function durationOf(item: SessionItem, now: number): string {
-  if (item.status === 'queued') return 'queued';
-  if (item.status === 'running') return shortDuration(now - Date.parse(item.createdAt));
-  if (isTerminal(item.status) && item.status !== 'promoted') {
-    return shortDuration(Date.parse(item.updatedAt) - Date.parse(item.createdAt));
-  }
-  return '—';
-}
-
 const NO_FILTERS: Filters = { q: '', status: '', agent: '', requester: '' };
 const PAGE_SIZE = 50;
 
 /** The run list: filters, search, cursor paging, and live updates from the server's feed. */
-export function RunsPage() {
+export function RunsPage({ canSubmit }: { readonly canSubmit: boolean }) {
   const [draft, setDraft] = useState<Filters>(NO_FILTERS);
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
   const [items, setItems] = useState<SessionItem[] | null>(null);
@@ -201,9 +188,11 @@ export function RunsPage() {
       <div className="page-head">
         <h1>Runs</h1>
         <LiveBadge state={live} />
-        <a className="button" href={href({ page: 'new' })}>
-          New run
-        </a>
+        {canSubmit && (
+          <a className="button" href={href({ page: 'new' })}>
+            New run
+          </a>
+        )}
       </div>
       <form className="filters" onSubmit={applyFilters} aria-label="Filter runs">
         <input
@@ -267,7 +256,7 @@ export function RunsPage() {
               <th className="wide">Repository</th>
               <th className="narrow-hide">Requester</th>
               <th>Age</th>
-              <th className="narrow-hide">Duration</th>
+              <th className="narrow-hide">Last change</th>
               <th className="narrow-hide">Decision</th>
             </tr>
           </thead>
@@ -282,7 +271,7 @@ export function RunsPage() {
                     {item.task}
                   </a>
                   <span className="narrow-show hint">
-                    {item.agent} · {item.requestedBy} · {durationOf(item, now)}
+                    {item.agent} · {item.requestedBy} · changed {age(item.updatedAt, now)}
                     {item.reasonCode ? ` · ${item.reasonCode}` : ''}
                   </span>
                 </td>
@@ -290,7 +279,9 @@ export function RunsPage() {
                 <td className="wide mono">{item.repo}</td>
                 <td className="narrow-hide">{item.requestedBy}</td>
                 <td title={item.createdAt}>{age(item.createdAt, now)}</td>
-                <td className="narrow-hide">{durationOf(item, now)}</td>
+                <td className="narrow-hide" title={item.updatedAt}>
+                  {age(item.updatedAt, now)}
+                </td>
                 <td className="mono narrow-hide">{item.reasonCode ?? '—'}</td>
               </tr>
             ))}
