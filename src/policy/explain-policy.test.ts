@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describePolicyForAgent } from './describe-policy-for-agent.js';
+import type { NamedLayer } from './effective-policy.js';
 import { explainPolicy } from './explain-policy.js';
 import { formatExplanation } from './format-explanation.js';
 import { mergePolicy } from './merge-policy.js';
@@ -152,5 +153,38 @@ describe('describePolicyForAgent', () => {
     expect(describePolicyForAgent(policy)).toContain(
       'at most 100000 model input tokens, at most 9000 model output tokens',
     );
+  });
+});
+
+describe('what a repository or job asked for and did not get', () => {
+  it('names each request the operator did not grant, and nothing the operator granted', () => {
+    const layers = [
+      {
+        name: 'job',
+        source: 'job.yaml',
+        layer: {
+          sandbox: 'off',
+          network: 'full',
+          env: { allow: ['CI', 'MY_SECRET'] },
+          promotion: { approvals: 0 },
+        },
+      },
+      { name: 'server', source: 'server.yaml', layer: { env: { allow: ['CI'] } } },
+    ] as const satisfies readonly NamedLayer[];
+    const explanation = explainPolicy(mergePolicy(layers), [], layers);
+    expect(explanation.notGranted).toEqual([
+      expect.objectContaining({ layer: 'job', field: 'sandbox', asked: 'off' }),
+      expect.objectContaining({ layer: 'job', field: 'network', asked: 'full' }),
+      expect.objectContaining({ layer: 'job', field: 'env.allow', asked: 'MY_SECRET' }),
+      expect.objectContaining({ layer: 'job', field: 'promotion.approvals', asked: '0' }),
+    ]);
+    expect(formatExplanation(explanation)).toContain(
+      'Asked for and not granted:\n  sandbox  off  (layer job: only the operator grants this',
+    );
+    const granted = [
+      { name: 'server', source: 's', layer: { sandbox: 'off', network: 'full' } },
+      { name: 'job', source: 'j', layer: { sandbox: 'off', network: { allow: ['a.example'] } } },
+    ] as const satisfies readonly NamedLayer[];
+    expect(explainPolicy(mergePolicy(granted), [], granted).notGranted).toEqual([]);
   });
 });

@@ -1,7 +1,13 @@
 import { assertNever } from '../kernel/index.js';
 import { decidePath, type PathDecision, runtimeRule } from './decide-path.js';
-import { type EffectivePolicy, POLICY_FIELDS, type PolicyField } from './effective-policy.js';
+import {
+  type EffectivePolicy,
+  type NamedLayer,
+  POLICY_FIELDS,
+  type PolicyField,
+} from './effective-policy.js';
 import { byLayer, formatBytes } from './format-values.js';
+import { type NotGranted, notGranted } from './not-granted.js';
 
 export interface ExplainedValue {
   readonly field: PolicyField;
@@ -29,6 +35,8 @@ export interface PolicyExplanation {
   readonly layers: readonly { readonly name: string; readonly source: string }[];
   readonly values: readonly ExplainedValue[];
   readonly paths: readonly ExplainedPath[];
+  /** What a repository's or job's layer asked for and did not get (given the layers). */
+  readonly notGranted: readonly NotGranted[];
 }
 
 function describeValue(
@@ -166,8 +174,10 @@ function explainPath(policy: EffectivePolicy, path: string): ExplainedPath {
 export function explainPolicy(
   policy: EffectivePolicy,
   paths: readonly string[],
+  layers: readonly NamedLayer[] = [],
 ): PolicyExplanation {
   return {
+    notGranted: notGranted(layers, policy),
     layers: policy.layers.map(({ name, source }) => ({ name, source })),
     values: POLICY_FIELDS.map((field) => ({
       field,

@@ -43,6 +43,12 @@ export function formatExplanation(explanation: PolicyExplanation): string {
     const by = value.decidedBy.length === 0 ? 'default' : value.decidedBy.join(', ');
     lines.push(`  ${value.field.padEnd(fieldWidth)}  ${value.display}  (${by})`);
   }
+  if (explanation.notGranted.length > 0) {
+    lines.push('', 'Asked for and not granted:');
+    for (const entry of explanation.notGranted) {
+      lines.push(`  ${entry.field}  ${entry.asked}  (layer ${entry.layer}: ${entry.why})`);
+    }
+  }
   if (explanation.paths.length > 0) {
     lines.push('', 'Paths:');
     for (const entry of explanation.paths) lines.push(`  ${pathLine(entry)}`);

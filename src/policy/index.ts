@@ -24,6 +24,7 @@ export { FLOOR_LAYER } from './floor-layer.js';
 export { formatExplanation } from './format-explanation.js';
 export { mergePolicy } from './merge-policy.js';
 export { type NormalisedPath, normaliseRepoPath } from './normalise-repo-path.js';
+export { type NotGranted, notGranted } from './not-granted.js';
 export { parsePolicyLayer, validatePolicyLayer } from './parse-policy-layer.js';
 export { POLICY_DEFAULTS } from './policy-defaults.js';
 export {

@@ -80,7 +80,7 @@ export function registerPolicyCommand(
               job?.layer ?? null,
               flags.policy ? await readPolicyLayerFile(resolve(io.cwd, flags.policy), 'job') : null,
             ].filter((layer): layer is NamedLayer => layer !== null);
-            return explainPolicy(mergePolicy(layers), paths);
+            return explainPolicy(mergePolicy(layers), paths, layers);
           },
         );
         println(
