@@ -4,7 +4,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AasError } from '../../src/kernel/index.js';
 import {
   ANY_REPO_URL,
   cachedBaseCommits,
@@ -13,6 +12,7 @@ import {
   hasCachedCommit,
   isRepoUrl,
 } from '../../src/workspaces/index.js';
+import { refusal } from '../helpers/refusal.js';
 import {
   commitAll,
   createTempRepo,
@@ -45,15 +45,6 @@ describe('repository URLs', () => {
     const out = git(repoPath, ['count-objects', '-v']);
     const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(out)?.[1]);
     return field('count') + field('in-pack');
-  }
-
-  async function refusal(promise: Promise<unknown>): Promise<AasError> {
-    const error = await promise.then(
-      () => null,
-      (thrown: unknown) => thrown,
-    );
-    expect(error).toBeInstanceOf(AasError);
-    return error as AasError;
   }
 
   it('tells URLs from paths', () => {

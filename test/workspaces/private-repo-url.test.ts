@@ -1,13 +1,13 @@
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AasError } from '../../src/kernel/index.js';
 import {
   checkGitCredentialsFile,
   fetchRepoUrl,
   type RepoUrlRule,
 } from '../../src/workspaces/index.js';
 import { type GitHttpServer, startGitHttpServer } from '../helpers/git-http-server.js';
+import { refusal } from '../helpers/refusal.js';
 import { createTempRepo, git, headCommit, makeTempDir, removeDir } from '../helpers/temp-repo.js';
 
 /**
@@ -53,15 +53,6 @@ describe('private repository URLs', () => {
     } finally {
       removeDir(cacheDir);
     }
-  }
-
-  async function refusal(promise: Promise<unknown>): Promise<AasError> {
-    const error = await promise.then(
-      () => null,
-      (thrown: unknown) => thrown,
-    );
-    expect(error).toBeInstanceOf(AasError);
-    return error as AasError;
   }
 
   it('is fetched with the credentials listed for it, and the file is left as it was', async () => {
