@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runGates } from '../gates/index.js';
+import { isAasError } from '../kernel/index.js';
 import {
   agentPolicyLayer,
   FLOOR_LAYER,
@@ -64,7 +65,20 @@ export async function revalidatePatch(
       job.policy ? { name: 'job', source: 'job', layer: job.policy } : null,
     ].filter((layer): layer is NamedLayer => layer !== null),
   );
-  const sandbox = await selectSandbox(policy.sandbox, deps.sandboxes);
+  // The job's validators run here, on the control plane, which holds the installation's
+  // secrets (its environment, database, keys): unconfined only where the operator said `off`,
+  // never by a `preferred` that found no sandbox.
+  let sandbox: Awaited<ReturnType<typeof selectSandbox>>;
+  try {
+    sandbox = await selectSandbox(policy.sandbox === 'off' ? 'off' : 'required', deps.sandboxes);
+  } catch (thrown) {
+    if (!isAasError(thrown) || thrown.code !== 'SANDBOX_UNAVAILABLE') throw thrown;
+    return {
+      ok: false,
+      detail: `validating again on this host needs a sandbox: ${thrown.message}`,
+      gates: [],
+    };
+  }
   const root = join(deps.paths.runs, input.runId, `revalidation-${input.newBase.slice(0, 12)}`);
   await rm(root, { recursive: true, force: true });
   const attemptDir = join(root, 'attempt');

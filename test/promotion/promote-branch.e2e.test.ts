@@ -444,4 +444,41 @@ describe('promotion to a branch', () => {
     expect(await codeOf(promote(runId))).toBe('BRANCH_EXISTS');
     expect(fixture.remoteBranches()[branch]).toBe(before);
   });
+
+  it('never validates again unconfined on a host without a sandbox, unless the operator said off', async () => {
+    // This host has no bubblewrap: the run itself degrades (`preferred`), with a warning.
+    const bare = await createPromotionFixture({ env: { AAS_BWRAP: '/nonexistent/bwrap' } });
+    try {
+      const { runId, status } = await bare.runJob(FIX, {
+        promotion: { mode: 'branch', targetBranch: 'main' },
+        validators: [{ name: 'answer', command: "grep -q 'answer = 42' src/app.js" }],
+      });
+      expect(status).toBe('ready_for_promotion');
+      await recordDecision(bare.runtime.promotion.approvals, {
+        runId,
+        decider: { name: 'bob', tokenId: null },
+        decision: 'approved',
+        note: null,
+      });
+      writeFileSync(join(bare.repo, 'NOTES.md'), 'notes\n');
+      commitAll(bare.repo, 'notes');
+      git(bare.repo, ['push', '-q', 'origin', 'main']);
+      const refused = await promoteRun(bare.runtime.promotion.promotion, {
+        runId,
+        by: 'alice',
+      }).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(refused).toMatchObject({ code: 'BASE_MOVED' });
+      const checks = (refused as { details: { checks: { name: string; detail: string }[] } })
+        .details.checks;
+      expect(checks.find((check) => check.name === 'base')?.detail).toContain(
+        'validating again on this host needs a sandbox',
+      );
+      expect(Object.keys(bare.remoteBranches())).toEqual(['main']);
+    } finally {
+      await bare.cleanup();
+    }
+  });
 });
