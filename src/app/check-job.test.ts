@@ -43,6 +43,7 @@ describe('checkSubmittable', () => {
       { agent: 'command' },
       { agent: 'command', agentInput: { command: '  ' } },
       { agent: 'mock', fallbackAgents: ['command'] },
+      { agent: 'command', agentInput: { command: 'echo \0' } },
     ]) {
       const job = parseJobSpec({ task: 't', repo: dir, ...fields });
       await expect(checkSubmittable(deps, job, rule)).rejects.toMatchObject({

@@ -89,11 +89,14 @@ export async function recordDecision(
       },
     );
   }
+  // An approval that expired no longer stands: its approver may approve the same patch again.
+  const nowIso = deps.clock.nowIso();
   const standing = (await deps.store.listApprovals({ runId: run.id })).find(
     (approval) =>
       approval.decidedBy === input.decider.name &&
       approval.voidedAt === null &&
-      approval.patchSha256 === run.patchSha256,
+      approval.patchSha256 === run.patchSha256 &&
+      (approval.decision === 'rejected' || approval.expiresAt > nowIso),
   );
   if (standing !== undefined) {
     throw new AasError(

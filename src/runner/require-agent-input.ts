@@ -11,6 +11,11 @@ export function requireAgentInput(manifest: AgentManifest, job: JobSpec): void {
   const input = job.agentInput;
   const command =
     typeof input === 'object' && input !== null && 'command' in input ? input.command : undefined;
+  if (typeof command === 'string' && command.includes('\0')) {
+    throw new AasError('JOB_INVALID', 'a command cannot hold a NUL character', {
+      field: 'agentInput.command',
+    });
+  }
   if (typeof command !== 'string' || command.trim() === '') {
     throw new AasError(
       'JOB_INVALID',

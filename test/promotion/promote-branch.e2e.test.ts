@@ -338,6 +338,25 @@ describe('promotion to a branch', () => {
     ]);
   });
 
+  it('an approver whose approval expired may approve the same patch again; a standing one may not', async () => {
+    const { runId } = await fixture.runJob(FIX, {
+      promotion: { mode: 'branch', targetBranch: 'main' },
+    });
+    await approve(runId, 'bob');
+    expect(await codeOf(approve(runId, 'bob'))).toBe('CONFLICT');
+    const db = new Database(join(fixture.home, 'aas.db'));
+    try {
+      db.prepare(
+        "update approvals set expires_at = '2000-01-01T00:00:00.000Z' where run_id = ?",
+      ).run(runId);
+    } finally {
+      db.close();
+    }
+    expect(await codeOf(promote(runId))).toBe('APPROVAL_REQUIRED');
+    await approve(runId, 'bob');
+    expect((await promote(runId)).status).toBe('promoted');
+  });
+
   it('a promotion stopped after its commit finishes later even if its approvals expired meanwhile', async () => {
     const { runId } = await fixture.runJob(FIX, {
       promotion: { mode: 'branch', targetBranch: 'main' },
