@@ -186,5 +186,12 @@ describe('what a repository or job asked for and did not get', () => {
       { name: 'job', source: 'j', layer: { sandbox: 'off', network: { allow: ['a.example'] } } },
     ] as const satisfies readonly NamedLayer[];
     expect(explainPolicy(mergePolicy(granted), [], granted).notGranted).toEqual([]);
+    // Lost to the operator's stricter value, or above the default: not a grant withheld.
+    const lost = [
+      { name: 'server', source: 's', layer: { sandbox: 'required' } },
+      { name: 'repo', source: 'r', layer: { promotion: { approvals: 3 } } },
+      { name: 'job', source: 'j', layer: { sandbox: 'off', promotion: { approvals: 2 } } },
+    ] as const satisfies readonly NamedLayer[];
+    expect(explainPolicy(mergePolicy(lost), [], lost).notGranted).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import type { EffectivePolicy, NamedLayer } from './effective-policy.js';
 import { grantsAccess } from './merge-policy.js';
+import { POLICY_DEFAULTS } from './policy-defaults.js';
 
 /** Something a repository's or job's layer asked for that the merged policy does not give. */
 export interface NotGranted {
@@ -16,15 +17,21 @@ export interface NotGranted {
  */
 export function notGranted(layers: readonly NamedLayer[], policy: EffectivePolicy): NotGranted[] {
   const found: NotGranted[] = [];
+  // Where the operator set a field, a repository's or job's value merely lost the merge (deny
+  // wins) and the explanation's values say so; only the defaults' bound is a grant withheld.
+  const operatorSet = (pick: (layer: NamedLayer['layer']) => unknown) =>
+    layers.some((entry) => grantsAccess(entry.name) && pick(entry.layer) !== undefined);
+  const sandboxBound = !operatorSet((layer) => layer.sandbox);
+  const networkBound = !operatorSet((layer) => layer.network);
   const operator =
     'only the operator grants this (the server layer, AAS_POLICY, or an installed agent manifest)';
   for (const { name, layer } of layers) {
     if (grantsAccess(name)) continue;
-    if (layer.sandbox === 'off' && policy.sandbox !== 'off') {
+    if (sandboxBound && layer.sandbox === 'off' && policy.sandbox !== 'off') {
       found.push({ layer: name, field: 'sandbox', asked: 'off', why: operator });
     }
     const network = layer.network;
-    if (network !== undefined && network !== 'disabled' && policy.network.mode === 'disabled') {
+    if (networkBound && network !== undefined && network !== 'disabled') {
       const asked = network === 'full' ? 'full' : `allow ${network.allow.join(', ')}`;
       found.push({ layer: name, field: 'network', asked, why: operator });
     }
@@ -35,7 +42,7 @@ export function notGranted(layers: readonly NamedLayer[], policy: EffectivePolic
       found.push({ layer: name, field: 'env.allow', asked: missing.join(', '), why: operator });
     }
     const approvals = layer.promotion?.approvals;
-    if (approvals !== undefined && approvals < policy.promotion.approvals) {
+    if (approvals !== undefined && approvals < POLICY_DEFAULTS.approvals) {
       found.push({
         layer: name,
         field: 'promotion.approvals',

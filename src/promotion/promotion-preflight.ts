@@ -157,7 +157,7 @@ export async function runPreflight(
         hint: 'promote with --mode patch and apply the patch where the repository is checked out',
       }),
     );
-    checks.push({ name: 'mode', ok: false, detail: describeMode(mode, fallbacks) });
+    checks.push(modeCheck(mode, fallbacks, failure));
     return outcome();
   }
 
@@ -191,6 +191,7 @@ export async function runPreflight(
         hint: 'promotion pushes to local paths, file:// and https:// remotes; set AAS_PROMOTION_REMOTE to one of those, or promote with --mode patch',
       }),
     );
+    checks.push(modeCheck(mode, fallbacks, failure));
     return outcome({ remote: url });
   }
   const branch = branchNameOf(deps.settings.branchPrefix, context.session.id);
@@ -198,6 +199,7 @@ export async function runPreflight(
   if (branch === input.targetBranch || protectedHit) {
     const detail = `the promotion branch ${branch} is ${protectedHit ? 'protected by the policy' : 'the target branch itself'}`;
     fail({ name: 'target.branch', ok: false, detail }, new AasError('PREFLIGHT_FAILED', detail));
+    checks.push(modeCheck(mode, fallbacks, failure));
     return outcome({ remote: url });
   }
   const authed = { ...git, httpEnv: deps.httpEnvFor(url) };
@@ -212,6 +214,7 @@ export async function runPreflight(
         hint: 'name an existing branch in the job, or push it first',
       }),
     );
+    checks.push(modeCheck(mode, fallbacks, failure));
     return outcome({ remote: url });
   }
   pass(

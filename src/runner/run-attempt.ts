@@ -209,7 +209,12 @@ async function agentAndGates(
   const agentNetwork = new NetworkRecorder(runId, attempt, 'agent', (event) => batcher.push(event));
   const aep = attemptPaths(attemptDir);
   const limits = resourceLimitsFor(policy, workspace, aep.runDir);
-  const hiddenPaths = [deps.paths.home, input.git.repoRoot];
+  const hiddenPaths = [
+    deps.paths.home,
+    input.git.repoRoot,
+    // A manifest's readOnlyPaths must not reach the host's git credentials either.
+    ...(deps.repoUrls.credentialsFile === undefined ? [] : [deps.repoUrls.credentialsFile]),
+  ];
   const budgets = new BudgetWatch(
     deps,
     {
