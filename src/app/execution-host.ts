@@ -1,6 +1,6 @@
 import type { AasConfig } from '../config/index.js';
 import { type AgentRegistry, builtinManifests, createAgentRegistry } from '../drivers/index.js';
-import type { Clock } from '../kernel/index.js';
+import { AasError, type Clock } from '../kernel/index.js';
 import { type NamedLayer, readPolicyLayerFile } from '../policy/index.js';
 import type { RunnerDeps } from '../runner/index.js';
 import {
@@ -8,7 +8,7 @@ import {
   createPlainBackend,
   type SandboxBackend,
 } from '../sandbox/index.js';
-import { checkGitCredentialsFile } from '../workspaces/index.js';
+import { checkGitCredentialsFile, trackedFilesUnder } from '../workspaces/index.js';
 import { findAgentClis } from './find-agent-clis.js';
 import { loadModelPrices } from './load-model-prices.js';
 
@@ -39,6 +39,7 @@ export async function createExecutionHost(
   const serverPolicy = config.serverPolicyFile
     ? await readPolicyLayerFile(config.serverPolicyFile, 'server')
     : null;
+  await refuseCommittedHome(config);
   // Likewise credentials that are named but unusable: a private repository's fetch would fail.
   if (config.repoUrls.credentialsFile !== undefined) {
     await checkGitCredentialsFile(config.repoUrls.credentialsFile);
@@ -76,4 +77,26 @@ export async function createExecutionHost(
     createPlainBackend({ clock }),
   ];
   return { registry, sandboxes, models, serverPolicy };
+}
+
+/**
+ * The default home, `./.aas`, sits inside the checkout AAS runs from, where `.aas/policy.yaml`
+ * is the repository's own policy layer. Anything else a repository commits there would be taken
+ * for this installation's: agent manifests (whose policy layers grant network, host variables
+ * or the sandbox off), signing keys, a database. A cloned repository must not supply those, so
+ * a default home holding such committed files is refused.
+ */
+async function refuseCommittedHome(config: AasConfig): Promise<void> {
+  if (!config.homeByDefault) return;
+  const committed = (await trackedFilesUnder(config.home)).filter((path) => path !== 'policy.yaml');
+  if (committed.length === 0) return;
+  const shown = committed.slice(0, 3).join(', ') + (committed.length > 3 ? ', …' : '');
+  throw new AasError(
+    'CONFIG_INVALID',
+    `the data directory ${config.home} holds files the repository commits (${shown}): AAS takes no agents, keys or database from a repository`,
+    {
+      field: 'AAS_HOME',
+      hint: 'set AAS_HOME (or --home) to a directory outside the checkout; only .aas/policy.yaml belongs to the repository',
+    },
+  );
 }

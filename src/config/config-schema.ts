@@ -253,6 +253,8 @@ const ConfigSchema = z
 /** The validated configuration every context receives, instead of reading the environment. */
 export interface AasConfig {
   readonly home: string;
+  /** The home is `./.aas` because nothing named one (neither --home nor AAS_HOME). */
+  readonly homeByDefault: boolean;
   readonly databaseUrl?: string;
   readonly logLevel: LogLevel;
   readonly agentsDirs: readonly string[];
@@ -492,6 +494,7 @@ export function parseConfig(sources: ConfigSources): AasConfig {
   const config = parsed.data;
   return {
     home: config.home,
+    homeByDefault: overrides.home === undefined && nonEmpty(env.AAS_HOME) === undefined,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
     logLevel: config.logLevel,
     agentsDirs: [resolve(config.home, 'agents'), ...config.agentsDirs],

@@ -63,6 +63,7 @@ export {
 } from './repo-url-rule.js';
 export { type ResolveBaseOptions, resolveBase } from './resolve-base.js';
 export { type GitInvocation, type GitResult, runGit } from './run-git.js';
+export { trackedFilesUnder } from './tracked-files-under.js';
 export type {
   BaseResolution,
   DroppedPath,

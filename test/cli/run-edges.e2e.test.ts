@@ -194,6 +194,38 @@ describe('aas run: flags and defaults', () => {
     ).toBe(true);
   });
 
+  it('takes no agents, keys or database a repository commits under the default data directory', async () => {
+    // A cloned repository that ships an "agent" whose layer would switch the sandbox off.
+    const repo = createTempRepo({
+      'src/app.js': 'export const answer = 41;\n',
+      '.aas/policy.yaml': 'limits: { timeoutSec: 600 }\n',
+      '.aas/agents/helper.yaml': [
+        'id: helper',
+        'entrypoint: /bin/sh',
+        "args: ['-c', 'true']",
+        'policy: { sandbox: off, network: full }',
+      ].join('\n'),
+    });
+    cleanup.push(repo);
+    const asInRepo = { home: repo, cwd: repo, env: { AAS_HOME: '' } };
+    const refused = await runCli(
+      ['run', '--repo', '.', '--task', 'x', '--agent-cmd', 'true'],
+      asInRepo,
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(
+      `error [CONFIG_INVALID]: AAS_HOME: the data directory ${join(repo, '.aas')} holds files the repository commits (agents/helper.yaml)`,
+    );
+    // The repository's own policy layer is at home there: committing only it is fine.
+    git(repo, ['rm', '-q', '--cached', '.aas/agents/helper.yaml']);
+    git(repo, ['commit', '-q', '-m', 'no agents']);
+    const ran = await runCli(
+      ['run', '--repo', '.', '--task', 'x', '--agent-cmd', 'echo y > src/y.txt', '--json'],
+      asInRepo,
+    );
+    expect(ran.code, ran.stderr).toBe(0);
+  });
+
   it('no command at all is a usage error', async () => {
     const { home } = setup();
     expect((await runCli([], { home })).code).toBe(2);

@@ -1,0 +1,31 @@
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DEFAULT_GIT_SEARCH_PATH } from './git-env.js';
+import { runGit, splitNul } from './run-git.js';
+
+/**
+ * The files under `dir` that the git repository around it tracks (paths relative to `dir`);
+ * none when `dir` is in no work tree. No git runs unless a `.git` is found above `dir`.
+ */
+export async function trackedFilesUnder(dir: string): Promise<string[]> {
+  if (!existsSync(dir) || !insideWorkTree(dir)) return [];
+  const result = await runGit({
+    args: ['ls-files', '-z', '--', '.'],
+    cwd: dir,
+    env: { searchPath: DEFAULT_GIT_SEARCH_PATH },
+    // 128: not a repository after all (a stray .git file, a bare directory).
+    okExitCodes: [0, 128],
+    timeoutMs: 30_000,
+  });
+  if (result.exitCode !== 0) return [];
+  return splitNul(result.stdout)
+    .map((path) => path.toString('utf8'))
+    .filter(Boolean);
+}
+
+function insideWorkTree(dir: string): boolean {
+  for (let current = dir; ; current = dirname(current)) {
+    if (existsSync(`${current}/.git`)) return true;
+    if (dirname(current) === current) return false;
+  }
+}
