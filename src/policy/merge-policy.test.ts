@@ -478,6 +478,20 @@ describe('mergePolicy: only the operator grants access beyond the defaults', () 
     ]);
   });
 
+  it('keeps distinct approvers unless the server layer waives them', () => {
+    const waivedBy = (...layers: NamedLayer[]) =>
+      mergePolicy(layers).promotion.requireDistinctApprover;
+    expect(waivedBy(job({ promotion: { requireDistinctApprover: false } }))).toBe(true);
+    expect(waivedBy(repo({ promotion: { requireDistinctApprover: false } }))).toBe(true);
+    expect(waivedBy(server({ promotion: { requireDistinctApprover: false } }))).toBe(false);
+    expect(
+      waivedBy(
+        server({ promotion: { requireDistinctApprover: false } }),
+        job({ promotion: { requireDistinctApprover: true } }),
+      ),
+    ).toBe(true);
+  });
+
   it('passes no host variable the operator did not list, whatever the job lists', () => {
     const alone = mergePolicy([job({ env: { allow: ['MY_SECRET', 'HOME'] } })]);
     expect(alone.envAllow).toEqual([]);

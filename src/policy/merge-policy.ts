@@ -293,11 +293,12 @@ export function mergePolicy(layers: readonly NamedLayer[]): EffectivePolicy {
       .filter((entry) => entry.value === approvalValue)
       .map((entry) => entry.name),
   };
+  // Like the number of approvals: only the server layer may waive the default.
   const distinctSet = setting(checked, (layer) => layer.promotion?.requireDistinctApprover);
-  const requireDistinctApprover =
-    distinctSet.length === 0
-      ? POLICY_DEFAULTS.requireDistinctApprover
-      : distinctSet.some((entry) => entry.value);
+  const distinctEntries = distinctSet.some((entry) => entry.name === 'server')
+    ? distinctSet
+    : [{ name: DEFAULTS_NAME, value: POLICY_DEFAULTS.requireDistinctApprover }, ...distinctSet];
+  const requireDistinctApprover = distinctEntries.some((entry) => entry.value);
   const distinctBy = distinctSet
     .filter((entry) => entry.value === requireDistinctApprover)
     .map((entry) => entry.name);
