@@ -125,6 +125,16 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     await page.getByRole('button', { name: 'Submit run' }).click();
     await expect.poll(() => page.locator('#field-repo-error').textContent()).toContain('absolute');
     await page.getByLabel('Repository').fill(repo);
+    // A validator, and a retry budget the server bounds: checked before anything is sent.
+    await page.getByLabel('Validators').fill('grep -q hello hello.txt');
+    await page.getByLabel('Retries').fill('11');
+    await page.getByRole('button', { name: 'Submit run' }).click();
+    await expect
+      .poll(() => page.locator('#field-retries-error').textContent())
+      .toContain('0 to 10');
+    await page.getByLabel('Retries').fill('1');
+    await page.getByLabel('Promote as').selectOption('branch');
+    await page.getByLabel('Target branch').fill('main');
     await page.screenshot({ path: join(SHOTS, 'new-run.png') });
     await page.getByRole('button', { name: 'Submit run' }).click();
     await page.waitForURL(/#\/runs\/ses_[0-9a-f]{24}\/timeline$/);
@@ -173,6 +183,8 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     await page.getByRole('tab', { name: 'Gates' }).click();
     await page.locator('table.gates tbody tr').nth(4).waitFor();
     expect(await page.locator('table.gates').textContent()).toContain('patch.applies');
+    // The validator the form added ran on the patched workspace.
+    expect(await page.locator('table.gates').textContent()).toContain('grep -q hello hello.txt');
 
     await page.getByRole('tab', { name: 'Logs' }).click();
     await page.getByLabel('Log', { exact: true }).waitFor();

@@ -11,7 +11,14 @@ interface Draft {
   labels: string;
   agentInput: string;
   policy: string;
+  /** One validator command per line. */
+  validators: string;
+  retries: string;
+  promotionMode: string;
+  targetBranch: string;
 }
+
+const PROMOTION_MODES = ['patch', 'branch', 'draft_pr'] as const;
 
 type Field = keyof Draft;
 type FieldErrors = Partial<Record<Field, string>>;
@@ -42,13 +49,39 @@ function check(draft: Draft): { errors: FieldErrors; agentInput?: unknown; polic
   };
   const agentInput = parse('agentInput', draft.agentInput);
   const policy = parse('policy', draft.policy);
+  const retries = draft.retries.trim();
+  if (retries !== '' && !/^(10|[0-9])$/.test(retries)) {
+    errors.retries = 'A whole number from 0 to 10.';
+  }
   return { errors, agentInput, policy };
+}
+
+/** The validators' commands, one per non-empty line. */
+function validatorsOf(text: string): { command: string }[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((command) => ({ command }));
 }
 
 /** Which form field a server error names (`details.field` such as `agentInput.mock.edits`). */
 function fieldOf(error: ApiError): Field | null {
   const first = String(error.details.field ?? '').split(/[.[]/)[0] ?? '';
-  const fields: Field[] = ['task', 'repo', 'agent', 'baseRef', 'labels', 'agentInput', 'policy'];
+  if (first === 'promotion') {
+    return String(error.details.field).includes('targetBranch') ? 'targetBranch' : 'promotionMode';
+  }
+  const fields: Field[] = [
+    'task',
+    'repo',
+    'agent',
+    'baseRef',
+    'labels',
+    'agentInput',
+    'policy',
+    'validators',
+    'retries',
+  ];
   return fields.find((field) => field === first) ?? null;
 }
 
@@ -67,6 +100,10 @@ export function NewRunPage() {
     labels: '',
     agentInput: EXAMPLE_INPUT,
     policy: '',
+    validators: '',
+    retries: '',
+    promotionMode: 'patch',
+    targetBranch: '',
   });
   const [errors, setErrors] = useState<FieldErrors>({});
   const [failure, setFailure] = useState<ApiError | null>(null);
@@ -99,6 +136,12 @@ export function NewRunPage() {
       ...(labels.length > 0 ? { labels } : {}),
       ...(checked.agentInput === undefined ? {} : { agentInput: checked.agentInput }),
       ...(checked.policy === undefined ? {} : { policy: checked.policy }),
+      ...(draft.validators.trim() === '' ? {} : { validators: validatorsOf(draft.validators) }),
+      ...(draft.retries.trim() === '' ? {} : { retries: Number(draft.retries.trim()) }),
+      promotion: {
+        mode: draft.promotionMode,
+        ...(draft.targetBranch.trim() === '' ? {} : { targetBranch: draft.targetBranch.trim() }),
+      },
     };
     try {
       const { data, error, response } = await api.POST('/api/v1/sessions', {
@@ -204,6 +247,37 @@ export function NewRunPage() {
         {input('labels', 'Labels', 'Optional, comma-separated.')}
         {input('agentInput', 'Agent input (JSON)', 'Passed to the agent as job input.', true)}
         {input('policy', 'Policy layer (JSON)', 'Optional: narrows what the run may do.', true)}
+        {input(
+          'validators',
+          'Validators',
+          'Optional: one command per line, run in the sandbox on the patched workspace (e.g. npm test).',
+          true,
+        )}
+        {input('retries', 'Retries', 'Optional: extra attempts, 0 to 10, each told what failed.')}
+        <div className="field">
+          <label htmlFor="field-promotionMode">Promote as</label>
+          <select
+            id="field-promotionMode"
+            value={draft.promotionMode}
+            aria-invalid={errors.promotionMode !== undefined}
+            onChange={(event) => setDraft({ ...draft, promotionMode: event.target.value })}
+          >
+            {PROMOTION_MODES.map((mode) => (
+              <option key={mode} value={mode}>
+                {mode === 'draft_pr' ? 'draft pull request' : mode}
+              </option>
+            ))}
+          </select>
+          {errors.promotionMode !== undefined && (
+            <p className="field-error">{errors.promotionMode}</p>
+          )}
+        </div>
+        {draft.promotionMode !== 'patch' &&
+          input(
+            'targetBranch',
+            'Target branch',
+            'Optional: the branch the patch goes onto (default: the branch the run started from).',
+          )}
         {failure !== null && <ErrorBox error={failure} title="The run was not submitted" />}
         <button type="submit" disabled={busy}>
           {busy ? 'Submitting…' : 'Submit run'}
