@@ -62,11 +62,6 @@ export async function startServer(
   });
   try {
     await relay.ready;
-    const bootstrapSecret = await bootstrapAdmin(
-      runtime.store,
-      runtime.clock,
-      runtime.config.server.bootstrapToken,
-    );
     // The installation's signing key exists from the first start: GET /keys can publish it
     // before anything was promoted, and a key directory it cannot use stops the start here.
     await runtime.promotion.promotion.signingKey();
@@ -145,6 +140,19 @@ export async function startServer(
         `cannot listen on ${config.server.host}:${config.server.port}: ${error.message}`,
         { field: '--port', hint: 'choose a free port with --port or AAS_PORT' },
       );
+    }
+    // Only once the server listens: a start that fails before would create the first admin
+    // token and never print it, and the next start would find one and print none.
+    let bootstrapSecret: string | null;
+    try {
+      bootstrapSecret = await bootstrapAdmin(
+        runtime.store,
+        runtime.clock,
+        runtime.config.server.bootstrapToken,
+      );
+    } catch (thrown) {
+      await api.close();
+      throw thrown;
     }
     pool.start();
     // Promotions a crashed process left half-way are finished here (one pass at a time). A

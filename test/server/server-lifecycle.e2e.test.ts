@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/store/index.js';
@@ -168,6 +169,21 @@ describe('aas start', () => {
     const home = makeTempDir('aas-boot-');
     cleanup.push(() => removeDir(home));
     const { startServerProcess: startWithout } = await import('../helpers/server-process.js');
+    // A first start that cannot listen creates no token it would never show.
+    const taken = createNetServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const failed = await runCli(['start', '--port', String(port)], {
+        home,
+        env: { AAS_BOOTSTRAP_TOKEN: '' },
+      });
+      expect(failed.code).toBe(2);
+      expect(failed.stderr).toContain(`cannot listen on 127.0.0.1:${port}`);
+      expect(failed.stdout).not.toContain('admin token');
+    } finally {
+      taken.close();
+    }
     const first = await startWithout({ home, token: '', env: { AAS_BOOTSTRAP_TOKEN: '' } });
     const match = /admin token \(shown once, store it now\): (aas_\S+)/.exec(first.output().stdout);
     expect(match?.[1]).toBeDefined();
