@@ -382,6 +382,23 @@ describe('followSessionEvents', () => {
     expect(server.requests).toHaveLength(1);
   });
 
+  it('tries a refused stream a few times, then reports the refusal (exit 2), not a lost server', async () => {
+    const server = await serve((_request, res) =>
+      sendJson(res, 429, {
+        code: 'TOO_MANY_STREAMS',
+        message: 'this token has 50 event streams open',
+        details: { hint: 'close streams no longer read' },
+      }),
+    );
+    const client = new ServerClient({ serverUrl: server.url, token: TOKEN });
+    const error = await failure(
+      followSessionEvents(client, SESSION_ID, { onEvent: () => {}, sleep: noWait }),
+    );
+    expect(error.code).toBe('TOO_MANY_STREAMS');
+    expect(error.details.hint).toBe('close streams no longer read');
+    expect(server.requests).toHaveLength(4);
+  });
+
   it('gives up with SERVER_UNAVAILABLE after too many failures in a row', async () => {
     const server = await serve(() => {});
     const url = server.url;

@@ -17,6 +17,9 @@ export interface ReconnectSettings {
   readonly idleTimeoutMs: number;
 }
 
+/** Consecutive TOO_MANY_STREAMS answers tried again before the refusal is reported. */
+const MAX_REFUSALS_IN_ROW = 3;
+
 export const DEFAULT_RECONNECT: ReconnectSettings = {
   initialDelayMs: 250,
   maxDelayMs: 5_000,
@@ -75,6 +78,7 @@ export async function followSessionEvents(
   const signal = options.signal;
   let lastSeq = options.after ?? 0;
   let failures = 0;
+  let refusedInRow = 0;
   let serverRetryMs: number | null = null;
   /** What the caller's own callbacks threw: theirs to see, never a reason to reconnect. */
   let callbackFailure: { thrown: unknown } | null = null;
@@ -172,6 +176,10 @@ export async function followSessionEvents(
       connection.abort();
     }
     failures += 1;
+    // A slot may free up in a moment (a stream just closed), but a token holding all its
+    // streams open will not change by waiting long: refused a few times in a row, say so.
+    refusedInRow = error.code === 'TOO_MANY_STREAMS' ? refusedInRow + 1 : 0;
+    if (refusedInRow > MAX_REFUSALS_IN_ROW) throw error;
     if (failures > settings.maxFailures) {
       throw new AasError(
         'SERVER_UNAVAILABLE',
