@@ -186,12 +186,35 @@ describe('what a repository or job asked for and did not get', () => {
       { name: 'job', source: 'j', layer: { sandbox: 'off', network: { allow: ['a.example'] } } },
     ] as const satisfies readonly NamedLayer[];
     expect(explainPolicy(mergePolicy(granted), [], granted).notGranted).toEqual([]);
-    // Lost to the operator's stricter value, or above the default: not a grant withheld.
+    // Above the default is no request to grant; what the operator set is said as such.
     const lost = [
       { name: 'server', source: 's', layer: { sandbox: 'required' } },
       { name: 'repo', source: 'r', layer: { promotion: { approvals: 3 } } },
       { name: 'job', source: 'j', layer: { sandbox: 'off', promotion: { approvals: 2 } } },
     ] as const satisfies readonly NamedLayer[];
-    expect(explainPolicy(mergePolicy(lost), [], lost).notGranted).toEqual([]);
+    expect(explainPolicy(mergePolicy(lost), [], lost).notGranted).toEqual([
+      { layer: 'job', field: 'sandbox', asked: 'off', why: 'the operator set sandbox: required' },
+    ]);
+    // What the operator granted but another layer narrowed away is no grant withheld; what it
+    // did not grant is, with what it grants.
+    const narrowed = [
+      {
+        name: 'server',
+        source: 's',
+        layer: { env: { allow: ['CI', 'NODE_ENV'] }, network: { allow: ['registry.npmjs.org'] } },
+      },
+      { name: 'repo', source: 'r', layer: { env: { allow: ['SECRET_X', 'HOME'] } } },
+      { name: 'job', source: 'j', layer: { env: { allow: ['CI', 'SECRET_Y'] }, network: 'full' } },
+    ] as const satisfies readonly NamedLayer[];
+    expect(explainPolicy(mergePolicy(narrowed), [], narrowed).notGranted).toEqual([
+      expect.objectContaining({ layer: 'repo', field: 'env.allow', asked: 'SECRET_X, HOME' }),
+      expect.objectContaining({
+        layer: 'job',
+        field: 'network',
+        asked: 'full',
+        why: expect.stringContaining('the operator allows registry.npmjs.org'),
+      }),
+      expect.objectContaining({ layer: 'job', field: 'env.allow', asked: 'SECRET_Y' }),
+    ]);
   });
 });

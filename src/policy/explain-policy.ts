@@ -177,7 +177,7 @@ export function explainPolicy(
   layers: readonly NamedLayer[] = [],
 ): PolicyExplanation {
   return {
-    notGranted: notGranted(layers, policy),
+    notGranted: notGranted(layers),
     layers: policy.layers.map(({ name, source }) => ({ name, source })),
     values: POLICY_FIELDS.map((field) => ({
       field,
