@@ -488,7 +488,7 @@ export function parseConfig(sources: ConfigSources): AasConfig {
         : (issue?.message ?? 'invalid value');
     throw new AasError('CONFIG_INVALID', message, {
       field: given,
-      ...(description ? { hint: `${envName} is ${description}` } : {}),
+      ...(description ? { hint: `${envName}: ${description}` } : {}),
     });
   }
   const config = parsed.data;

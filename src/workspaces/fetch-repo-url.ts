@@ -137,7 +137,9 @@ export async function fetchRepoUrl(options: FetchRepoUrlOptions): Promise<Fetche
         hint: `the fetch did not finish within ${timeoutMs} ms`,
       });
     }
-    if (result.exitCode !== 0) throw fetchFailure(url, ref, result.stderr);
+    if (result.exitCode !== 0) {
+      throw fetchFailure(url, ref, result.stderr, options.rule.credentialsFile);
+    }
     try {
       const [commit] = await resolveCommits(env, repoPath, [fetchedRef]);
       if (commit === null || commit === undefined) {
@@ -215,7 +217,12 @@ function gitPinsHttp(searchPath: string, cwd: string): Promise<boolean> {
 }
 
 /** Git's own words decide between a ref the remote lacks and a remote that cannot be read. */
-function fetchFailure(url: string, ref: string, stderr: string): AasError {
+function fetchFailure(
+  url: string,
+  ref: string,
+  stderr: string,
+  credentialsFile: string | undefined,
+): AasError {
   const said = stderr.trim().slice(0, 2_000);
   if (/couldn't find remote ref|not our ref|unadvertised object/i.test(said)) {
     return new AasError('BASE_REF_UNKNOWN', `${ref} names nothing in ${url}`, {
@@ -225,7 +232,11 @@ function fetchFailure(url: string, ref: string, stderr: string): AasError {
   }
   return new AasError('REPO_NOT_FOUND', `cannot fetch ${url}`, {
     field: 'repo',
-    hint: `${said || 'git failed without a message'} (the URL must be readable without credentials)`,
+    hint: `${said || 'git failed without a message'} (${
+      credentialsFile === undefined
+        ? 'the URL must be readable without credentials, or listed in AAS_GIT_CREDENTIALS'
+        : `a private repository needs its URL, as the job spells it, in ${credentialsFile}`
+    })`,
   });
 }
 

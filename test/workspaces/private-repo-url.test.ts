@@ -75,6 +75,9 @@ describe('private repository URLs', () => {
     const rule = { hosts: ['*'], privateNetworks: true, credentialsFile: path };
     const other = await refusal(fetched(rule, 'other.git'));
     expect(other.code).toBe('REPO_NOT_FOUND');
+    expect(other.details.hint).toContain(
+      `a private repository needs its URL, as the job spells it, in ${path}`,
+    );
     expect(server.refused()).toBeGreaterThan(refusedBefore);
   });
 
