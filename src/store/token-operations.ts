@@ -89,7 +89,9 @@ export function* createToken(
 
 /**
  * Revokes by id, else by name (an id is never mistaken for another token's name). A second
- * revocation keeps the first `revoked_at`.
+ * revocation keeps the first `revoked_at`. The last admin token that works is not revoked: no
+ * one could manage tokens through the API any more (the condition is part of the UPDATE, so a
+ * revocation never sees a count older than its own statement).
  */
 export function* revokeToken(
   db: Kysely<DatabaseSchema>,
@@ -102,10 +104,38 @@ export function* revokeToken(
         .updateTable('tokens')
         .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.val(revokedAt)) }))
         .where(column, '=', idOrName)
+        .where((eb) =>
+          eb.or([
+            eb('role', '!=', 'admin'),
+            eb('revoked_at', 'is not', null),
+            eb(
+              db
+                .selectFrom('tokens as admins')
+                .select((inner) => inner.fn.countAll<number>().as('count'))
+                .where('admins.role', '=', 'admin')
+                .where('admins.revoked_at', 'is', null),
+              '>',
+              1,
+            ),
+          ]),
+        )
         .returningAll()
         .compile(),
     );
     if (row !== undefined) return tokenFromRow(row);
+    const [kept] = yield* rowsOf(
+      db.selectFrom('tokens').select('name').where(column, '=', idOrName).compile(),
+    );
+    if (kept !== undefined) {
+      throw new AasError(
+        'INVALID_ARGUMENT',
+        `${kept.name} is the last admin token that works: revoking it would leave no one to manage tokens`,
+        {
+          token: idOrName,
+          hint: 'create another admin token first (aas token create --name <name> --role admin), then revoke this one',
+        },
+      );
+    }
   }
   throw new AasError('NOT_FOUND', `no token with id or name "${idOrName}"`, { token: idOrName });
 }

@@ -635,6 +635,29 @@ for (const dialect of dialects) {
         ]);
         expect(await store.countTokens()).toBe(2);
       });
+
+      it('keeps the last admin token that works, and revokes any other', async () => {
+        await store.createToken(token(1, { role: 'admin' }));
+        await store.createToken(token(2));
+        const last = await store
+          .revokeToken('token-1', at(10_000))
+          .catch((error: unknown) => error);
+        expect(last).toMatchObject({
+          code: 'INVALID_ARGUMENT',
+          message: expect.stringContaining('token-1 is the last admin token that works'),
+        });
+        expect((await store.findTokenBySecretHash(token(1).secretSha256))?.revokedAt).toBeNull();
+        await store.revokeToken('token-2', at(11_000));
+        await store.createToken(token(3, { role: 'admin' }));
+        expect(await store.revokeToken(token(1).id, at(12_000))).toMatchObject({
+          revokedAt: at(12_000),
+        });
+        await expectCode(store.revokeToken('token-3', at(13_000)), 'INVALID_ARGUMENT');
+        // Revoking a revoked admin token again is no change, and allowed.
+        expect(await store.revokeToken('token-1', at(14_000))).toMatchObject({
+          revokedAt: at(12_000),
+        });
+      });
     });
   });
 }
