@@ -22,9 +22,15 @@ export function errorBody(error: AasError): ErrorBody {
   return { code: error.code, message: error.message, details: { ...error.details } };
 }
 
+/** What a refused stream is told to wait before asking again (`Retry-After`). */
+const STREAM_RETRY_AFTER_SEC = 5;
+
 export function sendError(reply: FastifyReply, error: AasError): FastifyReply {
   // RFC 9110: a 401 names the scheme the client should use.
   if (error.code === 'UNAUTHENTICATED') reply.header('www-authenticate', 'Bearer realm="aas"');
+  // RFC 6585: when to try again. Streams last; a few seconds is a guess, not a promise.
+  if (error.code === 'TOO_MANY_STREAMS')
+    reply.header('retry-after', String(STREAM_RETRY_AFTER_SEC));
   return reply
     .code(httpStatusFor(error.code))
     .type('application/json; charset=utf-8')

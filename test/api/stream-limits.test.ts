@@ -38,6 +38,7 @@ describe('stream limits', () => {
   async function refused(path: string, secret: string): Promise<{ code: string; message: string }> {
     const response = await api.request(path, { secret });
     expect(response.status).toBe(429);
+    expect(response.headers.get('retry-after')).toBe('5');
     const body = (await response.json()) as { code: string; message: string };
     expect(body.code).toBe('TOO_MANY_STREAMS');
     return body;
