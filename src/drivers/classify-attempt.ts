@@ -1,4 +1,4 @@
-import { assertNever } from '../kernel/index.js';
+import { assertNever, isAasError } from '../kernel/index.js';
 import type { LaunchOutcome, LimitHit } from '../sandbox/index.js';
 import type { AgentResultMode } from './agent-manifest.js';
 import { type DriverResult, isSuccessStatus } from './driver-result.js';
@@ -13,7 +13,8 @@ export type DriverFailureCode =
   | 'AGENT_FILE_SIZE_LIMIT'
   | 'WORKSPACE_GROWTH_LIMIT'
   | 'DRIVER_RESULT_INVALID'
-  | 'CANCELLED';
+  | 'CANCELLED'
+  | 'INTERRUPTED';
 
 export type AttemptVerdict =
   | {
@@ -37,6 +38,8 @@ export interface ClassifyInput {
   readonly resultRead: DriverResultRead | null;
   readonly timeoutMs: number;
   readonly maxOutputBytes: number;
+  /** Why whoever ran the attempt stopped it (its signal's reason): an AasError says why. */
+  readonly stopReason?: unknown;
 }
 
 /**
@@ -49,7 +52,13 @@ export function classifyAttempt(input: ClassifyInput): AttemptVerdict {
   if (launch.spawnError !== undefined) {
     return fail('AGENT_FAILED', `the agent could not be started: ${launch.spawnError}`);
   }
-  if (launch.cancelled) return fail('CANCELLED', 'the attempt was cancelled');
+  if (launch.cancelled) {
+    // Stopped for a shutdown or a lost lease: interrupted, not cancelled (the run goes on).
+    const why = input.stopReason;
+    return isAasError(why) && why.code === 'INTERRUPTED'
+      ? fail('INTERRUPTED', `the attempt was stopped: ${why.message}`)
+      : fail('CANCELLED', 'the attempt was cancelled');
+  }
   if (launch.timedOut) {
     return fail(
       'AGENT_TIMEOUT',

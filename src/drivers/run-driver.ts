@@ -227,6 +227,7 @@ export async function runDriver(opts: RunDriverOptions): Promise<DriverOutcome> 
     resultRead,
     timeoutMs: opts.timeoutMs,
     maxOutputBytes: opts.maxOutputBytes,
+    stopReason: opts.signal?.reason,
   });
   return {
     ...verdict,

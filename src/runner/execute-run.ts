@@ -38,6 +38,7 @@ import { requireAgentInput } from './require-agent-input.js';
 import { type AttemptOutcome, runAttempt } from './run-attempt.js';
 import { runStatusFor } from './run-status-for.js';
 import type { ExecutionDeps, RunnerDeps } from './runner-deps.js';
+import { STOP_REASON } from './stop-reason.js';
 
 export interface RunOutcome {
   readonly sessionId: string;
@@ -194,9 +195,9 @@ export async function executeClaimedRun(
   let cancelRequested = false;
   const onCancel = () => {
     cancelRequested = true;
-    abort.abort();
+    abort.abort(STOP_REASON.cancel);
   };
-  const onStop = () => abort.abort();
+  const onStop = () => abort.abort(STOP_REASON.shutdown);
   // A cancel or stop that arrived before this point still counts.
   if (options.cancel?.aborted) onCancel();
   else options.cancel?.addEventListener('abort', onCancel, { once: true });
@@ -210,7 +211,7 @@ export async function executeClaimedRun(
         options.onHeartbeat?.(renewed);
         if (!renewed.held) {
           leaseLost = true;
-          abort.abort();
+          abort.abort(STOP_REASON.leaseLost);
         } else if (renewed.cancelRequested && !cancelRequested) {
           onCancel();
         }

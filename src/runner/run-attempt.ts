@@ -24,6 +24,7 @@ import { keepAttemptLogs, keepPatch } from './keep-run-artifacts.js';
 import type { ModelAllowance } from './model-allowance.js';
 import { NetworkRecorder, sandboxNetworkFor } from './network-recorder.js';
 import type { ExecutionDeps } from './runner-deps.js';
+import { stoppedAttempt } from './stop-reason.js';
 import { storeArtifact } from './store-artifact.js';
 import { validatorSetup } from './validator-setup.js';
 
@@ -153,7 +154,11 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
         runId,
         attempt,
         agentId: manifest.id,
-        status: outcome.kind,
+        // A cancelled-kind attempt a shutdown or a lost lease stopped was interrupted, not cancelled.
+        status:
+          outcome.kind === 'cancelled' && outcome.code === 'INTERRUPTED'
+            ? 'interrupted'
+            : outcome.kind,
         code: outcome.code,
         detail: outcome.detail,
         durationMs: clock.nowMs() - attemptStartedMs,
@@ -191,8 +196,9 @@ async function agentAndGates(
   // The agent stops when the run is cancelled, and also when its events can no longer be
   // recorded: an agent whose history is not being kept must not keep working.
   const agentAbort = new AbortController();
-  const onRunAbort = () => agentAbort.abort();
-  if (input.signal.aborted) agentAbort.abort();
+  // The run's reason goes along, so the driver can tell an interruption from a cancel.
+  const onRunAbort = () => agentAbort.abort(input.signal.reason);
+  if (input.signal.aborted) agentAbort.abort(input.signal.reason);
   else input.signal.addEventListener('abort', onRunAbort, { once: true });
   const batcher = new AgentEventBatcher(recorder, () => agentAbort.abort());
   batcher.start();
@@ -324,11 +330,12 @@ async function agentAndGates(
     };
   }
   if (input.signal.aborted || driver.code === 'CANCELLED') {
+    const stopped = stoppedAttempt(input.signal, 'while the agent ran');
     return {
       ...base,
       kind: 'cancelled',
-      code: 'CANCELLED',
-      detail: 'cancelled while the agent ran',
+      code: stopped.code,
+      detail: stopped.detail,
       driverSummary,
     };
   }
@@ -503,11 +510,12 @@ async function agentAndGates(
   }
   const first = gates.failures[0];
   if (input.signal.aborted || first?.code === 'CANCELLED') {
+    const stopped = stoppedAttempt(input.signal, 'during validation');
     return {
       ...base,
       kind: 'cancelled',
-      code: 'CANCELLED',
-      detail: 'cancelled during validation',
+      code: stopped.code,
+      detail: stopped.detail,
       driverSummary,
     };
   }

@@ -152,6 +152,17 @@ describe('aas start', () => {
     expect(run).toMatchObject({ status: 'ready_for_promotion', claimCount: 2 });
     const types = await eventTypes(second, sessionId);
     expect(types).toContain('run.requeued');
+    // The first attempt was interrupted by the shutdown, not cancelled: nobody cancelled it.
+    const page = (await (
+      await second.api(`/api/v1/sessions/${sessionId}/events?limit=1000`)
+    ).json()) as { items: StoredEvent[] };
+    const dataOf = (type: string) => page.items.find((event) => event.type === type)?.data;
+    expect(dataOf('run.attempt.finished')).toMatchObject({
+      attempt: 1,
+      status: 'interrupted',
+      code: 'INTERRUPTED',
+    });
+    expect(dataOf('agent.finished')).toMatchObject({ code: 'INTERRUPTED' });
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   });
