@@ -545,7 +545,7 @@ export class RunQueue {
                 runId: run.id,
                 attempt: attempt.number,
                 agentId: attempt.agentId,
-                status: 'failed',
+                status: 'interrupted',
                 code: 'INTERRUPTED',
                 detail,
                 durationMs: Math.max(0, Date.parse(at) - Date.parse(attempt.startedAt)),

@@ -90,14 +90,25 @@ export function* createToken(
 /**
  * Revokes by id, else by name (an id is never mistaken for another token's name). A second
  * revocation keeps the first `revoked_at`. The last admin token that works is not revoked: no
- * one could manage tokens through the API any more (the condition is part of the UPDATE, so a
- * revocation never sees a count older than its own statement).
+ * one could manage tokens through the API any more.
  */
 export function* revokeToken(
   db: Kysely<DatabaseSchema>,
   idOrName: string,
   revokedAt: string,
 ): SqlOperation<TokenRecord> {
+  // Every working admin token is locked first (a write that changes nothing): two revocations
+  // of the last two admins would otherwise each count both under PostgreSQL's READ COMMITTED,
+  // lock only their own row, and leave none. The second now waits, and its count, taken by a
+  // statement that starts after the first committed, sees one. SQLite writes one at a time.
+  yield* rowsOf(
+    db
+      .updateTable('tokens')
+      .set((eb) => ({ revoked_at: eb.ref('revoked_at') }))
+      .where('role', '=', 'admin')
+      .where('revoked_at', 'is', null)
+      .compile(),
+  );
   for (const column of ['id', 'name'] as const) {
     const [row] = yield* rowsOf(
       db

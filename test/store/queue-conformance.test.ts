@@ -653,6 +653,17 @@ for (const dialect of dialects) {
           revokedAt: at(12_000),
         });
         await expectCode(store.revokeToken('token-3', at(13_000)), 'INVALID_ARGUMENT');
+        // Two revocations of the last two at once, through two stores: one of them is refused.
+        await store.createToken(token(4, { role: 'admin' }));
+        const other = await fixture.openAnother();
+        const outcomes = await Promise.allSettled([
+          store.revokeToken('token-3', at(13_500)),
+          other.revokeToken('token-4', at(13_500)),
+        ]);
+        expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+        expect(outcomes.find((outcome) => outcome.status === 'rejected')).toMatchObject({
+          reason: { code: 'INVALID_ARGUMENT' },
+        });
         // Revoking a revoked admin token again is no change, and allowed.
         expect(await store.revokeToken('token-1', at(14_000))).toMatchObject({
           revokedAt: at(12_000),

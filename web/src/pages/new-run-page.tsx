@@ -140,7 +140,10 @@ export function NewRunPage() {
       ...(draft.retries.trim() === '' ? {} : { retries: Number(draft.retries.trim()) }),
       promotion: {
         mode: draft.promotionMode,
-        ...(draft.targetBranch.trim() === '' ? {} : { targetBranch: draft.targetBranch.trim() }),
+        // Only a branch or a pull request has a target; a hidden field sends nothing.
+        ...(draft.promotionMode === 'patch' || draft.targetBranch.trim() === ''
+          ? {}
+          : { targetBranch: draft.targetBranch.trim() }),
       },
     };
     try {
