@@ -1,6 +1,6 @@
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Code } from '../kernel/index.js';
+import { type Code, isAasError } from '../kernel/index.js';
 import type { Confinement, ResourceLimits, SandboxBackend } from '../sandbox/index.js';
 
 export interface ValidatorSpec {
@@ -87,7 +87,13 @@ export async function runValidator(input: {
       detail: `${outcome.limitDetail ?? `limit ${outcome.limitHit} hit`}\n${output}`.trim(),
     };
   }
-  if (outcome.cancelled) return { ...base, passed: false, code: 'CANCELLED', detail: 'cancelled' };
+  if (outcome.cancelled) {
+    // Stopped for a shutdown or a lost lease (the signal's reason says): interrupted.
+    const why: unknown = input.signal?.reason;
+    return isAasError(why) && why.code === 'INTERRUPTED'
+      ? { ...base, passed: false, code: 'INTERRUPTED', detail: `stopped: ${why.message}` }
+      : { ...base, passed: false, code: 'CANCELLED', detail: 'cancelled' };
+  }
   if (outcome.exitCode === 0)
     return { ...base, passed: true, code: 'GATES_PASSED', detail: `exit 0\n${output}`.trim() };
   const status =

@@ -197,7 +197,9 @@ export async function executeClaimedRun(
     cancelRequested = true;
     abort.abort(STOP_REASON.cancel);
   };
-  const onStop = () => abort.abort(STOP_REASON.shutdown);
+  // The stopper may say why (a remote worker's lost lease); a shutdown otherwise.
+  const onStop = () =>
+    abort.abort(isAasError(options.stop?.reason) ? options.stop.reason : STOP_REASON.shutdown);
   // A cancel or stop that arrived before this point still counts.
   if (options.cancel?.aborted) onCancel();
   else options.cancel?.addEventListener('abort', onCancel, { once: true });

@@ -19,4 +19,5 @@ export { requireAgentInput } from './require-agent-input.js';
 export { type RevalidationVerdict, revalidatePatch } from './revalidate-patch.js';
 export { runStatusFor } from './run-status-for.js';
 export type { ExecutionDeps, RunnerDeps, RunStore } from './runner-deps.js';
+export { STOP_REASON } from './stop-reason.js';
 export { submitRun } from './submit-run.js';

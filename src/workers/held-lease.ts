@@ -1,4 +1,5 @@
 import type { Clock } from '../kernel/index.js';
+import { STOP_REASON } from '../runner/index.js';
 import type { LeaseGrant, LeaseOrderWire } from './control-plane-link.js';
 import {
   type ClockReading,
@@ -43,7 +44,7 @@ export function applyHeartbeatOrders(
     switch (order) {
       case 'lost':
         lease.order = 'lost';
-        lease.stop.abort();
+        lease.stop.abort(STOP_REASON.leaseLost);
         applied.lost.push(runId);
         break;
       case 'cancel':
@@ -73,7 +74,7 @@ export function stopLapsedLeases(held: Iterable<HeldLease>, clock: Clock): strin
   for (const lease of held) {
     if (lease.order === 'lost' || leaseLeftMs(lease.deadline, clock) > 0) continue;
     lease.order = 'lost';
-    lease.stop.abort();
+    lease.stop.abort(STOP_REASON.leaseLost);
     lapsed.push(lease.grant.runId);
   }
   return lapsed;

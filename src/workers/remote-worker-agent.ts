@@ -14,6 +14,7 @@ import {
   executeClaimedRun,
   parseJobSpec,
   runStatusFor,
+  STOP_REASON,
 } from '../runner/index.js';
 import { sessionEvent } from '../sessions/index.js';
 import type { RunRecord } from '../store/index.js';
@@ -199,7 +200,7 @@ export class RemoteWorkerAgent {
   /** Stop now: every sandbox is stopped and nothing more is reported (the leases lapse). */
   stopNow(): void {
     this.drain();
-    for (const held of this.#held.values()) held.stop.abort();
+    for (const held of this.#held.values()) held.stop.abort(STOP_REASON.shutdown);
   }
 
   status(): RemoteWorkerStatus {
@@ -296,7 +297,7 @@ export class RemoteWorkerAgent {
     const older = this.#held.get(grant.runId);
     if (older !== undefined) {
       older.order = 'lost';
-      older.stop.abort();
+      older.stop.abort(STOP_REASON.leaseLost);
     }
     this.#held.set(grant.runId, held);
     this.#watchLapses();

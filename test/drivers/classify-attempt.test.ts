@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type ClassifyInput, classifyAttempt } from '../../src/drivers/classify-attempt.js';
 import type { DriverResultRead } from '../../src/drivers/read-driver-result.js';
+import { AasError } from '../../src/kernel/index.js';
 import type { LaunchOutcome } from '../../src/sandbox/index.js';
 
 const exited = (exitCode: number | null, extra: Partial<LaunchOutcome> = {}): LaunchOutcome => ({
@@ -79,5 +80,29 @@ describe('classifyAttempt (exit-code agents)', () => {
     expect(classify(exited(null), null, 'exit-code').detail).toBe(
       'the command was killed by signal SIGSEGV',
     );
+  });
+});
+
+describe('classifyAttempt: a stopped attempt', () => {
+  it('is CANCELLED unless its stopper said it was interrupted', () => {
+    const stopped = exited(null, { cancelled: true });
+    const withReason = (stopReason: unknown) =>
+      classifyAttempt({
+        mode: 'file',
+        launch: stopped,
+        resultRead: null,
+        timeoutMs: 1000,
+        maxOutputBytes: 10,
+        stopReason,
+      });
+    expect(withReason(undefined)).toMatchObject({ ok: false, code: 'CANCELLED' });
+    expect(withReason(new AasError('CANCELLED', 'the run was cancelled'))).toMatchObject({
+      code: 'CANCELLED',
+    });
+    expect(withReason(new AasError('INTERRUPTED', "the run's lease was lost"))).toMatchObject({
+      ok: false,
+      code: 'INTERRUPTED',
+      detail: "the attempt was stopped: the run's lease was lost",
+    });
   });
 });
