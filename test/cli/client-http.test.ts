@@ -384,19 +384,31 @@ describe('followSessionEvents', () => {
 
   it('tries a refused stream a few times, then reports the refusal (exit 2), not a lost server', async () => {
     const server = await serve((_request, res) =>
-      sendJson(res, 429, {
-        code: 'TOO_MANY_STREAMS',
-        message: 'this token has 50 event streams open',
-        details: { hint: 'close streams no longer read' },
-      }),
+      sendJson(
+        res,
+        429,
+        {
+          code: 'TOO_MANY_STREAMS',
+          message: 'this token has 50 event streams open',
+          details: { hint: 'close streams no longer read' },
+        },
+        { 'retry-after': '3' },
+      ),
     );
     const client = new ServerClient({ serverUrl: server.url, token: TOKEN });
+    const waits: number[] = [];
     const error = await failure(
-      followSessionEvents(client, SESSION_ID, { onEvent: () => {}, sleep: noWait }),
+      followSessionEvents(client, SESSION_ID, {
+        onEvent: () => {},
+        onReconnect: ({ delayMs }) => waits.push(delayMs),
+        sleep: noWait,
+      }),
     );
     expect(error.code).toBe('TOO_MANY_STREAMS');
     expect(error.details.hint).toBe('close streams no longer read');
     expect(server.requests).toHaveLength(4);
+    // The server's Retry-After, not the first quick steps of the backoff.
+    expect(waits).toEqual([3_000, 3_000, 3_000]);
   });
 
   it('gives up with SERVER_UNAVAILABLE after too many failures in a row', async () => {

@@ -193,7 +193,10 @@ export async function followSessionEvents(
       );
     }
     const base = serverRetryMs ?? settings.initialDelayMs;
-    const delayMs = Math.min(settings.maxDelayMs, base * 2 ** (failures - 1));
+    // A server that said how long to wait (Retry-After) is believed, within maxDelayMs.
+    const askedMs =
+      typeof error.details.retryAfterSec === 'number' ? error.details.retryAfterSec * 1_000 : 0;
+    const delayMs = Math.min(settings.maxDelayMs, Math.max(askedMs, base * 2 ** (failures - 1)));
     options.onReconnect?.({ failures, delayMs, error });
     await sleep(delayMs, signal);
   }

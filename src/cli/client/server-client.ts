@@ -776,9 +776,12 @@ export class ServerClient {
       const code = parsed.data.code;
       // A refused token is fixed on this side, whatever the server suggests to API callers.
       const ours = code === 'UNAUTHENTICATED' || details.hint === undefined;
+      // How long the server asked to wait (429, 503), in whole seconds, for whoever retries.
+      const retryAfterSec = Number(response.headers.get('retry-after') ?? Number.NaN);
       return new AasError(code, this.redact(parsed.data.message), {
         ...details,
         ...(ours ? this.#hintFor(code) : {}),
+        ...(Number.isInteger(retryAfterSec) && retryAfterSec >= 0 ? { retryAfterSec } : {}),
       });
     }
     const code = codeForStatus(response.status);
