@@ -10,7 +10,7 @@ import { AasError, normaliseError } from '../kernel/index.js';
 import { parseJobSpec, submitRun } from '../runner/index.js';
 import { Scheduler } from '../schedules/index.js';
 import { openLeadership } from '../store/index.js';
-import { RemoteWorkers, WorkerPool } from '../workers/index.js';
+import { onClaimableChange, RemoteWorkers, WorkerPool } from '../workers/index.js';
 import { bootstrapAdmin } from './bootstrap-admin.js';
 import { checkSubmittable } from './check-job.js';
 import { claimWarnings } from './claim-warnings.js';
@@ -75,6 +75,10 @@ export async function startServer(
         labels: config.server.workerLabels,
       },
     );
+    // Idle slots look again when a run is queued here or elsewhere, or stops running (its
+    // repository's room frees): otherwise remote workers, woken by the same events, would take
+    // every freed place before an idle slot's next poll.
+    const stopWakingPool = onClaimableChange(bus, () => pool.wake());
     // Waiting remote claims also ask the store every second: runs other processes queue reach
     // this bus only when relayed (PostgreSQL), and not while the relay reconnects.
     const remoteWorkers = new RemoteWorkers(
@@ -229,6 +233,7 @@ export async function startServer(
         await scheduler.stop();
         // Waiting long-poll claims would hold their connections (and the API's close) open.
         remoteWorkers.stop();
+        stopWakingPool();
         log.info({ graceMs: config.server.shutdownGraceMs }, 'draining workers');
         await pool.drain(config.server.shutdownGraceMs);
         await resuming;

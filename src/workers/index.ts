@@ -1,3 +1,4 @@
+export { CLAIM_WAKE_EVENT_TYPES, onClaimableChange } from './claim-wake-events.js';
 export type { ControlPlaneLink, LeaseGrant, LeaseOrderWire } from './control-plane-link.js';
 export type { LeaseDeadline } from './lease-deadline.js';
 export { type LeaseOp, type LeaseOpResult, RUNNER_EVENT_TYPES } from './lease-ops.js';

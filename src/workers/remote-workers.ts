@@ -12,6 +12,7 @@ import type {
   WorkerMatch,
 } from '../store/index.js';
 import { type BasePack, createBasePack, isRepoUrl } from '../workspaces/index.js';
+import { onClaimableChange } from './claim-wake-events.js';
 import { applyLeaseOp, type LeaseOp, type LeaseOpResult } from './lease-ops.js';
 import { OneAtATime } from './one-at-a-time.js';
 
@@ -418,14 +419,13 @@ export class RemoteWorkers {
   }
 
   /**
-   * Resolves on a queued or requeued run, when the bus may have missed one, after `pollMs`, on
-   * abort, or on stop.
+   * Resolves when a run is queued or requeued or stops running (CLAIM_WAKE_EVENT_TYPES), when the
+   * bus may have missed one, after `pollMs`, on abort, or on stop.
    */
   #wait(signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const unsubscribe = [
-        this.deps.bus.on('run.queued', () => done()),
-        this.deps.bus.on('run.requeued', () => done()),
+        onClaimableChange(this.deps.bus, () => done()),
         this.deps.bus.onMissed(() => done()),
       ];
       const timer = setTimeout(done, this.settings.pollMs);

@@ -71,7 +71,7 @@ export class WorkerPool {
     for (const slot of this.#slots) this.#loops.push(this.#loop(slot));
   }
 
-  /** Something was queued: idle workers ask now instead of at their next poll. */
+  /** Something was queued, or a run stopped running: idle workers ask now, not at their next poll. */
   wake(): void {
     for (const slot of this.#slots) slot.wake?.();
   }

@@ -84,6 +84,8 @@ export interface ApiOptions {
   readonly streamKeepAliveMs?: number;
   readonly feedRetryMs?: number;
   readonly streamLimits?: StreamLimits;
+  /** The queue's per-repository limit (AAS_MAX_RUNNING_PER_REPO); none by default. */
+  readonly maxRunningPerRepo?: number;
   readonly store?: Store;
   readonly bus?: EventBus;
   /** The panel build to serve; by default a directory that does not exist (not built). */
@@ -152,7 +154,13 @@ export async function startApi(
   });
   const queue = new RunQueue(
     { store, clock, log: silentLogger, bus },
-    { leaseMs: 60_000, retryBackoff: { baseMs: 1_000, maxMs: 10_000 } },
+    {
+      leaseMs: 60_000,
+      retryBackoff: { baseMs: 1_000, maxMs: 10_000 },
+      ...(options.maxRunningPerRepo === undefined
+        ? {}
+        : { maxRunningPerRepo: options.maxRunningPerRepo }),
+    },
   );
   const remoteWorkers = new RemoteWorkers(
     { queue, store, clock, bus, log: silentLogger },

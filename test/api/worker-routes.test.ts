@@ -270,6 +270,48 @@ for (const dialect of dialects) {
       expect(lease.jobSpec.requireLabels).toEqual(['late']);
     });
 
+    it('a claim waiting on a full repository gets the room a finished run frees', async () => {
+      // Its own server, with a limit of one running run per repository and an hour's poll: only
+      // the finished run's event can wake the waiting claim (before, only its poll did, and the
+      // worker that had just finished took the room again with its next claim).
+      const limited = await startApi(fixture, { maxRunningPerRepo: 1 });
+      try {
+        const first = await enrolAndRegister(limited, { labels: ['room'] });
+        const second = await enrolAndRegister(limited, { labels: ['room'] });
+        const repo = `/repos/room-${counter}`;
+        await submitQueued(limited, { requireLabels: ['room'], repo });
+        await submitQueued(limited, { requireLabels: ['room'], repo });
+        const held = (await (await claimRequest(limited, first.credential)).json()) as Lease;
+        const waiting = claimRequest(limited, second.credential, 30);
+        while (limited.remoteWorkers.waiting === 0) {
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        const report = await limited.request(
+          `${V1}/runs/${held.runId}/report`,
+          postJson(
+            {
+              fencingToken: held.fencingToken,
+              status: 'failed',
+              reasonCode: 'AGENT_FAILED',
+              detail: 'exit 1',
+            },
+            { secret: first.credential },
+          ),
+        );
+        expect(report.status).toBe(200);
+        // Woken by the report itself (the run's end is published before the answer), not by
+        // the end of its 30 s wait, after which it would have looked once more and found it too.
+        expect(limited.remoteWorkers.waiting).toBe(0);
+        const response = await waiting;
+        expect(response.status).toBe(200);
+        const lease = (await response.json()) as Lease;
+        expect(lease.runId).not.toBe(held.runId);
+        expect(lease.repo).toBe(repo);
+      } finally {
+        await limited.close();
+      }
+    });
+
     it('heartbeats renew leases and carry cancel and lost orders', async () => {
       const worker = await enrolAndRegister(api, { labels: ['beat'] });
       const { runId } = await submitQueued(api, { requireLabels: ['beat'] });

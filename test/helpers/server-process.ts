@@ -88,18 +88,41 @@ export async function startServerProcess(options: {
 
 /**
  * Polls `probe` until it returns a value other than undefined. The deadline only stops a broken
- * build from hanging the suite; nothing asserts how fast the server is.
+ * build from hanging the suite; nothing asserts how fast the server is. `context` is asked for
+ * what to show when it gives up (the processes' output, say), so that a rare failure can be
+ * understood from the log alone.
  */
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined>,
-  options: { deadlineMs?: number; everyMs?: number } = {},
+  options: { deadlineMs?: number; everyMs?: number; context?: () => Promise<string> | string } = {},
 ): Promise<T> {
   const deadline = Date.now() + (options.deadlineMs ?? 180_000);
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const context = options.context === undefined ? '' : await describeContext(options.context);
+      throw new Error(`gave up waiting for ${what}${context === '' ? '' : `\n${context}`}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 100));
   }
+}
+
+async function describeContext(context: () => Promise<string> | string): Promise<string> {
+  try {
+    return await context();
+  } catch (error) {
+    return `(the context could not be read: ${error instanceof Error ? error.message : String(error)})`;
+  }
+}
+
+/** The last `maxChars` of a process's output, labelled, for a failure message. */
+export function outputTail(
+  name: string,
+  output: { stdout: string; stderr: string },
+  maxChars = 4_000,
+): string {
+  const tail = (text: string) => (text.length > maxChars ? `…${text.slice(-maxChars)}` : text);
+  return `--- ${name} stdout:\n${tail(output.stdout)}\n--- ${name} stderr:\n${tail(output.stderr)}`;
 }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord, StoredEvent } from '../../src/store/index.js';
 import {
   newBootstrapToken,
+  outputTail,
   type ServerProcess,
   startServerProcess,
   waitFor,
@@ -76,6 +77,20 @@ describe.skipIf(skip)('a fleet: two replicas, three remote workers, one PostgreS
     return started;
   }
 
+  /** The workers as the follower lists them and what every process wrote, for a failed wait. */
+  async function fleetState(): Promise<string> {
+    const listed = await json<unknown>(follower, '/api/v1/workers').then(
+      (body) => JSON.stringify(body),
+      (error: unknown) => `(not listed: ${error instanceof Error ? error.message : String(error)})`,
+    );
+    return [
+      `workers: ${listed}`,
+      ...[...workers].map(([name, worker]) => outputTail(`worker ${name}`, worker.output())),
+      outputTail('leader', leader.output()),
+      outputTail('follower', follower.output()),
+    ].join('\n');
+  }
+
   beforeAll(async () => {
     if (!postgres) throw new Error('unreachable');
     fixture = await postgres.open();
@@ -137,12 +152,16 @@ describe.skipIf(skip)('a fleet: two replicas, three remote workers, one PostgreS
       if (round > 5) throw new Error('no killed worker held a run');
       const name = round === 1 ? 'w1' : `w1-${round}`;
       w1 = round === 1 ? workers.get('w1') : await startWorker(name, leader);
-      await waitFor(`${name} to hold a run`, async () => {
-        const listed = await json<Listed>(follower, '/api/v1/workers');
-        return (listed.items.find((item) => item.name === name)?.runIds.length ?? 0) > 0
-          ? true
-          : undefined;
-      });
+      await waitFor(
+        `${name} to hold a run`,
+        async () => {
+          const listed = await json<Listed>(follower, '/api/v1/workers');
+          return (listed.items.find((item) => item.name === name)?.runIds.length ?? 0) > 0
+            ? true
+            : undefined;
+        },
+        { context: fleetState },
+      );
       w1?.child.kill('SIGKILL');
       await w1?.exited;
       const after = await json<Listed>(follower, '/api/v1/workers');
@@ -156,19 +175,25 @@ describe.skipIf(skip)('a fleet: two replicas, three remote workers, one PostgreS
     // Then the replica that leads the sweep, while its worker w2 still holds runs.
     const status = async (server: ServerProcess, runId: string) =>
       (await json<{ run: RunRecord }>(server, `/api/v1/runs/${runId}`)).run;
-    await waitFor('a third of the runs to finish', async () => {
-      let finished = 0;
-      for (const { runId } of submitted) {
-        const { status: current } = await status(follower, runId);
-        if (current !== 'queued' && current !== 'running') finished += 1;
-        if (finished >= RUNS / 3) return true;
-      }
-      return undefined;
-    });
+    await waitFor(
+      'a third of the runs to finish',
+      async () => {
+        let finished = 0;
+        for (const { runId } of submitted) {
+          const { status: current } = await status(follower, runId);
+          if (current !== 'queued' && current !== 'running') finished += 1;
+          if (finished >= RUNS / 3) return true;
+        }
+        return undefined;
+      },
+      { context: fleetState },
+    );
     leader.child.kill('SIGKILL');
     await leader.exited;
-    await waitFor('the other replica to lead the sweep', async () =>
-      follower.output().stderr.includes(LEADING) ? true : undefined,
+    await waitFor(
+      'the other replica to lead the sweep',
+      async () => (follower.output().stderr.includes(LEADING) ? true : undefined),
+      { context: fleetState },
     );
 
     // The follower serves and sweeps alone; w3 finishes everything, w2's lapsed leases included.
@@ -184,7 +209,7 @@ describe.skipIf(skip)('a fleet: two replicas, three remote workers, one PostgreS
         }
         return true;
       },
-      { deadlineMs: 900_000, everyMs: 500 },
+      { deadlineMs: 900_000, everyMs: 500, context: fleetState },
     );
     const reclaimed = [...finals.values()].filter((run) => run.claimCount > 1);
     expect(reclaimed.length).toBeGreaterThan(0);
