@@ -1,10 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinManifests, createAgentRegistry } from '../drivers/index.js';
 import { parseJobSpec } from '../runner/index.js';
 import { openStore, type Store } from '../store/index.js';
+import { ANY_REPO_PATH } from '../workspaces/index.js';
 import { checkSubmittable } from './check-job.js';
 
 describe('checkSubmittable', () => {
@@ -25,16 +27,39 @@ describe('checkSubmittable', () => {
   it('refuses at submission a repository URL whose host the rule leaves out', async () => {
     const deps = { registry: await registry(), store };
     const job = (repo: string) => parseJobSpec({ task: 't', repo, agent: 'mock' });
-    await checkSubmittable(deps, job('https://github.com/o/r.git'), rule);
+    await checkSubmittable(deps, job('https://github.com/o/r.git'), rule, ANY_REPO_PATH);
     // file:// names this host's files, as a path does: no host to allow.
-    await checkSubmittable(deps, job('file:///srv/r'), rule);
+    await checkSubmittable(deps, job('file:///srv/r'), rule, ANY_REPO_PATH);
     await expect(
-      checkSubmittable(deps, job('http://169.254.169.254/latest'), rule),
+      checkSubmittable(deps, job('http://169.254.169.254/latest'), rule, ANY_REPO_PATH),
     ).rejects.toMatchObject({
       code: 'JOB_INVALID',
       details: { field: 'repo' },
       message: expect.stringMatching(/169\.254\.169\.254 is not among the allowed hosts/),
     });
+  });
+
+  it('refuses a local repository, as a path or a file:// URL, outside AAS_REPO_PATHS', async () => {
+    const deps = { registry: await registry(), store };
+    const inside = join(dir, 'allowed', 'repo');
+    mkdirSync(inside, { recursive: true });
+    const roots = { roots: [join(dir, 'allowed')] };
+    const job = (repo: string) => parseJobSpec({ task: 't', repo, agent: 'mock' });
+    await checkSubmittable(deps, job(inside), rule, roots);
+    await checkSubmittable(deps, job(pathToFileURL(inside).href), rule, roots);
+    for (const repo of [dir, '/etc', pathToFileURL(dir).href, join(dir, 'allowed', '..')]) {
+      await expect(checkSubmittable(deps, job(repo), rule, roots)).rejects.toMatchObject({
+        code: 'JOB_INVALID',
+        details: { field: 'repo', hint: expect.stringMatching(/AAS_REPO_PATHS/) },
+      });
+    }
+    // Missing inside a root: reported missing; outside, refused without saying whether it exists.
+    await expect(
+      checkSubmittable(deps, job(join(inside, 'nope')), rule, roots),
+    ).rejects.toMatchObject({ code: 'REPO_NOT_FOUND' });
+    await expect(
+      checkSubmittable(deps, job('/no/such/repository'), rule, roots),
+    ).rejects.toMatchObject({ code: 'JOB_INVALID' });
   });
 
   it('refuses a command agent job without its command, also as a fallback', async () => {
@@ -46,7 +71,7 @@ describe('checkSubmittable', () => {
       { agent: 'command', agentInput: { command: 'echo \0' } },
     ]) {
       const job = parseJobSpec({ task: 't', repo: dir, ...fields });
-      await expect(checkSubmittable(deps, job, rule)).rejects.toMatchObject({
+      await expect(checkSubmittable(deps, job, rule, ANY_REPO_PATH)).rejects.toMatchObject({
         code: 'JOB_INVALID',
         details: { field: 'agentInput.command' },
       });
@@ -57,7 +82,7 @@ describe('checkSubmittable', () => {
       agent: 'command',
       agentInput: { command: 'true' },
     });
-    await checkSubmittable(deps, given, rule);
+    await checkSubmittable(deps, given, rule, ANY_REPO_PATH);
   });
 
   it('refuses a pin no run could ever follow: by id, or to a revoked worker', async () => {
@@ -81,15 +106,19 @@ describe('checkSubmittable', () => {
     });
     const pinned = (worker: string) =>
       parseJobSpec({ task: 't', repo: 'https://github.com/o/r.git', agent: 'mock', worker });
-    await checkSubmittable(deps, pinned('gpu-1'), rule);
+    await checkSubmittable(deps, pinned('gpu-1'), rule, ANY_REPO_PATH);
     // An embedded slot's, or a worker's enrolled later.
-    await checkSubmittable(deps, pinned('not-enrolled-yet'), rule);
-    await expect(checkSubmittable(deps, pinned(worker.id), rule)).rejects.toMatchObject({
+    await checkSubmittable(deps, pinned('not-enrolled-yet'), rule, ANY_REPO_PATH);
+    await expect(
+      checkSubmittable(deps, pinned(worker.id), rule, ANY_REPO_PATH),
+    ).rejects.toMatchObject({
       code: 'JOB_INVALID',
       details: { field: 'worker', hint: 'use "worker": "gpu-1"' },
     });
     await store.revokeWorker('gpu-1', '2026-01-02T00:00:00.000Z');
-    await expect(checkSubmittable(deps, pinned('gpu-1'), rule)).rejects.toMatchObject({
+    await expect(
+      checkSubmittable(deps, pinned('gpu-1'), rule, ANY_REPO_PATH),
+    ).rejects.toMatchObject({
       code: 'JOB_INVALID',
       details: { field: 'worker' },
       message: expect.stringMatching(/^worker gpu-1 was revoked/),

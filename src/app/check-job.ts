@@ -1,28 +1,39 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { AgentRegistry } from '../drivers/index.js';
 import { AasError } from '../kernel/index.js';
 import { type JobSpec, requireAgentInput } from '../runner/index.js';
 import type { Store } from '../store/index.js';
-import { checkRepoUrlHost, isRepoUrl, type RepoUrlRule } from '../workspaces/index.js';
+import {
+  checkRepoPath,
+  checkRepoUrlHost,
+  isRepoUrl,
+  type RepoPathRule,
+  type RepoUrlRule,
+  repoUrlProtocol,
+} from '../workspaces/index.js';
 
 /**
  * What can be checked before a job is queued (submitted now, or stored in a schedule), so a
  * typo is a 400 now rather than a failed run later: the repository is a URL whose host this
  * control plane's rule allows (fetched by whoever runs the job, so not read here, and checked
- * again, with its addresses, by that host) or an absolute path that exists on this host, every
+ * again, with its addresses, by that host) or an absolute path that exists on this host inside
+ * AAS_REPO_PATHS (a `file://` URL too), every
  * agent is registered and has the input it needs, and a pinned worker is one a run could go to.
  */
 export async function checkSubmittable(
   deps: { readonly registry: AgentRegistry; readonly store: Store },
   job: JobSpec,
   repoUrls: RepoUrlRule,
+  repoPaths: RepoPathRule,
 ): Promise<void> {
   const { registry } = deps;
   await checkPin(deps.store, job.worker);
   const { repo } = job;
   if (isRepoUrl(repo)) {
     checkRepoUrlHost(repo, repoUrls);
+    if (repoUrlProtocol(repo) === 'file') await checkRepoPath(localPathOf(repo), repoPaths);
     for (const agent of [job.agent, ...job.fallbackAgents]) {
       requireAgentInput(registry.get(agent), job);
     }
@@ -34,6 +45,7 @@ export async function checkSubmittable(
       hint: 'the server resolves paths on its own host; aas run --server sends an absolute path',
     });
   }
+  await checkRepoPath(repo, repoPaths);
   try {
     await stat(repo);
   } catch {
@@ -67,5 +79,14 @@ async function checkPin(store: Store, pin: string | undefined): Promise<void> {
       `worker ${worker.name} was revoked at ${worker.revokedAt}: no run pinned to it can run`,
       { field: 'worker', hint: 'pin another worker, or require labels instead (aas workers)' },
     );
+  }
+}
+
+/** The path a `file://` URL names; one that is not a plain local file URL is kept as written. */
+function localPathOf(url: string): string {
+  try {
+    return fileURLToPath(url);
+  } catch {
+    return url;
   }
 }

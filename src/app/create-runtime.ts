@@ -148,7 +148,8 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
       schedules: new ScheduleService(
         { store, clock, bus },
         {
-          checkJob: (job) => checkSubmittable({ registry, store }, job, config.repoUrls),
+          checkJob: (job) =>
+            checkSubmittable({ registry, store }, job, config.repoUrls, config.repoPaths),
           misfireGraceMs: config.scheduler.misfireGraceMs,
         },
       ),

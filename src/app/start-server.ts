@@ -94,7 +94,7 @@ export async function startServer(
     const controlPlane: ControlPlane = {
       async submitJob(body: unknown, identity: Identity) {
         const job = parseJobSpec(body);
-        await checkSubmittable(runtime, job, runtime.config.repoUrls);
+        await checkSubmittable(runtime, job, runtime.config.repoUrls, runtime.config.repoPaths);
         const ids = await submitRun(runtime.runnerDeps(), job, identity.name);
         pool.wake();
         // Advice only: the job is queued whatever this finds, or fails to find.

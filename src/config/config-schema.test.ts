@@ -69,6 +69,23 @@ describe('parseConfig', () => {
     }
   });
 
+  it('reads where jobs may name local repositories: anywhere by default', () => {
+    expect(parseConfig({ env: {}, cwd: '/' }).repoPaths).toEqual({ roots: ['*'] });
+    expect(
+      parseConfig({ env: { AAS_REPO_PATHS: '/srv/repos/ , /home/ci/work/../checkouts' }, cwd: '/' })
+        .repoPaths,
+    ).toEqual({ roots: ['/srv/repos', '/home/ci/checkouts'] });
+    for (const [value, why] of [
+      ['repos,/srv/repos', /absolute directory/],
+      [' , ', /at least one directory/],
+    ] as const) {
+      const thrown = failure({ env: { AAS_REPO_PATHS: value }, cwd: '/' });
+      expect(thrown.code, value).toBe('CONFIG_INVALID');
+      expect(thrown.details.field, value).toBe('AAS_REPO_PATHS');
+      expect(thrown.message, value).toMatch(why);
+    }
+  });
+
   it('refuses a misfire grace shorter than two scheduler ticks, which would make every slot late', () => {
     const short = failure({
       env: { AAS_SCHEDULER_TICK_MS: '1000', AAS_SCHEDULER_MISFIRE_GRACE_MS: '1500' },

@@ -90,6 +90,8 @@ export const CONFIG_ENV_VARS = {
     'owner/name repositories, comma-separated, a job may name for pull requests when its remote URL does not say which (a mirror, a local path)',
   AAS_REPO_URL_HOSTS:
     "hosts a job's repository URL may name, comma-separated globs (github.com, *.corp.example); checked at submission and by the host that fetches; default * (any)",
+  AAS_REPO_PATHS:
+    "directories inside which a job submitted to this host may name a local repository (a path or a file:// URL), comma-separated absolute paths, symbolic links resolved; default * (any path this host's user can read: set it on a shared server)",
   AAS_REPO_URL_PRIVATE_NETWORKS:
     'refuse | allow: whether this host fetches repository URLs whose host resolves to a loopback, private or link-local address; default refuse',
   AAS_GIT_CREDENTIALS:
@@ -238,6 +240,20 @@ const ConfigSchema = z
         credentialsFile: z.string().min(1).optional(),
       })
       .strict(),
+    repoPaths: z
+      .object({
+        roots: z
+          .array(
+            z
+              .string()
+              .refine(
+                (root) => root === '*' || isAbsolute(root),
+                'each must be an absolute directory (or * for any path)',
+              ),
+          )
+          .min(1, 'name at least one directory (* for any)'),
+      })
+      .strict(),
     client: z
       .object({
         serverUrl: z
@@ -288,6 +304,8 @@ export interface AasConfig {
     /** AAS_GIT_CREDENTIALS, absolute: credentials for the http(s) repositories it lists. */
     readonly credentialsFile?: string;
   };
+  /** Where jobs may name local repositories (see RepoPathRule); `*` is anywhere. */
+  readonly repoPaths: { readonly roots: readonly string[] };
   /** Commands that talk to a server instead of the local store. */
   readonly client: { readonly serverUrl?: string; readonly token?: string };
   /** Promotion: where branches go, who commits them, the writer lease, the forge credential. */
@@ -414,6 +432,11 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       tickMs: numberFrom(env.AAS_SCHEDULER_TICK_MS, 1_000),
       misfireGraceMs: numberFrom(env.AAS_SCHEDULER_MISFIRE_GRACE_MS, 60_000),
     },
+    repoPaths: {
+      roots: (nonEmpty(env.AAS_REPO_PATHS)?.split(',') ?? ['*'])
+        .map((root) => root.trim())
+        .filter(Boolean),
+    },
     repoUrls: {
       hosts: (nonEmpty(env.AAS_REPO_URL_HOSTS)?.split(',') ?? ['*'])
         .map((host) => host.trim())
@@ -524,6 +547,9 @@ export function parseConfig(sources: ConfigSources): AasConfig {
       ...(config.repoUrls.credentialsFile
         ? { credentialsFile: config.repoUrls.credentialsFile }
         : {}),
+    },
+    repoPaths: {
+      roots: config.repoPaths.roots.map((root) => (root === '*' ? root : resolve(root))),
     },
     client: {
       ...(config.client.serverUrl
@@ -648,6 +674,7 @@ const fieldToEnv: Record<string, string> = {
   'server.maxStreamsPerToken': 'AAS_MAX_STREAMS_PER_TOKEN',
   'client.serverUrl': 'AAS_SERVER',
   'client.token': 'AAS_TOKEN',
+  'repoPaths.roots': 'AAS_REPO_PATHS',
   'repoUrls.hosts': 'AAS_REPO_URL_HOSTS',
   'repoUrls.privateNetworks': 'AAS_REPO_URL_PRIVATE_NETWORKS',
   'repoUrls.credentialsFile': 'AAS_GIT_CREDENTIALS',

@@ -47,11 +47,12 @@ export {
 } from './fetch-repo-url.js';
 export { checkGitCredentialsFile } from './git-credentials.js';
 export { DEFAULT_GIT_SEARCH_PATH } from './git-env.js';
-export { isRepoUrl } from './is-repo-url.js';
+export { isRepoUrl, repoUrlProtocol } from './is-repo-url.js';
 export { type WorkspaceStrategySupport, workspaceStrategySupport } from './overlay-support.js';
 export { type PrepareRunGitOptions, prepareRunGit } from './prepare-run-git.js';
 export { readFileAtCommit } from './read-file-at-commit.js';
 export { removeWorkspace } from './remove-workspace.js';
+export { ANY_REPO_PATH, checkRepoPath, type RepoPathRule } from './repo-path-rule.js';
 export {
   ANY_REPO_URL,
   type CheckedRepoHost,

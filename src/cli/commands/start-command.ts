@@ -44,7 +44,7 @@ Logs are JSON lines on stderr (AAS_LOG_LEVEL, default info).
 SIGTERM or SIGINT: stop claiming, let running attempts finish within
 AAS_SHUTDOWN_GRACE_MS, then stop them and give their runs back to the queue.
 
-API: /api/v1 (bearer token), OpenAPI at /openapi.json, docs at /docs, /health (no token).`,
+API: /api/v1 (bearer token), OpenAPI at /openapi.json, docs at /docs, /api/v1/health (no token).`,
     )
     .action(async (flags: StartFlags, command: Command) => {
       try {

@@ -1,0 +1,50 @@
+import { realpath } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { AasError } from '../kernel/index.js';
+
+/**
+ * Where on this host a submitted job may name a local repository (AAS_REPO_PATHS): a path, or a
+ * `file://` URL. Whoever may submit a job to a server makes the server read the repository it
+ * names and hands what the agent does with it to every reader of the run (its logs, its patch),
+ * so without a rule anyone with the operator role could read any git repository the server's
+ * user can. `*` (the default, for single-user setups) is any path.
+ */
+export interface RepoPathRule {
+  /** Absolute directories; a repository must resolve (symbolic links followed) inside one. */
+  readonly roots: readonly string[];
+}
+
+export const ANY_REPO_PATH: RepoPathRule = { roots: ['*'] };
+
+/**
+ * Refuses (JOB_INVALID, field `repo`) a local repository outside every root. The path is
+ * compared once its symbolic links are resolved, so a link inside a root cannot point out of it.
+ * A path that does not exist is refused the same way unless it lies inside a root as written,
+ * so that a refusal does not tell whether something exists outside them; inside one, the
+ * caller reports it missing.
+ */
+export async function checkRepoPath(path: string, rule: RepoPathRule): Promise<void> {
+  if (rule.roots.includes('*')) return;
+  const resolvedPath = await realpath(path).catch(() => null);
+  for (const root of rule.roots) {
+    if (resolvedPath === null) {
+      if (isInside(resolve(path), resolve(root))) return;
+      continue;
+    }
+    const resolvedRoot = await realpath(root).catch(() => null);
+    if (resolvedRoot !== null && isInside(resolvedPath, resolvedRoot)) return;
+  }
+  throw new AasError(
+    'JOB_INVALID',
+    `this server does not use local repositories outside ${rule.roots.join(', ') || 'none'}: ${path}`,
+    {
+      field: 'repo',
+      hint: 'ask the operator to add its directory to AAS_REPO_PATHS on the server, or submit its URL',
+    },
+  );
+}
+
+function isInside(path: string, root: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
