@@ -168,6 +168,13 @@ export interface ModelSpendTable {
   cost_usd: number;
 }
 
+/** A fact of the installation, written once (migration 0012). */
+export interface InstallationFactsTable {
+  name: string;
+  value: string;
+  recorded_at: string;
+}
+
 export interface DatabaseSchema {
   sessions: SessionsTable;
   runs: RunsTable;
@@ -186,6 +193,7 @@ export interface DatabaseSchema {
   worker_enrolments: WorkerEnrolmentsTable;
   run_artifacts: RunArtifactsTable;
   lease_writes: LeaseWritesTable;
+  installation_facts: InstallationFactsTable;
 }
 
 export type SessionRow = SessionsTable;

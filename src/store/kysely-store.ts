@@ -674,6 +674,30 @@ export class KyselyStore implements Store {
     );
   }
 
+  async recordInstallationFact(
+    name: string,
+    value: string,
+    nowIso: string,
+  ): Promise<{ readonly value: string; readonly recordedAt: string }> {
+    const insert = this.#db
+      .insertInto('installation_facts')
+      .values({ name, value, recorded_at: nowIso })
+      .onConflict((conflict) => conflict.column('name').doNothing())
+      .compile();
+    const read = this.#db
+      .selectFrom('installation_facts')
+      .select(['value', 'recorded_at'])
+      .where('name', '=', name)
+      .compile();
+    return this.#write('recordInstallationFact', function* () {
+      yield* rowsOf(insert);
+      const [row] = yield* rowsOf(read);
+      // Inserted or already there, and never deleted: a missing row is a broken database.
+      if (row === undefined) throw new AasError('INTERNAL', `installation fact ${name} is missing`);
+      return { value: row.value, recordedAt: row.recorded_at };
+    });
+  }
+
   async listRunningLeases(): Promise<RunLease[]> {
     const query = this.#db
       .selectFrom('runs')

@@ -253,6 +253,16 @@ export interface Store {
    * (true records `seenAt` as `selfDrainReportedAt`, false clears it); absent leaves it.
    */
   recordWorkerSeen(id: string, seenAt: string, selfDraining?: boolean): Promise<RemoteWorkerRecord>;
+  /**
+   * Records `value` as the installation's `name` unless one is recorded already, and returns
+   * the one that holds: `value` when this call wrote it, else the first writer's (concurrent
+   * callers all get the same). Facts every process of an installation must agree on.
+   */
+  recordInstallationFact(
+    name: string,
+    value: string,
+    nowIso: string,
+  ): Promise<{ readonly value: string; readonly recordedAt: string }>;
   /** The holders of every running run's lease (who is busy with what), oldest claim first. */
   listRunningLeases(): Promise<RunLease[]>;
   /** A draining worker is told so by its heartbeats and gets no new claims; NOT_FOUND. */

@@ -146,4 +146,28 @@ describe.skipIf(skip)('aas start replicas on one PostgreSQL', () => {
     const response = await follower.api('/api/v1/health');
     expect(response.status).toBeLessThan(500);
   });
+
+  it('refuses to start a replica whose home holds another signing key', async () => {
+    const otherHome = makeTempDir('aas-replicas-other-');
+    cleanup.push(() => removeDir(otherHome));
+    const started = startServerProcess({
+      home: otherHome,
+      token: a.token,
+      env: { AAS_DATABASE_URL: fixture.databaseUrl ?? '', AAS_WORKERS: '0' },
+    });
+    const failure = await started.then(
+      (server) => {
+        stopOnExit(server);
+        return 'it started';
+      },
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    );
+    expect(failure).toMatch(/aas start exited with 2/);
+    expect(failure).toMatch(/CONFIG_INVALID.*AAS_HOME.*is not this installation's/);
+    expect(failure).toMatch(/servers sharing a database share one AAS_HOME/);
+    // The replica that shares the home (the other was stopped above) still serves.
+    const alive = [a, b].filter((server) => server.child.exitCode === null && !server.child.killed);
+    expect(alive.length).toBeGreaterThan(0);
+    for (const server of alive) expect((await server.api('/api/v1/health')).status).toBe(200);
+  });
 });

@@ -1296,6 +1296,7 @@ for (const dialect of dialects) {
           { name: '0009-worker-self-drain' },
           { name: '0010-claim-acknowledgement' },
           { name: '0011-schedule-job-author' },
+          { name: '0012-installation-facts' },
         ]);
       });
 

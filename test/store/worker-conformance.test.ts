@@ -11,6 +11,8 @@ import { at, event, runId, sessionId } from './queue-helpers.js';
  * agents): a worker that does not match never receives the run.
  */
 
+const T0 = '2026-03-01T00:00:00.000Z';
+const T1 = '2026-03-01T00:00:01.000Z';
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 const workerId = (n: number) => `wrk_${n.toString(16).padStart(24, '0')}`;
 const enrolmentId = (n: number) => `wen_${n.toString(16).padStart(24, '0')}`;
@@ -74,6 +76,16 @@ for (const dialect of dialects) {
     });
     afterEach(async () => {
       await fixture.cleanup();
+    });
+
+    it('records an installation fact once: the first writer holds, concurrent ones included', async () => {
+      const first = await store.recordInstallationFact('signing_key_id', 'sha256:a', T0);
+      expect(first).toEqual({ value: 'sha256:a', recordedAt: T0 });
+      expect(await store.recordInstallationFact('signing_key_id', 'sha256:b', T1)).toEqual(first);
+      const racing = await Promise.all(
+        ['x', 'y', 'z'].map((value) => store.recordInstallationFact('other', value, T1)),
+      );
+      expect(new Set(racing.map((fact) => fact.value)).size).toBe(1);
     });
 
     it('registers a worker from its enrolment once; a second use is UNAUTHENTICATED', async () => {

@@ -10,6 +10,7 @@ import * as heartbeatOnlyHeap from './0008-heartbeat-only-heap.js';
 import * as workerSelfDrain from './0009-worker-self-drain.js';
 import * as claimAcknowledgement from './0010-claim-acknowledgement.js';
 import * as scheduleJobAuthor from './0011-schedule-job-author.js';
+import * as installationFacts from './0012-installation-facts.js';
 
 /**
  * Migrations are compiled into the program rather than read from a folder at run time, so a
@@ -27,6 +28,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0009-worker-self-drain': workerSelfDrain,
   '0010-claim-acknowledgement': claimAcknowledgement,
   '0011-schedule-job-author': scheduleJobAuthor,
+  '0012-installation-facts': installationFacts,
 };
 
 export const migrationProvider: MigrationProvider = {
