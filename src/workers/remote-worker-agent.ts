@@ -203,6 +203,18 @@ export class RemoteWorkerAgent {
     for (const held of this.#held.values()) held.stop.abort(STOP_REASON.shutdown);
   }
 
+  /** The control plane refused this worker for good: every held run stops, and the worker. */
+  #refused(error: AasError): void {
+    if (this.#fatal === null) {
+      this.deps.log.error(
+        { err: error.message, code: error.code, held: [...this.#held.keys()] },
+        'the control plane refused this worker: stopping its runs',
+      );
+    }
+    this.#fatal ??= error;
+    this.stopNow();
+  }
+
   status(): RemoteWorkerStatus {
     return {
       state: this.#stopped
@@ -253,12 +265,7 @@ export class RemoteWorkerAgent {
         const error = normaliseError(thrown);
         if (!this.deps.link.isTransient(error)) {
           // A revoked credential, or a server that refuses this worker: retrying cannot help.
-          this.#fatal ??= error;
-          this.deps.log.error(
-            { err: error.message, code: error.code },
-            'the control plane refused this worker',
-          );
-          this.stopNow();
+          this.#refused(error);
           break;
         }
         failures += 1;
@@ -492,6 +499,13 @@ export class RemoteWorkerAgent {
       }
     } catch (thrown) {
       const error = normaliseError(thrown);
+      if (!this.deps.link.isTransient(error)) {
+        // Revoked (or refused for good) while holding runs: revocation is how an administrator
+        // stops a worker, so its sandboxes stop now rather than when their runs end; nothing
+        // they would report could be accepted anyway.
+        this.#refused(error);
+        return;
+      }
       this.deps.log.warn({ err: error.message }, 'heartbeat failed');
       this.#stopLapsed();
     } finally {

@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,11 +63,16 @@ describe('remote workers over HTTP', () => {
     return body.secret;
   }
 
-  async function worker(name: string, labels: readonly string[]): Promise<WorkerProcess> {
+  async function worker(
+    name: string,
+    labels: readonly string[],
+    args: readonly string[] = [],
+  ): Promise<WorkerProcess> {
     const started = await startWorkerProcess({
       server: server.url,
       home: newHome(`aas-worker-${name}-`),
       secret: await enrol(name, labels),
+      args,
     });
     killOnExit(started);
     processes.set(name, started);
@@ -325,6 +330,29 @@ describe('remote workers over HTTP', () => {
     expect(await restarted.exited).toBe(0);
   });
 
+  it('stops the sandboxes of a worker revoked while it runs, at its first refused heartbeat', async () => {
+    // One slot, busy with the run: no claim of another slot meets the refusal first.
+    const busy = await worker('revoked-busy', ['revoke-mid'], ['--concurrency', '1']);
+    // A command nothing else here runs, so that its process can be looked for by name.
+    const { runId } = await submit({
+      requireLabels: ['revoke-mid'],
+      agentInput: { command: 'sleep 613' },
+    });
+    await waitFor('the sandboxed command to run', async () =>
+      (await run(runId)).run.status === 'running' && sleeping().length > 0 ? true : undefined,
+    );
+    await json('/api/v1/workers/revoked-busy', { method: 'DELETE' });
+    // Before, the worker let the run go on until its lease lapsed (a server's default lease is
+    // 30 s) or the run ended; now the first refused heartbeat stops it.
+    expect(await busy.exited).not.toBe(0);
+    const { stderr } = busy.output();
+    expect(stderr, stderr).toContain('the control plane refused this worker: stopping its runs');
+    expect(stderr, stderr).not.toContain('lease lapsed');
+    await waitFor('the sandboxed command to be gone', async () =>
+      sleeping().length === 0 ? true : undefined,
+    );
+  });
+
   it('stops a worker whose credential was revoked', async () => {
     const revoked = await worker('revoked', ['linux']);
     await json('/api/v1/workers/revoked', { method: 'DELETE' });
@@ -399,3 +427,9 @@ describe('remote workers over HTTP', () => {
     );
   });
 });
+
+/** Processes running the revoked worker's command, found by their command line. */
+function sleeping(): string[] {
+  const found = spawnSync('pgrep', ['-f', '^sleep 613$'], { encoding: 'utf8' });
+  return found.stdout.split('\n').filter((line) => line.trim() !== '');
+}
