@@ -79,7 +79,12 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
   const bus = new EventBus();
   // The data directory first: an unusable one is the operator's to fix (CONFIG_INVALID), not
   // a failure of whatever reads below it (agent manifests) first.
-  await ensureHome(config.home, [config.paths.runs, dirname(config.paths.checkouts)]);
+  await ensureHome(config.home, [
+    config.paths.runs,
+    dirname(config.paths.checkouts),
+    config.paths.artifacts,
+    config.paths.repos,
+  ]);
   const host = await createExecutionHost(config, {
     clock,
     nodePath: options.nodePath,
@@ -270,10 +275,16 @@ export async function collectCaches(
 /** A data directory that cannot be created is the operator's to fix: say which and why. */
 async function ensureHome(home: string, privateDirs: readonly string[]): Promise<void> {
   try {
-    await mkdir(home, { recursive: true });
+    // A home AAS creates is its owner's alone; one that exists keeps the mode its owner gave it
+    // (what is in it is kept private below, and the database by the store).
+    if ((await mkdir(home, { recursive: true, mode: 0o700 })) !== undefined) {
+      await chmod(home, 0o700);
+    }
     // Runs and cached checkouts hold what sandboxed processes wrote, as the user AAS runs as
     // (root, on a host where it mounts overlays): a set-uid file an agent left there must not
-    // be reachable by any other local user. 0700 on the two roots closes every path below.
+    // be reachable by any other local user. Artifacts (patches, attestations) and fetched
+    // repositories (private ones too, with AAS_GIT_CREDENTIALS) are no one else's to read.
+    // 0700 on each root closes every path below it.
     for (const dir of privateDirs) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       await chmod(dir, 0o700);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
@@ -41,11 +41,28 @@ function unavailable(message: string, hint: string, cause: unknown): AasError {
   return new AasError('STORE_UNAVAILABLE', `${message}: ${reason}`, { hint }, { cause });
 }
 
+/**
+ * The database holds every run's patch and logs, the sessions' history and the token hashes:
+ * readable by its owner only. A new file is created 0600 before SQLite opens it (SQLite gives
+ * its -wal and -shm files the database file's mode); one this user owns that others could read
+ * is narrowed to 0600. A file another user owns is left as it is (opening it says the rest).
+ */
+function keepPrivate(path: string): void {
+  try {
+    closeSync(openSync(path, 'a', 0o600));
+    const { mode, uid } = statSync(path);
+    if ((mode & 0o077) !== 0 && uid === process.getuid?.()) chmodSync(path, mode & 0o700);
+  } catch {
+    // An unusable path is reported by the open that follows, with its own message.
+  }
+}
+
 async function openSqlite(sqlitePath: string): Promise<Store> {
   const absolutePath = resolve(sqlitePath);
   let sqlite: Database.Database;
   try {
     mkdirSync(dirname(absolutePath), { recursive: true });
+    keepPrivate(absolutePath);
     sqlite = new Database(absolutePath);
   } catch (error) {
     throw unavailable(

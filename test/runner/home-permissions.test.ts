@@ -1,0 +1,59 @@
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRuntime } from '../../src/app/index.js';
+import { parseConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/kernel/index.js';
+import { makeTempDir, removeDir } from '../helpers/temp-repo.js';
+
+const cleanup: string[] = [];
+afterAll(() => {
+  for (const dir of cleanup) removeDir(dir);
+});
+
+const modeOf = (path: string) => statSync(path).mode & 0o777;
+
+async function openRuntimeAt(home: string): Promise<void> {
+  const runtime = await createRuntime(parseConfig({ env: { AAS_HOME: home }, cwd: home }), {
+    hostEnv: {},
+    nodePath: process.execPath,
+    log: silentLogger,
+    recover: false,
+  });
+  await runtime.close();
+}
+
+/**
+ * The data directory holds patches, attestations, logs, fetched (possibly private) repositories
+ * and the database with token hashes: none of it is for other local users to read.
+ */
+describe('the data directory is its owner’s alone', () => {
+  it('creates a new home, its data directories and its database readable by the owner only', async () => {
+    const parent = makeTempDir('aas-perm-');
+    cleanup.push(parent);
+    const home = join(parent, 'home');
+    await openRuntimeAt(home);
+    expect(modeOf(home)).toBe(0o700);
+    for (const dir of ['runs', 'cache', 'artifacts', 'repos']) {
+      expect(modeOf(join(home, dir)), dir).toBe(0o700);
+    }
+    expect(modeOf(join(home, 'aas.db'))).toBe(0o600);
+    for (const file of ['aas.db-wal', 'aas.db-shm']) {
+      if (existsSync(join(home, file))) expect(modeOf(join(home, file)), file).toBe(0o600);
+    }
+  });
+
+  it('keeps the mode of a home that existed, and narrows what is in it', async () => {
+    const home = makeTempDir('aas-perm-existing-');
+    cleanup.push(home);
+    chmodSync(home, 0o755);
+    mkdirSync(join(home, 'artifacts'), { mode: 0o755 });
+    chmodSync(join(home, 'artifacts'), 0o755);
+    writeFileSync(join(home, 'aas.db'), '', { mode: 0o644 });
+    chmodSync(join(home, 'aas.db'), 0o644);
+    await openRuntimeAt(home);
+    expect(modeOf(home)).toBe(0o755);
+    expect(modeOf(join(home, 'artifacts'))).toBe(0o700);
+    expect(modeOf(join(home, 'aas.db'))).toBe(0o600);
+  });
+});
