@@ -5,6 +5,7 @@ import type { AasConfig } from '../config/index.js';
 import { AasError, type Clock, type Logger, normaliseError, systemClock } from '../kernel/index.js';
 import { EventBus } from '../sessions/index.js';
 import { type ControlPlaneLink, RemoteWorkerAgent } from '../workers/index.js';
+import { collectOrphanWorkspaces } from '../workspaces/index.js';
 import { describeAgents } from './describe-agents.js';
 import { createExecutionHost, type ExecutionHost } from './execution-host.js';
 
@@ -47,7 +48,7 @@ export function workerPaths(config: AasConfig): { credential: string; repos: str
 /**
  * The execution side of this host as a remote worker: the same agents, sandboxes and model
  * upstreams the control plane would use, and no store: everything a run records goes to the
- * control plane under the run's lease.
+ * control plane under the run's lease. Called with the home's lock held (lockWorkerHome).
  */
 export async function createWorkerHost(
   config: AasConfig,
@@ -79,6 +80,7 @@ export async function createWorkerHost(
       { field: 'AAS_HOME', hint: 'point AAS_HOME (or --home) at a directory you can write' },
     );
   }
+  await collectLeftWorkspaces(config.paths.runs, log);
   const host: ExecutionHost = await createExecutionHost(config, {
     clock,
     nodePath: options.nodePath,
@@ -185,5 +187,34 @@ export async function writeWorkerCredential(path: string, value: WorkerCredentia
       `cannot store the worker credential in ${path}: ${normaliseError(thrown).message}`,
       { field: 'AAS_HOME', hint: 'point AAS_HOME (or --home) at a directory you can write' },
     );
+  }
+}
+
+/**
+ * What a worker of this home that died (SIGKILL, a crash, a power loss) left: mounted overlay
+ * workspaces and checkouts under `runs/`. The caller holds the home's lock and no run yet, so
+ * no workspace there belongs to a live process; the runs themselves are the control plane's,
+ * which re-leases them after their leases lapse. Logs stay, as on the control plane. Trouble
+ * here is logged, never fatal: the worker can run without it.
+ */
+async function collectLeftWorkspaces(runsDir: string, log: Logger): Promise<void> {
+  try {
+    const collected = await collectOrphanWorkspaces({
+      runsDir,
+      isRunLive: async () => false,
+      includeKept: false,
+    });
+    if (collected.removed.length > 0 || (collected.failed?.length ?? 0) > 0) {
+      log.info(
+        {
+          removed: collected.removed.length,
+          unmounted: collected.unmounted?.length ?? 0,
+          failed: collected.failed ?? [],
+        },
+        'removed the workspaces a previous worker of this home left',
+      );
+    }
+  } catch (thrown) {
+    log.warn({ err: normaliseError(thrown).message }, 'could not collect left workspaces');
   }
 }

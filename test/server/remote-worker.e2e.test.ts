@@ -230,9 +230,14 @@ describe('remote workers over HTTP', () => {
       requireLabels: ['linux'],
       agentInput: { command: 'sleep 4; echo survived >> a.txt' },
     });
-    const first = await waitFor('the run to start', async () => {
+    // Killed once its attempt started, so that its workspace is there (see the end).
+    const first = await waitFor('the attempt to start', async () => {
       const current = (await run(runId)).run;
-      return current.status === 'running' ? current : undefined;
+      if (current.status !== 'running') return undefined;
+      const started = (await events(sessionId)).some(
+        (event) => event.type === 'run.attempt.started',
+      );
+      return started ? current : undefined;
     });
     const holder = first.leaseOwner;
     const listed = await json<{ items: { id: string; name: string }[] }>('/api/v1/workers');
@@ -278,6 +283,19 @@ describe('remote workers over HTTP', () => {
     expect(((await late.json()) as { code: string }).code).toBe('LEASE_FENCED');
     expect((await run(runId)).run.status).toBe('ready_for_promotion');
     expect(rescuer.child.exitCode).toBeNull();
+
+    // What the killed worker left in its home (its workspace, mounted when it is an overlay)
+    // goes when a worker starts on that home again; the logs stay.
+    const attemptDir = join(victim.home, 'runs', runId, 'attempt-1');
+    expect(readdirSync(attemptDir)).toContain('workspace');
+    const restarted = await startWorkerProcess({ server: server.url, home: victim.home });
+    killOnExit(restarted);
+    expect(readdirSync(attemptDir)).not.toContain('workspace');
+    expect(readdirSync(attemptDir).some((name) => name.endsWith('.log'))).toBe(true);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(victim.home);
+    expect(restarted.output().stderr).toContain('removed the workspaces a previous worker');
+    restarted.child.kill('SIGTERM');
+    expect(await restarted.exited).toBe(0);
   });
 
   it('drains on SIGTERM (shown, not kept across a restart); an admin drain holds until resumed', async () => {
