@@ -29,6 +29,7 @@ import {
 } from '../workspaces/index.js';
 import { checkSubmittable } from './check-job.js';
 import { createExecutionHost } from './execution-host.js';
+import { checkHomeDatabase } from './home-database.js';
 import { createPromotionDeps } from './promotion-deps.js';
 
 /** The typed resources bag: built once here, passed explicitly everywhere else. */
@@ -91,6 +92,7 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
     hostEnv: options.hostEnv,
   });
   const { serverPolicy, models } = host;
+  await checkHomeDatabase(config.home, config.databaseUrl);
   const store = await openStore({
     sqlitePath: config.paths.sqlite,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),

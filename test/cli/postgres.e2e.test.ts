@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { jsonOf, runCli } from '../helpers/run-cli.js';
 import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
@@ -36,8 +38,14 @@ describe.skipIf(!postgres?.available)('aas on PostgreSQL (AAS_DATABASE_URL)', ()
     expect(JSON.parse(list.stdout).map((s: { id: string }) => s.id)).toEqual([sessionId]);
     const verify = await runCli(['audit', 'verify', sessionId], { home, env });
     expect(verify.code).toBe(0);
-    // Nothing went to SQLite.
-    const sqliteList = await runCli(['sessions', 'list', '--json'], { home });
-    expect(JSON.parse(sqliteList.stdout)).toEqual([]);
+    // Nothing went to SQLite, and a command that forgets AAS_DATABASE_URL in this home is
+    // refused rather than answering from an empty SQLite database it would create.
+    expect(existsSync(join(home, 'aas.db'))).toBe(false);
+    const forgot = await runCli(['sessions', 'list'], { home });
+    expect(forgot.code).toBe(2);
+    expect(forgot.stderr).toMatch(
+      /error \[CONFIG_INVALID\]: AAS_DATABASE_URL: .* is the home of a PostgreSQL deployment/,
+    );
+    expect(existsSync(join(home, 'aas.db'))).toBe(false);
   });
 });
