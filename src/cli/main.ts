@@ -19,7 +19,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     interrupts += 1;
     if (interrupts > 1) process.exit(130);
     process.stderr.write(
-      `\n${signal}: stopping (${stoppingWhat(process.argv.slice(2))}; repeat to force quit)\n`,
+      `\n${signal}: stopping (${stoppingWhat(process.argv.slice(2), process.env.AAS_SERVER)}; repeat to force quit)\n`,
     );
     controller.abort();
   });
@@ -36,7 +36,7 @@ const VALUE_OPTIONS = new Set([
 ]);
 
 /** What a first Ctrl-C or SIGTERM does, for the command being run. */
-function stoppingWhat(args: readonly string[]): string {
+function stoppingWhat(args: readonly string[], serverFromEnv: string | undefined): string {
   const words: string[] = [];
   for (let index = 0; index < args.length && words.length < 2; index += 1) {
     const arg = args[index] ?? '';
@@ -48,7 +48,12 @@ function stoppingWhat(args: readonly string[]): string {
   if (command === 'worker' && subcommand === undefined) {
     return 'this worker finishes the runs it holds and claims no more';
   }
-  if (command === 'run') return 'a local run is recorded as cancelled';
+  if (command === 'run') {
+    const onServer = args.some((arg) => arg === '--server' || arg.startsWith('--server='));
+    return onServer || (serverFromEnv ?? '').trim() !== ''
+      ? 'the server is asked to cancel the run, which is followed until it ends'
+      : 'a local run is recorded as cancelled';
+  }
   return 'finishing what is under way';
 }
 

@@ -48,11 +48,14 @@ async function fakeAas(
     run?: Record<string, unknown>;
     onStreamOpen?: (sent: number) => void;
     waitForCancel?: { stopAfter: number; onPaused: () => void };
+    /** The first cancels are answered 503, as by a server that is away. */
+    cancelsUnavailable?: number;
   } = {},
 ): Promise<FakeAas> {
   let events = options.events ?? runEvents();
   let run = options.run ?? runRecord();
   let cancels = 0;
+  let unavailable = options.cancelsUnavailable ?? 0;
   const streams = new Set<{ res: ServerResponse; sent: number }>();
   const flush = async () => {
     for (const stream of streams) {
@@ -91,8 +94,16 @@ async function fakeAas(
       return;
     }
     if (route === `POST /api/v1/runs/${RUN_ID}/cancel`) {
+      if (unavailable > 0) {
+        unavailable -= 1;
+        return sendJson(res, 503, {
+          code: 'SERVER_UNAVAILABLE',
+          message: 'the server is shutting down',
+          details: {},
+        });
+      }
       cancels += 1;
-      sendJson(res, 202, { run, outcome: 'cancel_requested' });
+      sendJson(res, 202, { runId: RUN_ID, outcome: 'cancel_requested', status: 'running' });
       const last = events.at(-1)?.seq ?? 0;
       events = [
         ...events.filter((e) => e.type !== 'run.completed'),
@@ -243,7 +254,26 @@ describe('aas run --server', () => {
     expect(code, io.err()).toBe(130);
     expect(cancels()).toBe(1);
     expect(io.err()).toContain(`cancelling run ${RUN_ID} on ${server.url}`);
+    expect(io.err()).not.toContain('warning');
     expect(io.out()).toContain('cancel requested by ci-bot\n');
+    expect(io.out()).toContain('decision  cancelled (CANCELLED) cancelled by ci-bot\n');
+  });
+
+  it('Ctrl-C while the server does not answer: the cancel is asked again until it is delivered', async () => {
+    const controller = new AbortController();
+    const { server, cancels } = await fakeAas({
+      waitForCancel: { stopAfter: 4, onPaused: () => controller.abort() },
+      cancelsUnavailable: 1,
+    });
+    const io = memoryIo({ AAS_TOKEN: TOKEN }, controller.signal);
+    const code = await runCli(['--server', server.url, ...RUN_ARGS], io);
+    expect(code, io.err()).toBe(130);
+    expect(cancels()).toBe(1);
+    expect(
+      server.requests.filter((request) => request.url.pathname.endsWith('/cancel')),
+    ).toHaveLength(2);
+    expect(io.err()).toContain(`cannot cancel run ${RUN_ID} yet`);
+    expect(io.err(), io.err()).toContain(`cancel of run ${RUN_ID} delivered`);
     expect(io.out()).toContain('decision  cancelled (CANCELLED) cancelled by ci-bot\n');
   });
 

@@ -1,11 +1,16 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AasError, isCode, normaliseError } from '../../kernel/index.js';
 import type { JobSpec, RunOutcome } from '../../runner/index.js';
 import type { AttemptRecord, RunRecord, StoredEvent } from '../../sessions/index.js';
 import { type CliIo, println } from '../cli-io.js';
 import { progressPrinter, warningPrinter } from '../progress-printer.js';
 import { followSessionEvents, type ReconnectSettings } from './follow-events.js';
-import type { ServerClient } from './server-client.js';
+import { isTransient, type ServerClient } from './server-client.js';
 import { RunSummaryWire } from './wire.js';
+
+/** Pauses between tries of a cancel the server did not answer: 1 s, doubling up to 10 s. */
+const CANCEL_RETRY_FIRST_MS = 1_000;
+const CANCEL_RETRY_MAX_MS = 10_000;
 
 /** A run's outcome as the server recorded it; the patch lives on the server, at `patchUrl`. */
 export interface RemoteRunOutcome extends RunOutcome {
@@ -22,8 +27,9 @@ export interface RemoteRunOptions {
 /**
  * `aas run --server`: submits the job, follows the session's live stream through the same
  * printer a local run uses, and reads the recorded outcome once the run completes. An abort of
- * `io.signal` (Ctrl-C) asks the server once to cancel the run and keeps following until the
- * run ends, so what is printed is what the server recorded.
+ * `io.signal` (Ctrl-C) asks the server to cancel the run (again, while the server does not
+ * answer) and keeps following until the run ends, so what is printed is what the server
+ * recorded.
  */
 export async function runOnServer(
   io: CliIo,
@@ -40,16 +46,38 @@ export async function runOnServer(
     if (warning.hint !== undefined) println(io.stderr, `  hint: ${warning.hint}`);
   }
   let cancelling: Promise<void> | null = null;
+  // Ends the cancel's retries once the follow is over, whichever way it ended.
+  const followed = new AbortController();
   const cancel = (): void => {
     cancelling ??= (async () => {
       println(io.stderr, `cancelling run ${runId} on ${client.url}; following it until it ends`);
-      try {
-        await client.cancelRun(runId);
-      } catch (thrown) {
-        const error = normaliseError(thrown);
-        // CONFLICT: the run finished first, and the stream is about to say how.
-        if (error.code !== 'CONFLICT') {
-          println(io.stderr, `warning: cannot cancel run ${runId}: ${error.message}`);
+      for (let tries = 1; ; tries += 1) {
+        try {
+          await client.cancelRun(runId);
+          if (tries > 1) println(io.stderr, `cancel of run ${runId} delivered`);
+          return;
+        } catch (thrown) {
+          const error = normaliseError(thrown);
+          // CONFLICT: the run finished first, and the stream is about to say how.
+          if (error.code === 'CONFLICT') return;
+          if (!isTransient(error)) {
+            println(io.stderr, `warning: cannot cancel run ${runId}: ${error.message}`);
+            return;
+          }
+          // The server is away (the follow is reconnecting too): the cancel is asked again
+          // until it answers, rather than lost while the run goes on there.
+          if (tries === 1) {
+            println(
+              io.stderr,
+              `warning: cannot cancel run ${runId} yet: ${error.message}; asking again until the server answers`,
+            );
+          }
+          const pauseMs = Math.min(CANCEL_RETRY_FIRST_MS * 2 ** (tries - 1), CANCEL_RETRY_MAX_MS);
+          await sleep(pauseMs, undefined, { signal: followed.signal }).catch(() => undefined);
+          if (followed.signal.aborted) {
+            println(io.stderr, `warning: the server never confirmed the cancel of run ${runId}`);
+            return;
+          }
         }
       }
     })();
@@ -105,6 +133,7 @@ export async function runOnServer(
     );
   } finally {
     io.signal.removeEventListener('abort', cancel);
+    followed.abort();
     await cancelling;
   }
   const { run, attempts } = await client.getRun(runId);
