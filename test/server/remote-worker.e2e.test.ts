@@ -409,6 +409,36 @@ describe('remote workers over HTTP', () => {
     ).toContain('revoked-anew');
   });
 
+  it('refuses to rebind a worker to a server of another installation, and keeps its credential', async () => {
+    const moving = await worker('not-moving', ['nowhere']);
+    moving.child.kill('SIGTERM');
+    expect(await moving.exited).toBe(0);
+    const credentialPath = join(moving.home, 'worker', 'credential.json');
+    const before = readFileSync(credentialPath, 'utf8');
+    const foreign = await startServerProcess({
+      home: newHome('aas-other-installation-'),
+      token: newBootstrapToken(),
+      env: { AAS_WORKERS: '0' },
+    });
+    killOnExit(foreign);
+    const refused = await startWorkerProcess({
+      server: foreign.url,
+      home: moving.home,
+      args: ['--rebind'],
+    }).then(
+      async (started) => {
+        killOnExit(started);
+        return `started\n${started.output().stderr}`;
+      },
+      (error: unknown) => String(error),
+    );
+    expect(refused).toMatch(/UNAUTHENTICATED/);
+    expect(refused).toContain('is not a replica of the installation at');
+    expect(readFileSync(credentialPath, 'utf8')).toBe(before);
+    foreign.child.kill('SIGTERM');
+    await foreign.exited;
+  });
+
   it('refuses a second worker on a home in use, and takes the home once its worker stopped', async () => {
     const owner = await worker('home-owner', ['linux']);
     const second = await startWorkerProcess({ server: server.url, home: owner.home }).then(

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionListItem } from '../../src/store/index.js';
 import { openSse } from '../api/sse-client.js';
@@ -8,6 +10,7 @@ import {
   waitFor,
 } from '../helpers/server-process.js';
 import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 import { POSTGRES_REQUIRED, type StoreFixture, storeDialects } from '../store/dialects.js';
 
 /**
@@ -116,6 +119,50 @@ describe.skipIf(skip)('aas start replicas on one PostgreSQL', () => {
     } finally {
       feed.close();
     }
+  });
+
+  it('moves a worker to another replica only when asked (--rebind)', async () => {
+    const enrolled = (await (
+      await a.api('/api/v1/workers/enrolments', {
+        method: 'POST',
+        body: JSON.stringify({ name: 'mover', labels: [] }),
+      })
+    ).json()) as { secret: string };
+    const workerHome = makeTempDir('aas-replicas-worker-');
+    cleanup.push(() => removeDir(workerHome));
+    const first = await startWorkerProcess({
+      server: a.url,
+      home: workerHome,
+      secret: enrolled.secret,
+    });
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    const outcome = (started: Promise<WorkerProcess>) =>
+      started.then(
+        async (worker) => {
+          worker.child.kill('SIGTERM');
+          await worker.exited;
+          return `started\n${worker.output().stderr}`;
+        },
+        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+      );
+    // Another address: refused unless asked, and the way is named.
+    const refused = await outcome(startWorkerProcess({ server: b.url, home: workerHome }));
+    expect(refused).toMatch(/CONFIG_INVALID.*this host is registered with http/);
+    expect(refused).toMatch(/add --rebind/);
+    // Asked: B knows the credential (one database), so the worker moves there and stays.
+    const moved = await outcome(
+      startWorkerProcess({ server: b.url, home: workerHome, args: ['--rebind'] }),
+    );
+    expect(moved).toMatch(/^started\n/);
+    expect(moved).toContain(`worker mover now talks to ${b.url}`);
+    const stored = JSON.parse(
+      readFileSync(join(workerHome, 'worker', 'credential.json'), 'utf8'),
+    ) as { server: string };
+    expect(stored.server).toBe(b.url);
+    expect(await outcome(startWorkerProcess({ server: b.url, home: workerHome }))).toMatch(
+      /^started\n/,
+    );
   });
 
   it('sweeps on one replica at a time, and on the other once the leader is gone', async () => {

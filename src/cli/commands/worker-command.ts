@@ -9,6 +9,7 @@ import {
   createWorkerHost,
   lockWorkerHome,
   readWorkerCredential,
+  type WorkerCredential,
   workerPaths,
   writeWorkerCredential,
 } from '../../app/index.js';
@@ -82,6 +83,10 @@ export function registerWorkerCommands(
       'run this host as a remote worker of --server (SIGTERM drains); `enrol`, `revoke`, `drain` and `resume` administer workers',
     )
     .option('--concurrency <n>', 'runs held at once (1 to 16)', '1')
+    .option(
+      '--rebind',
+      'talk to --server although this home registered with another address of the installation (another replica): the credential is sent there and kept only if it is accepted',
+    )
     .addHelpText(
       'after',
       `
@@ -92,9 +97,11 @@ only --server. The worker claims runs the control plane lets it execute (labels,
 agents installed here), fetches each run's base into <AAS_HOME>/worker/repos, runs it in
 the sandbox, and sends its history, patch and logs back under the run's lease. It holds no
 database or forge credential. SIGTERM or SIGINT: finish held runs, claim nothing more;
-a second one stops at once (the runs' leases lapse and the control plane requeues them).`,
+a second one stops at once (the runs' leases lapse and the control plane requeues them).
+The credential is bound to the address it registered with; to fail over to another replica
+of the same installation, start with that replica's --server and --rebind.`,
     )
-    .action(async (flags: { concurrency: string }, command: Command) => {
+    .action(async (flags: { concurrency: string; rebind?: boolean }, command: Command) => {
       try {
         const globals = command.optsWithGlobals<GlobalOptions>();
         await runWorker(io, globals, flags);
@@ -334,7 +341,7 @@ Ends a drain set by \`aas worker drain\`: the worker's waiting claims are served
 async function runWorker(
   io: CliIo,
   globals: GlobalOptions,
-  flags: { concurrency: string },
+  flags: { concurrency: string; rebind?: boolean },
 ): Promise<void> {
   const concurrency = Number(flags.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) {
@@ -369,10 +376,16 @@ async function runWorker(
     },
   );
   try {
-    await workOnHome(io, config, server, concurrency, (callback) => {
-      onLost = callback;
-      if (lostError !== null) callback(lostError);
-    });
+    await workOnHome(
+      io,
+      config,
+      server,
+      { concurrency, rebind: flags.rebind === true },
+      (callback) => {
+        onLost = callback;
+        if (lostError !== null) callback(lostError);
+      },
+    );
   } finally {
     await lock.release();
   }
@@ -394,9 +407,10 @@ async function workOnHome(
   io: CliIo,
   config: AasConfig,
   server: string,
-  concurrency: number,
+  settings: { readonly concurrency: number; readonly rebind: boolean },
   whenLockLost: (onLost: (error: Error) => void) => void,
 ): Promise<void> {
+  const { concurrency } = settings;
   const host = await createWorkerHost(config, { hostEnv: io.env, nodePath: io.nodePath });
   const credentialPath = workerPaths(config).credential;
   const secret = config.client.token;
@@ -445,14 +459,17 @@ async function workOnHome(
     });
   }
   if (identity.server !== server) {
-    throw new AasError(
-      'CONFIG_INVALID',
-      `this host is registered with ${identity.server}, not ${server}`,
-      {
-        field: '--server',
-        hint: `use --server ${identity.server}; or, to register with ${server}, remove ${credentialPath} (or use another --home) and start with an enrolment secret from it`,
-      },
-    );
+    if (!settings.rebind) {
+      throw new AasError(
+        'CONFIG_INVALID',
+        `this host is registered with ${identity.server}, not ${server}`,
+        {
+          field: '--server',
+          hint: `use --server ${identity.server}; if ${server} is another replica of the same installation, add --rebind; or, to register with ${server}, remove ${credentialPath} (or use another --home) and start with an enrolment secret from it`,
+        },
+      );
+    }
+    identity = await rebindWorker(io, identity, server, credentialPath);
   }
   const link = new ServerClient({
     serverUrl: server,
@@ -516,4 +533,31 @@ async function revokeOrWithdraw<W, E>(
       },
     );
   }
+}
+
+/**
+ * Moves this home's credential to another address of the same installation (a replica behind
+ * its own URL, after the one it registered with went away): an empty heartbeat there must be
+ * accepted, which only a server on the database that issued the credential does, before the
+ * file says the new address. Refused, the file is left as it was.
+ */
+async function rebindWorker(
+  io: CliIo,
+  identity: WorkerCredential,
+  server: string,
+  credentialPath: string,
+): Promise<WorkerCredential> {
+  await new ServerClient({
+    serverUrl: server,
+    token: identity.credential,
+    userAgent: 'aas-worker',
+    refusedTokenHint: `${server} does not know worker ${identity.name}: it is not a replica of the installation at ${identity.server} (or the worker was revoked); start with --server ${identity.server}`,
+  }).workerHeartbeat([], { draining: false });
+  const moved = { ...identity, server };
+  await writeWorkerCredential(credentialPath, moved);
+  println(
+    io.stderr,
+    `worker ${identity.name} now talks to ${server} (registered with ${identity.server})`,
+  );
+  return moved;
 }
