@@ -133,7 +133,7 @@ export function progressPrinter(stream: Writable): EventSink {
       // A queued run (on a server) can be given back and claimed again, or asked to stop.
       case 'run.requeued':
         out.write(
-          `requeued: ${firstLine(raw('reason'), 80)}; claimable from ${str('notBefore')}\n`,
+          `requeued: ${firstLine(raw('reason'), 200)}; claimable from ${str('notBefore')}\n`,
         );
         break;
       case 'run.cancel.requested':

@@ -152,6 +152,11 @@ describe('aas schedules --server', () => {
 
     const paused = await client(['schedules', 'pause', 'nine']);
     expect(paused.stdout).toContain('paused schedule nine; next fire (paused)');
+    const pausedPreview = await client(['schedules', 'preview', 'nine', '--count', '1']);
+    expect(pausedPreview.stdout.trim().split('\n')).toEqual([
+      'paused: nothing fires until `aas schedules resume nine`; its slots would be:',
+      '2026-06-01T07:00:00.000Z  Mon 2026-06-01 09:00 Europe/Berlin',
+    ]);
     const resumed = await client(['schedules', 'resume', 'nine']);
     expect(resumed.stdout).toContain('resumed schedule nine; next fire 2026-06-01T07:00:00.000Z');
 

@@ -639,6 +639,12 @@ Examples:
           );
           return;
         }
+        if (schedule.state === 'paused') {
+          println(
+            io.stdout,
+            `paused: nothing fires until \`aas schedules resume ${schedule.name}\`; its slots would be:`,
+          );
+        }
         const zone = schedule.timing.kind === 'cron' ? String(schedule.timing.timezone) : null;
         for (const time of times) {
           println(io.stdout, zone ? `${time}  ${localTime(time, zone)}` : time);
