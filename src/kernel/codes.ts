@@ -243,7 +243,11 @@ export const CODES = {
     http: 409,
     summary: 'a newer lease holder fenced this writer off',
   },
-  CONFLICT: { exit: ExitCode.internal, http: 409, summary: 'the record changed concurrently' },
+  CONFLICT: {
+    exit: ExitCode.internal,
+    http: 409,
+    summary: 'the request does not fit the record as it is now',
+  },
   CANCELLED: { exit: ExitCode.cancelled, http: 409, summary: 'the run was cancelled' },
   INTERRUPTED: {
     exit: ExitCode.internal,
