@@ -224,6 +224,54 @@ describe('aas run --server', () => {
     });
   });
 
+  it('--detach submits with where the run may go, prints its ids and leaves it there: exit 0', async () => {
+    const { server } = await fakeAas();
+    const io = memoryIo({ AAS_TOKEN: TOKEN });
+    const code = await runCli(
+      [
+        '--server',
+        server.url,
+        ...RUN_ARGS,
+        '--require-label',
+        'gpu',
+        '--require-label',
+        'linux',
+        '--worker',
+        'box-1',
+        '--priority',
+        '-5',
+        '--detach',
+      ],
+      io,
+    );
+    expect(code, io.err()).toBe(0);
+    const submitted = server.requests.find((r) => r.method === 'POST');
+    expect(JSON.parse(submitted?.body ?? '{}')).toMatchObject({
+      requireLabels: ['gpu', 'linux'],
+      worker: 'box-1',
+      priority: -5,
+    });
+    // Nothing followed: no stream, no run read.
+    expect(server.requests.map((r) => `${r.method} ${r.url.pathname}`)).toEqual([
+      'POST /api/v1/sessions',
+    ]);
+    expect(io.out()).toContain(`session ${SESSION_ID}\n`);
+    expect(io.out()).toContain(`run     ${RUN_ID} queued on ${server.url}\n`);
+  });
+
+  it('refuses a bad --priority, and --detach without a server (exit 2, nothing sent)', async () => {
+    const { server } = await fakeAas();
+    const bad = memoryIo({ AAS_TOKEN: TOKEN });
+    expect(await runCli(['--server', server.url, ...RUN_ARGS, '--priority', 'high'], bad)).toBe(2);
+    expect(bad.err()).toContain(
+      'error [INVALID_ARGUMENT]: --priority: --priority must be a whole number from -1000 to 1000, got "high"',
+    );
+    const local = memoryIo({});
+    expect(await runCli([...RUN_ARGS, '--detach'], local)).toBe(2);
+    expect(local.err()).toContain('--detach submits to a server');
+    expect(server.requests).toHaveLength(0);
+  });
+
   it('exits with the code of the recorded reason', async () => {
     const { server } = await fakeAas({
       events: runEvents({ status: 'blocked', reasonCode: 'GATE_FAILED', detail: 'tests fail' }),

@@ -41,10 +41,7 @@ export async function runOnServer(
     throw new AasError('CANCELLED', 'interrupted before the job was submitted: nothing was sent');
   }
   const { sessionId, runId, warnings } = await client.submitJob(job);
-  for (const warning of warnings) {
-    println(io.stderr, `warning: ${warning.field}: ${warning.message}`);
-    if (warning.hint !== undefined) println(io.stderr, `  hint: ${warning.hint}`);
-  }
+  printSubmitWarnings(io, warnings);
   let cancelling: Promise<void> | null = null;
   // Ends the cancel's retries once the follow is over, whichever way it ended.
   const followed = new AbortController();
@@ -138,6 +135,17 @@ export async function runOnServer(
   }
   const { run, attempts } = await client.getRun(runId);
   return outcomeOf(client, run, attempts);
+}
+
+/** What the server said of a submitted job (no worker it knows can claim it, say). */
+export function printSubmitWarnings(
+  io: CliIo,
+  warnings: readonly { readonly field: string; readonly message: string; readonly hint?: string }[],
+): void {
+  for (const warning of warnings) {
+    println(io.stderr, `warning: ${warning.field}: ${warning.message}`);
+    if (warning.hint !== undefined) println(io.stderr, `  hint: ${warning.hint}`);
+  }
 }
 
 /** The runner's outcome from the run's record and the summary it stored with it. */

@@ -8,7 +8,8 @@ import { type JobSpec, parseJobSpec, type RunOutcome } from '../../runner/index.
 import { isRepoUrl } from '../../workspaces/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { serverClientFor } from '../client/connect.js';
-import { isRemoteOutcome, runOnServer } from '../client/remote-run.js';
+import { isRemoteOutcome, printSubmitWarnings, runOnServer } from '../client/remote-run.js';
+import type { ServerClient } from '../client/server-client.js';
 import { diffstat } from '../format.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
 import { runWithProgress } from '../run-with-progress.js';
@@ -30,10 +31,15 @@ export interface JobFlags {
   keepWorkspace?: boolean;
   label: string[];
   agentInput?: string;
+  /** `aas run` only: where the run may go, and before which others. */
+  requireLabel?: string[];
+  worker?: string;
+  priority?: string;
 }
 
 interface RunFlags extends JobFlags {
   json?: boolean;
+  detach?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -80,6 +86,18 @@ export function registerRunCommand(
     .option('--keep-workspace', 'keep each attempt workspace after the run (until aas gc --kept)')
     .option('--label <label>', 'label for the session (repeatable)', collect, [])
     .option('--agent-input <file>', 'agent-specific input (YAML or JSON), e.g. a mock agent script')
+    .option(
+      '--require-label <label>',
+      'only a worker carrying this label may run it (repeatable; with --server)',
+      collect,
+      [],
+    )
+    .option('--worker <name>', 'only the worker of this name may run it (with --server)')
+    .option('--priority <n>', 'claimed before runs of lower priority (-1000 to 1000, default 0)')
+    .option(
+      '--detach',
+      'with --server: submit, print the session and run ids, and exit 0 without following',
+    )
     .option('--json', 'print one machine-readable result object instead of progress')
     .addHelpText(
       'after',
@@ -104,6 +122,16 @@ Examples:
       try {
         const job = await buildJob(io, flags);
         const server = serverClientFor(io, globals);
+        if (flags.detach === true) {
+          if (!server) {
+            throw new AasError('INVALID_ARGUMENT', '--detach submits to a server', {
+              field: '--detach',
+              hint: 'give --server URL (or AAS_SERVER), or drop --detach to run here',
+            });
+          }
+          await submitDetached(io, server, job, json);
+          return;
+        }
         const outcome = server
           ? await runOnServer(io, server, job, { quiet: json })
           : await withRuntime(io, globals, (runtime) => runWithProgress(io, runtime, job, json));
@@ -206,6 +234,11 @@ export async function buildJob(
   if (flags.allowDirtyBase) job.allowDirtyBase = true;
   if (flags.keepWorkspace) job.keepWorkspace = true;
   if (flags.label.length > 0) job.labels = flags.label;
+  if (flags.requireLabel !== undefined && flags.requireLabel.length > 0) {
+    job.requireLabels = flags.requireLabel;
+  }
+  if (flags.worker) job.worker = flags.worker;
+  if (flags.priority !== undefined) job.priority = parsePriority(flags.priority);
   if (job.repo === undefined)
     throw new AasError('INVALID_ARGUMENT', 'missing --repo', {
       field: '--repo',
@@ -220,6 +253,39 @@ export async function buildJob(
     });
   }
   return parseJobSpec(job, flags.job ? { file: resolve(io.cwd, flags.job) } : {});
+}
+
+function parsePriority(text: string): number {
+  const value = /^-?\d{1,4}$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(value) || value < -1000 || value > 1000) {
+    throw new AasError(
+      'INVALID_ARGUMENT',
+      `--priority must be a whole number from -1000 to 1000, got "${text}"`,
+      { field: '--priority' },
+    );
+  }
+  return value;
+}
+
+/** `--detach`: the job is queued on the server and this command leaves it there. */
+async function submitDetached(
+  io: CliIo,
+  server: ServerClient,
+  job: JobSpec,
+  json: boolean,
+): Promise<void> {
+  const submitted = await server.submitJob(job);
+  if (json) {
+    println(io.stdout, JSON.stringify({ ...submitted, server: server.url }));
+    return;
+  }
+  printSubmitWarnings(io, submitted.warnings);
+  println(io.stdout, `session ${submitted.sessionId}`);
+  println(io.stdout, `run     ${submitted.runId} queued on ${server.url}`);
+  println(
+    io.stdout,
+    `follow  aas sessions show ${submitted.sessionId} --server ${server.url}  ·  cancel: aas cancel ${submitted.runId} --server ${server.url}`,
+  );
 }
 
 function parseCount(text: string, flag: string, min: number): number {
