@@ -62,5 +62,15 @@ describe('--help', () => {
     ]) {
       expect(run.stdout).toContain(flag);
     }
+    // Running a worker takes --concurrency and --rebind; administering one does not.
+    const worker = await runCli(['worker', '--help'], { home });
+    expect(worker.stdout).toContain('--concurrency');
+    expect(worker.stdout).toContain('--rebind');
+    for (const sub of ['enrol', 'revoke', 'drain', 'resume', 'enrolments']) {
+      const help = await runCli(['worker', sub, '--help'], { home });
+      expect(help.stdout, sub).toContain('--home');
+      expect(help.stdout, sub).not.toContain('--concurrency');
+      expect(help.stdout, sub).not.toContain('--rebind');
+    }
   });
 });

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Help } from 'commander';
 import {
   enrolWorker,
   remoteWorkerState,
@@ -65,6 +65,9 @@ function printWorkers(io: CliIo, workers: readonly WorkerView[], json: boolean):
     ]),
   );
 }
+
+/** Options of `aas worker` itself (running one), not of its administration subcommands. */
+const WORKER_RUN_OPTIONS = new Set(['--concurrency', '--rebind']);
 
 /**
  * Remote worker administration: `aas worker enrol`, `revoke`, `drain` and `resume`, and
@@ -291,6 +294,20 @@ Ends a drain set by \`aas worker drain\`: the worker's waiting claims are served
           setExit(reportError(io, thrown, flags.json === true));
         }
       });
+  }
+
+  // --concurrency and --rebind belong to running a worker, not to administering one: the
+  // subcommands' help does not list them among the options it inherits.
+  const administration = new Help();
+  administration.showGlobalOptions = true;
+  for (const sub of worker.commands) {
+    sub.configureHelp({
+      showGlobalOptions: true,
+      visibleGlobalOptions: (cmd) =>
+        administration
+          .visibleGlobalOptions(cmd)
+          .filter((option) => !WORKER_RUN_OPTIONS.has(option.long ?? '')),
+    });
   }
 
   program
