@@ -109,6 +109,13 @@ describe('aas approve / promote / export / verify', () => {
     expect(git(repo, ['--git-dir', remote, 'rev-parse', branch?.[1] ?? '']).trim()).toBe(
       branch?.[2],
     );
+    // Asked again in another mode: the recorded promotion, and a note that the mode is not applied.
+    const twice = await client(['promote', runId, '--mode', 'patch'], secrets.olivia ?? '');
+    expect(twice.code, twice.stderr).toBe(0);
+    expect(twice.stderr).toContain(
+      'was asked for as branch already; --mode patch is not applied: a run is promoted once',
+    );
+    expect(twice.stdout).toContain(`to ${branch?.[1]} at ${branch?.[2]}`);
 
     const dir = join(clientHome, 'export');
     const exported = await client(['export', runId, dir], secrets.olivia ?? '');

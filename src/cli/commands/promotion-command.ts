@@ -229,7 +229,17 @@ export function registerPromotionCommands(
                 runtime.promotion.service.promote(runId, io.user, flags.mode),
               );
           if (flags.json) println(io.stdout, JSON.stringify(result));
-          else printResult(io, result);
+          else {
+            // A promotion is done once: asking again answers with the recorded one, whatever
+            // mode is asked for now.
+            if (flags.mode !== undefined && flags.mode !== result.requestedMode) {
+              println(
+                io.stderr,
+                `note: run ${runId}'s promotion was asked for as ${result.requestedMode} already; --mode ${flags.mode} is not applied: a run is promoted once`,
+              );
+            }
+            printResult(io, result);
+          }
         } catch (thrown) {
           // A refusal carries every preflight check, passed or not (`--json`: in its details).
           if (!flags.json) printChecks(io, isAasError(thrown) ? thrown.details.checks : undefined);
