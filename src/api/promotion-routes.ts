@@ -5,6 +5,7 @@ import {
   type ApiApp,
   BEARER_SECURITY,
   identityOf,
+  NO_SECURITY,
   type RouteContext,
 } from './api-app.js';
 import {
@@ -216,12 +217,14 @@ export function registerPromotionRoutes(app: ApiApp, context: RouteContext): voi
   app.route({
     method: 'GET',
     url: `${API_PREFIX}/keys`,
-    config: { access: 'read' },
+    // Public keys, public: a verifier needs no token, and a worker checks with them that another
+    // address is the same installation before it sends its credential there.
+    config: { access: 'public' },
     schema: {
-      summary: "The installation's public signing keys, to verify attestations offline",
+      summary: "The installation's public signing keys, to verify attestations offline (no token)",
       tags: ['promotion'],
       operationId: 'listKeys',
-      security: BEARER_SECURITY,
+      security: NO_SECURITY,
       querystring: NoQuerySchema,
       response: {
         200: z.object({

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -51,6 +51,27 @@ describe('checkSubmittable', () => {
       await expect(checkSubmittable(deps, job(repo), rule, roots)).rejects.toMatchObject({
         code: 'JOB_INVALID',
         details: { field: 'repo', hint: expect.stringMatching(/AAS_REPO_PATHS/) },
+      });
+    }
+    // A listed directory inside a larger work tree: the run would work on the whole tree.
+    const tree = join(dir, 'tree');
+    mkdirSync(join(tree, '.git'), { recursive: true });
+    mkdirSync(join(tree, 'listed', 'sub'), { recursive: true });
+    const nested = { roots: [join(tree, 'listed')] };
+    await expect(
+      checkSubmittable(deps, job(join(tree, 'listed', 'sub')), rule, nested),
+    ).rejects.toMatchObject({ code: 'JOB_INVALID', details: { field: 'repo' } });
+    // file:// forms a URL parser and git read differently are refused under a rule.
+    symlinkSync(dir, join(dir, 'allowed', 'out'));
+    for (const url of [
+      `file://otherhost${inside}`,
+      `file://${inside.replaceAll('/', '%2f')}`,
+      `file://${join(dir, 'allowed')}/out/../allowed/repo`,
+      `file://${inside}/.`,
+    ]) {
+      await expect(checkSubmittable(deps, job(url), rule, roots), url).rejects.toMatchObject({
+        code: 'JOB_INVALID',
+        details: { field: 'repo' },
       });
     }
     // Missing inside a root: reported missing; outside, refused without saying whether it exists.

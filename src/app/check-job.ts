@@ -1,9 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { AgentRegistry } from '../drivers/index.js';
 import { AasError } from '../kernel/index.js';
-import { type JobSpec, requireAgentInput } from '../runner/index.js';
+import { canonicalRepoPath, type JobSpec, requireAgentInput } from '../runner/index.js';
 import type { Store } from '../store/index.js';
 import {
   checkRepoPath,
@@ -33,7 +32,9 @@ export async function checkSubmittable(
   const { repo } = job;
   if (isRepoUrl(repo)) {
     checkRepoUrlHost(repo, repoUrls);
-    if (repoUrlProtocol(repo) === 'file') await checkRepoPath(localPathOf(repo), repoPaths);
+    if (repoUrlProtocol(repo) === 'file' && !repoPaths.roots.includes('*')) {
+      await checkLocalRepo(plainFileUrlPath(repo), repoPaths);
+    }
     for (const agent of [job.agent, ...job.fallbackAgents]) {
       requireAgentInput(registry.get(agent), job);
     }
@@ -45,7 +46,7 @@ export async function checkSubmittable(
       hint: 'the server resolves paths on its own host; aas run --server sends an absolute path',
     });
   }
-  await checkRepoPath(repo, repoPaths);
+  await checkLocalRepo(repo, repoPaths);
   try {
     await stat(repo);
   } catch {
@@ -82,11 +83,37 @@ async function checkPin(store: Store, pin: string | undefined): Promise<void> {
   }
 }
 
-/** The path a `file://` URL names; one that is not a plain local file URL is kept as written. */
-function localPathOf(url: string): string {
-  try {
-    return fileURLToPath(url);
-  } catch {
-    return url;
+/**
+ * A local repository as the run will use it: the path given, and the repository it belongs to
+ * (the nearest directory up holding `.git`, which is what a run records and git works in), so
+ * that a listed directory inside a larger work tree does not open the whole tree.
+ */
+async function checkLocalRepo(path: string, repoPaths: RepoPathRule): Promise<void> {
+  await checkRepoPath(path, repoPaths);
+  const repository = canonicalRepoPath(path);
+  if (repository !== path) await checkRepoPath(repository, repoPaths);
+}
+
+/** `file:///` followed by a path with no `.` or `..` segment, `%` escape, query or fragment. */
+const PLAIN_FILE_URL = /^file:\/\/(\/[^%?#]*)$/;
+
+/**
+ * The path of a `file://` URL, read as git reads it. Under a path rule only the plain form is
+ * taken: a URL parser and git disagree on the rest (a host git ignores, `%2f`, and `..`, which a
+ * parser drops as text where git lets the kernel follow a link first), so what was checked could
+ * differ from what git opens.
+ */
+function plainFileUrlPath(url: string): string {
+  const path = PLAIN_FILE_URL.exec(url)?.[1];
+  if (
+    path === undefined ||
+    path.split('/').some((segment) => segment === '.' || segment === '..')
+  ) {
+    throw new AasError(
+      'JOB_INVALID',
+      `a file:// repository URL must be file:/// and an absolute path without ".", "..", "%", "?" or "#": ${url}`,
+      { field: 'repo', hint: 'give the repository as a plain absolute path instead' },
+    );
   }
+  return path;
 }

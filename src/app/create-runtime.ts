@@ -29,7 +29,7 @@ import {
 } from '../workspaces/index.js';
 import { checkSubmittable } from './check-job.js';
 import { createExecutionHost } from './execution-host.js';
-import { checkHomeDatabase } from './home-database.js';
+import { recordPostgresHome, refuseSqliteInPostgresHome } from './home-database.js';
 import { createPromotionDeps } from './promotion-deps.js';
 
 /** The typed resources bag: built once here, passed explicitly everywhere else. */
@@ -92,12 +92,13 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
     hostEnv: options.hostEnv,
   });
   const { serverPolicy, models } = host;
-  await checkHomeDatabase(config.home, config.databaseUrl);
+  if (config.databaseUrl === undefined) await refuseSqliteInPostgresHome(config.home);
   const store = await openStore({
     sqlitePath: config.paths.sqlite,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
   });
   try {
+    if (config.databaseUrl !== undefined) await recordPostgresHome(config.home, config.databaseUrl);
     const { registry, sandboxes } = host;
     const owner = `runner:${hostname()}:${process.pid}`;
     const queue = new RunQueue(
@@ -279,9 +280,15 @@ async function ensureHome(home: string, privateDirs: readonly string[]): Promise
   try {
     // A home AAS creates is its owner's alone; one that exists keeps the mode its owner gave it
     // (what is in it is kept private below, and the database by the store).
-    if ((await mkdir(home, { recursive: true, mode: 0o700 })) !== undefined) {
-      await chmod(home, 0o700);
-    }
+    await mkdir(dirname(home), { recursive: true });
+    const created = await mkdir(home, { mode: 0o700 }).then(
+      () => true,
+      (error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw error;
+      },
+    );
+    if (created) await chmod(home, 0o700);
     // Runs and cached checkouts hold what sandboxed processes wrote, as the user AAS runs as
     // (root, on a host where it mounts overlays): a set-uid file an agent left there must not
     // be reachable by any other local user. Artifacts (patches, attestations) and fetched

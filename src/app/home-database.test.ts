@@ -2,20 +2,24 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkHomeDatabase, HOME_DATABASE_FILE } from './home-database.js';
+import {
+  HOME_DATABASE_FILE,
+  recordPostgresHome,
+  refuseSqliteInPostgresHome,
+} from './home-database.js';
 
-describe('checkHomeDatabase', () => {
+describe('a home and its database', () => {
   const home = mkdtempSync(join(tmpdir(), 'aas-home-db-'));
   afterAll(() => rmSync(home, { recursive: true, force: true }));
   const record = join(home, HOME_DATABASE_FILE);
 
   it('lets a home without a record open its SQLite database', async () => {
-    await checkHomeDatabase(home, undefined);
+    await refuseSqliteInPostgresHome(home);
     expect(existsSync(record)).toBe(false);
   });
 
   it('records where a PostgreSQL home’s database is, without its credentials', async () => {
-    await checkHomeDatabase(home, 'postgres://aas:s3cret@db.internal:6432/aas');
+    await recordPostgresHome(home, 'postgres://aas:s3cret@db.internal:6432/aas');
     const text = readFileSync(record, 'utf8');
     expect(JSON.parse(text)).toEqual({ dialect: 'postgres', database: 'db.internal:6432/aas' });
     expect(text).not.toContain('s3cret');
@@ -23,7 +27,7 @@ describe('checkHomeDatabase', () => {
   });
 
   it('refuses to open SQLite in a PostgreSQL home, naming the variable and the way out', async () => {
-    await expect(checkHomeDatabase(home, undefined)).rejects.toMatchObject({
+    await expect(refuseSqliteInPostgresHome(home)).rejects.toMatchObject({
       code: 'CONFIG_INVALID',
       details: {
         field: 'AAS_DATABASE_URL',

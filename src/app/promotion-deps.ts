@@ -14,6 +14,7 @@ import {
 import { type RunnerDeps, revalidatePatch } from '../runner/index.js';
 import type { EventBus } from '../sessions/index.js';
 import type { Store } from '../store/index.js';
+import { requireInstallationKey } from './require-installation-key.js';
 
 /**
  * The forge host whose remotes the GitHub provider serves: github.com for the public API,
@@ -88,11 +89,22 @@ export function createPromotionDeps(
     runsDir: config.paths.runs,
     artifactsDir: config.paths.artifacts,
     signingKey: () => {
-      // A failure (an unreadable key file) is not cached: the next promotion tries again.
-      key ??= loadOrCreateSigningKey(config.paths.keys).catch((error: unknown) => {
-        key = null;
-        throw error;
-      });
+      // A failure (an unreadable key file, another installation's key) is not cached: the next
+      // promotion tries again. Every process that signs, a server or a local `aas promote` on
+      // the same database, must sign with the installation's key.
+      key ??= loadOrCreateSigningKey(config.paths.keys)
+        .then(async (loaded) => {
+          await requireInstallationKey(
+            store,
+            { keyId: loaded.keyId, keysDir: config.paths.keys },
+            clock.nowIso(),
+          );
+          return loaded;
+        })
+        .catch((error: unknown) => {
+          key = null;
+          throw error;
+        });
       return key;
     },
     settings: {

@@ -21,7 +21,7 @@ export async function requireInstallationKey(
     `the signing key in ${key.keysDir} (${key.keyId}) is not this installation's: the database records ${recorded.value}, first used ${recorded.recordedAt}`,
     {
       field: 'AAS_HOME',
-      hint: 'servers sharing a database share one AAS_HOME: start this one with the home the others use (a shared directory), not a home of its own',
+      hint: `servers and commands sharing a database share one AAS_HOME: use the home the others use (a shared directory); to replace the installation's key on purpose, stop every server, put the new key in their home's keys/ and delete the record: DELETE FROM installation_facts WHERE name = '${SIGNING_KEY_FACT}'`,
     },
   );
 }

@@ -16,7 +16,6 @@ import { checkSubmittable } from './check-job.js';
 import { claimWarnings } from './claim-warnings.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from './create-runtime.js';
 import { relayCommittedEvents } from './relay-committed-events.js';
-import { requireInstallationKey } from './require-installation-key.js';
 
 export interface RunningServer {
   /** `http://host:port` as bound (the real port when 0 was asked for). */
@@ -65,12 +64,8 @@ export async function startServer(
     await relay.ready;
     // The installation's signing key exists from the first start: GET /keys can publish it
     // before anything was promoted, and a key directory it cannot use stops the start here.
-    const signingKey = await runtime.promotion.promotion.signingKey();
-    await requireInstallationKey(
-      store,
-      { keyId: signingKey.keyId, keysDir: config.paths.keys },
-      clock.nowIso(),
-    );
+    // Also refused there: a key other than the one the installation recorded (another home).
+    await runtime.promotion.promotion.signingKey();
     const pool = new WorkerPool(
       { queue, runnerDeps: runtime.runnerDeps(), log },
       {

@@ -21,6 +21,11 @@ export interface WorkerCredential {
   readonly workerId: string;
   readonly name: string;
   readonly credential: string;
+  /**
+   * The signing key id the installation published (GET /keys) when this worker registered or
+   * last started: another address must publish it too before the credential is sent there.
+   */
+  readonly installationKeyId?: string;
 }
 
 export interface WorkerHost {
@@ -38,10 +43,17 @@ export interface WorkerHost {
 const WORKER_CACHE_MAX_IDLE_MS = 7 * 24 * 3_600_000;
 
 /** Where a worker keeps its credential and its repository cache. */
-export function workerPaths(config: AasConfig): { credential: string; repos: string } {
+export function workerPaths(config: AasConfig): {
+  credential: string;
+  repos: string;
+  runs: string;
+} {
   return {
     credential: join(config.home, 'worker', 'credential.json'),
     repos: join(config.home, 'worker', 'repos'),
+    // Its own, not the home's runs/: a server or a local command on the same home keeps its
+    // workspaces there, and a starting worker removes everything it finds in its own.
+    runs: join(config.home, 'worker', 'runs'),
   };
 }
 
@@ -69,7 +81,7 @@ export async function createWorkerHost(
   const paths = workerPaths(config);
   try {
     // Runs hold what sandboxed processes wrote: private to this user, as on the control plane.
-    for (const dir of [config.paths.runs, paths.repos]) {
+    for (const dir of [paths.runs, paths.repos]) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       await chmod(dir, 0o700);
     }
@@ -80,7 +92,7 @@ export async function createWorkerHost(
       { field: 'AAS_HOME', hint: 'point AAS_HOME (or --home) at a directory you can write' },
     );
   }
-  await collectLeftWorkspaces(config.paths.runs, log);
+  await collectLeftWorkspaces(paths.runs, log);
   const host: ExecutionHost = await createExecutionHost(config, {
     clock,
     nodePath: options.nodePath,
@@ -110,7 +122,7 @@ export async function createWorkerHost(
             hostEnv: options.hostEnv,
             paths: {
               home: config.home,
-              runs: config.paths.runs,
+              runs: paths.runs,
               artifacts: config.paths.artifacts,
               checkouts: config.paths.checkouts,
               // Beside the bases the control plane sends: their keys have 32 hex digits, a URL's 64.
@@ -156,14 +168,20 @@ export async function readWorkerCredential(path: string): Promise<WorkerCredenti
   }
   try {
     const value = JSON.parse(text) as Record<string, unknown>;
-    const { server, workerId, name, credential } = value;
+    const { server, workerId, name, credential, installationKeyId } = value;
     if (
       typeof server === 'string' &&
       typeof workerId === 'string' &&
       typeof name === 'string' &&
       typeof credential === 'string'
     ) {
-      return { server, workerId, name, credential };
+      return {
+        server,
+        workerId,
+        name,
+        credential,
+        ...(typeof installationKeyId === 'string' ? { installationKeyId } : {}),
+      };
     }
   } catch {
     // Reported below.
@@ -192,8 +210,9 @@ export async function writeWorkerCredential(path: string, value: WorkerCredentia
 
 /**
  * What a worker of this home that died (SIGKILL, a crash, a power loss) left: mounted overlay
- * workspaces and checkouts under `runs/`. The caller holds the home's lock and no run yet, so
- * no workspace there belongs to a live process; the runs themselves are the control plane's,
+ * workspaces and checkouts under `worker/runs/`. The caller holds the home's worker lock and no
+ * run yet, and only a worker of this home uses that directory, so no workspace there belongs
+ * to a live process; the runs themselves are the control plane's,
  * which re-leases them after their leases lapse. Logs stay, as on the control plane. Trouble
  * here is logged, never fatal: the worker can run without it.
  */

@@ -1,3 +1,4 @@
+export { canonicalRepoPath } from './canonical-repo-path.js';
 export {
   type ClaimedRunOptions,
   executeClaimedRun,

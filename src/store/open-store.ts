@@ -50,10 +50,17 @@ function unavailable(message: string, hint: string, cause: unknown): AasError {
 function keepPrivate(path: string): void {
   try {
     closeSync(openSync(path, 'a', 0o600));
-    const { mode, uid } = statSync(path);
-    if ((mode & 0o077) !== 0 && uid === process.getuid?.()) chmodSync(path, mode & 0o700);
   } catch {
     // An unusable path is reported by the open that follows, with its own message.
+    return;
+  }
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      const { mode, uid } = statSync(file);
+      if ((mode & 0o077) !== 0 && uid === process.getuid?.()) chmodSync(file, mode & 0o700);
+    } catch {
+      // No such file (no WAL yet): nothing to narrow.
+    }
   }
 }
 

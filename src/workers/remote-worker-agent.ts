@@ -499,10 +499,11 @@ export class RemoteWorkerAgent {
       }
     } catch (thrown) {
       const error = normaliseError(thrown);
-      if (!this.deps.link.isTransient(error)) {
-        // Revoked (or refused for good) while holding runs: revocation is how an administrator
-        // stops a worker, so its sandboxes stop now rather than when their runs end; nothing
-        // they would report could be accepted anyway.
+      if (error.code === 'UNAUTHENTICATED' || error.code === 'FORBIDDEN') {
+        // Revoked while holding runs: revocation is how an administrator stops a worker, so its
+        // sandboxes stop now rather than when their runs end; nothing they would report could
+        // be accepted anyway. Any other failure (a proxy's error page, an answer this version
+        // does not read) is a beat that failed: the leases lapse on their own deadlines.
         this.#refused(error);
         return;
       }

@@ -36,6 +36,8 @@ describe('checkRepoPath', () => {
     await expect(checkRepoPath(join(outside, 'nope'), rule)).rejects.toMatchObject(refused);
     await expect(checkRepoPath('/no/such/path', rule)).rejects.toMatchObject(refused);
     await checkRepoPath(join(root, 'not-yet'), rule);
+    // Missing behind a link that points out: refused like anything outside, not "missing".
+    await expect(checkRepoPath(join(root, 'escape', 'nope'), rule)).rejects.toMatchObject(refused);
   });
 
   it('lets anything through under *', async () => {

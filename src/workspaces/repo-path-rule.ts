@@ -1,5 +1,5 @@
 import { realpath } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { AasError } from '../kernel/index.js';
 
 /**
@@ -19,18 +19,14 @@ export const ANY_REPO_PATH: RepoPathRule = { roots: ['*'] };
 /**
  * Refuses (JOB_INVALID, field `repo`) a local repository outside every root. The path is
  * compared once its symbolic links are resolved, so a link inside a root cannot point out of it.
- * A path that does not exist is refused the same way unless it lies inside a root as written,
- * so that a refusal does not tell whether something exists outside them; inside one, the
- * caller reports it missing.
+ * A path that does not exist is resolved as far as it does (its deepest existing directory, then
+ * the rest as written): refused the same way outside every root, so that a refusal never tells
+ * whether something exists outside them; inside one, the caller reports it missing.
  */
 export async function checkRepoPath(path: string, rule: RepoPathRule): Promise<void> {
   if (rule.roots.includes('*')) return;
-  const resolvedPath = await realpath(path).catch(() => null);
+  const resolvedPath = await resolvedAsFarAsItExists(resolve(path));
   for (const root of rule.roots) {
-    if (resolvedPath === null) {
-      if (isInside(resolve(path), resolve(root))) return;
-      continue;
-    }
     const resolvedRoot = await realpath(root).catch(() => null);
     if (resolvedRoot !== null && isInside(resolvedPath, resolvedRoot)) return;
   }
@@ -47,4 +43,15 @@ export async function checkRepoPath(path: string, rule: RepoPathRule): Promise<v
 function isInside(path: string, root: string): boolean {
   const rel = relative(root, path);
   return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/** `path` with its deepest existing ancestor's links resolved and the rest appended as written. */
+async function resolvedAsFarAsItExists(path: string): Promise<string> {
+  const missing: string[] = [];
+  for (let current = path; ; current = dirname(current)) {
+    const real = await realpath(current).catch(() => null);
+    if (real !== null) return join(real, ...missing.reverse());
+    if (dirname(current) === current) return path;
+    missing.push(basename(current));
+  }
 }

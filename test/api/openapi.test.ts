@@ -50,7 +50,7 @@ const EXPECTED_OPERATIONS: Record<string, 'bearer' | 'public'> = {
   'POST /api/v1/runs/{id}/promote': 'bearer',
   'GET /api/v1/runs/{id}/promotion': 'bearer',
   'GET /api/v1/runs/{id}/attestation': 'bearer',
-  'GET /api/v1/keys': 'bearer',
+  'GET /api/v1/keys': 'public',
   'GET /api/v1/schedules': 'bearer',
   'POST /api/v1/schedules': 'bearer',
   'GET /api/v1/schedules/{id}': 'bearer',

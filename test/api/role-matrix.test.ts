@@ -253,7 +253,7 @@ const ROUTES: readonly RouteCase[] = [
   },
   {
     key: 'GET /api/v1/keys',
-    access: 'read',
+    access: 'public',
     success: 200,
     request: async () => ({ path: `${V1}/keys`, init: {} }),
   },
@@ -523,7 +523,7 @@ const EXPECTED_ALLOWED: Record<string, readonly TokenRole[] | typeof EVERYONE> =
   'POST /api/v1/runs/{id}/promote': ['operator', 'approver', 'admin'],
   'GET /api/v1/runs/{id}/promotion': READERS,
   'GET /api/v1/runs/{id}/attestation': READERS,
-  'GET /api/v1/keys': READERS,
+  'GET /api/v1/keys': EVERYONE,
   'GET /api/v1/schedules': READERS,
   'POST /api/v1/schedules': ['operator', 'admin'],
   'GET /api/v1/schedules/{id}': READERS,

@@ -269,6 +269,11 @@ describe('aas run --server', () => {
     const local = memoryIo({});
     expect(await runCli([...RUN_ARGS, '--detach'], local)).toBe(2);
     expect(local.err()).toContain('--detach submits to a server');
+    const placed = memoryIo({});
+    expect(await runCli([...RUN_ARGS, '--worker', 'box-1'], placed)).toBe(2);
+    expect(placed.err()).toContain(
+      'error [INVALID_ARGUMENT]: --worker: --worker place a run on a server',
+    );
     expect(server.requests).toHaveLength(0);
   });
 

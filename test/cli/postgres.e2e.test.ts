@@ -49,3 +49,19 @@ describe.skipIf(!postgres?.available)('aas on PostgreSQL (AAS_DATABASE_URL)', ()
     expect(existsSync(join(home, 'aas.db'))).toBe(false);
   });
 });
+
+describe('a home and an unreachable PostgreSQL URL', () => {
+  it('leaves no record that the home is PostgreSQL’s: SQLite commands still work there', async () => {
+    const home = makeTempDir('aas-home-');
+    cleanup.push(() => removeDir(home));
+    const unreachable = await runCli(['sessions', 'list'], {
+      home,
+      env: { AAS_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' },
+    });
+    expect(unreachable.code).not.toBe(0);
+    expect(unreachable.stderr).toContain('STORE_UNAVAILABLE');
+    expect(existsSync(join(home, 'database.json'))).toBe(false);
+    const sqlite = await runCli(['sessions', 'list'], { home });
+    expect(sqlite.code, sqlite.stderr).toBe(0);
+  });
+});

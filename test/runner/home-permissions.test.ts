@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRuntime } from '../../src/app/index.js';
 import { parseConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/kernel/index.js';
+import { openStore } from '../../src/store/index.js';
 import { makeTempDir, removeDir } from '../helpers/temp-repo.js';
 
 const cleanup: string[] = [];
@@ -31,15 +32,30 @@ describe('the data directory is its owner’s alone', () => {
   it('creates a new home, its data directories and its database readable by the owner only', async () => {
     const parent = makeTempDir('aas-perm-');
     cleanup.push(parent);
-    const home = join(parent, 'home');
+    chmodSync(parent, 0o755);
+    const home = join(parent, 'created-on-the-way', 'home');
     await openRuntimeAt(home);
     expect(modeOf(home)).toBe(0o700);
     for (const dir of ['runs', 'cache', 'artifacts', 'repos']) {
       expect(modeOf(join(home, dir)), dir).toBe(0o700);
     }
     expect(modeOf(join(home, 'aas.db'))).toBe(0o600);
-    for (const file of ['aas.db-wal', 'aas.db-shm']) {
-      if (existsSync(join(home, file))) expect(modeOf(join(home, file)), file).toBe(0o600);
+    // A directory created on the way keeps the usual mode: only the home is private.
+    expect(modeOf(join(parent, 'created-on-the-way'))).not.toBe(0o700);
+  });
+
+  it('gives the SQLite write-ahead log and shared memory the database file’s mode', async () => {
+    const dir = makeTempDir('aas-perm-wal-');
+    cleanup.push(dir);
+    const store = await openStore({ sqlitePath: join(dir, 'aas.db') });
+    try {
+      await store.countRunsByStatus();
+      for (const file of ['aas.db', 'aas.db-wal', 'aas.db-shm']) {
+        expect(existsSync(join(dir, file)), file).toBe(true);
+        expect(modeOf(join(dir, file)), file).toBe(0o600);
+      }
+    } finally {
+      await store.close();
     }
   });
 

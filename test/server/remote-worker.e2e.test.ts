@@ -1,6 +1,6 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord, StoredEvent } from '../../src/store/index.js';
@@ -285,15 +285,20 @@ describe('remote workers over HTTP', () => {
     expect(rescuer.child.exitCode).toBeNull();
 
     // What the killed worker left in its home (its workspace, mounted when it is an overlay)
-    // goes when a worker starts on that home again; the logs stay.
-    const attemptDir = join(victim.home, 'runs', runId, 'attempt-1');
+    // goes when a worker starts on that home again; the logs stay. A workspace of another
+    // process on the same home (a server's, under runs/) is not the worker's to remove.
+    const attemptDir = join(victim.home, 'worker', 'runs', runId, 'attempt-1');
     expect(readdirSync(attemptDir)).toContain('workspace');
+    const othersAttempt = join(victim.home, 'runs', runId, 'attempt-1');
+    mkdirSync(join(othersAttempt, 'workspace'), { recursive: true });
+    writeFileSync(join(othersAttempt, 'base.index'), '');
     const restarted = await startWorkerProcess({ server: server.url, home: victim.home });
     killOnExit(restarted);
     expect(readdirSync(attemptDir)).not.toContain('workspace');
     expect(readdirSync(attemptDir).some((name) => name.endsWith('.log'))).toBe(true);
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(victim.home);
     expect(restarted.output().stderr).toContain('removed the workspaces a previous worker');
+    expect(readdirSync(othersAttempt)).toContain('workspace');
     restarted.child.kill('SIGTERM');
     expect(await restarted.exited).toBe(0);
   });
@@ -432,8 +437,10 @@ describe('remote workers over HTTP', () => {
       },
       (error: unknown) => String(error),
     );
-    expect(refused).toMatch(/UNAUTHENTICATED/);
-    expect(refused).toContain('is not a replica of the installation at');
+    // Told apart by the signing key it publishes, before the credential is sent anywhere.
+    expect(refused).toMatch(/CONFIG_INVALID/);
+    expect(refused).toContain('is not the installation this worker registered with');
+    expect(refused).toContain('the credential was not sent');
     expect(readFileSync(credentialPath, 'utf8')).toBe(before);
     foreign.child.kill('SIGTERM');
     await foreign.exited;

@@ -158,8 +158,13 @@ describe.skipIf(skip)('aas start replicas on one PostgreSQL', () => {
     expect(moved).toContain(`worker mover now talks to ${b.url}`);
     const stored = JSON.parse(
       readFileSync(join(workerHome, 'worker', 'credential.json'), 'utf8'),
-    ) as { server: string };
+    ) as { server: string; installationKeyId?: string };
     expect(stored.server).toBe(b.url);
+    // What B had to publish before the credential was sent there.
+    const keys = (await (await fetch(`${b.url}/api/v1/keys`)).json()) as {
+      keys: { keyId: string }[];
+    };
+    expect(stored.installationKeyId).toBe(keys.keys[0]?.keyId);
     expect(await outcome(startWorkerProcess({ server: b.url, home: workerHome }))).toMatch(
       /^started\n/,
     );
@@ -211,7 +216,7 @@ describe.skipIf(skip)('aas start replicas on one PostgreSQL', () => {
     );
     expect(failure).toMatch(/aas start exited with 2/);
     expect(failure).toMatch(/CONFIG_INVALID.*AAS_HOME.*is not this installation's/);
-    expect(failure).toMatch(/servers sharing a database share one AAS_HOME/);
+    expect(failure).toMatch(/servers and commands sharing a database share one AAS_HOME/);
     // The replica that shares the home (the other was stopped above) still serves.
     const alive = [a, b].filter((server) => server.child.exitCode === null && !server.child.killed);
     expect(alive.length).toBeGreaterThan(0);

@@ -302,7 +302,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The installation's public signing keys, to verify attestations offline */
+        /** The installation's public signing keys, to verify attestations offline (no token) */
         get: operations["listKeys"];
         put?: never;
         post?: never;

@@ -11,6 +11,8 @@ import { RunSummaryWire } from './wire.js';
 /** Pauses between tries of a cancel the server did not answer: 1 s, doubling up to 10 s. */
 const CANCEL_RETRY_FIRST_MS = 1_000;
 const CANCEL_RETRY_MAX_MS = 10_000;
+/** One cancel request waits at most this long for its answer. */
+const CANCEL_REQUEST_TIMEOUT_MS = 10_000;
 
 /** A run's outcome as the server recorded it; the patch lives on the server, at `patchUrl`. */
 export interface RemoteRunOutcome extends RunOutcome {
@@ -50,7 +52,9 @@ export async function runOnServer(
       println(io.stderr, `cancelling run ${runId} on ${client.url}; following it until it ends`);
       for (let tries = 1; ; tries += 1) {
         try {
-          await client.cancelRun(runId);
+          // Bounded: a server that takes the request and never answers holds the command at
+          // most this long (not cut short when the run ends: its answer may be on the way).
+          await client.cancelRun(runId, { timeoutMs: CANCEL_REQUEST_TIMEOUT_MS });
           if (tries > 1) println(io.stderr, `cancel of run ${runId} delivered`);
           return;
         } catch (thrown) {

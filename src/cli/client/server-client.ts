@@ -87,7 +87,8 @@ export function isTransient(error: AasError): boolean {
 export interface ServerClientOptions {
   /** `http(s)://host[:port][/prefix]`; a trailing `/` or `/api/v1` is accepted and dropped. */
   readonly serverUrl: string;
-  readonly token: string;
+  /** Absent: requests carry no token, for the public routes (GET /keys, health). */
+  readonly token?: string;
   /** Defaults to the global `fetch`; tests may pass their own. */
   readonly fetch?: typeof fetch;
   readonly userAgent?: string;
@@ -240,7 +241,8 @@ export class ServerClient {
   /** The server as shown to people: `http(s)://host[:port][/prefix]`, never with the token. */
   readonly url: string;
   readonly #api: string;
-  readonly #token: string;
+  /** Null: no Authorization header (the public routes only, such as the keys). */
+  readonly #token: string | null;
   readonly #fetch: typeof fetch;
   readonly #userAgent: string;
   readonly #refusedTokenHint: string | undefined;
@@ -248,7 +250,7 @@ export class ServerClient {
   constructor(options: ServerClientOptions) {
     this.url = normaliseServerUrl(options.serverUrl);
     this.#api = `${this.url}${API_PREFIX}`;
-    this.#token = checkToken(options.token);
+    this.#token = options.token === undefined ? null : checkToken(options.token);
     this.#fetch = options.fetch ?? fetch;
     this.#userAgent = options.userAgent ?? 'aas-cli';
     this.#refusedTokenHint = options.refusedTokenHint;
@@ -373,8 +375,15 @@ export class ServerClient {
   }
 
   /** `cancelled` at once (it was queued) or `cancel_requested` (its holder stops it). */
-  async cancelRun(runId: string): Promise<z.infer<typeof CancelWire>> {
-    return this.#json('POST', `/runs/${segment(runId)}/cancel`, CancelWire, { body: {} });
+  async cancelRun(
+    runId: string,
+    options: { readonly signal?: AbortSignal; readonly timeoutMs?: number } = {},
+  ): Promise<z.infer<typeof CancelWire>> {
+    return this.#json('POST', `/runs/${segment(runId)}/cancel`, CancelWire, {
+      body: {},
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    });
   }
 
   async decide(
@@ -616,7 +625,7 @@ export class ServerClient {
 
   /** Removes the token from text that came from elsewhere (a server may echo a header). */
   redact(text: string): string {
-    return text.split(this.#token).join('[token]');
+    return this.#token === null ? text : text.split(this.#token).join('[token]');
   }
 
   #redactDetails(details: Record<string, unknown>): ErrorDetails {
@@ -679,7 +688,7 @@ export class ServerClient {
       for (const value of values) url.searchParams.append(key, value);
     }
     const headers: Record<string, string> = {
-      authorization: `Bearer ${this.#token}`,
+      ...(this.#token === null ? {} : { authorization: `Bearer ${this.#token}` }),
       accept: options.accept ?? 'application/json',
       'user-agent': this.#userAgent,
       ...options.headers,

@@ -122,6 +122,19 @@ Examples:
       try {
         const job = await buildJob(io, flags);
         const server = serverClientFor(io, globals);
+        const placing = [
+          ...((flags.requireLabel ?? []).length > 0 ? ['--require-label'] : []),
+          ...(flags.worker === undefined ? [] : ['--worker']),
+          ...(flags.priority === undefined ? [] : ['--priority']),
+        ];
+        const [placingFlag] = placing;
+        if (!server && placingFlag !== undefined) {
+          // A local run is executed here and now: there is no worker to choose, nothing to order.
+          throw new AasError('INVALID_ARGUMENT', `${placing.join(', ')} place a run on a server`, {
+            field: placingFlag,
+            hint: 'give --server URL (or AAS_SERVER), or drop the flag to run here',
+          });
+        }
         if (flags.detach === true) {
           if (!server) {
             throw new AasError('INVALID_ARGUMENT', '--detach submits to a server', {

@@ -450,11 +450,13 @@ async function workOnHome(
       userAgent: 'aas-worker',
       refusedTokenHint: `ask an admin of ${server} for a new enrolment secret (aas worker enrol --name <name>); each is used once and expires`,
     }).registerWorker({ enrolmentSecret: secret, capabilities: host.capabilities });
+    const installationKeyId = await installationKeyIdAt(server).catch(() => undefined);
     identity = {
       server,
       workerId: registered.worker.id,
       name: registered.worker.name,
       credential: registered.credential,
+      ...(installationKeyId === undefined ? {} : { installationKeyId }),
     };
     await writeWorkerCredential(credentialPath, identity);
     println(io.stderr, `registered as worker ${identity.name} (${identity.workerId})`);
@@ -487,6 +489,13 @@ async function workOnHome(
       );
     }
     identity = await rebindWorker(io, identity, server, credentialPath);
+  } else if (identity.installationKeyId === undefined) {
+    // Registered before the key was kept: learn it now from the address it registered with.
+    const keyId = await installationKeyIdAt(server).catch(() => undefined);
+    if (keyId !== undefined) {
+      identity = { ...identity, installationKeyId: keyId };
+      await writeWorkerCredential(credentialPath, identity);
+    }
   }
   const link = new ServerClient({
     serverUrl: server,
@@ -552,11 +561,21 @@ async function revokeOrWithdraw<W, E>(
   }
 }
 
+/** The id of the signing key `server` publishes (GET /keys, no token sent). */
+async function installationKeyIdAt(server: string): Promise<string> {
+  const [key] = await new ServerClient({ serverUrl: server, userAgent: 'aas-worker' }).publicKeys();
+  if (key === undefined) {
+    throw new AasError('SERVER_UNAVAILABLE', `${server} publishes no signing key`);
+  }
+  return key.keyId;
+}
+
 /**
  * Moves this home's credential to another address of the same installation (a replica behind
- * its own URL, after the one it registered with went away): an empty heartbeat there must be
- * accepted, which only a server on the database that issued the credential does, before the
- * file says the new address. Refused, the file is left as it was.
+ * its own URL, after the one it registered with went away). Nothing secret is sent until the
+ * new address publishes the installation's signing key (every replica of one installation
+ * signs with one key, see requireInstallationKey); then an empty heartbeat there must be
+ * accepted before the file says the new address. Refused, the file is left as it was.
  */
 async function rebindWorker(
   io: CliIo,
@@ -564,11 +583,32 @@ async function rebindWorker(
   server: string,
   credentialPath: string,
 ): Promise<WorkerCredential> {
+  if (identity.installationKeyId === undefined) {
+    throw new AasError(
+      'CONFIG_INVALID',
+      `this home's credential does not say which installation issued it, so it is not sent to ${server}`,
+      {
+        field: '--rebind',
+        hint: `start it once with --server ${identity.server} (it then records the installation's key), or enrol it anew at ${server}`,
+      },
+    );
+  }
+  const published = await installationKeyIdAt(server);
+  if (published !== identity.installationKeyId) {
+    throw new AasError(
+      'CONFIG_INVALID',
+      `${server} is not the installation this worker registered with: it publishes signing key ${published}, not ${identity.installationKeyId}; the credential was not sent`,
+      {
+        field: '--server',
+        hint: `start with --server ${identity.server}, or enrol this host at ${server}`,
+      },
+    );
+  }
   await new ServerClient({
     serverUrl: server,
     token: identity.credential,
     userAgent: 'aas-worker',
-    refusedTokenHint: `${server} does not know worker ${identity.name}: it is not a replica of the installation at ${identity.server} (or the worker was revoked); start with --server ${identity.server}`,
+    refusedTokenHint: `${server} does not know worker ${identity.name} (revoked?); start with --server ${identity.server}, or enrol it anew`,
   }).workerHeartbeat([], { draining: false });
   const moved = { ...identity, server };
   await writeWorkerCredential(credentialPath, moved);
