@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import type { AgentRegistry } from '../drivers/index.js';
 import { AasError } from '../kernel/index.js';
-import { canonicalRepoPath, type JobSpec, requireAgentInput } from '../runner/index.js';
+import { type JobSpec, requireAgentInput } from '../runner/index.js';
 import type { Store } from '../store/index.js';
 import {
   checkRepoPath,
@@ -33,7 +33,7 @@ export async function checkSubmittable(
   if (isRepoUrl(repo)) {
     checkRepoUrlHost(repo, repoUrls);
     if (repoUrlProtocol(repo) === 'file' && !repoPaths.roots.includes('*')) {
-      await checkLocalRepo(plainFileUrlPath(repo), repoPaths);
+      await checkRepoPath(plainFileUrlPath(repo), repoPaths);
     }
     for (const agent of [job.agent, ...job.fallbackAgents]) {
       requireAgentInput(registry.get(agent), job);
@@ -46,7 +46,7 @@ export async function checkSubmittable(
       hint: 'the server resolves paths on its own host; aas run --server sends an absolute path',
     });
   }
-  await checkLocalRepo(repo, repoPaths);
+  await checkRepoPath(repo, repoPaths);
   try {
     await stat(repo);
   } catch {
@@ -81,17 +81,6 @@ async function checkPin(store: Store, pin: string | undefined): Promise<void> {
       { field: 'worker', hint: 'pin another worker, or require labels instead (aas workers)' },
     );
   }
-}
-
-/**
- * A local repository as the run will use it: the path given, and the repository it belongs to
- * (the nearest directory up holding `.git`, which is what a run records and git works in), so
- * that a listed directory inside a larger work tree does not open the whole tree.
- */
-async function checkLocalRepo(path: string, repoPaths: RepoPathRule): Promise<void> {
-  await checkRepoPath(path, repoPaths);
-  const repository = canonicalRepoPath(path);
-  if (repository !== path) await checkRepoPath(repository, repoPaths);
 }
 
 /** `file:///` followed by a path with no `.` or `..` segment, `%` escape, query or fragment. */

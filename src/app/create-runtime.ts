@@ -137,6 +137,7 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
           repos: config.paths.repos,
         },
         repoUrls: config.repoUrls,
+        repoPaths: config.repoPaths,
         workspaceStrategy: config.workspaceStrategy,
         serverPolicy,
         runLeaseMs: config.runLeaseMs,

@@ -89,6 +89,7 @@ export async function startServer(
         leaseMs: config.runLeaseMs,
         serverPolicy: runtime.serverPolicy,
         budgets: config.budgets,
+        repoPaths: config.repoPaths,
       },
     );
     let accepting = true;

@@ -23,6 +23,7 @@ import { limitEnforcement, type SandboxSelection, selectSandbox } from '../sandb
 import { SessionRecorder, sessionEvent } from '../sessions/index.js';
 import type { HeldFence, LeaseRenewal, RunRecord, RunStatus } from '../store/index.js';
 import {
+  checkRepoPath,
   collectOrphanWorkspaces,
   fetchRepoUrl,
   isRepoUrl,
@@ -280,7 +281,10 @@ async function localSource(
 ): Promise<{ repo: string; baseRef: string | undefined; url: string | null }> {
   const held = context.localBase;
   if (held !== undefined) return { repo: held.repo, baseRef: held.commit, url: job.repo };
-  if (!isRepoUrl(job.repo)) return { repo: job.repo, baseRef: job.baseRef, url: null };
+  if (!isRepoUrl(job.repo)) {
+    if (context.deps.repoPaths !== undefined) await checkRepoPath(job.repo, context.deps.repoPaths);
+    return { repo: job.repo, baseRef: job.baseRef, url: null };
+  }
   const fetched = await fetchRepoUrl({
     cacheDir: context.deps.paths.repos,
     url: job.repo,

@@ -1,4 +1,3 @@
-export { canonicalRepoPath } from './canonical-repo-path.js';
 export {
   type ClaimedRunOptions,
   executeClaimedRun,

@@ -5,7 +5,7 @@ import type { NamedLayer } from '../policy/index.js';
 import type { SandboxBackend } from '../sandbox/index.js';
 import type { EventBus } from '../sessions/index.js';
 import type { Store } from '../store/index.js';
-import type { RepoUrlRule } from '../workspaces/index.js';
+import type { RepoPathRule, RepoUrlRule } from '../workspaces/index.js';
 
 /**
  * What executing a claimed run asks of storage: fenced writes of its own run's history, reads of
@@ -54,6 +54,12 @@ export interface RunnerDeps {
   };
   /** Which repository URLs this host fetches for a job whose `repo` is one. */
   readonly repoUrls: RepoUrlRule;
+  /**
+   * Where a job's local repository may be (AAS_REPO_PATHS), checked again when the run starts:
+   * a schedule's job or a run queued before the rule was narrowed is held to it too. Absent:
+   * anywhere (a remote worker, whose local bases come from the control plane).
+   */
+  readonly repoPaths?: RepoPathRule;
   /** How workspaces are prepared; `auto` uses an overlay where the host allows it. */
   readonly workspaceStrategy: 'auto' | 'overlay' | 'worktree';
   /** The operator's policy layer (AAS_POLICY), applied right after the built-in floor. */

@@ -547,8 +547,12 @@ export class RemoteWorkerAgent {
   }
 }
 
-/** Why a base cannot exist whoever fetches it: the job names a repository or ref that is not. */
+/**
+ * Why a base cannot exist whoever fetches it: the job names a repository or ref that is not, or
+ * one the control plane may not read for it (JOB_INVALID: outside AAS_REPO_PATHS).
+ */
 const RUN_BASE_FAILURES: ReadonlySet<Code> = new Set<Code>([
+  'JOB_INVALID',
   'REPO_NOT_FOUND',
   'REPO_NOT_GIT',
   'BASE_REF_UNKNOWN',

@@ -11,7 +11,13 @@ import type {
   Store,
   WorkerMatch,
 } from '../store/index.js';
-import { type BasePack, createBasePack, isRepoUrl } from '../workspaces/index.js';
+import {
+  type BasePack,
+  checkRepoPath,
+  createBasePack,
+  isRepoUrl,
+  type RepoPathRule,
+} from '../workspaces/index.js';
 import { onClaimableChange } from './claim-wake-events.js';
 import { applyLeaseOp, type LeaseOp, type LeaseOpResult } from './lease-ops.js';
 import { OneAtATime } from './one-at-a-time.js';
@@ -53,6 +59,8 @@ export interface RemoteWorkerSettings {
   readonly leaseMs: number;
   readonly serverPolicy: NamedLayer | null;
   readonly budgets: { readonly sessionMaxCostUsd?: number; readonly repoDailyMaxCostUsd?: number };
+  /** Where a job's local repository may be (AAS_REPO_PATHS), checked again before it is packed. */
+  readonly repoPaths?: RepoPathRule;
 }
 
 /**
@@ -278,6 +286,10 @@ export class RemoteWorkers {
         hint: `fetch it from its URL: ${job.repo}`,
       });
     }
+    // Held to the rule when it is read, as a local run is: queued before the rule was narrowed
+    // (or fired by an older schedule), it is refused here rather than packed.
+    if (this.settings.repoPaths !== undefined)
+      await checkRepoPath(job.repo, this.settings.repoPaths);
     // A requeued run keeps the base an earlier holder resolved, even if the branch moved since.
     // Packs are built one at a time per server: each holds a pack-objects and its output in
     // memory, and a worker must not be able to start any number of them at once.

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { AasError } from '../kernel/index.js';
@@ -17,8 +18,9 @@ export interface RepoPathRule {
 export const ANY_REPO_PATH: RepoPathRule = { roots: ['*'] };
 
 /**
- * Refuses (JOB_INVALID, field `repo`) a local repository outside every root. The path is
- * compared once its symbolic links are resolved, so a link inside a root cannot point out of it.
+ * Refuses (JOB_INVALID, field `repo`) a local repository outside every root: the path, and the
+ * repository it belongs to. The path is compared once its symbolic links are resolved, so a
+ * link inside a root cannot point out of it.
  * A path that does not exist is resolved as far as it does (its deepest existing directory, then
  * the rest as written): refused the same way outside every root, so that a refusal never tells
  * whether something exists outside them; inside one, the caller reports it missing.
@@ -26,10 +28,13 @@ export const ANY_REPO_PATH: RepoPathRule = { roots: ['*'] };
 export async function checkRepoPath(path: string, rule: RepoPathRule): Promise<void> {
   if (rule.roots.includes('*')) return;
   const resolvedPath = await resolvedAsFarAsItExists(resolve(path));
-  for (const root of rule.roots) {
-    const resolvedRoot = await realpath(root).catch(() => null);
-    if (resolvedRoot !== null && isInside(resolvedPath, resolvedRoot)) return;
-  }
+  // What git works on is the repository the path belongs to (the nearest directory up holding
+  // `.git`): a listed directory inside a larger work tree must not open the whole tree.
+  const repository = enclosingRepository(resolvedPath) ?? resolvedPath;
+  const roots = await Promise.all(rule.roots.map((root) => realpath(root).catch(() => null)));
+  const within = (candidate: string) =>
+    roots.some((root) => root !== null && isInside(candidate, root));
+  if (within(resolvedPath) && within(repository)) return;
   throw new AasError(
     'JOB_INVALID',
     `this server does not use local repositories outside ${rule.roots.join(', ') || 'none'}: ${path}`,
@@ -53,5 +58,13 @@ async function resolvedAsFarAsItExists(path: string): Promise<string> {
     if (real !== null) return join(real, ...missing.reverse());
     if (dirname(current) === current) return path;
     missing.push(basename(current));
+  }
+}
+
+/** The nearest directory from `path` up that holds `.git`; undefined when none does. */
+function enclosingRepository(path: string): string | undefined {
+  for (let dir = path; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, '.git'))) return dir;
+    if (dirname(dir) === dir) return undefined;
   }
 }
