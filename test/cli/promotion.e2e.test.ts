@@ -162,6 +162,22 @@ describe('aas approve / promote / export / verify', () => {
     expect(badEvents.stdout).toMatch(/FAIL chain_link/);
   });
 
+  it('a rejection after an approval: the listing says the run is not promoted, whatever counts', async () => {
+    const submitted = await client(
+      ['run', '--repo', repo, '--task', 'answer 42', '--agent-cmd', FIX, '--json'],
+      secrets.olivia ?? '',
+    );
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const runId = jsonOf<{ runId: string }>(submitted).runId;
+    expect((await client(['approve', runId], secrets.abe ?? '')).code).toBe(0);
+    const rejected = await client(['approve', runId, '--reject', '--note', 'no'], ADMIN);
+    expect(rejected.code, rejected.stderr).toBe(0);
+    const listed = await client(['approvals', '--run', runId], secrets.olivia ?? '');
+    expect(listed.stdout).toMatch(
+      /rejected by admin \(apr_[0-9a-f]{24}\): final, the run is not promoted/,
+    );
+  });
+
   it('locally: the OS user who requested a run cannot approve it', async () => {
     const home = makeTempDir('aas-promo-local-');
     cleanup.push(home);

@@ -145,6 +145,14 @@ export function registerPromotionCommands(
               io.stdout,
               `${view.runId} → ${view.targetBranch}: ${view.counted} of ${view.required} approvals count`,
             );
+            // A rejection ends the run whatever the count says (APPROVAL_REJECTED).
+            const rejection = view.items.find((a) => a.decision === 'rejected');
+            if (rejection !== undefined) {
+              println(
+                io.stdout,
+                `rejected by ${rejection.decidedBy} (${rejection.id}): final, the run is not promoted`,
+              );
+            }
             println(
               io.stdout,
               table([
