@@ -1,5 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { AgentManifest } from '../drivers/index.js';
 import {
   AasError,
@@ -65,18 +65,22 @@ export interface RunOutcome {
   readonly summaryPath: string;
 }
 
-/** What AAS itself writes under its home (see the README's data layout). */
-const AAS_DATA_ENTRIES = [
-  'aas.db',
-  'aas.db-wal',
-  'aas.db-shm',
-  'aas.db-journal',
-  'runs',
-  'artifacts',
-  'agents',
-  'demo',
-  'repos',
-];
+/**
+ * Where AAS's own data may sit inside a checkout, none of it the user's work: every entry of
+ * this host's home, and of a `.aas` directory at the repository's root (the default home of
+ * any earlier run, whatever home this one uses), but `policy.yaml`, the repository's own policy
+ * layer. Untracked files there neither make the base dirty nor enter a snapshot: a signing key,
+ * another run's database or artifacts must never reach a workspace (`--allow-dirty-base` put
+ * them there), and a later run must not find the first one's cache "uncommitted".
+ */
+async function aasDataPaths(home: string, repoRoot: string): Promise<string[]> {
+  const paths: string[] = [];
+  for (const dir of new Set([resolve(home), join(repoRoot, '.aas')])) {
+    const entries = await readdir(dir).catch(() => [] as string[]);
+    for (const entry of entries) if (entry !== 'policy.yaml') paths.push(join(dir, entry));
+  }
+  return paths;
+}
 
 interface Terminal {
   readonly code: Code;
@@ -320,7 +324,7 @@ async function governedRun(context: RunContext): Promise<Terminal> {
     // AAS's own data may live inside the repository (the default ./.aas does when run from the
     // checkout): it is neither dirt nor part of any base. Only what AAS writes is excluded, so a
     // repository's own `.aas/policy.yaml` still counts.
-    excludePaths: AAS_DATA_ENTRIES.map((entry) => join(deps.paths.home, entry)),
+    excludePaths: await aasDataPaths(deps.paths.home, git.repoRoot),
   });
   // A fetched repository is recorded as the job named it: its URL (or the control plane's path)
   // and the ref it asked for, not this host's cache path and the commit id it was asked for.

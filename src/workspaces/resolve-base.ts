@@ -1,3 +1,4 @@
+import picomatch from 'picomatch';
 import { AasError } from '../kernel/index.js';
 import type { GitEnvOptions } from './git-env.js';
 import { rememberCommit } from './known-commits.js';
@@ -138,7 +139,7 @@ async function listBaseDirt(
   });
   if (dataDirs.length === 0) {
     const { entries, head } = await outsideListing;
-    return { entries, trackedInDataDirs: [], head: head ?? null };
+    return { entries: withoutUntrackedSecrets(entries), trackedInDataDirs: [], head: head ?? null };
   }
   // Both listings only read (GIT_OPTIONAL_LOCKS=0), so they run side by side.
   const [outside, inside] = await settleBoth(
@@ -149,10 +150,27 @@ async function listBaseDirt(
     }),
   );
   return {
-    entries: [...outside.entries, ...inside.entries].sort((a, b) => Buffer.compare(a.raw, b.raw)),
+    entries: [...withoutUntrackedSecrets(outside.entries), ...inside.entries].sort((a, b) =>
+      Buffer.compare(a.raw, b.raw),
+    ),
     trackedInDataDirs: inside.entries.map((entry) => entry.path),
     head: outside.head ?? null,
   };
+}
+
+/**
+ * Untracked key and dotenv files (the names the policy floor never lets into a patch) are not
+ * the user's work in progress but secrets that git does not know about: they neither make the
+ * base dirty nor enter a snapshot, so `--allow-dirty-base` never hands an agent a `.env` the
+ * repository does not contain. Committed ones are part of the repository, as any file is.
+ */
+const isUntrackedSecret = picomatch(
+  ['**/*.[pP][eE][mM]', '**/*.[kK][eE][yY]', '**/.[eE][nN][vV]*'],
+  { dot: true },
+);
+
+function withoutUntrackedSecrets(entries: DirtyEntry[]): DirtyEntry[] {
+  return entries.filter((entry) => !(entry.index === '?' && isUntrackedSecret(entry.path)));
 }
 
 /**

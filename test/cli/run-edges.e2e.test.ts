@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI_PATH, jsonOf, runCli, runJob } from '../helpers/run-cli.js';
@@ -192,6 +192,51 @@ describe('aas run: flags and defaults', () => {
         .split('\n')
         .every((l) => l === '' || l.includes('.aas/')),
     ).toBe(true);
+  });
+
+  it('runs again in the same checkout, and a dirty snapshot takes no keys, no other home and no dotenv', async () => {
+    const { repo } = setup();
+    const inRepo = { home: repo, cwd: repo, env: { AAS_HOME: '' } };
+    const run = (command: string, ...flags: string[]) =>
+      runCli(
+        ['run', '--repo', '.', '--task', 'x', '--agent-cmd', command, '--json', ...flags],
+        inRepo,
+      );
+    const first = await run('echo 1 > src/one.txt');
+    expect(first.code, first.stderr + first.stdout).toBe(0);
+    // What the first run wrote into ./.aas (a cache of checkouts among it) is not dirt.
+    const second = await run('echo 2 > src/two.txt');
+    expect(second.code, second.stderr + second.stdout).toBe(0);
+
+    // Things an agent must not see, even with --allow-dirty-base: this home's key, the files of
+    // another home at the repository's .aas, and untracked key and dotenv files.
+    mkdirSync(join(repo, '.aas', 'keys'), { recursive: true });
+    writeFileSync(join(repo, '.aas', 'keys', 'signing-key.pem'), 'PRIVATE-KEY-BYTES\n');
+    writeFileSync(join(repo, '.env'), 'SECRET=hunter2\n');
+    writeFileSync(join(repo, 'src', 'server.key'), 'KEY-BYTES\n');
+    writeFileSync(join(repo, 'notes.txt'), 'work in progress\n');
+    const otherHome = makeTempDir('aas-home-');
+    cleanup.push(otherHome);
+    const snapshot = await runCli(
+      [
+        'run',
+        '--repo',
+        repo,
+        '--task',
+        'x',
+        '--agent-cmd',
+        'ls -a .aas > seen.txt 2>&1; cat .env src/server.key notes.txt >> seen.txt 2>&1; true',
+        '--allow-dirty-base',
+        '--json',
+      ],
+      { home: otherHome },
+    );
+    expect(snapshot.code, snapshot.stderr + snapshot.stdout).toBe(0);
+    const patch = readFileSync(jsonOf<{ patch: { path: string } }>(snapshot).patch.path, 'utf8');
+    expect(patch).toContain('work in progress');
+    for (const secret of ['PRIVATE-KEY-BYTES', 'hunter2', 'KEY-BYTES', 'signing-key', 'aas.db']) {
+      expect(patch, secret).not.toContain(secret);
+    }
   });
 
   it('takes no agents, keys or database a repository commits under the default data directory', async () => {
