@@ -71,3 +71,17 @@ describe('aas policy explain', () => {
     expect(widened.stdout).toContain('ALLOW tools/x.sh');
   });
 });
+
+describe('aas policy explain --job', () => {
+  it('refuses a file that is not a JobSpec (a policy layer given as --job), naming its fields', async () => {
+    const home = makeTempDir('aas-home-');
+    const repo = createTempRepo({ 'src/a.ts': 'a\n' });
+    cleanup.push(home, repo);
+    const layer = join(home, 'layer.yaml');
+    writeFileSync(layer, 'network:\n  mode: full\npaths:\n  allow: ["**"]\n');
+    const result = await runCli(['policy', 'explain', '--repo', repo, '--job', layer], { home });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('not a JobSpec: unknown fields "network", "paths"');
+    expect(result.stderr).toContain('a policy layer file goes with --policy');
+  });
+});

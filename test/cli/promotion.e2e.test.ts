@@ -130,7 +130,7 @@ describe('aas approve / promote / export / verify', () => {
       runCli(['verify', join(dir, 'attestation.json'), ...args], { home: clientHome });
     const ok = await verify();
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/verified/);
+    expect(ok.stdout).toMatch(/attestation\.json: verified\n/);
     expect(ok.stdout).toMatch(/ok {3}chain_link/);
     expect(ok.stdout).toMatch(/approved by abe/);
 
@@ -160,6 +160,20 @@ describe('aas approve / promote / export / verify', () => {
     const badEvents = await verify(['--events', join(dir, 'edited.ndjson')]);
     expect(badEvents.code).toBe(6);
     expect(badEvents.stdout).toMatch(/FAIL chain_link/);
+
+    // Files missing from the export: what could not be checked is said, not a plain "verified".
+    const bare = makeTempDir('aas-promo-bare-');
+    cleanup.push(bare);
+    writeFileSync(join(bare, 'attestation.json'), attestation);
+    writeFileSync(
+      join(bare, 'signing-key.pub.pem'),
+      readFileSync(join(dir, 'signing-key.pub.pem')),
+    );
+    const partly = await runCli(['verify', join(bare, 'attestation.json')], { home: clientHome });
+    expect(partly.code, partly.stdout + partly.stderr).toBe(0);
+    expect(partly.stdout).toMatch(
+      /attestation\.json: partly verified \(not checked: patch_digest, chain_link;/,
+    );
   });
 
   it('a rejection after an approval: the listing says the run is not promoted, whatever counts', async () => {

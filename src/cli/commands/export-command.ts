@@ -336,7 +336,15 @@ function report(
     println(io.stdout, JSON.stringify({ ...verdict, keySource: context.keySource }));
     return;
   }
-  println(io.stdout, `${context.file}: ${verdict.ok ? 'verified' : 'NOT verified'}`);
+  // A check skipped for want of its input (a file missing from the export) is not a pass: the
+  // headline says what was left unchecked rather than a plain "verified".
+  const skipped = verdict.checks.filter((check) => check.skipped).map((check) => check.name);
+  const headline = !verdict.ok
+    ? 'NOT verified'
+    : skipped.length === 0
+      ? 'verified'
+      : `partly verified (not checked: ${skipped.join(', ')}; give the files with --patch / --events)`;
+  println(io.stdout, `${context.file}: ${headline}`);
   println(io.stdout, `  key: ${context.keySource}`);
   for (const check of verdict.checks) {
     const mark = check.skipped ? 'skip' : check.ok ? 'ok  ' : 'FAIL';

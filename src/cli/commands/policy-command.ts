@@ -15,6 +15,7 @@ import {
   repoPolicyLayer,
   validatePolicyLayer,
 } from '../../policy/index.js';
+import { JobSpecSchema } from '../../runner/index.js';
 import { readFileAtCommit } from '../../workspaces/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
@@ -116,6 +117,20 @@ async function readJobFile(file: string): Promise<{ agent?: string; layer: Named
     throw new AasError('JOB_INVALID', 'a job file must hold a mapping', { file });
   }
   const record = job as Record<string, unknown>;
+  // The rest of the job is not read here, but a file that is not a job at all (a policy layer
+  // given as --job) would otherwise explain as if it added nothing.
+  const known = new Set(Object.keys(JobSpecSchema.shape));
+  const unknown = Object.keys(record).filter((key) => !known.has(key));
+  if (unknown.length > 0) {
+    throw new AasError(
+      'JOB_INVALID',
+      `not a JobSpec: unknown field${unknown.length === 1 ? '' : 's'} ${unknown.map((key) => `"${key}"`).join(', ')}`,
+      {
+        file,
+        hint: 'a policy layer file goes with --policy; a JobSpec keeps its layer under `policy:`',
+      },
+    );
+  }
   const layer =
     record.policy === undefined
       ? null
