@@ -135,7 +135,8 @@ function describeJobIssue(
 }
 
 /** The known name within two edits of `name` (a typo), or null. */
-function closest(name: string, known: readonly string[]): string | null {
+/** The known name within two edits of `name`, if any: for "did you mean" hints. */
+export function closest(name: string, known: readonly string[]): string | null {
   let best: { name: string; distance: number } | null = null;
   for (const candidate of known) {
     const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());

@@ -1,6 +1,6 @@
 import { type AgentManifest, INPUT_COMMAND_ARG } from '../drivers/index.js';
 import { AasError } from '../kernel/index.js';
-import type { JobSpec } from './job-spec.js';
+import { closest, type JobSpec } from './job-spec.js';
 
 /**
  * An agent whose argv takes the job's command (the built-in `command` agent) needs one: checked
@@ -17,12 +17,17 @@ export function requireAgentInput(manifest: AgentManifest, job: JobSpec): void {
     });
   }
   if (typeof command !== 'string' || command.trim() === '') {
+    const given = typeof input === 'object' && input !== null ? Object.keys(input) : [];
+    const misspelt = given.find((key) => closest(key, ['command']) !== null);
     throw new AasError(
       'JOB_INVALID',
       `agent ${manifest.id} runs the job's command, but the job gives none`,
       {
         field: 'agentInput.command',
-        hint: 'use --agent-cmd "…" or set agentInput.command in the job',
+        hint:
+          misspelt !== undefined && misspelt !== 'command'
+            ? `did you mean "command"? agentInput has "${misspelt}"`
+            : 'use --agent-cmd "…" or set agentInput.command in the job',
       },
     );
   }

@@ -38,14 +38,13 @@ describe('bad input: a clear message, the right exit code, and nothing half writ
     expect(JSON.parse(list.stdout)).toEqual([]);
   });
 
-  it('a missing repository, a non-git directory and an unknown agent end recorded, with their reason codes', async () => {
+  it('a missing repository, a non-git directory and an unknown base end recorded, with their reason codes', async () => {
     const { home, repo } = setup();
     const plainDir = makeTempDir('aas-plain-');
     cleanup.push(plainDir);
     const cases = [
       { args: ['--repo', join(home, 'nope'), '--agent-cmd', 'true'], code: 'REPO_NOT_FOUND' },
       { args: ['--repo', plainDir, '--agent-cmd', 'true'], code: 'REPO_NOT_GIT' },
-      { args: ['--repo', repo, '--agent', 'no-such-agent'], code: 'AGENT_UNKNOWN' },
       {
         args: ['--repo', repo, '--agent-cmd', 'true', '--base', 'no-such-branch'],
         code: 'BASE_REF_UNKNOWN',
@@ -59,10 +58,12 @@ describe('bad input: a clear message, the right exit code, and nothing half writ
       const show = await runCli(['sessions', 'show', outcome.sessionId], { home });
       expect(show.stdout).toContain(`failed (${testCase.code})`);
     }
+    // An unknown agent is refused before anything is recorded, as a server refuses it.
     const unknownAgent = await runCli(['run', '--task', 'x', '--repo', repo, '--agent', 'nope'], {
       home,
     });
-    expect(unknownAgent.stdout).toContain('known agents');
+    expect(unknownAgent.code).toBe(2);
+    expect(unknownAgent.stderr).toContain('known agents');
   });
 
   it('an invalid policy file names the file and the field', async () => {
@@ -185,5 +186,22 @@ describe('bad input: a clear message, the right exit code, and nothing half writ
     const absent = await runCli(['sessions', 'show', 'ses_000000000000000000000000'], { home });
     expect(absent.code).toBe(2);
     expect(absent.stderr).toContain('NOT_FOUND');
+  });
+});
+
+describe('aas run: a job refused before anything is recorded', () => {
+  it('a misspelt command, or an unknown agent: exit 2, a hint, and no session left behind', async () => {
+    const { home, repo } = setup();
+    const input = join(home, 'input.yaml');
+    writeFileSync(input, 'comand: echo hi > src/b.txt\n');
+    const misspelt = await runJob(home, repo, ['--agent', 'command', '--agent-input', input]);
+    expect(misspelt.code).toBe(2);
+    expect(misspelt.stderr).toMatch(/error \[JOB_INVALID\]: agentInput\.command: /);
+    expect(misspelt.stderr).toContain('did you mean "command"? agentInput has "comand"');
+    const unknown = await runJob(home, repo, ['--agent', 'no-such-agent']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('AGENT_UNKNOWN');
+    const sessions = await runCli(['sessions', 'list', '--json'], { home });
+    expect(jsonOf<unknown[]>(sessions)).toEqual([]);
   });
 });
