@@ -72,9 +72,11 @@ describe('parseConfig', () => {
   it('reads where jobs may name local repositories: anywhere by default', () => {
     expect(parseConfig({ env: {}, cwd: '/' }).repoPaths).toEqual({ roots: ['*'] });
     expect(
-      parseConfig({ env: { AAS_REPO_PATHS: '/srv/repos/ , /home/ci/work/../checkouts' }, cwd: '/' })
-        .repoPaths,
-    ).toEqual({ roots: ['/srv/repos', '/home/ci/checkouts'] });
+      parseConfig({
+        env: { AAS_REPO_PATHS: '/srv/repos/ , /home/dev/work/../checkouts' },
+        cwd: '/',
+      }).repoPaths,
+    ).toEqual({ roots: ['/srv/repos', '/home/dev/checkouts'] });
     for (const [value, why] of [
       ['repos,/srv/repos', /absolute directory/],
       [' , ', /at least one directory/],

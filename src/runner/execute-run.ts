@@ -322,8 +322,8 @@ async function governedRun(context: RunContext): Promise<Terminal> {
     ...(source.baseRef ? { baseRef: source.baseRef } : {}),
     allowDirty: job.allowDirtyBase,
     // AAS's own data may live inside the repository (the default ./.aas does when run from the
-    // checkout): it is neither dirt nor part of any base. Only what AAS writes is excluded, so a
-    // repository's own `.aas/policy.yaml` still counts.
+    // checkout): it is neither dirt nor part of any base (aasDataPaths). A repository's own
+    // `.aas/policy.yaml` still counts.
     excludePaths: await aasDataPaths(deps.paths.home, git.repoRoot),
   });
   // A fetched repository is recorded as the job named it: its URL (or the control plane's path)
