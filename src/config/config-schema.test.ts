@@ -73,10 +73,10 @@ describe('parseConfig', () => {
     expect(parseConfig({ env: {}, cwd: '/' }).repoPaths).toEqual({ roots: ['*'] });
     expect(
       parseConfig({
-        env: { AAS_REPO_PATHS: '/srv/repos/ , /home/dev/work/../checkouts' },
+        env: { AAS_REPO_PATHS: '/srv/repos/ , /opt/code/../checkouts' },
         cwd: '/',
       }).repoPaths,
-    ).toEqual({ roots: ['/srv/repos', '/home/dev/checkouts'] });
+    ).toEqual({ roots: ['/srv/repos', '/opt/checkouts'] });
     for (const [value, why] of [
       ['repos,/srv/repos', /absolute directory/],
       [' , ', /at least one directory/],
