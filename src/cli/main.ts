@@ -7,10 +7,18 @@ import { runCli } from './program.js';
 const controller = new AbortController();
 
 // `aas sessions events ID | head` closes the pipe early: that is the reader's choice, not an error.
+// A local `aas run` is this process's own run: leaving at once would leave it `running` until
+// a later command recovers it, so it is stopped as on Ctrl-C (recorded cancelled) first.
+let pipeClosed = false;
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw error;
+    if (error.code !== 'EPIPE') throw error;
+    if (pipeClosed) return;
+    pipeClosed = true;
+    if (!runsHere(process.argv.slice(2), process.env.AAS_SERVER)) {
+      process.exit(process.exitCode ?? 0);
+    }
+    controller.abort();
   });
 }
 let interrupts = 0;
@@ -35,26 +43,42 @@ const VALUE_OPTIONS = new Set([
   '--concurrency',
 ]);
 
-/** What a first Ctrl-C or SIGTERM does, for the command being run. */
-function stoppingWhat(args: readonly string[], serverFromEnv: string | undefined): string {
+/** The command and subcommand words of `args`, skipping options and their values. */
+function commandWords(args: readonly string[]): string[] {
   const words: string[] = [];
   for (let index = 0; index < args.length && words.length < 2; index += 1) {
     const arg = args[index] ?? '';
     if (VALUE_OPTIONS.has(arg)) index += 1;
     else if (!arg.startsWith('-')) words.push(arg);
   }
-  const [command, subcommand] = words;
+  return words;
+}
+
+/** What a first Ctrl-C or SIGTERM does, for the command being run. */
+function stoppingWhat(args: readonly string[], serverFromEnv: string | undefined): string {
+  const [command, subcommand] = commandWords(args);
   if (command === 'start') return 'the server drains its workers, then closes';
   if (command === 'worker' && subcommand === undefined) {
     return 'this worker finishes the runs it holds and claims no more';
   }
   if (command === 'run') {
-    const onServer = args.some((arg) => arg === '--server' || arg.startsWith('--server='));
-    return onServer || (serverFromEnv ?? '').trim() !== ''
+    return onServer(args, serverFromEnv)
       ? 'the server is asked to cancel the run, which is followed until it ends'
       : 'a local run is recorded as cancelled';
   }
   return 'finishing what is under way';
+}
+
+/** Whether the command runs a job in this process (a local `aas run`), not on a server. */
+function runsHere(args: readonly string[], serverFromEnv: string | undefined): boolean {
+  return commandWords(args)[0] === 'run' && !onServer(args, serverFromEnv);
+}
+
+function onServer(args: readonly string[], serverFromEnv: string | undefined): boolean {
+  return (
+    args.some((arg) => arg === '--server' || arg.startsWith('--server=')) ||
+    (serverFromEnv ?? '').trim() !== ''
+  );
 }
 
 /** The requester identity. Containers may run as a uid with no passwd entry: use the uid then. */

@@ -304,4 +304,42 @@ describe('cancellation', () => {
     const show = await runCli(['sessions', 'show', sessionId], { home });
     expect(show.stdout).toContain('cancelled (CANCELLED)');
   });
+
+  it('a reader that goes away (`aas run … | head -1`) stops the run as a Ctrl-C does, recorded cancelled', async () => {
+    const { home, repo } = setup();
+    // The agent's end prints more progress into the closed pipe; the validator would outlast
+    // any test unless that stops the run.
+    const child = spawn(
+      process.execPath,
+      [
+        CLI_PATH,
+        'run',
+        '--repo',
+        repo,
+        '--task',
+        'x',
+        '--agent-cmd',
+        'sleep 5; echo b > b.txt',
+        '--validate',
+        'sleep 600',
+      ],
+      { env: { ...process.env, AAS_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const firstLine = await new Promise<string>((resolve) => {
+      let buffered = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        buffered += chunk;
+        const end = buffered.indexOf('\n');
+        if (end >= 0) {
+          child.stdout.destroy();
+          resolve(buffered.slice(0, end));
+        }
+      });
+    });
+    const sessionId = /session (ses_[0-9a-f]{24})/.exec(firstLine)?.[1] ?? '';
+    expect(sessionId, firstLine).not.toBe('');
+    await new Promise((resolve) => child.on('close', resolve));
+    const show = await runCli(['sessions', 'show', sessionId], { home });
+    expect(show.stdout).toContain('cancelled (CANCELLED)');
+  });
 });
