@@ -217,20 +217,12 @@ describe('aas run: flags and defaults', () => {
     writeFileSync(join(repo, 'notes.txt'), 'work in progress\n');
     const otherHome = makeTempDir('aas-home-');
     cleanup.push(otherHome);
-    const snapshot = await runCli(
-      [
-        'run',
-        '--repo',
-        repo,
-        '--task',
-        'x',
-        '--agent-cmd',
-        'ls -a .aas > seen.txt 2>&1; cat .env src/server.key notes.txt >> seen.txt 2>&1; true',
-        '--allow-dirty-base',
-        '--json',
-      ],
-      { home: otherHome },
-    );
+    const snapshot = await runJob(otherHome, repo, [
+      '--agent-cmd',
+      'ls -a .aas > seen.txt 2>&1; cat .env src/server.key notes.txt >> seen.txt 2>&1; true',
+      '--allow-dirty-base',
+      '--json',
+    ]);
     expect(snapshot.code, snapshot.stderr + snapshot.stdout).toBe(0);
     const patch = readFileSync(jsonOf<{ patch: { path: string } }>(snapshot).patch.path, 'utf8');
     expect(patch).toContain('work in progress');
