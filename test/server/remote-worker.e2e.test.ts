@@ -1,6 +1,6 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord, StoredEvent } from '../../src/store/index.js';
@@ -243,6 +243,12 @@ describe('remote workers over HTTP', () => {
     const listed = await json<{ items: { id: string; name: string }[] }>('/api/v1/workers');
     const victim = processes.get(listed.items.find((item) => item.id === holder)?.name ?? '');
     if (victim === undefined) throw new Error(`no process of ours holds ${runId} (${holder})`);
+    // The attempt's event is streamed before its sandbox starts; its logs appear with the
+    // sandbox, and the end of this test expects them to outlive the workspace.
+    const victimAttempt = join(victim.home, 'worker', 'runs', runId, 'attempt-1');
+    await waitFor('the agent to start writing its logs', async () =>
+      existsSync(join(victimAttempt, 'stdout.log')) ? true : undefined,
+    );
     victim.child.kill('SIGKILL');
     await victim.exited;
     const rescuer = await worker('linux-2', ['linux']);
@@ -287,7 +293,7 @@ describe('remote workers over HTTP', () => {
     // What the killed worker left in its home (its workspace, mounted when it is an overlay)
     // goes when a worker starts on that home again; the logs stay. A workspace of another
     // process on the same home (a server's, under runs/) is not the worker's to remove.
-    const attemptDir = join(victim.home, 'worker', 'runs', runId, 'attempt-1');
+    const attemptDir = victimAttempt;
     expect(readdirSync(attemptDir)).toContain('workspace');
     const othersAttempt = join(victim.home, 'runs', runId, 'attempt-1');
     mkdirSync(join(othersAttempt, 'workspace'), { recursive: true });
