@@ -41,5 +41,6 @@ export {
 export { DEFAULT_EVENT_LIMITS, type EventLimits } from './event-log-tailer.js';
 export { loadManifestFile } from './load-manifest-file.js';
 export type { MockEdit, MockMisbehaviour, MockScript, MockStep } from './mock-script.js';
+export { checkMockScript } from './mock-script-schema.js';
 export { resolveAgentCommand } from './resolve-agent-command.js';
 export { type DriverOutcome, type RunDriverOptions, runDriver } from './run-driver.js';

@@ -1,12 +1,14 @@
-import { type AgentManifest, INPUT_COMMAND_ARG } from '../drivers/index.js';
+import { type AgentManifest, checkMockScript, INPUT_COMMAND_ARG } from '../drivers/index.js';
 import { AasError } from '../kernel/index.js';
 import { closest, type JobSpec } from './job-spec.js';
 
 /**
- * An agent whose argv takes the job's command (the built-in `command` agent) needs one: checked
- * when the job is submitted, and again before its first attempt.
+ * An agent whose argv takes the job's command (the built-in `command` agent) needs one, and the
+ * built-in `mock` agent's script must be one it follows: checked when the job is submitted, and
+ * again before its first attempt.
  */
 export function requireAgentInput(manifest: AgentManifest, job: JobSpec): void {
+  if (manifest.id === 'mock') checkMockScript(job.agentInput);
   if (!manifest.args.includes(INPUT_COMMAND_ARG)) return;
   const input = job.agentInput;
   const command =
