@@ -1,6 +1,7 @@
 import { createRuntime, type Runtime } from '../app/index.js';
 import { type AasConfig, type ConfigSources, type LogLevel, parseConfig } from '../config/index.js';
 import type { CliIo } from './cli-io.js';
+import { cliLogger } from './cli-logger.js';
 
 export interface GlobalOptions {
   readonly home?: string;
@@ -43,7 +44,9 @@ export async function withRuntime<T>(
   body: (runtime: Runtime) => Promise<T>,
   settings: { recover?: boolean } = {},
 ): Promise<T> {
-  const runtime = await createRuntime(configFrom(io, options), {
+  const config = configFrom(io, options);
+  const runtime = await createRuntime(config, {
+    log: cliLogger(io.stderr, config.logLevel),
     recover: settings.recover ?? true,
     hostEnv: io.env,
     nodePath: io.nodePath,

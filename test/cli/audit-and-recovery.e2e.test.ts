@@ -132,6 +132,11 @@ describe('crash recovery', () => {
     expect(show.code).toBe(0);
     expect(show.stdout).toContain('failed (INTERRUPTED)');
     expect(show.stdout).toMatch(/lease held by runner:.* expired/);
+    // Said to the person at the terminal as a line of text, not as a log collector's JSON.
+    expect(show.stderr).toContain(
+      'warning: runs whose lease expired were recovered (requeued: none, ended: run_',
+    );
+    expect(show.stderr).not.toContain('{');
     // The workspace is gone; the attempt's logs stay as evidence.
     for (const run of readdirSync(join(home, 'runs'))) {
       for (const attempt of readdirSync(join(home, 'runs', run)).filter((name) =>
