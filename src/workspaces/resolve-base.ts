@@ -96,7 +96,8 @@ export async function resolveBase(
         ? ` and ${dirtyPaths.length - MAX_NAMED_DIRTY_PATHS} more`
         : '';
     throw new AasError('BASE_DIRTY', `${git.repoRoot} has uncommitted changes: ${named}${more}`, {
-      field: 'baseRef',
+      // The job's repository is what has to change (its working tree), not the ref it names.
+      field: 'repo',
       hint: `commit or stash them, or pass --allow-dirty-base to run on a snapshot of the working tree${trackedDataHint(trackedInDataDirs)}`,
       dirtyPaths: dirtyPaths.slice(0, 100),
     });

@@ -218,7 +218,7 @@ describe('aas run --server', () => {
         url: `${server.url}/api/v1/runs/${RUN_ID}/patch`,
       },
       attempts: 1,
-      summaryPath: '',
+      summaryPath: null,
       server: server.url,
       exitCode: 0,
     });

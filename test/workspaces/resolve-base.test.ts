@@ -152,6 +152,7 @@ describe('prepareRunGit and resolveBase', () => {
     git(repo, ['add', 'c.txt']);
     const error = await rejection(resolveBase(runGit, { allowDirty: false }));
     expect(error.code).toBe('BASE_DIRTY');
+    expect(error.details.field).toBe('repo');
     expect(error.message).toContain('a.txt, c.txt, new.txt');
     expect(error.details.hint).toContain('--allow-dirty-base');
     expect(error.details.hint).toContain('stash');

@@ -322,6 +322,8 @@ function printOutcome(io: CliIo, outcome: RunOutcome, json: boolean): void {
       JSON.stringify({
         ok: outcome.status === 'ready_for_promotion',
         ...fields,
+        // No summary file on this host (a server's run, a run this process lost): null, not "".
+        summaryPath: outcome.summaryPath === '' ? null : outcome.summaryPath,
         // A server's patch path is on the server's disk: the URL is where to fetch it from here.
         ...(outcome.patch && patchUrl ? { patch: { ...outcome.patch, url: patchUrl } } : {}),
         exitCode: exitCodeFor(outcome.reasonCode),
