@@ -1,11 +1,9 @@
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRuntime } from '../../src/app/index.js';
-import { parseConfig } from '../../src/config/index.js';
-import { silentLogger } from '../../src/kernel/index.js';
 import { openStore } from '../../src/store/index.js';
 import { makeTempDir, removeDir } from '../helpers/temp-repo.js';
+import { openTestRuntime } from '../helpers/test-runtime.js';
 
 const cleanup: string[] = [];
 afterAll(() => {
@@ -15,12 +13,7 @@ afterAll(() => {
 const modeOf = (path: string) => statSync(path).mode & 0o777;
 
 async function openRuntimeAt(home: string): Promise<void> {
-  const runtime = await createRuntime(parseConfig({ env: { AAS_HOME: home }, cwd: home }), {
-    hostEnv: {},
-    nodePath: process.execPath,
-    log: silentLogger,
-    recover: false,
-  });
+  const runtime = await openTestRuntime(home);
   await runtime.close();
 }
 

@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRuntime, type Runtime } from '../../src/app/index.js';
-import { parseConfig } from '../../src/config/index.js';
+import type { Runtime } from '../../src/app/index.js';
 import { AasError } from '../../src/kernel/index.js';
 import { executeRun, parseJobSpec, submitRun } from '../../src/runner/index.js';
 import { verifyChain } from '../../src/sessions/index.js';
 import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+import { openTestRuntime } from '../helpers/test-runtime.js';
 
 const cleanup: string[] = [];
 afterAll(() => {
@@ -16,10 +16,7 @@ async function runtimeWithRepo(): Promise<{ runtime: Runtime; repo: string }> {
   const home = makeTempDir('aas-home-');
   const repo = createTempRepo({ 'src/a.txt': 'a\n' });
   cleanup.push(home, repo);
-  const runtime = await createRuntime(parseConfig({ env: { AAS_HOME: home }, cwd: home }), {
-    hostEnv: {},
-    nodePath: process.execPath,
-  });
+  const runtime = await openTestRuntime(home);
   return { runtime, repo };
 }
 

@@ -1,9 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRuntime } from '../../src/app/index.js';
-import { parseConfig } from '../../src/config/index.js';
-import { silentLogger } from '../../src/kernel/index.js';
 import { executeRun, parseJobSpec, submitRun } from '../../src/runner/index.js';
 import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+import { openTestRuntime } from '../helpers/test-runtime.js';
 
 const cleanup: string[] = [];
 afterAll(() => {
@@ -20,10 +18,7 @@ describe('the repository path rule when a run starts', () => {
     const allowed = makeTempDir('aas-allowed-');
     const repo = createTempRepo({ 'secret.txt': 'hunter2\n' });
     cleanup.push(home, allowed, repo);
-    const runtime = await createRuntime(
-      parseConfig({ env: { AAS_HOME: home, AAS_REPO_PATHS: allowed }, cwd: home }),
-      { hostEnv: {}, nodePath: process.execPath, log: silentLogger, recover: false },
-    );
+    const runtime = await openTestRuntime(home, { env: { AAS_REPO_PATHS: allowed } });
     try {
       const deps = runtime.runnerDeps();
       // Queued without the submission check, as a run queued before the rule was set.

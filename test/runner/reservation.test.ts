@@ -1,9 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRuntime } from '../../src/app/index.js';
-import { parseConfig } from '../../src/config/index.js';
-import { isAasError, ManualClock, silentLogger } from '../../src/kernel/index.js';
+import { isAasError, ManualClock } from '../../src/kernel/index.js';
 import { executeRun, parseJobSpec, submitRun } from '../../src/runner/index.js';
 import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+import { openTestRuntime } from '../helpers/test-runtime.js';
 
 const cleanup: string[] = [];
 afterAll(() => {
@@ -16,13 +15,7 @@ describe('a run reserved for immediate execution', () => {
     const repo = createTempRepo({ 'src/a.txt': 'a\n' });
     cleanup.push(home, repo);
     const clock = new ManualClock(Date.UTC(2026, 10, 1));
-    const runtime = await createRuntime(parseConfig({ env: { AAS_HOME: home }, cwd: home }), {
-      hostEnv: {},
-      nodePath: process.execPath,
-      clock,
-      log: silentLogger,
-      recover: false,
-    });
+    const runtime = await openTestRuntime(home, { clock });
     try {
       const deps = runtime.runnerDeps();
       const job = parseJobSpec({
