@@ -129,12 +129,29 @@ function describeJobIssue(
       if (given === undefined) return { field, message: `${field} is required` };
       return { field, message: `expected ${issue.expected}, got ${shownValue(given)}` };
     }
+    case 'too_big':
+    case 'too_small': {
+      // A schema's own message ('describe the task') says it better than a bound would.
+      if (!/^Too (big|small)\b/.test(issue.message)) return { field, message: issue.message };
+      const bound = issue.code === 'too_big' ? issue.maximum : issue.minimum;
+      const most = issue.code === 'too_big' ? 'at most' : 'at least';
+      const exclusive = issue.inclusive === false;
+      const relation =
+        issue.code === 'too_big' ? (exclusive ? 'below' : most) : exclusive ? 'above' : most;
+      const unit =
+        issue.origin === 'string' ? ' characters' : issue.origin === 'array' ? ' items' : '';
+      if (issue.code === 'too_small' && unit !== '' && Number(bound) === 1 && !exclusive) {
+        return { field, message: `${field} must not be empty` };
+      }
+      const given = valueAt(input, issue.path);
+      const shown = typeof given === 'number' ? `, got ${given}` : '';
+      return { field, message: `${field} must be ${relation} ${String(bound)}${unit}${shown}` };
+    }
     default:
       return { field, message: issue.message };
   }
 }
 
-/** The known name within two edits of `name` (a typo), or null. */
 /** The known name within two edits of `name`, if any: for "did you mean" hints. */
 export function closest(name: string, known: readonly string[]): string | null {
   let best: { name: string; distance: number } | null = null;
