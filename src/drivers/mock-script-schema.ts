@@ -43,7 +43,9 @@ export function checkMockScript(agentInput: unknown): void {
   if (parsed.success) return;
   const { first, summary } = describeZodError(parsed.error);
   const field = first.field === '' ? 'agentInput.mock' : `agentInput.mock.${first.field}`;
-  throw new AasError('JOB_INVALID', `the mock agent's script is not valid: ${summary}`, {
+  // The first problem's field travels in details; a second one is named in the message.
+  const problems = parsed.error.issues.length === 1 ? first.message : summary;
+  throw new AasError('JOB_INVALID', `the mock agent's script is not valid: ${problems}`, {
     field,
     hint:
       `a step takes ${Object.keys(MockStepShape).join(', ')} (the script also attempts); ` +

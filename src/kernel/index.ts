@@ -15,3 +15,9 @@ export { computeEventHash, GENESIS_HASH, type HashedEventFields, sha256Hex } fro
 export { IdPrefix, isValidId, newId } from './ids.js';
 export { type Logger, silentLogger } from './logger.js';
 export { shownValue, valueAt } from './value-at.js';
+export {
+  fieldPositionInYaml,
+  locateInYaml,
+  positionAt,
+  type TextPosition,
+} from './yaml-position.js';

@@ -1,57 +1,15 @@
-import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
-import { AasError } from '../kernel/index.js';
+import { LineCounter, parseDocument } from 'yaml';
+import { AasError, locateInYaml, positionAt, type TextPosition } from '../kernel/index.js';
 import { firstPolicyIssue } from './policy-issue.js';
 import { type PolicyLayer, PolicyLayerSchema } from './policy-layer-schema.js';
 
-interface Position {
-  readonly line: number;
-  readonly column: number;
-}
-
-const at = (position: Position | null) =>
+const at = (position: TextPosition | null) =>
   position ? ` at line ${position.line}, column ${position.column}` : '';
-
-/** Where a node starts, if it is a node with a known range. */
-const startOf = (value: unknown): number | null =>
-  isNode(value) ? (value.range?.[0] ?? null) : null;
-
-/** The offset of the YAML node for a path, or of the deepest ancestor that exists (a missing key points at its parent). */
-function locate(
-  doc: Document,
-  path: readonly (string | number)[],
-  pointAtKey: boolean,
-): number | null {
-  let node: unknown = doc.contents;
-  let offset = startOf(node);
-  for (const [index, segment] of path.entries()) {
-    const last = index === path.length - 1;
-    if (isMap(node)) {
-      const pair = node.items.find(
-        (item) => isScalar(item.key) && String(item.key.value) === String(segment),
-      );
-      if (!pair) return offset;
-      node = last && pointAtKey ? pair.key : pair.value;
-    } else if (isSeq(node) && typeof segment === 'number') {
-      node = node.items[segment];
-    } else {
-      return offset;
-    }
-    if (node === undefined || node === null) return offset;
-    offset = startOf(node) ?? offset;
-  }
-  return offset;
-}
-
-function positionOf(lines: LineCounter, offset: number | null): Position | null {
-  if (offset === null) return null;
-  const { line, col } = lines.linePos(offset);
-  return { line, column: col };
-}
 
 function syntaxError(
   file: string,
   message: string,
-  position: Position | null,
+  position: TextPosition | null,
   format: string,
 ): AasError {
   return new AasError('POLICY_INVALID', `${format} syntax error${at(position)}: ${message}`, {
@@ -77,7 +35,7 @@ function yamlMessage(code: string, message: string): string {
 }
 
 /** Offset → position for JSON.parse messages, which carry only a character position, if any. */
-function jsonPosition(message: string, text: string): Position | null {
+function jsonPosition(message: string, text: string): TextPosition | null {
   const match = /position (\d+)/.exec(message);
   if (!match) return null;
   const offset = Number(match[1]);
@@ -109,7 +67,7 @@ export function parsePolicyLayer(text: string, source: { file: string }): Policy
     throw syntaxError(
       file,
       yamlMessage(first.code, first.message),
-      positionOf(lines, first.pos[0]),
+      positionAt(lines, first.pos[0]),
       format,
     );
   }
@@ -140,7 +98,7 @@ export function parsePolicyLayer(text: string, source: { file: string }): Policy
   const parsed = PolicyLayerSchema.safeParse(data);
   if (parsed.success) return parsed.data;
   const issue = firstPolicyIssue(parsed.error, data);
-  const position = positionOf(lines, locate(doc, issue.path, issue.atKey));
+  const position = positionAt(lines, locateInYaml(doc, issue.path, issue.atKey).offset);
   // The field travels in details (describe() prints it before the message), so it is not repeated here.
   throw new AasError('POLICY_INVALID', `${issue.message}${at(position)}`, {
     file,
@@ -158,7 +116,8 @@ export function parsePolicyLayer(text: string, source: { file: string }): Policy
 export function validatePolicyLayer(
   value: unknown,
   source: {
-    file: string;
+    /** The document's file; a job submitted over the API has none. */
+    file?: string;
     fieldPrefix: string;
     code: 'POLICY_INVALID' | 'MANIFEST_INVALID' | 'JOB_INVALID';
   },
@@ -168,7 +127,7 @@ export function validatePolicyLayer(
   if (parsed.success) return parsed.data;
   const issue = firstPolicyIssue(parsed.error, value);
   throw new AasError(source.code, issue.message, {
-    file: source.file,
+    ...(source.file === undefined ? {} : { file: source.file }),
     field: issue.field ? `${source.fieldPrefix}.${issue.field}` : source.fieldPrefix,
     hint: issue.hint,
   });

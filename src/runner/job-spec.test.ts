@@ -60,16 +60,16 @@ describe('parseJobSpec', () => {
 
   it('states a bound in words, and keeps a schema message of its own', () => {
     expect(failure({ ...minimal, retries: 11 })).toMatchObject({
-      message: 'retries must be at most 10, got 11',
+      message: 'must be at most 10, got 11',
       details: { field: 'retries' },
     });
-    expect(failure({ ...minimal, retries: -1 }).message).toBe('retries must be at least 0, got -1');
+    expect(failure({ ...minimal, retries: -1 }).message).toBe('must be at least 0, got -1');
     expect(failure({ ...minimal, labels: ['x'.repeat(65)] }).message).toBe(
-      'labels.0 must be at most 64 characters',
+      'must be at most 64 characters',
     );
-    expect(failure({ ...minimal, labels: [''] }).message).toBe('labels.0 must not be empty');
+    expect(failure({ ...minimal, labels: [''] }).message).toBe('must not be empty');
     expect(failure({ ...minimal, validators: [{ command: 'x', timeoutSec: 0 }] }).message).toBe(
-      'validators.0.timeoutSec must be above 0, got 0',
+      'must be above 0, got 0',
     );
     expect(failure({ ...minimal, task: '' }).message).toBe('describe the task');
   });

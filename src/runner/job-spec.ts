@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AasError, shownValue, valueAt } from '../kernel/index.js';
-import { PolicyLayerSchema } from '../policy/index.js';
+import { PolicyLayerSchema, validatePolicyLayer } from '../policy/index.js';
 
 /** Worker labels: what `AAS_WORKER_LABELS` and `aas worker enrol --labels` accept too. */
 export const WORKER_LABEL_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -92,6 +92,14 @@ export function parseJobSpec(value: unknown, source: { file?: string } = {}): Jo
   const issue =
     parsed.error.issues.find((candidate) => candidate.code === 'unrecognized_keys') ??
     parsed.error.issues[0];
+  if (issue?.path[0] === 'policy' && typeof value === 'object' && value !== null) {
+    // The inline layer gets the words a policy file's problems get.
+    validatePolicyLayer('policy' in value ? value.policy : undefined, {
+      ...(source.file ? { file: source.file } : {}),
+      fieldPrefix: 'policy',
+      code: 'JOB_INVALID',
+    });
+  }
   const described = describeJobIssue(issue, value);
   throw new AasError('JOB_INVALID', described.message, {
     ...(source.file ? { file: source.file } : {}),
@@ -141,11 +149,11 @@ function describeJobIssue(
       const unit =
         issue.origin === 'string' ? ' characters' : issue.origin === 'array' ? ' items' : '';
       if (issue.code === 'too_small' && unit !== '' && Number(bound) === 1 && !exclusive) {
-        return { field, message: `${field} must not be empty` };
+        return { field, message: 'must not be empty' };
       }
       const given = valueAt(input, issue.path);
       const shown = typeof given === 'number' ? `, got ${given}` : '';
-      return { field, message: `${field} must be ${relation} ${String(bound)}${unit}${shown}` };
+      return { field, message: `must be ${relation} ${String(bound)}${unit}${shown}` };
     }
     default:
       return { field, message: issue.message };

@@ -91,7 +91,32 @@ describe('bad input: a clear message, the right exit code, and nothing half writ
     writeFileSync(job, 'task: x\nrepo: .\nagent: mock\nretries: many\n');
     const result = await runCli(['run', '--job', job], { home });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`${job}: retries:`);
+    expect(result.stderr).toContain(
+      `${job}: retries: expected number, got "many" at line 4, column 1`,
+    );
+
+    // An inline policy gets a policy file's words; a mock script is checked before any record.
+    writeFileSync(job, 'task: x\nrepo: .\nagent: mock\npolicy:\n  network:\n    mode: open\n');
+    const policy = await runCli(['run', '--job', job], { home });
+    expect(policy.code).toBe(2);
+    expect(policy.stderr).toContain(
+      `${job}: policy.network.mode: unknown key "mode" at line 6, column 5`,
+    );
+    const input = join(home, 'input.json');
+    writeFileSync(input, '{"mock": {"edits": [\n  {"path": "a.txt", "wirte": "x"}\n]}}\n');
+    const script = await runCli(
+      ['run', '--repo', '.', '--task', 'x', '--agent', 'mock', '--agent-input', input, '--json'],
+      { home },
+    );
+    expect(script.code).toBe(2);
+    expect(JSON.parse(script.stdout)).toMatchObject({
+      error: {
+        code: 'JOB_INVALID',
+        details: { file: input, field: 'agentInput.mock.edits.0.wirte', line: 2, column: 21 },
+      },
+    });
+    const list = await runCli(['sessions', 'list', '--json'], { home });
+    expect(JSON.parse(list.stdout)).toEqual([]);
   });
 
   it('an invalid repository policy at the base commit blocks the run with POLICY_INVALID', async () => {

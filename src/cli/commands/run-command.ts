@@ -2,7 +2,15 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { AasError, type ExitCode, exitCodeFor, normaliseError } from '../../kernel/index.js';
+import { checkMockScript } from '../../drivers/index.js';
+import {
+  AasError,
+  type ExitCode,
+  exitCodeFor,
+  fieldPositionInYaml,
+  isAasError,
+  normaliseError,
+} from '../../kernel/index.js';
 import { readPolicyLayerFile } from '../../policy/index.js';
 import { type JobSpec, parseJobSpec, type RunOutcome } from '../../runner/index.js';
 import { isRepoUrl } from '../../workspaces/index.js';
@@ -156,11 +164,12 @@ Examples:
     });
 }
 
+/** A YAML or JSON file's value, with its text (for the line of a field an error names). */
 async function readStructured(
   io: CliIo,
   file: string,
   code: 'JOB_INVALID' | 'INVALID_ARGUMENT',
-): Promise<unknown> {
+): Promise<{ value: unknown; text: string }> {
   const path = resolve(io.cwd, file);
   let text: string;
   try {
@@ -172,7 +181,7 @@ async function readStructured(
     });
   }
   try {
-    return parseYaml(text, { prettyErrors: true });
+    return { value: parseYaml(text, { prettyErrors: true }), text };
   } catch (error) {
     throw new AasError(code, `not valid YAML or JSON: ${normaliseError(error).message}`, {
       file: path,
@@ -189,7 +198,8 @@ export async function buildJob(
   flags: JobFlags,
   base: Readonly<Record<string, unknown>> = {},
 ): Promise<JobSpec> {
-  const fromFile = flags.job ? await readStructured(io, flags.job, 'JOB_INVALID') : base;
+  const read = flags.job ? await readStructured(io, flags.job, 'JOB_INVALID') : null;
+  const fromFile = read === null ? base : read.value;
   if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) {
     throw new AasError('JOB_INVALID', 'a job file must hold a mapping', {
       ...(flags.job ? { file: flags.job } : {}),
@@ -222,7 +232,19 @@ export async function buildJob(
         },
       );
     }
-    job.agentInput = await readStructured(io, flags.agentInput, 'INVALID_ARGUMENT');
+    const input = await readStructured(io, flags.agentInput, 'INVALID_ARGUMENT');
+    if (job.agent === 'mock') {
+      // Checked here, where the file is known, as well as when the run is submitted.
+      try {
+        checkMockScript(input.value);
+      } catch (thrown) {
+        throw withLineOf(thrown, input.text, {
+          file: resolve(io.cwd, flags.agentInput),
+          fieldPrefix: 'agentInput.',
+        });
+      }
+    }
+    job.agentInput = input.value;
   }
   if (flags.fallbackAgent.length > 0) job.fallbackAgents = flags.fallbackAgent;
   if (flags.policy) {
@@ -265,7 +287,44 @@ export async function buildJob(
       hint: 'use --agent ID or --agent-cmd "…"',
     });
   }
-  return parseJobSpec(job, flags.job ? { file: resolve(io.cwd, flags.job) } : {});
+  const file = flags.job ? resolve(io.cwd, flags.job) : undefined;
+  try {
+    const parsed = parseJobSpec(job, file === undefined ? {} : { file });
+    if (parsed.agent === 'mock' && !flags.agentInput) checkMockScript(parsed.agentInput);
+    return parsed;
+  } catch (thrown) {
+    throw read === null || file === undefined ? thrown : withLineOf(thrown, read.text, { file });
+  }
+}
+
+/**
+ * A job's error, with the file it came from and the line and column of the field it names when
+ * that file holds the field (a value a flag gave has no line). `fieldPrefix`: how the field's
+ * name starts in the job when the file holds only that part (`--agent-input`).
+ */
+function withLineOf(
+  thrown: unknown,
+  text: string,
+  source: { file: string; fieldPrefix?: string },
+): unknown {
+  if (!isAasError(thrown) || thrown.code !== 'JOB_INVALID') return thrown;
+  const { field } = thrown.details;
+  if (typeof field !== 'string' || thrown.details.line !== undefined) return thrown;
+  const prefix = source.fieldPrefix ?? '';
+  const position = field.startsWith(prefix)
+    ? fieldPositionInYaml(text, field.slice(prefix.length))
+    : null;
+  const at = position === null ? '' : ` at line ${position.line}, column ${position.column}`;
+  return new AasError(
+    thrown.code,
+    `${thrown.message}${at}`,
+    {
+      ...thrown.details,
+      file: source.file,
+      ...(position === null ? {} : { line: position.line, column: position.column }),
+    },
+    { cause: thrown },
+  );
 }
 
 function parsePriority(text: string): number {
