@@ -2,11 +2,15 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import {
   AasError,
+  type BoundIssue,
+  boundWords,
   type Code,
   codeSummary,
   httpStatusFor,
   isAasError,
+  isSafeIntegerBound,
   type Logger,
+  valueAt,
 } from '../kernel/index.js';
 import { parseJobSpec } from '../runner/index.js';
 import type { ErrorBody } from './api-schemas.js';
@@ -107,7 +111,16 @@ const PART_NAMES: Record<string, string> = {
 
 function validationError(failure: ValidationFailure, request: FastifyRequest): AasError {
   const part = PART_NAMES[failure.validationContext ?? ''] ?? 'request';
-  const issue = failure.validation[0];
+  const first = failure.validation[0];
+  const issue =
+    first !== undefined && isSafeIntegerBound(boundIssueOf(first))
+      ? (failure.validation.find(
+          (other) =>
+            other.instancePath === first.instancePath &&
+            other.keyword.startsWith('too_') &&
+            !isSafeIntegerBound(boundIssueOf(other)),
+        ) ?? first)
+      : first;
   const field = fieldOf(issue, part);
   if (part === 'body' && request.routeOptions.config.jobBody === true) {
     // The job is validated by the runner's own parser, so the API and the CLI reject the same
@@ -123,9 +136,42 @@ function validationError(failure: ValidationFailure, request: FastifyRequest): A
           : new AasError(error.code, error.message, { ...error.details, field }, { cause: error });
       }
     }
-    return new AasError('JOB_INVALID', issue?.message ?? 'invalid job', { field, in: part });
+    return new AasError('JOB_INVALID', messageOf(issue, request, part) ?? 'invalid job', {
+      field,
+      in: part,
+    });
   }
-  return new AasError('REQUEST_INVALID', issue?.message ?? 'invalid value', { field, in: part });
+  return new AasError('REQUEST_INVALID', messageOf(issue, request, part) ?? 'invalid value', {
+    field,
+    in: part,
+  });
+}
+
+/** The issue's message, a bound put in words (see boundWords). */
+function messageOf(
+  issue: ValidationIssue | undefined,
+  request: FastifyRequest,
+  part: string,
+): string | undefined {
+  if (issue === undefined) return undefined;
+  const input =
+    part === 'body'
+      ? request.body
+      : part === 'query'
+        ? request.query
+        : part === 'path'
+          ? request.params
+          : undefined;
+  const path = issue.instancePath.split('/').filter((segment) => segment !== '');
+  return boundWords(boundIssueOf(issue), valueAt(input, path)) ?? issue.message;
+}
+
+function boundIssueOf(issue: ValidationIssue): BoundIssue {
+  return {
+    ...issue.params,
+    code: issue.keyword,
+    ...(issue.message === undefined ? {} : { message: issue.message }),
+  };
 }
 
 /**

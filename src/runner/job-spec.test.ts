@@ -64,6 +64,8 @@ describe('parseJobSpec', () => {
       details: { field: 'retries' },
     });
     expect(failure({ ...minimal, retries: -1 }).message).toBe('must be at least 0, got -1');
+    // Beyond 2^53 zod's whole-number check fails too; the field's own limit is what is said.
+    expect(failure({ ...minimal, retries: 1e20 }).message).toBe('must be at most 10');
     expect(failure({ ...minimal, labels: ['x'.repeat(65)] }).message).toBe(
       'must be at most 64 characters',
     );

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AasError, shownValue, valueAt } from '../kernel/index.js';
+import { AasError, boundWords, isSafeIntegerBound, shownValue, valueAt } from '../kernel/index.js';
 import { PolicyLayerSchema, validatePolicyLayer } from '../policy/index.js';
 
 /** Worker labels: what `AAS_WORKER_LABELS` and `aas worker enrol --labels` accept too. */
@@ -89,9 +89,19 @@ export function parseJobSpec(value: unknown, source: { file?: string } = {}): Jo
   const parsed = JobSpecSchema.safeParse(value);
   if (parsed.success) return parsed.data;
   // Unknown fields first: a misspelt field often explains the rest (a required one "missing").
-  const issue =
+  const first =
     parsed.error.issues.find((candidate) => candidate.code === 'unrecognized_keys') ??
     parsed.error.issues[0];
+  // A field's own limit (retries ≤ 10) says more than zod's whole-number check on the same path.
+  const issue =
+    first !== undefined && isSafeIntegerBound(first)
+      ? (parsed.error.issues.find(
+          (other) =>
+            other.path.join('.') === first.path.join('.') &&
+            other.code.startsWith('too_') &&
+            !isSafeIntegerBound(other),
+        ) ?? first)
+      : first;
   if (issue?.path[0] === 'policy' && typeof value === 'object' && value !== null) {
     // The inline layer gets the words a policy file's problems get.
     validatePolicyLayer('policy' in value ? value.policy : undefined, {
@@ -138,23 +148,11 @@ function describeJobIssue(
       return { field, message: `expected ${issue.expected}, got ${shownValue(given)}` };
     }
     case 'too_big':
-    case 'too_small': {
-      // A schema's own message ('describe the task') says it better than a bound would.
-      if (!/^Too (big|small)\b/.test(issue.message)) return { field, message: issue.message };
-      const bound = issue.code === 'too_big' ? issue.maximum : issue.minimum;
-      const most = issue.code === 'too_big' ? 'at most' : 'at least';
-      const exclusive = issue.inclusive === false;
-      const relation =
-        issue.code === 'too_big' ? (exclusive ? 'below' : most) : exclusive ? 'above' : most;
-      const unit =
-        issue.origin === 'string' ? ' characters' : issue.origin === 'array' ? ' items' : '';
-      if (issue.code === 'too_small' && unit !== '' && Number(bound) === 1 && !exclusive) {
-        return { field, message: 'must not be empty' };
-      }
-      const given = valueAt(input, issue.path);
-      const shown = typeof given === 'number' ? `, got ${given}` : '';
-      return { field, message: `must be ${relation} ${String(bound)}${unit}${shown}` };
-    }
+    case 'too_small':
+      return {
+        field,
+        message: boundWords(issue, valueAt(input, issue.path)) ?? issue.message,
+      };
     default:
       return { field, message: issue.message };
   }

@@ -106,6 +106,8 @@ export const UpdateScheduleBodySchema = z
       .number()
       .int()
       .min(1)
+      // A version is a 32-bit integer in the database: a larger one can only be a mistake.
+      .max(2 ** 31 - 1, 'a schedule version is at most 2147483647')
       .optional()
       .describe(
         'change only if the schedule is still at this version (else 409 CONFLICT): what a client that read the schedule, changed it and writes it back sends',

@@ -260,10 +260,30 @@ describe('schedule routes', () => {
       'name',
     );
     await expectError(await create({ ...base, misfire: 'later' }), 'REQUEST_INVALID', 'misfire');
+    // Past 2^53 zod's whole-number check fails too; the field's own limit is what is said.
+    const huge = await expectError(
+      await create({ ...base, timing: { kind: 'interval', everySec: 1e308 } }),
+      'REQUEST_INVALID',
+      'timing.everySec',
+    );
+    expect(huge.message).not.toContain('9007199254740991');
+    const retries = await expectError(
+      await create({ ...base, job: { ...job(), retries: 1e20 } }),
+      'REQUEST_INVALID',
+      'job.retries',
+    );
+    expect(retries.message).toBe('must be at most 10');
     expect((await create({ ...base, name: 'taken' })).status).toBe(201);
     await expectError(await create({ ...base, name: 'taken' }), 'NAME_TAKEN', 'name');
     await expectError(await patch('taken', {}), 'INVALID_ARGUMENT');
     await expectError(await patch('nope', { misfire: 'skip' }), 'NOT_FOUND');
+    // A version is 32 bits in the database (PostgreSQL refused a larger one with a 500).
+    const version = await expectError(
+      await patch('taken', { misfire: 'skip', expectedVersion: 2 ** 31 }),
+      'REQUEST_INVALID',
+      'expectedVersion',
+    );
+    expect(version.message).toBe('a schedule version is at most 2147483647');
     for (const count of ['0', 'abc', '1.5', '101']) {
       const refused = await expectError(
         await api.request(`${V1}/schedules/taken/preview?count=${count}`),
