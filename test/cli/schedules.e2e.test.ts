@@ -274,6 +274,25 @@ describe('aas schedules on a local database', () => {
       cron: '30 9 * * 1-5',
       timezone: 'Asia/Kolkata',
     });
+    // A pattern alone keeps the zone.
+    const repatterned = await runCli(
+      ['schedules', 'update', 'zoned', '--cron', '0 10 * * *', '--json'],
+      { home },
+    );
+    expect(repatterned.code, repatterned.stderr).toBe(0);
+    expect(jsonOf<{ timing: unknown }>(repatterned).timing).toEqual({
+      kind: 'cron',
+      cron: '0 10 * * *',
+      timezone: 'Asia/Kolkata',
+    });
+    const mixed = await runCli(
+      ['schedules', 'update', 'zoned', '--every', '1h', '--timezone', 'UTC'],
+      { home },
+    );
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toContain(
+      'error [INVALID_ARGUMENT]: --timezone: --timezone goes with --cron',
+    );
     const noZone = await runCli(['schedules', 'update', 'local', '--timezone', 'UTC'], { home });
     expect(noZone.code).toBe(2);
     expect(noZone.stderr).toMatch(

@@ -276,7 +276,10 @@ function withTimingOptions(command: Command): Command {
     .option('--every <duration>', 'every 15m, 1h, 1d… (at least 60 s); first one interval from now')
     .option('--start <time>', 'with --every: the first slot (ISO-8601)')
     .option('--cron <pattern>', 'five-field cron pattern, e.g. "0 9 * * 1-5"')
-    .option('--timezone <zone>', 'with --cron: the IANA time zone it is read in (default UTC)')
+    .option(
+      '--timezone <zone>',
+      "with --cron: the IANA time zone it is read in (default UTC; update keeps the schedule's)",
+    )
     .option('--misfire <policy>', 'after downtime: run_once (the latest missed slot) or skip');
 }
 
@@ -476,9 +479,22 @@ Examples:
       guarded(async (id: string, flags: UpdateFlags, command: Command) => {
         const backend = backendFor(io, command.optsWithGlobals<GlobalOptions>());
         let readVersion: number | undefined;
-        const onlyZone = flags.timezone !== undefined && flags.cron === undefined;
-        const onlyStart = flags.start !== undefined && flags.every === undefined;
-        if ((onlyZone || onlyStart) && flags.at === undefined) {
+        const otherKind = flags.at !== undefined;
+        const onlyZone =
+          flags.timezone !== undefined && flags.cron === undefined && flags.every === undefined;
+        const onlyStart =
+          flags.start !== undefined && flags.every === undefined && flags.cron === undefined;
+        // A new pattern is read in the zone the schedule has, unless another is given.
+        const onlyPattern = flags.cron !== undefined && flags.timezone === undefined;
+        if (onlyPattern && !otherKind && flags.every === undefined) {
+          const { schedule } = await backend.get(id);
+          const current = schedule.timing as Record<string, unknown>;
+          if (current.kind === 'cron' && typeof current.timezone === 'string') {
+            flags.timezone = current.timezone;
+            if (schedule.jobSetBy !== undefined) readVersion = schedule.version;
+          }
+        }
+        if ((onlyZone || onlyStart) && !otherKind) {
           // The rest of the timing is the schedule's own, as read: a change made since wins.
           const { schedule } = await backend.get(id);
           const current = schedule.timing as Record<string, unknown>;
