@@ -43,6 +43,17 @@ describe('parseConfig', () => {
     );
   });
 
+  it('takes a promotion branch prefix only if git would take the branch name', () => {
+    for (const prefix of ['aas/', 'bots/aas', 'team.x/aas-', 'x']) {
+      const config = parseConfig({ env: { AAS_PROMOTION_BRANCH_PREFIX: prefix }, cwd: '/' });
+      expect(config.promotion.branchPrefix).toBe(prefix);
+    }
+    for (const prefix of ['bad..x', '.hidden/', 'aas/.x', 'refs.lock/', 'a b', 'a//b']) {
+      const refused = failure({ env: { AAS_PROMOTION_BRANCH_PREFIX: prefix }, cwd: '/' });
+      expect(refused.details.field, prefix).toBe('AAS_PROMOTION_BRANCH_PREFIX');
+    }
+  });
+
   it('reads which repository URLs jobs may name: any public host by default', () => {
     expect(parseConfig({ env: {}, cwd: '/' }).repoUrls).toEqual({
       hosts: ['*'],

@@ -161,6 +161,12 @@ const ConfigSchema = z
           .regex(
             /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/?$/,
             'must be a branch name prefix such as aas/ (letters, digits, . _ - and /)',
+          )
+          // What git refuses in a ref name beyond the characters (git check-ref-format): found
+          // here rather than as a raw "invalid refspec" at the push of a promotion under way.
+          .refine(
+            (prefix) => !/\.\.|(^|\/)\.|\.lock(\/|$)/.test(prefix),
+            'must be a branch name prefix git accepts: no "..", no part starting with "." or ending with ".lock"',
           ),
         authorName: z.string().min(1).max(200),
         authorEmail: z.string().regex(/^[^\s<>]+@[^\s<>]+$/, 'must be an email address'),

@@ -128,6 +128,12 @@ export async function promoteRun(
     let context = await loadPromotionContext(deps.store, input.runId);
     promotion = await deps.store.getPromotion(input.runId);
     if (promotion?.state === PromotionState.completed) return resultOf(context, promotion);
+    // A draft pull request that could not be opened leaves its promotion pushed; asked again
+    // with `--mode branch`, it finishes as the branch it already is.
+    const settleForBranch =
+      promotion !== null &&
+      input.mode === PromotionMode.branch &&
+      promotion.mode === PromotionMode.draftPr;
     const requestedMode = (promotion?.requestedMode ??
       input.mode ??
       context.job.promotion.mode) as PromotionMode;
@@ -211,7 +217,9 @@ export async function promoteRun(
     const parent = preflight.parent;
 
     if (mode !== PromotionMode.patch && remote !== null && parent !== null) {
-      branch = branchNameOf(deps.settings.branchPrefix, context.session.id);
+      // A promotion that committed keeps the branch it recorded (and may have pushed): the
+      // prefix in the configuration may have changed since, on this replica or another.
+      branch = promotion.branch ?? branchNameOf(deps.settings.branchPrefix, context.session.id);
       const git = { ...(await openGit()), httpEnv: deps.httpEnvFor(remote) };
       const identity = {
         name: deps.settings.authorName,
@@ -293,6 +301,28 @@ export async function promoteRun(
         );
         promotion = step.promotion;
       }
+      if (mode === PromotionMode.draftPr && prUrl === null && settleForBranch) {
+        // Asked to finish without the pull request (`--mode branch`), which could not be opened.
+        const fallback = {
+          from: PromotionMode.draftPr,
+          to: PromotionMode.branch,
+          reason: `finished without a pull request, as asked${
+            before?.prError ? ` (it could not be opened: ${before.prError})` : ''
+          }`,
+        };
+        fallbacks.push(fallback);
+        mode = PromotionMode.branch;
+        prError = before?.prError ?? null;
+        const step = await recorder.recordPromotionStep(
+          {
+            runId: context.run.id,
+            lease: lease(),
+            changes: { mode, detail: { ...detailOf(promotion), fallbacks } },
+          },
+          [sessionEvent('promotion.fallback', { runId: context.run.id, ...fallback })],
+        );
+        promotion = step.promotion;
+      }
       if (mode === PromotionMode.draftPr && prUrl === null && deps.provider !== null) {
         await renew();
         let opened: Awaited<ReturnType<DraftPrProvider['openDraftPr']>> | null = null;
@@ -331,19 +361,14 @@ export async function promoteRun(
           );
           promotion = step.promotion;
         } else if (failure !== null) {
-          prError = failure.message;
-          const fallback = {
-            from: PromotionMode.draftPr,
-            to: PromotionMode.branch,
-            reason: `the branch ${branch} was pushed, but the pull request could not be opened: ${failure.message}`,
-          };
-          fallbacks.push(fallback);
-          mode = PromotionMode.branch;
+          // The promotion stops here, pushed: a retry opens the pull request once the forge
+          // answers (a timeout, a 502, a token fixed), and `--mode branch` settles for the
+          // branch. Falling back on its own would close the promotion for good over a blip.
           const step = await recorder.recordPromotionStep(
             {
               runId: context.run.id,
               lease: lease(),
-              changes: { mode, detail: { ...detailOf(promotion), fallbacks, prError } },
+              changes: { detail: { ...detailOf(promotion), prError: failure.message } },
             },
             [
               sessionEvent('promotion.pr.failed', {
@@ -353,10 +378,18 @@ export async function promoteRun(
                 code: failure.code,
                 detail: failure.message,
               }),
-              sessionEvent('promotion.fallback', { runId: context.run.id, ...fallback }),
             ],
           );
           promotion = step.promotion;
+          throw new AasError(
+            'PROVIDER_ERROR',
+            `the branch ${branch} was pushed, but the pull request could not be opened: ${failure.message}`,
+            {
+              ...failure.details,
+              hint: `${failure.details.hint ? `${failure.details.hint}; then ` : ''}promote the run again to open it, or promote it with --mode branch to finish without one`,
+            },
+            { cause: failure },
+          );
         }
       }
     }

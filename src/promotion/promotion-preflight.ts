@@ -194,7 +194,9 @@ export async function runPreflight(
     checks.push(modeCheck(mode, fallbacks, failure));
     return outcome({ remote: url });
   }
-  const branch = branchNameOf(deps.settings.branchPrefix, context.session.id);
+  // The recorded branch of a promotion under way, whatever the prefix is now (see promoteRun).
+  const branch =
+    input.existing?.branch ?? branchNameOf(deps.settings.branchPrefix, context.session.id);
   const protectedHit = context.policy.protectedBranches.includes(branch);
   if (branch === input.targetBranch || protectedHit) {
     const detail = `the promotion branch ${branch} is ${protectedHit ? 'protected by the policy' : 'the target branch itself'}`;

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AasError } from '../../src/kernel/index.js';
 import { promoteRun, recordDecision } from '../../src/promotion/index.js';
 import { createPromotionFixture, FIX, type PromotionFixture } from './promotion-fixture.js';
 
@@ -159,7 +160,7 @@ describe('promotion to a draft pull request', () => {
     expect(github.pulls).toHaveLength(1);
   });
 
-  it('a refused PR after the push is reported and falls back to branch; no token falls back before', async () => {
+  it('a PR refused after the push stops the promotion, pushed: a retry opens it, or --mode branch settles; no token falls back before', async () => {
     github.failCreate = 403;
     fixture = await createPromotionFixture({
       env: {
@@ -168,22 +169,66 @@ describe('promotion to a draft pull request', () => {
         AAS_GITHUB_REPOSITORIES: 'acme/widgets',
       },
     });
-    const refused = await approvedRun({
+    const service = fixture.runtime.promotion.promotion;
+    const job = {
       promotion: { mode: 'draft_pr', targetBranch: 'main', repository: 'acme/widgets' },
-    });
-    const result = await promoteRun(fixture.runtime.promotion.promotion, {
-      runId: refused.runId,
-      by: 'alice',
-    });
-    github.failCreate = null;
-    expect(result).toMatchObject({ status: 'promoted', mode: 'branch', prUrl: null });
-    expect(result.prError).toMatch(/403|not accessible/i);
-    expect(result.fallbacks).toContainEqual(
-      expect.objectContaining({ from: 'draft_pr', to: 'branch' }),
+    };
+    const refused = await approvedRun(job);
+    const failure = await promoteRun(service, { runId: refused.runId, by: 'alice' }).then(
+      () => null,
+      (thrown: unknown) => thrown as AasError,
     );
-    expect(fixture.remoteBranches()[result.branch ?? '']).toBe(result.commitSha);
+    expect(failure?.code).toBe('PROVIDER_ERROR');
+    expect(failure?.message).toMatch(/was pushed, but the pull request could not be opened: .*403/);
+    expect(failure?.details.hint).toMatch(/promote the run again to open it, or .*--mode branch/);
+    const stopped = await fixture.runtime.store.getPromotion(refused.runId);
+    expect(stopped).toMatchObject({ state: 'pushed', mode: 'draft_pr', prUrl: null });
+    expect((await fixture.runtime.store.getRun(refused.runId))?.status).toBe('promoting');
+    expect(fixture.remoteBranches()[stopped?.branch ?? '']).toBe(stopped?.commitSha);
     const types = (await fixture.runtime.store.readEvents(refused.sessionId)).map((e) => e.type);
     expect(types).toContain('promotion.pr.failed');
+    expect(types.at(-1)).toBe('promotion.failed');
+    // A failure is left for a person: the server's sweep does not finish it.
+    expect(await fixture.runtime.promotion.service.resumeAbandoned()).toEqual([]);
+
+    // The forge answers again: the retry opens the pull request on the branch already pushed,
+    // even where the branch prefix is configured otherwise by now.
+    github.failCreate = null;
+    const elsewhereConfigured = {
+      ...service,
+      settings: { ...service.settings, branchPrefix: 'moved/' },
+    };
+    const opened = await promoteRun(elsewhereConfigured, { runId: refused.runId, by: 'alice' });
+    expect(github.requests.at(-1)?.body?.head).toBe(stopped?.branch);
+    expect(opened).toMatchObject({ status: 'promoted', mode: 'draft_pr', prError: null });
+    expect(opened.prUrl).toMatch(/\/pull\/\d+$/);
+    expect(opened.branch).toBe(stopped?.branch);
+    expect(opened.commitSha).toBe(stopped?.commitSha);
+
+    // Or a person settles for the branch.
+    github.failCreate = 502;
+    const settled = await approvedRun(job);
+    await expect(promoteRun(service, { runId: settled.runId, by: 'alice' })).rejects.toMatchObject({
+      code: 'PROVIDER_ERROR',
+    });
+    github.failCreate = null;
+    const postsBefore = github.requests.filter((request) => request.method === 'POST').length;
+    const branchOnly = await promoteRun(service, {
+      runId: settled.runId,
+      by: 'alice',
+      mode: 'branch',
+    });
+    expect(branchOnly).toMatchObject({ status: 'promoted', mode: 'branch', prUrl: null });
+    expect(branchOnly.prError).toMatch(/502|not accessible/i);
+    expect(branchOnly.fallbacks).toContainEqual(
+      expect.objectContaining({ from: 'draft_pr', to: 'branch' }),
+    );
+    expect(branchOnly.fallbacks.at(-1)?.reason).toMatch(
+      /^finished without a pull request, as asked/,
+    );
+    expect(github.requests.filter((request) => request.method === 'POST')).toHaveLength(
+      postsBefore,
+    );
     await fixture.cleanup();
 
     fixture = await createPromotionFixture();

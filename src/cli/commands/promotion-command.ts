@@ -240,7 +240,11 @@ export function registerPromotionCommands(
           else {
             // A promotion is done once: asking again answers with the recorded one, whatever
             // mode is asked for now.
-            if (flags.mode !== undefined && flags.mode !== result.requestedMode) {
+            if (
+              flags.mode !== undefined &&
+              flags.mode !== result.requestedMode &&
+              flags.mode !== result.mode
+            ) {
               println(
                 io.stderr,
                 `note: run ${runId}'s promotion was asked for as ${result.requestedMode} already; --mode ${flags.mode} is not applied: a run is promoted once`,
