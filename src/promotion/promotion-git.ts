@@ -259,10 +259,37 @@ export async function createRemoteBranch(
   if (result.exitCode === 0) return 'created';
   const out = result.stdout.toString('utf8');
   if (/\[rejected\]|stale info|already exists/.test(out + result.stderr)) return 'exists';
-  throw new AasError('PROVIDER_ERROR', `the remote refused the push of ${branch}`, {
-    remote: redactUrl(remoteUrl),
-    gitSays: `${out}\n${result.stderr}`.trim().slice(0, 2_000),
-  });
+  const reason = pushRefusalReason(out, result.stderr);
+  throw new AasError(
+    'PROVIDER_ERROR',
+    `the remote refused the push of ${branch}${reason === '' ? '' : `: ${reason}`}`,
+    {
+      remote: redactUrl(remoteUrl),
+      gitSays: redactUrl(`${out}\n${result.stderr}`.trim().slice(0, 2_000)),
+      hint: 'what the remote said is its own rule (a hook, a protected name, missing write access): settle it there, then promote the run again; the commit is kept and pushed as it is',
+    },
+  );
+}
+
+/**
+ * Why a remote refused a push, from `git push --porcelain`: the reason on the ref's line
+ * (`[remote rejected] (pre-receive hook declined)`) and the lines the remote printed itself
+ * (`remote: …`, where hooks explain). Empty when git said neither.
+ */
+export function pushRefusalReason(porcelain: string, stderr: string): string {
+  const refLine = porcelain
+    .split('\n')
+    .find((line) => line.startsWith('!'))
+    ?.split('\t')
+    .at(-1)
+    ?.trim();
+  const remoteSays = stderr
+    .split('\n')
+    .filter((line) => line.startsWith('remote: '))
+    .map((line) => line.slice('remote: '.length).trim())
+    .filter((line) => line !== '')
+    .slice(0, 3);
+  return redactUrl([refLine, ...remoteSays].filter((part) => part).join('; ')).slice(0, 500);
 }
 
 function remoteError(what: string, remoteUrl: string, thrown: unknown): AasError {

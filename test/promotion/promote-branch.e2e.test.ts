@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -462,6 +462,32 @@ describe('promotion to a branch', () => {
     const before = fixture.remoteBranches()[branch];
     expect(await codeOf(promote(runId))).toBe('BRANCH_EXISTS');
     expect(fixture.remoteBranches()[branch]).toBe(before);
+  });
+
+  it("a push the remote refuses says the remote's reason; once settled there, a retry pushes the same commit", async () => {
+    const { runId } = await fixture.runJob(FIX, {
+      promotion: { mode: 'branch', targetBranch: 'main' },
+    });
+    await approve(runId, 'bob');
+    const hook = join(fixture.remote, 'hooks', 'pre-receive');
+    writeFileSync(hook, '#!/bin/sh\necho "policy: pushes to aas/* need a ticket" >&2\nexit 1\n', {
+      mode: 0o755,
+    });
+    const refused = await promote(runId).then(
+      () => null,
+      (thrown: unknown) => (isAasError(thrown) ? thrown : null),
+    );
+    expect(refused?.code).toBe('PROVIDER_ERROR');
+    expect(refused?.message).toMatch(
+      /^the remote refused the push of aas\/[0-9a-f]{12}: \[remote rejected\] \(pre-receive hook declined\); policy: pushes to aas\/\* need a ticket$/,
+    );
+    expect(refused?.details.hint).toMatch(/then promote the run again/);
+    const stopped = await fixture.runtime.store.getPromotion(runId);
+    rmSync(hook);
+    const result = await promote(runId);
+    expect(result).toMatchObject({ status: 'promoted', mode: 'branch' });
+    expect(result.commitSha).toBe(stopped?.commitSha);
+    expect(fixture.remoteBranches()[result.branch ?? '']).toBe(result.commitSha);
   });
 
   it('never validates again unconfined on a host without a sandbox, unless the operator said off', async () => {
