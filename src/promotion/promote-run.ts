@@ -9,7 +9,7 @@ import type { DraftPrProvider } from './draft-pr-provider.js';
 import { signEnvelope } from './dsse.js';
 import { loadPromotionContext, type PromotionContext } from './promotion-context.js';
 import type { PromotionDeps } from './promotion-deps.js';
-import { detailOf, type PromotionDetail } from './promotion-detail.js';
+import { detailOf, type PromotionDetail, type PromotionFailure } from './promotion-detail.js';
 import {
   commitPatch,
   createRemoteBranch,
@@ -179,6 +179,7 @@ export async function promoteRun(
     const before = promotion === null ? null : detailOf(promotion);
     const startDetail: PromotionDetail = {
       ...before,
+      lastFailure: null,
       checks: preflight.checks,
       fallbacks: [...(before?.fallbacks ?? []), ...preflight.fallbacks],
       approvalIds: preflight.approvalIds,
@@ -444,15 +445,32 @@ export async function promoteRun(
   } catch (thrown) {
     const error = normaliseError(thrown);
     if (promotion !== null && error.code !== 'LEASE_FENCED') {
+      const failed = sessionEvent('promotion.failed', {
+        runId: input.runId,
+        step: promotion.state,
+        code: error.code,
+        detail: error.message,
+      });
+      const lastFailure: PromotionFailure = {
+        step: promotion.state,
+        code: error.code,
+        message: error.message,
+        ...(typeof error.details.hint === 'string' ? { hint: error.details.hint } : {}),
+        at: deps.clock.nowIso(),
+      };
+      // On the record too, where `aas sessions show`, the API and the panel read it; with the
+      // event alone when the lease is no longer ours to write the record under.
+      const stepped = promotion;
       await recorder
-        .append(
-          sessionEvent('promotion.failed', {
+        .recordPromotionStep(
+          {
             runId: input.runId,
-            step: promotion.state,
-            code: error.code,
-            detail: error.message,
-          }),
+            lease: lease(),
+            changes: { detail: { ...detailOf(stepped), lastFailure } },
+          },
+          [failed],
         )
+        .catch(() => recorder.append(failed))
         .catch((recordError: unknown) =>
           deps.log.error({ err: recordError }, 'could not record a promotion failure'),
         );

@@ -19,6 +19,35 @@ export interface PromotionDetail {
   /** Digest of the statement signed before the commit (its `AAS-Attestation` trailer). */
   readonly provenanceSha256?: string;
   readonly prError?: string | null;
+  /**
+   * Why the promotion stopped the last time it was tried (what `promotion.failed` says), until
+   * a try gets past that point: what a person fixes before promoting again.
+   */
+  readonly lastFailure?: PromotionFailure | null;
+}
+
+export interface PromotionFailure {
+  /** The promotion's state when it stopped (`committed`: not pushed; `pushed`: no PR yet). */
+  readonly step: string;
+  readonly code: string;
+  readonly message: string;
+  readonly hint?: string;
+  readonly at: string;
+}
+
+function failureOf(value: unknown): PromotionFailure | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { step, code, message, hint, at } = value as Record<string, unknown>;
+  if (typeof step !== 'string' || typeof code !== 'string' || typeof message !== 'string') {
+    return undefined;
+  }
+  return {
+    step,
+    code,
+    message,
+    ...(typeof hint === 'string' ? { hint } : {}),
+    at: typeof at === 'string' ? at : '',
+  };
 }
 
 export function detailOf(promotion: PromotionRecord): PromotionDetail {
@@ -34,5 +63,8 @@ export function detailOf(promotion: PromotionRecord): PromotionDetail {
       ? { provenanceSha256: detail.provenanceSha256 }
       : {}),
     ...(typeof detail?.prError === 'string' ? { prError: detail.prError } : {}),
+    ...(failureOf(detail?.lastFailure) === undefined
+      ? {}
+      : { lastFailure: failureOf(detail?.lastFailure) }),
   };
 }

@@ -64,4 +64,22 @@ describe('replaySession', () => {
       [2, 'success', [true]],
     ]);
   });
+
+  it('keeps why the last promotion stopped half-way, until a later try records anything', () => {
+    const failed = event('promotion.failed', {
+      runId: 'run_1',
+      step: 'committed',
+      code: 'PROVIDER_ERROR',
+      detail: 'the remote refused the push',
+    });
+    expect(replaySession([failed]).promotionFailure).toEqual({
+      step: 'committed',
+      code: 'PROVIDER_ERROR',
+      detail: 'the remote refused the push',
+    });
+    const retried = event('promotion.requested', { runId: 'run_1', resumed: true });
+    expect(replaySession([failed, retried]).promotionFailure).toBeNull();
+    const done = event('promotion.completed', { runId: 'run_1', mode: 'branch' });
+    expect(replaySession([failed, done]).promotionFailure).toBeNull();
+  });
 });

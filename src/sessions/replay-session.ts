@@ -26,6 +26,11 @@ export interface SessionProjection {
   patchSha256: string | null;
   attempts: ReplayedAttempt[];
   degraded: string[];
+  /**
+   * Why the last try to promote stopped half-way (`promotion.failed` of a promotion past its
+   * preflight), until a later try records anything: what a run left `promoting` waits on.
+   */
+  promotionFailure: { step: string; code: string; detail: string } | null;
   lastSeq: number;
   eventCount: number;
 }
@@ -45,6 +50,7 @@ export function replaySession(events: Iterable<StoredEvent>): SessionProjection 
     patchSha256: null,
     attempts: [],
     degraded: [],
+    promotionFailure: null,
     lastSeq: 0,
     eventCount: 0,
   };
@@ -102,6 +108,17 @@ export function replaySession(events: Iterable<StoredEvent>): SessionProjection 
         state.reasonCode = String(data.reasonCode);
         state.detail = String(data.detail);
         state.patchSha256 = typeof data.patchSha256 === 'string' ? data.patchSha256 : null;
+        break;
+      case 'promotion.failed':
+        state.promotionFailure = {
+          step: String(data.step),
+          code: String(data.code),
+          detail: String(data.detail),
+        };
+        break;
+      case 'promotion.requested':
+      case 'promotion.completed':
+        state.promotionFailure = null;
         break;
       case 'run.interrupted':
         state.status = 'failed';

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -200,6 +200,8 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     await page.goto(`${server.url}/panel/#/runs/${sessionId}/promotion`);
     await page.getByText('Your role (viewer) cannot approve').waitFor();
     expect(await page.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+    await page.getByText('Your role (viewer) cannot promote').waitFor();
+    expect(await page.getByRole('button', { name: 'Promote' }).count()).toBe(0);
     await page.goto(`${server.url}/panel/#/new`);
     await page.getByText('Your role (viewer) cannot submit runs').waitFor();
     await page.context().close();
@@ -209,6 +211,7 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     const asAlice = await newPage();
     await signIn(asAlice, secrets.alice);
     await asAlice.goto(`${server.url}/panel/#/runs/${sessionId}/promotion`);
+    await asAlice.getByText(/The requester \(\S*alice\S*\)/).waitFor();
     await asAlice.getByRole('button', { name: 'Approve' }).click();
     await expect.poll(() => asAlice.locator('.error-box').textContent()).toContain('APPROVAL_SELF');
     await asAlice.context().close();
@@ -223,8 +226,21 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     // Deciding again would change nothing: no buttons, but what counts already.
     await asBob.getByText('You approved this patch').waitFor();
     expect(await asBob.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+    // The remote refuses the first push: the promotion stops, says why, and is tried again.
+    const hook = join(remote, 'hooks', 'pre-receive');
+    writeFileSync(hook, '#!/bin/sh\necho "branches need a ticket" >&2\nexit 1\n', { mode: 0o755 });
     await asBob.getByLabel('Promote as').selectOption('branch');
     await asBob.getByRole('button', { name: 'Promote' }).click();
+    const stopped = asBob.locator('.error-box', {
+      hasText: 'The promotion stopped before the push',
+    });
+    await stopped.waitFor({ timeout: 30_000 });
+    expect(await stopped.textContent()).toContain('branches need a ticket');
+    // Its approvals are spent on the promotion under way: no deciding again.
+    expect(await asBob.getByRole('button', { name: 'Reject' }).count()).toBe(0);
+    expect(await asBob.getByLabel('Promote as').count()).toBe(0);
+    rmSync(hook);
+    await asBob.getByRole('button', { name: 'Promote again' }).click();
     const branch = asBob.locator('.promoted-branch');
     await expect.poll(() => branch.textContent(), { timeout: 30_000 }).toMatch(/^aas\//);
     expect(await asBob.locator('.checks li.ok').count()).toBeGreaterThan(3);

@@ -482,10 +482,25 @@ describe('promotion to a branch', () => {
       /^the remote refused the push of aas\/[0-9a-f]{12}: \[remote rejected\] \(pre-receive hook declined\); policy: pushes to aas\/\* need a ticket$/,
     );
     expect(refused?.details.hint).toMatch(/then promote the run again/);
+    // The record says where it stopped and why, for `sessions show`, the API and the panel.
     const stopped = await fixture.runtime.store.getPromotion(runId);
+    expect(stopped?.state).toBe('committed');
+    expect(stopped?.detail).toMatchObject({
+      lastFailure: {
+        step: 'committed',
+        code: 'PROVIDER_ERROR',
+        message: refused?.message,
+        hint: refused?.details.hint,
+      },
+    });
+    expect((await fixture.runtime.store.getRun(runId))?.status).toBe('promoting');
     rmSync(hook);
     const result = await promote(runId);
     expect(result).toMatchObject({ status: 'promoted', mode: 'branch' });
+    const finished = (await fixture.runtime.store.getPromotion(runId))?.detail as {
+      lastFailure?: unknown;
+    } | null;
+    expect(finished?.lastFailure ?? null).toBeNull();
     expect(result.commitSha).toBe(stopped?.commitSha);
     expect(fixture.remoteBranches()[result.branch ?? '']).toBe(result.commitSha);
   });

@@ -285,6 +285,22 @@ export function registerSessionsCommand(
               `lease     held by ${run.leaseOwner ?? '?'} until ${run.leaseExpiresAt ?? '?'}`,
             );
         }
+        const stopped = projection.promotionFailure;
+        if (stopped !== null && runs.some((run) => run.status === 'promoting')) {
+          println(
+            io.stdout,
+            `promotion stopped at ${stopped.step}: [${stopped.code}] ${firstLine(stopped.detail, 200)}`,
+          );
+          const promoting = runs.find((run) => run.status === 'promoting')?.id ?? '';
+          println(
+            io.stdout,
+            `          once that is settled: aas promote ${promoting}${
+              stopped.step === 'pushed'
+                ? ` (or --mode branch to finish without the pull request)`
+                : ''
+            }`,
+          );
+        }
         for (const note of projection.degraded)
           println(io.stdout, `warning   sandbox degraded: ${note}`);
         for (const attempt of projection.attempts) {

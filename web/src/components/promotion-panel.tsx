@@ -16,16 +16,34 @@ import { ErrorBox } from './error-box';
 type PromotionMode = 'patch' | 'branch' | 'draft_pr';
 
 const PROMOTABLE = new Set(['ready_for_promotion', 'awaiting_approval', 'promoting']);
+/** A promotion under way has used its approvals: deciding again is refused (409). */
+const DECIDABLE = new Set(['ready_for_promotion', 'awaiting_approval']);
+
+/** What a promotion record's `detail` may say beside its columns (see promotion-detail.ts). */
+interface RecordDetail {
+  readonly checks?: PromotionResult['checks'];
+  readonly fallbacks?: PromotionResult['fallbacks'];
+  readonly prError?: string | null;
+  readonly lastFailure?: {
+    readonly step: string;
+    readonly code: string;
+    readonly message: string;
+    readonly hint?: string;
+  } | null;
+}
 
 /** Approve or reject with a note, see which approvals count and why not, then promote. */
 export function PromotionPanel({
   run,
+  requestedBy,
   identity,
   preflight,
   decisionsSeq,
   onChange,
 }: {
   run: RunDetail;
+  /** Who asked for the run (the session's requester): never its approver. */
+  requestedBy: string;
   identity: Identity;
   /** The latest `promotion.preflight` event: a refused preflight has no promotion record. */
   preflight: PreflightData | undefined;
@@ -99,7 +117,8 @@ export function PromotionPanel({
         response,
       } = await api.POST('/api/v1/runs/{id}/promote', {
         params: { path: { id: runId } },
-        body: { mode },
+        // A promotion under way keeps its mode; only a pull request not opened may settle.
+        body: status !== 'promoting' || settleable ? { mode } : {},
       });
       if (data) setResult(data);
       else setError(asApiError(failure, response.status));
@@ -113,15 +132,23 @@ export function PromotionPanel({
   }
 
   const status = run.run.status;
-  const requester = (run.run.jobSpec as { requestedBy?: string } | null)?.requestedBy;
   const canApprove = identity.role === 'approver' || identity.role === 'admin';
+  // The server's role table (permissions.ts): everyone but a viewer may promote.
+  const canPromote = identity.role !== 'viewer';
   // An approval of yours that counts already: deciding again would change nothing.
   const mine = approvals?.items.find((item) => item.decidedBy === identity.name && item.counts);
-  const checks =
-    result?.checks ??
-    (record?.detail as { checks?: PromotionResult['checks'] } | null)?.checks ??
-    preflight?.checks ??
-    [];
+  const detail = (record?.detail ?? null) as RecordDetail | null;
+  const checks = result?.checks ?? detail?.checks ?? preflight?.checks ?? [];
+  const fallbacks = result?.fallbacks ?? detail?.fallbacks ?? [];
+  const prError = result?.prError ?? detail?.prError ?? null;
+  // A promotion that stopped half-way waits for a person: say where and why, and how to go on.
+  const stopped = status === 'promoting' ? (detail?.lastFailure ?? null) : null;
+  // Pushed, without its pull request: open it again, or finish with the branch alone.
+  const settleable =
+    status === 'promoting' &&
+    record?.mode === 'draft_pr' &&
+    record.state === 'pushed' &&
+    record.prUrl === null;
   const branch = result?.branch ?? record?.branch ?? null;
   const prUrl = result?.prUrl ?? record?.prUrl ?? null;
   const attested = (result?.attestationSha256 ?? record?.attestationSha256 ?? null) !== null;
@@ -164,17 +191,17 @@ export function PromotionPanel({
             )}
           </>
         )}
-        {PROMOTABLE.has(status) && !canApprove && (
+        {DECIDABLE.has(status) && !canApprove && (
           <p className="hint">
             Your role ({identity.role}) cannot approve; an approver or an admin can.
           </p>
         )}
-        {PROMOTABLE.has(status) && canApprove && mine !== undefined && (
+        {DECIDABLE.has(status) && canApprove && mine !== undefined && (
           <p className="hint">
             You approved this patch ({mine.id}); your approval counts until {mine.expiresAt}.
           </p>
         )}
-        {PROMOTABLE.has(status) && canApprove && mine === undefined && (
+        {DECIDABLE.has(status) && canApprove && mine === undefined && (
           <form className="decide" onSubmit={(event) => decide('approved', event)}>
             <label htmlFor="approval-note">Note (optional)</label>
             <textarea
@@ -185,8 +212,8 @@ export function PromotionPanel({
             />
             <p className="hint">
               You are <strong>{identity.name}</strong>. The requester
-              {requester ? ` (${requester})` : ''} and anyone who ran the agent cannot approve their
-              own run; an approval counts only for the patch it was given for.
+              {requestedBy ? ` (${requestedBy})` : ''} and anyone who ran the agent cannot approve
+              their own run; an approval counts only for the patch it was given for.
             </p>
             <div className="buttons">
               <button type="submit" disabled={busy !== null}>
@@ -213,20 +240,54 @@ export function PromotionPanel({
             {status.replaceAll('_', ' ')}.
           </p>
         )}
-        {PROMOTABLE.has(status) && (
+        {stopped !== null && (
+          <ErrorBox
+            title={`The promotion stopped ${stopped.step === 'pushed' ? 'after the push' : 'before the push'}`}
+            error={{
+              code: stopped.code,
+              message: stopped.message,
+              details: stopped.hint === undefined ? {} : { hint: stopped.hint },
+            }}
+          />
+        )}
+        {PROMOTABLE.has(status) && !canPromote && (
+          <p className="hint">Your role ({identity.role}) cannot promote.</p>
+        )}
+        {PROMOTABLE.has(status) && canPromote && (
           <div className="promote-row">
-            <label htmlFor="promotion-mode">Promote as</label>
-            <select
-              id="promotion-mode"
-              value={mode}
-              onChange={(event) => setMode(event.target.value as PromotionMode)}
-            >
-              <option value="patch">patch artifact</option>
-              <option value="branch">branch on the remote</option>
-              <option value="draft_pr">draft pull request</option>
-            </select>
+            {status !== 'promoting' && (
+              <>
+                <label htmlFor="promotion-mode">Promote as</label>
+                <select
+                  id="promotion-mode"
+                  value={mode}
+                  onChange={(event) => setMode(event.target.value as PromotionMode)}
+                >
+                  <option value="patch">patch artifact</option>
+                  <option value="branch">branch on the remote</option>
+                  <option value="draft_pr">draft pull request</option>
+                </select>
+              </>
+            )}
+            {settleable && (
+              <>
+                <label htmlFor="promotion-mode">Finish as</label>
+                <select
+                  id="promotion-mode"
+                  value={mode === 'branch' ? 'branch' : 'draft_pr'}
+                  onChange={(event) => setMode(event.target.value as PromotionMode)}
+                >
+                  <option value="draft_pr">draft pull request (open it again)</option>
+                  <option value="branch">the branch alone</option>
+                </select>
+              </>
+            )}
             <button type="button" onClick={promote} disabled={busy !== null}>
-              {busy === 'promote' ? 'Promoting…' : 'Promote'}
+              {busy === 'promote'
+                ? 'Promoting…'
+                : status === 'promoting'
+                  ? 'Promote again'
+                  : 'Promote'}
             </button>
           </div>
         )}
@@ -258,6 +319,26 @@ export function PromotionPanel({
                 '—'
               )}
             </dd>
+            {prError !== null && (
+              <>
+                <dt>Pull request not opened</dt>
+                <dd className="pr-error">{prError}</dd>
+              </>
+            )}
+            {fallbacks.length > 0 && (
+              <>
+                <dt>Fell back</dt>
+                <dd>
+                  <ul className="fallbacks">
+                    {fallbacks.map((fallback) => (
+                      <li key={`${fallback.from}-${fallback.to}-${fallback.reason}`}>
+                        {fallback.from} → {fallback.to}: {fallback.reason}
+                      </li>
+                    ))}
+                  </ul>
+                </dd>
+              </>
+            )}
           </dl>
         )}
         {attested && (

@@ -191,6 +191,7 @@ export function RunPage({
         {tab === 'promotion' && run !== null && (
           <PromotionPanel
             run={run}
+            requestedBy={session.session.requestedBy}
             identity={identity}
             preflight={preflight?.data as PreflightData | undefined}
             decisionsSeq={decisionsSeq}
