@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../../src/app/index.js';
@@ -99,9 +99,26 @@ describe('aas approve / promote / export / verify', () => {
     const listed = await client(['approvals', '--run', runId], secrets.olivia ?? '');
     expect(listed.stdout).toMatch(/1 of 1 approvals count/);
 
+    // A remote that refuses the push stops the promotion; `sessions show` says where and why.
+    const hook = join(remote, 'hooks', 'pre-receive');
+    writeFileSync(hook, '#!/bin/sh\necho "pushes need a ticket" >&2\nexit 1\n', { mode: 0o755 });
+    const refused = await client(['promote', runId, '--mode', 'branch'], secrets.olivia ?? '');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /error \[PROVIDER_ERROR\]: the remote refused the push of aas\/\S+: .*pushes need a ticket/,
+    );
+    const sessionId = jsonOf<{ sessionId: string }>(submitted).sessionId;
+    const shown = await client(['sessions', 'show', sessionId], secrets.olivia ?? '');
+    expect(shown.stdout).toMatch(/^run {7}run_\S+ {2}promoting/m);
+    expect(shown.stdout).toMatch(
+      /^promotion stopped at committed: \[PROVIDER_ERROR\] the remote refused the push .*pushes need a ticket$/m,
+    );
+    expect(shown.stdout).toContain(`once that is settled: aas promote ${runId}\n`);
+    rmSync(hook);
+
     const promoted = await client(['promote', runId, '--mode', 'branch'], secrets.olivia ?? '');
     expect(promoted.code, promoted.stderr + promoted.stdout).toBe(0);
-    expect(promoted.stdout).toMatch(/ok {3}approvals: 1 of 1 required \(abe\)/);
+    expect(promoted.stdout).toMatch(/ok {3}approvals: granted when this promotion started \(abe\)/);
     const branch = /promoted run_\S+ to (aas\/[0-9a-f]{12}) at ([0-9a-f]{40})/.exec(
       promoted.stdout,
     );
