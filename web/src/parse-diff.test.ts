@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { displayPath, parseDiff } from './parse-diff';
+import { displayPath, modeChange, parseDiff } from './parse-diff';
 
 const PATCH = [
   'diff --git a/src/app.js b/src/app.js',
@@ -63,5 +63,37 @@ describe('parseDiff', () => {
       'diff --git a/x.html b/x.html\n--- a/x.html\n+++ b/x.html\n@@ -0,0 +1 @@\n+<img src=x onerror=alert(1)>\n',
     );
     expect(hostile[0]?.hunks[0]?.lines[0]?.text).toBe('<img src=x onerror=alert(1)>');
+  });
+
+  it('shows a change of mode, which an approver must see like a changed line', () => {
+    const modes = parseDiff(
+      [
+        'diff --git a/run.sh b/run.sh',
+        'old mode 100755',
+        'new mode 100644',
+        'diff --git a/tool b/tool',
+        'new file mode 100755',
+        'index 0000000..1111111',
+        '--- /dev/null',
+        '+++ b/tool',
+        '@@ -0,0 +1 @@',
+        '+#!/bin/sh',
+        'diff --git a/link b/link',
+        'old mode 100644',
+        'new mode 120000',
+        '',
+      ].join('\n'),
+    );
+    expect(modes.map((file) => [file.oldMode, file.newMode])).toEqual([
+      ['100755', '100644'],
+      [null, '100755'],
+      ['100644', '120000'],
+    ]);
+    expect(modes.map(modeChange)).toEqual([
+      'was executable, now a file (100755 → 100644)',
+      'new as executable',
+      'was a file, now a symlink (100644 → 120000)',
+    ]);
+    expect(files.map(modeChange)).toEqual([null, null, null, null, null]);
   });
 });

@@ -4,6 +4,9 @@ export interface DiffFile {
   readonly newPath: string | null;
   readonly change: 'added' | 'deleted' | 'modified' | 'renamed';
   readonly binary: boolean;
+  /** Git's file modes (`100644`, `100755`, `120000` a symlink): null where the diff names none. */
+  readonly oldMode: string | null;
+  readonly newMode: string | null;
   readonly hunks: DiffHunk[];
 }
 
@@ -58,6 +61,8 @@ export function parseDiff(text: string): DiffFile[] {
     newPath: string | null;
     change: DiffFile['change'];
     binary: boolean;
+    oldMode: string | null;
+    newMode: string | null;
     hunks: DiffHunk[];
   } | null = null;
   let hunk: DiffHunk | null = null;
@@ -75,6 +80,8 @@ export function parseDiff(text: string): DiffFile[] {
         newPath,
         change: 'modified',
         binary: false,
+        oldMode: null,
+        newMode: null,
         hunks: [],
       };
       hunk = null;
@@ -82,8 +89,14 @@ export function parseDiff(text: string): DiffFile[] {
     }
     if (file === null) continue;
     if (hunk === null) {
-      if (line.startsWith('new file mode')) file.change = 'added';
-      else if (line.startsWith('deleted file mode')) file.change = 'deleted';
+      if (line.startsWith('new file mode ')) {
+        file.change = 'added';
+        file.newMode = line.slice('new file mode '.length).trim();
+      } else if (line.startsWith('deleted file mode ')) {
+        file.change = 'deleted';
+        file.oldMode = line.slice('deleted file mode '.length).trim();
+      } else if (line.startsWith('old mode ')) file.oldMode = line.slice('old mode '.length).trim();
+      else if (line.startsWith('new mode ')) file.newMode = line.slice('new mode '.length).trim();
       else if (line.startsWith('rename from ')) {
         file.change = 'renamed';
         file.oldPath = unquote(line.slice('rename from '.length));
@@ -117,4 +130,28 @@ export function parseDiff(text: string): DiffFile[] {
 
 export function displayPath(file: DiffFile): string {
   return file.newPath ?? file.oldPath ?? '(unknown)';
+}
+
+const MODE_WORDS: Readonly<Record<string, string>> = {
+  '100644': 'a file',
+  '100755': 'executable',
+  '120000': 'a symlink',
+  '160000': 'a submodule',
+};
+
+/**
+ * What a change of git mode means for a reviewer, or null when nothing changed that way: an
+ * executable bit set or cleared is as much a change as a line, and an approver must see it.
+ */
+export function modeChange(file: DiffFile): string | null {
+  const { oldMode, newMode } = file;
+  if (file.change === 'added') {
+    return newMode !== null && newMode !== '100644'
+      ? `new as ${MODE_WORDS[newMode] ?? `mode ${newMode}`}`
+      : null;
+  }
+  if (oldMode === null || newMode === null || oldMode === newMode) return null;
+  const from = MODE_WORDS[oldMode] ?? `mode ${oldMode}`;
+  const to = MODE_WORDS[newMode] ?? `mode ${newMode}`;
+  return `was ${from}, now ${to} (${oldMode} → ${newMode})`;
 }

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { type ApiError, asApiError, fetchWithToken } from '../api';
 import { highlightLine, languageOf } from '../highlight';
 import type { PatchFiles } from '../pages/run-page';
-import { type DiffFile, type DiffLine, displayPath, parseDiff } from '../parse-diff';
+import { type DiffFile, type DiffLine, displayPath, modeChange, parseDiff } from '../parse-diff';
 import { ErrorBox } from './error-box';
 
 function Code({ line, language }: { line: DiffLine; language: string | null }) {
@@ -119,6 +119,7 @@ function FileMarks({ file }: { file: DiffFile }) {
         <span className="mark renamed">renamed from {file.oldPath}</span>
       )}
       {file.binary && <span className="mark binary">binary</span>}
+      {modeChange(file) !== null && <span className="mark mode">{modeChange(file)}</span>}
     </span>
   );
 }
@@ -217,7 +218,10 @@ export function DiffView({
             {file.binary ? (
               <p className="empty">Binary file: its contents are not shown.</p>
             ) : file.hunks.length === 0 ? (
-              <p className="empty">No textual change (mode or rename only).</p>
+              <p className="empty">
+                No textual change
+                {modeChange(file) !== null ? `: ${modeChange(file)}.` : ' (a rename only).'}
+              </p>
             ) : mode === 'unified' ? (
               <UnifiedFile file={file} />
             ) : (
