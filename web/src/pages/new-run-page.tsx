@@ -34,8 +34,9 @@ function check(draft: Draft): { errors: FieldErrors; agentInput?: unknown; polic
   const errors: FieldErrors = {};
   if (draft.task.trim() === '') errors.task = 'Describe the task.';
   if (draft.repo.trim() === '') errors.repo = 'Name the repository on the server.';
-  else if (!draft.repo.trim().startsWith('/')) {
-    errors.repo = 'Use an absolute path on the server, e.g. /srv/repos/app.';
+  else if (!/^(\/|[a-z][a-z0-9+.-]*:\/\/)/i.test(draft.repo.trim())) {
+    errors.repo =
+      'Use an absolute path on the server (/srv/repos/app) or a URL (https://git.example/app.git).';
   }
   if (draft.agent.trim() === '') errors.agent = 'Name an agent (aas agents lists them).';
   const parse = (field: 'agentInput' | 'policy', text: string): unknown => {
@@ -240,7 +241,11 @@ export function NewRunPage() {
       <h1>New run</h1>
       <form onSubmit={submit} noValidate aria-label="New run">
         {input('task', 'Task', 'What the agent should do, in words.', true)}
-        {input('repo', 'Repository', 'An absolute path to a git repository on the server.')}
+        {input(
+          'repo',
+          'Repository',
+          'An absolute path to a git repository on the server, or its URL (https://, file://).',
+        )}
         {input('agent', 'Agent', 'mock, command, claude-code, codex, gemini, aider, openhands…')}
         {input(
           'baseRef',
