@@ -742,7 +742,8 @@ export const ApprovalSchema = z
 
 export const DecideBodySchema = z
   .object({
-    decision: z.enum(['approved', 'rejected']).default('approved'),
+    // Said, never assumed: an empty body approving a patch would be a decision nobody made.
+    decision: z.enum(['approved', 'rejected']),
     note: z.string().max(4_000).nullable().default(null),
     expiresInSec: z
       .number()

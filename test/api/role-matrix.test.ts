@@ -211,7 +211,10 @@ const ROUTES: readonly RouteCase[] = [
     success: 201,
     request: async (api) => {
       const fresh = await seedFinishedRun(api, '/repos/demo', PROMOTABLE);
-      return { path: `${V1}/runs/${fresh.runId}/approvals`, init: json({ note: 'ok' }) };
+      return {
+        path: `${V1}/runs/${fresh.runId}/approvals`,
+        init: json({ decision: 'approved', note: 'ok' }),
+      };
     },
   },
   {
@@ -233,7 +236,7 @@ const ROUTES: readonly RouteCase[] = [
     request: async (api) => {
       const fresh = await seedFinishedRun(api, '/repos/demo', PROMOTABLE);
       await api.json(`${V1}/runs/${fresh.runId}/approvals`, {
-        ...json({}),
+        ...json({ decision: 'approved' }),
         secret: api.secrets.approver,
       });
       return { path: `${V1}/runs/${fresh.runId}/promote`, init: json({ mode: 'patch' }) };
@@ -613,7 +616,7 @@ for (const dialect of dialects) {
       promoted = await seedFinishedRun(api, '/repos/demo', PROMOTABLE);
       await recordPolicyResolved(api, promoted);
       await api.json(`${V1}/runs/${promoted.runId}/approvals`, {
-        ...json({}),
+        ...json({ decision: 'approved' }),
         secret: api.secrets.approver,
       });
       await api.json(`${V1}/runs/${promoted.runId}/promote`, json({ mode: 'patch' }));

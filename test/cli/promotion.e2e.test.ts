@@ -92,6 +92,18 @@ describe('aas approve / promote / export / verify', () => {
     expect(byOperator.code).toBe(2);
     expect(byOperator.stderr).toMatch(/FORBIDDEN/);
 
+    // A decision is said, never assumed: an empty body approves nothing.
+    const unsaid = await fetch(`${server.url}/api/v1/runs/${runId}/approvals`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secrets.abe}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(unsaid.status).toBe(400);
+    expect(await unsaid.json()).toMatchObject({
+      code: 'REQUEST_INVALID',
+      details: { field: 'decision' },
+    });
+
     const approved = await client(['approve', runId, '--note', 'looks right'], secrets.abe ?? '');
     expect(approved.code, approved.stderr).toBe(0);
     expect(approved.stdout).toMatch(new RegExp(`^approved ${runId} \\(apr_[0-9a-f]{24}\\) as abe`));

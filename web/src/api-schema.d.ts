@@ -2756,11 +2756,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /**
-                     * @default approved
-                     * @enum {string}
-                     */
-                    decision?: "approved" | "rejected";
+                    /** @enum {string} */
+                    decision: "approved" | "rejected";
                     /** @default null */
                     note?: string | null;
                     expiresInSec?: number;
