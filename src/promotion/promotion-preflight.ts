@@ -93,7 +93,9 @@ export async function runPreflight(
     fail({ name: 'run.base', ok: false, detail }, new AasError('PREFLIGHT_FAILED', detail));
   }
   const failedGates = context.gates.filter((gate) => gate.verdict !== 'passed');
-  if (context.gates.length > 0 && failedGates.length === 0 && run.reasonCode === 'GATES_PASSED') {
+  // A rejection comes after the gates passed: the run's reason then says who, not the gates.
+  const gatesWereLast = run.reasonCode === 'GATES_PASSED' || run.reasonCode === 'APPROVAL_REJECTED';
+  if (context.gates.length > 0 && failedGates.length === 0 && gatesWereLast) {
     pass(
       'gates.passed',
       `${context.gates.length} gates passed on attempt ${context.attemptNumber}`,

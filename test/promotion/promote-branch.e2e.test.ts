@@ -148,7 +148,15 @@ describe('promotion to a branch', () => {
       reasonCode: 'APPROVAL_REJECTED',
     });
     expect(await codeOf(approve(first.runId, 'dave'))).toBe('CONFLICT');
-    expect(await codeOf(promote(first.runId))).toBe('APPROVAL_REJECTED');
+    const refused = await promote(first.runId).then(
+      () => null,
+      (thrown: unknown) => (isAasError(thrown) ? thrown : null),
+    );
+    expect(refused?.code).toBe('APPROVAL_REJECTED');
+    // The gates passed before the rejection: the checks say what stops it, not the gates.
+    const checks = refused?.details.checks as { name: string; ok: boolean }[] | undefined;
+    expect(checks?.find((check) => check.name === 'gates.passed')?.ok).toBe(true);
+    expect(checks?.find((check) => check.name === 'run.status')?.ok).toBe(false);
   });
 
   it('an approval is voided by a new attempt and never counts for the patch that attempt made', async () => {
