@@ -104,10 +104,12 @@ for (const dialect of dialects) {
           await api.request(`${V1}/sessions`, { method: 'POST', headers, body: '{"task":' }),
           'REQUEST_INVALID',
         );
-        await expectError(
+        const empty = await expectError(
           await api.request(`${V1}/sessions`, { method: 'POST', headers, body: '' }),
           'REQUEST_INVALID',
+          '(body)',
         );
+        expect(empty.message).toBe('the body is empty; this route takes a JSON object');
         await expectError(
           await api.request(`${V1}/sessions`, {
             method: 'POST',

@@ -175,9 +175,13 @@ describe('schedule routes', () => {
       method: 'POST',
     });
     expect(paused).toMatchObject({ state: 'paused', version: 2 });
-    // Pausing twice changes nothing.
+    // Pausing twice changes nothing; an empty body sent as JSON is no body.
     expect(
-      await api.json<ScheduleBody>(`${V1}/schedules/changing/pause`, { method: 'POST' }),
+      await api.json<ScheduleBody>(`${V1}/schedules/changing/pause`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '',
+      }),
     ).toEqual(paused);
     const resumed = await api.json<ScheduleBody>(`${V1}/schedules/changing/resume`, {
       method: 'POST',
