@@ -310,6 +310,9 @@ describe('aas schedules on a local database', () => {
     await new Promise((resolve) => setTimeout(resolve, Date.parse(soon) - Date.now() + 100));
     const preview = await runCli(['schedules', 'preview', 'soon'], { home });
     expect(preview.stdout).toContain('resuming would finish the schedule');
+    // `show` no longer offers the slot that passed as the next fire.
+    const shownPaused = await runCli(['schedules', 'show', 'soon'], { home });
+    expect(shownPaused.stdout).toContain('next      - (paused: a resume now finishes it)');
     const resumed = await runCli(['schedules', 'resume', 'soon'], { home });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).toContain(

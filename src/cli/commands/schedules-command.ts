@@ -283,15 +283,28 @@ function withTimingOptions(command: Command): Command {
     .option('--misfire <policy>', 'after downtime: run_once (the latest missed slot) or skip');
 }
 
-function printSchedule(io: CliIo, schedule: ScheduleShown): void {
+/**
+ * `upcoming`: the next fire as the schedule's preview has it (`show`), which knows what a
+ * resume or the misfire policy does to a slot that passed; otherwise the stored next fire,
+ * fresh after a create or an update.
+ */
+function printSchedule(io: CliIo, schedule: ScheduleShown, upcoming?: string | null): void {
   println(io.stdout, `schedule  ${schedule.name} (${schedule.id})`);
   println(io.stdout, `when      ${describeTiming(schedule.timing)}`);
   println(io.stdout, `state     ${schedule.state}    misfire ${schedule.misfire}`);
-  const next = schedule.nextFireAt;
+  const next = upcoming === undefined ? schedule.nextFireAt : upcoming;
   const zone = schedule.timing.kind === 'cron' ? String(schedule.timing.timezone) : null;
+  const paused =
+    schedule.state !== 'paused'
+      ? ''
+      : upcoming === undefined
+        ? ' (paused)'
+        : next === null
+          ? ' (paused: a resume now finishes it)'
+          : ' (paused: the first fire a resume now gives)';
   println(
     io.stdout,
-    `next      ${next === null ? '-' : `${next}${zone ? `  (${localTime(next, zone)})` : ''}`}${schedule.state === 'paused' ? ' (paused)' : ''}`,
+    `next      ${next === null ? '-' : `${next}${zone ? `  (${localTime(next, zone)})` : ''}`}${paused}`,
   );
   const job = (schedule.job ?? {}) as Record<string, unknown>;
   println(
@@ -396,7 +409,12 @@ Examples:
           println(io.stdout, JSON.stringify({ schedule, fires }));
           return;
         }
-        printSchedule(io, schedule);
+        // A slot that passed while paused or while no scheduler ran is not what fires next.
+        const upcoming =
+          schedule.state === 'active' || schedule.state === 'paused'
+            ? ((await backend.preview(schedule.id, 1)).times[0] ?? null)
+            : undefined;
+        printSchedule(io, schedule, upcoming);
         if (fires.length === 0) {
           println(io.stdout, 'fires     none yet');
           return;
