@@ -50,7 +50,7 @@ export async function checkSubmittable(
   try {
     await stat(repo);
   } catch {
-    throw new AasError('REPO_NOT_FOUND', `no repository at ${repo} on the server`, {
+    throw new AasError('REPO_NOT_FOUND', `no repository at ${repo} on this host`, {
       field: 'repo',
     });
   }

@@ -38,7 +38,8 @@ export const CONFIG_ENV_VARS = {
   AAS_MAX_STREAMS:
     'event streams (SSE) `aas start` holds open at once, of all callers; default 500',
   AAS_MAX_STREAMS_PER_TOKEN: 'event streams (SSE) one token may hold open at once; default 50',
-  AAS_SERVER: 'URL of an AAS server: `aas run` and `aas sessions` become its clients',
+  AAS_SERVER:
+    'URL of an AAS server: commands that read or change runs, sessions, approvals, schedules and workers become its clients',
   AAS_TOKEN: 'bearer token for AAS_SERVER',
   AAS_PROMOTION_REMOTE:
     'the git remote of the repository that branches are pushed to; default origin',
@@ -83,7 +84,7 @@ export const CONFIG_ENV_VARS = {
   AAS_REPO_DAILY_MAX_COST_USD:
     'most US dollars of model calls the runs of one repository may spend per UTC day; default no limit',
   AAS_SCHEDULER_TICK_MS:
-    'how often `aas start` looks for due schedules, ms; default 1000 (0 = this server fires none)',
+    'how often `aas start` looks for due schedules, ms, 50 to 60000; default 1000 (0 = this server fires none)',
   AAS_SCHEDULER_MISFIRE_GRACE_MS:
     "how late a schedule's slot may fire and still count as on time, ms; later is a misfire, handled by the schedule's policy; at least twice AAS_SCHEDULER_TICK_MS; default 60000",
   AAS_GITHUB_REPOSITORIES:
