@@ -111,7 +111,11 @@ const PART_NAMES: Record<string, string> = {
 
 function validationError(failure: ValidationFailure, request: FastifyRequest): AasError {
   const part = PART_NAMES[failure.validationContext ?? ''] ?? 'request';
-  const first = failure.validation[0];
+  // An unknown key first: a misspelt field (`every` for `everySec`) explains the field that
+  // then looks missing.
+  const first =
+    failure.validation.find((candidate) => candidate.keyword === 'unrecognized_keys') ??
+    failure.validation[0];
   const issue =
     first !== undefined && isSafeIntegerBound(boundIssueOf(first))
       ? (failure.validation.find(
@@ -163,7 +167,15 @@ function messageOf(
           ? request.params
           : undefined;
   const path = issue.instancePath.split('/').filter((segment) => segment !== '');
-  return boundWords(boundIssueOf(issue), valueAt(input, path)) ?? issue.message;
+  const given = valueAt(input, path);
+  if (issue.keyword === 'unrecognized_keys' && Array.isArray(issue.params.keys)) {
+    const keys = issue.params.keys.map((key) => JSON.stringify(key)).join(', ');
+    return `unknown field${issue.params.keys.length === 1 ? '' : 's'} ${keys}`;
+  }
+  if (issue.keyword === 'invalid_type' && given === undefined && path.length > 0) {
+    return `${path.at(-1)} is required`;
+  }
+  return boundWords(boundIssueOf(issue), given) ?? issue.message;
 }
 
 function boundIssueOf(issue: ValidationIssue): BoundIssue {

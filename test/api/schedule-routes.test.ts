@@ -253,11 +253,19 @@ describe('schedule routes', () => {
       'REQUEST_INVALID',
       'timing.everySec',
     );
-    await expectError(
+    const noTask = await expectError(
       await create({ ...base, job: { repo: '/repos/demo', agent: 'mock' } }),
       'REQUEST_INVALID',
       'job.task',
     );
+    expect(noTask.message).toBe('task is required');
+    // A misspelt key is named, not the field it left missing.
+    const misspelt = await expectError(
+      await create({ ...base, timing: { kind: 'interval', every: '15m' } }),
+      'REQUEST_INVALID',
+      'timing.every',
+    );
+    expect(misspelt.message).toBe('unknown field "every"');
     await expectError(
       await create({ ...base, name: 'sch_0123456789abcdef01234567' }),
       'REQUEST_INVALID',
