@@ -197,7 +197,15 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     await signIn(page, secrets.vera);
     await page.getByRole('heading', { name: 'Runs' }).waitFor();
     expect(await page.getByRole('link', { name: 'New run' }).count()).toBe(0);
-    await page.goto(`${server.url}/panel/#/runs/${sessionId}/promotion`);
+    // By its run id, as the CLI prints it: the panel finds the session and opens its page.
+    const session = await (
+      await fetch(`${server.url}/api/v1/sessions/${sessionId}`, {
+        headers: { authorization: `Bearer ${secrets.vera}` },
+      })
+    ).json();
+    const runId = (session as { runs: { id: string }[] }).runs[0]?.id ?? '';
+    await page.goto(`${server.url}/panel/#/runs/${runId}/promotion`);
+    await page.waitForURL(`**/#/runs/${sessionId}/promotion`);
     await page.getByText('Your role (viewer) cannot approve').waitFor();
     expect(await page.getByRole('button', { name: 'Approve' }).count()).toBe(0);
     await page.getByText('Your role (viewer) cannot promote').waitFor();

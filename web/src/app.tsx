@@ -3,6 +3,7 @@ import { api, asApiError, canSubmit, type Identity, whenUnauthorized } from './a
 import { clearToken, readToken } from './auth';
 import { ApprovalsPage } from './pages/approvals-page';
 import { NewRunPage } from './pages/new-run-page';
+import { RunIdRedirect } from './pages/run-id-redirect';
 import { RunPage } from './pages/run-page';
 import { RunsPage } from './pages/runs-page';
 import { SignInPage } from './pages/sign-in-page';
@@ -107,7 +108,10 @@ export function App() {
               Your role ({identity.role}) cannot submit runs; an operator or an admin can.
             </p>
           ))}
-        {route.page === 'run' && (
+        {route.page === 'run' && route.sessionId.startsWith('run_') && (
+          <RunIdRedirect key={route.sessionId} runId={route.sessionId} tab={route.tab} />
+        )}
+        {route.page === 'run' && !route.sessionId.startsWith('run_') && (
           <RunPage
             key={route.sessionId}
             sessionId={route.sessionId}
