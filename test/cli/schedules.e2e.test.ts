@@ -264,23 +264,18 @@ describe('aas schedules on a local database', () => {
       { home },
     );
     expect(cron.code, cron.stderr).toBe(0);
-    const zoned = await runCli(
-      ['schedules', 'update', 'zoned', '--timezone', 'Asia/Kolkata', '--json'],
-      { home },
-    );
-    expect(zoned.code, zoned.stderr).toBe(0);
-    expect(jsonOf<{ timing: unknown }>(zoned).timing).toEqual({
+    const timingAfter = async (flags: readonly string[]) => {
+      const updated = await runCli(['schedules', 'update', 'zoned', ...flags, '--json'], { home });
+      expect(updated.code, updated.stderr).toBe(0);
+      return jsonOf<{ timing: unknown }>(updated).timing;
+    };
+    expect(await timingAfter(['--timezone', 'Asia/Kolkata'])).toEqual({
       kind: 'cron',
       cron: '30 9 * * 1-5',
       timezone: 'Asia/Kolkata',
     });
     // A pattern alone keeps the zone.
-    const repatterned = await runCli(
-      ['schedules', 'update', 'zoned', '--cron', '0 10 * * *', '--json'],
-      { home },
-    );
-    expect(repatterned.code, repatterned.stderr).toBe(0);
-    expect(jsonOf<{ timing: unknown }>(repatterned).timing).toEqual({
+    expect(await timingAfter(['--cron', '0 10 * * *'])).toEqual({
       kind: 'cron',
       cron: '0 10 * * *',
       timezone: 'Asia/Kolkata',
