@@ -121,7 +121,7 @@ export async function runPreflight(
       { name: 'approvals', ok: false, detail: approved.detail },
       new AasError('APPROVAL_REQUIRED', `run ${run.id} has ${approved.detail}`, {
         runId: run.id,
-        hint: `an approver runs: aas approve ${run.id}`,
+        hint: `an approver (not the requester) runs: aas approve ${run.id}; working alone, the operator's policy (AAS_POLICY) may set promotion: { approvals: 0 } before the run starts`,
       }),
     );
   }
