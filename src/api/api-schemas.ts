@@ -72,7 +72,9 @@ export const SubmittedJobSchema = z.object({
   runId: z.string(),
   warnings: z
     .array(SubmitWarningSchema)
-    .describe('Empty, or why the run may wait: no worker known to the server can claim it now'),
+    .describe(
+      'Empty, or what the submitter should know: no worker known to the server can claim the run now; a pull request repository the operator does not list',
+    ),
 });
 export type SubmittedJob = z.infer<typeof SubmittedJobSchema>;
 

@@ -15,6 +15,7 @@ import { bootstrapAdmin } from './bootstrap-admin.js';
 import { checkSubmittable } from './check-job.js';
 import { claimWarnings } from './claim-warnings.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from './create-runtime.js';
+import { forgeRepositoryWarnings } from './forge-repository-warnings.js';
 import { relayCommittedEvents } from './relay-committed-events.js';
 
 export interface RunningServer {
@@ -110,7 +111,8 @@ export async function startServer(
           );
           return [];
         });
-        return { ...ids, warnings };
+        const forge = forgeRepositoryWarnings(job, config.promotion.githubRepositories);
+        return { ...ids, warnings: [...warnings, ...forge] };
       },
       cancelRun: (runId, identity) => queue.requestCancel(runId, identity.name),
       workers: () => pool.status(),
