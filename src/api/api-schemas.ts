@@ -769,7 +769,9 @@ export const PromoteBodySchema = z
     mode: z
       .enum(['patch', 'branch', 'draft_pr'])
       .optional()
-      .describe("overrides the job's promotion.mode for a first request; a retry keeps the first"),
+      .describe(
+        "overrides the job's promotion.mode for a first request (refused with PREFLIGHT_FAILED, not lowered, when it cannot be had); a retry keeps the first",
+      ),
   })
   .strict();
 

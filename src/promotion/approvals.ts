@@ -85,7 +85,7 @@ export async function recordDecision(
       {
         runId: run.id,
         identity: input.decider.name,
-        hint: 'ask an approver who neither requested the run nor produced its patch; working alone, the operator\'s policy (AAS_POLICY) may set promotion: { approvals: 0 } before the run starts',
+        hint: "ask an approver who neither requested the run nor produced its patch; working alone, the operator's policy (AAS_POLICY) may set promotion: { approvals: 0 } before the run starts",
       },
     );
   }

@@ -145,6 +145,7 @@ export async function promoteRun(
     const preflight = await runPreflight(deps, context, openGit, {
       targetBranch,
       requestedMode,
+      explicitMode: input.mode !== undefined,
       existing: promotion,
     });
     const preflightEvents: TypedEvent[] = [

@@ -63,6 +63,11 @@ export async function runPreflight(
   input: {
     targetBranch: string;
     requestedMode: PromotionMode;
+    /**
+     * The mode was asked for with this request (`--mode`), not taken from the job: one that
+     * cannot be had is refused rather than quietly lowered, and nothing is recorded.
+     */
+    explicitMode?: boolean;
     existing: PromotionRecord | null;
   },
 ): Promise<PreflightOutcome> {
@@ -129,6 +134,17 @@ export async function runPreflight(
   let mode: PromotionMode = (existing?.mode as PromotionMode | null) ?? input.requestedMode;
   const fallbacks: Fallback[] = [];
   const fallBack = (to: PromotionMode, reason: string) => {
+    if (input.explicitMode === true && existing === null) {
+      const detail = `${mode} was asked for, but ${reason}`;
+      fail(
+        { name: 'mode', ok: false, detail },
+        new AasError('PREFLIGHT_FAILED', detail, {
+          field: '--mode',
+          hint: `settle that and promote again, or promote with --mode ${to}`,
+        }),
+      );
+      return;
+    }
     fallbacks.push({ from: mode, to, reason });
     mode = to;
   };
@@ -174,6 +190,11 @@ export async function runPreflight(
     else {
       forgeRepo = forge;
       pass('credentials', `${deps.provider.name}: ${forge.owner}/${forge.repo}`);
+    }
+    // A mode asked for and refused above: nothing more of the remote is read.
+    if (failure !== null) {
+      checks.push(modeCheck(mode, fallbacks, failure));
+      return outcome();
     }
   }
   if (url === null) {

@@ -344,6 +344,24 @@ describe('promotion to a branch', () => {
         reason: expect.stringMatching(/no remote named origin/),
       }),
     ]);
+
+    // Asked for by name, a mode that cannot be had is refused, and nothing is recorded: the
+    // run may be promoted as something else.
+    const third = await fixture.runJob(FIX);
+    await approve(third.runId, 'bob');
+    const refused = await promote(third.runId, 'alice', 'branch').then(
+      () => null,
+      (thrown: unknown) => (isAasError(thrown) ? thrown : null),
+    );
+    expect(refused?.code).toBe('PREFLIGHT_FAILED');
+    expect(refused?.message).toBe(
+      'branch was asked for, but the repository has no remote named origin',
+    );
+    expect(refused?.details.hint).toBe(
+      'settle that and promote again, or promote with --mode patch',
+    );
+    expect(await fixture.runtime.store.getPromotion(third.runId)).toBeNull();
+    expect(await promote(third.runId, 'alice', 'patch')).toMatchObject({ mode: 'patch' });
   });
 
   it('an approver whose approval expired may approve the same patch again; a standing one may not', async () => {

@@ -210,11 +210,10 @@ export function registerPromotionCommands(
     )
     .argument('<run>', 'run id')
     .addOption(
-      new Option('--mode <mode>', "override the job's promotion.mode").choices([
-        'patch',
-        'branch',
-        'draft_pr',
-      ]),
+      new Option(
+        '--mode <mode>',
+        "override the job's promotion.mode (refused, not lowered, when it cannot be had)",
+      ).choices(['patch', 'branch', 'draft_pr']),
     )
     .option('--json', 'machine-readable output')
     .addHelpText(
