@@ -171,11 +171,14 @@ export function upstreamTarget(
 export function clientResponseHeaders(
   rawHeaders: readonly string[],
   secrets: readonly string[],
+  options: { readonly decoded?: boolean } = {},
 ): OutgoingHttpHeaders {
   return copyHeaders(
     rawHeaders,
     (name, value) =>
       !DROPPED_RESPONSE_HEADERS.has(name) &&
+      // A body the gateway decompressed goes on uncompressed, at a length not known up front.
+      !(options.decoded === true && (name === 'content-encoding' || name === 'content-length')) &&
       !secrets.some((secret) => secret !== '' && value.includes(secret)),
   );
 }

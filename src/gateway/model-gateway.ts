@@ -9,7 +9,15 @@ import {
 } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import type { Readable, Transform } from 'node:stream';
+import {
+  brotliDecompressSync,
+  createBrotliDecompress,
+  createGunzip,
+  createInflate,
+  gunzipSync,
+  inflateSync,
+} from 'node:zlib';
 import {
   AasError,
   type Clock,
@@ -215,6 +223,31 @@ function readBody(request: IncomingMessage, limit: number): Promise<BodyRead> {
 }
 
 /** The body without its Content-Encoding; null for an encoding the gateway cannot read. */
+/**
+ * A stream that decompresses an upstream answer in `encoding`; null for an uncompressed one,
+ * `unreadable` for an encoding zlib does not know (the answer cannot be inspected, so it is not
+ * passed on).
+ */
+function decoderFor(encoding: string | string[] | undefined): Transform | null | 'unreadable' {
+  const name = (Array.isArray(encoding) ? encoding.join(',') : (encoding ?? 'identity'))
+    .trim()
+    .toLowerCase();
+  switch (name) {
+    case '':
+    case 'identity':
+      return null;
+    case 'gzip':
+    case 'x-gzip':
+      return createGunzip();
+    case 'deflate':
+      return createInflate();
+    case 'br':
+      return createBrotliDecompress();
+    default:
+      return 'unreadable';
+  }
+}
+
 function decodeBody(body: Buffer, encoding: string | undefined): Buffer | null {
   const name = (encoding ?? 'identity').trim().toLowerCase();
   const options = { maxOutputLength: MAX_BODY_BYTES };
@@ -605,14 +638,15 @@ class GatewayServer {
 
   /** Answers a call the gateway will not forward, in the provider's error shape. */
   private refuse(
-    request: IncomingMessage,
+    /** The agent's request, drained unread; null once its body was read (an answer refused). */
+    request: IncomingMessage | null,
     response: ServerResponse,
     call: Call,
     kind: GatewayError,
     message: string,
   ): void {
     // A refused body is drained unread, so the answer goes out on a connection still usable.
-    request.resume();
+    request?.resume();
     const answer = providerError(call.provider, kind, this.scrub(message));
     call.status = answer.status;
     call.refused = refusalOf(kind);
@@ -720,25 +754,59 @@ class GatewayServer {
     let ended = false;
     incoming.on('error', ignore);
 
+    // The request asked for `identity`, but an upstream may compress all the same: its bytes
+    // would pass the redactor and the usage parser unread (a gzipped echo of the key reached
+    // the agent whole). Such a body is decompressed on its way through; one in an encoding
+    // the gateway cannot read is not passed on at all.
+    const decoding = decoderFor(incoming.headers['content-encoding']);
+    if (decoding === 'unreadable') {
+      incoming.destroy();
+      this.refuse(
+        null,
+        response,
+        call,
+        'upstream_error',
+        `AAS: the ${call.provider} upstream answered in an encoding the gateway cannot read (${String(incoming.headers['content-encoding'])})`,
+      );
+      return;
+    }
+    const source: Readable = decoding === null ? incoming : incoming.pipe(decoding);
+    if (decoding !== null) {
+      // A corrupt compressed body ends the answer as a cut-off one does (below), and so does
+      // an upstream that hangs up mid-answer (a pipe does not pass that on).
+      decoding.on('error', () => {
+        incoming.destroy();
+        decoding.destroy();
+      });
+      incoming.once('close', () => {
+        if (!incoming.readableEnded) decoding.destroy();
+      });
+    }
+
     if (!response.destroyed) {
-      response.writeHead(call.status, clientResponseHeaders(incoming.rawHeaders, upstream.secrets));
+      response.writeHead(
+        call.status,
+        clientResponseHeaders(incoming.rawHeaders, upstream.secrets, {
+          decoded: decoding !== null,
+        }),
+      );
       // The client learns at once that a stream has started, before its first event (or, for
       // Google's stream without `?alt=sse`, before the first element of its JSON array).
       if (isEventStream(contentType) || call.stream) response.flushHeaders();
     }
-    incoming.on('data', (chunk: Buffer) => {
+    source.on('data', (chunk: Buffer) => {
       parser?.push(chunk);
       const out = redactor.push(chunk);
-      if (out.length > 0 && !response.write(out)) incoming.pause();
+      if (out.length > 0 && !response.write(out)) source.pause();
     });
-    response.on('drain', () => incoming.resume());
-    incoming.once('end', () => {
+    response.on('drain', () => source.resume());
+    source.once('end', () => {
       ended = true;
       response.end(redactor.end());
       call.usage = parser?.finish() ?? null;
       this.finish(call);
     });
-    incoming.once('close', () => {
+    source.once('close', () => {
       if (ended) return;
       // Cut off: what was counted so far was still generated, and is still charged.
       call.usage = parser?.finish() ?? null;

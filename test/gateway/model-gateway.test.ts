@@ -1659,6 +1659,36 @@ describe('model gateway', () => {
       expect(echo?.data).toBe(JSON.stringify({ key: '*'.repeat(REAL_OPENAI_KEY.length) }));
       expect(records[1]).toMatchObject({ inputTokens: 300, outputTokens: 60 });
     });
+
+    it('reads a compressed answer it did not ask for before passing it on, or passes none', async () => {
+      for (const [mode, index] of [
+        ['echo-key-gzip', 0],
+        ['echo-key-br', 1],
+      ] as const) {
+        upstream.fail(mode);
+        const answer = await send({
+          path: '/v1/messages',
+          headers: anthropicHeaders(),
+          body: messagesBody(),
+        });
+        expect(answer.status, mode).toBe(200);
+        // Passed on decompressed: the echo is redacted and the usage read.
+        expect(answer.headers['content-encoding'], mode).toBeUndefined();
+        expect(answer.text, mode).not.toContain(REAL_ANTHROPIC_KEY);
+        const echoed = (JSON.parse(answer.text) as { echo: string }).echo;
+        expect(echoed, mode).toBe(`you sent ${'*'.repeat(REAL_ANTHROPIC_KEY.length)}`);
+        expect(records[index], mode).toMatchObject({ inputTokens: 150, outputTokens: 50 });
+      }
+      upstream.fail('zstd');
+      const unreadable = await send({
+        path: '/v1/messages',
+        headers: anthropicHeaders(),
+        body: messagesBody(),
+      });
+      expect(unreadable.status).toBe(502);
+      expect(unreadable.text).toContain('an encoding the gateway cannot read (zstd)');
+      expect(records[2]).toMatchObject({ refused: 'upstream_error' });
+    });
   });
 
   describe('listening on a Unix socket', () => {

@@ -7,6 +7,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 
 /**
  * A stand-in for the Anthropic, OpenAI and Gemini APIs: the routes the gateway forwards, JSON,
@@ -29,6 +30,9 @@ export interface RecordedRequest {
  * - `reset-mid-stream`: a stream is cut after its first event.
  * - `echo-key`: the answer (a header, the body, a stream split across writes) repeats the key
  *   the upstream was sent, as a careless proxy or debugging endpoint might.
+ * - `echo-key-gzip`, `echo-key-br`: `echo-key` for a whole answer, compressed although the
+ *   gateway asked for `identity`.
+ * - `zstd`: a whole answer that says it is in an encoding zlib cannot read.
  * - `no-usage`: a whole (non-streamed) answer that says nothing about its usage.
  */
 export type FailMode =
@@ -37,6 +41,9 @@ export type FailMode =
   | 'hang'
   | 'reset-mid-stream'
   | 'echo-key'
+  | 'echo-key-gzip'
+  | 'echo-key-br'
+  | 'zstd'
   | 'no-usage';
 
 /** What the upstream reports for each API; the tests compute the expected costs from these. */
@@ -450,15 +457,30 @@ export async function startScriptedUpstream(
         const { usage: _usage, usageMetadata: _usageMetadata, ...rest } = answer;
         answer = rest;
       }
-      const text = JSON.stringify(
-        mode === 'echo-key' ? { ...answer, echo: `you sent ${presented}` } : answer,
-      );
+      const echoes = mode === 'echo-key' || mode === 'echo-key-gzip' || mode === 'echo-key-br';
+      const text = JSON.stringify(echoes ? { ...answer, echo: `you sent ${presented}` } : answer);
+      const encoding =
+        mode === 'echo-key-gzip'
+          ? 'gzip'
+          : mode === 'echo-key-br'
+            ? 'br'
+            : mode === 'zstd'
+              ? 'zstd'
+              : null;
+      const body =
+        encoding === 'gzip'
+          ? gzipSync(text)
+          : encoding === 'br'
+            ? brotliCompressSync(text)
+            : Buffer.from(text);
       response.writeHead(200, {
         'content-type': 'application/json',
         'request-id': 'req_01',
         ...(mode === 'echo-key' ? { 'x-echo-key': presented } : {}),
+        ...(encoding === null ? {} : { 'content-encoding': encoding }),
+        'content-length': body.length,
       });
-      response.end(text);
+      response.end(body);
       return;
     }
 
