@@ -8,6 +8,7 @@ import {
   codeSummary,
   httpStatusFor,
   isAasError,
+  isOpaqueCode,
   isSafeIntegerBound,
   type Logger,
   valueAt,
@@ -186,17 +187,12 @@ function boundIssueOf(issue: ValidationIssue): BoundIssue {
   };
 }
 
-/**
- * Codes whose messages come from below the API (driver errors, unexpected failures) and may
- * name hosts, paths or SQL: the client gets the code's summary and a request id to quote; the
- * log keeps the original.
- */
-const OPAQUE_CODES: ReadonlySet<Code> = new Set(['INTERNAL', 'STORE_UNAVAILABLE']);
-
 /** Translate anything a route, hook or the framework threw into the API's error. */
 export function toApiError(error: unknown, request: FastifyRequest): AasError {
   if (isAasError(error)) {
-    if (!OPAQUE_CODES.has(error.code)) return error;
+    // An opaque code's message may name hosts, paths or SQL: the client gets the code's summary
+    // and a request id to quote; the log keeps the original.
+    if (!isOpaqueCode(error.code)) return error;
     return new AasError(error.code, codeSummary(error.code), { requestId: request.id });
   }
   if (isValidationFailure(error)) return validationError(error, request);

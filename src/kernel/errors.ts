@@ -68,3 +68,18 @@ export function normaliseError(thrown: unknown, fallback: Code = 'INTERNAL'): Aa
 export function codeSummary(code: Code): string {
   return CODES[code].summary;
 }
+
+/**
+ * Codes whose messages come from below (driver errors, unexpected failures) and may name hosts,
+ * paths or SQL: what anyone but the log is told of such an error is its code's summary.
+ */
+const OPAQUE_CODES: ReadonlySet<Code> = new Set(['INTERNAL', 'STORE_UNAVAILABLE']);
+
+export function isOpaqueCode(code: Code): boolean {
+  return OPAQUE_CODES.has(code);
+}
+
+/** `error`'s message, or its code's summary when the message may hold internals (isOpaqueCode). */
+export function shareableMessage(error: AasError): string {
+  return isOpaqueCode(error.code) ? codeSummary(error.code) : error.message;
+}

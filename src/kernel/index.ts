@@ -11,7 +11,15 @@ export {
   httpStatusFor,
   isCode,
 } from './codes.js';
-export { AasError, codeSummary, type ErrorDetails, isAasError, normaliseError } from './errors.js';
+export {
+  AasError,
+  codeSummary,
+  type ErrorDetails,
+  isAasError,
+  isOpaqueCode,
+  normaliseError,
+  shareableMessage,
+} from './errors.js';
 export { computeEventHash, GENESIS_HASH, type HashedEventFields, sha256Hex } from './hash.js';
 export { IdPrefix, isValidId, newId } from './ids.js';
 export { type Logger, silentLogger } from './logger.js';

@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, realpath, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AasError, canonicalJson, normaliseError, sha256Hex } from '../kernel/index.js';
+import {
+  AasError,
+  canonicalJson,
+  isOpaqueCode,
+  normaliseError,
+  sha256Hex,
+  shareableMessage,
+} from '../kernel/index.js';
 import { SessionRecorder, sessionEvent, type TypedEvent } from '../sessions/index.js';
 import { type PromotionRecord, type WriterLeaseFence, writerLeaseKey } from '../store/index.js';
 import { APPROVABLE_STATUSES, standingOf, targetBranchOf } from './approvals.js';
@@ -283,9 +290,14 @@ export async function promoteRun(
           );
         }
       }
+      // A promotion stopped after its push (its pull request not opened) may wait for days:
+      // before a pull request or a settled branch goes on record, the branch is looked at
+      // again (made again if it was deleted, BRANCH_EXISTS if it moved).
+      const pushedBefore = promotion.state === PromotionState.pushed && prUrl === null;
       if (
         promotion.state === PromotionState.started ||
-        promotion.state === PromotionState.committed
+        promotion.state === PromotionState.committed ||
+        pushedBefore
       ) {
         await renew();
         const alreadyPushed = await pushBranch(git, remote, branch, commitSha);
@@ -366,11 +378,12 @@ export async function promoteRun(
           // The promotion stops here, pushed: a retry opens the pull request once the forge
           // answers (a timeout, a 502, a token fixed), and `--mode branch` settles for the
           // branch. Falling back on its own would close the promotion for good over a blip.
+          const said = shareableMessage(failure);
           const step = await recorder.recordPromotionStep(
             {
               runId: context.run.id,
               lease: lease(),
-              changes: { detail: { ...detailOf(promotion), prError: failure.message } },
+              changes: { detail: { ...detailOf(promotion), prError: said } },
             },
             [
               sessionEvent('promotion.pr.failed', {
@@ -378,11 +391,13 @@ export async function promoteRun(
                 provider: deps.provider.name,
                 branch,
                 code: failure.code,
-                detail: failure.message,
+                detail: said,
               }),
             ],
           );
           promotion = step.promotion;
+          // Anything but the forge's answer (a fault of ours) goes on as it is, unwrapped.
+          if (failure.code !== 'PROVIDER_ERROR') throw failure;
           throw new AasError(
             'PROVIDER_ERROR',
             `the branch ${branch} was pushed, but the pull request could not be opened: ${failure.message}`,
@@ -446,21 +461,26 @@ export async function promoteRun(
   } catch (thrown) {
     const error = normaliseError(thrown);
     if (promotion !== null && error.code !== 'LEASE_FENCED') {
+      // Readers of the record and of the history see it, not only the log: an internal
+      // error's own words (paths, hosts, SQL) stay in the log.
+      const said = shareableMessage(error);
       const failed = sessionEvent('promotion.failed', {
         runId: input.runId,
         step: promotion.state,
         code: error.code,
-        detail: error.message,
+        detail: said,
       });
       const lastFailure: PromotionFailure = {
         step: promotion.state,
         code: error.code,
-        message: error.message,
-        ...(typeof error.details.hint === 'string' ? { hint: error.details.hint } : {}),
+        message: said,
+        ...(typeof error.details.hint === 'string' && !isOpaqueCode(error.code)
+          ? { hint: error.details.hint }
+          : {}),
         at: deps.clock.nowIso(),
       };
-      // On the record too, where `aas sessions show`, the API and the panel read it; with the
-      // event alone when the lease is no longer ours to write the record under.
+      // On the record too, where the API and the panel read it (`aas sessions show` reads the
+      // event); with the event alone when the lease is no longer ours to write the record under.
       const stepped = promotion;
       await recorder
         .recordPromotionStep(

@@ -21,7 +21,7 @@ export interface PromotionDetail {
   readonly prError?: string | null;
   /**
    * Why the promotion stopped the last time it was tried (what `promotion.failed` says), until
-   * a try gets past that point: what a person fixes before promoting again.
+   * the next try passes its preflight: what a person fixes before promoting again.
    */
   readonly lastFailure?: PromotionFailure | null;
 }

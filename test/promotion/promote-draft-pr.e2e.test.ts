@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AasError } from '../../src/kernel/index.js';
 import { promoteRun, recordDecision } from '../../src/promotion/index.js';
+import { git } from '../helpers/temp-repo.js';
 import { createPromotionFixture, FIX, type PromotionFixture } from './promotion-fixture.js';
 
 /**
@@ -191,9 +192,22 @@ describe('promotion to a draft pull request', () => {
     // A failure is left for a person: the server's sweep does not finish it.
     expect(await fixture.runtime.promotion.service.resumeAbandoned()).toEqual([]);
 
-    // The forge answers again: the retry opens the pull request on the branch already pushed,
-    // even where the branch prefix is configured otherwise by now.
+    // While it waited the branch moved: no pull request goes on a head the promotion did not
+    // attest. Deleted instead, the retry pushes it again.
     github.failCreate = null;
+    const branchRef = `refs/heads/${stopped?.branch ?? ''}`;
+    git(fixture.repo, ['push', '-q', '--force', 'origin', `main:${branchRef}`]);
+    const postsWhileMoved = github.requests.filter((request) => request.method === 'POST').length;
+    await expect(promoteRun(service, { runId: refused.runId, by: 'alice' })).rejects.toMatchObject({
+      code: 'BRANCH_EXISTS',
+    });
+    expect(github.requests.filter((request) => request.method === 'POST')).toHaveLength(
+      postsWhileMoved,
+    );
+    git(fixture.repo, ['push', '-q', 'origin', `:${branchRef}`]);
+
+    // The forge answers again: the retry opens the pull request on the branch it pushed,
+    // even where the branch prefix is configured otherwise by now.
     const elsewhereConfigured = {
       ...service,
       settings: { ...service.settings, branchPrefix: 'moved/' },
@@ -204,6 +218,7 @@ describe('promotion to a draft pull request', () => {
     expect(opened.prUrl).toMatch(/\/pull\/\d+$/);
     expect(opened.branch).toBe(stopped?.branch);
     expect(opened.commitSha).toBe(stopped?.commitSha);
+    expect(fixture.remoteBranches()[opened.branch ?? '']).toBe(opened.commitSha);
 
     // Or a person settles for the branch.
     github.failCreate = 502;
