@@ -34,6 +34,14 @@ describe('cliLogger', () => {
     expect(loud.text()).toBe('debug: step (n: 1, at: {"x":2})\n');
   });
 
+  it('never throws on a value JSON cannot hold', () => {
+    const out = captured();
+    const circular: Record<string, unknown> = { name: 'loop' };
+    circular.self = circular;
+    cliLogger(out.stream, 'warn').warn({ circular, big: 10n }, 'odd values');
+    expect(out.text()).toBe('warning: odd values (circular: [object Object], big: 10)\n');
+  });
+
   it('keeps control characters of a field off the terminal', () => {
     const out = captured();
     cliLogger(out.stream, 'warn').warn({ path: 'a\u001b[2Jb' }, 'odd path');

@@ -63,5 +63,10 @@ function describeValue(value: unknown): string {
     return value.length === 0 ? 'none' : `${listed}${more}`;
   }
   if (typeof value === 'string') return value;
-  return JSON.stringify(value) ?? String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    // A circular object, a BigInt: a log line must never throw where a failure is handled.
+    return String(value);
+  }
 }

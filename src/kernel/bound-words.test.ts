@@ -31,6 +31,12 @@ describe('boundWords', () => {
         1e20,
       ),
     ).toBe('must be at most a whole number below 2^53');
+    expect(
+      boundWords(
+        { code: 'too_small', message: 'Too small: x', minimum: Number.MIN_SAFE_INTEGER },
+        -1e20,
+      ),
+    ).toBe('must be at least a whole number above -2^53');
   });
 
   it('leaves other issues, and a schema message of its own, alone', () => {

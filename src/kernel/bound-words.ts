@@ -27,7 +27,9 @@ export function boundWords(issue: BoundIssue, given: unknown): string | null {
   // Past the largest safe integer the value is no count anyone meant: the bound says enough.
   const shown = typeof given === 'number' && Number.isSafeInteger(given) ? `, got ${given}` : '';
   const limit =
-    Number(bound) >= Number.MAX_SAFE_INTEGER ? 'a whole number below 2^53' : String(bound);
+    Math.abs(Number(bound)) >= Number.MAX_SAFE_INTEGER
+      ? `a whole number ${big ? 'below 2^53' : 'above -2^53'}`
+      : String(bound);
   return `must be ${relation} ${limit}${unit}${shown}`;
 }
 

@@ -95,6 +95,12 @@ describe('bad input: a clear message, the right exit code, and nothing half writ
       `${job}: retries: expected number, got "many" at line 4, column 1`,
     );
 
+    // A value a flag set is not the file's: no line of the file is named for it.
+    writeFileSync(job, 'task: x\nrepo: .\nagent: mock\nretries: 3\n');
+    const flagged = await runCli(['run', '--job', job, '--retries', '11'], { home });
+    expect(flagged.code).toBe(2);
+    expect(flagged.stderr).toContain(`${job}: retries: must be at most 10, got 11\n`);
+
     // An inline policy gets a policy file's words; a mock script is checked before any record.
     writeFileSync(job, 'task: x\nrepo: .\nagent: mock\npolicy:\n  network:\n    mode: open\n');
     const policy = await runCli(['run', '--job', job], { home });

@@ -218,7 +218,7 @@ export function registerPromotionCommands(
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nPromotions of one target branch run one at a time (a writer lease). Retrying a promotion that stopped half-way finishes it; it never makes a second commit, branch or pull request.\nExit codes: 0 promoted, 3 refused by a check (approvals, base moved, branch exists), 6 patch digest mismatch.',
+      '\nPromotions of one target branch run one at a time (a writer lease). Retrying a promotion that stopped half-way finishes it; it never makes a second commit, branch or pull request.\nExit codes: 0 promoted, 3 refused by a check (approvals, base moved, branch exists, a --mode that cannot be had), 6 patch digest mismatch, 1 the remote or the forge failed (PROVIDER_ERROR: the promotion waits for a retry, see aas sessions show).',
     )
     .action(
       async (

@@ -10,6 +10,7 @@ import {
   fieldPositionInYaml,
   isAasError,
   normaliseError,
+  valueAt,
 } from '../../kernel/index.js';
 import { readPolicyLayerFile } from '../../policy/index.js';
 import { type JobSpec, parseJobSpec, type RunOutcome } from '../../runner/index.js';
@@ -293,7 +294,13 @@ export async function buildJob(
     if (parsed.agent === 'mock' && !flags.agentInput) checkMockScript(parsed.agentInput);
     return parsed;
   } catch (thrown) {
-    throw read === null || file === undefined ? thrown : withLineOf(thrown, read.text, { file });
+    if (read === null || file === undefined) throw thrown;
+    // A field a flag set is not the file's: its line there would point at the value replaced.
+    const fromTheFile = (field: string) => {
+      const path = field.split('.');
+      return JSON.stringify(valueAt(read.value, path)) === JSON.stringify(valueAt(job, path));
+    };
+    throw withLineOf(thrown, read.text, { file, fromTheFile });
   }
 }
 
@@ -305,15 +312,16 @@ export async function buildJob(
 function withLineOf(
   thrown: unknown,
   text: string,
-  source: { file: string; fieldPrefix?: string },
+  source: { file: string; fieldPrefix?: string; fromTheFile?: (field: string) => boolean },
 ): unknown {
   if (!isAasError(thrown) || thrown.code !== 'JOB_INVALID') return thrown;
   const { field } = thrown.details;
   if (typeof field !== 'string' || thrown.details.line !== undefined) return thrown;
   const prefix = source.fieldPrefix ?? '';
-  const position = field.startsWith(prefix)
-    ? fieldPositionInYaml(text, field.slice(prefix.length))
-    : null;
+  const position =
+    field.startsWith(prefix) && (source.fromTheFile?.(field) ?? true)
+      ? fieldPositionInYaml(text, field.slice(prefix.length))
+      : null;
   const at = position === null ? '' : ` at line ${position.line}, column ${position.column}`;
   return new AasError(
     thrown.code,

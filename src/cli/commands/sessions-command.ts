@@ -295,7 +295,7 @@ export function registerSessionsCommand(
           println(
             io.stdout,
             `          once that is settled: aas promote ${promoting}${
-              stopped.step === 'pushed'
+              stopped.step === 'pushed' && stopped.code === 'PROVIDER_ERROR'
                 ? ` (or --mode branch to finish without the pull request)`
                 : ''
             }`,

@@ -219,8 +219,9 @@ export function DiffView({
               <p className="empty">Binary file: its contents are not shown.</p>
             ) : file.hunks.length === 0 ? (
               <p className="empty">
-                No textual change
-                {modeChange(file) !== null ? `: ${modeChange(file)}.` : ' (a rename only).'}
+                {file.change === 'added' || file.change === 'deleted'
+                  ? `An empty file${modeChange(file) !== null ? `, ${modeChange(file)}` : ''}.`
+                  : `No textual change${modeChange(file) !== null ? `: ${modeChange(file)}.` : ' (a rename only).'}`}
               </p>
             ) : mode === 'unified' ? (
               <UnifiedFile file={file} />

@@ -19,6 +19,14 @@ const PROMOTABLE = new Set(['ready_for_promotion', 'awaiting_approval', 'promoti
 /** A promotion under way has used its approvals: deciding again is refused (409). */
 const DECIDABLE = new Set(['ready_for_promotion', 'awaiting_approval']);
 
+/** Where a promotion that stopped half-way was, in words (its state when it stopped). */
+const STOPPED_AT: Readonly<Record<string, string>> = {
+  started: 'before its commit',
+  committed: 'before the push',
+  pushed: 'after the push',
+  pr_opened: 'after the pull request was opened',
+};
+
 /** What a promotion record's `detail` may say beside its columns (see promotion-detail.ts). */
 interface RecordDetail {
   readonly checks?: PromotionResult['checks'];
@@ -63,6 +71,8 @@ export function PromotionPanel({
     (run.run.jobSpec as { promotion?: { mode?: PromotionMode } } | null)?.promotion?.mode ??
     'patch';
   const [mode, setMode] = useState<PromotionMode>(jobMode);
+  /** A stopped draft pull request's choice: open it again, or finish with the branch alone. */
+  const [settleMode, setSettleMode] = useState<PromotionMode>('draft_pr');
 
   const [loadError, setLoadError] = useState<ApiError | null>(null);
 
@@ -118,7 +128,7 @@ export function PromotionPanel({
       } = await api.POST('/api/v1/runs/{id}/promote', {
         params: { path: { id: runId } },
         // A promotion under way keeps its mode; only a pull request not opened may settle.
-        body: status !== 'promoting' || settleable ? { mode } : {},
+        body: status !== 'promoting' ? { mode } : settleable ? { mode: settleMode } : {},
       });
       if (data) setResult(data);
       else setError(asApiError(failure, response.status));
@@ -242,7 +252,7 @@ export function PromotionPanel({
         )}
         {stopped !== null && (
           <ErrorBox
-            title={`The promotion stopped ${stopped.step === 'pushed' ? 'after the push' : 'before the push'}`}
+            title={`The promotion stopped ${STOPPED_AT[stopped.step] ?? `at ${stopped.step}`}`}
             error={{
               code: stopped.code,
               message: stopped.message,
@@ -274,8 +284,8 @@ export function PromotionPanel({
                 <label htmlFor="promotion-mode">Finish as</label>
                 <select
                   id="promotion-mode"
-                  value={mode === 'branch' ? 'branch' : 'draft_pr'}
-                  onChange={(event) => setMode(event.target.value as PromotionMode)}
+                  value={settleMode}
+                  onChange={(event) => setSettleMode(event.target.value as PromotionMode)}
                 >
                   <option value="draft_pr">draft pull request (open it again)</option>
                   <option value="branch">the branch alone</option>
