@@ -249,6 +249,8 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     expect(await asBob.getByLabel('Promote as').count()).toBe(0);
     rmSync(hook);
     await asBob.getByRole('button', { name: 'Promote again' }).click();
+    // The branch's name is on record since the commit: done is when the attestation is there.
+    await asBob.getByRole('button', { name: 'Download attestation' }).waitFor({ timeout: 30_000 });
     const branch = asBob.locator('.promoted-branch');
     await expect.poll(() => branch.textContent(), { timeout: 30_000 }).toMatch(/^aas\//);
     expect(await asBob.locator('.checks li.ok').count()).toBeGreaterThan(3);
