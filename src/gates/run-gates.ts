@@ -52,7 +52,11 @@ export async function runGates(input: GatePipelineInput): Promise<GatePipelineRe
 
   for (const gate of STATIC_GATES) {
     const started = input.clock.nowMs();
-    const result = await runStaticGate(gate, input);
+    const result = await runStaticGate(gate, {
+      policy: input.policy,
+      patch: input.patch,
+      workspaceDir: input.workspace.dir,
+    });
     await record(
       {
         gate: gate.name,

@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FLOOR_LAYER, mergePolicy } from '../policy/index.js';
 import type { PatchFile, PatchResult } from '../workspaces/index.js';
 import { runStaticGate, STATIC_GATES, symlinkEscape, touchedPaths } from './static-gates.js';
@@ -23,6 +26,14 @@ const file = (path: string, extra: Partial<PatchFile> = {}): PatchFile => ({
   ...extra,
 });
 
+/** The workspace the gates measure files in: 'big.txt' holds 10 bytes, 'small.txt' 9. */
+const workspaceDir = mkdtempSync(join(tmpdir(), 'aas-gates-'));
+writeFileSync(join(workspaceDir, 'big.txt'), '0123456789');
+writeFileSync(join(workspaceDir, 'small.txt'), '012345678');
+mkdirSync(join(workspaceDir, 'dir'));
+symlinkSync('big.txt', join(workspaceDir, 'link'));
+afterAll(() => rmSync(workspaceDir, { recursive: true, force: true }));
+
 function verdicts(
   patch: PatchResult,
   layer: Parameters<typeof mergePolicy>[0][number]['layer'] = {},
@@ -30,7 +41,8 @@ function verdicts(
   const policy = mergePolicy([FLOOR_LAYER, { name: 'job', source: 'test', layer }]);
   return Promise.all(
     STATIC_GATES.map(
-      async (gate) => [gate.name, await runStaticGate(gate, { policy, patch })] as const,
+      async (gate) =>
+        [gate.name, await runStaticGate(gate, { policy, patch, workspaceDir })] as const,
     ),
   );
 }
@@ -90,6 +102,12 @@ describe('static gates', () => {
         { limits: { maxPatchLines: 10 } },
         'GATE_FAILED',
       ],
+      [
+        'limits.fileSize',
+        patchOf([file('small.txt'), file('big.txt', { status: 'added' })]),
+        { limits: { maxFileBytes: 10 } },
+        'AGENT_FILE_SIZE_LIMIT',
+      ],
     ];
     for (const [gate, patch, layer, code] of cases) {
       const result = (await verdicts(patch, layer)).find(([name]) => name === gate)?.[1];
@@ -105,6 +123,25 @@ describe('static gates', () => {
     expect(result?.passed).toBe(true);
   });
 
+  it('takes a changed file at the file size limit as cut short, and measures nothing else', async () => {
+    const gate = async (files: PatchFile[]) =>
+      (await verdicts(patchOf(files), { limits: { maxFileBytes: 10 } })).find(
+        ([name]) => name === 'limits.fileSize',
+      )?.[1];
+    const cut = await gate([file('big.txt')]);
+    expect(cut?.detail).toBe(
+      'big.txt reached the file size limit of 10 bytes, where a longer write is refused: cut short',
+    );
+    // Under the limit, deleted, a link to a large file, missing: nothing reached the limit.
+    const fine = await gate([
+      file('small.txt'),
+      file('big.txt', { status: 'deleted' }),
+      file('link', { status: 'added', newMode: '120000', symlinkTarget: 'big.txt' }),
+      file('gone.txt'),
+    ]);
+    expect(fine).toMatchObject({ passed: true, detail: 'every changed file is under 10 bytes' });
+  });
+
   it('a gate that throws denies', async () => {
     const policy = mergePolicy([FLOOR_LAYER]);
     const result = await runStaticGate(
@@ -115,7 +152,7 @@ describe('static gates', () => {
           throw new Error('boom');
         },
       },
-      { policy, patch: patchOf([file('a')]) },
+      { policy, patch: patchOf([file('a')]), workspaceDir },
     );
     expect(result).toMatchObject({ passed: false, code: 'GATE_ERROR' });
     expect(result.detail).toContain('boom');

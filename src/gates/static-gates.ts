@@ -1,4 +1,5 @@
-import { posix } from 'node:path';
+import { lstat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { type Code, normaliseError } from '../kernel/index.js';
 import { decidePath, type EffectivePolicy } from '../policy/index.js';
 import type { PatchFile, PatchResult } from '../workspaces/index.js';
@@ -15,10 +16,14 @@ export interface StaticGateResult {
 export interface StaticGate {
   readonly name: string;
   readonly gateClass: GateClass;
-  check(input: {
-    policy: EffectivePolicy;
-    patch: PatchResult;
-  }): StaticGateResult | Promise<StaticGateResult>;
+  check(input: StaticGateInput): StaticGateResult | Promise<StaticGateResult>;
+}
+
+export interface StaticGateInput {
+  readonly policy: EffectivePolicy;
+  readonly patch: PatchResult;
+  /** The directory the patch was taken from, whose files some gates measure. */
+  readonly workspaceDir: string;
 }
 
 const pass = (detail: string, evidence?: unknown): StaticGateResult => ({
@@ -198,6 +203,34 @@ export const STATIC_GATES: readonly StaticGate[] = [
     },
   },
   {
+    name: 'limits.fileSize',
+    gateClass: GateClass.limit,
+    // The kernel refuses a write past RLIMIT_FSIZE and sends SIGXFSZ to the writer alone: a
+    // child that hit it leaves its file cut at exactly the limit while the agent goes on and
+    // may still report success (measured: `seq … > f; true` passed every gate with f cut at
+    // maxFileBytes). A file the run changed that reached the limit is taken as cut short.
+    check: async ({ policy, patch, workspaceDir }) => {
+      const limit = policy.limits.maxFileBytes;
+      const reached: { path: string; sizeBytes: number }[] = [];
+      for (const file of patch.files) {
+        if (file.status === 'deleted' || file.newMode === '120000' || file.newMode === '160000') {
+          continue;
+        }
+        const found = await lstat(join(workspaceDir, file.path)).catch(() => null);
+        if (found?.isFile() && found.size >= limit) {
+          reached.push({ path: file.path, sizeBytes: found.size });
+        }
+      }
+      if (reached.length === 0) return pass(`every changed file is under ${limit} bytes`);
+      return {
+        passed: false,
+        code: 'AGENT_FILE_SIZE_LIMIT',
+        detail: `${reached.map((entry) => entry.path).join(', ')} reached the file size limit of ${limit} bytes, where a longer write is refused: cut short`,
+        evidence: { limitBytes: limit, reached: reached.slice(0, 20) },
+      };
+    },
+  },
+  {
     name: 'limits.patchLines',
     gateClass: GateClass.limit,
     check: ({ policy, patch }) => {
@@ -217,7 +250,7 @@ export const STATIC_GATES: readonly StaticGate[] = [
 /** Runs one static gate; a gate that throws denies (fail closed). */
 export async function runStaticGate(
   gate: StaticGate,
-  input: { policy: EffectivePolicy; patch: PatchResult },
+  input: StaticGateInput,
 ): Promise<StaticGateResult> {
   try {
     return await gate.check(input);

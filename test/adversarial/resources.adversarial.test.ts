@@ -193,6 +193,22 @@ describe.skipIf(skipHostile)('adversarial: the agent exhausts resources', () => 
     expectNoSecretLeak(env, run);
   });
 
+  it('has a child write past maxFileBytes (1 MiB) and reports success all the same', async () => {
+    const env = createHostileEnv();
+    const before = captureHost(env);
+    // The kernel stops the write at the limit and kills only the writer (`tr`): the shell goes
+    // on and exits 0, leaving big.bin cut at exactly 1 MiB. The file-size gate refuses it.
+    const run = await runHostile(
+      env,
+      `# ${env.token}\nhead -c 4000000 /dev/zero | tr '\\0' x > big.bin; echo ok > y.txt; true`,
+      { policy: { limits: { maxFileBytes: MIB, timeoutSec: 60 } } },
+    );
+    expectGateFailed(run, 'limits.fileSize', 'AGENT_FILE_SIZE_LIMIT');
+    await expectNoSurvivors(env);
+    expectHostUnchanged(env, before);
+    expectNoSecretLeak(env, run);
+  });
+
   it('creates a sparse file claiming 100 GiB (maxFileBytes: 1 MiB), then carries on', async () => {
     const env = createHostileEnv();
     const before = captureHost(env);
