@@ -43,6 +43,13 @@ describe('parseConfig', () => {
     );
   });
 
+  it('says a model upstream must be http(s), whatever else the URL is', () => {
+    const refused = failure({ env: { AAS_ANTHROPIC_BASE_URL: 'file:///etc/passwd' }, cwd: '/' });
+    expect(refused.describe()).toMatch(
+      /^AAS_ANTHROPIC_BASE_URL: must be an http:\/\/ or https:\/\/ URL/,
+    );
+  });
+
   it('takes a promotion branch prefix only if git would take the branch name', () => {
     for (const prefix of ['aas/', 'bots/aas', 'team.x/aas-', 'x']) {
       const config = parseConfig({ env: { AAS_PROMOTION_BRANCH_PREFIX: prefix }, cwd: '/' });

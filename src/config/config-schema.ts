@@ -185,19 +185,19 @@ const ConfigSchema = z
       .object({
         anthropic: z
           .object({
-            baseUrl: z.url({ protocol: /^https?$/ }),
+            baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
             apiKey: z.string().min(1).optional(),
           })
           .strict(),
         openai: z
           .object({
-            baseUrl: z.url({ protocol: /^https?$/ }),
+            baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
             apiKey: z.string().min(1).optional(),
           })
           .strict(),
         google: z
           .object({
-            baseUrl: z.url({ protocol: /^https?$/ }),
+            baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
             apiKey: z.string().min(1).optional(),
           })
           .strict(),
