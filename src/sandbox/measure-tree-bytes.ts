@@ -2,10 +2,19 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
+ * What every entry counts at least: an inode is disk too. Empty files and fast symlinks take no
+ * data block, so without a floor 200,000 empty files grew a workspace by 0 bytes (measured),
+ * and a run could use up the host's inodes inside any byte cap. A non-empty file or a directory
+ * takes a 4 KiB block on common file systems anyway, so this changes nothing for them.
+ */
+const MIN_ENTRY_BYTES = 4096;
+
+/**
  * Disk bytes under `paths`, not following symlinks. A file counts as the larger of its length
  * and its allocated blocks, so a sparse file claiming a terabyte counts as a terabyte: the cap
- * fails closed. Entries that vanish mid-walk are skipped (the process is still running).
- * Stops early, returning a value above `stopAbove`, once the total passes it.
+ * fails closed; and every entry as at least MIN_ENTRY_BYTES. Entries that vanish mid-walk are
+ * skipped (the process is still running). Stops early, returning a value above `stopAbove`,
+ * once the total passes it.
  */
 export async function measureTreeBytes(
   paths: readonly string[],
@@ -22,7 +31,7 @@ export async function measureTreeBytes(
     } catch {
       continue;
     }
-    total += Math.max(stats.size, stats.blocks * 512);
+    total += Math.max(stats.size, stats.blocks * 512, MIN_ENTRY_BYTES);
     if (total > stopAbove) return total;
     if (!stats.isDirectory()) continue;
     let names: string[];

@@ -91,6 +91,20 @@ describe.skipIf(skipHostile)('adversarial: the agent exhausts resources', () => 
     expectNoSecretLeak(env, run);
   });
 
+  it('creates empty files by the thousand, which take no data block (maxWorkspaceGrowthBytes: 1 MiB)', async () => {
+    const env = createHostileEnv();
+    const before = captureHost(env);
+    // Each one still takes an inode: counted as a block, 20,000 of them are 80 MiB of growth.
+    const script = `# ${env.token}\nmkdir d && cd d && seq 1 20000 | xargs touch; sleep 5`;
+    const run = await runHostile(env, script, {
+      policy: { limits: { maxWorkspaceGrowthBytes: MIB, timeoutSec: 60 } },
+    });
+    expectFailedWith(env, run, 'WORKSPACE_GROWTH_LIMIT');
+    await expectNoSurvivors(env);
+    expectHostUnchanged(env, before);
+    expectNoSecretLeak(env, run);
+  });
+
   it('fills the disk through its HOME and TMPDIR instead of the workspace', async () => {
     const env = createHostileEnv();
     const before = captureHost(env);
