@@ -210,6 +210,9 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     expect(await page.getByRole('button', { name: 'Approve' }).count()).toBe(0);
     await page.getByText('Your role (viewer) cannot promote').waitFor();
     expect(await page.getByRole('button', { name: 'Promote' }).count()).toBe(0);
+    // A view that does not exist says so rather than showing nothing.
+    await page.goto(`${server.url}/panel/#/runs/${sessionId}/bogus`);
+    await page.getByText('There is no “bogus” view of a run').waitFor();
     await page.goto(`${server.url}/panel/#/new`);
     await page.getByText('Your role (viewer) cannot submit runs').waitFor();
     await page.context().close();

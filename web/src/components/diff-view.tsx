@@ -128,10 +128,13 @@ export function DiffView({
   runId,
   patchSha256,
   files: patchFiles,
+  finished,
 }: {
   runId: string;
   patchSha256: string | null;
   files: PatchFiles | null;
+  /** The run has ended: no patch now means none will come. */
+  finished: boolean;
 }) {
   const [text, setText] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
@@ -159,7 +162,11 @@ export function DiffView({
   if (patchSha256 === null) {
     return (
       <div>
-        <p className="empty">No patch yet: the agent has not finished, or it changed nothing.</p>
+        <p className="empty">
+          {finished
+            ? 'This run ended without a patch.'
+            : 'No patch yet: the agent has not finished, or it changed nothing.'}
+        </p>
         <Dropped dropped={dropped} />
       </div>
     );

@@ -189,7 +189,12 @@ export function PromotionPanel({
                       {item.decision}
                     </span>{' '}
                     by <strong>{item.decidedBy}</strong>
-                    {item.note ? <q>{item.note}</q> : null}{' '}
+                    {item.note ? (
+                      <>
+                        {' '}
+                        <q>{item.note}</q>
+                      </>
+                    ) : null}{' '}
                     {item.counts ? (
                       <span className="counts">counts</span>
                     ) : (
@@ -241,7 +246,14 @@ export function PromotionPanel({
           </form>
         )}
       </section>
-      {error !== null && <ErrorBox error={error} title="The server refused" />}
+      {error !== null && (
+        <ErrorBox
+          error={error}
+          title={
+            error.code === 'NETWORK' ? 'The server could not be reached' : 'The server refused'
+          }
+        />
+      )}
       <section aria-labelledby="promote-title">
         <h2 id="promote-title">Promotion</h2>
         {record === null && result === null && !PROMOTABLE.has(status) && (

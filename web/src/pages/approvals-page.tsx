@@ -95,14 +95,16 @@ export function ApprovalsPage({ identity }: { identity: Identity }) {
       )}
       {mine.length > 0 && (
         <>
-          <h2>Yours, waiting for someone else</h2>
+          <h2>Yours, not promoted yet</h2>
           <ul className="inbox">
             {mine.map((item) => (
               <li key={item.id}>
                 <a href={href({ page: 'run', sessionId: item.id, tab: 'promotion' })}>
                   {item.task}
                 </a>{' '}
-                <span className="hint">you cannot approve your own run</span>
+                <span className="hint">
+                  an approver other than you decides on it; once approved, it waits to be promoted
+                </span>
               </li>
             ))}
           </ul>

@@ -181,7 +181,12 @@ export function RunPage({
       <div className="tab-body" role="tabpanel">
         {tab === 'timeline' && <Timeline events={events} />}
         {tab === 'diff' && runRecord !== null && (
-          <DiffView runId={runRecord.id} patchSha256={runRecord.patchSha256} files={patchFiles} />
+          <DiffView
+            runId={runRecord.id}
+            patchSha256={runRecord.patchSha256}
+            files={patchFiles}
+            finished={runRecord.finishedAt !== null}
+          />
         )}
         {tab === 'policy' && runRecord !== null && (
           <PolicyPanel runId={runRecord.id} paths={patchPaths} />
@@ -199,6 +204,11 @@ export function RunPage({
           />
         )}
         {tab === 'audit' && <AuditPanel sessionId={sessionId} />}
+        {!TABS.some(([id]) => id === tab) && (
+          <p className="empty">
+            There is no “{tab}” view of a run; the tabs above are the ones there are.
+          </p>
+        )}
         {runRecord === null && tab !== 'timeline' && tab !== 'audit' && tab !== 'gates' && (
           <p className="loading">Loading…</p>
         )}
