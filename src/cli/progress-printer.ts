@@ -170,9 +170,13 @@ export function warningPrinter(err: Writable): EventSink {
   };
 }
 
-/** Said on the sandbox line when this host cannot cap the number of processes. */
+/** Said on the sandbox line when this host cannot cap the number of processes or memory. */
 function processCapNote(limits: unknown): string {
   if (typeof limits !== 'object' || limits === null) return '';
-  const cap = (limits as Record<string, unknown>).processCap;
-  return cap === 'none' ? '; no process cap on this host (see aas doctor)' : '';
+  const record = limits as Record<string, unknown>;
+  const missing = [
+    ...(record.processCap === 'none' ? ['process cap'] : []),
+    ...(record.memory === 'none' ? ['memory limit'] : []),
+  ];
+  return missing.length === 0 ? '' : `; no ${missing.join(' or ')} on this host (see aas doctor)`;
 }

@@ -10,6 +10,7 @@ export type DriverFailureCode =
   | 'AGENT_OUTPUT_LIMIT'
   | 'AGENT_CPU_LIMIT'
   | 'AGENT_PROCESS_LIMIT'
+  | 'AGENT_MEMORY_LIMIT'
   | 'AGENT_FILE_SIZE_LIMIT'
   | 'WORKSPACE_GROWTH_LIMIT'
   | 'DRIVER_RESULT_INVALID'
@@ -139,6 +140,7 @@ export function classifyAttempt(input: ClassifyInput): AttemptVerdict {
 const LIMIT_CODES = {
   cpu: 'AGENT_CPU_LIMIT',
   processes: 'AGENT_PROCESS_LIMIT',
+  memory: 'AGENT_MEMORY_LIMIT',
   fileSize: 'AGENT_FILE_SIZE_LIMIT',
   workspaceGrowth: 'WORKSPACE_GROWTH_LIMIT',
 } as const satisfies Record<LimitHit, DriverFailureCode>;

@@ -206,6 +206,11 @@ export const CODES = {
     http: 422,
     summary: 'the agent exceeded its process limit and was killed',
   },
+  AGENT_MEMORY_LIMIT: {
+    exit: ExitCode.agentFailed,
+    http: 422,
+    summary: 'the agent exceeded its memory limit and was killed',
+  },
   AGENT_FILE_SIZE_LIMIT: {
     exit: ExitCode.agentFailed,
     http: 422,

@@ -60,6 +60,7 @@ export function describePolicyForAgent(policy: EffectivePolicy): string {
   lines.push(
     `- Limits: at most ${limits.maxChangedFiles} changed files and ${limits.maxPatchLines} changed lines; ` +
       `time ${limits.timeoutSec} s; CPU ${limits.cpuSec} s; ${limits.maxProcesses} processes; ` +
+      `memory ${formatBytes(limits.maxMemoryBytes)}; ` +
       `files up to ${formatBytes(limits.maxFileBytes)}; workspace growth ${formatBytes(limits.maxWorkspaceGrowthBytes)}; ` +
       `output ${formatBytes(limits.maxOutputBytes)}${cost}.`,
   );

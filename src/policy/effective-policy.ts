@@ -47,6 +47,11 @@ export interface EffectiveLimits {
   readonly cpuSec: number;
   /** Processes alive at once. */
   readonly maxProcesses: number;
+  /**
+   * Memory the whole process tree may hold, swap and memory-backed files included; enforced
+   * where the host has a cgroup memory controller (the run's `sandbox.selected` says).
+   */
+  readonly maxMemoryBytes: number;
   /** Largest file a process may write. */
   readonly maxFileBytes: number;
   /** How much the workspace (and the attempt's home and tmp) may grow while the agent runs. */
@@ -73,6 +78,7 @@ export const POLICY_FIELDS = [
   'limits.maxOutputBytes',
   'limits.cpuSec',
   'limits.maxProcesses',
+  'limits.maxMemoryBytes',
   'limits.maxFileBytes',
   'limits.maxWorkspaceGrowthBytes',
   'limits.maxCostUsd',

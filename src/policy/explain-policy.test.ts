@@ -51,7 +51,7 @@ describe('explainPolicy', () => {
       decidedBy: ['job'],
     });
     expect(byField.binaryChanges).toMatchObject({ value: false, decidedBy: [] });
-    expect(explanation.values).toHaveLength(23);
+    expect(explanation.values).toHaveLength(24);
   });
 
   it('gives a verdict per path', () => {
@@ -117,7 +117,7 @@ describe('describePolicyForAgent', () => {
     expect(text).toContain('src/secret/**');
     expect(text).toContain('Network: only registry.npmjs.org:443.');
     expect(text).toContain(
-      'at most 500 changed files and 50000 changed lines; time 600 s; CPU 3600 s; 256 processes; files up to 256 MiB; workspace growth 1 GiB; output 16 MiB',
+      'at most 500 changed files and 50000 changed lines; time 600 s; CPU 3600 s; 256 processes; memory 8 GiB; files up to 256 MiB; workspace growth 1 GiB; output 16 MiB',
     );
     expect(text).toContain('Do not add or change binary files.');
     expect(text.split('\n').length).toBeLessThan(12);

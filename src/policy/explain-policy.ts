@@ -107,6 +107,11 @@ function describeValue(
       return { value: policy.limits.cpuSec, display: `${policy.limits.cpuSec} s` };
     case 'limits.maxProcesses':
       return { value: policy.limits.maxProcesses, display: String(policy.limits.maxProcesses) };
+    case 'limits.maxMemoryBytes':
+      return {
+        value: policy.limits.maxMemoryBytes,
+        display: formatBytes(policy.limits.maxMemoryBytes),
+      };
     case 'limits.maxFileBytes':
       return {
         value: policy.limits.maxFileBytes,

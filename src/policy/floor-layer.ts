@@ -2,6 +2,7 @@ import { deepFreeze } from './deep-freeze.js';
 import type { NamedLayer } from './effective-policy.js';
 
 const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
 
 /**
  * The built-in floor, merged first into every policy. It only forbids and caps, so no other
@@ -48,6 +49,7 @@ export const FLOOR_LAYER: NamedLayer = deepFreeze({
       maxOutputBytes: 16 * MIB,
       cpuSec: 3600,
       maxProcesses: 256,
+      maxMemoryBytes: 8 * GIB,
       maxFileBytes: 256 * MIB,
       maxWorkspaceGrowthBytes: 1024 * MIB,
     },

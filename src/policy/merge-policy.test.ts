@@ -271,6 +271,8 @@ describe('mergePolicy: lists, limits and permissions', () => {
     const policy = mergePolicy([
       named('repo', { limits: { timeoutSec: 600, maxPatchLines: 90_000, maxCostUsd: 5 } }),
       job({ limits: { timeoutSec: 900, maxChangedFiles: 0, maxCostUsd: 2, maxProcesses: 32 } }),
+      named('operator', { limits: { maxMemoryBytes: 2 * 1024 * 1024 * 1024 } }),
+      named('late', { limits: { maxMemoryBytes: 16 * 1024 * 1024 * 1024 } }),
     ]);
     expect(policy.limits).toEqual({
       timeoutSec: 600,
@@ -279,6 +281,7 @@ describe('mergePolicy: lists, limits and permissions', () => {
       maxOutputBytes: 16 * 1024 * 1024,
       cpuSec: 3600,
       maxProcesses: 32,
+      maxMemoryBytes: 2 * 1024 * 1024 * 1024,
       maxFileBytes: 256 * 1024 * 1024,
       maxWorkspaceGrowthBytes: 1024 * 1024 * 1024,
       maxCostUsd: 2,
@@ -286,6 +289,8 @@ describe('mergePolicy: lists, limits and permissions', () => {
       maxOutputTokens: null,
     });
     expect(policy.decidedBy['limits.maxProcesses']).toEqual(['job']);
+    // A layer asking for more memory than the floor's 8 GiB gets no more.
+    expect(policy.decidedBy['limits.maxMemoryBytes']).toEqual(['operator']);
     expect(policy.decidedBy['limits.timeoutSec']).toEqual(['repo']);
     expect(policy.decidedBy['limits.maxChangedFiles']).toEqual(['job']);
     expect(policy.decidedBy['limits.maxPatchLines']).toEqual(['floor']);
@@ -300,6 +305,7 @@ describe('mergePolicy: lists, limits and permissions', () => {
       maxOutputBytes: 16 * 1024 * 1024,
       cpuSec: 3600,
       maxProcesses: 256,
+      maxMemoryBytes: 8 * 1024 * 1024 * 1024,
       maxFileBytes: 256 * 1024 * 1024,
       maxWorkspaceGrowthBytes: 1024 * 1024 * 1024,
       maxCostUsd: null,

@@ -183,6 +183,7 @@ function mergeLimits(layers: readonly Checked[]): {
   const maxOutputBytes = min((l) => l.limits?.maxOutputBytes, floor?.maxOutputBytes ?? 1);
   const cpuSec = min((l) => l.limits?.cpuSec, floor?.cpuSec ?? 1);
   const maxProcesses = min((l) => l.limits?.maxProcesses, floor?.maxProcesses ?? 1);
+  const maxMemoryBytes = min((l) => l.limits?.maxMemoryBytes, floor?.maxMemoryBytes ?? 1);
   const maxFileBytes = min((l) => l.limits?.maxFileBytes, floor?.maxFileBytes ?? 1);
   const maxWorkspaceGrowthBytes = min(
     (l) => l.limits?.maxWorkspaceGrowthBytes,
@@ -206,6 +207,7 @@ function mergeLimits(layers: readonly Checked[]): {
       maxOutputBytes: maxOutputBytes.value,
       cpuSec: cpuSec.value,
       maxProcesses: maxProcesses.value,
+      maxMemoryBytes: maxMemoryBytes.value,
       maxFileBytes: maxFileBytes.value,
       maxWorkspaceGrowthBytes: maxWorkspaceGrowthBytes.value,
       maxCostUsd: maxCostUsd.value,
@@ -219,6 +221,7 @@ function mergeLimits(layers: readonly Checked[]): {
       'limits.maxOutputBytes': maxOutputBytes.by,
       'limits.cpuSec': cpuSec.by,
       'limits.maxProcesses': maxProcesses.by,
+      'limits.maxMemoryBytes': maxMemoryBytes.by,
       'limits.maxFileBytes': maxFileBytes.by,
       'limits.maxWorkspaceGrowthBytes': maxWorkspaceGrowthBytes.by,
       'limits.maxCostUsd': maxCostUsd.by,

@@ -37,6 +37,7 @@ const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
     'maxOutputBytes',
     'cpuSec',
     'maxProcesses',
+    'maxMemoryBytes',
     'maxFileBytes',
     'maxWorkspaceGrowthBytes',
     'maxCostUsd',
@@ -62,11 +63,13 @@ const FIELD_HINTS: Readonly<Record<string, string>> = {
   'env.allow':
     'a list of environment variable names that may pass into the sandbox, such as CI or NODE_ENV',
   limits:
-    'a mapping of timeoutSec, maxChangedFiles, maxPatchLines, maxOutputBytes, cpuSec, maxProcesses, maxFileBytes, maxWorkspaceGrowthBytes, maxCostUsd, maxInputTokens and maxOutputTokens',
+    'a mapping of timeoutSec, maxChangedFiles, maxPatchLines, maxOutputBytes, cpuSec, maxProcesses, maxMemoryBytes, maxFileBytes, maxWorkspaceGrowthBytes, maxCostUsd, maxInputTokens and maxOutputTokens',
   'limits.timeoutSec': 'a whole number of seconds greater than 0, e.g. 1800',
   'limits.maxChangedFiles': 'a whole number of files, 0 or more, e.g. 50',
   'limits.maxPatchLines': 'a whole number of added plus removed lines, 0 or more, e.g. 2000',
   'limits.maxOutputBytes': 'a whole number of bytes greater than 0, e.g. 16777216 for 16 MiB',
+  'limits.maxMemoryBytes':
+    'a whole number of bytes greater than 0 for the whole process tree, e.g. 4294967296 for 4 GiB',
   'limits.maxCostUsd': 'a number of US dollars, 0 or more, e.g. 2.5',
   'limits.maxInputTokens':
     'a whole number of model input tokens (cached included) for the whole run, 0 or more, e.g. 2000000',

@@ -64,6 +64,7 @@ export const PolicyLayerSchema = z.strictObject({
       maxOutputBytes: z.int().positive().optional(),
       cpuSec: z.int().positive().optional(),
       maxProcesses: z.int().positive().optional(),
+      maxMemoryBytes: z.int().positive().optional(),
       maxFileBytes: z.int().positive().optional(),
       maxWorkspaceGrowthBytes: z.int().positive().optional(),
       maxCostUsd: z.number().nonnegative().optional(),

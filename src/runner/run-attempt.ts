@@ -585,6 +585,7 @@ function resourceLimitsFor(
   return {
     cpuSec: policy.limits.cpuSec,
     maxProcesses: policy.limits.maxProcesses,
+    maxMemoryBytes: policy.limits.maxMemoryBytes,
     maxFileBytes: policy.limits.maxFileBytes,
     growth: {
       paths: [workspace.upperDir ?? workspace.dir, aepDir],

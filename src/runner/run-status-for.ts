@@ -47,6 +47,7 @@ export function runStatusFor(code: Code): RunStatus {
     case 'AGENT_OUTPUT_LIMIT':
     case 'AGENT_CPU_LIMIT':
     case 'AGENT_PROCESS_LIMIT':
+    case 'AGENT_MEMORY_LIMIT':
     case 'AGENT_FILE_SIZE_LIMIT':
     case 'WORKSPACE_GROWTH_LIMIT':
     case 'DRIVER_RESULT_INVALID':

@@ -60,6 +60,7 @@ export async function validatorSetup(
     validatorLimits: {
       cpuSec: policy.limits.cpuSec,
       maxProcesses: policy.limits.maxProcesses,
+      maxMemoryBytes: policy.limits.maxMemoryBytes,
       maxFileBytes: policy.limits.maxFileBytes,
       growth: {
         paths: [join(input.validationAttemptDir, 'upper'), validationDir, root],

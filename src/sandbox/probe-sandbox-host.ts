@@ -61,6 +61,15 @@ export async function probeSandboxHost(deps: {
           : `${cgroups.reason}: the process cap falls back to RLIMIT_NPROC inside the sandbox's user namespace`,
     },
     {
+      name: 'memory limit',
+      ok: cgroups.ok && cgroups.memoryUnavailable === null,
+      detail: !cgroups.ok
+        ? `${cgroups.reason}: limits.maxMemoryBytes is NOT enforced`
+        : cgroups.memoryUnavailable === null
+          ? 'cgroup v1 memory: limits.maxMemoryBytes caps the whole tree, swap and /tmp included'
+          : `${cgroups.memoryUnavailable}: limits.maxMemoryBytes is NOT enforced`,
+    },
+    {
       name: 'system-call filter',
       ok: backend.syscallFilter === 'seccomp',
       detail:

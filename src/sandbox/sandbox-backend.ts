@@ -25,6 +25,11 @@ export interface ResourceLimits {
   readonly maxProcesses: number;
   /** Largest file any process may write. */
   readonly maxFileBytes: number;
+  /**
+   * Memory the whole tree may hold (swap and memory-backed files included), where the host has
+   * a cgroup memory controller (`limitEnforcement().memory`); absent: not capped.
+   */
+  readonly maxMemoryBytes?: number;
   /** Total bytes these directories may grow by while the process runs. */
   readonly growth?: { readonly paths: readonly string[]; readonly maxBytes: number };
 }
@@ -77,7 +82,7 @@ export interface LaunchSpec {
 }
 
 /** Which resource limit ended the process; each is its own reason code upstream. */
-export type LimitHit = 'cpu' | 'processes' | 'fileSize' | 'workspaceGrowth';
+export type LimitHit = 'cpu' | 'processes' | 'memory' | 'fileSize' | 'workspaceGrowth';
 
 export interface LaunchOutcome {
   /** Exit code of the started process, null when it died from a signal or never started. */

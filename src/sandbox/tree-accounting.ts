@@ -8,12 +8,16 @@ import type { ResourceLimits } from './sandbox-backend.js';
 const POLL_MS = 250;
 const V1_PIDS = '/sys/fs/cgroup/pids';
 const V1_CPUACCT = '/sys/fs/cgroup/cpuacct';
+const V1_MEMORY = '/sys/fs/cgroup/memory';
 
 /**
- * Whole-tree accounting through cgroups: a cap on live processes (pids.max) and the CPU time
- * of every process together. RLIMIT_NPROC cannot do the first when the host runs as root: the
- * kernel exempts root's processes from it even inside a user namespace (measured: 44 processes
- * started under `prlimit --nproc=20` in bwrap as root), and RLIMIT_CPU is per process.
+ * Whole-tree accounting through cgroups: a cap on live processes (pids.max), the CPU time of
+ * every process together and, where the host has the memory controller, a cap on the memory the
+ * tree holds (memory.limit_in_bytes, swap included). RLIMIT_NPROC cannot do the first when the
+ * host runs as root: the kernel exempts root's processes from it even inside a user namespace
+ * (measured: 44 processes started under `prlimit --nproc=20` in bwrap as root), RLIMIT_CPU is
+ * per process, and no rlimit caps memory (RLIMIT_AS counts address space a runtime reserves and
+ * never touches, so it fails Node and wasm long before they use the memory).
  *
  * The leader joins the groups before it execs bwrap (see `trampoline`), so nothing it starts
  * can be outside them.
@@ -22,6 +26,8 @@ export interface TreeAccounting {
   /** `cgroup.procs` files the leader writes its pid into before exec. */
   readonly procsFiles: readonly string[];
   readonly monitor: LaunchMonitor;
+  /** Whether the tree's memory is capped (the host has a writable memory controller). */
+  readonly memoryCapped: boolean;
   /** Pids of every process in the tree right now. */
   members(): Promise<number[]>;
   /** Final reading, kills whatever is left in the groups, removes them. */
@@ -29,7 +35,12 @@ export interface TreeAccounting {
 }
 
 export type CgroupSupport =
-  | { readonly ok: true; readonly kind: 'v1' }
+  | {
+      readonly ok: true;
+      readonly kind: 'v1';
+      /** Why the tree's memory cannot be capped here, or null when it can. */
+      readonly memoryUnavailable: string | null;
+    }
   | { readonly ok: false; readonly reason: string };
 
 /** Can this host give each launch its own pids + cpuacct cgroup? Probed by creating one. */
@@ -39,11 +50,24 @@ export async function probeCgroupSupport(): Promise<CgroupSupport> {
       ok: false,
       reason: 'no writable cgroup v1 pids and cpuacct hierarchies under /sys/fs/cgroup',
     };
-  const probe = await createTreeAccounting({ cpuSec: 1, maxProcesses: 1, maxFileBytes: 1 });
+  const probe = await createTreeAccounting({
+    cpuSec: 1,
+    maxProcesses: 1,
+    maxFileBytes: 1,
+    maxMemoryBytes: PROBE_MEMORY_BYTES,
+  });
   if (probe === null) return { ok: false, reason: 'cannot create a cgroup (not root?)' };
   await probe.finish();
-  return { ok: true, kind: 'v1' };
+  return {
+    ok: true,
+    kind: 'v1',
+    memoryUnavailable: probe.memoryCapped
+      ? null
+      : 'no writable cgroup v1 memory hierarchy under /sys/fs/cgroup',
+  };
 }
+
+const PROBE_MEMORY_BYTES = 64 * 1024 * 1024;
 
 export async function createTreeAccounting(limits: ResourceLimits): Promise<TreeAccounting | null> {
   const name = `aas-${randomBytes(6).toString('hex')}`;
@@ -58,9 +82,24 @@ export async function createTreeAccounting(limits: ResourceLimits): Promise<Tree
     await removeGroup(cpuDir);
     return null;
   }
+  const memoryDir =
+    limits.maxMemoryBytes === undefined
+      ? null
+      : await createMemoryGroup(join(V1_MEMORY, 'aas', name), limits.maxMemoryBytes);
   const cpuLimitNs = BigInt(limits.cpuSec) * 1_000_000_000n;
 
   const read = async (): Promise<LimitReport | null> => {
+    // First: a tree out of memory may also have had forks refused or burnt CPU reclaiming.
+    if (memoryDir !== null) {
+      const control = await readFile(join(memoryDir, 'memory.oom_control'), 'utf8').catch(() => '');
+      const killed = Number(/^oom_kill\s+(\d+)/m.exec(control)?.[1] ?? '0');
+      if (killed > 0) {
+        return {
+          hit: 'memory',
+          detail: `the process tree reached its memory limit of ${limits.maxMemoryBytes} bytes (${killed} process(es) killed by the kernel)`,
+        };
+      }
+    }
     const events = await readFile(join(pidsDir, 'pids.events'), 'utf8').catch(() => '');
     const refusedForks = Number(/^max\s+(\d+)/m.exec(events)?.[1] ?? '0');
     if (refusedForks > 0) {
@@ -81,17 +120,45 @@ export async function createTreeAccounting(limits: ResourceLimits): Promise<Tree
   };
 
   return {
-    procsFiles: [join(pidsDir, 'cgroup.procs'), join(cpuDir, 'cgroup.procs')],
+    procsFiles: [
+      join(pidsDir, 'cgroup.procs'),
+      join(cpuDir, 'cgroup.procs'),
+      ...(memoryDir === null ? [] : [join(memoryDir, 'cgroup.procs')]),
+    ],
     monitor: { intervalMs: POLL_MS, check: read },
+    memoryCapped: memoryDir !== null,
     members: () => readPids(pidsDir),
     finish: async () => {
       const report = await read();
       await killMembers(pidsDir);
       await removeGroup(pidsDir);
       await removeGroup(cpuDir);
+      if (memoryDir !== null) await removeGroup(memoryDir);
       return report;
     },
   };
+}
+
+/**
+ * A memory group capped at `maxBytes`, swap included where the kernel accounts it (memsw, so a
+ * tree cannot swap its way past the cap), or null when this host has no writable memory
+ * controller. Memory-backed files (the sandbox's /tmp and /dev/shm, memfd) are charged to the
+ * writer's group too. Measured: `bytearray(300 MiB)` under a 64 MiB cap is killed (exit 137) and
+ * `memory.oom_control` then reads `oom_kill 1`.
+ */
+async function createMemoryGroup(dir: string, maxBytes: number): Promise<string | null> {
+  if (!existsSync(join(V1_MEMORY, 'cgroup.procs'))) return null;
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'memory.limit_in_bytes'), String(maxBytes));
+    if (existsSync(join(dir, 'memory.memsw.limit_in_bytes'))) {
+      await writeFile(join(dir, 'memory.memsw.limit_in_bytes'), String(maxBytes));
+    }
+    return dir;
+  } catch {
+    await removeGroup(dir);
+    return null;
+  }
 }
 
 /**
@@ -154,7 +221,7 @@ export async function collectStaleTreeGroups(options: {
   readonly nowMs: number;
 }): Promise<number> {
   let removed = 0;
-  for (const root of [V1_PIDS, V1_CPUACCT]) {
+  for (const root of [V1_PIDS, V1_CPUACCT, V1_MEMORY]) {
     const parent = join(root, 'aas');
     let names: string[];
     try {
@@ -185,6 +252,8 @@ export interface LimitEnforcement {
   readonly processCap: 'cgroup' | 'rlimit' | 'none';
   /** tree: all processes together (cgroup); per-process: RLIMIT_CPU only. */
   readonly cpu: 'tree' | 'per-process';
+  /** cgroup: the tree's memory is capped; none: this host cannot cap it. */
+  readonly memory: 'cgroup' | 'none';
 }
 
 let enforcement: Promise<LimitEnforcement> | null = null;
@@ -192,11 +261,16 @@ let enforcement: Promise<LimitEnforcement> | null = null;
 export function limitEnforcement(): Promise<LimitEnforcement> {
   enforcement ??= probeCgroupSupport().then((support) =>
     support.ok
-      ? { processCap: 'cgroup', cpu: 'tree' }
+      ? {
+          processCap: 'cgroup',
+          cpu: 'tree',
+          memory: support.memoryUnavailable === null ? 'cgroup' : 'none',
+        }
       : {
           // The kernel exempts root from RLIMIT_NPROC, even inside a user namespace.
           processCap: process.getuid?.() === 0 ? 'none' : 'rlimit',
           cpu: 'per-process',
+          memory: 'none',
         },
   );
   return enforcement;

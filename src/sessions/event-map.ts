@@ -105,8 +105,13 @@ export interface SessionEventMap {
     readonly agentId?: string;
     /** The policy's `sandbox` value that led to this choice. */
     readonly mode?: string;
-    /** How the process cap and CPU limit are enforced on this host (cgroup, rlimit, none). */
-    readonly limits?: { readonly processCap: string; readonly cpu: string };
+    /** How the process cap, CPU and memory limits are enforced on this host (cgroup, rlimit, none). */
+    readonly limits?: {
+      readonly processCap: string;
+      readonly cpu: string;
+      /** Absent in runs recorded before memory was capped. */
+      readonly memory?: string;
+    };
   };
   'sandbox.degraded': {
     readonly runId: string;

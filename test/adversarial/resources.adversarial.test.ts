@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { limitEnforcement } from '../../src/sandbox/index.js';
 import { CLI_PATH } from '../helpers/run-cli.js';
 import {
   agentFailure,
@@ -37,6 +38,10 @@ afterAll(() => {
 });
 
 const MIB = 1024 * 1024;
+const memoryUncapped = (await limitEnforcement()).memory === 'none';
+if (memoryUncapped && !skipHostile) {
+  console.warn('SKIPPED memory hoarding test: this host has no writable cgroup memory controller');
+}
 
 /** A long-lived host process the agent is told the pid of. */
 function startVictim(): ChildProcess {
@@ -77,6 +82,23 @@ describe.skipIf(skipHostile)('adversarial: the agent exhausts resources', () => 
     expectHostUnchanged(env, before);
     expectNoSecretLeak(env, run);
   });
+
+  it.skipIf(memoryUncapped)(
+    'hoards memory in a child process (maxMemoryBytes: 64 MiB)',
+    async () => {
+      const env = createHostileEnv();
+      const before = captureHost(env);
+      // The hog is a child of the agent's shell, which survives it: the run still ends on the limit.
+      const script = `# ${env.token}\nawk 'BEGIN { s = "x"; while (1) s = s s }'\necho survived > survived.txt`;
+      const run = await runHostile(env, script, {
+        policy: { limits: { maxMemoryBytes: 64 * MIB, timeoutSec: 60 } },
+      });
+      expectFailedWith(env, run, 'AGENT_MEMORY_LIMIT');
+      await expectNoSurvivors(env);
+      expectHostUnchanged(env, before);
+      expectNoSecretLeak(env, run);
+    },
+  );
 
   it('fills the disk through its workspace (maxWorkspaceGrowthBytes: 1 MiB)', async () => {
     const env = createHostileEnv();

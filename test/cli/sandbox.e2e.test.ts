@@ -60,10 +60,11 @@ describe.skipIf(!selfTest.ok)('sandbox policy seam', () => {
     const recorded = await events(home, jsonOf<RunJson>(result).sessionId);
     const selected = recorded.find((event) => event.type === 'sandbox.selected');
     expect(selected?.data).toMatchObject({ backend: 'bubblewrap', isolating: true });
-    // How the process cap and CPU limit are enforced here is part of the record.
+    // How the process cap, CPU and memory limits are enforced here is part of the record.
     expect(selected?.data.limits).toMatchObject({
       processCap: expect.stringMatching(/^(cgroup|rlimit|none)$/),
       cpu: expect.stringMatching(/^(tree|per-process)$/),
+      memory: expect.stringMatching(/^(cgroup|none)$/),
     });
     expect(recorded.some((event) => event.type === 'sandbox.degraded')).toBe(false);
     expect(result.stderr).not.toContain('warning');
@@ -192,6 +193,7 @@ describe('aas doctor', () => {
     const report = jsonOf<{ isolationAvailable: boolean; checks: { name: string }[] }>(result);
     expect(report.isolationAvailable).toBe(selfTest.ok);
     expect(report.checks.map((check) => check.name)).toContain('bubblewrap');
+    expect(report.checks.map((check) => check.name)).toContain('memory limit');
     const text = await runCli(['doctor'], { home });
     expect(text.stdout).toContain('bubblewrap');
   });

@@ -9,6 +9,7 @@ import {
   createBubblewrapBackend,
   type EgressDecision,
   type LaunchSpec,
+  limitEnforcement,
   type ResourceLimits,
   type SandboxNetwork,
 } from '../../src/sandbox/index.js';
@@ -20,6 +21,13 @@ const skipReason = selfTest.ok ? '' : `bubblewrap unavailable: ${selfTest.reason
 if (!selfTest.ok) {
   if (process.env.AAS_REQUIRE_SANDBOX === '1') throw new Error(skipReason);
   console.warn(`SKIPPED bubblewrap backend tests: ${skipReason}`);
+}
+
+const MIB = 1024 * 1024;
+const MEMORY_TEST_LIMITS = { cpuSec: 60, maxProcesses: 40, maxFileBytes: 1 << 20 };
+const memoryUncapped = selfTest.ok && (await limitEnforcement()).memory === 'none';
+if (memoryUncapped) {
+  console.warn('SKIPPED memory limit tests: this host has no writable cgroup memory controller');
 }
 
 interface Box {
@@ -232,6 +240,47 @@ describe.skipIf(!selfTest.ok)('bubblewrap backend', () => {
     );
     expect(outcome.timedOut).toBe(false);
     expect(outcome.limitHit).toBe('cpu');
+  });
+
+  it.skipIf(memoryUncapped)('kills a tree that holds more memory than its limit', async () => {
+    const outcome = await backend.launch(
+      // A string doubled until something gives: 64 MiB are reached within 27 doublings.
+      spec(box, `awk 'BEGIN { s = "x"; while (1) s = s s }'; echo survived`, {
+        limits: { ...MEMORY_TEST_LIMITS, maxMemoryBytes: 64 * MIB },
+      }),
+    );
+    expect(outcome.timedOut).toBe(false);
+    expect(outcome.limitHit).toBe('memory');
+    expect(outcome.limitDetail).toContain(`memory limit of ${64 * MIB} bytes`);
+  });
+
+  it.skipIf(memoryUncapped)(
+    'counts the memory-backed /dev/shm against the memory limit',
+    async () => {
+      const outcome = await backend.launch(
+        spec(box, 'head -c 200000000 /dev/zero > /dev/shm/fill; sleep 5', {
+          // The growth cap (which also sizes /dev/shm) is far above the memory limit here.
+          limits: {
+            ...MEMORY_TEST_LIMITS,
+            maxMemoryBytes: 32 * MIB,
+            maxFileBytes: 1 << 30,
+            growth: { paths: [box.workspace], maxBytes: 1 << 30 },
+          },
+        }),
+      );
+      expect(outcome.limitHit).toBe('memory');
+    },
+  );
+
+  it.skipIf(memoryUncapped)('leaves a tree within its memory limit alone', async () => {
+    const outcome = await backend.launch(
+      spec(box, `awk 'BEGIN { s = "x"; for (i = 0; i < 20; i++) s = s s; print length(s) }'`, {
+        limits: { ...MEMORY_TEST_LIMITS, maxMemoryBytes: 256 * MIB },
+      }),
+    );
+    expect(outcome.exitCode, err(box)).toBe(0);
+    expect(outcome.limitHit).toBeNull();
+    expect(out(box).trim()).toBe(String(1 << 20));
   });
 
   it('refuses a file over the size limit', async () => {

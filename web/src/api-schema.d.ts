@@ -761,7 +761,7 @@ export interface components {
     schemas: {
         ErrorInput: {
             /** @enum {string} */
-            code: "GATES_PASSED" | "HUMAN_REVIEW_REQUESTED" | "INVALID_ARGUMENT" | "CONFIG_INVALID" | "NAME_TAKEN" | "JOB_INVALID" | "POLICY_INVALID" | "MANIFEST_INVALID" | "AGENT_UNKNOWN" | "REPO_NOT_FOUND" | "REPO_NOT_GIT" | "BASE_REF_UNKNOWN" | "BASE_DIRTY" | "NOT_FOUND" | "REQUEST_INVALID" | "PAYLOAD_TOO_LARGE" | "MEDIA_TYPE_UNSUPPORTED" | "TOO_MANY_STREAMS" | "UNAUTHENTICATED" | "FORBIDDEN" | "POLICY_DENIED" | "GATE_FAILED" | "GATE_ERROR" | "EMPTY_PATCH" | "SANDBOX_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "APPROVAL_SELF" | "APPROVAL_REQUIRED" | "APPROVAL_REJECTED" | "PREFLIGHT_FAILED" | "BASE_MOVED" | "BRANCH_EXISTS" | "CREDENTIALS_MISSING" | "AGENT_FAILED" | "AGENT_TIMEOUT" | "BUDGET_EXCEEDED" | "AGENT_OUTPUT_LIMIT" | "AGENT_CPU_LIMIT" | "AGENT_PROCESS_LIMIT" | "AGENT_FILE_SIZE_LIMIT" | "WORKSPACE_GROWTH_LIMIT" | "DRIVER_RESULT_INVALID" | "PATCH_DIGEST_MISMATCH" | "ATTESTATION_INVALID" | "AUDIT_CHAIN_BROKEN" | "LEASE_FENCED" | "CONFLICT" | "CANCELLED" | "INTERRUPTED" | "PROVIDER_ERROR" | "STORE_UNAVAILABLE" | "SERVER_UNAVAILABLE" | "INTERNAL";
+            code: "GATES_PASSED" | "HUMAN_REVIEW_REQUESTED" | "INVALID_ARGUMENT" | "CONFIG_INVALID" | "NAME_TAKEN" | "JOB_INVALID" | "POLICY_INVALID" | "MANIFEST_INVALID" | "AGENT_UNKNOWN" | "REPO_NOT_FOUND" | "REPO_NOT_GIT" | "BASE_REF_UNKNOWN" | "BASE_DIRTY" | "NOT_FOUND" | "REQUEST_INVALID" | "PAYLOAD_TOO_LARGE" | "MEDIA_TYPE_UNSUPPORTED" | "TOO_MANY_STREAMS" | "UNAUTHENTICATED" | "FORBIDDEN" | "POLICY_DENIED" | "GATE_FAILED" | "GATE_ERROR" | "EMPTY_PATCH" | "SANDBOX_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "APPROVAL_SELF" | "APPROVAL_REQUIRED" | "APPROVAL_REJECTED" | "PREFLIGHT_FAILED" | "BASE_MOVED" | "BRANCH_EXISTS" | "CREDENTIALS_MISSING" | "AGENT_FAILED" | "AGENT_TIMEOUT" | "BUDGET_EXCEEDED" | "AGENT_OUTPUT_LIMIT" | "AGENT_CPU_LIMIT" | "AGENT_PROCESS_LIMIT" | "AGENT_MEMORY_LIMIT" | "AGENT_FILE_SIZE_LIMIT" | "WORKSPACE_GROWTH_LIMIT" | "DRIVER_RESULT_INVALID" | "PATCH_DIGEST_MISMATCH" | "ATTESTATION_INVALID" | "AUDIT_CHAIN_BROKEN" | "LEASE_FENCED" | "CONFLICT" | "CANCELLED" | "INTERRUPTED" | "PROVIDER_ERROR" | "STORE_UNAVAILABLE" | "SERVER_UNAVAILABLE" | "INTERNAL";
             message: string;
             details: {
                 [key: string]: unknown;
@@ -915,6 +915,12 @@ export interface components {
                 decidedBy: string[];
             } | {
                 /** @constant */
+                field: "limits.maxMemoryBytes";
+                value: number;
+                display: string;
+                decidedBy: string[];
+            } | {
+                /** @constant */
                 field: "limits.maxFileBytes";
                 value: number;
                 display: string;
@@ -982,7 +988,7 @@ export interface components {
                 display: string;
                 decidedBy: string[];
             })[];
-            unrecorded: ("paths.allow" | "paths.deny" | "paths.runtime" | "network" | "tools" | "env.allow" | "limits.timeoutSec" | "limits.maxChangedFiles" | "limits.maxPatchLines" | "limits.maxOutputBytes" | "limits.cpuSec" | "limits.maxProcesses" | "limits.maxFileBytes" | "limits.maxWorkspaceGrowthBytes" | "limits.maxCostUsd" | "limits.maxInputTokens" | "limits.maxOutputTokens" | "binaryChanges" | "sandbox" | "promotion.approvals" | "promotion.requireDistinctApprover" | "promotion.protectedBranches" | "promotion.onBaseMoved")[];
+            unrecorded: ("paths.allow" | "paths.deny" | "paths.runtime" | "network" | "tools" | "env.allow" | "limits.timeoutSec" | "limits.maxChangedFiles" | "limits.maxPatchLines" | "limits.maxOutputBytes" | "limits.cpuSec" | "limits.maxProcesses" | "limits.maxMemoryBytes" | "limits.maxFileBytes" | "limits.maxWorkspaceGrowthBytes" | "limits.maxCostUsd" | "limits.maxInputTokens" | "limits.maxOutputTokens" | "binaryChanges" | "sandbox" | "promotion.approvals" | "promotion.requireDistinctApprover" | "promotion.protectedBranches" | "promotion.onBaseMoved")[];
             paths: {
                 path: string;
                 /** @enum {string} */
@@ -1156,7 +1162,7 @@ export interface components {
         };
         Error: {
             /** @enum {string} */
-            code: "GATES_PASSED" | "HUMAN_REVIEW_REQUESTED" | "INVALID_ARGUMENT" | "CONFIG_INVALID" | "NAME_TAKEN" | "JOB_INVALID" | "POLICY_INVALID" | "MANIFEST_INVALID" | "AGENT_UNKNOWN" | "REPO_NOT_FOUND" | "REPO_NOT_GIT" | "BASE_REF_UNKNOWN" | "BASE_DIRTY" | "NOT_FOUND" | "REQUEST_INVALID" | "PAYLOAD_TOO_LARGE" | "MEDIA_TYPE_UNSUPPORTED" | "TOO_MANY_STREAMS" | "UNAUTHENTICATED" | "FORBIDDEN" | "POLICY_DENIED" | "GATE_FAILED" | "GATE_ERROR" | "EMPTY_PATCH" | "SANDBOX_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "APPROVAL_SELF" | "APPROVAL_REQUIRED" | "APPROVAL_REJECTED" | "PREFLIGHT_FAILED" | "BASE_MOVED" | "BRANCH_EXISTS" | "CREDENTIALS_MISSING" | "AGENT_FAILED" | "AGENT_TIMEOUT" | "BUDGET_EXCEEDED" | "AGENT_OUTPUT_LIMIT" | "AGENT_CPU_LIMIT" | "AGENT_PROCESS_LIMIT" | "AGENT_FILE_SIZE_LIMIT" | "WORKSPACE_GROWTH_LIMIT" | "DRIVER_RESULT_INVALID" | "PATCH_DIGEST_MISMATCH" | "ATTESTATION_INVALID" | "AUDIT_CHAIN_BROKEN" | "LEASE_FENCED" | "CONFLICT" | "CANCELLED" | "INTERRUPTED" | "PROVIDER_ERROR" | "STORE_UNAVAILABLE" | "SERVER_UNAVAILABLE" | "INTERNAL";
+            code: "GATES_PASSED" | "HUMAN_REVIEW_REQUESTED" | "INVALID_ARGUMENT" | "CONFIG_INVALID" | "NAME_TAKEN" | "JOB_INVALID" | "POLICY_INVALID" | "MANIFEST_INVALID" | "AGENT_UNKNOWN" | "REPO_NOT_FOUND" | "REPO_NOT_GIT" | "BASE_REF_UNKNOWN" | "BASE_DIRTY" | "NOT_FOUND" | "REQUEST_INVALID" | "PAYLOAD_TOO_LARGE" | "MEDIA_TYPE_UNSUPPORTED" | "TOO_MANY_STREAMS" | "UNAUTHENTICATED" | "FORBIDDEN" | "POLICY_DENIED" | "GATE_FAILED" | "GATE_ERROR" | "EMPTY_PATCH" | "SANDBOX_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "APPROVAL_SELF" | "APPROVAL_REQUIRED" | "APPROVAL_REJECTED" | "PREFLIGHT_FAILED" | "BASE_MOVED" | "BRANCH_EXISTS" | "CREDENTIALS_MISSING" | "AGENT_FAILED" | "AGENT_TIMEOUT" | "BUDGET_EXCEEDED" | "AGENT_OUTPUT_LIMIT" | "AGENT_CPU_LIMIT" | "AGENT_PROCESS_LIMIT" | "AGENT_MEMORY_LIMIT" | "AGENT_FILE_SIZE_LIMIT" | "WORKSPACE_GROWTH_LIMIT" | "DRIVER_RESULT_INVALID" | "PATCH_DIGEST_MISMATCH" | "ATTESTATION_INVALID" | "AUDIT_CHAIN_BROKEN" | "LEASE_FENCED" | "CONFLICT" | "CANCELLED" | "INTERRUPTED" | "PROVIDER_ERROR" | "STORE_UNAVAILABLE" | "SERVER_UNAVAILABLE" | "INTERNAL";
             message: string;
             details: {
                 [key: string]: unknown;
@@ -1310,6 +1316,12 @@ export interface components {
                 decidedBy: string[];
             } | {
                 /** @constant */
+                field: "limits.maxMemoryBytes";
+                value: number;
+                display: string;
+                decidedBy: string[];
+            } | {
+                /** @constant */
                 field: "limits.maxFileBytes";
                 value: number;
                 display: string;
@@ -1377,7 +1389,7 @@ export interface components {
                 display: string;
                 decidedBy: string[];
             })[];
-            unrecorded: ("paths.allow" | "paths.deny" | "paths.runtime" | "network" | "tools" | "env.allow" | "limits.timeoutSec" | "limits.maxChangedFiles" | "limits.maxPatchLines" | "limits.maxOutputBytes" | "limits.cpuSec" | "limits.maxProcesses" | "limits.maxFileBytes" | "limits.maxWorkspaceGrowthBytes" | "limits.maxCostUsd" | "limits.maxInputTokens" | "limits.maxOutputTokens" | "binaryChanges" | "sandbox" | "promotion.approvals" | "promotion.requireDistinctApprover" | "promotion.protectedBranches" | "promotion.onBaseMoved")[];
+            unrecorded: ("paths.allow" | "paths.deny" | "paths.runtime" | "network" | "tools" | "env.allow" | "limits.timeoutSec" | "limits.maxChangedFiles" | "limits.maxPatchLines" | "limits.maxOutputBytes" | "limits.cpuSec" | "limits.maxProcesses" | "limits.maxMemoryBytes" | "limits.maxFileBytes" | "limits.maxWorkspaceGrowthBytes" | "limits.maxCostUsd" | "limits.maxInputTokens" | "limits.maxOutputTokens" | "binaryChanges" | "sandbox" | "promotion.approvals" | "promotion.requireDistinctApprover" | "promotion.protectedBranches" | "promotion.onBaseMoved")[];
             paths: {
                 path: string;
                 /** @enum {string} */
@@ -1673,6 +1685,7 @@ export interface operations {
                             maxOutputBytes?: number;
                             cpuSec?: number;
                             maxProcesses?: number;
+                            maxMemoryBytes?: number;
                             maxFileBytes?: number;
                             maxWorkspaceGrowthBytes?: number;
                             maxCostUsd?: number;
@@ -3462,6 +3475,7 @@ export interface operations {
                                 maxOutputBytes?: number;
                                 cpuSec?: number;
                                 maxProcesses?: number;
+                                maxMemoryBytes?: number;
                                 maxFileBytes?: number;
                                 maxWorkspaceGrowthBytes?: number;
                                 maxCostUsd?: number;
@@ -3962,6 +3976,7 @@ export interface operations {
                                 maxOutputBytes?: number;
                                 cpuSec?: number;
                                 maxProcesses?: number;
+                                maxMemoryBytes?: number;
                                 maxFileBytes?: number;
                                 maxWorkspaceGrowthBytes?: number;
                                 maxCostUsd?: number;
@@ -6396,7 +6411,7 @@ export interface operations {
                     /** @enum {string} */
                     status: "human_review" | "blocked" | "failed" | "cancelled";
                     /** @enum {string} */
-                    reasonCode: "GATES_PASSED" | "HUMAN_REVIEW_REQUESTED" | "INVALID_ARGUMENT" | "CONFIG_INVALID" | "NAME_TAKEN" | "JOB_INVALID" | "POLICY_INVALID" | "MANIFEST_INVALID" | "AGENT_UNKNOWN" | "REPO_NOT_FOUND" | "REPO_NOT_GIT" | "BASE_REF_UNKNOWN" | "BASE_DIRTY" | "NOT_FOUND" | "REQUEST_INVALID" | "PAYLOAD_TOO_LARGE" | "MEDIA_TYPE_UNSUPPORTED" | "TOO_MANY_STREAMS" | "UNAUTHENTICATED" | "FORBIDDEN" | "POLICY_DENIED" | "GATE_FAILED" | "GATE_ERROR" | "EMPTY_PATCH" | "SANDBOX_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "APPROVAL_SELF" | "APPROVAL_REQUIRED" | "APPROVAL_REJECTED" | "PREFLIGHT_FAILED" | "BASE_MOVED" | "BRANCH_EXISTS" | "CREDENTIALS_MISSING" | "AGENT_FAILED" | "AGENT_TIMEOUT" | "BUDGET_EXCEEDED" | "AGENT_OUTPUT_LIMIT" | "AGENT_CPU_LIMIT" | "AGENT_PROCESS_LIMIT" | "AGENT_FILE_SIZE_LIMIT" | "WORKSPACE_GROWTH_LIMIT" | "DRIVER_RESULT_INVALID" | "PATCH_DIGEST_MISMATCH" | "ATTESTATION_INVALID" | "AUDIT_CHAIN_BROKEN" | "LEASE_FENCED" | "CONFLICT" | "CANCELLED" | "INTERRUPTED" | "PROVIDER_ERROR" | "STORE_UNAVAILABLE" | "SERVER_UNAVAILABLE" | "INTERNAL";
+                    reasonCode: "GATES_PASSED" | "HUMAN_REVIEW_REQUESTED" | "INVALID_ARGUMENT" | "CONFIG_INVALID" | "NAME_TAKEN" | "JOB_INVALID" | "POLICY_INVALID" | "MANIFEST_INVALID" | "AGENT_UNKNOWN" | "REPO_NOT_FOUND" | "REPO_NOT_GIT" | "BASE_REF_UNKNOWN" | "BASE_DIRTY" | "NOT_FOUND" | "REQUEST_INVALID" | "PAYLOAD_TOO_LARGE" | "MEDIA_TYPE_UNSUPPORTED" | "TOO_MANY_STREAMS" | "UNAUTHENTICATED" | "FORBIDDEN" | "POLICY_DENIED" | "GATE_FAILED" | "GATE_ERROR" | "EMPTY_PATCH" | "SANDBOX_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "APPROVAL_SELF" | "APPROVAL_REQUIRED" | "APPROVAL_REJECTED" | "PREFLIGHT_FAILED" | "BASE_MOVED" | "BRANCH_EXISTS" | "CREDENTIALS_MISSING" | "AGENT_FAILED" | "AGENT_TIMEOUT" | "BUDGET_EXCEEDED" | "AGENT_OUTPUT_LIMIT" | "AGENT_CPU_LIMIT" | "AGENT_PROCESS_LIMIT" | "AGENT_MEMORY_LIMIT" | "AGENT_FILE_SIZE_LIMIT" | "WORKSPACE_GROWTH_LIMIT" | "DRIVER_RESULT_INVALID" | "PATCH_DIGEST_MISMATCH" | "ATTESTATION_INVALID" | "AUDIT_CHAIN_BROKEN" | "LEASE_FENCED" | "CONFLICT" | "CANCELLED" | "INTERRUPTED" | "PROVIDER_ERROR" | "STORE_UNAVAILABLE" | "SERVER_UNAVAILABLE" | "INTERNAL";
                     /** @default  */
                     detail?: string;
                 };
