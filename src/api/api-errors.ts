@@ -36,6 +36,9 @@ export function sendError(reply: FastifyReply, error: AasError): FastifyReply {
   // RFC 6585: when to try again. Streams last; a few seconds is a guess, not a promise.
   if (error.code === 'TOO_MANY_STREAMS')
     reply.header('retry-after', String(STREAM_RETRY_AFTER_SEC));
+  // RFC 9110: a 405 lists the methods the resource takes.
+  if (error.code === 'METHOD_NOT_ALLOWED' && typeof error.details.allow === 'string')
+    reply.header('allow', error.details.allow);
   return reply
     .code(httpStatusFor(error.code))
     .type('application/json; charset=utf-8')
@@ -257,4 +260,30 @@ export function notFound(method: string, url: string): AasError {
   return new AasError('NOT_FOUND', `no route ${method} ${path.slice(0, 200)}`, {
     hint: 'the routes are listed at /openapi.json',
   });
+}
+
+/** Methods a route may have; HEAD comes with every GET. */
+const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/**
+ * What an unmatched request gets: 405 with the methods the path takes (RFC 9110 §15.5.6: the
+ * Allow header lists them) when some other method has a route there, 404 otherwise.
+ */
+export function unmatchedRoute(
+  router: {
+    findRoute(route: { method: (typeof ROUTE_METHODS)[number]; url: string }): unknown;
+  },
+  method: string,
+  url: string,
+): AasError {
+  const path = url.split('?')[0] ?? url;
+  const allowed = ROUTE_METHODS.filter(
+    (other) => other !== method && router.findRoute({ method: other, url: path }) !== null,
+  );
+  if (allowed.length === 0) return notFound(method, url);
+  return new AasError(
+    'METHOD_NOT_ALLOWED',
+    `${path.slice(0, 200)} takes ${allowed.join(', ')}, not ${method.slice(0, 20)}`,
+    { allow: allowed.join(', '), hint: 'the routes are listed at /openapi.json' },
+  );
 }

@@ -11,7 +11,7 @@ import {
 import { AasError } from '../kernel/index.js';
 import type { ApiApp, RouteContext } from './api-app.js';
 import type { ApiDeps } from './api-deps.js';
-import { clientErrorHandler, notFound, replyWithError, sendError } from './api-errors.js';
+import { clientErrorHandler, replyWithError, sendError, unmatchedRoute } from './api-errors.js';
 import { ApiMetrics } from './api-metrics.js';
 import { apiSchemaRegistry } from './api-schemas.js';
 import { authenticate, authorize } from './authenticate.js';
@@ -103,7 +103,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     return replyWithError(error, request, reply, log);
   });
   app.setNotFoundHandler((request, reply) => {
-    sendError(reply, notFound(request.method, request.url));
+    sendError(reply, unmatchedRoute(app, request.method, request.url));
   });
 
   app.addHook('onRequest', async () => {

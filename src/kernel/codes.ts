@@ -80,6 +80,11 @@ export const CODES = {
     http: 404,
     summary: 'no such session, run, schedule or event',
   },
+  METHOD_NOT_ALLOWED: {
+    exit: ExitCode.badInput,
+    http: 405,
+    summary: 'the path exists but takes other methods (listed in the Allow header)',
+  },
   REQUEST_INVALID: {
     exit: ExitCode.badInput,
     http: 400,

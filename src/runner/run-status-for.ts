@@ -35,6 +35,7 @@ export function runStatusFor(code: Code): RunStatus {
     case 'BASE_REF_UNKNOWN':
     case 'BASE_DIRTY':
     case 'NOT_FOUND':
+    case 'METHOD_NOT_ALLOWED':
     case 'REQUEST_INVALID':
     case 'PAYLOAD_TOO_LARGE':
     case 'MEDIA_TYPE_UNSUPPORTED':

@@ -61,7 +61,13 @@ export async function launchProcess(
   clock: Clock,
   plan?: LaunchPlan,
 ): Promise<LaunchOutcome> {
-  assertValidSpec(spec);
+  try {
+    assertValidSpec(spec);
+  } catch (error) {
+    // The plan's groups were made for this launch: none outlives a launch that never starts.
+    await plan?.afterExit?.().catch(() => null);
+    throw error;
+  }
   const startedMs = clock.nowMs();
   const capture = new OutputCapture(
     { stdout: spec.stdoutPath, stderr: spec.stderrPath },

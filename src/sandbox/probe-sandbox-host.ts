@@ -3,7 +3,7 @@ import type { Clock } from '../kernel/index.js';
 import { createBubblewrapBackend, DEFAULT_BWRAP_PATH } from './bubblewrap-backend.js';
 import { PRLIMIT_PATH, prlimitAvailable } from './resource-limit-plan.js';
 import { DENIED_SYSCALLS } from './seccomp-filter.js';
-import { probeCgroupSupport } from './tree-accounting.js';
+import { type CgroupSupport, probeCgroupSupport } from './tree-accounting.js';
 
 export interface HostCheck {
   readonly name: string;
@@ -62,12 +62,8 @@ export async function probeSandboxHost(deps: {
     },
     {
       name: 'memory limit',
-      ok: cgroups.ok && cgroups.memoryUnavailable === null,
-      detail: !cgroups.ok
-        ? `${cgroups.reason}: limits.maxMemoryBytes is NOT enforced`
-        : cgroups.memoryUnavailable === null
-          ? 'cgroup v1 memory: limits.maxMemoryBytes caps the whole tree, swap and /tmp included'
-          : `${cgroups.memoryUnavailable}: limits.maxMemoryBytes is NOT enforced`,
+      ok: cgroups.ok && !('unavailable' in cgroups.memory),
+      detail: memoryDetail(cgroups),
     },
     {
       name: 'system-call filter',
@@ -79,4 +75,14 @@ export async function probeSandboxHost(deps: {
     },
   ];
   return { isolationAvailable: selfTest.ok, checks };
+}
+
+function memoryDetail(cgroups: CgroupSupport): string {
+  if (!cgroups.ok) return `${cgroups.reason}: limits.maxMemoryBytes is NOT enforced`;
+  if ('unavailable' in cgroups.memory) {
+    return `${cgroups.memory.unavailable}: limits.maxMemoryBytes is NOT enforced`;
+  }
+  return cgroups.memory.swapCounted
+    ? 'cgroup v1 memory: limits.maxMemoryBytes caps the whole tree, swap, /tmp and /dev/shm included'
+    : 'cgroup v1 memory: limits.maxMemoryBytes caps the whole tree, /tmp and /dev/shm included, but NOT its swap (the kernel has no swap accounting: boot with swapaccount=1)';
 }

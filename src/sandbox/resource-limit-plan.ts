@@ -1,9 +1,15 @@
 import { existsSync } from 'node:fs';
 import { readdir, readlink, stat } from 'node:fs/promises';
+import { AasError } from '../kernel/index.js';
 import type { LaunchMonitor, LimitReport } from './launch-process.js';
 import { measureTreeBytes } from './measure-tree-bytes.js';
 import type { ResourceLimits } from './sandbox-backend.js';
-import { createTreeAccounting, trampoline } from './tree-accounting.js';
+import {
+  createTreeAccounting,
+  limitEnforcement,
+  type TreeAccounting,
+  trampoline,
+} from './tree-accounting.js';
 
 export const PRLIMIT_PATH = '/usr/bin/prlimit';
 const SIGXCPU = 24;
@@ -102,6 +108,7 @@ export async function planResourceLimits(
     return { ...plain, monitors: [], limitFromExit: () => null };
   }
   const accounting = await createTreeAccounting(limits);
+  await refuseLessThanRecorded(limits, accounting);
   const prefix = prlimitAvailable()
     ? [PRLIMIT_PATH, ...prlimitArgs(limits, accounting === null && options.nprocFallback)]
     : [];
@@ -159,4 +166,31 @@ export async function heldDeletedBytes(pids: readonly number[]): Promise<number>
     }
   }
   return total;
+}
+
+/**
+ * Fails closed when this launch cannot have the groups the host was probed to provide (a full
+ * hierarchy, a removed controller): every run records how its limits are enforced from that
+ * probe (`sandbox.selected`), so a launch without them would run with less than its record says.
+ */
+async function refuseLessThanRecorded(
+  limits: ResourceLimits,
+  accounting: TreeAccounting | null,
+): Promise<void> {
+  const enforcement = await limitEnforcement();
+  const missing =
+    enforcement.processCap === 'cgroup' && accounting === null
+      ? 'its pids and cpuacct cgroups'
+      : enforcement.memory === 'cgroup' &&
+          limits.maxMemoryBytes !== undefined &&
+          accounting?.memory === null
+        ? 'its memory cgroup'
+        : null;
+  if (missing === null) return;
+  await accounting?.finish();
+  throw new AasError(
+    'SANDBOX_UNAVAILABLE',
+    `could not create ${missing}, which this host provided when AAS started: the process would run without its limits`,
+    { hint: 'see `aas doctor`; check that /sys/fs/cgroup is still writable and not full' },
+  );
 }

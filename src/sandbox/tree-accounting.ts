@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LaunchMonitor, LimitReport } from './launch-process.js';
@@ -9,6 +9,43 @@ const POLL_MS = 250;
 const V1_PIDS = '/sys/fs/cgroup/pids';
 const V1_CPUACCT = '/sys/fs/cgroup/cpuacct';
 const V1_MEMORY = '/sys/fs/cgroup/memory';
+const V1_ROOTS = { pids: V1_PIDS, cpuacct: V1_CPUACCT, memory: V1_MEMORY } as const;
+export type TreeController = keyof typeof V1_ROOTS;
+
+let ownGroups: Readonly<Record<string, string>> | null = null;
+
+/**
+ * The directory under which launches get their groups of `controller`: `aas/` inside the group
+ * this process itself is in (`/proc/self/cgroup`), so whatever the host set on AAS (a service's
+ * or a container's memory limit) still holds for the trees it starts; a group made at the
+ * hierarchy's root would leave those limits behind (measured: a 400 MiB allocation passed a
+ * 150 MiB limit set on AAS's own group). The hierarchy's root when this process's group is not
+ * visible there.
+ */
+export function treeGroupParent(controller: TreeController): string {
+  ownGroups ??= readOwnGroups();
+  const own = ownGroups[controller] ?? '/';
+  const root = V1_ROOTS[controller];
+  const dir = join(root, own);
+  return join(existsSync(dir) ? dir : root, 'aas');
+}
+
+/** `controller → path` from `/proc/self/cgroup` (`4:memory:/a/b`, `2:cpu,cpuacct:/c`). */
+function readOwnGroups(): Record<string, string> {
+  const groups: Record<string, string> = {};
+  let text = '';
+  try {
+    text = readFileSync('/proc/self/cgroup', 'utf8');
+  } catch {
+    return groups;
+  }
+  for (const line of text.split('\n')) {
+    const match = /^\d+:([^:]*):(\/.*)$/.exec(line);
+    if (match === null) continue;
+    for (const controller of (match[1] ?? '').split(',')) groups[controller] = match[2] ?? '/';
+  }
+  return groups;
+}
 
 /**
  * Whole-tree accounting through cgroups: a cap on live processes (pids.max), the CPU time of
@@ -26,20 +63,25 @@ export interface TreeAccounting {
   /** `cgroup.procs` files the leader writes its pid into before exec. */
   readonly procsFiles: readonly string[];
   readonly monitor: LaunchMonitor;
-  /** Whether the tree's memory is capped (the host has a writable memory controller). */
-  readonly memoryCapped: boolean;
+  /** How the tree's memory is capped: null when it is not (no writable memory controller). */
+  readonly memory: MemoryCap | null;
   /** Pids of every process in the tree right now. */
   members(): Promise<number[]>;
   /** Final reading, kills whatever is left in the groups, removes them. */
   finish(): Promise<LimitReport | null>;
 }
 
+/** A memory group's cap: swapCounted when the kernel charges swap too (memsw). */
+export interface MemoryCap {
+  readonly swapCounted: boolean;
+}
+
 export type CgroupSupport =
   | {
       readonly ok: true;
       readonly kind: 'v1';
-      /** Why the tree's memory cannot be capped here, or null when it can. */
-      readonly memoryUnavailable: string | null;
+      /** How a tree's memory is capped here, or why it cannot be. */
+      readonly memory: MemoryCap | { readonly unavailable: string };
     }
   | { readonly ok: false; readonly reason: string };
 
@@ -61,9 +103,9 @@ export async function probeCgroupSupport(): Promise<CgroupSupport> {
   return {
     ok: true,
     kind: 'v1',
-    memoryUnavailable: probe.memoryCapped
-      ? null
-      : 'no writable cgroup v1 memory hierarchy under /sys/fs/cgroup',
+    memory: probe.memory ?? {
+      unavailable: 'no writable cgroup v1 memory hierarchy under /sys/fs/cgroup',
+    },
   };
 }
 
@@ -71,8 +113,8 @@ const PROBE_MEMORY_BYTES = 64 * 1024 * 1024;
 
 export async function createTreeAccounting(limits: ResourceLimits): Promise<TreeAccounting | null> {
   const name = `aas-${randomBytes(6).toString('hex')}`;
-  const pidsDir = join(V1_PIDS, 'aas', name);
-  const cpuDir = join(V1_CPUACCT, 'aas', name);
+  const pidsDir = join(treeGroupParent('pids'), name);
+  const cpuDir = join(treeGroupParent('cpuacct'), name);
   try {
     await mkdir(pidsDir, { recursive: true });
     await mkdir(cpuDir, { recursive: true });
@@ -82,10 +124,11 @@ export async function createTreeAccounting(limits: ResourceLimits): Promise<Tree
     await removeGroup(cpuDir);
     return null;
   }
-  const memoryDir =
+  const memory =
     limits.maxMemoryBytes === undefined
       ? null
-      : await createMemoryGroup(join(V1_MEMORY, 'aas', name), limits.maxMemoryBytes);
+      : await createMemoryGroup(join(treeGroupParent('memory'), name), limits.maxMemoryBytes);
+  const memoryDir = memory?.dir ?? null;
   const cpuLimitNs = BigInt(limits.cpuSec) * 1_000_000_000n;
 
   const read = async (): Promise<LimitReport | null> => {
@@ -93,7 +136,9 @@ export async function createTreeAccounting(limits: ResourceLimits): Promise<Tree
     if (memoryDir !== null) {
       const control = await readFile(join(memoryDir, 'memory.oom_control'), 'utf8').catch(() => '');
       const killed = Number(/^oom_kill\s+(\d+)/m.exec(control)?.[1] ?? '0');
-      if (killed > 0) {
+      // oom_kill also counts kills an outer group's or the host's shortage chose in this tree:
+      // only a tree that reached its own limit is this limit's doing.
+      if (killed > 0 && (await reachedOwnLimit(memoryDir, limits.maxMemoryBytes ?? 0))) {
         return {
           hit: 'memory',
           detail: `the process tree reached its memory limit of ${limits.maxMemoryBytes} bytes (${killed} process(es) killed by the kernel)`,
@@ -126,14 +171,19 @@ export async function createTreeAccounting(limits: ResourceLimits): Promise<Tree
       ...(memoryDir === null ? [] : [join(memoryDir, 'cgroup.procs')]),
     ],
     monitor: { intervalMs: POLL_MS, check: read },
-    memoryCapped: memoryDir !== null,
+    memory: memory === null ? null : { swapCounted: memory.swapCounted },
     members: () => readPids(pidsDir),
     finish: async () => {
       const report = await read();
       await killMembers(pidsDir);
       await removeGroup(pidsDir);
       await removeGroup(cpuDir);
-      if (memoryDir !== null) await removeGroup(memoryDir);
+      if (memoryDir !== null) {
+        // Pages still charged (the workspace files it wrote, in the page cache) would keep a
+        // removed group alive in the kernel; emptied first, they go to the parent.
+        await writeFile(join(memoryDir, 'memory.force_empty'), '0').catch(() => undefined);
+        await removeGroup(memoryDir);
+      }
       return report;
     },
   };
@@ -146,20 +196,39 @@ export async function createTreeAccounting(limits: ResourceLimits): Promise<Tree
  * writer's group too. Measured: `bytearray(300 MiB)` under a 64 MiB cap is killed (exit 137) and
  * `memory.oom_control` then reads `oom_kill 1`.
  */
-async function createMemoryGroup(dir: string, maxBytes: number): Promise<string | null> {
+async function createMemoryGroup(
+  dir: string,
+  maxBytes: number,
+): Promise<{ dir: string; swapCounted: boolean } | null> {
   if (!existsSync(join(V1_MEMORY, 'cgroup.procs'))) return null;
   try {
     await mkdir(dir, { recursive: true });
+    // The plain limit first: the kernel refuses a memsw limit below it.
     await writeFile(join(dir, 'memory.limit_in_bytes'), String(maxBytes));
-    if (existsSync(join(dir, 'memory.memsw.limit_in_bytes'))) {
-      await writeFile(join(dir, 'memory.memsw.limit_in_bytes'), String(maxBytes));
-    }
-    return dir;
+    const swapCounted = existsSync(join(dir, 'memory.memsw.limit_in_bytes'));
+    if (swapCounted) await writeFile(join(dir, 'memory.memsw.limit_in_bytes'), String(maxBytes));
+    return { dir, swapCounted };
   } catch {
     await removeGroup(dir);
     return null;
   }
 }
+
+/**
+ * Whether the group's peak usage met its own limit (memory, or memory + swap). Not failcnt:
+ * measured on a 6.18 kernel, it stays 0 through an OOM kill at the group's own limit, while
+ * max_usage_in_bytes equals the limit exactly. The limit is rounded down to whole pages, and a
+ * peak within a megabyte of it counts.
+ */
+async function reachedOwnLimit(dir: string, maxBytes: number): Promise<boolean> {
+  for (const file of ['memory.max_usage_in_bytes', 'memory.memsw.max_usage_in_bytes']) {
+    const peak = await readFile(join(dir, file), 'utf8').catch(() => '0');
+    if (Number(peak.trim() || '0') >= maxBytes - PEAK_SLACK_BYTES) return true;
+  }
+  return false;
+}
+
+const PEAK_SLACK_BYTES = 1024 * 1024;
 
 /**
  * The shell that joins the groups, then execs the real command: `sh -c SCRIPT sh f1 f2 -- cmd…`.
@@ -221,8 +290,14 @@ export async function collectStaleTreeGroups(options: {
   readonly nowMs: number;
 }): Promise<number> {
   let removed = 0;
-  for (const root of [V1_PIDS, V1_CPUACCT, V1_MEMORY]) {
-    const parent = join(root, 'aas');
+  const parents = new Set(
+    (['pids', 'cpuacct', 'memory'] as const).flatMap((controller) => [
+      treeGroupParent(controller),
+      // Where groups were made before they went under this process's own group.
+      join(V1_ROOTS[controller], 'aas'),
+    ]),
+  );
+  for (const parent of parents) {
     let names: string[];
     try {
       names = await readdir(parent);
@@ -264,7 +339,7 @@ export function limitEnforcement(): Promise<LimitEnforcement> {
       ? {
           processCap: 'cgroup',
           cpu: 'tree',
-          memory: support.memoryUnavailable === null ? 'cgroup' : 'none',
+          memory: 'unavailable' in support.memory ? 'none' : 'cgroup',
         }
       : {
           // The kernel exempts root from RLIMIT_NPROC, even inside a user namespace.

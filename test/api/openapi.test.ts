@@ -207,7 +207,7 @@ describe('OpenAPI document and interactive docs', () => {
     );
     // One variant per policy field, each with its own value shape rather than "anything".
     const variants = policy.properties.values?.items?.oneOf ?? [];
-    expect(variants).toHaveLength(23);
+    expect(variants).toHaveLength(24);
     for (const variant of variants) {
       expect(Object.keys(variant.properties.value as object).length).toBeGreaterThan(0);
     }

@@ -235,7 +235,7 @@ for (const dialect of dialects) {
           unrecorded: [],
         });
         const values = Object.fromEntries(body.values.map((value) => [value.field, value]));
-        expect(body.values).toHaveLength(23);
+        expect(body.values).toHaveLength(24);
         expect(values['limits.timeoutSec']).toEqual({
           field: 'limits.timeoutSec',
           value: 600,
@@ -307,7 +307,7 @@ for (const dialect of dialects) {
         const body = await api.json<RunPolicy>(`${V1}/runs/${run.runId}/policy?path=.env`);
         expect(body.unrecorded).toEqual(['limits.cpuSec']);
         expect(body.values.map((value) => value.field)).not.toContain('limits.cpuSec');
-        expect(body.values).toHaveLength(22);
+        expect(body.values).toHaveLength(23);
         expect(body.paths[0]).toMatchObject({ outcome: 'deny', decidedBy: ['floor'] });
       });
 

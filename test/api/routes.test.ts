@@ -869,14 +869,28 @@ for (const dialect of dialects) {
         expect(after).toContain('aas_budget_exceeded_total{scope="repository-day"}');
       });
 
-      it('answers unknown routes and methods with 404 NOT_FOUND', async () => {
+      it('answers unknown routes with 404 NOT_FOUND', async () => {
         await expectError(await api.request('/nowhere'), 'NOT_FOUND');
         await expectError(
           await api.request(`${V1}/sessions/${seeded.sessionId}/nope`),
           'NOT_FOUND',
         );
-        await expectError(await api.request(`${V1}/whoami`, { method: 'PUT' }), 'NOT_FOUND');
         await expectError(await api.request(`${V1}/%E0%A4%A`), 'REQUEST_INVALID');
+      });
+
+      it('answers a known path asked with another method with 405 and the methods it takes', async () => {
+        const put = await api.request(`${V1}/whoami`, { method: 'PUT' });
+        expect(put.headers.get('allow')).toBe('GET, HEAD');
+        await expectError(put, 'METHOD_NOT_ALLOWED');
+        // A path with parameters, and one route of several methods.
+        const patch = await api.request(`${V1}/sessions/${seeded.sessionId}`, {
+          method: 'PATCH',
+        });
+        expect(patch.headers.get('allow')).toBe('GET, HEAD');
+        await expectError(patch, 'METHOD_NOT_ALLOWED');
+        const get = await api.request(`${V1}/runs/${seeded.runId}/cancel?x=1`);
+        expect(get.headers.get('allow')).toBe('POST');
+        await expectError(get, 'METHOD_NOT_ALLOWED');
       });
     });
   });
