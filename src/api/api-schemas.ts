@@ -793,6 +793,13 @@ export const PromotionResultSchema = z.object({
   checks: z.array(PreflightCheckSchema).readonly(),
   fallbacks: z.array(z.object({ from: z.string(), to: z.string(), reason: z.string() })).readonly(),
   prError: z.string().nullable(),
+  alreadyPromoted: z
+    .boolean()
+    .describe(
+      'true: promoted before this request, which did nothing; the result is the recorded one',
+    ),
+  promotedAt: z.string(),
+  promotedBy: z.string(),
 });
 
 export const PromotionRecordSchema = z.object({

@@ -67,6 +67,14 @@ export interface PromotionResult {
   readonly fallbacks: readonly Fallback[];
   /** A pushed branch whose pull request could not be opened: reported, never silent. */
   readonly prError: string | null;
+  /**
+   * True when the run had been promoted before this request, which did nothing: the result,
+   * checks included, is the recorded one (a run is promoted once).
+   */
+  readonly alreadyPromoted: boolean;
+  /** When the promotion completed, and who asked for it. */
+  readonly promotedAt: string;
+  readonly promotedBy: string;
 }
 
 const POLL_MS = 200;
@@ -91,7 +99,7 @@ export async function promoteRun(
 ): Promise<PromotionResult> {
   const first = await loadPromotionContext(deps.store, input.runId);
   const recorded = await deps.store.getPromotion(input.runId);
-  if (recorded?.state === PromotionState.completed) return resultOf(first, recorded);
+  if (recorded?.state === PromotionState.completed) return resultOf(first, recorded, true);
   const targetBranch = recorded?.targetBranch ?? (await targetBranchOf(first, deps.runsDir));
   // One row per target, whatever path spelling a session used for the repository.
   const repoKey = await realpath(first.session.repo).catch(() => first.session.repo);
@@ -134,7 +142,7 @@ export async function promoteRun(
     // Read again under the lease: whatever a holder before us recorded is visible now.
     let context = await loadPromotionContext(deps.store, input.runId);
     promotion = await deps.store.getPromotion(input.runId);
-    if (promotion?.state === PromotionState.completed) return resultOf(context, promotion);
+    if (promotion?.state === PromotionState.completed) return resultOf(context, promotion, true);
     // A draft pull request that could not be opened leaves its promotion pushed; asked again
     // with `--mode branch`, it finishes as the branch it already is.
     const settleForBranch =
@@ -457,7 +465,7 @@ export async function promoteRun(
         }),
       ],
     );
-    return resultOf({ ...context, run: done.run }, done.promotion);
+    return resultOf({ ...context, run: done.run }, done.promotion, false);
   } catch (thrown) {
     const error = normaliseError(thrown);
     if (promotion !== null && error.code !== 'LEASE_FENCED') {
@@ -665,7 +673,11 @@ function prBody(
   ].join('\n');
 }
 
-function resultOf(context: PromotionContext, promotion: PromotionRecord): PromotionResult {
+function resultOf(
+  context: PromotionContext,
+  promotion: PromotionRecord,
+  alreadyPromoted: boolean,
+): PromotionResult {
   const detail = detailOf(promotion);
   return {
     runId: context.run.id,
@@ -679,6 +691,9 @@ function resultOf(context: PromotionContext, promotion: PromotionRecord): Promot
     checks: detail.checks,
     fallbacks: detail.fallbacks,
     prError: detail.prError ?? null,
+    alreadyPromoted,
+    promotedAt: promotion.updatedAt,
+    promotedBy: promotion.requestedBy,
   };
 }
 

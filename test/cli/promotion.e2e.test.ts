@@ -145,6 +145,16 @@ describe('aas approve / promote / export / verify', () => {
       'was asked for as branch already; --mode patch is not applied: a run is promoted once',
     );
     expect(twice.stdout).toContain(`to ${branch?.[1]} at ${branch?.[2]}`);
+    // Said to be the recorded promotion, not a new one.
+    expect(twice.stdout).toMatch(
+      new RegExp(
+        `^run ${runId} was promoted at \\S+ \\(asked by olivia\\); nothing was done now`,
+        'm',
+      ),
+    );
+    expect(promoted.stdout).not.toContain('nothing was done now');
+    const twiceJson = await client(['promote', runId, '--json'], secrets.olivia ?? '');
+    expect(jsonOf<{ alreadyPromoted: boolean }>(twiceJson).alreadyPromoted).toBe(true);
 
     const dir = join(clientHome, 'export');
     const exported = await client(['export', runId, dir], secrets.olivia ?? '');

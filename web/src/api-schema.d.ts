@@ -1159,6 +1159,9 @@ export interface components {
                 reason: string;
             }[];
             prError: string | null;
+            alreadyPromoted: boolean;
+            promotedAt: string;
+            promotedBy: string;
         };
         Error: {
             /** @enum {string} */
@@ -1560,6 +1563,9 @@ export interface components {
                 reason: string;
             }[];
             prError: string | null;
+            alreadyPromoted: boolean;
+            promotedAt: string;
+            promotedBy: string;
         };
     };
     responses: never;

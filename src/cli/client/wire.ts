@@ -232,6 +232,9 @@ export const PromotionResultWire = z.looseObject({
   checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() })),
   fallbacks: z.array(z.object({ from: z.string(), to: z.string(), reason: z.string() })),
   prError: nullableString,
+  alreadyPromoted: z.boolean(),
+  promotedAt: z.string(),
+  promotedBy: z.string(),
 });
 export type PromotionResultView = z.infer<typeof PromotionResultWire>;
 export const KeysWire = z.object({

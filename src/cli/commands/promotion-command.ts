@@ -11,6 +11,12 @@ function printResult(
   io: CliIo,
   result: Omit<PromotionResult, 'status'> & { status: string },
 ): void {
+  if (result.alreadyPromoted) {
+    println(
+      io.stdout,
+      `run ${result.runId} was promoted at ${result.promotedAt} (asked by ${result.promotedBy}); nothing was done now. Its preflight then:`,
+    );
+  }
   printChecks(io, result.checks);
   for (const fallback of result.fallbacks) {
     println(io.stdout, `  fell back from ${fallback.from} to ${fallback.to}: ${fallback.reason}`);
@@ -240,6 +246,7 @@ export function registerPromotionCommands(
             // A promotion is done once: asking again answers with the recorded one, whatever
             // mode is asked for now.
             if (
+              result.alreadyPromoted &&
               flags.mode !== undefined &&
               flags.mode !== result.requestedMode &&
               flags.mode !== result.mode
