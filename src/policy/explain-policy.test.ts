@@ -54,6 +54,20 @@ describe('explainPolicy', () => {
     expect(explanation.values).toHaveLength(24);
   });
 
+  it("says which allow-list entries are this host's own addresses", () => {
+    const local = mergePolicy([
+      {
+        name: 'server',
+        source: 'server.yaml',
+        layer: { network: { allow: ['127.0.0.1:5432', 'registry.npmjs.org', '[::1]:6379'] } },
+      },
+    ]);
+    const network = explainPolicy(local, []).values.find((value) => value.field === 'network');
+    expect(network?.display).toBe(
+      'allowlist: 127.0.0.1:5432, registry.npmjs.org, [::1]:6379; 127.0.0.1:5432, [::1]:6379 are this host: the sandbox reaches services listening there',
+    );
+  });
+
   it('gives a verdict per path', () => {
     expect(
       explanation.paths.map((entry) => [entry.path, entry.outcome, entry.decision.kind]),

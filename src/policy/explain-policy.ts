@@ -7,6 +7,7 @@ import {
   type PolicyField,
 } from './effective-policy.js';
 import { byLayer, formatBytes } from './format-values.js';
+import { namesThisHost } from './local-host-entry.js';
 import { type NotGranted, notGranted } from './not-granted.js';
 
 export interface ExplainedValue {
@@ -64,11 +65,17 @@ function describeValue(
         case 'disabled':
         case 'full':
           return { value: network, display: network.mode };
-        case 'allowlist':
+        case 'allowlist': {
+          const local = network.allow.filter(namesThisHost);
           return {
             value: network,
-            display: `allowlist: ${network.allow.length === 0 ? '(no host is in every list)' : network.allow.join(', ')}`,
+            display:
+              `allowlist: ${network.allow.length === 0 ? '(no host is in every list)' : network.allow.join(', ')}` +
+              (local.length === 0
+                ? ''
+                : `; ${local.join(', ')} ${local.length === 1 ? 'is' : 'are'} this host: the sandbox reaches services listening there`),
           };
+        }
         default:
           return assertNever(network, 'network mode');
       }
