@@ -50,7 +50,7 @@ function readOwnGroups(): Record<string, string> {
 /**
  * Whole-tree accounting through cgroups: a cap on live processes (pids.max), the CPU time of
  * every process together and, where the host has the memory controller, a cap on the memory the
- * tree holds (memory.limit_in_bytes, swap included). RLIMIT_NPROC cannot do the first when the
+ * tree holds (memory.limit_in_bytes, and swap where the kernel accounts it). RLIMIT_NPROC cannot do the first when the
  * host runs as root: the kernel exempts root's processes from it even inside a user namespace
  * (measured: 44 processes started under `prlimit --nproc=20` in bwrap as root), RLIMIT_CPU is
  * per process, and no rlimit caps memory (RLIMIT_AS counts address space a runtime reserves and
