@@ -3,6 +3,7 @@ import { AasError, newId } from '../kernel/index.js';
 import { SessionRecorder, sessionEvent } from '../sessions/index.js';
 import type { ApprovalDecision, ApprovalRecord, RunRecord, RunStatus } from '../store/index.js';
 import { isRepoUrl } from '../workspaces/index.js';
+import { historyDisagreements, historyRefusal } from './history-agreement.js';
 import {
   branchOfRef,
   loadPromotionContext,
@@ -77,6 +78,9 @@ export async function recordDecision(
   if (run.patchSha256 === null) {
     throw new AasError('CONFLICT', `run ${run.id} has no patch to approve`, { runId: run.id });
   }
+  const decided = await deps.store.listApprovals({ runId: run.id });
+  const disagreements = historyDisagreements(context.history, { session, run, approvals: decided });
+  if (disagreements.length > 0) throw historyRefusal(run.id, disagreements);
   const why = selfApprovalReason(context, input.decider.name);
   if (why !== null) {
     throw new AasError(
@@ -91,7 +95,7 @@ export async function recordDecision(
   }
   // An approval that expired no longer stands: its approver may approve the same patch again.
   const nowIso = deps.clock.nowIso();
-  const standing = (await deps.store.listApprovals({ runId: run.id })).find(
+  const standing = decided.find(
     (approval) =>
       approval.decidedBy === input.decider.name &&
       approval.voidedAt === null &&
@@ -173,7 +177,10 @@ export async function recordDecision(
 }
 
 function selfApprovalReason(context: PromotionContext, name: string): string | null {
-  if (name === context.session.requestedBy) return 'it requested the run';
+  // The requester as the events recorded it: the sessions row is a projection of them.
+  if (name === (context.history.requestedBy ?? context.session.requestedBy)) {
+    return 'it requested the run';
+  }
   if (context.producers.includes(name)) return 'it produced the patch (it held the run)';
   return null;
 }

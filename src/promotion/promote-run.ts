@@ -739,7 +739,7 @@ async function signAndStore(
       name: entry.approval.decidedBy,
       decidedAt: entry.approval.createdAt,
     })),
-    requestedBy: context.session.requestedBy,
+    requestedBy: context.history.requestedBy ?? context.session.requestedBy,
     producedBy: context.producers,
     sessionHead: {
       seq: session?.lastSeq ?? context.head.seq,

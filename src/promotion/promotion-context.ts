@@ -2,6 +2,7 @@ import { AasError, canonicalJson, sha256Hex } from '../kernel/index.js';
 import { type JobSpec, parseJobSpec } from '../runner/index.js';
 import type { EventBus } from '../sessions/index.js';
 import type { RunRecord, SessionRecord, Store, StoredEvent } from '../store/index.js';
+import { type RecordedHistory, recordedHistory } from './history-agreement.js';
 
 /** The slice of the resources bag that approvals and promotion read and write through. */
 export interface PromotionStoreDeps {
@@ -43,6 +44,8 @@ export interface PromotionContext {
   readonly gates: readonly GateRecord[];
   readonly head: { readonly seq: number; readonly hash: string };
   readonly events: readonly StoredEvent[];
+  /** What the hash-chained events say of the requester, the patch and the approvals. */
+  readonly history: RecordedHistory;
 }
 
 export async function loadPromotionContext(store: Store, runId: string): Promise<PromotionContext> {
@@ -104,6 +107,7 @@ export async function loadPromotionContext(store: Store, runId: string): Promise
     gates,
     head: { seq: session.lastSeq, hash: session.lastHash },
     events,
+    history: recordedHistory(events, runId),
   };
 }
 

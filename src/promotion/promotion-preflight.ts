@@ -5,6 +5,7 @@ import type { ApprovalRecord, PromotionRecord, RunStatus } from '../store/index.
 import { isRepoUrl } from '../workspaces/index.js';
 import { APPROVABLE_STATUSES, standingOf } from './approvals.js';
 import { parseGitHubRemote } from './draft-pr-provider.js';
+import { historyDisagreements, historyRefusal } from './history-agreement.js';
 import type { PromotionContext } from './promotion-context.js';
 import type { PromotionDeps } from './promotion-deps.js';
 import { detailOf, type PromotionDetail } from './promotion-detail.js';
@@ -112,11 +113,28 @@ export async function runPreflight(
         : `the run did not end with every gate passed (${run.reasonCode ?? 'no verdict'})`;
     fail({ name: 'gates.passed', ok: false, detail }, new AasError('PREFLIGHT_FAILED', detail));
   }
+  // Before the patch file: a digest the records agree on is the one worth comparing it with.
+  const approvals = await deps.store.listApprovals({ runId: run.id });
+  const disagreements = historyDisagreements(context.history, {
+    session: context.session,
+    run,
+    approvals,
+  });
+  if (disagreements.length === 0) {
+    pass(
+      'history',
+      'the requester, the patch and the approvals agree with the hash-chained events',
+    );
+  } else {
+    fail(
+      { name: 'history', ok: false, detail: disagreements.join('; ') },
+      historyRefusal(run.id, disagreements),
+    );
+  }
   const patch = await verifiedPatch(deps, run.id, run.patchSha256);
   if (patch.ok) pass('patch.digest', `sha256:${run.patchSha256 ?? ''}`);
   else fail({ name: 'patch.digest', ok: false, detail: patch.detail }, patch.error);
 
-  const approvals = await deps.store.listApprovals({ runId: run.id });
   const approved = committed
     ? recordedApprovals(existingDetail?.approvalIds ?? [], approvals, run.patchSha256)
     : countApprovals(context, approvals, input.targetBranch, deps.clock.nowIso());

@@ -36,17 +36,46 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function chain(count: number, sessionId = SESSION): AttestedEvent[] {
+/**
+ * A session's history: bob requests run_1 (seq 1), which completes with PATCH (seq 2); carol
+ * approves it (seq 3); progress after that.
+ */
+function historyEvent(seq: number, patchSha256: string): { type: string; data: unknown } {
+  switch (seq) {
+    case 1:
+      return { type: 'session.created', data: { task: 't', requestedBy: 'bob', step: 1 } };
+    case 2:
+      return { type: 'run.completed', data: { runId: 'run_1', patchSha256, step: 2 } };
+    case 3:
+      return {
+        type: 'approval.recorded',
+        data: {
+          runId: 'run_1',
+          approvalId: 'apr_1',
+          decision: 'approved',
+          decidedBy: 'carol',
+          patchSha256,
+        },
+      };
+    default:
+      return { type: 'run.progress', data: { step: seq } };
+  }
+}
+
+function chain(
+  count: number,
+  sessionId = SESSION,
+  patchSha256 = sha256Hex(PATCH),
+): AttestedEvent[] {
   const events: AttestedEvent[] = [];
   let prevHash = GENESIS_HASH;
   for (let seq = 1; seq <= count; seq += 1) {
     const fields = {
       sessionId,
       seq,
-      type: seq === 1 ? 'session.created' : 'run.progress',
+      ...historyEvent(seq, patchSha256),
       at: `2026-01-01T00:00:0${seq}.000Z`,
       actor: 'system',
-      data: { step: seq },
       prevHash,
     };
     const hash = computeEventHash(fields);
@@ -80,14 +109,16 @@ function attest(
   events: readonly AttestedEvent[],
   headSeq: number,
   signer: SigningKey = key,
+  claims: Partial<PromotionPredicate> & { patch?: Buffer } = {},
 ): DsseEnvelope {
   const head = events[headSeq - 1];
   if (head === undefined) throw new Error('no such head');
+  const { patch = PATCH, ...overrides } = claims;
   const statement = buildStatement({
     patchName: 'run_1.patch',
-    patchSha256: sha256Hex(PATCH),
+    patchSha256: sha256Hex(patch),
     commitSha: 'a'.repeat(40),
-    predicate: predicate({ seq: head.seq, hash: head.hash }),
+    predicate: { ...predicate({ seq: head.seq, hash: head.hash }), ...overrides },
   });
   return signEnvelope(PROVENANCE_PAYLOAD_TYPE, statementBytes(statement), signer);
 }
@@ -173,6 +204,55 @@ describe('verifyAttestation', () => {
       expect(check(verdict, 'chain_link').ok).toBe(false);
       expect(check(verdict, 'chain_link').detail).toContain(detail);
     }
+  });
+
+  it('checks the attested patch, requester and approvers against the events', () => {
+    const events = chain(4);
+    const verify = (envelope: DsseEnvelope, patch: Buffer = PATCH) =>
+      verifyAttestation({ envelope, publicKeys: publicKeys(), patch, events });
+    const approved = verify(
+      attest(events, 4, key, {
+        approvers: [{ name: 'carol', decidedAt: '2026-01-01T00:00:03.000Z' }],
+      }),
+    );
+    expect(check(approved, 'history')).toMatchObject({ ok: true, skipped: false });
+    expect(check(approved, 'history').detail).toContain('1 approver(s)');
+
+    // Signed over records changed outside AAS: another patch, requester or approver.
+    const swapped = Buffer.from('diff --git a/x b/x\n+EVIL\n');
+    const cases: [DsseEnvelope, string, Buffer][] = [
+      [
+        attest(events, 4, key, { patch: swapped }),
+        `the attested patch ${sha256Hex(swapped)} is not the one run.completed recorded (${sha256Hex(PATCH)})`,
+        swapped,
+      ],
+      [
+        attest(events, 4, key, { requestedBy: 'alice' }),
+        "the attested requester alice is not session.created's (bob)",
+        PATCH,
+      ],
+      [
+        attest(events, 4, key, {
+          approvers: [{ name: 'bob', decidedAt: '2026-01-01T00:00:03.000Z' }],
+        }),
+        `bob recorded no approval of patch ${sha256Hex(PATCH)}`,
+        PATCH,
+      ],
+    ];
+    for (const [envelope, detail, patch] of cases) {
+      const verdict = verify(envelope, patch);
+      expect(verdict.ok, detail).toBe(false);
+      expect(check(verdict, 'chain_link').ok).toBe(true);
+      expect(check(verdict, 'patch_digest').ok).toBe(true);
+      expect(check(verdict, 'history').detail).toContain(detail);
+    }
+    // An approval recorded after the attested head is not history the attestation stood on.
+    const early = verify(
+      attest(events, 2, key, {
+        approvers: [{ name: 'carol', decidedAt: '2026-01-01T00:00:03.000Z' }],
+      }),
+    );
+    expect(check(early, 'history').ok).toBe(false);
   });
 
   it('fails the chain link when the attested head hash is not the chain', () => {

@@ -7,6 +7,7 @@ import {
   sha256Hex,
 } from '../kernel/index.js';
 import { verifyEnvelope } from './dsse.js';
+import { recordedHistory } from './history-agreement.js';
 import {
   PROVENANCE_PAYLOAD_TYPE,
   parseStatement,
@@ -16,7 +17,13 @@ import {
 } from './provenance-statement.js';
 import type { PublicKeyInfo } from './signing-key.js';
 
-export const ATTESTATION_CHECKS = ['signature', 'statement', 'patch_digest', 'chain_link'] as const;
+export const ATTESTATION_CHECKS = [
+  'signature',
+  'statement',
+  'patch_digest',
+  'chain_link',
+  'history',
+] as const;
 export type AttestationCheckName = (typeof ATTESTATION_CHECKS)[number];
 
 export interface AttestationCheck {
@@ -33,7 +40,7 @@ export interface AttestationCheck {
 export interface AttestationVerdict {
   /** Every check is ok. Skipped-but-ok checks count as ok; read `skipped` to tell them apart. */
   readonly ok: boolean;
-  /** Always all four, in the order of ATTESTATION_CHECKS. */
+  /** Always all of them, in the order of ATTESTATION_CHECKS. */
   readonly checks: readonly AttestationCheck[];
   /** The statement, when the signature verified and the payload parsed as one. */
   readonly statement: Statement | null;
@@ -78,6 +85,7 @@ export function verifyAttestation(input: VerifyAttestationInput): AttestationVer
         notChecked('statement', notEvaluated),
         notChecked('patch_digest', notEvaluated),
         notChecked('chain_link', notEvaluated),
+        notChecked('history', notEvaluated),
       ]);
     }
     throw error;
@@ -92,15 +100,65 @@ export function verifyAttestation(input: VerifyAttestationInput): AttestationVer
       fail('statement', statementCheck.error),
       notChecked('patch_digest', notEvaluated),
       notChecked('chain_link', notEvaluated),
+      notChecked('history', notEvaluated),
     ]);
   }
   const statement = statementCheck.statement;
+  const chain = checkChainLink(statement, input.events);
   return verdict(statement, verified.keyId, [
     signature,
     pass('statement', `${statement.predicateType} for run ${statement.predicate.runId}`),
     checkPatch(statement, input.patch),
-    checkChainLink(statement, input.events),
+    chain,
+    checkHistory(statement, input.events, chain),
   ]);
+}
+
+/**
+ * The statement against the history it is anchored to: the patch it names is the one the run's
+ * `run.completed` recorded, its requester is `session.created`'s, and each approver recorded an
+ * approval of that patch. A chain that verifies proves only the events; a statement signed over
+ * records changed outside AAS (the database's tables) would otherwise verify as well.
+ */
+function checkHistory(
+  statement: Statement,
+  events: readonly AttestedEvent[] | undefined,
+  chain: AttestationCheck,
+): AttestationCheck {
+  if (events === undefined) return skippedOk('history', 'no events given');
+  if (!chain.ok) return notChecked('history', 'not evaluated: the chain did not verify');
+  const { runId, requestedBy, approvers, sessionHead } = statement.predicate;
+  const history = recordedHistory(
+    events.filter((event) => event.seq <= sessionHead.seq),
+    runId,
+  );
+  const patch = patchSubjectOf(statement).digest.sha256;
+  const problems: string[] = [];
+  if (history.patchSha256 !== patch) {
+    problems.push(
+      `the attested patch ${patch} is not the one run.completed recorded (${history.patchSha256 ?? 'none'})`,
+    );
+  }
+  if (history.requestedBy !== requestedBy) {
+    problems.push(
+      `the attested requester ${requestedBy} is not session.created's (${history.requestedBy ?? 'none'})`,
+    );
+  }
+  const approvedBy = new Set(
+    [...history.approvals.values()]
+      .filter((approval) => approval.decision === 'approved' && approval.patchSha256 === patch)
+      .map((approval) => approval.decidedBy),
+  );
+  for (const approver of approvers) {
+    if (!approvedBy.has(approver.name)) {
+      problems.push(`${approver.name} recorded no approval of patch ${patch}`);
+    }
+  }
+  if (problems.length > 0) return fail('history', problems.join('; '));
+  return pass(
+    'history',
+    `the patch, the requester and ${approvers.length} approver(s) are those the events record`,
+  );
 }
 
 function checkStatement(

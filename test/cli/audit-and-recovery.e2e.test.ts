@@ -29,6 +29,45 @@ function tamper(home: string, statement: string, ...params: unknown[]): void {
   }
 }
 
+describe('records changed outside AAS (the tables, not the events)', () => {
+  it('are refused by approve and promote, naming what disagrees with the events', async () => {
+    const { home, sessionId } = await recordedSession();
+    const runId = (
+      new Database(join(home, 'aas.db'), { readonly: true })
+        .prepare('SELECT id FROM runs WHERE session_id = ?')
+        .get(sessionId) as { id: string }
+    ).id;
+    // The requester renamed, so that the real one could approve their own run.
+    tamper(home, `UPDATE sessions SET requested_by = 'user:alice' WHERE id = ?`, sessionId);
+    const approve = await runCli(['approve', runId], { home });
+    expect(approve.code, approve.stderr).toBe(6);
+    expect(approve.stderr).toContain('[AUDIT_CHAIN_BROKEN]');
+    expect(approve.stderr).toMatch(
+      /the session's requester is user:alice in its record but user:\S+ in session\.created/,
+    );
+
+    // The patch swapped for another one.
+    const db = new Database(join(home, 'aas.db'));
+    const realRequester = (
+      db
+        .prepare(`SELECT data FROM events WHERE session_id = ? AND type = 'session.created'`)
+        .get(sessionId) as { data: string }
+    ).data;
+    db.prepare('UPDATE sessions SET requested_by = ? WHERE id = ?').run(
+      (JSON.parse(realRequester) as { requestedBy: string }).requestedBy,
+      sessionId,
+    );
+    db.prepare('UPDATE runs SET patch_sha256 = ? WHERE id = ?').run('e'.repeat(64), runId);
+    db.close();
+    const promote = await runCli(['promote', runId, '--mode', 'patch'], { home });
+    expect(promote.code, promote.stderr).toBe(6);
+    expect(promote.stdout).toMatch(
+      /FAIL history: the run's patch is e{64} in its record but [0-9a-f]{64} in run\.completed/,
+    );
+    expect(promote.stderr).toContain('[AUDIT_CHAIN_BROKEN]');
+  });
+});
+
 describe('aas audit verify', () => {
   it('verifies an untouched chain', async () => {
     const { home, sessionId } = await recordedSession();

@@ -209,9 +209,10 @@ describe('aas approve / promote / export / verify', () => {
       readFileSync(join(dir, 'signing-key.pub.pem')),
     );
     const partly = await runCli(['verify', join(bare, 'attestation.json')], { home: clientHome });
-    expect(partly.code, partly.stdout + partly.stderr).toBe(0);
+    // Not verified either: a script's `aas verify … && deploy` must not go ahead.
+    expect(partly.code, partly.stdout + partly.stderr).toBe(2);
     expect(partly.stdout).toMatch(
-      /attestation\.json: partly verified \(not checked: patch_digest, chain_link;/,
+      /attestation\.json: partly verified \(not checked: patch_digest, chain_link, history;/,
     );
   });
 

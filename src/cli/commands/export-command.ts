@@ -186,7 +186,7 @@ export function registerExportCommands(
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExit codes: 0 every check passed, 6 a check failed, 2 a file is missing or unreadable.',
+      '\nExit codes: 0 every check passed, 6 a check failed, 2 a file is missing or unreadable (also when the patch or the events are not beside FILE and not given: "partly verified").\nhistory: the patch, the requester and the approvers the attestation names must be those the session\'s events record.',
     )
     .action(
       async (
@@ -226,6 +226,9 @@ export function registerExportCommands(
           report(io, verdict, { file: path, keySource: source, json: flags.json === true });
           if (!verdict.ok) {
             setExit(6);
+          } else if (verdict.checks.some((check) => check.skipped)) {
+            // Not verified either: what a missing file would have shown was never looked at.
+            setExit(2);
           }
         } catch (thrown) {
           setExit(reportError(io, thrown, flags.json === true));
