@@ -1,4 +1,4 @@
-import { chmod, mkdir, readdir } from 'node:fs/promises';
+import { chmod, mkdir, readdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import pino from 'pino';
@@ -300,12 +300,20 @@ async function ensureHome(home: string, privateDirs: readonly string[]): Promise
       await chmod(dir, 0o700);
     }
   } catch (error) {
+    const owner = await stat(home).then(
+      (stats) => stats.uid,
+      () => null,
+    );
+    const ours = process.getuid?.() ?? owner;
+    const othersHome = owner !== null && owner !== ours && ours !== 0;
     throw new AasError(
       'CONFIG_INVALID',
-      `cannot use ${home} as the data directory: ${normaliseError(error).message}`,
+      `cannot use ${home} as the data directory: ${normaliseError(error).message}${othersHome ? ` (it belongs to uid ${owner})` : ''}`,
       {
         field: 'AAS_HOME',
-        hint: 'point AAS_HOME (or --home) at a directory you can write',
+        hint: othersHome
+          ? "a data directory serves the OS user that owns it: use your own AAS_HOME, or reach the owner's runs through a server (aas start there, then --server URL with a token of your own)"
+          : 'point AAS_HOME (or --home) at a directory you can write',
       },
     );
   }

@@ -70,6 +70,17 @@ export async function locateRepo(repo: string, searchPath: string): Promise<Repo
   }
   if (probe.exitCode !== 0) {
     const why = probe.stderr.trim().split('\n')[0] ?? '';
+    if (why.includes('dubious ownership')) {
+      // git refuses a repository another user owns: its config and hooks could run as us.
+      throw new AasError(
+        'REPO_NOT_GIT',
+        `${repo} belongs to another user, and git refuses to read it as this one (${why})`,
+        {
+          field: 'repo',
+          hint: `run AAS as the repository's owner, or, if you trust that user's config and hooks, mark it safe: git config --global --add safe.directory ${real}`,
+        },
+      );
+    }
     throw new AasError('REPO_NOT_GIT', `${repo} is not a git repository (${why})`, {
       field: 'repo',
       hint: 'run `git init` and commit, or pass the path of an existing checkout',

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI_PATH, jsonOf, runCli, runJob } from '../helpers/run-cli.js';
@@ -164,6 +164,29 @@ describe('aas run: flags and defaults', () => {
       expect(odd.code, retries).toBe(2);
     }
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "says that another user's data directory is theirs, not a write problem to fix (as uid 65534)",
+    async () => {
+      const outer = makeTempDir('aas-others-home-');
+      cleanup.push(outer);
+      chmodSync(outer, 0o755);
+      const home = join(outer, 'home');
+      expect((await runCli(['sessions', 'list'], { home, cwd: outer })).code).toBe(0);
+      // The same data directory, asked for by another OS user.
+      const other = spawnSync(process.execPath, [CLI_PATH, 'sessions', 'list', '--home', home], {
+        uid: 65534,
+        gid: 65534,
+        cwd: outer,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      });
+      expect(other.status, other.stderr).toBe(2);
+      expect(other.stderr).toContain('error [CONFIG_INVALID]: AAS_HOME:');
+      expect(other.stderr).toContain('(it belongs to uid 0)');
+      expect(other.stderr).toContain('a data directory serves the OS user that owns it');
+    },
+  );
 
   it('runs from inside the repository with the default data directory there', async () => {
     const { repo } = setup();

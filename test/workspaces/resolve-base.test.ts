@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  chownSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -141,6 +142,18 @@ describe('prepareRunGit and resolveBase', () => {
     expect(bareError.code).toBe('REPO_NOT_GIT');
     expect(bareError.message).toContain('bare');
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "says that a repository of another user is git's refusal, and how to settle it",
+    async () => {
+      const repo = tempRepo({ 'a.txt': 'a\n' });
+      chownSync(repo, 65534, 65534);
+      const error = await rejection(prepareRunGit({ runDir: runDir(), repo }));
+      expect(error.code).toBe('REPO_NOT_GIT');
+      expect(error.message).toContain('belongs to another user');
+      expect(error.details.hint).toContain('safe.directory');
+    },
+  );
 
   it('refuses a dirty checkout with BASE_DIRTY naming the paths and the way out', async () => {
     const repo = tempRepo({ 'a.txt': 'a\n', 'b.txt': 'b\n', '.gitignore': 'ignored/\n' });
