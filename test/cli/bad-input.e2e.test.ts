@@ -95,6 +95,18 @@ describe('bad input: a clear message, the right exit code, and nothing half writ
       `${job}: retries: expected number, got "many" at line 4, column 1`,
     );
 
+    // A required field the file misspelt: the unknown key and its line, not a missing flag.
+    writeFileSync(job, 'task: x\nrepo: .\nagnet: mock\n');
+    const misspelt = await runCli(['run', '--job', job], { home });
+    expect(misspelt.code).toBe(2);
+    expect(misspelt.stderr).toContain(`${job}: agnet: unknown field "agnet" at line 3, column 1`);
+    expect(misspelt.stderr).toContain('did you mean "agent"?');
+    writeFileSync(job, 'repo: .\nagent: mock\n');
+    const missing = await runCli(['run', '--job', job], { home });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`${job}: task: task is required`);
+    expect(missing.stderr).toContain('give task in the job file or with --task');
+
     // A value a flag set is not the file's: no line of the file is named for it.
     writeFileSync(job, 'task: x\nrepo: .\nagent: mock\nretries: 3\n');
     const flagged = await runCli(['run', '--job', job, '--retries', '11'], { home });

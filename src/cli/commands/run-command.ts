@@ -275,6 +275,40 @@ export async function buildJob(
   }
   if (flags.worker) job.worker = flags.worker;
   if (flags.priority !== undefined) job.priority = parsePriority(flags.priority);
+  const file = flags.job ? resolve(io.cwd, flags.job) : undefined;
+  const parse = (): JobSpec => {
+    try {
+      const parsed = parseJobSpec(job, file === undefined ? {} : { file });
+      if (parsed.agent === 'mock' && !flags.agentInput) checkMockScript(parsed.agentInput);
+      return parsed;
+    } catch (thrown) {
+      if (read === null || file === undefined) throw thrown;
+      // A field a flag set is not the file's: its line there would point at the value replaced.
+      const fromTheFile = (field: string) => {
+        const path = field.split('.');
+        return JSON.stringify(valueAt(read.value, path)) === JSON.stringify(valueAt(job, path));
+      };
+      throw withLineOf(thrown, read.text, { file, fromTheFile });
+    }
+  };
+  const missing = job.repo === undefined || job.task === undefined || job.agent === undefined;
+  // With a job file, a required field it lacks is most often one it misspelt (`agnet:`): the
+  // file's own error names the unknown key and its line, where a flag's would not.
+  if (missing && read !== null) {
+    try {
+      parse();
+    } catch (thrown) {
+      const field = isAasError(thrown) ? thrown.details.field : undefined;
+      const flag = field === 'agent' ? '--agent or --agent-cmd' : `--${String(field)}`;
+      if (isAasError(thrown) && (field === 'repo' || field === 'task' || field === 'agent')) {
+        throw new AasError(thrown.code, thrown.message, {
+          ...thrown.details,
+          hint: `give ${field} in the job file or with ${flag}`,
+        });
+      }
+      throw thrown;
+    }
+  }
   if (job.repo === undefined)
     throw new AasError('INVALID_ARGUMENT', 'missing --repo', {
       field: '--repo',
@@ -288,20 +322,7 @@ export async function buildJob(
       hint: 'use --agent ID or --agent-cmd "…"',
     });
   }
-  const file = flags.job ? resolve(io.cwd, flags.job) : undefined;
-  try {
-    const parsed = parseJobSpec(job, file === undefined ? {} : { file });
-    if (parsed.agent === 'mock' && !flags.agentInput) checkMockScript(parsed.agentInput);
-    return parsed;
-  } catch (thrown) {
-    if (read === null || file === undefined) throw thrown;
-    // A field a flag set is not the file's: its line there would point at the value replaced.
-    const fromTheFile = (field: string) => {
-      const path = field.split('.');
-      return JSON.stringify(valueAt(read.value, path)) === JSON.stringify(valueAt(job, path));
-    };
-    throw withLineOf(thrown, read.text, { file, fromTheFile });
-  }
+  return parse();
 }
 
 /**
