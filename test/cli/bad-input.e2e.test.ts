@@ -229,6 +229,23 @@ describe('bad input: a clear message, the right exit code, and nothing half writ
     const absent = await runCli(['sessions', 'show', 'ses_000000000000000000000000'], { home });
     expect(absent.code).toBe(2);
     expect(absent.stderr).toContain('NOT_FOUND');
+    // A page cursor that is no session id is refused, not an empty page.
+    const cursor = await runCli(['sessions', 'list', '--before', 'garbage'], { home });
+    expect(cursor.code).toBe(2);
+    expect(cursor.stderr).toContain(
+      'error [INVALID_ARGUMENT]: --before: "garbage" is not a session id',
+    );
+  });
+
+  it('an export into a file is refused naming DIR, not an internal error', async () => {
+    const { home } = setup();
+    const file = join(home, 'export.txt');
+    writeFileSync(file, 'mine\n');
+    const result = await runCli(['export', 'run_0123456789abcdef01234567', file], { home });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      `error [INVALID_ARGUMENT]: DIR: ${file} is a file, not a directory`,
+    );
   });
 });
 

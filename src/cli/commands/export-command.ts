@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -14,6 +14,7 @@ import type { StoredEvent } from '../../store/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { serverClientFor } from '../client/connect.js';
 import { configFrom, type GlobalOptions, withRuntime } from '../open-runtime.js';
+import { requireRunId } from './require-run-id.js';
 
 /** The files `aas export` writes, and `aas verify` looks for beside an attestation. */
 export const EXPORT_FILES = {
@@ -58,10 +59,14 @@ export function registerExportCommands(
         command: Command,
       ) => {
         try {
-          if (!/^run_[0-9a-f]{24}$/.test(runId)) {
-            throw new AasError('INVALID_ARGUMENT', `"${runId}" is not a run id`, { field: 'RUN' });
-          }
+          requireRunId(runId);
           const target = resolve(io.cwd, dir);
+          if (existsSync(target) && !statSync(target).isDirectory()) {
+            throw new AasError('INVALID_ARGUMENT', `${target} is a file, not a directory`, {
+              field: 'DIR',
+              hint: 'name a directory to write the export into (it is created if missing)',
+            });
+          }
           // An earlier export's files would sit beside this one's (an attestation of another
           // run, say) and be verified together: refused, or removed with --force.
           const earlier = Object.values(EXPORT_FILES).filter((name) =>

@@ -146,6 +146,15 @@ export function registerSessionsCommand(
         command: Command,
       ) => {
         try {
+          const globals = command.optsWithGlobals<GlobalOptions>();
+          const server = serverClientFor(io, globals);
+          // Locally the cursor is a session id; a server's is its own and checked there.
+          if (flags.before !== undefined && server === null && !isValidId(flags.before, 'ses')) {
+            throw new AasError('INVALID_ARGUMENT', `"${flags.before}" is not a session id`, {
+              field: '--before',
+              hint: 'pass the id of the last session of the page before (older sessions follow it)',
+            });
+          }
           if (flags.status && !RUN_STATUSES.includes(flags.status as RunStatus)) {
             throw new AasError('INVALID_ARGUMENT', `unknown status "${flags.status}"`, {
               field: '--status',
@@ -164,8 +173,6 @@ export function registerSessionsCommand(
             ...(flags.label ? { label: flags.label } : {}),
             ...(flags.requester ? { requestedBy: flags.requester } : {}),
           };
-          const globals = command.optsWithGlobals<GlobalOptions>();
-          const server = serverClientFor(io, globals);
           const { rows, nextCursor } = server
             ? await listFromServer(server, filter, limit, flags.before)
             : {
