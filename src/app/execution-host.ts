@@ -1,6 +1,6 @@
 import type { AasConfig } from '../config/index.js';
 import { type AgentRegistry, builtinManifests, createAgentRegistry } from '../drivers/index.js';
-import { AasError, type Clock } from '../kernel/index.js';
+import { AasError, type Clock, isAasError } from '../kernel/index.js';
 import { type NamedLayer, readPolicyLayerFile } from '../policy/index.js';
 import type { RunnerDeps } from '../runner/index.js';
 import {
@@ -37,7 +37,14 @@ export async function createExecutionHost(
   const { clock } = options;
   // A named server layer that cannot be read refuses start-up rather than run without it.
   const serverPolicy = config.serverPolicyFile
-    ? await readPolicyLayerFile(config.serverPolicyFile, 'server')
+    ? await readPolicyLayerFile(config.serverPolicyFile, 'server').catch((thrown: unknown) => {
+        if (!isAasError(thrown)) throw thrown;
+        // Every command that opens the data directory reads it: say which setting named it.
+        throw new AasError(thrown.code, `${thrown.message} (the server layer, AAS_POLICY)`, {
+          ...thrown.details,
+          hint: `${thrown.details.hint === undefined ? '' : `${thrown.details.hint}; `}every command that opens the data directory reads the AAS_POLICY file: fix it or unset AAS_POLICY`,
+        });
+      })
     : null;
   await refuseCommittedHome(config);
   // Likewise credentials that are named but unusable: a private repository's fetch would fail.

@@ -18,7 +18,7 @@ export async function readPolicyLayerFile(file: string, name: string): Promise<N
     const reason = error instanceof Error ? error.message : String(error);
     throw new AasError('POLICY_INVALID', `cannot read the policy layer: ${reason}`, {
       file,
-      hint: 'check the path; a policy layer that is named but unreadable stops the run',
+      hint: 'check the path; a policy layer that is named but unreadable denies every run',
     });
   }
   return { name, source: file, layer: parsePolicyLayer(text, { file }) };

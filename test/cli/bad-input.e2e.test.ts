@@ -237,6 +237,36 @@ describe('bad input: a clear message, the right exit code, and nothing half writ
     );
   });
 
+  it('names the setting, flag or file a bad value came from', async () => {
+    const { home, repo } = setup();
+    const policy = join(home, 'server-policy.yaml');
+    writeFileSync(policy, 'paths:\n  alow: [x]\n');
+    const listed = await runCli(['sessions', 'list'], { home, env: { AAS_POLICY: policy } });
+    expect(listed.code).toBe(2);
+    expect(listed.stderr).toContain(
+      `error [POLICY_INVALID]: ${policy}: paths.alow: unknown key "alow" at line 2, column 3 (the server layer, AAS_POLICY)`,
+    );
+    expect(listed.stderr).toContain('fix it or unset AAS_POLICY');
+
+    const explained = await runCli(['policy', 'explain', '--repo', repo, '--base', 'nosuch'], {
+      home,
+    });
+    expect(explained.code).toBe(2);
+    expect(explained.stderr).toContain(
+      "error [BASE_REF_UNKNOWN]: --base: 'nosuch' is not a commit",
+    );
+
+    const envelope = join(home, 'attestation.json');
+    writeFileSync(envelope, '{"payloadType":"a","payload":"b","signatures":[]}');
+    const notAKey = join(home, 'not-a-key.pem');
+    writeFileSync(notAKey, 'hello\n');
+    const verified = await runCli(['verify', envelope, '--key', notAKey], { home });
+    expect(verified.code).toBe(2);
+    expect(verified.stderr).toContain(
+      `error [INVALID_ARGUMENT]: ${notAKey}: --key: not a valid public key PEM`,
+    );
+  });
+
   it('an export into a file is refused naming DIR, not an internal error', async () => {
     const { home } = setup();
     const file = join(home, 'export.txt');

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { AasError, type ExitCode } from '../../kernel/index.js';
+import { AasError, type ExitCode, isAasError } from '../../kernel/index.js';
 import {
   type AttestationVerdict,
   PUBLIC_KEY_FILE,
@@ -327,7 +327,19 @@ async function trustedKey(
   for (const candidate of candidates) {
     if (!explicit && !existsSync(candidate.path)) continue;
     const pem = (await readInput(candidate.path, '--key')).toString('utf8');
-    return { key: publicKeyInfo(pem), source: `${candidate.source}: ${candidate.path}` };
+    let key: PublicKeyInfo;
+    try {
+      key = publicKeyInfo(pem);
+    } catch (thrown) {
+      // Which file was not a key, and which flag or default named it.
+      if (!isAasError(thrown)) throw thrown;
+      throw new AasError(thrown.code, thrown.message, {
+        ...thrown.details,
+        file: candidate.path,
+        ...(explicit ? { field: '--key' } : {}),
+      });
+    }
+    return { key, source: `${candidate.source}: ${candidate.path}` };
   }
   throw new AasError('INVALID_ARGUMENT', 'no public key to verify with', {
     field: '--key',

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { AasError, type ExitCode, normaliseError } from '../../kernel/index.js';
+import { AasError, type ExitCode, isAasError, normaliseError } from '../../kernel/index.js';
 import {
   agentPolicyLayer,
   explainPolicy,
@@ -70,7 +70,19 @@ export function registerPolicyCommand(
           async (runtime) => {
             const repo = resolve(io.cwd, flags.repo);
             const ref = flags.base ?? 'HEAD';
-            const repoBytes = await readFileAtCommit(repo, ref, REPO_POLICY_PATH);
+            const repoBytes = await readFileAtCommit(repo, ref, REPO_POLICY_PATH).catch(
+              (thrown: unknown) => {
+                // The ref is this command's --base: said so, with where to look for one.
+                if (isAasError(thrown) && thrown.code === 'BASE_REF_UNKNOWN') {
+                  throw new AasError(thrown.code, thrown.message, {
+                    ...thrown.details,
+                    field: flags.base === undefined ? 'repo' : '--base',
+                    hint: `name a branch, tag or commit of ${repo} (git -C ${repo} branch --list)`,
+                  });
+                }
+                throw thrown;
+              },
+            );
             // The same layers, in the same order, as a run of this agent and job would get.
             const agentId = flags.agent ?? job?.agent;
             const layers = [
