@@ -375,6 +375,13 @@ describe('mergePolicy: lists, limits and permissions', () => {
     ).toBe(3);
     const policy = mergePolicy([job({ promotion: { approvals: 0 } })]);
     expect(policy.decidedBy['promotion.approvals']).toEqual([]);
+    // The server's 0 decides; the repo asking for 0 as well was not granted it, and is not named.
+    const both = mergePolicy([
+      named('server', { promotion: { approvals: 0 } }),
+      named('repo', { promotion: { approvals: 0 } }),
+    ]);
+    expect(both.promotion.approvals).toBe(0);
+    expect(both.decidedBy['promotion.approvals']).toEqual(['server']);
   });
 
   it('merges promotion rules: max approvals, OR distinct approver, union of branches', () => {

@@ -292,8 +292,14 @@ export function mergePolicy(layers: readonly NamedLayer[]): EffectivePolicy {
   const approvalValue = Math.max(approvalFloor, ...approvalSettings.map((entry) => entry.value));
   const approvals = {
     value: approvalValue,
+    // Below the default only the server layer decides: another layer asking as much was not
+    // granted it (explain lists that request as not granted), whatever the server then set.
     by: approvalSettings
-      .filter((entry) => entry.value === approvalValue)
+      .filter(
+        (entry) =>
+          entry.value === approvalValue &&
+          (approvalValue >= POLICY_DEFAULTS.approvals || entry.name === 'server'),
+      )
       .map((entry) => entry.name),
   };
   // Like the number of approvals: only the server layer may waive the default.
