@@ -55,7 +55,7 @@ export function registerGcCommand(
           } else {
             println(
               io.stdout,
-              `ended ${report.interruptedRuns.length} interrupted run(s); requeued ${report.requeuedRuns.length}; removed ${report.removedWorkspaces.length} orphan workspace(s); evicted ${report.removedCheckouts.length} cached checkout(s), kept ${report.keptCheckouts.length}; evicted ${report.removedRepoCaches.length} URL cache repositor${report.removedRepoCaches.length === 1 ? 'y' : 'ies'}, kept ${report.keptRepoCaches.length}`,
+              `ended ${report.interruptedRuns.length} interrupted run(s); requeued ${report.requeuedRuns.length}; removed ${report.removedWorkspaces.length} workspace(s) no run uses${flags.kept ? ' (kept ones included)' : ''}; evicted ${report.removedCheckouts.length} cached checkout(s), kept ${report.keptCheckouts.length}; evicted ${report.removedRepoCaches.length} URL cache repositor${report.removedRepoCaches.length === 1 ? 'y' : 'ies'}, kept ${report.keptRepoCaches.length}`,
             );
           }
         } catch (thrown) {

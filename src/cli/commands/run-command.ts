@@ -203,7 +203,8 @@ export async function buildJob(
   const fromFile = read === null ? base : read.value;
   if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) {
     throw new AasError('JOB_INVALID', 'a job file must hold a mapping', {
-      ...(flags.job ? { file: flags.job } : {}),
+      ...(flags.job ? { file: resolve(io.cwd, flags.job) } : {}),
+      hint: 'write the JobSpec fields as keys, e.g. task: …, repo: …, agent: …',
     });
   }
   const job: Record<string, unknown> = { ...fromFile };
