@@ -47,10 +47,16 @@ export function workerPaths(config: AasConfig): {
   credential: string;
   repos: string;
   runs: string;
+  artifacts: string;
+  checkouts: string;
 } {
   return {
     credential: join(config.home, 'worker', 'credential.json'),
     repos: join(config.home, 'worker', 'repos'),
+    // The patches it computed and the base checkouts it made: what agents wrote and what the
+    // repositories hold, no one else's to read, and none of a server's on the same home.
+    artifacts: join(config.home, 'worker', 'artifacts'),
+    checkouts: join(config.home, 'worker', 'checkouts'),
     // Its own, not the home's runs/: a server or a local command on the same home keeps its
     // workspaces there, and a starting worker removes everything it finds in its own.
     runs: join(config.home, 'worker', 'runs'),
@@ -81,7 +87,7 @@ export async function createWorkerHost(
   const paths = workerPaths(config);
   try {
     // Runs hold what sandboxed processes wrote: private to this user, as on the control plane.
-    for (const dir of [paths.runs, paths.repos]) {
+    for (const dir of [paths.runs, paths.repos, paths.artifacts, paths.checkouts]) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       await chmod(dir, 0o700);
     }
@@ -123,8 +129,8 @@ export async function createWorkerHost(
             paths: {
               home: config.home,
               runs: paths.runs,
-              artifacts: config.paths.artifacts,
-              checkouts: config.paths.checkouts,
+              artifacts: paths.artifacts,
+              checkouts: paths.checkouts,
               // Beside the bases the control plane sends: their keys have 32 hex digits, a URL's 64.
               repos: paths.repos,
             },

@@ -1,6 +1,14 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord, StoredEvent } from '../../src/store/index.js';
@@ -150,6 +158,13 @@ describe('remote workers over HTTP', () => {
     expect(base?.data).toMatchObject({ repoRoot: repo, baseRef: 'HEAD' });
     expect(done.baseRef).toBe('HEAD');
     expect(readdirSync(join(linux.home, 'worker', 'repos'))).toHaveLength(1);
+    // What the worker keeps (patches, base checkouts, workspaces, caches) is its user's alone,
+    // under worker/, none of it where a server on the same home keeps its own.
+    for (const dir of ['artifacts', 'checkouts', 'runs', 'repos']) {
+      expect(statSync(join(linux.home, 'worker', dir)).mode & 0o777, dir).toBe(0o700);
+    }
+    expect(readdirSync(join(linux.home, 'worker', 'artifacts')).length).toBeGreaterThan(0);
+    expect(existsSync(join(linux.home, 'artifacts'))).toBe(false);
     expect(history.filter((event) => event.type === 'run.completed')).toHaveLength(1);
 
     // The control plane never ran the attempt: patch and logs come from what was uploaded.
