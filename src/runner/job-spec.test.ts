@@ -33,6 +33,20 @@ describe('parseJobSpec', () => {
     );
   });
 
+  it('takes a pin only to what a worker can be called, and quotes a value that is not', () => {
+    expect(parseJobSpec({ ...minimal, worker: 'gpu-1' }).worker).toBe('gpu-1');
+    expect(parseJobSpec({ ...minimal, worker: 'worker:vm-3:4242:1' }).worker).toBe(
+      'worker:vm-3:4242:1',
+    );
+    // No enrolment accepts such a name: the run would wait queued for good.
+    const pinned = failure({ ...minimal, worker: 'Bad Name' });
+    expect(pinned.details.field).toBe('worker');
+    expect(pinned.message).toMatch(/^"Bad Name" is not a worker's name/);
+    expect(failure({ ...minimal, requireLabels: ['GPU'] }).message).toBe(
+      '"GPU" is not a worker label: 1-64 of a-z 0-9 . _ -, starting with a letter or digit',
+    );
+  });
+
   it('refuses unknown keys and a self-declared requester', () => {
     expect(failure({ ...minimal, retires: 2 }).message).toContain('retires');
     expect(failure({ ...minimal, requestedBy: 'someone-else' }).details.field).toBe('requestedBy');

@@ -4,6 +4,13 @@ import { PolicyLayerSchema, validatePolicyLayer } from '../policy/index.js';
 
 /** Worker labels: what `AAS_WORKER_LABELS` and `aas worker enrol --labels` accept too. */
 export const WORKER_LABEL_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/**
+ * What a run may be pinned to: a remote worker's name (enrolment allows no other) or an
+ * embedded worker's id (`worker:HOST:PID:N`, as `aas workers` lists it). Anything else could
+ * never be claimed, and the run would wait queued for good.
+ */
+export const WORKER_PIN_PATTERN =
+  /^(?:[a-z0-9][a-z0-9._-]{0,63}|worker:[^\s:]{1,253}:\d{1,10}:\d{1,5})$/;
 
 const ValidatorSchema = z
   .object({
@@ -30,7 +37,7 @@ export const JobSpecSchema = z
           .string()
           .min(1)
           .max(200)
-          .regex(/^(?!-)[^\s~^:?*[\\]+$/, 'not a branch name')
+          .regex(/^(?!-)[^\s~^:?*[\\]+$/, 'a branch name')
           .optional(),
         /**
          * `owner/name` of the repository on the forge, for a remote whose URL does not say
@@ -38,7 +45,7 @@ export const JobSpecSchema = z
          */
         repository: z
           .string()
-          .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/name')
+          .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'a repository as owner/name')
           .optional(),
       })
       .strict()
@@ -57,12 +64,21 @@ export const JobSpecSchema = z
       .array(
         z
           .string()
-          .regex(WORKER_LABEL_PATTERN, 'a worker label is lowercase [a-z0-9._-], at most 64'),
+          .regex(
+            WORKER_LABEL_PATTERN,
+            'a worker label: 1-64 of a-z 0-9 . _ -, starting with a letter or digit',
+          ),
       )
       .max(16)
       .default([]),
     /** Pins the run to the worker of this name (remote, or an embedded worker's id). */
-    worker: z.string().min(1).max(200).optional(),
+    worker: z
+      .string()
+      .regex(
+        WORKER_PIN_PATTERN,
+        "a worker's name (1-64 of a-z 0-9 . _ -, starting with a letter or digit) or an embedded worker's id (worker:HOST:PID:N)",
+      )
+      .optional(),
     allowDirtyBase: z.boolean().default(false),
     keepWorkspace: z.boolean().default(false),
     /** Agent-specific input: `{ command }` for the command agent, `{ mock }` for the mock agent. */
@@ -153,6 +169,15 @@ function describeJobIssue(
         field,
         message: boundWords(issue, valueAt(input, issue.path)) ?? issue.message,
       };
+    case 'invalid_format': {
+      // The value refused, then what would do: the rule alone leaves the reader to find it.
+      const given = valueAt(input, issue.path);
+      return {
+        field,
+        message:
+          given === undefined ? issue.message : `${shownValue(given)} is not ${issue.message}`,
+      };
+    }
     default:
       return { field, message: issue.message };
   }
