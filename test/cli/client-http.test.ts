@@ -158,7 +158,28 @@ describe('ServerClient', () => {
       expect(error.message).toContain('HTTP');
       expect(shown(error)).not.toContain(TOKEN);
     }
-    expect(codes).toEqual(['SERVER_UNAVAILABLE', 'UNAUTHENTICATED', 'NOT_FOUND', 'INTERNAL']);
+    // A proxy's own answers keep their meaning; anything else is not an AAS server at all.
+    expect(codes).toEqual([
+      'SERVER_UNAVAILABLE',
+      'UNAUTHENTICATED',
+      'INVALID_ARGUMENT',
+      'INVALID_ARGUMENT',
+    ]);
+  });
+
+  it('says when --server names a path below an AAS server rather than its root', async () => {
+    const server = await serve((request, res) =>
+      sendJson(res, 404, {
+        code: 'NOT_FOUND',
+        message: `no route GET ${request.url ?? ''}`,
+        details: { hint: 'the routes are listed at /openapi.json' },
+      }),
+    );
+    const client = new ServerClient({ serverUrl: `${server.url}/aas`, token: TOKEN });
+    const error = await failure(client.listSessions());
+    expect(error.code).toBe('NOT_FOUND');
+    expect(error.details).toMatchObject({ field: '--server' });
+    expect(error.details.hint).toContain("the server's root URL, without /aas");
   });
 
   it('reports an answer it cannot read, without following redirects', async () => {

@@ -787,23 +787,44 @@ export class ServerClient {
       const ours = code === 'UNAUTHENTICATED' || details.hint === undefined;
       // How long the server asked to wait (429, 503), in whole seconds, for whoever retries.
       const retryAfterSec = Number(response.headers.get('retry-after') ?? Number.NaN);
+      // An AAS server that has no such route: --server named a path below the server's root.
+      const rootless =
+        (code === 'NOT_FOUND' || code === 'METHOD_NOT_ALLOWED') &&
+        parsed.data.message.startsWith('no route ') &&
+        new URL(this.url).pathname.replace(/\/+$/, '') !== '';
       return new AasError(code, this.redact(parsed.data.message), {
         ...details,
         ...(ours ? this.#hintFor(code) : {}),
+        ...(rootless
+          ? {
+              field: '--server',
+              hint: `give --server (or AAS_SERVER) the server's root URL, without ${new URL(this.url).pathname}: its API is under /api/v1`,
+            }
+          : {}),
         ...(Number.isInteger(retryAfterSec) && retryAfterSec >= 0 ? { retryAfterSec } : {}),
       });
     }
-    const code = codeForStatus(response.status);
     const snippet = this.redact(text.replace(/\s+/g, ' ').trim()).slice(0, 200);
+    // No AAS error body, and not what a proxy in front of one says (its own login, size and
+    // rate limits, an outage behind it): something else answers at that URL.
+    if (!PROXY_STATUSES.has(response.status)) {
+      return new AasError(
+        'INVALID_ARGUMENT',
+        `the server at ${this.url} answered ${route} with HTTP ${response.status}${snippet ? `: ${snippet}` : ''}, not as an AAS server does`,
+        {
+          field: '--server',
+          status: response.status,
+          hint: 'check --server / AAS_SERVER: it must be the root URL of a running `aas start` (its API is under /api/v1)',
+        },
+      );
+    }
+    const code = codeForStatus(response.status);
     return new AasError(
       code,
       `the server at ${this.url} answered ${route} with HTTP ${response.status}${snippet ? `: ${snippet}` : ''}`,
       {
         status: response.status,
         ...this.#hintFor(code),
-        ...(response.status === 404
-          ? { hint: 'is this URL an AAS server (API under /api/v1)?' }
-          : {}),
       },
     );
   }
@@ -820,6 +841,9 @@ function parseJson(text: string): unknown {
 function segment(id: string): string {
   return encodeURIComponent(id);
 }
+
+/** Statuses a reverse proxy answers itself for an AAS server behind it. */
+const PROXY_STATUSES: ReadonlySet<number> = new Set([401, 403, 413, 415, 429, 502, 503, 504]);
 
 function codeForStatus(status: number): Code {
   if (status === 400 || status === 422) return 'REQUEST_INVALID';
