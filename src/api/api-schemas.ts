@@ -308,10 +308,16 @@ export const WorkerRefParamsSchema = z
   .object({
     idOrName: z
       .string()
-      .refine(
-        (value) => isValidId(value, IdPrefix.worker) || TOKEN_NAME_PATTERN.test(value),
-        'neither a worker id nor a worker name',
-      )
+      .superRefine((value, context) => {
+        if (isValidId(value, IdPrefix.worker) || TOKEN_NAME_PATTERN.test(value)) return;
+        context.addIssue({
+          code: 'custom',
+          // What `aas workers` lists for a server's own slots: they are not remote workers.
+          message: value.startsWith('worker:')
+            ? "an embedded worker (a server's own slot) is drained and stopped with its server: send that `aas start` SIGTERM"
+            : 'neither a worker id nor a worker name',
+        });
+      })
       .describe('worker id or name'),
   })
   .strict();

@@ -379,6 +379,13 @@ for (const dialect of dialects) {
           'NOT_FOUND',
         );
       }
+      // A server's own slot, as `aas workers` lists it, is not drained through this route.
+      const embedded = await api.request(`${V1}/workers/worker:vm:6913:1/drain`, {
+        method: 'POST',
+      });
+      const refused = (await embedded.clone().json()) as { message: string };
+      await expectError(embedded, 'REQUEST_INVALID');
+      expect(refused.message).toContain('send that `aas start` SIGTERM');
     });
 
     it('a claim waiting when its worker is drained gets nothing, and is served once resumed', async () => {
