@@ -191,25 +191,46 @@ export async function recover(
 ): Promise<RecoveryReport> {
   const swept = await runtime.queue.sweep(`system:recovery:${runtime.owner}`);
   const interruptedRuns = swept.ended;
-  let removedWorkspaces: readonly string[] = [];
-  try {
-    const collected = await collectOrphanWorkspaces({
-      runsDir: runtime.config.paths.runs,
-      isRunLive: async (runId) => {
-        const run = await runtime.store.getRun(runId);
-        return run !== null && (run.status === 'running' || run.status === 'queued');
-      },
-      includeKept: options.includeKept ?? false,
-    });
-    removedWorkspaces = collected.removed;
-  } catch (error) {
-    runtime.log.warn({ err: normaliseError(error).message }, 'orphan workspace collection failed');
-  }
+  const removedWorkspaces = await collectLeftWorkspaces(runtime, {
+    includeKept: options.includeKept ?? false,
+  });
   // Accounting groups of launches whose AAS process was killed mid-run.
   await collectStaleTreeGroups({ olderThanMs: STALE_GROUP_MS, nowMs: runtime.clock.nowMs() }).catch(
     () => 0,
   );
   return { interruptedRuns, requeuedRuns: swept.requeued, removedWorkspaces };
+}
+
+/**
+ * Removes the workspaces (unmounting their overlays) of runs that no longer run: those a killed
+ * process left, whose run then ended without a next holder (cancelled while requeued, say).
+ * With `settledForMs`, a run that ended less than that long ago keeps its workspace: its own
+ * runner may still be removing it. Trouble is logged, never thrown.
+ */
+export async function collectLeftWorkspaces(
+  runtime: Runtime,
+  options: { readonly includeKept?: boolean; readonly settledForMs?: number } = {},
+): Promise<readonly string[]> {
+  const settledBefore =
+    options.settledForMs === undefined
+      ? null
+      : new Date(runtime.clock.nowMs() - options.settledForMs).toISOString();
+  try {
+    const collected = await collectOrphanWorkspaces({
+      runsDir: runtime.config.paths.runs,
+      isRunLive: async (runId) => {
+        const run = await runtime.store.getRun(runId);
+        if (run === null) return false;
+        if (run.status === 'running' || run.status === 'queued') return true;
+        return settledBefore !== null && (run.finishedAt ?? run.updatedAt) > settledBefore;
+      },
+      includeKept: options.includeKept ?? false,
+    });
+    return collected.removed;
+  } catch (error) {
+    runtime.log.warn({ err: normaliseError(error).message }, 'orphan workspace collection failed');
+    return [];
+  }
 }
 
 /** A launch's group is joined within milliseconds of its creation; an hour is beyond doubt. */

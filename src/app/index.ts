@@ -1,6 +1,7 @@
 export {
   type CacheCollectionReport,
   collectCaches,
+  collectLeftWorkspaces,
   createRuntime,
   type RecoveryReport,
   type Runtime,

@@ -14,7 +14,12 @@ import { onClaimableChange, RemoteWorkers, WorkerPool } from '../workers/index.j
 import { bootstrapAdmin } from './bootstrap-admin.js';
 import { checkSubmittable } from './check-job.js';
 import { claimWarnings } from './claim-warnings.js';
-import { createRuntime, type Runtime, type RuntimeOptions } from './create-runtime.js';
+import {
+  collectLeftWorkspaces,
+  createRuntime,
+  type Runtime,
+  type RuntimeOptions,
+} from './create-runtime.js';
 import { forgeRepositoryWarnings } from './forge-repository-warnings.js';
 import { relayCommittedEvents } from './relay-committed-events.js';
 
@@ -32,6 +37,10 @@ export interface StartServerOptions extends RuntimeOptions {
   /** The admin panel's build to serve at /panel/; `dist/panel/` of this package by default. */
   readonly panelDir?: string;
 }
+
+/** How often each replica looks for workspaces no run uses, and how long a run must have ended. */
+const LEFT_WORKSPACE_COLLECT_EVERY_MS = 10 * 60_000;
+const LEFT_WORKSPACE_SETTLE_MS = 10 * 60_000;
 
 /** Requests bodies above this are refused with PAYLOAD_TOO_LARGE; a JobSpec is far smaller. */
 const BODY_LIMIT_BYTES = 1_048_576;
@@ -209,6 +218,20 @@ export async function startServer(
     tick();
     const sweeper = setInterval(tick, sweepEveryMs);
     sweeper.unref();
+    // Workspaces a killed replica left whose run then ended with no next holder to remove them
+    // (cancelled while requeued, say): each replica collects those of its own home, as a
+    // restart or `aas gc` would, of runs ended long enough ago that no runner is still at it.
+    let collecting: Promise<unknown> | null = null;
+    const collector = setInterval(() => {
+      collecting ??= collectLeftWorkspaces(runtime, { settledForMs: LEFT_WORKSPACE_SETTLE_MS })
+        .then((removed) => {
+          if (removed.length > 0) log.info({ removed }, 'removed workspaces no run uses');
+        })
+        .finally(() => {
+          collecting = null;
+        });
+    }, LEFT_WORKSPACE_COLLECT_EVERY_MS);
+    collector.unref();
     // Every replica may tick: each slot fires once across all of them (see Scheduler).
     const scheduler = new Scheduler(
       { store, clock, bus, log },
@@ -230,7 +253,9 @@ export async function startServer(
         accepting = false;
         stopResuming.abort();
         clearInterval(sweeper);
+        clearInterval(collector);
         await sweeping;
+        await collecting;
         // At once: this process sweeps no more, and the drain below may take the whole grace;
         // another replica takes the sweep from its next tick instead of waiting for this one.
         await leadership.release();

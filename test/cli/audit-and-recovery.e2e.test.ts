@@ -1,10 +1,13 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { collectLeftWorkspaces } from '../../src/app/index.js';
+import { ManualClock } from '../../src/kernel/index.js';
 import { CLI_PATH, jsonOf, runCli, runJob } from '../helpers/run-cli.js';
 import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+import { openTestRuntime } from '../helpers/test-runtime.js';
 
 const cleanup: string[] = [];
 afterAll(() => {
@@ -138,6 +141,31 @@ describe('aas audit verify', () => {
 });
 
 describe('crash recovery', () => {
+  it("a server collects a workspace whose run ended with no one to remove it, once its run's end has settled", async () => {
+    const { home, sessionId } = await recordedSession();
+    const db = new Database(join(home, 'aas.db'), { readonly: true });
+    const run = db
+      .prepare('SELECT id, finished_at FROM runs WHERE session_id = ?')
+      .get(sessionId) as { id: string; finished_at: string };
+    db.close();
+    // What a killed process leaves: an attempt directory whose workspace no runner removed.
+    const left = join(home, 'runs', run.id, 'attempt-9');
+    mkdirSync(join(left, 'workspace'), { recursive: true });
+    writeFileSync(join(left, 'base.index'), 'x');
+    const clock = new ManualClock(Date.parse(run.finished_at) + 60_000);
+    const runtime = await openTestRuntime(home, { clock });
+    try {
+      // Ended a minute ago: its own runner could still be at it.
+      expect(await collectLeftWorkspaces(runtime, { settledForMs: 600_000 })).toEqual([]);
+      expect(existsSync(join(left, 'workspace'))).toBe(true);
+      clock.advance(600_000);
+      expect(await collectLeftWorkspaces(runtime, { settledForMs: 600_000 })).toEqual([left]);
+      expect(existsSync(join(left, 'workspace'))).toBe(false);
+    } finally {
+      await runtime.close();
+    }
+  });
+
   it('a run whose process died ends failed/INTERRUPTED with an explanation, and its workspace is collected', async () => {
     const home = makeTempDir('aas-home-');
     const repo = createTempRepo({ 'src/a.txt': 'a\n' });
