@@ -1,7 +1,6 @@
 import { AasError, type Clock, isAasError, type Logger } from '../kernel/index.js';
 import { type EventBus, SessionRecorder, sessionEvent } from '../sessions/index.js';
 import type {
-  AttemptRecord,
   HeldFence,
   LeaseRenewal,
   RunRecord,
@@ -383,6 +382,24 @@ export class RunQueue {
       cause: run.status === 'queued' ? 'reservation_expired' : fence ? 'released' : 'lease_expired',
     });
     const fencedRecorder = fence ? recorder.fenced(fence) : recorder;
+    // An attempt left `running` by a dead holder ends as interrupted with its run, in the same
+    // transaction and before it in the history, so history never shows it live nor out of order.
+    const ends = openAttempts.map((attempt) => ({
+      attemptId: attempt.id,
+      status: 'failed' as const,
+      reasonCode: 'INTERRUPTED',
+      finishedAt: at,
+      detail: { interrupted: detail },
+      event: sessionEvent('run.attempt.finished', {
+        runId: run.id,
+        attempt: attempt.number,
+        agentId: attempt.agentId,
+        status: 'interrupted',
+        code: 'INTERRUPTED',
+        detail,
+        durationMs: Math.max(0, Date.parse(at) - Date.parse(attempt.startedAt)),
+      }),
+    }));
     if (run.status === 'running' && run.cancelRequestedAt !== null) {
       const cancelDetail = `cancelled by ${run.cancelRequestedBy ?? 'request'}; ${detail}`;
       await fencedRecorder.updateRun(
@@ -406,8 +423,8 @@ export class RunQueue {
           }),
         ],
         expect,
+        ends,
       );
-      await this.#finishAttempts(run, openAttempts, recorder.actor, detail);
       return 'cancelled';
     }
     if (
@@ -452,8 +469,8 @@ export class RunQueue {
           }),
         ],
         expect,
+        ends,
       );
-      await this.#finishAttempts(run, openAttempts, recorder.actor, detail);
       return 'requeued';
     }
     await fencedRecorder.updateRun(
@@ -477,8 +494,8 @@ export class RunQueue {
         }),
       ],
       expect,
+      ends,
     );
-    await this.#finishAttempts(run, openAttempts, recorder.actor, detail);
     return 'ended';
   }
 
@@ -521,45 +538,5 @@ export class RunQueue {
       ],
       expect,
     );
-  }
-
-  /** An attempt left `running` by a dead holder ends as failed, so history never shows it live. */
-  async #finishAttempts(
-    run: RunRecord,
-    attempts: readonly AttemptRecord[],
-    actor: string,
-    detail: string,
-  ): Promise<void> {
-    for (const attempt of attempts) {
-      const at = this.deps.clock.nowIso();
-      try {
-        const stored = await this.deps.store.finishAttempt({
-          attemptId: attempt.id,
-          status: 'failed',
-          reasonCode: 'INTERRUPTED',
-          finishedAt: at,
-          detail: { interrupted: detail },
-          events: [
-            {
-              ...sessionEvent('run.attempt.finished', {
-                runId: run.id,
-                attempt: attempt.number,
-                agentId: attempt.agentId,
-                status: 'interrupted',
-                code: 'INTERRUPTED',
-                detail,
-                durationMs: Math.max(0, Date.parse(at) - Date.parse(attempt.startedAt)),
-              }),
-              at,
-              actor,
-            },
-          ],
-        });
-        this.deps.bus.publish(stored);
-      } catch (thrown) {
-        // Finished concurrently by its holder: that outcome stands.
-        if (!isAasError(thrown) || thrown.code !== 'CONFLICT') throw thrown;
-      }
-    }
   }
 }

@@ -1,5 +1,6 @@
 import type { Clock } from '../kernel/index.js';
 import type {
+  AttemptEnd,
   NewEvent,
   RunChanges,
   RunFence,
@@ -70,6 +71,8 @@ export class SessionRecorder {
     changes: RunChanges,
     events: readonly TypedEvent[],
     expect?: { status?: readonly RunStatus[]; version?: number },
+    /** Running attempts that end with this change, each with its `run.attempt.finished`. */
+    finishAttempts: readonly (Omit<AttemptEnd, 'event'> & { readonly event: TypedEvent })[] = [],
   ): Promise<RunRecord> {
     const fencedExpect = this.fence
       ? {
@@ -85,6 +88,14 @@ export class SessionRecorder {
       changes,
       events: this.stamp(events),
       ...(fencedExpect ? { expect: fencedExpect } : {}),
+      ...(finishAttempts.length === 0
+        ? {}
+        : {
+            finishAttempts: finishAttempts.map((end) => ({
+              ...end,
+              event: { ...end.event, at: end.finishedAt, actor: this.actor },
+            })),
+          }),
     });
     this.deps.bus.publish(result.events);
     return result.run;

@@ -10,4 +10,4 @@ export type { ListenerTiming } from './postgres-listener.js';
 export { describeLeaseKey, type RunGuard, writerLeaseKey } from './promotion-operations.js';
 export * from './records.js';
 export type { FireScheduleInput, NewSessionWithRun } from './schedule-operations.js';
-export type { Dialect, OpenStoreOptions, Store } from './store.js';
+export type { AttemptEnd, Dialect, OpenStoreOptions, Store } from './store.js';

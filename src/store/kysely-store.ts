@@ -95,7 +95,7 @@ import { SessionHeadCache } from './session-head-cache.js';
 import { sessionListQuery } from './session-list-query.js';
 import type { SqlExecutor } from './sql-executor.js';
 import { rowsOf, type SqlOperation } from './sql-operation.js';
-import type { Dialect, Store } from './store.js';
+import type { AttemptEnd, Dialect, Store } from './store.js';
 import { checkLimit, isUniqueViolation, notFound, toStoreError } from './store-errors.js';
 import {
   checkNewToken,
@@ -201,6 +201,7 @@ export class KyselyStore implements Store {
     changes: RunChanges;
     events: readonly NewEvent[];
     writeSeq?: number;
+    finishAttempts?: readonly AttemptEnd[];
   }): Promise<{ run: RunRecord; events: StoredEvent[] }> {
     if (input.expect?.fencingToken !== undefined && input.expect.leaseOwner === undefined) {
       throw new AasError('INVALID_ARGUMENT', 'expect.fencingToken needs expect.leaseOwner', {
@@ -225,12 +226,14 @@ export class KyselyStore implements Store {
     changes: RunChanges;
     events: readonly NewEvent[];
     writeSeq?: number;
+    finishAttempts?: readonly AttemptEnd[];
   }): Promise<{ run: RunRecord; events: StoredEvent[] } | undefined> {
     const head = this.#heads.headOfRun(input.runId);
     if (
       this.#batches === undefined ||
       head === undefined ||
       input.writeSeq !== undefined ||
+      (input.finishAttempts?.length ?? 0) > 0 ||
       input.expect?.status?.length === 0 ||
       // Model calls also record their spend (recordModelSpend): the locking path does that.
       input.events.some((event) => event.type === MODEL_USAGE_EVENT)
@@ -1069,8 +1072,12 @@ export class KyselyStore implements Store {
     changes: RunChanges;
     events: readonly NewEvent[];
     writeSeq?: number;
+    finishAttempts?: readonly AttemptEnd[];
   }): SqlOperation<{ run: RunRecord; events: StoredEvent[] }> {
-    const { runId, expect, changes, events } = input;
+    const { runId, expect, changes } = input;
+    const ending = input.finishAttempts ?? [];
+    // An attempt ends before its run does: its event comes first.
+    const events = [...ending.map((end) => end.event), ...input.events];
     const head = yield* lockSessionHead(this.#db, { runId }, events);
     if (head === null) throw notFound('run', runId);
 
@@ -1114,6 +1121,30 @@ export class KyselyStore implements Store {
         if (!fenceHolds(fence, state)) throw leaseFenced(fence, state);
       }
       throw runConflict(runId, current, expect ?? {});
+    }
+    for (const end of ending) {
+      const [finished] = yield* rowsOf(
+        this.#db
+          .updateTable('attempts')
+          .set({
+            status: end.status,
+            reason_code: end.reasonCode,
+            finished_at: end.finishedAt,
+            detail: JSON.stringify(end.detail) ?? 'null',
+          })
+          .where('id', '=', end.attemptId)
+          .where('run_id', '=', runId)
+          .where('status', '=', 'running')
+          .returning('id')
+          .compile(),
+      );
+      // Finished meanwhile by its holder: that outcome stands, and this whole change waits.
+      if (finished === undefined) {
+        throw new AasError('CONFLICT', `attempt ${end.attemptId} is no longer running`, {
+          attemptId: end.attemptId,
+          runId,
+        });
+      }
     }
     const mirror =
       changes.status !== undefined || changes.reasonCode !== undefined

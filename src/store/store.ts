@@ -50,6 +50,17 @@ export type Dialect = 'sqlite' | 'postgres';
  * Implementations: SQLite (better-sqlite3, WAL) and PostgreSQL (pg), both via Kysely, both
  * proven by one conformance suite.
  */
+/** A running attempt ended by a run's update (updateRun's `finishAttempts`). */
+export interface AttemptEnd {
+  readonly attemptId: string;
+  readonly status: AttemptStatus;
+  readonly reasonCode: string | null;
+  readonly finishedAt: string;
+  readonly detail: unknown;
+  /** Its `run.attempt.finished`. */
+  readonly event: NewEvent;
+}
+
 export interface Store {
   readonly dialect: Dialect;
 
@@ -95,6 +106,12 @@ export interface Store {
     events: readonly NewEvent[];
     /** A remote worker's write number under `expect`'s fence: applied once (see RunFence). */
     writeSeq?: number;
+    /**
+     * Running attempts that end with this change, in its transaction, their events appended
+     * before `events` (an attempt ends before its run does). One no longer running is CONFLICT
+     * and nothing is written.
+     */
+    finishAttempts?: readonly AttemptEnd[];
   }): Promise<{ run: RunRecord; events: StoredEvent[] }>;
 
   /**

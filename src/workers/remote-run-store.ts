@@ -83,6 +83,10 @@ export class RemoteRunStore implements RunStore {
     input: Parameters<RunStore['updateRun']>[0],
   ): Promise<{ run: RunRecord; events: StoredEvent[] }> {
     this.#ownRun(input.runId);
+    // Only the control plane's sweep ends attempts with their run; a runner ends its own.
+    if ((input.finishAttempts?.length ?? 0) > 0) {
+      throw new AasError('INTERNAL', 'a remote worker does not end attempts with their run');
+    }
     const reply = await this.#write({
       op: 'updateRun',
       writeSeq: 0,

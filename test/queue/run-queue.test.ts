@@ -250,9 +250,10 @@ for (const dialect of dialects) {
         'session.created',
         'run.queued',
         'run.started',
+        // The dead holder's attempt ends before its run is requeued, in the same transaction.
+        'run.attempt.finished',
         'run.interrupted',
         'run.requeued',
-        'run.attempt.finished',
         'run.started',
         'run.interrupted',
         'run.completed',

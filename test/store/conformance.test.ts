@@ -701,6 +701,54 @@ for (const dialect of dialects) {
         ]);
       });
 
+      it("ends running attempts with their run's update, their events first, or writes nothing", async () => {
+        await createSession(store, 1);
+        const base = { runId: runId(1), agentId: 'mock', startedAt: at(10) };
+        await store.createAttempt({
+          attempt: { ...base, id: attemptId(1), number: 1 },
+          events: [],
+        });
+        const end = (id: string) => ({
+          attemptId: id,
+          status: 'failed' as const,
+          reasonCode: 'INTERRUPTED',
+          finishedAt: at(20),
+          detail: { interrupted: 'lease expired' },
+          event: event('attempt.finished', 20),
+        });
+        const updated = await store.updateRun({
+          runId: runId(1),
+          changes: { status: 'queued' },
+          events: [event('run.requeued', 20)],
+          finishAttempts: [end(attemptId(1))],
+        });
+        expect(updated.events.map((e) => [e.seq, e.type])).toEqual([
+          [2, 'attempt.finished'],
+          [3, 'run.requeued'],
+        ]);
+        expect((await store.listAttempts(runId(1)))[0]).toMatchObject({
+          status: 'failed',
+          reasonCode: 'INTERRUPTED',
+          finishedAt: at(20),
+        });
+        // An attempt no longer running (its holder finished it first): nothing is written.
+        await expectCode(
+          store.updateRun({
+            runId: runId(1),
+            changes: { status: 'failed' },
+            events: [event('run.completed', 30)],
+            finishAttempts: [end(attemptId(1))],
+          }),
+          'CONFLICT',
+        );
+        expect((await store.getRun(runId(1)))?.status).toBe('queued');
+        expect(await store.readEvents(sessionId(1))).toHaveLength(3);
+        expectValidChain(
+          await store.readEvents(sessionId(1)),
+          await store.getSession(sessionId(1)),
+        );
+      });
+
       it('throws NOT_FOUND for an unknown run or attempt', async () => {
         await expectCode(
           store.createAttempt({
