@@ -1,10 +1,16 @@
 import type { z } from 'zod';
 import type { Clock, Logger } from '../kernel/index.js';
 import type { PromotionService } from '../promotion/index.js';
+import type { JobSpec } from '../runner/index.js';
 import type { ScheduleService } from '../schedules/index.js';
 import type { EventBus } from '../sessions/index.js';
 import type { RemoteWorkerRecord, RunRecord, Store, TokenRole } from '../store/index.js';
-import type { LeaseOpBodySchema, SubmittedJob, WorkerLeaseSchema } from './api-schemas.js';
+import type {
+  LeaseOpBodySchema,
+  SubmittedJob,
+  SubmitWarning,
+  WorkerLeaseSchema,
+} from './api-schemas.js';
 import type { StreamLimits } from './stream-slots.js';
 
 /** Who is calling: resolved from the bearer token on every request. */
@@ -107,6 +113,12 @@ export interface ControlPlane {
    * `requestedBy` always comes from the identity.
    */
   submitJob(job: unknown, identity: Identity): Promise<SubmittedJob>;
+  /**
+   * What a submitter of `job` should know (no known worker can claim it, a pull request
+   * repository the operator does not list), as submitJob reports it: for a schedule's job,
+   * whose runs are submitted later. Advice only; never throws for the job's sake.
+   */
+  jobWarnings(job: JobSpec): Promise<SubmitWarning[]>;
   /**
    * Queued: cancelled at once. Running: the holder is told through its heartbeat and must stop
    * within the grace period. Already finished: CONFLICT. Unknown: NOT_FOUND.

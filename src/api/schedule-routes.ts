@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AasError, IdPrefix, isValidId } from '../kernel/index.js';
+import { type JobSpec, parseJobSpec } from '../runner/index.js';
 import {
   CreateScheduleBodySchema,
   SCHEDULE_NAME_PATTERN,
@@ -13,7 +14,7 @@ import {
   identityOf,
   type RouteContext,
 } from './api-app.js';
-import { ErrorBodySchema, NoQuerySchema, wholeNumber } from './api-schemas.js';
+import { ErrorBodySchema, NoQuerySchema, SubmitWarningSchema, wholeNumber } from './api-schemas.js';
 import { READ_ERRORS } from './route-errors.js';
 
 const isoTime = z.string().describe('ISO-8601 UTC timestamp');
@@ -54,6 +55,15 @@ export const ScheduleSchema = z
     version: z.number().int(),
   })
   .describe('A schedule: a JobSpec template submitted at each slot');
+
+/** A schedule just created or changed, with what its runs' requester should know. */
+const ScheduleWrittenSchema = ScheduleSchema.extend({
+  warnings: z
+    .array(SubmitWarningSchema)
+    .describe(
+      "Empty, or what each fire's run will meet: no worker known to the server can claim it now; a pull request repository the operator does not list",
+    ),
+});
 
 export const ScheduleFireSchema = z
   .object({
@@ -96,6 +106,16 @@ const WRITE_ERRORS = {
 
 export function registerScheduleRoutes(app: ApiApp, context: RouteContext): void {
   const { schedules, controlPlane } = context.deps;
+  // The job was checked when it was stored; a template that no longer parses warns of nothing.
+  const withWarnings = async <T extends { readonly job: unknown }>(schedule: T) => {
+    let job: JobSpec;
+    try {
+      job = parseJobSpec(schedule.job);
+    } catch {
+      return { ...schedule, warnings: [] };
+    }
+    return { ...schedule, warnings: await controlPlane.jobWarnings(job) };
+  };
 
   app.route({
     method: 'GET',
@@ -127,11 +147,11 @@ export function registerScheduleRoutes(app: ApiApp, context: RouteContext): void
       security: BEARER_SECURITY,
       querystring: NoQuerySchema,
       body: CreateScheduleBodySchema,
-      response: { 201: ScheduleSchema, ...WRITE_ERRORS },
+      response: { 201: ScheduleWrittenSchema, ...WRITE_ERRORS },
     },
     handler: async (request, reply) => {
       const created = await schedules.create(request.body, identityOf(request).name);
-      return reply.code(201).send(created);
+      return reply.code(201).send(await withWarnings(created));
     },
   });
 
@@ -168,10 +188,12 @@ export function registerScheduleRoutes(app: ApiApp, context: RouteContext): void
       querystring: NoQuerySchema,
       params: ScheduleParamsSchema,
       body: UpdateScheduleBodySchema,
-      response: { 200: ScheduleSchema, ...WRITE_ERRORS },
+      response: { 200: ScheduleWrittenSchema, ...WRITE_ERRORS },
     },
     handler: async (request) =>
-      schedules.update(request.params.id, request.body, identityOf(request).name),
+      withWarnings(
+        await schedules.update(request.params.id, request.body, identityOf(request).name),
+      ),
   });
 
   app.route({

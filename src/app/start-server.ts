@@ -7,7 +7,7 @@ import {
 } from '../api/index.js';
 import type { AasConfig } from '../config/index.js';
 import { AasError, normaliseError } from '../kernel/index.js';
-import { parseJobSpec, submitRun } from '../runner/index.js';
+import { type JobSpec, parseJobSpec, submitRun } from '../runner/index.js';
 import { Scheduler } from '../schedules/index.js';
 import { openLeadership } from '../store/index.js';
 import { onClaimableChange, RemoteWorkers, WorkerPool } from '../workers/index.js';
@@ -103,26 +103,26 @@ export async function startServer(
       },
     );
     let accepting = true;
+    // Advice only: a job is queued (or scheduled) whatever this finds, or fails to find.
+    const jobWarnings = async (job: JobSpec) => {
+      const claimable = await claimWarnings(
+        { store, embedded: pool.matches(), nowIso: clock.nowIso() },
+        job,
+      ).catch((error: unknown) => {
+        log.warn({ err: normaliseError(error) }, 'cannot check who may claim a run');
+        return [];
+      });
+      return [...claimable, ...forgeRepositoryWarnings(job, config.promotion.githubRepositories)];
+    };
     const controlPlane: ControlPlane = {
       async submitJob(body: unknown, identity: Identity) {
         const job = parseJobSpec(body);
         await checkSubmittable(runtime, job, runtime.config.repoUrls, runtime.config.repoPaths);
         const ids = await submitRun(runtime.runnerDeps(), job, identity.name);
         pool.wake();
-        // Advice only: the job is queued whatever this finds, or fails to find.
-        const warnings = await claimWarnings(
-          { store, embedded: pool.matches(), nowIso: clock.nowIso() },
-          job,
-        ).catch((error: unknown) => {
-          log.warn(
-            { err: normaliseError(error), runId: ids.runId },
-            'cannot check who may claim a run',
-          );
-          return [];
-        });
-        const forge = forgeRepositoryWarnings(job, config.promotion.githubRepositories);
-        return { ...ids, warnings: [...warnings, ...forge] };
+        return { ...ids, warnings: await jobWarnings(job) };
       },
+      jobWarnings,
       cancelRun: (runId, identity) => queue.requestCancel(runId, identity.name),
       workers: () => pool.status(),
       accepting: () => accepting,

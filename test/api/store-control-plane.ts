@@ -1,4 +1,10 @@
-import type { ControlPlane, Identity, SubmittedJob, WorkerStatus } from '../../src/api/index.js';
+import type {
+  ControlPlane,
+  Identity,
+  SubmittedJob,
+  SubmitWarning,
+  WorkerStatus,
+} from '../../src/api/index.js';
 import { AasError, type Clock } from '../../src/kernel/index.js';
 import { parseJobSpec, submitRun } from '../../src/runner/index.js';
 import { type EventBus, SessionRecorder, sessionEvent } from '../../src/sessions/index.js';
@@ -20,6 +26,10 @@ export class StoreControlPlane implements ControlPlane {
   async submitJob(job: unknown, identity: Identity): Promise<SubmittedJob> {
     if (this.failWith !== null) throw this.failWith;
     return { ...(await submitRun(this.deps, parseJobSpec(job), identity.name)), warnings: [] };
+  }
+
+  async jobWarnings(): Promise<SubmitWarning[]> {
+    return [];
   }
 
   async cancelRun(

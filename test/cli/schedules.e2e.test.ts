@@ -127,6 +127,29 @@ describe('aas schedules --server', () => {
       '2026-06-01T07:00:00.000Z  (Mon 2026-06-01 09:00 Europe/Berlin)',
     );
 
+    // Runs no worker known to the server could claim: said when the schedule is made.
+    const pinned = await client([
+      'schedules',
+      'create',
+      '--name',
+      'gpu-nightly',
+      '--every',
+      '1d',
+      '--require-label',
+      'gpu',
+      '--priority',
+      '5',
+      ...JOB(),
+    ]);
+    expect(pinned.code, pinned.stderr).toBe(0);
+    expect(pinned.stderr).toContain('warning: requireLabels: no worker known to this server');
+    const pinnedJson = await client(['schedules', 'show', 'gpu-nightly', '--json']);
+    expect(JSON.parse(pinnedJson.stdout).schedule.job).toMatchObject({
+      requireLabels: ['gpu'],
+      priority: 5,
+    });
+    expect((await client(['schedules', 'delete', 'gpu-nightly'])).code).toBe(0);
+
     const list = await client(['schedules', 'list']);
     expect(list.stdout).toMatch(/weekday-nine\s+active/);
 

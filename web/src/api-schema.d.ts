@@ -3578,6 +3578,11 @@ export interface operations {
                         updatedBy: string;
                         updatedAt: string;
                         version: number;
+                        warnings: {
+                            field: string;
+                            message: string;
+                            hint: string;
+                        }[];
                     };
                 };
             };
@@ -4080,6 +4085,11 @@ export interface operations {
                         updatedBy: string;
                         updatedAt: string;
                         version: number;
+                        warnings: {
+                            field: string;
+                            message: string;
+                            hint: string;
+                        }[];
                     };
                 };
             };

@@ -42,6 +42,8 @@ import {
   ScheduleListWire,
   ScheduleWire,
   type ScheduleWireView,
+  type ScheduleWrittenView,
+  ScheduleWrittenWire,
   SessionPageWire,
   SessionVerificationWire,
   SessionViewWire,
@@ -588,12 +590,14 @@ export class ServerClient {
     return this.#json('GET', `/schedules/${segment(idOrName)}`, ScheduleDetailWire);
   }
 
-  async createSchedule(body: unknown): Promise<ScheduleWireView> {
-    return this.#json('POST', '/schedules', ScheduleWire, { body });
+  async createSchedule(body: unknown): Promise<ScheduleWrittenView> {
+    return this.#json('POST', '/schedules', ScheduleWrittenWire, { body });
   }
 
-  async updateSchedule(idOrName: string, body: unknown): Promise<ScheduleWireView> {
-    return this.#json('PATCH', `/schedules/${segment(idOrName)}`, ScheduleWire, { body });
+  async updateSchedule(idOrName: string, body: unknown): Promise<ScheduleWrittenView> {
+    return this.#json('PATCH', `/schedules/${segment(idOrName)}`, ScheduleWrittenWire, {
+      body,
+    });
   }
 
   async deleteSchedule(idOrName: string): Promise<ScheduleWireView> {

@@ -69,13 +69,15 @@ export const AttemptWire = z.looseObject({
   reasonCode: nullableString,
 });
 
+const SubmitWarningsWire = z
+  .array(z.object({ field: z.string(), message: z.string(), hint: z.string().optional() }))
+  // Absent from servers older than the field.
+  .default([]);
+
 export const SubmittedWire = z.object({
   sessionId: z.string(),
   runId: z.string(),
-  // Absent from servers older than the field.
-  warnings: z
-    .array(z.object({ field: z.string(), message: z.string(), hint: z.string().optional() }))
-    .default([]),
+  warnings: SubmitWarningsWire,
 });
 
 export const TokenWire = z.looseObject({
@@ -259,6 +261,9 @@ export const ScheduleWire = z.looseObject({
   version: z.number().int(),
 });
 export type ScheduleWireView = z.infer<typeof ScheduleWire>;
+/** A schedule as created or changed, with what the runs it fires will meet. */
+export const ScheduleWrittenWire = ScheduleWire.extend({ warnings: SubmitWarningsWire });
+export type ScheduleWrittenView = z.infer<typeof ScheduleWrittenWire>;
 export const ScheduleListWire = z.object({ items: z.array(ScheduleWire) });
 export const ScheduleFireWire = z.looseObject({
   scheduleId: z.string(),

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { AasError, type ExitCode, isAasError } from '../../kernel/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { serverClientFor } from '../client/connect.js';
+import { printSubmitWarnings } from '../client/remote-run.js';
 import { firstLine, table } from '../format.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
 import { buildJob, type JobFlags } from './run-command.js';
@@ -42,12 +43,18 @@ interface Fired {
 }
 
 /** The same operations on this host's database or through a server's API. */
+type Warning = { readonly field: string; readonly message: string; readonly hint?: string };
+
 interface ScheduleBackend {
   readonly where: string;
   list(): Promise<readonly ScheduleShown[]>;
   get(idOrName: string): Promise<{ schedule: ScheduleShown; fires: readonly FireShown[] }>;
-  create(body: unknown): Promise<ScheduleShown>;
-  update(idOrName: string, body: unknown): Promise<ScheduleShown>;
+  /** With a server: what the runs it fires will meet (no worker can claim them, say). */
+  create(body: unknown): Promise<ScheduleShown & { readonly warnings?: readonly Warning[] }>;
+  update(
+    idOrName: string,
+    body: unknown,
+  ): Promise<ScheduleShown & { readonly warnings?: readonly Warning[] }>;
   remove(idOrName: string): Promise<ScheduleShown>;
   pause(idOrName: string): Promise<ScheduleShown>;
   resume(idOrName: string): Promise<ScheduleShown>;
@@ -267,7 +274,15 @@ function withJobOptions(command: Command): Command {
     .option('--allow-dirty-base', 'snapshot uncommitted changes instead of refusing')
     .option('--keep-workspace', 'keep each attempt workspace after the run')
     .option('--label <label>', 'label for each session (repeatable)', collect, [])
-    .option('--agent-input <file>', 'agent-specific input (YAML or JSON)');
+    .option('--agent-input <file>', 'agent-specific input (YAML or JSON)')
+    .option(
+      '--require-label <label>',
+      'only a worker carrying this label may run its runs (repeatable)',
+      collect,
+      [],
+    )
+    .option('--worker <name>', 'only the worker of this name may run its runs')
+    .option('--priority <n>', 'its runs are claimed before runs of lower priority (-1000 to 1000)');
 }
 
 function withTimingOptions(command: Command): Command {
@@ -469,6 +484,7 @@ Examples:
         });
         if (flags.json) println(io.stdout, JSON.stringify(created));
         else {
+          printSubmitWarnings(io, created.warnings ?? []);
           println(io.stdout, `created schedule ${created.name} (${created.id})`);
           printSchedule(io, created);
           if (backend.where === 'local') {
@@ -563,6 +579,7 @@ Examples:
         });
         if (flags.json) println(io.stdout, JSON.stringify(updated));
         else {
+          printSubmitWarnings(io, updated.warnings ?? []);
           println(io.stdout, `updated schedule ${updated.name} (version ${updated.version})`);
           printSchedule(io, updated);
         }
