@@ -130,12 +130,17 @@ export class RunQueue {
       const at = this.deps.clock.nowIso();
       try {
         if (run.status === 'queued') {
+          // A run requeued after an interrupted claim did start: it waited for another one.
+          const detail =
+            run.claimCount === 0
+              ? `cancelled by ${actor} before it started`
+              : `cancelled by ${actor} while queued again after ${run.claimCount} interrupted claim(s)`;
           const cancelled = await recorder(run).updateRun(
             runId,
             {
               status: 'cancelled',
               reasonCode: 'CANCELLED',
-              reasonDetail: `cancelled by ${actor} before it started`,
+              reasonDetail: detail,
               finishedAt: at,
               cancelRequestedAt: at,
               cancelRequestedBy: actor,
@@ -148,7 +153,7 @@ export class RunQueue {
                 runId,
                 status: 'cancelled',
                 reasonCode: 'CANCELLED',
-                detail: `cancelled by ${actor} before it started`,
+                detail,
                 patchSha256: null,
               }),
             ],

@@ -175,6 +175,19 @@ for (const dialect of dialects) {
       });
     });
 
+    it('says a run cancelled while queued again had started before', async () => {
+      const submitted = await submit({ interruptRetries: 1 });
+      const first = await queue.claim('w1');
+      if (first === null) throw new Error('expected a claim');
+      expect((await queue.heartbeat(first.fence)).held).toBe(true);
+      clock.advance(LEASE_MS + 1);
+      expect((await queue.sweep('sweeper')).requeued).toEqual([submitted.runId]);
+      const { run } = await queue.requestCancel(submitted.runId, 'bob');
+      expect(run.reasonDetail).toBe(
+        'cancelled by bob while queued again after 1 interrupted claim(s)',
+      );
+    });
+
     it('requeues an expired run with backoff while the job allows, then ends it INTERRUPTED', async () => {
       const submitted = await submit({ interruptRetries: 1 });
       const first = await queue.claim('w1');
