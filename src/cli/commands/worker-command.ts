@@ -313,7 +313,7 @@ Ends a drain set by \`aas worker drain\`: the worker's waiting claims are served
   program
     .command('workers')
     .description(
-      'list workers and their state (online, busy, draining, stale, offline); with --server, embedded ones too',
+      'list workers and their state (online, busy, draining, stale, offline, revoked); with --server, embedded ones too',
     )
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }, command: Command) => {
