@@ -19,7 +19,7 @@ import type { RunnerDeps } from '../runner/index.js';
 import { collectStaleTreeGroups, type SandboxBackend } from '../sandbox/index.js';
 import { ScheduleService } from '../schedules/index.js';
 import { EventBus } from '../sessions/index.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore, type RunStatus, type Store } from '../store/index.js';
 import {
   collectCheckoutCache,
   collectOrphanWorkspaces,
@@ -222,7 +222,11 @@ export async function collectLeftWorkspaces(
         const run = await runtime.store.getRun(runId);
         if (run === null) return false;
         if (run.status === 'running' || run.status === 'queued') return true;
-        return settledBefore !== null && (run.finishedAt ?? run.updatedAt) > settledBefore;
+        if (settledBefore === null) return false;
+        // While AAS runs, a run that may still be promoted is live too: promotion re-validates
+        // a patch in overlays under the run's directory (revalidation-*), at any moment.
+        if (!SETTLED_STATUSES.has(run.status)) return true;
+        return (run.finishedAt ?? run.updatedAt) > settledBefore;
       },
       includeKept: options.includeKept ?? false,
     });
@@ -232,6 +236,15 @@ export async function collectLeftWorkspaces(
     return [];
   }
 }
+
+/** Runs nothing happens to any more: neither an attempt nor a promotion. */
+const SETTLED_STATUSES: ReadonlySet<RunStatus> = new Set([
+  'promoted',
+  'failed',
+  'cancelled',
+  'blocked',
+  'human_review',
+]);
 
 /** A launch's group is joined within milliseconds of its creation; an hour is beyond doubt. */
 const STALE_GROUP_MS = 3_600_000;

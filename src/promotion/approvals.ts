@@ -78,7 +78,7 @@ export async function recordDecision(
   if (run.patchSha256 === null) {
     throw new AasError('CONFLICT', `run ${run.id} has no patch to approve`, { runId: run.id });
   }
-  const decided = await deps.store.listApprovals({ runId: run.id });
+  const decided = context.approvals;
   const disagreements = historyDisagreements(context.history, { session, run, approvals: decided });
   if (disagreements.length > 0) throw historyRefusal(run.id, disagreements);
   const why = selfApprovalReason(context, input.decider.name);

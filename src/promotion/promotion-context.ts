@@ -1,7 +1,13 @@
 import { AasError, canonicalJson, sha256Hex } from '../kernel/index.js';
 import { type JobSpec, parseJobSpec } from '../runner/index.js';
-import type { EventBus } from '../sessions/index.js';
-import type { RunRecord, SessionRecord, Store, StoredEvent } from '../store/index.js';
+import { type EventBus, verifyChain } from '../sessions/index.js';
+import type {
+  ApprovalRecord,
+  RunRecord,
+  SessionRecord,
+  Store,
+  StoredEvent,
+} from '../store/index.js';
 import { type RecordedHistory, recordedHistory } from './history-agreement.js';
 
 /** The slice of the resources bag that approvals and promotion read and write through. */
@@ -44,6 +50,8 @@ export interface PromotionContext {
   readonly gates: readonly GateRecord[];
   readonly head: { readonly seq: number; readonly hash: string };
   readonly events: readonly StoredEvent[];
+  /** The run's approvals as the table holds them, read before the events. */
+  readonly approvals: readonly ApprovalRecord[];
   /** What the hash-chained events say of the requester, the patch and the approvals. */
   readonly history: RecordedHistory;
 }
@@ -53,9 +61,9 @@ export async function loadPromotionContext(store: Store, runId: string): Promise
   if (run === null) {
     throw new AasError('NOT_FOUND', `no run ${runId}`, { field: 'runId', runId });
   }
-  const session = await store.getSession(run.sessionId);
-  if (session === null) throw new AasError('NOT_FOUND', `no session ${run.sessionId}`);
-  const events = await store.readEvents(run.sessionId);
+  // Before the events: every approval read then has its approval.recorded among them.
+  const approvals = await store.listApprovals({ runId });
+  const { session, events } = await readVerifiedHistory(store, run.sessionId);
   const ofRun = events.filter((event) => dataOf(event).runId === runId);
   const job = parseJobSpec(run.jobSpec);
 
@@ -107,8 +115,38 @@ export async function loadPromotionContext(store: Store, runId: string): Promise
     gates,
     head: { seq: session.lastSeq, hash: session.lastHash },
     events,
+    approvals,
     history: recordedHistory(events, runId),
   };
+}
+
+/**
+ * The session and its events, the chain verified from genesis to the head the session records:
+ * what approval and promotion decide on must be the history `aas audit verify` would accept.
+ * Read again when events were appended between the two reads.
+ */
+async function readVerifiedHistory(
+  store: Store,
+  sessionId: string,
+): Promise<{ session: SessionRecord; events: StoredEvent[] }> {
+  for (let round = 0; ; round += 1) {
+    const session = await store.getSession(sessionId);
+    if (session === null) throw new AasError('NOT_FOUND', `no session ${sessionId}`);
+    const events = await store.readEvents(sessionId);
+    if ((events.at(-1)?.seq ?? 0) !== session.lastSeq && round < 4) continue;
+    const verdict = verifyChain(session, events);
+    if (verdict.firstProblem !== null) {
+      throw new AasError(
+        'AUDIT_CHAIN_BROKEN',
+        `session ${sessionId}'s history does not verify at seq ${verdict.firstProblem.seq}: ${verdict.firstProblem.detail}`,
+        {
+          sessionId,
+          hint: `the database was changed outside AAS: see aas audit verify ${sessionId}, and restore it from a backup before approving or promoting its runs`,
+        },
+      );
+    }
+    return { session, events };
+  }
 }
 
 function dataOf(event: StoredEvent): Record<string, unknown> {

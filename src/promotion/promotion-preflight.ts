@@ -114,7 +114,7 @@ export async function runPreflight(
     fail({ name: 'gates.passed', ok: false, detail }, new AasError('PREFLIGHT_FAILED', detail));
   }
   // Before the patch file: a digest the records agree on is the one worth comparing it with.
-  const approvals = await deps.store.listApprovals({ runId: run.id });
+  const approvals = context.approvals;
   const disagreements = historyDisagreements(context.history, {
     session: context.session,
     run,

@@ -69,6 +69,32 @@ describe('records changed outside AAS (the tables, not the events)', () => {
     );
     expect(promote.stderr).toContain('[AUDIT_CHAIN_BROKEN]');
   });
+
+  it('an edited event stops approve and promote as `aas audit verify` would', async () => {
+    const { home, sessionId } = await recordedSession();
+    const runId = (
+      new Database(join(home, 'aas.db'), { readonly: true })
+        .prepare('SELECT id FROM runs WHERE session_id = ?')
+        .get(sessionId) as { id: string }
+    ).id;
+    tamper(
+      home,
+      `UPDATE events SET data = replace(data, 'src/b.txt', 'src/evil.txt') WHERE session_id = ? AND type = 'patch.computed'`,
+      sessionId,
+    );
+    for (const args of [
+      ['approve', runId],
+      ['promote', runId, '--mode', 'patch'],
+    ]) {
+      const refused = await runCli(args, { home });
+      expect(refused.code, refused.stderr).toBe(6);
+      expect(refused.stderr).toMatch(
+        new RegExp(
+          `AUDIT_CHAIN_BROKEN\\]: session ${sessionId}'s history does not verify at seq \\d+`,
+        ),
+      );
+    }
+  });
 });
 
 describe('aas audit verify', () => {
@@ -152,17 +178,28 @@ describe('crash recovery', () => {
     const left = join(home, 'runs', run.id, 'attempt-9');
     mkdirSync(join(left, 'workspace'), { recursive: true });
     writeFileSync(join(left, 'base.index'), 'x');
-    const clock = new ManualClock(Date.parse(run.finished_at) + 60_000);
+    const clock = new ManualClock(Date.parse(run.finished_at) + 11 * 60_000);
     const runtime = await openTestRuntime(home, { clock });
     try {
-      // Ended a minute ago: its own runner could still be at it.
+      // Ready for promotion: a promotion may still re-validate in overlays under the run.
       expect(await collectLeftWorkspaces(runtime, { settledForMs: 600_000 })).toEqual([]);
       expect(existsSync(join(left, 'workspace'))).toBe(true);
-      clock.advance(600_000);
-      expect(await collectLeftWorkspaces(runtime, { settledForMs: 600_000 })).toEqual([left]);
-      expect(existsSync(join(left, 'workspace'))).toBe(false);
     } finally {
       await runtime.close();
+    }
+    // As a run cancelled while requeued ends: nothing will happen to it any more.
+    tamper(home, `UPDATE runs SET status = 'cancelled' WHERE id = ?`, run.id);
+    clock.advance(-10 * 60_000);
+    const later = await openTestRuntime(home, { clock });
+    try {
+      // Ended a minute ago: its own runner could still be at it.
+      expect(await collectLeftWorkspaces(later, { settledForMs: 600_000 })).toEqual([]);
+      expect(existsSync(join(left, 'workspace'))).toBe(true);
+      clock.advance(600_000);
+      expect(await collectLeftWorkspaces(later, { settledForMs: 600_000 })).toEqual([left]);
+      expect(existsSync(join(left, 'workspace'))).toBe(false);
+    } finally {
+      await later.close();
     }
   });
 

@@ -144,7 +144,7 @@ describe('ServerClient', () => {
   });
 
   it('handles error bodies that are not JSON by their HTTP status', async () => {
-    const statuses = [502, 401, 404, 418];
+    const statuses = [502, 401, 404, 418, 500];
     const server = await serve((_request, res) => {
       const status = statuses.shift() ?? 500;
       res.writeHead(status, { 'content-type': 'text/html' });
@@ -152,18 +152,20 @@ describe('ServerClient', () => {
     });
     const client = new ServerClient({ serverUrl: server.url, token: TOKEN });
     const codes: string[] = [];
-    for (let i = 0; i < 4; i += 1) {
+    for (let i = 0; i < 5; i += 1) {
       const error = await failure(client.listSessions());
       codes.push(error.code);
       expect(error.message).toContain('HTTP');
       expect(shown(error)).not.toContain(TOKEN);
     }
-    // A proxy's own answers keep their meaning; anything else is not an AAS server at all.
+    // A proxy's own answers and server errors keep their meaning; anything else is not an AAS
+    // server at all.
     expect(codes).toEqual([
       'SERVER_UNAVAILABLE',
       'UNAUTHENTICATED',
       'INVALID_ARGUMENT',
       'INVALID_ARGUMENT',
+      'INTERNAL',
     ]);
   });
 

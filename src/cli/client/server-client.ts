@@ -793,7 +793,7 @@ export class ServerClient {
       const retryAfterSec = Number(response.headers.get('retry-after') ?? Number.NaN);
       // An AAS server that has no such route: --server named a path below the server's root.
       const rootless =
-        (code === 'NOT_FOUND' || code === 'METHOD_NOT_ALLOWED') &&
+        code === 'NOT_FOUND' &&
         parsed.data.message.startsWith('no route ') &&
         new URL(this.url).pathname.replace(/\/+$/, '') !== '';
       return new AasError(code, this.redact(parsed.data.message), {
@@ -809,9 +809,10 @@ export class ServerClient {
       });
     }
     const snippet = this.redact(text.replace(/\s+/g, ' ').trim()).slice(0, 200);
-    // No AAS error body, and not what a proxy in front of one says (its own login, size and
-    // rate limits, an outage behind it): something else answers at that URL.
-    if (!PROXY_STATUSES.has(response.status)) {
+    // No AAS error body, and neither a server error (a proxy's or a crash's page) nor what a
+    // proxy in front of AAS says (its own login, size and rate limits): something else
+    // answers at that URL.
+    if (response.status < 500 && !PROXY_STATUSES.has(response.status)) {
       return new AasError(
         'INVALID_ARGUMENT',
         `the server at ${this.url} answered ${route} with HTTP ${response.status}${snippet ? `: ${snippet}` : ''}, not as an AAS server does`,
@@ -847,7 +848,7 @@ function segment(id: string): string {
 }
 
 /** Statuses a reverse proxy answers itself for an AAS server behind it. */
-const PROXY_STATUSES: ReadonlySet<number> = new Set([401, 403, 413, 415, 429, 502, 503, 504]);
+const PROXY_STATUSES: ReadonlySet<number> = new Set([401, 403, 408, 413, 415, 429]);
 
 function codeForStatus(status: number): Code {
   if (status === 400 || status === 422) return 'REQUEST_INVALID';

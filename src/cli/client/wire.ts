@@ -234,9 +234,10 @@ export const PromotionResultWire = z.looseObject({
   checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() })),
   fallbacks: z.array(z.object({ from: z.string(), to: z.string(), reason: z.string() })),
   prError: nullableString,
-  alreadyPromoted: z.boolean(),
-  promotedAt: z.string(),
-  promotedBy: z.string(),
+  // Absent from servers older than the fields: their answers are never marked as a repeat.
+  alreadyPromoted: z.boolean().default(false),
+  promotedAt: z.string().default(''),
+  promotedBy: z.string().default(''),
 });
 export type PromotionResultView = z.infer<typeof PromotionResultWire>;
 export const KeysWire = z.object({

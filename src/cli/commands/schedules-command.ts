@@ -239,6 +239,8 @@ const JOB_FLAGS = [
   'allowDirtyBase',
   'keepWorkspace',
   'agentInput',
+  'worker',
+  'priority',
 ] as const;
 
 function givesJob(flags: JobFlags): boolean {
@@ -246,7 +248,8 @@ function givesJob(flags: JobFlags): boolean {
     JOB_FLAGS.some((flag) => flags[flag] !== undefined) ||
     flags.fallbackAgent.length > 0 ||
     flags.validate.length > 0 ||
-    flags.label.length > 0
+    flags.label.length > 0 ||
+    (flags.requireLabel ?? []).length > 0
   );
 }
 
