@@ -2,7 +2,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isAasError } from '../../src/kernel/index.js';
+import { isAasError, ManualClock } from '../../src/kernel/index.js';
 import {
   attestationPath,
   loadOrCreateSigningKey,
@@ -365,25 +365,25 @@ describe('promotion to a branch', () => {
   });
 
   it('an approver whose approval expired may approve the same patch again; a standing one may not', async () => {
+    await fixture.cleanup();
+    const clock = new ManualClock(Date.now());
+    fixture = await createPromotionFixture({ clock });
     const { runId } = await fixture.runJob(FIX, {
       promotion: { mode: 'branch', targetBranch: 'main' },
     });
     await approve(runId, 'bob');
     expect(await codeOf(approve(runId, 'bob'))).toBe('CONFLICT');
-    const db = new Database(join(fixture.home, 'aas.db'));
-    try {
-      db.prepare(
-        "update approvals set expires_at = '2000-01-01T00:00:00.000Z' where run_id = ?",
-      ).run(runId);
-    } finally {
-      db.close();
-    }
+    // Past its expiry (AAS_APPROVAL_TTL_SEC, 7 days by default).
+    clock.advance(8 * 86_400_000);
     expect(await codeOf(promote(runId))).toBe('APPROVAL_REQUIRED');
     await approve(runId, 'bob');
     expect((await promote(runId)).status).toBe('promoted');
   });
 
   it('a promotion stopped after its commit finishes later even if its approvals expired meanwhile', async () => {
+    await fixture.cleanup();
+    const clock = new ManualClock(Date.now());
+    fixture = await createPromotionFixture({ clock });
     const { runId } = await fixture.runJob(FIX, {
       promotion: { mode: 'branch', targetBranch: 'main' },
     });
@@ -397,12 +397,10 @@ describe('promotion to a branch', () => {
         "update promotions set state = 'committed', attestation_sha256 = null where run_id = ?",
       ).run(runId);
       db.prepare("update runs set status = 'promoting' where id = ?").run(runId);
-      db.prepare(
-        "update approvals set expires_at = '2000-01-01T00:00:00.000Z' where run_id = ?",
-      ).run(runId);
     } finally {
       db.close();
     }
+    clock.advance(8 * 86_400_000);
     const again = await promote(runId);
     expect(again).toMatchObject({
       status: 'promoted',

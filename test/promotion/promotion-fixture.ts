@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createRuntime, type Runtime } from '../../src/app/index.js';
 import { parseConfig } from '../../src/config/index.js';
-import { silentLogger } from '../../src/kernel/index.js';
+import { type Clock, silentLogger } from '../../src/kernel/index.js';
 import type { DraftPrProvider } from '../../src/promotion/index.js';
 import { executeRun, type JobSpecInput, parseJobSpec, submitRun } from '../../src/runner/index.js';
 import { createTempRepo, git, makeTempDir, removeDir } from '../helpers/temp-repo.js';
@@ -31,6 +31,8 @@ export async function createPromotionFixture(
     env?: Record<string, string>;
     provider?: DraftPrProvider | null;
     files?: Record<string, string>;
+    /** Time for approvals' expiry (a ManualClock moves it without sleeping). */
+    clock?: Clock;
   } = {},
 ): Promise<PromotionFixture> {
   const home = makeTempDir('aas-promo-home-');
@@ -50,6 +52,7 @@ export async function createPromotionFixture(
     nodePath: process.execPath,
     log: silentLogger,
     recover: false,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
   if (options.provider !== undefined) {
     const { createPromotionDeps } = await import('../../src/app/index.js');
