@@ -14,13 +14,14 @@ afterAll(() => {
   for (const dir of cleanup) removeDir(dir);
 });
 
-async function recordedSession(): Promise<{ home: string; sessionId: string }> {
+async function recordedSession(): Promise<{ home: string; sessionId: string; runId: string }> {
   const home = makeTempDir('aas-home-');
   const repo = createTempRepo({ 'src/a.txt': 'a\n' });
   cleanup.push(home, repo);
   const result = await runJob(home, repo, ['--agent-cmd', 'echo b > src/b.txt', '--json']);
   expect(result.code, result.stderr).toBe(0);
-  return { home, sessionId: jsonOf<{ sessionId: string }>(result).sessionId };
+  const { sessionId, runId } = jsonOf<{ sessionId: string; runId: string }>(result);
+  return { home, sessionId, runId };
 }
 
 function tamper(home: string, statement: string, ...params: unknown[]): void {
@@ -34,12 +35,7 @@ function tamper(home: string, statement: string, ...params: unknown[]): void {
 
 describe('records changed outside AAS (the tables, not the events)', () => {
   it('are refused by approve and promote, naming what disagrees with the events', async () => {
-    const { home, sessionId } = await recordedSession();
-    const runId = (
-      new Database(join(home, 'aas.db'), { readonly: true })
-        .prepare('SELECT id FROM runs WHERE session_id = ?')
-        .get(sessionId) as { id: string }
-    ).id;
+    const { home, sessionId, runId } = await recordedSession();
     // The requester renamed, so that the real one could approve their own run.
     tamper(home, `UPDATE sessions SET requested_by = 'user:alice' WHERE id = ?`, sessionId);
     const approve = await runCli(['approve', runId], { home });
@@ -71,12 +67,7 @@ describe('records changed outside AAS (the tables, not the events)', () => {
   });
 
   it('an edited event stops approve and promote as `aas audit verify` would', async () => {
-    const { home, sessionId } = await recordedSession();
-    const runId = (
-      new Database(join(home, 'aas.db'), { readonly: true })
-        .prepare('SELECT id FROM runs WHERE session_id = ?')
-        .get(sessionId) as { id: string }
-    ).id;
+    const { home, sessionId, runId } = await recordedSession();
     tamper(
       home,
       `UPDATE events SET data = replace(data, 'src/b.txt', 'src/evil.txt') WHERE session_id = ? AND type = 'patch.computed'`,
