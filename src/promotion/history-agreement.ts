@@ -140,7 +140,8 @@ export function historyRefusal(runId: string, disagreements: readonly string[]):
   );
 }
 
-function dataOf(event: { readonly data: unknown }): Record<string, unknown> {
+/** An event's data as a record to read fields of; {} when it is not an object. */
+export function dataOf(event: { readonly data: unknown }): Record<string, unknown> {
   return typeof event.data === 'object' && event.data !== null
     ? (event.data as Record<string, unknown>)
     : {};

@@ -8,7 +8,7 @@ import type {
   Store,
   StoredEvent,
 } from '../store/index.js';
-import { type RecordedHistory, recordedHistory } from './history-agreement.js';
+import { dataOf, type RecordedHistory, recordedHistory } from './history-agreement.js';
 
 /** The slice of the resources bag that approvals and promotion read and write through. */
 export interface PromotionStoreDeps {
@@ -147,12 +147,6 @@ async function readVerifiedHistory(
     }
     return { session, events };
   }
-}
-
-function dataOf(event: StoredEvent): Record<string, unknown> {
-  return typeof event.data === 'object' && event.data !== null
-    ? (event.data as Record<string, unknown>)
-    : {};
 }
 
 /**

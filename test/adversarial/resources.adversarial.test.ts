@@ -69,79 +69,64 @@ function expectFailedWith(env: HostileEnv, run: HostileRun, code: string): void 
   expect(run.outcome.patch).toBeNull();
 }
 
+/**
+ * The agent runs `body` under the job's `limits`: the run ends failed with `code`, no process
+ * of it is left, the host is unchanged and no secret leaked.
+ */
+async function expectStoppedBy(
+  body: string,
+  limits: Readonly<Record<string, number>>,
+  code: string,
+): Promise<void> {
+  const env = createHostileEnv();
+  const before = captureHost(env);
+  const run = await runHostile(env, `# ${env.token}\n${body}`, { policy: { limits } });
+  expectFailedWith(env, run, code);
+  await expectNoSurvivors(env);
+  expectHostUnchanged(env, before);
+  expectNoSecretLeak(env, run);
+}
+
 describe.skipIf(skipHostile)('adversarial: the agent exhausts resources', () => {
-  it('fork-bombs (maxProcesses: 64)', async () => {
-    const env = createHostileEnv();
-    const before = captureHost(env);
-    const script = `# ${env.token}\nbomb() { bomb | bomb & }; bomb; sleep 30`;
-    const run = await runHostile(env, script, {
-      policy: { limits: { maxProcesses: 64, timeoutSec: 30 } },
-    });
-    expectFailedWith(env, run, 'AGENT_PROCESS_LIMIT');
-    await expectNoSurvivors(env);
-    expectHostUnchanged(env, before);
-    expectNoSecretLeak(env, run);
-  });
+  it('fork-bombs (maxProcesses: 64)', () =>
+    expectStoppedBy(
+      'bomb() { bomb | bomb & }; bomb; sleep 30',
+      { maxProcesses: 64, timeoutSec: 30 },
+      'AGENT_PROCESS_LIMIT',
+    ));
 
   it.skipIf(memoryUncapped)(
     'hoards memory in a child process (maxMemoryBytes: 64 MiB)',
-    async () => {
-      const env = createHostileEnv();
-      const before = captureHost(env);
-      // The hog is a child of the agent's shell, which survives it: the run still ends on the limit.
-      const script = `# ${env.token}\nawk 'BEGIN { s = "x"; while (1) s = s s }'\necho survived > survived.txt`;
-      const run = await runHostile(env, script, {
-        policy: { limits: { maxMemoryBytes: 64 * MIB, timeoutSec: 60 } },
-      });
-      expectFailedWith(env, run, 'AGENT_MEMORY_LIMIT');
-      await expectNoSurvivors(env);
-      expectHostUnchanged(env, before);
-      expectNoSecretLeak(env, run);
-    },
+    // The hog is a child of the agent's shell, which survives it: the run still ends on the limit.
+    () =>
+      expectStoppedBy(
+        `awk 'BEGIN { s = "x"; while (1) s = s s }'\necho survived > survived.txt`,
+        { maxMemoryBytes: 64 * MIB, timeoutSec: 60 },
+        'AGENT_MEMORY_LIMIT',
+      ),
   );
 
-  it('fills the disk through its workspace (maxWorkspaceGrowthBytes: 1 MiB)', async () => {
-    const env = createHostileEnv();
-    const before = captureHost(env);
-    const script = `# ${env.token}\nwhile :; do head -c 65536 /dev/zero >> fill.bin || exit 1; done`;
-    const run = await runHostile(env, script, {
-      policy: { limits: { maxWorkspaceGrowthBytes: MIB, timeoutSec: 60 } },
-    });
-    expectFailedWith(env, run, 'WORKSPACE_GROWTH_LIMIT');
-    await expectNoSurvivors(env);
-    expectHostUnchanged(env, before);
-    expectNoSecretLeak(env, run);
-  });
+  it('fills the disk through its workspace (maxWorkspaceGrowthBytes: 1 MiB)', () =>
+    expectStoppedBy(
+      'while :; do head -c 65536 /dev/zero >> fill.bin || exit 1; done',
+      { maxWorkspaceGrowthBytes: MIB, timeoutSec: 60 },
+      'WORKSPACE_GROWTH_LIMIT',
+    ));
 
-  it('creates empty files by the thousand, which take no data block (maxWorkspaceGrowthBytes: 1 MiB)', async () => {
-    const env = createHostileEnv();
-    const before = captureHost(env);
-    // Each one still takes an inode: counted as a block, 20,000 of them are 80 MiB of growth.
-    const script = `# ${env.token}\nmkdir d && cd d && seq 1 20000 | xargs touch; sleep 5`;
-    const run = await runHostile(env, script, {
-      policy: { limits: { maxWorkspaceGrowthBytes: MIB, timeoutSec: 60 } },
-    });
-    expectFailedWith(env, run, 'WORKSPACE_GROWTH_LIMIT');
-    await expectNoSurvivors(env);
-    expectHostUnchanged(env, before);
-    expectNoSecretLeak(env, run);
-  });
+  // Each one still takes an inode: counted as a block, 20,000 of them are 80 MiB of growth.
+  it('creates empty files by the thousand, which take no data block (maxWorkspaceGrowthBytes: 1 MiB)', () =>
+    expectStoppedBy(
+      'mkdir d && cd d && seq 1 20000 | xargs touch; sleep 5',
+      { maxWorkspaceGrowthBytes: MIB, timeoutSec: 60 },
+      'WORKSPACE_GROWTH_LIMIT',
+    ));
 
-  it('fills the disk through its HOME and TMPDIR instead of the workspace', async () => {
-    const env = createHostileEnv();
-    const before = captureHost(env);
-    const script = [
-      `# ${env.token}`,
+  it('fills the disk through its HOME and TMPDIR instead of the workspace', () =>
+    expectStoppedBy(
       'while :; do head -c 65536 /dev/zero >> "$HOME/fill.bin"; head -c 65536 /dev/zero >> "$TMPDIR/fill.bin"; done',
-    ].join('\n');
-    const run = await runHostile(env, script, {
-      policy: { limits: { maxWorkspaceGrowthBytes: MIB, timeoutSec: 60 } },
-    });
-    expectFailedWith(env, run, 'WORKSPACE_GROWTH_LIMIT');
-    await expectNoSurvivors(env);
-    expectHostUnchanged(env, before);
-    expectNoSecretLeak(env, run);
-  });
+      { maxWorkspaceGrowthBytes: MIB, timeoutSec: 60 },
+      'WORKSPACE_GROWTH_LIMIT',
+    ));
 
   it('writes a burst into TMPDIR and exits before the growth watcher polls', async () => {
     const env = createHostileEnv();
@@ -217,17 +202,12 @@ describe.skipIf(skipHostile)('adversarial: the agent exhausts resources', () => 
     expectFailedWith(env, run, 'WORKSPACE_GROWTH_LIMIT');
   });
 
-  it('writes a file over maxFileBytes (1 MiB)', async () => {
-    const env = createHostileEnv();
-    const before = captureHost(env);
-    const run = await runHostile(env, `# ${env.token}\nhead -c 4000000 /dev/zero > big.bin`, {
-      policy: { limits: { maxFileBytes: MIB, timeoutSec: 60 } },
-    });
-    expectFailedWith(env, run, 'AGENT_FILE_SIZE_LIMIT');
-    await expectNoSurvivors(env);
-    expectHostUnchanged(env, before);
-    expectNoSecretLeak(env, run);
-  });
+  it('writes a file over maxFileBytes (1 MiB)', () =>
+    expectStoppedBy(
+      'head -c 4000000 /dev/zero > big.bin',
+      { maxFileBytes: MIB, timeoutSec: 60 },
+      'AGENT_FILE_SIZE_LIMIT',
+    ));
 
   it('has a child write past maxFileBytes (1 MiB) and reports success all the same', async () => {
     const env = createHostileEnv();
@@ -267,50 +247,31 @@ describe.skipIf(skipHostile)('adversarial: the agent exhausts resources', () => 
     expectNoSecretLeak(env, run);
   });
 
-  it('floods stdout and stderr (maxOutputBytes: 64 KiB)', async () => {
-    const env = createHostileEnv();
-    const before = captureHost(env);
-    const run = await runHostile(
-      env,
-      `# ${env.token}\nyes stdout-flood & yes stderr-flood >&2 & wait`,
-      { policy: { limits: { maxOutputBytes: 65_536, timeoutSec: 60 } } },
-    );
-    expectFailedWith(env, run, 'AGENT_OUTPUT_LIMIT');
-    await expectNoSurvivors(env);
-    expectHostUnchanged(env, before);
-    expectNoSecretLeak(env, run);
-  });
+  it('floods stdout and stderr (maxOutputBytes: 64 KiB)', () =>
+    expectStoppedBy(
+      'yes stdout-flood & yes stderr-flood >&2 & wait',
+      { maxOutputBytes: 65_536, timeoutSec: 60 },
+      'AGENT_OUTPUT_LIMIT',
+    ));
 
-  it('sleeps past its timeout while ignoring SIGTERM (timeoutSec: 2)', async () => {
-    const env = createHostileEnv();
-    const before = captureHost(env);
-    const script = [
-      `# ${env.token}`,
-      "trap '' TERM INT HUP",
-      'echo ok > y.txt',
-      "(trap '' TERM INT HUP; while :; do sleep 1; done) &",
-      'while :; do sleep 1; done',
-    ].join('\n');
-    const run = await runHostile(env, script, { policy: { limits: { timeoutSec: 2 } } });
-    expectFailedWith(env, run, 'AGENT_TIMEOUT');
-    await expectNoSurvivors(env);
-    expectHostUnchanged(env, before);
-    expectNoSecretLeak(env, run);
-  });
+  it('sleeps past its timeout while ignoring SIGTERM (timeoutSec: 2)', () =>
+    expectStoppedBy(
+      [
+        "trap '' TERM INT HUP",
+        'echo ok > y.txt',
+        "(trap '' TERM INT HUP; while :; do sleep 1; done) &",
+        'while :; do sleep 1; done',
+      ].join('\n'),
+      { timeoutSec: 2 },
+      'AGENT_TIMEOUT',
+    ));
 
-  it('burns CPU in several processes (cpuSec: 1)', async () => {
-    const env = createHostileEnv();
-    const before = captureHost(env);
-    const run = await runHostile(
-      env,
-      `# ${env.token}\n(while :; do :; done) & (while :; do :; done) & wait`,
-      { policy: { limits: { cpuSec: 1, timeoutSec: 60 } } },
-    );
-    expectFailedWith(env, run, 'AGENT_CPU_LIMIT');
-    await expectNoSurvivors(env);
-    expectHostUnchanged(env, before);
-    expectNoSecretLeak(env, run);
-  });
+  it('burns CPU in several processes (cpuSec: 1)', () =>
+    expectStoppedBy(
+      '(while :; do :; done) & (while :; do :; done) & wait',
+      { cpuSec: 1, timeoutSec: 60 },
+      'AGENT_CPU_LIMIT',
+    ));
 });
 
 describe.skipIf(skipHostile)(
