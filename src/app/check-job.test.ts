@@ -106,7 +106,7 @@ describe('checkSubmittable', () => {
     await checkSubmittable(deps, given, rule, ANY_REPO_PATH);
   });
 
-  it('refuses a pin no run could ever follow: by id, or to a revoked worker', async () => {
+  it('refuses a pin no run could ever follow: by id, to a revoked worker, to an embedded slot', async () => {
     const deps = { registry: await registry(), store };
     const sha = (text: string) => text.padEnd(64, '0').replace(/[^0-9a-f]/g, 'a');
     await store.createWorkerEnrolment({
@@ -128,8 +128,16 @@ describe('checkSubmittable', () => {
     const pinned = (worker: string) =>
       parseJobSpec({ task: 't', repo: 'https://github.com/o/r.git', agent: 'mock', worker });
     await checkSubmittable(deps, pinned('gpu-1'), rule, ANY_REPO_PATH);
-    // An embedded slot's, or a worker's enrolled later.
+    // A worker may enrol under it later.
     await checkSubmittable(deps, pinned('not-enrolled-yet'), rule, ANY_REPO_PATH);
+    // An embedded slot's id lasts as long as its server process.
+    await expect(
+      checkSubmittable(deps, pinned('worker:vm-3:4242:1'), rule, ANY_REPO_PATH),
+    ).rejects.toMatchObject({
+      code: 'JOB_INVALID',
+      details: { field: 'worker', hint: expect.stringContaining('AAS_WORKER_LABELS') },
+      message: expect.stringMatching(/^worker worker:vm-3:4242:1 is an embedded worker/),
+    });
     await expect(
       checkSubmittable(deps, pinned(worker.id), rule, ANY_REPO_PATH),
     ).rejects.toMatchObject({

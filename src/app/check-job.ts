@@ -61,11 +61,24 @@ export async function checkSubmittable(
 
 /**
  * A pin names a worker by its name (`worker:<name>` is what a remote worker offers), so a pin by
- * id, or to a revoked worker, would wait for ever: refused, saying what to pin instead. A name no
- * remote worker has is let through: an embedded worker slot's, or a worker's enrolled later.
+ * id, or to a revoked worker, would wait for ever: refused, saying what to pin instead. So is a
+ * pin to an embedded worker slot (`worker:HOST:PID:N`): the id dies with its server process, and
+ * a run queued or requeued after that process stopped (a restart, a killed replica) or a
+ * schedule's later fires would wait for it for good. A name no remote worker has is let through:
+ * a worker may enrol under it later.
  */
 async function checkPin(store: Store, pin: string | undefined): Promise<void> {
   if (pin === undefined) return;
+  if (pin.startsWith(EMBEDDED_PIN_PREFIX)) {
+    throw new AasError(
+      'JOB_INVALID',
+      `worker ${pin} is an embedded worker of one server process: its id ends with that process, and a run pinned to it would then wait queued for good`,
+      {
+        field: 'worker',
+        hint: "to run on one server's embedded workers, give that server AAS_WORKER_LABELS and require a label (requireLabels, --require-label); pin only remote workers, by name (aas workers)",
+      },
+    );
+  }
   const worker = await store.getWorker(pin);
   if (worker === null) return;
   if (worker.name !== pin) {
@@ -82,6 +95,9 @@ async function checkPin(store: Store, pin: string | undefined): Promise<void> {
     );
   }
 }
+
+/** How an embedded worker slot's id begins; a remote worker's name has no colon. */
+const EMBEDDED_PIN_PREFIX = 'worker:';
 
 /** `file:///` followed by a path with no `.` or `..` segment, `%` escape, query or fragment. */
 const PLAIN_FILE_URL = /^file:\/\/(\/[^%?#]*)$/;

@@ -35,13 +35,14 @@ describe('parseJobSpec', () => {
 
   it('takes a pin only to what a worker can be called, and quotes a value that is not', () => {
     expect(parseJobSpec({ ...minimal, worker: 'gpu-1' }).worker).toBe('gpu-1');
+    // Runs stored with an embedded worker's id still read; submission refuses new ones.
     expect(parseJobSpec({ ...minimal, worker: 'worker:vm-3:4242:1' }).worker).toBe(
       'worker:vm-3:4242:1',
     );
     // No enrolment accepts such a name: the run would wait queued for good.
     const pinned = failure({ ...minimal, worker: 'Bad Name' });
     expect(pinned.details.field).toBe('worker');
-    expect(pinned.message).toMatch(/^"Bad Name" is not a worker's name/);
+    expect(pinned.message).toMatch(/^"Bad Name" is not a remote worker's name: 1-64 of/);
     expect(failure({ ...minimal, requireLabels: ['GPU'] }).message).toBe(
       '"GPU" is not a worker label: 1-64 of a-z 0-9 . _ -, starting with a letter or digit',
     );

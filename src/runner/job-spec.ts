@@ -5,9 +5,10 @@ import { PolicyLayerSchema, validatePolicyLayer } from '../policy/index.js';
 /** Worker labels: what `AAS_WORKER_LABELS` and `aas worker enrol --labels` accept too. */
 export const WORKER_LABEL_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /**
- * What a run may be pinned to: a remote worker's name (enrolment allows no other) or an
- * embedded worker's id (`worker:HOST:PID:N`, as `aas workers` lists it). Anything else could
- * never be claimed, and the run would wait queued for good.
+ * What a run may be pinned to: a remote worker's name (enrolment allows no other). Anything else
+ * could never be claimed, and the run would wait queued for good. An embedded worker's id
+ * (`worker:HOST:PID:N`, as `aas workers` lists it) parses too, so that runs stored with one
+ * still read, but submission refuses it: the id ends with its server process (checkSubmittable).
  */
 export const WORKER_PIN_PATTERN =
   /^(?:[a-z0-9][a-z0-9._-]{0,63}|worker:[^\s:]{1,253}:\d{1,10}:\d{1,5})$/;
@@ -71,12 +72,12 @@ export const JobSpecSchema = z
       )
       .max(16)
       .default([]),
-    /** Pins the run to the worker of this name (remote, or an embedded worker's id). */
+    /** Pins the run to the remote worker of this name. */
     worker: z
       .string()
       .regex(
         WORKER_PIN_PATTERN,
-        "a worker's name (1-64 of a-z 0-9 . _ -, starting with a letter or digit) or an embedded worker's id (worker:HOST:PID:N)",
+        "a remote worker's name: 1-64 of a-z 0-9 . _ -, starting with a letter or digit",
       )
       .optional(),
     allowDirtyBase: z.boolean().default(false),
