@@ -413,8 +413,11 @@ function printOutcome(io: CliIo, outcome: RunOutcome, json: boolean): void {
         ...fields,
         // No summary file on this host (a server's run, a run this process lost): null, not "".
         summaryPath: outcome.summaryPath === '' ? null : outcome.summaryPath,
-        // A server's patch path is on the server's disk: the URL is where to fetch it from here.
-        ...(outcome.patch && patchUrl ? { patch: { ...outcome.patch, url: patchUrl } } : {}),
+        // A server's run wrote its patch on the disk of whichever host ran it (the server, or a
+        // remote worker): no path here means anything, the URL is where to fetch it from.
+        ...(outcome.patch && patchUrl
+          ? { patch: { ...outcome.patch, path: null, url: patchUrl } }
+          : {}),
         exitCode: exitCodeFor(outcome.reasonCode),
       }),
     );
