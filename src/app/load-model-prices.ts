@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_PRICES, type PriceTable, validatePriceTable } from '../gateway/index.js';
-import { AasError, normaliseError } from '../kernel/index.js';
+import { AasError, normaliseError, yamlFailureMessage } from '../kernel/index.js';
 
 const PriceSchema = z
   .object({
@@ -39,7 +39,7 @@ export async function loadModelPrices(file: string | undefined): Promise<PriceTa
   } catch (thrown) {
     throw new AasError(
       'CONFIG_INVALID',
-      `the price table is not JSON or YAML: ${normaliseError(thrown).message}`,
+      `the price table is not JSON or YAML: ${yamlFailureMessage(text, thrown)}`,
       {
         file,
         field: 'AAS_MODEL_PRICES',

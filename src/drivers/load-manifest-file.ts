@@ -1,6 +1,6 @@
 import { basename, extname } from 'node:path';
 import { parseDocument } from 'yaml';
-import { AasError } from '../kernel/index.js';
+import { AasError, yamlErrorMessage } from '../kernel/index.js';
 import { type AgentManifest, AgentManifestSchema } from './agent-manifest.js';
 import { readBoundedFile } from './bounded-read.js';
 import { describeZodError } from './describe-zod-error.js';
@@ -97,7 +97,7 @@ function parseManifestText(path: string, extension: string, text: string): unkno
   const error = document.errors[0];
   if (error !== undefined) {
     // The pretty message already says "at line L, column C"; keep that line, drop the snippet.
-    const message = error.message.split('\n')[0] ?? error.message;
+    const message = yamlErrorMessage(text, error).split('\n')[0] ?? error.message;
     throw invalid(path, '', `manifest is not valid YAML: ${message}`, FORMAT_HINT);
   }
   try {

@@ -23,6 +23,12 @@ export {
 export { computeEventHash, GENESIS_HASH, type HashedEventFields, sha256Hex } from './hash.js';
 export { IdPrefix, isValidId, newId } from './ids.js';
 export { type Logger, silentLogger } from './logger.js';
+export {
+  type UnclosedQuote,
+  unclosedQuoteStart,
+  yamlErrorMessage,
+  yamlFailureMessage,
+} from './unclosed-quote.js';
 export { shownValue, valueAt } from './value-at.js';
 export {
   fieldPositionInYaml,

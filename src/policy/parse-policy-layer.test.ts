@@ -174,6 +174,14 @@ describe('parsePolicyLayer', () => {
     expect(error.details.line).toBeGreaterThanOrEqual(2);
   });
 
+  it('locates an unclosed quote where it opened, not where the file ends', () => {
+    const error = failure('paths:\n  deny: ["secrets/**]\nlimits:\n  timeoutSec: 60\n');
+    expect(error.details).toMatchObject({ line: 2, column: 10 });
+    expect(error.message).toMatch(
+      /^YAML syntax error at line 2, column 10: the quote \("\) opened at line 2, column 10 is never closed/,
+    );
+  });
+
   it('reports the position of a tab indent', () => {
     const error = failure('paths:\n\tallow: [a]\n');
     expect(error.message).toMatch(/line 2, column 1/);

@@ -1,5 +1,12 @@
 import { LineCounter, parseDocument } from 'yaml';
-import { AasError, locateInYaml, positionAt, type TextPosition } from '../kernel/index.js';
+import {
+  AasError,
+  locateInYaml,
+  positionAt,
+  type TextPosition,
+  unclosedQuoteStart,
+  yamlErrorMessage,
+} from '../kernel/index.js';
 import { firstPolicyIssue } from './policy-issue.js';
 import { type PolicyLayer, PolicyLayerSchema } from './policy-layer-schema.js';
 
@@ -64,10 +71,12 @@ export function parsePolicyLayer(text: string, source: { file: string }): Policy
   });
   const first = doc.errors[0];
   if (first) {
+    // An unclosed quote is located where it opened: the parser gives up only where the text ends.
+    const open = first.code === 'MISSING_CHAR' ? unclosedQuoteStart(body, first.pos[0]) : null;
     throw syntaxError(
       file,
-      yamlMessage(first.code, first.message),
-      positionAt(lines, first.pos[0]),
+      yamlMessage(first.code, yamlErrorMessage(body, first)),
+      open ?? positionAt(lines, first.pos[0]),
       format,
     );
   }

@@ -107,6 +107,14 @@ describe('bad input: a clear message, the right exit code, and nothing half writ
     expect(missing.stderr).toContain(`${job}: task: task is required`);
     expect(missing.stderr).toContain('give task in the job file or with --task');
 
+    // An unclosed quote is named where it opened; the parser alone names the end of the file.
+    writeFileSync(job, 'task: "fix the bug\nrepo: .\nagent: mock\n');
+    const unclosed = await runCli(['run', '--job', job], { home });
+    expect(unclosed.code).toBe(2);
+    expect(unclosed.stderr).toContain(
+      `${job}: not valid YAML or JSON: the quote (") opened at line 1, column 7 is never closed`,
+    );
+
     // A value a flag set is not the file's: no line of the file is named for it.
     writeFileSync(job, 'task: x\nrepo: .\nagent: mock\nretries: 3\n');
     const flagged = await runCli(['run', '--job', job, '--retries', '11'], { home });

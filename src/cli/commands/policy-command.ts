@@ -2,7 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { AasError, type ExitCode, isAasError, normaliseError } from '../../kernel/index.js';
+import {
+  AasError,
+  type ExitCode,
+  isAasError,
+  normaliseError,
+  yamlFailureMessage,
+} from '../../kernel/index.js';
 import {
   agentPolicyLayer,
   explainPolicy,
@@ -121,9 +127,13 @@ async function readJobFile(file: string): Promise<{ agent?: string; layer: Named
   try {
     job = parseYaml(text);
   } catch (error) {
-    throw new AasError('JOB_INVALID', `not valid YAML or JSON: ${normaliseError(error).message}`, {
-      file,
-    });
+    throw new AasError(
+      'JOB_INVALID',
+      `not valid YAML or JSON: ${yamlFailureMessage(text, error)}`,
+      {
+        file,
+      },
+    );
   }
   if (typeof job !== 'object' || job === null || Array.isArray(job)) {
     throw new AasError('JOB_INVALID', 'a job file must hold a mapping', { file });

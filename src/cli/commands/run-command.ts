@@ -11,6 +11,7 @@ import {
   isAasError,
   normaliseError,
   valueAt,
+  yamlFailureMessage,
 } from '../../kernel/index.js';
 import { readPolicyLayerFile } from '../../policy/index.js';
 import { type JobSpec, parseJobSpec, type RunOutcome } from '../../runner/index.js';
@@ -184,7 +185,7 @@ async function readStructured(
   try {
     return { value: parseYaml(text, { prettyErrors: true }), text };
   } catch (error) {
-    throw new AasError(code, `not valid YAML or JSON: ${normaliseError(error).message}`, {
+    throw new AasError(code, `not valid YAML or JSON: ${yamlFailureMessage(text, error)}`, {
       file: path,
     });
   }
