@@ -39,8 +39,17 @@ export interface WorkerHost {
   ): RemoteWorkerAgent;
 }
 
-/** A worker's cache repository unused for a week is deleted (README, "Remote workers"). */
+/**
+ * A worker's cache repository or cached base checkout unused for a week is deleted (README,
+ * "Remote workers").
+ */
 const WORKER_CACHE_MAX_IDLE_MS = 7 * 24 * 3_600_000;
+/**
+ * The directories of a run whose execution here ended without an accepted result stay a day:
+ * long enough to read the whole logs of a run the control plane never heard the end of, short
+ * enough that a worker cut off again and again does not fill its disk.
+ */
+const WORKER_LEFT_RUN_MAX_AGE_MS = 24 * 3_600_000;
 
 /** Where a worker keeps its credential and its repository cache. */
 export function workerPaths(config: AasConfig): {
@@ -53,8 +62,10 @@ export function workerPaths(config: AasConfig): {
   return {
     credential: join(config.home, 'worker', 'credential.json'),
     repos: join(config.home, 'worker', 'repos'),
-    // The patches it computed and the base checkouts it made: what agents wrote and what the
-    // repositories hold, no one else's to read, and none of a server's on the same home.
+    // The patches it computed (`<runId>/`, deleted with the run's directory once the control
+    // plane accepted its result) and the base checkouts it made (a cache shared by runs): what
+    // agents wrote and what the repositories hold, no one else's to read, and none of a
+    // server's on the same home.
     artifacts: join(config.home, 'worker', 'artifacts'),
     checkouts: join(config.home, 'worker', 'checkouts'),
     // Its own, not the home's runs/: a server or a local command on the same home keeps its
@@ -145,6 +156,7 @@ export async function createWorkerHost(
           claimWaitSec: 25,
           cacheDir: paths.repos,
           cacheMaxIdleMs: WORKER_CACHE_MAX_IDLE_MS,
+          leftRunMaxAgeMs: WORKER_LEFT_RUN_MAX_AGE_MS,
           backoff: { firstMs: 1_000, maxMs: 30_000 },
         },
       );
@@ -219,7 +231,8 @@ export async function writeWorkerCredential(path: string, value: WorkerCredentia
  * workspaces and checkouts under `worker/runs/`. The caller holds the home's worker lock and no
  * run yet, and only a worker of this home uses that directory, so no workspace there belongs
  * to a live process; the runs themselves are the control plane's,
- * which re-leases them after their leases lapse. Logs stay, as on the control plane. Trouble
+ * which re-leases them after their leases lapse. Logs stay for now: the worker's sweep deletes
+ * such a run's directories once they are a day old (RemoteWorkerAgent). Trouble
  * here is logged, never fatal: the worker can run without it.
  */
 async function collectLeftWorkspaces(runsDir: string, log: Logger): Promise<void> {

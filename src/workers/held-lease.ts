@@ -15,6 +15,8 @@ export interface HeldLease {
   order: 'ok' | 'cancel' | 'lost';
   /** Stops the sandbox: the run was lost, or the worker must stop now. */
   readonly stop: AbortController;
+  /** The base commit fetched for the run, once known: its cached checkout is never evicted. */
+  baseCommit?: string;
 }
 
 /** What one heartbeat's answer changed: runs newly lost, and newly cancelled. */

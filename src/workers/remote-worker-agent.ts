@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import {
   AasError,
   type Clock,
@@ -21,10 +22,15 @@ import type { RunRecord } from '../store/index.js';
 import {
   addBasePack,
   cachedBaseCommits,
+  collectCheckoutCache,
   collectRepoCaches,
+  collectRunDirs,
   hasCachedCommit,
   isRepoUrl,
+  markRunDirsLeft,
   openBaseCache,
+  type RunDirRoots,
+  removeRunDirs,
   repoUrlCacheKey,
 } from '../workspaces/index.js';
 import type { ControlPlaneLink, LeaseGrant } from './control-plane-link.js';
@@ -38,7 +44,7 @@ import { deadlineAfter, leaseLeftMs, readClock } from './lease-deadline.js';
 import { RemoteRunStore } from './remote-run-store.js';
 import { type HeldLeaseView, type SendDeps, sendWhileHeld } from './send-while-held.js';
 
-/** How often a running worker looks for idle cache repositories. */
+/** How often a running worker looks for idle caches and the directories of runs it left. */
 const CACHE_SWEEP_EVERY_MS = 60 * 60 * 1000;
 /** The longest the lapse watch sleeps before it looks again (see #watchLapses). */
 const MAX_LAPSE_WAIT_MS = 60_000;
@@ -57,10 +63,17 @@ export interface RemoteWorkerAgentSettings {
   /** Where fetched repositories are cached between runs. */
   readonly cacheDir: string;
   /**
-   * A cache repository unused this long is deleted (looked for at start, then hourly); those
-   * of held runs never are.
+   * A cache repository or cached base checkout unused this long is deleted (looked for at
+   * start, then hourly); those of held runs never are.
    */
   readonly cacheMaxIdleMs: number;
+  /**
+   * How long the directories of a run whose execution here ended without an accepted result
+   * (the worker stopped, the lease was lost or lapsed, a report was given up) stay: the only
+   * whole copy of its logs when the control plane never got their tails. Those of a run whose
+   * result was accepted, or refused for good, are deleted at once.
+   */
+  readonly leftRunMaxAgeMs: number;
   /**
    * Pause after a claim failed because the control plane was away: 1 s doubling to 30 s, each
    * drawn in [step/2, step].
@@ -129,8 +142,8 @@ export class RemoteWorkerAgent {
   /** Starts claiming; resolves when the worker has stopped (drained, or refused by the server). */
   run(): Promise<void> {
     this.#scheduleBeat();
-    void this.#collectCaches();
-    this.#cacheSweep = setInterval(() => void this.#collectCaches(), CACHE_SWEEP_EVERY_MS);
+    void this.#sweepDisk();
+    this.#cacheSweep = setInterval(() => void this.#sweepDisk(), CACHE_SWEEP_EVERY_MS);
     this.#cacheSweep.unref();
     this.#loops = Array.from({ length: this.settings.concurrency }, () => this.#loop());
     return Promise.all(this.#loops).then(async () => {
@@ -150,9 +163,19 @@ export class RemoteWorkerAgent {
   }
 
   /**
-   * Deletes cache repositories unused for `cacheMaxIdleMs`, keeping those of held runs. A run
-   * opening a cache marks it used first, so one starting meanwhile is never taken for idle.
+   * What keeps this host's disk bounded: cache repositories and cached base checkouts unused
+   * for `cacheMaxIdleMs` are deleted, and so are the directories of runs left `leftRunMaxAgeMs`
+   * ago (also those a killed worker of this home left), never anything of a held run. A run
+   * opening a cache, or mounting a checkout, marks it used first, so one starting meanwhile is
+   * never taken for idle.
    */
+  async #sweepDisk(): Promise<void> {
+    await this.#collectCaches();
+    await this.#collectCheckouts();
+    await this.#collectRunDirs();
+  }
+
+  /** Cache repositories unused for `cacheMaxIdleMs`, but those of held runs. */
   async #collectCaches(): Promise<void> {
     const keepKeys = new Set<string>();
     for (const held of this.#held.values()) {
@@ -172,6 +195,81 @@ export class RemoteWorkerAgent {
       }
     } catch (thrown) {
       this.deps.log.warn({ err: normaliseError(thrown).message }, 'cache eviction failed');
+    }
+  }
+
+  /**
+   * Base checkouts (overlay lower layers, shared by the runs on one commit) unused for
+   * `cacheMaxIdleMs`. Kept besides: the commits of held runs known here (the claim's, or the
+   * one fetched for it), and every checkout an overlay of this process is mounted on. A held
+   * run's commit that is not known here (a URL job's first claim) was marked used when its
+   * checkout was mounted, far less than the age limit ago.
+   */
+  async #collectCheckouts(): Promise<void> {
+    const keepCommits = new Set<string>();
+    for (const held of this.#held.values()) {
+      if (held.grant.baseCommit !== null) keepCommits.add(held.grant.baseCommit);
+      if (held.baseCommit !== undefined) keepCommits.add(held.baseCommit);
+    }
+    try {
+      const collected = await collectCheckoutCache(this.deps.execution.paths.checkouts, {
+        keepCommits,
+        olderThanMs: this.settings.cacheMaxIdleMs,
+        nowMs: this.deps.clock.nowMs(),
+      });
+      if (collected.removed.length > 0) {
+        this.deps.log.info({ removed: collected.removed }, 'evicted idle base checkouts');
+      }
+    } catch (thrown) {
+      this.deps.log.warn({ err: normaliseError(thrown).message }, 'checkout eviction failed');
+    }
+  }
+
+  /** The directories of runs not held here, left at least `leftRunMaxAgeMs` ago. */
+  async #collectRunDirs(): Promise<void> {
+    try {
+      const collected = await collectRunDirs(this.#runDirRoots(), {
+        isHeld: (runId) => this.#held.has(runId),
+        olderThanMs: this.settings.leftRunMaxAgeMs,
+        nowMs: this.deps.clock.nowMs(),
+      });
+      if (collected.removed.length > 0 || collected.failed.length > 0) {
+        this.deps.log.info(
+          { removed: collected.removed, failed: collected.failed },
+          'removed the directories of runs left here',
+        );
+      }
+    } catch (thrown) {
+      this.deps.log.warn({ err: normaliseError(thrown).message }, 'run directory sweep failed');
+    }
+  }
+
+  #runDirRoots(): RunDirRoots {
+    const { runs, artifacts } = this.deps.execution.paths;
+    return { runsDir: runs, artifactsDir: artifacts };
+  }
+
+  /**
+   * After an execution here ended: a run whose result the control plane accepted (or refused
+   * for good: fenced, or ended as unrunnable) needs nothing on this host any more, since its
+   * patch and log tails were uploaded before the final report, and nothing here reads them
+   * again. Its directories go at once. Any other end (stopped, lease lost or lapsed, a report
+   * given up) leaves them, stamped now, for #collectRunDirs. Never while another claim of the
+   * same run is held here: that one works in the same directories.
+   */
+  async #tidyRun(runId: string, decided: boolean, log: Logger): Promise<void> {
+    if (this.#held.has(runId)) return;
+    try {
+      if (!decided) {
+        await markRunDirsLeft(this.#runDirRoots(), runId, this.deps.clock.nowMs());
+      } else if (!(await removeRunDirs(this.#runDirRoots(), runId))) {
+        log.warn(
+          {},
+          'run directories not removed (a mount below them would not go): left for the sweep',
+        );
+      }
+    } catch (thrown) {
+      log.warn({ err: normaliseError(thrown).message }, 'run directories not removed');
     }
   }
 
@@ -299,6 +397,7 @@ export class RemoteWorkerAgent {
       order: 'ok',
       stop: new AbortController(),
     };
+    let decided = false;
     // Claimed again while an older execution of the same run is still winding down here (its
     // lease was lost): that one is stopped, and only the new claim is heartbeated.
     const older = this.#held.get(grant.runId);
@@ -345,11 +444,19 @@ export class RemoteWorkerAgent {
         // trouble, and the run is left to lapse back into the queue for another claim.
         if (!RUN_BASE_FAILURES.has(error.code)) throw error;
         await reportUnrunnable(store, run, this.deps.clock, error.code, error.describe());
+        decided = true;
         log.warn({ code: error.code, err: error.message }, 'base not available: run ended');
         return;
       }
+      if (localBase !== undefined) held.baseCommit = localBase.commit;
       const deps: ExecutionDeps = {
         ...this.deps.execution,
+        // The patch in a directory of the run's own (not the content-addressed pool the control
+        // plane keeps), so that it goes with the run, never from under another run's patch.
+        paths: {
+          ...this.deps.execution.paths,
+          artifacts: join(this.deps.execution.paths.artifacts, grant.runId),
+        },
         store,
         owner: this.deps.workerId,
         serverPolicy: serverPolicyOf(grant),
@@ -378,13 +485,18 @@ export class RemoteWorkerAgent {
         },
       );
       if ('stopped' in outcome) log.warn({}, 'stopped before the run ended: its lease will lapse');
-      else log.info({ status: outcome.status, reasonCode: outcome.reasonCode }, 'run finished');
+      else {
+        // Accepted, or fenced: either way the control plane's answer is final for this claim.
+        decided = true;
+        log.info({ status: outcome.status, reasonCode: outcome.reasonCode }, 'run finished');
+      }
     } catch (thrown) {
       const error = normaliseError(thrown);
       log.warn({ code: error.code, err: error.message }, 'run abandoned');
     } finally {
       if (this.#held.get(grant.runId) === held) this.#held.delete(grant.runId);
       this.#watchLapses();
+      await this.#tidyRun(grant.runId, decided, log);
     }
   }
 

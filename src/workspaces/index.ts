@@ -28,6 +28,13 @@ export {
   collectRepoCaches,
   type RepoCacheCollection,
 } from './collect-repo-caches.js';
+export {
+  collectRunDirs,
+  markRunDirsLeft,
+  type RunDirCollection,
+  type RunDirRoots,
+  removeRunDirs,
+} from './collect-run-dirs.js';
 export { type ComputePatchOptions, computePatch } from './compute-patch.js';
 export {
   type CreateRepositoryOptions,

@@ -63,6 +63,7 @@ function agentOn(link: ControlPlaneLink, cacheDir = '/nonexistent'): RemoteWorke
       claimWaitSec: 25,
       cacheDir,
       cacheMaxIdleMs: 3_600_000,
+      leftRunMaxAgeMs: 3_600_000,
       backoff: { firstMs: 1, maxMs: 1 },
     },
   );
@@ -128,6 +129,7 @@ describe('the worker program draining itself', () => {
         claimWaitSec: 25,
         cacheDir: '/nonexistent',
         cacheMaxIdleMs: 3_600_000,
+        leftRunMaxAgeMs: 3_600_000,
         backoff: { firstMs: 400, maxMs: 10_000 },
       },
     );

@@ -92,6 +92,7 @@ describe('a worker whose heartbeats hang', () => {
         claimWaitSec: 25,
         cacheDir: '/nonexistent',
         cacheMaxIdleMs: 3_600_000,
+        leftRunMaxAgeMs: 3_600_000,
         backoff: { firstMs: 1, maxMs: 1 },
       },
     );
@@ -171,6 +172,7 @@ describe('a claim that arrives while a heartbeat is on its way', () => {
         claimWaitSec: 25,
         cacheDir: '/nonexistent',
         cacheMaxIdleMs: 3_600_000,
+        leftRunMaxAgeMs: 3_600_000,
         backoff: { firstMs: 1, maxMs: 1 },
       },
     );

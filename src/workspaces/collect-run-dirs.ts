@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+import { lstat, readdir, realpath, rename, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isValidId, normaliseError } from '../kernel/index.js';
+import { forceRemove } from './force-remove.js';
+import { unmountAllUnder } from './run-mount.js';
+
+/**
+ * Where a remote worker keeps what its runs wrote: `<runsDir>/<runId>/` (the private git dir,
+ * attempt directories with their logs and workspaces, summary.json) and
+ * `<artifactsDir>/<runId>/` (the patch it computed).
+ */
+export interface RunDirRoots {
+  readonly runsDir: string;
+  readonly artifactsDir: string;
+}
+
+export interface RunDirCollection {
+  /** Runs whose directories were deleted. */
+  readonly removed: readonly string[];
+  /** Runs left alone: held now, or left less than the age limit ago. */
+  readonly kept: readonly string[];
+  /** Runs (or interrupted removals) whose mounts would not go: left whole for a later pass. */
+  readonly failed: readonly { readonly name: string; readonly message: string }[];
+}
+
+const EVICT_PREFIX = '.evict-';
+/** Patches of workers from before per-run artifact directories: `<sha256>.patch` (and its temp). */
+const FLAT_PATCH = /^[0-9a-f]{64}\.patch(?:\.[0-9a-f]+\.tmp)?$/;
+
+/**
+ * Deletes the directories of `runId` under both roots. Each is renamed away first, so a claim of
+ * the same run starting meanwhile makes fresh directories instead of writing into ones being
+ * deleted; mounts below it (a workspace left mounted) are unmounted before anything is deleted,
+ * and when they will not go the renamed copy is left for collectRunDirs: deleting through a
+ * mount is never the fallback. False when something was left.
+ */
+export async function removeRunDirs(roots: RunDirRoots, runId: string): Promise<boolean> {
+  if (!isValidId(runId, 'run')) return false;
+  let whole = true;
+  for (const root of [roots.runsDir, roots.artifactsDir]) {
+    const realRoot = await realpath(root).catch(() => null);
+    if (realRoot === null) continue;
+    const dir = join(realRoot, runId);
+    if (!(await isRealDirectory(dir))) continue;
+    const evicted = join(realRoot, `${EVICT_PREFIX}${runId}-${randomBytes(6).toString('hex')}`);
+    try {
+      await rename(dir, evicted);
+    } catch {
+      whole = false;
+      continue;
+    }
+    if ((await removeEvicted(evicted)) !== null) whole = false;
+  }
+  return whole;
+}
+
+/**
+ * Stamps the run's directories as left now (an execution that ended without its result being
+ * accepted): collectRunDirs counts their age from this moment, not from when the run started.
+ */
+export async function markRunDirsLeft(
+  roots: RunDirRoots,
+  runId: string,
+  atMs: number,
+): Promise<void> {
+  if (!isValidId(runId, 'run')) return;
+  const at = new Date(atMs);
+  for (const root of [roots.runsDir, roots.artifactsDir]) {
+    await utimes(join(root, runId), at, at).catch(() => undefined);
+  }
+}
+
+/**
+ * Deletes the directories of runs this worker does not hold and that were last written
+ * `olderThanMs` ago or more (their age: the newest mtime of the run's two directories), the
+ * remains of interrupted removals, and patches an earlier version kept flat under
+ * `artifactsDir`. `isHeld` is asked right before each removal, so a run claimed while the pass
+ * runs is never touched. Only names that are run ids are considered, every level is checked
+ * with lstat (a symlink never leads outside the roots), and anything else is left alone.
+ */
+export async function collectRunDirs(
+  roots: RunDirRoots,
+  options: {
+    readonly isHeld: (runId: string) => boolean;
+    readonly olderThanMs: number;
+    readonly nowMs: number;
+  },
+): Promise<RunDirCollection> {
+  const removed: string[] = [];
+  const kept: string[] = [];
+  const failed: { name: string; message: string }[] = [];
+  const lastWritten = new Map<string, number>();
+  for (const root of [roots.runsDir, roots.artifactsDir]) {
+    const realRoot = await realpath(root).catch(() => null);
+    if (realRoot === null) continue;
+    for (const name of (await readdir(realRoot)).sort()) {
+      const path = join(realRoot, name);
+      const info = await lstat(path).catch(() => null);
+      if (info === null) continue;
+      if (name.startsWith(EVICT_PREFIX) && info.isDirectory()) {
+        // A removal interrupted after its rename, or one whose mounts would not go then.
+        const trouble = await removeEvicted(path);
+        if (trouble !== null) failed.push({ name, message: trouble });
+      } else if (info.isDirectory() && isValidId(name, 'run')) {
+        lastWritten.set(name, Math.max(lastWritten.get(name) ?? 0, info.mtimeMs));
+      } else if (
+        root === roots.artifactsDir &&
+        info.isFile() &&
+        FLAT_PATCH.test(name) &&
+        options.nowMs - info.mtimeMs >= options.olderThanMs
+      ) {
+        await forceRemove(path);
+      }
+    }
+  }
+  for (const [runId, writtenMs] of [...lastWritten].sort(([a], [b]) => a.localeCompare(b))) {
+    if (options.isHeld(runId) || options.nowMs - writtenMs < options.olderThanMs) {
+      kept.push(runId);
+      continue;
+    }
+    if (await removeRunDirs(roots, runId)) removed.push(runId);
+    else failed.push({ name: runId, message: 'not removed: a mount below it or a rename refused' });
+  }
+  return { removed, kept, failed };
+}
+
+/** Unmounts what is below a renamed-away directory, then deletes it; the trouble, or null. */
+async function removeEvicted(path: string): Promise<string | null> {
+  try {
+    await unmountAllUnder(path);
+  } catch (thrown) {
+    return normaliseError(thrown).message;
+  }
+  await forceRemove(path);
+  return null;
+}
+
+async function isRealDirectory(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
