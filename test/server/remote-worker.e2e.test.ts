@@ -163,8 +163,16 @@ describe('remote workers over HTTP', () => {
     for (const dir of ['artifacts', 'checkouts', 'runs', 'repos']) {
       expect(statSync(join(linux.home, 'worker', dir)).mode & 0o777, dir).toBe(0o700);
     }
-    expect(readdirSync(join(linux.home, 'worker', 'artifacts')).length).toBeGreaterThan(0);
     expect(existsSync(join(linux.home, 'artifacts'))).toBe(false);
+    // Once the control plane accepted the result, what the run left on the worker (its patch,
+    // logs, private git dir) is gone: the control plane holds the patch and the log tails.
+    await waitFor('the worker to delete the run directories', async () =>
+      existsSync(join(linux.home, 'worker', 'runs', runId)) ||
+      existsSync(join(linux.home, 'worker', 'artifacts', runId))
+        ? undefined
+        : true,
+    );
+    expect(readdirSync(join(linux.home, 'worker', 'artifacts'))).toEqual([]);
     expect(history.filter((event) => event.type === 'run.completed')).toHaveLength(1);
 
     // The control plane never ran the attempt: patch and logs come from what was uploaded.
@@ -304,9 +312,14 @@ describe('remote workers over HTTP', () => {
     expect(((await late.json()) as { code: string }).code).toBe('LEASE_FENCED');
     expect((await run(runId)).run.status).toBe('ready_for_promotion');
     expect(rescuer.child.exitCode).toBeNull();
+    // The rescuer's result was accepted: it keeps nothing of the run.
+    await waitFor('the rescuer to delete the run directories', async () =>
+      existsSync(join(rescuer.home, 'worker', 'runs', runId)) ? undefined : true,
+    );
 
     // What the killed worker left in its home (its workspace, mounted when it is an overlay)
-    // goes when a worker starts on that home again; the logs stay. A workspace of another
+    // goes when a worker starts on that home again; the logs stay until the worker's sweep
+    // finds them a day old. A workspace of another
     // process on the same home (a server's, under runs/) is not the worker's to remove.
     const attemptDir = victimAttempt;
     expect(readdirSync(attemptDir)).toContain('workspace');
