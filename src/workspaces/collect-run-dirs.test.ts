@@ -49,8 +49,14 @@ function leaveRun(roots: RunDirRoots, id: string, ageMs: number): void {
   mkdirSync(join(roots.artifactsDir, id));
   writeFileSync(join(roots.artifactsDir, id, `${'a'.repeat(64)}.patch`), 'diff\n');
   const at = new Date(NOW_MS - ageMs);
-  for (const dir of [join(roots.runsDir, id), join(roots.artifactsDir, id)])
-    utimesSync(dir, at, at);
+  for (const path of [
+    join(attempt, 'stdout.log'),
+    attempt,
+    join(roots.runsDir, id),
+    join(roots.artifactsDir, id, `${'a'.repeat(64)}.patch`),
+    join(roots.artifactsDir, id),
+  ])
+    utimesSync(path, at, at);
 }
 
 describe('removeRunDirs', () => {
@@ -159,6 +165,20 @@ describe('collectRunDirs', () => {
     leaveRun(roots, runId(1), 100 * HOUR_MS);
     const recent = new Date(NOW_MS - HOUR_MS);
     utimesSync(join(roots.artifactsDir, runId(1)), recent, recent);
+    const collected = await collectRunDirs(roots, {
+      isHeld: () => false,
+      olderThanMs: 24 * HOUR_MS,
+      nowMs: NOW_MS,
+    });
+    expect(collected.kept).toEqual([runId(1)]);
+  });
+
+  it('counts a log its attempt was still writing, which leaves the directories above it as they were', async () => {
+    const roots = newRoots();
+    // A long run of a worker killed an hour ago: its directories were made days before.
+    leaveRun(roots, runId(1), 100 * HOUR_MS);
+    const recent = new Date(NOW_MS - HOUR_MS);
+    utimesSync(join(roots.runsDir, runId(1), 'attempt-1', 'stdout.log'), recent, recent);
     const collected = await collectRunDirs(roots, {
       isHeld: () => false,
       olderThanMs: 24 * HOUR_MS,

@@ -73,7 +73,9 @@ export async function markRunDirsLeft(
 
 /**
  * Deletes the directories of runs this worker does not hold and that were last written
- * `olderThanMs` ago or more (their age: the newest mtime of the run's two directories), the
+ * `olderThanMs` ago or more (their age: the newest mtime of the run's two directories and of
+ * what lies two levels below them, the attempt directories and their logs, so a run a killed
+ * worker was still writing a minute before is not taken for one left days ago), the
  * remains of interrupted removals, and patches an earlier version kept flat under
  * `artifactsDir`. `isHeld` is asked right before each removal, so a run claimed while the pass
  * runs is never touched. Only names that are run ids are considered, every level is checked
@@ -103,7 +105,8 @@ export async function collectRunDirs(
         const trouble = await removeEvicted(path);
         if (trouble !== null) failed.push({ name, message: trouble });
       } else if (info.isDirectory() && isValidId(name, 'run')) {
-        lastWritten.set(name, Math.max(lastWritten.get(name) ?? 0, info.mtimeMs));
+        const writtenMs = Math.max(info.mtimeMs, await newestWriteBelow(path, 2));
+        lastWritten.set(name, Math.max(lastWritten.get(name) ?? 0, writtenMs));
       } else if (
         root === roots.artifactsDir &&
         info.isFile() &&
@@ -134,6 +137,25 @@ async function removeEvicted(path: string): Promise<string | null> {
   }
   await forceRemove(path);
   return null;
+}
+
+/**
+ * The newest mtime of the entries `depth` levels below `dir` (0 when none), through lstat only:
+ * a symlink counts as itself and is never followed. Deeper levels (a workspace's files) are
+ * not read: a log written directly in an attempt directory is what a live run keeps touching.
+ */
+async function newestWriteBelow(dir: string, depth: number): Promise<number> {
+  if (depth <= 0) return 0;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let newestMs = 0;
+  for (const name of names) {
+    const path = join(dir, name);
+    const info = await lstat(path).catch(() => null);
+    if (info === null) continue;
+    newestMs = Math.max(newestMs, info.mtimeMs);
+    if (info.isDirectory()) newestMs = Math.max(newestMs, await newestWriteBelow(path, depth - 1));
+  }
+  return newestMs;
 }
 
 async function isRealDirectory(path: string): Promise<boolean> {
