@@ -30,6 +30,7 @@ import {
 import { checkSubmittable } from './check-job.js';
 import { createExecutionHost } from './execution-host.js';
 import { recordPostgresHome, refuseSqliteInPostgresHome } from './home-database.js';
+import { lockSqliteDatabase, type SqliteHolder } from './lock-sqlite-database.js';
 import { createPromotionDeps } from './promotion-deps.js';
 
 /** The typed resources bag: built once here, passed explicitly everywhere else. */
@@ -67,6 +68,16 @@ export interface RuntimeOptions {
   readonly nodePath: string;
   /** Run crash recovery (expired leases, orphan workspaces). On for every CLI command. */
   readonly recover?: boolean;
+  /**
+   * Take a SQLite store for this process alone (a server): refused while another server holds
+   * it, released once the store is closed. Nothing is taken on PostgreSQL, where servers run
+   * side by side. See lockSqliteDatabase.
+   */
+  readonly sqliteLock?: {
+    /** The lock turned out not to be this process's any more: stop acting as the only server. */
+    readonly onLost: (error: Error) => void;
+    readonly onWait?: (waitMs: number, holder: SqliteHolder | null) => void;
+  };
 }
 
 export async function createRuntime(config: AasConfig, options: RuntimeOptions): Promise<Runtime> {
@@ -93,10 +104,31 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
   });
   const { serverPolicy, models } = host;
   if (config.databaseUrl === undefined) await refuseSqliteInPostgresHome(config.home);
-  const store = await openStore({
-    sqlitePath: config.paths.sqlite,
-    ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
-  });
+  // Before the store opens: a refused server leaves the database (and its migrations) alone.
+  const lock =
+    config.databaseUrl === undefined && options.sqliteLock !== undefined
+      ? await lockSqliteDatabase(config.paths.sqlite, options.sqliteLock.onLost, {
+          ...(options.sqliteLock.onWait === undefined ? {} : { onWait: options.sqliteLock.onWait }),
+        })
+      : null;
+  let store: Store;
+  try {
+    store = await openStore({
+      sqlitePath: config.paths.sqlite,
+      ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+    });
+  } catch (error) {
+    await lock?.release();
+    throw error;
+  }
+  // The lock outlives the store: nothing of this process writes after the next server took over.
+  const close = async () => {
+    try {
+      await store.close();
+    } finally {
+      await lock?.release();
+    }
+  };
   try {
     if (config.databaseUrl !== undefined) await recordPostgresHome(config.home, config.databaseUrl);
     const { registry, sandboxes } = host;
@@ -162,12 +194,12 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
           misfireGraceMs: config.scheduler.misfireGraceMs,
         },
       ),
-      close: () => store.close(),
+      close,
     };
     if (options.recover ?? true) await recover(runtime);
     return runtime;
   } catch (error) {
-    await store.close();
+    await close();
     throw error;
   }
 }

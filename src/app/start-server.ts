@@ -21,6 +21,7 @@ import {
   type RuntimeOptions,
 } from './create-runtime.js';
 import { forgeRepositoryWarnings } from './forge-repository-warnings.js';
+import type { SqliteHolder } from './lock-sqlite-database.js';
 import { relayCommittedEvents } from './relay-committed-events.js';
 
 export interface RunningServer {
@@ -31,11 +32,18 @@ export interface RunningServer {
   readonly bootstrapSecret: string | null;
   /** Stops claiming, drains workers within the grace period, closes the API and the store. */
   close(): Promise<void>;
+  /**
+   * Settles when the server stopped serving on its own, with why: it lost the lock of its
+   * SQLite database, and is closing (`close()` waits for the same stop). Never settles otherwise.
+   */
+  readonly interrupted: Promise<AasError>;
 }
 
-export interface StartServerOptions extends RuntimeOptions {
+export interface StartServerOptions extends Omit<RuntimeOptions, 'sqliteLock'> {
   /** The admin panel's build to serve at /panel/; `dist/panel/` of this package by default. */
   readonly panelDir?: string;
+  /** Told once when another server holds the SQLite database and this start waits for it. */
+  readonly onSqliteWait?: (waitMs: number, holder: SqliteHolder | null) => void;
 }
 
 /** How often each replica looks for workspaces no run uses, and how long a run must have ended. */
@@ -55,8 +63,23 @@ export async function startServer(
   options: StartServerOptions,
 ): Promise<RunningServer> {
   refuseUnsafeBind(config);
+  // The lock may be lost before the server is there to stop: it then stops as it starts.
+  let lostError: Error | null = null;
+  let onLost: ((error: Error) => void) | null = null;
+  const { onSqliteWait, ...runtimeOptions } = options;
   // Recovery runs first: runs a killed server left behind are requeued or ended explicitly.
-  const runtime = await createRuntime(config, { ...options, recover: true });
+  // Before it, on SQLite, the database is taken for this server alone (see lockSqliteDatabase).
+  const runtime = await createRuntime(config, {
+    ...runtimeOptions,
+    recover: true,
+    sqliteLock: {
+      onLost: (error) => {
+        lostError ??= error;
+        onLost?.(error);
+      },
+      ...(onSqliteWait === undefined ? {} : { onWait: onSqliteWait }),
+    },
+  });
   const { store, clock, log, bus, queue } = runtime;
   // Events other replicas commit reach this bus too (PostgreSQL; inert on SQLite). Awaiting the
   // first connection means a server that says it listens also hears the others.
@@ -273,7 +296,34 @@ export async function startServer(
       })();
       return closing;
     };
-    return { url: address, runtime, bootstrapSecret, close };
+    let interrupt: (error: AasError) => void = () => undefined;
+    const interrupted = new Promise<AasError>((resolve) => {
+      interrupt = resolve;
+    });
+    // As a worker that lost its home's lock drains: another server may be acting on this
+    // database now, so this one stops sweeping, firing schedules and claiming at once, and
+    // ends with an error a supervisor sees as a failure.
+    onLost = (error) => {
+      if (closing !== null) return;
+      log.error(
+        { err: error, database: config.paths.sqlite },
+        'server lost the lock of its SQLite database; stopping',
+      );
+      interrupt(
+        new AasError(
+          'INTERRUPTED',
+          `the server stopped after losing the lock of the SQLite database ${config.paths.sqlite}: another server may have been using it`,
+          {
+            file: config.paths.sqlite,
+            hint: 'run one aas start per SQLite database (use PostgreSQL, AAS_DATABASE_URL, for replicas), then start this one again',
+          },
+        ),
+      );
+      // Awaited by whoever calls close(); its failure is theirs to report.
+      close().catch(() => undefined);
+    };
+    if (lostError !== null) onLost(lostError);
+    return { url: address, runtime, bootstrapSecret, close, interrupted };
   } catch (thrown) {
     await leadership.release();
     await relay.close();

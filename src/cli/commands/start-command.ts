@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { startServer } from '../../app/index.js';
+import { describeHolder, startServer } from '../../app/index.js';
 import { AasError, type ExitCode } from '../../kernel/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { configFrom, type GlobalOptions } from '../open-runtime.js';
@@ -38,6 +38,11 @@ export function registerStartCommand(
     .addHelpText(
       'after',
       `
+The store is SQLite at $AAS_HOME/aas.db, or PostgreSQL with AAS_DATABASE_URL. One server
+runs on a SQLite database: a second \`aas start\` on it is refused (CONFIG_INVALID) while the
+first runs; other commands (aas run, aas sessions…) work beside it. Replicas that run side by
+side need PostgreSQL.
+
 On first start with an empty database an admin token is created and printed once
 (or taken from AAS_BOOTSTRAP_TOKEN). Create more with \`aas token create\`.
 Logs are JSON lines on stderr (AAS_LOG_LEVEL, default info).
@@ -59,7 +64,15 @@ API: /api/v1 (bearer token), OpenAPI at /openapi.json, docs at /docs, /api/v1/he
           // A server's log is its record: info unless the operator asked otherwise.
           ...(globals.logLevel || io.env.AAS_LOG_LEVEL ? {} : { logLevel: 'info' as const }),
         });
-        const server = await startServer(config, { hostEnv: io.env, nodePath: io.nodePath });
+        const server = await startServer(config, {
+          hostEnv: io.env,
+          nodePath: io.nodePath,
+          onSqliteWait: (waitMs, holder) =>
+            println(
+              io.stderr,
+              `another aas server${holder === null ? '' : ` (${describeHolder(holder)})`} holds the SQLite database ${config.paths.sqlite}; waiting up to ${waitMs / 1_000} s for it to stop`,
+            ),
+        });
         if (server.bootstrapSecret !== null) {
           println(
             io.stdout,
@@ -70,12 +83,16 @@ API: /api/v1 (bearer token), OpenAPI at /openapi.json, docs at /docs, /api/v1/he
           io.stdout,
           `AAS listening on ${server.url} (API ${server.url}/api/v1, docs ${server.url}/docs)`,
         );
-        await new Promise<void>((resolve) => {
-          if (io.signal.aborted) resolve();
-          else io.signal.addEventListener('abort', () => resolve(), { once: true });
+        // Stopped by its operator (a signal), or on its own (a lost database lock).
+        const interrupted = await new Promise<AasError | null>((resolve) => {
+          if (io.signal.aborted) resolve(null);
+          else io.signal.addEventListener('abort', () => resolve(null), { once: true });
+          void server.interrupted.then(resolve);
         });
         println(io.stdout, 'stopping: draining workers');
         await server.close();
+        // Not stopped by its operator: a supervisor should see a failure and restart it.
+        if (interrupted !== null) throw interrupted;
         println(io.stdout, 'stopped');
       } catch (thrown) {
         setExit(reportError(io, thrown, false));
