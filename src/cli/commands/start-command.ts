@@ -39,9 +39,9 @@ export function registerStartCommand(
       'after',
       `
 The store is SQLite at $AAS_HOME/aas.db, or PostgreSQL with AAS_DATABASE_URL. One server
-runs on a SQLite database: a second \`aas start\` on it is refused (CONFIG_INVALID) while the
-first runs; other commands (aas run, aas sessions…) work beside it. Replicas that run side by
-side need PostgreSQL.
+runs on a SQLite database: a second \`aas start\` on it waits up to 15 s for the first to
+stop, then is refused (CONFIG_INVALID, exit 2); other commands (aas run, aas sessions…)
+work beside it. Replicas that run side by side need PostgreSQL.
 
 On first start with an empty database an admin token is created and printed once
 (or taken from AAS_BOOTSTRAP_TOKEN). Create more with \`aas token create\`.
