@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import { AasError, type Clock } from '../kernel/index.js';
 import type {
   LaunchOutcome,
@@ -11,6 +11,7 @@ import type {
 } from '../sandbox/index.js';
 import { type AepJob, AepJobSchema } from './aep-job.js';
 import { buildAgentEnv } from './agent-env.js';
+import { agentInstallPaths, within } from './agent-install-paths.js';
 import type { AgentManifest } from './agent-manifest.js';
 import { attemptPaths } from './attempt-paths.js';
 import { type AttemptVerdict, classifyAttempt } from './classify-attempt.js';
@@ -121,7 +122,7 @@ export async function runDriver(opts: RunDriverOptions): Promise<DriverOutcome> 
 
   const privateRoots = (opts.privateRoots ?? []).map(realOrResolved);
   const readOnlyPaths = [
-    ...agentInstallPaths(command, privateRoots),
+    ...agentInstallPaths(opts.manifest.id, command, privateRoots),
     ...opts.manifest.readOnlyPaths,
     ...(opts.extraReadOnlyPaths ?? []),
     ...(baselineDir === undefined ? [] : [baselineDir]),
@@ -239,36 +240,12 @@ export async function runDriver(opts: RunDriverOptions): Promise<DriverOutcome> 
   };
 }
 
-/**
- * An absolute entrypoint outside the system toolchain brings its install prefix: `/opt/x` for
- * `/opt/x/bin/x`, the nvm version directory for an nvm-installed node. Inside a home directory
- * only the entrypoint's own directory: `~/.cargo` also holds `credentials.toml`.
- */
-function agentInstallPaths(command: string, privateRoots: readonly string[]): string[] {
-  if (!isAbsolute(command)) return [];
-  let real: string;
-  try {
-    real = realpathSync(command);
-  } catch {
-    return [];
-  }
-  if (SYSTEM_PREFIXES.some((prefix) => real.startsWith(prefix))) return [];
-  const binDir = dirname(real);
-  const prefix = dirname(binDir);
-  const intoPrivate = privateRoots.some((root) => within(binDir, root) || within(root, prefix));
-  return prefix === '/' || intoPrivate ? [binDir] : [prefix];
-}
-
 function realOrResolved(path: string): string {
   try {
     return realpathSync(path);
   } catch {
     return resolve(path);
   }
-}
-
-function within(inner: string, outer: string): boolean {
-  return inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : `${outer}${sep}`);
 }
 
 function assertNothingHidden(
@@ -295,8 +272,6 @@ function assertNothingHidden(
     }
   }
 }
-
-const SYSTEM_PREFIXES = ['/usr/', '/bin/', '/sbin/', '/lib/', '/lib64/'] as const;
 
 function validateJob(job: AepJob, manifest: AgentManifest): AepJob {
   const parsed = AepJobSchema.safeParse(job);

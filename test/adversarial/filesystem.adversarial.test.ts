@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/run-cli.js';
@@ -181,6 +181,39 @@ describe.skipIf(skipHostile)('adversarial: the agent reaches for the host file s
     const run = await runHostile(env, script);
     expectOutcome(env, run, READY);
     expect(patchPaths(run)).toEqual(['y.txt']);
+    expectHostUnchanged(env, before);
+    expectNoSecretLeak(env, run);
+  });
+
+  it("is installed beside the host's files, hoping its install directory shows its neighbours", async () => {
+    const env = createHostileEnv();
+    // An operator installed the agent at <canary>/tools/agent.sh: the sandbox shows that
+    // directory, not its parent, which holds secret.txt.
+    const tools = join(env.canary, 'tools');
+    mkdirSync(tools);
+    const entrypoint = join(tools, 'agent.sh');
+    writeFileSync(
+      entrypoint,
+      [
+        '#!/bin/sh',
+        'here=$(dirname "$0")',
+        'cat "$here/../secret.txt"',
+        'ls -la "$here/.."',
+        'cat /etc/shadow',
+        'echo ok > y.txt',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    mkdirSync(join(env.home, 'agents'), { recursive: true });
+    writeFileSync(
+      join(env.home, 'agents', 'installed.yaml'),
+      JSON.stringify({ id: 'installed', entrypoint, result: 'exit-code' }),
+    );
+    const before = captureHost(env);
+    const run = await runHostile(env, null, { agent: 'installed' });
+    expectOutcome(env, run, READY);
+    expect(patchPaths(run)).toEqual(['y.txt']);
+    expect(agentLogs(env, run)).toMatch(/secret\.txt: No such file|can't open|cannot open/);
     expectHostUnchanged(env, before);
     expectNoSecretLeak(env, run);
   });
