@@ -86,7 +86,8 @@ function describeValue(
         display:
           policy.tools === null
             ? 'any (no layer restricts tools)'
-            : policy.tools.join(', ') || '(none)',
+            : // Told to the agent in its instructions: AAS cannot see which tools an agent uses.
+              `${policy.tools.join(', ') || '(none)'} (advice to the agent, not enforced)`,
       };
     case 'env.allow':
       return {
