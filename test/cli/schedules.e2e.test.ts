@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../../src/app/index.js';
 import { parseConfig } from '../../src/config/index.js';
@@ -172,6 +174,27 @@ describe('aas schedules --server', () => {
       ]),
     );
     expect(updated).toMatchObject({ name: 'nine', version: 2, job: { task: 'tidy more', repo } });
+    // --policy sets the stored job's policy, and replaces it on the next update.
+    for (const [version, timeoutSec] of [
+      [3, 300],
+      [4, 120],
+    ] as const) {
+      const policy = join(clientHome, `policy-${timeoutSec}.yaml`);
+      writeFileSync(policy, `limits:\n  timeoutSec: ${timeoutSec}\n`);
+      const withPolicy = await client([
+        'schedules',
+        'update',
+        'nine',
+        '--policy',
+        policy,
+        '--json',
+      ]);
+      expect(withPolicy.code, withPolicy.stderr).toBe(0);
+      expect(jsonOf<ScheduleJson>(withPolicy)).toMatchObject({
+        version,
+        job: { task: 'tidy more', policy: { limits: { timeoutSec } } },
+      });
+    }
 
     const paused = await client(['schedules', 'pause', 'nine']);
     expect(paused.stdout).toContain('paused schedule nine; next fire (paused)');

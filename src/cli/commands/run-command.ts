@@ -251,7 +251,9 @@ export async function buildJob(
   }
   if (flags.fallbackAgent.length > 0) job.fallbackAgents = flags.fallbackAgent;
   if (flags.policy) {
-    if (job.policy !== undefined) {
+    // A job file's own policy and --policy would be two job layers; a schedule's stored job
+    // (`base`, no file given) is what an update replaces, its policy included.
+    if (read !== null && job.policy !== undefined) {
       throw new AasError(
         'INVALID_ARGUMENT',
         'the job file already has a policy; give it there or with --policy, not both',
