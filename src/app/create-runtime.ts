@@ -101,6 +101,7 @@ export async function createRuntime(config: AasConfig, options: RuntimeOptions):
     clock,
     nodePath: options.nodePath,
     hostEnv: options.hostEnv,
+    log,
   });
   const { serverPolicy, models } = host;
   if (config.databaseUrl === undefined) await refuseSqliteInPostgresHome(config.home);

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { type AgentManifest, CLI_AGENTS, isCliAgentId } from '../drivers/index.js';
 import type { ExecutionHost } from './execution-host.js';
 
@@ -18,6 +18,8 @@ export interface AgentStatus {
   readonly modelProviders: readonly string[];
   /** Why it is not installed or not usable, and what to do. */
   readonly problems: readonly string[];
+  /** Its manifest file is invalid: no agent of this id serves until it is fixed. */
+  readonly manifestInvalid: boolean;
 }
 
 const PROVIDER_KEY_VARIABLES = {
@@ -118,6 +120,7 @@ export async function describeAgents(
           : null,
       modelProviders: manifest.modelGateway,
       problems,
+      manifestInvalid: false,
     });
   }
   for (const missing of runtime.registry.unavailable()) {
@@ -131,6 +134,28 @@ export async function describeAgents(
       version: null,
       modelProviders: isCliAgentId(missing.id) ? CLI_AGENTS[missing.id].providers : [],
       problems: [`not installed: ${missing.reason}; ${missing.hint}`],
+      manifestInvalid: false,
+    });
+  }
+  // A file that defines no agent: shown under the id it stands for (its name), unless that id
+  // is served anyway (a built-in the file tried to redefine: the warning every command prints
+  // names the file).
+  const shown = new Set(statuses.map((status) => status.id));
+  for (const refused of runtime.registry.invalid()) {
+    const id = refused.id ?? basename(refused.file);
+    if (shown.has(id)) continue;
+    shown.add(id);
+    statuses.push({
+      id,
+      description: '',
+      kind: 'manifest',
+      installed: false,
+      usable: false,
+      program: null,
+      version: null,
+      modelProviders: [],
+      problems: [`invalid manifest ${refused.error.describe()}`],
+      manifestInvalid: true,
     });
   }
   return statuses.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -1,7 +1,7 @@
 import type { AasConfig } from '../config/index.js';
 import { type AgentRegistry, builtinManifests, createAgentRegistry } from '../drivers/index.js';
-import { AasError, type Clock, isAasError } from '../kernel/index.js';
-import { type NamedLayer, readPolicyLayerFile } from '../policy/index.js';
+import { AasError, type Clock, isAasError, type Logger } from '../kernel/index.js';
+import { type NamedLayer, readPolicyLayerFile, validatePolicyLayer } from '../policy/index.js';
 import type { RunnerDeps } from '../runner/index.js';
 import {
   createBubblewrapBackend,
@@ -32,9 +32,10 @@ export async function createExecutionHost(
     readonly clock: Clock;
     readonly nodePath: string;
     readonly hostEnv: Readonly<Record<string, string | undefined>>;
+    readonly log: Logger;
   },
 ): Promise<ExecutionHost> {
-  const { clock } = options;
+  const { clock, log } = options;
   // A named server layer that cannot be read refuses start-up rather than run without it.
   const serverPolicy = config.serverPolicyFile
     ? await readPolicyLayerFile(config.serverPolicyFile, 'server').catch((thrown: unknown) => {
@@ -72,7 +73,24 @@ export async function createExecutionHost(
     builtins: builtinManifests({ nodePath: options.nodePath, cliBins: agentClis.found }),
     dirs: config.agentsDirs,
     unavailable: agentClis.missing,
+    // Its policy layer too, when the file is read: not first when a run of it starts.
+    check: (manifest, file) => {
+      if (manifest.policy === undefined || manifest.policy === null) return;
+      validatePolicyLayer(manifest.policy, {
+        file,
+        fieldPrefix: 'policy',
+        code: 'MANIFEST_INVALID',
+      });
+    },
   });
+  // Said by every command (a one-shot command's warnings go to stderr): a job naming such an
+  // agent fails with the same error, the other agents serve as usual.
+  for (const refused of registry.invalid()) {
+    log.warn(
+      { file: refused.file, field: refused.error.details.field ?? null },
+      `agent manifest not used: ${refused.error.message}`,
+    );
+  }
   // Ranked: bubblewrap wherever it passes its self-test; plain only for `off` or `preferred`
   // on a host without it (recorded as sandbox.degraded).
   const sandboxes = [

@@ -114,6 +114,7 @@ export async function createWorkerHost(
     clock,
     nodePath: options.nodePath,
     hostEnv: options.hostEnv,
+    log,
   });
   const agents = (await describeAgents(host)).filter((agent) => agent.usable).map((a) => a.id);
   const isolating = host.sandboxes.find((backend) => backend.isolating);

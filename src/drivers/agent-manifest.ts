@@ -45,8 +45,9 @@ export const AgentManifestSchema = z.strictObject({
     .default({}),
   /**
    * Host directories the agent needs to see read-only inside the sandbox (its own install
-   * directory, for instance). The directory two levels above an absolute entrypoint (`/opt/x`
-   * for `/opt/x/bin/x`) is added automatically; the system toolchain is always visible.
+   * directory, for instance). An absolute entrypoint's install directory is added
+   * automatically (agentInstallPaths: `/opt/x` for `/opt/x/bin/x`, else the entrypoint's own
+   * directory); the system toolchain is always visible.
    */
   readOnlyPaths: z
     .array(

@@ -29,7 +29,7 @@ function describeIssue(issue: z.core.$ZodIssue): ZodProblem {
     case 'unrecognized_keys':
       return {
         field: [...path, issue.keys[0] ?? ''].filter((part) => part !== '').join('.'),
-        message: `unknown field(s): ${issue.keys.join(', ')}`,
+        message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}`,
       };
     case 'invalid_key': {
       const reasons = issue.issues.map((inner) => inner.message).join(', ');

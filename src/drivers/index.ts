@@ -17,6 +17,7 @@ export {
   type AgentRegistry,
   type AgentRegistryOptions,
   createAgentRegistry,
+  type InvalidManifest,
   type UnavailableAgent,
 } from './agent-registry.js';
 export { type AttemptPaths, attemptPaths } from './attempt-paths.js';
@@ -39,7 +40,7 @@ export {
   type RecommendedAction,
 } from './driver-result.js';
 export { DEFAULT_EVENT_LIMITS, type EventLimits } from './event-log-tailer.js';
-export { loadManifestFile } from './load-manifest-file.js';
+export { loadManifestFile, type ManifestCheck } from './load-manifest-file.js';
 export type { MockEdit, MockMisbehaviour, MockScript, MockStep } from './mock-script.js';
 export { checkMockScript } from './mock-script-schema.js';
 export { resolveAgentCommand } from './resolve-agent-command.js';

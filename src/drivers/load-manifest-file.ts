@@ -1,6 +1,13 @@
 import { basename, extname } from 'node:path';
 import { parseDocument } from 'yaml';
-import { AasError, yamlErrorMessage } from '../kernel/index.js';
+import type { z } from 'zod';
+import {
+  AasError,
+  closestName,
+  fieldPositionInYaml,
+  isAasError,
+  yamlErrorMessage,
+} from '../kernel/index.js';
 import { type AgentManifest, AgentManifestSchema } from './agent-manifest.js';
 import { readBoundedFile } from './bounded-read.js';
 import { describeZodError } from './describe-zod-error.js';
@@ -11,15 +18,22 @@ const MAX_MANIFEST_BYTES = 256 * 1024;
 export const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'] as const;
 
 const FORMAT_HINT =
-  'a manifest needs id and entrypoint; optional: description, args, env, policy, capabilities, result (file | exit-code)';
+  'a manifest needs id and entrypoint; optional: description, args, env, readOnlyPaths, policy, capabilities, modelGateway, result (file | exit-code)';
+
+/** A check of a loaded manifest beyond its own schema (its policy layer, say): throws AasError. */
+export type ManifestCheck = (manifest: AgentManifest, file: string) => void;
 
 /**
  * Loads and validates one manifest file (`<id>.yaml`, `<id>.yml` or `<id>.json`). The file
  * stem must equal the manifest's `id`, so the file an operator edits is unambiguous and an id
  * can never come from anywhere but a validated field. Every failure is MANIFEST_INVALID with
- * the file, the dotted field and a hint.
+ * the file, the dotted field, its line and column where the file has it, and a hint. `check`
+ * holds the manifest to what this context cannot judge (its policy layer), located the same way.
  */
-export async function loadManifestFile(path: string): Promise<AgentManifest> {
+export async function loadManifestFile(
+  path: string,
+  options: { readonly check?: ManifestCheck } = {},
+): Promise<AgentManifest> {
   const extension = extname(path).toLowerCase();
   if (!isManifestExtension(extension)) {
     throw invalid(
@@ -54,11 +68,21 @@ export async function loadManifestFile(path: string): Promise<AgentManifest> {
       );
   }
 
-  const raw = parseManifestText(path, extension, read.bytes.toString('utf8'));
+  const text = read.bytes.toString('utf8');
+  const raw = parseManifestText(path, extension, text);
   const parsed = AgentManifestSchema.safeParse(raw);
   if (!parsed.success) {
     const { first, summary } = describeZodError(parsed.error);
-    throw invalid(path, first.field, summary, FORMAT_HINT);
+    throw located(
+      // One problem: its own words (the field is named beside them); several: each with its field.
+      invalid(
+        path,
+        first.field,
+        parsed.error.issues.length === 1 ? first.message : summary,
+        unknownFieldHint(parsed.error.issues[0]) ?? FORMAT_HINT,
+      ),
+      text,
+    );
   }
 
   const stem = basename(path, extname(path));
@@ -70,7 +94,33 @@ export async function loadManifestFile(path: string): Promise<AgentManifest> {
       `rename the file to ${parsed.data.id}${extension} or set id: ${stem}`,
     );
   }
+  try {
+    options.check?.(parsed.data, path);
+  } catch (thrown) {
+    throw isAasError(thrown) ? located(thrown, text) : thrown;
+  }
   return parsed.data;
+}
+
+/** "did you mean" for a misspelt top-level field, which the schema only calls unknown. */
+function unknownFieldHint(issue: z.core.$ZodIssue | undefined): string | undefined {
+  if (issue?.code !== 'unrecognized_keys' || issue.path.length > 0) return undefined;
+  const near = closestName(issue.keys[0] ?? '', Object.keys(AgentManifestSchema.shape));
+  return near === null ? undefined : `did you mean "${near}"? ${FORMAT_HINT}`;
+}
+
+/** `error` with the line and column of its field in `text`, when the text holds that field. */
+function located(error: AasError, text: string): AasError {
+  const field = error.details.field;
+  if (typeof field !== 'string' || field === '' || error.details.line !== undefined) return error;
+  const at = fieldPositionInYaml(text, field);
+  if (at === null) return error;
+  return new AasError(
+    error.code,
+    `${error.message} at line ${at.line}, column ${at.column}`,
+    { ...error.details, line: at.line, column: at.column },
+    { cause: error },
+  );
 }
 
 export function isManifestExtension(

@@ -40,7 +40,7 @@ describe('checkMockScript', () => {
   it('names a misspelt edit key, where it is, and the keys an edit takes', () => {
     const refused = refusal({ mock: { edits: [{ path: 'a.txt', wirte: 'x' }] } });
     expect(refused.field).toBe('agentInput.mock.edits.0.wirte');
-    expect(refused.message).toContain('unknown field(s): wirte');
+    expect(refused.message).toContain('unknown field "wirte"');
     expect(refused.hint).toContain('an edit takes path, write,');
   });
 

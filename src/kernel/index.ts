@@ -2,6 +2,7 @@ export { assertNever } from './assert-never.js';
 export { type BoundIssue, boundWords, isSafeIntegerBound } from './bound-words.js';
 export { canonicalJson } from './canonical-json.js';
 export { type Clock, ManualClock, systemClock } from './clock.js';
+export { closestName } from './closest-name.js';
 export {
   ALL_CODES,
   CODES,

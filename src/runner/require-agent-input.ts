@@ -1,6 +1,6 @@
 import { type AgentManifest, checkMockScript, INPUT_COMMAND_ARG } from '../drivers/index.js';
-import { AasError } from '../kernel/index.js';
-import { closest, type JobSpec } from './job-spec.js';
+import { AasError, closestName } from '../kernel/index.js';
+import type { JobSpec } from './job-spec.js';
 
 /**
  * An agent whose argv takes the job's command (the built-in `command` agent) needs one, and the
@@ -20,7 +20,7 @@ export function requireAgentInput(manifest: AgentManifest, job: JobSpec): void {
   }
   if (typeof command !== 'string' || command.trim() === '') {
     const given = typeof input === 'object' && input !== null ? Object.keys(input) : [];
-    const misspelt = given.find((key) => closest(key, ['command']) !== null);
+    const misspelt = given.find((key) => closestName(key, ['command']) !== null);
     throw new AasError(
       'JOB_INVALID',
       `agent ${manifest.id} runs the job's command, but the job gives none`,

@@ -160,16 +160,41 @@ describe('bad input: a clear message, the right exit code, and nothing half writ
     expect(outcome.detail).toContain('alow');
   });
 
-  it('an invalid agent manifest names the file and the field', async () => {
+  it('an invalid agent manifest names the file and the field, and stops only its own agent', async () => {
     const { home, repo } = setup();
     mkdirSync(join(home, 'agents'));
-    writeFileSync(join(home, 'agents', 'broken.yaml'), 'id: broken\nentrypoint: 42\n');
-    const result = await runCli(['run', '--repo', repo, '--task', 'x', '--agent-cmd', 'true'], {
+    const file = join(home, 'agents', 'broken.yaml');
+    writeFileSync(file, 'id: broken\nentrypoint: 42\n');
+    writeFileSync(
+      join(home, 'agents', 'badpol.yaml'),
+      'id: badpol\nentrypoint: /bin/true\npolicy:\n  paths: { alow: [src/**] }\n',
+    );
+    // Another agent runs; every command says which file serves no agent, and why.
+    const other = await runCli(['run', '--repo', repo, '--task', 'x', '--agent-cmd', 'true'], {
       home,
     });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('broken.yaml');
-    expect(result.stderr).toContain('entrypoint');
+    expect(other.code, other.stderr).toBe(3);
+    expect(other.stderr).toContain(
+      `warning: agent manifest not used: Invalid input: expected string, received number at line 2, column 1 (file: ${file}, field: entrypoint)`,
+    );
+    const listed = await runCli(['sessions', 'list', '--json'], { home });
+    expect(listed.code, listed.stderr).toBe(0);
+    // The agent itself is refused with its file, field and line.
+    const named = await runCli(['run', '--repo', repo, '--task', 'x', '--agent', 'broken'], {
+      home,
+    });
+    expect(named.code).toBe(2);
+    expect(named.stderr).toContain(
+      `error [MANIFEST_INVALID]: ${file}: entrypoint: Invalid input: expected string, received number at line 2, column 1`,
+    );
+    // A policy layer the manifest carries is checked with it, not first when a run starts.
+    const agents = await runCli(['agents'], { home });
+    expect(agents.code).toBe(0);
+    expect(agents.stdout).toMatch(/badpol\s+invalid manifest/);
+    expect(agents.stdout).toMatch(/broken\s+invalid manifest/);
+    expect(agents.stdout).toContain(
+      `badpol: invalid manifest ${join(home, 'agents', 'badpol.yaml')}: policy.paths.alow:`,
+    );
   });
 
   it('a driver that writes garbage, floods its output or exits non-zero after claiming success is not believed', async () => {

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { builtinManifests, createAgentRegistry } from '../../src/drivers/index.js';
-import { type AasError, isAasError } from '../../src/kernel/index.js';
+import { AasError, isAasError } from '../../src/kernel/index.js';
 import { makeTempDir, removeDir } from '../helpers/temp-repo.js';
 
 const builtins = builtinManifests({ nodePath: '/usr/bin/node' });
@@ -62,31 +62,88 @@ describe('createAgentRegistry', () => {
     }
   });
 
-  it('refuses to let a directory redefine a built-in agent', async () => {
+  /** What `get(id)` throws. */
+  function refusal(registry: { get(id: string): unknown }, id: string): AasError {
+    try {
+      registry.get(id);
+    } catch (error) {
+      if (isAasError(error)) return error;
+      throw error;
+    }
+    throw new Error(`expected ${id} to be refused`);
+  }
+
+  it('does not let a directory redefine a built-in agent: the built-in serves, the file is listed', async () => {
     const agents = dir('agents', { 'mock.yaml': 'id: mock\nentrypoint: /bin/true\n' });
-    const error = await creationError([agents]);
-    expect(error.code).toBe('MANIFEST_INVALID');
-    expect(error.details.file).toBe(join(agents, 'mock.yaml'));
-    expect(error.details.field).toBe('id');
-    expect(error.message).toMatch(/built-in agent and cannot be redefined/);
+    const registry = await createAgentRegistry({ builtins, dirs: [agents] });
+    expect(registry.get('mock').entrypoint).toBe('/usr/bin/node');
+    const [refused, ...more] = registry.invalid();
+    expect(more).toEqual([]);
+    expect(refused?.file).toBe(join(agents, 'mock.yaml'));
+    expect(refused?.error.code).toBe('MANIFEST_INVALID');
+    expect(refused?.error.details.field).toBe('id');
+    expect(refused?.error.message).toMatch(/built-in agent and cannot be redefined/);
   });
 
-  it('refuses the same id defined twice across directories or extensions', async () => {
+  it('serves neither definition of an id defined twice across directories or extensions', async () => {
     const first = dir('first', { 'dup.yaml': 'id: dup\nentrypoint: a\n' });
     const second = dir('second', { 'dup.json': '{"id":"dup","entrypoint":"b"}' });
-    const error = await creationError([first, second]);
+    const registry = await createAgentRegistry({ builtins, dirs: [first, second] });
+    expect(registry.list().map((manifest) => manifest.id)).not.toContain('dup');
+    const error = refusal(registry, 'dup');
     expect(error.message).toContain(join(first, 'dup.yaml'));
     expect(error.details.file).toBe(join(second, 'dup.json'));
   });
 
-  it('fails closed on one invalid manifest, naming it', async () => {
+  it('refuses an invalid manifest by its id, naming file, field and line, and serves the others', async () => {
     const agents = dir('agents', {
       'good.yaml': 'id: good\nentrypoint: a\n',
       'bad.yaml': 'id: bad\n',
+      'typo.yaml': 'id: typo\nentrypoint: /opt/typo/bin/typo\nreadOnlyPath: [/opt/typo]\n',
+      'Not An Id.yaml': 'id: x\n',
     });
-    const error = await creationError([agents]);
-    expect(error.details.file).toBe(join(agents, 'bad.yaml'));
-    expect(error.details.field).toBe('entrypoint');
+    const registry = await createAgentRegistry({ builtins, dirs: [agents] });
+    expect(registry.get('good').entrypoint).toBe('a');
+    expect(registry.list().map((manifest) => manifest.id)).toEqual(['command', 'good', 'mock']);
+    expect(registry.invalid().map((refused) => [refused.id, refused.error.details.field])).toEqual([
+      [null, 'entrypoint'],
+      ['bad', 'entrypoint'],
+      ['typo', 'readOnlyPath'],
+    ]);
+    expect(refusal(registry, 'bad').details.file).toBe(join(agents, 'bad.yaml'));
+    const typo = refusal(registry, 'typo');
+    // The field once, then what is wrong with it, where, and the field meant.
+    expect(typo.describe()).toBe(
+      `${join(agents, 'typo.yaml')}: readOnlyPath: unknown field "readOnlyPath" at line 3, column 1\n` +
+        '  hint: did you mean "readOnlyPaths"? a manifest needs id and entrypoint; optional: description, args, env, readOnlyPaths, policy, capabilities, modelGateway, result (file | exit-code)',
+    );
+  });
+
+  it("holds each manifest to its caller's check, located in the file", async () => {
+    const agents = dir('agents', {
+      'strict.yaml': 'id: strict\nentrypoint: a\npolicy:\n  paths:\n    alow: [src/**]\n',
+    });
+    const registry = await createAgentRegistry({
+      builtins,
+      dirs: [agents],
+      check: (manifest, file) => {
+        const { policy } = manifest as { policy?: { paths?: Record<string, unknown> } };
+        if (policy?.paths?.alow !== undefined) {
+          throw new AasError('MANIFEST_INVALID', 'unknown key "alow"', {
+            file,
+            field: 'policy.paths.alow',
+          });
+        }
+      },
+    });
+    const error = refusal(registry, 'strict');
+    expect(error.details).toMatchObject({
+      file: join(agents, 'strict.yaml'),
+      field: 'policy.paths.alow',
+      line: 5,
+      column: 5,
+    });
+    expect(error.message).toBe('unknown key "alow" at line 5, column 5');
   });
 
   it('refuses an agents path that is not a directory', async () => {

@@ -41,7 +41,13 @@ found (set AAS_<NAME>_BIN or put it on PATH), and "unusable" when something else
             ['AGENT', 'STATUS', 'VERSION', 'PROGRAM', 'DESCRIPTION'],
             ...agents.map((agent) => [
               agent.id,
-              agent.usable ? 'ready' : agent.installed ? 'unusable' : 'not installed',
+              agent.usable
+                ? 'ready'
+                : agent.manifestInvalid
+                  ? 'invalid manifest'
+                  : agent.installed
+                    ? 'unusable'
+                    : 'not installed',
               agent.version ?? '-',
               agent.program ?? '-',
               agent.description,
