@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AasError, normaliseError, sha256Hex } from '../kernel/index.js';
+import { AasError, isAasError, normaliseError, sha256Hex } from '../kernel/index.js';
+import { REPO_POLICY_PATH } from '../policy/index.js';
 import type { ApprovalRecord, PromotionRecord, RunStatus } from '../store/index.js';
 import { isRepoUrl } from '../workspaces/index.js';
 import { APPROVABLE_STATUSES, standingOf } from './approvals.js';
 import { parseGitHubRemote } from './draft-pr-provider.js';
 import { historyDisagreements, historyRefusal } from './history-agreement.js';
-import type { PromotionContext } from './promotion-context.js';
+import type { PromotionContext, RunPromotionPolicy } from './promotion-context.js';
 import type { PromotionDeps } from './promotion-deps.js';
 import { detailOf, type PromotionDetail } from './promotion-detail.js';
 import {
@@ -18,6 +19,7 @@ import {
   remoteUrlOf,
 } from './promotion-git.js';
 import { branchNameOf } from './promotion-names.js';
+import { type TargetPromotionPolicy, targetPromotionPolicy } from './target-promotion-policy.js';
 
 export const PromotionMode = { patch: 'patch', branch: 'branch', draftPr: 'draft_pr' } as const;
 export type PromotionMode = (typeof PromotionMode)[keyof typeof PromotionMode];
@@ -265,6 +267,31 @@ export async function runPreflight(
     `${input.targetBranch} at ${targetHead} on ${redactUrl(url)}; writes ${branch}`,
   );
   await fetchBranch(authed, url, input.targetBranch);
+  // The rules of the branch written to, not only those of the base the submitter chose.
+  let rules: TargetPromotionPolicy;
+  try {
+    rules = await targetPromotionPolicy(git, targetHead, context.policy);
+  } catch (thrown) {
+    if (!isAasError(thrown)) throw thrown;
+    fail({ name: 'target.policy', ok: false, detail: thrown.message }, thrown);
+    checks.push(modeCheck(mode, fallbacks, failure));
+    return outcome({ remote: url });
+  }
+  const targetRefusal = committed
+    ? null
+    : stricterTargetRefusal(rules, approved.ids.length, branch);
+  if (targetRefusal === null) {
+    pass(
+      'target.policy',
+      rules.stricter.length === 0
+        ? `${input.targetBranch} asks nothing of a promotion beyond the run's own policy`
+        : `${input.targetBranch}'s ${REPO_POLICY_PATH} asks ${rules.stricter.join('; ')}: met`,
+    );
+  } else {
+    fail({ name: 'target.policy', ok: false, detail: targetRefusal.message }, targetRefusal);
+    checks.push(modeCheck(mode, fallbacks, failure));
+    return outcome({ remote: url });
+  }
 
   let parent = targetHead;
   if (committed && existingDetail?.parent !== undefined) {
@@ -277,6 +304,7 @@ export async function runPreflight(
     const base = await baseCheck(deps, context, git, {
       targetHead,
       patch: patch.ok ? patch.bytes : Buffer.alloc(0),
+      onBaseMoved: rules.policy.onBaseMoved,
     });
     checks.push(base.check);
     if (base.error !== null) failure ??= base.error;
@@ -287,6 +315,31 @@ export async function runPreflight(
   );
   checks.push(modeCheck(mode, fallbacks, failure));
   return outcome({ remote: url, parent, forgeRepo });
+}
+
+/**
+ * Why the target's stricter rules refuse this promotion, or null: more approvals than counted
+ * (APPROVAL_REQUIRED, as the run's own count would be), or the promotion branch protected there.
+ */
+function stricterTargetRefusal(
+  rules: TargetPromotionPolicy,
+  counted: number,
+  branch: string,
+): AasError | null {
+  if (rules.policy.protectedBranches.includes(branch)) {
+    return new AasError(
+      'PREFLIGHT_FAILED',
+      `the promotion branch ${branch} is protected by the target's ${REPO_POLICY_PATH}`,
+    );
+  }
+  if (counted >= rules.policy.approvals) return null;
+  return new AasError(
+    'APPROVAL_REQUIRED',
+    `the target's ${REPO_POLICY_PATH} asks ${rules.policy.approvals} approvals; ${counted} counted (the run's base asked fewer)`,
+    {
+      hint: 'another approver (not the requester) runs aas approve for this run; the rules of the branch written to apply whatever the base of the run was',
+    },
+  );
 }
 
 /** The mode the promotion takes; not taken at all when a check before it failed. */
@@ -453,14 +506,15 @@ async function baseCheck(
   deps: PromotionDeps,
   context: PromotionContext,
   git: PromotionGit,
-  input: { targetHead: string; patch: Buffer },
+  input: { targetHead: string; patch: Buffer; onBaseMoved: RunPromotionPolicy['onBaseMoved'] },
 ): Promise<{ check: PreflightCheck; error: AasError | null }> {
   const base = context.run.baseCommit;
   if (base === input.targetHead) {
     return { check: { name: 'base', ok: true, detail: `unchanged at ${base}` }, error: null };
   }
   const applies = await patchApplies(git, input.targetHead, input.patch);
-  const moved = `the target moved from ${base ?? '?'} to ${input.targetHead}`;
+  // Moved since the run, or never there: a job may be based on another branch's commit.
+  const moved = `the target is at ${input.targetHead}, not at the run's base ${base ?? '?'}`;
   if (!applies.ok) {
     const detail = `${moved} and the patch no longer applies: ${applies.detail.split('\n')[0] ?? ''}`;
     return {
@@ -470,7 +524,7 @@ async function baseCheck(
       }),
     };
   }
-  if (context.policy.onBaseMoved === 'block') {
+  if (input.onBaseMoved === 'block') {
     const detail = `${moved}; the patch applies, but the policy says onBaseMoved: block`;
     return {
       check: { name: 'base', ok: false, detail },

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -267,7 +267,50 @@ describe('promotion to a branch', () => {
     expect(
       git(fixture.repo, ['--git-dir', fixture.remote, 'rev-parse', `${result.branch}^`]).trim(),
     ).toBe(moved);
-    expect(result.checks.find((check) => check.name === 'base')?.detail).toMatch(/moved from/);
+    expect(result.checks.find((check) => check.name === 'base')?.detail).toMatch(
+      /^the target is at [0-9a-f]{40}, not at the run's base [0-9a-f]{40}; re-validated there/,
+    );
+  });
+
+  it("the target branch's own policy applies, whatever base the submitter chose", async () => {
+    // A base from a branch without the policy main has since committed: it asks 1 approval,
+    // main asks 2.
+    git(fixture.repo, ['branch', 'weak']);
+    mkdirSync(join(fixture.repo, '.aas'));
+    writeFileSync(
+      join(fixture.repo, '.aas', 'policy.yaml'),
+      'promotion:\n  approvals: 2\n  onBaseMoved: revalidate\n',
+    );
+    commitAll(fixture.repo, 'two approvals for main');
+    git(fixture.repo, ['push', '-q', 'origin', 'main']);
+    const { runId, status } = await fixture.runJob(FIX, {
+      baseRef: 'weak',
+      promotion: { mode: 'branch', targetBranch: 'main' },
+    });
+    expect(status).toBe('ready_for_promotion');
+    await approve(runId, 'bob');
+    const refused = await promote(runId).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(refused).toMatchObject({ code: 'APPROVAL_REQUIRED' });
+    const checks = (
+      refused as { details: { checks: { name: string; ok: boolean; detail: string }[] } }
+    ).details.checks;
+    expect(checks.find((check) => check.name === 'approvals')).toMatchObject({ ok: true });
+    expect(checks.find((check) => check.name === 'target.policy')).toMatchObject({
+      ok: false,
+      detail:
+        "the target's .aas/policy.yaml asks 2 approvals; 1 counted (the run's base asked fewer)",
+    });
+    expect(Object.keys(fixture.remoteBranches())).toEqual(['main']);
+
+    await approve(runId, 'carol');
+    const result = await promote(runId);
+    expect(result.status).toBe('promoted');
+    expect(result.checks.find((check) => check.name === 'target.policy')?.detail).toBe(
+      "main's .aas/policy.yaml asks 2 approvals (the run's base asked 1): met",
+    );
   });
 
   it('revalidate runs the gates and validators again on the moved target: pass, and fail', async () => {
