@@ -165,11 +165,23 @@ describe('aas approve / promote / export / verify', () => {
     expect(again.stderr).toContain(`${dir} holds an export already (patch.diff`);
     const replaced = await client(['export', runId, dir, '--force'], secrets.olivia ?? '');
     expect(replaced.code, replaced.stderr).toBe(0);
+    // The installation's key, as GET /api/v1/keys publishes it: a trust anchor of its own.
+    const installationKey = join(server.runtime.config.paths.keys, 'signing-key.pub.pem');
     const verify = (args: readonly string[] = []) =>
-      runCli(['verify', join(dir, 'attestation.json'), ...args], { home: clientHome });
+      runCli(['verify', join(dir, 'attestation.json'), '--key', installationKey, ...args], {
+        home: clientHome,
+      });
     const ok = await verify();
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/attestation\.json: verified\n/);
+    // With only the key the export ships beside it, anyone could have signed: not "verified".
+    const besideKey = await runCli(['verify', join(dir, 'attestation.json')], {
+      home: clientHome,
+    });
+    expect(besideKey.code, besideKey.stdout + besideKey.stderr).toBe(2);
+    expect(besideKey.stdout).toMatch(
+      /attestation\.json: partly verified \(signed by the key beside the attestation, which whoever wrote it could have made;/,
+    );
     expect(ok.stdout).toMatch(/ok {3}chain_link/);
     expect(ok.stdout).toMatch(/approved by abe/);
 
@@ -183,7 +195,10 @@ describe('aas approve / promote / export / verify', () => {
       join(dir, 'tampered.json'),
       JSON.stringify({ ...envelope, payload: payload.toString('base64') }),
     );
-    const tampered = await runCli(['verify', join(dir, 'tampered.json')], { home: clientHome });
+    const tampered = await runCli(
+      ['verify', join(dir, 'tampered.json'), '--key', installationKey],
+      { home: clientHome },
+    );
     expect(tampered.code).toBe(6);
     expect(tampered.stdout).toMatch(/FAIL signature/);
 

@@ -191,7 +191,7 @@ export function registerExportCommands(
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExit codes: 0 every check passed, 6 a check failed, 2 a file is missing or unreadable (also when the patch or the events are not beside FILE and not given: "partly verified").\nhistory: the patch, the requester and the approvers the attestation names must be those the session\'s events record.',
+      '\nExit codes: 0 every check passed, 6 a check failed, 2 a file is missing or unreadable (also "partly verified": the patch or the events are not beside FILE and not given, or the only key was the one beside FILE).\nhistory: the patch, the requester and the approvers the attestation names must be those the session\'s events record.',
     )
     .action(
       async (
@@ -216,7 +216,7 @@ export function registerExportCommands(
             flags.events || existsSync(eventsPath)
               ? parseEvents((await readInput(eventsPath, '--events')).toString('utf8'), eventsPath)
               : undefined;
-          const { key, source } = await trustedKey(
+          const { key, source, independent } = await trustedKey(
             io,
             command,
             flags.key,
@@ -228,11 +228,17 @@ export function registerExportCommands(
             ...(patch === undefined ? {} : { patch }),
             ...(events === undefined ? {} : { events }),
           });
-          report(io, verdict, { file: path, keySource: source, json: flags.json === true });
+          report(io, verdict, {
+            file: path,
+            keySource: source,
+            keyIndependent: independent,
+            json: flags.json === true,
+          });
           if (!verdict.ok) {
             setExit(6);
-          } else if (verdict.checks.some((check) => check.skipped)) {
-            // Not verified either: what a missing file would have shown was never looked at.
+          } else if (verdict.checks.some((check) => check.skipped) || !independent) {
+            // Not verified either: what a missing file would have shown was never looked at, or
+            // whoever wrote the attestation may have made the key it was checked with.
             setExit(2);
           }
         } catch (thrown) {
@@ -313,7 +319,7 @@ async function trustedKey(
   command: Command,
   explicit: string | undefined,
   besidePath: string,
-): Promise<{ key: PublicKeyInfo; source: string }> {
+): Promise<{ key: PublicKeyInfo; source: string; independent: boolean }> {
   const candidates: { path: string; source: string }[] = [];
   if (explicit) candidates.push({ path: resolve(io.cwd, explicit), source: '--key' });
   else {
@@ -339,7 +345,11 @@ async function trustedKey(
         ...(explicit ? { field: '--key' } : {}),
       });
     }
-    return { key, source: `${candidate.source}: ${candidate.path}` };
+    return {
+      key,
+      source: `${candidate.source}: ${candidate.path}`,
+      independent: candidate.path !== besidePath || explicit !== undefined,
+    };
   }
   throw new AasError('INVALID_ARGUMENT', 'no public key to verify with', {
     field: '--key',
@@ -350,20 +360,38 @@ async function trustedKey(
 function report(
   io: CliIo,
   verdict: AttestationVerdict,
-  context: { file: string; keySource: string; json: boolean },
+  context: { file: string; keySource: string; keyIndependent: boolean; json: boolean },
 ): void {
   if (context.json) {
-    println(io.stdout, JSON.stringify({ ...verdict, keySource: context.keySource }));
+    println(
+      io.stdout,
+      JSON.stringify({
+        ...verdict,
+        keySource: context.keySource,
+        keyIndependent: context.keyIndependent,
+      }),
+    );
     return;
   }
   // A check skipped for want of its input (a file missing from the export) is not a pass: the
   // headline says what was left unchecked rather than a plain "verified".
   const skipped = verdict.checks.filter((check) => check.skipped).map((check) => check.name);
+  const unchecked = [
+    ...(skipped.length === 0
+      ? []
+      : [`not checked: ${skipped.join(', ')}; give the files with --patch / --events`]),
+    // A forger ships a key of its own beside a forged file: only a key from elsewhere proves who signed.
+    ...(context.keyIndependent
+      ? []
+      : [
+          'signed by the key beside the attestation, which whoever wrote it could have made; give --key with the PEM from GET /api/v1/keys of the installation',
+        ]),
+  ];
   const headline = !verdict.ok
     ? 'NOT verified'
-    : skipped.length === 0
+    : unchecked.length === 0
       ? 'verified'
-      : `partly verified (not checked: ${skipped.join(', ')}; give the files with --patch / --events)`;
+      : `partly verified (${unchecked.join('; ')})`;
   println(io.stdout, `${context.file}: ${headline}`);
   println(io.stdout, `  key: ${context.keySource}`);
   for (const check of verdict.checks) {
