@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AasError, type ExitCode, isAasError } from '../../kernel/index.js';
@@ -14,6 +14,7 @@ import type { StoredEvent } from '../../store/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { serverClientFor } from '../client/connect.js';
 import { configFrom, type GlobalOptions, withRuntime } from '../open-runtime.js';
+import { checkOutputDirectory, makeOutputDirectory } from '../output-directory.js';
 import { requireRunId } from './require-run-id.js';
 
 /** The files `aas export` writes, and `aas verify` looks for beside an attestation. */
@@ -82,6 +83,8 @@ export function registerExportCommands(
               },
             );
           }
+          // Before anything is fetched: a directory that cannot be made is said at once.
+          await checkOutputDirectory(target, 'DIR');
           const globals = command.optsWithGlobals<GlobalOptions>();
           const server = serverClientFor(io, globals);
           const bundle: ExportBundle = server
@@ -141,7 +144,7 @@ export function registerExportCommands(
                 },
                 { recover: false },
               );
-          await mkdir(target, { recursive: true });
+          await makeOutputDirectory(target, 'DIR');
           for (const name of earlier) await rm(join(target, name), { force: true });
           const written: string[] = [];
           const write = async (name: string, content: string) => {
