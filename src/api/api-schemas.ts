@@ -103,12 +103,21 @@ export const SessionListItemSchema = SessionSchema.extend({
 export const SessionVerificationSchema = z
   .object({
     sessionId: z.string(),
-    ok: z.boolean().describe('every event hashes to its recorded hash and the chain is unbroken'),
+    ok: z
+      .boolean()
+      .describe(
+        'every event hashes to its recorded hash, the chain is unbroken, and the tables agree with it',
+      ),
     events: z.number().int().describe('events checked'),
     firstBrokenSeq: z.number().int().nullable().describe('where the chain first breaks'),
     kind: z.enum(CHAIN_PROBLEM_KINDS).nullable().describe('what broke there'),
     reason: z.string().nullable(),
     lastHash: z.string().describe('the chain head the session row records'),
+    disagreements: z
+      .array(z.string())
+      .describe(
+        "each way the session's tables (its requester; its runs' patch and status; their approvals) say other than its events, which only a change made outside AAS explains; checked when the chain is unbroken",
+      ),
   })
   .describe("The result of recomputing a session's hash chain");
 

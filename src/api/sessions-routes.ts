@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AasError, IdPrefix, isValidId } from '../kernel/index.js';
+import { auditSessionRecords } from '../promotion/index.js';
 import { JobSpecSchema } from '../runner/index.js';
 import { verifyChain } from '../sessions/index.js';
 import { NO_MODEL_SPEND, type SessionRecord, type StoredEvent } from '../store/index.js';
@@ -202,7 +203,8 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
       description:
         'What `aas audit verify <id>` checks: every event hashes to its recorded hash, links ' +
         'to the previous one, seqs run without a gap, and the chain ends at the head the ' +
-        'session row records. A broken chain is `ok: false` (200), not an error.',
+        'session row records; then that the tables agree with the events (`disagreements`). ' +
+        'A broken chain or a disagreement is `ok: false` (200), not an error.',
       tags: ['sessions'],
       operationId: 'verifySession',
       security: BEARER_SECURITY,
@@ -215,9 +217,12 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
       const { head, events } = await chainSnapshot(context, session);
       const result = verifyChain(head, events);
       const problem = result.firstProblem;
+      // Tables are held to events only a chain that holds: a broken one says enough.
+      const disagreements = result.ok ? ((await auditSessionRecords(store, session.id)) ?? []) : [];
       return {
         sessionId: session.id,
-        ok: result.ok,
+        ok: result.ok && disagreements.length === 0,
+        disagreements,
         events: result.eventCount,
         firstBrokenSeq: problem?.seq ?? null,
         kind: problem?.kind ?? null,

@@ -7,6 +7,7 @@ export {
   standingOf,
   targetBranchOf,
 } from './approvals.js';
+export { auditSessionRecords } from './audit-session-records.js';
 export {
   type DraftPr,
   type DraftPrProvider,

@@ -41,6 +41,7 @@ interface Verification {
   readonly kind: string | null;
   readonly reason: string | null;
   readonly lastHash: string;
+  readonly disagreements: readonly string[];
 }
 interface ExplainedPath {
   readonly path: string;
@@ -127,7 +128,22 @@ for (const dialect of dialects) {
           kind: null,
           reason: null,
           lastHash: session?.lastHash,
+          disagreements: [],
         });
+      });
+
+      it('holds the tables to an intact chain: a requester renamed in its row differs', async () => {
+        const { sessionId } = await submitQueued(api);
+        await fixture.rawQuery(
+          `update sessions set requested_by = 'user:mallory' where id = '${sessionId}'`,
+        );
+        const body = await api.json<Verification>(`${V1}/sessions/${sessionId}/verify`);
+        expect(body).toMatchObject({ ok: false, firstBrokenSeq: null, kind: null });
+        expect(body.disagreements).toEqual([
+          expect.stringMatching(
+            /^the session's requester is user:mallory in its record but \S+ in session\.created$/,
+          ),
+        ]);
       });
 
       it('is not fooled by an event appended between its two reads', async () => {

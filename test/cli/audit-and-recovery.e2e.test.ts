@@ -38,6 +38,16 @@ describe('records changed outside AAS (the tables, not the events)', () => {
     const { home, sessionId, runId } = await recordedSession();
     // The requester renamed, so that the real one could approve their own run.
     tamper(home, `UPDATE sessions SET requested_by = 'user:alice' WHERE id = ?`, sessionId);
+    // The chain holds, and aas audit verify says the table differs from it.
+    const audited = await runCli(['audit', 'verify', sessionId], { home });
+    expect(audited.code, audited.stderr).toBe(6);
+    expect(audited.stdout).toMatch(
+      new RegExp(
+        `^DIFFERS ${sessionId} {2}the chain holds, but its tables say otherwise: the session's requester is user:alice in its record but user:\\S+ in session\\.created$`,
+        'm',
+      ),
+    );
+    expect(audited.stdout).toContain('0 of 1 session(s) verify');
     const approve = await runCli(['approve', runId], { home });
     expect(approve.code, approve.stderr).toBe(6);
     expect(approve.stderr).toContain('[AUDIT_CHAIN_BROKEN]');

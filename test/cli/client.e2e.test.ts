@@ -323,7 +323,7 @@ describe('aas as a client of a server', () => {
     const all = await client(['audit', 'verify']);
     expect(all.code, all.stderr).toBe(0);
     expect(all.stdout).toContain(`ok      ${sessionId}  `);
-    expect(all.stdout).toMatch(/^(\d+) of \1 session chain\(s\) verify$/m);
+    expect(all.stdout).toMatch(/^(\d+) of \1 session\(s\) verify$/m);
     expect(existsSync(join(clientHome, 'aas.db'))).toBe(false);
     const unknown = await client(['audit', 'verify', 'ses_0123456789abcdef01234567']);
     expect(unknown.code).toBe(2);

@@ -44,7 +44,7 @@ export interface paths {
         };
         /**
          * Recompute the session's hash chain and report where it breaks
-         * @description What `aas audit verify <id>` checks: every event hashes to its recorded hash, links to the previous one, seqs run without a gap, and the chain ends at the head the session row records. A broken chain is `ok: false` (200), not an error.
+         * @description What `aas audit verify <id>` checks: every event hashes to its recorded hash, links to the previous one, seqs run without a gap, and the chain ends at the head the session row records; then that the tables agree with the events (`disagreements`). A broken chain or a disagreement is `ok: false` (200), not an error.
          */
         get: operations["verifySession"];
         put?: never;
@@ -806,6 +806,7 @@ export interface components {
             kind: ("gap" | "reordered" | "prev-hash-mismatch" | "hash-mismatch" | "head-mismatch" | "wrong-session") | null;
             reason: string | null;
             lastHash: string;
+            disagreements: string[];
         };
         RunPolicyInput: {
             runId: string;
@@ -1210,6 +1211,7 @@ export interface components {
             kind: ("gap" | "reordered" | "prev-hash-mismatch" | "hash-mismatch" | "head-mismatch" | "wrong-session") | null;
             reason: string | null;
             lastHash: string;
+            disagreements: string[];
         };
         RunPolicy: {
             runId: string;

@@ -60,6 +60,14 @@ import {
 export const API_PREFIX = '/api/v1';
 
 /**
+ * A session's hash chain recomputed, and each way its tables disagree with it: `ok` only when
+ * the chain holds and there is no disagreement.
+ */
+export interface SessionAudit extends ChainVerification {
+  readonly disagreements: readonly string[];
+}
+
+/**
  * How long a worker waits for the control plane before treating a request as lost and retrying
  * it (the writes are numbered, so a retry never applies twice): a heartbeat, a runner operation,
  * a pack or artifact transfer.
@@ -285,12 +293,13 @@ export class ServerClient {
   }
 
   /** The server's recomputation of a session's hash chain (`GET /sessions/{id}/verify`). */
-  async verifySession(sessionId: string): Promise<ChainVerification> {
+  async verifySession(sessionId: string): Promise<SessionAudit> {
     const route = `/sessions/${segment(sessionId)}/verify`;
     const body = await this.#json('GET', route, SessionVerificationWire);
     return {
       sessionId,
       ok: body.ok,
+      disagreements: body.disagreements,
       eventCount: body.events,
       firstProblem:
         body.ok || body.firstBrokenSeq === null

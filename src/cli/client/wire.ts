@@ -328,6 +328,8 @@ export const SessionVerificationWire = z.object({
   firstBrokenSeq: z.number().int().nullable(),
   kind: z.enum(CHAIN_PROBLEM_KINDS).nullable(),
   reason: z.string().nullable(),
+  /** Absent from servers that held only the chain to account. */
+  disagreements: z.array(z.string()).default([]),
 });
 
 /** `POST /runs/{id}/cancel`. */

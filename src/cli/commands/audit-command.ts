@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { AasError, ExitCode as Exit, type ExitCode, isValidId } from '../../kernel/index.js';
-import { type ChainVerification, verifyChain } from '../../sessions/index.js';
+import { auditSessionRecords } from '../../promotion/index.js';
+import { verifyChain } from '../../sessions/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { serverClientFor } from '../client/connect.js';
-import type { ServerClient } from '../client/server-client.js';
+import type { ServerClient, SessionAudit } from '../client/server-client.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
 
 export function registerAuditCommand(
@@ -15,7 +16,7 @@ export function registerAuditCommand(
   audit
     .command('verify')
     .description(
-      'recompute the hash chain of one session (or every session) and report the first broken seq',
+      "recompute the hash chain of one session (or every session), report the first broken seq, and hold the session's tables to its events",
     )
     .argument('[id]', 'session id; all sessions when omitted')
     .option('--json', 'machine-readable output')
@@ -26,7 +27,10 @@ With --server (or AAS_SERVER) the server recomputes each chain from its database
 (GET /api/v1/sessions/{id}/verify); without, this host's database is read. To check a
 session without trusting any server, verify its export offline: aas export, then aas verify.
 
-Exit codes: 0 every chain verifies, 6 a chain is broken, 2 bad input.`,
+A chain that holds is then compared with the tables (the requester; each run's patch and
+status; every approval): a row changed outside AAS shows as DIFFERS, with what differs.
+
+Exit codes: 0 every session verifies, 6 a chain is broken or a table disagrees, 2 bad input.`,
     )
     .action(async (id: string | undefined, flags: { json?: boolean }, command: Command) => {
       try {
@@ -41,14 +45,21 @@ Exit codes: 0 every chain verifies, 6 a chain is broken, 2 bad input.`,
               globals,
               async (runtime) => {
                 const ids = id ? [id] : await runtime.store.listSessionIds();
-                const verifications: ChainVerification[] = [];
+                const verifications: SessionAudit[] = [];
                 for (const sessionId of ids) {
                   const session = await runtime.store.getSession(sessionId);
                   if (!session)
                     throw new AasError('NOT_FOUND', `no session ${sessionId}`, { field: 'ID' });
-                  verifications.push(
-                    verifyChain(session, await runtime.store.readEvents(sessionId)),
-                  );
+                  const chain = verifyChain(session, await runtime.store.readEvents(sessionId));
+                  // Tables are held to events only a chain that holds: a broken one says enough.
+                  const disagreements = chain.ok
+                    ? ((await auditSessionRecords(runtime.store, sessionId)) ?? [])
+                    : [];
+                  verifications.push({
+                    ...chain,
+                    ok: chain.ok && disagreements.length === 0,
+                    disagreements,
+                  });
                 }
                 return verifications;
               },
@@ -63,14 +74,16 @@ Exit codes: 0 every chain verifies, 6 a chain is broken, 2 bad input.`,
               io.stdout,
               result.ok
                 ? `ok      ${result.sessionId}  ${result.eventCount} events`
-                : `BROKEN  ${result.sessionId}  at seq ${result.firstProblem?.seq}: ${result.firstProblem?.kind} — ${result.firstProblem?.detail}`,
+                : result.firstProblem !== null
+                  ? `BROKEN  ${result.sessionId}  at seq ${result.firstProblem.seq}: ${result.firstProblem.kind} — ${result.firstProblem.detail}`
+                  : `DIFFERS ${result.sessionId}  the chain holds, but its tables say otherwise: ${result.disagreements.join('; ')}`,
             );
           }
           println(
             io.stdout,
             results.length === 0
               ? 'no sessions to verify'
-              : `${results.length - broken.length} of ${results.length} session chain(s) verify`,
+              : `${results.length - broken.length} of ${results.length} session(s) verify`,
           );
         }
         setExit(broken.length === 0 ? Exit.ok : Exit.integrity);
@@ -84,9 +97,9 @@ Exit codes: 0 every chain verifies, 6 a chain is broken, 2 bad input.`,
 async function verifyOnServer(
   client: ServerClient,
   id: string | undefined,
-): Promise<ChainVerification[]> {
+): Promise<SessionAudit[]> {
   if (id !== undefined) return [await client.verifySession(id)];
-  const results: ChainVerification[] = [];
+  const results: SessionAudit[] = [];
   let cursor: string | undefined;
   do {
     const page = await client.listSessions({ limit: 200, ...(cursor ? { cursor } : {}) });

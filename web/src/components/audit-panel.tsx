@@ -7,6 +7,7 @@ type Verification = {
   events: number;
   firstBrokenSeq: number | null;
   reason: string | null;
+  disagreements: string[];
 };
 
 /** Recomputes the session's hash chain on the server and says whether it holds. */
@@ -48,8 +49,10 @@ export function AuditPanel({ sessionId }: { sessionId: string }) {
       {result !== null && (
         <p className={result.ok ? 'verdict ok' : 'verdict broken'} role="status">
           {result.ok
-            ? `Chain intact: ${result.events} events verified.`
-            : `Chain broken at event #${result.firstBrokenSeq}: ${result.reason}`}
+            ? `Chain intact: ${result.events} events verified, and the records agree with them.`
+            : result.firstBrokenSeq !== null
+              ? `Chain broken at event #${result.firstBrokenSeq}: ${result.reason}`
+              : `Chain intact, but the records say otherwise (changed outside AAS): ${result.disagreements.join('; ')}`}
         </p>
       )}
     </div>
