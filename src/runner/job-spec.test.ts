@@ -33,6 +33,20 @@ describe('parseJobSpec', () => {
     );
   });
 
+  it('takes a target branch only as git would name a branch, saying what to write instead', () => {
+    const target = (targetBranch: string) => failure({ ...minimal, promotion: { targetBranch } });
+    expect(target('refs/heads/main')).toMatchObject({
+      details: { field: 'promotion.targetBranch' },
+      message:
+        'not a branch name: "refs/heads/main" is a full ref name; name the branch short: "main"',
+    });
+    expect(target('main..x').message).toBe('not a branch name: "main..x" holds ".."');
+    expect(target('HEAD').message).toBe('not a branch name: "HEAD" names a commit, not a branch');
+    expect(
+      parseJobSpec({ ...minimal, promotion: { targetBranch: 'release/1.x' } }).promotion,
+    ).toMatchObject({ targetBranch: 'release/1.x' });
+  });
+
   it('takes a pin only to what a worker can be called, and quotes a value that is not', () => {
     expect(parseJobSpec({ ...minimal, worker: 'gpu-1' }).worker).toBe('gpu-1');
     // Runs stored with an embedded worker's id still read; submission refuses new ones.

@@ -8,6 +8,7 @@ import {
   valueAt,
 } from '../kernel/index.js';
 import { PolicyLayerSchema, validatePolicyLayer } from '../policy/index.js';
+import { branchNameProblem } from './branch-name-problem.js';
 
 /** Worker labels: what `AAS_WORKER_LABELS` and `aas worker enrol --labels` accept too. */
 export const WORKER_LABEL_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -45,7 +46,12 @@ export const JobSpecSchema = z
           .string()
           .min(1)
           .max(200)
-          .regex(/^(?!-)[^\s~^:?*[\\]+$/, 'a branch name')
+          .superRefine((name, context) => {
+            const problem = branchNameProblem(name);
+            if (problem !== null) {
+              context.addIssue({ code: 'custom', message: `not a branch name: ${problem}` });
+            }
+          })
           .optional(),
         /**
          * `owner/name` of the repository on the forge, for a remote whose URL does not say
