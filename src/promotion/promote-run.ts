@@ -99,7 +99,9 @@ export async function promoteRun(
 ): Promise<PromotionResult> {
   const first = await loadPromotionContext(deps.store, input.runId);
   const recorded = await deps.store.getPromotion(input.runId);
-  if (recorded?.state === PromotionState.completed) return resultOf(first, recorded, true);
+  if (recorded?.state === PromotionState.completed) {
+    return resultOf(first, satisfying(recorded, input.mode), true);
+  }
   const targetBranch = recorded?.targetBranch ?? (await targetBranchOf(first, deps.runsDir));
   // One row per target, whatever path spelling a session used for the repository.
   const repoKey = await realpath(first.session.repo).catch(() => first.session.repo);
@@ -142,7 +144,9 @@ export async function promoteRun(
     // Read again under the lease: whatever a holder before us recorded is visible now.
     let context = await loadPromotionContext(deps.store, input.runId);
     promotion = await deps.store.getPromotion(input.runId);
-    if (promotion?.state === PromotionState.completed) return resultOf(context, promotion, true);
+    if (promotion?.state === PromotionState.completed) {
+      return resultOf(context, satisfying(promotion, input.mode), true);
+    }
     // A draft pull request that could not be opened leaves its promotion pushed; asked again
     // with `--mode branch`, it finishes as the branch it already is.
     const settleForBranch =
@@ -671,6 +675,34 @@ function prBody(
     '',
     'This pull request is a draft: review it like any other change.',
   ].join('\n');
+}
+
+/** What each mode leaves: a branch promotion has the patch too, a pull request the branch. */
+const MODE_RANK: ReadonlyMap<string, number> = new Map([
+  [PromotionMode.patch, 0],
+  [PromotionMode.branch, 1],
+  [PromotionMode.draftPr, 2],
+]);
+
+/**
+ * A completed promotion, when it gives what `asked` names (nothing asked: whatever it gave). A
+ * run is promoted once: `--mode branch` for a run promoted as a patch cannot be had, and must
+ * not answer as if it had been (a script's `aas promote R --mode branch && …` would go on).
+ */
+function satisfying(promotion: PromotionRecord, asked: PromotionMode | undefined): PromotionRecord {
+  const given = promotion.mode ?? promotion.requestedMode;
+  if (asked === undefined || (MODE_RANK.get(given) ?? 0) >= (MODE_RANK.get(asked) ?? 0)) {
+    return promotion;
+  }
+  throw new AasError(
+    'PREFLIGHT_FAILED',
+    `run ${promotion.runId} was promoted as ${given} at ${promotion.updatedAt}; a run is promoted once, so --mode ${asked} cannot be had`,
+    {
+      field: '--mode',
+      runId: promotion.runId,
+      hint: `run the job again to promote its patch as ${asked}`,
+    },
+  );
 }
 
 function resultOf(

@@ -138,13 +138,18 @@ describe('aas approve / promote / export / verify', () => {
     expect(git(repo, ['--git-dir', remote, 'rev-parse', branch?.[1] ?? '']).trim()).toBe(
       branch?.[2],
     );
-    // Asked again in another mode: the recorded promotion, and a note that the mode is not applied.
+    // Asked again as a patch, which the branch promotion gave too: the recorded promotion.
     const twice = await client(['promote', runId, '--mode', 'patch'], secrets.olivia ?? '');
     expect(twice.code, twice.stderr).toBe(0);
-    expect(twice.stderr).toContain(
-      'was asked for as branch already; --mode patch is not applied: a run is promoted once',
-    );
     expect(twice.stdout).toContain(`to ${branch?.[1]} at ${branch?.[2]}`);
+    // As a pull request, which it did not give: refused, not answered as if it had been.
+    const asPr = await client(['promote', runId, '--mode', 'draft_pr'], secrets.olivia ?? '');
+    expect(asPr.code).toBe(3);
+    expect(asPr.stderr).toMatch(
+      new RegExp(
+        `error \\[PREFLIGHT_FAILED\\]: --mode: run ${runId} was promoted as branch at \\S+; a run is promoted once, so --mode draft_pr cannot be had`,
+      ),
+    );
     // Said to be the recorded promotion, not a new one.
     expect(twice.stdout).toMatch(
       new RegExp(

@@ -372,6 +372,13 @@ describe('promotion to a branch', () => {
       commitSha: null,
     });
     expect(Object.keys(fixture.remoteBranches())).toEqual(['main']);
+    // A run is promoted once: a branch asked for now cannot be had, and is not pretended.
+    await expect(promote(runId, 'alice', 'branch')).rejects.toMatchObject({
+      code: 'PREFLIGHT_FAILED',
+      details: { field: '--mode' },
+    });
+    expect(await promote(runId, 'alice', 'patch')).toMatchObject({ alreadyPromoted: true });
+    expect(Object.keys(fixture.remoteBranches())).toEqual(['main']);
 
     git(fixture.repo, ['remote', 'remove', 'origin']);
     const second = await fixture.runJob(FIX, {

@@ -241,23 +241,10 @@ export function registerPromotionCommands(
             : await withRuntime(io, globals, (runtime) =>
                 runtime.promotion.service.promote(runId, io.user, flags.mode),
               );
+          // A promotion is done once: asking again answers with the recorded one when it gives
+          // the mode asked for (a branch has its patch too), and is refused when it does not.
           if (flags.json) println(io.stdout, JSON.stringify(result));
-          else {
-            // A promotion is done once: asking again answers with the recorded one, whatever
-            // mode is asked for now.
-            if (
-              result.alreadyPromoted &&
-              flags.mode !== undefined &&
-              flags.mode !== result.requestedMode &&
-              flags.mode !== result.mode
-            ) {
-              println(
-                io.stderr,
-                `note: run ${runId}'s promotion was asked for as ${result.requestedMode} already; --mode ${flags.mode} is not applied: a run is promoted once`,
-              );
-            }
-            printResult(io, result);
-          }
+          else printResult(io, result);
         } catch (thrown) {
           // A refusal carries every preflight check, passed or not (`--json`: in its details).
           if (!flags.json) printChecks(io, isAasError(thrown) ? thrown.details.checks : undefined);
