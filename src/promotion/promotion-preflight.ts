@@ -266,6 +266,29 @@ export async function runPreflight(
     'target.branch',
     `${input.targetBranch} at ${targetHead} on ${redactUrl(url)}; writes ${branch}`,
   );
+  // Said before anything is committed or recorded: the push would find it anyway, but only
+  // after the commit, leaving the run `promoting`. Its own commit there (a retry after a push
+  // whose record was lost) is this promotion's, and fine.
+  const occupied = await remoteBranchHead(authed, url, branch);
+  if (occupied !== null && occupied !== existing?.commitSha) {
+    const detail = `the remote already has ${branch} at ${occupied}; a promotion never overwrites a branch`;
+    fail(
+      { name: 'branch.free', ok: false, detail },
+      new AasError('BRANCH_EXISTS', detail, {
+        branch,
+        found: occupied,
+        hint: 'delete or rename that branch on the remote, then promote again',
+      }),
+    );
+    checks.push(modeCheck(mode, fallbacks, failure));
+    return outcome({ remote: url });
+  }
+  pass(
+    'branch.free',
+    occupied === null
+      ? `${branch} does not exist on the remote yet`
+      : `${branch} holds this promotion's commit already`,
+  );
   await fetchBranch(authed, url, input.targetBranch);
   // The rules of the branch written to, not only those of the base the submitter chose.
   let rules: TargetPromotionPolicy;

@@ -534,8 +534,21 @@ describe('promotion to a branch', () => {
     const branch = `aas/${sessionId.slice(-12)}`;
     git(fixture.repo, ['push', '-q', 'origin', `main:refs/heads/${branch}`]);
     const before = fixture.remoteBranches()[branch];
-    expect(await codeOf(promote(runId))).toBe('BRANCH_EXISTS');
+    const refused = await promote(runId).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(refused).toMatchObject({ code: 'BRANCH_EXISTS' });
     expect(fixture.remoteBranches()[branch]).toBe(before);
+    // Found by the preflight, before any commit: nothing is under way, nothing was recorded.
+    const checks = (refused as { details: { checks: { name: string; ok: boolean }[] } }).details
+      .checks;
+    expect(checks.find((check) => check.name === 'branch.free')?.ok).toBe(false);
+    expect((await fixture.runtime.store.getRun(runId))?.status).toBe('ready_for_promotion');
+    expect(await fixture.runtime.store.getPromotion(runId)).toBeNull();
+    // Once that branch is gone, the promotion goes through.
+    git(fixture.repo, ['push', '-q', 'origin', `:refs/heads/${branch}`]);
+    expect(await promote(runId)).toMatchObject({ status: 'promoted', branch });
   });
 
   it("a push the remote refuses says the remote's reason; once settled there, a retry pushes the same commit", async () => {
