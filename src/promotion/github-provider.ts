@@ -298,7 +298,8 @@ function hintFor(
     return `the repository ${where} does not exist or the token cannot see it (GitHub answers 404 for private repositories a token has no access to); check the remote and the token's repository access`;
   if (status === 422)
     return 'GitHub rejected the pull request itself: check that the head branch was pushed, differs from the base, and that the base branch exists';
-  if (status >= 500) return 'GitHub failed on its side; retrying the promotion is safe';
+  if (status >= 500)
+    return 'GitHub failed on its side; a retry is safe (it opens one pull request at most)';
   return undefined;
 }
 

@@ -415,7 +415,7 @@ export async function promoteRun(
             `the branch ${branch} was pushed, but the pull request could not be opened: ${failure.message}`,
             {
               ...failure.details,
-              hint: `${failure.details.hint ? `${failure.details.hint}; then ` : ''}promote the run again to open it, or promote it with --mode branch to finish without one`,
+              hint: `${failure.details.hint ? `${failure.details.hint}. ` : ''}Promote the run again to open the pull request on the branch pushed, or promote it with --mode branch to finish without one`,
             },
             { cause: failure },
           );

@@ -496,7 +496,7 @@ function forgeRepositoryOf(
   if (named === undefined) {
     return (
       fromRemote ?? {
-        refused: `the remote ${deps.settings.remote} is not a repository on ${deps.settings.forgeHost}`,
+        refused: `the remote ${deps.settings.remote} (${url === null ? 'none' : redactUrl(url)}) is not a repository on ${deps.settings.forgeHost}, and the job names no promotion.repository (one of AAS_GITHUB_REPOSITORIES)`,
       }
     );
   }

@@ -181,7 +181,9 @@ describe('promotion to a draft pull request', () => {
     );
     expect(failure?.code).toBe('PROVIDER_ERROR');
     expect(failure?.message).toMatch(/was pushed, but the pull request could not be opened: .*403/);
-    expect(failure?.details.hint).toMatch(/promote the run again to open it, or .*--mode branch/);
+    expect(failure?.details.hint).toMatch(
+      /Promote the run again to open the pull request on the branch pushed, or .*--mode branch/,
+    );
     const stopped = await fixture.runtime.store.getPromotion(refused.runId);
     expect(stopped).toMatchObject({ state: 'pushed', mode: 'draft_pr', prUrl: null });
     expect((await fixture.runtime.store.getRun(refused.runId))?.status).toBe('promoting');

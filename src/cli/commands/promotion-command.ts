@@ -48,7 +48,10 @@ export function registerPromotionCommands(
     .argument('<run>', 'run id')
     .option('--reject', 'reject instead: final, the run ends blocked (APPROVAL_REJECTED)')
     .option('--note <text>', 'why; recorded with the decision')
-    .option('--expires-in <seconds>', 'how long the approval counts (at most AAS_APPROVAL_TTL_SEC)')
+    .option(
+      '--expires-in <seconds>',
+      'how long the approval counts: 60 or more, cut to AAS_APPROVAL_TTL_SEC (default: that TTL)',
+    )
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
@@ -69,9 +72,10 @@ export function registerPromotionCommands(
           ) {
             throw new AasError(
               'INVALID_ARGUMENT',
-              '--expires-in must be a whole number of seconds, 60 or more',
+              `must be a whole number of seconds, 60 or more, got "${flags.expiresIn}"`,
               {
                 field: '--expires-in',
+                hint: 'an approval counts for AAS_APPROVAL_TTL_SEC at most (7 days by default); a longer --expires-in is cut to it',
               },
             );
           }
