@@ -138,7 +138,7 @@ export function registerPromotionRoutes(app: ApiApp, context: RouteContext): voi
       security: BEARER_SECURITY,
       querystring: NoQuerySchema,
       params: RunParamsSchema,
-      body: PromoteBodySchema.optional(),
+      body: PromoteBodySchema.nullish(),
       response: {
         200: PromotionResultSchema,
         ...WRITE_ERRORS,

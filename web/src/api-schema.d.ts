@@ -2965,7 +2965,7 @@ export interface operations {
                 "application/json": {
                     /** @enum {string} */
                     mode?: "patch" | "branch" | "draft_pr";
-                };
+                } | null;
             };
         };
         responses: {
