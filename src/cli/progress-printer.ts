@@ -5,6 +5,9 @@ import { oneLine, terminalSafe } from './terminal-safe.js';
 
 type Data = Record<string, unknown>;
 
+/** Failed model calls shown one by one before the rest are summed up by `aas sessions show`. */
+const MAX_FAILED_CALLS_SHOWN = 3;
+
 /** Consumes one committed event; fed by the in-process bus or by a server's event stream. */
 export type EventSink = (event: StoredEvent) => void;
 
@@ -38,6 +41,8 @@ export function progressPrinter(stream: Writable): EventSink {
     const body = `  ${pad(label, 10)}${text}`;
     out.write(ms === undefined ? `${body}\n` : `${pad(body, 78)} ${formatMs(ms)}\n`);
   };
+  // A provider that refuses every call (a wrong key) shows at its first answers, not for each.
+  let failedCallsShown = 0;
   return (event: StoredEvent) => {
     const data = (event.data ?? {}) as Data;
     const raw = (key: string) => String(data[key] ?? '');
@@ -124,6 +129,19 @@ export function progressPrinter(stream: Writable): EventSink {
       case 'run.attempt.finished':
         line('attempt', `${str('status')} (${str('code')})`, Number(data.durationMs));
         break;
+      case 'agent.usage': {
+        // The agent may carry on regardless; a failed call is said here, as it happens.
+        const status = Number(data.status);
+        if (!(status >= 400) || failedCallsShown > MAX_FAILED_CALLS_SHOWN) break;
+        failedCallsShown += 1;
+        line(
+          'model',
+          failedCallsShown > MAX_FAILED_CALLS_SHOWN
+            ? 'further failed model calls are not shown here (aas sessions show counts them)'
+            : `${str('provider')} ${data.model === null ? '' : `${str('model')} `}answered HTTP ${status}${data.refused ? ` (AAS refused it: ${firstLine(raw('refused'), 50)})` : ''}`,
+        );
+        break;
+      }
       case 'budget.exceeded':
         line(
           'budget',

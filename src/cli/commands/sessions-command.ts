@@ -272,6 +272,10 @@ export function registerSessionsCommand(
           `agent     ${session.agent}    requested by ${session.requestedBy}    created ${session.createdAt}`,
         );
         if (spend !== null) println(io.stdout, `spend     ${formatModelSpend(spend.total)}`);
+        // Calls the provider (or AAS) answered with an error cost nothing and show no tokens:
+        // counted here, or a wrong key would look like an agent that never asked.
+        const failed = failedModelCalls(found.events);
+        if (failed !== null) println(io.stdout, `          ${failed}`);
         for (const run of runs) {
           println(
             io.stdout,
@@ -412,4 +416,20 @@ function printReason(io: CliIo, detail: string, sessionId: string): void {
       `          (+${lines.length - 1} more line(s): aas sessions events ${sessionId})`,
     );
   }
+}
+
+/** `3 model calls failed: HTTP 401 ×2, HTTP 500 ×1`, or null when none did. */
+export function failedModelCalls(events: readonly StoredEvent[]): string | null {
+  const byStatus = new Map<number, number>();
+  for (const event of events) {
+    if (event.type !== 'agent.usage') continue;
+    const status = Number((event.data as { status?: unknown } | null)?.status);
+    if (status >= 400) byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+  }
+  if (byStatus.size === 0) return null;
+  const total = [...byStatus.values()].reduce((sum, count) => sum + count, 0);
+  const parts = [...byStatus]
+    .sort(([a], [b]) => a - b)
+    .map(([status, count]) => `HTTP ${status} ×${count}`);
+  return `${total} model call${total === 1 ? '' : 's'} failed: ${parts.join(', ')}`;
 }

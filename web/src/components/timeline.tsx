@@ -58,8 +58,12 @@ export function summarise(event: StoredEvent): string {
       const inner = text(data.type).replace(/^agent\./, '');
       return `${inner}${data.message ? `: ${text(data.message)}` : ''}`;
     }
-    case 'agent.usage':
-      return `${text(data.model)}: ${String(data.inputTokens ?? 0)} in / ${String(data.outputTokens ?? 0)} out tokens, $${Number(data.costUsd ?? 0).toFixed(4)}${data.refused ? ` (refused: ${text(data.refused)})` : ''}`;
+    case 'agent.usage': {
+      // A failed call costs nothing and shows no tokens: its status says why.
+      const status = Number(data.status);
+      const failed = status >= 400 ? `, HTTP ${status}` : '';
+      return `${text(data.model)}: ${String(data.inputTokens ?? 0)} in / ${String(data.outputTokens ?? 0)} out tokens, $${Number(data.costUsd ?? 0).toFixed(4)}${failed}${data.refused ? ` (refused: ${text(data.refused)})` : ''}`;
+    }
     case 'patch.computed': {
       const files = Array.isArray(data.files) ? data.files.length : 0;
       return `patch of ${files} file${files === 1 ? '' : 's'}`;
