@@ -50,7 +50,12 @@ import {
   type TokenUsage,
 } from './model-call-record.js';
 import { guessProvider, pathnameOf, routeFor } from './model-routes.js';
-import { type ModelUpstream, parseUpstream, type UpstreamConfig } from './model-upstream.js';
+import {
+  type ModelUpstream,
+  parseUpstream,
+  type UpstreamConfig,
+  upstreamPath,
+} from './model-upstream.js';
 import { isHeaderSafeKey, presentsPlaceholder } from './placeholder-key.js';
 import { costOf, type PriceTable, priceFor, validatePriceTable } from './price-table.js';
 import { type GatewayError, providerError, refusalOf } from './provider-error.js';
@@ -675,7 +680,7 @@ class GatewayServer {
       method: 'POST',
       hostname: upstream.hostname,
       port: upstream.port,
-      path: `${upstream.pathPrefix}${target}`,
+      path: upstreamPath(upstream, target),
       auth: upstream.auth,
       agent: upstream.agent,
       headers: upstreamRequestHeaders(request.rawHeaders, call.provider, {

@@ -74,3 +74,21 @@ export function parseUpstream(provider: ModelProvider, config: UpstreamConfig): 
     agent: secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions),
   };
 }
+
+/** An API version segment: `v1`, `v1beta`, `v2alpha1`. */
+const VERSION_SEGMENT = /^v\d+(?:(?:alpha|beta)\d*)?$/;
+
+/**
+ * The path a call to `target` (as the agent asked: `/v1/chat/completions`) takes upstream:
+ * after the base URL's path, except that a version segment both end and begin with is said
+ * once. OpenAI-compatible proxies are configured with the version in the base URL
+ * (`http://proxy/v1`, as OpenAI's SDKs take OPENAI_BASE_URL), and their calls went to
+ * `/v1/v1/chat/completions`.
+ */
+export function upstreamPath(upstream: Pick<ModelUpstream, 'pathPrefix'>, target: string): string {
+  const last = upstream.pathPrefix.slice(upstream.pathPrefix.lastIndexOf('/') + 1);
+  if (VERSION_SEGMENT.test(last) && (target === `/${last}` || target.startsWith(`/${last}/`))) {
+    return `${upstream.pathPrefix}${target.slice(last.length + 1)}`;
+  }
+  return `${upstream.pathPrefix}${target}`;
+}
