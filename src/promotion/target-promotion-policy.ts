@@ -1,6 +1,6 @@
 import { AasError, isAasError } from '../kernel/index.js';
 import { REPO_POLICY_PATH, repoPolicyLayer } from '../policy/index.js';
-import { readFileAtCommit } from '../workspaces/index.js';
+import { readPolicyFileAtCommit } from '../workspaces/index.js';
 import type { RunPromotionPolicy } from './promotion-context.js';
 import type { PromotionGit } from './promotion-git.js';
 
@@ -25,7 +25,7 @@ export async function targetPromotionPolicy(
   targetHead: string,
   recorded: RunPromotionPolicy,
 ): Promise<TargetPromotionPolicy> {
-  const text = await readFileAtCommit(git, targetHead, REPO_POLICY_PATH);
+  const text = await readPolicyFileAtCommit(git, targetHead, REPO_POLICY_PATH);
   if (text === null) return { policy: recorded, stricter: [] };
   let rules: NonNullable<ReturnType<typeof repoPolicyLayer>['layer']['promotion']> | undefined;
   try {

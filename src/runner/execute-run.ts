@@ -29,7 +29,7 @@ import {
   isRepoUrl,
   type PatchStats,
   prepareRunGit,
-  readFileAtCommit,
+  readPolicyFileAtCommit,
   resolveBase,
 } from '../workspaces/index.js';
 import { requireModelUpstreams } from './attempt-gateway.js';
@@ -345,7 +345,7 @@ async function governedRun(context: RunContext): Promise<Terminal> {
   ]);
 
   // The repository layer comes from the base commit, never from a workspace the agent can edit.
-  const repoPolicy = await readFileAtCommit(git, base.baseCommit, REPO_POLICY_PATH);
+  const repoPolicy = await readPolicyFileAtCommit(git, base.baseCommit, REPO_POLICY_PATH);
   const sharedLayers = [
     FLOOR_LAYER,
     deps.serverPolicy,

@@ -18,7 +18,7 @@ import {
   computePatch,
   createWorkspace,
   type RunGit,
-  readFileAtCommit,
+  readPolicyFileAtCommit,
   removeWorkspace,
   type Workspace,
 } from '../workspaces/index.js';
@@ -54,7 +54,7 @@ export async function revalidatePatch(
   },
 ): Promise<RevalidationVerdict> {
   const { job } = input;
-  const repoPolicy = await readFileAtCommit(input.git, input.newBase, REPO_POLICY_PATH);
+  const repoPolicy = await readPolicyFileAtCommit(input.git, input.newBase, REPO_POLICY_PATH);
   const manifest = deps.registry.get(input.agentId);
   const policy = mergePolicy(
     [

@@ -57,7 +57,7 @@ export { DEFAULT_GIT_SEARCH_PATH } from './git-env.js';
 export { isRepoUrl, repoUrlProtocol } from './is-repo-url.js';
 export { type WorkspaceStrategySupport, workspaceStrategySupport } from './overlay-support.js';
 export { type PrepareRunGitOptions, prepareRunGit } from './prepare-run-git.js';
-export { readFileAtCommit } from './read-file-at-commit.js';
+export { readFileAtCommit, readPolicyFileAtCommit } from './read-file-at-commit.js';
 export { removeWorkspace } from './remove-workspace.js';
 export { ANY_REPO_PATH, checkRepoPath, type RepoPathRule } from './repo-path-rule.js';
 export {

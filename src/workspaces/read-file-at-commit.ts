@@ -1,4 +1,4 @@
-import { AasError } from '../kernel/index.js';
+import { AasError, isAasError } from '../kernel/index.js';
 import type { GitEnvOptions } from './git-env.js';
 import { DEFAULT_GIT_SEARCH_PATH } from './git-env.js';
 import { locateRepo } from './locate-repo.js';
@@ -168,12 +168,34 @@ function unknownCommit(commit: string): AasError {
   });
 }
 
+/**
+ * readFileAtCommit for a policy file: what stands at `path` but is no regular file (a symlink,
+ * a directory, a submodule) is the policy's own error (POLICY_INVALID, naming the file), as an
+ * unparsable one is, rather than a caller's bad argument.
+ */
+export async function readPolicyFileAtCommit(
+  source: RunGit | string,
+  commit: string,
+  path: string,
+): Promise<Buffer | null> {
+  try {
+    return await readFileAtCommit(source, commit, path);
+  } catch (thrown) {
+    if (!isAasError(thrown) || thrown.details.notRegular !== true) throw thrown;
+    throw new AasError('POLICY_INVALID', thrown.message, {
+      file: `${path} (at ${commit.slice(0, 12)})`,
+      hint: `commit ${path} as a regular file: a symlink, a directory or a submodule there is never followed`,
+    });
+  }
+}
+
 function notAFile(path: string, sha: string, mode: string): AasError {
   return new AasError(
     'INVALID_ARGUMENT',
     `${path} at ${sha.slice(0, 12)} is not a regular file (mode ${mode})`,
     {
       field: 'path',
+      notRegular: true,
       hint: 'only regular files are read from a commit; symlinks are not followed',
     },
   );

@@ -1,8 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { jsonOf, runCli, runJob } from '../helpers/run-cli.js';
-import { createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
+import { commitAll, createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
 
 const cleanup: string[] = [];
 afterAll(() => {
@@ -158,6 +158,18 @@ describe('bad input: a clear message, the right exit code, and nothing half writ
     expect(outcome.reasonCode).toBe('POLICY_INVALID');
     expect(outcome.detail).toContain('.aas/policy.yaml');
     expect(outcome.detail).toContain('alow');
+
+    // Committed as a symlink (to a file outside, say): never followed, and the policy's error.
+    const linked = createTempRepo({ 'src/a.txt': 'a\n', 'policy.yaml': 'paths: {}\n' });
+    cleanup.push(linked);
+    mkdirSync(join(linked, '.aas'));
+    symlinkSync('../policy.yaml', join(linked, '.aas', 'policy.yaml'));
+    commitAll(linked, 'policy as a link');
+    const viaLink = await runJob(home, linked, ['--agent-cmd', 'echo b > src/b.txt', '--json']);
+    expect(viaLink.code, viaLink.stderr).toBe(2);
+    const refused = jsonOf<{ reasonCode: string; detail: string }>(viaLink);
+    expect(refused.reasonCode).toBe('POLICY_INVALID');
+    expect(refused.detail).toMatch(/\.aas\/policy\.yaml at [0-9a-f]{12} is not a regular file/);
   });
 
   it('an invalid agent manifest names the file and the field, and stops only its own agent', async () => {

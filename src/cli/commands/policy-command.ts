@@ -22,7 +22,7 @@ import {
   validatePolicyLayer,
 } from '../../policy/index.js';
 import { JobSpecSchema } from '../../runner/index.js';
-import { readFileAtCommit } from '../../workspaces/index.js';
+import { readPolicyFileAtCommit } from '../../workspaces/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
 
@@ -76,7 +76,7 @@ export function registerPolicyCommand(
           async (runtime) => {
             const repo = resolve(io.cwd, flags.repo);
             const ref = flags.base ?? 'HEAD';
-            const repoBytes = await readFileAtCommit(repo, ref, REPO_POLICY_PATH).catch(
+            const repoBytes = await readPolicyFileAtCommit(repo, ref, REPO_POLICY_PATH).catch(
               (thrown: unknown) => {
                 // The ref is this command's --base: said so, with where to look for one.
                 if (isAasError(thrown) && thrown.code === 'BASE_REF_UNKNOWN') {
