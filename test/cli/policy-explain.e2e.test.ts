@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { jsonOf, runCli } from '../helpers/run-cli.js';
 import { commitAll, createTempRepo, makeTempDir, removeDir } from '../helpers/temp-repo.js';
@@ -81,7 +81,46 @@ describe('aas policy explain --job', () => {
     writeFileSync(layer, 'network:\n  mode: full\npaths:\n  allow: ["**"]\n');
     const result = await runCli(['policy', 'explain', '--repo', repo, '--job', layer], { home });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('not a JobSpec: unknown fields "network", "paths"');
+    expect(result.stderr).toContain(
+      `${layer}: network: not a JobSpec: unknown fields "network", "paths" at line 1, column 1`,
+    );
     expect(result.stderr).toContain('a policy layer file goes with --policy');
+  });
+
+  it('reads a job file as aas run does: its repository, a misspelt field and a bad policy located', async () => {
+    const home = makeTempDir('aas-home-');
+    const repo = createTempRepo({ 'src/a.ts': 'a\n' });
+    cleanup.push(home, repo);
+    const job = join(home, 'job.yaml');
+    // No --repo: the job's own, relative to the job file.
+    writeFileSync(
+      job,
+      `task: x\nrepo: ${relative(home, repo)}\nagent: mock\npolicy:\n  paths:\n    allow: ["src/**"]\n`,
+    );
+    const explained = await runCli(['policy', 'explain', '--job', job, 'src/a.ts', 'b.ts'], {
+      home,
+    });
+    expect(explained.code, explained.stderr).toBe(0);
+    expect(explained.stdout).toContain('ALLOW src/a.ts');
+    expect(explained.stdout).toContain('DENY  b.ts');
+
+    writeFileSync(job, `task: x\nrepo: ${repo}\nagnet: mock\n`);
+    const misspelt = await runCli(['policy', 'explain', '--job', job], { home });
+    expect(misspelt.code).toBe(2);
+    expect(misspelt.stderr).toContain(
+      `${job}: agnet: not a JobSpec: unknown field "agnet" at line 3, column 1`,
+    );
+    expect(misspelt.stderr).toContain('did you mean "agent"?');
+
+    writeFileSync(job, `task: x\nrepo: ${repo}\npolicy:\n  paths:\n    alow: ["src/**"]\n`);
+    const badPolicy = await runCli(['policy', 'explain', '--job', job], { home });
+    expect(badPolicy.code).toBe(2);
+    expect(badPolicy.stderr).toMatch(
+      new RegExp(`${job}: policy\\.paths\\.alow: .* at line 5, column 5`),
+    );
+
+    const nothing = await runCli(['policy', 'explain'], { home });
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain('error [INVALID_ARGUMENT]: --repo: --repo is needed');
   });
 });

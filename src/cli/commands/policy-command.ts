@@ -4,7 +4,9 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import {
   AasError,
+  closestName,
   type ExitCode,
+  fieldPositionInYaml,
   isAasError,
   normaliseError,
   yamlFailureMessage,
@@ -24,10 +26,10 @@ import {
 import { JobSpecSchema } from '../../runner/index.js';
 import { readPolicyFileAtCommit } from '../../workspaces/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
-import { type GlobalOptions, withRuntime } from '../open-runtime.js';
+import { configFrom, type GlobalOptions, withRuntime } from '../open-runtime.js';
 
 interface ExplainFlags {
-  repo: string;
+  repo?: string;
   base?: string;
   agent?: string;
   job?: string;
@@ -44,9 +46,9 @@ export function registerPolicyCommand(
   policy
     .command('explain')
     .description('print the effective policy for a repository, agent and job, and decide each PATH')
-    .requiredOption(
+    .option(
       '--repo <path>',
-      'repository whose .aas/policy.yaml (at the base commit) is a layer',
+      "repository whose .aas/policy.yaml (at the base commit) is a layer (default: the --job file's repo)",
     )
     .option('--base <ref>', 'read the repository layer at this ref (default HEAD)')
     .option('--agent <id>', "add this agent manifest's policy layer")
@@ -56,7 +58,7 @@ export function registerPolicyCommand(
     .argument('[paths...]', 'repo-relative paths to decide')
     .addHelpText(
       'after',
-      '\nLayers, in order: floor (built-in) → server ($AAS_POLICY) → repo → agent → job.\nA path is allowed only if no layer denies it and every layer with an allow-list admits it.',
+      "\nLayers, in order: floor (built-in) → server ($AAS_POLICY) → repo → agent → job.\nA path is allowed only if no layer denies it and every layer with an allow-list admits it.\nThe layers are this host's (its AAS_POLICY and agent manifests), also with --server: a run's own recorded policy is shown by aas sessions show and GET /api/v1/runs/{id}/policy.",
     )
     .action(async (paths: string[], flags: ExplainFlags, command: Command) => {
       try {
@@ -70,38 +72,58 @@ export function registerPolicyCommand(
           );
         }
         const job = flags.job ? await readJobFile(resolve(io.cwd, flags.job)) : null;
-        const explanation = await withRuntime(
-          io,
-          command.optsWithGlobals<GlobalOptions>(),
-          async (runtime) => {
-            const repo = resolve(io.cwd, flags.repo);
-            const ref = flags.base ?? 'HEAD';
-            const repoBytes = await readPolicyFileAtCommit(repo, ref, REPO_POLICY_PATH).catch(
-              (thrown: unknown) => {
-                // The ref is this command's --base: said so, with where to look for one.
-                if (isAasError(thrown) && thrown.code === 'BASE_REF_UNKNOWN') {
-                  throw new AasError(thrown.code, thrown.message, {
-                    ...thrown.details,
-                    field: flags.base === undefined ? 'repo' : '--base',
-                    hint: `name a branch, tag or commit of ${repo} (git -C ${repo} branch --list)`,
-                  });
-                }
-                throw thrown;
-              },
-            );
-            // The same layers, in the same order, as a run of this agent and job would get.
-            const agentId = flags.agent ?? job?.agent;
-            const layers = [
-              FLOOR_LAYER,
-              runtime.serverPolicy,
-              repoBytes ? repoPolicyLayer(repoBytes.toString('utf8'), ref) : null,
-              agentId ? agentPolicyLayer(runtime.registry.get(agentId)) : null,
-              job?.layer ?? null,
-              flags.policy ? await readPolicyLayerFile(resolve(io.cwd, flags.policy), 'job') : null,
-            ].filter((layer): layer is NamedLayer => layer !== null);
-            return explainPolicy(mergePolicy(layers), paths, layers);
-          },
-        );
+        const globals = command.optsWithGlobals<GlobalOptions>();
+        if (configFrom(io, globals).client.serverUrl !== undefined) {
+          println(
+            io.stderr,
+            "note: policy explain merges this host's layers (its AAS_POLICY and agent manifests), not the server's; a run's recorded policy: aas sessions show, GET /api/v1/runs/{id}/policy",
+          );
+        }
+        // As a run of that job would: a path in the job file is relative to the file.
+        const repoGiven =
+          flags.repo !== undefined
+            ? resolve(io.cwd, flags.repo)
+            : job?.repo === undefined || flags.job === undefined
+              ? undefined
+              : resolve(resolve(io.cwd, flags.job), '..', job.repo);
+        if (repoGiven === undefined) {
+          throw new AasError(
+            'INVALID_ARGUMENT',
+            '--repo is needed: no --job file names a repository',
+            {
+              field: '--repo',
+              hint: 'name the checkout whose .aas/policy.yaml is the repository layer',
+            },
+          );
+        }
+        const explanation = await withRuntime(io, globals, async (runtime) => {
+          const repo = repoGiven;
+          const ref = flags.base ?? 'HEAD';
+          const repoBytes = await readPolicyFileAtCommit(repo, ref, REPO_POLICY_PATH).catch(
+            (thrown: unknown) => {
+              // The ref is this command's --base: said so, with where to look for one.
+              if (isAasError(thrown) && thrown.code === 'BASE_REF_UNKNOWN') {
+                throw new AasError(thrown.code, thrown.message, {
+                  ...thrown.details,
+                  field: flags.base === undefined ? 'repo' : '--base',
+                  hint: `name a branch, tag or commit of ${repo} (git -C ${repo} branch --list)`,
+                });
+              }
+              throw thrown;
+            },
+          );
+          // The same layers, in the same order, as a run of this agent and job would get.
+          const agentId = flags.agent ?? job?.agent;
+          const layers = [
+            FLOOR_LAYER,
+            runtime.serverPolicy,
+            repoBytes ? repoPolicyLayer(repoBytes.toString('utf8'), ref) : null,
+            agentId ? agentPolicyLayer(runtime.registry.get(agentId)) : null,
+            job?.layer ?? null,
+            flags.policy ? await readPolicyLayerFile(resolve(io.cwd, flags.policy), 'job') : null,
+          ].filter((layer): layer is NamedLayer => layer !== null);
+          return explainPolicy(mergePolicy(layers), paths, layers);
+        });
         println(
           io.stdout,
           flags.json ? JSON.stringify(explanation) : formatExplanation(explanation),
@@ -113,7 +135,9 @@ export function registerPolicyCommand(
 }
 
 /** A JobSpec file's agent and `policy:` block; the rest of the job does not matter here. */
-async function readJobFile(file: string): Promise<{ agent?: string; layer: NamedLayer | null }> {
+async function readJobFile(
+  file: string,
+): Promise<{ agent?: string; repo?: string; layer: NamedLayer | null }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -141,29 +165,59 @@ async function readJobFile(file: string): Promise<{ agent?: string; layer: Named
   const record = job as Record<string, unknown>;
   // The rest of the job is not read here, but a file that is not a job at all (a policy layer
   // given as --job) would otherwise explain as if it added nothing.
-  const known = new Set(Object.keys(JobSpecSchema.shape));
-  const unknown = Object.keys(record).filter((key) => !known.has(key));
-  if (unknown.length > 0) {
-    throw new AasError(
-      'JOB_INVALID',
-      `not a JobSpec: unknown field${unknown.length === 1 ? '' : 's'} ${unknown.map((key) => `"${key}"`).join(', ')}`,
-      {
-        file,
-        hint: 'a policy layer file goes with --policy; a JobSpec keeps its layer under `policy:`',
-      },
+  const known = Object.keys(JobSpecSchema.shape);
+  const unknown = Object.keys(record).filter((key) => !known.includes(key));
+  const [first] = unknown;
+  if (first !== undefined) {
+    const near = closestName(first, known);
+    throw located(
+      new AasError(
+        'JOB_INVALID',
+        `not a JobSpec: unknown field${unknown.length === 1 ? '' : 's'} ${unknown.map((key) => `"${key}"`).join(', ')}`,
+        {
+          file,
+          field: first,
+          hint:
+            near !== null
+              ? `did you mean "${near}"?`
+              : 'a policy layer file goes with --policy; a JobSpec keeps its layer under `policy:`',
+        },
+      ),
+      text,
     );
   }
-  const layer =
-    record.policy === undefined
-      ? null
-      : {
-          name: 'job',
-          source: file,
-          layer: validatePolicyLayer(record.policy, {
-            file,
-            fieldPrefix: 'policy',
-            code: 'JOB_INVALID',
-          }),
-        };
-  return { ...(typeof record.agent === 'string' ? { agent: record.agent } : {}), layer };
+  let layer: NamedLayer | null = null;
+  if (record.policy !== undefined) {
+    try {
+      layer = {
+        name: 'job',
+        source: file,
+        layer: validatePolicyLayer(record.policy, {
+          file,
+          fieldPrefix: 'policy',
+          code: 'JOB_INVALID',
+        }),
+      };
+    } catch (thrown) {
+      throw isAasError(thrown) ? located(thrown, text) : thrown;
+    }
+  }
+  return {
+    ...(typeof record.agent === 'string' ? { agent: record.agent } : {}),
+    ...(typeof record.repo === 'string' ? { repo: record.repo } : {}),
+    layer,
+  };
+}
+
+/** `error` with the line and column of its field in `text`, as `aas run --job` says them. */
+function located(error: AasError, text: string): AasError {
+  const { field } = error.details;
+  const at = typeof field === 'string' ? fieldPositionInYaml(text, field) : null;
+  if (at === null) return error;
+  return new AasError(
+    error.code,
+    `${error.message} at line ${at.line}, column ${at.column}`,
+    { ...error.details, line: at.line, column: at.column },
+    { cause: error },
+  );
 }
