@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../kernel/index.js';
+import { type Logger, ManualClock, silentLogger } from '../kernel/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { bootstrapAdmin } from './bootstrap-admin.js';
 
@@ -58,5 +58,25 @@ describe('bootstrapAdmin', () => {
     expect(await bootstrapAdmin(supplied, clock, token)).toBeNull();
     expect(await bootstrapAdmin(lookingEmpty(supplied), clock, token)).toBeNull();
     expect(await supplied.countTokens()).toBe(1);
+  });
+
+  it('says when AAS_BOOTSTRAP_TOKEN is not used, unless it is the admin token already', async () => {
+    const clock = new ManualClock();
+    const store = await freshStore();
+    const token = `aas_${'b'.repeat(43)}`;
+    await bootstrapAdmin(store, clock, token);
+    const warnings: string[] = [];
+    const log: Logger = {
+      ...silentLogger,
+      warn: (_fields, message) => warnings.push(message ?? ''),
+    };
+    // The same secret at every start of a service: nothing to say.
+    expect(await bootstrapAdmin(store, clock, token, log)).toBeNull();
+    expect(warnings).toEqual([]);
+    // Another one: it opens nothing, and the operator hears so.
+    expect(await bootstrapAdmin(store, clock, `aas_${'c'.repeat(43)}`, log)).toBeNull();
+    expect(warnings).toEqual([
+      expect.stringMatching(/^AAS_BOOTSTRAP_TOKEN is not used: the database has tokens already/),
+    ]);
   });
 });

@@ -1,5 +1,5 @@
-import { issueToken } from '../api/index.js';
-import { type Clock, isAasError } from '../kernel/index.js';
+import { hashTokenSecret, issueToken } from '../api/index.js';
+import { type Clock, isAasError, type Logger } from '../kernel/index.js';
 import type { Store } from '../store/index.js';
 
 /**
@@ -12,8 +12,22 @@ export async function bootstrapAdmin(
   store: Store,
   clock: Clock,
   bootstrapToken: string | undefined,
+  log?: Logger,
 ): Promise<string | null> {
-  if ((await store.countTokens()) > 0) return null;
+  if ((await store.countTokens()) > 0) {
+    // Set at every start (a service's environment) it is the admin token already; anything
+    // else in it would be taken for a way in that does not exist.
+    if (
+      bootstrapToken !== undefined &&
+      (await store.findTokenBySecretHash(hashTokenSecret(bootstrapToken))) === null
+    ) {
+      log?.warn(
+        { field: 'AAS_BOOTSTRAP_TOKEN' },
+        'AAS_BOOTSTRAP_TOKEN is not used: the database has tokens already and this secret is not one of them (it makes the first admin token of an empty database only); aas token create makes more',
+      );
+    }
+    return null;
+  }
   try {
     const issued = await issueToken(store, clock, {
       name: 'admin',

@@ -189,6 +189,7 @@ export async function startServer(
         runtime.store,
         runtime.clock,
         runtime.config.server.bootstrapToken,
+        log,
       );
     } catch (thrown) {
       await api.close();

@@ -243,8 +243,12 @@ describe('aas schedules --server', () => {
         '--json',
       ]);
       expect(result.code, flags.join(' ')).toBe(2);
-      const body = jsonOf<{ ok: boolean; error: { details: { field?: string } } }>(result);
+      const body = jsonOf<{ ok: boolean; error: { code: string; details: { field?: string } } }>(
+        result,
+      );
       expect(body.error.details.field, flags.join(' ')).toBe(field);
+      // A flag's value, whether this command or the server refused it.
+      expect(body.error.code, flags.join(' ')).toBe('INVALID_ARGUMENT');
     }
     const unknownAgent = await client([
       'schedules',

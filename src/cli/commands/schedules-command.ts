@@ -223,7 +223,9 @@ function inFlagTerms(thrown: unknown, commandName: string | undefined): unknown 
       ? '--rename'
       : FIELD_FLAGS[thrown.details.field];
   if (flag === undefined) return thrown;
-  return new AasError(thrown.code, thrown.message, { ...thrown.details, field: flag });
+  // The server judged the body; here it is a flag's value, refused as --cron's is locally.
+  const code = thrown.code === 'REQUEST_INVALID' ? 'INVALID_ARGUMENT' : thrown.code;
+  return new AasError(code, thrown.message, { ...thrown.details, field: flag });
 }
 
 const JOB_FLAGS = [

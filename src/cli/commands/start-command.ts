@@ -81,7 +81,7 @@ API: /api/v1 (bearer token), OpenAPI at /openapi.json, docs at /docs, /api/v1/he
         }
         println(
           io.stdout,
-          `AAS listening on ${server.url} (API ${server.url}/api/v1, docs ${server.url}/docs)`,
+          `AAS listening on ${server.url} (panel ${server.url}/panel/, API ${server.url}/api/v1, docs ${server.url}/docs)`,
         );
         // Stopped by its operator (a signal), or on its own (a lost database lock).
         const interrupted = await new Promise<AasError | null>((resolve) => {

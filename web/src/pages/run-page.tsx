@@ -162,7 +162,7 @@ export function RunPage({
         <dt>Model spend</dt>
         <dd>
           {run
-            ? `${dollars(run.spend.costUsd)} · ${run.spend.calls} calls · ${run.spend.inputTokens} in / ${run.spend.outputTokens} out tokens`
+            ? `${dollars(run.spend.costUsd)} · ${run.spend.calls} call${run.spend.calls === 1 ? '' : 's'} · ${run.spend.inputTokens} in / ${run.spend.outputTokens} out tokens`
             : '—'}
         </dd>
       </dl>
