@@ -79,6 +79,14 @@ const dollars = (value: number) => `$${Number(value.toPrecision(6))}`;
 
 function describeBreach(limit: ScopeLimit, spentValue: number): string {
   const scopeWords = limit.scope === BudgetScope.run ? 'run budget' : `${limit.scope} budget`;
+  if (limit.limitValue === 0) {
+    // "spent $0 of the $0 cost limit" reads as a fault; a limit of 0 is a choice.
+    const kind =
+      limit.limit === 'maxCostUsd'
+        ? 'cost limit is $0'
+        : `${limit.limit === 'maxInputTokens' ? 'input' : 'output'}-token limit is 0`;
+    return `${scopeWords} (${limit.setBy}): the ${kind}, which allows no model call`;
+  }
   const spent =
     limit.limit === 'maxCostUsd'
       ? `spent ${dollars(spentValue)} of the ${dollars(limit.limitValue)} cost limit`

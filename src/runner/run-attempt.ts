@@ -304,14 +304,18 @@ async function agentAndGates(
     return batcher.stop();
   });
   const driverSummary = driver.result?.summary ?? null;
+  const overBudget = budgets.breach;
+  // The gateway stopped the agent for a spent budget: that is why it ended, not a cancel.
+  const stoppedForBudget =
+    overBudget !== null && !input.signal.aborted && driver.code === 'CANCELLED';
   await recorder.append(
     sessionEvent('agent.finished', {
       runId,
       attempt,
       agentId: manifest.id,
       ok: driver.ok,
-      code: driver.code ?? 'GATES_PASSED',
-      detail: driver.detail,
+      code: stoppedForBudget ? 'BUDGET_EXCEEDED' : (driver.code ?? 'GATES_PASSED'),
+      detail: stoppedForBudget ? `${overBudget.detail}; the agent was stopped` : driver.detail,
       exitCode: driver.launch.exitCode,
       signal: driver.launch.signal,
       durationMs: driver.launch.durationMs,
@@ -319,7 +323,6 @@ async function agentAndGates(
       rejectedEvents: driver.rejectedEvents,
     }),
   );
-  const overBudget = budgets.breach;
   if (overBudget !== null && !input.signal.aborted) {
     return {
       ...base,

@@ -143,6 +143,10 @@ describe('model budgets across attempts', () => {
     const events = await runtime.store.readEvents(submitted.sessionId);
     const exceeded = events.filter((event) => event.type === 'budget.exceeded');
     expect(exceeded).toHaveLength(1);
+    // The agent's own end says why it was stopped, not "cancelled".
+    const finished = events.filter((event) => event.type === 'agent.finished').at(-1);
+    expect(finished?.data).toMatchObject({ attempt: 2, code: 'BUDGET_EXCEEDED' });
+    expect((finished?.data as { detail: string }).detail).toMatch(budget.detail);
     expect(exceeded[0]?.data).toMatchObject({
       attempt: 2,
       scope: budget.scope,
@@ -243,7 +247,7 @@ describe('model budgets across attempts', () => {
       attempts: 0,
     });
     expect(outcome.detail).toBe(
-      'session budget (AAS_SESSION_MAX_COST_USD): spent $0 of the $0 cost limit; attempt 1 was not started',
+      'session budget (AAS_SESSION_MAX_COST_USD): the cost limit is $0, which allows no model call; attempt 1 was not started',
     );
     expect(forwarded(upstream)).toBe(0);
     expect(await runtime.store.listAttempts(submitted.runId)).toEqual([]);
