@@ -60,6 +60,7 @@ export function PromotionPanel({
   onChange: () => void;
 }) {
   const runId = run.run.id;
+  const promotionStarted = run.run.status === 'promoting' || run.run.status === 'promoted';
   const [approvals, setApprovals] = useState<Approvals | null>(null);
   const [record, setRecord] = useState<PromotionRecord | null>(null);
   const [result, setResult] = useState<PromotionResult | null>(null);
@@ -82,11 +83,17 @@ export function PromotionPanel({
       setApprovals(found.data);
       setLoadError(null);
     } else setLoadError(asApiError(found.error, found.response.status));
+    // A promotion record exists once one started (the run is promoting or promoted); asked
+    // before, every refresh was a 404 in the browser's console.
+    if (!promotionStarted) {
+      setRecord(null);
+      return;
+    }
     const promotion = await api.GET('/api/v1/runs/{id}/promotion', {
       params: { path: { id: runId } },
     });
     setRecord(promotion.data ?? null);
-  }, [runId]);
+  }, [runId, promotionStarted]);
 
   useEffect(() => {
     // Another person's approval or a promotion step arrived on the stream: read the lists again.

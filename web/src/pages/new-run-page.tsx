@@ -162,7 +162,13 @@ export function NewRunPage() {
       const problem = asApiError(error, response.status);
       const field = fieldOf(problem);
       if (field !== null) {
-        setErrors({ [field]: problem.message });
+        // A field inside the one on the form (policy.paths.alow) is named, and the hint kept:
+        // "unknown key" alone does not say where or what to write instead.
+        const where = String(problem.details.field ?? '');
+        const hint = problem.details.hint;
+        setErrors({
+          [field]: `${where !== field ? `${where}: ` : ''}${problem.message}${hint === undefined ? '' : ` (${hint})`}`,
+        });
         focusField(field);
       } else setFailure(problem);
     } catch {
