@@ -594,7 +594,12 @@ const explainedPath = filterText(1024);
 export const RunPolicyQuerySchema = z
   .object({
     path: z
-      .union([explainedPath, z.array(explainedPath).max(50)])
+      .union([explainedPath, z.array(explainedPath)])
+      // Outside the union: a union that fails says only "Invalid input".
+      .refine(
+        (paths) => typeof paths === 'string' || paths.length <= 50,
+        'at most 50 paths per request; ask for the rest in another',
+      )
       .optional()
       .describe('a repo-relative path to decide; repeat the parameter for more (at most 50)'),
   })

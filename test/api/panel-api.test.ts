@@ -341,11 +341,12 @@ for (const dialect of dialects) {
         const run = seeded.runId;
         await recordPolicyResolved(api, seeded);
         const many = Array.from({ length: 51 }, (_, i) => `path=f${i}`).join('&');
-        await expectError(
+        const tooMany = await expectError(
           await api.request(`${V1}/runs/${run}/policy?${many}`),
           'REQUEST_INVALID',
           'path',
         );
+        expect(tooMany.message).toBe('at most 50 paths per request; ask for the rest in another');
         const fifty = Array.from({ length: 50 }, (_, i) => `path=f${i}`).join('&');
         const ok = await api.json<RunPolicy>(`${V1}/runs/${run}/policy?${fifty}`);
         expect(ok.paths).toHaveLength(50);
