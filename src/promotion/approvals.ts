@@ -219,6 +219,11 @@ function disqualification(
   nowIso: string,
   seen: ReadonlySet<string>,
 ): string | null {
+  // A row no approval.recorded event supports was written outside AAS: it never counts (and
+  // promotion refuses the run, see historyDisagreements), whatever else it says.
+  if (!context.history.approvals.has(approval.id)) {
+    return 'not in the history: no approval.recorded event records it (changed outside AAS)';
+  }
   if (approval.decision !== 'approved') return 'a rejection';
   if (approval.voidedAt !== null) return `voided: ${approval.voidReason ?? 'a later attempt'}`;
   if (approval.patchSha256 !== context.run.patchSha256) {

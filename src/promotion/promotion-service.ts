@@ -96,8 +96,13 @@ export function createPromotionService(deps: {
       const existing = await promotion.store.getPromotion(runId);
       const targetBranch =
         existing?.targetBranch ?? (await targetBranchOf(context, promotion.runsDir));
-      const records = await promotion.store.listApprovals({ runId });
-      const standing = standingOf(context, records, targetBranch, promotion.clock.nowIso());
+      // The approvals read with the history (before it): each is judged against the events.
+      const standing = standingOf(
+        context,
+        context.approvals,
+        targetBranch,
+        promotion.clock.nowIso(),
+      );
       const items = standing
         .map((entry) => ({ ...view(entry.approval), counts: entry.counts, reason: entry.reason }))
         .reverse();

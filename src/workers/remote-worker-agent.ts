@@ -486,8 +486,10 @@ export class RemoteWorkerAgent {
       );
       if ('stopped' in outcome) log.warn({}, 'stopped before the run ended: its lease will lapse');
       else {
-        // Accepted, or fenced: either way the control plane's answer is final for this claim.
-        decided = true;
+        // Decided only when the control plane took the final report (a summary was written
+        // after it). An outcome of a lost or lapsed lease has none: the control plane may never
+        // have heard of its logs, and this host keeps them a day.
+        decided = outcome.summaryPath !== '';
         log.info({ status: outcome.status, reasonCode: outcome.reasonCode }, 'run finished');
       }
     } catch (thrown) {

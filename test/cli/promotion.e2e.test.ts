@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../../src/app/index.js';
@@ -186,6 +186,21 @@ describe('aas approve / promote / export / verify', () => {
     expect(besideKey.code, besideKey.stdout + besideKey.stderr).toBe(2);
     expect(besideKey.stdout).toMatch(
       /attestation\.json: partly verified \(signed by the key beside the attestation, which whoever wrote it could have made;/,
+    );
+    // Nor one planted as ./.aas/keys of the export, the default home of a verify run there.
+    mkdirSync(join(dir, '.aas', 'keys'), { recursive: true });
+    copyFileSync(
+      join(dir, 'signing-key.pub.pem'),
+      join(dir, '.aas', 'keys', 'signing-key.pub.pem'),
+    );
+    const planted = await runCli(['verify', 'attestation.json'], {
+      home: clientHome,
+      cwd: dir,
+      env: { AAS_HOME: '' },
+    });
+    expect(planted.code, planted.stdout + planted.stderr).toBe(2);
+    expect(planted.stdout).toMatch(
+      /attestation\.json: partly verified \(signed by the key of the default home here \(\.\/\.aas\)/,
     );
     expect(ok.stdout).toMatch(/ok {3}chain_link/);
     expect(ok.stdout).toMatch(/approved by abe/);

@@ -1,6 +1,6 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { AasError, type ExitCode, isAasError } from '../../kernel/index.js';
 import {
@@ -323,14 +323,28 @@ async function trustedKey(
   explicit: string | undefined,
   besidePath: string,
 ): Promise<{ key: PublicKeyInfo; source: string; independent: boolean }> {
-  const candidates: { path: string; source: string }[] = [];
-  if (explicit) candidates.push({ path: resolve(io.cwd, explicit), source: '--key' });
-  else {
-    const home = configFrom(io, command.optsWithGlobals<GlobalOptions>()).paths.keys;
-    candidates.push({ path: join(home, PUBLIC_KEY_FILE), source: 'this installation' });
+  const candidates: { path: string; source: string; independent: boolean }[] = [];
+  if (explicit) {
+    candidates.push({ path: resolve(io.cwd, explicit), source: '--key', independent: true });
+  } else {
+    const config = configFrom(io, command.optsWithGlobals<GlobalOptions>());
+    const installationKey = join(config.paths.keys, PUBLIC_KEY_FILE);
+    // The default home is ./.aas of the directory this runs in: inside a received export, a
+    // forger's own .aas/keys would pass for this installation's. Only a home named with
+    // --home or AAS_HOME, outside the attestation's directory, is one.
+    const exportDir = realOrSame(dirname(besidePath));
+    const independent = !config.homeByDefault && !within(realOrSame(installationKey), exportDir);
+    candidates.push({
+      path: installationKey,
+      source: independent
+        ? 'this installation'
+        : 'the default home here (name the installation with --home or AAS_HOME, or pass --key)',
+      independent,
+    });
     candidates.push({
       path: besidePath,
       source: 'the file beside the attestation (not an independent trust anchor)',
+      independent: false,
     });
   }
   for (const candidate of candidates) {
@@ -351,7 +365,7 @@ async function trustedKey(
     return {
       key,
       source: `${candidate.source}: ${candidate.path}`,
-      independent: candidate.path !== besidePath || explicit !== undefined,
+      independent: candidate.independent,
     };
   }
   throw new AasError('INVALID_ARGUMENT', 'no public key to verify with', {
@@ -387,7 +401,7 @@ function report(
     ...(context.keyIndependent
       ? []
       : [
-          'signed by the key beside the attestation, which whoever wrote it could have made; give --key with the PEM from GET /api/v1/keys of the installation',
+          `signed by ${context.keySource.startsWith('the file beside') ? 'the key beside the attestation' : 'the key of the default home here (./.aas)'}, which whoever wrote it could have made; give --key with the PEM from GET /api/v1/keys of the installation`,
         ]),
   ];
   const headline = !verdict.ok
@@ -408,4 +422,17 @@ function report(
       `  run ${predicate.runId} of session ${predicate.sessionId}, ${predicate.promotion.mode}${predicate.promotion.branch ? ` → ${predicate.promotion.branch}` : ''}; approved by ${predicate.approvers.map((a) => a.name).join(', ') || 'nobody (policy required none)'}`,
     );
   }
+}
+
+function realOrSame(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+/** Whether `inner` is `outer` or below it. */
+function within(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : `${outer}${sep}`);
 }
