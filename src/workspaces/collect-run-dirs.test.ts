@@ -187,6 +187,45 @@ describe('collectRunDirs', () => {
     expect(collected.kept).toEqual([runId(1)]);
   });
 
+  it("goes by what the host writes, not the sandbox's directories, and never by a time to come", async () => {
+    const roots = newRoots();
+    leaveRun(roots, runId(1), 100 * HOUR_MS);
+    // The agent writes into aep/ and its workspace, and sets their times as it likes.
+    const aep = join(roots.runsDir, runId(1), 'attempt-1', 'aep');
+    mkdirSync(aep);
+    // Touched an hour before the pass, as an agent may: the host wrote nothing since.
+    const lately = new Date(NOW_MS + 24 * HOUR_MS);
+    utimesSync(aep, lately, lately);
+    const future = new Date(NOW_MS + 1000 * 24 * HOUR_MS);
+    utimesSync(
+      join(roots.runsDir, runId(1), 'attempt-1'),
+      new Date(NOW_MS - 100 * HOUR_MS),
+      new Date(NOW_MS - 100 * HOUR_MS),
+    );
+    leaveRun(roots, runId(2), 100 * HOUR_MS);
+    utimesSync(join(roots.runsDir, runId(2), 'attempt-1', 'stdout.log'), future, future);
+    const collected = await collectRunDirs(roots, {
+      isHeld: () => false,
+      olderThanMs: 24 * HOUR_MS,
+      nowMs: NOW_MS + 25 * HOUR_MS,
+    });
+    // Run 2's log claims a time to come: it counts for nothing, or every pass would keep it.
+    expect(collected).toMatchObject({ removed: [runId(1), runId(2)], kept: [] });
+  });
+
+  it('asks again before each directory: a claim that starts during the removal keeps the rest', async () => {
+    const roots = newRoots();
+    leaveRun(roots, runId(1), 100 * HOUR_MS);
+    let asked = 0;
+    // Held from the second question on: after the runs directory went, before the artifacts.
+    const whole = await removeRunDirs(roots, runId(1), () => {
+      asked += 1;
+      return asked > 1;
+    });
+    expect(whole).toBe(false);
+    expect(existsSync(join(roots.artifactsDir, runId(1)))).toBe(true);
+  });
+
   it('finishes removals a killed worker interrupted and drops flat patches of earlier versions once old', async () => {
     const roots = newRoots();
     const interrupted = join(roots.runsDir, `.evict-${runId(1)}-0123456789ab`);

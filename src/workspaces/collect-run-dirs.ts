@@ -35,10 +35,17 @@ const FLAT_PATCH = /^[0-9a-f]{64}\.patch(?:\.[0-9a-f]+\.tmp)?$/;
  * and when they will not go the renamed copy is left for collectRunDirs: deleting through a
  * mount is never the fallback. False when something was left.
  */
-export async function removeRunDirs(roots: RunDirRoots, runId: string): Promise<boolean> {
+export async function removeRunDirs(
+  roots: RunDirRoots,
+  runId: string,
+  isHeld: (runId: string) => boolean = () => false,
+): Promise<boolean> {
   if (!isValidId(runId, 'run')) return false;
   let whole = true;
   for (const root of [roots.runsDir, roots.artifactsDir]) {
+    // Asked again before each directory: removing the one before awaited long enough for a
+    // claim of the same run to start using them.
+    if (isHeld(runId)) return false;
     const realRoot = await realpath(root).catch(() => null);
     if (realRoot === null) continue;
     const dir = join(realRoot, runId);
@@ -67,14 +74,17 @@ export async function markRunDirsLeft(
   if (!isValidId(runId, 'run')) return;
   const at = new Date(atMs);
   for (const root of [roots.runsDir, roots.artifactsDir]) {
-    await utimes(join(root, runId), at, at).catch(() => undefined);
+    // A symlink named like the run is never followed: its time is not this run's to set.
+    if (await isRealDirectory(join(root, runId))) {
+      await utimes(join(root, runId), at, at).catch(() => undefined);
+    }
   }
 }
 
 /**
  * Deletes the directories of runs this worker does not hold and that were last written
  * `olderThanMs` ago or more (their age: the newest mtime of the run's two directories and of
- * what lies two levels below them, the attempt directories and their logs, so a run a killed
+ * what the host writes below them, the attempt directories and their logs, so a run a killed
  * worker was still writing a minute before is not taken for one left days ago), the
  * remains of interrupted removals, and patches an earlier version kept flat under
  * `artifactsDir`. `isHeld` is asked right before each removal, so a run claimed while the pass
@@ -105,7 +115,10 @@ export async function collectRunDirs(
         const trouble = await removeEvicted(path);
         if (trouble !== null) failed.push({ name, message: trouble });
       } else if (info.isDirectory() && isValidId(name, 'run')) {
-        const writtenMs = Math.max(info.mtimeMs, await newestWriteBelow(path, 2));
+        const writtenMs = Math.max(
+          info.mtimeMs <= options.nowMs ? info.mtimeMs : 0,
+          await newestHostWrite(path, options.nowMs),
+        );
         lastWritten.set(name, Math.max(lastWritten.get(name) ?? 0, writtenMs));
       } else if (
         root === roots.artifactsDir &&
@@ -122,7 +135,8 @@ export async function collectRunDirs(
       kept.push(runId);
       continue;
     }
-    if (await removeRunDirs(roots, runId)) removed.push(runId);
+    if (await removeRunDirs(roots, runId, options.isHeld)) removed.push(runId);
+    else if (options.isHeld(runId)) kept.push(runId);
     else failed.push({ name: runId, message: 'not removed: a mount below it or a rename refused' });
   }
   return { removed, kept, failed };
@@ -140,20 +154,26 @@ async function removeEvicted(path: string): Promise<string | null> {
 }
 
 /**
- * The newest mtime of the entries `depth` levels below `dir` (0 when none), through lstat only:
- * a symlink counts as itself and is never followed. Deeper levels (a workspace's files) are
- * not read: a log written directly in an attempt directory is what a live run keeps touching.
+ * The newest mtime of what the host writes below a run's directory: its direct entries (the
+ * attempt directories, summary.json) and the regular files directly in those (the logs). Not
+ * the directories the sandbox writes into (an attempt's aep/ and workspace/), whose times the
+ * agent sets at will. Through lstat only: a symlink counts as itself and is never followed.
+ * A time after `nowMs` (a clock set back, a time forged) counts for nothing: every pass would
+ * otherwise find the run just written, until that time came.
  */
-async function newestWriteBelow(dir: string, depth: number): Promise<number> {
-  if (depth <= 0) return 0;
-  const names = await readdir(dir).catch(() => [] as string[]);
+async function newestHostWrite(runDir: string, nowMs: number): Promise<number> {
   let newestMs = 0;
-  for (const name of names) {
-    const path = join(dir, name);
+  const counted = (mtimeMs: number) => (mtimeMs <= nowMs ? mtimeMs : 0);
+  for (const name of await readdir(runDir).catch(() => [] as string[])) {
+    const path = join(runDir, name);
     const info = await lstat(path).catch(() => null);
     if (info === null) continue;
-    newestMs = Math.max(newestMs, info.mtimeMs);
-    if (info.isDirectory()) newestMs = Math.max(newestMs, await newestWriteBelow(path, depth - 1));
+    newestMs = Math.max(newestMs, counted(info.mtimeMs));
+    if (!info.isDirectory()) continue;
+    for (const inner of await readdir(path).catch(() => [] as string[])) {
+      const file = await lstat(join(path, inner)).catch(() => null);
+      if (file?.isFile()) newestMs = Math.max(newestMs, counted(file.mtimeMs));
+    }
   }
   return newestMs;
 }
