@@ -1,5 +1,10 @@
 import type { AasConfig } from '../config/index.js';
-import { type AgentRegistry, builtinManifests, createAgentRegistry } from '../drivers/index.js';
+import {
+  type AgentRegistry,
+  builtinManifests,
+  checkAgentEntrypoint,
+  createAgentRegistry,
+} from '../drivers/index.js';
 import { AasError, type Clock, isAasError, type Logger } from '../kernel/index.js';
 import { type NamedLayer, readPolicyLayerFile, validatePolicyLayer } from '../policy/index.js';
 import type { RunnerDeps } from '../runner/index.js';
@@ -75,6 +80,7 @@ export async function createExecutionHost(
     unavailable: agentClis.missing,
     // Its policy layer too, when the file is read: not first when a run of it starts.
     check: (manifest, file) => {
+      checkAgentEntrypoint(manifest.id, manifest.entrypoint);
       if (manifest.policy === undefined || manifest.policy === null) return;
       validatePolicyLayer(manifest.policy, {
         file,

@@ -11,8 +11,16 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { agentInstallPaths } from './agent-install-paths.js';
+import { agentInstallPaths, checkAgentEntrypoint } from './agent-install-paths.js';
 
+const homeWritable = (() => {
+  try {
+    accessSync('/home', constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+})();
 const rootWritable = (() => {
   try {
     accessSync('/', constants.W_OK);
@@ -54,6 +62,34 @@ describe('agentInstallPaths', () => {
     expect(agentInstallPaths('linked', link, [])).toEqual([join(root, 'opt/linked')]);
   });
 
+  it('refuses an entrypoint directly in a home directory, which would show all of it', () => {
+    const home = join(root, 'home', 'other');
+    const path = entrypoint('home/other/agent');
+    expect(() => agentInstallPaths('agent', path, [home])).toThrow(
+      expect.objectContaining({ code: 'MANIFEST_INVALID' }),
+    );
+  });
+
+  // A home of its own under /home: only where that directory is writable.
+  it.skipIf(!homeWritable)(
+    'refuses, as the manifest is read, an entrypoint in /home/<user>/',
+    () => {
+      const home = join('/home', `aas-test-${process.pid}`);
+      mkdirSync(home, { recursive: true });
+      try {
+        writeFileSync(join(home, 'agent'), '#!/bin/sh\n', { mode: 0o755 });
+        expect(() => checkAgentEntrypoint('agent', join(home, 'agent'))).toThrow(
+          expect.objectContaining({
+            code: 'MANIFEST_INVALID',
+            details: expect.objectContaining({ field: 'entrypoint' }),
+          }),
+        );
+      } finally {
+        rmSync(home, { recursive: true, force: true });
+      }
+    },
+  );
+
   it('keeps to the entrypoint directory inside a home directory', () => {
     const home = join(root, 'home', 'dev');
     const path = entrypoint('home/dev/.cargo/bin/agent');
@@ -68,7 +104,7 @@ describe('agentInstallPaths', () => {
 
   it('refuses an entrypoint directly in a top-level directory, which would show it whole', () => {
     // /etc holds the host's shadow file: a manifest pointing at /etc/agent must not show it.
-    for (const path of ['/etc/hostname', '/tmp']) {
+    for (const path of ['/etc/passwd', '/tmp']) {
       expect(() => agentInstallPaths('etc-agent', path, [])).toThrow(
         expect.objectContaining({
           code: 'MANIFEST_INVALID',

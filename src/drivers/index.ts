@@ -5,6 +5,7 @@
  */
 export { AEP_PROTOCOL, type AepJob, AepJobSchema } from './aep-job.js';
 export { buildSandboxBaseEnv, SAFE_DEFAULT_PATH } from './agent-env.js';
+export { checkAgentEntrypoint } from './agent-install-paths.js';
 export {
   AGENT_ID_PATTERN,
   type AgentManifest,
