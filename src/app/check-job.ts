@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import type { AgentRegistry } from '../drivers/index.js';
 import { AasError } from '../kernel/index.js';
-import { type JobSpec, requireAgentInput } from '../runner/index.js';
+import { checkTargetBranch, type JobSpec, requireAgentInput } from '../runner/index.js';
 import type { Store } from '../store/index.js';
 import {
   checkRepoPath,
@@ -28,6 +28,7 @@ export async function checkSubmittable(
   repoPaths: RepoPathRule,
 ): Promise<void> {
   const { registry } = deps;
+  checkTargetBranch(job);
   await checkPin(deps.store, job.worker);
   const { repo } = job;
   if (isRepoUrl(repo)) {

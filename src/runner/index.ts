@@ -6,6 +6,7 @@ export {
   type StoppedRun,
 } from './execute-run.js';
 export {
+  checkTargetBranch,
   type JobSpec,
   type JobSpecInput,
   JobSpecSchema,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isAasError } from '../kernel/index.js';
-import { parseJobSpec } from './job-spec.js';
+import { type AasError, isAasError } from '../kernel/index.js';
+import { checkTargetBranch, parseJobSpec } from './job-spec.js';
 
 const minimal = { task: 'fix it', repo: '/tmp/r', agent: 'mock' };
 
@@ -33,18 +33,26 @@ describe('parseJobSpec', () => {
     );
   });
 
-  it('takes a target branch only as git would name a branch, saying what to write instead', () => {
-    const target = (targetBranch: string) => failure({ ...minimal, promotion: { targetBranch } });
+  it('submits a target branch only as git would name it, saying what to write instead', () => {
+    const target = (targetBranch: string) => {
+      // Stored runs and schedules with such a name still read; a submission is refused.
+      const job = parseJobSpec({ ...minimal, promotion: { targetBranch } });
+      try {
+        checkTargetBranch(job);
+      } catch (thrown) {
+        return thrown as AasError;
+      }
+      throw new Error(`expected ${targetBranch} to be refused`);
+    };
     expect(target('refs/heads/main')).toMatchObject({
+      code: 'JOB_INVALID',
       details: { field: 'promotion.targetBranch' },
       message:
         'not a branch name: "refs/heads/main" is a full ref name; name the branch short: "main"',
     });
     expect(target('main..x').message).toBe('not a branch name: "main..x" holds ".."');
     expect(target('HEAD').message).toBe('not a branch name: "HEAD" names a commit, not a branch');
-    expect(
-      parseJobSpec({ ...minimal, promotion: { targetBranch: 'release/1.x' } }).promotion,
-    ).toMatchObject({ targetBranch: 'release/1.x' });
+    checkTargetBranch(parseJobSpec({ ...minimal, promotion: { targetBranch: 'release/1.x' } }));
   });
 
   it('takes a pin only to what a worker can be called, and quotes a value that is not', () => {

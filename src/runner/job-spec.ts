@@ -46,12 +46,9 @@ export const JobSpecSchema = z
           .string()
           .min(1)
           .max(200)
-          .superRefine((name, context) => {
-            const problem = branchNameProblem(name);
-            if (problem !== null) {
-              context.addIssue({ code: 'custom', message: `not a branch name: ${problem}` });
-            }
-          })
+          // What runs stored before refusals grew stricter may hold; a new job is held to
+          // git's rules as it is submitted (checkTargetBranch).
+          .regex(/^(?!-)[^\s~^:?*[\\]+$/, 'a branch name')
           .optional(),
         /**
          * `owner/name` of the repository on the forge, for a remote whose URL does not say
@@ -208,4 +205,21 @@ export function runRequirements(job: JobSpec): string[] {
     ...(job.worker === undefined ? [] : [`worker:${job.worker}`]),
     ...[job.agent, ...job.fallbackAgents].map((agent) => `agent:${agent}`),
   ];
+}
+
+/**
+ * Refuses a job whose promotion target git would not take as a branch name (`main..x`, `HEAD`,
+ * `refs/heads/main`, which names `main` the long way): found at submission rather than at
+ * promotion, after the run and its approvals. Not part of the schema, so a run or schedule
+ * stored with such a name still reads (and meets the refusal at promotion, or its next fire).
+ */
+export function checkTargetBranch(job: JobSpec): void {
+  const target = job.promotion.targetBranch;
+  if (target === undefined) return;
+  const problem = branchNameProblem(target);
+  if (problem === null) return;
+  throw new AasError('JOB_INVALID', `not a branch name: ${problem}`, {
+    field: 'promotion.targetBranch',
+    hint: 'name the branch to promote onto as git does: main, release/1.x',
+  });
 }

@@ -1,4 +1,4 @@
-import type { JobSpec } from './job-spec.js';
+import { checkTargetBranch, type JobSpec } from './job-spec.js';
 import { newSubmission } from './new-submission.js';
 import type { RunnerDeps } from './runner-deps.js';
 
@@ -15,6 +15,7 @@ export async function submitRun(
     reserveFor?: Pick<RunnerDeps, 'owner' | 'runLeaseMs'>;
   } = {},
 ): Promise<{ sessionId: string; runId: string }> {
+  checkTargetBranch(submitted);
   const nowMs = deps.clock.nowMs();
   const submission = newSubmission(
     submitted,
