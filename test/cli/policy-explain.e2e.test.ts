@@ -119,6 +119,11 @@ describe('aas policy explain --job', () => {
       new RegExp(`${job}: policy\\.paths\\.alow: .* at line 5, column 5`),
     );
 
+    writeFileSync(job, 'task: x\nrepo: https://example.com/o/r.git\nagent: mock\n');
+    const byUrl = await runCli(['policy', 'explain', '--job', job], { home });
+    expect(byUrl.code).toBe(2);
+    expect(byUrl.stderr).toContain("--repo is needed: the job's repository is a URL");
+
     const nothing = await runCli(['policy', 'explain'], { home });
     expect(nothing.code).toBe(2);
     expect(nothing.stderr).toContain('error [INVALID_ARGUMENT]: --repo: --repo is needed');

@@ -24,7 +24,7 @@ import {
   validatePolicyLayer,
 } from '../../policy/index.js';
 import { JobSpecSchema } from '../../runner/index.js';
-import { readPolicyFileAtCommit } from '../../workspaces/index.js';
+import { isRepoUrl, readPolicyFileAtCommit } from '../../workspaces/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { configFrom, type GlobalOptions, withRuntime } from '../open-runtime.js';
 
@@ -80,16 +80,20 @@ export function registerPolicyCommand(
           );
         }
         // As a run of that job would: a path in the job file is relative to the file.
+        // A URL is fetched by whoever runs the job; its policy file is not on this host.
+        const jobRepo = job?.repo !== undefined && !isRepoUrl(job.repo) ? job.repo : undefined;
         const repoGiven =
           flags.repo !== undefined
             ? resolve(io.cwd, flags.repo)
-            : job?.repo === undefined || flags.job === undefined
+            : jobRepo === undefined || flags.job === undefined
               ? undefined
-              : resolve(resolve(io.cwd, flags.job), '..', job.repo);
+              : resolve(resolve(io.cwd, flags.job), '..', jobRepo);
         if (repoGiven === undefined) {
           throw new AasError(
             'INVALID_ARGUMENT',
-            '--repo is needed: no --job file names a repository',
+            job?.repo !== undefined
+              ? "--repo is needed: the job's repository is a URL, not a checkout on this host"
+              : '--repo is needed: no --job file names a repository',
             {
               field: '--repo',
               hint: 'name the checkout whose .aas/policy.yaml is the repository layer',
