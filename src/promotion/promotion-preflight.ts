@@ -302,7 +302,7 @@ export async function runPreflight(
   }
   const targetRefusal = committed
     ? null
-    : stricterTargetRefusal(rules, approved.ids.length, branch);
+    : stricterTargetRefusal(rules, context.policy, approved.ids.length, branch);
   if (targetRefusal === null) {
     pass(
       'target.policy',
@@ -346,6 +346,7 @@ export async function runPreflight(
  */
 function stricterTargetRefusal(
   rules: TargetPromotionPolicy,
+  recorded: RunPromotionPolicy,
   counted: number,
   branch: string,
 ): AasError | null {
@@ -353,9 +354,15 @@ function stricterTargetRefusal(
     return new AasError(
       'PREFLIGHT_FAILED',
       `the promotion branch ${branch} is protected by the target's ${REPO_POLICY_PATH}`,
+      {
+        hint: `set AAS_PROMOTION_BRANCH_PREFIX so that promotion branches are not among the target's protectedBranches, or take ${branch} out of them`,
+      },
     );
   }
-  if (counted >= rules.policy.approvals) return null;
+  // The run's own count, when it is not met, is the approvals check's refusal already.
+  if (rules.policy.approvals <= recorded.approvals || counted >= rules.policy.approvals) {
+    return null;
+  }
   return new AasError(
     'APPROVAL_REQUIRED',
     `the target's ${REPO_POLICY_PATH} asks ${rules.policy.approvals} approvals; ${counted} counted (the run's base asked fewer)`,

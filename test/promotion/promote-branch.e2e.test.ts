@@ -313,6 +313,56 @@ describe('promotion to a branch', () => {
     );
   });
 
+  it("the target's onBaseMoved: block and protected branches hold, and its invalid policy refuses", async () => {
+    const job = { promotion: { mode: 'branch' as const, targetBranch: 'main' } };
+    const blocked = await fixture.runJob(FIX, job);
+    const guarded = await fixture.runJob(FIX, job);
+    const unreadable = await fixture.runJob(FIX, job);
+    for (const run of [blocked, guarded, unreadable]) await approve(run.runId, 'bob');
+    const guardedBranch = `aas/${guarded.sessionId.slice(-12)}`;
+    mkdirSync(join(fixture.repo, '.aas'));
+    writeFileSync(
+      join(fixture.repo, '.aas', 'policy.yaml'),
+      `promotion:\n  onBaseMoved: block\n  protectedBranches: [${guardedBranch}]\n`,
+    );
+    commitAll(fixture.repo, 'main blocks moved bases');
+    git(fixture.repo, ['push', '-q', 'origin', 'main']);
+    const refusal = async (runId: string) => {
+      const error = await promote(runId).then(
+        () => null,
+        (thrown: unknown) => thrown,
+      );
+      const checks = (
+        error as { details: { checks: { name: string; ok: boolean; detail: string }[] } }
+      ).details.checks;
+      return { error, check: (name: string) => checks.find((check) => check.name === name) };
+    };
+
+    // The run's own policy said revalidate; main's says block, and the stricter holds.
+    const first = await refusal(blocked.runId);
+    expect(first.error).toMatchObject({ code: 'BASE_MOVED' });
+    expect(first.check('target.policy')).toMatchObject({ ok: true });
+    expect(first.check('target.policy')?.detail).toContain('onBaseMoved: block');
+    expect(first.check('base')?.detail).toContain('the policy says onBaseMoved: block');
+
+    const second = await refusal(guarded.runId);
+    expect(second.error).toMatchObject({ code: 'PREFLIGHT_FAILED' });
+    expect(second.check('target.policy')).toMatchObject({
+      ok: false,
+      detail: `the promotion branch ${guardedBranch} is protected by the target's .aas/policy.yaml`,
+    });
+
+    writeFileSync(join(fixture.repo, '.aas', 'policy.yaml'), 'promotion: [\n');
+    commitAll(fixture.repo, 'a broken policy');
+    git(fixture.repo, ['push', '-q', 'origin', 'main']);
+    const third = await refusal(unreadable.runId);
+    expect(third.error).toMatchObject({ code: 'POLICY_INVALID' });
+    expect(third.check('target.policy')?.detail).toMatch(
+      /^the target's \.aas\/policy\.yaml at [0-9a-f]{40} is invalid, so the promotion rules it sets are unknown/,
+    );
+    expect(Object.keys(fixture.remoteBranches())).toEqual(['main']);
+  });
+
   it('revalidate runs the gates and validators again on the moved target: pass, and fail', async () => {
     const validators = [{ name: 'answer', command: "grep -q 'answer = 42' src/app.js" }];
     const passes = await fixture.runJob(FIX, {
