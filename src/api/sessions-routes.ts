@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { AasError, IdPrefix, isValidId } from '../kernel/index.js';
-import { auditSessionRecords } from '../promotion/index.js';
+import { auditSession } from '../promotion/index.js';
 import { JobSpecSchema } from '../runner/index.js';
-import { verifyChain } from '../sessions/index.js';
-import { NO_MODEL_SPEND, type SessionRecord, type StoredEvent } from '../store/index.js';
+import { NO_MODEL_SPEND } from '../store/index.js';
 import {
   API_PREFIX,
   type ApiApp,
@@ -53,27 +52,6 @@ async function requireSession(context: RouteContext, id: string) {
   const session = await context.deps.store.getSession(id);
   if (session === null) throw new AasError('NOT_FOUND', `no session ${id}`, { field: 'id' });
   return session;
-}
-
-/**
- * The events to verify against a head that matches them. The session row is read before the
- * events, so a live run may have appended events the head read does not cover yet: when a
- * second read of the head covers them, they were appended meanwhile and the chain is checked
- * up to the first head; when it does not, they are events the head never recorded, and the
- * chain is checked against the newer head so that the mismatch shows.
- */
-async function chainSnapshot(
-  context: RouteContext,
-  session: SessionRecord,
-): Promise<{ head: SessionRecord; events: StoredEvent[] }> {
-  const events = await context.deps.store.readEvents(session.id);
-  const newest = events.at(-1);
-  if (newest === undefined || newest.seq <= session.lastSeq) return { head: session, events };
-  const now = await requireSession(context, session.id);
-  if (now.lastSeq >= newest.seq) {
-    return { head: session, events: events.filter((event) => event.seq <= session.lastSeq) };
-  }
-  return { head: now, events };
 }
 
 /** What both stream routes say of the stream limits (StreamSlots). */
@@ -214,20 +192,19 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
     },
     handler: async (request) => {
       const session = await requireSession(context, request.params.id);
-      const { head, events } = await chainSnapshot(context, session);
-      const result = verifyChain(head, events);
-      const problem = result.firstProblem;
-      // Tables are held to events only a chain that holds: a broken one says enough.
-      const disagreements = result.ok ? ((await auditSessionRecords(store, session.id)) ?? []) : [];
+      const audit = await auditSession(store, session.id);
+      if (audit === null)
+        throw new AasError('NOT_FOUND', `no session ${session.id}`, { field: 'id' });
+      const problem = audit.firstProblem;
       return {
         sessionId: session.id,
-        ok: result.ok && disagreements.length === 0,
-        disagreements,
-        events: result.eventCount,
+        ok: audit.ok,
+        disagreements: [...audit.disagreements],
+        events: audit.eventCount,
         firstBrokenSeq: problem?.seq ?? null,
         kind: problem?.kind ?? null,
         reason: problem?.detail ?? null,
-        lastHash: head.lastHash,
+        lastHash: audit.lastHash,
       };
     },
   });

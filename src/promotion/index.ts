@@ -7,7 +7,7 @@ export {
   standingOf,
   targetBranchOf,
 } from './approvals.js';
-export { auditSessionRecords } from './audit-session-records.js';
+export { auditSession, type SessionAudit } from './audit-session.js';
 export {
   type DraftPr,
   type DraftPrProvider,

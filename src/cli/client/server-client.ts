@@ -1,13 +1,8 @@
 import { z } from 'zod';
 import { AasError, type Code, type ErrorDetails, isCode } from '../../kernel/index.js';
+import type { SessionAudit } from '../../promotion/index.js';
 import type { JobSpec } from '../../runner/index.js';
-import type {
-  AttemptRecord,
-  ChainVerification,
-  RunRecord,
-  SessionRecord,
-  StoredEvent,
-} from '../../sessions/index.js';
+import type { AttemptRecord, RunRecord, SessionRecord, StoredEvent } from '../../sessions/index.js';
 import type { ModelSpend } from '../../store/index.js';
 import {
   ApprovalListWire,
@@ -58,14 +53,6 @@ import {
 } from './wire.js';
 
 export const API_PREFIX = '/api/v1';
-
-/**
- * A session's hash chain recomputed, and each way its tables disagree with it: `ok` only when
- * the chain holds and there is no disagreement.
- */
-export interface SessionAudit extends ChainVerification {
-  readonly disagreements: readonly string[];
-}
 
 /**
  * How long a worker waits for the control plane before treating a request as lost and retrying
@@ -300,6 +287,7 @@ export class ServerClient {
       sessionId,
       ok: body.ok,
       disagreements: body.disagreements,
+      lastHash: body.lastHash,
       eventCount: body.events,
       firstProblem:
         body.ok || body.firstBrokenSeq === null

@@ -330,6 +330,7 @@ export const SessionVerificationWire = z.object({
   reason: z.string().nullable(),
   /** Absent from servers that held only the chain to account. */
   disagreements: z.array(z.string()).default([]),
+  lastHash: z.string().default(''),
 });
 
 /** `POST /runs/{id}/cancel`. */

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import { AasError, ExitCode as Exit, type ExitCode, isValidId } from '../../kernel/index.js';
-import { auditSessionRecords } from '../../promotion/index.js';
-import { verifyChain } from '../../sessions/index.js';
+import { auditSession, type SessionAudit } from '../../promotion/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { serverClientFor } from '../client/connect.js';
-import type { ServerClient, SessionAudit } from '../client/server-client.js';
+import type { ServerClient } from '../client/server-client.js';
 import { type GlobalOptions, withRuntime } from '../open-runtime.js';
 
 export function registerAuditCommand(
@@ -47,19 +46,10 @@ Exit codes: 0 every session verifies, 6 a chain is broken or a table disagrees, 
                 const ids = id ? [id] : await runtime.store.listSessionIds();
                 const verifications: SessionAudit[] = [];
                 for (const sessionId of ids) {
-                  const session = await runtime.store.getSession(sessionId);
-                  if (!session)
+                  const audit = await auditSession(runtime.store, sessionId);
+                  if (audit === null)
                     throw new AasError('NOT_FOUND', `no session ${sessionId}`, { field: 'ID' });
-                  const chain = verifyChain(session, await runtime.store.readEvents(sessionId));
-                  // Tables are held to events only a chain that holds: a broken one says enough.
-                  const disagreements = chain.ok
-                    ? ((await auditSessionRecords(runtime.store, sessionId)) ?? [])
-                    : [];
-                  verifications.push({
-                    ...chain,
-                    ok: chain.ok && disagreements.length === 0,
-                    disagreements,
-                  });
+                  verifications.push(audit);
                 }
                 return verifications;
               },
