@@ -4,8 +4,8 @@ import type { z } from 'zod';
 import {
   AasError,
   closestName,
-  fieldPositionInYaml,
   isAasError,
+  withFieldPosition,
   yamlErrorMessage,
 } from '../kernel/index.js';
 import { type AgentManifest, AgentManifestSchema } from './agent-manifest.js';
@@ -73,7 +73,7 @@ export async function loadManifestFile(
   const parsed = AgentManifestSchema.safeParse(raw);
   if (!parsed.success) {
     const { first, summary } = describeZodError(parsed.error);
-    throw located(
+    throw withFieldPosition(
       // One problem: its own words (the field is named beside them); several: each with its field.
       invalid(
         path,
@@ -97,7 +97,7 @@ export async function loadManifestFile(
   try {
     options.check?.(parsed.data, path);
   } catch (thrown) {
-    throw isAasError(thrown) ? located(thrown, text) : thrown;
+    throw isAasError(thrown) ? withFieldPosition(thrown, text) : thrown;
   }
   return parsed.data;
 }
@@ -107,20 +107,6 @@ function unknownFieldHint(issue: z.core.$ZodIssue | undefined): string | undefin
   if (issue?.code !== 'unrecognized_keys' || issue.path.length > 0) return undefined;
   const near = closestName(issue.keys[0] ?? '', Object.keys(AgentManifestSchema.shape));
   return near === null ? undefined : `did you mean "${near}"? ${FORMAT_HINT}`;
-}
-
-/** `error` with the line and column of its field in `text`, when the text holds that field. */
-function located(error: AasError, text: string): AasError {
-  const field = error.details.field;
-  if (typeof field !== 'string' || field === '' || error.details.line !== undefined) return error;
-  const at = fieldPositionInYaml(text, field);
-  if (at === null) return error;
-  return new AasError(
-    error.code,
-    `${error.message} at line ${at.line}, column ${at.column}`,
-    { ...error.details, line: at.line, column: at.column },
-    { cause: error },
-  );
 }
 
 export function isManifestExtension(

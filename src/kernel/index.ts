@@ -31,6 +31,7 @@ export {
   yamlFailureMessage,
 } from './unclosed-quote.js';
 export { shownValue, valueAt } from './value-at.js';
+export { withFieldPosition } from './with-field-position.js';
 export {
   fieldPositionInYaml,
   locateInYaml,

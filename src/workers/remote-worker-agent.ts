@@ -116,6 +116,7 @@ export class RemoteWorkerAgent {
   /** Fires at the earliest deadline of the held leases (see #watchLapses). */
   #lapseWatch: NodeJS.Timeout | null = null;
   #cacheSweep: NodeJS.Timeout | null = null;
+  #sweeping = false;
   /** The heartbeat on its way, if any: one at a time. */
   #beating: Promise<void> | null = null;
   /** The leases the heartbeat on its way renews. */
@@ -170,9 +171,16 @@ export class RemoteWorkerAgent {
    * never taken for idle.
    */
   async #sweepDisk(): Promise<void> {
-    await this.#collectCaches();
-    await this.#collectCheckouts();
-    await this.#collectRunDirs();
+    // One pass at a time: a slow one (a large cache on a slow disk) is not overtaken by the next.
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      await this.#collectCaches();
+      await this.#collectCheckouts();
+      await this.#collectRunDirs();
+    } finally {
+      this.#sweeping = false;
+    }
   }
 
   /** Cache repositories unused for `cacheMaxIdleMs`, but those of held runs. */

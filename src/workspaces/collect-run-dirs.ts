@@ -106,7 +106,8 @@ export async function collectRunDirs(
   for (const root of [roots.runsDir, roots.artifactsDir]) {
     const realRoot = await realpath(root).catch(() => null);
     if (realRoot === null) continue;
-    for (const name of (await readdir(realRoot)).sort()) {
+    // A root that went or cannot be read leaves the other one to be swept.
+    for (const name of (await readdir(realRoot).catch(() => [] as string[])).sort()) {
       const path = join(realRoot, name);
       const info = await lstat(path).catch(() => null);
       if (info === null) continue;

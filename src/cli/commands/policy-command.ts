@@ -6,9 +6,9 @@ import {
   AasError,
   closestName,
   type ExitCode,
-  fieldPositionInYaml,
   isAasError,
   normaliseError,
+  withFieldPosition,
   yamlFailureMessage,
 } from '../../kernel/index.js';
 import {
@@ -174,7 +174,7 @@ async function readJobFile(
   const [first] = unknown;
   if (first !== undefined) {
     const near = closestName(first, known);
-    throw located(
+    throw withFieldPosition(
       new AasError(
         'JOB_INVALID',
         `not a JobSpec: unknown field${unknown.length === 1 ? '' : 's'} ${unknown.map((key) => `"${key}"`).join(', ')}`,
@@ -203,7 +203,7 @@ async function readJobFile(
         }),
       };
     } catch (thrown) {
-      throw isAasError(thrown) ? located(thrown, text) : thrown;
+      throw isAasError(thrown) ? withFieldPosition(thrown, text) : thrown;
     }
   }
   return {
@@ -211,17 +211,4 @@ async function readJobFile(
     ...(typeof record.repo === 'string' ? { repo: record.repo } : {}),
     layer,
   };
-}
-
-/** `error` with the line and column of its field in `text`, as `aas run --job` says them. */
-function located(error: AasError, text: string): AasError {
-  const { field } = error.details;
-  const at = typeof field === 'string' ? fieldPositionInYaml(text, field) : null;
-  if (at === null) return error;
-  return new AasError(
-    error.code,
-    `${error.message} at line ${at.line}, column ${at.column}`,
-    { ...error.details, line: at.line, column: at.column },
-    { cause: error },
-  );
 }
