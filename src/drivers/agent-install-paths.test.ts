@@ -13,22 +13,17 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { agentInstallPaths, checkAgentEntrypoint } from './agent-install-paths.js';
 
-const homeWritable = (() => {
+/** Whether this user may make entries in `dir` (root may anywhere; others seldom in / or /home). */
+function writable(dir: string): boolean {
   try {
-    accessSync('/home', constants.W_OK);
+    accessSync(dir, constants.W_OK);
     return true;
   } catch {
     return false;
   }
-})();
-const rootWritable = (() => {
-  try {
-    accessSync('/', constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+}
+const homeWritable = writable('/home');
+const rootWritable = writable('/');
 const root = mkdtempSync(join(tmpdir(), 'aas-install-paths-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
