@@ -118,6 +118,11 @@ export const SessionVerificationSchema = z
       .describe(
         "each way the session's tables (its requester; its runs' patch and status; their approvals) say other than its events, which only a change made outside AAS explains; checked when the chain is unbroken",
       ),
+    tablesChecked: z
+      .boolean()
+      .describe(
+        'false when only the chain was judged: it is broken, or the session kept changing while its tables were read (verify it again)',
+      ),
   })
   .describe("The result of recomputing a session's hash chain");
 

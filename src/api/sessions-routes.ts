@@ -200,6 +200,7 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
         sessionId: session.id,
         ok: audit.ok,
         disagreements: [...audit.disagreements],
+        tablesChecked: audit.tablesChecked,
         events: audit.eventCount,
         firstBrokenSeq: problem?.seq ?? null,
         kind: problem?.kind ?? null,

@@ -80,7 +80,11 @@ export async function createExecutionHost(
     unavailable: agentClis.missing,
     // Its policy layer too, when the file is read: not first when a run of it starts.
     check: (manifest, file) => {
-      checkAgentEntrypoint(manifest.id, manifest.entrypoint);
+      // The homes a launch hides too (/var/home/dev is one, not only /home/dev).
+      checkAgentEntrypoint(manifest.id, manifest.entrypoint, [
+        ...(options.hostEnv.HOME === undefined ? [] : [options.hostEnv.HOME]),
+        '/root',
+      ]);
       if (manifest.policy === undefined || manifest.policy === null) return;
       validatePolicyLayer(manifest.policy, {
         file,

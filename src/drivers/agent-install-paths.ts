@@ -68,7 +68,11 @@ function refuseExposingDirectory(
  * entrypoint that exists and would show a whole top-level or home directory is refused then,
  * so `aas agents` and every command say so, not first a run that starts it.
  */
-export function checkAgentEntrypoint(agentId: string, entrypoint: string): void {
+export function checkAgentEntrypoint(
+  agentId: string,
+  entrypoint: string,
+  privateRoots: readonly string[] = [],
+): void {
   if (!isAbsolute(entrypoint)) return;
   let real: string;
   try {
@@ -78,7 +82,15 @@ export function checkAgentEntrypoint(agentId: string, entrypoint: string): void 
     return;
   }
   if (SYSTEM_PREFIXES.some((prefix) => real.startsWith(prefix))) return;
-  refuseExposingDirectory(agentId, real, []);
+  refuseExposingDirectory(agentId, real, privateRoots.map(realOrSame));
+}
+
+function realOrSame(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 /** How many directories deep an absolute path is: 0 for `/`, 1 for `/etc`, 2 for `/opt/x`. */

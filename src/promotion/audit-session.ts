@@ -7,8 +7,13 @@ const MAX_READS = 3;
 
 /** A session's chain recomputed, and each way its tables disagree with it. */
 export interface SessionAudit extends ChainVerification {
-  /** `ok` only when the chain holds and the tables agree with it. */
+  /** `ok` only when the chain holds and the tables, when checked, agree with it. */
   readonly disagreements: readonly string[];
+  /**
+   * False when the tables were not held to the chain: it is broken, or the session kept
+   * changing while they were read (a live run), and only the chain was judged.
+   */
+  readonly tablesChecked: boolean;
   /** The head the chain was verified up to, as the session row recorded it. */
   readonly lastHash: string;
 }
@@ -33,7 +38,9 @@ export async function auditSession(
     if (first === null) return null;
     const { head, events } = await chainSnapshot(store, first);
     const chain = verifyChain(head, events);
-    if (!chain.ok) return { ...chain, disagreements: [], lastHash: head.lastHash };
+    if (!chain.ok) {
+      return { ...chain, disagreements: [], tablesChecked: false, lastHash: head.lastHash };
+    }
     const problems = new Set<string>();
     for (const run of await store.listRunsForSession(sessionId)) {
       const approvals = await store.listApprovals({ runId: run.id });
@@ -53,9 +60,17 @@ export async function auditSession(
     const after = await store.getSession(sessionId);
     if (after?.lastSeq === head.lastSeq && head.lastSeq === first.lastSeq) {
       const disagreements = [...problems];
-      return { ...chain, ok: disagreements.length === 0, disagreements, lastHash: head.lastHash };
+      return {
+        ...chain,
+        ok: disagreements.length === 0,
+        disagreements,
+        tablesChecked: true,
+        lastHash: head.lastHash,
+      };
     }
-    if (read >= MAX_READS) return { ...chain, disagreements: [], lastHash: head.lastHash };
+    if (read >= MAX_READS) {
+      return { ...chain, disagreements: [], tablesChecked: false, lastHash: head.lastHash };
+    }
   }
 }
 

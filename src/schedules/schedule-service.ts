@@ -1,5 +1,5 @@
 import { AasError, assertNever, type Clock, IdPrefix, isAasError, newId } from '../kernel/index.js';
-import { type JobSpec, newSubmission, parseJobSpec } from '../runner/index.js';
+import { checkTargetBranch, type JobSpec, newSubmission, parseJobSpec } from '../runner/index.js';
 import { type EventBus, sessionEvent } from '../sessions/index.js';
 import type {
   FireTrigger,
@@ -149,9 +149,16 @@ function timingColumns(
 }
 
 /** The job template, parsed as a submission is; its errors name `job.<field>`. */
+/**
+ * A stored job template as a fire submits it: parsed, and held to what a submission is held to
+ * that the schema lets stored jobs keep (a target branch git would not name so), so a fire
+ * refuses it as any submission would, and the scheduler pauses the schedule.
+ */
 function parseJobTemplate(value: unknown): JobSpec {
   try {
-    return parseJobSpec(value);
+    const job = parseJobSpec(value);
+    checkTargetBranch(job);
+    return job;
   } catch (thrown) {
     if (isAasError(thrown) && typeof thrown.details.field === 'string') {
       const inner = thrown.details.field === '(job)' ? '' : `.${thrown.details.field}`;

@@ -187,7 +187,7 @@ describe('collectRunDirs', () => {
     expect(collected.kept).toEqual([runId(1)]);
   });
 
-  it("goes by what the host writes, not the sandbox's directories, and never by a time to come", async () => {
+  it("goes by what the host writes, not the sandbox's directories, and a time to come as now", async () => {
     const roots = newRoots();
     leaveRun(roots, runId(1), 100 * HOUR_MS);
     // The agent writes into aep/ and its workspace, and sets their times as it likes.
@@ -209,8 +209,9 @@ describe('collectRunDirs', () => {
       olderThanMs: 24 * HOUR_MS,
       nowMs: NOW_MS + 25 * HOUR_MS,
     });
-    // Run 2's log claims a time to come: it counts for nothing, or every pass would keep it.
-    expect(collected).toMatchObject({ removed: [runId(1), runId(2)], kept: [] });
+    // Run 2's log was written at a time to come (a clock stepped back since): as if just now,
+    // kept rather than taken for old.
+    expect(collected).toMatchObject({ removed: [runId(1)], kept: [runId(2)] });
   });
 
   it('asks again before each directory: a claim that starts during the removal keeps the rest', async () => {

@@ -102,7 +102,7 @@ export async function collectRunDirs(
   const removed: string[] = [];
   const kept: string[] = [];
   const failed: { name: string; message: string }[] = [];
-  const lastWritten = new Map<string, number>();
+  const runIds = new Set<string>();
   for (const root of [roots.runsDir, roots.artifactsDir]) {
     const realRoot = await realpath(root).catch(() => null);
     if (realRoot === null) continue;
@@ -116,11 +116,7 @@ export async function collectRunDirs(
         const trouble = await removeEvicted(path);
         if (trouble !== null) failed.push({ name, message: trouble });
       } else if (info.isDirectory() && isValidId(name, 'run')) {
-        const writtenMs = Math.max(
-          info.mtimeMs <= options.nowMs ? info.mtimeMs : 0,
-          await newestHostWrite(path, options.nowMs),
-        );
-        lastWritten.set(name, Math.max(lastWritten.get(name) ?? 0, writtenMs));
+        runIds.add(name);
       } else if (
         root === roots.artifactsDir &&
         info.isFile() &&
@@ -131,7 +127,14 @@ export async function collectRunDirs(
       }
     }
   }
-  for (const [runId, writtenMs] of [...lastWritten].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const runId of [...runIds].sort()) {
+    // Aged right before it would go: a claim of the run that started and ended while the pass
+    // went through the runs before it left it stamped just now.
+    if (options.isHeld(runId)) {
+      kept.push(runId);
+      continue;
+    }
+    const writtenMs = Math.min(options.nowMs, await lastWrittenMs(roots, runId));
     if (options.isHeld(runId) || options.nowMs - writtenMs < options.olderThanMs) {
       kept.push(runId);
       continue;
@@ -141,6 +144,19 @@ export async function collectRunDirs(
     else failed.push({ name: runId, message: 'not removed: a mount below it or a rename refused' });
   }
   return { removed, kept, failed };
+}
+
+/** The newest write of a run's two directories (newestHostWrite below its runs directory). */
+async function lastWrittenMs(roots: RunDirRoots, runId: string): Promise<number> {
+  let newestMs = 0;
+  for (const root of [roots.runsDir, roots.artifactsDir]) {
+    const path = join(root, runId);
+    const info = await lstat(path).catch(() => null);
+    if (info === null || !info.isDirectory()) continue;
+    newestMs = Math.max(newestMs, info.mtimeMs);
+    if (root === roots.runsDir) newestMs = Math.max(newestMs, await newestHostWrite(path));
+  }
+  return newestMs;
 }
 
 /** Unmounts what is below a renamed-away directory, then deletes it; the trouble, or null. */
@@ -159,21 +175,20 @@ async function removeEvicted(path: string): Promise<string | null> {
  * attempt directories, summary.json) and the regular files directly in those (the logs). Not
  * the directories the sandbox writes into (an attempt's aep/ and workspace/), whose times the
  * agent sets at will. Through lstat only: a symlink counts as itself and is never followed.
- * A time after `nowMs` (a clock set back, a time forged) counts for nothing: every pass would
- * otherwise find the run just written, until that time came.
+ * The caller counts a time after now (a clock stepped back) as now: the logs are kept until
+ * the clock has passed it by the age limit, rather than taken for old and deleted at once.
  */
-async function newestHostWrite(runDir: string, nowMs: number): Promise<number> {
+async function newestHostWrite(runDir: string): Promise<number> {
   let newestMs = 0;
-  const counted = (mtimeMs: number) => (mtimeMs <= nowMs ? mtimeMs : 0);
   for (const name of await readdir(runDir).catch(() => [] as string[])) {
     const path = join(runDir, name);
     const info = await lstat(path).catch(() => null);
     if (info === null) continue;
-    newestMs = Math.max(newestMs, counted(info.mtimeMs));
+    newestMs = Math.max(newestMs, info.mtimeMs);
     if (!info.isDirectory()) continue;
     for (const inner of await readdir(path).catch(() => [] as string[])) {
       const file = await lstat(join(path, inner)).catch(() => null);
-      if (file?.isFile()) newestMs = Math.max(newestMs, counted(file.mtimeMs));
+      if (file?.isFile()) newestMs = Math.max(newestMs, file.mtimeMs);
     }
   }
   return newestMs;

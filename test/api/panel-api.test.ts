@@ -42,6 +42,7 @@ interface Verification {
   readonly reason: string | null;
   readonly lastHash: string;
   readonly disagreements: readonly string[];
+  readonly tablesChecked: boolean;
 }
 interface ExplainedPath {
   readonly path: string;
@@ -129,6 +130,7 @@ for (const dialect of dialects) {
           reason: null,
           lastHash: session?.lastHash,
           disagreements: [],
+          tablesChecked: true,
         });
       });
 

@@ -52,6 +52,27 @@ for (const dialect of dialects) {
       });
     }
 
+    it('a fire holds a stored template to what a submission is held to: its target branch', async () => {
+      await service.create(
+        { name: 'old', timing: { kind: 'interval', everySec: 3600 }, job },
+        'user:alice',
+      );
+      // Stored before target branches were checked at submission: it still reads.
+      const stored = { ...job, promotion: { mode: 'branch', targetBranch: 'refs/heads/main' } };
+      await fixture.rawQuery(
+        `update schedules set job_spec = '${JSON.stringify(stored)}' where name = 'old'`,
+      );
+      expect((await service.get('old')).schedule.name).toBe('old');
+      const refused = await service.trigger('old', 'user:alice').then(
+        () => null,
+        (thrown: unknown) => thrown,
+      );
+      expect(isAasError(refused) && refused.details).toMatchObject({
+        field: 'job.promotion.targetBranch',
+      });
+      expect(isAasError(refused) && refused.code).toBe('JOB_INVALID');
+    });
+
     it('a resume that read the old timing does not overwrite a new timing written meanwhile', async () => {
       // A `once` whose time passes while it is paused: resumed from that timing it finishes.
       await service.create(

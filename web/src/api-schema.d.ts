@@ -807,6 +807,7 @@ export interface components {
             reason: string | null;
             lastHash: string;
             disagreements: string[];
+            tablesChecked: boolean;
         };
         RunPolicyInput: {
             runId: string;
@@ -1212,6 +1213,7 @@ export interface components {
             reason: string | null;
             lastHash: string;
             disagreements: string[];
+            tablesChecked: boolean;
         };
         RunPolicy: {
             runId: string;

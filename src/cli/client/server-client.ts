@@ -287,6 +287,7 @@ export class ServerClient {
       sessionId,
       ok: body.ok,
       disagreements: body.disagreements,
+      tablesChecked: body.tablesChecked,
       lastHash: body.lastHash,
       eventCount: body.events,
       firstProblem:

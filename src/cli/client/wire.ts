@@ -331,6 +331,7 @@ export const SessionVerificationWire = z.object({
   /** Absent from servers that held only the chain to account. */
   disagreements: z.array(z.string()).default([]),
   lastHash: z.string().default(''),
+  tablesChecked: z.boolean().default(false),
 });
 
 /** `POST /runs/{id}/cancel`. */

@@ -63,7 +63,7 @@ Exit codes: 0 every session verifies, 6 a chain is broken or a table disagrees, 
             println(
               io.stdout,
               result.ok
-                ? `ok      ${result.sessionId}  ${result.eventCount} events`
+                ? `ok      ${result.sessionId}  ${result.eventCount} events${result.tablesChecked ? '' : ' (the chain only: the session kept changing while its tables were read; verify it again)'}`
                 : result.firstProblem !== null
                   ? `BROKEN  ${result.sessionId}  at seq ${result.firstProblem.seq}: ${result.firstProblem.kind} — ${result.firstProblem.detail}`
                   : `DIFFERS ${result.sessionId}  the chain holds, but its tables say otherwise: ${result.disagreements.join('; ')}`,

@@ -189,12 +189,12 @@ export function registerExportCommands(
     )
     .option(
       '--key <file>',
-      `trusted public key PEM (default: $AAS_HOME/keys/${PUBLIC_KEY_FILE}, else ${PUBLIC_KEY_FILE} beside FILE)`,
+      `trusted public key PEM (default: $AAS_HOME/keys/${PUBLIC_KEY_FILE}, trusted only with --home or AAS_HOME set and outside FILE's directory; else ${PUBLIC_KEY_FILE} beside FILE, which is not trusted)`,
     )
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExit codes: 0 every check passed, 6 a check failed, 2 a file is missing or unreadable (also "partly verified": the patch or the events are not beside FILE and not given, or the only key was the one beside FILE).\nhistory: the patch, the requester and the approvers the attestation names must be those the session\'s events record.',
+      '\nExit codes: 0 every check passed, 6 a check failed, 2 a file is missing or unreadable (also "partly verified": the patch or the events are not beside FILE and not given, or the key was not an independent one: beside FILE, or the default home ./.aas).\nhistory: the patch, the requester and the approvers the attestation names must be those the session\'s events record.',
     )
     .action(
       async (
