@@ -146,7 +146,9 @@ describe('model budgets across attempts', () => {
     // The agent's own end says why it was stopped, not "cancelled".
     const finished = events.filter((event) => event.type === 'agent.finished').at(-1);
     expect(finished?.data).toMatchObject({ attempt: 2, code: 'BUDGET_EXCEEDED' });
-    expect((finished?.data as { detail: string }).detail).toMatch(budget.detail);
+    expect(String((finished?.data as { detail?: string } | undefined)?.detail)).toMatch(
+      budget.detail,
+    );
     expect(exceeded[0]?.data).toMatchObject({
       attempt: 2,
       scope: budget.scope,
