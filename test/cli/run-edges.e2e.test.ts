@@ -138,13 +138,22 @@ describe('aas run: gates at the edges', () => {
       '--json',
     ]);
     expect(result.code).toBe(2);
-    const outcome = jsonOf<RunJson>(result);
-    expect(outcome).toMatchObject({
-      status: 'failed',
-      reasonCode: 'MANIFEST_INVALID',
-      attempts: 0,
+    // The manifest's policy is checked as the file is read: refused before anything is
+    // recorded, with its file, field and line, as any bad input.
+    expect(jsonOf<{ ok: boolean; error: unknown }>(result)).toMatchObject({
+      ok: false,
+      error: {
+        code: 'MANIFEST_INVALID',
+        details: {
+          file: join(home, 'agents', 'bad.yaml'),
+          field: 'policy.paths.alow',
+          line: 5,
+          column: 5,
+        },
+      },
     });
-    expect(outcome.detail).toContain('policy.paths');
+    const sessions = await runCli(['sessions', 'list', '--json'], { home });
+    expect(JSON.parse(sessions.stdout)).toEqual([]);
   });
 });
 
