@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, sep } from 'node:path';
-import { AasError } from '../kernel/index.js';
+import { AasError, isWithin, realOrResolved } from '../kernel/index.js';
 
 /** Trees every sandbox shows anyway (read-only): an entrypoint there brings nothing. */
 const SYSTEM_PREFIXES = ['/usr/', '/bin/', '/sbin/', '/lib/', '/lib64/'] as const;
@@ -31,7 +31,7 @@ export function agentInstallPaths(
   const binDir = dirname(real);
   const prefix = dirname(binDir);
   const conventional = basename(binDir) === 'bin' && depthOf(prefix) >= 2;
-  const intoPrivate = privateRoots.some((root) => within(binDir, root) || within(root, prefix));
+  const intoPrivate = privateRoots.some((root) => isWithin(binDir, root) || isWithin(root, prefix));
   return conventional && !intoPrivate ? [prefix] : [binDir];
 }
 
@@ -82,23 +82,10 @@ export function checkAgentEntrypoint(
     return;
   }
   if (SYSTEM_PREFIXES.some((prefix) => real.startsWith(prefix))) return;
-  refuseExposingDirectory(agentId, real, privateRoots.map(realOrSame));
-}
-
-function realOrSame(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
+  refuseExposingDirectory(agentId, real, privateRoots.map(realOrResolved));
 }
 
 /** How many directories deep an absolute path is: 0 for `/`, 1 for `/etc`, 2 for `/opt/x`. */
 function depthOf(path: string): number {
   return path.split(sep).filter((part) => part !== '').length;
-}
-
-/** Whether `inner` is `outer` or lies below it. */
-export function within(inner: string, outer: string): boolean {
-  return inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : `${outer}${sep}`);
 }

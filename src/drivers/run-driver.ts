@@ -1,7 +1,6 @@
-import { realpathSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { AasError, type Clock } from '../kernel/index.js';
+import { AasError, type Clock, isWithin, realOrResolved } from '../kernel/index.js';
 import type {
   LaunchOutcome,
   LocalService,
@@ -11,7 +10,7 @@ import type {
 } from '../sandbox/index.js';
 import { type AepJob, AepJobSchema } from './aep-job.js';
 import { buildAgentEnv } from './agent-env.js';
-import { agentInstallPaths, within } from './agent-install-paths.js';
+import { agentInstallPaths } from './agent-install-paths.js';
 import type { AgentManifest } from './agent-manifest.js';
 import { attemptPaths } from './attempt-paths.js';
 import { type AttemptVerdict, classifyAttempt } from './classify-attempt.js';
@@ -240,14 +239,6 @@ export async function runDriver(opts: RunDriverOptions): Promise<DriverOutcome> 
   };
 }
 
-function realOrResolved(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return resolve(path);
-  }
-}
-
 function assertNothingHidden(
   agentId: string,
   readOnlyPaths: readonly string[],
@@ -258,8 +249,8 @@ function assertNothingHidden(
   for (const path of readOnlyPaths) {
     const real = realOrResolved(path);
     const clash =
-      hidden.find((dir) => within(real, dir) || within(dir, real)) ??
-      privateRoots.find((root) => within(root, real));
+      hidden.find((dir) => isWithin(real, dir) || isWithin(dir, real)) ??
+      privateRoots.find((root) => isWithin(root, real));
     if (clash !== undefined) {
       throw new AasError(
         'MANIFEST_INVALID',

@@ -24,6 +24,7 @@ export {
 export { computeEventHash, GENESIS_HASH, type HashedEventFields, sha256Hex } from './hash.js';
 export { IdPrefix, isValidId, newId } from './ids.js';
 export { type Logger, silentLogger } from './logger.js';
+export { isWithin, realOrResolved } from './path-within.js';
 export {
   type UnclosedQuote,
   unclosedQuoteStart,

@@ -1,8 +1,14 @@
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { AasError, type ExitCode, isAasError } from '../../kernel/index.js';
+import {
+  AasError,
+  type ExitCode,
+  isAasError,
+  isWithin,
+  realOrResolved,
+} from '../../kernel/index.js';
 import {
   type AttestationVerdict,
   PUBLIC_KEY_FILE,
@@ -332,8 +338,9 @@ async function trustedKey(
     // The default home is ./.aas of the directory this runs in: inside a received export, a
     // forger's own .aas/keys would pass for this installation's. Only a home named with
     // --home or AAS_HOME, outside the attestation's directory, is one.
-    const exportDir = realOrSame(dirname(besidePath));
-    const independent = !config.homeByDefault && !within(realOrSame(installationKey), exportDir);
+    const exportDir = realOrResolved(dirname(besidePath));
+    const independent =
+      !config.homeByDefault && !isWithin(realOrResolved(installationKey), exportDir);
     candidates.push({
       path: installationKey,
       source: independent
@@ -422,17 +429,4 @@ function report(
       `  run ${predicate.runId} of session ${predicate.sessionId}, ${predicate.promotion.mode}${predicate.promotion.branch ? ` → ${predicate.promotion.branch}` : ''}; approved by ${predicate.approvers.map((a) => a.name).join(', ') || 'nobody (policy required none)'}`,
     );
   }
-}
-
-function realOrSame(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return resolve(path);
-  }
-}
-
-/** Whether `inner` is `outer` or below it. */
-function within(inner: string, outer: string): boolean {
-  return inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : `${outer}${sep}`);
 }
