@@ -569,10 +569,10 @@ async function disposeWorkspace(input: AttemptInput, workspace: Workspace): Prom
   try {
     await recorder.append(event);
   } catch (thrown) {
-    input.deps.log.warn(
-      { err: normaliseError(thrown).message, runId },
-      'could not record workspace disposal',
-    );
+    const error = normaliseError(thrown);
+    // A holder that lost its lease may record nothing more, by design: not worth a warning.
+    const log = error.code === 'LEASE_FENCED' ? input.deps.log.debug : input.deps.log.warn;
+    log.call(input.deps.log, { err: error.message, runId }, 'could not record workspace disposal');
   }
 }
 

@@ -492,8 +492,12 @@ export class RemoteWorkerAgent {
           ...(localBase === undefined ? {} : { localBase }),
         },
       );
-      if ('stopped' in outcome) log.warn({}, 'stopped before the run ended: its lease will lapse');
-      else {
+      if ('stopped' in outcome) {
+        log.warn(
+          {},
+          'stopped before the run ended, reporting nothing: the control plane requeues or ends the run once its lease is past',
+        );
+      } else {
         // Decided only when the control plane took the final report (a summary was written
         // after it). An outcome of a lost or lapsed lease has none: the control plane may never
         // have heard of its logs, and this host keeps them a day.

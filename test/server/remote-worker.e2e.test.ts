@@ -387,6 +387,71 @@ describe('remote workers over HTTP', () => {
     expect(await restarted.exited).toBe(0);
   });
 
+  it('stops a run whose lease lapsed while the control plane was unreachable, reports nothing and keeps its logs', async () => {
+    const cutOff = await worker('cut-off', ['lapse'], ['--concurrency', '1']);
+    // No second claim: the control plane ends the run itself once the lease is past.
+    const { sessionId, runId } = await submit({
+      requireLabels: ['lapse'],
+      interruptRetries: 0,
+      agentInput: { command: 'echo begun; sleep 617' },
+    });
+    const attemptDir = join(cutOff.home, 'worker', 'runs', runId, 'attempt-1');
+    const context = { context: () => cutOff.output().stderr.slice(-3000), deadlineMs: 60_000 };
+    await waitFor(
+      'the sandboxed command to run',
+      async () =>
+        sleeping('617').length > 0 && existsSync(join(attemptDir, 'stdout.log')) ? true : undefined,
+      context,
+    );
+    // Frozen, the control plane holds every connection open and answers nothing: the worker's
+    // beats hang instead of failing, and only its own reckoning of the deadline stops the run.
+    server.child.kill('SIGSTOP');
+    try {
+      await waitFor(
+        'the worker to stop the run at its lease deadline',
+        async () =>
+          cutOff.output().stderr.includes('lease lapsed while the control plane was unreachable')
+            ? true
+            : undefined,
+        context,
+      );
+      await waitFor(
+        'the sandboxed command to be gone',
+        async () => (sleeping('617').length === 0 ? true : undefined),
+        context,
+      );
+    } finally {
+      server.child.kill('SIGCONT');
+    }
+    const ended = await settled(runId);
+    expect(ended).toMatchObject({ status: 'failed', reasonCode: 'INTERRUPTED', claimCount: 1 });
+    await waitFor(
+      'the worker to finish with the run',
+      async () =>
+        cutOff.output().stderr.includes('stopped before the run ended') ? true : undefined,
+      { ...context, deadlineMs: 20_000 },
+    );
+    // The only end in the history is the control plane's: the worker reported no result.
+    const history = await events(sessionId);
+    const completions = history.filter((event) => event.type === 'run.completed');
+    expect(completions).toHaveLength(1);
+    expect(completions[0]?.actor).not.toMatch(/^wrk_/);
+    expect((await run(runId)).logs).toEqual([]);
+    // What the control plane may never have received stays on the worker's disk (a day, by the
+    // worker's sweep), and the worker goes on claiming: once it has finished another run, the
+    // lapsed run's logs are still there.
+    expect(readFileSync(join(attemptDir, 'stdout.log'), 'utf8')).toBe('begun\n');
+    const next = await submit({
+      requireLabels: ['lapse'],
+      agentInput: { command: 'echo after-lapse >> a.txt' },
+    });
+    expect((await settled(next.runId)).status).toBe('ready_for_promotion');
+    expect(existsSync(join(attemptDir, 'stdout.log'))).toBe(true);
+    expect(cutOff.child.exitCode).toBeNull();
+    // Refused records of a stopped run are expected, not warned about.
+    expect(cutOff.output().stderr).not.toContain('could not record workspace disposal');
+  });
+
   it('stops the sandboxes of a worker revoked while it runs, at its first refused heartbeat', async () => {
     // One slot, busy with the run: no claim of another slot meets the refusal first.
     const busy = await worker('revoked-busy', ['revoke-mid'], ['--concurrency', '1']);
@@ -518,7 +583,8 @@ describe('remote workers over HTTP', () => {
 });
 
 /** Processes running the revoked worker's command, found by their command line. */
-function sleeping(): string[] {
-  const found = spawnSync('pgrep', ['-f', '^sleep 613$'], { encoding: 'utf8' });
+/** The processes of `sleep <seconds>`: each test sleeps for a length nothing else here uses. */
+function sleeping(seconds = '613'): string[] {
+  const found = spawnSync('pgrep', ['-f', `^sleep ${seconds}$`], { encoding: 'utf8' });
   return found.stdout.split('\n').filter((line) => line.trim() !== '');
 }
