@@ -16,7 +16,7 @@ import { createTempRepo, git, makeTempDir, removeDir } from '../helpers/temp-rep
  * The panel in a real browser (Debian's Chromium, headless, driven by playwright-core) against
  * a real `aas start` with a real repository whose `origin` is a bare repository: sign in, submit
  * a run with the mock agent, watch it reach ready_for_promotion without reloading, read the
- * diff, be refused as the requester's approver, approve as someone else, promote to the bare
+ * diff, be told the requester cannot approve, approve as someone else, promote to the bare
  * remote, and verify the audit chain. Screenshots of the main pages go to docs/screenshots/.
  */
 
@@ -222,9 +222,12 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     const asAlice = await newPage();
     await signIn(asAlice, secrets.alice);
     await asAlice.goto(`${server.url}/panel/#/runs/${sessionId}/promotion`);
-    await asAlice.getByText(/The requester \(\S*alice\S*\)/).waitFor();
-    await asAlice.getByRole('button', { name: 'Approve' }).click();
-    await expect.poll(() => asAlice.locator('.error-box').textContent()).toContain('APPROVAL_SELF');
+    // The requester is told who decides instead of being offered buttons the server refuses.
+    await asAlice.getByText('You requested this run, so you cannot approve or reject it').waitFor();
+    expect(await asAlice.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+    // Too few approvals: the button says so before the server has to refuse.
+    expect(await asAlice.getByRole('button', { name: 'Promote' }).isDisabled()).toBe(true);
+    await asAlice.getByText('One more approval is needed').waitFor();
     await asAlice.context().close();
 
     const asBob = await newPage();
@@ -278,6 +281,114 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     await page.context().close();
   });
 
+  async function submitAs(secret: string, job: Record<string, unknown>): Promise<string> {
+    const response = await fetch(`${server.url}/api/v1/sessions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ repo, ...job }),
+    });
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { sessionId: string }).sessionId;
+  }
+
+  it('cancels a running run from its page, after asking once more', async () => {
+    const running = await submitAs(secrets.alice, {
+      task: 'Wait to be cancelled',
+      agent: 'command',
+      agentInput: { command: 'sleep 300' },
+    });
+    const page = await newPage();
+    await signIn(page, secrets.alice);
+    await page.goto(`${server.url}/panel/#/runs/${running}/timeline`);
+    await page.locator('.page-head .badge', { hasText: 'running' }).waitFor({ timeout: 30_000 });
+    // Still running, the last phase is under way rather than done in however long it took so far.
+    await page.locator('.phase-time', { hasText: 'under way' }).last().waitFor();
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await page.getByRole('button', { name: 'Keep it' }).click();
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await page.getByRole('button', { name: 'Yes, cancel the run' }).click();
+    await page.locator('.page-head .badge', { hasText: 'cancelled' }).waitFor({ timeout: 30_000 });
+    expect(await page.getByRole('button', { name: 'Cancel run' }).count()).toBe(0);
+    // A viewer is offered no such button.
+    const asVera = await newPage();
+    await signIn(asVera, secrets.vera);
+    const queued = await submitAs(secrets.alice, {
+      task: 'Never started',
+      agent: 'command',
+      agentInput: { command: 'true' },
+      requireLabels: ['nowhere'],
+    });
+    await asVera.goto(`${server.url}/panel/#/runs/${queued}/timeline`);
+    await asVera.locator('.page-head .badge', { hasText: 'queued' }).waitFor();
+    expect(await asVera.getByRole('button', { name: 'Cancel run' }).count()).toBe(0);
+    await asVera.context().close();
+    await page.goto(`${server.url}/panel/#/runs/${queued}/timeline`);
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await page.getByRole('button', { name: 'Yes, cancel the run' }).click();
+    await page.locator('.page-head .badge', { hasText: 'cancelled' }).waitFor();
+    await page.context().close();
+  }, 60_000);
+
+  it('asks for a reason and a second click before a rejection, which is final', async () => {
+    const rejected = await submitAs(secrets.alice, {
+      task: 'Change nobody wants',
+      agent: 'mock',
+      agentInput: { mock: { edits: [{ path: 'unwanted.txt', write: 'no\n' }] } },
+    });
+    const page = await newPage();
+    await signIn(page, secrets.bob);
+    await page.goto(`${server.url}/panel/#/runs/${rejected}/promotion`);
+    await page
+      .locator('.page-head .badge', { hasText: 'ready for promotion' })
+      .waitFor({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Reject…' }).click();
+    await page.getByText('A rejection is final').waitFor();
+    const confirm = page.getByRole('button', { name: 'Reject for good' });
+    expect(await confirm.isDisabled()).toBe(true);
+    await page.getByLabel('Why it is rejected (required)').fill('Not the change we need.');
+    await confirm.click();
+    await page.locator('.page-head .badge', { hasText: 'blocked' }).waitFor();
+    await page.locator('.approvals', { hasText: 'Not the change we need.' }).waitFor();
+    await page.context().close();
+  }, 60_000);
+
+  it('keeps the run filters in the URL: Back returns to the filtered list', async () => {
+    const page = await newPage();
+    await signIn(page, secrets.alice);
+    expect(await page.title()).toBe('Runs · AAS panel');
+    await page.getByLabel('Status').selectOption('blocked');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForURL(/#\/runs\?status=blocked$/);
+    const row = page.locator('tr[data-session]', { hasText: 'Change nobody wants' });
+    await row.waitFor();
+    expect(await page.locator('tr[data-session]').count()).toBe(1);
+    await row.getByRole('link').click();
+    await page.waitForURL(/#\/runs\/ses_/);
+    expect(await page.title()).toMatch(/^Run ses_\w+ · timeline · AAS panel$/);
+    // The views are tabs: the arrow keys move between them.
+    await page.getByRole('tab', { name: 'Timeline' }).focus();
+    await page.keyboard.press('ArrowRight');
+    await page.waitForURL(/\/diff$/);
+    expect(await page.evaluate('document.activeElement.id')).toBe('tab-diff');
+    await page.goBack();
+    await page.goBack();
+    await page.waitForURL(/#\/runs\?status=blocked$/);
+    expect(await page.getByLabel('Status').inputValue()).toBe('blocked');
+    expect(await page.locator('tr[data-session]').count()).toBe(1);
+    await page.context().close();
+
+    // Nothing matches: the way back is offered, not a new run (a viewer could not start one).
+    const asVera = await newPage();
+    await signIn(asVera, secrets.vera);
+    await asVera.goto(`${server.url}/panel/#/runs?agent=nobody`);
+    await asVera.getByText('No runs match these filters').waitFor();
+    expect(await asVera.getByLabel('Agent').inputValue()).toBe('nobody');
+    expect(await asVera.getByRole('link', { name: 'Start one' }).count()).toBe(0);
+    await asVera.getByRole('link', { name: 'Show all runs' }).click();
+    await asVera.locator('tr[data-session]').first().waitFor();
+    await asVera.context().close();
+  }, 60_000);
+
   it('lists workers and schedules, with the next fire time, pause and run-now, drain and resume', async () => {
     // A remote worker, enrolled and registered (its program need not run to be drained).
     const enrolment = await server.api('/api/v1/workers/enrolments', {
@@ -317,7 +428,8 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     const row = page.locator('tr[data-schedule="nightly-hello"]');
     await row.waitFor();
     expect(await row.textContent()).toContain('cron 0 3 1 1 * (Europe/Berlin)');
-    expect(await row.textContent()).toMatch(/20\d\d-01-01T02:00:00/);
+    // Shown in the reader's time zone; the exact UTC moment is the element's own.
+    expect(await row.locator('time').getAttribute('datetime')).toMatch(/20\d\d-01-01T02:00:00/);
     // The server's embedded worker, listed on its own (the two tables load independently).
     await page
       .locator('td.mono', { hasText: /^worker:/ })

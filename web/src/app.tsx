@@ -8,13 +8,42 @@ import { RunPage } from './pages/run-page';
 import { RunsPage } from './pages/runs-page';
 import { SignInPage } from './pages/sign-in-page';
 import { WorkersPage } from './pages/workers-page';
-import { href, useRoute } from './router';
+import { href, NO_RUN_FILTERS, type Route, useRoute } from './router';
+
+/** The document's title for a route: tabs, history and screen readers tell pages apart. */
+function titleOf(route: Route): string {
+  switch (route.page) {
+    case 'runs':
+      return 'Runs';
+    case 'new':
+      return 'New run';
+    case 'run':
+      return `Run ${route.sessionId} · ${route.tab}`;
+    case 'approvals':
+      return 'Approvals';
+    case 'workers':
+      return 'Workers & schedules';
+  }
+}
 
 export function App() {
   const route = useRoute();
+  const main = useRef<HTMLElement>(null);
+  const pageKey = route.page === 'run' ? `run:${route.sessionId}` : route.page;
+  useEffect(() => {
+    document.title = `${titleOf(route)} · AAS panel`;
+  }, [route]);
+
   const [identity, setIdentity] = useState<Identity | null>(null);
   const [checking, setChecking] = useState(() => readToken() !== null);
   const [notice, setNotice] = useState<string | null>(null);
+  const shown = identity !== null;
+  // On another page (not another tab of the same run) and once signed in, focus moves to the
+  // page's content, so a keyboard or screen-reader user starts there, not at the document's top.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: pageKey says when the page changed
+  useEffect(() => {
+    if (shown) main.current?.focus({ preventScroll: true });
+  }, [pageKey, shown]);
 
   const signOut = useCallback((message: string | null) => {
     clearToken();
@@ -98,8 +127,10 @@ export function App() {
           Sign out
         </button>
       </header>
-      <main>
-        {route.page === 'runs' && <RunsPage canSubmit={canSubmit(identity)} />}
+      <main ref={main} tabIndex={-1}>
+        {route.page === 'runs' && (
+          <RunsPage canSubmit={canSubmit(identity)} filters={route.filters ?? NO_RUN_FILTERS} />
+        )}
         {route.page === 'new' &&
           (canSubmit(identity) ? (
             <NewRunPage />

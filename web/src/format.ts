@@ -18,3 +18,16 @@ export function age(iso: string, nowMs: number): string {
 export function dollars(usd: number): string {
   return usd === 0 ? '$0' : `$${usd < 0.01 ? usd.toPrecision(2) : usd.toFixed(2)}`;
 }
+
+/**
+ * A moment in the reader's own time zone ("7 Dec 2026, 22:05:03 CET"): what the server sends is
+ * UTC, which few people read at a glance. An unreadable value is shown as it came.
+ */
+export function localTime(iso: string): string {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  return new Date(ms).toLocaleString(undefined, {
+    dateStyle: 'medium',
+    timeStyle: 'long',
+  });
+}

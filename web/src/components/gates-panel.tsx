@@ -42,7 +42,7 @@ export function GatesPanel({ events }: { events: readonly StoredEvent[] }) {
               {verdict.evidence !== undefined && verdict.evidence !== null && (
                 <details>
                   <summary>Output and evidence</summary>
-                  <pre>{JSON.stringify(verdict.evidence, null, 2)}</pre>
+                  <pre>{JSON.stringify(readableEvidence(verdict), null, 2)}</pre>
                 </details>
               )}
             </td>
@@ -51,5 +51,23 @@ export function GatesPanel({ events }: { events: readonly StoredEvent[] }) {
         ))}
       </tbody>
     </table>
+  );
+}
+
+/**
+ * The evidence with the server's log file paths (which mean nothing in a browser) replaced by
+ * the names the Logs tab lists them under: `<attempt>.<file>`.
+ */
+function readableEvidence(verdict: Verdict): unknown {
+  const evidence = verdict.evidence;
+  if (typeof evidence !== 'object' || evidence === null || Array.isArray(evidence)) return evidence;
+  return Object.fromEntries(
+    Object.entries(evidence).map(([key, value]) => {
+      if (typeof value !== 'string' || !value.startsWith('/') || !value.endsWith('.log')) {
+        return [key, value];
+      }
+      const file = value.slice(value.lastIndexOf('/') + 1);
+      return [key, `${verdict.attempt}.${file} (in the Logs tab)`];
+    }),
   );
 }

@@ -12,6 +12,7 @@ import {
 import { downloadWithToken } from '../download';
 import type { PreflightData } from '../pages/run-page';
 import { ErrorBox } from './error-box';
+import { Moment } from './moment';
 
 type PromotionMode = 'patch' | 'branch' | 'draft_pr';
 
@@ -46,7 +47,7 @@ export function PromotionPanel({
   requestedBy,
   identity,
   preflight,
-  decisionsSeq,
+  reloadKey,
   onChange,
 }: {
   run: RunDetail;
@@ -55,8 +56,11 @@ export function PromotionPanel({
   identity: Identity;
   /** The latest `promotion.preflight` event: a refused preflight has no promotion record. */
   preflight: PreflightData | undefined;
-  /** Seq of the latest approval or promotion event: others' decisions reload the lists. */
-  decisionsSeq: number;
+  /**
+   * Changes with each approval or promotion event and each reconnect to the server: others'
+   * decisions, and lists that failed to load while the server was away, are read again.
+   */
+  reloadKey: string;
   onChange: () => void;
 }) {
   const runId = run.run.id;
@@ -65,6 +69,8 @@ export function PromotionPanel({
   const [record, setRecord] = useState<PromotionRecord | null>(null);
   const [result, setResult] = useState<PromotionResult | null>(null);
   const [note, setNote] = useState('');
+  /** Reject was clicked once: a rejection is final, so it asks again, with a reason. */
+  const [rejecting, setRejecting] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [downloadError, setDownloadError] = useState<string | null>(null);
@@ -95,10 +101,10 @@ export function PromotionPanel({
     setRecord(promotion.data ?? null);
   }, [runId, promotionStarted]);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: reloadKey says when to read again
   useEffect(() => {
-    // Another person's approval or a promotion step arrived on the stream: read the lists again.
-    if (decisionsSeq >= 0) load().catch(() => setLoadError(asApiError(null)));
-  }, [load, decisionsSeq]);
+    load().catch(() => setLoadError(asApiError(null)));
+  }, [load, reloadKey]);
 
   async function decide(decision: 'approved' | 'rejected', event?: FormEvent) {
     event?.preventDefault();
@@ -113,8 +119,10 @@ export function PromotionPanel({
         params: { path: { id: runId } },
         body: { decision, note: note.trim() === '' ? null : note.trim() },
       });
-      if (data) setNote('');
-      else setError(asApiError(failure, response.status));
+      if (data) {
+        setNote('');
+        setRejecting(false);
+      } else setError(asApiError(failure, response.status));
       await load();
       onChange();
     } catch {
@@ -154,6 +162,11 @@ export function PromotionPanel({
   const canPromote = identity.role !== 'viewer';
   // An approval of yours that counts already: deciding again would change nothing.
   const mine = approvals?.items.find((item) => item.decidedBy === identity.name && item.counts);
+  // The server refuses the requester's own decision (APPROVAL_SELF): no form to be refused by.
+  const ownRun = requestedBy !== '' && identity.name === requestedBy;
+  // Too few approvals: the preflight would refuse, so the button says so before it is pressed.
+  const missingApprovals =
+    approvals !== null && status !== 'promoting' ? approvals.required - approvals.counted : 0;
   const detail = (record?.detail ?? null) as RecordDetail | null;
   const checks = result?.checks ?? detail?.checks ?? preflight?.checks ?? [];
   const fallbacks = result?.fallbacks ?? detail?.fallbacks ?? [];
@@ -202,7 +215,7 @@ export function PromotionPanel({
                         <q>{item.note}</q>
                       </>
                     ) : null}{' '}
-                    {item.counts ? (
+                    {item.decision === 'rejected' ? null : item.counts ? (
                       <span className="counts">counts</span>
                     ) : (
                       <span className="not-counted">does not count: {item.reason}</span>
@@ -220,12 +233,21 @@ export function PromotionPanel({
         )}
         {DECIDABLE.has(status) && canApprove && mine !== undefined && (
           <p className="hint">
-            You approved this patch ({mine.id}); your approval counts until {mine.expiresAt}.
+            You approved this patch ({mine.id}); your approval counts until{' '}
+            <Moment iso={mine.expiresAt} />.
           </p>
         )}
-        {DECIDABLE.has(status) && canApprove && mine === undefined && (
+        {DECIDABLE.has(status) && canApprove && mine === undefined && ownRun && (
+          <p className="hint">
+            You requested this run, so you cannot approve or reject it: another approver or an admin
+            decides.
+          </p>
+        )}
+        {DECIDABLE.has(status) && canApprove && mine === undefined && !ownRun && (
           <form className="decide" onSubmit={(event) => decide('approved', event)}>
-            <label htmlFor="approval-note">Note (optional)</label>
+            <label htmlFor="approval-note">
+              {rejecting ? 'Why it is rejected (required)' : 'Note (optional)'}
+            </label>
             <textarea
               id="approval-note"
               rows={2}
@@ -237,19 +259,45 @@ export function PromotionPanel({
               {requestedBy ? ` (${requestedBy})` : ''} and anyone who ran the agent cannot approve
               their own run; an approval counts only for the patch it was given for.
             </p>
-            <div className="buttons">
-              <button type="submit" disabled={busy !== null}>
-                {busy === 'approved' ? 'Approving…' : 'Approve'}
-              </button>
-              <button
-                type="button"
-                className="danger"
-                disabled={busy !== null}
-                onClick={() => decide('rejected')}
-              >
-                {busy === 'rejected' ? 'Rejecting…' : 'Reject'}
-              </button>
-            </div>
+            {rejecting ? (
+              <>
+                <p className="warning">
+                  A rejection is final: the run ends as blocked and cannot be promoted.
+                </p>
+                <div className="buttons">
+                  <button
+                    type="button"
+                    className="danger"
+                    disabled={busy !== null || note.trim() === ''}
+                    onClick={() => decide('rejected')}
+                  >
+                    {busy === 'rejected' ? 'Rejecting…' : 'Reject for good'}
+                  </button>
+                  <button
+                    type="button"
+                    className="secondary"
+                    disabled={busy !== null}
+                    onClick={() => setRejecting(false)}
+                  >
+                    Back
+                  </button>
+                </div>
+              </>
+            ) : (
+              <div className="buttons">
+                <button type="submit" disabled={busy !== null}>
+                  {busy === 'approved' ? 'Approving…' : 'Approve'}
+                </button>
+                <button
+                  type="button"
+                  className="danger"
+                  disabled={busy !== null}
+                  onClick={() => setRejecting(true)}
+                >
+                  Reject…
+                </button>
+              </div>
+            )}
           </form>
         )}
       </section>
@@ -311,7 +359,11 @@ export function PromotionPanel({
                 </select>
               </>
             )}
-            <button type="button" onClick={promote} disabled={busy !== null}>
+            <button
+              type="button"
+              onClick={promote}
+              disabled={busy !== null || missingApprovals > 0}
+            >
               {busy === 'promote'
                 ? 'Promoting…'
                 : status === 'promoting'
@@ -319,6 +371,13 @@ export function PromotionPanel({
                   : 'Promote'}
             </button>
           </div>
+        )}
+        {PROMOTABLE.has(status) && canPromote && missingApprovals > 0 && (
+          <p className="hint">
+            {missingApprovals === 1
+              ? 'One more approval is needed before this run can be promoted.'
+              : `${missingApprovals} more approvals are needed before this run can be promoted.`}
+          </p>
         )}
         {checks.length > 0 && (
           <ol className="checks" aria-label="Preflight checks">

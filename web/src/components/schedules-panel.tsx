@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useState } from 'react';
 import { type ApiError, api, asApiError, type Identity, type ScheduleList } from '../api';
+import { localTime } from '../format';
 import { ErrorBox } from './error-box';
+import { Moment } from './moment';
 
 type Schedule = ScheduleList['items'][number];
 
@@ -8,9 +10,9 @@ function describeTiming(timing: Schedule['timing']): string {
   // Exhaustive over the kinds the server sends; the default keeps the page up if one is added.
   switch (timing.kind) {
     case 'once':
-      return `once at ${timing.at}`;
+      return `once at ${localTime(timing.at)}`;
     case 'interval':
-      return `every ${timing.everySec} s from ${timing.startAt}`;
+      return `every ${timing.everySec} s from ${localTime(timing.startAt)}`;
     case 'cron':
       return `cron ${timing.cron} (${timing.timezone})`;
     default:
@@ -91,7 +93,15 @@ export function SchedulesPanel({ identity }: { identity: Identity }) {
                 <td>
                   <span className={`badge schedule-${schedule.state}`}>{schedule.state}</span>
                 </td>
-                <td>{schedule.nextFireAt ?? '—'}</td>
+                <td>
+                  {schedule.state === 'paused' ? (
+                    'paused'
+                  ) : schedule.nextFireAt ? (
+                    <Moment iso={schedule.nextFireAt} />
+                  ) : (
+                    '—'
+                  )}
+                </td>
                 <td>{schedule.misfire.replace('_', ' ')}</td>
                 {canChange && (
                   <td>

@@ -83,13 +83,21 @@ export function summarise(event: StoredEvent): string {
   }
 }
 
-export function Timeline({ events }: { events: readonly StoredEvent[] }) {
+export function Timeline({
+  events,
+  finished,
+}: {
+  events: readonly StoredEvent[];
+  /** Whether the run has ended: until then its last phase is still under way, not done. */
+  finished: boolean;
+}) {
   if (events.length === 0) return <p className="loading">Waiting for the first event…</p>;
   const origin = Date.parse(events[0]?.at ?? '');
   const phases = group(events);
   return (
     <ol className="timeline">
-      {phases.map((phase) => {
+      {phases.map((phase, index) => {
+        const ongoing = !finished && index === phases.length - 1;
         const first = Date.parse(phase.events[0]?.at ?? '');
         const last = Date.parse(phase.events.at(-1)?.at ?? '');
         return (
@@ -97,7 +105,8 @@ export function Timeline({ events }: { events: readonly StoredEvent[] }) {
             <h3>
               {phase.title}
               <span className="phase-time">
-                +{shortDuration(first - origin)} · took {shortDuration(last - first)}
+                +{shortDuration(first - origin)} ·{' '}
+                {ongoing ? 'under way' : `took ${shortDuration(last - first)}`}
               </span>
             </h3>
             <ol>

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { type KeyboardEvent, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import {
   type ApiError,
   api,
@@ -9,6 +9,7 @@ import {
   type StoredEvent,
 } from '../api';
 import { AuditPanel } from '../components/audit-panel';
+import { CancelRun } from '../components/cancel-run';
 import { DiffView } from '../components/diff-view';
 import { ErrorBox } from '../components/error-box';
 import { GatesPanel } from '../components/gates-panel';
@@ -52,7 +53,10 @@ export function RunPage({
   /** A later refresh that failed: shown above what is still on screen, cleared by the next. */
   const [stale, setStale] = useState<ApiError | null>(null);
   const [live, setLive] = useState<StreamState | 'off'>('off');
+  /** Times the stream came back after losing the server: what failed meanwhile is read again. */
+  const [reconnects, setReconnects] = useState(0);
   const loaded = useRef(false);
+  const lastState = useRef<StreamState | 'off'>('off');
 
   const refresh = useCallback(async () => {
     const fail = (problem: ApiError) => (loaded.current ? setStale(problem) : setError(problem));
@@ -74,11 +78,12 @@ export function RunPage({
     setStale(null);
   }, [sessionId]);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a reconnect reloads the run
   useEffect(() => {
     refresh().catch(() =>
       loaded.current ? setStale(asApiError(null)) : setError(asApiError(null)),
     );
-  }, [refresh]);
+  }, [refresh, reconnects]);
 
   // The session's history, live: the stream replays it from the start, then follows.
   useEffect(() => {
@@ -104,7 +109,13 @@ export function RunPage({
         }
       },
       controller.signal,
-      setLive,
+      (state) => {
+        if (state === 'live' && lastState.current === 'reconnecting') {
+          setReconnects((count) => count + 1);
+        }
+        lastState.current = state;
+        setLive(state);
+      },
     );
     return () => {
       clearTimeout(timer);
@@ -116,7 +127,14 @@ export function RunPage({
   const patchFiles = useMemo(() => latestPatch(events), [events]);
   // The same array for as long as the patch is the same: the policy view refetches on change only.
   const patchPaths = useMemo(() => patchFiles?.files.map((file) => file.path) ?? [], [patchFiles]);
-  const preflight = useMemo(() => latestOf(events, 'promotion.preflight'), [events]);
+  // A refused preflight explains the last attempt only until a decision changes what it checked.
+  const preflight = useMemo(() => {
+    const latest = latestOf(events, 'promotion.preflight');
+    const decided = events.findLast((event) => event.type.startsWith('approval.'));
+    return latest !== undefined && (decided === undefined || decided.seq < latest.seq)
+      ? latest
+      : undefined;
+  }, [events]);
   const decisionsSeq = useMemo(
     () => events.findLast((event) => /^(approval|promotion)\./.test(event.type))?.seq ?? 0,
     [events],
@@ -127,6 +145,31 @@ export function RunPage({
     stale === null ? null : <ErrorBox error={stale} title="Showing what was last loaded" />;
   if (session === null) return <p className="loading">Loading run…</p>;
 
+  const knownTab = TABS.some(([id]) => id === tab);
+  /** Left and right arrows, Home and End: the next view is opened and its tab focused. */
+  function moveBetweenTabs(event: KeyboardEvent<HTMLDivElement>) {
+    const at = TABS.findIndex(([id]) => id === tab);
+    const last = TABS.length - 1;
+    const next =
+      event.key === 'ArrowRight'
+        ? at >= last
+          ? 0
+          : at + 1
+        : event.key === 'ArrowLeft'
+          ? at <= 0
+            ? last
+            : at - 1
+          : event.key === 'Home'
+            ? 0
+            : event.key === 'End'
+              ? last
+              : null;
+    const target = next === null ? undefined : TABS[next];
+    if (target === undefined) return;
+    event.preventDefault();
+    window.location.hash = href({ page: 'run', sessionId, tab: target[0] });
+    document.getElementById(`tab-${target[0]}`)?.focus();
+  }
   const status = runRecord?.status ?? session.session.status;
   const started = Date.parse(session.session.createdAt);
   const ended = runRecord?.finishedAt ? Date.parse(runRecord.finishedAt) : null;
@@ -141,6 +184,9 @@ export function RunPage({
         <StatusBadge status={status} code={runRecord?.reasonCode ?? null} />
         <LiveBadge state={live} />
       </div>
+      {runRecord !== null && (
+        <CancelRun run={runRecord} identity={identity} onChange={() => void refresh()} />
+      )}
       <dl className="facts">
         <dt>Agent</dt>
         <dd>{session.session.agent}</dd>
@@ -166,20 +212,31 @@ export function RunPage({
             : '—'}
         </dd>
       </dl>
-      <div className="tabs" role="tablist" aria-label="Run views">
+      <div className="tabs" role="tablist" aria-label="Run views" onKeyDown={moveBetweenTabs}>
         {TABS.map(([id, label]) => (
           <a
             key={id}
+            id={`tab-${id}`}
             role="tab"
             aria-selected={tab === id}
+            aria-controls="run-view"
+            // One stop in the Tab order; the arrow keys move between the views (WAI-ARIA tabs).
+            tabIndex={tab === id || (!knownTab && id === 'timeline') ? 0 : -1}
             href={href({ page: 'run', sessionId, tab: id })}
           >
             {label}
           </a>
         ))}
       </div>
-      <div className="tab-body" role="tabpanel">
-        {tab === 'timeline' && <Timeline events={events} />}
+      <div
+        className="tab-body"
+        id="run-view"
+        role="tabpanel"
+        aria-labelledby={knownTab ? `tab-${tab}` : undefined}
+      >
+        {tab === 'timeline' && (
+          <Timeline events={events} finished={(runRecord?.finishedAt ?? null) !== null} />
+        )}
         {tab === 'diff' && runRecord !== null && (
           <DiffView
             runId={runRecord.id}
@@ -199,12 +256,12 @@ export function RunPage({
             requestedBy={session.session.requestedBy}
             identity={identity}
             preflight={preflight?.data as PreflightData | undefined}
-            decisionsSeq={decisionsSeq}
+            reloadKey={`${decisionsSeq}:${reconnects}`}
             onChange={() => void refresh()}
           />
         )}
         {tab === 'audit' && <AuditPanel sessionId={sessionId} />}
-        {!TABS.some(([id]) => id === tab) && (
+        {!knownTab && (
           <p className="empty">
             There is no “{tab}” view of a run; the tabs above are the ones there are.
           </p>

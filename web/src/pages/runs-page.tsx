@@ -1,10 +1,10 @@
-import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
+import { type FormEvent, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { type ApiError, api, asApiError, type RunStatus, type SessionItem } from '../api';
 import { ErrorBox } from '../components/error-box';
 import { LiveBadge } from '../components/live-badge';
 import { StatusBadge } from '../components/status-badge';
 import { age } from '../format';
-import { href } from '../router';
+import { href, NO_RUN_FILTERS, type RunFilters, sameFilters } from '../router';
 import { type StreamState, streamEvents } from '../sse';
 import { useNow } from '../use-now';
 
@@ -21,20 +21,25 @@ const STATUSES: RunStatus[] = [
   'cancelled',
 ];
 
-interface Filters {
-  readonly q: string;
-  readonly status: string;
-  readonly agent: string;
-  readonly requester: string;
-}
-
-const NO_FILTERS: Filters = { q: '', status: '', agent: '', requester: '' };
 const PAGE_SIZE = 50;
 
-/** The run list: filters, search, cursor paging, and live updates from the server's feed. */
-export function RunsPage({ canSubmit }: { readonly canSubmit: boolean }) {
-  const [draft, setDraft] = useState<Filters>(NO_FILTERS);
-  const [filters, setFilters] = useState<Filters>(NO_FILTERS);
+/**
+ * The run list: filters (from the URL: Apply navigates, so Back returns to the filtered list),
+ * search, cursor paging, and live updates from the server's feed.
+ */
+export function RunsPage({
+  canSubmit,
+  filters: routeFilters,
+}: {
+  readonly canSubmit: boolean;
+  readonly filters: RunFilters;
+}) {
+  // The same object while the URL asks the same question: a new one would reload the list.
+  const filterKey = href({ page: 'runs', filters: routeFilters });
+  // biome-ignore lint/correctness/useExhaustiveDependencies: filterKey stands for routeFilters
+  const filters = useMemo(() => routeFilters, [filterKey]);
+  const [draft, setDraft] = useState<RunFilters>(filters);
+  useEffect(() => setDraft(filters), [filters]);
   const [items, setItems] = useState<SessionItem[] | null>(null);
   const [nextCursor, setNextCursor] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
@@ -150,8 +155,9 @@ export function RunsPage({ canSubmit }: { readonly canSubmit: boolean }) {
 
   function applyFilters(event: FormEvent) {
     event.preventDefault();
-    setFilters(draft);
+    window.location.hash = href({ page: 'runs', filters: draft });
   }
+  const filtered = !sameFilters(filters, NO_RUN_FILTERS);
 
   async function loadMore() {
     if (nextCursor === null) return;
@@ -231,8 +237,8 @@ export function RunsPage({ canSubmit }: { readonly canSubmit: boolean }) {
           type="button"
           className="secondary"
           onClick={() => {
-            setDraft(NO_FILTERS);
-            setFilters(NO_FILTERS);
+            setDraft(NO_RUN_FILTERS);
+            window.location.hash = href({ page: 'runs' });
           }}
         >
           Clear
@@ -242,8 +248,12 @@ export function RunsPage({ canSubmit }: { readonly canSubmit: boolean }) {
       {items === null && error === null && <p className="loading">Loading runs…</p>}
       {items !== null && items.length === 0 && (
         <div className="empty">
-          <p>No runs{filters === NO_FILTERS ? ' yet' : ' match these filters'}.</p>
-          <a href={href({ page: 'new' })}>Start one</a>
+          <p>No runs{filtered ? ' match these filters' : ' yet'}.</p>
+          {filtered ? (
+            <a href={href({ page: 'runs' })}>Show all runs</a>
+          ) : (
+            canSubmit && <a href={href({ page: 'new' })}>Start one</a>
+          )}
         </div>
       )}
       {items !== null && items.length > 0 && (

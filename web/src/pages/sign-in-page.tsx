@@ -1,4 +1,4 @@
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { api, asApiError, type Identity } from '../api';
 import { clearToken, saveToken } from '../auth';
 
@@ -13,6 +13,9 @@ export function SignInPage({
   const [token, setToken] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // The page's one field: ready for the paste as the page opens.
+  const field = useRef<HTMLInputElement>(null);
+  useEffect(() => field.current?.focus(), []);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -55,6 +58,7 @@ export function SignInPage({
       <form onSubmit={submit} noValidate>
         <label htmlFor="token">API token</label>
         <input
+          ref={field}
           id="token"
           type="password"
           autoComplete="off"

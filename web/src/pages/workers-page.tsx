@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { type ApiError, api, asApiError, type Identity, type Workers } from '../api';
 import { ErrorBox } from '../components/error-box';
+import { Moment } from '../components/moment';
 import { SchedulesPanel } from '../components/schedules-panel';
 import { age } from '../format';
 import { useNow } from '../use-now';
@@ -81,7 +82,7 @@ export function WorkersPage({ identity }: { identity: Identity }) {
                 <td className="mono">
                   {worker.runIds.length > 0 ? worker.runIds.join(', ') : '—'}
                 </td>
-                <td>{worker.leaseExpiresAt ?? '—'}</td>
+                <td>{worker.leaseExpiresAt ? <Moment iso={worker.leaseExpiresAt} /> : '—'}</td>
                 <td>
                   {(worker.lastSeenAt ?? worker.lastHeartbeatAt)
                     ? age(worker.lastSeenAt ?? worker.lastHeartbeatAt ?? '', now)
