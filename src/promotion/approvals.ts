@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { AasError, newId } from '../kernel/index.js';
+import { branchOfRef } from '../runner/index.js';
 import { SessionRecorder, sessionEvent } from '../sessions/index.js';
 import type { ApprovalDecision, ApprovalRecord, RunRecord, RunStatus } from '../store/index.js';
 import { isRepoUrl } from '../workspaces/index.js';
 import { historyDisagreements, historyRefusal } from './history-agreement.js';
 import {
-  branchOfRef,
   loadPromotionContext,
   type PromotionContext,
   type PromotionStoreDeps,
@@ -30,24 +30,21 @@ export interface ApprovalDeps extends PromotionStoreDeps {
 }
 
 /**
- * The branch a run's patch is promoted onto: the job's `promotion.targetBranch`, else the branch
- * its base ref named, else the branch the repository had checked out. A repository named by URL
- * has no checkout here: its target is then `HEAD`, the remote's default branch it was fetched at
- * (only patch mode promotes such a run, so the name binds approvals and nothing is pushed to it).
+ * The branch a run's patch is promoted onto: the job's `promotion.targetBranch` (which a
+ * submission fills in with the branch the checkout was on, see withTargetBranch), else the
+ * branch its base ref named. A run recorded before submissions did so reads the branch the
+ * repository has checked out now. No branch at all (a repository named by URL, which has no
+ * checkout here, or one on a detached HEAD) is `HEAD`: the name binds approvals, and only patch
+ * mode promotes such a run (the preflight refuses the others), so nothing is pushed to it.
  */
+export const NO_TARGET_BRANCH = 'HEAD';
+
 export async function targetBranchOf(context: PromotionContext, runsDir: string): Promise<string> {
   const named = context.job.promotion.targetBranch ?? branchOfRef(context.run.baseRef);
   if (named !== null) return named;
-  if (isRepoUrl(context.session.repo)) return 'HEAD';
+  if (isRepoUrl(context.session.repo)) return NO_TARGET_BRANCH;
   const git = await openPromotionGit(join(runsDir, context.run.id), context.session.repo);
-  const branch = await checkedOutBranch(git);
-  if (branch === null) {
-    throw new AasError('JOB_INVALID', `run ${context.run.id} names no target branch`, {
-      field: 'promotion.targetBranch',
-      hint: 'the repository is on a detached HEAD; set promotion.targetBranch in the job',
-    });
-  }
-  return branch;
+  return (await checkedOutBranch(git)) ?? NO_TARGET_BRANCH;
 }
 
 /**

@@ -168,11 +168,3 @@ function promotionPolicyOf(effective: unknown): RunPromotionPolicy {
     onBaseMoved: promotion?.onBaseMoved === 'revalidate' ? 'revalidate' : 'block',
   };
 }
-
-/** A branch name from the run's base ref when it names one (`main`, `refs/heads/main`). */
-export function branchOfRef(ref: string | null): string | null {
-  if (ref === null || ref === 'HEAD' || /^[0-9a-f]{7,40}$/.test(ref)) return null;
-  if (ref.startsWith('refs/heads/')) return ref.slice('refs/heads/'.length);
-  if (ref.startsWith('refs/')) return null;
-  return ref;
-}

@@ -4,7 +4,7 @@ import { AasError, isAasError, normaliseError, sha256Hex } from '../kernel/index
 import { REPO_POLICY_PATH } from '../policy/index.js';
 import type { ApprovalRecord, PromotionRecord, RunStatus } from '../store/index.js';
 import { isRepoUrl } from '../workspaces/index.js';
-import { APPROVABLE_STATUSES, standingOf } from './approvals.js';
+import { APPROVABLE_STATUSES, NO_TARGET_BRANCH, standingOf } from './approvals.js';
 import { parseGitHubRemote } from './draft-pr-provider.js';
 import { historyDisagreements, historyRefusal } from './history-agreement.js';
 import type { PromotionContext, RunPromotionPolicy } from './promotion-context.js';
@@ -193,6 +193,18 @@ export async function runPreflight(
       { name: 'remote', ok: false, detail },
       new AasError('PREFLIGHT_FAILED', detail, {
         hint: 'promote with --mode patch and apply the patch where the repository is checked out',
+      }),
+    );
+    checks.push(modeCheck(mode, fallbacks, failure));
+    return outcome();
+  }
+  if (input.targetBranch === NO_TARGET_BRANCH) {
+    const detail = `the run names no target branch (its repository was on a detached HEAD when the run was asked for): ${mode} promotion needs one`;
+    fail(
+      { name: 'target', ok: false, detail },
+      new AasError('PREFLIGHT_FAILED', detail, {
+        field: 'promotion.targetBranch',
+        hint: 'promote with --mode patch, or submit the job again with promotion.targetBranch set',
       }),
     );
     checks.push(modeCheck(mode, fallbacks, failure));

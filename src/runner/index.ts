@@ -1,3 +1,4 @@
+export { branchOfRef } from './branch-of-ref.js';
 export {
   type ClaimedRunOptions,
   executeClaimedRun,
@@ -22,3 +23,4 @@ export { runStatusFor } from './run-status-for.js';
 export type { ExecutionDeps, RunnerDeps, RunStore } from './runner-deps.js';
 export { STOP_REASON } from './stop-reason.js';
 export { submitRun } from './submit-run.js';
+export { withTargetBranch } from './with-target-branch.js';

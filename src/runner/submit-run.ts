@@ -1,6 +1,7 @@
 import { checkTargetBranch, type JobSpec } from './job-spec.js';
 import { newSubmission } from './new-submission.js';
 import type { RunnerDeps } from './runner-deps.js';
+import { withTargetBranch } from './with-target-branch.js';
 
 /** Records a new session with its run in `queued`. Nothing runs yet. */
 export async function submitRun(
@@ -16,9 +17,10 @@ export async function submitRun(
   } = {},
 ): Promise<{ sessionId: string; runId: string }> {
   checkTargetBranch(submitted);
+  const job = await withTargetBranch(submitted);
   const nowMs = deps.clock.nowMs();
   const submission = newSubmission(
-    submitted,
+    job,
     requestedBy,
     { nowMs },
     options.reserveFor

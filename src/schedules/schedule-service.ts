@@ -1,5 +1,11 @@
 import { AasError, assertNever, type Clock, IdPrefix, isAasError, newId } from '../kernel/index.js';
-import { checkTargetBranch, type JobSpec, newSubmission, parseJobSpec } from '../runner/index.js';
+import {
+  checkTargetBranch,
+  type JobSpec,
+  newSubmission,
+  parseJobSpec,
+  withTargetBranch,
+} from '../runner/index.js';
 import { type EventBus, sessionEvent } from '../sessions/index.js';
 import type {
   FireTrigger,
@@ -501,7 +507,7 @@ export async function fireNow(
     fire.skip === true
       ? undefined
       : newSubmission(
-          parseJobTemplate(schedule.jobSpec),
+          await withTargetBranch(parseJobTemplate(schedule.jobSpec)),
           schedule.jobSetBy,
           { nowMs: fire.nowMs, actor: fire.actor },
           {

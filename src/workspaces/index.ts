@@ -13,6 +13,7 @@ export {
   type PatchApplyCheck,
   type PatchApplyTarget,
 } from './check-patch-applies.js';
+export { checkedOutBranchAt } from './checked-out-branch-at.js';
 export {
   type CheckoutCacheCollection,
   type CollectCheckoutCacheOptions,

@@ -678,4 +678,34 @@ describe('promotion to a branch', () => {
       await bare.cleanup();
     }
   });
+
+  it('keeps the branch the checkout was on when the run was asked for, wherever it moves after', async () => {
+    const { runId, status } = await fixture.runJob(FIX, { promotion: { mode: 'branch' } });
+    expect(status).toBe('ready_for_promotion');
+    const run = await fixture.runtime.store.getRun(runId);
+    expect(run?.jobSpec).toMatchObject({ promotion: { targetBranch: 'main' } });
+    // The user goes on working on another branch: the run's target and approvals stay.
+    git(fixture.repo, ['checkout', '-q', '-b', 'elsewhere']);
+    const approved = await approve(runId, 'bob');
+    expect(approved.approval.targetBranch).toBe('main');
+    const result = await promote(runId);
+    expect(result).toMatchObject({ status: 'promoted', mode: 'branch' });
+    expect(
+      git(fixture.repo, ['--git-dir', fixture.remote, 'rev-parse', `${result.branch}^`]).trim(),
+    ).toBe(fixture.remoteBranches().main);
+  });
+
+  it('a run asked for on a detached HEAD is approved and promoted as a patch, never as a branch', async () => {
+    git(fixture.repo, ['checkout', '-q', '--detach', 'HEAD']);
+    const { runId, status } = await fixture.runJob(FIX);
+    expect(status).toBe('ready_for_promotion');
+    const approved = await approve(runId, 'bob');
+    expect(approved.approval.targetBranch).toBe('HEAD');
+    const refused = await promote(runId, 'alice', 'branch').catch((error: unknown) => error);
+    expect(isAasError(refused) && refused.code).toBe('PREFLIGHT_FAILED');
+    expect(isAasError(refused) && refused.message).toContain('names no target branch');
+    expect(Object.keys(fixture.remoteBranches())).toEqual(['main']);
+    const result = await promote(runId, 'alice', 'patch');
+    expect(result).toMatchObject({ status: 'promoted', mode: 'patch' });
+  });
 });
