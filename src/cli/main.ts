@@ -7,8 +7,8 @@ import { runCli } from './program.js';
 const controller = new AbortController();
 
 // `aas sessions events ID | head` closes the pipe early: that is the reader's choice, not an error.
-// A local `aas run` is this process's own run: leaving at once would leave it `running` until
-// a later command recovers it, so it is stopped as on Ctrl-C (recorded cancelled) first.
+// A local `aas run` (or `aas demo`) is this process's own run: leaving at once would leave it
+// `running` until its lease expires, so it is stopped as on Ctrl-C (recorded cancelled) first.
 let pipeClosed = false;
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error: NodeJS.ErrnoException) => {
@@ -61,6 +61,7 @@ function stoppingWhat(args: readonly string[], serverFromEnv: string | undefined
   if (command === 'worker' && subcommand === undefined) {
     return 'this worker finishes the runs it holds and claims no more';
   }
+  if (command === 'demo') return 'the demo run is recorded as cancelled';
   if (command === 'run') {
     return onServer(args, serverFromEnv)
       ? 'the server is asked to cancel the run, which is followed until it ends'
@@ -69,9 +70,10 @@ function stoppingWhat(args: readonly string[], serverFromEnv: string | undefined
   return 'finishing what is under way';
 }
 
-/** Whether the command runs a job in this process (a local `aas run`), not on a server. */
+/** Whether the command runs a job in this process (a local `aas run`, `aas demo`). */
 function runsHere(args: readonly string[], serverFromEnv: string | undefined): boolean {
-  return commandWords(args)[0] === 'run' && !onServer(args, serverFromEnv);
+  const [command] = commandWords(args);
+  return command === 'demo' || (command === 'run' && !onServer(args, serverFromEnv));
 }
 
 function onServer(args: readonly string[], serverFromEnv: string | undefined): boolean {

@@ -366,4 +366,25 @@ describe('cancellation', () => {
     const show = await runCli(['sessions', 'show', sessionId], { home });
     expect(show.stdout).toContain('cancelled (CANCELLED)');
   });
+
+  it('so does a reader of `aas demo` that goes away: its run is not left running', async () => {
+    const { home } = setup();
+    const child = spawn(process.execPath, [CLI_PATH, 'demo'], {
+      env: { ...process.env, AAS_HOME: home },
+      cwd: home,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    await new Promise<void>((resolve) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        if (chunk.includes('\n')) {
+          child.stdout.destroy();
+          resolve();
+        }
+      });
+    });
+    await new Promise((resolve) => child.on('close', resolve));
+    const list = await runCli(['sessions', 'list', '--json'], { home });
+    const sessions = JSON.parse(list.stdout) as { status: string }[];
+    expect(sessions.map((item) => item.status)).toEqual(['cancelled']);
+  });
 });
