@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AasError, IdPrefix, isValidId } from '../kernel/index.js';
 import { auditSession } from '../promotion/index.js';
-import { JobSpecSchema } from '../runner/index.js';
+import { canonicalRepoPath, JobSpecSchema } from '../runner/index.js';
 import { NO_MODEL_SPEND } from '../store/index.js';
 import {
   API_PREFIX,
@@ -120,7 +120,8 @@ export function registerSessionRoutes(app: ApiApp, context: RouteContext): void 
       const beforeId = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
       const rows = await store.listSessions({
         ...(query.status === undefined ? {} : { status: query.status }),
-        ...(query.repo === undefined ? {} : { repo: query.repo }),
+        // Spelled as submissions record it: a trailing slash, a subdirectory, a symlink find it.
+        ...(query.repo === undefined ? {} : { repo: canonicalRepoPath(query.repo) }),
         ...(query.agent === undefined ? {} : { agent: query.agent }),
         ...(query.label === undefined ? {} : { label: query.label }),
         ...(query.requester === undefined ? {} : { requestedBy: query.requester }),

@@ -1,4 +1,5 @@
 export { branchOfRef } from './branch-of-ref.js';
+export { canonicalRepoPath } from './canonical-repo-path.js';
 export {
   type ClaimedRunOptions,
   executeClaimedRun,

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI_PATH, jsonOf, runCli, runJob } from '../helpers/run-cli.js';
@@ -386,5 +386,26 @@ describe('cancellation', () => {
     const list = await runCli(['sessions', 'list', '--json'], { home });
     const sessions = JSON.parse(list.stdout) as { status: string }[];
     expect(sessions.map((item) => item.status)).toEqual(['cancelled']);
+  });
+
+  it('lists the sessions of a repository however its path is spelled', async () => {
+    const { home, repo } = setup();
+    const link = join(home, 'repo-link');
+    symlinkSync(repo, link);
+    const ran = await runCli(
+      ['run', '--repo', link, '--task', 't', '--agent-cmd', 'echo b > b.txt'],
+      {
+        home,
+      },
+    );
+    expect(ran.code, ran.stderr).toBe(0);
+    for (const spelling of [repo, `${repo}/`, join(repo, 'src'), link]) {
+      const listed = await runCli(['sessions', 'list', '--json', '--repo', spelling], { home });
+      const sessions = JSON.parse(listed.stdout) as { repo: string }[];
+      expect(
+        sessions.map((session) => session.repo),
+        spelling,
+      ).toEqual([repo]);
+    }
   });
 });

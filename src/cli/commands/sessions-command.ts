@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AasError, type ExitCode, isValidId } from '../../kernel/index.js';
+import { canonicalRepoPath } from '../../runner/index.js';
 import {
   type AttemptRecord,
   type RunRecord,
@@ -167,8 +168,15 @@ export function registerSessionsCommand(
           }
           const filter: ListFilter = {
             ...(flags.status ? { status: flags.status as RunStatus } : {}),
-            // Sessions record the absolute path a run was submitted with.
-            ...(flags.repo ? { repo: resolve(io.cwd, flags.repo) } : {}),
+            // Sessions record one spelling of each repository (its top level's real path); a
+            // server looks the path up on its own host, where the repositories are.
+            ...(flags.repo
+              ? {
+                  repo: server
+                    ? resolve(io.cwd, flags.repo)
+                    : canonicalRepoPath(resolve(io.cwd, flags.repo)),
+                }
+              : {}),
             ...(flags.agent ? { agent: flags.agent } : {}),
             ...(flags.label ? { label: flags.label } : {}),
             ...(flags.requester ? { requestedBy: flags.requester } : {}),
