@@ -120,12 +120,20 @@ describe('aas policy explain --job', () => {
     );
 
     writeFileSync(job, 'task: x\nrepo: https://example.com/o/r.git\nagent: mock\n');
-    const byUrl = await runCli(['policy', 'explain', '--job', job], { home });
-    expect(byUrl.code).toBe(2);
-    expect(byUrl.stderr).toContain("--repo is needed: the job's repository is a URL");
+    // Without a checkout the other layers are still explained, and the missing one is named.
+    const byUrl = await runCli(['policy', 'explain', '--job', job, 'src/a.js'], { home });
+    expect(byUrl.code, byUrl.stderr).toBe(0);
+    expect(byUrl.stderr).toContain("note: no repository layer: the job's repository is a URL");
+    expect(byUrl.stdout).toContain('ALLOW');
 
-    const nothing = await runCli(['policy', 'explain'], { home });
-    expect(nothing.code).toBe(2);
-    expect(nothing.stderr).toContain('error [INVALID_ARGUMENT]: --repo: --repo is needed');
+    const policyFile = join(home, 'layer.yaml');
+    writeFileSync(policyFile, 'paths:\n  deny: ["secrets/**"]\n');
+    const alone = await runCli(
+      ['policy', 'explain', '--policy', policyFile, 'secrets/key.pem', 'src/a.js'],
+      { home },
+    );
+    expect(alone.code, alone.stderr).toBe(0);
+    expect(alone.stderr).toContain('note: no repository layer: pass --repo');
+    expect(alone.stdout).toMatch(/DENY\s+secrets\/key\.pem/);
   });
 });

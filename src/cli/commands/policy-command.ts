@@ -48,7 +48,7 @@ export function registerPolicyCommand(
     .description('print the effective policy for a repository, agent and job, and decide each PATH')
     .option(
       '--repo <path>',
-      "repository whose .aas/policy.yaml (at the base commit) is a layer (default: the --job file's repo)",
+      "repository whose .aas/policy.yaml (at the base commit) is a layer (default: the --job file's repo; without either, no repository layer)",
     )
     .option('--base <ref>', 'read the repository layer at this ref (default HEAD)')
     .option('--agent <id>', "add this agent manifest's policy layer")
@@ -89,33 +89,20 @@ export function registerPolicyCommand(
               ? undefined
               : resolve(resolve(io.cwd, flags.job), '..', jobRepo);
         if (repoGiven === undefined) {
-          throw new AasError(
-            'INVALID_ARGUMENT',
+          // A policy file, an agent or a job's own layer is worth checking on its own; what a
+          // run would add from its repository is said to be missing, not silently left out.
+          println(
+            io.stderr,
             job?.repo !== undefined
-              ? "--repo is needed: the job's repository is a URL, not a checkout on this host"
-              : '--repo is needed: no --job file names a repository',
-            {
-              field: '--repo',
-              hint: 'name the checkout whose .aas/policy.yaml is the repository layer',
-            },
+              ? "note: no repository layer: the job's repository is a URL, not a checkout on this host (pass --repo with a checkout of it to include its .aas/policy.yaml)"
+              : 'note: no repository layer: pass --repo with a checkout (or a --job file naming one) to include its .aas/policy.yaml, as a run would',
           );
         }
         const explanation = await withRuntime(io, globals, async (runtime) => {
           const repo = repoGiven;
           const ref = flags.base ?? 'HEAD';
-          const repoBytes = await readPolicyFileAtCommit(repo, ref, REPO_POLICY_PATH).catch(
-            (thrown: unknown) => {
-              // The ref is this command's --base: said so, with where to look for one.
-              if (isAasError(thrown) && thrown.code === 'BASE_REF_UNKNOWN') {
-                throw new AasError(thrown.code, thrown.message, {
-                  ...thrown.details,
-                  field: flags.base === undefined ? 'repo' : '--base',
-                  hint: `name a branch, tag or commit of ${repo} (git -C ${repo} branch --list)`,
-                });
-              }
-              throw thrown;
-            },
-          );
+          const repoBytes =
+            repo === undefined ? null : await repoPolicyBytes(repo, ref, flags.base);
           // The same layers, in the same order, as a run of this agent and job would get.
           const agentId = flags.agent ?? job?.agent;
           const layers = [
@@ -136,6 +123,25 @@ export function registerPolicyCommand(
         setExit(reportError(io, thrown, flags.json === true));
       }
     });
+}
+
+/** The repository layer's file at `ref`, or null when the repository has none. */
+async function repoPolicyBytes(
+  repo: string,
+  ref: string,
+  base: string | undefined,
+): Promise<Buffer | null> {
+  return readPolicyFileAtCommit(repo, ref, REPO_POLICY_PATH).catch((thrown: unknown) => {
+    // The ref is this command's --base: said so, with where to look for one.
+    if (isAasError(thrown) && thrown.code === 'BASE_REF_UNKNOWN') {
+      throw new AasError(thrown.code, thrown.message, {
+        ...thrown.details,
+        field: base === undefined ? 'repo' : '--base',
+        hint: `name a branch, tag or commit of ${repo} (git -C ${repo} branch --list)`,
+      });
+    }
+    throw thrown;
+  });
 }
 
 /** A JobSpec file's agent and `policy:` block; the rest of the job does not matter here. */
