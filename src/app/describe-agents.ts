@@ -137,12 +137,24 @@ export async function describeAgents(
       manifestInvalid: false,
     });
   }
-  // A file that defines no agent: shown under the id it stands for (its name), unless that id
-  // is served anyway (a built-in the file tried to redefine: the warning every command prints
-  // names the file).
+  // A file that defines no agent: shown under the id it stands for (its name). When that id is
+  // served anyway (a built-in the file tried to redefine), the agent stays as it is, and the
+  // refused file is one of its problems: the operator meant something by it.
   const shown = new Set(statuses.map((status) => status.id));
   for (const refused of runtime.registry.invalid()) {
     const id = refused.id ?? basename(refused.file);
+    const served = statuses.findIndex((status) => status.id === id);
+    const status = statuses[served];
+    if (status !== undefined) {
+      statuses[served] = {
+        ...status,
+        problems: [
+          ...status.problems,
+          `a manifest was refused (this agent is served without it): ${refused.error.describe()}`,
+        ],
+      };
+      continue;
+    }
     if (shown.has(id)) continue;
     shown.add(id);
     statuses.push({

@@ -82,6 +82,25 @@ describe('aas agents: every driver, whether it is installed and usable here', ()
     expect(table.stdout).toContain('PROBLEMS');
   });
 
+  it("lists a file that tries to redefine a built-in agent among that agent's problems, serving the built-in", async () => {
+    const own = makeTempDir('aas-agents-redefined-');
+    cleanup.push(own);
+    mkdirSync(join(own, 'agents'));
+    const file = join(own, 'agents', 'mock.yaml');
+    writeFileSync(file, 'id: mock\nentrypoint: /bin/true\nresult: exit-code\n');
+    const listed = await runCli(['agents', '--json'], { home: own, env });
+    expect(listed.code, listed.stderr).toBe(0);
+    const mock = jsonOf<AgentStatus[]>(listed).find((agent) => agent.id === 'mock');
+    expect(mock).toMatchObject({ kind: 'built-in', usable: true });
+    expect(mock?.problems).toEqual([
+      expect.stringContaining(`a manifest was refused (this agent is served without it): ${file}`),
+    ]);
+    expect(mock?.problems[0]).toContain('cannot be redefined');
+    const table = await runCli(['agents'], { home: own, env });
+    expect(table.stdout).toMatch(/^mock\s+ready/m);
+    expect(table.stdout).toMatch(/PROBLEMS\n(.*\n)*\s+mock: a manifest was refused .*mock\.yaml/);
+  });
+
   it('a run asking for an agent that is not installed ends AGENT_UNAVAILABLE (exit 3), saying how to install it', async () => {
     const repo = createTempRepo({ 'a.txt': 'a\n' });
     cleanup.push(repo);
