@@ -60,7 +60,7 @@ export function createBubblewrapBackend(options: BubblewrapBackendOptions): Sand
     isolating: true,
     syscallFilter: seccompProgram(process.arch) === null ? 'none' : 'seccomp',
     selfTest: () => {
-      selfTest ??= Promise.resolve(runSelfTest(bwrapPath));
+      selfTest ??= Promise.resolve(runSelfTest(bwrapPath, options.bwrapPath !== undefined));
       return selfTest;
     },
     launch: (spec) => launchInBwrap(spec, bwrapPath, options),
@@ -71,9 +71,15 @@ export function createBubblewrapBackend(options: BubblewrapBackendOptions): Sand
  * Starts a real sandbox with the namespaces every launch uses and checks it ran. Cached: the
  * answer does not change while the process lives.
  */
-function runSelfTest(bwrapPath: string): SandboxSelfTest {
+function runSelfTest(bwrapPath: string, configured: boolean): SandboxSelfTest {
   if (!existsSync(bwrapPath)) {
-    return { ok: false, reason: `${bwrapPath} not found (install the bubblewrap package)` };
+    // A path the operator set is theirs to correct; the default one means bwrap is missing.
+    return {
+      ok: false,
+      reason: configured
+        ? `${bwrapPath} not found (AAS_BWRAP names it: point it at the bwrap binary, or unset it for ${DEFAULT_BWRAP_PATH})`
+        : `${bwrapPath} not found (install the bubblewrap package)`,
+    };
   }
   const result = spawnSync(
     bwrapPath,
