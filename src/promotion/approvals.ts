@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { AasError, newId } from '../kernel/index.js';
-import { branchOfRef } from '../runner/index.js';
+import { branchOfRef, NO_BRANCH } from '../runner/index.js';
 import { SessionRecorder, sessionEvent } from '../sessions/index.js';
 import type { ApprovalDecision, ApprovalRecord, RunRecord, RunStatus } from '../store/index.js';
 import { isRepoUrl } from '../workspaces/index.js';
@@ -31,20 +31,18 @@ export interface ApprovalDeps extends PromotionStoreDeps {
 
 /**
  * The branch a run's patch is promoted onto: the job's `promotion.targetBranch` (which a
- * submission fills in with the branch the checkout was on, see withTargetBranch), else the
- * branch its base ref named. A run recorded before submissions did so reads the branch the
- * repository has checked out now. No branch at all (a repository named by URL, which has no
- * checkout here, or one on a detached HEAD) is `HEAD`: the name binds approvals, and only patch
- * mode promotes such a run (the preflight refuses the others), so nothing is pushed to it.
+ * submission fills in with the branch the checkout was on, or NO_BRANCH on a detached HEAD, see
+ * withTargetBranch), else the branch its base ref named. A run recorded before submissions did
+ * so reads the branch the repository has checked out now. A repository named by URL has no
+ * checkout here and no branch either. NO_BRANCH binds approvals, and only patch mode promotes
+ * such a run (the preflight refuses the others), so nothing is pushed to it.
  */
-export const NO_TARGET_BRANCH = 'HEAD';
-
 export async function targetBranchOf(context: PromotionContext, runsDir: string): Promise<string> {
   const named = context.job.promotion.targetBranch ?? branchOfRef(context.run.baseRef);
   if (named !== null) return named;
-  if (isRepoUrl(context.session.repo)) return NO_TARGET_BRANCH;
+  if (isRepoUrl(context.session.repo)) return NO_BRANCH;
   const git = await openPromotionGit(join(runsDir, context.run.id), context.session.repo);
-  return (await checkedOutBranch(git)) ?? NO_TARGET_BRANCH;
+  return (await checkedOutBranch(git)) ?? NO_BRANCH;
 }
 
 /**

@@ -54,16 +54,21 @@ export async function remoteUrlOf(git: RunGit, remote: string): Promise<string |
   return result.exitCode === 0 && url !== '' ? url : null;
 }
 
-/** The branch the user's checkout is on (its HEAD), or null when detached. */
+/**
+ * The branch the user's checkout is on (its HEAD), or null when detached. The full ref, stripped:
+ * `--short` prints `heads/main` where a tag `main` exists too.
+ */
 export async function checkedOutBranch(git: RunGit): Promise<string | null> {
   const result = await runGit({
-    args: ['symbolic-ref', '--quiet', '--short', 'HEAD'],
+    args: ['symbolic-ref', '--quiet', 'HEAD'],
     cwd: git.repoRoot,
     env: { searchPath: git.searchPath, gitDir: git.repoGitDir },
     okExitCodes: [0, 1],
   });
-  const branch = result.stdout.toString('utf8').trim();
-  return result.exitCode === 0 && branch !== '' ? branch : null;
+  const ref = result.stdout.toString('utf8').trim();
+  return result.exitCode === 0 && ref.startsWith('refs/heads/') && ref !== 'refs/heads/'
+    ? ref.slice('refs/heads/'.length)
+    : null;
 }
 
 /**

@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AasError, isAasError, normaliseError, sha256Hex } from '../kernel/index.js';
 import { REPO_POLICY_PATH } from '../policy/index.js';
+import { NO_BRANCH } from '../runner/index.js';
 import type { ApprovalRecord, PromotionRecord, RunStatus } from '../store/index.js';
 import { isRepoUrl } from '../workspaces/index.js';
-import { APPROVABLE_STATUSES, NO_TARGET_BRANCH, standingOf } from './approvals.js';
+import { APPROVABLE_STATUSES, standingOf } from './approvals.js';
 import { parseGitHubRemote } from './draft-pr-provider.js';
 import { historyDisagreements, historyRefusal } from './history-agreement.js';
 import type { PromotionContext, RunPromotionPolicy } from './promotion-context.js';
@@ -198,7 +199,7 @@ export async function runPreflight(
     checks.push(modeCheck(mode, fallbacks, failure));
     return outcome();
   }
-  if (input.targetBranch === NO_TARGET_BRANCH) {
+  if (input.targetBranch === NO_BRANCH) {
     const detail = `the run names no target branch (its repository was on a detached HEAD when the run was asked for): ${mode} promotion needs one`;
     fail(
       { name: 'target', ok: false, detail },

@@ -24,4 +24,4 @@ export { runStatusFor } from './run-status-for.js';
 export type { ExecutionDeps, RunnerDeps, RunStore } from './runner-deps.js';
 export { STOP_REASON } from './stop-reason.js';
 export { submitRun } from './submit-run.js';
-export { withTargetBranch } from './with-target-branch.js';
+export { NO_BRANCH, withTargetBranch } from './with-target-branch.js';

@@ -60,7 +60,7 @@ export function createBubblewrapBackend(options: BubblewrapBackendOptions): Sand
     isolating: true,
     syscallFilter: seccompProgram(process.arch) === null ? 'none' : 'seccomp',
     selfTest: () => {
-      selfTest ??= Promise.resolve(runSelfTest(bwrapPath, options.bwrapPath !== undefined));
+      selfTest ??= Promise.resolve(runSelfTest(bwrapPath, bwrapPath !== DEFAULT_BWRAP_PATH));
       return selfTest;
     },
     launch: (spec) => launchInBwrap(spec, bwrapPath, options),

@@ -3,22 +3,28 @@ import { locateRepo } from './locate-repo.js';
 import { runGit } from './run-git.js';
 
 /**
- * The branch a local checkout is on (its HEAD), or null when it is detached or the path is no
- * repository (whoever reads the repository next says why, with the precise code).
+ * What a local checkout has checked out: `{ branch }` (its short name), `{ detached: true }`, or
+ * null when that cannot be told (no repository there, git failing): whoever reads the
+ * repository next says why, with the precise code. The full ref is read and stripped, since
+ * `--short` prints `heads/main` where a tag `main` exists too.
  */
-export async function checkedOutBranchAt(repo: string): Promise<string | null> {
-  let located: Awaited<ReturnType<typeof locateRepo>>;
+export async function checkedOutBranchAt(
+  repo: string,
+): Promise<{ readonly branch: string } | { readonly detached: true } | null> {
   try {
-    located = await locateRepo(repo, DEFAULT_GIT_SEARCH_PATH);
+    const located = await locateRepo(repo, DEFAULT_GIT_SEARCH_PATH);
+    const result = await runGit({
+      args: ['symbolic-ref', '--quiet', 'HEAD'],
+      cwd: located.repoRoot,
+      env: { searchPath: DEFAULT_GIT_SEARCH_PATH, gitDir: located.gitDir },
+      okExitCodes: [0, 1],
+    });
+    if (result.exitCode === 1) return { detached: true };
+    const ref = result.stdout.toString('utf8').trim();
+    return ref.startsWith('refs/heads/') && ref.length > 'refs/heads/'.length
+      ? { branch: ref.slice('refs/heads/'.length) }
+      : null;
   } catch {
     return null;
   }
-  const result = await runGit({
-    args: ['symbolic-ref', '--quiet', '--short', 'HEAD'],
-    cwd: located.repoRoot,
-    env: { searchPath: DEFAULT_GIT_SEARCH_PATH, gitDir: located.gitDir },
-    okExitCodes: [0, 1, 128],
-  });
-  const branch = result.stdout.toString('utf8').trim();
-  return result.exitCode === 0 && branch !== '' ? branch : null;
 }

@@ -226,8 +226,8 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     await asAlice.getByText('You requested this run, so you cannot approve or reject it').waitFor();
     expect(await asAlice.getByRole('button', { name: 'Approve' }).count()).toBe(0);
     // Too few approvals: the button says so before the server has to refuse.
-    expect(await asAlice.getByRole('button', { name: 'Promote' }).isDisabled()).toBe(true);
     await asAlice.getByText('One more approval is needed').waitFor();
+    expect(await asAlice.getByRole('button', { name: 'Promote' }).isDisabled()).toBe(true);
     await asAlice.context().close();
 
     const asBob = await newPage();
@@ -360,8 +360,9 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.waitForURL(/#\/runs\?status=blocked$/);
     const row = page.locator('tr[data-session]', { hasText: 'Change nobody wants' });
+    // The unfiltered list may still be on screen for a moment: wait for the filtered one.
+    await expect.poll(() => page.locator('tr[data-session]').count()).toBe(1);
     await row.waitFor();
-    expect(await page.locator('tr[data-session]').count()).toBe(1);
     await row.getByRole('link').click();
     await page.waitForURL(/#\/runs\/ses_/);
     expect(await page.title()).toMatch(/^Run ses_\w+ · timeline · AAS panel$/);
@@ -374,7 +375,7 @@ describeInPanel('the panel at /panel, in a real browser', () => {
     await page.goBack();
     await page.waitForURL(/#\/runs\?status=blocked$/);
     expect(await page.getByLabel('Status').inputValue()).toBe('blocked');
-    expect(await page.locator('tr[data-session]').count()).toBe(1);
+    await expect.poll(() => page.locator('tr[data-session]').count()).toBe(1);
     await page.context().close();
 
     // Nothing matches: the way back is offered, not a new run (a viewer could not start one).

@@ -135,5 +135,13 @@ describe('aas policy explain --job', () => {
     expect(alone.code, alone.stderr).toBe(0);
     expect(alone.stderr).toContain('note: no repository layer: pass --repo');
     expect(alone.stdout).toMatch(/DENY\s+secrets\/key\.pem/);
+    const baseAlone = await runCli(
+      ['policy', 'explain', '--policy', policyFile, '--base', 'main'],
+      {
+        home,
+      },
+    );
+    expect(baseAlone.code).toBe(2);
+    expect(baseAlone.stderr).toContain('error [INVALID_ARGUMENT]: --base: --base names a ref');
   });
 });

@@ -699,13 +699,32 @@ describe('promotion to a branch', () => {
     git(fixture.repo, ['checkout', '-q', '--detach', 'HEAD']);
     const { runId, status } = await fixture.runJob(FIX);
     expect(status).toBe('ready_for_promotion');
+    const run = await fixture.runtime.store.getRun(runId);
+    expect(run?.jobSpec).toMatchObject({ promotion: { targetBranch: 'HEAD' } });
     const approved = await approve(runId, 'bob');
     expect(approved.approval.targetBranch).toBe('HEAD');
+    // Back on a branch, the run still has none: neither its target nor its approval moves.
+    git(fixture.repo, ['checkout', '-q', 'main']);
     const refused = await promote(runId, 'alice', 'branch').catch((error: unknown) => error);
     expect(isAasError(refused) && refused.code).toBe('PREFLIGHT_FAILED');
     expect(isAasError(refused) && refused.message).toContain('names no target branch');
     expect(Object.keys(fixture.remoteBranches())).toEqual(['main']);
     const result = await promote(runId, 'alice', 'patch');
     expect(result).toMatchObject({ status: 'promoted', mode: 'patch' });
+  });
+
+  it('takes the branch, not a tag of the same name, and leaves out a name no job could hold', async () => {
+    git(fixture.repo, ['tag', 'main']);
+    const tagged = await fixture.runJob(FIX);
+    const job = (await fixture.runtime.store.getRun(tagged.runId))?.jobSpec;
+    expect(job).toMatchObject({ promotion: { targetBranch: 'main' } });
+    const long = `${'x'.repeat(100)}/${'y'.repeat(109)}`;
+    git(fixture.repo, ['checkout', '-q', '-b', long]);
+    const longRun = await fixture.runJob(FIX);
+    expect(longRun.status).toBe('ready_for_promotion');
+    const longJob = (await fixture.runtime.store.getRun(longRun.runId))?.jobSpec as {
+      promotion: { targetBranch?: string };
+    };
+    expect(longJob.promotion.targetBranch).toBeUndefined();
   });
 });

@@ -88,6 +88,13 @@ export function registerPolicyCommand(
             : jobRepo === undefined || flags.job === undefined
               ? undefined
               : resolve(resolve(io.cwd, flags.job), '..', jobRepo);
+        if (repoGiven === undefined && flags.base !== undefined) {
+          throw new AasError(
+            'INVALID_ARGUMENT',
+            '--base names a ref of the repository layer, and there is no repository',
+            { field: '--base', hint: 'pass --repo with the checkout whose ref it is' },
+          );
+        }
         if (repoGiven === undefined) {
           // A policy file, an agent or a job's own layer is worth checking on its own; what a
           // run would add from its repository is said to be missing, not silently left out.

@@ -10,6 +10,7 @@ import {
   type StoredEvent,
 } from '../../sessions/index.js';
 import { RUN_STATUSES, type RunStatus } from '../../store/index.js';
+import { isRepoUrl } from '../../workspaces/index.js';
 import { type CliIo, println, reportError } from '../cli-io.js';
 import { serverClientFor } from '../client/connect.js';
 import { followSessionEvents } from '../client/follow-events.js';
@@ -172,9 +173,11 @@ export function registerSessionsCommand(
             // server looks the path up on its own host, where the repositories are.
             ...(flags.repo
               ? {
-                  repo: server
-                    ? resolve(io.cwd, flags.repo)
-                    : canonicalRepoPath(resolve(io.cwd, flags.repo)),
+                  repo: isRepoUrl(flags.repo)
+                    ? flags.repo
+                    : server
+                      ? resolve(io.cwd, flags.repo)
+                      : canonicalRepoPath(resolve(io.cwd, flags.repo)),
                 }
               : {}),
             ...(flags.agent ? { agent: flags.agent } : {}),

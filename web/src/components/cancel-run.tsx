@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { type ApiError, api, asApiError, type Identity, type RunDetail } from '../api';
 import { ErrorBox } from './error-box';
 
@@ -23,6 +23,15 @@ export function CancelRun({
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
+  // Each step takes the focus of the button that opened it, which is gone from the page.
+  const confirmButton = useRef<HTMLButtonElement>(null);
+  const openButton = useRef<HTMLButtonElement>(null);
+  const stepped = useRef(false);
+  useEffect(() => {
+    if (confirming) confirmButton.current?.focus();
+    else if (stepped.current) openButton.current?.focus();
+    stepped.current = true;
+  }, [confirming]);
   if (run.status !== 'queued' && run.status !== 'running') return null;
   if (run.cancelRequestedAt !== null) {
     return (
@@ -60,7 +69,13 @@ export function CancelRun({
               ? 'Cancel this run before it starts?'
               : 'Stop this run? Its agent is stopped and the run ends as cancelled.'}
           </span>
-          <button type="button" className="danger" disabled={busy} onClick={cancel}>
+          <button
+            ref={confirmButton}
+            type="button"
+            className="danger"
+            disabled={busy}
+            onClick={cancel}
+          >
             {busy ? 'Cancelling…' : 'Yes, cancel the run'}
           </button>
           <button
@@ -73,7 +88,12 @@ export function CancelRun({
           </button>
         </>
       ) : (
-        <button type="button" className="secondary" onClick={() => setConfirming(true)}>
+        <button
+          ref={openButton}
+          type="button"
+          className="secondary"
+          onClick={() => setConfirming(true)}
+        >
           Cancel run
         </button>
       )}

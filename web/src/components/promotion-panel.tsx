@@ -1,4 +1,4 @@
-import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
 import {
   type ApiError,
   type Approvals,
@@ -105,6 +105,11 @@ export function PromotionPanel({
   useEffect(() => {
     load().catch(() => setLoadError(asApiError(null)));
   }, [load, reloadKey]);
+  // The second step of a rejection takes the focus: the reason is what it asks for next.
+  const reasonField = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => {
+    if (rejecting) reasonField.current?.focus();
+  }, [rejecting]);
 
   async function decide(decision: 'approved' | 'rejected', event?: FormEvent) {
     event?.preventDefault();
@@ -249,7 +254,9 @@ export function PromotionPanel({
               {rejecting ? 'Why it is rejected (required)' : 'Note (optional)'}
             </label>
             <textarea
+              ref={reasonField}
               id="approval-note"
+              aria-required={rejecting}
               rows={2}
               value={note}
               onChange={(event) => setNote(event.target.value)}

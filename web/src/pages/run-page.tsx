@@ -148,6 +148,8 @@ export function RunPage({
   const knownTab = TABS.some(([id]) => id === tab);
   /** Left and right arrows, Home and End: the next view is opened and its tab focused. */
   function moveBetweenTabs(event: KeyboardEvent<HTMLDivElement>) {
+    // Alt+Left is the browser's Back, and the like: only the bare keys move between tabs.
+    if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
     const at = TABS.findIndex(([id]) => id === tab);
     const last = TABS.length - 1;
     const next =
