@@ -165,7 +165,17 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     transform: createJsonSchemaTransform({ schemaRegistry: apiSchemaRegistry }),
     transformObject: createJsonSchemaTransformObject({ schemaRegistry: apiSchemaRegistry }),
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // Like the panel: the API's documentation page may not be framed by another site.
+    uiHooks: {
+      onRequest: (_request, reply, done) => {
+        reply.header('content-security-policy', "frame-ancestors 'none'");
+        reply.header('x-frame-options', 'DENY');
+        done();
+      },
+    },
+  });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -164,6 +164,16 @@ describe('the admin panel at /panel/', () => {
     expect(response.headers.get('content-security-policy')).toBeNull();
   });
 
+  it('serves the API documentation page, which no other site may frame', async () => {
+    for (const path of ['/docs', '/docs/static/index.html']) {
+      const response = await fetch(`${api.url}${path}`);
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get('content-security-policy'), path).toBe("frame-ancestors 'none'");
+      expect(response.headers.get('x-frame-options'), path).toBe('DENY');
+      await response.arrayBuffer();
+    }
+  });
+
   it('finds dist/panel of the package by default', () => {
     expect(defaultPanelDir()).toBe(join(process.cwd(), 'dist', 'panel/'));
   });
