@@ -88,22 +88,8 @@ export async function recordDecision(
       },
     );
   }
-  // An approval that expired no longer stands: its approver may approve the same patch again.
-  const nowIso = deps.clock.nowIso();
-  const standing = decided.find(
-    (approval) =>
-      approval.decidedBy === input.decider.name &&
-      approval.voidedAt === null &&
-      approval.patchSha256 === run.patchSha256 &&
-      (approval.decision === 'rejected' || approval.expiresAt > nowIso),
-  );
-  if (standing !== undefined) {
-    throw new AasError(
-      'CONFLICT',
-      `${input.decider.name} already ${standing.decision} this patch (${standing.id})`,
-      { runId: run.id, approvalId: standing.id },
-    );
-  }
+  // The approver's standing decision on this patch is checked by the store, in the same
+  // transaction as the insert: checked here, concurrent requests would each find none.
   const targetBranch = await targetBranchOf(context, deps.runsDir);
   const now = deps.clock.nowMs();
   const ttlSec = Math.min(input.expiresInSec ?? deps.approvalTtlSec, deps.approvalTtlSec);

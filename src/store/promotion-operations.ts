@@ -157,7 +157,9 @@ function* changeRun(
 
 /**
  * Records a decision: the run must still be in `guard.status`, with exactly this patch and
- * attempt, so a decision on a digest the run no longer has is refused rather than stored.
+ * attempt, so a decision on a digest the run no longer has is refused rather than stored; and
+ * its approver must have no standing decision on that patch (an unexpired approval, or a
+ * rejection), so one identity decides once however many requests it sends at the same time.
  */
 export function* recordApproval(
   db: Kysely<DatabaseSchema>,
@@ -172,6 +174,32 @@ export function* recordApproval(
   const head = yield* lockSessionHead(db, { runId: approval.runId }, events);
   if (head === null) throw new AasError('NOT_FOUND', `no run with id ${approval.runId}`);
   let run = yield* checkRunGuard(db, approval.runId, input.guard);
+  // Checked here, under the session row lock taken above (PostgreSQL blocks a concurrent
+  // decision on the same run there; SQLite's write transactions are serial): checked before
+  // the transaction, eight simultaneous requests from one approver each saw none and all
+  // recorded, and an approval and a rejection of one patch could both stand.
+  const [standing] = yield* rowsOf(
+    db
+      .selectFrom('approvals')
+      .select(['id', 'decision'])
+      .where('run_id', '=', approval.runId)
+      .where('decided_by', '=', approval.decidedBy)
+      .where('patch_sha256', '=', approval.patchSha256)
+      .where('voided_at', 'is', null)
+      // An approval that expired no longer stands: its approver may approve the patch again.
+      .where((eb) =>
+        eb.or([eb('decision', '=', 'rejected'), eb('expires_at', '>', approval.createdAt)]),
+      )
+      .limit(1)
+      .compile(),
+  );
+  if (standing !== undefined) {
+    throw new AasError(
+      'CONFLICT',
+      `${approval.decidedBy} already ${standing.decision} this patch (${standing.id})`,
+      { runId: approval.runId, approvalId: standing.id },
+    );
+  }
   const [row] = yield* rowsOf(
     db
       .insertInto('approvals')

@@ -288,7 +288,9 @@ export interface Store {
   /**
    * Records an approval decision, changes the run when `runChanges` is given, and appends
    * events, atomically. CONFLICT (nothing written) when the run is not in `guard.status`, or
-   * its patch digest or latest attempt differs from the guard's.
+   * its patch digest or latest attempt differs from the guard's, or when the approver already
+   * has a standing decision on this patch (an approval unexpired at `approval.createdAt`, or a
+   * rejection): checked in the same transaction, so concurrent decisions cannot both record.
    */
   recordApproval(input: {
     approval: NewApproval;

@@ -144,6 +144,66 @@ for (const dialect of dialects) {
         expect(await store.getSession(sessionId(1))).toEqual(before);
       });
 
+      it('one approver decides a patch once, even when its decisions arrive at the same time', async () => {
+        await readyRun(store, 1);
+        // Several stores (connections) as well as several calls on one: the check and the
+        // insert must be one step however the requests reach the database.
+        const stores = [store, store, await fixture.openAnother(), await fixture.openAnother()];
+        const decide = (n: number, decision: 'approved' | 'rejected', on: Store) =>
+          on.recordApproval({
+            approval: approval(n, { decidedBy: 'approver-x', decision }),
+            guard: { status: ['ready_for_promotion'], patchSha256: PATCH, attemptNumber: 1 },
+            ...(decision === 'rejected'
+              ? { runChanges: { status: 'blocked' as const, reasonCode: 'APPROVAL_REJECTED' } }
+              : {}),
+            events: [event('approval.recorded', 10_000 + n)],
+          });
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 8 }, (_, i) =>
+            decide(
+              i + 1,
+              i % 2 === 0 ? 'approved' : 'rejected',
+              stores[i % stores.length] ?? store,
+            ),
+          ),
+        );
+        const refused = outcomes.filter((outcome) => outcome.status === 'rejected');
+        expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+        for (const outcome of refused) {
+          expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'CONFLICT' });
+        }
+        const listed = await store.listApprovals({ runId: runId(1) });
+        expect(listed).toHaveLength(1);
+        // Refused because of the standing decision when the run still accepts decisions.
+        const [kept] = listed;
+        if (kept?.decision === 'approved') {
+          await expect(decide(20, 'approved', store)).rejects.toMatchObject({
+            code: 'CONFLICT',
+            message: `approver-x already approved this patch (${kept.id})`,
+            details: { approvalId: kept.id },
+          });
+        }
+      });
+
+      it('an expired approval no longer stands: its approver may approve the patch again', async () => {
+        await readyRun(store, 1);
+        const guard = { status: ['ready_for_promotion' as const], patchSha256: PATCH };
+        await store.recordApproval({
+          approval: approval(1, { decidedBy: 'approver-x', expiresAt: at(10_005) }),
+          guard,
+          events: [],
+        });
+        const again = await store.recordApproval({
+          approval: approval(2, { decidedBy: 'approver-x', createdAt: at(10_005) }),
+          guard,
+          events: [],
+        });
+        expect(again.approval.decidedBy).toBe('approver-x');
+        // Another approver is not affected by approver-x's decisions.
+        await store.recordApproval({ approval: approval(3), guard, events: [] });
+        expect(await store.listApprovals({ runId: runId(1) })).toHaveLength(3);
+      });
+
       it('a rejection ends the run in the same transaction, mirrored on the session', async () => {
         await readyRun(store, 1);
         const { run } = await store.recordApproval({
