@@ -158,6 +158,12 @@ export interface ApiDeps {
   /** Largest accepted request body. */
   readonly bodyLimitBytes: number;
   /**
+   * How long a request may take to arrive in full (headers and body) before it is answered
+   * 408 and closed; REQUEST_TIMEOUT_MS unless given. Streams and long polls are unaffected:
+   * their requests are complete as soon as they arrive.
+   */
+  readonly requestTimeoutMs?: number;
+  /**
    * How often the server reads the heads of the sessions its SSE streams follow, for what the
    * bus did not carry (other processes append too); one read for all streams.
    */

@@ -1,3 +1,4 @@
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import {
@@ -241,18 +242,96 @@ export function replyWithError(
   return sendError(reply, apiError);
 }
 
-/** A connection the HTTP parser rejected: answer in the same error model, then close. */
-export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  if (socket.writable) {
-    const body = JSON.stringify(
-      errorBody(new AasError('REQUEST_INVALID', 'the HTTP request could not be parsed', {})),
-    );
-    socket.write(
-      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+/** Node's limit on the request line and headers together (`--max-http-header-size`). */
+const HEADER_LIMIT_BYTES = maxHeaderSize;
+
+/**
+ * What a request the HTTP parser (or the server's request timeout) refused is told, from
+ * Node's error code: the parser stops at the first problem, so the code says which it was.
+ */
+export function parserError(code: string | undefined, requestTimeoutMs: number): AasError {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new AasError(
+        'HEADERS_TOO_LARGE',
+        `the request line and headers are larger than the ${HEADER_LIMIT_BYTES} bytes this server accepts`,
+        {
+          limitBytes: HEADER_LIMIT_BYTES,
+          hint: 'shorten the URL (fewer or shorter query parameters) or the headers (a large cookie?)',
+        },
+      );
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new AasError(
+        'REQUEST_TIMEOUT',
+        `the request was not received in full within ${Math.round(requestTimeoutMs / 1000)} s`,
+        {
+          limitSec: Math.round(requestTimeoutMs / 1000),
+          hint: 'send the headers and the whole body (matching Content-Length) without pausing; retry the request',
+        },
+      );
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return new AasError('REQUEST_INVALID', 'the Content-Length header is invalid', {
+        field: 'content-length',
+        in: 'headers',
+        hint: 'send one Content-Length with the body size in bytes, or chunked encoding without Content-Length',
+      });
+    case 'HPE_INVALID_CHUNK_SIZE':
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+      return new AasError('REQUEST_INVALID', 'the chunked body is malformed', {
+        field: 'transfer-encoding',
+        in: 'headers',
+        hint: 'each chunk is its size in hexadecimal, CRLF, the bytes, CRLF; or send Content-Length instead',
+      });
+    case 'HPE_INVALID_URL':
+    case 'HPE_INVALID_PATH':
+      return new AasError('REQUEST_INVALID', 'the URL contains characters HTTP does not allow', {
+        field: '(url)',
+        hint: 'percent-encode spaces, control characters and non-ASCII characters in the path and query (encodeURIComponent)',
+      });
+    case 'HPE_INVALID_HEADER_TOKEN':
+    case 'HPE_INVALID_TOKEN':
+      return new AasError(
+        'REQUEST_INVALID',
+        'a header name or value contains characters HTTP does not allow',
+        {
+          field: '(headers)',
+          in: 'headers',
+          hint: 'header values are ASCII without control characters: percent-encode or base64 anything else',
+        },
+      );
+    case 'HPE_INVALID_METHOD':
+      return new AasError('REQUEST_INVALID', 'the request method is not a valid HTTP method', {
+        hint: 'the routes and their methods are listed at /openapi.json',
+      });
+    default:
+      return new AasError('REQUEST_INVALID', 'the HTTP request could not be parsed', {
+        ...(code === undefined ? {} : { parserCode: code }),
+        hint: 'send an HTTP/1.1 request; the routes are listed at /openapi.json',
+      });
   }
-  socket.destroy();
+}
+
+/**
+ * A connection the HTTP parser rejected, or whose request did not arrive in time: answer in
+ * the same error model, then close (the rest of the connection cannot be read as HTTP).
+ */
+export function clientErrorHandlerFor(
+  requestTimeoutMs: number,
+): (error: Error & { code?: string }, socket: Socket) => void {
+  return (error, socket) => {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    if (socket.writable) {
+      const apiError = parserError(error.code, requestTimeoutMs);
+      const status = httpStatusFor(apiError.code);
+      const body = JSON.stringify(errorBody(apiError));
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  };
 }
 
 export function notFound(method: string, url: string): AasError {

@@ -11,7 +11,7 @@ import {
 import { AasError } from '../kernel/index.js';
 import type { ApiApp, RouteContext } from './api-app.js';
 import type { ApiDeps } from './api-deps.js';
-import { clientErrorHandler, replyWithError, sendError, unmatchedRoute } from './api-errors.js';
+import { clientErrorHandlerFor, replyWithError, sendError, unmatchedRoute } from './api-errors.js';
 import { ApiMetrics } from './api-metrics.js';
 import { apiSchemaRegistry } from './api-schemas.js';
 import { authenticate, authorize } from './authenticate.js';
@@ -31,19 +31,44 @@ import { registerWorkerRoutes } from './worker-routes.js';
 export const API_VERSION = '1';
 
 /**
+ * How long a request may take to arrive. The largest body is a remote worker's artifact upload
+ * (33 MiB: a 32 MiB patch), which the worker itself gives 300 s to complete (its transfer
+ * timeout): over a slow link that is legitimate, so the server allows exactly as long. Its
+ * clock starts at the request's first byte, after the worker's, so the server never cuts off
+ * an upload the worker is still waiting for; anything slower has been given up on by then.
+ */
+export const REQUEST_TIMEOUT_MS = 300_000;
+
+/** How often Node looks for requests past their time (its default, 30 s, would add as much). */
+const CONNECTIONS_CHECK_MS = 1_000;
+
+/** How long the request line and headers may take: Node's default, kept. */
+const HEADERS_TIMEOUT_MS = 60_000;
+
+/**
  * Builds the HTTP API over the store and the control plane; the composition root listens.
  * Every route declares who may call it (`config.access`) and zod schemas for everything it
  * accepts and returns; the OpenAPI document at /openapi.json is generated from those schemas.
  */
 export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const log = deps.log.child({ component: 'api' });
+  const requestTimeout = deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const app = Fastify({
     // Requests are logged through deps.log in onResponse (its interface is not Fastify's).
     logger: false,
     bodyLimit: deps.bodyLimitBytes,
     // While closing, requests get this API's own 503 (below), not the framework's body.
     return503OnClosing: false,
-    clientErrorHandler,
+    requestTimeout,
+    http: {
+      requestTimeout,
+      // Node refuses a headers timeout longer than the request timeout; its default is 60 s.
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
+      connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_MS, requestTimeout),
+    },
+    // A request that did not arrive in time reaches clientErrorHandler as
+    // ERR_HTTP_REQUEST_TIMEOUT, and is answered 408 in the API's error model there.
+    clientErrorHandler: clientErrorHandlerFor(requestTimeout),
     frameworkErrors: (error, request, reply) => {
       replyWithError(error, request, reply, log);
     },

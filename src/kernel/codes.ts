@@ -91,6 +91,16 @@ export const CODES = {
     summary:
       'the request is malformed: bad JSON, a wrong type, an unknown field or a bad parameter',
   },
+  REQUEST_TIMEOUT: {
+    exit: ExitCode.badInput,
+    http: 408,
+    summary: 'the request was not received in full in the time the server allows',
+  },
+  HEADERS_TOO_LARGE: {
+    exit: ExitCode.badInput,
+    http: 431,
+    summary: 'the request line and headers are larger than the server accepts',
+  },
   PAYLOAD_TOO_LARGE: {
     exit: ExitCode.badInput,
     http: 413,

@@ -37,6 +37,8 @@ export function runStatusFor(code: Code): RunStatus {
     case 'NOT_FOUND':
     case 'METHOD_NOT_ALLOWED':
     case 'REQUEST_INVALID':
+    case 'REQUEST_TIMEOUT':
+    case 'HEADERS_TOO_LARGE':
     case 'PAYLOAD_TOO_LARGE':
     case 'MEDIA_TYPE_UNSUPPORTED':
     case 'TOO_MANY_STREAMS':

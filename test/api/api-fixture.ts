@@ -80,6 +80,7 @@ export interface RunningApi {
 
 export interface ApiOptions {
   readonly bodyLimitBytes?: number;
+  readonly requestTimeoutMs?: number;
   readonly streamPollMs?: number;
   readonly streamKeepAliveMs?: number;
   readonly feedRetryMs?: number;
@@ -183,6 +184,9 @@ export async function startApi(
     paths,
     panelDir: options.panelDir ?? join(dir, 'panel'),
     bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024,
+    ...(options.requestTimeoutMs === undefined
+      ? {}
+      : { requestTimeoutMs: options.requestTimeoutMs }),
     streamPollMs: options.streamPollMs ?? 60 * 60 * 1000,
     streamKeepAliveMs: options.streamKeepAliveMs ?? 60 * 60 * 1000,
     streamLimits: options.streamLimits ?? { maxStreams: 500, maxStreamsPerToken: 50 },

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StoreFixture, storeDialects } from '../store/dialects.js';
 import {
@@ -7,6 +8,7 @@ import {
   type RunningApi,
   seedFinishedRun,
   startApi,
+  submitQueued,
 } from './api-fixture.js';
 
 /**
@@ -16,6 +18,35 @@ import {
 
 const dialects = await storeDialects();
 const V1 = '/api/v1';
+
+/** Raw bytes to the server, in parts `pauseMs` apart; what it sent back once it closed. */
+async function rawExchange(
+  url: string,
+  parts: readonly (string | Buffer)[],
+  pauseMs = 0,
+): Promise<{ status: number; body: ErrorBody | null; text: string }> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  socket.on('error', () => {});
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  for (const part of parts) {
+    if (socket.destroyed) break;
+    socket.write(part);
+    if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+  await closed;
+  const text = Buffer.concat(chunks).toString('utf8');
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+  const json = text.slice(text.indexOf('\r\n\r\n') + 4);
+  let body: ErrorBody | null = null;
+  try {
+    body = JSON.parse(json) as ErrorBody;
+  } catch {}
+  return { status, body, text };
+}
 
 for (const dialect of dialects) {
   describe.skipIf(!dialect.available)(`API answers: ${dialect.name}`, () => {
@@ -29,6 +60,98 @@ for (const dialect of dialects) {
     afterAll(async () => {
       await api?.close();
       await fixture?.cleanup();
+    });
+
+    describe('requests the HTTP parser refuses', () => {
+      const host = 'Host: localhost\r\n';
+
+      it('headers over the limit: 431 naming the limit', async () => {
+        const { status, body, text } = await rawExchange(api.url, [
+          `GET ${V1}/sessions HTTP/1.1\r\n${host}X-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+        ]);
+        expect(status).toBe(431);
+        expect(text).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large/);
+        expect(body?.code).toBe('HEADERS_TOO_LARGE');
+        expect(body?.message).toMatch(/16384 bytes/);
+        expect(body?.details.hint).toMatch(/shorten the URL/);
+      });
+
+      it('a control character in a header value: 400 saying so', async () => {
+        const { status, body } = await rawExchange(api.url, [
+          `GET ${V1}/sessions HTTP/1.1\r\n${host}X-Bad: a\x01b\r\n\r\n`,
+        ]);
+        expect(status).toBe(400);
+        expect(body?.message).toMatch(/header/);
+        expect(body?.details.hint).toMatch(/ASCII/);
+      });
+
+      it('a space in the URL: 400 with a hint to percent-encode', async () => {
+        const { status, body } = await rawExchange(api.url, [
+          `GET ${V1}/sessions/a\x7fb HTTP/1.1\r\n${host}\r\n`,
+        ]);
+        expect(status).toBe(400);
+        expect(body?.message).toMatch(/URL/);
+        expect(body?.details.hint).toMatch(/percent-encode/);
+      });
+
+      it('a bad Content-Length or chunk size: 400 naming it', async () => {
+        const length = await rawExchange(api.url, [
+          `POST ${V1}/sessions HTTP/1.1\r\n${host}Content-Length: 12x\r\n\r\n{}`,
+        ]);
+        expect(length.status).toBe(400);
+        expect(length.body?.details.field).toBe('content-length');
+        expect(length.body?.message).toMatch(/Content-Length/);
+        const chunk = await rawExchange(api.url, [
+          `POST ${V1}/sessions HTTP/1.1\r\n${host}Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
+        ]);
+        expect(chunk.status).toBe(400);
+        expect(chunk.body?.message).toMatch(/chunked/);
+      });
+    });
+
+    describe('a request that does not arrive in time', () => {
+      let slow: RunningApi;
+      beforeAll(async () => {
+        slow = await startApi(fixture, { requestTimeoutMs: 1_500, streamKeepAliveMs: 500 });
+      });
+      afterAll(async () => {
+        await slow?.close();
+      });
+
+      it('a body that stops half way: 408 in the error model, then closed', async () => {
+        const started = Date.now();
+        const { status, body } = await rawExchange(slow.url, [
+          `POST ${V1}/sessions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${slow.secrets.admin}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"task":`,
+        ]);
+        expect(status).toBe(408);
+        expect(body?.code).toBe('REQUEST_TIMEOUT');
+        expect(body?.message).toMatch(/not received in full within 2 s/);
+        expect(body?.details.hint).toMatch(/whole body/);
+        expect(Date.now() - started).toBeLessThan(5_000);
+      });
+
+      it('an event stream and a long-poll claim outlast the request timeout', async () => {
+        const { sessionId } = await submitQueued(slow);
+        const stream = await slow.request(`${V1}/sessions/${sessionId}/events/stream`);
+        expect(stream.status).toBe(200);
+        const claim = slow.request(
+          `${V1}/workers/claim`,
+          postJson({ waitSec: 3 }, { secret: slow.secrets.worker }),
+        );
+        const reader = stream.body?.getReader();
+        if (reader === undefined) throw new Error('no stream body');
+        // Keep-alive comments still arrive well past the 1.5 s limit.
+        const until = Date.now() + 3_000;
+        let last = '';
+        while (Date.now() < until) {
+          const { value, done } = await reader.read();
+          expect(done).toBe(false);
+          last = new TextDecoder().decode(value);
+        }
+        expect(last.length).toBeGreaterThan(0);
+        await reader.cancel();
+        expect((await claim).status).toBe(204);
+      });
     });
 
     describe('concurrent decisions of one approver', () => {

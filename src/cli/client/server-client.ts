@@ -846,7 +846,7 @@ function segment(id: string): string {
 }
 
 /** Statuses a reverse proxy answers itself for an AAS server behind it. */
-const PROXY_STATUSES: ReadonlySet<number> = new Set([401, 403, 408, 413, 415, 429]);
+const PROXY_STATUSES: ReadonlySet<number> = new Set([401, 403, 408, 413, 415, 429, 431]);
 
 function codeForStatus(status: number): Code {
   if (status === 400 || status === 422) return 'REQUEST_INVALID';
@@ -854,10 +854,12 @@ function codeForStatus(status: number): Code {
   if (status === 403) return 'FORBIDDEN';
   if (status === 404) return 'NOT_FOUND';
   if (status === 405) return 'METHOD_NOT_ALLOWED';
+  if (status === 408) return 'REQUEST_TIMEOUT';
   if (status === 409) return 'CONFLICT';
   if (status === 413) return 'PAYLOAD_TOO_LARGE';
   if (status === 415) return 'MEDIA_TYPE_UNSUPPORTED';
   if (status === 429) return 'TOO_MANY_STREAMS';
+  if (status === 431) return 'HEADERS_TOO_LARGE';
   if (status === 502 || status === 503 || status === 504) return 'SERVER_UNAVAILABLE';
   return 'INTERNAL';
 }
