@@ -66,14 +66,15 @@ function codeForFrameworkStatus(status: number): Code {
   }
 }
 
+/** The longest path parameter the router matches (an id is 28 characters, a name at most 64). */
+export const MAX_PARAM_LENGTH = 100;
+
 const FRAMEWORK_MESSAGES: Record<string, string> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: 'the request body is larger than this server accepts',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'this endpoint accepts only application/json bodies',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'the body length does not match Content-Length',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'the body is empty although Content-Type is application/json',
   FST_ERR_CTP_INVALID_JSON_BODY: 'the body is not valid JSON',
-  FST_ERR_BAD_URL: 'the URL is malformed',
-  FST_ERR_MAX_PARAM_LENGTH: 'a path parameter is too long',
+  FST_ERR_MAX_PARAM_LENGTH: `a path parameter is longer than ${MAX_PARAM_LENGTH} characters`,
 };
 
 interface ValidationIssue {
@@ -202,6 +203,17 @@ export function toApiError(error: unknown, request: FastifyRequest): AasError {
   if (isValidationFailure(error)) return validationError(error, request);
   const status = (error as Partial<FastifyError> | null)?.statusCode;
   const fastifyCode = (error as Partial<FastifyError> | null)?.code;
+  if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') return bodyTooLarge(request);
+  if (fastifyCode === 'FST_ERR_BAD_URL') {
+    return new AasError(
+      'REQUEST_INVALID',
+      'the URL is malformed: a percent-escape in it does not decode to UTF-8 text',
+      {
+        field: '(url)',
+        hint: 'percent-encode the UTF-8 bytes of each character (encodeURIComponent); a lone % is %25',
+      },
+    );
+  }
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const code = codeForFrameworkStatus(status);
     const message =
@@ -210,6 +222,101 @@ export function toApiError(error: unknown, request: FastifyRequest): AasError {
     return new AasError(code, message, {});
   }
   return new AasError('INTERNAL', codeSummary('INTERNAL'), { requestId: request.id });
+}
+
+function bodyTooLarge(request: FastifyRequest): AasError {
+  const limit = request.routeOptions.bodyLimit;
+  const limitText = limit === undefined ? 'the size' : `the ${limit} bytes`;
+  return new AasError(
+    'PAYLOAD_TOO_LARGE',
+    `the request body is larger than ${limitText} this endpoint accepts`,
+    {
+      ...(limit === undefined ? {} : { limitBytes: limit }),
+      hint:
+        request.routeOptions.config.jobBody === true
+          ? 'a job is small: put long instructions or files in the repository and name them in task'
+          : 'send a smaller body',
+    },
+  );
+}
+
+/**
+ * A body the JSON parser refused, told where when the parser says (V8 reports an offset for
+ * most mistakes, not for an unexpected token); with line and column, which an editor shows.
+ */
+export function invalidJson(text: string): AasError {
+  let reason: string;
+  try {
+    JSON.parse(text);
+    // It parses: Fastify's parser refused a __proto__ or constructor.prototype key.
+    return new AasError(
+      'REQUEST_INVALID',
+      'the body has a __proto__ or constructor key, which this server refuses',
+      { field: '(body)', in: 'body', hint: 'remove the key; no route takes one' },
+    );
+  } catch (error) {
+    reason = error instanceof Error ? error.message : String(error);
+  }
+  const offset = /at position (\d+)/.exec(reason)?.[1];
+  // V8 quotes the body itself in some messages ("…", "{…}" is not valid JSON): not repeated.
+  const what = reason
+    .replace(/, ".*" is not valid JSON$/s, '')
+    .replace(/ in JSON at position \d+.*$/s, '')
+    .replace(/ after JSON at position \d+.*$/s, ' after the JSON value')
+    .replace(/^Unexpected end of JSON input$/, 'the body ends before the JSON value does');
+  const said = what.charAt(0).toLowerCase() + what.slice(1);
+  if (offset === undefined) {
+    return new AasError('REQUEST_INVALID', `the body is not valid JSON: ${said}`, {
+      field: '(body)',
+      in: 'body',
+    });
+  }
+  const at = Number(offset);
+  const before = text.slice(0, at);
+  const line = before.split('\n').length;
+  const column = at - before.lastIndexOf('\n');
+  return new AasError(
+    'REQUEST_INVALID',
+    `the body is not valid JSON: ${said} at line ${line}, column ${column}`,
+    { field: '(body)', in: 'body', line, column, offset: at },
+  );
+}
+
+/**
+ * A path parameter over MAX_PARAM_LENGTH: the router matched no route, so which parameter it
+ * was is found by matching the path again with the long segments shortened.
+ */
+export function paramTooLong(
+  router: { findRoute(route: { method: (typeof ROUTE_METHODS)[number]; url: string }): unknown },
+  method: string,
+  url: string,
+): AasError {
+  const path = url.split('?')[0] ?? url;
+  const marker = 'aas-long-parameter';
+  const segments = path.split('/');
+  const longIndex = segments.findIndex((segment) => segment.length > MAX_PARAM_LENGTH);
+  const given = segments[longIndex]?.length;
+  const shortened = segments
+    .map((segment, index) => (index === longIndex ? marker : segment))
+    .join('/');
+  const known = ROUTE_METHODS.find((candidate) => candidate === method);
+  const found = known === undefined ? null : router.findRoute({ method: known, url: shortened });
+  const params =
+    typeof found === 'object' && found !== null && 'params' in found
+      ? (found as { params: Record<string, unknown> }).params
+      : {};
+  const name = Object.entries(params).find(([, value]) => value === marker)?.[0];
+  const subject = name === undefined ? 'a path parameter' : `path parameter ${name}`;
+  return new AasError(
+    'REQUEST_INVALID',
+    `${subject} is ${given ?? 'over'} characters long; the limit is ${MAX_PARAM_LENGTH}`,
+    {
+      field: name ?? '(path)',
+      in: 'path',
+      limit: MAX_PARAM_LENGTH,
+      hint: 'ids and names are far shorter: give the id or name as the API lists it',
+    },
+  );
 }
 
 /** The reply for an error: logged at error level when it is ours to fix. */

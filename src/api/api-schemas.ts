@@ -493,7 +493,12 @@ export const BasePackQuerySchema = z
 export const ArtifactParamsSchema = z
   .object({
     id: RunIdSchema,
-    name: z.string().regex(/^(?:patch|[1-9][0-9]{0,5}\.[a-z0-9][a-z0-9._-]{0,80})$/),
+    name: z
+      .string()
+      .regex(
+        /^(?:patch|[1-9][0-9]{0,5}\.[a-z0-9][a-z0-9._-]{0,80})$/,
+        'not an artifact name: give patch, or <attempt>.<file> for a log tail (e.g. 1.stdout.log; the file in lower-case letters, digits, ".", "_" and "-")',
+      ),
   })
   .strict();
 
@@ -584,11 +589,14 @@ export const StreamEventsQuerySchema = z
   })
   .strict();
 
+/** An event seq: the store's column is a 32-bit integer. */
+const LAST_EVENT_ID_MESSAGE = `must be an event seq: a whole number from 0 to ${INT32_MAX}`;
+
 export const StreamEventsHeadersSchema = z.looseObject({
   'last-event-id': z
     .string()
-    .regex(/^\d{1,10}$/, 'must be an event seq')
-    .refine((value) => Number(value) <= INT32_MAX, 'must be an event seq (at most 2147483647)')
+    .regex(/^\d{1,10}$/, LAST_EVENT_ID_MESSAGE)
+    .refine((value) => Number(value) <= INT32_MAX, LAST_EVENT_ID_MESSAGE)
     .optional()
     .describe('seq of the last event received: the stream resumes after it'),
 });
@@ -692,7 +700,10 @@ export const RunLogParamsSchema = z
     id: RunIdSchema,
     name: z
       .string()
-      .regex(LOG_NAME_PATTERN, 'not a log name')
+      .regex(
+        LOG_NAME_PATTERN,
+        'not a log name: give <attempt>.stdout.log, <attempt>.stderr.log, <attempt>.validator-<n>.stdout.log or <attempt>.validator-<n>.stderr.log (e.g. 1.stdout.log)',
+      )
       .describe(
         '`<attempt>.stdout.log`, `<attempt>.stderr.log` or `<attempt>.validator-<n>.stdout.log`',
       ),

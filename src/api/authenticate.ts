@@ -1,7 +1,7 @@
 import { AasError } from '../kernel/index.js';
 import type { Store } from '../store/index.js';
 import type { Identity } from './api-deps.js';
-import { type Permission, roleAllows } from './permissions.js';
+import { PERMISSIONS, type Permission, roleAllows } from './permissions.js';
 import { hashTokenSecret, isTokenSecretFormat } from './tokens.js';
 import { isWorkerCredentialFormat } from './worker-secrets.js';
 
@@ -44,10 +44,24 @@ export async function authenticate(
 
 export function authorize(identity: Identity, permission: Permission): void {
   if (!roleAllows(identity.role, permission)) {
+    const roles: readonly string[] = PERMISSIONS[permission];
+    const named = roles.map((role) => `"${role}"`);
+    const needed =
+      named.length === 1
+        ? `role ${named[0]}`
+        : `role ${named.slice(0, -1).join(', ')} or ${named.at(-1)}`;
     throw new AasError(
       'FORBIDDEN',
-      `this needs the "${permission}" permission, which role "${identity.role}" does not have`,
-      { permission, role: identity.role },
+      `this needs the "${permission}" permission (${needed}), which role "${identity.role}" does not have`,
+      {
+        permission,
+        role: identity.role,
+        roles: [...roles],
+        hint:
+          permission === 'workers:work'
+            ? "this route is for remote workers: it takes an enrolled worker's credential"
+            : `ask an admin for a token of ${needed} (\`aas token create --role ${roles[0] ?? 'admin'}\`)`,
+      },
     );
   }
 }

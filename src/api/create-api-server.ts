@@ -11,7 +11,15 @@ import {
 import { AasError } from '../kernel/index.js';
 import type { ApiApp, RouteContext } from './api-app.js';
 import type { ApiDeps } from './api-deps.js';
-import { clientErrorHandlerFor, replyWithError, sendError, unmatchedRoute } from './api-errors.js';
+import {
+  clientErrorHandlerFor,
+  invalidJson,
+  MAX_PARAM_LENGTH,
+  paramTooLong,
+  replyWithError,
+  sendError,
+  unmatchedRoute,
+} from './api-errors.js';
 import { ApiMetrics } from './api-metrics.js';
 import { apiSchemaRegistry } from './api-schemas.js';
 import { authenticate, authorize } from './authenticate.js';
@@ -69,8 +77,13 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     // A request that did not arrive in time reaches clientErrorHandler as
     // ERR_HTTP_REQUEST_TIMEOUT, and is answered 408 in the API's error model there.
     clientErrorHandler: clientErrorHandlerFor(requestTimeout),
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: (error, request, reply) => {
-      replyWithError(error, request, reply, log);
+      const named =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? paramTooLong(app, request.method, request.url)
+          : error;
+      replyWithError(named, request, reply, log);
     },
   });
   app.setValidatorCompiler(validatorCompiler);
@@ -92,7 +105,12 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') done(null, undefined);
-    else parseJson(request, text, done);
+    else
+      parseJson(request, text, (error, value) => {
+        // Fastify's error says only that the JSON is invalid; the client is told where.
+        if (error === null) done(null, value);
+        else done(invalidJson(text));
+      });
   });
   app.decorateRequest('identity', null);
 

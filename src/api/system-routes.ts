@@ -17,7 +17,7 @@ import {
   TokenRefParamsSchema,
   TokenSchema,
 } from './api-schemas.js';
-import { READ_ERRORS } from './route-errors.js';
+import { namingNotFound, READ_ERRORS } from './route-errors.js';
 import { issueToken } from './tokens.js';
 
 export function registerSystemRoutes(app: ApiApp, context: RouteContext): void {
@@ -103,7 +103,11 @@ export function registerSystemRoutes(app: ApiApp, context: RouteContext): void {
       response: { 200: TokenSchema, ...READ_ERRORS, 404: ErrorBodySchema },
     },
     handler: async (request) => {
-      const token = await store.revokeToken(request.params.idOrName, clock.nowIso());
+      const token = await namingNotFound(
+        store.revokeToken(request.params.idOrName, clock.nowIso()),
+        'idOrName',
+        'GET /api/v1/tokens (aas token list) lists the tokens by id and name',
+      );
       log.info(
         { tokenId: token.id, name: token.name, by: identityOf(request).name },
         'token revoked',

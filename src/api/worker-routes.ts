@@ -33,7 +33,7 @@ import {
   WorkerRefParamsSchema,
   WorkerSchema,
 } from './api-schemas.js';
-import { READ_ERRORS } from './route-errors.js';
+import { namingNotFound, READ_ERRORS } from './route-errors.js';
 import { hashTokenSecret } from './tokens.js';
 import {
   enrolWorker,
@@ -55,6 +55,8 @@ function sendBytes(reply: FastifyReply, contentType: string, body: Readable): Fa
 }
 
 const BODY_ERRORS = { 413: ErrorBodySchema, 415: ErrorBodySchema } as const;
+
+const WORKER_LIST_HINT = 'GET /api/v1/workers (aas workers) lists the workers by id and name';
 
 /**
  * Remote workers: enrolment (admin) → registration (the one-time secret buys a credential) →
@@ -281,7 +283,11 @@ export function registerWorkerRoutes(app: ApiApp, context: RouteContext): void {
       response: { 200: RemoteWorkerSchema, ...READ_ERRORS, 404: ErrorBodySchema },
     },
     handler: async (request) => {
-      const worker = await revokeWorker(store, clock, request.params.idOrName);
+      const worker = await namingNotFound(
+        revokeWorker(store, clock, request.params.idOrName),
+        'idOrName',
+        WORKER_LIST_HINT,
+      );
       log.info(
         { workerId: worker.id, name: worker.name, by: identityOf(request).name },
         'remote worker revoked',
@@ -314,7 +320,11 @@ export function registerWorkerRoutes(app: ApiApp, context: RouteContext): void {
         response: { 200: RemoteWorkerSchema, ...READ_ERRORS, 404: ErrorBodySchema },
       },
       handler: async (request) => {
-        const worker = await workerGateway.setDraining(request.params.idOrName, draining);
+        const worker = await namingNotFound(
+          workerGateway.setDraining(request.params.idOrName, draining),
+          'idOrName',
+          WORKER_LIST_HINT,
+        );
         log.info(
           { workerId: worker.id, name: worker.name, by: identityOf(request).name },
           draining ? 'remote worker drained' : 'remote worker resumed',

@@ -154,6 +154,109 @@ for (const dialect of dialects) {
       });
     });
 
+    describe('refusals that say what was wrong and what to do', () => {
+      const answer = async (path: string, init?: Parameters<RunningApi['request']>[1]) => {
+        const response = await api.request(path, init);
+        return { status: response.status, body: (await response.json()) as ErrorBody };
+      };
+
+      it('a body over the limit: 413 stating the limit in bytes', async () => {
+        const { status, body } = await answer(
+          `${V1}/sessions`,
+          postJson({ task: 'x'.repeat(70_000), repo: '/repos/demo', agent: 'mock' }),
+        );
+        expect(status).toBe(413);
+        expect(body.message).toBe(
+          'the request body is larger than the 65536 bytes this endpoint accepts',
+        );
+        expect(body.details).toMatchObject({ limitBytes: 65_536 });
+        expect(body.details.hint).toMatch(/repository/);
+      });
+
+      it('invalid JSON: where the parser stopped, as line and column', async () => {
+        const json = { method: 'POST', headers: { 'content-type': 'application/json' } };
+        const trailing = await answer(`${V1}/sessions`, { ...json, body: '{\n  "task": "x",\n}' });
+        expect(trailing.status).toBe(400);
+        expect(trailing.body.message).toMatch(
+          /^the body is not valid JSON: .+ at line 3, column 1$/,
+        );
+        expect(trailing.body.details).toMatchObject({ field: '(body)', line: 3, column: 1 });
+        const token = await answer(`${V1}/sessions`, { ...json, body: '{"task": x}' });
+        expect(token.body.message).toBe("the body is not valid JSON: unexpected token 'x'");
+      });
+
+      it('an over-long path parameter is named with its limit', async () => {
+        const { status, body } = await answer(`${V1}/sessions/${'a'.repeat(150)}`);
+        expect(status).toBe(400);
+        expect(body.message).toBe('path parameter id is 150 characters long; the limit is 100');
+        expect(body.details).toMatchObject({ field: 'id', in: 'path', limit: 100 });
+      });
+
+      it('a malformed percent-escape: says so, with a hint', async () => {
+        const { status, body } = await answer(`${V1}/sessions/%C0%AF`);
+        expect(status).toBe(400);
+        expect(body.message).toMatch(/URL is malformed: a percent-escape/);
+        expect(body.details.hint).toMatch(/encodeURIComponent/);
+      });
+
+      it('a bad log name lists the accepted forms', async () => {
+        const run = await seedFinishedRun(api);
+        const { status, body } = await answer(`${V1}/runs/${run.runId}/logs/agent.log`);
+        expect(status).toBe(400);
+        expect(body.message).toMatch(
+          /<attempt>\.stdout\.log, <attempt>\.stderr\.log, <attempt>\.validator-<n>\.stdout\.log/,
+        );
+      });
+
+      it('a bad Last-Event-ID states the range', async () => {
+        const run = await seedFinishedRun(api);
+        for (const value of ['2147483648', 'x']) {
+          const { body } = await answer(`${V1}/sessions/${run.sessionId}/events/stream`, {
+            headers: { 'last-event-id': value },
+          });
+          expect(body.message).toMatch(/a whole number from 0 to 2147483647/);
+          expect(body.details.field).toBe('last-event-id');
+        }
+      });
+
+      it('403 names the roles the route needs and who to ask', async () => {
+        const { status, body } = await answer(`${V1}/tokens`, { secret: api.secrets.viewer });
+        expect(status).toBe(403);
+        expect(body.message).toMatch(/role "admin"/);
+        expect(body.details).toMatchObject({ roles: ['admin'] });
+        expect(body.details.hint).toMatch(/^ask an admin for a token of role "admin"/);
+        const run = await seedFinishedRun(api, '/repos/demo', PROMOTABLE);
+        const approve = await answer(
+          `${V1}/runs/${run.runId}/approvals`,
+          postJson({ decision: 'approved' }, { secret: api.secrets.viewer }),
+        );
+        expect(approve.body.message).toMatch(/role "approver" or "admin"/);
+      });
+
+      it('a bad artifact name lists the accepted names', async () => {
+        const run = await seedFinishedRun(api);
+        const { status, body } = await answer(`${V1}/workers/runs/${run.runId}/artifacts/Bad`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/octet-stream' },
+          body: 'x',
+          secret: api.secrets.worker,
+        });
+        expect(status).toBe(400);
+        expect(body.message).toMatch(/^not an artifact name: give patch, or <attempt>\.<file>/);
+      });
+
+      it('revoking an unknown token or worker: 404 naming the parameter and how to list them', async () => {
+        const token = await answer(`${V1}/tokens/nosuch`, { method: 'DELETE' });
+        expect(token.status).toBe(404);
+        expect(token.body.details).toMatchObject({ field: 'idOrName', in: 'path' });
+        expect(token.body.details.hint).toMatch(/GET \/api\/v1\/tokens/);
+        const worker = await answer(`${V1}/workers/nosuch`, { method: 'DELETE' });
+        expect(worker.status).toBe(404);
+        expect(worker.body.details).toMatchObject({ field: 'idOrName', in: 'path' });
+        expect(worker.body.details.hint).toMatch(/GET \/api\/v1\/workers/);
+      });
+    });
+
     describe('concurrent decisions of one approver', () => {
       async function decideAtOnce(decisions: readonly string[]) {
         const run = await seedFinishedRun(api, '/repos/demo', PROMOTABLE);
