@@ -238,6 +238,20 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       request.identity = identity;
     });
     typed.addHook('preValidation', async (request) => {
+      // `?limit=1&limit=2` parses as an array, which a one-value parameter's schema then
+      // refuses as a wrong type or value: said as what it is. Parameters that take several
+      // values accept an array (an empty one too) and are left to their schema.
+      const repeated = repeatedQueryParameter(
+        request.query,
+        request.routeOptions.schema?.querystring,
+      );
+      if (repeated !== null) {
+        throw new AasError('REQUEST_INVALID', `give \`${repeated}\` once`, {
+          field: repeated,
+          in: 'query',
+          hint: `the query names ${repeated} more than once; this parameter takes one value`,
+        });
+      }
       // Raw bytes (an artifact upload) are stored as bytes, never as text: walking a buffer as
       // an object would visit every byte (a 1 MiB upload took 1.2 s and 450 MB).
       if (request.body === undefined) {
@@ -283,6 +297,20 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
 
   await app.ready();
   return app;
+}
+
+/** The first query parameter given more than once that takes one value, or null. */
+function repeatedQueryParameter(query: unknown, schema: unknown): string | null {
+  if (typeof query !== 'object' || query === null) return null;
+  const shape: unknown =
+    typeof schema === 'object' && schema !== null ? (schema as { shape?: unknown }).shape : null;
+  if (typeof shape !== 'object' || shape === null) return null;
+  for (const [key, value] of Object.entries(query)) {
+    if (!Array.isArray(value) || !Object.hasOwn(shape, key)) continue;
+    const field: unknown = (shape as Record<string, unknown>)[key];
+    if (isZodType(field) && !field.safeParse([]).success) return key;
+  }
+  return null;
 }
 
 /** A body that says nothing: `{}` or `null`. */

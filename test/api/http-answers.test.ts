@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StoreFixture, storeDialects } from '../store/dialects.js';
 import {
   type ErrorBody,
+  expectError,
   PROMOTABLE,
   postJson,
   type RunningApi,
@@ -254,6 +255,28 @@ for (const dialect of dialects) {
         expect(worker.status).toBe(404);
         expect(worker.body.details).toMatchObject({ field: 'idOrName', in: 'path' });
         expect(worker.body.details.hint).toMatch(/GET \/api\/v1\/workers/);
+      });
+    });
+
+    describe('a query parameter given twice', () => {
+      it('one that takes one value: 400 naming it', async () => {
+        for (const [query, name] of [
+          ['limit=1&limit=2', 'limit'],
+          ['status=queued&status=running', 'status'],
+        ] as const) {
+          const response = await api.request(`${V1}/sessions?${query}`);
+          const body = await expectError(response, 'REQUEST_INVALID', name);
+          expect(body.message).toBe(`give \`${name}\` once`);
+          expect(body.details.in).toBe('query');
+        }
+      });
+
+      it('one documented to take several values is still accepted', async () => {
+        const run = await seedFinishedRun(api);
+        const response = await api.request(`${V1}/runs/${run.runId}/policy?path=a.md&path=b.md`);
+        const body = (await response.json()) as { message?: string };
+        expect(body.message ?? '').not.toMatch(/once/);
+        expect(response.status).not.toBe(400);
       });
     });
 
