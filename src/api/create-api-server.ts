@@ -237,6 +237,21 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       authorize(identity, access);
       request.identity = identity;
     });
+    typed.addHook('onRequest', async (request) => {
+      // Nothing here decompresses: a gzip body would be parsed as JSON (or stored as an
+      // artifact) as it is, and fail as something it is not.
+      const encoding = request.headers['content-encoding'];
+      if (encoding === undefined || encoding.trim().toLowerCase() === 'identity') return;
+      throw new AasError(
+        'MEDIA_TYPE_UNSUPPORTED',
+        `this API accepts only uncompressed bodies, not Content-Encoding ${encoding.slice(0, 40)}`,
+        {
+          field: 'content-encoding',
+          in: 'headers',
+          hint: 'send the body uncompressed, without a Content-Encoding header',
+        },
+      );
+    });
     typed.addHook('preValidation', async (request) => {
       // `?limit=1&limit=2` parses as an array, which a one-value parameter's schema then
       // refuses as a wrong type or value: said as what it is. Parameters that take several

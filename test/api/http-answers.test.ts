@@ -280,6 +280,22 @@ for (const dialect of dialects) {
       });
     });
 
+    it('a compressed body: 415 saying only uncompressed bodies are accepted', async () => {
+      const response = await api.request(`${V1}/sessions`, {
+        ...postJson({ task: 'x', repo: '/repos/demo', agent: 'mock' }),
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      });
+      const body = await expectError(response, 'MEDIA_TYPE_UNSUPPORTED', 'content-encoding');
+      expect(body.message).toBe(
+        'this API accepts only uncompressed bodies, not Content-Encoding gzip',
+      );
+      const identity = await api.request(`${V1}/sessions`, {
+        ...postJson({ task: 'x', repo: '/repos/demo', agent: 'mock' }),
+        headers: { 'content-type': 'application/json', 'content-encoding': 'identity' },
+      });
+      expect(identity.status).toBe(201);
+    });
+
     describe('concurrent decisions of one approver', () => {
       async function decideAtOnce(decisions: readonly string[]) {
         const run = await seedFinishedRun(api, '/repos/demo', PROMOTABLE);
