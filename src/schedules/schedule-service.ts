@@ -219,6 +219,9 @@ export class ScheduleService {
    * it merges job flags into the job it read), a schedule changed since answers CONFLICT.
    */
   async update(idOrName: string, body: unknown, updatedBy: string): Promise<ScheduleView> {
+    // A schedule that does not exist is NOT_FOUND whatever the body says: "nothing to change"
+    // about a schedule there is not would send the caller fixing the wrong thing.
+    await this.#require(idOrName);
     const { expectedVersion, ...input } = parseUpdateInput(body);
     if (Object.values(input).every((value) => value === undefined)) {
       throw new AasError('INVALID_ARGUMENT', 'nothing to change', {

@@ -296,6 +296,18 @@ for (const dialect of dialects) {
       expect(identity.status).toBe(201);
     });
 
+    describe('schedules', () => {
+      it('changing a schedule that does not exist is 404, whatever the body', async () => {
+        const response = await api.request(`${V1}/schedules/doesnotexist`, {
+          ...postJson({}),
+          method: 'PATCH',
+        });
+        const body = await expectError(response, 'NOT_FOUND');
+        expect(body.message).toMatch(/no schedule with id or name "doesnotexist"/);
+      });
+
+    });
+
     describe('concurrent decisions of one approver', () => {
       async function decideAtOnce(decisions: readonly string[]) {
         const run = await seedFinishedRun(api, '/repos/demo', PROMOTABLE);
