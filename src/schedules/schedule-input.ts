@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AasError, IdPrefix, isValidId } from '../kernel/index.js';
 import { JobSpecSchema } from '../runner/index.js';
 import { MISFIRE_POLICIES } from '../store/index.js';
-import { MAX_INTERVAL_SEC, MIN_INTERVAL_SEC } from './schedule-timing.js';
+import { LAST_INSTANT_MS, MAX_INTERVAL_SEC, MIN_INTERVAL_SEC } from './schedule-timing.js';
 
 /**
  * What a caller sends to create or change a schedule. The API validates bodies with these
@@ -20,12 +20,11 @@ export const ScheduleNameSchema = z
   .describe('unique; the schedule can be named by it wherever an id is accepted');
 
 /**
- * The last instant stored as a four-digit year. Fire times are kept as ISO text in UTC and
- * compared as text (what is due is `next_fire_at <= now`); past year 9999 (`+010000-…`) or
- * before year 0 (`-000001-…`, an offset can take 0000-01-01 there) the text no longer sorts
- * by time, and such a schedule would look due on every tick without ever firing.
+ * Fire times are kept as ISO text in UTC and compared as text (what is due is
+ * `next_fire_at <= now`); past year 9999 (`+010000-…`, LAST_INSTANT_MS) or before year 0
+ * (`-000001-…`, an offset can take 0000-01-01 there) the text no longer sorts by time, and such
+ * a schedule would look due on every tick without ever firing.
  */
-const LAST_INSTANT_MS = Date.parse('9999-12-31T23:59:59.999Z');
 const FIRST_INSTANT_MS = Date.parse('0000-01-01T00:00:00.000Z');
 
 const instant = z.iso

@@ -86,6 +86,23 @@ describe('slots', () => {
     );
   });
 
+  it('no slot lies past year 9999: the slots end there instead of leaving RFC 3339', () => {
+    const daily: ScheduleTiming = {
+      kind: 'interval',
+      everySec: 86_400,
+      startMs: ms('9999-12-30T00:00:00Z'),
+    };
+    expect(isos(upcomingSlots(daily, ms('9999-12-29T00:00:00Z'), 5))).toEqual([
+      '9999-12-30T00:00:00.000Z',
+      '9999-12-31T00:00:00.000Z',
+    ]);
+    expect(nextSlotAfter(daily, ms('9999-12-31T00:00:00Z'))).toBeNull();
+    const newYear: ScheduleTiming = { kind: 'cron', cron: '0 0 1 1 *', timezone: 'UTC' };
+    for (const slot of upcomingSlots(newYear, ms('9997-06-01T00:00:00Z'), 5)) {
+      expect(new Date(slot).toISOString()).toMatch(/^\d{4}-/);
+    }
+  });
+
   it('once has one slot', () => {
     const once: ScheduleTiming = { kind: 'once', atMs: ms('2026-02-01T10:00:00Z') };
     expect(iso(firstSlotFrom(once, ms('2026-02-01T10:00:00Z')))).toBe('2026-02-01T10:00:00.000Z');

@@ -75,8 +75,21 @@ export function checkCronPattern(cron: string, timezone: string, field: string):
   }
 }
 
-/** The first slot strictly after `afterMs`, or null when there is none. */
+/**
+ * The last instant stored as a four-digit year. Fire times are kept as ISO text in UTC and
+ * compared as text (what is due is `next_fire_at <= now`); past year 9999 (`+010000-…`) the
+ * text is not RFC 3339 and no longer sorts by time. No slot lies beyond it: a schedule whose
+ * next slot would is over, as a `once` schedule is after its slot.
+ */
+export const LAST_INSTANT_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** The first slot strictly after `afterMs`, or null when there is none (up to year 9999). */
 export function nextSlotAfter(timing: ScheduleTiming, afterMs: number): number | null {
+  const next = anySlotAfter(timing, afterMs);
+  return next === null || next > LAST_INSTANT_MS ? null : next;
+}
+
+function anySlotAfter(timing: ScheduleTiming, afterMs: number): number | null {
   switch (timing.kind) {
     case 'once':
       return timing.atMs > afterMs ? timing.atMs : null;

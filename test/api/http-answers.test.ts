@@ -306,6 +306,30 @@ for (const dialect of dialects) {
         expect(body.message).toMatch(/no schedule with id or name "doesnotexist"/);
       });
 
+      it('previews end at the last slot before year 10000, all of them RFC 3339', async () => {
+        const created = await api.json<{ id: string }>(
+          `${V1}/schedules`,
+          postJson({
+            name: 'end-of-time',
+            timing: { kind: 'interval', everySec: 86_400, startAt: '9999-12-30T00:00:00Z' },
+            job: { task: 'x', repo: '/repos/demo', agent: 'mock' },
+          }),
+        );
+        const preview = await api.json<{ times: string[] }>(
+          `${V1}/schedules/${created.id}/preview?count=5`,
+        );
+        expect(preview.times).toEqual(['9999-12-30T00:00:00.000Z', '9999-12-31T00:00:00.000Z']);
+        const refused = await api.request(
+          `${V1}/schedules`,
+          postJson({
+            name: 'past-end-of-time',
+            timing: { kind: 'interval', everySec: 86_400, startAt: '9999-12-31T23:00:00-05:00' },
+            job: { task: 'x', repo: '/repos/demo', agent: 'mock' },
+          }),
+        );
+        const body = await expectError(refused, 'REQUEST_INVALID', 'timing.startAt');
+        expect(body.message).toMatch(/9999/);
+      });
     });
 
     describe('concurrent decisions of one approver', () => {
