@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +44,7 @@ describe('checkSubmittable', () => {
     const deps = { registry: await registry(), store };
     const inside = join(dir, 'allowed', 'repo');
     mkdirSync(inside, { recursive: true });
+    execFileSync('git', ['init', '-q', inside]);
     const roots = { roots: [join(dir, 'allowed')] };
     const job = (repo: string) => parseJobSpec({ task: 't', repo, agent: 'mock' });
     await checkSubmittable(deps, job(inside), rule, roots);
@@ -83,15 +85,38 @@ describe('checkSubmittable', () => {
     ).rejects.toMatchObject({ code: 'JOB_INVALID' });
   });
 
+  it('refuses a local directory that is no git repository, as the run would', async () => {
+    const deps = { registry: await registry(), store };
+    const plain = join(dir, 'plain');
+    mkdirSync(plain, { recursive: true });
+    for (const repo of [plain, '/etc']) {
+      const job = parseJobSpec({ task: 't', repo, agent: 'mock' });
+      await expect(checkSubmittable(deps, job, rule, ANY_REPO_PATH)).rejects.toMatchObject({
+        code: 'REPO_NOT_GIT',
+        details: { field: 'repo' },
+      });
+    }
+    // A URL is not read at submission, file:// included: whoever runs the job fetches it.
+    await checkSubmittable(
+      deps,
+      parseJobSpec({ task: 't', repo: pathToFileURL(plain).href, agent: 'mock' }),
+      rule,
+      ANY_REPO_PATH,
+    );
+  });
+
   it('refuses a command agent job without its command, also as a fallback', async () => {
     const deps = { registry: await registry(), store };
+    const repo = join(dir, 'checkout');
+    mkdirSync(repo, { recursive: true });
+    execFileSync('git', ['init', '-q', repo]);
     for (const fields of [
       { agent: 'command' },
       { agent: 'command', agentInput: { command: '  ' } },
       { agent: 'mock', fallbackAgents: ['command'] },
       { agent: 'command', agentInput: { command: 'echo \0' } },
     ]) {
-      const job = parseJobSpec({ task: 't', repo: dir, ...fields });
+      const job = parseJobSpec({ task: 't', repo, ...fields });
       await expect(checkSubmittable(deps, job, rule, ANY_REPO_PATH)).rejects.toMatchObject({
         code: 'JOB_INVALID',
         details: { field: 'agentInput.command' },
@@ -99,7 +124,7 @@ describe('checkSubmittable', () => {
     }
     const given = parseJobSpec({
       task: 't',
-      repo: dir,
+      repo,
       agent: 'command',
       agentInput: { command: 'true' },
     });

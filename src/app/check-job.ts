@@ -5,8 +5,10 @@ import { AasError } from '../kernel/index.js';
 import { checkTargetBranch, type JobSpec, requireAgentInput } from '../runner/index.js';
 import type { Store } from '../store/index.js';
 import {
+  checkLocalRepo,
   checkRepoPath,
   checkRepoUrlHost,
+  DEFAULT_GIT_SEARCH_PATH,
   isRepoUrl,
   type RepoPathRule,
   type RepoUrlRule,
@@ -18,7 +20,7 @@ import {
  * typo is a 400 now rather than a failed run later: the repository is a URL whose host this
  * control plane's rule allows (fetched by whoever runs the job, so not read here, and checked
  * again, with its addresses, by that host) or an absolute path that exists on this host inside
- * AAS_REPO_PATHS (a `file://` URL too), every
+ * AAS_REPO_PATHS (a `file://` URL too) and, as a path, is a git working tree, every
  * agent is registered and has the input it needs, and a pinned worker is one a run could go to.
  */
 export async function checkSubmittable(
@@ -55,6 +57,9 @@ export async function checkSubmittable(
       field: 'repo',
     });
   }
+  // A directory that is no git checkout (`/etc`) would be queued and fail as REPO_NOT_GIT.
+  // Its base ref is not looked up here: the branch may well be pushed before the run starts.
+  await checkLocalRepo(repo, DEFAULT_GIT_SEARCH_PATH);
   for (const agent of [job.agent, ...job.fallbackAgents]) {
     requireAgentInput(registry.get(agent), job);
   }

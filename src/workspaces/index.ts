@@ -56,6 +56,7 @@ export {
 export { checkGitCredentialsFile } from './git-credentials.js';
 export { DEFAULT_GIT_SEARCH_PATH } from './git-env.js';
 export { isRepoUrl, repoUrlProtocol } from './is-repo-url.js';
+export { checkLocalRepo } from './locate-repo.js';
 export { type WorkspaceStrategySupport, workspaceStrategySupport } from './overlay-support.js';
 export { type PrepareRunGitOptions, prepareRunGit } from './prepare-run-git.js';
 export { readFileAtCommit, readPolicyFileAtCommit } from './read-file-at-commit.js';

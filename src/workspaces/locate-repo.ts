@@ -14,6 +14,15 @@ export interface RepoLocation {
 }
 
 /**
+ * Refuses a local path that is no git working tree (REPO_NOT_FOUND, REPO_NOT_GIT) before a run
+ * is queued for it, as that run would fail with the same code later. Read-only, like
+ * locateRepo, which it is.
+ */
+export async function checkLocalRepo(repo: string, searchPath: string): Promise<void> {
+  await locateRepo(repo, searchPath);
+}
+
+/**
  * Finds the non-bare repository containing `repo`. Read-only: only `rev-parse` runs, which
  * neither writes nor executes anything the repository configures.
  */
